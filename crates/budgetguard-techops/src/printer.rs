@@ -1,0 +1,45 @@
+//! Everything the command prints: reports on stdout (text or JSON), messages
+//! and errors on stderr.
+
+use std::process::ExitCode;
+
+use budgetguard::catalog::CatalogError;
+use budgetguard::package::PackageError;
+use serde::Serialize;
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn json(value: &impl Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("reports serialize")
+    );
+}
+
+/// Prints the error on stderr (and as JSON on stdout with `--json`) and
+/// returns the exit code it stands for: 2 for bad usage, 1 for a failure.
+pub fn error(error: &anyhow::Error, as_json: bool) -> ExitCode {
+    let message = format!("{error:#}");
+    eprintln!("error: {message}");
+    if as_json {
+        json(&serde_json::json!({ "error": message }));
+    }
+    if is_usage_error(error) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn is_usage_error(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<CatalogError>(),
+            Some(CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. })
+        ) || matches!(
+            cause.downcast_ref::<PackageError>(),
+            Some(PackageError::Catalog(
+                CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. }
+            ))
+        )
+    })
+}

@@ -1,0 +1,64 @@
+//! The nodes built into the tool, from NVIDIA's NIM documentation (1.7.0).
+
+use std::collections::BTreeMap;
+
+use super::{Credential, Node};
+
+/// The image that serves FLUX Dev, Canny and Depth (one variant per container).
+const FLUX_DEV_IMAGE: &str = "nvcr.io/nim/black-forest-labs/flux.1-dev:1.2.3";
+
+/// The image of the Demo node, built from `crates/demo-nim` by
+/// `scripts/build-demo-image`.
+pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.1.0";
+
+/// The built-in nodes: the FLUX family on ports 8001 onwards, and `Demo`.
+pub fn nodes() -> Vec<Node> {
+    vec![
+        flux("FLUX Dev", FLUX_DEV_IMAGE, Some("base"), 8001),
+        flux("FLUX Canny", FLUX_DEV_IMAGE, Some("canny"), 8002),
+        flux("FLUX Depth", FLUX_DEV_IMAGE, Some("depth"), 8003),
+        flux(
+            "FLUX Schnell",
+            "nvcr.io/nim/black-forest-labs/flux.1-schnell:1.1.4",
+            None,
+            8004,
+        ),
+        flux(
+            "FLUX Kontext",
+            "nvcr.io/nim/black-forest-labs/flux.1-kontext-dev:1.1.4",
+            None,
+            8005,
+        ),
+        Node {
+            name: "Demo".to_owned(),
+            image: DEMO_IMAGE.to_owned(),
+            variant: Some("base".to_owned()),
+            container_port: 8000,
+            host_port: 8090,
+            environment: BTreeMap::new(),
+            gpu: false,
+            shm_size: None,
+            cache_mount: Some("/opt/nim/.cache".to_owned()),
+            health_path: "/v1/health/ready".to_owned(),
+            infer_path: "/v1/infer".to_owned(),
+            credentials: Vec::new(),
+        },
+    ]
+}
+
+fn flux(name: &str, image: &str, variant: Option<&str>, host_port: u16) -> Node {
+    Node {
+        name: name.to_owned(),
+        image: image.to_owned(),
+        variant: variant.map(str::to_owned),
+        container_port: 8000,
+        host_port,
+        environment: BTreeMap::from([("NIM_RELAX_MEM_CONSTRAINTS".to_owned(), "1".to_owned())]),
+        gpu: true,
+        shm_size: Some("16gb".to_owned()),
+        cache_mount: Some("/opt/nim/.cache".to_owned()),
+        health_path: "/v1/health/ready".to_owned(),
+        infer_path: "/v1/infer".to_owned(),
+        credentials: vec![Credential::NgcApiKey, Credential::HfToken],
+    }
+}

@@ -1,0 +1,154 @@
+//! The Compose file of one node, written with a YAML serializer that quotes
+//! every string YAML 1.1 readers would misread (Compose v1 is one).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalog::Node;
+
+/// The credentials file, relative to a node's Compose folder
+/// (`<install dir>/compose/<node>/`): `install-credentials` writes it at
+/// `<install dir>/credentials.env`, readable by the user only.
+pub const CREDENTIALS_FILE: &str = "../../credentials.env";
+
+/// A Compose file with one service.
+#[derive(Debug, Serialize)]
+pub struct ComposeFile {
+    services: BTreeMap<String, Service>,
+}
+
+#[derive(Debug, Serialize)]
+struct Service {
+    image: String,
+    container_name: String,
+    ports: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    environment: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    env_file: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shm_size: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<String>,
+    restart: String,
+    labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deploy: Option<Deploy>,
+}
+
+#[derive(Debug, Serialize)]
+struct Deploy {
+    resources: Resources,
+}
+
+#[derive(Debug, Serialize)]
+struct Resources {
+    reservations: Reservations,
+}
+
+#[derive(Debug, Serialize)]
+struct Reservations {
+    devices: Vec<Device>,
+}
+
+#[derive(Debug, Serialize)]
+struct Device {
+    driver: String,
+    count: u32,
+    capabilities: Vec<String>,
+}
+
+/// The label that names the node a container belongs to.
+pub const NODE_LABEL: &str = "com.budgetguard.node";
+
+/// Builds the Compose file of `node`. Values are escaped for Compose's
+/// `$` interpolation; secrets are never in it, only the credentials file's path.
+pub fn compose_file(node: &Node) -> ComposeFile {
+    let service = Service {
+        image: node.image.clone(),
+        container_name: super::container_name(node),
+        ports: vec![format!("{}:{}", node.host_port, node.container_port)],
+        environment: node
+            .container_environment()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", v.replace('$', "$$")))
+            .collect(),
+        env_file: if node.credentials.is_empty() {
+            Vec::new()
+        } else {
+            vec![CREDENTIALS_FILE.to_owned()]
+        },
+        shm_size: node.shm_size.clone(),
+        volumes: node
+            .cache_mount
+            .iter()
+            .map(|path| format!("./cache:{path}"))
+            .collect(),
+        restart: "unless-stopped".to_owned(),
+        labels: BTreeMap::from([(NODE_LABEL.to_owned(), node.name.replace('$', "$$"))]),
+        deploy: node.gpu.then(|| Deploy {
+            resources: Resources {
+                reservations: Reservations {
+                    devices: vec![Device {
+                        driver: "nvidia".to_owned(),
+                        count: 1,
+                        capabilities: vec!["gpu".to_owned()],
+                    }],
+                },
+            },
+        }),
+    };
+    ComposeFile {
+        services: BTreeMap::from([(node.service_name(), service)]),
+    }
+}
+
+impl ComposeFile {
+    /// The file as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).expect("a Compose file always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    #[test]
+    fn flux_dev_has_the_documented_shape() {
+        let catalog = Catalog::builtin();
+        let yaml = compose_file(catalog.get("FLUX Dev").unwrap()).to_yaml();
+        for expected in [
+            "flux-dev:",
+            "nvcr.io/nim/black-forest-labs/flux.1-dev:1.2.3",
+            "8001:8000",
+            "NIM_MODEL_VARIANT=base",
+            "unless-stopped",
+            "driver: nvidia",
+            "capabilities:",
+            "../../credentials.env",
+            "./cache:/opt/nim/.cache",
+        ] {
+            assert!(yaml.contains(expected), "missing {expected} in\n{yaml}");
+        }
+        assert!(!yaml.contains("nvapi-"));
+    }
+
+    #[test]
+    fn demo_has_no_gpu_and_no_credentials() {
+        let catalog = Catalog::builtin();
+        let yaml = compose_file(catalog.get("Demo").unwrap()).to_yaml();
+        assert!(!yaml.contains("nvidia"), "{yaml}");
+        assert!(!yaml.contains("env_file"), "{yaml}");
+    }
+
+    #[test]
+    fn dollar_signs_are_escaped() {
+        let mut node = Catalog::builtin().get("Demo").unwrap().clone();
+        node.environment.insert("PASSWORDLESS".into(), "a$b".into());
+        let yaml = compose_file(&node).to_yaml();
+        assert!(yaml.contains("PASSWORDLESS=a$$b"), "{yaml}");
+    }
+}

@@ -1,0 +1,21 @@
+//! Docker Compose files for nodes, and the Compose command line.
+//!
+//! One file per node, one service per file, so each node is its own Compose
+//! project: starting, upgrading or removing one never touches another.
+
+mod file;
+
+pub use file::{compose_file, ComposeFile, CREDENTIALS_FILE, NODE_LABEL};
+
+use crate::catalog::Node;
+
+/// The Compose project name of a node: stable, so `docker compose -p … up`
+/// by hand and the tool address the same containers.
+pub fn project_name(node: &Node) -> String {
+    format!("budgetguard-{}", node.service_name())
+}
+
+/// The container name of a node.
+pub fn container_name(node: &Node) -> String {
+    project_name(node)
+}

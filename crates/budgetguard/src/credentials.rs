@@ -1,0 +1,115 @@
+//! Credentials kept on this machine: the NGC API key and the Hugging Face
+//! token, in a Compose `env_file` readable by the user only. They are read by
+//! pulls and by the nodes' containers, and never written into a package.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Credential;
+
+/// The stored credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// The NGC API key.
+    pub ngc_api_key: Option<String>,
+    /// The Hugging Face token.
+    pub hf_token: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |v: &Option<String>| if v.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("Credentials")
+            .field("ngc_api_key", &shown(&self.ngc_api_key))
+            .field("hf_token", &shown(&self.hf_token))
+            .finish()
+    }
+}
+
+/// The file name of the credentials in the install folder.
+pub const FILE_NAME: &str = "credentials.env";
+
+impl Credentials {
+    /// The default file: `credentials.env` in the user's data folder.
+    pub fn default_path() -> Option<PathBuf> {
+        crate::paths::data_dir().map(|d| d.join(FILE_NAME))
+    }
+
+    /// Reads the file at `path`; a missing file holds no credentials.
+    pub fn load(path: &Path) -> io::Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(e),
+        };
+        let mut credentials = Self::default();
+        for line in text.lines() {
+            if let Some((key, value)) = line.split_once('=') {
+                let value = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+                match key.trim() {
+                    "NGC_API_KEY" => credentials.ngc_api_key = value,
+                    "HF_TOKEN" => credentials.hf_token = value,
+                    _ => {}
+                }
+            }
+        }
+        Ok(credentials)
+    }
+
+    /// The value of one credential.
+    pub fn get(&self, credential: Credential) -> Option<&str> {
+        match credential {
+            Credential::NgcApiKey => self.ngc_api_key.as_deref(),
+            Credential::HfToken => self.hf_token.as_deref(),
+        }
+    }
+
+    /// Writes the file at `path` atomically, readable and writable by the
+    /// user only.
+    pub fn store(&self, path: &Path) -> io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        for (key, value) in [
+            ("NGC_API_KEY", &self.ngc_api_key),
+            ("HF_TOKEN", &self.hf_token),
+        ] {
+            if let Some(value) = value {
+                writeln!(temp, "{key}={value}")?;
+            }
+        }
+        temp.as_file().sync_all()?;
+        temp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_credentials_read_back_and_stay_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join(FILE_NAME);
+        let credentials = Credentials {
+            ngc_api_key: Some("nvapi-abc".into()),
+            hf_token: None,
+        };
+        credentials.store(&path).unwrap();
+        assert_eq!(Credentials::load(&path).unwrap(), credentials);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!format!("{credentials:?}").contains("nvapi"));
+    }
+}

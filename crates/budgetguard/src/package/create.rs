@@ -1,0 +1,508 @@
+//! `create-install-package`: resolve the nodes' images, export them from the
+//! engine in one stream, and write the package beside the output under a
+//! temporary name that is renamed only when everything is written.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::export::{write_images, write_listed, WantedImage};
+use super::layout;
+use super::manifest::{Manifest, PackagedImage, PackagedNode, FORMAT, FORMAT_VERSION};
+use super::zip::{Compression, DosTime, ZipWriter};
+use super::PackageError;
+use crate::catalog::Node;
+use crate::compose::compose_file;
+use crate::engine::{Engine, EngineError, RegistryAuth};
+use crate::progress::{Event, SharedReporter, Step, Throttle};
+use crate::Cancel;
+
+/// What to package, and where.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// The nodes to install.
+    pub nodes: Vec<Node>,
+    /// The ZIP file to write.
+    pub output: PathBuf,
+    /// How to compress the entries.
+    pub compression: Compression,
+    /// Replace an existing output file.
+    pub force: bool,
+    /// Pull images the engine lacks.
+    pub pull: bool,
+    /// Credentials for pulls.
+    pub auth: RegistryAuth,
+}
+
+/// What was written.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateReport {
+    /// The package file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, in hex.
+    pub sha256: String,
+    /// The manifest it carries.
+    pub manifest: Manifest,
+}
+
+/// Makes a package as `options` say, reporting progress; on any failure or
+/// cancellation nothing is left at or beside the output path.
+pub async fn create_package(
+    engine: &Engine,
+    options: &CreateOptions,
+    reporter: SharedReporter,
+    cancel: &Cancel,
+) -> Result<CreateReport, PackageError> {
+    let output = std::path::absolute(&options.output).map_err(|source| PackageError::Io {
+        action: "resolve",
+        path: options.output.clone(),
+        source,
+    })?;
+    check_output(&output, options.force)?;
+    let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
+
+    let wanted = resolve_images(engine, options, &*reporter, cancel).await?;
+    let mut needed = 1 << 20;
+    for want in &wanted {
+        needed += want.size;
+    }
+    let available = fs4::available_space(&dir).map_err(|source| PackageError::Io {
+        action: "check free space in",
+        path: dir.clone(),
+        source,
+    })?;
+    if available < needed {
+        return Err(PackageError::DiskFull {
+            dir,
+            needed,
+            available,
+        });
+    }
+
+    let file_name = output
+        .file_name()
+        .map_or("package".into(), |n| n.to_string_lossy());
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".partial")
+        .tempfile_in(&dir)
+        .map_err(|source| PackageError::Io {
+            action: "create a file in",
+            path: dir.clone(),
+            source,
+        })?;
+    let file = temp.reopen().map_err(|source| PackageError::Io {
+        action: "open",
+        path: temp.path().to_owned(),
+        source,
+    })?;
+
+    reporter.report(Event::Started {
+        step: Step::Export,
+        total: Some(needed),
+    });
+    let (sender, receiver) = mpsc::channel(8);
+    let job = PackageJob {
+        nodes: options.nodes.clone(),
+        images: wanted.iter().map(|w| w.image.clone()).collect(),
+        compression: options.compression,
+        output: output.clone(),
+        source_engine: format!("Docker {}", engine.version()),
+        layer_count: wanted.iter().map(|w| w.layers).sum(),
+    };
+    let writer = {
+        let reporter = reporter.clone();
+        let cancel = cancel.clone();
+        tokio::task::spawn_blocking(move || {
+            job.write(file, ChannelReader::new(receiver), &*reporter, &cancel)
+        })
+    };
+    let references: Vec<String> = wanted.iter().map(|w| w.reference.clone()).collect();
+    pump(engine.export(&references), sender, cancel).await;
+    let written = writer.await.expect("the package writer does not panic");
+    if cancel.is_cancelled() {
+        return Err(PackageError::Cancelled);
+    }
+    let (manifest, size) = written?;
+    reporter.report(Event::Finished { step: Step::Export });
+
+    let sha256 = checksum(temp.path(), size, &*reporter, cancel)?;
+    make_readable(temp.as_file()).map_err(|source| PackageError::Io {
+        action: "set permissions of",
+        path: temp.path().to_owned(),
+        source,
+    })?;
+    let persisted = if options.force {
+        temp.persist(&output)
+    } else {
+        temp.persist_noclobber(&output)
+    };
+    persisted.map_err(|e| match e.error.kind() {
+        io::ErrorKind::AlreadyExists => PackageError::OutputExists {
+            path: output.clone(),
+        },
+        _ => PackageError::Io {
+            action: "rename the finished package to",
+            path: output.clone(),
+            source: e.error,
+        },
+    })?;
+    Ok(CreateReport {
+        path: output,
+        size,
+        sha256,
+        manifest,
+    })
+}
+
+fn check_output(output: &Path, force: bool) -> Result<(), PackageError> {
+    match std::fs::symlink_metadata(output) {
+        Ok(meta) if meta.is_dir() => Err(PackageError::Io {
+            action: "write the package to",
+            path: output.to_owned(),
+            source: io::Error::new(io::ErrorKind::IsADirectory, "it is a folder; name a file"),
+        }),
+        Ok(_) if !force => Err(PackageError::OutputExists {
+            path: output.to_owned(),
+        }),
+        _ => match output.parent() {
+            Some(dir) if !dir.is_dir() => Err(PackageError::Io {
+                action: "write into",
+                path: dir.to_owned(),
+                source: io::Error::new(io::ErrorKind::NotFound, "no such folder"),
+            }),
+            _ => Ok(()),
+        },
+    }
+}
+
+/// One image to export, with what sizing the package needs.
+struct Resolved {
+    reference: String,
+    image: WantedImage,
+    size: u64,
+    layers: usize,
+}
+
+/// Finds (or pulls) every image, merging nodes that share one.
+async fn resolve_images(
+    engine: &Engine,
+    options: &CreateOptions,
+    reporter: &dyn crate::progress::Reporter,
+    cancel: &Cancel,
+) -> Result<Vec<Resolved>, PackageError> {
+    let mut resolved: Vec<Resolved> = Vec::new();
+    for node in &options.nodes {
+        if resolved
+            .iter()
+            .any(|r| r.image.references.contains(&node.image))
+        {
+            continue;
+        }
+        let info = match engine.image(&node.image).await? {
+            Some(info) => info,
+            None if options.pull => {
+                tokio::select! {
+                    pulled = engine.pull(&node.image, &options.auth, reporter) => pulled?,
+                    _ = cancel.cancelled() => return Err(PackageError::Cancelled),
+                }
+                engine
+                    .image(&node.image)
+                    .await?
+                    .ok_or_else(|| EngineError::PullFailed {
+                        image: node.image.clone(),
+                        detail: "the engine reported success but has no such image".into(),
+                    })?
+            }
+            None => {
+                return Err(EngineError::ImageMissing {
+                    image: node.image.clone(),
+                }
+                .into())
+            }
+        };
+        match resolved.iter_mut().find(|r| r.image.id == info.id) {
+            Some(same) => same.image.references.push(node.image.clone()),
+            None => resolved.push(Resolved {
+                reference: node.image.clone(),
+                image: WantedImage {
+                    id: info.id,
+                    references: vec![node.image.clone()],
+                    repo_digests: info.repo_digests,
+                },
+                size: info.size,
+                layers: info.layers.len(),
+            }),
+        }
+    }
+    Ok(resolved)
+}
+
+/// Moves the export stream into the writer's channel until it ends, fails or
+/// is cancelled; an engine error is handed on for the writer to report.
+async fn pump(
+    export: impl futures_util::Stream<Item = Result<Bytes, EngineError>>,
+    sender: mpsc::Sender<io::Result<Bytes>>,
+    cancel: &Cancel,
+) {
+    let mut export = std::pin::pin!(export);
+    loop {
+        let next = tokio::select! {
+            next = export.next() => next,
+            _ = cancel.cancelled() => return,
+        };
+        let item = match next {
+            Some(Ok(chunk)) => Ok(chunk),
+            Some(Err(e)) => Err(io::Error::other(e)),
+            None => return,
+        };
+        let failed = item.is_err();
+        if sender.send(item).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Everything the writer thread needs.
+struct PackageJob {
+    nodes: Vec<Node>,
+    images: Vec<WantedImage>,
+    compression: Compression,
+    output: PathBuf,
+    source_engine: String,
+    layer_count: usize,
+}
+
+impl PackageJob {
+    /// Writes the whole ZIP into `file`; returns the manifest and the size.
+    fn write(
+        self,
+        file: File,
+        input: impl Read,
+        reporter: &dyn crate::progress::Reporter,
+        cancel: &Cancel,
+    ) -> Result<(Manifest, u64), PackageError> {
+        let io_error = |source| PackageError::Io {
+            action: "write",
+            path: self.output.clone(),
+            source,
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let mut zip = ZipWriter::new(file, DosTime::from_utc(now));
+        // The manifest goes first; it is rewritten in place at the end.
+        let reserve = 64 * 1024
+            + 1024 * (self.layer_count + 3 * self.images.len() + 2 * self.nodes.len() + 16);
+        let manifest_index = zip
+            .write_reserved(layout::MANIFEST, &vec![b' '; reserve])
+            .map_err(io_error)?;
+
+        let mut entries = Vec::new();
+        let mut nodes = Vec::new();
+        for node in &self.nodes {
+            let name = layout::compose_entry(&node.service_name());
+            let yaml = compose_file(node).to_yaml();
+            write_listed(
+                &mut zip,
+                &self.output,
+                &name,
+                self.compression,
+                yaml.as_bytes(),
+                &mut entries,
+            )?;
+            nodes.push(PackagedNode {
+                node: node.clone(),
+                compose_file: name,
+            });
+        }
+        for (name, text) in [
+            (layout::INSTALL_SH, include_str!("scripts/install.sh")),
+            (layout::INSTALL_PS1, include_str!("scripts/install.ps1")),
+        ] {
+            write_listed(
+                &mut zip,
+                &self.output,
+                name,
+                self.compression,
+                text.as_bytes(),
+                &mut entries,
+            )?;
+        }
+
+        let (images, image_entries) = write_images(
+            input,
+            &mut zip,
+            &self.output,
+            self.compression,
+            &self.images,
+            reporter,
+            cancel,
+        )?;
+        entries.extend(image_entries);
+        let readme = readme_text(&nodes, &images);
+        write_listed(
+            &mut zip,
+            &self.output,
+            layout::README,
+            self.compression,
+            readme.as_bytes(),
+            &mut entries,
+        )?;
+        let sums: String = entries
+            .iter()
+            .map(|e| format!("{}  {}\n", e.sha256, e.name))
+            .collect();
+        write_listed(
+            &mut zip,
+            &self.output,
+            layout::SHA256SUMS,
+            self.compression,
+            sums.as_bytes(),
+            &mut entries,
+        )?;
+
+        let manifest = Manifest {
+            format: FORMAT.to_owned(),
+            format_version: FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            created: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .expect("the current time always formats"),
+            source_engine: self.source_engine,
+            compression: self.compression,
+            nodes,
+            images,
+            entries,
+        };
+        let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
+        if bytes.len() >= reserve {
+            return Err(io_error(io::Error::other(format!(
+                "the manifest needs {} bytes, {reserve} were reserved",
+                bytes.len()
+            ))));
+        }
+        bytes.resize(reserve - 1, b' ');
+        bytes.push(b'\n');
+        zip.rewrite_reserved(manifest_index, &bytes)
+            .map_err(io_error)?;
+        let (_, size) = zip.finish().map_err(io_error)?;
+        Ok((manifest, size))
+    }
+}
+
+/// The package's `README.txt`.
+fn readme_text(nodes: &[PackagedNode], images: &[PackagedImage]) -> String {
+    let mut text = String::from(
+        "BudgetGuard TechOps install package\n===================================\n\nNodes:\n",
+    );
+    for n in nodes {
+        text.push_str(&format!(
+            "  - {} ({}), http://localhost:{}{}\n",
+            n.node.name, n.node.image, n.node.host_port, n.node.infer_path
+        ));
+    }
+    text.push_str("\nImages:\n");
+    for image in images {
+        text.push_str(&format!(
+            "  - {} ({})\n",
+            image.references.join(", "),
+            image.id
+        ));
+    }
+    text.push_str(
+        "\nInstall on the workstation (no need to unzip):\n\n    \
+         budgetguard-techops install-package --package <this file> [--start]\n\n\
+         Without budgetguard-techops, with Docker and Docker Compose only: unzip this file,\n\
+         then run `sh install/install.sh [--start]` (Linux) or\n\
+         `powershell -ExecutionPolicy Bypass -File install\\install.ps1 [-Start]` (Windows)\n\
+         from the unzipped folder.\n\n\
+         Credentials (NGC API key, Hugging Face token) are not in this package: install them\n\
+         on the workstation with `budgetguard-techops install-credentials`.\n",
+    );
+    text
+}
+
+/// Temporary files are private; a package is for copying around (0644).
+fn make_readable(file: &File) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
+/// The SHA-256 of the finished file, read back once.
+fn checksum(
+    path: &Path,
+    size: u64,
+    reporter: &dyn crate::progress::Reporter,
+    cancel: &Cancel,
+) -> Result<String, PackageError> {
+    let io_error = |source| PackageError::Io {
+        action: "read back",
+        path: path.to_owned(),
+        source,
+    };
+    reporter.report(Event::Started {
+        step: Step::Checksum,
+        total: Some(size),
+    });
+    let mut file = File::open(path).map_err(io_error)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    let mut progress = Throttle::new(Step::Checksum);
+    loop {
+        let n = file.read(&mut buffer).map_err(io_error)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        progress.add(n as u64, reporter);
+        if cancel.is_cancelled() {
+            return Err(PackageError::Cancelled);
+        }
+    }
+    reporter.report(Event::Finished {
+        step: Step::Checksum,
+    });
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Reads the chunks the async side sends, as a blocking `Read`.
+struct ChannelReader {
+    receiver: mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl ChannelReader {
+    fn new(receiver: mpsc::Receiver<io::Result<Bytes>>) -> Self {
+        Self {
+            receiver,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.receiver.blocking_recv() {
+                Some(chunk) => self.current = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}

@@ -1,0 +1,410 @@
+//! Turns the engine's `docker save` stream into the package's OCI layout, as
+//! it arrives: every layer goes straight into its ZIP entry, named by the
+//! SHA-256 computed on the way.
+//!
+//! Both save formats are read the same way. Docker 20.10 writes
+//! `<id>/layer.tar` (a layer shared by two images is a symlink) and
+//! `<config>.json`; Docker 25+ writes `blobs/sha256/<hex>`. Either way
+//! `manifest.json` comes last and says which file is which image's config and
+//! layers. Small JSON files and tiny files are kept in memory until then;
+//! what `manifest.json` does not name (Docker's own OCI manifests and index,
+//! `VERSION` files) is dropped, since the package writes its own.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::layout;
+use super::manifest::{Blob, EntryDigest, PackagedImage};
+use super::zip::{Compression, ZipWriter};
+use super::PackageError;
+use crate::progress::{Reporter, Step, Throttle};
+use crate::Cancel;
+
+/// Files up to this size that look like JSON are held in memory until
+/// `manifest.json` tells what they are.
+const SMALL_FILE: u64 = 1 << 20;
+/// Files up to this size are held whatever they hold (`VERSION` files, and
+/// tiny layers), and written only if `manifest.json` names them.
+const TINY_FILE: u64 = 4096;
+/// The chunk size of the copy loop.
+const CHUNK: usize = 1 << 20;
+
+/// An image the package must carry.
+#[derive(Debug, Clone)]
+pub(crate) struct WantedImage {
+    /// The image ID (`sha256:…`).
+    pub id: String,
+    /// The references to tag it with.
+    pub references: Vec<String>,
+    /// Registry digests, recorded in the manifest.
+    pub repo_digests: Vec<String>,
+}
+
+/// What a tar path of the save stream turned out to be.
+enum Target {
+    /// A blob already written to the package.
+    Written(Blob),
+    /// A small file held in memory.
+    Held(Vec<u8>),
+    /// A link to another path.
+    Link(String),
+}
+
+/// One item of Docker's `manifest.json`.
+#[derive(Deserialize)]
+struct SaveManifestItem {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "Layers")]
+    layers: Vec<String>,
+}
+
+/// The parts of an image config that are checked.
+#[derive(Deserialize)]
+struct ImageConfig {
+    rootfs: RootFs,
+}
+
+#[derive(Deserialize)]
+struct RootFs {
+    diff_ids: Vec<String>,
+}
+
+/// Writes the images of the save stream `input` into `zip` and returns them
+/// with the digests of the entries written.
+pub(crate) fn write_images(
+    input: impl Read,
+    zip: &mut ZipWriter,
+    output: &Path,
+    compression: Compression,
+    wanted: &[WantedImage],
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<(Vec<PackagedImage>, Vec<EntryDigest>), PackageError> {
+    let mut converter = Converter {
+        zip,
+        output,
+        compression,
+        paths: HashMap::new(),
+        written: Vec::new(),
+        progress: Throttle::new(Step::Export),
+        reporter,
+        cancel,
+        buffer: vec![0; CHUNK],
+    };
+    let mut archive = tar::Archive::new(input);
+    for entry in archive.entries().map_err(bad_export)? {
+        converter.read_entry(entry.map_err(bad_export)?)?;
+    }
+    let images = converter.finish(wanted)?;
+    Ok((images, converter.written))
+}
+
+struct Converter<'a> {
+    zip: &'a mut ZipWriter,
+    output: &'a Path,
+    compression: Compression,
+    paths: HashMap<String, Target>,
+    written: Vec<EntryDigest>,
+    progress: Throttle,
+    reporter: &'a dyn Reporter,
+    cancel: &'a Cancel,
+    buffer: Vec<u8>,
+}
+
+impl Converter<'_> {
+    fn read_entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), PackageError> {
+        self.check_cancel()?;
+        let path = normalize(&entry.path().map_err(bad_export)?.to_string_lossy());
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            let link = entry
+                .link_name()
+                .map_err(bad_export)?
+                .ok_or_else(|| bad("a link without a target".into()))?;
+            let link = link.to_string_lossy();
+            let target = if kind.is_symlink() {
+                resolve_relative(&path, &link)
+            } else {
+                normalize(&link)
+            };
+            self.paths.insert(path, Target::Link(target));
+        } else if kind.is_file() {
+            let size = entry.size();
+            let target = if size <= SMALL_FILE {
+                let mut data = Vec::with_capacity(size as usize);
+                entry.read_to_end(&mut data).map_err(bad_export)?;
+                self.progress.add(size, self.reporter);
+                if size <= TINY_FILE || matches!(data.first(), Some(b'{' | b'[')) {
+                    Target::Held(data)
+                } else {
+                    Target::Written(self.write_blob(&mut data.as_slice())?)
+                }
+            } else {
+                Target::Written(self.write_blob(&mut entry)?)
+            };
+            self.paths.insert(path, target);
+        }
+        Ok(())
+    }
+
+    /// Streams one blob into the package under the name of its SHA-256.
+    fn write_blob(&mut self, data: &mut impl Read) -> Result<Blob, PackageError> {
+        let output = self.output;
+        let placeholder = layout::blob_entry(&"0".repeat(64));
+        let mut entry = self
+            .zip
+            .start_entry(&placeholder, self.compression)
+            .map_err(|e| write_error(output, e))?;
+        let mut hasher = Sha256::new();
+        loop {
+            let n = match data.read(&mut self.buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(bad_export(e)),
+            };
+            hasher.update(&self.buffer[..n]);
+            entry
+                .write_all(&self.buffer[..n])
+                .map_err(|e| write_error(output, e))?;
+            self.progress.add(n as u64, self.reporter);
+            if self.cancel.is_cancelled() {
+                return Err(PackageError::Cancelled);
+            }
+        }
+        let hex = hex::encode(hasher.finalize());
+        let size = entry.size();
+        let blob = Blob {
+            digest: format!("sha256:{hex}"),
+            size,
+        };
+        let name = layout::blob_entry(&hex);
+        if self.written.iter().any(|e| e.name == name) {
+            entry.discard().map_err(|e| write_error(output, e))?;
+        } else {
+            entry
+                .finish(Some(&name))
+                .map_err(|e| write_error(output, e))?;
+            self.written.push(EntryDigest {
+                name,
+                size,
+                sha256: hex,
+            });
+        }
+        Ok(blob)
+    }
+
+    /// The blob a path of the save stream stands for, writing a held file now.
+    fn blob_at(&mut self, path: &str) -> Result<Blob, PackageError> {
+        let mut path = normalize(path);
+        for _ in 0..32 {
+            match self.paths.get(&path) {
+                Some(Target::Link(next)) => path = next.clone(),
+                Some(Target::Written(blob)) => return Ok(blob.clone()),
+                Some(Target::Held(data)) => {
+                    let data = data.clone();
+                    let blob = self.write_blob(&mut data.as_slice())?;
+                    self.paths.insert(path, Target::Written(blob.clone()));
+                    return Ok(blob);
+                }
+                None => return Err(bad(format!("`{path}` is named but missing"))),
+            }
+        }
+        Err(bad(format!("`{path}` is a link loop")))
+    }
+
+    fn held_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, PackageError> {
+        let mut path = normalize(path);
+        for _ in 0..32 {
+            match self.paths.get(&path) {
+                Some(Target::Link(next)) => path = next.clone(),
+                Some(Target::Held(data)) => {
+                    return serde_json::from_slice(data)
+                        .map_err(|e| bad(format!("`{path}` is not valid: {e}")))
+                }
+                _ => break,
+            }
+        }
+        Err(bad(format!("`{path}` is missing")))
+    }
+
+    /// Matches `manifest.json` to the wanted images and writes their configs,
+    /// OCI manifests, index and `manifest.json`.
+    fn finish(&mut self, wanted: &[WantedImage]) -> Result<Vec<PackagedImage>, PackageError> {
+        let items: Vec<SaveManifestItem> = self.held_json("manifest.json")?;
+        let mut images = Vec::new();
+        for want in wanted {
+            let mut found = None;
+            for item in &items {
+                let config_path = normalize(&item.config);
+                let config_bytes = match self.paths.get(&config_path) {
+                    Some(Target::Held(data)) => data.clone(),
+                    _ => continue,
+                };
+                let id = format!("sha256:{}", hex::encode(Sha256::digest(&config_bytes)));
+                if id == want.id {
+                    found = Some((item, config_path, config_bytes));
+                    break;
+                }
+            }
+            let (item, config_path, config_bytes) =
+                found.ok_or_else(|| bad(format!("image {} is not in the export", want.id)))?;
+            let config: ImageConfig = serde_json::from_slice(&config_bytes)
+                .map_err(|e| bad(format!("config of {} is not valid: {e}", want.id)))?;
+            let layer_paths = item.layers.clone();
+            let config_blob = self.blob_at(&config_path)?;
+            let mut layers = Vec::new();
+            for path in &layer_paths {
+                layers.push(self.blob_at(path)?);
+            }
+            let digests: Vec<&str> = layers.iter().map(|l| l.digest.as_str()).collect();
+            if digests != config.rootfs.diff_ids {
+                return Err(bad(format!(
+                    "the layers of {} do not match its config",
+                    want.id
+                )));
+            }
+            let manifest_bytes = layout::oci_manifest(&config_blob, &layers);
+            let manifest_blob = self.write_blob(&mut manifest_bytes.as_slice())?;
+            images.push(PackagedImage {
+                references: want.references.clone(),
+                id: want.id.clone(),
+                repo_digests: want.repo_digests.clone(),
+                manifest: manifest_blob,
+                config: config_blob,
+                layers,
+            });
+        }
+        for (name, data) in [
+            (layout::OCI_LAYOUT, layout::oci_layout()),
+            (layout::OCI_INDEX, layout::oci_index(&images)),
+            (layout::DOCKER_MANIFEST, layout::docker_manifest(&images)),
+        ] {
+            write_listed(
+                self.zip,
+                self.output,
+                name,
+                self.compression,
+                &data,
+                &mut self.written,
+            )?;
+        }
+        self.reporter.report(crate::progress::Event::Advanced {
+            step: Step::Export,
+            done: self.progress.done(),
+        });
+        Ok(images)
+    }
+
+    fn check_cancel(&self) -> Result<(), PackageError> {
+        if self.cancel.is_cancelled() {
+            Err(PackageError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// `./a//b/` becomes `a/b`.
+fn normalize(path: &str) -> String {
+    path.split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Resolves a symlink target relative to the folder of the link.
+fn resolve_relative(link_path: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        let mut dir: Vec<&str> = link_path.split('/').collect();
+        dir.pop();
+        dir
+    };
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+fn bad(detail: String) -> PackageError {
+    PackageError::BadExport { detail }
+}
+
+/// A read error of the save stream: an engine failure passes through as such.
+fn bad_export(error: io::Error) -> PackageError {
+    if error.kind() == io::ErrorKind::Interrupted {
+        return PackageError::Cancelled;
+    }
+    match error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<crate::engine::EngineError>())
+    {
+        Some(_) => match error
+            .into_inner()
+            .map(|e| e.downcast::<crate::engine::EngineError>())
+        {
+            Some(Ok(engine)) => PackageError::Engine(*engine),
+            _ => bad("unreadable stream".into()),
+        },
+        None => bad(error.to_string()),
+    }
+}
+
+/// Writes a small entry from memory and lists its digest in `entries`.
+pub(crate) fn write_listed(
+    zip: &mut ZipWriter,
+    output: &Path,
+    name: &str,
+    compression: Compression,
+    data: &[u8],
+    entries: &mut Vec<EntryDigest>,
+) -> Result<(), PackageError> {
+    zip.write_entry(name, compression, data)
+        .map_err(|e| write_error(output, e))?;
+    entries.push(EntryDigest {
+        name: name.to_owned(),
+        size: data.len() as u64,
+        sha256: hex::encode(Sha256::digest(data)),
+    });
+    Ok(())
+}
+
+/// A write error of the package file.
+fn write_error(output: &Path, source: io::Error) -> PackageError {
+    PackageError::Io {
+        action: "write",
+        path: output.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_resolve_from_their_folder() {
+        assert_eq!(
+            resolve_relative("abc/layer.tar", "../def/layer.tar"),
+            "def/layer.tar"
+        );
+        assert_eq!(
+            resolve_relative("abc/layer.tar", "/def/layer.tar"),
+            "def/layer.tar"
+        );
+        assert_eq!(normalize("./blobs//sha256/x/"), "blobs/sha256/x");
+    }
+}

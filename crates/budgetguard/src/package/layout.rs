@@ -1,0 +1,153 @@
+//! Entry names inside a package, and the OCI image layout documents.
+
+use serde_json::json;
+
+use super::manifest::{Blob, PackagedImage};
+
+/// The manifest, always the first entry.
+pub const MANIFEST: &str = "budgetguard-package.json";
+/// The folder of the OCI image layout.
+pub const IMAGES_DIR: &str = "images/";
+/// The OCI layout marker.
+pub const OCI_LAYOUT: &str = "images/oci-layout";
+/// The OCI index of all images.
+pub const OCI_INDEX: &str = "images/index.json";
+/// The Docker `manifest.json` that `docker load` reads.
+pub const DOCKER_MANIFEST: &str = "images/manifest.json";
+/// The POSIX fallback installer.
+pub const INSTALL_SH: &str = "install/install.sh";
+/// The Windows fallback installer.
+pub const INSTALL_PS1: &str = "install/install.ps1";
+/// Checksums in `sha256sum -c` form, for the fallback installers.
+pub const SHA256SUMS: &str = "SHA256SUMS";
+/// The short how-to.
+pub const README: &str = "README.txt";
+
+/// The entry of a blob.
+pub fn blob_entry(digest_hex: &str) -> String {
+    format!("images/blobs/sha256/{digest_hex}")
+}
+
+/// The Compose file entry of a node's service.
+pub fn compose_entry(service: &str) -> String {
+    format!("compose/{service}/docker-compose.yml")
+}
+
+/// The path of a blob inside the image layout (as `manifest.json` names it).
+fn layout_path(blob: &Blob) -> String {
+    format!("blobs/sha256/{}", hex_of(&blob.digest))
+}
+
+/// The hex part of `sha256:<hex>`.
+pub fn hex_of(digest: &str) -> &str {
+    digest.strip_prefix("sha256:").unwrap_or(digest)
+}
+
+/// The OCI image manifest of an image.
+pub fn oci_manifest(config: &Blob, layers: &[Blob]) -> Vec<u8> {
+    let layers: Vec<_> = layers
+        .iter()
+        .map(|l| {
+            json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": l.digest,
+                "size": l.size,
+            })
+        })
+        .collect();
+    to_bytes(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config.digest,
+            "size": config.size,
+        },
+        "layers": layers,
+    }))
+}
+
+/// The OCI index naming every image by each of its references.
+pub fn oci_index(images: &[PackagedImage]) -> Vec<u8> {
+    let manifests: Vec<_> = images
+        .iter()
+        .flat_map(|image| {
+            image.references.iter().map(move |reference| {
+                json!({
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": image.manifest.digest,
+                    "size": image.manifest.size,
+                    "annotations": {
+                        "io.containerd.image.name": full_reference(reference),
+                        "org.opencontainers.image.ref.name": tag_of(reference),
+                    },
+                })
+            })
+        })
+        .collect();
+    to_bytes(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }))
+}
+
+/// The Docker `manifest.json` pointing into the layout.
+pub fn docker_manifest(images: &[PackagedImage]) -> Vec<u8> {
+    let items: Vec<_> = images
+        .iter()
+        .map(|image| {
+            json!({
+                "Config": layout_path(&image.config),
+                "RepoTags": image.references,
+                "Layers": image.layers.iter().map(layout_path).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    to_bytes(&json!(items))
+}
+
+/// The `oci-layout` marker file.
+pub fn oci_layout() -> Vec<u8> {
+    br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()
+}
+
+fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("JSON values always serialize")
+}
+
+/// A reference with its registry and namespace spelled out, as containerd
+/// names images (`demo:1` is `docker.io/library/demo:1`).
+fn full_reference(reference: &str) -> String {
+    let host = crate::engine::registry_host(reference);
+    if host != "docker.io" || reference.starts_with("docker.io/") {
+        reference.to_owned()
+    } else if reference.contains('/') {
+        format!("docker.io/{reference}")
+    } else {
+        format!("docker.io/library/{reference}")
+    }
+}
+
+/// The tag of a reference (`latest` when it has none).
+fn tag_of(reference: &str) -> &str {
+    let name = &reference[reference.rfind('/').map_or(0, |i| i + 1)..];
+    name.rsplit_once(':').map_or("latest", |(_, tag)| tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_spelled_out_for_containerd() {
+        assert_eq!(full_reference("demo:1"), "docker.io/library/demo:1");
+        assert_eq!(
+            full_reference("budgetguard/demo-nim:0.1.0"),
+            "docker.io/budgetguard/demo-nim:0.1.0"
+        );
+        assert_eq!(full_reference("nvcr.io/nim/x:1"), "nvcr.io/nim/x:1");
+        assert_eq!(tag_of("localhost:5000/x"), "latest");
+        assert_eq!(tag_of("localhost:5000/x:2"), "2");
+    }
+}

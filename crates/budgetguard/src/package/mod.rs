@@ -1,0 +1,15 @@
+//! Install packages: one ZIP holding the nodes' images as an OCI image layout,
+//! their Compose files, fallback install scripts and a manifest with the
+//! checksum of every entry. `docs/package-format.md` describes the format.
+
+mod create;
+mod error;
+mod export;
+pub mod layout;
+pub mod manifest;
+mod read;
+pub mod zip;
+
+pub use create::{create_package, CreateOptions, CreateReport};
+pub use error::PackageError;
+pub use read::{Package, VerifyReport};

@@ -1,0 +1,54 @@
+#!/bin/sh
+# Installs a BudgetGuard TechOps package with only Docker and Docker Compose,
+# on a workstation without budgetguard-techops. Unzip the package, then run
+# from its folder:
+#
+#     sh install/install.sh [--start]
+#
+# It checks every file against SHA256SUMS, loads the images, writes each
+# node's Compose file to the install folder (BUDGETGUARD_INSTALL_DIR, by
+# default ~/.local/share/budgetguard-techops) and creates the containers;
+# --start also starts them.
+set -eu
+cd "$(dirname "$0")/.."
+
+start=0
+case "${1:-}" in
+  --start) start=1 ;;
+  "") ;;
+  *) echo "usage: sh install/install.sh [--start]" >&2; exit 2 ;;
+esac
+install_dir="${BUDGETGUARD_INSTALL_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/budgetguard-techops}"
+
+fail() { echo "error: $*" >&2; exit 1; }
+
+command -v docker >/dev/null 2>&1 || fail "docker not found; install Docker Engine first"
+docker info >/dev/null 2>&1 || fail "the Docker engine does not answer; start Docker and retry"
+if docker compose version >/dev/null 2>&1; then
+  compose="docker compose"
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose="docker-compose"
+else
+  fail "Docker Compose not found; install the docker-compose-plugin package"
+fi
+
+echo "Verifying the package..."
+sha256sum --check --quiet --strict SHA256SUMS || fail "the package is damaged; copy it again"
+
+echo "Loading images..."
+tar -C images -cf - . | docker load
+
+for dir in compose/*/; do
+  service=$(basename "$dir")
+  target="$install_dir/compose/$service"
+  mkdir -p "$target/cache"
+  # NIM containers run as another user and must write their model cache.
+  chmod a+rwx "$target/cache"
+  cp "$dir/docker-compose.yml" "$target/docker-compose.yml"
+  if [ "$start" = 1 ]; then
+    $compose -p "budgetguard-$service" -f "$target/docker-compose.yml" up -d
+  else
+    $compose -p "budgetguard-$service" -f "$target/docker-compose.yml" up --no-start
+  fi
+  echo "Installed $service: $target/docker-compose.yml"
+done

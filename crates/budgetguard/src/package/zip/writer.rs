@@ -1,0 +1,452 @@
+//! A streaming ZIP writer made for install packages.
+//!
+//! It writes entries one after the other straight to a file, with ZIP64 records
+//! wherever a size or an offset needs them. Two things the `zip` crate cannot do
+//! are why it exists: an entry's name can be settled after its data is written
+//! (a layer's digest is known only once it has streamed through), and a stored
+//! entry written first can be rewritten at the end (the package manifest goes
+//! first but lists the checksums of everything after it).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+
+use super::{Compression, DosTime};
+
+const LOCAL_HEADER_SIG: u32 = 0x0403_4b50;
+const CENTRAL_HEADER_SIG: u32 = 0x0201_4b50;
+const EOCD_SIG: u32 = 0x0605_4b50;
+const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
+const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+const ZIP64_EXTRA_TAG: u16 = 0x0001;
+/// Made by: Unix (3), specification 6.3.
+const VERSION_MADE_BY: u16 = (3 << 8) | 63;
+/// Regular file, mode 0644, in the high half of the external attributes.
+const EXTERNAL_ATTRIBUTES: u32 = 0o100644 << 16;
+const U32_MAX: u64 = u32::MAX as u64;
+const BUFFER_SIZE: usize = 1 << 20;
+
+/// What the central directory needs to know of one written entry.
+#[derive(Debug, Clone)]
+struct EntryRecord {
+    name: String,
+    compression: Compression,
+    crc32: u32,
+    compressed_size: u64,
+    size: u64,
+    header_offset: u64,
+    zip64_local: bool,
+}
+
+/// Writes a ZIP archive entry by entry. Call [`ZipWriter::finish`] at the end;
+/// dropping it earlier leaves an incomplete archive.
+pub struct ZipWriter {
+    out: CountingWriter<BufWriter<File>>,
+    entries: Vec<EntryRecord>,
+    time: DosTime,
+}
+
+impl ZipWriter {
+    /// Starts an archive at the current position of `file` (normally an empty
+    /// file); every entry gets the modification time `time`.
+    pub fn new(file: File, time: DosTime) -> Self {
+        Self {
+            out: CountingWriter::new(BufWriter::with_capacity(BUFFER_SIZE, file)),
+            entries: Vec::new(),
+            time,
+        }
+    }
+
+    /// Number of entries written so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry has been written yet.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes written so far.
+    pub fn position(&self) -> u64 {
+        self.out.count
+    }
+
+    /// Writes a whole entry from memory.
+    pub fn write_entry(
+        &mut self,
+        name: &str,
+        compression: Compression,
+        data: &[u8],
+    ) -> io::Result<()> {
+        let mut entry = self.start_entry(name, compression)?;
+        entry.write_all(data)?;
+        entry.finish(None)
+    }
+
+    /// Starts an entry whose data is then written through the returned
+    /// [`EntryWriter`]. Its local header reserves ZIP64 sizes, so the entry
+    /// may be of any size.
+    pub fn start_entry(
+        &mut self,
+        name: &str,
+        compression: Compression,
+    ) -> io::Result<EntryWriter<'_>> {
+        let header_offset = self.out.count;
+        let record = EntryRecord {
+            name: name.to_owned(),
+            compression,
+            crc32: 0,
+            compressed_size: 0,
+            size: 0,
+            header_offset,
+            zip64_local: true,
+        };
+        write_local_header(&mut self.out, &record, self.time)?;
+        let data_start = self.out.count;
+        let encoder = Encoder::new(compression)?;
+        Ok(EntryWriter {
+            zip: self,
+            record,
+            data_start,
+            encoder,
+            hasher: crc32fast::Hasher::new(),
+        })
+    }
+
+    /// Writes a stored entry of exactly `reserved.len()` bytes that
+    /// [`ZipWriter::rewrite_reserved`] may replace later, and returns its index.
+    pub fn write_reserved(&mut self, name: &str, reserved: &[u8]) -> io::Result<usize> {
+        let index = self.entries.len();
+        self.write_entry(name, Compression::None, reserved)?;
+        Ok(index)
+    }
+
+    /// Replaces the data of an entry written by [`ZipWriter::write_reserved`] with
+    /// `data`, which must have the same length.
+    pub fn rewrite_reserved(&mut self, index: usize, data: &[u8]) -> io::Result<()> {
+        let record = &mut self.entries[index];
+        if data.len() as u64 != record.size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "rewritten entry `{}` has {} bytes, {} were reserved",
+                    record.name,
+                    data.len(),
+                    record.size
+                ),
+            ));
+        }
+        record.crc32 = crc32fast::hash(data);
+        let record = record.clone();
+        let end = self.out.count;
+        let inner = &mut self.out.inner;
+        inner.seek(SeekFrom::Start(record.header_offset))?;
+        write_local_header(inner, &record, self.time)?;
+        inner.write_all(data)?;
+        inner.seek(SeekFrom::Start(end))?;
+        Ok(())
+    }
+
+    /// Writes the central directory and flushes; returns the file and the
+    /// archive's total size.
+    pub fn finish(mut self) -> io::Result<(File, u64)> {
+        let cd_start = self.out.count;
+        for record in &self.entries {
+            write_central_header(&mut self.out, record, self.time)?;
+        }
+        let cd_size = self.out.count - cd_start;
+        let count = self.entries.len() as u64;
+        if count >= 0xFFFF || cd_start >= U32_MAX || cd_size >= U32_MAX {
+            let zip64_eocd = self.out.count;
+            let mut w = LittleEndian(&mut self.out);
+            w.u32(ZIP64_EOCD_SIG)?;
+            w.u64(44)?; // size of the rest of this record
+            w.u16(VERSION_MADE_BY)?;
+            w.u16(45)?;
+            w.u32(0)?; // this disk
+            w.u32(0)?; // disk with the central directory
+            w.u64(count)?;
+            w.u64(count)?;
+            w.u64(cd_size)?;
+            w.u64(cd_start)?;
+            w.u32(ZIP64_LOCATOR_SIG)?;
+            w.u32(0)?;
+            w.u64(zip64_eocd)?;
+            w.u32(1)?;
+        }
+        let mut w = LittleEndian(&mut self.out);
+        w.u32(EOCD_SIG)?;
+        w.u16(0)?;
+        w.u16(0)?;
+        w.u16(count.min(0xFFFF) as u16)?;
+        w.u16(count.min(0xFFFF) as u16)?;
+        w.u32(cd_size.min(U32_MAX) as u32)?;
+        w.u32(cd_start.min(U32_MAX) as u32)?;
+        w.u16(0)?; // comment length
+        let total = self.out.count;
+        let file = self.out.inner.into_inner().map_err(|e| e.into_error())?;
+        Ok((file, total))
+    }
+}
+
+/// Receives one entry's uncompressed data; [`EntryWriter::finish`] completes it.
+/// Dropping it unfinished leaves the archive unusable.
+pub struct EntryWriter<'a> {
+    zip: &'a mut ZipWriter,
+    record: EntryRecord,
+    data_start: u64,
+    encoder: Encoder,
+    hasher: crc32fast::Hasher,
+}
+
+impl EntryWriter<'_> {
+    /// Uncompressed bytes written to this entry so far.
+    pub fn size(&self) -> u64 {
+        self.record.size
+    }
+
+    /// Ends the entry: writes its CRC and sizes into its local header and, when
+    /// `final_name` is given, replaces its name with one of the same length.
+    pub fn finish(mut self, final_name: Option<&str>) -> io::Result<()> {
+        self.encoder.finish(&mut self.zip.out)?;
+        let end = self.zip.out.count;
+        self.record.compressed_size = end - self.data_start;
+        self.record.crc32 = self.hasher.clone().finalize();
+        if let Some(name) = final_name {
+            if name.len() != self.record.name.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("entry `{}` cannot be renamed to `{name}`", self.record.name),
+                ));
+            }
+            self.record.name = name.to_owned();
+        }
+        let inner = &mut self.zip.out.inner;
+        inner.seek(SeekFrom::Start(self.record.header_offset))?;
+        write_local_header(inner, &self.record, self.zip.time)?;
+        inner.seek(SeekFrom::Start(end))?;
+        self.zip.entries.push(self.record);
+        Ok(())
+    }
+
+    /// Drops the entry: the archive is cut back to where it began.
+    pub fn discard(self) -> io::Result<()> {
+        let out = &mut self.zip.out;
+        out.inner.flush()?;
+        out.inner.get_ref().set_len(self.record.header_offset)?;
+        out.inner.seek(SeekFrom::Start(self.record.header_offset))?;
+        out.count = self.record.header_offset;
+        Ok(())
+    }
+}
+
+impl Write for EntryWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.encoder.write_all(&mut self.zip.out, buf)?;
+        self.hasher.update(buf);
+        self.record.size += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The compressor of one entry; it writes into the archive as data arrives.
+enum Encoder {
+    Stored,
+    Deflate(flate2::Compress, Vec<u8>),
+    Zstd(zstd::stream::raw::Encoder<'static>, Vec<u8>),
+}
+
+impl Encoder {
+    fn new(compression: Compression) -> io::Result<Self> {
+        Ok(match compression {
+            Compression::None => Encoder::Stored,
+            Compression::Deflate => Encoder::Deflate(
+                flate2::Compress::new(flate2::Compression::fast(), false),
+                vec![0; 256 * 1024],
+            ),
+            Compression::Zstd => {
+                use zstd::zstd_safe::CParameter;
+                let mut encoder = zstd::stream::raw::Encoder::new(1)?;
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                encoder.set_parameter(CParameter::NbWorkers(threads as u32))?;
+                Encoder::Zstd(encoder, vec![0; 256 * 1024])
+            }
+        })
+    }
+
+    fn write_all(&mut self, out: &mut impl Write, mut input: &[u8]) -> io::Result<()> {
+        match self {
+            Encoder::Stored => out.write_all(input),
+            Encoder::Deflate(compress, buf) => {
+                while !input.is_empty() {
+                    let before_in = compress.total_in();
+                    let before_out = compress.total_out();
+                    compress
+                        .compress(input, buf, flate2::FlushCompress::None)
+                        .map_err(io::Error::other)?;
+                    let consumed = (compress.total_in() - before_in) as usize;
+                    let produced = (compress.total_out() - before_out) as usize;
+                    out.write_all(&buf[..produced])?;
+                    input = &input[consumed..];
+                }
+                Ok(())
+            }
+            Encoder::Zstd(encoder, buf) => {
+                use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+                let mut src = InBuffer::around(input);
+                while src.pos < input.len() {
+                    let mut dst = OutBuffer::around(&mut buf[..]);
+                    encoder.run(&mut src, &mut dst)?;
+                    let produced = dst.pos();
+                    out.write_all(&buf[..produced])?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        match self {
+            Encoder::Stored => Ok(()),
+            Encoder::Deflate(compress, buf) => loop {
+                let before_out = compress.total_out();
+                let status = compress
+                    .compress(&[], buf, flate2::FlushCompress::Finish)
+                    .map_err(io::Error::other)?;
+                let produced = (compress.total_out() - before_out) as usize;
+                out.write_all(&buf[..produced])?;
+                if status == flate2::Status::StreamEnd {
+                    return Ok(());
+                }
+            },
+            Encoder::Zstd(encoder, buf) => loop {
+                use zstd::stream::raw::{Operation, OutBuffer};
+                let mut dst = OutBuffer::around(&mut buf[..]);
+                let remaining = encoder.finish(&mut dst, true)?;
+                let produced = dst.pos();
+                out.write_all(&buf[..produced])?;
+                if remaining == 0 {
+                    return Ok(());
+                }
+            },
+        }
+    }
+}
+
+fn write_local_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> io::Result<()> {
+    let mut w = LittleEndian(w);
+    w.u32(LOCAL_HEADER_SIG)?;
+    w.u16(version_needed(r))?;
+    w.u16(0)?; // flags
+    w.u16(r.compression.method())?;
+    w.u16(time.time)?;
+    w.u16(time.date)?;
+    w.u32(r.crc32)?;
+    if r.zip64_local {
+        w.u32(u32::MAX)?;
+        w.u32(u32::MAX)?;
+    } else {
+        w.u32(r.compressed_size as u32)?;
+        w.u32(r.size as u32)?;
+    }
+    w.u16(r.name.len() as u16)?;
+    w.u16(if r.zip64_local { 20 } else { 0 })?;
+    w.0.write_all(r.name.as_bytes())?;
+    if r.zip64_local {
+        w.u16(ZIP64_EXTRA_TAG)?;
+        w.u16(16)?;
+        w.u64(r.size)?;
+        w.u64(r.compressed_size)?;
+    }
+    Ok(())
+}
+
+fn write_central_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> io::Result<()> {
+    // Only the fields that overflow go into the ZIP64 extra field, in this order.
+    let mut extra = Vec::new();
+    for value in [r.size, r.compressed_size, r.header_offset] {
+        if value >= U32_MAX {
+            extra.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+    let clamp = |v: u64| v.min(U32_MAX) as u32;
+    let mut w = LittleEndian(w);
+    w.u32(CENTRAL_HEADER_SIG)?;
+    w.u16(VERSION_MADE_BY)?;
+    w.u16(version_needed(r))?;
+    w.u16(0)?;
+    w.u16(r.compression.method())?;
+    w.u16(time.time)?;
+    w.u16(time.date)?;
+    w.u32(r.crc32)?;
+    w.u32(clamp(r.compressed_size))?;
+    w.u32(clamp(r.size))?;
+    w.u16(r.name.len() as u16)?;
+    w.u16(if extra.is_empty() {
+        0
+    } else {
+        4 + extra.len() as u16
+    })?;
+    w.u16(0)?; // comment length
+    w.u16(0)?; // disk number
+    w.u16(0)?; // internal attributes
+    w.u32(EXTERNAL_ATTRIBUTES)?;
+    w.u32(clamp(r.header_offset))?;
+    w.0.write_all(r.name.as_bytes())?;
+    if !extra.is_empty() {
+        w.u16(ZIP64_EXTRA_TAG)?;
+        w.u16(extra.len() as u16)?;
+        w.0.write_all(&extra)?;
+    }
+    Ok(())
+}
+
+fn version_needed(r: &EntryRecord) -> u16 {
+    match r.compression {
+        Compression::Zstd => 63,
+        _ if r.zip64_local || r.header_offset >= U32_MAX => 45,
+        _ => 20,
+    }
+}
+
+/// Little-endian integer writes.
+struct LittleEndian<W>(W);
+
+impl<W: Write> LittleEndian<W> {
+    fn u16(&mut self, v: u16) -> io::Result<()> {
+        self.0.write_all(&v.to_le_bytes())
+    }
+    fn u32(&mut self, v: u32) -> io::Result<()> {
+        self.0.write_all(&v.to_le_bytes())
+    }
+    fn u64(&mut self, v: u64) -> io::Result<()> {
+        self.0.write_all(&v.to_le_bytes())
+    }
+}
+
+/// Counts what goes through it, so offsets need no `seek` on the hot path.
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W> CountingWriter<W> {
+    fn new(inner: W) -> Self {
+        Self { inner, count: 0 }
+    }
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

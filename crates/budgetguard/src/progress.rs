@@ -1,0 +1,123 @@
+//! Progress events of long work, and the one interface that receives them.
+//!
+//! The library reports; the faces decide how to show it: the CLI draws
+//! progress bars or prints plain lines, the GUI pushes the same events to the
+//! browser.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// A stage of long work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum Step {
+    /// Pulling an image from its registry.
+    Pull(String),
+    /// Exporting the images from the engine into the package.
+    Export,
+    /// Computing the package file's SHA-256.
+    Checksum,
+    /// Checking a package's entries against its manifest.
+    Verify,
+    /// Streaming the images into the engine.
+    Load,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Pull(image) => write!(f, "Pulling {image}"),
+            Step::Export => f.write_str("Exporting images"),
+            Step::Checksum => f.write_str("Checksumming package"),
+            Step::Verify => f.write_str("Verifying package"),
+            Step::Load => f.write_str("Loading images"),
+        }
+    }
+}
+
+/// What happened, as the faces need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A step began; `total` is its size in bytes when known (an estimate
+    /// for an export).
+    Started {
+        /// The step.
+        step: Step,
+        /// Its size in bytes, when known.
+        total: Option<u64>,
+    },
+    /// Bytes done so far in a step.
+    Advanced {
+        /// The step.
+        step: Step,
+        /// Bytes done since it started.
+        done: u64,
+    },
+    /// A step ended successfully.
+    Finished {
+        /// The step.
+        step: Step,
+    },
+    /// A short message worth showing that does not stop the work.
+    Note {
+        /// The message.
+        message: String,
+    },
+}
+
+/// Receives progress events; implementations must be cheap, they are called
+/// from the streaming loops (at most a few times per megabyte).
+pub trait Reporter: Send + Sync {
+    /// Handles one event.
+    fn report(&self, event: Event);
+}
+
+/// A reporter that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn report(&self, _event: Event) {}
+}
+
+/// A shared reporter, as long work hands it to its worker threads.
+pub type SharedReporter = Arc<dyn Reporter>;
+
+/// Reports `Advanced` for one step at most every `interval` bytes.
+pub(crate) struct Throttle {
+    step: Step,
+    done: u64,
+    last: u64,
+    interval: u64,
+}
+
+impl Throttle {
+    /// Starts counting for `step`.
+    pub(crate) fn new(step: Step) -> Self {
+        Self {
+            step,
+            done: 0,
+            last: 0,
+            interval: 4 << 20,
+        }
+    }
+
+    /// Adds `bytes` and reports when enough have gathered.
+    pub(crate) fn add(&mut self, bytes: u64, reporter: &dyn Reporter) {
+        self.done += bytes;
+        if self.done - self.last >= self.interval {
+            self.last = self.done;
+            reporter.report(Event::Advanced {
+                step: self.step.clone(),
+                done: self.done,
+            });
+        }
+    }
+
+    /// Bytes counted so far.
+    pub(crate) fn done(&self) -> u64 {
+        self.done
+    }
+}
