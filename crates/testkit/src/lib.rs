@@ -1,0 +1,7 @@
+//! Support shared by the integration tests and the benchmark: the Docker
+//! engines under test, synthetic images loaded without a registry, and guards
+//! that remove what a test created.
+
+pub mod engines;
+pub mod images;
+pub mod process;

@@ -1,0 +1,79 @@
+//! Running a command while sampling what it uses: wall time, peak resident
+//! memory (`VmHWM`) and bytes it caused to be written to storage.
+
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a measured run used.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+    /// Wall time.
+    pub wall: Duration,
+    /// Peak resident memory in bytes, as last sampled.
+    pub peak_rss: u64,
+    /// Bytes written to storage, as last sampled.
+    pub write_bytes: u64,
+}
+
+/// Runs `command` to the end, sampling `/proc/<pid>` every 20 ms.
+pub fn run_measured(command: &mut Command) -> Measured {
+    let started = Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    let proc_dir = format!("/proc/{}", child.id());
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let out_thread = std::thread::spawn(move || read_all(stdout));
+    let err_thread = std::thread::spawn(move || read_all(stderr));
+    let (mut peak_rss, mut write_bytes) = (0, 0);
+    let status = loop {
+        if let Some((rss, written)) = sample(Path::new(&proc_dir)) {
+            peak_rss = peak_rss.max(rss);
+            write_bytes = write_bytes.max(written);
+        }
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Measured {
+        status,
+        wall: started.elapsed(),
+        stdout: out_thread.join().expect("reader thread"),
+        stderr: err_thread.join().expect("reader thread"),
+        peak_rss,
+        write_bytes,
+    }
+}
+
+fn read_all(mut reader: impl std::io::Read) -> String {
+    let mut text = String::new();
+    let _ = reader.read_to_string(&mut text);
+    text
+}
+
+/// `VmHWM` and `write_bytes` of a running process.
+fn sample(proc_dir: &Path) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(proc_dir.join("status")).ok()?;
+    let io = std::fs::read_to_string(proc_dir.join("io")).ok()?;
+    let field = |text: &str, name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    Some((
+        field(&status, "VmHWM:")? * 1024,
+        field(&io, "write_bytes:")?,
+    ))
+}
