@@ -179,36 +179,22 @@ fn append_layer<W: Write>(tar: &mut tar::Builder<W>, layer: Layer) -> io::Result
         write_inner(&mut hasher, &inner_header, layer)?;
         format!("sha256:{}", hex::encode(hasher.0.finalize()))
     };
-    let mut reader = InnerReader::new(&inner_header, layer);
+    let mut reader = inner_tar(&inner_header, layer);
     let name = format!("{}/layer.tar", &diff_id[7..]);
     append_file(tar, &name, inner_size, &mut reader)?;
     Ok(diff_id)
 }
 
 fn write_inner(out: &mut impl Write, header: &tar::Header, layer: Layer) -> io::Result<()> {
-    io::copy(&mut InnerReader::new(header, layer), out).map(|_| ())
+    io::copy(&mut inner_tar(header, layer), out).map(|_| ())
 }
 
 /// The bytes of a one-file layer tar, generated on the fly.
-struct InnerReader {
-    parts: io::Chain<io::Chain<io::Cursor<Vec<u8>>, Box<dyn Read>>, io::Cursor<Vec<u8>>>,
-}
-
-impl InnerReader {
-    fn new(header: &tar::Header, layer: Layer) -> Self {
-        let padding = (layer.size().div_ceil(512) * 512 - layer.size()) as usize;
-        let head = io::Cursor::new(header.as_bytes().to_vec());
-        let tail = io::Cursor::new(vec![0u8; padding + 1024]);
-        Self {
-            parts: head.chain(layer.reader()).chain(tail),
-        }
-    }
-}
-
-impl Read for InnerReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.parts.read(buf)
-    }
+fn inner_tar(header: &tar::Header, layer: Layer) -> impl Read {
+    let padding = (layer.size().div_ceil(512) * 512 - layer.size()) as usize;
+    io::Cursor::new(header.as_bytes().to_vec())
+        .chain(layer.reader())
+        .chain(io::Cursor::new(vec![0u8; padding + 1024]))
 }
 
 fn append_file<W: Write>(

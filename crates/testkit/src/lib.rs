@@ -5,3 +5,4 @@
 pub mod engines;
 pub mod images;
 pub mod process;
+pub mod proxy;

@@ -51,10 +51,10 @@ impl RegistryAuth {
                 });
             }
         }
-        self.from_docker_config(host)
+        self.docker_login_for(host)
     }
 
-    fn from_docker_config(&self, host: &str) -> Option<DockerCredentials> {
+    fn docker_login_for(&self, host: &str) -> Option<DockerCredentials> {
         let text = std::fs::read_to_string(self.docker_config.as_ref()?).ok()?;
         let config: serde_json::Value = serde_json::from_str(&text).ok()?;
         let auths = config.get("auths")?.as_object()?;

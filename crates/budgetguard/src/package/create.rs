@@ -235,6 +235,7 @@ async fn resolve_images(
                 reference: node.image.clone(),
                 image: WantedImage {
                     id: info.id,
+                    layers: info.layers.clone(),
                     references: vec![node.image.clone()],
                     repo_digests: info.repo_digests,
                 },

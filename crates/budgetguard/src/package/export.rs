@@ -36,8 +36,11 @@ const CHUNK: usize = 1 << 20;
 /// An image the package must carry.
 #[derive(Debug, Clone)]
 pub(crate) struct WantedImage {
-    /// The image ID (`sha256:…`).
+    /// The image ID the engine reports: the config digest on the classic
+    /// store, the manifest digest on the containerd store.
     pub id: String,
+    /// The diff IDs of its layers, bottom first.
+    pub layers: Vec<String>,
     /// The references to tag it with.
     pub references: Vec<String>,
     /// Registry digests, recorded in the manifest.
@@ -59,6 +62,8 @@ enum Target {
 struct SaveManifestItem {
     #[serde(rename = "Config")]
     config: String,
+    #[serde(rename = "RepoTags", default)]
+    repo_tags: Option<Vec<String>>,
     #[serde(rename = "Layers")]
     layers: Vec<String>,
 }
@@ -218,6 +223,40 @@ impl Converter<'_> {
         Err(bad(format!("`{path}` is a link loop")))
     }
 
+    /// The config path, config bytes and layer paths of a wanted image: the
+    /// `manifest.json` item tagged with one of its references, or whose
+    /// config digest is its ID (classic store).
+    fn find_image(
+        &self,
+        items: &[SaveManifestItem],
+        want: &WantedImage,
+    ) -> Result<(String, Vec<u8>, Vec<String>), PackageError> {
+        let wanted_tags: Vec<&str> = want
+            .references
+            .iter()
+            .map(|r| layout::familiar(r))
+            .collect();
+        for item in items {
+            let config_path = normalize(&item.config);
+            let Some(Target::Held(config)) = self.paths.get(&config_path) else {
+                continue;
+            };
+            let tagged = item
+                .repo_tags
+                .iter()
+                .flatten()
+                .any(|tag| wanted_tags.contains(&layout::familiar(tag)));
+            let id = format!("sha256:{}", hex::encode(Sha256::digest(config)));
+            if tagged || id == want.id {
+                return Ok((config_path, config.clone(), item.layers.clone()));
+            }
+        }
+        Err(bad(format!(
+            "image `{}` is not in the export",
+            want.references[0]
+        )))
+    }
+
     fn held_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, PackageError> {
         let mut path = normalize(path);
         for _ in 0..32 {
@@ -239,24 +278,16 @@ impl Converter<'_> {
         let items: Vec<SaveManifestItem> = self.held_json("manifest.json")?;
         let mut images = Vec::new();
         for want in wanted {
-            let mut found = None;
-            for item in &items {
-                let config_path = normalize(&item.config);
-                let config_bytes = match self.paths.get(&config_path) {
-                    Some(Target::Held(data)) => data.clone(),
-                    _ => continue,
-                };
-                let id = format!("sha256:{}", hex::encode(Sha256::digest(&config_bytes)));
-                if id == want.id {
-                    found = Some((item, config_path, config_bytes));
-                    break;
-                }
-            }
-            let (item, config_path, config_bytes) =
-                found.ok_or_else(|| bad(format!("image {} is not in the export", want.id)))?;
+            let (config_path, config_bytes, layer_paths) = self.find_image(&items, want)?;
+            let id = format!("sha256:{}", hex::encode(Sha256::digest(&config_bytes)));
             let config: ImageConfig = serde_json::from_slice(&config_bytes)
-                .map_err(|e| bad(format!("config of {} is not valid: {e}", want.id)))?;
-            let layer_paths = item.layers.clone();
+                .map_err(|e| bad(format!("config of {id} is not valid: {e}")))?;
+            if config.rootfs.diff_ids != want.layers {
+                return Err(bad(format!(
+                    "the exported config of `{}` has other layers than the engine reported",
+                    want.references[0]
+                )));
+            }
             let config_blob = self.blob_at(&config_path)?;
             let mut layers = Vec::new();
             for path in &layer_paths {
@@ -264,16 +295,13 @@ impl Converter<'_> {
             }
             let digests: Vec<&str> = layers.iter().map(|l| l.digest.as_str()).collect();
             if digests != config.rootfs.diff_ids {
-                return Err(bad(format!(
-                    "the layers of {} do not match its config",
-                    want.id
-                )));
+                return Err(bad(format!("the layers of {id} do not match its config")));
             }
             let manifest_bytes = layout::oci_manifest(&config_blob, &layers);
             let manifest_blob = self.write_blob(&mut manifest_bytes.as_slice())?;
             images.push(PackagedImage {
                 references: want.references.clone(),
-                id: want.id.clone(),
+                id,
                 repo_digests: want.repo_digests.clone(),
                 manifest: manifest_blob,
                 config: config_blob,

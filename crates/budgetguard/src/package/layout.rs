@@ -129,6 +129,13 @@ fn full_reference(reference: &str) -> String {
     }
 }
 
+/// A reference as Docker shows it, without the implied `docker.io/` and
+/// `library/` (`docker.io/library/demo:1` is `demo:1`).
+pub fn familiar(reference: &str) -> &str {
+    let short = reference.strip_prefix("docker.io/").unwrap_or(reference);
+    short.strip_prefix("library/").unwrap_or(short)
+}
+
 /// The tag of a reference (`latest` when it has none).
 fn tag_of(reference: &str) -> &str {
     let name = &reference[reference.rfind('/').map_or(0, |i| i + 1)..];
@@ -148,6 +155,11 @@ mod tests {
         );
         assert_eq!(full_reference("nvcr.io/nim/x:1"), "nvcr.io/nim/x:1");
         assert_eq!(tag_of("localhost:5000/x"), "latest");
+        assert_eq!(familiar("docker.io/library/demo:1"), "demo:1");
+        assert_eq!(
+            familiar("docker.io/budgetguard/demo-nim:0.1.0"),
+            "budgetguard/demo-nim:0.1.0"
+        );
         assert_eq!(tag_of("localhost:5000/x:2"), "2");
     }
 }

@@ -1,0 +1,297 @@
+//! Bad input and interruption: one clear line naming the fix, a non-zero exit
+//! code, and nothing left at or beside the output.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use testkit::engines;
+use testkit::images::{self, ImageSpec, Layer};
+use testkit::proxy::CuttingProxy;
+
+use crate::support::*;
+
+/// The one `error:` line of a failed run.
+fn error_line(run: &Run) -> &str {
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line expected in: {}", run.stderr);
+    lines[0]
+}
+
+#[test]
+fn an_unknown_node_is_a_usage_error_listing_the_known_ones() {
+    let home = tempfile::tempdir().unwrap();
+    let run = run(bin(home.path(), Some("unix:///nonexistent.sock"))
+        .args([
+            "create-install-package",
+            "--nodes",
+            "FLUX Dev,FLUX Pro",
+            "--output",
+        ])
+        .arg(home.path().join("p.zip")));
+    assert_eq!(run.code, 2);
+    let line = error_line(&run);
+    assert!(line.contains("unknown node `FLUX Pro`"), "{line}");
+    assert!(
+        line.contains("FLUX Dev, FLUX Canny, FLUX Depth, FLUX Schnell, FLUX Kontext, Demo"),
+        "{line}"
+    );
+    assert_eq!(files_in(home.path()), Vec::<String>::new());
+}
+
+#[test]
+fn bad_arguments_exit_with_2() {
+    let home = tempfile::tempdir().unwrap();
+    let run = run(bin(home.path(), None).args([
+        "create-install-package",
+        "--nodes",
+        "Demo",
+        "--compression",
+        "rar",
+    ]));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("use none, deflate or zstd"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unreachable_engine_names_the_socket_tried() {
+    let home = tempfile::tempdir().unwrap();
+    let run = run(bin(
+        home.path(),
+        Some("unix:///tmp/budgetguard-no-such-engine.sock"),
+    )
+    .args(["create-install-package", "--nodes", "Demo", "--output"])
+    .arg(home.path().join("p.zip")));
+    assert_eq!(run.code, 1);
+    let line = error_line(&run);
+    assert!(
+        line.contains("unix:///tmp/budgetguard-no-such-engine.sock` (from DOCKER_HOST)"),
+        "{line}"
+    );
+    assert!(line.contains("start Docker"), "{line}");
+    assert_eq!(files_in(home.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_missing_image_with_no_pull_is_refused() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let catalog = write_catalog(
+        home.path(),
+        &[("Ghost", "budgetguard-test/never-built:1", 9120)],
+    );
+    let run = run(bin(home.path(), Some(&engine.host))
+        .args([
+            "create-install-package",
+            "--no-pull",
+            "--nodes",
+            "Ghost",
+            "--output",
+        ])
+        .arg(home.path().join("p.zip"))
+        .arg("--catalog")
+        .arg(&catalog));
+    assert_eq!(run.code, 1);
+    let line = error_line(&run);
+    assert!(
+        line.contains("`budgetguard-test/never-built:1` is not in the Docker engine"),
+        "{line}"
+    );
+    assert!(line.contains("--no-pull"), "{line}");
+    assert_eq!(files_in(home.path()), ["catalog.json"]);
+}
+
+/// A small loaded image and a catalog naming it `Small`.
+fn small_image(
+    engine: &engines::TestEngine,
+    home: &std::path::Path,
+    layer: Layer,
+) -> images::ImageGuard {
+    let spec = ImageSpec {
+        reference: images::unique_reference("small"),
+        layers: vec![layer],
+    };
+    let guard = images::load(engine, std::slice::from_ref(&spec));
+    write_catalog(home, &[("Small", &spec.reference, 9121)]);
+    guard
+}
+
+fn create_small(
+    engine: &engines::TestEngine,
+    home: &std::path::Path,
+    output: &std::path::Path,
+) -> Command {
+    let mut command = bin(home, Some(&engine.host));
+    command
+        .args([
+            "create-install-package",
+            "--no-pull",
+            "--nodes",
+            "Small",
+            "--output",
+        ])
+        .arg(output)
+        .arg("--catalog")
+        .arg(home.join("catalog.json"));
+    command
+}
+
+#[test]
+fn an_existing_output_is_untouched_without_force_and_replaced_with_it() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let _image = small_image(&engine, home.path(), Layer::Random(10_000, 7));
+    let output = home.path().join("package.zip");
+    std::fs::write(&output, b"precious").unwrap();
+    let run = run(&mut create_small(&engine, home.path(), &output));
+    assert_eq!(run.code, 1);
+    let line = error_line(&run);
+    assert!(line.contains("already exists; pass `--force`"), "{line}");
+    assert_eq!(std::fs::read(&output).unwrap(), b"precious");
+
+    crate::support::run(create_small(&engine, home.path(), &output).arg("--force")).success();
+    real_zip_readers_accept(&output);
+    assert_eq!(files_in(home.path()), ["catalog.json", "package.zip"]);
+}
+
+#[test]
+fn a_missing_output_folder_is_named() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let _image = small_image(&engine, home.path(), Layer::Random(10_000, 8));
+    let run = run(&mut create_small(
+        &engine,
+        home.path(),
+        &home.path().join("nowhere/p.zip"),
+    ));
+    assert_eq!(run.code, 1);
+    let line = error_line(&run);
+    assert!(line.contains("nowhere`: no such folder"), "{line}");
+}
+
+/// A 4 MiB tmpfs: too small for the image. Needs root (mount); without it
+/// the test is skipped unless Docker tests are required.
+#[test]
+fn a_full_disk_is_refused_before_writing() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let _image = small_image(&engine, home.path(), Layer::Random(8 << 20, 9));
+    let small = home.path().join("small-disk");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        mounted || !engines::docker_required(),
+        "cannot mount a tmpfs (run as root)"
+    );
+    if !mounted {
+        return;
+    }
+    let run = run(&mut create_small(
+        &engine,
+        home.path(),
+        &small.join("p.zip"),
+    ));
+    let _ = Command::new("umount").arg(&small).status();
+    assert_eq!(run.code, 1);
+    let line = error_line(&run);
+    assert!(line.contains("not enough free disk in"), "{line}");
+    assert!(
+        line.contains("free some space or choose another `--output`"),
+        "{line}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_export_and_leaves_nothing() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let _image = small_image(&engine, home.path(), Layer::Random(400 << 20, 10));
+    let out_dir = home.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let mut child = create_small(&engine, home.path(), &out_dir.join("p.zip"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let started = Instant::now();
+    while !line.starts_with("Exporting images (") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the export never started"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(
+        rest.contains("error: interrupted; no package was written"),
+        "{rest}"
+    );
+    assert_eq!(files_in(&out_dir), Vec::<String>::new());
+}
+
+#[test]
+fn an_engine_dying_mid_export_leaves_nothing() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let Some(socket) = engine.host.strip_prefix("unix://") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let _image = small_image(&engine, home.path(), Layer::Random(16 << 20, 11));
+    let proxy = CuttingProxy::start(std::path::Path::new(socket), 4 << 20);
+    let out_dir = home.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let existing = out_dir.join("p.zip");
+    std::fs::write(&existing, b"old package").unwrap();
+    let run = run(bin(home.path(), Some(&proxy.host()))
+        .args([
+            "create-install-package",
+            "--force",
+            "--no-pull",
+            "--nodes",
+            "Small",
+            "--output",
+        ])
+        .arg(&existing)
+        .arg("--catalog")
+        .arg(home.path().join("catalog.json")));
+    assert_eq!(run.code, 1);
+    let line = error_line(&run);
+    assert!(line.contains("export"), "{line}");
+    assert_eq!(files_in(&out_dir), ["p.zip"]);
+    assert_eq!(std::fs::read(&existing).unwrap(), b"old package");
+}

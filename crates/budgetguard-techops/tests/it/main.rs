@@ -1,0 +1,8 @@
+//! Integration tests of the `budgetguard-techops` binary against the real
+//! Docker engines, Compose versions and ZIP readers of this machine.
+
+mod compose_config;
+mod create;
+mod create_errors;
+mod pull;
+mod support;

@@ -1,0 +1,206 @@
+//! Pulling with credentials, against a real registry on loopback (Debian's
+//! `docker-registry` with htpasswd auth).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use testkit::engines;
+use testkit::images::{self, ImageSpec, Layer};
+
+use crate::support::*;
+
+/// A registry on a free loopback port; stopped when dropped.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start(user: &str, password: &str) -> Option<Self> {
+        let found = Command::new("which")
+            .arg("docker-registry")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found || !engines::docker_required(),
+            "docker-registry is not installed (.ci/deps.sh)"
+        );
+        if !found {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let htpasswd = dir.path().join("htpasswd");
+        let out = Command::new("htpasswd")
+            .args(["-Bbc"])
+            .arg(&htpasswd)
+            .args([user, password])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "htpasswd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.path().join("data").display(),
+                htpasswd.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Self {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `docker login` into a config folder of its own.
+fn login(engine: &engines::TestEngine, config: &Path, port: u16, user: &str, password: &str) {
+    let out = engine
+        .docker()
+        .arg("--config")
+        .arg(config)
+        .args([
+            "login",
+            "-u",
+            user,
+            "--password-stdin",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(password.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn images_are_pulled_with_the_users_docker_credentials() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let Some(registry) = Registry::start("techops", "s3cret") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let docker_config = home.path().join("docker");
+    login(&engine, &docker_config, registry.port, "techops", "s3cret");
+
+    let local = ImageSpec {
+        reference: images::unique_reference("pushed"),
+        layers: vec![Layer::Random(2 << 20, 12)],
+    };
+    let guard = images::load(&engine, std::slice::from_ref(&local));
+    let remote = format!(
+        "127.0.0.1:{}/{}",
+        registry.port,
+        local.reference.trim_start_matches("budgetguard-test/")
+    );
+    let _remote_guard = images::ImageGuard::new(&engine, vec![remote.clone()]);
+    engine.docker_ok(&["tag", &local.reference, &remote]);
+    let out = engine
+        .docker()
+        .arg("--config")
+        .arg(&docker_config)
+        .args(["push", &remote])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    engine.docker_ok(&["rmi", &remote]);
+    drop(guard);
+
+    let catalog = write_catalog(home.path(), &[("Pulled", &remote, 9130)]);
+    let output = home.path().join("pulled.zip");
+    let create = |home: &Path| {
+        let mut command = bin(home, Some(&engine.host));
+        command
+            .args(["create-install-package", "--nodes", "Pulled", "--output"])
+            .arg(&output)
+            .arg("--catalog")
+            .arg(&catalog);
+        command
+    };
+
+    // Wrong credentials: the registry's 401 becomes advice.
+    let wrong = tempfile::tempdir().unwrap();
+    std::fs::create_dir(wrong.path().join("docker")).unwrap();
+    std::fs::write(
+        wrong.path().join("docker/config.json"),
+        format!(
+            r#"{{"auths":{{"127.0.0.1:{}":{{"auth":"dGVjaG9wczp3cm9uZw=="}}}}}}"#,
+            registry.port
+        ),
+    )
+    .unwrap();
+    let failed = run(&mut create(wrong.path()));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("refused the credentials (401)"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("docker login 127.0.0.1:"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!output.exists());
+
+    // The user's `docker login`: pulled, then packaged.
+    let run = run(&mut create(home.path())).success();
+    assert!(
+        run.stderr.contains(&format!("Pulling {remote}")),
+        "{}",
+        run.stderr
+    );
+    real_zip_readers_accept(&output);
+}

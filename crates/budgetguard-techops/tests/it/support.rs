@@ -1,0 +1,191 @@
+//! Running the binary in an isolated environment, and reading what it wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use testkit::engines::TestEngine;
+
+/// The binary, with an environment of its own: no catalog, config or
+/// credentials of the user, and the engine `host` when given.
+pub fn bin(home: &Path, host: Option<&str>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_budgetguard-techops"));
+    command
+        .env_remove("NGC_API_KEY")
+        .env_remove("BUDGETGUARD_CATALOG")
+        .env_remove("DOCKER_HOST")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("DOCKER_CONFIG", home.join("docker"));
+    if let Some(host) = host {
+        command.env("DOCKER_HOST", host);
+    }
+    command
+}
+
+/// The outcome of one run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` and collects its outcome.
+pub fn run(command: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the binary runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+impl Run {
+    /// Panics with the output unless the run succeeded.
+    pub fn success(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Writes a catalog file with `(name, image, host port)` nodes.
+pub fn write_catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> PathBuf {
+    let nodes: Vec<_> = nodes
+        .iter()
+        .map(|(name, image, port)| serde_json::json!({"name": name, "image": image, "host_port": port}))
+        .collect();
+    let path = dir.join("catalog.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&serde_json::json!({ "nodes": nodes })).unwrap(),
+    )
+    .unwrap();
+    path
+}
+
+/// The names of the files in `dir`.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The SHA-256 of a file, by `sha256sum`.
+pub fn sha256sum(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs `unzip -t` and Python's `zipfile` test on a package.
+pub fn real_zip_readers_accept(path: &Path) {
+    let out = Command::new("unzip").arg("-tq").arg(path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "unzip -t: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = Command::new("python3")
+        .args(["-c", "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; assert z.namelist()[0]=='budgetguard-package.json'"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python zipfile: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Unzips the package's `images/` folder and streams it through `docker
+/// load` on `engine`, as the fallback installer does.
+pub fn docker_load_images_folder(package: &Path, engine: &TestEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("unzip")
+        .arg("-q")
+        .arg(package)
+        .arg("images/*")
+        .arg("-d")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "unzip: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = engine
+        .docker()
+        .arg("load")
+        .arg("-i")
+        .arg(tar_of(&dir.path().join("images"), dir.path()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker load on {}: {}",
+        engine.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn tar_of(folder: &Path, into: &Path) -> PathBuf {
+    let tar = into.join("images.tar");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(folder)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tar
+}
+
+/// The manifest of a package, read with Python (an independent reader).
+pub fn manifest_of(package: &Path) -> serde_json::Value {
+    let out = Command::new("python3")
+        .args(["-c", "import sys,zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read('budgetguard-package.json').decode())"])
+        .arg(package)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The entry names of a package.
+pub fn entry_names(package: &Path) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys,zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))",
+        ])
+        .arg(package)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
