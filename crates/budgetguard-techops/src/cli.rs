@@ -22,6 +22,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     pub docker_host: Option<String>,
 
+    /// The folder installed nodes live in
+    /// [default: the user's data folder, e.g. ~/.local/share/budgetguard-techops].
+    #[arg(
+        long,
+        global = true,
+        env = "BUDGETGUARD_INSTALL_DIR",
+        value_name = "DIR"
+    )]
+    pub install_dir: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -41,6 +51,111 @@ pub enum Command {
 
     /// Check every entry of a package against its manifest.
     VerifyPackage(PackageArg),
+
+    /// Store the NGC API key and Hugging Face token for the nodes on this workstation.
+    InstallCredentials(CredentialsArgs),
+
+    /// Verify a package, load its images and configure its nodes on this workstation.
+    InstallPackage(InstallArgs),
+
+    /// Run catalog nodes on this workstation directly, without a package.
+    DeployLocal(DeployArgs),
+
+    /// Show the installed nodes, their state and health.
+    Status,
+
+    /// Start installed nodes and wait until they are ready.
+    Start(StartArgs),
+
+    /// Stop installed nodes (their containers are kept).
+    Stop(NodesArgs),
+
+    /// Remove installed nodes: containers, Compose files, endpoints and unused images.
+    Uninstall(UninstallArgs),
+}
+
+/// Arguments of `install-credentials`.
+#[derive(Debug, clap::Args)]
+pub struct CredentialsArgs {
+    /// Read `NGC_API_KEY=…` and `HF_TOKEN=…` lines from standard input.
+    #[arg(long, conflicts_with = "from_env")]
+    pub stdin: bool,
+
+    /// Take them from the environment variables NGC_API_KEY and HF_TOKEN.
+    #[arg(long)]
+    pub from_env: bool,
+}
+
+/// Arguments of `install-package`.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// The package file.
+    #[arg(long, value_name = "FILE")]
+    pub package: PathBuf,
+
+    /// Start the nodes and wait until they are ready (default: create them stopped).
+    #[arg(long)]
+    pub start: bool,
+
+    /// How long to wait for readiness with --start.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub wait: u64,
+}
+
+/// Arguments of `deploy-local`.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// Comma-separated node names (see `catalog`).
+    #[arg(long, value_name = "NAMES")]
+    pub nodes: String,
+
+    /// Start the nodes and wait until they are ready.
+    #[arg(long)]
+    pub start: bool,
+
+    /// How long to wait for readiness with --start.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub wait: u64,
+
+    /// Use only images already in the engine; never pull.
+    #[arg(long)]
+    pub no_pull: bool,
+}
+
+/// Installed nodes to act on.
+#[derive(Debug, clap::Args)]
+pub struct NodesArgs {
+    /// Node names.
+    #[arg(value_name = "NODE", required_unless_present = "all")]
+    pub nodes: Vec<String>,
+
+    /// Every installed node.
+    #[arg(long, conflicts_with = "nodes")]
+    pub all: bool,
+}
+
+/// Arguments of `start`.
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// The nodes.
+    #[command(flatten)]
+    pub nodes: NodesArgs,
+
+    /// How long to wait for readiness.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub wait: u64,
+}
+
+/// Arguments of `uninstall`.
+#[derive(Debug, clap::Args)]
+pub struct UninstallArgs {
+    /// The nodes.
+    #[command(flatten)]
+    pub nodes: NodesArgs,
+
+    /// Also delete the nodes' model caches.
+    #[arg(long)]
+    pub purge_cache: bool,
 }
 
 /// Arguments of `create-install-package`.

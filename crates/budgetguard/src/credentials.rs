@@ -3,7 +3,7 @@
 //! pulls and by the nodes' containers, and never written into a package.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::catalog::Credential;
 
@@ -30,11 +30,6 @@ impl std::fmt::Debug for Credentials {
 pub const FILE_NAME: &str = "credentials.env";
 
 impl Credentials {
-    /// The default file: `credentials.env` in the user's data folder.
-    pub fn default_path() -> Option<PathBuf> {
-        crate::paths::data_dir().map(|d| d.join(FILE_NAME))
-    }
-
     /// Reads the file at `path`; a missing file holds no credentials.
     pub fn load(path: &Path) -> io::Result<Self> {
         let text = match std::fs::read_to_string(path) {

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use budgetguard::credentials::Credentials;
 use budgetguard::engine::RegistryAuth;
 use budgetguard::package::{create_package, CreateOptions, CreateReport};
 use budgetguard::size::human;
@@ -15,19 +14,13 @@ use crate::reporter::TerminalReporter;
 pub async fn run(cli: &Cli, args: &CreateArgs) -> anyhow::Result<()> {
     let nodes = super::load_catalog(cli)?.select(&args.nodes)?;
     let engine = super::connect(cli).await?;
-    let ngc_api_key = match std::env::var("NGC_API_KEY") {
-        Ok(key) if !key.is_empty() => Some(key),
-        _ => Credentials::default_path()
-            .and_then(|path| Credentials::load(&path).ok())
-            .and_then(|c| c.ngc_api_key),
-    };
     let options = CreateOptions {
         nodes,
         output: args.output.clone(),
         compression: args.compression,
         force: args.force,
         pull: !args.no_pull,
-        auth: RegistryAuth::new(ngc_api_key),
+        auth: RegistryAuth::new(super::ngc_api_key(cli)),
     };
     let reporter = Arc::new(TerminalReporter::new(cli.json));
     let cancel = super::cancel_on_ctrl_c();

@@ -2,11 +2,17 @@
 
 mod catalog;
 mod create;
+mod credentials;
+mod deploy;
 mod inspect;
+mod install;
+mod nodes;
 mod verify;
 
 use budgetguard::catalog::Catalog;
+use budgetguard::credentials::Credentials;
 use budgetguard::engine::Engine;
+use budgetguard::install::InstallDir;
 
 use crate::cli::{Cli, Command};
 
@@ -17,6 +23,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CreateInstallPackage(args) => create::run(&cli, args).await,
         Command::InspectPackage(args) => inspect::run(&args.package, cli.json),
         Command::VerifyPackage(args) => verify::run(&args.package, cli.json).await,
+        Command::InstallCredentials(args) => credentials::run(&cli, args),
+        Command::InstallPackage(args) => install::run(&cli, args).await,
+        Command::DeployLocal(args) => deploy::run(&cli, args).await,
+        Command::Status => nodes::status(&cli).await,
+        Command::Start(args) => nodes::start(&cli, args).await,
+        Command::Stop(args) => nodes::stop(&cli, args).await,
+        Command::Uninstall(args) => nodes::uninstall(&cli, args).await,
     }
 }
 
@@ -27,6 +40,26 @@ fn load_catalog(cli: &Cli) -> anyhow::Result<Catalog> {
         None => Catalog::load(Catalog::default_path().as_deref(), false)?,
     };
     Ok(catalog)
+}
+
+/// The install folder: `--install-dir` or the user's data folder.
+fn install_dir(cli: &Cli) -> anyhow::Result<InstallDir> {
+    match &cli.install_dir {
+        Some(dir) => Ok(InstallDir::new(std::path::absolute(dir)?)),
+        None => InstallDir::default_location()
+            .ok_or_else(|| anyhow::anyhow!("no home folder to install into; pass `--install-dir`")),
+    }
+}
+
+/// The NGC API key: `NGC_API_KEY`, else the stored credentials.
+fn ngc_api_key(cli: &Cli) -> Option<String> {
+    match std::env::var("NGC_API_KEY") {
+        Ok(key) if !key.is_empty() => Some(key),
+        _ => install_dir(cli)
+            .ok()
+            .and_then(|dir| Credentials::load(&dir.credentials_file()).ok())
+            .and_then(|c| c.ngc_api_key),
+    }
 }
 
 /// Connects to the engine `--docker-host` or `DOCKER_HOST` names.

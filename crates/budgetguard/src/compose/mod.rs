@@ -3,8 +3,10 @@
 //! One file per node, one service per file, so each node is its own Compose
 //! project: starting, upgrading or removing one never touches another.
 
+mod cli;
 mod file;
 
+pub use cli::{Compose, ComposeError};
 pub use file::{compose_file, ComposeFile, CREDENTIALS_FILE, NODE_LABEL};
 
 use crate::catalog::Node;

@@ -54,6 +54,12 @@ pub enum EngineError {
         /// What the engine said.
         detail: String,
     },
+    /// The engine refused or failed a load.
+    #[error("the Docker engine could not load the images: {detail}")]
+    Load {
+        /// What the engine said.
+        detail: String,
+    },
     /// Any other API failure.
     #[error("the Docker engine could not {action}: {}", cause_chain(source))]
     Api {

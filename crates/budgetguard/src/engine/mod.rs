@@ -1,10 +1,12 @@
 //! Access to the Docker engine through its HTTP API (bollard).
 
 mod error;
+mod load;
 mod pull;
 mod registry;
 
 pub use error::EngineError;
+pub use load::{EngineFacts, LocalImage};
 pub use registry::{registry_host, RegistryAuth};
 
 use std::time::Duration;

@@ -6,10 +6,36 @@ use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 
 use super::registry::{registry_host, RegistryAuth};
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, ImageInfo};
 use crate::progress::{Event, Reporter, Step};
 
 impl Engine {
+    /// The image `reference`: pulled first when the engine lacks it and
+    /// `pull` allows, an error naming `--no-pull` when it does not.
+    pub async fn ensure_image(
+        &self,
+        reference: &str,
+        pull: bool,
+        auth: &RegistryAuth,
+        reporter: &dyn Reporter,
+    ) -> Result<ImageInfo, EngineError> {
+        if let Some(info) = self.image(reference).await? {
+            return Ok(info);
+        }
+        if !pull {
+            return Err(EngineError::ImageMissing {
+                image: reference.to_owned(),
+            });
+        }
+        self.pull(reference, auth, reporter).await?;
+        self.image(reference)
+            .await?
+            .ok_or_else(|| EngineError::PullFailed {
+                image: reference.to_owned(),
+                detail: "the engine reported success but has no such image".into(),
+            })
+    }
+
     /// Pulls `reference` from its registry, reporting bytes downloaded.
     pub async fn pull(
         &self,

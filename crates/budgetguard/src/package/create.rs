@@ -207,27 +207,9 @@ async fn resolve_images(
         {
             continue;
         }
-        let info = match engine.image(&node.image).await? {
-            Some(info) => info,
-            None if options.pull => {
-                tokio::select! {
-                    pulled = engine.pull(&node.image, &options.auth, reporter) => pulled?,
-                    _ = cancel.cancelled() => return Err(PackageError::Cancelled),
-                }
-                engine
-                    .image(&node.image)
-                    .await?
-                    .ok_or_else(|| EngineError::PullFailed {
-                        image: node.image.clone(),
-                        detail: "the engine reported success but has no such image".into(),
-                    })?
-            }
-            None => {
-                return Err(EngineError::ImageMissing {
-                    image: node.image.clone(),
-                }
-                .into())
-            }
+        let info = tokio::select! {
+            info = engine.ensure_image(&node.image, options.pull, &options.auth, reporter) => info?,
+            _ = cancel.cancelled() => return Err(PackageError::Cancelled),
         };
         match resolved.iter_mut().find(|r| r.image.id == info.id) {
             Some(same) => same.image.references.push(node.image.clone()),

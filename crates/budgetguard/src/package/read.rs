@@ -188,6 +188,23 @@ impl Package {
         })
     }
 
+    /// Reads a whole listed entry of at most `max` bytes, checked against its
+    /// SHA-256.
+    pub fn read_small(&self, name: &str, max: u64) -> Result<Vec<u8>, PackageError> {
+        let size = self.listed(name).map_or(0, |e| e.size);
+        if size > max {
+            return Err(self.mismatch(
+                name,
+                &format!("is {size} bytes, more than the {max} allowed"),
+            ));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        self.open_entry(name)?
+            .read_to_end(&mut data)
+            .map_err(|e| self.read_error(e))?;
+        Ok(data)
+    }
+
     /// Reads every entry and checks it against the manifest; the first
     /// mismatch is the error.
     pub fn verify(

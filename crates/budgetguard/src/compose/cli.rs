@@ -1,0 +1,124 @@
+//! Running Docker Compose: `docker compose` (v2) when the plugin is there,
+//! else `docker-compose` (v1 or a standalone v2).
+
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+/// Why Compose could not be found or did not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// Neither `docker compose` nor `docker-compose` runs.
+    #[error("Docker Compose is not installed: install the Compose plugin (`docker compose`, package docker-compose-plugin) or `docker-compose`")]
+    Missing,
+    /// A Compose command failed.
+    #[error("`{command}` failed: {detail}")]
+    Failed {
+        /// The command line.
+        command: String,
+        /// The last lines Compose printed.
+        detail: String,
+    },
+}
+
+/// A Compose command line aimed at one engine.
+#[derive(Debug, Clone)]
+pub struct Compose {
+    program: Vec<String>,
+    version: String,
+    docker_host: String,
+}
+
+impl Compose {
+    /// Finds Compose, preferring the v2 plugin, for the engine at `docker_host`.
+    pub async fn detect(docker_host: &str) -> Result<Self, ComposeError> {
+        for program in [vec!["docker", "compose"], vec!["docker-compose"]] {
+            let output = Command::new(program[0])
+                .args(&program[1..])
+                .args(["version", "--short"])
+                .env("DOCKER_HOST", docker_host)
+                .stdin(Stdio::null())
+                .output()
+                .await;
+            if let Ok(output) = output {
+                if output.status.success() {
+                    return Ok(Self {
+                        program: program.iter().map(|s| s.to_string()).collect(),
+                        version: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+                        docker_host: docker_host.to_owned(),
+                    });
+                }
+            }
+        }
+        Err(ComposeError::Missing)
+    }
+
+    /// E.g. `docker compose 2.26.1`.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.program.join(" "), self.version)
+    }
+
+    /// Runs `compose -p project -f file args…` and returns its standard output.
+    pub async fn run(
+        &self,
+        project: &str,
+        file: &Path,
+        args: &[&str],
+    ) -> Result<String, ComposeError> {
+        let mut command = Command::new(&self.program[0]);
+        command
+            .args(&self.program[1..])
+            .args(["-p", project, "-f"])
+            .arg(file)
+            .args(args)
+            .env("DOCKER_HOST", &self.docker_host)
+            .stdin(Stdio::null());
+        let line = format!(
+            "{} -p {project} -f {} {}",
+            self.program.join(" "),
+            file.display(),
+            args.join(" ")
+        );
+        let output = command.output().await.map_err(|e| ComposeError::Failed {
+            command: line.clone(),
+            detail: e.to_string(),
+        })?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let detail: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        Err(ComposeError::Failed {
+            command: line,
+            detail: detail[detail.len().saturating_sub(2)..].join(" / "),
+        })
+    }
+
+    /// Creates the containers (`up --no-start`), or creates and starts them
+    /// (`up -d`).
+    pub async fn up(&self, project: &str, file: &Path, start: bool) -> Result<(), ComposeError> {
+        let args: &[&str] = if start {
+            &["up", "-d"]
+        } else {
+            &["up", "--no-start"]
+        };
+        self.run(project, file, args).await.map(drop)
+    }
+
+    /// Stops the containers, keeping them.
+    pub async fn stop(&self, project: &str, file: &Path) -> Result<(), ComposeError> {
+        self.run(project, file, &["stop"]).await.map(drop)
+    }
+
+    /// Removes the containers and network (volumes stay).
+    pub async fn down(&self, project: &str, file: &Path) -> Result<(), ComposeError> {
+        self.run(project, file, &["down", "--remove-orphans"])
+            .await
+            .map(drop)
+    }
+}

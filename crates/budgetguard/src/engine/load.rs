@@ -1,0 +1,171 @@
+//! What the engine holds, and loading images into it from a stream.
+
+use std::io;
+
+use bollard::query_parameters::{
+    ImportImageOptionsBuilder, ListImagesOptionsBuilder, TagImageOptionsBuilder,
+};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+use super::{Engine, EngineError, ImageInfo};
+
+/// Facts about the engine that decide how to load and run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineFacts {
+    /// Whether images live in containerd's store (blobs by digest) rather than
+    /// the classic graph driver (layers by chain ID).
+    pub containerd_store: bool,
+    /// Whether the NVIDIA container runtime is configured.
+    pub nvidia_runtime: bool,
+    /// The engine's data folder, as the engine sees it.
+    pub root_dir: Option<String>,
+}
+
+/// An image the engine already has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalImage {
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// What the engine reports of it.
+    pub info: ImageInfo,
+}
+
+impl Engine {
+    /// The engine's store, runtimes and data folder.
+    pub async fn facts(&self) -> Result<EngineFacts, EngineError> {
+        let info = self
+            .docker()
+            .info()
+            .await
+            .map_err(|source| EngineError::Api {
+                action: "describe itself".into(),
+                source,
+            })?;
+        let containerd_store = info
+            .driver_status
+            .iter()
+            .flatten()
+            .flatten()
+            .any(|s| s.contains("io.containerd.snapshotter"));
+        Ok(EngineFacts {
+            containerd_store,
+            nvidia_runtime: info
+                .runtimes
+                .is_some_and(|r| r.keys().any(|name| name.contains("nvidia"))),
+            root_dir: info.docker_root_dir,
+        })
+    }
+
+    /// Every tagged or untagged top-level image, with its layers.
+    pub async fn local_images(&self) -> Result<Vec<LocalImage>, EngineError> {
+        let summaries = self
+            .docker()
+            .list_images(Some(ListImagesOptionsBuilder::default().build()))
+            .await
+            .map_err(|source| EngineError::Api {
+                action: "list images".into(),
+                source,
+            })?;
+        let mut images = Vec::with_capacity(summaries.len());
+        for summary in summaries {
+            if let Some(info) = self.image(&summary.id).await? {
+                images.push(LocalImage {
+                    tags: summary.repo_tags,
+                    info,
+                });
+            }
+        }
+        Ok(images)
+    }
+
+    /// Tags the image `id` as `reference` (`name:tag`).
+    pub async fn tag(&self, id: &str, reference: &str) -> Result<(), EngineError> {
+        let (repo, tag) = match reference.rfind(':') {
+            Some(i) if !reference[i..].contains('/') => (&reference[..i], &reference[i + 1..]),
+            _ => (reference, "latest"),
+        };
+        self.docker()
+            .tag_image(
+                id,
+                Some(
+                    TagImageOptionsBuilder::default()
+                        .repo(repo)
+                        .tag(tag)
+                        .build(),
+                ),
+            )
+            .await
+            .map_err(|source| EngineError::Api {
+                action: format!("tag {id} as `{reference}`"),
+                source,
+            })
+    }
+
+    /// Loads a `docker save`-format tar from `body` (`POST /images/load`),
+    /// reading the engine's answer to the end: an error inside the 200 answer
+    /// is a failure. Returns the engine's status lines.
+    pub async fn load(
+        &self,
+        body: impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
+    ) -> Result<Vec<String>, EngineError> {
+        let options = ImportImageOptionsBuilder::default().quiet(true).build();
+        let mut answer = self.docker().import_image_stream(options, body, None);
+        let mut lines = Vec::new();
+        while let Some(item) = answer.next().await {
+            let info = item.map_err(|source| EngineError::Load {
+                detail: super::error::cause_chain(&source),
+            })?;
+            if let Some(line) = info.stream.or(info.status) {
+                lines.push(line.trim().to_owned());
+            }
+        }
+        Ok(lines)
+    }
+}
+
+impl Engine {
+    /// The state of a container (`running`, `created`, `exited`, …), or `None`
+    /// when there is no such container.
+    pub async fn container_state(&self, name: &str) -> Result<Option<String>, EngineError> {
+        match self.docker().inspect_container(name, None).await {
+            Ok(container) => Ok(Some(
+                container
+                    .state
+                    .and_then(|s| s.status)
+                    .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
+            )),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(source) => Err(EngineError::Api {
+                action: format!("inspect container `{name}`"),
+                source,
+            }),
+        }
+    }
+
+    /// Removes an image by reference unless a container uses it; `false`
+    /// when the engine keeps it for that reason.
+    pub async fn remove_image_if_unused(&self, reference: &str) -> Result<bool, EngineError> {
+        match self
+            .docker()
+            .remove_image(
+                reference,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409 | 404,
+                ..
+            }) => Ok(false),
+            Err(source) => Err(EngineError::Api {
+                action: format!("remove image `{reference}`"),
+                source,
+            }),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Errors of installing and managing nodes, each saying what to do next.
+
+use std::path::PathBuf;
+
+use crate::catalog::CatalogError;
+use crate::compose::ComposeError;
+use crate::engine::EngineError;
+use crate::package::PackageError;
+
+/// Why an install, deploy or node command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The package is unusable.
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Compose failed.
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// A node name could not be resolved.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// Checks made before changing anything found problems.
+    #[error("nothing was changed, because:\n  - {}", problems.join("\n  - "))]
+    Preflight {
+        /// One line per problem, each naming its fix.
+        problems: Vec<String>,
+    },
+    /// A file of the install folder could not be read or written.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A node named on the command line is not installed.
+    #[error("node `{name}` is not installed here; installed nodes: {}", if installed.is_empty() { "none".to_owned() } else { installed.join(", ") })]
+    NotInstalled {
+        /// The name given.
+        name: String,
+        /// The installed nodes.
+        installed: Vec<String>,
+    },
+    /// A started node did not become ready in time.
+    #[error("node `{node}` did not answer ready at {url} within {seconds} s; see why with `docker logs {container}`, or wait longer with `--wait`")]
+    NotReady {
+        /// The node.
+        node: String,
+        /// Its readiness URL.
+        url: String,
+        /// The time waited.
+        seconds: u64,
+        /// Its container.
+        container: String,
+    },
+    /// The run was interrupted.
+    #[error("interrupted; run the same command again to complete it")]
+    Cancelled,
+}
+
+impl InstallError {
+    /// An I/O error on `path`.
+    pub(crate) fn io<'a>(
+        action: &'static str,
+        path: &'a std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> Self + 'a {
+        move |source| InstallError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}

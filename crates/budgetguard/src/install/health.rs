@@ -1,0 +1,52 @@
+//! Readiness checks over plain HTTP on loopback.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::Cancel;
+
+/// The HTTP status of `GET http://127.0.0.1:<port><path>`, or `None` when
+/// nothing answers within two seconds.
+pub async fn http_status(port: u16, path: &str) -> Option<u16> {
+    let request = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut head = [0u8; 64];
+        let mut len = 0;
+        while len < 12 {
+            let n = stream.read(&mut head[len..]).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            len += n;
+        }
+        let line = std::str::from_utf8(&head[..len]).ok()?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    tokio::time::timeout(Duration::from_secs(2), request)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Waits until `GET path` answers 200, polling each second; `false` on
+/// timeout. Cancellation ends the wait early with `false`.
+pub async fn wait_ready(port: u16, path: &str, timeout: Duration, cancel: &Cancel) -> bool {
+    let started = Instant::now();
+    loop {
+        if http_status(port, path).await == Some(200) {
+            return true;
+        }
+        if started.elapsed() >= timeout || cancel.is_cancelled() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = cancel.cancelled() => return false,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The workstation side: installing packages, deploying nodes directly, and
+//! managing what is installed. Everything here is shared by the CLI and the
+//! GUI.
+
+mod configure;
+mod deploy;
+mod dir;
+mod error;
+mod health;
+mod install;
+mod load;
+mod nodes;
+mod preflight;
+
+pub use configure::NodeReport;
+pub use deploy::{deploy_local, deploy_problems, DeployOptions, DeployReport};
+pub use dir::{Endpoints, InstallDir, InstalledNode};
+pub use error::InstallError;
+pub use health::http_status;
+pub use install::{install_package, ImageReport, InstallOptions, InstallReport};
+pub use load::ImageOutcome;
+pub use nodes::{select, start, status, stop, uninstall, NodeStatus};
