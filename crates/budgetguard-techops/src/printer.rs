@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use budgetguard::catalog::CatalogError;
+use budgetguard::install::InstallError;
 use budgetguard::package::PackageError;
 use serde::Serialize;
 
@@ -30,16 +31,21 @@ pub fn error(error: &anyhow::Error, as_json: bool) -> ExitCode {
     }
 }
 
+/// Naming a node that does not exist, or is not installed, is bad usage.
 fn is_usage_error(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
+    let unknown = |e: &CatalogError| {
         matches!(
-            cause.downcast_ref::<CatalogError>(),
-            Some(CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. })
-        ) || matches!(
-            cause.downcast_ref::<PackageError>(),
-            Some(PackageError::Catalog(
-                CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. }
-            ))
+            e,
+            CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. }
         )
+    };
+    error.chain().any(|cause| {
+        cause.downcast_ref::<CatalogError>().is_some_and(unknown)
+            || matches!(cause.downcast_ref::<PackageError>(), Some(PackageError::Catalog(e)) if unknown(e))
+            || matches!(
+                cause.downcast_ref::<InstallError>(),
+                Some(InstallError::NotInstalled { .. })
+            )
+            || matches!(cause.downcast_ref::<InstallError>(), Some(InstallError::Catalog(e)) if unknown(e))
     })
 }

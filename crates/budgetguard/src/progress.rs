@@ -16,8 +16,6 @@ pub enum Step {
     Pull(String),
     /// Exporting the images from the engine into the package.
     Export,
-    /// Computing the package file's SHA-256.
-    Checksum,
     /// Checking a package's entries against its manifest.
     Verify,
     /// Streaming the images into the engine.
@@ -29,7 +27,6 @@ impl std::fmt::Display for Step {
         match self {
             Step::Pull(image) => write!(f, "Pulling {image}"),
             Step::Export => f.write_str("Exporting images"),
-            Step::Checksum => f.write_str("Checksumming package"),
             Step::Verify => f.write_str("Verifying package"),
             Step::Load => f.write_str("Loading images"),
         }

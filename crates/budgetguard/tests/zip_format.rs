@@ -61,11 +61,11 @@ fn read_entry(reader: &ZipReader, name: &str) -> Vec<u8> {
 }
 
 #[test]
-fn renamed_discarded_and_rewritten_entries_read_back_everywhere() {
+fn renamed_discarded_and_reordered_entries_read_back_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.zip");
-    let mut zip = ZipWriter::new(File::create(&path).unwrap(), time());
-    let reserved = zip.write_reserved("first.json", &[b' '; 64]).unwrap();
+    let mut zip = ZipWriter::new(File::create(&path).unwrap(), time())
+        .with_checksum(File::open(&path).unwrap());
     for (name, compression) in [
         ("blob-s", Compression::None),
         ("blob-d", Compression::Deflate),
@@ -81,18 +81,27 @@ fn renamed_discarded_and_rewritten_entries_read_back_everywhere() {
     dropped.write_all(b"gone").unwrap();
     dropped.discard().unwrap();
     zip.write_entry("empty", Compression::Deflate, b"").unwrap();
-    let mut manifest = br#"{"a":1}"#.to_vec();
-    manifest.resize(64, b' ');
-    zip.rewrite_reserved(reserved, &manifest).unwrap();
-    assert!(zip.rewrite_reserved(reserved, b"short").is_err());
-    zip.finish().unwrap();
+    let manifest = br#"{"written":"last"}"#.to_vec();
+    zip.write_entry("first.json", Compression::None, &manifest)
+        .unwrap();
+    zip.list_first("first.json");
+    let finished = zip.finish().unwrap();
 
+    // The checksum computed while writing is the file's.
+    let out = Command::new("sha256sum").arg(&path).output().unwrap();
+    let expected = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(finished.sha256.as_deref(), Some(expected.as_str()));
+    assert_eq!(finished.size, std::fs::metadata(&path).unwrap().len());
     unzip_t(&path);
     let names = python_names(&path);
     assert_eq!(
         names,
         [
-            "first.json 64",
+            "first.json 18",
             "blob-s 1200000",
             "blob-d 1200000",
             "empty 0"

@@ -52,6 +52,30 @@ impl TestEngine {
             .contains("io.containerd.snapshotter")
     }
 
+    /// The layers the engine stores: the classic store's layer database, or
+    /// containerd's content blobs, read from its data folder (tests run as root).
+    pub fn layer_ids(&self) -> Vec<String> {
+        let root = self.docker_ok(&["info", "--format", "{{.DockerRootDir}}"]);
+        let root = std::path::Path::new(root.trim());
+        let content = "io.containerd.content.v1.content/blobs/sha256";
+        let candidates = [
+            root.join("image/overlay2/layerdb/sha256"),
+            root.join("containerd/daemon").join(content),
+            root.parent()
+                .unwrap_or(root)
+                .join("containerd")
+                .join(content),
+        ];
+        let mut ids: Vec<String> = candidates
+            .iter()
+            .filter_map(|dir| std::fs::read_dir(dir).ok())
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// The sorted IDs of all images, for before/after comparisons.
     pub fn image_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self

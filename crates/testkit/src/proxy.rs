@@ -1,5 +1,6 @@
-//! A Unix-socket proxy in front of a Docker engine that cuts every response
-//! after a number of bytes, as an engine dying mid-stream would.
+//! A Unix-socket proxy in front of a Docker engine that cuts a connection
+//! after a number of bytes in one direction, as an engine dying mid-stream
+//! would.
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
@@ -15,8 +16,18 @@ pub struct CuttingProxy {
 
 impl CuttingProxy {
     /// Proxies to the engine socket `upstream` (a path), cutting each
-    /// response after `limit` bytes.
-    pub fn start(upstream: &Path, limit: u64) -> Self {
+    /// connection after `limit` bytes of response (an export dies).
+    pub fn cut_responses(upstream: &Path, limit: u64) -> Self {
+        Self::start(upstream, Cut::Response(limit))
+    }
+
+    /// Proxies to `upstream`, cutting each connection after `limit` bytes of
+    /// request (a load dies).
+    pub fn cut_requests(upstream: &Path, limit: u64) -> Self {
+        Self::start(upstream, Cut::Request(limit))
+    }
+
+    fn start(upstream: &Path, cut: Cut) -> Self {
         let dir = tempfile::tempdir().expect("a temp folder");
         let socket = dir.path().join("proxy.sock");
         let listener = UnixListener::bind(&socket).expect("the proxy socket binds");
@@ -27,7 +38,7 @@ impl CuttingProxy {
                 let Ok(server) = UnixStream::connect(&upstream) else {
                     return;
                 };
-                relay(client, server, limit);
+                relay(client, server, cut);
             }
         });
         Self { socket, _dir: dir }
@@ -39,19 +50,28 @@ impl CuttingProxy {
     }
 }
 
-fn relay(client: UnixStream, server: UnixStream, limit: u64) {
-    let (mut client_in, mut server_out) = (
-        client.try_clone().expect("a socket clones"),
-        server.try_clone().expect("a socket clones"),
-    );
-    thread::spawn(move || {
-        let _ = std::io::copy(&mut client_in, &mut server_out);
-    });
-    thread::spawn(move || {
-        let (mut server_in, mut client_out) = (server, client);
-        let _ = std::io::copy(&mut (&mut server_in).take(limit), &mut client_out);
-        let _ = client_out.flush();
-        let _ = client_out.shutdown(Shutdown::Both);
-        let _ = server_in.shutdown(Shutdown::Both);
-    });
+/// Which direction is cut, after how many bytes.
+#[derive(Clone, Copy)]
+enum Cut {
+    Request(u64),
+    Response(u64),
+}
+
+fn relay(client: UnixStream, server: UnixStream, cut: Cut) {
+    let (request_limit, response_limit) = match cut {
+        Cut::Request(limit) => (limit, u64::MAX),
+        Cut::Response(limit) => (u64::MAX, limit),
+    };
+    let pipe = |from: &UnixStream, to: &UnixStream, limit: u64| {
+        let mut from = from.try_clone().expect("a socket clones");
+        let mut to = to.try_clone().expect("a socket clones");
+        thread::spawn(move || {
+            let _ = std::io::copy(&mut (&mut from).take(limit), &mut to);
+            let _ = to.flush();
+            let _ = to.shutdown(Shutdown::Both);
+            let _ = from.shutdown(Shutdown::Both);
+        });
+    };
+    pipe(&client, &server, request_limit);
+    pipe(&server, &client, response_limit);
 }

@@ -7,6 +7,8 @@ use budgetguard::install::{
     install_package, ImageOutcome, InstallOptions, InstallReport, NodeReport,
 };
 
+use budgetguard::size::human;
+
 use crate::cli::{Cli, InstallArgs};
 use crate::printer;
 use crate::reporter::TerminalReporter;
@@ -38,6 +40,9 @@ fn print_report(report: &InstallReport) {
             ImageOutcome::AlreadyPresent => "already present",
         };
         println!("Image {}: {outcome}", image.references.join(", "));
+    }
+    if report.loaded_bytes > 0 {
+        println!("Streamed {} into the engine", human(report.loaded_bytes));
     }
     print_nodes(&report.nodes);
     if !report.changed {

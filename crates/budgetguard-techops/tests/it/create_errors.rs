@@ -272,7 +272,7 @@ fn an_engine_dying_mid_export_leaves_nothing() {
     };
     let home = tempfile::tempdir().unwrap();
     let _image = small_image(&engine, home.path(), Layer::Random(16 << 20, 11));
-    let proxy = CuttingProxy::start(std::path::Path::new(socket), 4 << 20);
+    let proxy = CuttingProxy::cut_responses(std::path::Path::new(socket), 4 << 20);
     let out_dir = home.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let existing = out_dir.join("p.zip");

@@ -4,5 +4,7 @@
 mod compose_config;
 mod create;
 mod create_errors;
+mod install;
+mod install_errors;
 mod pull;
 mod support;

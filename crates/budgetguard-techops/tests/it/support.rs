@@ -189,3 +189,59 @@ pub fn entry_names(package: &Path) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The Demo image, which `.ci/run` builds (`scripts/build-demo-image`) on the
+/// machine's engine; `false` (test skipped) when absent and not required.
+pub fn demo_image_present(engine: &TestEngine) -> bool {
+    let present = engine
+        .docker()
+        .args(["image", "inspect", "budgetguard/demo-nim:0.1.0"])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(
+        present || !testkit::engines::docker_required(),
+        "the Demo image is missing on {}: run scripts/build-demo-image",
+        engine.name
+    );
+    if !present {
+        eprintln!("skipped: the Demo image is not built (scripts/build-demo-image)");
+    }
+    present
+}
+
+/// Makes a package of the catalog nodes `nodes` (name, image, port) on
+/// `engine`, in `home`.
+pub fn make_package(
+    engine: &TestEngine,
+    home: &Path,
+    name: &str,
+    nodes: &[(&str, &str, u16)],
+) -> PathBuf {
+    let catalog = write_catalog(home, nodes);
+    let output = home.join(name);
+    let names: Vec<&str> = nodes.iter().map(|n| n.0).collect();
+    run(bin(home, Some(&engine.host))
+        .args([
+            "create-install-package",
+            "--no-pull",
+            "--nodes",
+            &names.join(","),
+            "--output",
+        ])
+        .arg(&output)
+        .arg("--catalog")
+        .arg(&catalog))
+    .success();
+    output
+}

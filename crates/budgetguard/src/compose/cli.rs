@@ -31,10 +31,22 @@ pub struct Compose {
 }
 
 impl Compose {
-    /// Finds Compose, preferring the v2 plugin, for the engine at `docker_host`.
+    /// Finds Compose for the engine at `docker_host`: the command in
+    /// `BUDGETGUARD_COMPOSE` when set (e.g. `docker-compose`), else the v2
+    /// plugin, else `docker-compose`.
     pub async fn detect(docker_host: &str) -> Result<Self, ComposeError> {
-        for program in [vec!["docker", "compose"], vec!["docker-compose"]] {
-            let output = Command::new(program[0])
+        let chosen = std::env::var("BUDGETGUARD_COMPOSE")
+            .ok()
+            .filter(|c| !c.trim().is_empty());
+        let candidates: Vec<Vec<String>> = match &chosen {
+            Some(command) => vec![command.split_whitespace().map(str::to_owned).collect()],
+            None => vec![
+                vec!["docker".into(), "compose".into()],
+                vec!["docker-compose".into()],
+            ],
+        };
+        for program in candidates {
+            let output = Command::new(&program[0])
                 .args(&program[1..])
                 .args(["version", "--short"])
                 .env("DOCKER_HOST", docker_host)
@@ -44,7 +56,7 @@ impl Compose {
             if let Ok(output) = output {
                 if output.status.success() {
                     return Ok(Self {
-                        program: program.iter().map(|s| s.to_string()).collect(),
+                        program,
                         version: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
                         docker_host: docker_host.to_owned(),
                     });

@@ -42,6 +42,8 @@ pub struct InstallReport {
     pub images: Vec<ImageReport>,
     /// Each node.
     pub nodes: Vec<NodeReport>,
+    /// Bytes streamed into the engine (layers it had were left out).
+    pub loaded_bytes: u64,
     /// Whether anything changed on the workstation.
     pub changed: bool,
 }
@@ -86,6 +88,7 @@ pub async fn install_package(
     }
     let compose = compose?;
 
+    let loaded_bytes = plan.stream_bytes();
     load_images(
         engine,
         &package,
@@ -124,6 +127,7 @@ pub async fn install_package(
         package: options.package.clone(),
         images,
         nodes: reports,
+        loaded_bytes,
         changed,
     })
 }

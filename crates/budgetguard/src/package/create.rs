@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::export::{write_images, write_listed, WantedImage};
@@ -20,7 +19,7 @@ use super::PackageError;
 use crate::catalog::Node;
 use crate::compose::compose_file;
 use crate::engine::{Engine, EngineError, RegistryAuth};
-use crate::progress::{Event, SharedReporter, Step, Throttle};
+use crate::progress::{Event, SharedReporter, Step};
 use crate::Cancel;
 
 /// What to package, and where.
@@ -99,11 +98,14 @@ pub async fn create_package(
             path: dir.clone(),
             source,
         })?;
-    let file = temp.reopen().map_err(|source| PackageError::Io {
-        action: "open",
-        path: temp.path().to_owned(),
-        source,
-    })?;
+    let reopen = || {
+        temp.reopen().map_err(|source| PackageError::Io {
+            action: "open",
+            path: temp.path().to_owned(),
+            source,
+        })
+    };
+    let (file, readback) = (reopen()?, reopen()?);
 
     reporter.report(Event::Started {
         step: Step::Export,
@@ -116,13 +118,18 @@ pub async fn create_package(
         compression: options.compression,
         output: output.clone(),
         source_engine: format!("Docker {}", engine.version()),
-        layer_count: wanted.iter().map(|w| w.layers).sum(),
     };
     let writer = {
         let reporter = reporter.clone();
         let cancel = cancel.clone();
         tokio::task::spawn_blocking(move || {
-            job.write(file, ChannelReader::new(receiver), &*reporter, &cancel)
+            job.write(
+                file,
+                readback,
+                ChannelReader::new(receiver),
+                &*reporter,
+                &cancel,
+            )
         })
     };
     let references: Vec<String> = wanted.iter().map(|w| w.reference.clone()).collect();
@@ -131,10 +138,9 @@ pub async fn create_package(
     if cancel.is_cancelled() {
         return Err(PackageError::Cancelled);
     }
-    let (manifest, size) = written?;
+    let (manifest, size, sha256) = written?;
     reporter.report(Event::Finished { step: Step::Export });
 
-    let sha256 = checksum(temp.path(), size, &*reporter, cancel)?;
     make_readable(temp.as_file()).map_err(|source| PackageError::Io {
         action: "set permissions of",
         path: temp.path().to_owned(),
@@ -184,12 +190,11 @@ fn check_output(output: &Path, force: bool) -> Result<(), PackageError> {
     }
 }
 
-/// One image to export, with what sizing the package needs.
+/// One image to export, with its size.
 struct Resolved {
     reference: String,
     image: WantedImage,
     size: u64,
-    layers: usize,
 }
 
 /// Finds (or pulls) every image, merging nodes that share one.
@@ -222,7 +227,6 @@ async fn resolve_images(
                     repo_digests: info.repo_digests,
                 },
                 size: info.size,
-                layers: info.layers.len(),
             }),
         }
     }
@@ -261,31 +265,26 @@ struct PackageJob {
     compression: Compression,
     output: PathBuf,
     source_engine: String,
-    layer_count: usize,
 }
 
 impl PackageJob {
-    /// Writes the whole ZIP into `file`; returns the manifest and the size.
+    /// Writes the whole ZIP into `file` (`readback` is a second handle for
+    /// the checksum); returns the manifest, the size and the SHA-256.
     fn write(
         self,
         file: File,
+        readback: File,
         input: impl Read,
         reporter: &dyn crate::progress::Reporter,
         cancel: &Cancel,
-    ) -> Result<(Manifest, u64), PackageError> {
+    ) -> Result<(Manifest, u64, String), PackageError> {
         let io_error = |source| PackageError::Io {
             action: "write",
             path: self.output.clone(),
             source,
         };
         let now = time::OffsetDateTime::now_utc();
-        let mut zip = ZipWriter::new(file, DosTime::from_utc(now));
-        // The manifest goes first; it is rewritten in place at the end.
-        let reserve = 64 * 1024
-            + 1024 * (self.layer_count + 3 * self.images.len() + 2 * self.nodes.len() + 16);
-        let manifest_index = zip
-            .write_reserved(layout::MANIFEST, &vec![b' '; reserve])
-            .map_err(io_error)?;
+        let mut zip = ZipWriter::new(file, DosTime::from_utc(now)).with_checksum(readback);
 
         let mut entries = Vec::new();
         let mut nodes = Vec::new();
@@ -364,19 +363,15 @@ impl PackageJob {
             images,
             entries,
         };
+        // Written last, once every checksum is known, and listed first.
         let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
-        if bytes.len() >= reserve {
-            return Err(io_error(io::Error::other(format!(
-                "the manifest needs {} bytes, {reserve} were reserved",
-                bytes.len()
-            ))));
-        }
-        bytes.resize(reserve - 1, b' ');
         bytes.push(b'\n');
-        zip.rewrite_reserved(manifest_index, &bytes)
+        zip.write_entry(layout::MANIFEST, Compression::None, &bytes)
             .map_err(io_error)?;
-        let (_, size) = zip.finish().map_err(io_error)?;
-        Ok((manifest, size))
+        zip.list_first(layout::MANIFEST);
+        let finished = zip.finish().map_err(io_error)?;
+        let sha256 = finished.sha256.expect("the checksum was asked for");
+        Ok((manifest, finished.size, sha256))
     }
 }
 
@@ -422,43 +417,6 @@ fn make_readable(file: &File) -> io::Result<()> {
     #[cfg(not(unix))]
     let _ = file;
     Ok(())
-}
-
-/// The SHA-256 of the finished file, read back once.
-fn checksum(
-    path: &Path,
-    size: u64,
-    reporter: &dyn crate::progress::Reporter,
-    cancel: &Cancel,
-) -> Result<String, PackageError> {
-    let io_error = |source| PackageError::Io {
-        action: "read back",
-        path: path.to_owned(),
-        source,
-    };
-    reporter.report(Event::Started {
-        step: Step::Checksum,
-        total: Some(size),
-    });
-    let mut file = File::open(path).map_err(io_error)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 20];
-    let mut progress = Throttle::new(Step::Checksum);
-    loop {
-        let n = file.read(&mut buffer).map_err(io_error)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        progress.add(n as u64, reporter);
-        if cancel.is_cancelled() {
-            return Err(PackageError::Cancelled);
-        }
-    }
-    reporter.report(Event::Finished {
-        step: Step::Checksum,
-    });
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Reads the chunks the async side sends, as a blocking `Read`.

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::manifest::{Blob, PackagedImage};
 
-/// The manifest, always the first entry.
+/// The manifest: the first entry of the central directory (written last).
 pub const MANIFEST: &str = "budgetguard-package.json";
 /// The folder of the OCI image layout.
 pub const IMAGES_DIR: &str = "images/";

@@ -5,7 +5,7 @@ mod reader;
 mod writer;
 
 pub use reader::{EntryInfo, ZipReader};
-pub use writer::{EntryWriter, ZipWriter};
+pub use writer::{EntryWriter, Finished, ZipWriter};
 
 use serde::{Deserialize, Serialize};
 

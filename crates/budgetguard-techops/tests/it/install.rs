@@ -1,0 +1,476 @@
+//! `install-package` and the node commands on every engine under test, with
+//! the Demo node started for real and both Compose versions.
+
+use std::path::Path;
+use std::process::Command;
+
+use testkit::engines::{self, TestEngine};
+use testkit::images::{self, ImageSpec, Layer};
+
+use crate::support::*;
+
+const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.1.0";
+
+/// The binary aimed at `engine`, installing into `dir`, with Compose `compose`.
+fn tool(home: &Path, engine: &TestEngine, dir: &Path, compose: &str) -> Command {
+    let mut command = bin(home, Some(&engine.host));
+    command
+        .env("BUDGETGUARD_INSTALL_DIR", dir)
+        .env("BUDGETGUARD_COMPOSE", compose);
+    command
+}
+
+/// `POST /v1/infer` on the node, returning the decoded PNG's first bytes.
+fn infer(port: u16) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"prompt":"a red fox","seed":7}"#,
+        ])
+        .arg(format!("http://127.0.0.1:{port}/v1/infer"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "infer failed on port {port}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
+    let all = engines::available();
+    let Some(source) = all.first() else { return };
+    if !demo_image_present(source) {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let package = make_package(
+        source,
+        home.path(),
+        "demo.zip",
+        &[("Demo Test", DEMO_IMAGE, port)],
+    );
+    for (i, target) in all.iter().enumerate() {
+        let compose = if i % 2 == 0 {
+            "docker compose"
+        } else {
+            "docker-compose"
+        };
+        let dir = home.path().join(format!("install-{}", target.name));
+        let _image = images::ImageGuard::new(target, vec![DEMO_IMAGE.to_owned()]);
+        if target != source {
+            let _ = target.docker().args(["rmi", DEMO_IMAGE]).output();
+        }
+        let first = run(tool(home.path(), target, &dir, compose)
+            .args([
+                "install-package",
+                "--json",
+                "--start",
+                "--wait",
+                "60",
+                "--package",
+            ])
+            .arg(&package))
+        .success()
+        .json();
+        let context = format!("{} with {compose}", target.name);
+        assert_eq!(first["changed"], true, "{context}");
+        assert_eq!(first["nodes"][0]["state"], "running", "{context}");
+        assert_eq!(
+            first["nodes"][0]["endpoint"],
+            format!("http://localhost:{port}/v1/infer")
+        );
+        let answer = infer(port);
+        assert!(
+            answer.contains(r#""finishReason":"SUCCESS""#),
+            "{context}: {answer}"
+        );
+        assert!(answer.contains("iVBORw0KGgo"), "a base64 PNG: {answer}");
+
+        // endpoints.json is what artists' tools read.
+        let endpoints: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("endpoints.json")).unwrap()).unwrap();
+        assert_eq!(
+            endpoints["nodes"][0]["health_url"],
+            format!("http://localhost:{port}/v1/health/ready")
+        );
+        let compose_file = dir.join("compose/demo-test/docker-compose.yml");
+        assert!(compose_file.exists());
+
+        // By hand, as the README says: the same project name.
+        let by_hand = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{compose} -p budgetguard-demo-test -f {} ps -q",
+                compose_file.display()
+            ))
+            .env("DOCKER_HOST", &target.host)
+            .output()
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&by_hand.stdout).trim().is_empty(),
+            "{context}: compose ps by hand"
+        );
+
+        // Again: nothing changes, and it says so.
+        let again = run(tool(home.path(), target, &dir, compose)
+            .args(["install-package", "--start", "--package"])
+            .arg(&package))
+        .success();
+        assert!(
+            again.stdout.contains("Nothing changed"),
+            "{context}: {}",
+            again.stdout
+        );
+        assert!(
+            again.stdout.contains("already present"),
+            "{context}: {}",
+            again.stdout
+        );
+
+        let status = run(tool(home.path(), target, &dir, compose).args(["status", "--json"]))
+            .success()
+            .json();
+        assert_eq!(status[0]["health"], "ready", "{context}");
+        run(tool(home.path(), target, &dir, compose).args(["stop", "Demo Test"])).success();
+        let status = run(tool(home.path(), target, &dir, compose).args(["status", "--json"]))
+            .success()
+            .json();
+        assert_eq!(status[0]["state"], "exited", "{context}");
+        assert_eq!(status[0]["health"], "-", "{context}");
+        run(tool(home.path(), target, &dir, compose).args(["start", "Demo Test", "--wait", "60"]))
+            .success();
+        infer(port);
+
+        std::fs::write(dir.join("compose/demo-test/cache/weights.bin"), b"model").unwrap();
+        run(tool(home.path(), target, &dir, compose).args(["uninstall", "Demo Test"])).success();
+        assert!(!compose_file.exists(), "{context}");
+        assert!(
+            dir.join("compose/demo-test/cache/weights.bin").exists(),
+            "the cache stays"
+        );
+        assert!(
+            target
+                .docker()
+                .args(["inspect", "budgetguard-demo-test"])
+                .output()
+                .unwrap()
+                .status
+                .code()
+                != Some(0)
+        );
+        let status = run(tool(home.path(), target, &dir, compose).args(["status", "--json"]))
+            .success()
+            .json();
+        assert_eq!(status, serde_json::json!([]));
+        if target != source {
+            let kept = target
+                .docker()
+                .args(["image", "inspect", DEMO_IMAGE])
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(!kept, "{context}: the image no node uses is removed");
+        }
+    }
+}
+
+#[test]
+fn shared_layers_are_not_streamed_twice() {
+    let all = engines::available();
+    for engine in &all {
+        let home = tempfile::tempdir().unwrap();
+        let base = vec![
+            Layer::Random(24 << 20, 21),
+            Layer::Compressible(1 << 20, 22),
+        ];
+        let mut top = base.clone();
+        top.push(Layer::Random(300_000, 23));
+        let first = ImageSpec {
+            reference: images::unique_reference("share-first"),
+            layers: base,
+        };
+        let second = ImageSpec {
+            reference: images::unique_reference("share-second"),
+            layers: top,
+        };
+        let guard = images::load(engine, &[first.clone(), second.clone()]);
+        let p1 = make_package(
+            engine,
+            home.path(),
+            "first.zip",
+            &[("First", &first.reference, free_port())],
+        );
+        let p2 = make_package(
+            engine,
+            home.path(),
+            "second.zip",
+            &[("Second", &second.reference, free_port())],
+        );
+        drop(guard);
+        let _cleanup = images::ImageGuard::new(
+            engine,
+            vec![first.reference.clone(), second.reference.clone()],
+        );
+        let dir = home.path().join("install");
+        let install = |package: &Path| {
+            run(tool(home.path(), engine, &dir, "docker compose")
+                .args(["install-package", "--json", "--package"])
+                .arg(package))
+            .success()
+            .json()
+        };
+        let one = install(&p1);
+        assert!(
+            one["loaded_bytes"].as_u64().unwrap() > 25 << 20,
+            "{}: {one}",
+            engine.name
+        );
+        let two = install(&p2);
+        let streamed = two["loaded_bytes"].as_u64().unwrap();
+        assert!(
+            streamed < 1 << 20,
+            "{}: only the top layer and the small blobs: {streamed}",
+            engine.name
+        );
+        let again = install(&p2);
+        assert_eq!(again["loaded_bytes"], 0, "{}", engine.name);
+        assert_eq!(again["changed"], false, "{}", engine.name);
+        for reference in [&first.reference, &second.reference] {
+            engine.docker_ok(&["image", "inspect", reference]);
+        }
+        run(tool(home.path(), engine, &dir, "docker compose").args(["uninstall", "--all"]))
+            .success();
+    }
+}
+
+#[test]
+fn an_upgrade_replaces_the_container_and_keeps_the_cache() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let old = ImageSpec {
+        reference: images::unique_reference("upgrade-old"),
+        layers: vec![Layer::Random(50_000, 31)],
+    };
+    let new = ImageSpec {
+        reference: images::unique_reference("upgrade-new"),
+        layers: vec![Layer::Random(50_000, 32)],
+    };
+    let guard = images::load(&engine, &[old.clone(), new.clone()]);
+    let port = free_port();
+    let p_old = make_package(
+        &engine,
+        home.path(),
+        "old.zip",
+        &[("Upgraded", &old.reference, port)],
+    );
+    let p_new = make_package(
+        &engine,
+        home.path(),
+        "new.zip",
+        &[("Upgraded", &new.reference, port)],
+    );
+    drop(guard);
+    let _cleanup =
+        images::ImageGuard::new(&engine, vec![old.reference.clone(), new.reference.clone()]);
+    let dir = home.path().join("install");
+    let install = |package: &Path| {
+        run(tool(home.path(), &engine, &dir, "docker-compose")
+            .args(["install-package", "--package"])
+            .arg(package))
+        .success()
+    };
+    install(&p_old);
+    let cache = dir.join("compose/upgraded/cache/model.bin");
+    std::fs::write(&cache, b"weights").unwrap();
+    let container_image = || {
+        engine.docker_ok(&[
+            "inspect",
+            "--format",
+            "{{.Config.Image}}",
+            "budgetguard-upgraded",
+        ])
+    };
+    assert_eq!(container_image().trim(), old.reference);
+    install(&p_new);
+    assert_eq!(container_image().trim(), new.reference);
+    assert_eq!(std::fs::read(&cache).unwrap(), b"weights");
+    let compose = std::fs::read_to_string(dir.join("compose/upgraded/docker-compose.yml")).unwrap();
+    assert!(compose.contains(&new.reference));
+    run(tool(home.path(), &engine, &dir, "docker-compose").args([
+        "uninstall",
+        "Upgraded",
+        "--purge-cache",
+    ]))
+    .success();
+    assert!(!dir.join("compose/upgraded").exists());
+}
+
+#[test]
+fn credentials_are_stored_privately_and_never_shown_or_packaged() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("install");
+    let secret_key = "nvapi-test-secret-123";
+    let secret_token = "hf_test_secret_456";
+    let mut child = tool(home.path(), &engine, &dir, "docker compose")
+        .args(["install-credentials", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(
+        child.stdin.take().unwrap(),
+        "NGC_API_KEY={secret_key}\nHF_TOKEN={secret_token}"
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.contains("Stored NGC_API_KEY and HF_TOKEN"),
+        "{printed}"
+    );
+    assert!(!printed.contains(secret_key) && !printed.contains(secret_token));
+    let file = dir.join("credentials.env");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // A package made with the key in the environment and on disk holds neither.
+    let spec = ImageSpec {
+        reference: images::unique_reference("secretless"),
+        layers: vec![Layer::Random(10_000, 41)],
+    };
+    let _guard = images::load(&engine, std::slice::from_ref(&spec));
+    let catalog = write_catalog(home.path(), &[("Secretless", &spec.reference, free_port())]);
+    let package = home.path().join("p.zip");
+    run(tool(home.path(), &engine, &dir, "docker compose")
+        .env("NGC_API_KEY", secret_key)
+        .args([
+            "create-install-package",
+            "--no-pull",
+            "--nodes",
+            "Secretless",
+            "--compression",
+            "none",
+            "--output",
+        ])
+        .arg(&package)
+        .arg("--catalog")
+        .arg(&catalog))
+    .success();
+    let bytes = std::fs::read(&package).unwrap();
+    for secret in [secret_key, secret_token] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is in the package"
+        );
+    }
+    let status = run(tool(home.path(), &engine, &dir, "docker compose").args(["status"])).success();
+    assert!(!status.stdout.contains(secret_key));
+}
+
+#[test]
+fn the_fallback_script_installs_the_demo_package_without_the_tool() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    if !demo_image_present(&engine) {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let package = make_package(
+        &engine,
+        home.path(),
+        "demo.zip",
+        &[("Demo Script", DEMO_IMAGE, port)],
+    );
+    let unzipped = home.path().join("unzipped");
+    let out = Command::new("unzip")
+        .arg("-q")
+        .arg(&package)
+        .arg("-d")
+        .arg(&unzipped)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dir = home.path().join("install");
+    let out = Command::new("sh")
+        .arg("install/install.sh")
+        .arg("--start")
+        .current_dir(&unzipped)
+        .env("DOCKER_HOST", &engine.host)
+        .env("BUDGETGUARD_INSTALL_DIR", &dir)
+        .output()
+        .unwrap();
+    let compose_file = dir.join("compose/demo-script/docker-compose.yml");
+    let down = || {
+        let _ = Command::new("docker")
+            .args(["compose", "-p", "budgetguard-demo-script", "-f"])
+            .arg(&compose_file)
+            .arg("down")
+            .env("DOCKER_HOST", &engine.host)
+            .output();
+    };
+    if !out.status.success() {
+        down();
+        panic!(
+            "install.sh failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut ready = false;
+    for _ in 0..30 {
+        let status = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("http://127.0.0.1:{port}/v1/health/ready"))
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&status.stdout) == "200" {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let answer = if ready { infer(port) } else { String::new() };
+    down();
+    assert!(ready, "the node did not become ready");
+    assert!(answer.contains("SUCCESS"), "{answer}");
+
+    // A tampered file stops the script before anything loads.
+    let readme = unzipped.join("README.txt");
+    std::fs::write(&readme, "changed").unwrap();
+    let out = Command::new("sh")
+        .arg("install/install.sh")
+        .current_dir(&unzipped)
+        .env("DOCKER_HOST", &engine.host)
+        .env("BUDGETGUARD_INSTALL_DIR", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the package is damaged"));
+}
