@@ -250,20 +250,7 @@ fn the_demo_node_packages_its_locally_built_image() {
     let Some(engine) = engines::primary() else {
         return;
     };
-    let present = engine
-        .docker()
-        .args(["image", "inspect", "budgetguard/demo-nim:0.1.0"])
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(
-        present || !engines::docker_required(),
-        "the Demo image is missing on {}: run scripts/build-demo-image",
-        engine.name
-    );
-    if !present {
-        eprintln!("skipped: the Demo image is not built (scripts/build-demo-image)");
+    if !demo_image_present(&engine) {
         return;
     }
     let home = tempfile::tempdir().unwrap();

@@ -1,9 +1,7 @@
 //! Bad input and interruption: one clear line naming the fix, a non-zero exit
 //! code, and nothing left at or beside the output.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use testkit::engines;
 use testkit::images::{self, ImageSpec, Layer};
@@ -230,31 +228,11 @@ fn ctrl_c_stops_the_export_and_leaves_nothing() {
     let _image = small_image(&engine, home.path(), Layer::Random(400 << 20, 10));
     let out_dir = home.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    let mut child = create_small(&engine, home.path(), &out_dir.join("p.zip"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let started = Instant::now();
-    while !line.starts_with("Exporting images (") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the export never started"
-        );
-        assert!(started.elapsed() < Duration::from_secs(60));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1), "{rest}");
+    let (code, rest) = interrupt_after(
+        &mut create_small(&engine, home.path(), &out_dir.join("p.zip")),
+        "Exporting images (",
+    );
+    assert_eq!(code, Some(1), "{rest}");
     assert!(
         rest.contains("error: interrupted; no package was written"),
         "{rest}"

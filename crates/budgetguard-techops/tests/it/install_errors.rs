@@ -3,10 +3,8 @@
 //! the install folder exactly as they were.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use budgetguard::package::zip::{Compression, DosTime, ZipReader, ZipWriter};
 use testkit::engines::{self, TestEngine};
@@ -88,6 +86,16 @@ fn install(home: &Path, host: &str, dir: &Path, package: &Path, extra: &[&str]) 
         .args(["install-package", "--package"])
         .arg(package)
         .args(extra))
+}
+
+/// Installs `package` into `dir` for real, then removes it again: proof that
+/// a refusal came from the flaw under test alone.
+fn install_and_remove(home: &Path, engine: &TestEngine, dir: &Path, package: &Path) {
+    install(home, &engine.host, dir, package, &[]).success();
+    run(bin(home, Some(&engine.host))
+        .env("BUDGETGUARD_INSTALL_DIR", dir)
+        .args(["uninstall", "--all"]))
+    .success();
 }
 
 fn error_text(run: &Run) -> String {
@@ -306,12 +314,7 @@ fn bad_packages_are_refused_each_with_its_own_error_and_change_nothing() {
             corpus.len(),
             "every bad package has its own error"
         );
-        // The good one installs, so the corpus failed for its flaws alone.
-        install(home.path(), &engine.host, &dir, &good, &[]).success();
-        run(bin(home.path(), Some(&engine.host))
-            .env("BUDGETGUARD_INSTALL_DIR", &dir)
-            .args(["uninstall", "--all"]))
-        .success();
+        install_and_remove(home.path(), engine, &dir, &good);
     }
 }
 
@@ -414,33 +417,14 @@ fn ctrl_c_during_the_load_changes_nothing_and_a_rerun_completes() {
     let _cleanup = images::ImageGuard::new(&engine, vec![reference.clone()]);
     let before = engine_state(&engine);
     let dir = home.path().join("install");
-    let mut child = bin(home.path(), Some(&engine.host))
-        .env("BUDGETGUARD_INSTALL_DIR", &dir)
-        .args(["install-package", "--package"])
-        .arg(&package)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let started = Instant::now();
-    while !line.starts_with("Loading images (") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the load never started"
-        );
-        assert!(started.elapsed() < Duration::from_secs(60));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(1), "{rest}");
+    let (code, rest) = interrupt_after(
+        bin(home.path(), Some(&engine.host))
+            .env("BUDGETGUARD_INSTALL_DIR", &dir)
+            .args(["install-package", "--package"])
+            .arg(&package),
+        "Loading images (",
+    );
+    assert_eq!(code, Some(1), "{rest}");
     assert!(
         rest.contains("error: interrupted; run the same command again to complete it"),
         "{rest}"
@@ -448,12 +432,7 @@ fn ctrl_c_during_the_load_changes_nothing_and_a_rerun_completes() {
     assert_untouched(&engine, &before, &package_traces(&package), "interrupted");
     assert!(!dir.exists());
 
-    install(home.path(), &engine.host, &dir, &package, &[]).success();
-    engine.docker_ok(&["image", "inspect", &reference]);
-    run(bin(home.path(), Some(&engine.host))
-        .env("BUDGETGUARD_INSTALL_DIR", &dir)
-        .args(["uninstall", "Big"]))
-    .success();
+    install_and_remove(home.path(), &engine, &dir, &package);
 }
 
 #[test]
@@ -480,9 +459,5 @@ fn a_connection_lost_mid_load_changes_nothing_and_a_rerun_completes() {
         "connection lost",
     );
     assert!(!dir.exists());
-    install(home.path(), &engine.host, &dir, &package, &[]).success();
-    run(bin(home.path(), Some(&engine.host))
-        .env("BUDGETGUARD_INSTALL_DIR", &dir)
-        .args(["uninstall", "Big"]))
-    .success();
+    install_and_remove(home.path(), &engine, &dir, &package);
 }

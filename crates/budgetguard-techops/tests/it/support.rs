@@ -245,3 +245,36 @@ pub fn make_package(
     .success();
     output
 }
+
+/// Starts `command`, waits until its stderr shows a line starting with
+/// `marker`, lets it run 300 ms more, sends SIGINT (Ctrl-C) and returns its
+/// exit code and the rest of its stderr.
+pub fn interrupt_after(command: &mut Command, marker: &str) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let started = Instant::now();
+    while !line.starts_with(marker) {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "`{marker}` never came"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    (child.wait().unwrap().code(), rest)
+}

@@ -136,11 +136,11 @@ pub async fn uninstall(
                 .await?;
         }
         let node_dir = dir.node_dir(&node.node);
-        if purge_cache {
-            remove_dir(&node_dir)?;
+        remove(if purge_cache {
+            &node_dir
         } else {
-            remove_file(&node.compose_file)?;
-        }
+            &node.compose_file
+        })?;
         let mut endpoints = dir.endpoints()?;
         endpoints.nodes.retain(|n| n.name != node.name);
         dir.write_endpoints(&endpoints)?;
@@ -155,17 +155,14 @@ pub async fn uninstall(
     Ok(())
 }
 
-fn remove_file(path: &std::path::Path) -> Result<(), InstallError> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(InstallError::io("remove", path)(e))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn remove_dir(path: &std::path::Path) -> Result<(), InstallError> {
-    match std::fs::remove_dir_all(path) {
+/// Removes a file or a whole folder; one that is already gone is fine.
+fn remove(path: &std::path::Path) -> Result<(), InstallError> {
+    let removed = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(InstallError::io("remove", path)(e))
         }

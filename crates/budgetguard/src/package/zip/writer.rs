@@ -98,21 +98,6 @@ impl ZipWriter {
         Ok(())
     }
 
-    /// Number of entries written so far.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether no entry has been written yet.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Bytes written so far.
-    pub fn position(&self) -> u64 {
-        self.out.count
-    }
-
     /// Writes a whole entry from memory.
     pub fn write_entry(
         &mut self,
