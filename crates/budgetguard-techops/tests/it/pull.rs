@@ -204,3 +204,37 @@ fn images_are_pulled_with_the_users_docker_credentials() {
     );
     real_zip_readers_accept(&output);
 }
+
+#[test]
+fn an_unreachable_registry_is_named_with_the_way_out() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    // `.invalid` never resolves (RFC 2606), here or anywhere.
+    let catalog = write_catalog(home.path(), &[("Far", "registry.invalid/nim/far:1", 9131)]);
+    let run = run(bin(home.path(), Some(&engine.host))
+        .args(["create-install-package", "--nodes", "Far", "--output"])
+        .arg(home.path().join("far.zip"))
+        .arg("--catalog")
+        .arg(&catalog));
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("Pulling registry.invalid/nim/far:1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("error: pulling `registry.invalid/nim/far:1`: cannot reach registry.invalid"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("pull the image beforehand and use `--no-pull`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(files_in(home.path()), ["catalog.json"]);
+}
