@@ -72,6 +72,21 @@ pub enum Command {
 
     /// Remove installed nodes: containers, Compose files, endpoints and unused images.
     Uninstall(UninstallArgs),
+
+    /// Open the TechOps GUI in the browser (served on 127.0.0.1).
+    Gui(GuiArgs),
+}
+
+/// Arguments of `gui`.
+#[derive(Debug, clap::Args)]
+pub struct GuiArgs {
+    /// The port to serve on [default: a free one].
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Print the URL but do not open a browser.
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 /// Arguments of `install-credentials`.

@@ -19,7 +19,7 @@ pub fn json(value: &impl Serialize) {
 /// Prints the error on stderr (and as JSON on stdout with `--json`) and
 /// returns the exit code it stands for: 2 for bad usage, 1 for a failure.
 pub fn error(error: &anyhow::Error, as_json: bool) -> ExitCode {
-    let message = format!("{error:#}");
+    let message = budgetguard::error_text(error.as_ref());
     eprintln!("error: {message}");
     if as_json {
         json(&serde_json::json!({ "error": message }));

@@ -17,3 +17,54 @@ pub mod size;
 
 /// Cancels long work: the CLI on Ctrl-C, the GUI's cancel button.
 pub type Cancel = tokio_util::sync::CancellationToken;
+
+/// An error and the causes its message does not already hold, on one line
+/// joined by `: `: the form every message of this tool takes, on the
+/// terminal and in the GUI alike.
+pub fn error_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let inner = std::io::Error::other("no such folder");
+        let outer = std::io::Error::new(std::io::ErrorKind::NotFound, inner);
+        assert_eq!(super::error_text(&outer), "no such folder");
+        let chained = anyhow_like("cannot write `x`", outer);
+        assert_eq!(
+            super::error_text(&chained),
+            "cannot write `x`: no such folder"
+        );
+    }
+
+    #[derive(Debug)]
+    struct Wrapped(String, std::io::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.1)
+        }
+    }
+
+    fn anyhow_like(message: &str, source: std::io::Error) -> Wrapped {
+        Wrapped(message.to_owned(), source)
+    }
+}

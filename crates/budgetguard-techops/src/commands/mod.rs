@@ -4,6 +4,7 @@ mod catalog;
 mod create;
 mod credentials;
 mod deploy;
+mod gui;
 mod inspect;
 mod install;
 mod nodes;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Start(args) => nodes::start(&cli, args).await,
         Command::Stop(args) => nodes::stop(&cli, args).await,
         Command::Uninstall(args) => nodes::uninstall(&cli, args).await,
+        Command::Gui(args) => gui::run(&cli, args).await,
     }
 }
 

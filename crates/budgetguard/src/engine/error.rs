@@ -61,7 +61,7 @@ pub enum EngineError {
         detail: String,
     },
     /// Any other API failure.
-    #[error("the Docker engine could not {action}: {}", cause_chain(source))]
+    #[error("the Docker engine could not {action}: {}", crate::error_text(source))]
     Api {
         /// What was being done.
         action: String,
@@ -76,19 +76,4 @@ fn docker_login_hint(registry: &str) -> String {
     } else {
         format!(" (or `docker login {registry}`)")
     }
-}
-
-/// An error and its causes on one line, the form every message here takes.
-pub(crate) fn cause_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -114,7 +114,7 @@ impl Engine {
         let mut lines = Vec::new();
         while let Some(item) = answer.next().await {
             let info = item.map_err(|source| EngineError::Load {
-                detail: super::error::cause_chain(&source),
+                detail: crate::error_text(&source),
             })?;
             if let Some(line) = info.stream.or(info.status) {
                 lines.push(line.trim().to_owned());

@@ -69,11 +69,11 @@ impl Engine {
         let docker = tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version())
             .await
             .map_err(|_| unreachable("no answer within 10 s".into()))?
-            .map_err(|e| unreachable(error::cause_chain(&e)))?;
+            .map_err(|e| unreachable(crate::error_text(&e)))?;
         let version = tokio::time::timeout(PING_TIMEOUT, docker.version())
             .await
             .map_err(|_| unreachable("no answer within 10 s".into()))?
-            .map_err(|e| unreachable(error::cause_chain(&e)))?
+            .map_err(|e| unreachable(crate::error_text(&e)))?
             .version
             .unwrap_or_else(|| "unknown".into());
         Ok(Self {

@@ -96,7 +96,7 @@ fn split_reference(reference: &str) -> (&str, Option<&str>) {
 
 /// Sorts a pull failure by what the user must do about it.
 fn classify(reference: &str, error: bollard::errors::Error) -> EngineError {
-    let detail = super::error::cause_chain(&error);
+    let detail = crate::error_text(&error);
     let lower = detail.to_lowercase();
     let registry = registry_host(reference).to_owned();
     let image = reference.to_owned();

@@ -87,7 +87,7 @@ impl LoadPlan {
         let mut seen = HashSet::new();
         self.stream
             .iter()
-            .flat_map(|i| blobs_of(i))
+            .flat_map(blobs_of)
             .filter(|b| !self.omit.contains(&b.digest) && seen.insert(b.digest.clone()))
             .map(|b| b.size)
             .sum()
@@ -232,7 +232,7 @@ fn write_stream(
         append(&mut tar, name, data.len() as u64, data.as_slice()).map_err(stream_error)?;
     }
     let mut sent = HashSet::new();
-    for blob in images.iter().flat_map(|i| blobs_of(i)) {
+    for blob in images.iter().flat_map(blobs_of) {
         if omit.contains(&blob.digest) || !sent.insert(blob.digest.clone()) {
             continue;
         }

@@ -7,9 +7,9 @@ mod deploy;
 mod dir;
 mod error;
 mod health;
-mod install;
 mod load;
 mod nodes;
+mod package;
 mod preflight;
 
 pub use configure::NodeReport;
@@ -17,6 +17,6 @@ pub use deploy::{deploy_local, deploy_problems, DeployOptions, DeployReport};
 pub use dir::{Endpoints, InstallDir, InstalledNode};
 pub use error::InstallError;
 pub use health::http_status;
-pub use install::{install_package, ImageReport, InstallOptions, InstallReport};
 pub use load::ImageOutcome;
 pub use nodes::{select, start, status, stop, uninstall, NodeStatus};
+pub use package::{install_package, ImageReport, InstallOptions, InstallReport};

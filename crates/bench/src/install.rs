@@ -1,0 +1,241 @@
+//! `install`: `budgetguard-techops install-package` against the engine's own
+//! `docker load -i` of the same images' `docker save` tar, then a second
+//! install of the same package, then `uninstall --all`.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context};
+use testkit::engines::TestEngine;
+use testkit::process::{run_measured, Measured};
+
+use crate::measure::{docker_load, docker_save_to, gb, mib, present_images, remove_images, settle};
+use crate::setup::{phases_text, target, Setup, TARGET_EXTRA_MIB, TARGET_RATIO, TARGET_RSS_MIB};
+
+/// The slowest second install allowed, as a multiple of the first.
+const TARGET_AGAIN_RATIO: f64 = 0.10;
+
+/// The containers the tool creates for "Bench A" and "Bench B".
+const CONTAINERS: [&str; 2] = ["budgetguard-bench-a", "budgetguard-bench-b"];
+
+/// Removes the named containers from an engine when dropped.
+struct ContainerGuard<'a> {
+    engine: &'a TestEngine,
+}
+
+impl Drop for ContainerGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .engine
+            .docker()
+            .args(["rm", "-f"])
+            .args(CONTAINERS)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The names of [`CONTAINERS`] that exist on `engine`.
+fn present_containers(engine: &TestEngine) -> Vec<String> {
+    let listed = engine.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    listed
+        .lines()
+        .map(str::trim)
+        .filter(|name| CONTAINERS.contains(name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One measured `install-package` run.
+struct InstallRun {
+    run: Measured,
+    /// Its `--json` report.
+    report: serde_json::Value,
+}
+
+impl InstallRun {
+    fn secs(&self) -> f64 {
+        self.run.wall.as_secs_f64()
+    }
+
+    /// What the report says about the images and the nodes, and the phases.
+    fn info(&self) -> String {
+        let list = |key: &str, field: &str| -> String {
+            self.report[key]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|i| i[field].as_str().unwrap_or("?"))
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .unwrap_or_else(|| "?".to_owned())
+        };
+        format!(
+            "streamed {}, images {}, nodes {}, changed {}, {}",
+            gb(self.report["loaded_bytes"].as_u64().unwrap_or(0)),
+            list("images", "outcome"),
+            list("nodes", "state"),
+            self.report["changed"],
+            phases_text(&self.run.stderr, self.run.wall)
+        )
+    }
+}
+
+/// Runs the benchmark; `Ok(false)` when a target is missed or the uninstall
+/// leaves something behind.
+pub fn run() -> anyhow::Result<bool> {
+    let setup = Setup::prepare()?;
+    let engine = &setup.engine;
+    let dir = setup.dir();
+    let existing = present_containers(engine);
+    ensure!(
+        existing.is_empty(),
+        "container(s) {} already exist on {}: remove them (`docker rm -f`) before benchmarking",
+        existing.join(", "),
+        engine.host
+    );
+    let images = setup.load_images();
+    let references = images.references().to_vec();
+    let catalog = setup.write_catalog()?;
+    let tar = dir.join("save.tar");
+    eprintln!("bench: docker save -o");
+    let save = docker_save_to(engine, &tar, &references)?;
+    let package = dir.join("pkg.zip");
+    eprintln!("bench: create-install-package --compression none");
+    setup.create_package(&catalog, "none", &package)?;
+    // Dropped before `images`: the images cannot go while containers use them.
+    let containers = ContainerGuard { engine };
+    let install_dir = dir.join("install");
+
+    remove_images(engine, &references)?;
+    eprintln!("bench: docker load -i (1/2)");
+    let load1 = baseline(engine, &tar, &references)?;
+    eprintln!("bench: install-package (first)");
+    let first = install(&setup, &package, &install_dir)?;
+    eprintln!("bench: install-package (again)");
+    let again = install(&setup, &package, &install_dir)?;
+    eprintln!("bench: uninstall --all");
+    let (uninstall_wall, left) = uninstall(&setup, &install_dir, &references)?;
+    // Whatever the uninstall left, the second baseline starts from nothing.
+    drop(containers);
+    remove_images(engine, &references)?;
+    eprintln!("bench: docker load -i (2/2)");
+    let load2 = baseline(engine, &tar, &references)?;
+    drop(images);
+
+    setup.print_engine();
+    let baseline = (load1 + load2).as_secs_f64() / 2.0;
+    println!(
+        "docker load -i: {baseline:.1} s (runs {:.1} s, {:.1} s), tar {}",
+        load1.as_secs_f64(),
+        load2.as_secs_f64(),
+        gb(save.size)
+    );
+    let ratio = first.secs() / baseline;
+    let rss = mib(first.run.peak_rss as i64);
+    let extra = mib(first.run.write_bytes as i64);
+    let again_ratio = again.secs() / first.secs();
+    let ok = [
+        ratio <= TARGET_RATIO,
+        rss <= TARGET_RSS_MIB,
+        extra < TARGET_EXTRA_MIB,
+        again_ratio <= TARGET_AGAIN_RATIO,
+    ];
+    println!(
+        "install first: {:>5.1} s  ratio {ratio:.2}{}  peak RSS {rss:.0} MiB{}  extra disk {extra:.2} MiB{}",
+        first.secs(),
+        target(&format!("<= {TARGET_RATIO:.2}"), ok[0]),
+        target(&format!("<= {TARGET_RSS_MIB:.0}"), ok[1]),
+        target(&format!("< {TARGET_EXTRA_MIB:.0}"), ok[2]),
+    );
+    println!("    info: {}", first.info());
+    println!(
+        "install again: {:>5.1} s  ratio to first {again_ratio:.2}{}",
+        again.secs(),
+        target(&format!("<= {TARGET_AGAIN_RATIO:.2}"), ok[3]),
+    );
+    println!(
+        "    info: peak RSS {:.0} MiB, extra disk {:.2} MiB, {}",
+        mib(again.run.peak_rss as i64),
+        mib(again.run.write_bytes as i64),
+        again.info()
+    );
+    println!(
+        "uninstall --all: {:.1} s, {}",
+        uninstall_wall.as_secs_f64(),
+        if left.is_empty() {
+            "containers and images removed".to_owned()
+        } else {
+            format!("LEFT {}", left.join(", "))
+        }
+    );
+    let met = ok.iter().all(|&o| o) && left.is_empty();
+    println!(
+        "{}",
+        if met {
+            "result: install meets every target"
+        } else {
+            "result: install MISSES a target"
+        }
+    );
+    setup.finish()?;
+    Ok(met)
+}
+
+/// Times `docker load -i <tar>` into an engine without the images, then
+/// removes them again.
+fn baseline(engine: &TestEngine, tar: &Path, references: &[String]) -> anyhow::Result<Duration> {
+    let wall = docker_load(engine, tar)?;
+    remove_images(engine, references)?;
+    Ok(wall)
+}
+
+/// Runs `install-package --json` of `package` into `install_dir`, measured
+/// after [`settle`], and checks that it succeeded.
+fn install(setup: &Setup, package: &Path, install_dir: &Path) -> anyhow::Result<InstallRun> {
+    settle();
+    let mut command = setup.tool_command();
+    command
+        .env("BUDGETGUARD_INSTALL_DIR", install_dir)
+        .args(["install-package", "--json", "--package"])
+        .arg(package);
+    let run = run_measured(&mut command);
+    if !run.status.success() {
+        bail!(
+            "install-package failed ({}): {}",
+            run.status,
+            run.stderr.trim()
+        );
+    }
+    let report = serde_json::from_str(&run.stdout)
+        .with_context(|| format!("the tool's --json output is not JSON: {}", run.stdout))?;
+    Ok(InstallRun { run, report })
+}
+
+/// Runs `uninstall --all` on `install_dir` and returns its wall time and
+/// the containers and images still there afterwards.
+fn uninstall(
+    setup: &Setup,
+    install_dir: &Path,
+    references: &[String],
+) -> anyhow::Result<(Duration, Vec<String>)> {
+    let mut command = setup.tool_command();
+    command
+        .env("BUDGETGUARD_INSTALL_DIR", install_dir)
+        .args(["uninstall", "--all"]);
+    let run = run_measured(&mut command);
+    if !run.status.success() {
+        bail!(
+            "uninstall --all failed ({}): {}",
+            run.status,
+            run.stderr.trim()
+        );
+    }
+    let mut left = present_containers(&setup.engine);
+    left.extend(present_images(&setup.engine, references));
+    Ok((run.wall, left))
+}

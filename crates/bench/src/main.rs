@@ -1,0 +1,49 @@
+//! `budgetguard-bench`: measures `budgetguard-techops` against the engine's
+//! own `docker save` and `docker load` on a synthetic image set, and fails
+//! when a target is missed.
+//!
+//! Usage: `budgetguard-bench create|install` (engine: `DOCKER_HOST`, default
+//! `unix:///var/run/docker.sock`; layer size: `BENCH_LAYER_MB`, default 600).
+
+mod create;
+mod install;
+mod measure;
+mod setup;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: budgetguard-bench create|install
+
+  create   time create-install-package (none, deflate, zstd) against `docker save -o`
+           on a synthetic two-image set; exits 1 when the `none` case misses a target
+  install  time install-package of that set's package against `docker load -i` of its
+           `docker save` tar, then a second install, then uninstall --all; exits 1
+           when a target is missed or the uninstall leaves containers or images
+
+environment:
+  DOCKER_HOST      the engine [default: unix:///var/run/docker.sock]
+  BENCH_LAYER_MB   size of each of the two big layers in MiB [default: 600]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("create") if args.len() == 1 => create::run(),
+        Some("install") if args.len() == 1 => install::run(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("budgetguard-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Measuring helpers: the engine's own `docker save` and `docker load`, a
+//! free-space watcher for the output filesystem, and number formatting.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use testkit::engines::TestEngine;
+use testkit::process::run_measured;
+
+/// Bytes in a MiB.
+pub const MIB: u64 = 1 << 20;
+
+/// How often [`DiskWatch`] samples.
+const DISK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Output beyond this size counts as "data arrived" for [`DiskPeak::first_data`]
+/// (the package's reserved manifest space is written before any image data).
+const FIRST_DATA: u64 = 4 * MIB;
+
+/// One `docker save -o` run.
+#[derive(Debug, Clone, Copy)]
+pub struct SaveRun {
+    /// Wall time.
+    pub wall: Duration,
+    /// Size of the tar it wrote.
+    pub size: u64,
+}
+
+/// Runs `docker save -o <dir>/save.tar <references>` on `engine`, measures it
+/// and deletes the tar.
+pub fn docker_save(
+    engine: &TestEngine,
+    dir: &Path,
+    references: &[String],
+) -> anyhow::Result<SaveRun> {
+    let tar = dir.join("save.tar");
+    let run = docker_save_to(engine, &tar, references)?;
+    std::fs::remove_file(&tar).with_context(|| format!("remove {}", tar.display()))?;
+    Ok(run)
+}
+
+/// Runs `docker save -o <tar> <references>` on `engine` and measures it; the
+/// tar stays.
+pub fn docker_save_to(
+    engine: &TestEngine,
+    tar: &Path,
+    references: &[String],
+) -> anyhow::Result<SaveRun> {
+    let mut command = engine.docker();
+    command.arg("save").arg("-o").arg(tar).args(references);
+    let run = run_measured(&mut command);
+    ensure!(
+        run.status.success(),
+        "docker save failed ({}): {}",
+        run.status,
+        run.stderr.trim()
+    );
+    let size = std::fs::metadata(tar)
+        .with_context(|| format!("docker save wrote no {}", tar.display()))?
+        .len();
+    Ok(SaveRun {
+        wall: run.wall,
+        size,
+    })
+}
+
+/// Runs `docker load -i <tar>` on `engine` after [`settle`] and returns its
+/// wall time.
+pub fn docker_load(engine: &TestEngine, tar: &Path) -> anyhow::Result<Duration> {
+    settle();
+    let mut command = engine.docker();
+    command.arg("load").arg("-i").arg(tar);
+    let run = run_measured(&mut command);
+    ensure!(
+        run.status.success(),
+        "docker load -i {} failed ({}): {}",
+        tar.display(),
+        run.status,
+        run.stderr.trim()
+    );
+    Ok(run.wall)
+}
+
+/// Removes the images `references` from `engine` (`docker rmi`); fails
+/// when one is still there afterwards.
+pub fn remove_images(engine: &TestEngine, references: &[String]) -> anyhow::Result<()> {
+    // Ignore the outcome (an image may be absent already): what counts is
+    // whether any is left.
+    let _ = engine.docker().arg("rmi").args(references).output();
+    let left = present_images(engine, references);
+    ensure!(
+        left.is_empty(),
+        "docker rmi left image(s) {} on {}",
+        left.join(", "),
+        engine.host
+    );
+    Ok(())
+}
+
+/// Which of `references` the engine has.
+pub fn present_images(engine: &TestEngine, references: &[String]) -> Vec<String> {
+    references
+        .iter()
+        .filter(|r| {
+            engine
+                .docker()
+                .args(["image", "inspect", "--format", "{{.Id}}"])
+                .arg(r)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .cloned()
+        .collect()
+}
+
+/// Flushes dirty pages to disk (`sync`), so that a timed run does not pay
+/// for the writeback of what ran before it.
+pub fn settle() {
+    let _ = std::process::Command::new("sync").status();
+}
+
+/// What a [`DiskWatch`] saw.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiskPeak {
+    /// The peak of (free at start − free now − size of the watched folder's
+    /// files), in bytes: disk used on that filesystem beyond the output itself
+    /// (by anyone: the engine's own temporary files count too).
+    pub beyond_output: i64,
+    /// When the folder's files first held more than a few MiB.
+    pub first_data: Option<Duration>,
+}
+
+/// Samples, every 50 ms on a thread, the free space of a folder's filesystem
+/// and the size of the folder's files. Stops when dropped.
+#[derive(Debug)]
+pub struct DiskWatch {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<DiskPeak>>,
+}
+
+impl DiskWatch {
+    /// Starts watching `dir`.
+    pub fn start(dir: &Path) -> anyhow::Result<Self> {
+        let free_at_start = available(dir)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            let dir: PathBuf = dir.to_owned();
+            std::thread::spawn(move || watch(&dir, free_at_start, &stop))
+        };
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops watching and returns what was seen.
+    pub fn stop(mut self) -> DiskPeak {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .and_then(|thread| thread.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for DiskWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn watch(dir: &Path, free_at_start: u64, stop: &AtomicBool) -> DiskPeak {
+    let started = Instant::now();
+    let mut peak = DiskPeak {
+        beyond_output: i64::MIN,
+        first_data: None,
+    };
+    loop {
+        // Read the last sample even when asked to stop, so there is always one.
+        let stopping = stop.load(Ordering::Relaxed);
+        let files = folder_bytes(dir);
+        if let Ok(free) = available(dir) {
+            let beyond = free_at_start as i64 - free as i64 - files as i64;
+            peak.beyond_output = peak.beyond_output.max(beyond);
+        }
+        if peak.first_data.is_none() && files > FIRST_DATA {
+            peak.first_data = Some(started.elapsed());
+        }
+        if stopping {
+            break peak;
+        }
+        std::thread::sleep(DISK_INTERVAL);
+    }
+}
+
+fn available(dir: &Path) -> anyhow::Result<u64> {
+    fs4::available_space(dir).with_context(|| format!("free space of {}", dir.display()))
+}
+
+/// The total size of the regular files directly in `dir`.
+fn folder_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// `bytes` in decimal gigabytes, e.g. `1.26 GB`.
+pub fn gb(bytes: u64) -> String {
+    format!("{:.2} GB", bytes as f64 / 1e9)
+}
+
+/// `bytes` in MiB as a number.
+pub fn mib(bytes: i64) -> f64 {
+    bytes as f64 / MIB as f64
+}

@@ -1,0 +1,285 @@
+//! What every benchmark shares: the engine in `DOCKER_HOST`, the tool next to
+//! this executable, the synthetic two-image set loaded into the engine, its
+//! catalog, a temporary folder, and a measured `create-install-package` run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use tempfile::TempDir;
+use testkit::engines::TestEngine;
+use testkit::images::{self, ImageGuard, ImageSpec, Layer};
+use testkit::process::{run_measured, Measured};
+
+use crate::measure::{gb, MIB};
+
+/// The slowest gated run allowed, as a multiple of the engine's own command
+/// (`docker save -o` for create, `docker load -i` for install).
+pub const TARGET_RATIO: f64 = 1.10;
+/// The highest peak RSS allowed, in MiB.
+pub const TARGET_RSS_MIB: f64 = 100.0;
+/// The most the tool may write beyond its output (the package for create,
+/// nothing for install), in MiB (exclusive).
+pub const TARGET_EXTRA_MIB: f64 = 1.0;
+
+/// The engine, the tool, the image set and a temporary folder for one
+/// benchmark run.
+pub struct Setup {
+    /// The engine in `DOCKER_HOST`.
+    pub engine: TestEngine,
+    /// `budgetguard-techops`.
+    pub tool: PathBuf,
+    /// The engine's version, e.g. `20.10.24+dfsg1`.
+    pub version: String,
+    /// Whether the engine stores images in containerd.
+    pub containerd_store: bool,
+    /// The two images.
+    pub specs: Vec<ImageSpec>,
+    /// The bytes of their distinct layers.
+    pub set_size: u64,
+    /// The temporary folder (removed when dropped, or by [`Setup::finish`]).
+    pub temp: TempDir,
+}
+
+impl Setup {
+    /// Reads `DOCKER_HOST` and `BENCH_LAYER_MB`, checks that the engine
+    /// answers and the tool is built, and makes a temporary folder.
+    pub fn prepare() -> anyhow::Result<Self> {
+        let engine = TestEngine {
+            name: "bench".to_owned(),
+            host: std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned()),
+        };
+        ensure!(
+            engine.answers(),
+            "the engine at {} does not answer",
+            engine.host
+        );
+        let tool = tool_path()?;
+        let layer_mb: u64 = match std::env::var("BENCH_LAYER_MB") {
+            Ok(v) => v
+                .trim()
+                .parse()
+                .with_context(|| format!("BENCH_LAYER_MB={v:?} is not a number of MiB"))?,
+            Err(_) => 600,
+        };
+        let version = engine
+            .docker_ok(&["version", "--format", "{{.Server.Version}}"])
+            .trim()
+            .to_owned();
+        let containerd_store = engine.containerd_store();
+        let (specs, set_size) = image_set(layer_mb * MIB);
+        let temp = tempfile::Builder::new()
+            .prefix("budgetguard-bench.")
+            .tempdir()
+            .context("create a temporary folder")?;
+        Ok(Self {
+            engine,
+            tool,
+            version,
+            containerd_store,
+            specs,
+            set_size,
+            temp,
+        })
+    }
+
+    /// The temporary folder.
+    pub fn dir(&self) -> &Path {
+        self.temp.path()
+    }
+
+    /// The image references, "Bench A" first.
+    pub fn references(&self) -> Vec<String> {
+        self.specs.iter().map(|s| s.reference.clone()).collect()
+    }
+
+    /// Loads the image set into the engine; the guard removes it when dropped.
+    pub fn load_images(&self) -> ImageGuard {
+        eprintln!(
+            "bench: loading 2 images ({}) into Docker {} at {}",
+            gb(self.set_size),
+            self.version,
+            self.engine.host
+        );
+        let started = Instant::now();
+        let guard = images::load(&self.engine, &self.specs);
+        eprintln!("bench: loaded in {:.1} s", started.elapsed().as_secs_f64());
+        guard
+    }
+
+    /// Writes a catalog naming the images "Bench A" and "Bench B".
+    pub fn write_catalog(&self) -> anyhow::Result<PathBuf> {
+        let path = self.dir().join("catalog.json");
+        let references = self.references();
+        let catalog = serde_json::json!({
+            "nodes": [
+                { "name": "Bench A", "image": references[0], "host_port": 9101 },
+                { "name": "Bench B", "image": references[1], "host_port": 9102 },
+            ]
+        });
+        std::fs::write(&path, serde_json::to_vec_pretty(&catalog)?)
+            .with_context(|| format!("write {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// A `budgetguard-techops` command aimed at the engine.
+    pub fn tool_command(&self) -> Command {
+        let mut command = Command::new(&self.tool);
+        command.env("DOCKER_HOST", &self.engine.host);
+        command
+    }
+
+    /// Runs `create-install-package --no-pull --json` of both nodes with
+    /// `compression` into `output`, measured, and checks that it succeeded
+    /// and wrote the size it reported.
+    pub fn create_package(
+        &self,
+        catalog: &Path,
+        compression: &str,
+        output: &Path,
+    ) -> anyhow::Result<PackageRun> {
+        let mut command = self.tool_command();
+        command
+            .arg("create-install-package")
+            .arg("--no-pull")
+            .arg("--json")
+            .arg("--catalog")
+            .arg(catalog)
+            .args(["--nodes", "Bench A,Bench B", "--compression", compression])
+            .arg("--output")
+            .arg(output);
+        let run = run_measured(&mut command);
+        if !run.status.success() {
+            bail!(
+                "create-install-package --compression {compression} failed ({}): {}",
+                run.status,
+                run.stderr.trim()
+            );
+        }
+        let size = std::fs::metadata(output)
+            .with_context(|| {
+                format!(
+                    "the tool reported success but wrote no {}",
+                    output.display()
+                )
+            })?
+            .len();
+        let report: serde_json::Value = serde_json::from_str(&run.stdout)
+            .with_context(|| format!("the tool's --json output is not JSON: {}", run.stdout))?;
+        ensure!(
+            report["size"].as_u64() == Some(size),
+            "the tool reported size {} but {} holds {size} bytes",
+            report["size"],
+            output.display()
+        );
+        Ok(PackageRun { run, size })
+    }
+
+    /// The first line of every report, e.g. `engine Docker 20.10.24 (classic
+    /// store) at unix:///var/run/docker.sock, images 1.26 GB`.
+    pub fn print_engine(&self) {
+        println!(
+            "engine Docker {} ({}) at {}, images {}",
+            self.version,
+            if self.containerd_store {
+                "containerd store"
+            } else {
+                "classic store"
+            },
+            self.engine.host,
+            gb(self.set_size)
+        );
+    }
+
+    /// Removes the temporary folder, reporting a failure to do so.
+    pub fn finish(self) -> anyhow::Result<()> {
+        let path = self.temp.path().to_owned();
+        self.temp
+            .close()
+            .with_context(|| format!("remove {}", path.display()))
+    }
+}
+
+/// A successful, measured `create-install-package` run.
+pub struct PackageRun {
+    /// What the run used.
+    pub run: Measured,
+    /// The package's size in bytes.
+    pub size: u64,
+}
+
+/// `budgetguard-techops`, next to this executable.
+fn tool_path() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("find this executable")?;
+    let tool = exe
+        .parent()
+        .context("this executable has no folder")?
+        .join("budgetguard-techops");
+    ensure!(
+        tool.is_file(),
+        "{} is missing: build it with `cargo build --release -p budgetguard-techops` (scripts/bench does)",
+        tool.display()
+    );
+    Ok(tool)
+}
+
+/// The two-image set and the bytes of its distinct layers: image 1 has a few
+/// small layers, one random and one compressible layer of `big` bytes; image
+/// 2 has the same layers and one small layer on top.
+fn image_set(big: u64) -> (Vec<ImageSpec>, u64) {
+    let base = vec![
+        Layer::Compressible(1000, 1),
+        Layer::Random(100 * 1024, 2),
+        Layer::Compressible(2 * MIB, 3),
+        Layer::Random(big, 4),
+        Layer::Compressible(big, 5),
+        Layer::Random(64 * 1024, 6),
+    ];
+    let mut top = base.clone();
+    top.push(Layer::Compressible(300 * 1024, 7));
+    let size = top
+        .iter()
+        .map(|l| match *l {
+            Layer::Random(size, _) | Layer::Compressible(size, _) => size,
+        })
+        .sum();
+    let specs = vec![
+        ImageSpec {
+            reference: images::unique_reference("bench-a"),
+            layers: base,
+        },
+        ImageSpec {
+            reference: images::unique_reference("bench-b"),
+            layers: top,
+        },
+    ];
+    (specs, size)
+}
+
+/// The tool's own "<step>: done in <t>s" lines of `stderr`, as "<step> <t>s",
+/// and the part of `wall` outside them, e.g. `Loading images 11.8s, other
+/// 0.8s`.
+pub fn phases_text(stderr: &str, wall: Duration) -> String {
+    let mut parts = Vec::new();
+    let mut inside = 0.0;
+    for (step, time) in stderr.lines().filter_map(|l| l.split_once(": done in ")) {
+        inside += time.trim_end_matches('s').parse::<f64>().unwrap_or(0.0);
+        parts.push(format!("{step} {time}"));
+    }
+    if parts.is_empty() {
+        parts.push("no phase times reported".to_owned());
+    }
+    parts.push(format!("other {:.1}s", wall.as_secs_f64() - inside));
+    parts.join(", ")
+}
+
+/// ` (target <text>)`, or ` (target <text>: MISSED)` when not `ok`.
+pub fn target(text: &str, ok: bool) -> String {
+    if ok {
+        format!(" (target {text})")
+    } else {
+        format!(" (target {text}: MISSED)")
+    }
+}

@@ -1,0 +1,248 @@
+//! The one long job the GUI runs at a time (a package build or a deploy):
+//! its progress, folded from the library's progress events, and its outcome, kept for the
+//! page until the next job starts.
+
+mod progress;
+
+pub(crate) use progress::{Progress, ProgressView};
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use budgetguard::install::DeployReport;
+use budgetguard::package::CreateReport;
+use budgetguard::progress::{Event, Reporter, SharedReporter};
+use budgetguard::Cancel;
+use tokio::sync::watch;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobKind {
+    /// Creates a local install package.
+    Package,
+    /// Deploys nodes on this workstation.
+    Deploy,
+}
+
+impl JobKind {
+    /// The job card's title: while the job runs, or once it ended.
+    pub(crate) fn title(self, running: bool) -> &'static str {
+        match (self, running) {
+            (JobKind::Package, true) => "Creating install package",
+            (JobKind::Package, false) => "Install package",
+            (JobKind::Deploy, true) => "Deploying on this workstation",
+            (JobKind::Deploy, false) => "Deploy on this workstation",
+        }
+    }
+}
+
+/// Where the job slot stands.
+#[derive(Debug)]
+pub(crate) enum JobState {
+    /// No job has run since the server started.
+    Idle,
+    /// A job runs.
+    Running {
+        /// What it does.
+        kind: JobKind,
+        /// What it has reported.
+        progress: Progress,
+        /// Cancels it.
+        cancel: Cancel,
+    },
+    /// The last job ended.
+    Finished {
+        /// What it did.
+        kind: JobKind,
+        /// How it ended.
+        outcome: Outcome,
+        /// How long it ran.
+        elapsed: Duration,
+    },
+}
+
+/// How a job ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A package was written.
+    Created(Box<CreateReport>),
+    /// Nodes were deployed.
+    Deployed(DeployReport),
+    /// The job failed; the error's words, as the CLI prints them.
+    Failed(String),
+    /// The job was cancelled; what the library says about it.
+    Cancelled(String),
+}
+
+/// A job was asked for while another runs; says which.
+#[derive(Debug)]
+pub(crate) struct Busy(pub JobKind);
+
+impl Busy {
+    /// The refusal, as the page shows it.
+    pub(crate) fn message(&self) -> &'static str {
+        match self.0 {
+            JobKind::Package => "A package is being created: wait for it to finish, or cancel it.",
+            JobKind::Deploy => "A deploy is running: wait for it to finish, or cancel it.",
+        }
+    }
+}
+
+/// The job slot: at most one job runs at a time.
+#[derive(Debug)]
+pub(crate) struct Jobs {
+    state: watch::Sender<JobState>,
+    stop: Cancel,
+}
+
+impl Jobs {
+    /// An idle slot whose jobs are all cancelled when `stop` is.
+    pub(crate) fn new(stop: Cancel) -> Self {
+        Self {
+            state: watch::Sender::new(JobState::Idle),
+            stop,
+        }
+    }
+
+    /// Starts the job `work` makes from a reporter and a cancellation token,
+    /// unless one runs already.
+    pub(crate) fn start<F, Fut>(&self, kind: JobKind, work: F) -> Result<(), Busy>
+    where
+        F: FnOnce(SharedReporter, Cancel) -> Fut,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let cancel = self.stop.child_token();
+        let mut busy = None;
+        self.state.send_if_modified(|state| {
+            if let JobState::Running { kind: running, .. } = state {
+                busy = Some(Busy(*running));
+                return false;
+            }
+            *state = JobState::Running {
+                kind,
+                progress: Progress::new(),
+                cancel: cancel.clone(),
+            };
+            true
+        });
+        if let Some(busy) = busy {
+            return Err(busy);
+        }
+        let job = work(std::sync::Arc::new(JobReporter(self.state.clone())), cancel);
+        let state = self.state.clone();
+        let began = Instant::now();
+        tokio::spawn(async move {
+            let outcome = job.await;
+            state.send_replace(JobState::Finished {
+                kind,
+                outcome,
+                elapsed: began.elapsed(),
+            });
+        });
+        Ok(())
+    }
+
+    /// Cancels the running job; `false` when none runs.
+    pub(crate) fn cancel(&self) -> bool {
+        match &*self.state.borrow() {
+            JobState::Running { cancel, .. } => {
+                cancel.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The slot as it stands (hold it briefly: it blocks the job's reports).
+    pub(crate) fn state(&self) -> watch::Ref<'_, JobState> {
+        self.state.borrow()
+    }
+
+    /// Follows the slot's changes.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<JobState> {
+        self.state.subscribe()
+    }
+
+    /// Waits until no job runs (after `stop`, for the partial file to go).
+    pub(crate) async fn settled(&self) {
+        let mut receiver = self.state.subscribe();
+        // The sender lives in `self`, so waiting cannot fail.
+        let _ = receiver
+            .wait_for(|state| !matches!(state, JobState::Running { .. }))
+            .await;
+    }
+}
+
+/// Folds a job's progress events into the slot, waking the event streams.
+struct JobReporter(watch::Sender<JobState>);
+
+impl Reporter for JobReporter {
+    fn report(&self, event: Event) {
+        self.0.send_if_modified(|state| match state {
+            JobState::Running { progress, .. } => {
+                progress.apply(event);
+                true
+            }
+            _ => false,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use budgetguard::progress::Step;
+
+    #[tokio::test]
+    async fn a_second_job_is_refused_while_one_runs() {
+        let jobs = Jobs::new(Cancel::new());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        jobs.start(JobKind::Package, |reporter, _| async move {
+            reporter.report(Event::Started {
+                step: Step::Export,
+                total: Some(10),
+            });
+            released.await.ok();
+            Outcome::Failed("done".into())
+        })
+        .unwrap();
+        let busy = jobs
+            .start(JobKind::Deploy, |_, _| async {
+                Outcome::Failed("second".into())
+            })
+            .unwrap_err();
+        assert_eq!(busy.0, JobKind::Package);
+        release.send(()).unwrap();
+        jobs.settled().await;
+        assert!(matches!(
+            &*jobs.subscribe().borrow(),
+            JobState::Finished { outcome: Outcome::Failed(text), .. } if text == "done"
+        ));
+        assert!(jobs
+            .start(JobKind::Deploy, |_, _| async {
+                Outcome::Failed("third".into())
+            })
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn cancel_and_stop_reach_the_job() {
+        let stop = Cancel::new();
+        let jobs = Jobs::new(stop.clone());
+        assert!(!jobs.cancel(), "nothing runs yet");
+        jobs.start(JobKind::Deploy, |_, cancel| async move {
+            cancel.cancelled().await;
+            Outcome::Cancelled("stopped".into())
+        })
+        .unwrap();
+        assert!(jobs.cancel());
+        jobs.settled().await;
+        jobs.start(JobKind::Deploy, |_, cancel| async move {
+            cancel.cancelled().await;
+            Outcome::Cancelled("stopped".into())
+        })
+        .unwrap();
+        stop.cancel();
+        jobs.settled().await;
+    }
+}

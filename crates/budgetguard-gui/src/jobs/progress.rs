@@ -1,0 +1,207 @@
+//! A job's progress as the page shows it: the current step, bytes done of
+//! the step's total, the rate and the time left, folded from the same
+//! [`Event`]s the CLI's progress bars receive.
+
+use std::time::{Duration, Instant};
+
+use budgetguard::progress::{Event, Step};
+use budgetguard::size::human;
+use serde::Serialize;
+
+use crate::pages::duration;
+
+/// How many notes the page keeps.
+const NOTES: usize = 5;
+
+/// What a running job has reported so far.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    step: Option<Step>,
+    total: Option<u64>,
+    done: u64,
+    step_finished: bool,
+    step_started: Instant,
+    notes: Vec<String>,
+}
+
+/// The progress of the current step, ready for the page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct ProgressView {
+    /// What is being done, e.g. `Exporting images`.
+    pub step: String,
+    /// Percent done of the step, when its size is known.
+    pub percent: Option<u8>,
+    /// Bytes done, and of how many.
+    pub bytes: String,
+    /// Bytes per second.
+    pub rate: Option<String>,
+    /// Time left, e.g. `1 min 5 s left`.
+    pub eta: Option<String>,
+    /// Recent notes from the library.
+    pub notes: Vec<String>,
+}
+
+impl ProgressView {
+    /// A full bar: the job succeeded.
+    pub(crate) fn complete() -> Self {
+        Self {
+            step: "Done".to_owned(),
+            percent: Some(100),
+            bytes: String::new(),
+            rate: None,
+            eta: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl Progress {
+    /// No step yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            step: None,
+            total: None,
+            done: 0,
+            step_finished: false,
+            step_started: Instant::now(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Takes one event into account.
+    pub(crate) fn apply(&mut self, event: Event) {
+        match event {
+            Event::Started { step, total } => {
+                self.step = Some(step);
+                self.total = total;
+                self.done = 0;
+                self.step_finished = false;
+                self.step_started = Instant::now();
+            }
+            Event::Advanced { step, done } if self.step.as_ref() == Some(&step) => {
+                self.done = done;
+            }
+            Event::Advanced { .. } => {}
+            Event::Finished { step } if self.step.as_ref() == Some(&step) => {
+                self.step_finished = true;
+            }
+            Event::Finished { .. } => {}
+            Event::Note { message } => {
+                if self.notes.len() == NOTES {
+                    self.notes.remove(0);
+                }
+                self.notes.push(message);
+            }
+        }
+    }
+
+    /// The view now.
+    pub(crate) fn view(&self) -> ProgressView {
+        self.view_after(self.step_started.elapsed())
+    }
+
+    /// The view `elapsed` after the current step started.
+    fn view_after(&self, elapsed: Duration) -> ProgressView {
+        let Some(step) = &self.step else {
+            return ProgressView {
+                step: "Preparing".to_owned(),
+                percent: None,
+                bytes: String::new(),
+                rate: None,
+                eta: None,
+                notes: self.notes.clone(),
+            };
+        };
+        // An export's total is an estimate: the bar waits at 99 % for the end.
+        let percent = match (self.step_finished, self.total) {
+            (true, _) => Some(100),
+            (false, Some(total)) if total > 0 => Some((self.done * 100 / total).min(99) as u8),
+            _ => None,
+        };
+        let bytes = match self.total {
+            Some(total) if self.done <= total && *step == Step::Export => {
+                format!("{} of about {}", human(self.done), human(total))
+            }
+            Some(total) if self.done <= total => {
+                format!("{} of {}", human(self.done), human(total))
+            }
+            _ if self.done == 0 => String::new(),
+            _ => human(self.done),
+        };
+        let seconds = elapsed.as_secs_f64();
+        let rate = (seconds >= 0.5 && self.done > 0).then(|| self.done as f64 / seconds);
+        let eta = match (rate, self.total) {
+            (Some(rate), Some(total)) if !self.step_finished && total > self.done => Some(format!(
+                "{} left",
+                duration((total - self.done) as f64 / rate)
+            )),
+            _ => None,
+        };
+        ProgressView {
+            step: step.to_string(),
+            percent,
+            bytes,
+            rate: rate.map(|r| format!("{}/s", human(r as u64))),
+            eta,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_shows_bytes_rate_and_time_left() {
+        let mut progress = Progress::new();
+        assert_eq!(progress.view_after(Duration::ZERO).step, "Preparing");
+        progress.apply(Event::Started {
+            step: Step::Verify,
+            total: Some(100 << 20),
+        });
+        progress.apply(Event::Advanced {
+            step: Step::Verify,
+            done: 25 << 20,
+        });
+        let view = progress.view_after(Duration::from_secs(5));
+        assert_eq!(view.step, "Verifying package");
+        assert_eq!(view.percent, Some(25));
+        assert_eq!(view.bytes, "25.0 MiB of 100.0 MiB");
+        assert_eq!(view.rate.as_deref(), Some("5.0 MiB/s"));
+        assert_eq!(view.eta.as_deref(), Some("15 s left"));
+        progress.apply(Event::Finished { step: Step::Verify });
+        let view = progress.view_after(Duration::from_secs(5));
+        assert_eq!((view.percent, view.eta), (Some(100), None));
+    }
+
+    #[test]
+    fn an_export_past_its_estimate_waits_at_99_percent() {
+        let mut progress = Progress::new();
+        progress.apply(Event::Started {
+            step: Step::Export,
+            total: Some(1000),
+        });
+        progress.apply(Event::Advanced {
+            step: Step::Export,
+            done: 1500,
+        });
+        let view = progress.view_after(Duration::from_secs(1));
+        assert_eq!(view.percent, Some(99));
+        assert_eq!(view.bytes, "1.5 KiB");
+        assert_eq!(view.eta, None);
+    }
+
+    #[test]
+    fn notes_keep_the_latest_few() {
+        let mut progress = Progress::new();
+        for i in 0..8 {
+            progress.apply(Event::Note {
+                message: format!("note {i}"),
+            });
+        }
+        let notes = progress.view_after(Duration::ZERO).notes;
+        assert_eq!(notes.first().map(String::as_str), Some("note 3"));
+        assert_eq!(notes.len(), NOTES);
+    }
+}

@@ -1,0 +1,50 @@
+//! The installed nodes' table for the live refresh, and their start and
+//! stop buttons.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use super::pages::render;
+use super::refuse;
+use crate::pages::InstalledTable;
+use crate::state::AppState;
+
+/// Which installed node a button is for.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NodeForm {
+    node: String,
+}
+
+/// `GET /api/installed`: the table alone.
+pub(crate) async fn table(State(state): State<Arc<AppState>>) -> Response {
+    render(&InstalledTable {
+        installed: state.workstation.installed().await,
+    })
+}
+
+/// `POST /api/installed/start`: starts the node in the background.
+pub(crate) async fn start(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<NodeForm>,
+) -> Response {
+    match state.workstation.start(&form.node, &state.stop).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(message) => refuse(StatusCode::CONFLICT, message),
+    }
+}
+
+/// `POST /api/installed/stop`: stops the node.
+pub(crate) async fn stop(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<NodeForm>,
+) -> Response {
+    match state.workstation.stop(&form.node).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(message) => refuse(StatusCode::CONFLICT, message),
+    }
+}

@@ -1,0 +1,122 @@
+//! Binding the server to 127.0.0.1, the URL it prints, and running it until
+//! the shutdown signal, then letting a running job clean up.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use budgetguard::catalog::Catalog;
+use budgetguard::engine::RegistryAuth;
+use budgetguard::install::InstallDir;
+use budgetguard::Cancel;
+use tokio::net::TcpListener;
+
+use crate::error::GuiError;
+use crate::jobs::Jobs;
+use crate::routes;
+use crate::security::{Guard, Token};
+use crate::state::AppState;
+use crate::workstation::Workstation;
+
+/// What the GUI serves and where.
+#[derive(Debug, Clone)]
+pub struct GuiOptions {
+    /// The nodes offered (the built-in catalog with the user's file).
+    pub catalog: Catalog,
+    /// The Docker engine, as `--docker-host` gives it; `None` for
+    /// `DOCKER_HOST` or the default socket.
+    pub docker_host: Option<String>,
+    /// Credentials for pulling images the engine lacks.
+    pub auth: RegistryAuth,
+    /// Where deployed nodes are installed; `None` when the machine has no
+    /// data folder (deploying is then disabled, with the reason).
+    pub install_dir: Option<InstallDir>,
+    /// The port on 127.0.0.1; 0 for a free one.
+    pub port: u16,
+    /// The output file the package form proposes.
+    pub default_output: PathBuf,
+}
+
+impl GuiOptions {
+    /// Serves `catalog` from the default engine on a free port, installs into
+    /// the default folder, and proposes `install-package.zip` in the current
+    /// folder; no registry credentials.
+    pub fn new(catalog: Catalog) -> Self {
+        Self {
+            catalog,
+            docker_host: None,
+            auth: RegistryAuth::new(None),
+            install_dir: InstallDir::default_location(),
+            port: 0,
+            default_output: std::path::absolute("install-package.zip")
+                .unwrap_or_else(|_| PathBuf::from("install-package.zip")),
+        }
+    }
+}
+
+/// A GUI server bound to its port, ready to run.
+#[derive(Debug)]
+pub struct Gui {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    url: String,
+}
+
+impl Gui {
+    /// Binds 127.0.0.1 on the options' port and makes this run's token.
+    pub async fn bind(options: GuiOptions) -> Result<Self, GuiError> {
+        let bind_error = |source| GuiError::Bind {
+            port: options.port,
+            source,
+        };
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let token = Token::generate().map_err(GuiError::Token)?;
+        let url = format!("http://127.0.0.1:{port}/?token={}", token.as_str());
+        let stop = Cancel::new();
+        let state = Arc::new(AppState {
+            workstation: Arc::new(Workstation::new(
+                options.docker_host,
+                options.install_dir,
+                options.auth,
+            )),
+            catalog: options.catalog,
+            default_output: options.default_output,
+            guard: Guard::new(token, port),
+            jobs: Jobs::new(stop.clone()),
+            stop,
+        });
+        Ok(Self {
+            listener,
+            state,
+            url,
+        })
+    }
+
+    /// The address to open, with this run's token:
+    /// `http://127.0.0.1:<port>/?token=<hex>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves until `shutdown` completes, then cancels a running job and
+    /// waits for it to remove its partial output.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), GuiError> {
+        let stop = self.state.stop.clone();
+        let router = routes::router(Arc::clone(&self.state));
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop.cancel();
+            })
+            .await;
+        self.state.stop.cancel();
+        self.state.jobs.settled().await;
+        served.map_err(GuiError::Serve)
+    }
+}

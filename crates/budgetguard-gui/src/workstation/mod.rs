@@ -1,0 +1,223 @@
+//! This workstation, as "Deploy on this workstation" and "Installed nodes"
+//! see it: the GUI's one seam to `budgetguard::install`. Every call connects
+//! to the engine anew, so the pages always show the engine's present state.
+
+mod capabilities;
+
+pub(crate) use capabilities::{Capabilities, EngineSummary};
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use budgetguard::catalog::Node;
+use budgetguard::engine::{Engine, RegistryAuth};
+use budgetguard::install::{self, DeployOptions, InstallDir, InstalledNode, NodeStatus};
+use budgetguard::package::{self, CreateOptions, PackageError};
+use budgetguard::progress::{SharedReporter, Silent};
+use budgetguard::Cancel;
+
+use crate::jobs::Outcome;
+use budgetguard::error_text;
+
+/// How long a node started from the GUI may take to answer ready (a NIM
+/// downloads its model on first start).
+const READY_WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// The engine and install folder the GUI deploys to.
+#[derive(Debug)]
+pub(crate) struct Workstation {
+    docker_host: Option<String>,
+    install_dir: Option<InstallDir>,
+    auth: RegistryAuth,
+    /// What the GUI last did to installed nodes, by name.
+    activities: Mutex<BTreeMap<String, Activity>>,
+}
+
+/// What the GUI last did to an installed node, when the page should say so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Activity {
+    /// A start runs: it waits until the node is ready.
+    Starting,
+    /// A start or stop failed, in these words.
+    Failed(String),
+}
+
+/// What the Installed page shows: the nodes, or why they cannot be listed.
+pub(crate) type Installed = Result<Vec<InstalledView>, String>;
+
+/// One installed node and what the GUI last did to it.
+#[derive(Debug, Clone)]
+pub(crate) struct InstalledView {
+    /// What the library reports.
+    pub status: NodeStatus,
+    /// A start running, or the last failure.
+    pub activity: Option<Activity>,
+}
+
+impl Workstation {
+    /// The workstation behind `docker_host`, installing into `install_dir`.
+    pub(crate) fn new(
+        docker_host: Option<String>,
+        install_dir: Option<InstallDir>,
+        auth: RegistryAuth,
+    ) -> Self {
+        Self {
+            docker_host,
+            install_dir,
+            auth,
+            activities: Mutex::default(),
+        }
+    }
+
+    /// Credentials for pulling images the engine lacks.
+    pub(crate) fn auth(&self) -> &RegistryAuth {
+        &self.auth
+    }
+
+    /// The engine this workstation uses (packages are made from it too).
+    pub(crate) async fn engine(&self) -> Result<Engine, String> {
+        Engine::connect(self.docker_host.as_deref())
+            .await
+            .map_err(|e| error_text(&e))
+    }
+
+    /// What this machine can run now.
+    pub(crate) async fn capabilities(&self) -> Capabilities {
+        let engine = match self.engine().await {
+            Ok(engine) => match engine.facts().await {
+                Ok(facts) => Ok(EngineSummary {
+                    version: engine.version().to_owned(),
+                    nvidia_runtime: facts.nvidia_runtime,
+                }),
+                Err(e) => Err(error_text(&e)),
+            },
+            Err(e) => Err(e),
+        };
+        Capabilities::new(engine, self.dir().map(drop))
+    }
+
+    fn dir(&self) -> Result<&InstallDir, String> {
+        self.install_dir.as_ref().ok_or_else(|| {
+            "this machine has no data folder for installed nodes: set `HOME` (or `XDG_DATA_HOME`) and restart the GUI".to_owned()
+        })
+    }
+
+    /// Makes a package from this machine's engine, as
+    /// `create-install-package` does.
+    pub(crate) async fn create_package(
+        &self,
+        options: CreateOptions,
+        reporter: SharedReporter,
+        cancel: Cancel,
+    ) -> Outcome {
+        let engine = tokio::select! {
+            engine = self.engine() => engine,
+            _ = cancel.cancelled() => return Outcome::Cancelled(PackageError::Cancelled.to_string()),
+        };
+        let engine = match engine {
+            Ok(engine) => engine,
+            Err(text) => return Outcome::Failed(text),
+        };
+        match package::create_package(&engine, &options, reporter, &cancel).await {
+            Ok(report) => Outcome::Created(Box::new(report)),
+            Err(e @ PackageError::Cancelled) => Outcome::Cancelled(e.to_string()),
+            Err(e) => Outcome::Failed(error_text(&e)),
+        }
+    }
+
+    /// Deploys `nodes` here, as `deploy-local` does (`start`: and waits
+    /// until they are ready).
+    pub(crate) async fn deploy(
+        &self,
+        nodes: Vec<Node>,
+        start: bool,
+        reporter: SharedReporter,
+        cancel: Cancel,
+    ) -> Outcome {
+        let deployed = async {
+            let engine = self.engine().await?;
+            let options = DeployOptions {
+                nodes,
+                dir: self.dir()?.clone(),
+                start,
+                wait: READY_WAIT,
+                pull: true,
+                auth: self.auth.clone(),
+            };
+            install::deploy_local(&engine, &options, reporter, &cancel)
+                .await
+                .map_err(|e| error_text(&e))
+        };
+        match deployed.await {
+            Ok(report) => Outcome::Deployed(report),
+            Err(text) if cancel.is_cancelled() => Outcome::Cancelled(text),
+            Err(text) => Outcome::Failed(text),
+        }
+    }
+
+    /// The installed nodes with their state and health.
+    pub(crate) async fn installed(&self) -> Installed {
+        let engine = self.engine().await?;
+        let statuses = install::status(&engine, self.dir()?)
+            .await
+            .map_err(|e| error_text(&e))?;
+        let activities = self.activities.lock().expect("not poisoned");
+        Ok(statuses
+            .into_iter()
+            .map(|status| InstalledView {
+                activity: activities.get(&status.name).cloned(),
+                status,
+            })
+            .collect())
+    }
+
+    /// Starts the installed node `name` in the background; the Installed
+    /// page shows it starting, then its state, or why it did not become
+    /// ready.
+    pub(crate) async fn start(self: &Arc<Self>, name: &str, stop: &Cancel) -> Result<(), String> {
+        let (engine, nodes) = self.resolve(name).await?;
+        let name = nodes
+            .first()
+            .map_or_else(|| name.to_owned(), |n| n.name.clone());
+        self.set_activity(&name, Some(Activity::Starting));
+        let this = Arc::clone(self);
+        let cancel = stop.child_token();
+        tokio::spawn(async move {
+            let started = install::start(&engine, &nodes, READY_WAIT, &Silent, &cancel).await;
+            let failure = started.err().map(|e| Activity::Failed(error_text(&e)));
+            this.set_activity(&name, failure);
+        });
+        Ok(())
+    }
+
+    /// Stops the installed node `name` (its container stays).
+    pub(crate) async fn stop(&self, name: &str) -> Result<(), String> {
+        let (engine, nodes) = self.resolve(name).await?;
+        let stopped = install::stop(&engine, &nodes, &Silent).await;
+        for node in &nodes {
+            let failure = stopped
+                .as_ref()
+                .err()
+                .map(|e| Activity::Failed(error_text(e)));
+            self.set_activity(&node.name, failure);
+        }
+        stopped.map_err(|e| error_text(&e))
+    }
+
+    /// The engine and the installed node `name`.
+    async fn resolve(&self, name: &str) -> Result<(Engine, Vec<InstalledNode>), String> {
+        let nodes =
+            install::select(self.dir()?, &[name.to_owned()], false).map_err(|e| error_text(&e))?;
+        Ok((self.engine().await?, nodes))
+    }
+
+    /// Records what the page should say about the node `name`.
+    fn set_activity(&self, name: &str, activity: Option<Activity>) {
+        let mut activities = self.activities.lock().expect("not poisoned");
+        match activity {
+            Some(activity) => activities.insert(name.to_owned(), activity),
+            None => activities.remove(name),
+        };
+    }
+}

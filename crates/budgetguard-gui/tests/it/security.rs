@@ -1,0 +1,204 @@
+//! The token, Host and Origin checks, over plain HTTP with hand-made
+//! headers. No engine is needed: the servers point at one that is absent.
+
+use budgetguard::catalog::Catalog;
+
+use crate::support::{options, Server};
+
+async fn server(home: &std::path::Path) -> Server {
+    Server::start(options(Catalog::builtin(), None, home)).await
+}
+
+#[tokio::test]
+async fn the_printed_url_opens_the_page_and_others_are_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server(home.path()).await;
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+
+    let page = server.get("/").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Create Local Install Package"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("cannot reach the Docker engine"),
+        "the deploy reason shows: {}",
+        page.body
+    );
+
+    let host = server.host();
+    for target in [
+        "/",
+        "/?token=",
+        "/?token=0000",
+        "/installed",
+        "/api/installed",
+    ] {
+        let reply = server.request("GET", target, &[("Host", &host)], "").await;
+        assert_eq!(reply.status, 403, "{target}: {}", reply.body);
+        assert!(reply.body.contains("access token"), "{}", reply.body);
+    }
+    let wrong = format!("/?token={}", "0".repeat(64));
+    assert_eq!(
+        server
+            .request("GET", &wrong, &[("Host", &host)], "")
+            .await
+            .status,
+        403
+    );
+
+    // The assets hold nothing secret and need no token.
+    let css = server
+        .request("GET", "/assets/app.css", &[("Host", &host)], "")
+        .await;
+    assert_eq!(css.status, 200);
+    assert!(css.head.contains("content-type: text/css"), "{}", css.head);
+    assert!(css.body.contains(".card"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_servers_own_host_is_answered() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server(home.path()).await;
+    let target = format!("/?token={}", server.token);
+    let localhost = format!("localhost:{}", server.port);
+    let reply = server
+        .request("GET", &target, &[("Host", &localhost)], "")
+        .await;
+    assert_eq!(reply.status, 200, "localhost is the same server");
+
+    // DNS rebinding: a foreign name resolved to 127.0.0.1 still sends its Host.
+    let rebound = format!("evil.example:{}", server.port);
+    let suffixed = format!("127.0.0.1.evil.example:{}", server.port);
+    let other_port = format!("127.0.0.1:{}", server.port.wrapping_add(1));
+    for host in [
+        rebound.as_str(),
+        suffixed.as_str(),
+        "127.0.0.1",
+        other_port.as_str(),
+    ] {
+        let reply = server.request("GET", &target, &[("Host", host)], "").await;
+        assert_eq!(reply.status, 403, "Host {host}: {}", reply.body);
+        assert!(reply.body.contains("answers only"), "{}", reply.body);
+        let asset = server
+            .request("GET", "/assets/app.js", &[("Host", host)], "")
+            .await;
+        assert_eq!(asset.status, 403, "assets too, Host {host}");
+    }
+    let reply = server.request("GET", &target, &[], "").await;
+    assert_eq!(reply.status, 403, "no Host at all");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn state_changes_need_the_token_and_the_servers_own_origin() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server(home.path()).await;
+    let host = server.host();
+    let own_origin = format!("http://{host}");
+    let output = home.path().join("p.zip");
+    let body =
+        serde_json::json!({"nodes": ["Demo"], "output": output, "compression": "none"}).to_string();
+
+    // A cross-site form post or fetch: right token, foreign Origin.
+    for origin in [
+        "http://evil.example",
+        "null",
+        &format!("https://{host}"),
+        "http://localhost:1",
+    ] {
+        let headers = [
+            ("Host", host.as_str()),
+            ("Origin", origin),
+            ("Content-Type", "application/json"),
+            ("X-BudgetGuard-Token", server.token.as_str()),
+        ];
+        let reply = server
+            .request("POST", "/api/package", &headers, &body)
+            .await;
+        assert_eq!(reply.status, 403, "Origin {origin}: {}", reply.body);
+        assert!(reply.body.contains("another site"), "{}", reply.body);
+    }
+
+    // No token, or a wrong one, with the right Origin.
+    let no_token = [
+        ("Host", host.as_str()),
+        ("Origin", own_origin.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    for path in [
+        "/api/package",
+        "/api/deploy",
+        "/api/cancel",
+        "/api/installed/stop",
+    ] {
+        let reply = server.request("POST", path, &no_token, &body).await;
+        assert_eq!(reply.status, 403, "{path} without token");
+    }
+    let wrong = "f".repeat(64);
+    let wrong_token = [
+        ("Host", host.as_str()),
+        ("Content-Type", "application/json"),
+        ("X-BudgetGuard-Token", wrong.as_str()),
+    ];
+    let reply = server
+        .request("POST", "/api/package", &wrong_token, &body)
+        .await;
+    assert_eq!(reply.status, 403);
+
+    // None of them started a job.
+    let state = server
+        .next_event("idle", std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(state, serde_json::json!({}));
+
+    // The page's own request passes the checks (and fails later, for want of
+    // an engine, in the library's words).
+    let reply = server.post("/api/package", &body).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let finished = server
+        .next_event("finished", std::time::Duration::from_secs(30))
+        .await;
+    assert_eq!(finished["ok"], false);
+    let html = finished["html"].as_str().unwrap();
+    assert!(
+        html.contains("cannot reach the Docker engine at `unix:///nonexistent/docker.sock`"),
+        "{html}"
+    );
+    assert!(!output.exists());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_event_stream_needs_the_token() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server(home.path()).await;
+    let host = server.host();
+    let reply = server
+        .request("GET", "/api/events", &[("Host", &host)], "")
+        .await;
+    assert_eq!(reply.status, 403);
+    let state = server
+        .next_event("idle", std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(state, serde_json::json!({}));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pages_forbid_framing_and_caching() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server(home.path()).await;
+    let head = server.get("/").await.head;
+    assert!(head.contains("frame-ancestors 'none'"), "{head}");
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert!(head.contains("referrer-policy: no-referrer"), "{head}");
+    server.stop().await;
+}

@@ -1,0 +1,369 @@
+//! Starting a GUI server on a free port, plain HTTP requests with full
+//! control of the headers, and reading the event stream.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use budgetguard::catalog::Catalog;
+use budgetguard::install::InstallDir;
+use budgetguard_gui::{Gui, GuiOptions};
+use thirtyfour::prelude::*;
+use thirtyfour::ChromeCapabilities;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// An HTTP response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// The status line and headers, in lower case.
+    pub head: String,
+    pub body: String,
+}
+
+/// A running GUI server; stopped by [`Server::stop`] or when dropped.
+pub struct Server {
+    pub url: String,
+    pub port: u16,
+    pub token: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), budgetguard_gui::GuiError>>>,
+}
+
+/// Options for a test server: `catalog`, the engine at `docker_host`
+/// (`None`: an address where no engine answers), installing into `home`.
+pub fn options(catalog: Catalog, docker_host: Option<&str>, home: &Path) -> GuiOptions {
+    let mut options = GuiOptions::new(catalog);
+    options.docker_host = Some(
+        docker_host
+            .unwrap_or("unix:///nonexistent/docker.sock")
+            .to_owned(),
+    );
+    options.install_dir = Some(InstallDir::new(home.join("install")));
+    options.default_output = home.join("install-package.zip");
+    options
+}
+
+impl Server {
+    /// Binds and runs a server.
+    pub async fn start(options: GuiOptions) -> Self {
+        let gui = Gui::bind(options).await.expect("the GUI binds a free port");
+        let url = gui.url().to_owned();
+        let rest = url
+            .strip_prefix("http://127.0.0.1:")
+            .expect("a loopback URL");
+        let (port, token) = rest
+            .split_once("/?token=")
+            .expect("the URL carries the token");
+        let (port, token) = (port.parse().unwrap(), token.to_owned());
+        assert_eq!(token.len(), 64, "32 random bytes in hex");
+        let (shutdown, signal) = oneshot::channel();
+        let task = tokio::spawn(gui.run(async {
+            signal.await.ok();
+        }));
+        Self {
+            url,
+            port,
+            token,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// The server's own Host header value.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server and waits until it has (a running job included).
+    pub async fn stop(mut self) {
+        self.shutdown.take().unwrap().send(()).ok();
+        let run = tokio::time::timeout(Duration::from_secs(60), self.task.take().unwrap())
+            .await
+            .expect("the server stops within a minute");
+        run.unwrap().expect("the server ran without error");
+    }
+
+    /// Sends a request with exactly these header lines.
+    pub async fn request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
+        let mut request = format!("{method} {target} HTTP/1.1\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        Reply {
+            status,
+            head: head.to_ascii_lowercase(),
+            body: body.to_owned(),
+        }
+    }
+
+    /// A GET with the right Host and the token in the query.
+    pub async fn get(&self, path: &str) -> Reply {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let target = format!("{path}{sep}token={}", self.token);
+        self.request("GET", &target, &[("Host", &self.host())], "")
+            .await
+    }
+
+    /// A JSON POST as the page's script sends it.
+    pub async fn post(&self, path: &str, body: &str) -> Reply {
+        let host = self.host();
+        let origin = format!("http://{host}");
+        let headers = [
+            ("Host", host.as_str()),
+            ("Origin", origin.as_str()),
+            ("Content-Type", "application/json"),
+            ("X-BudgetGuard-Token", self.token.as_str()),
+        ];
+        self.request("POST", path, &headers, body).await
+    }
+
+    /// The data of the next `event` on the event stream (the first one
+    /// included, which tells the present state), within `timeout`.
+    pub async fn next_event(&self, event: &str, timeout: Duration) -> serde_json::Value {
+        let read = async {
+            let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
+            // HTTP/1.0: the stream comes without chunked framing.
+            let request = format!(
+                "GET /api/events?token={} HTTP/1.0\r\nHost: {}\r\n\r\n",
+                self.token,
+                self.host()
+            );
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut lines = BufReader::new(stream).lines();
+            let mut current = String::new();
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(name) = line.strip_prefix("event: ") {
+                    current = name.to_owned();
+                } else if let Some(data) = line.strip_prefix("data: ") {
+                    if current == event {
+                        return serde_json::from_str(data).unwrap();
+                    }
+                }
+            }
+            panic!("the event stream ended before a `{event}` event");
+        };
+        tokio::time::timeout(timeout, read)
+            .await
+            .unwrap_or_else(|_| panic!("no `{event}` event within {timeout:?}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Writes a catalog file with `(name, image, host port)` nodes and loads it
+/// over the built-in catalog, as `--catalog` does.
+pub fn catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> Catalog {
+    let nodes: Vec<_> = nodes
+        .iter()
+        .map(|(name, image, port)| serde_json::json!({"name": name, "image": image, "host_port": port}))
+        .collect();
+    let path = dir.join("catalog.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&serde_json::json!({ "nodes": nodes })).unwrap(),
+    )
+    .unwrap();
+    Catalog::load(Some(&path), true).unwrap()
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The names of the files in `dir`.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Where screenshots go: `target/gui-screenshots/`.
+pub fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let dir = target.join("gui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Headless Chromium driven over WebDriver by its own `chromedriver`.
+pub struct Browser {
+    pub driver: WebDriver,
+    chromedriver: Child,
+}
+
+impl Browser {
+    /// Starts `chromedriver` on a free port and a headless Chromium session,
+    /// 1280 pixels wide (a laptop).
+    pub async fn start() -> Self {
+        let port = free_port();
+        let chromedriver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium chromium-driver)");
+        let mut browser = None;
+        let mut chromedriver = Some(chromedriver);
+        for _ in 0..100 {
+            match WebDriver::new(format!("http://127.0.0.1:{port}"), capabilities()).await {
+                Ok(driver) => {
+                    browser = Some(Browser {
+                        driver,
+                        chromedriver: chromedriver.take().unwrap(),
+                    });
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let browser = browser.unwrap_or_else(|| {
+            chromedriver.as_mut().map(|c| c.kill());
+            panic!("chromedriver did not start a Chromium session within 10 s")
+        });
+        browser.resize(1280, 900).await;
+        browser
+    }
+
+    /// Sets the window's size.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.driver
+            .set_window_rect(0, 0, width, height)
+            .await
+            .unwrap();
+    }
+
+    /// Saves a PNG of the whole page as `target/gui-screenshots/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let rect = self.driver.get_window_rect().await.unwrap();
+        let script = "window.scrollTo(0, 0); \
+            return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight;";
+        let height = self
+            .driver
+            .execute(script, Vec::new())
+            .await
+            .unwrap()
+            .json()
+            .as_u64()
+            .unwrap();
+        self.resize(rect.width as u32, height as u32).await;
+        let path = screenshot_dir().join(format!("{name}.png"));
+        self.driver.screenshot(&path).await.unwrap();
+        self.resize(rect.width as u32, rect.height as u32).await;
+        path
+    }
+
+    /// The element with this CSS selector.
+    pub async fn find(&self, css: &str) -> WebElement {
+        self.driver
+            .find(By::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+    }
+
+    /// The text of the element with this CSS selector.
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    /// Clicks the checkbox of the catalog node `name`.
+    pub async fn toggle_node(&self, name: &str) {
+        self.find(&format!("input[name='node'][value='{name}']"))
+            .await
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Waits until `check` holds, polling every 100 ms; panics after `timeout`.
+    pub async fn wait_for<F, Fut>(&self, what: &str, timeout: Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let started = std::time::Instant::now();
+        while !check().await {
+            if started.elapsed() > timeout {
+                let page = self.driver.source().await.unwrap_or_default();
+                panic!("timed out after {timeout:?} waiting for {what}; the page:\n{page}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether an element with this CSS selector is shown.
+    pub async fn shown(&self, css: &str) -> bool {
+        match self.driver.find(By::Css(css)).await {
+            Ok(element) => element.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// Ends the session and chromedriver.
+    pub async fn quit(mut self) {
+        let driver = self.driver.clone();
+        driver.quit().await.ok();
+        self.chromedriver.kill().ok();
+        self.chromedriver.wait().ok();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        self.chromedriver.kill().ok();
+        self.chromedriver.wait().ok();
+    }
+}
+
+fn capabilities() -> ChromeCapabilities {
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_headless().unwrap();
+    // Root in a container has no user namespace for Chromium's sandbox.
+    caps.set_no_sandbox().unwrap();
+    caps.set_disable_dev_shm_usage().unwrap();
+    caps.add_arg("--hide-scrollbars").unwrap();
+    caps.add_arg("--force-device-scale-factor=1").unwrap();
+    if Path::new("/usr/bin/chromium").exists() {
+        caps.set_binary("/usr/bin/chromium").unwrap();
+    }
+    caps
+}
