@@ -232,29 +232,39 @@ fn write_stream(
         append(&mut tar, name, data.len() as u64, data.as_slice()).map_err(stream_error)?;
     }
     let mut sent = HashSet::new();
-    for blob in images.iter().flat_map(blobs_of) {
-        if omit.contains(&blob.digest) || !sent.insert(blob.digest.clone()) {
-            continue;
-        }
-        let hex = layout::hex_of(&blob.digest);
-        let entry = layout::blob_entry(hex);
-        let listed = package.manifest().entries.iter().find(|e| e.name == entry);
-        if listed.map(|e| e.size) != Some(blob.size) {
-            return Err(PackageError::Mismatch {
-                path: package.path().to_owned(),
-                entry,
-                detail: "is missing or differs in size from the image that uses it".into(),
+    for (number, image) in images.iter().enumerate() {
+        reporter.report(Event::Note {
+            message: format!(
+                "Streaming {} ({}/{})",
+                image.references.join(", "),
+                number + 1,
+                images.len()
+            ),
+        });
+        for blob in blobs_of(image) {
+            if omit.contains(&blob.digest) || !sent.insert(blob.digest.clone()) {
+                continue;
             }
-            .into());
+            let hex = layout::hex_of(&blob.digest);
+            let entry = layout::blob_entry(hex);
+            let listed = package.manifest().entries.iter().find(|e| e.name == entry);
+            if listed.map(|e| e.size) != Some(blob.size) {
+                return Err(PackageError::Mismatch {
+                    path: package.path().to_owned(),
+                    entry,
+                    detail: "is missing or differs in size from the image that uses it".into(),
+                }
+                .into());
+            }
+            let reader = Counted {
+                inner: package.open_entry(&entry)?,
+                progress: &mut progress,
+                reporter,
+                cancel,
+            };
+            append(&mut tar, &format!("blobs/sha256/{hex}"), blob.size, reader)
+                .map_err(stream_error)?;
         }
-        let reader = Counted {
-            inner: package.open_entry(&entry)?,
-            progress: &mut progress,
-            reporter,
-            cancel,
-        };
-        append(&mut tar, &format!("blobs/sha256/{hex}"), blob.size, reader)
-            .map_err(stream_error)?;
     }
     tar.finish().map_err(stream_error)?;
     reporter.report(Event::Advanced {
