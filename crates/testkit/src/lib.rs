@@ -3,6 +3,7 @@
 //! that remove what a test created.
 
 pub mod engines;
+pub mod fixtures;
 pub mod images;
 pub mod process;
 pub mod proxy;

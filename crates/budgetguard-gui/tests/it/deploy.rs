@@ -6,12 +6,9 @@ use std::time::Duration;
 use budgetguard::catalog::Catalog;
 use budgetguard::compose;
 use testkit::engines::{self, TestEngine};
-use testkit::images::{self, ImageGuard};
 
 use crate::support::{self, free_port, options, Browser, Server};
-
-/// The demo NIM image, built by `scripts/build-demo-image`.
-const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.1.0";
+use testkit::fixtures::demo_copy;
 
 /// Removes a deployed node's container and network.
 struct Deployed {
@@ -35,25 +32,9 @@ async fn deploy_the_demo_node_and_stop_it() {
     let Some(engine) = engines::primary() else {
         return;
     };
-    let has_demo = engine
-        .docker()
-        .args(["image", "inspect", DEMO_IMAGE])
-        .output()
-        .unwrap()
-        .status
-        .success();
-    if !has_demo {
-        assert!(
-            !engines::docker_required(),
-            "the engine lacks {DEMO_IMAGE}: run scripts/build-demo-image"
-        );
-        eprintln!("skipped: the engine lacks {DEMO_IMAGE} (scripts/build-demo-image builds it)");
+    let Some((reference, _image)) = demo_copy(&engine, "gui-demo") else {
         return;
-    }
-    // A tag of our own, so cleaning up never removes the shared image.
-    let reference = images::unique_reference("gui-demo");
-    engine.docker_ok(&["tag", DEMO_IMAGE, &reference]);
-    let _image = ImageGuard::new(&engine, vec![reference.clone()]);
+    };
     let home = tempfile::tempdir().unwrap();
     let name = format!("GUI Demo {}", std::process::id());
     let catalog: Catalog = support::catalog(home.path(), &[(&name, &reference, free_port())]);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use budgetguard::catalog::Catalog;
 use budgetguard::install::InstallDir;
 use budgetguard_gui::{Gui, GuiOptions};
+pub use testkit::fixtures::{free_port, write_catalog};
 use thirtyfour::prelude::*;
 use thirtyfour::ChromeCapabilities;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -183,26 +184,7 @@ impl Drop for Server {
 /// Writes a catalog file with `(name, image, host port)` nodes and loads it
 /// over the built-in catalog, as `--catalog` does.
 pub fn catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> Catalog {
-    let nodes: Vec<_> = nodes
-        .iter()
-        .map(|(name, image, port)| serde_json::json!({"name": name, "image": image, "host_port": port}))
-        .collect();
-    let path = dir.join("catalog.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec(&serde_json::json!({ "nodes": nodes })).unwrap(),
-    )
-    .unwrap();
-    Catalog::load(Some(&path), true).unwrap()
-}
-
-/// A port nothing listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    Catalog::load(Some(&write_catalog(dir, nodes)), true).unwrap()
 }
 
 /// The names of the files in `dir`.

@@ -9,8 +9,6 @@ use testkit::images::{self, ImageSpec, Layer};
 
 use crate::support::*;
 
-const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.1.0";
-
 /// The binary aimed at `engine`, installing into `dir`, with Compose `compose`.
 fn tool(home: &Path, engine: &TestEngine, dir: &Path, compose: &str) -> Command {
     let mut command = bin(home, Some(&engine.host));
@@ -43,16 +41,16 @@ fn infer(port: u16) -> String {
 fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
     let all = engines::available();
     let Some(source) = all.first() else { return };
-    if !demo_image_present(source) {
+    let Some((demo, _copy)) = demo_copy(source, "demo-test") else {
         return;
-    }
+    };
     let home = tempfile::tempdir().unwrap();
     let port = free_port();
     let package = make_package(
         source,
         home.path(),
         "demo.zip",
-        &[("Demo Test", DEMO_IMAGE, port)],
+        &[("Demo Test", &demo, port)],
     );
     for (i, target) in all.iter().enumerate() {
         let compose = if i % 2 == 0 {
@@ -61,10 +59,7 @@ fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
             "docker-compose"
         };
         let dir = home.path().join(format!("install-{}", target.name));
-        let _image = images::ImageGuard::new(target, vec![DEMO_IMAGE.to_owned()]);
-        if target != source {
-            let _ = target.docker().args(["rmi", DEMO_IMAGE]).output();
-        }
+        let _image = images::ImageGuard::new(target, vec![demo.clone()]);
         let first = run(tool(home.path(), target, &dir, compose)
             .args([
                 "install-package",
@@ -167,16 +162,14 @@ fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
             .success()
             .json();
         assert_eq!(status, serde_json::json!([]));
-        if target != source {
-            let kept = target
-                .docker()
-                .args(["image", "inspect", DEMO_IMAGE])
-                .output()
-                .unwrap()
-                .status
-                .success();
-            assert!(!kept, "{context}: the image no node uses is removed");
-        }
+        let kept = target
+            .docker()
+            .args(["image", "inspect", &demo])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(!kept, "{context}: the image no node uses is removed");
     }
 }
 
@@ -397,16 +390,16 @@ fn the_fallback_script_installs_the_demo_package_without_the_tool() {
     let Some(engine) = engines::primary() else {
         return;
     };
-    if !demo_image_present(&engine) {
+    let Some((demo, _copy)) = demo_copy(&engine, "demo-script") else {
         return;
-    }
+    };
     let home = tempfile::tempdir().unwrap();
     let port = free_port();
     let package = make_package(
         &engine,
         home.path(),
         "demo.zip",
-        &[("Demo Script", DEMO_IMAGE, port)],
+        &[("Demo Script", &demo, port)],
     );
     let unzipped = home.path().join("unzipped");
     let out = Command::new("unzip")

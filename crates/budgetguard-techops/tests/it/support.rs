@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use testkit::engines::TestEngine;
+pub use testkit::fixtures::{demo_copy, free_port, write_catalog, DEMO_IMAGE};
 
 /// The binary, with an environment of its own: no catalog, config or
 /// credentials of the user, and the engine `host` when given.
@@ -60,21 +61,6 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
-}
-
-/// Writes a catalog file with `(name, image, host port)` nodes.
-pub fn write_catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> PathBuf {
-    let nodes: Vec<_> = nodes
-        .iter()
-        .map(|(name, image, port)| serde_json::json!({"name": name, "image": image, "host_port": port}))
-        .collect();
-    let path = dir.join("catalog.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec(&serde_json::json!({ "nodes": nodes })).unwrap(),
-    )
-    .unwrap();
-    path
 }
 
 /// The names of the files in `dir`.
@@ -188,36 +174,6 @@ pub fn entry_names(package: &Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The Demo image, which `.ci/run` builds (`scripts/build-demo-image`) on the
-/// machine's engine; `false` (test skipped) when absent and not required.
-pub fn demo_image_present(engine: &TestEngine) -> bool {
-    let present = engine
-        .docker()
-        .args(["image", "inspect", "budgetguard/demo-nim:0.1.0"])
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(
-        present || !testkit::engines::docker_required(),
-        "the Demo image is missing on {}: run scripts/build-demo-image",
-        engine.name
-    );
-    if !present {
-        eprintln!("skipped: the Demo image is not built (scripts/build-demo-image)");
-    }
-    present
 }
 
 /// Makes a package of the catalog nodes `nodes` (name, image, port) on

@@ -1,0 +1,56 @@
+//! Fixtures both test suites use: catalog files, free ports, and copies of
+//! the Demo image under tags of their own.
+
+use std::path::{Path, PathBuf};
+
+use crate::engines::{self, TestEngine};
+use crate::images::{self, ImageGuard};
+
+/// The Demo node's image, built by `scripts/build-demo-image` (which
+/// `scripts/test` runs on the machine's engine).
+pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.1.0";
+
+/// Writes `catalog.json` in `dir` with `(name, image, host port)` nodes.
+pub fn write_catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> PathBuf {
+    let nodes: Vec<_> = nodes
+        .iter()
+        .map(|(name, image, port)| serde_json::json!({"name": name, "image": image, "host_port": port}))
+        .collect();
+    let path = dir.join("catalog.json");
+    std::fs::write(&path, serde_json::json!({ "nodes": nodes }).to_string())
+        .expect("the catalog is written");
+    path
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The Demo image tagged under a reference of this test's own, so that
+/// removing it (an uninstall does) never removes the image other tests use.
+/// `None` (the test is skipped) when the Demo image is absent and Docker is
+/// not required; a failure when it is.
+pub fn demo_copy(engine: &TestEngine, name: &str) -> Option<(String, ImageGuard)> {
+    let present = engine
+        .docker()
+        .args(["image", "inspect", DEMO_IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        present || !engines::docker_required(),
+        "{DEMO_IMAGE} is missing on {}: run scripts/build-demo-image",
+        engine.name
+    );
+    if !present {
+        eprintln!("skipped: {DEMO_IMAGE} is not built (scripts/build-demo-image)");
+        return None;
+    }
+    let reference = images::unique_reference(name);
+    engine.docker_ok(&["tag", DEMO_IMAGE, &reference]);
+    let guard = ImageGuard::new(engine, vec![reference.clone()]);
+    Some((reference, guard))
+}
