@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{ensure, Context};
 
 use crate::measure::{docker_save, gb, mib, DiskPeak, DiskWatch, SaveRun};
 use crate::setup::{
@@ -30,6 +30,10 @@ struct CreateRun {
 /// Runs the benchmark; `Ok(false)` when the `none` case misses a target.
 pub fn run() -> anyhow::Result<bool> {
     let setup = Setup::prepare()?;
+    ensure!(
+        setup.source == setup.engine,
+        "BENCH_SOURCE_HOST applies to `install` only: `create` measures the engine it packages from"
+    );
     let dir = setup.dir();
     let guard = setup.load_images();
     let references = guard.references().to_vec();

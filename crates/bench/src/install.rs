@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
 use testkit::engines::TestEngine;
+use testkit::images::ImageGuard;
 use testkit::process::{run_measured, Measured};
 
-use crate::measure::{docker_load, docker_save_to, gb, mib, present_images, remove_images, settle};
+use crate::measure::{
+    docker_load, docker_save_to, gb, leftover_layers, mib, present_images, remove_images, settle,
+};
 use crate::setup::{phases_text, target, Setup, TARGET_EXTRA_MIB, TARGET_RATIO, TARGET_RSS_MIB};
 
 /// The slowest second install allowed, as a multiple of the first.
@@ -98,33 +101,37 @@ pub fn run() -> anyhow::Result<bool> {
         existing.join(", "),
         engine.host
     );
-    let images = setup.load_images();
-    let references = images.references().to_vec();
+    let made = setup.load_images();
+    let references = made.references().to_vec();
+    let layers = setup.diff_ids()?;
+    // Whatever happens, the measured engine ends without the images.
+    let images = ImageGuard::new(engine, references.clone());
     let catalog = setup.write_catalog()?;
     let tar = dir.join("save.tar");
     eprintln!("bench: docker save -o");
-    let save = docker_save_to(engine, &tar, &references)?;
+    let save = docker_save_to(&setup.source, &tar, &references)?;
     let package = dir.join("pkg.zip");
     eprintln!("bench: create-install-package --compression none");
     setup.create_package(&catalog, "none", &package)?;
+    drop(made);
     // Dropped before `images`: the images cannot go while containers use them.
     let containers = ContainerGuard { engine };
     let install_dir = dir.join("install");
 
-    remove_images(engine, &references)?;
+    remove_images(engine, &references, &layers)?;
     eprintln!("bench: docker load -i (1/2)");
-    let load1 = baseline(engine, &tar, &references)?;
+    let load1 = baseline(engine, &tar, &references, &layers)?;
     eprintln!("bench: install-package (first)");
     let first = install(&setup, &package, &install_dir)?;
     eprintln!("bench: install-package (again)");
     let again = install(&setup, &package, &install_dir)?;
     eprintln!("bench: uninstall --all");
-    let (uninstall_wall, left) = uninstall(&setup, &install_dir, &references)?;
+    let (uninstall_wall, left) = uninstall(&setup, &install_dir, &references, &layers)?;
     // Whatever the uninstall left, the second baseline starts from nothing.
     drop(containers);
-    remove_images(engine, &references)?;
+    remove_images(engine, &references, &layers)?;
     eprintln!("bench: docker load -i (2/2)");
-    let load2 = baseline(engine, &tar, &references)?;
+    let load2 = baseline(engine, &tar, &references, &layers)?;
     drop(images);
 
     setup.print_engine();
@@ -188,9 +195,14 @@ pub fn run() -> anyhow::Result<bool> {
 
 /// Times `docker load -i <tar>` into an engine without the images, then
 /// removes them again.
-fn baseline(engine: &TestEngine, tar: &Path, references: &[String]) -> anyhow::Result<Duration> {
+fn baseline(
+    engine: &TestEngine,
+    tar: &Path,
+    references: &[String],
+    diff_ids: &[String],
+) -> anyhow::Result<Duration> {
     let wall = docker_load(engine, tar)?;
-    remove_images(engine, references)?;
+    remove_images(engine, references, diff_ids)?;
     Ok(wall)
 }
 
@@ -198,7 +210,7 @@ fn baseline(engine: &TestEngine, tar: &Path, references: &[String]) -> anyhow::R
 /// after [`settle`], and checks that it succeeded.
 fn install(setup: &Setup, package: &Path, install_dir: &Path) -> anyhow::Result<InstallRun> {
     settle();
-    let mut command = setup.tool_command();
+    let mut command = setup.tool_command(&setup.engine);
     command
         .env("BUDGETGUARD_INSTALL_DIR", install_dir)
         .args(["install-package", "--json", "--package"])
@@ -217,13 +229,14 @@ fn install(setup: &Setup, package: &Path, install_dir: &Path) -> anyhow::Result<
 }
 
 /// Runs `uninstall --all` on `install_dir` and returns its wall time and
-/// the containers and images still there afterwards.
+/// the containers, images and layers still there afterwards.
 fn uninstall(
     setup: &Setup,
     install_dir: &Path,
     references: &[String],
+    diff_ids: &[String],
 ) -> anyhow::Result<(Duration, Vec<String>)> {
-    let mut command = setup.tool_command();
+    let mut command = setup.tool_command(&setup.engine);
     command
         .env("BUDGETGUARD_INSTALL_DIR", install_dir)
         .args(["uninstall", "--all"]);
@@ -237,5 +250,9 @@ fn uninstall(
     }
     let mut left = present_containers(&setup.engine);
     left.extend(present_images(&setup.engine, references));
+    let layers = leftover_layers(&setup.engine, diff_ids).unwrap_or_default();
+    if !layers.is_empty() {
+        left.push(format!("{} layer(s)", layers.len()));
+    }
     Ok((run.wall, left))
 }

@@ -21,8 +21,11 @@ const USAGE: &str = "usage: budgetguard-bench create|install
            when a target is missed or the uninstall leaves containers or images
 
 environment:
-  DOCKER_HOST      the engine [default: unix:///var/run/docker.sock]
-  BENCH_LAYER_MB   size of each of the two big layers in MiB [default: 600]";
+  DOCKER_HOST        the engine [default: unix:///var/run/docker.sock]
+  BENCH_LAYER_MB     size of each of the two big layers in MiB [default: 600]
+  BENCH_SOURCE_HOST  install only: the engine the images are made, saved and packaged on
+                     [default: DOCKER_HOST]; Docker 26.1's classic store keeps the layers a
+                     multi-image save exported, so measure it with another source engine";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -86,8 +86,13 @@ pub fn docker_load(engine: &TestEngine, tar: &Path) -> anyhow::Result<Duration> 
 }
 
 /// Removes the images `references` from `engine` (`docker rmi`); fails
-/// when one is still there afterwards.
-pub fn remove_images(engine: &TestEngine, references: &[String]) -> anyhow::Result<()> {
+/// when one of them, or one of their layers (`diff_ids`), is still there
+/// afterwards: `docker load` would skip such a layer.
+pub fn remove_images(
+    engine: &TestEngine,
+    references: &[String],
+    diff_ids: &[String],
+) -> anyhow::Result<()> {
     // Ignore the outcome (an image may be absent already): what counts is
     // whether any is left.
     let _ = engine.docker().arg("rmi").args(references).output();
@@ -98,7 +103,67 @@ pub fn remove_images(engine: &TestEngine, references: &[String]) -> anyhow::Resu
         left.join(", "),
         engine.host
     );
+    let layers = leftover_layers(engine, diff_ids).unwrap_or_default();
+    ensure!(
+        layers.is_empty(),
+        "the engine at {} still stores {} of the {} layers of the removed images ({}), so `docker load` \
+         and the install would skip them. Docker 26.1's classic store keeps the layers that a \
+         multi-image `docker save` (or create-install-package) exported from several images \
+         until the engine restarts: make the images on another engine with \
+         BENCH_SOURCE_HOST=<its address>",
+        engine.host,
+        layers.len(),
+        diff_ids.len(),
+        layers.join(", ")
+    );
     Ok(())
+}
+
+/// Which of the layers `diff_ids` the engine still stores, read from its data
+/// folder (the classic store's layer database, whose entries name their diff
+/// ID, and the containerd store's content blobs, named by digest: the
+/// synthetic layers are uncompressed, so a blob's digest is its diff ID);
+/// `None` when the data folder cannot be read (a remote engine, or not root).
+pub fn leftover_layers(engine: &TestEngine, diff_ids: &[String]) -> Option<Vec<String>> {
+    let info = engine.docker_ok(&["info", "--format", "{{.DockerRootDir}}\t{{.Driver}}"]);
+    let (root, driver) = info.trim().split_once('\t')?;
+    let root = Path::new(root);
+    let content = "io.containerd.content.v1.content/blobs/sha256";
+    let layerdb = root.join("image").join(driver).join("layerdb/sha256");
+    let blob_dirs = [
+        root.join("containerd/daemon").join(content),
+        root.parent()
+            .unwrap_or(root)
+            .join("containerd")
+            .join(content),
+    ];
+    let mut readable = false;
+    let mut stored = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&layerdb) {
+        readable = true;
+        stored.extend(entries.filter_map(Result::ok).filter_map(|e| {
+            std::fs::read_to_string(e.path().join("diff"))
+                .ok()
+                .map(|d| d.trim().to_owned())
+        }));
+    }
+    for dir in &blob_dirs {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            readable = true;
+            stored.extend(
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| format!("sha256:{}", e.file_name().to_string_lossy())),
+            );
+        }
+    }
+    readable.then(|| {
+        diff_ids
+            .iter()
+            .filter(|id| stored.contains(id))
+            .map(|id| id.chars().take(19).collect())
+            .collect()
+    })
 }
 
 /// Which of `references` the engine has.

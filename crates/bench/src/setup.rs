@@ -26,8 +26,11 @@ pub const TARGET_EXTRA_MIB: f64 = 1.0;
 /// The engine, the tool, the image set and a temporary folder for one
 /// benchmark run.
 pub struct Setup {
-    /// The engine in `DOCKER_HOST`.
+    /// The engine in `DOCKER_HOST`: the one measured.
     pub engine: TestEngine,
+    /// The engine the images are made, saved and packaged on:
+    /// `BENCH_SOURCE_HOST`, by default the measured engine itself.
+    pub source: TestEngine,
     /// `budgetguard-techops`.
     pub tool: PathBuf,
     /// The engine's version, e.g. `20.10.24+dfsg1`.
@@ -43,19 +46,29 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// Reads `DOCKER_HOST` and `BENCH_LAYER_MB`, checks that the engine
-    /// answers and the tool is built, and makes a temporary folder.
+    /// Reads `DOCKER_HOST`, `BENCH_SOURCE_HOST` and `BENCH_LAYER_MB`, checks
+    /// that the engines answer and the tool is built, and makes a temporary
+    /// folder.
     pub fn prepare() -> anyhow::Result<Self> {
         let engine = TestEngine {
             name: "bench".to_owned(),
             host: std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned()),
         };
-        ensure!(
-            engine.answers(),
-            "the engine at {} does not answer",
-            engine.host
-        );
+        let source = match std::env::var("BENCH_SOURCE_HOST") {
+            Ok(host) if !host.trim().is_empty() && host.trim() != engine.host => TestEngine {
+                name: "source".to_owned(),
+                host: host.trim().to_owned(),
+            },
+            _ => engine.clone(),
+        };
+        for engine in [&engine, &source] {
+            ensure!(
+                engine.answers(),
+                "the engine at {} does not answer",
+                engine.host
+            );
+        }
         let tool = tool_path()?;
         let layer_mb: u64 = match std::env::var("BENCH_LAYER_MB") {
             Ok(v) => v
@@ -76,6 +89,7 @@ impl Setup {
             .context("create a temporary folder")?;
         Ok(Self {
             engine,
+            source,
             tool,
             version,
             containerd_store,
@@ -95,18 +109,37 @@ impl Setup {
         self.specs.iter().map(|s| s.reference.clone()).collect()
     }
 
-    /// Loads the image set into the engine; the guard removes it when dropped.
+    /// Loads the image set into the source engine; the guard removes it
+    /// when dropped.
     pub fn load_images(&self) -> ImageGuard {
         eprintln!(
-            "bench: loading 2 images ({}) into Docker {} at {}",
+            "bench: loading 2 images ({}) into the engine at {}",
             gb(self.set_size),
-            self.version,
-            self.engine.host
+            self.source.host
         );
         let started = Instant::now();
-        let guard = images::load(&self.engine, &self.specs);
+        let guard = images::load(&self.source, &self.specs);
         eprintln!("bench: loaded in {:.1} s", started.elapsed().as_secs_f64());
         guard
+    }
+
+    /// The diff IDs of the image set's layers, asked of the source engine
+    /// (the second image holds every layer).
+    pub fn diff_ids(&self) -> anyhow::Result<Vec<String>> {
+        let references = self.references();
+        let listed = self.source.docker_ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            &references[1],
+        ]);
+        serde_json::from_str(listed.trim()).with_context(|| {
+            format!(
+                "the layers of {} are not a JSON list: {listed}",
+                references[1]
+            )
+        })
     }
 
     /// Writes a catalog naming the images "Bench A" and "Bench B".
@@ -124,23 +157,23 @@ impl Setup {
         Ok(path)
     }
 
-    /// A `budgetguard-techops` command aimed at the engine.
-    pub fn tool_command(&self) -> Command {
+    /// A `budgetguard-techops` command aimed at `engine`.
+    pub fn tool_command(&self, engine: &TestEngine) -> Command {
         let mut command = Command::new(&self.tool);
-        command.env("DOCKER_HOST", &self.engine.host);
+        command.env("DOCKER_HOST", &engine.host);
         command
     }
 
     /// Runs `create-install-package --no-pull --json` of both nodes with
-    /// `compression` into `output`, measured, and checks that it succeeded
-    /// and wrote the size it reported.
+    /// `compression` into `output` on the source engine, measured, and
+    /// checks that it succeeded and wrote the size it reported.
     pub fn create_package(
         &self,
         catalog: &Path,
         compression: &str,
         output: &Path,
     ) -> anyhow::Result<PackageRun> {
-        let mut command = self.tool_command();
+        let mut command = self.tool_command(&self.source);
         command
             .arg("create-install-package")
             .arg("--no-pull")
@@ -181,7 +214,7 @@ impl Setup {
     /// store) at unix:///var/run/docker.sock, images 1.26 GB`.
     pub fn print_engine(&self) {
         println!(
-            "engine Docker {} ({}) at {}, images {}",
+            "engine Docker {} ({}) at {}, images {}{}",
             self.version,
             if self.containerd_store {
                 "containerd store"
@@ -189,7 +222,12 @@ impl Setup {
                 "classic store"
             },
             self.engine.host,
-            gb(self.set_size)
+            gb(self.set_size),
+            if self.source == self.engine {
+                String::new()
+            } else {
+                format!(" (made, saved and packaged at {})", self.source.host)
+            }
         );
     }
 
@@ -228,17 +266,23 @@ fn tool_path() -> anyhow::Result<PathBuf> {
 /// The two-image set and the bytes of its distinct layers: image 1 has a few
 /// small layers, one random and one compressible layer of `big` bytes; image
 /// 2 has the same layers and one small layer on top.
+///
+/// The layers' content is unique to this run: a layer with the same content
+/// left in the engine by another run (an image of a concurrent run, or a
+/// layer an engine failed to delete) would let `docker load` skip it and
+/// make the baseline meaningless.
 fn image_set(big: u64) -> (Vec<ImageSpec>, u64) {
+    let salt = run_salt();
     let base = vec![
-        Layer::Compressible(1000, 1),
-        Layer::Random(100 * 1024, 2),
-        Layer::Compressible(2 * MIB, 3),
-        Layer::Random(big, 4),
-        Layer::Compressible(big, 5),
-        Layer::Random(64 * 1024, 6),
+        Layer::Compressible(1000, salt + 1),
+        Layer::Random(100 * 1024, salt + 2),
+        Layer::Compressible(2 * MIB, salt + 3),
+        Layer::Random(big, salt + 4),
+        Layer::Compressible(big, salt + 5),
+        Layer::Random(64 * 1024, salt + 6),
     ];
     let mut top = base.clone();
-    top.push(Layer::Compressible(300 * 1024, 7));
+    top.push(Layer::Compressible(300 * 1024, salt + 7));
     let size = top
         .iter()
         .map(|l| match *l {
@@ -256,6 +300,17 @@ fn image_set(big: u64) -> (Vec<ImageSpec>, u64) {
         },
     ];
     (specs, size)
+}
+
+/// A seed offset unique to this run: a multiple of 16 (the random layers'
+/// seeds stay distinct after `| 1`), below 10^11 (the compressible layers'
+/// line numbers keep their width).
+fn run_salt() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
+    (mixed % 5_000_000_000) * 16
 }
 
 /// The tool's own "<step>: done in <t>s" lines of `stderr`, as "<step> <t>s",
