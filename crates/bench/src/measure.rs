@@ -183,9 +183,14 @@ pub fn present_images(engine: &TestEngine, references: &[String]) -> Vec<String>
 }
 
 /// Flushes dirty pages to disk (`sync`), so that a timed run does not pay
-/// for the writeback of what ran before it.
+/// for the writeback of what ran before it. With `BENCH_COLD=1` (root only)
+/// it also drops the page cache, so every timed run starts cold, as an
+/// export of freshly pulled images does.
 pub fn settle() {
     let _ = std::process::Command::new("sync").status();
+    if std::env::var("BENCH_COLD").is_ok_and(|v| v == "1") {
+        let _ = std::fs::write("/proc/sys/vm/drop_caches", "3\n");
+    }
 }
 
 /// What a [`DiskWatch`] saw.
