@@ -282,6 +282,22 @@ fn bad_packages_are_refused_each_with_its_own_error_and_change_nothing() {
         "uses package format 99, this tool reads up to 1; install a newer budgetguard-techops"
             .into(),
     ));
+    let renamed_layer = layer.clone();
+    with_manifest(&good, &bad("digest.zip"), |m| {
+        for entry in m["entries"].as_array_mut().unwrap() {
+            if entry["name"] == renamed_layer.as_str() {
+                entry["sha256"] = serde_json::json!("0".repeat(64));
+            }
+        }
+    });
+    corpus.push((
+        bad("digest.zip"),
+        "is listed with another digest than its name".into(),
+    ));
+    with_manifest(&good, &bad("node.zip"), |m| {
+        m["nodes"][0]["name"] = serde_json::json!("../..")
+    });
+    corpus.push((bad("node.zip"), "catalog node `../..` is not valid".into()));
     zip_bomb(&good, &bad("bomb.zip"), &layer, layer_size);
     corpus.push((
         bad("bomb.zip"),

@@ -238,3 +238,105 @@ fn an_unreachable_registry_is_named_with_the_way_out() {
     );
     assert_eq!(files_in(home.path()), ["catalog.json"]);
 }
+
+/// A pulled image keeps its layers compressed in the containerd store, and
+/// `docker save` exports them so: the package must hold them uncompressed,
+/// named by their diff IDs, on every engine.
+#[test]
+fn pulled_images_package_on_every_engine() {
+    let all = engines::available();
+    let Some(registry) = Registry::start("techops", "s3cret") else {
+        return;
+    };
+    for engine in &all {
+        let home = tempfile::tempdir().unwrap();
+        let docker_config = home.path().join("docker");
+        login(engine, &docker_config, registry.port, "techops", "s3cret");
+        let local = ImageSpec {
+            reference: images::unique_reference("compressed"),
+            layers: vec![Layer::Compressible(3 << 20, 91), Layer::Random(200_000, 92)],
+        };
+        let guard = images::load(engine, std::slice::from_ref(&local));
+        let remote = format!(
+            "127.0.0.1:{}/{}",
+            registry.port,
+            local.reference.trim_start_matches("budgetguard-test/")
+        );
+        let _remote_guard = images::ImageGuard::new(engine, vec![remote.clone()]);
+        engine.docker_ok(&["tag", &local.reference, &remote]);
+        let pushed = engine
+            .docker()
+            .arg("--config")
+            .arg(&docker_config)
+            .args(["push", &remote])
+            .output()
+            .unwrap();
+        assert!(
+            pushed.status.success(),
+            "push on {}: {}",
+            engine.name,
+            String::from_utf8_lossy(&pushed.stderr)
+        );
+        engine.docker_ok(&["rmi", &remote]);
+        drop(guard);
+        let pulled = engine
+            .docker()
+            .arg("--config")
+            .arg(&docker_config)
+            .args(["pull", &remote])
+            .output()
+            .unwrap();
+        assert!(
+            pulled.status.success(),
+            "pull on {}: {}",
+            engine.name,
+            String::from_utf8_lossy(&pulled.stderr)
+        );
+
+        let catalog = write_catalog(home.path(), &[("Pulled", &remote, 9132)]);
+        let output = home.path().join("pulled.zip");
+        run(bin(home.path(), Some(&engine.host))
+            .args([
+                "create-install-package",
+                "--no-pull",
+                "--nodes",
+                "Pulled",
+                "--output",
+            ])
+            .arg(&output)
+            .arg("--catalog")
+            .arg(&catalog))
+        .success();
+        run(bin(home.path(), None)
+            .args(["verify-package", "--package"])
+            .arg(&output))
+        .success();
+        let manifest = manifest_of(&output);
+        let layers: Vec<&serde_json::Value> = manifest["images"][0]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| &l["digest"])
+            .collect();
+        let engine_layers: serde_json::Value = serde_json::from_str(&engine.docker_ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            &remote,
+        ]))
+        .unwrap();
+        assert_eq!(
+            serde_json::json!(layers),
+            engine_layers,
+            "on {}",
+            engine.name
+        );
+        assert_eq!(
+            manifest["images"][0]["layers"][0]["size"],
+            (3 << 20) + 1536,
+            "on {}: stored uncompressed",
+            engine.name
+        );
+    }
+}

@@ -245,7 +245,9 @@ impl Catalog {
         Ok(nodes)
     }
 
-    fn validate(&self) -> Result<(), CatalogError> {
+    /// Checks every node: a usable name distinct from the others, an image
+    /// reference, ports, and no secret in the environment.
+    pub fn validate(&self) -> Result<(), CatalogError> {
         for (i, node) in self.nodes.iter().enumerate() {
             let invalid = |reason: String| CatalogError::InvalidNode {
                 node: node.name.clone(),

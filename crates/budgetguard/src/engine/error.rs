@@ -5,8 +5,13 @@
 pub enum EngineError {
     /// The engine does not answer.
     #[error(
-        "cannot reach the Docker engine at `{host}`{}: {detail}; start Docker, or point `DOCKER_HOST` at a running engine",
-        if *from_env { " (from DOCKER_HOST)" } else { "" }
+        "cannot reach the Docker engine at `{host}`{}: {detail}; {}",
+        if *from_env { " (from DOCKER_HOST)" } else { "" },
+        if detail.to_lowercase().contains("permission denied") {
+            "add yourself to the `docker` group (`sudo usermod -aG docker $USER`) and log in again"
+        } else {
+            "start Docker, or point `DOCKER_HOST` at a running engine"
+        }
     )]
     Unreachable {
         /// The address tried.
@@ -23,7 +28,10 @@ pub enum EngineError {
         image: String,
     },
     /// The registry refused the credentials.
-    #[error("pulling `{image}`: {registry} refused the credentials (401); set a valid key in `NGC_API_KEY` or run `budgetguard-techops install-credentials`{}", docker_login_hint(registry))]
+    #[error(
+        "pulling `{image}`: {registry} refused the credentials (401); {}",
+        login_hint(registry)
+    )]
     Unauthorized {
         /// The image reference.
         image: String,
@@ -70,10 +78,11 @@ pub enum EngineError {
     },
 }
 
-fn docker_login_hint(registry: &str) -> String {
+fn login_hint(registry: &str) -> String {
     if registry == "nvcr.io" {
-        String::new()
+        "set a valid NGC API key in `NGC_API_KEY` or with `budgetguard-techops install-credentials`"
+            .to_owned()
     } else {
-        format!(" (or `docker login {registry}`)")
+        format!("log in with `docker login {registry}` and retry")
     }
 }

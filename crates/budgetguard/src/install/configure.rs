@@ -55,6 +55,7 @@ struct Before {
     config: NodeConfig,
     compose_yaml: Option<Vec<u8>>,
     state: Option<String>,
+    cache_existed: bool,
 }
 
 impl Configure<'_> {
@@ -70,6 +71,7 @@ impl Configure<'_> {
                 config: config.clone(),
                 compose_yaml: std::fs::read(&file).ok(),
                 state: self.engine.container_state(&container).await?,
+                cache_existed: self.dir.cache_dir(node).exists(),
             };
             changed.push(
                 before.compose_yaml.as_deref() != Some(config.compose_yaml.as_slice())
@@ -156,7 +158,11 @@ impl Configure<'_> {
                 }
                 None => {
                     let _ = self.compose.down(&project, &file).await;
-                    let _ = std::fs::remove_dir_all(self.dir.node_dir(node));
+                    let _ = std::fs::remove_file(&file);
+                    // A cache kept by an earlier uninstall stays.
+                    if !before.cache_existed {
+                        let _ = std::fs::remove_dir_all(self.dir.node_dir(node));
+                    }
                 }
             }
         }

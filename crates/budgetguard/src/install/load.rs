@@ -70,15 +70,24 @@ impl LoadPlan {
                 continue;
             }
             outcomes.push(ImageOutcome::Loaded);
+            plan.stream.push(image.clone());
+        }
+        // A layer file can be left out only if the engine has it at every
+        // place the streamed images use it (the classic store keys layers by
+        // the chain below them).
+        let mut needed = HashSet::new();
+        for image in &plan.stream {
             let digests: Vec<String> = image.layers.iter().map(|l| l.digest.clone()).collect();
             for i in 0..digests.len() {
                 let chain = &digests[..=i];
                 if local.iter().any(|l| l.info.layers.starts_with(chain)) {
                     plan.omit.insert(digests[i].clone());
+                } else {
+                    needed.insert(digests[i].clone());
                 }
             }
-            plan.stream.push(image.clone());
         }
+        plan.omit.retain(|digest| !needed.contains(digest));
         (plan, outcomes)
     }
 
@@ -200,8 +209,13 @@ async fn stream_into_engine(
     if cancel.is_cancelled() {
         return Err(InstallError::Cancelled);
     }
-    produced?;
-    loaded?;
+    match (produced, loaded) {
+        // The engine's own words say why it stopped reading.
+        (Err(InstallError::Engine(_)), Err(engine)) => return Err(engine.into()),
+        (Err(package), _) => return Err(package),
+        (Ok(()), Err(engine)) => return Err(engine.into()),
+        (Ok(()), Ok(_)) => {}
+    }
     reporter.report(Event::Finished { step: Step::Load });
     Ok(())
 }
@@ -364,4 +378,75 @@ fn receiver_stream(
     futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ImageInfo;
+
+    fn blob(digest: &str) -> Blob {
+        Blob {
+            digest: digest.to_owned(),
+            size: 1,
+        }
+    }
+
+    fn image(id: &str, layers: &[&str]) -> PackagedImage {
+        PackagedImage {
+            references: vec![format!("{id}:1")],
+            id: id.to_owned(),
+            repo_digests: Vec::new(),
+            manifest: blob(&format!("{id}-manifest")),
+            config: blob(id),
+            layers: layers.iter().map(|l| blob(l)).collect(),
+        }
+    }
+
+    fn local(id: &str, layers: &[&str]) -> LocalImage {
+        LocalImage {
+            tags: Vec::new(),
+            info: ImageInfo {
+                id: id.to_owned(),
+                repo_digests: Vec::new(),
+                layers: layers.iter().map(|l| l.to_string()).collect(),
+                size: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn present_images_are_not_streamed_and_present_chains_are_left_out() {
+        let images = [image("old", &["A", "B"]), image("new", &["A", "B", "C"])];
+        let (plan, outcomes) = LoadPlan::new(&images, &[local("old", &["A", "B"])], false);
+        assert_eq!(
+            outcomes,
+            [ImageOutcome::AlreadyPresent, ImageOutcome::Loaded]
+        );
+        assert_eq!(plan.stream.len(), 1);
+        assert_eq!(plan.omit, HashSet::from(["A".to_owned(), "B".to_owned()]));
+    }
+
+    #[test]
+    fn a_layer_is_left_out_only_where_every_use_of_it_is_present() {
+        // E (say the empty layer) is present under A, but not under A, E, X.
+        let images = [image("new", &["A", "E", "X", "E"])];
+        let (plan, _) = LoadPlan::new(&images, &[local("old", &["A", "E"])], false);
+        assert_eq!(plan.omit, HashSet::from(["A".to_owned()]));
+    }
+
+    #[test]
+    fn the_containerd_store_names_images_by_manifest() {
+        let images = [image("cfg", &["A"])];
+        assert!(is_present(
+            &images[0],
+            &[local("cfg-manifest", &["A"])],
+            true
+        ));
+        assert!(!is_present(
+            &images[0],
+            &[local("cfg-manifest", &["A"])],
+            false
+        ));
+    }
 }

@@ -159,6 +159,7 @@ impl Converter<'_> {
 
     /// Streams one blob into the package under the name of its SHA-256.
     fn write_blob(&mut self, data: &mut impl Read) -> Result<Blob, PackageError> {
+        let mut data = uncompressed(data).map_err(bad_export)?;
         let output = self.output;
         let placeholder = layout::blob_entry(&"0".repeat(64));
         let mut entry = self
@@ -338,6 +339,21 @@ impl Converter<'_> {
     }
 }
 
+/// The data of a blob as an uncompressed stream. The containerd image store
+/// exports layers as it keeps them, gzip- or zstd-compressed when they were
+/// pulled; the package holds every layer uncompressed, named by its diff ID,
+/// so that every engine loads it.
+fn uncompressed<'a>(data: &'a mut dyn Read) -> io::Result<Box<dyn Read + 'a>> {
+    let mut magic = Vec::with_capacity(4);
+    data.take(4).read_to_end(&mut magic)?;
+    let whole = io::Cursor::new(magic.clone()).chain(data);
+    Ok(match magic.as_slice() {
+        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(whole)),
+        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::stream::read::Decoder::new(whole)?),
+        _ => Box::new(whole),
+    })
+}
+
 /// `./a//b/` becomes `a/b`.
 fn normalize(path: &str) -> String {
     path.split('/')
@@ -422,6 +438,35 @@ fn write_error(output: &Path, source: io::Error) -> PackageError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compressed_blobs_are_read_uncompressed() {
+        use std::io::Write;
+        let plain: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(&plain).unwrap();
+        let gzip = gzip.finish().unwrap();
+        let zstd = zstd::encode_all(plain.as_slice(), 1).unwrap();
+        for (what, data) in [
+            ("gzip", gzip),
+            ("zstd", zstd),
+            ("plain", plain.clone()),
+            ("tiny", b"ab".to_vec()),
+        ] {
+            let mut source = data.as_slice();
+            let mut out = Vec::new();
+            uncompressed(&mut source)
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+            let expected = if what == "tiny" {
+                b"ab".to_vec()
+            } else {
+                plain.clone()
+            };
+            assert_eq!(out, expected, "{what}");
+        }
+    }
 
     #[test]
     fn symlinks_resolve_from_their_folder() {

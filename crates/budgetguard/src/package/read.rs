@@ -96,7 +96,55 @@ impl Package {
             file_size,
         };
         package.check_entries()?;
+        package.check_contents()?;
         Ok(package)
+    }
+
+    /// The manifest agrees with itself: nodes are valid catalog nodes with
+    /// their Compose files where the layout puts them, blob entries hold the
+    /// digest their name says, and every blob of every image is listed with
+    /// its size.
+    fn check_contents(&self) -> Result<(), PackageError> {
+        let nodes = crate::catalog::Catalog {
+            nodes: self.manifest.nodes.iter().map(|n| n.node.clone()).collect(),
+        };
+        nodes.validate().map_err(|e| PackageError::NotAPackage {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })?;
+        for packaged in &self.manifest.nodes {
+            let expected = layout::compose_entry(&packaged.node.service_name());
+            if packaged.compose_file != expected || self.listed(&expected).is_none() {
+                return Err(self.mismatch(
+                    &packaged.compose_file,
+                    "is not the Compose file of its node",
+                ));
+            }
+        }
+        for entry in &self.manifest.entries {
+            if let Some(hex) = entry.name.strip_prefix("images/blobs/sha256/") {
+                if entry.sha256 != hex {
+                    return Err(
+                        self.mismatch(&entry.name, "is listed with another digest than its name")
+                    );
+                }
+            }
+        }
+        for image in &self.manifest.images {
+            let blobs = [&image.manifest, &image.config]
+                .into_iter()
+                .chain(&image.layers);
+            for blob in blobs {
+                let name = layout::blob_entry(layout::hex_of(&blob.digest));
+                if self.listed(&name).map(|e| e.size) != Some(blob.size) {
+                    return Err(self.mismatch(
+                        &name,
+                        "is missing, or differs in size from the image that uses it",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_entries(&self) -> Result<(), PackageError> {

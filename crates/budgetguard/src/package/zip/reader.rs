@@ -150,7 +150,19 @@ impl<R: Read> Read for SizeLimited<R> {
             };
         }
         let max = buf.len().min(self.left.min(usize::MAX as u64) as usize);
-        let n = self.inner.read(&mut buf[..max])?;
+        let n = self
+            .inner
+            .read(&mut buf[..max])
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData
+                | io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::Interrupted => e,
+                // Decoders report damaged data as other kinds.
+                _ => io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("entry `{}` cannot be decompressed: {e}", self.name),
+                ),
+            })?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
