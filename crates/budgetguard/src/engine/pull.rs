@@ -100,10 +100,10 @@ fn classify(reference: &str, error: bollard::errors::Error) -> EngineError {
     let lower = detail.to_lowercase();
     let registry = registry_host(reference).to_owned();
     let image = reference.to_owned();
-    if lower.contains("402 payment required") || lower.contains("payment required") {
+    // Words, not bare status numbers: digests in the message hold those too.
+    if lower.contains("payment required") {
         EngineError::NoEntitlement { image }
-    } else if lower.contains("401 unauthorized")
-        || lower.contains("unauthorized")
+    } else if lower.contains("unauthorized")
         || lower.contains("authentication required")
         || lower.contains("no basic auth credentials")
     {
