@@ -119,6 +119,46 @@ fn login(engine: &engines::TestEngine, config: &Path, port: u16, user: &str, pas
     );
 }
 
+/// Pushes a new synthetic image of `layers` to the registry from `engine`
+/// (logged in through `docker_config`) and removes it locally; returns its
+/// registry reference and a guard that removes it again after the test.
+fn push_image(
+    engine: &engines::TestEngine,
+    registry: &Registry,
+    docker_config: &Path,
+    name: &str,
+    layers: Vec<Layer>,
+) -> (String, images::ImageGuard) {
+    let local = ImageSpec {
+        reference: images::unique_reference(name),
+        layers,
+    };
+    let guard = images::load(engine, std::slice::from_ref(&local));
+    let remote = format!(
+        "127.0.0.1:{}/{}",
+        registry.port,
+        local.reference.trim_start_matches("budgetguard-test/")
+    );
+    let remote_guard = images::ImageGuard::new(engine, vec![remote.clone()]);
+    engine.docker_ok(&["tag", &local.reference, &remote]);
+    let out = engine
+        .docker()
+        .arg("--config")
+        .arg(docker_config)
+        .args(["push", &remote])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "push on {}: {}",
+        engine.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    engine.docker_ok(&["rmi", &remote]);
+    drop(guard);
+    (remote, remote_guard)
+}
+
 #[test]
 fn images_are_pulled_with_the_users_docker_credentials() {
     let Some(engine) = engines::primary() else {
@@ -131,32 +171,13 @@ fn images_are_pulled_with_the_users_docker_credentials() {
     let docker_config = home.path().join("docker");
     login(&engine, &docker_config, registry.port, "techops", "s3cret");
 
-    let local = ImageSpec {
-        reference: images::unique_reference("pushed"),
-        layers: vec![Layer::Random(2 << 20, 12)],
-    };
-    let guard = images::load(&engine, std::slice::from_ref(&local));
-    let remote = format!(
-        "127.0.0.1:{}/{}",
-        registry.port,
-        local.reference.trim_start_matches("budgetguard-test/")
+    let (remote, _remote_guard) = push_image(
+        &engine,
+        &registry,
+        &docker_config,
+        "pushed",
+        vec![Layer::Random(2 << 20, 12)],
     );
-    let _remote_guard = images::ImageGuard::new(&engine, vec![remote.clone()]);
-    engine.docker_ok(&["tag", &local.reference, &remote]);
-    let out = engine
-        .docker()
-        .arg("--config")
-        .arg(&docker_config)
-        .args(["push", &remote])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "push: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    engine.docker_ok(&["rmi", &remote]);
-    drop(guard);
 
     let catalog = write_catalog(home.path(), &[("Pulled", &remote, 9130)]);
     let output = home.path().join("pulled.zip");
@@ -252,33 +273,13 @@ fn pulled_images_package_on_every_engine() {
         let home = tempfile::tempdir().unwrap();
         let docker_config = home.path().join("docker");
         login(engine, &docker_config, registry.port, "techops", "s3cret");
-        let local = ImageSpec {
-            reference: images::unique_reference("compressed"),
-            layers: vec![Layer::Compressible(3 << 20, 91), Layer::Random(200_000, 92)],
-        };
-        let guard = images::load(engine, std::slice::from_ref(&local));
-        let remote = format!(
-            "127.0.0.1:{}/{}",
-            registry.port,
-            local.reference.trim_start_matches("budgetguard-test/")
+        let (remote, _remote_guard) = push_image(
+            engine,
+            &registry,
+            &docker_config,
+            "compressed",
+            vec![Layer::Compressible(3 << 20, 91), Layer::Random(200_000, 92)],
         );
-        let _remote_guard = images::ImageGuard::new(engine, vec![remote.clone()]);
-        engine.docker_ok(&["tag", &local.reference, &remote]);
-        let pushed = engine
-            .docker()
-            .arg("--config")
-            .arg(&docker_config)
-            .args(["push", &remote])
-            .output()
-            .unwrap();
-        assert!(
-            pushed.status.success(),
-            "push on {}: {}",
-            engine.name,
-            String::from_utf8_lossy(&pushed.stderr)
-        );
-        engine.docker_ok(&["rmi", &remote]);
-        drop(guard);
         let pulled = engine
             .docker()
             .arg("--config")
