@@ -1,5 +1,5 @@
-//! Fixtures both test suites use: catalog files, free ports, and copies of
-//! the Demo image under tags of their own.
+//! Fixtures both test suites use: catalog files, folder listings, free
+//! ports, and copies of the Demo image under tags of their own.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,21 @@ pub fn write_catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> PathBuf {
     std::fs::write(&path, serde_json::json!({ "nodes": nodes }).to_string())
         .expect("the catalog is written");
     path
+}
+
+/// The sorted names of the files in `dir`.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("the folder is readable")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// A loopback port nothing listens on right now.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use budgetguard::catalog::Catalog;
 use budgetguard::install::InstallDir;
 use budgetguard_gui::{Gui, GuiOptions};
-pub use testkit::fixtures::{free_port, write_catalog};
+pub use testkit::fixtures::{files_in, free_port, write_catalog};
 use thirtyfour::prelude::*;
 use thirtyfour::ChromeCapabilities;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -185,16 +185,6 @@ impl Drop for Server {
 /// over the built-in catalog, as `--catalog` does.
 pub fn catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> Catalog {
     Catalog::load(Some(&write_catalog(dir, nodes)), true).unwrap()
-}
-
-/// The names of the files in `dir`.
-pub fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Where screenshots go: `target/gui-screenshots/`.

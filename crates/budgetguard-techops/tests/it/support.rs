@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use testkit::engines::TestEngine;
-pub use testkit::fixtures::{demo_copy, free_port, write_catalog, DEMO_IMAGE};
+pub use testkit::fixtures::{demo_copy, files_in, free_port, write_catalog, DEMO_IMAGE};
 
 /// The binary, with an environment of its own: no catalog, config or
 /// credentials of the user, and the engine `host` when given.
@@ -61,16 +61,6 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
-}
-
-/// The names of the files in `dir`.
-pub fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The SHA-256 of a file, by `sha256sum`.

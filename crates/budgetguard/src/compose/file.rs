@@ -60,7 +60,7 @@ struct Device {
 }
 
 /// The label that names the node a container belongs to.
-pub const NODE_LABEL: &str = "com.budgetguard.node";
+const NODE_LABEL: &str = "com.budgetguard.node";
 
 /// Builds the Compose file of `node`. Values are escaped for Compose's
 /// `$` interpolation; secrets are never in it, only the credentials file's path.

@@ -10,7 +10,7 @@ use super::configure::{Configure, NodeConfig, NodeReport};
 use super::dir::InstallDir;
 use super::{preflight, InstallError};
 use crate::catalog::Node;
-use crate::compose::{compose_file, Compose};
+use crate::compose::compose_file;
 use crate::engine::{Engine, RegistryAuth};
 use crate::progress::SharedReporter;
 use crate::Cancel;
@@ -39,31 +39,6 @@ pub struct DeployReport {
     pub nodes: Vec<NodeReport>,
 }
 
-/// Problems that stop `nodes` from running here; empty when they can.
-pub async fn deploy_problems(
-    engine: &Engine,
-    dir: &InstallDir,
-    nodes: &[Node],
-    start: bool,
-) -> Result<Vec<String>, InstallError> {
-    let facts = engine.facts().await?;
-    let mut problems = preflight::problems(
-        engine,
-        &facts,
-        dir,
-        &preflight::Needs {
-            nodes,
-            load_bytes: 0,
-            start,
-        },
-    )
-    .await;
-    if let Err(e) = Compose::detect(engine.host()).await {
-        problems.insert(0, e.to_string());
-    }
-    Ok(problems)
-}
-
 /// Deploys the nodes as `options` say.
 pub async fn deploy_local(
     engine: &Engine,
@@ -71,11 +46,12 @@ pub async fn deploy_local(
     reporter: SharedReporter,
     cancel: &Cancel,
 ) -> Result<DeployReport, InstallError> {
-    let problems = deploy_problems(engine, &options.dir, &options.nodes, options.start).await?;
-    if !problems.is_empty() {
-        return Err(InstallError::Preflight { problems });
-    }
-    let compose = Compose::detect(engine.host()).await?;
+    let needs = preflight::Needs {
+        nodes: &options.nodes,
+        load_bytes: 0,
+        start: options.start,
+    };
+    let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
     for node in &options.nodes {
         tokio::select! {
             info = engine.ensure_image(&node.image, options.pull, &options.auth, &*reporter) => { info?; }

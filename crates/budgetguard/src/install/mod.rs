@@ -13,10 +13,9 @@ mod package;
 mod preflight;
 
 pub use configure::NodeReport;
-pub use deploy::{deploy_local, deploy_problems, DeployOptions, DeployReport};
+pub use deploy::{deploy_local, DeployOptions, DeployReport};
 pub use dir::{Endpoints, InstallDir, InstalledNode};
 pub use error::InstallError;
-pub use health::http_status;
 pub use load::ImageOutcome;
 pub use nodes::{select, start, status, stop, uninstall, NodeStatus};
 pub use package::{install_package, ImageReport, InstallOptions, InstallReport};

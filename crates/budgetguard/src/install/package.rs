@@ -11,7 +11,6 @@ use super::configure::{Configure, NodeConfig, NodeReport};
 use super::dir::InstallDir;
 use super::load::{load_images, ImageOutcome, LoadPlan};
 use super::{preflight, InstallError};
-use crate::compose::Compose;
 use crate::engine::Engine;
 use crate::package::Package;
 use crate::progress::SharedReporter;
@@ -70,7 +69,6 @@ pub async fn install_package(
     let package = Arc::new(Package::open(&options.package)?);
     let configs = package_nodes(&package)?;
     let facts = engine.facts().await?;
-    let compose = Compose::detect(engine.host()).await;
     let (plan, outcomes) = LoadPlan::prepare(engine, &package, facts.containerd_store).await?;
 
     let nodes: Vec<_> = configs.iter().map(|c| c.node.clone()).collect();
@@ -79,14 +77,7 @@ pub async fn install_package(
         load_bytes: plan.stream_bytes(),
         start: options.start,
     };
-    let mut problems = preflight::problems(engine, &facts, &options.dir, &needs).await;
-    if let Err(e) = &compose {
-        problems.insert(0, e.to_string());
-    }
-    if !problems.is_empty() {
-        return Err(InstallError::Preflight { problems });
-    }
-    let compose = compose?;
+    let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
 
     let loaded_bytes = plan.stream_bytes();
     load_images(

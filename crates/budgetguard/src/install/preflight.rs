@@ -5,7 +5,9 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use super::dir::InstallDir;
+use super::InstallError;
 use crate::catalog::Node;
+use crate::compose::Compose;
 use crate::credentials::Credentials;
 use crate::engine::{Engine, EngineFacts};
 use crate::size::human;
@@ -20,8 +22,28 @@ pub(crate) struct Needs<'a> {
     pub start: bool,
 }
 
-/// Runs every check and returns the problems found.
-pub(crate) async fn problems(
+/// Finds Compose and runs every check: the Compose to use, or an error
+/// listing every problem found.
+pub(crate) async fn check(
+    engine: &Engine,
+    facts: &EngineFacts,
+    dir: &InstallDir,
+    needs: &Needs<'_>,
+) -> Result<Compose, InstallError> {
+    let compose = Compose::detect(engine.host()).await;
+    let mut problems = problems(engine, facts, dir, needs).await;
+    match compose {
+        Ok(compose) if problems.is_empty() => Ok(compose),
+        Ok(_) => Err(InstallError::Preflight { problems }),
+        Err(missing) => {
+            problems.insert(0, missing.to_string());
+            Err(InstallError::Preflight { problems })
+        }
+    }
+}
+
+/// Runs every check but Compose's and returns the problems found.
+async fn problems(
     engine: &Engine,
     facts: &EngineFacts,
     dir: &InstallDir,
