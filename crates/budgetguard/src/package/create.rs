@@ -111,7 +111,7 @@ pub async fn create_package(
         step: Step::Export,
         total: Some(needed),
     });
-    let (sender, receiver) = mpsc::channel(8);
+    let (sender, receiver) = mpsc::channel(4);
     let job = PackageJob {
         nodes: options.nodes.clone(),
         images: wanted.iter().map(|w| w.image.clone()).collect(),
@@ -133,8 +133,9 @@ pub async fn create_package(
         })
     };
     let references: Vec<String> = wanted.iter().map(|w| w.reference.clone()).collect();
-    pump(engine.export(&references), sender, cancel).await;
+    let pump = tokio::spawn(pump(engine.export(&references), sender, cancel.clone()));
     let written = writer.await.expect("the package writer does not panic");
+    pump.abort();
     if cancel.is_cancelled() {
         return Err(PackageError::Cancelled);
     }
@@ -233,30 +234,53 @@ async fn resolve_images(
     Ok(resolved)
 }
 
-/// Moves the export stream into the writer's channel until it ends, fails or
-/// is cancelled; an engine error is handed on for the writer to report.
+/// Moves the export stream into the writer's channel, in batches of about
+/// [`BATCH`] bytes, until it ends, fails or is cancelled; an engine error is
+/// handed on for the writer to report. Spawned as a task of its own, it runs
+/// beside the connection's task, so the engine's many small chunks (32 KiB
+/// each) do not each wake another thread.
 async fn pump(
     export: impl futures_util::Stream<Item = Result<Bytes, EngineError>>,
-    sender: mpsc::Sender<io::Result<Bytes>>,
-    cancel: &Cancel,
+    sender: mpsc::Sender<io::Result<Vec<Bytes>>>,
+    cancel: Cancel,
 ) {
     let mut export = std::pin::pin!(export);
+    let mut batch = Vec::new();
+    let mut batched = 0;
     loop {
         let next = tokio::select! {
             next = export.next() => next,
             _ = cancel.cancelled() => return,
         };
-        let item = match next {
-            Some(Ok(chunk)) => Ok(chunk),
-            Some(Err(e)) => Err(io::Error::other(e)),
-            None => return,
+        let end = match next {
+            Some(Ok(chunk)) => {
+                batched += chunk.len();
+                batch.push(chunk);
+                None
+            }
+            Some(Err(e)) => Some(Err(io::Error::other(e))),
+            None => Some(Ok(())),
         };
-        let failed = item.is_err();
-        if sender.send(item).await.is_err() || failed {
+        if batched < BATCH && end.is_none() {
+            continue;
+        }
+        if !batch.is_empty() && sender.send(Ok(std::mem::take(&mut batch))).await.is_err() {
             return;
+        }
+        batched = 0;
+        match end {
+            Some(Err(e)) => {
+                let _ = sender.send(Err(e)).await;
+                return;
+            }
+            Some(Ok(())) => return,
+            None => {}
         }
     }
 }
+
+/// Bytes of the export gathered before the writer thread is woken.
+const BATCH: usize = 1 << 20;
 
 /// Everything the writer thread needs.
 struct PackageJob {
@@ -421,14 +445,16 @@ fn make_readable(file: &File) -> io::Result<()> {
 
 /// Reads the chunks the async side sends, as a blocking `Read`.
 struct ChannelReader {
-    receiver: mpsc::Receiver<io::Result<Bytes>>,
+    receiver: mpsc::Receiver<io::Result<Vec<Bytes>>>,
+    batch: std::vec::IntoIter<Bytes>,
     current: Bytes,
 }
 
 impl ChannelReader {
-    fn new(receiver: mpsc::Receiver<io::Result<Bytes>>) -> Self {
+    fn new(receiver: mpsc::Receiver<io::Result<Vec<Bytes>>>) -> Self {
         Self {
             receiver,
+            batch: Vec::new().into_iter(),
             current: Bytes::new(),
         }
     }
@@ -437,9 +463,12 @@ impl ChannelReader {
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
-            match self.receiver.blocking_recv() {
-                Some(chunk) => self.current = chunk?,
-                None => return Ok(0),
+            match self.batch.next() {
+                Some(chunk) => self.current = chunk,
+                None => match self.receiver.blocking_recv() {
+                    Some(batch) => self.batch = batch?.into_iter(),
+                    None => return Ok(0),
+                },
             }
         }
         let n = buf.len().min(self.current.len());
