@@ -82,12 +82,14 @@ impl Reporter for Silent {
 /// A shared reporter, as long work hands it to its worker threads.
 pub type SharedReporter = Arc<dyn Reporter>;
 
-/// Reports `Advanced` for one step at most every `interval` bytes.
+/// Bytes between two `Advanced` events of a [`Throttle`].
+const THROTTLE_INTERVAL: u64 = 4 << 20;
+
+/// Reports `Advanced` for one step at most every [`THROTTLE_INTERVAL`] bytes.
 pub(crate) struct Throttle {
     step: Step,
     done: u64,
     last: u64,
-    interval: u64,
 }
 
 impl Throttle {
@@ -97,14 +99,13 @@ impl Throttle {
             step,
             done: 0,
             last: 0,
-            interval: 4 << 20,
         }
     }
 
     /// Adds `bytes` and reports when enough have gathered.
     pub(crate) fn add(&mut self, bytes: u64, reporter: &dyn Reporter) {
         self.done += bytes;
-        if self.done - self.last >= self.interval {
+        if self.done - self.last >= THROTTLE_INTERVAL {
             self.last = self.done;
             reporter.report(Event::Advanced {
                 step: self.step.clone(),

@@ -23,7 +23,10 @@ pub(crate) struct NodeForm {
 /// `GET /api/installed`: the table alone.
 pub(crate) async fn table(State(state): State<Arc<AppState>>) -> Response {
     render(&InstalledTable {
-        installed: state.workstation.installed().await,
+        installed: state
+            .workstation
+            .installed(state.workstation.engine().await)
+            .await,
     })
 }
 

@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use budgetguard::catalog::{Catalog, CatalogError, Node};
 use budgetguard::package::zip::Compression;
 use budgetguard::package::CreateOptions;
 use serde::Deserialize;
@@ -43,7 +42,10 @@ pub(crate) async fn create_package(
     State(state): State<Arc<AppState>>,
     Json(form): Json<PackageForm>,
 ) -> Response {
-    let nodes = match select(&state.catalog, &form.nodes) {
+    let nodes = match state
+        .catalog
+        .select_names(form.nodes.iter().map(String::as_str))
+    {
         Ok(nodes) => nodes,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, error_text(&e)),
     };
@@ -75,7 +77,10 @@ pub(crate) async fn deploy(
     State(state): State<Arc<AppState>>,
     Json(form): Json<DeployForm>,
 ) -> Response {
-    let nodes = match select(&state.catalog, &form.nodes) {
+    let nodes = match state
+        .catalog
+        .select_names(form.nodes.iter().map(String::as_str))
+    {
         Ok(nodes) => nodes,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, error_text(&e)),
     };
@@ -118,21 +123,4 @@ fn started(result: Result<(), Busy>) -> Response {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(busy) => refuse(StatusCode::CONFLICT, busy.message()),
     }
-}
-
-/// The catalog nodes named, in order and without duplicates.
-fn select(catalog: &Catalog, names: &[String]) -> Result<Vec<Node>, CatalogError> {
-    let mut nodes: Vec<Node> = Vec::new();
-    for name in names {
-        let node = catalog.get(name)?;
-        if !nodes.iter().any(|n| n.name == node.name) {
-            nodes.push(node.clone());
-        }
-    }
-    if nodes.is_empty() {
-        return Err(CatalogError::NoNodes {
-            known: catalog.names(),
-        });
-    }
-    Ok(nodes)
 }

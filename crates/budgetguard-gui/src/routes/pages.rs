@@ -32,11 +32,12 @@ pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
 
 /// `/installed`: the installed nodes.
 pub(crate) async fn installed(State(state): State<Arc<AppState>>) -> Response {
-    let capabilities = state.workstation.capabilities().await;
+    let engine = state.workstation.engine().await;
+    let capabilities = state.workstation.capabilities_with(&engine).await;
     render(&InstalledPage {
         layout: layout(&state, Page::Installed, &capabilities),
         table: InstalledTable {
-            installed: state.workstation.installed().await,
+            installed: state.workstation.installed(engine).await,
         },
     })
 }

@@ -84,7 +84,13 @@ impl Workstation {
 
     /// What this machine can run now.
     pub(crate) async fn capabilities(&self) -> Capabilities {
-        let engine = match self.engine().await {
+        self.capabilities_with(&self.engine().await).await
+    }
+
+    /// What this machine can run, given the engine already connected (or
+    /// why it is not).
+    pub(crate) async fn capabilities_with(&self, engine: &Result<Engine, String>) -> Capabilities {
+        let engine = match engine {
             Ok(engine) => match engine.facts().await {
                 Ok(facts) => Ok(EngineSummary {
                     version: engine.version().to_owned(),
@@ -92,7 +98,7 @@ impl Workstation {
                 }),
                 Err(e) => Err(error_text(&e)),
             },
-            Err(e) => Err(e),
+            Err(e) => Err(e.clone()),
         };
         Capabilities::new(engine, self.dir().map(drop))
     }
@@ -156,9 +162,9 @@ impl Workstation {
         }
     }
 
-    /// The installed nodes with their state and health.
-    pub(crate) async fn installed(&self) -> Installed {
-        let engine = self.engine().await?;
+    /// The installed nodes with their state and health, on `engine`.
+    pub(crate) async fn installed(&self, engine: Result<Engine, String>) -> Installed {
+        let engine = engine?;
         let statuses = install::status(&engine, self.dir()?)
             .await
             .map_err(|e| error_text(&e))?;
@@ -176,15 +182,14 @@ impl Workstation {
     /// page shows it starting, then its state, or why it did not become
     /// ready.
     pub(crate) async fn start(self: &Arc<Self>, name: &str, stop: &Cancel) -> Result<(), String> {
-        let (engine, nodes) = self.resolve(name).await?;
-        let name = nodes
-            .first()
-            .map_or_else(|| name.to_owned(), |n| n.name.clone());
+        let (engine, node) = self.resolve(name).await?;
+        let name = node.name.clone();
         self.set_activity(&name, Some(Activity::Starting));
         let this = Arc::clone(self);
         let cancel = stop.child_token();
         tokio::spawn(async move {
-            let started = install::start(&engine, &nodes, READY_WAIT, &Silent, &cancel).await;
+            let nodes = std::slice::from_ref(&node);
+            let started = install::start(&engine, nodes, READY_WAIT, &Silent, &cancel).await;
             let failure = started.err().map(|e| Activity::Failed(error_text(&e)));
             this.set_activity(&name, failure);
         });
@@ -193,23 +198,20 @@ impl Workstation {
 
     /// Stops the installed node `name` (its container stays).
     pub(crate) async fn stop(&self, name: &str) -> Result<(), String> {
-        let (engine, nodes) = self.resolve(name).await?;
-        let stopped = install::stop(&engine, &nodes, &Silent).await;
-        for node in &nodes {
-            let failure = stopped
-                .as_ref()
-                .err()
-                .map(|e| Activity::Failed(error_text(e)));
-            self.set_activity(&node.name, failure);
-        }
+        let (engine, node) = self.resolve(name).await?;
+        let stopped = install::stop(&engine, std::slice::from_ref(&node), &Silent).await;
+        let failure = stopped
+            .as_ref()
+            .err()
+            .map(|e| Activity::Failed(error_text(e)));
+        self.set_activity(&node.name, failure);
         stopped.map_err(|e| error_text(&e))
     }
 
     /// The engine and the installed node `name`.
-    async fn resolve(&self, name: &str) -> Result<(Engine, Vec<InstalledNode>), String> {
-        let nodes =
-            install::select(self.dir()?, &[name.to_owned()], false).map_err(|e| error_text(&e))?;
-        Ok((self.engine().await?, nodes))
+    async fn resolve(&self, name: &str) -> Result<(Engine, InstalledNode), String> {
+        let node = self.dir()?.installed(name).map_err(|e| error_text(&e))?;
+        Ok((self.engine().await?, node))
     }
 
     /// Records what the page should say about the node `name`.

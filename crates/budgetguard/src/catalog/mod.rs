@@ -230,8 +230,17 @@ impl Catalog {
     /// Resolves a comma-separated list such as `FLUX Dev,FLUX Canny`, without
     /// duplicates, in the order given.
     pub fn select(&self, list: &str) -> Result<Vec<Node>, CatalogError> {
+        self.select_names(list.split(',').filter(|s| !s.trim().is_empty()))
+    }
+
+    /// Resolves node names, without duplicates, in the order given; no name
+    /// at all is an error that lists the known nodes.
+    pub fn select_names<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<Node>, CatalogError> {
         let mut nodes: Vec<Node> = Vec::new();
-        for name in list.split(',').filter(|s| !s.trim().is_empty()) {
+        for name in names {
             let node = self.get(name)?;
             if !nodes.iter().any(|n| n.name == node.name) {
                 nodes.push(node.clone());

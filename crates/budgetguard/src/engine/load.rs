@@ -8,7 +8,7 @@ use bollard::query_parameters::{
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
-use super::{Engine, EngineError, ImageInfo};
+use super::{found, Engine, EngineError, ImageInfo};
 
 /// Facts about the engine that decide how to load and run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,21 +128,14 @@ impl Engine {
     /// The state of a container (`running`, `created`, `exited`, …), or `None`
     /// when there is no such container.
     pub async fn container_state(&self, name: &str) -> Result<Option<String>, EngineError> {
-        match self.docker().inspect_container(name, None).await {
-            Ok(container) => Ok(Some(
-                container
-                    .state
-                    .and_then(|s| s.status)
-                    .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
-            )),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(source) => Err(EngineError::Api {
-                action: format!("inspect container `{name}`"),
-                source,
-            }),
-        }
+        let container = found(self.docker().inspect_container(name, None).await, || {
+            format!("inspect container `{name}`")
+        })?;
+        Ok(container.map(|c| {
+            c.state
+                .and_then(|s| s.status)
+                .map_or_else(|| "unknown".to_owned(), |s| s.to_string())
+        }))
     }
 
     /// Removes an image by reference unless a container uses it; `false`

@@ -100,21 +100,15 @@ impl Engine {
 
     /// Looks up an image by reference or ID; `None` when the engine lacks it.
     pub async fn image(&self, reference: &str) -> Result<Option<ImageInfo>, EngineError> {
-        match self.docker.inspect_image(reference).await {
-            Ok(inspect) => Ok(Some(ImageInfo {
-                id: inspect.id.unwrap_or_default(),
-                repo_digests: inspect.repo_digests.unwrap_or_default(),
-                layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
-                size: inspect.size.unwrap_or(0).max(0) as u64,
-            })),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(source) => Err(EngineError::Api {
-                action: format!("inspect image `{reference}`"),
-                source,
-            }),
-        }
+        let inspect = found(self.docker.inspect_image(reference).await, || {
+            format!("inspect image `{reference}`")
+        })?;
+        Ok(inspect.map(|inspect| ImageInfo {
+            id: inspect.id.unwrap_or_default(),
+            repo_digests: inspect.repo_digests.unwrap_or_default(),
+            layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+            size: inspect.size.unwrap_or(0).max(0) as u64,
+        }))
     }
 
     /// Streams the `docker save` tar of `references` (one request, shared
@@ -131,5 +125,23 @@ impl Engine {
                 source,
             })
         })
+    }
+}
+
+/// An API answer where 404 means "no such object": `None`; other failures
+/// are errors of `action`.
+fn found<T>(
+    answer: Result<T, bollard::errors::Error>,
+    action: impl FnOnce() -> String,
+) -> Result<Option<T>, EngineError> {
+    match answer {
+        Ok(value) => Ok(Some(value)),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(source) => Err(EngineError::Api {
+            action: action(),
+            source,
+        }),
     }
 }

@@ -176,17 +176,6 @@ impl Configure<'_> {
                 self.wait.as_secs()
             ),
         });
-        if health::wait_ready(node.host_port, &node.health_path, self.wait, self.cancel).await {
-            return Ok(());
-        }
-        if self.cancel.is_cancelled() {
-            return Err(InstallError::Cancelled);
-        }
-        Err(InstallError::NotReady {
-            node: node.name.clone(),
-            url: format!("http://localhost:{}{}", node.host_port, node.health_path),
-            seconds: self.wait.as_secs(),
-            container: compose::container_name(node),
-        })
+        health::wait_ready(&InstalledNode::new(self.dir, node), self.wait, self.cancel).await
     }
 }

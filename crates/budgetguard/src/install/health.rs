@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::{InstallError, InstalledNode};
 use crate::Cancel;
 
 /// The HTTP status of `GET http://127.0.0.1:<port><path>`, or `None` when
@@ -33,20 +34,34 @@ pub async fn http_status(port: u16, path: &str) -> Option<u16> {
         .flatten()
 }
 
-/// Waits until `GET path` answers 200, polling each second; `false` on
-/// timeout. Cancellation ends the wait early with `false`.
-pub async fn wait_ready(port: u16, path: &str, timeout: Duration, cancel: &Cancel) -> bool {
+/// Waits until the node's readiness path answers 200, polling each second.
+/// A timeout is [`InstallError::NotReady`], naming its URL and container;
+/// cancellation ends the wait early with [`InstallError::Cancelled`].
+pub async fn wait_ready(
+    node: &InstalledNode,
+    timeout: Duration,
+    cancel: &Cancel,
+) -> Result<(), InstallError> {
+    let (port, path) = (node.node.host_port, &node.node.health_path);
     let started = Instant::now();
     loop {
         if http_status(port, path).await == Some(200) {
-            return true;
+            return Ok(());
         }
-        if started.elapsed() >= timeout || cancel.is_cancelled() {
-            return false;
+        if cancel.is_cancelled() {
+            return Err(InstallError::Cancelled);
+        }
+        if started.elapsed() >= timeout {
+            return Err(InstallError::NotReady {
+                node: node.name.clone(),
+                url: node.health_url.clone(),
+                seconds: timeout.as_secs(),
+                container: node.container.clone(),
+            });
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = cancel.cancelled() => return false,
+            _ = cancel.cancelled() => return Err(InstallError::Cancelled),
         }
     }
 }

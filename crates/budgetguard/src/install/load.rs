@@ -21,7 +21,7 @@ use super::InstallError;
 use crate::engine::{Engine, LocalImage};
 use crate::package::layout;
 use crate::package::manifest::{Blob, PackagedImage};
-use crate::package::{Package, PackageError};
+use crate::package::Package;
 use crate::progress::{Event, Reporter, SharedReporter, Step, Throttle};
 use crate::Cancel;
 
@@ -106,12 +106,19 @@ impl LoadPlan {
 /// Whether the engine has the image: the classic store names it by its
 /// config digest, the containerd store by its manifest digest.
 pub(crate) fn is_present(image: &PackagedImage, local: &[LocalImage], containerd: bool) -> bool {
-    let id = if containerd {
+    local
+        .iter()
+        .any(|l| l.info.id == engine_id(image, containerd))
+}
+
+/// The ID the engine gives the image: its config digest on the classic
+/// store, its manifest digest on the containerd store.
+fn engine_id(image: &PackagedImage, containerd: bool) -> &str {
+    if containerd {
         &image.manifest.digest
     } else {
         &image.id
-    };
-    local.iter().any(|l| &l.info.id == id)
+    }
 }
 
 /// The blobs of an image in stream order: manifest, config, layers.
@@ -155,12 +162,7 @@ pub(crate) async fn load_images(
                 .await?
                 .is_some_and(|info| info.id == image.id || info.id == image.manifest.digest);
             if !has_tag {
-                let id = if containerd {
-                    &image.manifest.digest
-                } else {
-                    &image.id
-                };
-                engine.tag(id, reference).await?;
+                engine.tag(engine_id(image, containerd), reference).await?;
             }
         }
     }
@@ -259,24 +261,15 @@ fn write_stream(
             if omit.contains(&blob.digest) || !sent.insert(blob.digest.clone()) {
                 continue;
             }
-            let hex = layout::hex_of(&blob.digest);
-            let entry = layout::blob_entry(hex);
-            let listed = package.manifest().entries.iter().find(|e| e.name == entry);
-            if listed.map(|e| e.size) != Some(blob.size) {
-                return Err(PackageError::Mismatch {
-                    path: package.path().to_owned(),
-                    entry,
-                    detail: "is missing or differs in size from the image that uses it".into(),
-                }
-                .into());
-            }
+            // `Package::open` checked that every blob is listed with its size.
+            let entry = layout::blob_entry(layout::hex_of(&blob.digest));
             let reader = Counted {
                 inner: package.open_entry(&entry)?,
                 progress: &mut progress,
                 reporter,
                 cancel,
             };
-            append(&mut tar, &format!("blobs/sha256/{hex}"), blob.size, reader)
+            append(&mut tar, &layout::layout_path(blob), blob.size, reader)
                 .map_err(stream_error)?;
         }
     }

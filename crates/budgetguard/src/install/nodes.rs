@@ -83,17 +83,7 @@ pub async fn start(
             .await?;
     }
     for node in nodes {
-        if !health::wait_ready(node.node.host_port, &node.node.health_path, wait, cancel).await {
-            if cancel.is_cancelled() {
-                return Err(InstallError::Cancelled);
-            }
-            return Err(InstallError::NotReady {
-                node: node.name.clone(),
-                url: node.health_url.clone(),
-                seconds: wait.as_secs(),
-                container: node.container.clone(),
-            });
-        }
+        health::wait_ready(node, wait, cancel).await?;
     }
     Ok(())
 }

@@ -72,14 +72,14 @@ pub async fn install_package(
     let (plan, outcomes) = LoadPlan::prepare(engine, &package, facts.containerd_store).await?;
 
     let nodes: Vec<_> = configs.iter().map(|c| c.node.clone()).collect();
+    let loaded_bytes = plan.stream_bytes();
     let needs = preflight::Needs {
         nodes: &nodes,
-        load_bytes: plan.stream_bytes(),
+        load_bytes: loaded_bytes,
         start: options.start,
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
 
-    let loaded_bytes = plan.stream_bytes();
     load_images(
         engine,
         &package,

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::export::{write_images, write_listed, WantedImage};
+use super::export::{write_error, write_images, write_listed, WantedImage};
 use super::layout;
 use super::manifest::{Manifest, PackagedImage, PackagedNode, FORMAT, FORMAT_VERSION};
 use super::zip::{Compression, DosTime, ZipWriter};
@@ -132,7 +132,10 @@ pub async fn create_package(
             )
         })
     };
-    let references: Vec<String> = wanted.iter().map(|w| w.reference.clone()).collect();
+    let references: Vec<String> = wanted
+        .iter()
+        .map(|w| w.image.references[0].clone())
+        .collect();
     let pump = tokio::spawn(pump(engine.export(&references), sender, cancel.clone()));
     let written = writer.await.expect("the package writer does not panic");
     pump.abort();
@@ -193,7 +196,6 @@ fn check_output(output: &Path, force: bool) -> Result<(), PackageError> {
 
 /// One image to export, with its size.
 struct Resolved {
-    reference: String,
     image: WantedImage,
     size: u64,
 }
@@ -220,10 +222,9 @@ async fn resolve_images(
         match resolved.iter_mut().find(|r| r.image.id == info.id) {
             Some(same) => same.image.references.push(node.image.clone()),
             None => resolved.push(Resolved {
-                reference: node.image.clone(),
                 image: WantedImage {
                     id: info.id,
-                    layers: info.layers.clone(),
+                    layers: info.layers,
                     references: vec![node.image.clone()],
                     repo_digests: info.repo_digests,
                 },
@@ -241,7 +242,7 @@ async fn resolve_images(
 /// each) do not each wake another thread.
 async fn pump(
     export: impl futures_util::Stream<Item = Result<Bytes, EngineError>>,
-    sender: mpsc::Sender<io::Result<Vec<Bytes>>>,
+    sender: mpsc::Sender<Vec<io::Result<Bytes>>>,
     cancel: Cancel,
 ) {
     let mut export = std::pin::pin!(export);
@@ -252,29 +253,26 @@ async fn pump(
             next = export.next() => next,
             _ = cancel.cancelled() => return,
         };
-        let end = match next {
+        let ended = match next {
             Some(Ok(chunk)) => {
                 batched += chunk.len();
-                batch.push(chunk);
-                None
+                batch.push(Ok(chunk));
+                false
             }
-            Some(Err(e)) => Some(Err(io::Error::other(e))),
-            None => Some(Ok(())),
-        };
-        if batched < BATCH && end.is_none() {
-            continue;
-        }
-        if !batch.is_empty() && sender.send(Ok(std::mem::take(&mut batch))).await.is_err() {
-            return;
-        }
-        batched = 0;
-        match end {
             Some(Err(e)) => {
-                let _ = sender.send(Err(e)).await;
+                batch.push(Err(io::Error::other(e)));
+                true
+            }
+            None => true,
+        };
+        if (ended || batched >= BATCH) && !batch.is_empty() {
+            if sender.send(std::mem::take(&mut batch)).await.is_err() {
                 return;
             }
-            Some(Ok(())) => return,
-            None => {}
+            batched = 0;
+        }
+        if ended {
+            return;
         }
     }
 }
@@ -302,11 +300,6 @@ impl PackageJob {
         reporter: &dyn crate::progress::Reporter,
         cancel: &Cancel,
     ) -> Result<(Manifest, u64, String), PackageError> {
-        let io_error = |source| PackageError::Io {
-            action: "write",
-            path: self.output.clone(),
-            source,
-        };
         let now = time::OffsetDateTime::now_utc();
         let mut zip = ZipWriter::new(file, DosTime::from_utc(now)).with_checksum(readback);
 
@@ -391,9 +384,9 @@ impl PackageJob {
         let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
         bytes.push(b'\n');
         zip.write_entry(layout::MANIFEST, Compression::None, &bytes)
-            .map_err(io_error)?;
+            .map_err(|e| write_error(&self.output, e))?;
         zip.list_first(layout::MANIFEST);
-        let finished = zip.finish().map_err(io_error)?;
+        let finished = zip.finish().map_err(|e| write_error(&self.output, e))?;
         let sha256 = finished.sha256.expect("the checksum was asked for");
         Ok((manifest, finished.size, sha256))
     }
@@ -443,15 +436,15 @@ fn make_readable(file: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads the chunks the async side sends, as a blocking `Read`.
+/// Reads the batches of chunks the async side sends, as a blocking `Read`.
 struct ChannelReader {
-    receiver: mpsc::Receiver<io::Result<Vec<Bytes>>>,
-    batch: std::vec::IntoIter<Bytes>,
+    receiver: mpsc::Receiver<Vec<io::Result<Bytes>>>,
+    batch: std::vec::IntoIter<io::Result<Bytes>>,
     current: Bytes,
 }
 
 impl ChannelReader {
-    fn new(receiver: mpsc::Receiver<io::Result<Vec<Bytes>>>) -> Self {
+    fn new(receiver: mpsc::Receiver<Vec<io::Result<Bytes>>>) -> Self {
         Self {
             receiver,
             batch: Vec::new().into_iter(),
@@ -464,9 +457,9 @@ impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
             match self.batch.next() {
-                Some(chunk) => self.current = chunk,
+                Some(chunk) => self.current = chunk?,
                 None => match self.receiver.blocking_recv() {
-                    Some(batch) => self.batch = batch?.into_iter(),
+                    Some(batch) => self.batch = batch.into_iter(),
                     None => return Ok(0),
                 },
             }

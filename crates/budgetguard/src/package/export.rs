@@ -205,23 +205,34 @@ impl Converter<'_> {
         Ok(blob)
     }
 
-    /// The blob a path of the save stream stands for, writing a held file now.
-    fn blob_at(&mut self, path: &str) -> Result<Blob, PackageError> {
+    /// Follows links from `path` (at most 32): the path reached and what is
+    /// there. `Err` holds the last path of a link loop.
+    fn follow(&self, path: &str) -> Result<(String, Option<&Target>), String> {
         let mut path = normalize(path);
         for _ in 0..32 {
             match self.paths.get(&path) {
                 Some(Target::Link(next)) => path = next.clone(),
-                Some(Target::Written(blob)) => return Ok(blob.clone()),
-                Some(Target::Held(data)) => {
-                    let data = data.clone();
-                    let blob = self.write_blob(&mut data.as_slice())?;
-                    self.paths.insert(path, Target::Written(blob.clone()));
-                    return Ok(blob);
-                }
-                None => return Err(bad(format!("`{path}` is named but missing"))),
+                found => return Ok((path, found)),
             }
         }
-        Err(bad(format!("`{path}` is a link loop")))
+        Err(path)
+    }
+
+    /// The blob a path of the save stream stands for, writing a held file now.
+    fn blob_at(&mut self, path: &str) -> Result<Blob, PackageError> {
+        let (path, found) = self
+            .follow(path)
+            .map_err(|path| bad(format!("`{path}` is a link loop")))?;
+        match found {
+            Some(Target::Written(blob)) => Ok(blob.clone()),
+            Some(Target::Held(data)) => {
+                let data = data.clone();
+                let blob = self.write_blob(&mut data.as_slice())?;
+                self.paths.insert(path, Target::Written(blob.clone()));
+                Ok(blob)
+            }
+            _ => Err(bad(format!("`{path}` is named but missing"))),
+        }
     }
 
     /// The config path, config bytes and layer paths of a wanted image: the
@@ -259,18 +270,12 @@ impl Converter<'_> {
     }
 
     fn held_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, PackageError> {
-        let mut path = normalize(path);
-        for _ in 0..32 {
-            match self.paths.get(&path) {
-                Some(Target::Link(next)) => path = next.clone(),
-                Some(Target::Held(data)) => {
-                    return serde_json::from_slice(data)
-                        .map_err(|e| bad(format!("`{path}` is not valid: {e}")))
-                }
-                _ => break,
+        match self.follow(path) {
+            Ok((path, Some(Target::Held(data)))) => {
+                serde_json::from_slice(data).map_err(|e| bad(format!("`{path}` is not valid: {e}")))
             }
+            Ok((path, _)) | Err(path) => Err(bad(format!("`{path}` is missing"))),
         }
-        Err(bad(format!("`{path}` is missing")))
     }
 
     /// Matches `manifest.json` to the wanted images and writes their configs,
@@ -427,7 +432,7 @@ pub(crate) fn write_listed(
 }
 
 /// A write error of the package file.
-fn write_error(output: &Path, source: io::Error) -> PackageError {
+pub(super) fn write_error(output: &Path, source: io::Error) -> PackageError {
     PackageError::Io {
         action: "write",
         path: output.to_owned(),

@@ -8,6 +8,8 @@ use super::manifest::{Blob, PackagedImage};
 pub const MANIFEST: &str = "budgetguard-package.json";
 /// The folder of the OCI image layout.
 pub const IMAGES_DIR: &str = "images/";
+/// The folder of the blobs, named by their SHA-256.
+pub const BLOBS_DIR: &str = "images/blobs/sha256/";
 /// The OCI layout marker.
 pub const OCI_LAYOUT: &str = "images/oci-layout";
 /// The OCI index of all images.
@@ -25,7 +27,7 @@ pub const README: &str = "README.txt";
 
 /// The entry of a blob.
 pub fn blob_entry(digest_hex: &str) -> String {
-    format!("images/blobs/sha256/{digest_hex}")
+    format!("{BLOBS_DIR}{digest_hex}")
 }
 
 /// The Compose file entry of a node's service.
@@ -34,7 +36,7 @@ pub fn compose_entry(service: &str) -> String {
 }
 
 /// The path of a blob inside the image layout (as `manifest.json` names it).
-fn layout_path(blob: &Blob) -> String {
+pub fn layout_path(blob: &Blob) -> String {
     format!("blobs/sha256/{}", hex_of(&blob.digest))
 }
 

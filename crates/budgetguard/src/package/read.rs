@@ -122,7 +122,7 @@ impl Package {
             }
         }
         for entry in &self.manifest.entries {
-            if let Some(hex) = entry.name.strip_prefix("images/blobs/sha256/") {
+            if let Some(hex) = entry.name.strip_prefix(layout::BLOBS_DIR) {
                 if entry.sha256 != hex {
                     return Err(
                         self.mismatch(&entry.name, "is listed with another digest than its name")

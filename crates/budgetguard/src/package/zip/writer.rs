@@ -37,7 +37,6 @@ struct EntryRecord {
     compressed_size: u64,
     size: u64,
     header_offset: u64,
-    zip64_local: bool,
 }
 
 /// Writes a ZIP archive entry by entry. Call [`ZipWriter::finish`] at the end;
@@ -126,7 +125,6 @@ impl ZipWriter {
             compressed_size: 0,
             size: 0,
             header_offset,
-            zip64_local: true,
         };
         write_local_header(&mut self.out, &record, self.time)?;
         let data_start = self.out.count;
@@ -340,22 +338,17 @@ fn write_local_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> io
     w.u16(time.time)?;
     w.u16(time.date)?;
     w.u32(r.crc32)?;
-    if r.zip64_local {
-        w.u32(u32::MAX)?;
-        w.u32(u32::MAX)?;
-    } else {
-        w.u32(r.compressed_size as u32)?;
-        w.u32(r.size as u32)?;
-    }
+    // Sizes always go into a ZIP64 extra field: they are written before the
+    // entry's size is known.
+    w.u32(u32::MAX)?;
+    w.u32(u32::MAX)?;
     w.u16(r.name.len() as u16)?;
-    w.u16(if r.zip64_local { 20 } else { 0 })?;
+    w.u16(20)?;
     w.0.write_all(r.name.as_bytes())?;
-    if r.zip64_local {
-        w.u16(ZIP64_EXTRA_TAG)?;
-        w.u16(16)?;
-        w.u64(r.size)?;
-        w.u64(r.compressed_size)?;
-    }
+    w.u16(ZIP64_EXTRA_TAG)?;
+    w.u16(16)?;
+    w.u64(r.size)?;
+    w.u64(r.compressed_size)?;
     Ok(())
 }
 
@@ -402,8 +395,7 @@ fn write_central_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> 
 fn version_needed(r: &EntryRecord) -> u16 {
     match r.compression {
         Compression::Zstd => 63,
-        _ if r.zip64_local || r.header_offset >= U32_MAX => 45,
-        _ => 20,
+        _ => 45,
     }
 }
 
