@@ -119,3 +119,27 @@ impl Throttle {
         self.done
     }
 }
+
+/// A reader that counts its bytes into a [`Throttle`] and fails once
+/// `cancel` is set.
+pub(crate) struct Counted<'a, R> {
+    /// What is read.
+    pub inner: R,
+    /// Where the bytes are counted.
+    pub progress: &'a mut Throttle,
+    /// Who hears of the progress.
+    pub reporter: &'a dyn Reporter,
+    /// Stops the reading.
+    pub cancel: &'a crate::Cancel,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(std::io::Error::other("cancelled"));
+        }
+        let n = self.inner.read(buf)?;
+        self.progress.add(n as u64, self.reporter);
+        Ok(n)
+    }
+}

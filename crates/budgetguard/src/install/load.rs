@@ -22,7 +22,7 @@ use crate::engine::{Engine, LocalImage};
 use crate::package::layout;
 use crate::package::manifest::{Blob, PackagedImage};
 use crate::package::Package;
-use crate::progress::{Event, Reporter, SharedReporter, Step, Throttle};
+use crate::progress::{Counted, Event, Reporter, SharedReporter, Step, Throttle};
 use crate::Cancel;
 
 /// What happened to each image of the package.
@@ -292,25 +292,6 @@ fn append<W: Write>(
     header.set_mode(0o644);
     header.set_entry_type(tar::EntryType::Regular);
     tar.append_data(&mut header, name, data)
-}
-
-/// Counts bytes into the progress and stops when cancelled.
-struct Counted<'a, R> {
-    inner: R,
-    progress: &'a mut Throttle,
-    reporter: &'a dyn Reporter,
-    cancel: &'a Cancel,
-}
-
-impl<R: Read> Read for Counted<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.cancel.is_cancelled() {
-            return Err(io::Error::other("cancelled"));
-        }
-        let n = self.inner.read(buf)?;
-        self.progress.add(n as u64, self.reporter);
-        Ok(n)
-    }
 }
 
 /// The chunk size of the load stream.

@@ -21,7 +21,7 @@ use super::layout;
 use super::manifest::{Blob, EntryDigest, PackagedImage};
 use super::zip::{Compression, ZipWriter};
 use super::PackageError;
-use crate::progress::{Reporter, Step, Throttle};
+use crate::progress::{Counted, Event, Reporter, Step, Throttle};
 use crate::Cancel;
 
 /// Files up to this size that look like JSON are held in memory until
@@ -96,16 +96,26 @@ pub(crate) fn write_images(
         compression,
         paths: HashMap::new(),
         written: Vec::new(),
-        progress: Throttle::new(Step::Export),
-        reporter,
         cancel,
         buffer: vec![0; CHUNK],
     };
-    let mut archive = tar::Archive::new(input);
+    // Progress counts the save stream as it is read.
+    let mut progress = Throttle::new(Step::Export);
+    let mut archive = tar::Archive::new(Counted {
+        inner: input,
+        progress: &mut progress,
+        reporter,
+        cancel,
+    });
     for entry in archive.entries().map_err(bad_export)? {
         converter.read_entry(entry.map_err(bad_export)?)?;
     }
+    drop(archive);
     let images = converter.finish(wanted)?;
+    reporter.report(Event::Advanced {
+        step: Step::Export,
+        done: progress.done(),
+    });
     Ok((images, converter.written))
 }
 
@@ -115,8 +125,6 @@ struct Converter<'a> {
     compression: Compression,
     paths: HashMap<String, Target>,
     written: Vec<EntryDigest>,
-    progress: Throttle,
-    reporter: &'a dyn Reporter,
     cancel: &'a Cancel,
     buffer: Vec<u8>,
 }
@@ -143,7 +151,6 @@ impl Converter<'_> {
             let target = if size <= SMALL_FILE {
                 let mut data = Vec::with_capacity(size as usize);
                 entry.read_to_end(&mut data).map_err(bad_export)?;
-                self.progress.add(size, self.reporter);
                 if size <= TINY_FILE || matches!(data.first(), Some(b'{' | b'[')) {
                     Target::Held(data)
                 } else {
@@ -178,7 +185,6 @@ impl Converter<'_> {
             entry
                 .write_all(&self.buffer[..n])
                 .map_err(|e| write_error(output, e))?;
-            self.progress.add(n as u64, self.reporter);
             if self.cancel.is_cancelled() {
                 return Err(PackageError::Cancelled);
             }
@@ -328,10 +334,6 @@ impl Converter<'_> {
                 &mut self.written,
             )?;
         }
-        self.reporter.report(crate::progress::Event::Advanced {
-            step: Step::Export,
-            done: self.progress.done(),
-        });
         Ok(images)
     }
 
