@@ -115,6 +115,12 @@ pub struct InstallArgs {
     /// How long to wait for readiness with --start.
     #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
     pub wait: u64,
+
+    /// Publish the nodes' ports on this address, e.g. 0.0.0.0 to serve the
+    /// studio network (a NIM has no authentication) [default: each node's
+    /// own, 127.0.0.1 unless the package says otherwise].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::IpAddr>,
 }
 
 /// Arguments of `deploy-local`.
@@ -135,6 +141,11 @@ pub struct DeployArgs {
     /// Use only images already in the engine; never pull.
     #[arg(long)]
     pub no_pull: bool,
+
+    /// Publish the nodes' ports on this address [default: each node's own,
+    /// 127.0.0.1 unless the catalog says otherwise].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::IpAddr>,
 }
 
 /// Installed nodes to act on.

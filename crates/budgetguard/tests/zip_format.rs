@@ -64,8 +64,7 @@ fn read_entry(reader: &ZipReader, name: &str) -> Vec<u8> {
 fn renamed_discarded_and_reordered_entries_read_back_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.zip");
-    let mut zip = ZipWriter::new(File::create(&path).unwrap(), time())
-        .with_checksum(File::open(&path).unwrap());
+    let mut zip = ZipWriter::new(File::create(&path).unwrap(), time());
     for (name, compression) in [
         ("blob-s", Compression::None),
         ("blob-d", Compression::Deflate),
@@ -87,14 +86,6 @@ fn renamed_discarded_and_reordered_entries_read_back_everywhere() {
     zip.list_first("first.json");
     let finished = zip.finish().unwrap();
 
-    // The checksum computed while writing is the file's.
-    let out = Command::new("sha256sum").arg(&path).output().unwrap();
-    let expected = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    assert_eq!(finished.sha256.as_deref(), Some(expected.as_str()));
     assert_eq!(finished.size, std::fs::metadata(&path).unwrap().len());
     unzip_t(&path);
     let names = python_names(&path);

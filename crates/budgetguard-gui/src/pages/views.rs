@@ -178,8 +178,8 @@ pub(crate) struct CreatedView {
     pub size: String,
     /// Its size in bytes.
     pub bytes: u64,
-    /// Its SHA-256.
-    pub sha256: String,
+    /// Its package id (the SHA-256 of its manifest).
+    pub package_id: String,
     /// How its entries are compressed.
     pub compression: String,
     /// `(name, host port, image)` of each node.
@@ -203,7 +203,7 @@ impl CreatedView {
             path: report.path.display().to_string(),
             size: human(report.size),
             bytes: report.size,
-            sha256: report.sha256.clone(),
+            package_id: report.package_id.clone(),
             compression: manifest.compression.to_string(),
             nodes: manifest
                 .nodes

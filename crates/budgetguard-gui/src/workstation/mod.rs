@@ -144,6 +144,7 @@ impl Workstation {
         let deployed = async {
             let engine = self.engine().await?;
             let options = DeployOptions {
+                listen: None,
                 nodes,
                 dir: self.dir()?.clone(),
                 start,

@@ -122,7 +122,7 @@ async fn create_a_package_in_the_browser() {
     browser.find("#create-button").await.click().await.unwrap();
     let mut seen: Vec<u8> = Vec::new();
     let started = std::time::Instant::now();
-    while !browser.shown("#result-sha256").await {
+    while !browser.shown("#result-package-id").await {
         assert!(
             started.elapsed() < Duration::from_secs(300),
             "no package after 5 minutes: {}",
@@ -154,14 +154,15 @@ async fn create_a_package_in_the_browser() {
     let package = Package::open(&output).unwrap();
     package.verify(&Silent, &Cancel::new()).unwrap();
     assert_eq!(browser.text("#result-path").await, output.to_str().unwrap());
-    let sha = std::process::Command::new("sha256sum")
+    // The package id is the SHA-256 of the manifest, as Python reads it.
+    let id = std::process::Command::new("python3")
+        .args(["-c", "import sys,zipfile,hashlib; print(hashlib.sha256(zipfile.ZipFile(sys.argv[1]).read('budgetguard-package.json')).hexdigest())"])
         .arg(&output)
         .output()
         .unwrap();
-    let sha = String::from_utf8(sha.stdout).unwrap();
     assert_eq!(
-        browser.text("#result-sha256").await,
-        sha.split_whitespace().next().unwrap()
+        browser.text("#result-package-id").await,
+        String::from_utf8(id.stdout).unwrap().trim()
     );
     assert_eq!(
         browser.text("#result-command").await,

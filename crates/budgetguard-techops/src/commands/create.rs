@@ -41,7 +41,7 @@ fn print_report(report: &CreateReport) {
         human(report.size),
         report.size
     );
-    println!("  sha256:      {}", report.sha256);
+    println!("  package id:  {}", report.package_id);
     println!("  compression: {}", manifest.compression);
     for node in &manifest.nodes {
         println!(

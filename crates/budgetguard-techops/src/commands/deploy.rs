@@ -21,6 +21,7 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> anyhow::Result<()> {
         wait: Duration::from_secs(args.wait),
         pull: !args.no_pull,
         auth: RegistryAuth::new(super::ngc_api_key(cli)),
+        listen: args.listen,
     };
     let reporter = Arc::new(TerminalReporter::new(cli.json));
     let cancel = super::cancel_on_ctrl_c();

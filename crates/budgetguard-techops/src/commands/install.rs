@@ -21,6 +21,7 @@ pub async fn run(cli: &Cli, args: &InstallArgs) -> anyhow::Result<()> {
         dir: super::install_dir(cli)?,
         start: args.start,
         wait: Duration::from_secs(args.wait),
+        listen: args.listen,
     };
     let reporter = Arc::new(TerminalReporter::new(cli.json));
     let cancel = super::cancel_on_ctrl_c();

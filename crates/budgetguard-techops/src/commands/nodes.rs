@@ -22,13 +22,13 @@ pub async fn status(cli: &Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<14} {:<10} {:<10} {:<44} IMAGE",
-        "NODE", "STATE", "HEALTH", "ENDPOINT"
+        "{:<14} {:<10} {:<10} {:<44} {:<10} IMAGE",
+        "NODE", "STATE", "HEALTH", "ENDPOINT", "LISTEN"
     );
     for n in nodes {
         println!(
-            "{:<14} {:<10} {:<10} {:<44} {}",
-            n.name, n.state, n.health, n.endpoint, n.image
+            "{:<14} {:<10} {:<10} {:<44} {:<10} {}",
+            n.name, n.state, n.health, n.endpoint, n.listen, n.image
         );
     }
     Ok(())
@@ -80,6 +80,7 @@ pub async fn uninstall(cli: &Cli, args: &UninstallArgs) -> anyhow::Result<()> {
         &nodes,
         args.purge_cache,
         &TerminalReporter::new(cli.json),
+        &super::cancel_on_ctrl_c(),
     )
     .await?;
     done(cli, "uninstalled", &nodes);

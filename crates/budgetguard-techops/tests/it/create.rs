@@ -61,11 +61,11 @@ fn packages_from_every_engine_load_on_every_engine() {
             .arg(&catalog))
         .success();
 
-        // The report names the file, its size and SHA-256.
+        // The report names the file, its size and package id.
         let report = run.json();
         assert_eq!(report["path"], output.to_str().unwrap());
         assert_eq!(report["size"], std::fs::metadata(&output).unwrap().len());
-        assert_eq!(report["sha256"], sha256sum(&output));
+        assert_eq!(report["package_id"], package_id_of(&output));
         assert_eq!(
             files_in(output.parent().unwrap()),
             ["package.zip"],

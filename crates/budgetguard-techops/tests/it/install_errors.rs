@@ -14,14 +14,14 @@ use testkit::proxy::CuttingProxy;
 use crate::support::*;
 
 /// The engine's image and layer lists, to compare before and after.
-fn engine_state(engine: &TestEngine) -> (Vec<String>, Vec<String>) {
+pub(crate) fn engine_state(engine: &TestEngine) -> (Vec<String>, Vec<String>) {
     (engine.image_ids(), engine.layer_ids())
 }
 
 /// What a load of `package` would add to an engine's lists: its image
 /// reference, its layers' chain IDs (classic store) and its blob digests
 /// (containerd store).
-fn package_traces(package: &Path) -> Vec<String> {
+pub(crate) fn package_traces(package: &Path) -> Vec<String> {
     use sha2::{Digest, Sha256};
     let manifest = manifest_of(package);
     let mut traces = Vec::new();
@@ -63,7 +63,7 @@ fn package_traces(package: &Path) -> Vec<String> {
 /// Compares the engine's lists before and after a refused install: nothing of
 /// the package may have appeared. (Other tests change the same engine at the
 /// same time, so the lists are compared on what this package would add.)
-fn assert_untouched(
+pub(crate) fn assert_untouched(
     engine: &TestEngine,
     before: &(Vec<String>, Vec<String>),
     traces: &[String],
@@ -80,7 +80,7 @@ fn assert_untouched(
     assert!(new.is_empty(), "{context}: the engine gained {new:?}");
 }
 
-fn install(home: &Path, host: &str, dir: &Path, package: &Path, extra: &[&str]) -> Run {
+pub(crate) fn install(home: &Path, host: &str, dir: &Path, package: &Path, extra: &[&str]) -> Run {
     run(bin(home, Some(host))
         .env("BUDGETGUARD_INSTALL_DIR", dir)
         .args(["install-package", "--package"])
@@ -90,7 +90,7 @@ fn install(home: &Path, host: &str, dir: &Path, package: &Path, extra: &[&str]) 
 
 /// Installs `package` into `dir` for real, then removes it again: proof that
 /// a refusal came from the flaw under test alone.
-fn install_and_remove(home: &Path, engine: &TestEngine, dir: &Path, package: &Path) {
+pub(crate) fn install_and_remove(home: &Path, engine: &TestEngine, dir: &Path, package: &Path) {
     install(home, &engine.host, dir, package, &[]).success();
     run(bin(home, Some(&engine.host))
         .env("BUDGETGUARD_INSTALL_DIR", dir)
@@ -98,7 +98,7 @@ fn install_and_remove(home: &Path, engine: &TestEngine, dir: &Path, package: &Pa
     .success();
 }
 
-fn error_text(run: &Run) -> String {
+pub(crate) fn error_text(run: &Run) -> String {
     assert_eq!(
         run.code, 1,
         "stdout: {}\nstderr: {}",
@@ -112,7 +112,7 @@ fn error_text(run: &Run) -> String {
 }
 
 /// Copies a package entry by entry, letting `change` rewrite, drop or add.
-fn rewrite(
+pub(crate) fn rewrite(
     from: &Path,
     to: &Path,
     mut change: impl FnMut(&str, Vec<u8>) -> Vec<(String, Vec<u8>)>,
@@ -137,7 +137,7 @@ fn rewrite(
 }
 
 /// Edits the manifest JSON of a package.
-fn with_manifest(from: &Path, to: &Path, edit: impl Fn(&mut serde_json::Value)) {
+pub(crate) fn with_manifest(from: &Path, to: &Path, edit: impl Fn(&mut serde_json::Value)) {
     rewrite(from, to, |name, data| {
         if name == "budgetguard-package.json" {
             let mut manifest: serde_json::Value = serde_json::from_slice(&data).unwrap();
@@ -382,7 +382,7 @@ fn the_preflight_names_every_problem_before_anything_changes() {
         "node `Gpu Node` needs NGC_API_KEY and HF_TOKEN in",
         "run `budgetguard-techops install-credentials`",
         "node `Gpu Node` needs an NVIDIA GPU, but the Docker engine has no `nvidia` runtime",
-        &format!("port {port} for node `Gpu Node` is already in use"),
+        &format!("port 127.0.0.1:{port} for node `Gpu Node` is already in use"),
     ] {
         assert!(error.contains(expected), "expected `{expected}` in {error}");
     }

@@ -63,14 +63,15 @@ impl Run {
     }
 }
 
-/// The SHA-256 of a file, by `sha256sum`.
-pub fn sha256sum(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
+/// The package id: the SHA-256 of the manifest entry, read by Python.
+pub fn package_id_of(path: &Path) -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import sys,zipfile,hashlib; print(hashlib.sha256(zipfile.ZipFile(sys.argv[1]).read('budgetguard-package.json')).hexdigest())"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Runs `unzip -t` and Python's `zipfile` test on a package.

@@ -7,6 +7,7 @@
 mod builtin;
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,11 @@ pub struct Node {
     pub container_port: u16,
     /// The port published on the workstation.
     pub host_port: u16,
+    /// The workstation address the port is published on: loopback unless
+    /// the node is meant to serve other machines (a NIM has no
+    /// authentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<IpAddr>,
     /// Further environment variables (never secrets).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
@@ -84,6 +90,34 @@ fn default_infer_path() -> String {
 }
 
 impl Node {
+    /// The address the port is published on (`127.0.0.1` unless set).
+    pub fn listen_address(&self) -> IpAddr {
+        self.listen.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    /// The base URL of the node's API as seen from this workstation:
+    /// `localhost` when it listens on loopback or every address.
+    pub fn base_url(&self) -> String {
+        let address = self.listen_address();
+        if address.is_loopback() || address.is_unspecified() {
+            format!("http://localhost:{}", self.host_port)
+        } else if let IpAddr::V6(v6) = address {
+            format!("http://[{v6}]:{}", self.host_port)
+        } else {
+            format!("http://{address}:{}", self.host_port)
+        }
+    }
+
+    /// Where this workstation reaches the node's port.
+    pub fn local_address(&self) -> std::net::SocketAddr {
+        let address = match self.listen_address() {
+            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            other => other,
+        };
+        std::net::SocketAddr::new(address, self.host_port)
+    }
+
     /// The Compose service and folder name: the name in lower case, words
     /// joined by `-` (`FLUX Dev` becomes `flux-dev`).
     pub fn service_name(&self) -> String {
@@ -254,42 +288,135 @@ impl Catalog {
         Ok(nodes)
     }
 
-    /// Checks every node: a usable name distinct from the others, an image
-    /// reference, ports, and no secret in the environment.
+    /// Checks every node (see [`Node::validate`]) and that no two share a
+    /// name.
     pub fn validate(&self) -> Result<(), CatalogError> {
         for (i, node) in self.nodes.iter().enumerate() {
-            let invalid = |reason: String| CatalogError::InvalidNode {
-                node: node.name.clone(),
-                reason,
-            };
-            if node.service_name().is_empty() {
-                return Err(invalid("the name needs a letter or a digit".into()));
-            }
-            if node.image.trim().is_empty() || node.image.contains(char::is_whitespace) {
-                return Err(invalid(format!(
-                    "image `{}` is not a reference",
-                    node.image
-                )));
-            }
-            if node.host_port == 0 || node.container_port == 0 {
-                return Err(invalid("ports must be between 1 and 65535".into()));
-            }
+            node.validate()?;
             if let Some(other) = self.nodes[..i]
                 .iter()
                 .find(|o| o.service_name() == node.service_name())
             {
-                return Err(invalid(format!("its name clashes with `{}`", other.name)));
+                return Err(CatalogError::InvalidNode {
+                    node: node.name.clone(),
+                    reason: format!("its name clashes with `{}`", other.name),
+                });
             }
-            if let Some(key) = node.environment.keys().find(|k| {
-                ["NGC_API_KEY", "HF_TOKEN"].contains(&k.as_str()) || k.contains('=') || k.is_empty()
-            }) {
+        }
+        Ok(())
+    }
+}
+
+impl Node {
+    /// Checks the node's settings, as a package from elsewhere may hold
+    /// anything: a printable name without path separators or a leading `-`,
+    /// an image reference, ports in range, paths starting with `/`, plain
+    /// environment names, values without control characters, and no secret.
+    pub fn validate(&self) -> Result<(), CatalogError> {
+        let invalid = |reason: String| CatalogError::InvalidNode {
+            node: self.name.clone(),
+            reason,
+        };
+        if self.name.trim().is_empty()
+            || self.name.len() > 64
+            || self.name.starts_with('-')
+            || self.name.contains(['/', '\\'])
+            || self.name.chars().any(char::is_control)
+            || self.service_name().is_empty()
+        {
+            return Err(invalid(
+                "the name must be 1 to 64 printable characters with a letter or a digit, without `/`, `\\` or a leading `-`".into(),
+            ));
+        }
+        if !is_reference(&self.image) {
+            return Err(invalid(format!(
+                "image `{}` is not a reference",
+                self.image
+            )));
+        }
+        if self.host_port == 0 || self.container_port == 0 {
+            return Err(invalid("ports must be between 1 and 65535".into()));
+        }
+        for (field, path) in [
+            ("health_path", Some(&self.health_path)),
+            ("infer_path", Some(&self.infer_path)),
+            ("cache_mount", self.cache_mount.as_ref()),
+        ] {
+            if let Some(path) = path {
+                if !path.starts_with('/') || path.len() > 256 || !is_plain(path) {
+                    return Err(invalid(format!(
+                        "`{field}` must be a path starting with `/`, without spaces or control characters"
+                    )));
+                }
+            }
+        }
+        if self
+            .cache_mount
+            .as_deref()
+            .is_some_and(|p| p.split('/').any(|part| part == ".."))
+        {
+            return Err(invalid("`cache_mount` must not contain `..`".into()));
+        }
+        if let Some(variant) = &self.variant {
+            if variant.is_empty() || variant.len() > 64 || !is_plain(variant) {
+                return Err(invalid("`variant` must be a short word".into()));
+            }
+        }
+        if let Some(shm) = &self.shm_size {
+            if !is_size(shm) {
+                return Err(invalid(format!(
+                    "`shm_size` `{shm}` is not a size such as `16gb`"
+                )));
+            }
+        }
+        for (key, value) in &self.environment {
+            if ["NGC_API_KEY", "HF_TOKEN"].contains(&key.as_str()) {
                 return Err(invalid(format!(
                     "environment `{key}` is not allowed: secrets are installed on the workstation with `install-credentials`"
+                )));
+            }
+            if !is_env_name(key) {
+                return Err(invalid(format!(
+                    "environment name `{key}` must be letters, digits and `_`, not starting with a digit"
+                )));
+            }
+            if value.chars().any(char::is_control) {
+                return Err(invalid(format!(
+                    "environment `{key}` has a control character in its value"
                 )));
             }
         }
         Ok(())
     }
+}
+
+/// Printable ASCII without spaces.
+fn is_plain(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// An image reference as Docker writes them: printable, no spaces, not
+/// starting with `-`.
+fn is_reference(image: &str) -> bool {
+    !image.is_empty() && image.len() <= 255 && !image.starts_with('-') && is_plain(image)
+}
+
+/// `16gb`, `512m`, `1073741824`.
+fn is_size(text: &str) -> bool {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = text[digits.len()..].to_ascii_lowercase();
+    !digits.is_empty()
+        && digits.len() <= 15
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && ["", "b", "k", "kb", "m", "mb", "g", "gb"].contains(&unit.as_str())
+}
+
+/// `NIM_MODEL_VARIANT`: letters, digits and `_`, not starting with a digit.
+fn is_env_name(name: &str) -> bool {
+    name.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]

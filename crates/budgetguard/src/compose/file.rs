@@ -68,7 +68,7 @@ pub fn compose_file(node: &Node) -> ComposeFile {
     let service = Service {
         image: node.image.clone(),
         container_name: super::container_name(node),
-        ports: vec![format!("{}:{}", node.host_port, node.container_port)],
+        ports: vec![published_port(node)],
         environment: node
             .container_environment()
             .into_iter()
@@ -104,6 +104,14 @@ pub fn compose_file(node: &Node) -> ComposeFile {
     }
 }
 
+/// `127.0.0.1:8001:8000`: the port, published on the node's address only.
+fn published_port(node: &Node) -> String {
+    match node.listen_address() {
+        std::net::IpAddr::V4(v4) => format!("{v4}:{}:{}", node.host_port, node.container_port),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:{}:{}", node.host_port, node.container_port),
+    }
+}
+
 impl ComposeFile {
     /// The file as YAML.
     pub fn to_yaml(&self) -> String {
@@ -123,7 +131,7 @@ mod tests {
         for expected in [
             "flux-dev:",
             "nvcr.io/nim/black-forest-labs/flux.1-dev:1.2.3",
-            "8001:8000",
+            "127.0.0.1:8001:8000",
             "NIM_MODEL_VARIANT=base",
             "unless-stopped",
             "driver: nvidia",
@@ -142,6 +150,18 @@ mod tests {
         let yaml = compose_file(catalog.get("Demo").unwrap()).to_yaml();
         assert!(!yaml.contains("nvidia"), "{yaml}");
         assert!(!yaml.contains("env_file"), "{yaml}");
+    }
+
+    #[test]
+    fn ports_are_published_on_loopback_unless_the_node_says_otherwise() {
+        let mut node = Catalog::builtin().get("Demo").unwrap().clone();
+        assert!(compose_file(&node)
+            .to_yaml()
+            .contains("127.0.0.1:8090:8000"));
+        node.listen = Some("0.0.0.0".parse().unwrap());
+        assert!(compose_file(&node).to_yaml().contains("0.0.0.0:8090:8000"));
+        node.listen = Some("::1".parse().unwrap());
+        assert!(compose_file(&node).to_yaml().contains("[::1]:8090:8000"));
     }
 
     #[test]

@@ -5,21 +5,25 @@
 pub enum EngineError {
     /// The engine does not answer.
     #[error(
-        "cannot reach the Docker engine at `{host}`{}: {detail}; {}",
+        "cannot reach the Docker engine at `{host}`{}: {reason}; {}",
         if *from_env { " (from DOCKER_HOST)" } else { "" },
-        if detail.to_lowercase().contains("permission denied") {
-            "add yourself to the `docker` group (`sudo usermod -aG docker $USER`) and log in again"
-        } else {
-            "start Docker, or point `DOCKER_HOST` at a running engine"
-        }
+        reason.fix()
     )]
     Unreachable {
         /// The address tried.
         host: String,
         /// Whether it came from `DOCKER_HOST`.
         from_env: bool,
-        /// What went wrong.
-        detail: String,
+        /// Why.
+        reason: Unreachable,
+    },
+    /// A call or a stream got no answer for too long.
+    #[error("the Docker engine stopped answering while {action} (nothing for {seconds} s); check it with `docker info`, restart it if it hangs, and retry")]
+    Stalled {
+        /// What was being done.
+        action: String,
+        /// How long it was silent.
+        seconds: u64,
     },
     /// An image is not in the engine and pulling was not allowed.
     #[error("image `{image}` is not in the Docker engine and `--no-pull` was given; pull it first or leave out `--no-pull`")]
@@ -76,6 +80,58 @@ pub enum EngineError {
         /// The client's error.
         source: bollard::errors::Error,
     },
+}
+
+/// Why the engine could not be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreachable {
+    /// The socket refuses this user.
+    PermissionDenied,
+    /// Nothing listens at the address.
+    NotRunning,
+    /// It did not answer within this many seconds.
+    NoAnswer(u64),
+    /// Another failure, as the client put it.
+    Other(String),
+}
+
+impl Unreachable {
+    /// Sorts a client error by the I/O error beneath it.
+    pub(crate) fn from_client(error: &bollard::errors::Error) -> Self {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(cause) = source {
+            if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    std::io::ErrorKind::PermissionDenied => return Self::PermissionDenied,
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                        return Self::NotRunning
+                    }
+                    _ => {}
+                }
+            }
+            source = cause.source();
+        }
+        Self::Other(crate::error_text(error))
+    }
+
+    /// What to do about it.
+    fn fix(&self) -> &'static str {
+        match self {
+            Self::PermissionDenied => "add yourself to the `docker` group (`sudo usermod -aG docker $USER`) and log in again",
+            _ => "start Docker, or point `DOCKER_HOST` at a running engine",
+        }
+    }
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PermissionDenied => f.write_str("permission denied"),
+            Self::NotRunning => f.write_str("nothing listens there"),
+            Self::NoAnswer(seconds) => write!(f, "no answer within {seconds} s"),
+            Self::Other(detail) => f.write_str(detail),
+        }
+    }
 }
 
 fn login_hint(registry: &str) -> String {

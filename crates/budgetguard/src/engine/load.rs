@@ -8,7 +8,8 @@ use bollard::query_parameters::{
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
-use super::{found, Engine, EngineError, ImageInfo};
+use super::idle::Activity;
+use super::{api_error, found, Engine, EngineError, ImageInfo};
 
 /// Facts about the engine that decide how to load and run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +39,7 @@ impl Engine {
             .docker()
             .info()
             .await
-            .map_err(|source| EngineError::Api {
-                action: "describe itself".into(),
-                source,
-            })?;
+            .map_err(|source| api_error("describe itself".into(), source))?;
         let containerd_store = info
             .driver_status
             .iter()
@@ -63,10 +61,7 @@ impl Engine {
             .docker()
             .list_images(Some(ListImagesOptionsBuilder::default().build()))
             .await
-            .map_err(|source| EngineError::Api {
-                action: "list images".into(),
-                source,
-            })?;
+            .map_err(|source| api_error("list images".into(), source))?;
         let mut images = Vec::with_capacity(summaries.len());
         for summary in summaries {
             if let Some(info) = self.image(&summary.id).await? {
@@ -96,31 +91,38 @@ impl Engine {
                 ),
             )
             .await
-            .map_err(|source| EngineError::Api {
-                action: format!("tag {id} as `{reference}`"),
-                source,
-            })
+            .map_err(|source| api_error(format!("tag {id} as `{reference}`"), source))
     }
 
     /// Loads a `docker save`-format tar from `body` (`POST /images/load`),
     /// reading the engine's answer to the end: an error inside the 200 answer
-    /// is a failure. Returns the engine's status lines.
+    /// is a failure. The body going out and the answer coming back are
+    /// watched together: nothing on either for the idle limit is
+    /// [`EngineError::Stalled`].
     pub async fn load(
         &self,
         body: impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
-    ) -> Result<Vec<String>, EngineError> {
-        let options = ImportImageOptionsBuilder::default().quiet(true).build();
-        let mut answer = self.docker().import_image_stream(options, body, None);
-        let mut lines = Vec::new();
-        while let Some(item) = answer.next().await {
-            let info = item.map_err(|source| EngineError::Load {
-                detail: crate::error_text(&source),
-            })?;
-            if let Some(line) = info.stream.or(info.status) {
-                lines.push(line.trim().to_owned());
+    ) -> Result<(), EngineError> {
+        let activity = Activity::new();
+        let watched = {
+            let activity = activity.clone();
+            body.inspect(move |_| activity.touch())
+        };
+        let options = ImportImageOptionsBuilder::default().quiet(false).build();
+        let mut answer = self.streams().import_image_stream(options, watched, None);
+        let read = async {
+            while let Some(item) = answer.next().await {
+                activity.touch();
+                item.map_err(|source| EngineError::Load {
+                    detail: crate::error_text(&source),
+                })?;
             }
+            Ok(())
+        };
+        tokio::select! {
+            result = read => result,
+            stalled = activity.stalled("loading images") => Err(stalled),
         }
-        Ok(lines)
     }
 }
 
@@ -141,24 +143,47 @@ impl Engine {
     /// Removes an image by reference unless a container uses it; `false`
     /// when the engine keeps it for that reason.
     pub async fn remove_image_if_unused(&self, reference: &str) -> Result<bool, EngineError> {
-        match self
-            .docker()
-            .remove_image(
-                reference,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
-            .await
-        {
-            Ok(_) => Ok(true),
+        match self.remove(reference, false).await {
+            Ok(()) => Ok(true),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409 | 404,
                 ..
             }) => Ok(false),
-            Err(source) => Err(EngineError::Api {
-                action: format!("remove image `{reference}`"),
-                source,
-            }),
+            Err(source) => Err(api_error(format!("remove image `{reference}`"), source)),
         }
+    }
+
+    /// Removes the image `id` with all its tags (`force`: even if a stopped
+    /// container uses it); one already gone is fine.
+    pub async fn remove_image(&self, id: &str, force: bool) -> Result<(), EngineError> {
+        match self.remove(id, force).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(source) => Err(api_error(format!("remove image {id}"), source)),
+        }
+    }
+
+    /// Takes the tag `reference` off its image, unless it is the image's
+    /// only name (the image would go with it).
+    pub async fn untag(&self, reference: &str) -> Result<(), EngineError> {
+        match self.image(reference).await? {
+            Some(info) if info.tags.len() > 1 => self
+                .remove(reference, false)
+                .await
+                .map_err(|source| api_error(format!("untag `{reference}`"), source)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn remove(&self, name: &str, force: bool) -> Result<(), bollard::errors::Error> {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(force)
+            .build();
+        self.docker()
+            .remove_image(name, Some(options), None)
+            .await
+            .map(drop)
     }
 }

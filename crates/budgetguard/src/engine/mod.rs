@@ -1,11 +1,12 @@
 //! Access to the Docker engine through its HTTP API (bollard).
 
 mod error;
+mod idle;
 mod load;
 mod pull;
 mod registry;
 
-pub use error::EngineError;
+pub use error::{EngineError, Unreachable};
 pub use load::{EngineFacts, LocalImage};
 pub use registry::{registry_host, RegistryAuth};
 
@@ -21,9 +22,13 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// How long to wait for the engine to answer a ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Requests that stream images (export, load) can take hours for tens of
-/// gigabytes; the engine answers a load only after the whole body.
-const STREAM_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// How long a short call (inspect, list, tag, remove) may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Requests that stream images (export, load, pull) can take hours for tens
+/// of gigabytes, and the engine answers a load only after the whole body:
+/// their limit is on idleness (see [`idle`]), not on the total.
+const STREAM_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// What the engine knows of one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +41,15 @@ pub struct ImageInfo {
     pub layers: Vec<String>,
     /// Its uncompressed size in bytes.
     pub size: u64,
+    /// Its tags.
+    pub tags: Vec<String>,
 }
 
 /// A connection to one Docker engine.
 #[derive(Debug, Clone)]
 pub struct Engine {
     docker: Docker,
+    streams: Docker,
     host: String,
     version: String,
 }
@@ -58,26 +66,28 @@ impl Engine {
                 _ => (DEFAULT_HOST.to_owned(), false),
             },
         };
-        let unreachable = |detail: String| EngineError::Unreachable {
+        let unreachable = |reason: Unreachable| EngineError::Unreachable {
             host: host.clone(),
             from_env,
-            detail,
+            reason,
         };
         let docker = Docker::connect_with_host(&host)
-            .map_err(|e| unreachable(e.to_string()))?
-            .with_timeout(STREAM_TIMEOUT);
+            .map_err(|e| unreachable(Unreachable::from_client(&e)))?
+            .with_timeout(CALL_TIMEOUT);
         let docker = tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version())
             .await
-            .map_err(|_| unreachable("no answer within 10 s".into()))?
-            .map_err(|e| unreachable(crate::error_text(&e)))?;
+            .map_err(|_| unreachable(Unreachable::NoAnswer(PING_TIMEOUT.as_secs())))?
+            .map_err(|e| unreachable(Unreachable::from_client(&e)))?;
         let version = tokio::time::timeout(PING_TIMEOUT, docker.version())
             .await
-            .map_err(|_| unreachable("no answer within 10 s".into()))?
-            .map_err(|e| unreachable(crate::error_text(&e)))?
+            .map_err(|_| unreachable(Unreachable::NoAnswer(PING_TIMEOUT.as_secs())))?
+            .map_err(|e| unreachable(Unreachable::from_client(&e)))?
             .version
             .unwrap_or_else(|| "unknown".into());
+        let streams = docker.clone().with_timeout(STREAM_TIMEOUT);
         Ok(Self {
             docker,
+            streams,
             host,
             version,
         })
@@ -93,9 +103,15 @@ impl Engine {
         &self.version
     }
 
-    /// The bollard client, for the modules of this crate.
+    /// The bollard client for short calls, for the modules of this crate.
     pub(crate) fn docker(&self) -> &Docker {
         &self.docker
+    }
+
+    /// The bollard client for streams (export, load, pull), whose limit is
+    /// on idleness.
+    pub(crate) fn streams(&self) -> &Docker {
+        &self.streams
     }
 
     /// Looks up an image by reference or ID; `None` when the engine lacks it.
@@ -108,23 +124,26 @@ impl Engine {
             repo_digests: inspect.repo_digests.unwrap_or_default(),
             layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
             size: inspect.size.unwrap_or(0).max(0) as u64,
+            tags: inspect.repo_tags.unwrap_or_default(),
         }))
     }
 
     /// Streams the `docker save` tar of `references` (one request, shared
-    /// layers once).
+    /// layers once); a stream that stalls for longer than the idle limit
+    /// ends with [`EngineError::Stalled`].
     pub fn export(
         &self,
         references: &[String],
     ) -> impl Stream<Item = Result<Bytes, EngineError>> + Send + 'static {
         use futures_util::StreamExt;
         let names: Vec<&str> = references.iter().map(String::as_str).collect();
-        self.docker.export_images(&names).map(|chunk| {
+        let chunks = self.streams.export_images(&names).map(|chunk| {
             chunk.map_err(|source| EngineError::Api {
                 action: "export images".into(),
                 source,
             })
-        })
+        });
+        idle::limited(chunks, "exporting images")
     }
 }
 
@@ -139,9 +158,17 @@ fn found<T>(
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(None),
-        Err(source) => Err(EngineError::Api {
-            action: action(),
-            source,
-        }),
+        Err(source) => Err(api_error(action(), source)),
+    }
+}
+
+/// A failed API call of `action`; a call that ran out of time says so.
+pub(crate) fn api_error(action: String, source: bollard::errors::Error) -> EngineError {
+    match source {
+        bollard::errors::Error::RequestTimeoutError => EngineError::Stalled {
+            action,
+            seconds: CALL_TIMEOUT.as_secs(),
+        },
+        source => EngineError::Api { action, source },
     }
 }

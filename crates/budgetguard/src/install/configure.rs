@@ -1,28 +1,24 @@
-//! Writing nodes' Compose files into the install folder, creating or starting
-//! their containers, and registering their endpoints. If Compose fails for a
-//! node, the nodes of this run are put back as they were.
+//! Writing nodes' Compose files into the install folder and creating or
+//! starting their containers. A run remembers what it changed, so that a
+//! failure puts the nodes back as they were, removing only what this run
+//! created (never a file someone else put in a node's folder).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::dir::{write_atomic, InstallDir, InstalledNode};
+use super::dir::{write_atomic, InstallDir};
+use super::state::{Endpoints, InstalledNode};
 use super::{health, InstallError};
 use crate::catalog::Node;
-use crate::compose::{self, Compose};
+use crate::compose::{self, compose_file, Compose};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 use crate::Cancel;
 
-/// A node and the Compose file to install for it.
-#[derive(Debug, Clone)]
-pub(crate) struct NodeConfig {
-    /// The node.
-    pub node: Node,
-    /// Its Compose file.
-    pub compose_yaml: Vec<u8>,
-}
+/// The user ID NIM containers run as; the cache belongs to it.
+const CONTAINER_UID: u32 = 1000;
 
 /// What was done for one node.
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +33,8 @@ pub struct NodeReport {
     pub state: String,
     /// Its inference URL.
     pub endpoint: String,
+    /// The address its port is published on.
+    pub listen: String,
 }
 
 /// How nodes are configured.
@@ -50,58 +48,147 @@ pub(crate) struct Configure<'a> {
     pub cancel: &'a Cancel,
 }
 
-/// A node as it was before this run, to put back on failure.
+/// A node as it was before this run, and what the run created for it.
 struct Before {
-    config: NodeConfig,
+    node: Node,
     compose_yaml: Option<Vec<u8>>,
     state: Option<String>,
-    cache_existed: bool,
+    created_dirs: Vec<PathBuf>,
+}
+
+/// What a run changed, to put back if a later step fails.
+pub(crate) struct Applied {
+    before: Vec<Before>,
+    changed: Vec<bool>,
 }
 
 impl Configure<'_> {
-    /// Configures every node, then waits for readiness when starting.
-    pub(crate) async fn run(&self, nodes: &[NodeConfig]) -> Result<Vec<NodeReport>, InstallError> {
-        let mut done: Vec<Before> = Vec::new();
-        let mut changed = Vec::new();
-        for config in nodes {
-            let node = &config.node;
+    /// Writes each node's Compose file (generated here, from the node's
+    /// validated settings) and creates or starts its container. On failure
+    /// the nodes of this run are put back first.
+    pub(crate) async fn apply(&self, nodes: &[Node]) -> Result<Applied, InstallError> {
+        let mut applied = Applied {
+            before: Vec::new(),
+            changed: Vec::new(),
+        };
+        for node in nodes {
+            let yaml = compose_file(node).to_yaml().into_bytes();
             let file = self.dir.compose_file(node);
-            let container = compose::container_name(node);
             let before = Before {
-                config: config.clone(),
-                compose_yaml: std::fs::read(&file).ok(),
-                state: self.engine.container_state(&container).await?,
-                cache_existed: self.dir.cache_dir(node).exists(),
+                node: node.clone(),
+                compose_yaml: super::dir::read_own(&file)?,
+                state: self
+                    .engine
+                    .container_state(&compose::container_name(node))
+                    .await?,
+                created_dirs: Vec::new(),
             };
-            changed.push(
-                before.compose_yaml.as_deref() != Some(config.compose_yaml.as_slice())
+            applied.changed.push(
+                before.compose_yaml.as_deref() != Some(yaml.as_slice())
                     || before.state.is_none()
                     || (self.start && before.state.as_deref() != Some("running")),
             );
-            done.push(before);
-            if let Err(e) = self.apply(config, &file).await {
-                self.roll_back(&done).await;
+            applied.before.push(before);
+            let before = applied.before.last_mut().expect("just pushed");
+            if let Err(e) = self.apply_one(node, &yaml, before).await {
+                self.roll_back(&applied).await;
                 return Err(e);
             }
         }
-        let mut endpoints = self.dir.endpoints()?;
-        for config in nodes {
-            let entry = InstalledNode::new(self.dir, &config.node);
+        Ok(applied)
+    }
+
+    async fn apply_one(
+        &self,
+        node: &Node,
+        yaml: &[u8],
+        before: &mut Before,
+    ) -> Result<(), InstallError> {
+        let cache = InstallDir::node_dir_relative(node).join("cache");
+        before.created_dirs = self.dir.make_dirs(&cache)?;
+        if before.created_dirs.last() == Some(&self.dir.cache_dir(node)) {
+            give_to_container(&self.dir.cache_dir(node))?;
+        }
+        write_atomic(&self.dir.compose_file(node), yaml)?;
+        self.reporter.report(Event::Note {
+            message: format!(
+                "{} {} ({})",
+                if self.start { "Starting" } else { "Creating" },
+                node.name,
+                compose::container_name(node)
+            ),
+        });
+        self.compose
+            .up(
+                &compose::project_name(node),
+                &self.dir.compose_file(node),
+                self.start,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Puts the nodes of a run back as they were, as far as Compose lets,
+    /// and removes the folders the run created if they are empty again.
+    pub(crate) async fn roll_back(&self, applied: &Applied) {
+        for before in applied.before.iter().rev() {
+            let node = &before.node;
+            let file = self.dir.compose_file(node);
+            let project = compose::project_name(node);
+            match &before.compose_yaml {
+                Some(yaml) => {
+                    let _ = write_atomic(&file, yaml);
+                    let running = before.state.as_deref() == Some("running");
+                    let _ = self.compose.up(&project, &file, running).await;
+                }
+                None => {
+                    if file.exists() {
+                        let _ = self.compose.down(&project, &file).await;
+                        let _ = std::fs::remove_file(&file);
+                    }
+                }
+            }
+            for dir in before.created_dirs.iter().rev() {
+                // Only if empty: whatever else is there stays.
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+
+    /// Adds the nodes to `endpoints.json`.
+    pub(crate) fn register(&self, nodes: &[Node]) -> Result<(), InstallError> {
+        let mut endpoints: Endpoints = self.dir.endpoints()?;
+        for node in nodes {
             endpoints
                 .nodes
-                .retain(|n| n.node.service_name() != config.node.service_name());
-            endpoints.nodes.push(entry);
+                .retain(|n| n.node.service_name() != node.service_name());
+            endpoints.nodes.push(InstalledNode::new(self.dir, node));
         }
         endpoints.nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        self.dir.write_endpoints(&endpoints)?;
+        self.dir.write_endpoints(&endpoints)
+    }
+
+    /// Waits for readiness when starting, then reports each node.
+    pub(crate) async fn finish(
+        &self,
+        nodes: &[Node],
+        applied: Applied,
+    ) -> Result<Vec<NodeReport>, InstallError> {
         if self.start {
-            for config in nodes {
-                self.wait_ready(&config.node).await?;
+            for node in nodes {
+                self.reporter.report(Event::Note {
+                    message: format!(
+                        "Waiting for {} to be ready (up to {} s)",
+                        node.name,
+                        self.wait.as_secs()
+                    ),
+                });
+                health::wait_ready(&InstalledNode::new(self.dir, node), self.wait, self.cancel)
+                    .await?;
             }
         }
         let mut reports = Vec::new();
-        for (config, changed) in nodes.iter().zip(changed) {
-            let node = &config.node;
+        for (node, changed) in nodes.iter().zip(applied.changed) {
             let entry = InstalledNode::new(self.dir, node);
             reports.push(NodeReport {
                 name: node.name.clone(),
@@ -113,69 +200,24 @@ impl Configure<'_> {
                     .await?
                     .unwrap_or_else(|| "missing".into()),
                 endpoint: entry.infer_url,
+                listen: entry.listen,
             });
         }
         Ok(reports)
     }
+}
 
-    async fn apply(&self, config: &NodeConfig, file: &std::path::Path) -> Result<(), InstallError> {
-        let node = &config.node;
-        write_atomic(file, &config.compose_yaml)?;
-        let cache = self.dir.cache_dir(node);
-        std::fs::create_dir_all(&cache).map_err(InstallError::io("create", &cache))?;
-        // NIM containers run as another user and must write their model cache.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777))
-                .map_err(InstallError::io("set permissions of", &cache))?;
-        }
-        self.reporter.report(Event::Note {
-            message: format!(
-                "{} {} ({})",
-                if self.start { "Starting" } else { "Creating" },
-                node.name,
-                compose::container_name(node)
-            ),
-        });
-        self.compose
-            .up(&compose::project_name(node), file, self.start)
-            .await?;
-        Ok(())
+/// A model cache this run created belongs to the container's user, and is
+/// not writable by anyone else: when the tool runs as root it is handed to
+/// [`CONTAINER_UID`]; otherwise it stays the user's, who is normally that
+/// user (`rwxrwxr-x`, set-group-ID so files keep the group).
+fn give_to_container(cache: &std::path::Path) -> Result<(), InstallError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(cache).map_err(InstallError::io("inspect", cache))?;
+    if meta.uid() == 0 {
+        std::os::unix::fs::chown(cache, Some(CONTAINER_UID), Some(CONTAINER_UID))
+            .map_err(InstallError::io("give to the container's user", cache))?;
     }
-
-    /// Puts the nodes of this run back as they were, as far as Compose lets.
-    async fn roll_back(&self, done: &[Before]) {
-        for before in done.iter().rev() {
-            let node = &before.config.node;
-            let file = self.dir.compose_file(node);
-            let project = compose::project_name(node);
-            match &before.compose_yaml {
-                Some(yaml) => {
-                    let _ = write_atomic(&file, yaml);
-                    let running = before.state.as_deref() == Some("running");
-                    let _ = self.compose.up(&project, &file, running).await;
-                }
-                None => {
-                    let _ = self.compose.down(&project, &file).await;
-                    let _ = std::fs::remove_file(&file);
-                    // A cache kept by an earlier uninstall stays.
-                    if !before.cache_existed {
-                        let _ = std::fs::remove_dir_all(self.dir.node_dir(node));
-                    }
-                }
-            }
-        }
-    }
-
-    async fn wait_ready(&self, node: &Node) -> Result<(), InstallError> {
-        self.reporter.report(Event::Note {
-            message: format!(
-                "Waiting for {} to be ready (up to {} s)",
-                node.name,
-                self.wait.as_secs()
-            ),
-        });
-        health::wait_ready(&InstalledNode::new(self.dir, node), self.wait, self.cancel).await
-    }
+    std::fs::set_permissions(cache, std::fs::Permissions::from_mode(0o2775))
+        .map_err(InstallError::io("set permissions of", cache))
 }

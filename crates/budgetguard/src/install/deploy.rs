@@ -2,15 +2,16 @@
 //! package (the GUI's "Deploy on this workstation"): pull if needed, the same
 //! preflight and configuration as an install.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::configure::{Configure, NodeConfig, NodeReport};
+use super::configure::{Configure, NodeReport};
 use super::dir::InstallDir;
+use super::state::LoadedImage;
 use super::{preflight, InstallError};
 use crate::catalog::Node;
-use crate::compose::compose_file;
 use crate::engine::{Engine, RegistryAuth};
 use crate::progress::SharedReporter;
 use crate::Cancel;
@@ -30,6 +31,8 @@ pub struct DeployOptions {
     pub pull: bool,
     /// Credentials for pulls.
     pub auth: RegistryAuth,
+    /// Publish every node's port on this address instead of the node's own.
+    pub listen: Option<IpAddr>,
 }
 
 /// What a deploy did.
@@ -39,34 +42,63 @@ pub struct DeployReport {
     pub nodes: Vec<NodeReport>,
 }
 
-/// Deploys the nodes as `options` say.
+/// Deploys the nodes as `options` say; a failure takes back what the run
+/// changed, images it pulled included.
 pub async fn deploy_local(
     engine: &Engine,
     options: &DeployOptions,
     reporter: SharedReporter,
     cancel: &Cancel,
 ) -> Result<DeployReport, InstallError> {
+    let nodes: Vec<Node> = options
+        .nodes
+        .iter()
+        .map(|node| Node {
+            listen: options.listen.or(node.listen),
+            ..node.clone()
+        })
+        .collect();
+    for node in &nodes {
+        node.validate()?;
+    }
+    let _lock = options.dir.lock(&*reporter, cancel).await?;
+    let mut loaded = options.dir.loaded_images()?;
     let needs = preflight::Needs {
-        nodes: &options.nodes,
+        nodes: &nodes,
         load_bytes: 0,
         start: options.start,
     };
     let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
-    for node in &options.nodes {
-        tokio::select! {
-            info = engine.ensure_image(&node.image, options.pull, &options.auth, &*reporter) => { info?; }
-            _ = cancel.cancelled() => return Err(InstallError::Cancelled),
+    let mut pulled: Vec<LoadedImage> = Vec::new();
+    let undo_pulls = |pulled: Vec<LoadedImage>| async move {
+        for image in pulled {
+            let _ = engine.remove_image(&image.id, true).await;
+        }
+    };
+    for node in &nodes {
+        let before = engine.image(&node.image).await?;
+        let info = tokio::select! {
+            info = engine.ensure_image(&node.image, options.pull, &options.auth, &*reporter) => info.map_err(InstallError::from),
+            _ = cancel.cancelled() => Err(InstallError::Cancelled),
+        };
+        match info {
+            Ok(info) if before.is_none() && !pulled.iter().any(|p| p.id == info.id) => {
+                pulled.push(LoadedImage {
+                    engine: engine.host().to_owned(),
+                    id: info.id,
+                    blobs: Vec::new(),
+                    references: vec![node.image.clone()],
+                    replaced: Default::default(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                undo_pulls(pulled).await;
+                return Err(e);
+            }
         }
     }
-    let configs: Vec<NodeConfig> = options
-        .nodes
-        .iter()
-        .map(|node| NodeConfig {
-            node: node.clone(),
-            compose_yaml: compose_file(node).to_yaml().into_bytes(),
-        })
-        .collect();
-    let nodes = Configure {
+    let configure = Configure {
         engine,
         compose: &compose,
         dir: &options.dir,
@@ -74,8 +106,25 @@ pub async fn deploy_local(
         wait: options.wait,
         reporter: &*reporter,
         cancel,
+    };
+    let applied = match configure.apply(&nodes).await {
+        Ok(applied) => applied,
+        Err(e) => {
+            undo_pulls(pulled).await;
+            return Err(e);
+        }
+    };
+    for image in pulled.iter().cloned() {
+        loaded.record(image);
     }
-    .run(&configs)
-    .await?;
+    let recorded = configure
+        .register(&nodes)
+        .and_then(|()| options.dir.write_loaded_images(&loaded));
+    if let Err(e) = recorded {
+        configure.roll_back(&applied).await;
+        undo_pulls(pulled).await;
+        return Err(e);
+    }
+    let nodes = configure.finish(&nodes, applied).await?;
     Ok(DeployReport { nodes })
 }

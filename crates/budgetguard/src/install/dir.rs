@@ -1,70 +1,27 @@
-//! The install folder on a workstation and the state kept in it:
+//! The install folder on a workstation and the paths in it:
 //!
 //! ```text
 //! <install dir>/credentials.env                  NGC_API_KEY, HF_TOKEN (0600)
 //! <install dir>/endpoints.json                   installed nodes and their URLs
+//! <install dir>/images.json                      images this tool loaded
 //! <install dir>/compose/<node>/docker-compose.yml
 //! <install dir>/compose/<node>/cache/            the node's model cache
 //! ```
+//!
+//! Nothing below the folder itself is followed through a symbolic link: a
+//! folder or file of the tool's that turns out to be a link is an error, so a
+//! link planted there cannot make the tool write elsewhere.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::InstallError;
 use crate::catalog::Node;
-use crate::compose;
 
 /// An install folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallDir {
     root: PathBuf,
-}
-
-/// What `endpoints.json` holds: the installed nodes, for artists' tools.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Endpoints {
-    /// The installed nodes, by name.
-    pub nodes: Vec<InstalledNode>,
-}
-
-/// One installed node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstalledNode {
-    /// The node's name.
-    pub name: String,
-    /// The inference URL, e.g. `http://localhost:8001/v1/infer`.
-    pub infer_url: String,
-    /// The readiness URL.
-    pub health_url: String,
-    /// The image it runs.
-    pub image: String,
-    /// Its Compose file.
-    pub compose_file: PathBuf,
-    /// Its Compose project.
-    pub compose_project: String,
-    /// Its container.
-    pub container: String,
-    /// The node's settings, as installed.
-    pub node: Node,
-}
-
-impl InstalledNode {
-    /// The entry for `node` installed in `dir`.
-    pub fn new(dir: &InstallDir, node: &Node) -> Self {
-        let base = format!("http://localhost:{}", node.host_port);
-        Self {
-            name: node.name.clone(),
-            infer_url: format!("{base}{}", node.infer_path),
-            health_url: format!("{base}{}", node.health_path),
-            image: node.image.clone(),
-            compose_file: dir.compose_file(node),
-            compose_project: compose::project_name(node),
-            container: compose::container_name(node),
-            node: node.clone(),
-        }
-    }
 }
 
 impl InstallDir {
@@ -88,9 +45,14 @@ impl InstallDir {
         self.node_dir(node).join("docker-compose.yml")
     }
 
+    /// A node's folder (Compose file and cache), relative to the root.
+    pub(crate) fn node_dir_relative(node: &Node) -> PathBuf {
+        Path::new("compose").join(node.service_name())
+    }
+
     /// A node's folder (Compose file and cache).
     pub fn node_dir(&self, node: &Node) -> PathBuf {
-        self.root.join("compose").join(node.service_name())
+        self.root.join(Self::node_dir_relative(node))
     }
 
     /// A node's model cache.
@@ -108,47 +70,74 @@ impl InstallDir {
         self.root.join("endpoints.json")
     }
 
-    /// The installed nodes (none when the file does not exist yet).
-    pub fn endpoints(&self) -> Result<Endpoints, InstallError> {
-        let path = self.endpoints_file();
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| InstallError::Io {
-                action: "read",
-                path,
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Endpoints::default()),
-            Err(e) => Err(InstallError::io("read", &path)(e)),
+    /// `images.json`.
+    pub fn images_file(&self) -> PathBuf {
+        self.root.join("images.json")
+    }
+
+    /// Creates the folders of `relative` below the root that do not exist
+    /// yet, never through a symbolic link, and returns those it created
+    /// (outermost first), so that a rollback can remove just those.
+    pub(crate) fn make_dirs(&self, relative: &Path) -> Result<Vec<PathBuf>, InstallError> {
+        let mut path = self.root.clone();
+        let mut created = Vec::new();
+        for part in relative.components() {
+            path.push(part);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(InstallError::Symlink { path });
+                }
+                Ok(_) => {
+                    return Err(InstallError::io("create the folder", &path)(
+                        std::io::Error::new(
+                            std::io::ErrorKind::AlreadyExists,
+                            "a file is in the way",
+                        ),
+                    ))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir(&path).map_err(InstallError::io("create", &path))?;
+                    created.push(path.clone());
+                }
+                Err(e) => return Err(InstallError::io("inspect", &path)(e)),
+            }
         }
+        Ok(created)
     }
 
-    /// Writes `endpoints.json` atomically.
-    pub fn write_endpoints(&self, endpoints: &Endpoints) -> Result<(), InstallError> {
-        let mut bytes = serde_json::to_vec_pretty(endpoints).expect("endpoints serialize");
-        bytes.push(b'\n');
-        write_atomic(&self.endpoints_file(), &bytes)
+    /// Checks that the tool's own paths below the root, as far as they exist,
+    /// are folders (or files) and not symbolic links.
+    pub(crate) fn check_no_links(&self, relative: &Path) -> Result<(), InstallError> {
+        let mut path = self.root.clone();
+        for part in relative.components() {
+            path.push(part);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(InstallError::Symlink { path })
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(InstallError::io("inspect", &path)(e)),
+            }
+        }
+        Ok(())
     }
 
-    /// The installed node called `name` (case-insensitive).
-    pub fn installed(&self, name: &str) -> Result<InstalledNode, InstallError> {
-        let endpoints = self.endpoints()?;
-        let wanted = crate::catalog::slug(name);
-        endpoints
-            .nodes
-            .iter()
-            .find(|n| n.node.service_name() == wanted)
-            .cloned()
-            .ok_or_else(|| InstallError::NotInstalled {
-                name: name.to_owned(),
-                installed: endpoints.nodes.iter().map(|n| n.name.clone()).collect(),
-            })
+    /// Whether files can be created in the folder: a nameless temporary file
+    /// is made and dropped at once.
+    pub(crate) fn check_writable(&self) -> Result<(), InstallError> {
+        tempfile::tempfile_in(&self.root)
+            .map(drop)
+            .map_err(InstallError::io("write into", &self.root))
     }
 }
 
-/// Writes `path` through a temporary file beside it and a rename.
+/// Writes `path` through a temporary file beside it and a rename, which
+/// replaces whatever is at `path` (a link included) without following it.
+/// The folder must exist and have been checked.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(InstallError::io("create", dir))?;
     let mut temp =
         tempfile::NamedTempFile::new_in(dir).map_err(InstallError::io("write into", dir))?;
     temp.write_all(bytes)
@@ -160,7 +149,62 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), InstallError
             .set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(InstallError::io("write", path))?;
     }
+    temp.as_file()
+        .sync_all()
+        .map_err(InstallError::io("write", path))?;
     temp.persist(path)
         .map_err(|e| InstallError::io("write", path)(e.error))?;
     Ok(())
+}
+
+/// Reads a file of the tool's, refusing a symbolic link; `None` when it
+/// does not exist.
+pub(crate) fn read_own(path: &Path) -> Result<Option<Vec<u8>>, InstallError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(InstallError::Symlink {
+                path: path.to_owned(),
+            })
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(InstallError::io("read", path)(e)),
+    }
+    std::fs::read(path)
+        .map(Some)
+        .map_err(InstallError::io("read", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_created_but_never_through_links() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = InstallDir::new(root.path().to_owned());
+        let created = dir.make_dirs(Path::new("compose/a/cache")).unwrap();
+        assert_eq!(created.len(), 3);
+        assert!(dir
+            .make_dirs(Path::new("compose/a/cache"))
+            .unwrap()
+            .is_empty());
+
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), root.path().join("compose/b")).unwrap();
+        let err = dir.make_dirs(Path::new("compose/b/cache")).unwrap_err();
+        assert!(matches!(err, InstallError::Symlink { .. }), "{err}");
+        assert!(std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none());
+        assert!(dir.check_no_links(Path::new("compose/b/x")).is_err());
+        assert!(dir.check_no_links(Path::new("compose/a/x")).is_ok());
+
+        std::os::unix::fs::symlink("/etc/hostname", root.path().join("endpoints.json")).unwrap();
+        assert!(matches!(
+            read_own(&dir.endpoints_file()),
+            Err(InstallError::Symlink { .. })
+        ));
+    }
 }

@@ -7,6 +7,8 @@ use crate::compose::ComposeError;
 use crate::engine::EngineError;
 use crate::package::PackageError;
 
+pub use super::preflight::Problem;
+
 /// Why an install, deploy or node command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -23,10 +25,24 @@ pub enum InstallError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     /// Checks made before changing anything found problems.
-    #[error("nothing was changed, because:\n  - {}", problems.join("\n  - "))]
+    #[error("nothing was changed, because:{}", problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
     Preflight {
-        /// One line per problem, each naming its fix.
-        problems: Vec<String>,
+        /// Every problem found, each naming its fix.
+        problems: Vec<Problem>,
+    },
+    /// A state file of the install folder is not what this tool wrote.
+    #[error("`{}` is not valid ({detail}); repair it, or move it away to start afresh", path.display())]
+    StateFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A path of the install folder is a symbolic link.
+    #[error("`{}` is a symbolic link; the install folder's own files and folders are never followed through links: remove the link and retry", path.display())]
+    Symlink {
+        /// The link.
+        path: PathBuf,
     },
     /// A file of the install folder could not be read or written.
     #[error("cannot {action} `{}`: {source}", path.display())]

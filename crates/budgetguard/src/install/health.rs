@@ -1,5 +1,6 @@
 //! Readiness checks over plain HTTP on loopback.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -8,13 +9,13 @@ use tokio::net::TcpStream;
 use super::{InstallError, InstalledNode};
 use crate::Cancel;
 
-/// The HTTP status of `GET http://127.0.0.1:<port><path>`, or `None` when
+/// The HTTP status of `GET http://<address><path>`, or `None` when
 /// nothing answers within two seconds.
-pub async fn http_status(port: u16, path: &str) -> Option<u16> {
+pub async fn http_status(address: SocketAddr, path: &str) -> Option<u16> {
     let request = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut stream = TcpStream::connect(address).await.ok()?;
         let request =
-            format!("GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n");
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut head = [0u8; 64];
         let mut len = 0;
@@ -42,10 +43,10 @@ pub async fn wait_ready(
     timeout: Duration,
     cancel: &Cancel,
 ) -> Result<(), InstallError> {
-    let (port, path) = (node.node.host_port, &node.node.health_path);
+    let (address, path) = (node.node.local_address(), &node.node.health_path);
     let started = Instant::now();
     loop {
-        if http_status(port, path).await == Some(200) {
+        if http_status(address, path).await == Some(200) {
             return Ok(());
         }
         if cancel.is_cancelled() {

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::dir::{InstallDir, InstalledNode};
+use super::dir::InstallDir;
+use super::state::{InstalledNode, LoadedImages};
 use super::{health, InstallError};
 use crate::compose::Compose;
 use crate::engine::Engine;
@@ -22,6 +23,8 @@ pub struct NodeStatus {
     pub health: String,
     /// Its inference URL.
     pub endpoint: String,
+    /// The address its port is published on.
+    pub listen: String,
     /// Its image.
     pub image: String,
 }
@@ -35,7 +38,9 @@ pub async fn status(engine: &Engine, dir: &InstallDir) -> Result<Vec<NodeStatus>
             .await?
             .unwrap_or_else(|| "missing".into());
         let health = if state == "running" {
-            match health::http_status(installed.node.host_port, &installed.node.health_path).await {
+            match health::http_status(installed.node.local_address(), &installed.node.health_path)
+                .await
+            {
                 Some(200) => "ready",
                 _ => "not ready",
             }
@@ -47,6 +52,7 @@ pub async fn status(engine: &Engine, dir: &InstallDir) -> Result<Vec<NodeStatus>
             state,
             health: health.to_owned(),
             endpoint: installed.infer_url,
+            listen: installed.listen,
             image: installed.image,
         });
     }
@@ -106,48 +112,99 @@ pub async fn stop(
     Ok(())
 }
 
-/// Removes the nodes: containers, Compose files, endpoint entries, and each
-/// image no remaining node uses. The model cache stays unless `purge_cache`.
+/// Removes the nodes: containers, Compose files and endpoint entries, and
+/// each image this tool loaded for them that no remaining node uses (an
+/// image the user had before stays, and a tag the package took from another
+/// image is given back). The model cache stays unless `purge_cache`; files
+/// of the user's in a node's folder always stay.
 pub async fn uninstall(
     engine: &Engine,
     dir: &InstallDir,
     nodes: &[InstalledNode],
     purge_cache: bool,
     reporter: &dyn Reporter,
+    cancel: &Cancel,
 ) -> Result<(), InstallError> {
     let compose = Compose::detect(engine.host()).await?;
+    let _lock = dir.lock(reporter, cancel).await?;
+    let mut endpoints = dir.endpoints()?;
+    let mut loaded = dir.loaded_images()?;
     for node in nodes {
         reporter.report(Event::Note {
             message: format!("Removing {}", node.name),
         });
+        let node_dir = InstallDir::node_dir_relative(&node.node);
+        dir.check_no_links(&node_dir.join("docker-compose.yml"))?;
+        dir.check_no_links(&node_dir.join("cache"))?;
         if node.compose_file.exists() {
             compose
                 .down(&node.compose_project, &node.compose_file)
                 .await?;
         }
-        let node_dir = dir.node_dir(&node.node);
-        remove(if purge_cache {
-            &node_dir
-        } else {
-            &node.compose_file
-        })?;
-        let mut endpoints = dir.endpoints()?;
+        remove(&node.compose_file, false)?;
+        if purge_cache {
+            remove(&dir.cache_dir(&node.node), true)?;
+        }
+        let _ = std::fs::remove_dir(dir.node_dir(&node.node));
         endpoints.nodes.retain(|n| n.name != node.name);
         dir.write_endpoints(&endpoints)?;
-        if !endpoints.nodes.iter().any(|n| n.image == node.image)
-            && engine.remove_image_if_unused(&node.image).await?
-        {
-            reporter.report(Event::Note {
-                message: format!("Removed image {}", node.image),
-            });
+        if !endpoints.nodes.iter().any(|n| n.image == node.image) {
+            remove_loaded_image(engine, &mut loaded, &node.image, reporter).await?;
+            dir.write_loaded_images(&loaded)?;
         }
     }
     Ok(())
 }
 
-/// Removes a file or a whole folder; one that is already gone is fine.
-fn remove(path: &std::path::Path) -> Result<(), InstallError> {
-    let removed = if path.is_dir() {
+/// Removes the image `reference` names if this tool loaded it, and gives
+/// back the tag it took from another image.
+async fn remove_loaded_image(
+    engine: &Engine,
+    loaded: &mut LoadedImages,
+    reference: &str,
+    reporter: &dyn Reporter,
+) -> Result<(), InstallError> {
+    let Some(current) = engine.image(reference).await? else {
+        return Ok(());
+    };
+    let Some(index) = loaded.images.iter().position(|image| {
+        image.engine == engine.host()
+            && image.id == current.id
+            && image.references.iter().any(|r| r == reference)
+    }) else {
+        reporter.report(Event::Note {
+            message: format!("Kept image {reference}: it was not loaded by this tool"),
+        });
+        return Ok(());
+    };
+    if engine.remove_image_if_unused(reference).await? {
+        reporter.report(Event::Note {
+            message: format!("Removed image {reference}"),
+        });
+    }
+    let image = &mut loaded.images[index];
+    image.references.retain(|r| r != reference);
+    if let Some(previous) = image.replaced.remove(reference) {
+        if engine.image(&previous).await?.is_some() {
+            engine.tag(&previous, reference).await?;
+            if let Some(kept) = super::load::kept_name(reference) {
+                engine.untag(&kept).await?;
+            }
+            reporter.report(Event::Note {
+                message: format!("Gave `{reference}` back to the image it named before"),
+            });
+        }
+    }
+    if image.references.is_empty() {
+        loaded.images.remove(index);
+    }
+    Ok(())
+}
+
+/// Removes a file, or a folder and everything in it; one that is already
+/// gone is fine.
+fn remove(path: &std::path::Path, folder: bool) -> Result<(), InstallError> {
+    let removed = if folder {
         std::fs::remove_dir_all(path)
     } else {
         std::fs::remove_file(path)

@@ -1,16 +1,20 @@
 //! `install-package`: check the package, check the workstation, stream the
 //! images into the engine, then configure and create or start the nodes.
+//! One install at a time per install folder; a failure at any step takes
+//! back what the earlier steps of the run changed.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::configure::{Configure, NodeConfig, NodeReport};
+use super::configure::{Configure, NodeReport};
 use super::dir::InstallDir;
-use super::load::{load_images, ImageOutcome, LoadPlan};
+use super::load::{ImageOutcome, LoadRun};
 use super::{preflight, InstallError};
+use crate::catalog::Node;
 use crate::engine::Engine;
 use crate::package::Package;
 use crate::progress::SharedReporter;
@@ -30,6 +34,9 @@ pub struct InstallOptions {
     pub start: bool,
     /// How long to wait for readiness.
     pub wait: Duration,
+    /// Publish every node's port on this address instead of the node's own
+    /// (loopback unless the package says otherwise).
+    pub listen: Option<IpAddr>,
 }
 
 /// What an install did.
@@ -59,7 +66,8 @@ pub struct ImageReport {
 }
 
 /// Installs the package as `options` say. A package that fails verification
-/// or a workstation that fails the preflight changes nothing.
+/// or a workstation that fails the preflight changes nothing; a later
+/// failure takes back what the run changed.
 pub async fn install_package(
     engine: &Engine,
     options: &InstallOptions,
@@ -67,11 +75,13 @@ pub async fn install_package(
     cancel: &Cancel,
 ) -> Result<InstallReport, InstallError> {
     let package = Arc::new(Package::open(&options.package)?);
-    let configs = package_nodes(&package)?;
+    let nodes = package_nodes(&package, options.listen)?;
+    let _lock = options.dir.lock(&*reporter, cancel).await?;
     let facts = engine.facts().await?;
-    let (plan, outcomes) = LoadPlan::prepare(engine, &package, facts.containerd_store).await?;
+    let mut loaded = options.dir.loaded_images()?;
+    let (run, plan, outcomes) =
+        LoadRun::prepare(engine, &package, facts.containerd_store, &loaded.images).await?;
 
-    let nodes: Vec<_> = configs.iter().map(|c| c.node.clone()).collect();
     let loaded_bytes = plan.stream_bytes();
     let needs = preflight::Needs {
         nodes: &nodes,
@@ -80,16 +90,8 @@ pub async fn install_package(
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
 
-    load_images(
-        engine,
-        &package,
-        plan,
-        facts.containerd_store,
-        &reporter,
-        cancel,
-    )
-    .await?;
-    let reports = Configure {
+    run.load(engine, &package, plan, &reporter, cancel).await?;
+    let configure = Configure {
         engine,
         compose: &compose,
         dir: &options.dir,
@@ -97,9 +99,26 @@ pub async fn install_package(
         wait: options.wait,
         reporter: &*reporter,
         cancel,
+    };
+    let applied = match configure.apply(&nodes).await {
+        Ok(applied) => applied,
+        Err(e) => {
+            run.undo(engine).await;
+            return Err(e);
+        }
+    };
+    for image in run.loaded() {
+        loaded.record(image);
     }
-    .run(&configs)
-    .await?;
+    let recorded = configure
+        .register(&nodes)
+        .and_then(|()| options.dir.write_loaded_images(&loaded));
+    if let Err(e) = recorded {
+        configure.roll_back(&applied).await;
+        run.undo(engine).await;
+        return Err(e);
+    }
+    let reports = configure.finish(&nodes, applied).await?;
 
     let images: Vec<ImageReport> = package
         .manifest()
@@ -123,15 +142,19 @@ pub async fn install_package(
     })
 }
 
-/// Each node of the package with its Compose file, read and checked
-/// against the manifest before anything changes.
-fn package_nodes(package: &Package) -> Result<Vec<NodeConfig>, InstallError> {
-    let mut configs = Vec::new();
+/// The package's nodes, with `listen` applied. Their Compose files are
+/// generated here from these validated settings; the package's own (for
+/// the fallback installer) are read only to check them against the
+/// manifest before anything changes.
+fn package_nodes(package: &Package, listen: Option<IpAddr>) -> Result<Vec<Node>, InstallError> {
+    let mut nodes = Vec::new();
     for packaged in &package.manifest().nodes {
-        configs.push(NodeConfig {
-            node: packaged.node.clone(),
-            compose_yaml: package.read_small(&packaged.compose_file, MAX_COMPOSE_FILE)?,
-        });
+        package.read_small(&packaged.compose_file, MAX_COMPOSE_FILE)?;
+        let mut node = packaged.node.clone();
+        if listen.is_some() {
+            node.listen = listen;
+        }
+        nodes.push(node);
     }
-    Ok(configs)
+    Ok(nodes)
 }

@@ -2,7 +2,9 @@
 //! fix, and all of them are reported at once.
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 
 use super::dir::InstallDir;
 use super::InstallError;
@@ -11,6 +13,73 @@ use crate::compose::Compose;
 use crate::credentials::Credentials;
 use crate::engine::{Engine, EngineFacts};
 use crate::size::human;
+
+/// One reason not to go ahead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Problem {
+    /// Neither Compose command runs.
+    #[error("Docker Compose is not installed: install the Compose plugin (`docker compose`, package docker-compose-plugin) or `docker-compose`")]
+    ComposeMissing,
+    /// The credentials file cannot be read.
+    #[error("cannot read `{}` ({detail}): fix its permissions or run `budgetguard-techops install-credentials`", path.display())]
+    CredentialsUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// A node needs credentials that are not stored.
+    #[error("node `{node}` needs {} in `{}`: run `budgetguard-techops install-credentials`", missing.join(" and "), path.display())]
+    CredentialsMissing {
+        /// The node.
+        node: String,
+        /// The missing variables.
+        missing: Vec<String>,
+        /// The credentials file.
+        path: PathBuf,
+    },
+    /// Too little room for the images.
+    #[error("the Docker engine's folder `{}` has {} free, loading needs about {}: free some space (`docker system prune`) and retry", path.display(), human(*available), human(*needed))]
+    EngineDisk {
+        /// The engine's data folder.
+        path: PathBuf,
+        /// Bytes free.
+        available: u64,
+        /// Bytes needed.
+        needed: u64,
+    },
+    /// Two nodes of the run want the same port.
+    #[error("nodes `{first}` and `{second}` both want port {port}: give one another `host_port` in the catalog")]
+    PortClash {
+        /// One node.
+        first: String,
+        /// The other.
+        second: String,
+        /// The port.
+        port: u16,
+    },
+    /// A GPU node on an engine without the NVIDIA runtime.
+    #[error("node `{node}` needs an NVIDIA GPU, but the Docker engine has no `nvidia` runtime: install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker` and restart Docker")]
+    NoGpuRuntime {
+        /// The node.
+        node: String,
+    },
+    /// Something else holds a node's port.
+    #[error("port {address} for node `{node}` is already in use: stop what uses it, or give the node another `host_port` in the catalog")]
+    PortInUse {
+        /// The node.
+        node: String,
+        /// The address and port.
+        address: String,
+    },
+    /// The install folder cannot be used as it is.
+    #[error("{detail}")]
+    InstallFolder {
+        /// What is wrong, and the fix.
+        detail: String,
+    },
+}
 
 /// What the nodes about to be installed need.
 pub(crate) struct Needs<'a> {
@@ -35,8 +104,8 @@ pub(crate) async fn check(
     match compose {
         Ok(compose) if problems.is_empty() => Ok(compose),
         Ok(_) => Err(InstallError::Preflight { problems }),
-        Err(missing) => {
-            problems.insert(0, missing.to_string());
+        Err(_) => {
+            problems.insert(0, Problem::ComposeMissing);
             Err(InstallError::Preflight { problems })
         }
     }
@@ -48,8 +117,9 @@ async fn problems(
     facts: &EngineFacts,
     dir: &InstallDir,
     needs: &Needs<'_>,
-) -> Vec<String> {
+) -> Vec<Problem> {
     let mut problems = Vec::new();
+    install_folder(dir, needs.nodes, &mut problems);
     credentials(dir, needs.nodes, &mut problems);
     disk(facts, needs.load_bytes, &mut problems);
     duplicate_ports(needs.nodes, &mut problems);
@@ -60,36 +130,58 @@ async fn problems(
     problems
 }
 
-fn credentials(dir: &InstallDir, nodes: &[Node], problems: &mut Vec<String>) {
+/// The folder can be written, its state files read, and none of the
+/// nodes' paths in it is a link.
+fn install_folder(dir: &InstallDir, nodes: &[Node], problems: &mut Vec<Problem>) {
+    let mut checks = vec![
+        dir.check_writable(),
+        dir.endpoints().map(drop),
+        dir.loaded_images().map(drop),
+    ];
+    for node in nodes {
+        let node_dir = InstallDir::node_dir_relative(node);
+        checks.push(dir.check_no_links(&node_dir.join("cache")));
+        checks.push(dir.check_no_links(&node_dir.join("docker-compose.yml")));
+    }
+    for error in checks.into_iter().filter_map(Result::err) {
+        problems.push(Problem::InstallFolder {
+            detail: crate::error_text(&error),
+        });
+    }
+}
+
+fn credentials(dir: &InstallDir, nodes: &[Node], problems: &mut Vec<Problem>) {
     let path = dir.credentials_file();
     let stored = match Credentials::load(&path) {
         Ok(stored) => stored,
         Err(e) => {
-            problems.push(format!("cannot read `{}` ({e}): fix its permissions or run `budgetguard-techops install-credentials`", path.display()));
+            problems.push(Problem::CredentialsUnreadable {
+                path,
+                detail: e.to_string(),
+            });
             return;
         }
     };
     for node in nodes {
-        let missing: Vec<&str> = node
+        let missing: Vec<String> = node
             .credentials
             .iter()
             .filter(|c| stored.get(**c).is_none())
-            .map(|c| c.env_name())
+            .map(|c| c.env_name().to_owned())
             .collect();
         if !missing.is_empty() {
-            problems.push(format!(
-                "node `{}` needs {} in `{}`: run `budgetguard-techops install-credentials`",
-                node.name,
-                missing.join(" and "),
-                path.display()
-            ));
+            problems.push(Problem::CredentialsMissing {
+                node: node.name.clone(),
+                missing,
+                path: path.clone(),
+            });
         }
     }
 }
 
 /// The classic loader unpacks the whole stream to a temporary folder before
 /// it extracts the layers: twice the bytes, at the peak.
-fn disk(facts: &EngineFacts, load_bytes: u64, problems: &mut Vec<String>) {
+fn disk(facts: &EngineFacts, load_bytes: u64, problems: &mut Vec<Problem>) {
     let Some(root) = facts
         .root_dir
         .as_deref()
@@ -101,43 +193,43 @@ fn disk(facts: &EngineFacts, load_bytes: u64, problems: &mut Vec<String>) {
     let needed = load_bytes.saturating_mul(2);
     if let Ok(available) = fs4::available_space(root) {
         if available < needed {
-            problems.push(format!(
-                "the Docker engine's folder `{}` has {} free, loading needs about {}: free some space (`docker system prune`) and retry",
-                root.display(),
-                human(available),
-                human(needed)
-            ));
+            problems.push(Problem::EngineDisk {
+                path: root.to_owned(),
+                available,
+                needed,
+            });
         }
     }
 }
 
-fn duplicate_ports(nodes: &[Node], problems: &mut Vec<String>) {
+fn duplicate_ports(nodes: &[Node], problems: &mut Vec<Problem>) {
     for (i, node) in nodes.iter().enumerate() {
         if let Some(other) = nodes[..i].iter().find(|o| o.host_port == node.host_port) {
-            problems.push(format!(
-                "nodes `{}` and `{}` both want port {}: give one another `host_port` in the catalog",
-                other.name, node.name, node.host_port
-            ));
+            problems.push(Problem::PortClash {
+                first: other.name.clone(),
+                second: node.name.clone(),
+                port: node.host_port,
+            });
         }
     }
 }
 
-fn gpu(facts: &EngineFacts, nodes: &[Node], problems: &mut Vec<String>) {
+fn gpu(facts: &EngineFacts, nodes: &[Node], problems: &mut Vec<Problem>) {
     if facts.nvidia_runtime {
         return;
     }
     for node in nodes.iter().filter(|n| n.gpu) {
-        problems.push(format!(
-            "node `{}` needs an NVIDIA GPU, but the Docker engine has no `nvidia` runtime: install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker` and restart Docker",
-            node.name
-        ));
+        problems.push(Problem::NoGpuRuntime {
+            node: node.name.clone(),
+        });
     }
 }
 
 /// A port held by the node's own running container is fine: it is replaced.
-async fn ports(engine: &Engine, nodes: &[Node], problems: &mut Vec<String>) {
+async fn ports(engine: &Engine, nodes: &[Node], problems: &mut Vec<Problem>) {
     for node in nodes {
-        if TcpListener::bind(("0.0.0.0", node.host_port)).is_ok() {
+        let address = std::net::SocketAddr::new(node.listen_address(), node.host_port);
+        if TcpListener::bind(address).is_ok() {
             continue;
         }
         let own = engine
@@ -147,10 +239,10 @@ async fn ports(engine: &Engine, nodes: &[Node], problems: &mut Vec<String>) {
             .flatten()
             .is_some_and(|state| state == "running");
         if !own {
-            problems.push(format!(
-                "port {} for node `{}` is already in use: stop what uses it, or give the node another `host_port` in the catalog",
-                node.host_port, node.name
-            ));
+            problems.push(Problem::PortInUse {
+                node: node.name.clone(),
+                address: address.to_string(),
+            });
         }
     }
 }

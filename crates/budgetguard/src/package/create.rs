@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::export::{write_error, write_images, write_listed, WantedImage};
+use super::export::{write_images, WantedImage};
 use super::layout;
 use super::manifest::{Manifest, PackagedImage, PackagedNode, FORMAT, FORMAT_VERSION};
-use super::zip::{Compression, DosTime, ZipWriter};
+use super::writer::{PackageWriter, Written};
+use super::zip::{Compression, DosTime};
 use super::PackageError;
 use crate::catalog::Node;
 use crate::compose::compose_file;
@@ -46,8 +48,9 @@ pub struct CreateReport {
     pub path: PathBuf,
     /// Its size in bytes.
     pub size: u64,
-    /// Its SHA-256, in hex.
-    pub sha256: String,
+    /// The package id: the SHA-256 of its manifest, which lists the SHA-256
+    /// of every other entry.
+    pub package_id: String,
     /// The manifest it carries.
     pub manifest: Manifest,
 }
@@ -98,14 +101,11 @@ pub async fn create_package(
             path: dir.clone(),
             source,
         })?;
-    let reopen = || {
-        temp.reopen().map_err(|source| PackageError::Io {
-            action: "open",
-            path: temp.path().to_owned(),
-            source,
-        })
-    };
-    let (file, readback) = (reopen()?, reopen()?);
+    let file = temp.reopen().map_err(|source| PackageError::Io {
+        action: "open",
+        path: temp.path().to_owned(),
+        source,
+    })?;
 
     reporter.report(Event::Started {
         step: Step::Export,
@@ -123,13 +123,7 @@ pub async fn create_package(
         let reporter = reporter.clone();
         let cancel = cancel.clone();
         tokio::task::spawn_blocking(move || {
-            job.write(
-                file,
-                readback,
-                ChannelReader::new(receiver),
-                &*reporter,
-                &cancel,
-            )
+            job.write(file, ChannelReader::new(receiver), &*reporter, &cancel)
         })
     };
     let references: Vec<String> = wanted
@@ -142,7 +136,7 @@ pub async fn create_package(
     if cancel.is_cancelled() {
         return Err(PackageError::Cancelled);
     }
-    let (manifest, size, sha256) = written?;
+    let written = written?;
     reporter.report(Event::Finished { step: Step::Export });
 
     make_readable(temp.as_file()).map_err(|source| PackageError::Io {
@@ -167,9 +161,9 @@ pub async fn create_package(
     })?;
     Ok(CreateReport {
         path: output,
-        size,
-        sha256,
-        manifest,
+        size: written.size,
+        package_id: hex::encode(Sha256::digest(&written.manifest_bytes)),
+        manifest: written.manifest,
     })
 }
 
@@ -290,84 +284,38 @@ struct PackageJob {
 }
 
 impl PackageJob {
-    /// Writes the whole ZIP into `file` (`readback` is a second handle for
-    /// the checksum); returns the manifest, the size and the SHA-256.
+    /// Writes the whole ZIP into `file`, the images from the save stream
+    /// `input`.
     fn write(
         self,
         file: File,
-        readback: File,
         input: impl Read,
         reporter: &dyn crate::progress::Reporter,
         cancel: &Cancel,
-    ) -> Result<(Manifest, u64, String), PackageError> {
+    ) -> Result<Written, PackageError> {
         let now = time::OffsetDateTime::now_utc();
-        let mut zip = ZipWriter::new(file, DosTime::from_utc(now)).with_checksum(readback);
-
-        let mut entries = Vec::new();
+        let mut package =
+            PackageWriter::new(file, &self.output, self.compression, DosTime::from_utc(now));
         let mut nodes = Vec::new();
         for node in &self.nodes {
             let name = layout::compose_entry(&node.service_name());
-            let yaml = compose_file(node).to_yaml();
-            write_listed(
-                &mut zip,
-                &self.output,
-                &name,
-                self.compression,
-                yaml.as_bytes(),
-                &mut entries,
-            )?;
+            package.add(&name, compose_file(node).to_yaml().as_bytes())?;
             nodes.push(PackagedNode {
                 node: node.clone(),
                 compose_file: name,
             });
         }
-        for (name, text) in [
-            (layout::INSTALL_SH, include_str!("scripts/install.sh")),
-            (layout::INSTALL_PS1, include_str!("scripts/install.ps1")),
-        ] {
-            write_listed(
-                &mut zip,
-                &self.output,
-                name,
-                self.compression,
-                text.as_bytes(),
-                &mut entries,
-            )?;
-        }
-
-        let (images, image_entries) = write_images(
-            input,
-            &mut zip,
-            &self.output,
-            self.compression,
-            &self.images,
-            reporter,
-            cancel,
+        package.add(
+            layout::INSTALL_SH,
+            include_str!("scripts/install.sh").as_bytes(),
         )?;
-        entries.extend(image_entries);
-        let readme = readme_text(&nodes, &images);
-        write_listed(
-            &mut zip,
-            &self.output,
-            layout::README,
-            self.compression,
-            readme.as_bytes(),
-            &mut entries,
+        package.add(
+            layout::INSTALL_PS1,
+            include_str!("scripts/install.ps1").as_bytes(),
         )?;
-        let sums: String = entries
-            .iter()
-            .map(|e| format!("{}  {}\n", e.sha256, e.name))
-            .collect();
-        write_listed(
-            &mut zip,
-            &self.output,
-            layout::SHA256SUMS,
-            self.compression,
-            sums.as_bytes(),
-            &mut entries,
-        )?;
-
-        let manifest = Manifest {
+        let images = write_images(input, &mut package, &self.images, reporter, cancel)?;
+        package.add(layout::README, readme_text(&nodes, &images).as_bytes())?;
+        package.finish(Manifest {
             format: FORMAT.to_owned(),
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -378,17 +326,8 @@ impl PackageJob {
             compression: self.compression,
             nodes,
             images,
-            entries,
-        };
-        // Written last, once every checksum is known, and listed first.
-        let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
-        bytes.push(b'\n');
-        zip.write_entry(layout::MANIFEST, Compression::None, &bytes)
-            .map_err(|e| write_error(&self.output, e))?;
-        zip.list_first(layout::MANIFEST);
-        let finished = zip.finish().map_err(|e| write_error(&self.output, e))?;
-        let sha256 = finished.sha256.expect("the checksum was asked for");
-        Ok((manifest, finished.size, sha256))
+            entries: Vec::new(),
+        })
     }
 }
 

@@ -11,15 +11,14 @@
 //! `VERSION` files) is dropped, since the package writes its own.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::path::Path;
+use std::io::{self, Read};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::layout;
-use super::manifest::{Blob, EntryDigest, PackagedImage};
-use super::zip::{Compression, ZipWriter};
+use super::manifest::{Blob, PackagedImage};
+use super::writer::PackageWriter;
 use super::PackageError;
 use crate::progress::{Counted, Event, Reporter, Step, Throttle};
 use crate::Cancel;
@@ -30,8 +29,6 @@ const SMALL_FILE: u64 = 1 << 20;
 /// Files up to this size are held whatever they hold (`VERSION` files, and
 /// tiny layers), and written only if `manifest.json` names them.
 const TINY_FILE: u64 = 4096;
-/// The chunk size of the copy loop.
-const CHUNK: usize = 1 << 20;
 
 /// An image the package must carry.
 #[derive(Debug, Clone)]
@@ -79,25 +76,19 @@ struct RootFs {
     diff_ids: Vec<String>,
 }
 
-/// Writes the images of the save stream `input` into `zip` and returns them
-/// with the digests of the entries written.
+/// Writes the images of the save stream `input` into the package and
+/// returns them.
 pub(crate) fn write_images(
     input: impl Read,
-    zip: &mut ZipWriter,
-    output: &Path,
-    compression: Compression,
+    package: &mut PackageWriter,
     wanted: &[WantedImage],
     reporter: &dyn Reporter,
     cancel: &Cancel,
-) -> Result<(Vec<PackagedImage>, Vec<EntryDigest>), PackageError> {
+) -> Result<Vec<PackagedImage>, PackageError> {
     let mut converter = Converter {
-        zip,
-        output,
-        compression,
+        package,
         paths: HashMap::new(),
-        written: Vec::new(),
         cancel,
-        buffer: vec![0; CHUNK],
     };
     // Progress counts the save stream as it is read.
     let mut progress = Throttle::new(Step::Export);
@@ -116,17 +107,13 @@ pub(crate) fn write_images(
         step: Step::Export,
         done: progress.done(),
     });
-    Ok((images, converter.written))
+    Ok(images)
 }
 
 struct Converter<'a> {
-    zip: &'a mut ZipWriter,
-    output: &'a Path,
-    compression: Compression,
+    package: &'a mut PackageWriter,
     paths: HashMap<String, Target>,
-    written: Vec<EntryDigest>,
     cancel: &'a Cancel,
-    buffer: Vec<u8>,
 }
 
 impl Converter<'_> {
@@ -164,51 +151,11 @@ impl Converter<'_> {
         Ok(())
     }
 
-    /// Streams one blob into the package under the name of its SHA-256.
+    /// Streams one blob (uncompressed) into the package's image layout.
     fn write_blob(&mut self, data: &mut impl Read) -> Result<Blob, PackageError> {
         let mut data = uncompressed(data).map_err(bad_export)?;
-        let output = self.output;
-        let placeholder = layout::blob_entry(&"0".repeat(64));
-        let mut entry = self
-            .zip
-            .start_entry(&placeholder, self.compression)
-            .map_err(|e| write_error(output, e))?;
-        let mut hasher = Sha256::new();
-        loop {
-            let n = match data.read(&mut self.buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(bad_export(e)),
-            };
-            hasher.update(&self.buffer[..n]);
-            entry
-                .write_all(&self.buffer[..n])
-                .map_err(|e| write_error(output, e))?;
-            if self.cancel.is_cancelled() {
-                return Err(PackageError::Cancelled);
-            }
-        }
-        let hex = hex::encode(hasher.finalize());
-        let size = entry.size();
-        let blob = Blob {
-            digest: format!("sha256:{hex}"),
-            size,
-        };
-        let name = layout::blob_entry(&hex);
-        if self.written.iter().any(|e| e.name == name) {
-            entry.discard().map_err(|e| write_error(output, e))?;
-        } else {
-            entry
-                .finish(Some(&name))
-                .map_err(|e| write_error(output, e))?;
-            self.written.push(EntryDigest {
-                name,
-                size,
-                sha256: hex,
-            });
-        }
-        Ok(blob)
+        self.package
+            .add_blob(layout::BLOBS_DIR, &mut data, self.cancel, &bad_export)
     }
 
     /// Follows links from `path` (at most 32): the path reached and what is
@@ -325,14 +272,7 @@ impl Converter<'_> {
             (layout::OCI_INDEX, layout::oci_index(&images)),
             (layout::DOCKER_MANIFEST, layout::docker_manifest(&images)),
         ] {
-            write_listed(
-                self.zip,
-                self.output,
-                name,
-                self.compression,
-                &data,
-                &mut self.written,
-            )?;
+            self.package.add(name, &data)?;
         }
         Ok(images)
     }
@@ -411,34 +351,6 @@ fn bad_export(error: io::Error) -> PackageError {
             _ => bad("unreadable stream".into()),
         },
         None => bad(error.to_string()),
-    }
-}
-
-/// Writes a small entry from memory and lists its digest in `entries`.
-pub(crate) fn write_listed(
-    zip: &mut ZipWriter,
-    output: &Path,
-    name: &str,
-    compression: Compression,
-    data: &[u8],
-    entries: &mut Vec<EntryDigest>,
-) -> Result<(), PackageError> {
-    zip.write_entry(name, compression, data)
-        .map_err(|e| write_error(output, e))?;
-    entries.push(EntryDigest {
-        name: name.to_owned(),
-        size: data.len() as u64,
-        sha256: hex::encode(Sha256::digest(data)),
-    });
-    Ok(())
-}
-
-/// A write error of the package file.
-pub(super) fn write_error(output: &Path, source: io::Error) -> PackageError {
-    PackageError::Io {
-        action: "write",
-        path: output.to_owned(),
-        source,
     }
 }
 

@@ -8,6 +8,7 @@ mod export;
 pub mod layout;
 pub mod manifest;
 mod read;
+mod writer;
 pub mod zip;
 
 pub use create::{create_package, CreateOptions, CreateReport};

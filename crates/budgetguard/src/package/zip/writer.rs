@@ -5,13 +5,10 @@
 //! do are why it exists: an entry's name can be settled after its data is
 //! written (a layer's digest is known only once it has streamed through); an
 //! entry written last can be listed first in the central directory (the
-//! package manifest, which holds the checksums of everything before it); and
-//! the SHA-256 of the whole file is computed on a second thread while the
-//! file is written, from each finished region read back once from the page
-//! cache, so no pass over the file is needed at the end.
+//! package manifest, which holds the checksums of everything before it).
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 
 use super::{Compression, DosTime};
 
@@ -45,7 +42,6 @@ pub struct ZipWriter {
     out: CountingWriter<BufWriter<File>>,
     entries: Vec<EntryRecord>,
     time: DosTime,
-    checksum: Option<Checksum>,
 }
 
 /// What [`ZipWriter::finish`] returns.
@@ -55,8 +51,6 @@ pub struct Finished {
     pub file: File,
     /// Its size in bytes.
     pub size: u64,
-    /// Its SHA-256 in hex, when [`ZipWriter::with_checksum`] asked for it.
-    pub sha256: Option<String>,
 }
 
 impl ZipWriter {
@@ -67,15 +61,7 @@ impl ZipWriter {
             out: CountingWriter::new(BufWriter::with_capacity(BUFFER_SIZE, file)),
             entries: Vec::new(),
             time,
-            checksum: None,
         }
-    }
-
-    /// Also computes the SHA-256 of the whole archive, reading each finished
-    /// region back through `readback`, a second handle on the same file.
-    pub fn with_checksum(mut self, readback: File) -> Self {
-        self.checksum = Some(Checksum::start(readback));
-        self
     }
 
     /// Lists the entry called `name` first in the central directory, whatever
@@ -85,16 +71,6 @@ impl ZipWriter {
             let record = self.entries.remove(index);
             self.entries.insert(0, record);
         }
-    }
-
-    /// Hands the bytes written since the last call to the checksum thread:
-    /// they will not change any more.
-    fn settle(&mut self) -> io::Result<()> {
-        if let Some(checksum) = &mut self.checksum {
-            self.out.inner.flush()?;
-            checksum.settled(self.out.count);
-        }
-        Ok(())
     }
 
     /// Writes a whole entry from memory.
@@ -174,10 +150,8 @@ impl ZipWriter {
         w.u32(cd_start.min(U32_MAX) as u32)?;
         w.u16(0)?; // comment length
         let size = self.out.count;
-        self.settle()?;
-        let sha256 = self.checksum.take().map(Checksum::finish).transpose()?;
         let file = self.out.inner.into_inner().map_err(|e| e.into_error())?;
-        Ok(Finished { file, size, sha256 })
+        Ok(Finished { file, size })
     }
 }
 
@@ -218,7 +192,7 @@ impl EntryWriter<'_> {
         write_local_header(inner, &self.record, self.zip.time)?;
         inner.seek(SeekFrom::Start(end))?;
         self.zip.entries.push(self.record);
-        self.zip.settle()
+        Ok(())
     }
 
     /// Drops the entry: the archive is cut back to where it began.
@@ -434,55 +408,5 @@ impl<W: Write> Write for CountingWriter<W> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-/// The SHA-256 of the archive, computed on a thread of its own from regions
-/// of the file that are final.
-struct Checksum {
-    sender: std::sync::mpsc::Sender<u64>,
-    thread: std::thread::JoinHandle<io::Result<String>>,
-}
-
-impl Checksum {
-    fn start(mut readback: File) -> Self {
-        let (sender, receiver) = std::sync::mpsc::channel::<u64>();
-        let thread = std::thread::spawn(move || {
-            use sha2::Digest;
-            let mut hasher = sha2::Sha256::new();
-            let mut buffer = vec![0; BUFFER_SIZE];
-            let mut done = 0;
-            readback.seek(SeekFrom::Start(0))?;
-            for end in receiver {
-                while done < end {
-                    let want = buffer.len().min((end - done) as usize);
-                    let n = readback.read(&mut buffer[..want])?;
-                    if n == 0 {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "the archive is shorter than written",
-                        ));
-                    }
-                    hasher.update(&buffer[..n]);
-                    done += n as u64;
-                }
-            }
-            Ok(hex::encode(hasher.finalize()))
-        });
-        Self { sender, thread }
-    }
-
-    /// Everything before `end` is final.
-    fn settled(&mut self, end: u64) {
-        // A send fails only when the thread has stopped on an error, which
-        // `finish` then returns.
-        let _ = self.sender.send(end);
-    }
-
-    fn finish(self) -> io::Result<String> {
-        drop(self.sender);
-        self.thread
-            .join()
-            .expect("the checksum thread does not panic")
     }
 }

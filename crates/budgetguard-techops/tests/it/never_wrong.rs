@@ -1,0 +1,500 @@
+//! A workstation is never left wrong: a load the engine refuses half-way, a
+//! Compose failure, links planted in the install folder, a broken or
+//! read-only folder, two installs at once, an engine that hangs, an image
+//! the engine built itself on the containerd store, and an uninstall after a
+//! package took a tag from the user's image.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use testkit::engines::{self, TestEngine};
+use testkit::images::{self, ImageGuard, ImageSpec, Layer};
+use testkit::proxy::CuttingProxy;
+
+use crate::install_errors::{assert_untouched, engine_state, error_text, install, package_traces};
+use crate::repack::Repack;
+use crate::support::*;
+
+/// Two images, the second one layer on top of the first, packaged as the
+/// nodes `First` and `Second`; the images are gone from the engine again.
+fn two_image_package(engine: &TestEngine, home: &Path, tag: &str) -> (PathBuf, Vec<String>) {
+    // Seeds of the test's own, so that no other test has these layers.
+    let seed = tag
+        .bytes()
+        .fold(91u64, |s, b| s.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let base = vec![
+        Layer::Random(200_000, seed),
+        Layer::Compressible(50_000, seed + 1),
+    ];
+    let mut top = base.clone();
+    top.push(Layer::Random(100_000, seed + 2));
+    let specs = [
+        ImageSpec {
+            reference: images::unique_reference(&format!("{tag}-first")),
+            layers: base,
+        },
+        ImageSpec {
+            reference: images::unique_reference(&format!("{tag}-second")),
+            layers: top,
+        },
+    ];
+    let guard = images::load(engine, &specs);
+    let package = make_package(
+        engine,
+        home,
+        &format!("{tag}.zip"),
+        &[
+            ("First", &specs[0].reference, free_port()),
+            ("Second", &specs[1].reference, free_port()),
+        ],
+    );
+    drop(guard);
+    (package, specs.iter().map(|s| s.reference.clone()).collect())
+}
+
+fn image_exists(engine: &TestEngine, reference: &str) -> bool {
+    engine
+        .docker()
+        .args(["image", "inspect", reference])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn tool(home: &Path, engine: &TestEngine, dir: &Path) -> Command {
+    let mut command = bin(home, Some(&engine.host));
+    command.env("BUDGETGUARD_INSTALL_DIR", dir);
+    command
+}
+
+#[test]
+fn a_load_the_engine_refuses_half_way_leaves_nothing_loaded_or_tagged() {
+    for engine in engines::available() {
+        let home = tempfile::tempdir().unwrap();
+        let (good, references) = two_image_package(&engine, home.path(), "halfway");
+        let _cleanup = ImageGuard::new(&engine, references.clone());
+        // The second image's own layer becomes bytes that are no tar, with
+        // every digest made to match: the engine loads the first image, then
+        // refuses the second.
+        let mut repack = Repack::open(&good);
+        let victim = repack.layer(1, 2);
+        let size = repack.entries[&format!("images/blobs/sha256/{victim}")].len();
+        repack.replace_blob(&victim, vec![b'!'; size]);
+        let hostile = home.path().join("hostile.zip");
+        repack.write(&hostile);
+
+        let before = engine_state(&engine);
+        let dir = home.path().join("install");
+        let run = install(home.path(), &engine.host, &dir, &hostile, &[]);
+        let error = error_text(&run);
+        assert!(
+            error.contains("could not load the images"),
+            "{}: {error}",
+            engine.name
+        );
+        for reference in &references {
+            assert!(
+                !image_exists(&engine, reference),
+                "{}: `{reference}` stayed after a refused load",
+                engine.name
+            );
+        }
+        assert_untouched(&engine, &before, &package_traces(&good), &engine.name);
+        assert!(!dir.exists(), "{}", engine.name);
+    }
+}
+
+/// A Compose that works for everything but `up`, which fails.
+fn failing_compose(home: &Path) -> String {
+    let script = home.join("failing-compose");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = up ] && { echo 'simulated failure' >&2; exit 1; }; done\nexec docker compose \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script.display().to_string()
+}
+
+#[test]
+fn a_compose_failure_removes_only_what_the_run_made() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (package, references) = two_image_package(&engine, home.path(), "rollback");
+    let _cleanup = ImageGuard::new(&engine, references.clone());
+    let dir = home.path().join("install");
+    let own = dir.join("compose/second/notes.txt");
+    std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+    std::fs::write(&own, "the artist's own notes").unwrap();
+    let before = engine_state(&engine);
+
+    let run = crate::support::run(
+        tool(home.path(), &engine, &dir)
+            .env("BUDGETGUARD_COMPOSE", failing_compose(home.path()))
+            .args(["install-package", "--package"])
+            .arg(&package),
+    );
+    let error = error_text(&run);
+    assert!(error.contains("simulated failure"), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(&own).unwrap(),
+        "the artist's own notes"
+    );
+    assert_eq!(files_in(&dir.join("compose/second")), ["notes.txt"]);
+    assert!(!dir.join("compose/first").exists());
+    assert!(!dir.join("endpoints.json").exists());
+    assert!(!dir.join("images.json").exists());
+    for reference in &references {
+        assert!(!image_exists(&engine, reference), "`{reference}` stayed");
+    }
+    assert_untouched(&engine, &before, &package_traces(&package), "rollback");
+}
+
+#[test]
+fn links_planted_in_the_install_folder_are_never_followed() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (package, references) = two_image_package(&engine, home.path(), "links");
+    let _cleanup = ImageGuard::new(&engine, references.clone());
+    let before = engine_state(&engine);
+    for planted in ["compose/first", "compose/second/cache"] {
+        let dir = home
+            .path()
+            .join(format!("install-{}", planted.replace('/', "-")));
+        let outside = tempfile::tempdir().unwrap();
+        let link = dir.join(planted);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+        let error = error_text(&install(home.path(), &engine.host, &dir, &package, &[]));
+        assert!(
+            error.contains("is a symbolic link") && error.contains(planted),
+            "{planted}: {error}"
+        );
+        assert!(
+            std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+            "{planted}: something was written through the link"
+        );
+        let mode = std::fs::metadata(outside.path()).unwrap().mode();
+        assert_eq!(
+            mode & 0o002,
+            0,
+            "{planted}: the target became world-writable"
+        );
+        assert_untouched(&engine, &before, &package_traces(&package), planted);
+    }
+
+    // A normal install: the cache belongs to the container's user, and
+    // nothing is world-writable.
+    let dir = home.path().join("install");
+    install(home.path(), &engine.host, &dir, &package, &[]).success();
+    for node in ["first", "second"] {
+        let cache = std::fs::metadata(dir.join("compose").join(node).join("cache")).unwrap();
+        assert_eq!(
+            cache.mode() & 0o002,
+            0,
+            "{node}: the cache is world-writable"
+        );
+        assert_eq!(cache.mode() & 0o070, 0o070, "{node}: group rwx");
+        if std::fs::metadata(&dir).unwrap().uid() == 0 {
+            assert_eq!(cache.uid(), 1000, "{node}: owned by the container's user");
+        }
+    }
+    run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+}
+
+#[test]
+fn a_broken_or_read_only_install_folder_is_found_before_anything_changes() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (package, references) = two_image_package(&engine, home.path(), "folder");
+    let _cleanup = ImageGuard::new(&engine, references.clone());
+    let before = engine_state(&engine);
+    let traces = package_traces(&package);
+
+    let dir = home.path().join("broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("endpoints.json"), "{ half written").unwrap();
+    let error = error_text(&install(home.path(), &engine.host, &dir, &package, &[]));
+    assert!(
+        error.starts_with("error: nothing was changed, because:"),
+        "{error}"
+    );
+    assert!(error.contains("endpoints.json` is not valid"), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("endpoints.json")).unwrap(),
+        "{ half written"
+    );
+    assert_eq!(files_in(&dir), ["endpoints.json"]);
+    assert_untouched(&engine, &before, &traces, "broken endpoints.json");
+
+    // A read-only folder (a read-only mount: root ignores permission bits).
+    let dir = home.path().join("read-only");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        mounted || !engines::docker_required(),
+        "cannot mount a read-only tmpfs (the tests run as root in CI)"
+    );
+    if mounted {
+        let result = install(home.path(), &engine.host, &dir, &package, &[]);
+        let _ = Command::new("umount").arg(&dir).status();
+        let error = error_text(&result);
+        assert!(error.contains("cannot write into"), "{error}");
+        assert!(error.contains("read-only"), "{error}");
+        assert_untouched(&engine, &before, &traces, "read-only folder");
+    }
+}
+
+#[test]
+fn installs_into_one_folder_at_the_same_time_take_turns_and_keep_every_node() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (first, first_refs) = two_image_package(&engine, home.path(), "turns-a");
+    let (second, second_refs) = two_image_package(&engine, home.path(), "turns-b");
+    // Same node names in both packages would replace each other: rename B's.
+    let mut renamed = Repack::open(&second);
+    for node in renamed.manifest["nodes"].as_array_mut().unwrap() {
+        let name = format!("{} B", node["name"].as_str().unwrap());
+        node["compose_file"] = serde_json::json!(format!(
+            "compose/{}-b/docker-compose.yml",
+            node["name"].as_str().unwrap().to_lowercase()
+        ));
+        node["name"] = serde_json::json!(name);
+    }
+    for (old, new) in [("first", "first-b"), ("second", "second-b")] {
+        let data = renamed
+            .entries
+            .remove(&format!("compose/{old}/docker-compose.yml"))
+            .unwrap();
+        renamed
+            .entries
+            .insert(format!("compose/{new}/docker-compose.yml"), data);
+    }
+    let second = home.path().join("turns-b-renamed.zip");
+    renamed.write(&second);
+    let _cleanup = ImageGuard::new(&engine, [first_refs, second_refs].concat());
+    let dir = home.path().join("install");
+
+    let mut waited = false;
+    for round in 0..3 {
+        let children: Vec<_> = [&first, &second]
+            .iter()
+            .map(|package| {
+                tool(home.path(), &engine, &dir)
+                    .args(["install-package", "--package"])
+                    .arg(package)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "round {round}: {stderr}");
+            waited |= stderr.contains("Waiting for process");
+        }
+        let endpoints: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("endpoints.json")).unwrap()).unwrap();
+        let names: Vec<&str> = endpoints["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["First", "First B", "Second", "Second B"],
+            "round {round}"
+        );
+        for container in ["first", "first-b", "second", "second-b"] {
+            engine.docker_ok(&["inspect", &format!("budgetguard-{container}")]);
+        }
+        run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+    }
+    assert!(waited, "one run said which process it waited for");
+}
+
+#[test]
+fn an_engine_that_stops_answering_gives_a_clear_error_soon() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let Some(socket) = engine.host.strip_prefix("unix://") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let spec = ImageSpec {
+        reference: images::unique_reference("stall"),
+        layers: vec![Layer::Random(16 << 20, 95)],
+    };
+    let _guard = images::load(&engine, std::slice::from_ref(&spec));
+    let catalog = write_catalog(home.path(), &[("Stall", &spec.reference, free_port())]);
+    // Enough for the handshake and inspects; the export then hangs.
+    let proxy = CuttingProxy::stall_responses(Path::new(socket), 1 << 20);
+    let output = home.path().join("out").join("stall.zip");
+    std::fs::create_dir_all(output.parent().unwrap()).unwrap();
+    let started = std::time::Instant::now();
+    let run = crate::support::run(
+        bin(home.path(), Some(&proxy.host()))
+            .env("BUDGETGUARD_IDLE_TIMEOUT", "3")
+            .args([
+                "create-install-package",
+                "--no-pull",
+                "--nodes",
+                "Stall",
+                "--output",
+            ])
+            .arg(&output)
+            .arg("--catalog")
+            .arg(&catalog),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "the Docker engine stopped answering while exporting images (nothing for 3 s)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert!(files_in(output.parent().unwrap()).is_empty());
+}
+
+#[test]
+fn an_image_the_engine_built_itself_installs_completely() {
+    for engine in engines::available() {
+        let home = tempfile::tempdir().unwrap();
+        let context = home.path().join("context");
+        std::fs::create_dir_all(&context).unwrap();
+        let data: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes())
+            .collect();
+        std::fs::write(context.join("weights.bin"), &data).unwrap();
+        std::fs::write(context.join("notes.txt"), "built here").unwrap();
+        std::fs::write(
+            context.join("Dockerfile"),
+            "FROM scratch\nCOPY weights.bin /weights.bin\nCOPY notes.txt /notes.txt\nCMD [\"/weights.bin\"]\n",
+        )
+        .unwrap();
+        let reference = images::unique_reference("built");
+        let _cleanup = ImageGuard::new(&engine, vec![reference.clone()]);
+        let built = engine
+            .docker()
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", &reference])
+            .arg(&context)
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "{}: {}",
+            engine.name,
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let package = make_package(
+            &engine,
+            home.path(),
+            "built.zip",
+            &[("Built", &reference, free_port())],
+        );
+        let dir = home.path().join("install");
+        install(home.path(), &engine.host, &dir, &package, &[]).success();
+
+        // Listed, and `docker save` of it holds every layer.
+        let listed = engine.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        assert!(
+            listed.lines().any(|l| l == reference),
+            "{}: {listed}",
+            engine.name
+        );
+        let saved = home.path().join("saved.tar");
+        engine.docker_ok(&["save", "-o", saved.to_str().unwrap(), &reference]);
+        let check = Command::new("python3")
+            .args([
+                "-c",
+                "import sys,tarfile,json\n\
+                 t=tarfile.open(sys.argv[1]); names=set(t.getnames())\n\
+                 m=json.load(t.extractfile('manifest.json'))\n\
+                 layers=m[0]['Layers']\n\
+                 assert len(layers)==2, layers\n\
+                 total=0\n\
+                 for l in layers:\n\
+                 \x20   assert l in names, l\n\
+                 \x20   total+=t.getmember(l).size if not t.getmember(l).issym() else 0\n\
+                 print(total)",
+            ])
+            .arg(&saved)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}: incomplete save: {}",
+            engine.name,
+            String::from_utf8_lossy(&check.stderr)
+        );
+        run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+        assert!(
+            image_exists(&engine, &reference),
+            "{}: the user's image stays",
+            engine.name
+        );
+    }
+}
+
+#[test]
+fn an_uninstall_gives_back_the_tag_a_package_took() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let reference = images::unique_reference("taken");
+    let theirs = ImageSpec {
+        reference: reference.clone(),
+        layers: vec![Layer::Random(50_000, 97)],
+    };
+    let ours = ImageSpec {
+        reference: reference.clone(),
+        layers: vec![Layer::Random(60_000, 98)],
+    };
+    let _guard = images::load(&engine, std::slice::from_ref(&ours));
+    let package = make_package(
+        &engine,
+        home.path(),
+        "taken.zip",
+        &[("Taken", &reference, free_port())],
+    );
+    engine.docker_ok(&["rmi", &reference]);
+    let _theirs = images::load(&engine, std::slice::from_ref(&theirs));
+    let user_image = engine.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &reference]);
+
+    let dir = home.path().join("install");
+    install(home.path(), &engine.host, &dir, &package, &[]).success();
+    let installed = engine.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &reference]);
+    assert_ne!(installed, user_image, "the package's image took the tag");
+    run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+    let after = engine.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &reference]);
+    assert_eq!(after, user_image, "the tag is the user's image's again");
+    assert!(
+        !engine
+            .docker_ok(&["images", "-q", "--no-trunc"])
+            .contains(installed.trim()),
+        "the package's image is gone"
+    );
+}

@@ -1,0 +1,238 @@
+//! Loading a package's images into the engine straight from the ZIP, and
+//! taking a load back: a run that fails part-way removes the images it
+//! loaded and gives back the tags it moved, so the engine is left as it was.
+//!
+//! An image of the user's whose tag the package takes would be lost on the
+//! containerd store (an image there is its name), and left dangling, for the
+//! next prune, on the classic store. So before the load it is kept under a
+//! second tag, [`kept_name`], until an uninstall gives the tag back.
+
+mod plan;
+mod stream;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+pub use plan::ImageOutcome;
+pub(crate) use plan::LoadPlan;
+
+use super::state::LoadedImage;
+use super::InstallError;
+use crate::engine::Engine;
+use crate::package::manifest::PackagedImage;
+use crate::package::Package;
+use crate::progress::{Event, SharedReporter};
+use crate::Cancel;
+use plan::{blobs_of, engine_id};
+
+/// One load into one engine: what the engine held before it.
+#[derive(Debug)]
+pub(crate) struct LoadRun {
+    engine: String,
+    containerd: bool,
+    images: Vec<PackagedImage>,
+    /// Engine IDs of the package's images the engine had before.
+    present_before: HashSet<String>,
+    /// What each reference of the package named before (an engine ID).
+    tags_before: HashMap<String, Option<String>>,
+}
+
+impl LoadRun {
+    /// Asks the engine what it has and plans the load of `package`;
+    /// `loaded` are the images this tool loaded earlier.
+    pub(crate) async fn prepare(
+        engine: &Engine,
+        package: &Package,
+        containerd: bool,
+        loaded: &[LoadedImage],
+    ) -> Result<(Self, LoadPlan, Vec<ImageOutcome>), InstallError> {
+        let images = package.manifest().images.clone();
+        let local = engine.local_images().await?;
+        let loaded: Vec<LoadedImage> = loaded
+            .iter()
+            .filter(|i| i.engine == engine.host())
+            .cloned()
+            .collect();
+        let (plan, outcomes) = LoadPlan::new(&images, &local, &loaded, containerd);
+        let present_before = images
+            .iter()
+            .map(|image| engine_id(image, containerd).to_owned())
+            .filter(|id| local.iter().any(|l| &l.info.id == id))
+            .collect();
+        let mut tags_before = HashMap::new();
+        for reference in images.iter().flat_map(|i| &i.references) {
+            let named = engine.image(reference).await?.map(|info| info.id);
+            tags_before.insert(reference.clone(), named);
+        }
+        let run = Self {
+            engine: engine.host().to_owned(),
+            containerd,
+            images,
+            present_before,
+            tags_before,
+        };
+        Ok((run, plan, outcomes))
+    }
+
+    /// Streams what `plan` says and tags every image of the package; on any
+    /// failure, what this run loaded or tagged is taken back first.
+    pub(crate) async fn load(
+        &self,
+        engine: &Engine,
+        package: &Arc<Package>,
+        plan: LoadPlan,
+        reporter: &SharedReporter,
+        cancel: &Cancel,
+    ) -> Result<(), InstallError> {
+        let loaded = self
+            .stream_and_tag(engine, package, plan, reporter, cancel)
+            .await;
+        if loaded.is_err() {
+            self.undo(engine).await;
+        }
+        loaded
+    }
+
+    async fn stream_and_tag(
+        &self,
+        engine: &Engine,
+        package: &Arc<Package>,
+        plan: LoadPlan,
+        reporter: &SharedReporter,
+        cancel: &Cancel,
+    ) -> Result<(), InstallError> {
+        for (reference, previous) in self.displaced() {
+            if let Some(kept) = kept_name(reference) {
+                engine.tag(previous, &kept).await?;
+                reporter.report(Event::Note {
+                    message: format!("The image `{reference}` named before is kept as `{kept}`"),
+                });
+            }
+        }
+        if !plan.stream.is_empty() {
+            let partial = !plan.omit.is_empty();
+            match stream::stream_into_engine(engine, package, &plan, reporter, cancel).await {
+                Err(InstallError::Engine(e)) if partial => {
+                    reporter.report(Event::Note {
+                        message: format!("the engine refused a stream without the layers it has ({e}); sending every layer"),
+                    });
+                    stream::stream_into_engine(engine, package, &plan.full(), reporter, cancel)
+                        .await?;
+                }
+                other => other?,
+            }
+        }
+        // `docker load` tags what it loads; an image that was present may lack a tag.
+        for image in &self.images {
+            let id = engine_id(image, self.containerd);
+            for reference in &image.references {
+                let named = engine.image(reference).await?.map(|info| info.id);
+                if named.as_deref() != Some(id) {
+                    engine.tag(id, reference).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// References of the package that named another image before, and
+    /// that image.
+    fn displaced(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.images.iter().flat_map(move |image| {
+            let id = engine_id(image, self.containerd);
+            image
+                .references
+                .iter()
+                .filter_map(move |r| match self.tags_before.get(r) {
+                    Some(Some(before)) if before != id => Some((r, before)),
+                    _ => None,
+                })
+        })
+    }
+
+    /// The images this run put into the engine, as `images.json` records them.
+    pub(crate) fn loaded(&self) -> Vec<LoadedImage> {
+        self.images
+            .iter()
+            .filter(|image| {
+                !self
+                    .present_before
+                    .contains(engine_id(image, self.containerd))
+            })
+            .map(|image| {
+                let id = engine_id(image, self.containerd);
+                let replaced: BTreeMap<String, String> = self
+                    .displaced()
+                    .filter(|(r, _)| image.references.contains(r))
+                    .map(|(r, before)| (r.clone(), before.clone()))
+                    .collect();
+                LoadedImage {
+                    engine: self.engine.clone(),
+                    id: id.to_owned(),
+                    blobs: blobs_of(image).map(|b| b.digest.clone()).collect(),
+                    references: image.references.clone(),
+                    replaced,
+                }
+            })
+            .collect()
+    }
+
+    /// Removes the images this run loaded and gives every reference back
+    /// the image it named before. Best effort: the engine may be the reason
+    /// the run failed.
+    pub(crate) async fn undo(&self, engine: &Engine) {
+        for image in &self.images {
+            let id = engine_id(image, self.containerd);
+            if !self.present_before.contains(id) {
+                let _ = engine.remove_image(id, true).await;
+            }
+        }
+        for (reference, before) in &self.tags_before {
+            let now = engine.image(reference).await.ok().flatten().map(|i| i.id);
+            match (before, now) {
+                (Some(before), now) if now.as_deref() != Some(before) => {
+                    let _ = engine.tag(before, reference).await;
+                    if let Some(kept) = kept_name(reference) {
+                        let _ = engine.untag(&kept).await;
+                    }
+                }
+                (None, Some(_)) => {
+                    // A tag this run put on an image that was there before:
+                    // taken off, unless it is the image's only name.
+                    let _ = engine.untag(reference).await;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The second tag that keeps an image whose tag a package took:
+/// `repo:tag-before-budgetguard`. `None` for a reference by digest, which
+/// names no tag.
+pub(crate) fn kept_name(reference: &str) -> Option<String> {
+    if reference.contains('@') {
+        return None;
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    Some(match reference[last_slash..].rfind(':') {
+        Some(_) => format!("{reference}-before-budgetguard"),
+        None => format!("{reference}:latest-before-budgetguard"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kept_names_add_to_the_tag() {
+        assert_eq!(
+            super::kept_name("localhost:5000/a/b:1.2").as_deref(),
+            Some("localhost:5000/a/b:1.2-before-budgetguard")
+        );
+        assert_eq!(
+            super::kept_name("localhost:5000/a").as_deref(),
+            Some("localhost:5000/a:latest-before-budgetguard")
+        );
+        assert_eq!(super::kept_name("a@sha256:00"), None);
+    }
+}

@@ -1,0 +1,260 @@
+//! Which images to stream into the engine, and which of their blobs the
+//! engine already holds and can be left out of the stream.
+//!
+//! The classic store keeps layers by chain (the diff IDs from the bottom up):
+//! a layer file is left out when the engine has that chain at every place
+//! the streamed images use it, whatever image brought it. The containerd
+//! store keeps blobs by their exact digest: a blob is left out only when the
+//! engine is known to hold that very blob, because an image present in the
+//! engine names it (the image's ID is its manifest digest, and a manifest
+//! names its blobs exactly). A locally built image with the same diff IDs
+//! holds compressed blobs of other digests, so it does not count.
+
+use std::collections::HashSet;
+
+use crate::engine::LocalImage;
+use crate::package::manifest::{Blob, PackagedImage};
+
+use super::super::state::LoadedImage;
+
+/// What happens to an image of the package.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageOutcome {
+    /// The engine already had it.
+    AlreadyPresent,
+    /// It is streamed into the engine.
+    Loaded,
+}
+
+/// Which images to stream and which blobs to leave out.
+#[derive(Debug)]
+pub(crate) struct LoadPlan {
+    /// Images to stream.
+    pub stream: Vec<PackagedImage>,
+    /// Blob digests the engine holds already, left out of the stream.
+    pub omit: HashSet<String>,
+    /// Whether the engine keeps images in containerd's store.
+    pub containerd: bool,
+}
+
+impl LoadPlan {
+    /// Plans the load of `images` into an engine holding `local`; `loaded`
+    /// are the images this tool put there earlier, whose exact blobs it knows.
+    pub(crate) fn new(
+        images: &[PackagedImage],
+        local: &[LocalImage],
+        loaded: &[LoadedImage],
+        containerd: bool,
+    ) -> (Self, Vec<ImageOutcome>) {
+        let mut plan = LoadPlan {
+            stream: Vec::new(),
+            omit: HashSet::new(),
+            containerd,
+        };
+        let mut outcomes = Vec::new();
+        for image in images {
+            if is_present(image, local, containerd) {
+                outcomes.push(ImageOutcome::AlreadyPresent);
+            } else {
+                outcomes.push(ImageOutcome::Loaded);
+                plan.stream.push(image.clone());
+            }
+        }
+        plan.omit = if containerd {
+            held_blobs(images, local, loaded, &plan.stream)
+        } else {
+            present_chains(local, &plan.stream)
+        };
+        (plan, outcomes)
+    }
+
+    /// The bytes the stream carries.
+    pub(crate) fn stream_bytes(&self) -> u64 {
+        let mut seen = HashSet::new();
+        self.stream
+            .iter()
+            .flat_map(blobs_of)
+            .filter(|b| !self.omit.contains(&b.digest) && seen.insert(b.digest.clone()))
+            .map(|b| b.size)
+            .sum()
+    }
+
+    /// The same images, every blob streamed.
+    pub(crate) fn full(&self) -> Self {
+        Self {
+            stream: self.stream.clone(),
+            omit: HashSet::new(),
+            containerd: self.containerd,
+        }
+    }
+}
+
+/// Classic store: layer digests whose chain the engine has at every place
+/// the streamed images use them.
+fn present_chains(local: &[LocalImage], stream: &[PackagedImage]) -> HashSet<String> {
+    let mut omit = HashSet::new();
+    let mut needed = HashSet::new();
+    for image in stream {
+        let digests: Vec<String> = image.layers.iter().map(|l| l.digest.clone()).collect();
+        for i in 0..digests.len() {
+            if local
+                .iter()
+                .any(|l| l.info.layers.starts_with(&digests[..=i]))
+            {
+                omit.insert(digests[i].clone());
+            } else {
+                needed.insert(digests[i].clone());
+            }
+        }
+    }
+    omit.retain(|digest| !needed.contains(digest));
+    omit
+}
+
+/// Containerd store: the streamed images' blobs that an image present in
+/// the engine names exactly (one of the package's, or one this tool loaded).
+fn held_blobs(
+    images: &[PackagedImage],
+    local: &[LocalImage],
+    loaded: &[LoadedImage],
+    stream: &[PackagedImage],
+) -> HashSet<String> {
+    let present = |id: &str| local.iter().any(|l| l.info.id == id);
+    let mut held: HashSet<String> = HashSet::new();
+    for image in images.iter().filter(|i| present(&i.manifest.digest)) {
+        held.extend(blobs_of(image).map(|b| b.digest.clone()));
+    }
+    for image in loaded.iter().filter(|i| present(&i.id)) {
+        held.extend(image.blobs.iter().cloned());
+    }
+    stream
+        .iter()
+        .flat_map(blobs_of)
+        .filter(|b| held.contains(&b.digest))
+        .map(|b| b.digest.clone())
+        .collect()
+}
+
+/// Whether the engine has the image (see [`engine_id`]).
+pub(crate) fn is_present(image: &PackagedImage, local: &[LocalImage], containerd: bool) -> bool {
+    local
+        .iter()
+        .any(|l| l.info.id == engine_id(image, containerd))
+}
+
+/// The ID the engine gives the image: its config digest on the classic
+/// store, its manifest digest on the containerd store.
+pub(crate) fn engine_id(image: &PackagedImage, containerd: bool) -> &str {
+    if containerd {
+        &image.manifest.digest
+    } else {
+        &image.id
+    }
+}
+
+/// The blobs of an image in stream order: manifest, config, layers.
+pub(crate) fn blobs_of(image: &PackagedImage) -> impl Iterator<Item = &Blob> {
+    [&image.manifest, &image.config]
+        .into_iter()
+        .chain(image.layers.iter())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ImageInfo;
+
+    fn blob(digest: &str) -> Blob {
+        Blob {
+            digest: digest.to_owned(),
+            size: 1,
+        }
+    }
+
+    fn image(id: &str, layers: &[&str]) -> PackagedImage {
+        PackagedImage {
+            references: vec![format!("{id}:1")],
+            id: id.to_owned(),
+            repo_digests: Vec::new(),
+            manifest: blob(&format!("{id}-manifest")),
+            config: blob(id),
+            layers: layers.iter().map(|l| blob(l)).collect(),
+        }
+    }
+
+    fn local(id: &str, layers: &[&str]) -> LocalImage {
+        LocalImage {
+            tags: Vec::new(),
+            info: ImageInfo {
+                id: id.to_owned(),
+                repo_digests: Vec::new(),
+                layers: layers.iter().map(|l| l.to_string()).collect(),
+                size: 0,
+                tags: Vec::new(),
+            },
+        }
+    }
+
+    fn loaded(id: &str, blobs: &[&str]) -> LoadedImage {
+        LoadedImage {
+            engine: "e".into(),
+            id: id.into(),
+            blobs: blobs.iter().map(|b| b.to_string()).collect(),
+            references: Vec::new(),
+            replaced: Default::default(),
+        }
+    }
+
+    #[test]
+    fn present_images_are_not_streamed_and_present_chains_are_left_out() {
+        let images = [image("old", &["A", "B"]), image("new", &["A", "B", "C"])];
+        let (plan, outcomes) = LoadPlan::new(&images, &[local("old", &["A", "B"])], &[], false);
+        assert_eq!(
+            outcomes,
+            [ImageOutcome::AlreadyPresent, ImageOutcome::Loaded]
+        );
+        assert_eq!(plan.stream.len(), 1);
+        assert_eq!(plan.omit, HashSet::from(["A".to_owned(), "B".to_owned()]));
+    }
+
+    #[test]
+    fn a_layer_is_left_out_only_where_every_use_of_it_is_present() {
+        // E (say the empty layer) is present under A, but not under A, E, X.
+        let images = [image("new", &["A", "E", "X", "E"])];
+        let (plan, _) = LoadPlan::new(&images, &[local("old", &["A", "E"])], &[], false);
+        assert_eq!(plan.omit, HashSet::from(["A".to_owned()]));
+    }
+
+    #[test]
+    fn the_containerd_store_names_images_by_manifest() {
+        let images = [image("cfg", &["A"])];
+        assert!(is_present(
+            &images[0],
+            &[local("cfg-manifest", &["A"])],
+            true
+        ));
+        assert!(!is_present(
+            &images[0],
+            &[local("cfg-manifest", &["A"])],
+            false
+        ));
+    }
+
+    #[test]
+    fn containerd_leaves_out_only_blobs_a_present_image_names_exactly() {
+        let images = [image("new", &["A", "B", "C"])];
+        // A locally built image with the same diff IDs holds other blobs.
+        let built = [local("built-manifest", &["A", "B"])];
+        let (plan, _) = LoadPlan::new(&images, &built, &[], true);
+        assert!(plan.omit.is_empty(), "{:?}", plan.omit);
+        // An image this tool loaded, still present, holds exactly its blobs.
+        let earlier = [loaded("old-manifest", &["old-manifest", "old", "A", "B"])];
+        let present = [local("old-manifest", &["A", "B"])];
+        let (plan, _) = LoadPlan::new(&images, &present, &earlier, true);
+        assert_eq!(plan.omit, HashSet::from(["A".to_owned(), "B".to_owned()]));
+        // Gone from the engine: nothing is known to be held.
+        let (plan, _) = LoadPlan::new(&images, &[], &earlier, true);
+        assert!(plan.omit.is_empty());
+    }
+}

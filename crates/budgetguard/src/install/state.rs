@@ -1,0 +1,174 @@
+//! The state files of an install folder, each replaced atomically and only
+//! while the folder's lock is held: `endpoints.json`, the installed nodes
+//! for artists' tools, and `images.json`, the images this tool loaded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::dir::{read_own, write_atomic};
+use super::{InstallDir, InstallError};
+use crate::catalog::Node;
+use crate::compose;
+
+/// What `endpoints.json` holds: the installed nodes, for artists' tools.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// The installed nodes, by name.
+    pub nodes: Vec<InstalledNode>,
+}
+
+/// One installed node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledNode {
+    /// The node's name.
+    pub name: String,
+    /// The inference URL, e.g. `http://localhost:8001/v1/infer`.
+    pub infer_url: String,
+    /// The readiness URL.
+    pub health_url: String,
+    /// The address its port is published on (`127.0.0.1` unless chosen).
+    #[serde(default = "every_address")]
+    pub listen: String,
+    /// The image it runs.
+    pub image: String,
+    /// Its Compose file.
+    pub compose_file: PathBuf,
+    /// Its Compose project.
+    pub compose_project: String,
+    /// Its container.
+    pub container: String,
+    /// The node's settings, as installed.
+    pub node: Node,
+}
+
+/// Nodes installed before addresses were recorded listened on every address;
+/// their Compose files are rewritten on the next install.
+fn every_address() -> String {
+    "0.0.0.0".to_owned()
+}
+
+impl InstalledNode {
+    /// The entry for `node` installed in `dir`.
+    pub fn new(dir: &InstallDir, node: &Node) -> Self {
+        let base = node.base_url();
+        Self {
+            name: node.name.clone(),
+            infer_url: format!("{base}{}", node.infer_path),
+            health_url: format!("{base}{}", node.health_path),
+            listen: node.listen_address().to_string(),
+            image: node.image.clone(),
+            compose_file: dir.compose_file(node),
+            compose_project: compose::project_name(node),
+            container: compose::container_name(node),
+            node: node.clone(),
+        }
+    }
+}
+
+/// What `images.json` holds: the images this tool put into an engine, so
+/// that an uninstall removes only those, and gives back tags they took.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadedImages {
+    /// The images, oldest first.
+    pub images: Vec<LoadedImage>,
+}
+
+/// An image this tool loaded or pulled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadedImage {
+    /// The engine it is in (its address).
+    pub engine: String,
+    /// Its ID there: the config digest on the classic store, the manifest
+    /// digest on the containerd store.
+    pub id: String,
+    /// The exact blobs the engine received for it from a package, by digest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<String>,
+    /// The references this tool tagged it with.
+    pub references: Vec<String>,
+    /// References that named another image before: that image's ID.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replaced: BTreeMap<String, String>,
+}
+
+impl LoadedImages {
+    /// Records `image`, merging it with an earlier record of the same one.
+    pub(crate) fn record(&mut self, image: LoadedImage) {
+        match self
+            .images
+            .iter_mut()
+            .find(|i| i.engine == image.engine && i.id == image.id)
+        {
+            Some(known) => {
+                for reference in image.references {
+                    if !known.references.contains(&reference) {
+                        known.references.push(reference);
+                    }
+                }
+                for (reference, previous) in image.replaced {
+                    known.replaced.entry(reference).or_insert(previous);
+                }
+                if known.blobs.is_empty() {
+                    known.blobs = image.blobs;
+                }
+            }
+            None => self.images.push(image),
+        }
+    }
+}
+
+impl InstallDir {
+    /// The installed nodes (none when the file does not exist yet).
+    pub fn endpoints(&self) -> Result<Endpoints, InstallError> {
+        read_state(&self.endpoints_file())
+    }
+
+    /// Writes `endpoints.json` atomically.
+    pub(crate) fn write_endpoints(&self, endpoints: &Endpoints) -> Result<(), InstallError> {
+        write_state(&self.endpoints_file(), endpoints)
+    }
+
+    /// The images this tool loaded (none when the file does not exist yet).
+    pub(crate) fn loaded_images(&self) -> Result<LoadedImages, InstallError> {
+        read_state(&self.images_file())
+    }
+
+    /// Writes `images.json` atomically.
+    pub(crate) fn write_loaded_images(&self, images: &LoadedImages) -> Result<(), InstallError> {
+        write_state(&self.images_file(), images)
+    }
+
+    /// The installed node called `name` (case-insensitive).
+    pub fn installed(&self, name: &str) -> Result<InstalledNode, InstallError> {
+        let endpoints = self.endpoints()?;
+        let wanted = crate::catalog::slug(name);
+        endpoints
+            .nodes
+            .iter()
+            .find(|n| n.node.service_name() == wanted)
+            .cloned()
+            .ok_or_else(|| InstallError::NotInstalled {
+                name: name.to_owned(),
+                installed: endpoints.nodes.iter().map(|n| n.name.clone()).collect(),
+            })
+    }
+}
+
+fn read_state<T: DeserializeOwned + Default>(path: &Path) -> Result<T, InstallError> {
+    match read_own(path)? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| InstallError::StateFile {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        }),
+        None => Ok(T::default()),
+    }
+}
+
+fn write_state(path: &Path, value: &impl Serialize) -> Result<(), InstallError> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("state files serialize");
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
