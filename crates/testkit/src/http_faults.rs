@@ -1,6 +1,7 @@
 //! An HTTP proxy in front of a test registry that misbehaves on purpose:
-//! it cuts one blob download mid-way (then behaves), or flips a byte of a
-//! blob every time (a registry that lies about a digest). It records every
+//! it cuts one blob download mid-way (then behaves), flips a byte of a
+//! blob every time (a registry that lies about a digest), or delays every
+//! request (a distant registry). It records every
 //! request, so tests can check that a download resumed with `Range`.
 
 use std::io::BufReader;
@@ -27,6 +28,9 @@ pub enum Fault {
         /// The offset in the blob.
         offset: u64,
     },
+    /// Every request waits this long before it is relayed, as over a
+    /// distant network.
+    Latency(std::time::Duration),
 }
 
 /// A request the proxy saw.
@@ -137,6 +141,10 @@ fn serve(
                 Some(at) => BodyFault::FlipAt(at),
                 None => BodyFault::None,
             }
+        }
+        Fault::Latency(wait) => {
+            std::thread::sleep(*wait);
+            BodyFault::None
         }
         _ => BodyFault::None,
     };

@@ -1,6 +1,7 @@
 //! The bytes of an [`images::Layer`](crate::images::Layer) as a layer tar
-//! (one file, `data`), generated on the fly: the same bytes `images::load`
-//! writes, so a layer has one diff ID whether loaded or pushed.
+//! (one file, `data`), generated on the fly by the generators of `images`,
+//! made to give the same bytes however they are read (a push reads a layer
+//! twice: once for its digest, once to upload it).
 
 use std::io::{self, Read};
 
@@ -11,8 +12,21 @@ use crate::images::Layer;
 /// The layer's tar and its size; read it as often as needed.
 pub fn reader(layer: Layer) -> (impl Read, u64) {
     let (size, content): (u64, Box<dyn Read + Send>) = match layer {
-        Layer::Random(size, seed) => (size, Box::new(Random { state: seed | 1 }.take(size))),
-        Layer::Compressible(size, seed) => (size, Box::new(Compressible { line: seed }.take(size))),
+        Layer::Random(size, seed) => {
+            let random = Random {
+                state: seed | 1,
+                word: [0; 8],
+                left: 0,
+            };
+            (size, Box::new(random.take(size)))
+        }
+        Layer::Compressible(size, seed) => {
+            let lines = Compressible {
+                line: seed,
+                pending: Vec::new(),
+            };
+            (size, Box::new(lines.take(size)))
+        }
     };
     let mut header = tar::Header::new_gnu();
     header.set_path("data").expect("a short path");
@@ -51,41 +65,59 @@ pub fn digest_of(mut reader: impl Read) -> (String, u64) {
     }
 }
 
-/// xorshift64, as `images` generates random layers.
+/// xorshift64, as `images` generates random layers, but the same bytes
+/// whatever the sizes of the reads.
 struct Random {
     state: u64,
+    /// The unread tail of the last word.
+    word: [u8; 8],
+    left: usize,
 }
 
 impl Read for Random {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        for chunk in buf.chunks_mut(8) {
+        let from_word = self.left.min(buf.len());
+        buf[..from_word].copy_from_slice(&self.word[8 - self.left..8 - self.left + from_word]);
+        self.left -= from_word;
+        for chunk in buf[from_word..].chunks_mut(8) {
             self.state ^= self.state << 13;
             self.state ^= self.state >> 7;
             self.state ^= self.state << 17;
             let bytes = self.state.to_le_bytes();
             chunk.copy_from_slice(&bytes[..chunk.len()]);
+            if chunk.len() < 8 {
+                self.word = bytes;
+                self.left = 8 - chunk.len();
+            }
         }
         Ok(buf.len())
     }
 }
 
-/// Numbered log-like lines, as `images` generates compressible layers.
+/// Numbered log-like lines, as `images` generates compressible layers, but
+/// the same bytes whatever the sizes of the reads.
 struct Compressible {
     line: u64,
+    /// The unread tail of the current line.
+    pending: Vec<u8>,
 }
 
 impl Read for Compressible {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let text = format!(
-            "{:012} INFO worker-{} processed request {} in {} ms\n",
-            self.line,
-            self.line % 7,
-            self.line.wrapping_mul(2_654_435_761) % 100_000,
-            self.line % 97
-        );
-        self.line += 1;
-        let n = text.len().min(buf.len());
-        buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+        if self.pending.is_empty() {
+            self.pending = format!(
+                "{:012} INFO worker-{} processed request {} in {} ms\n",
+                self.line,
+                self.line % 7,
+                self.line.wrapping_mul(2_654_435_761) % 100_000,
+                self.line % 97
+            )
+            .into_bytes();
+            self.line += 1;
+        }
+        let n = self.pending.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
         Ok(n)
     }
 }
