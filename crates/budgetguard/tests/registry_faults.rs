@@ -30,6 +30,7 @@ fn client() -> RegistryClient {
         RegistryAuth::default(),
         ClientOptions {
             backoff: Duration::from_millis(10),
+            retries: 2,
             ..ClientOptions::default()
         },
     )
@@ -84,9 +85,10 @@ async fn a_cut_download_resumes_with_a_range_request() {
     let cut_at = (2 << 20) + 12_345;
     let proxy = FaultProxy::start(
         registry.addr(),
-        Fault::CutBlobOnce {
+        Fault::CutBlob {
             digest: layer.digest.clone(),
             after: cut_at,
+            times: 1,
         },
     );
     let (bytes, events) = read_layer(&format!("{}/team/cut:1", proxy.host()), 0).await;
@@ -113,6 +115,60 @@ async fn a_cut_download_resumes_with_a_range_request() {
             step: Step::Download(_)
         }
     )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_counted_only_while_nothing_arrives() {
+    let Some(registry) = TestRegistry::start() else {
+        return;
+    };
+    let image = registry.push_image(
+        "team/flaky",
+        "1",
+        &[PushLayer::Tar(Layer::Random(5 << 20, 65))],
+    );
+    let layer = &image.layers[0];
+
+    // Cut four times, 1 MiB in each: more cuts than retries allowed, but
+    // each attempt brings new bytes, so the download completes.
+    let proxy = FaultProxy::start(
+        registry.addr(),
+        Fault::CutBlob {
+            digest: layer.digest.clone(),
+            after: 1 << 20,
+            times: 4,
+        },
+    );
+    let (bytes, _) = read_layer(&format!("{}/team/flaky:1", proxy.host()), 0).await;
+    assert_eq!(
+        format!("sha256:{}", hex::encode(Sha256::digest(bytes.unwrap()))),
+        layer.digest
+    );
+    let ranges: Vec<_> = proxy.seen().into_iter().filter_map(|s| s.range).collect();
+    assert_eq!(ranges.len(), 4, "{ranges:?}");
+
+    // Cut before any byte, every time: given up after the retries.
+    let proxy = FaultProxy::start(
+        registry.addr(),
+        Fault::CutBlob {
+            digest: layer.digest.clone(),
+            after: 0,
+            times: u32::MAX,
+        },
+    );
+    let (result, events) = read_layer(&format!("{}/team/flaky:1", proxy.host()), 0).await;
+    let error = result.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, RegistryError::TooManyRetries { attempts: 3, .. }),
+        "{message}"
+    );
+    assert!(message.contains("failed 3 times in a row"), "{message}");
+    assert!(
+        message.contains("check the network connection"),
+        "{message}"
+    );
+    assert!(!events.iter().any(|e| matches!(e, Event::Finished { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

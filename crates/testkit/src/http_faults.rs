@@ -1,12 +1,12 @@
 //! An HTTP proxy in front of a test registry that misbehaves on purpose:
-//! it cuts one blob download mid-way (then behaves), flips a byte of a
+//! it cuts blob downloads mid-way (a number of times, then behaves), flips a byte of a
 //! blob every time (a registry that lies about a digest), or delays every
 //! request (a distant registry). It records every
 //! request, so tests can check that a download resumed with `Range`.
 
 use std::io::BufReader;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::http::{self, BodyFault};
@@ -14,12 +14,15 @@ use crate::http::{self, BodyFault};
 /// What the proxy does wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// The first `GET` of blob `digest` is cut after `after` body bytes.
-    CutBlobOnce {
+    /// The first `times` `GET`s of blob `digest` are each cut after `after`
+    /// body bytes.
+    CutBlob {
         /// The blob.
         digest: String,
-        /// Bytes sent before the cut.
+        /// Body bytes sent before each cut.
         after: u64,
+        /// How many responses are cut.
+        times: u32,
     },
     /// Every `GET` of blob `digest` has its byte at `offset` flipped.
     FlipBlobByte {
@@ -66,7 +69,7 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("a bound address");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stopped = Arc::new(AtomicBool::new(false));
-        let cut_done = Arc::new(AtomicBool::new(false));
+        let cuts = Arc::new(AtomicU32::new(0));
         let (seen_by_loop, stopped_by_loop) = (seen.clone(), stopped.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
@@ -74,10 +77,9 @@ impl FaultProxy {
                     return;
                 }
                 let Ok(client) = client else { return };
-                let (seen, fault, cut_done) =
-                    (seen_by_loop.clone(), fault.clone(), cut_done.clone());
+                let (seen, fault, cuts) = (seen_by_loop.clone(), fault.clone(), cuts.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(client, backend, &fault, &cut_done, &seen);
+                    let _ = serve(client, backend, &fault, &cuts, &seen);
                 });
             }
         });
@@ -110,7 +112,7 @@ fn serve(
     mut client: TcpStream,
     backend: SocketAddr,
     fault: &Fault,
-    cut_done: &AtomicBool,
+    cuts: &AtomicU32,
     seen: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
     let Some((head, body)) = http::read_request(&mut BufReader::new(&client))? else {
@@ -124,9 +126,11 @@ fn serve(
     });
     let blob = |digest: &str| method == "GET" && target.ends_with(&format!("/blobs/{digest}"));
     let body_fault = match fault {
-        Fault::CutBlobOnce { digest, after }
-            if blob(digest) && !cut_done.swap(true, Ordering::SeqCst) =>
-        {
+        Fault::CutBlob {
+            digest,
+            after,
+            times,
+        } if blob(digest) && cuts.fetch_add(1, Ordering::SeqCst) < *times => {
             BodyFault::CutAfter(*after)
         }
         Fault::FlipBlobByte { digest, offset } if blob(digest) => {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::client::Target;
 use super::{Descriptor, RegistryClient, RegistryError};
 use crate::progress::{Event, SharedReporter, Step, Throttle};
-use crate::reference::Reference;
+use crate::reference::{is_sha256_digest, Reference};
 use crate::Cancel;
 
 /// Bytes handed to the reader at once: few wake-ups, bounded memory.
@@ -185,7 +185,7 @@ struct Progress {
 impl Download {
     fn step(&self) -> Step {
         let digest = &self.descriptor.digest;
-        let short = &digest[digest.len().min(7)..digest.len().min(19)];
+        let short = digest.get(7..19).unwrap_or(digest);
         Step::Download(format!("{} {short}", self.reference))
     }
 
@@ -197,6 +197,12 @@ impl Download {
             step: step.clone(),
             total: Some(self.descriptor.size),
         });
+        if !is_sha256_digest(&self.descriptor.digest) {
+            return Err(RegistryError::BadManifest {
+                reference: self.reference.to_string(),
+                detail: format!("`{}` is not a sha256 digest", self.descriptor.digest),
+            });
+        }
         let options = &self.client.inner.options;
         let mut progress = Progress {
             hasher: Sha256::new(),
