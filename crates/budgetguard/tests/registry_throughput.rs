@@ -65,18 +65,17 @@ async fn a_300_mb_blob_streams_in_bounded_memory() {
         .unwrap();
     let before = peak_rss();
     let started = Instant::now();
-    let (size, digest) = tokio::task::spawn_blocking(move || {
-        let mut sink = HashSink(Sha256::new());
-        let size = client
+    // The client checks the digest itself: the sink only counts.
+    let size = tokio::task::spawn_blocking(move || {
+        client
             .fetch_blob(
                 &reference,
                 &resolved.layers[0],
-                &mut sink,
+                &mut std::io::sink(),
                 Arc::new(budgetguard::progress::Silent),
                 &budgetguard::Cancel::new(),
             )
-            .unwrap();
-        (size, format!("sha256:{}", hex::encode(sink.0.finalize())))
+            .unwrap()
     })
     .await
     .unwrap();
@@ -90,7 +89,6 @@ async fn a_300_mb_blob_streams_in_bounded_memory() {
         growth as f64 / (1 << 20) as f64
     );
     assert_eq!(size, layer.size);
-    assert_eq!(digest, layer.digest);
     assert!(growth < 40 << 20, "peak memory grew {growth} bytes");
 }
 
