@@ -13,6 +13,8 @@ pub mod install;
 pub mod package;
 pub mod paths;
 pub mod progress;
+pub mod reference;
+pub mod registry;
 pub mod size;
 
 /// Cancels long work: the CLI on Ctrl-C, the GUI's cancel button.

@@ -14,6 +14,9 @@ use serde::Serialize;
 pub enum Step {
     /// Pulling an image from its registry.
     Pull(String),
+    /// Downloading one blob (`<image> <short digest>`) from its registry,
+    /// with no engine involved.
+    Download(String),
     /// Exporting the images from the engine into the package.
     Export,
     /// Checking a package's entries against its manifest.
@@ -26,6 +29,7 @@ impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Step::Pull(image) => write!(f, "Pulling {image}"),
+            Step::Download(blob) => write!(f, "Downloading {blob}"),
             Step::Export => f.write_str("Exporting images"),
             Step::Verify => f.write_str("Verifying package"),
             Step::Load => f.write_str("Loading images"),

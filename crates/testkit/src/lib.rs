@@ -4,6 +4,11 @@
 
 pub mod engines;
 pub mod fixtures;
+pub mod http;
+pub mod http_faults;
 pub mod images;
+pub mod layer_tar;
 pub mod process;
 pub mod proxy;
+pub mod registry;
+pub mod token_auth;

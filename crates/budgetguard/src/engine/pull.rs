@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 
-use super::registry::{registry_host, RegistryAuth};
+use super::registry::{docker_credentials, RegistryAuth};
 use super::{Engine, EngineError, ImageInfo};
 use crate::progress::{Event, Reporter, Step};
+use crate::reference::Reference;
 
 impl Engine {
     /// The image `reference`: pulled first when the engine lacks it and
@@ -43,25 +44,34 @@ impl Engine {
         auth: &RegistryAuth,
         reporter: &dyn Reporter,
     ) -> Result<(), EngineError> {
-        let (name, tag) = split_reference(reference);
-        let mut options = CreateImageOptionsBuilder::default().from_image(name);
-        if let Some(tag) = tag {
-            options = options.tag(tag);
-        }
+        let failed = |detail: String| EngineError::PullFailed {
+            image: reference.to_owned(),
+            detail,
+        };
+        let parsed = Reference::parse(reference).map_err(|e| failed(e.to_string()))?;
+        // As `docker pull` asks: the name, and the digest or tag as `tag`.
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(&parsed.familiar_name())
+            .tag(parsed.manifest_reference())
+            .build();
+        // A credential helper is a program: look the login up off the runtime.
+        let credentials = {
+            let (auth, parsed) = (auth.clone(), parsed.clone());
+            tokio::task::spawn_blocking(move || docker_credentials(&auth, &parsed))
+                .await
+                .map_err(|e| failed(format!("the login lookup stopped: {e}")))?
+                .map_err(|e| failed(crate::error_text(&e)))?
+        };
         let step = Step::Pull(reference.to_owned());
         reporter.report(Event::Started {
             step: step.clone(),
             total: None,
         });
-        let mut stream = self.docker().create_image(
-            Some(options.build()),
-            None,
-            auth.credentials_for(reference),
-        );
+        let mut stream = self.docker().create_image(Some(options), None, credentials);
         // Per-layer progress, summed into one figure.
         let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| classify(reference, e))?;
+            let info = item.map_err(|e| classify(reference, parsed.registry(), e))?;
             if let (Some(id), Some(detail)) = (info.id, info.progress_detail) {
                 if info.status.as_deref() == Some("Downloading") {
                     let current = detail.current.unwrap_or(0).max(0) as u64;
@@ -79,27 +89,12 @@ impl Engine {
     }
 }
 
-/// Splits `name:tag` (a digest reference is kept whole).
-fn split_reference(reference: &str) -> (&str, Option<&str>) {
-    if reference.contains('@') {
-        return (reference, None);
-    }
-    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[last_slash..].rfind(':') {
-        Some(i) => (
-            &reference[..last_slash + i],
-            Some(&reference[last_slash + i + 1..]),
-        ),
-        None => (reference, Some("latest")),
-    }
-}
-
 /// Sorts a pull failure by what the user must do about it.
-fn classify(reference: &str, error: bollard::errors::Error) -> EngineError {
+fn classify(image: &str, registry: &str, error: bollard::errors::Error) -> EngineError {
     let detail = crate::error_text(&error);
     let lower = detail.to_lowercase();
-    let registry = registry_host(reference).to_owned();
-    let image = reference.to_owned();
+    let registry = registry.to_owned();
+    let image = image.to_owned();
     // Words, not bare status numbers: digests in the message hold those too.
     if lower.contains("payment required") {
         EngineError::NoEntitlement { image }
@@ -135,30 +130,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn references_split_at_the_tag() {
-        assert_eq!(
-            split_reference("nvcr.io/a/b:1.2"),
-            ("nvcr.io/a/b", Some("1.2"))
-        );
-        assert_eq!(
-            split_reference("localhost:5000/a"),
-            ("localhost:5000/a", Some("latest"))
-        );
-        assert_eq!(split_reference("a@sha256:00"), ("a@sha256:00", None));
-    }
-
-    #[test]
     fn failures_are_sorted_by_cause() {
         let err = |message: &str| bollard::errors::Error::DockerStreamError {
             error: message.to_owned(),
         };
         assert!(matches!(
-            classify("nvcr.io/a:1", err("unauthorized: authentication required")),
+            classify(
+                "nvcr.io/a:1",
+                "nvcr.io",
+                err("unauthorized: authentication required")
+            ),
             EngineError::Unauthorized { .. }
         ));
         assert!(matches!(
             classify(
                 "nvcr.io/a:1",
+                "nvcr.io",
                 err("received unexpected HTTP status: 402 Payment Required")
             ),
             EngineError::NoEntitlement { .. }
@@ -166,6 +153,7 @@ mod tests {
         assert!(matches!(
             classify(
                 "nvcr.io/a:1",
+                "nvcr.io",
                 err("Get \"https://nvcr.io/v2/\": dial tcp: lookup nvcr.io: no such host")
             ),
             EngineError::NoNetwork { .. }

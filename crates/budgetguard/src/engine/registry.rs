@@ -1,92 +1,52 @@
-//! Registry credentials for pulls: an NGC API key for nvcr.io, otherwise the
-//! user's Docker configuration (`docker login`).
+//! Registry credentials for the engine's pulls: the one resolver of
+//! [`crate::registry::RegistryAuth`] (NGC key, credential helpers,
+//! `docker login`), handed to the engine as bollard's `DockerCredentials`.
 
-use std::path::PathBuf;
-
-use base64::Engine as _;
 use bollard::auth::DockerCredentials;
 
-/// The registry an image reference points at (`docker.io` when it names none).
+use crate::reference::{Reference, DOCKER_HUB};
+pub use crate::registry::RegistryAuth;
+use crate::registry::{Credential, CredentialError, DOCKER_HUB_KEY};
+
+/// The registry an image reference points at (`docker.io` when it names
+/// none, or when the reference is invalid). Kept for callers that hold
+/// references as strings; new code parses a [`Reference`].
 pub fn registry_host(reference: &str) -> &str {
-    match reference.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
-        _ => "docker.io",
+    match Reference::parse(reference) {
+        // A registry other than Docker Hub is kept verbatim, so it is the
+        // reference's own prefix.
+        Ok(parsed) if parsed.registry() != DOCKER_HUB => &reference[..parsed.registry().len()],
+        _ => DOCKER_HUB,
     }
 }
 
-/// Where pull credentials come from.
-#[derive(Debug, Clone, Default)]
-pub struct RegistryAuth {
-    /// The NGC API key, used as the password of user `$oauthtoken` on nvcr.io.
-    pub ngc_api_key: Option<String>,
-    /// The Docker configuration file to read `auths` from.
-    pub docker_config: Option<PathBuf>,
-}
-
-impl RegistryAuth {
-    /// The NGC key given (from the environment or the credentials store) and
-    /// the Docker configuration at `$DOCKER_CONFIG/config.json` or
-    /// `~/.docker/config.json`.
-    pub fn new(ngc_api_key: Option<String>) -> Self {
-        let docker_config = std::env::var_os("DOCKER_CONFIG")
-            .map(PathBuf::from)
-            .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().join(".docker")))
-            .map(|dir| dir.join("config.json"));
-        Self {
-            ngc_api_key,
-            docker_config,
-        }
-    }
-
-    /// The credentials to pull `reference` with, if any are known.
-    pub fn credentials_for(&self, reference: &str) -> Option<DockerCredentials> {
-        let host = registry_host(reference);
-        if host == "nvcr.io" {
-            if let Some(key) = &self.ngc_api_key {
-                return Some(DockerCredentials {
-                    username: Some("$oauthtoken".into()),
-                    password: Some(key.clone()),
-                    serveraddress: Some(host.into()),
-                    ..Default::default()
-                });
-            }
-        }
-        self.docker_login_for(host)
-    }
-
-    fn docker_login_for(&self, host: &str) -> Option<DockerCredentials> {
-        let text = std::fs::read_to_string(self.docker_config.as_ref()?).ok()?;
-        let config: serde_json::Value = serde_json::from_str(&text).ok()?;
-        let auths = config.get("auths")?.as_object()?;
-        let candidates = [
-            host.to_owned(),
-            format!("https://{host}"),
-            format!("http://{host}"),
-            if host == "docker.io" {
-                "https://index.docker.io/v1/".to_owned()
-            } else {
-                format!("https://{host}/v1/")
+/// The credentials the engine needs to pull `reference`, if any are known.
+/// May run a credential helper: call it where blocking is allowed.
+pub(crate) fn docker_credentials(
+    auth: &RegistryAuth,
+    reference: &Reference,
+) -> Result<Option<DockerCredentials>, CredentialError> {
+    let registry = reference.registry();
+    let serveraddress = Some(if registry == DOCKER_HUB {
+        DOCKER_HUB_KEY.to_owned()
+    } else {
+        registry.to_owned()
+    });
+    Ok(auth
+        .login_for(registry)?
+        .map(|credential| match credential {
+            Credential::Password { username, password } => DockerCredentials {
+                username: Some(username),
+                password: Some(password),
+                serveraddress,
+                ..Default::default()
             },
-        ];
-        let auth = candidates
-            .iter()
-            .find_map(|key| auths.get(key))?
-            .get("auth")?
-            .as_str()?;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(auth)
-            .ok()?;
-        let (user, password) = String::from_utf8(decoded)
-            .ok()?
-            .split_once(':')
-            .map(|(u, p)| (u.to_owned(), p.to_owned()))?;
-        Some(DockerCredentials {
-            username: Some(user),
-            password: Some(password),
-            serveraddress: Some(host.to_owned()),
-            ..Default::default()
-        })
-    }
+            Credential::IdentityToken(token) => DockerCredentials {
+                identitytoken: Some(token),
+                serveraddress,
+                ..Default::default()
+            },
+        }))
 }
 
 #[cfg(test)]
@@ -100,35 +60,40 @@ mod tests {
         assert_eq!(registry_host("localhost/a"), "localhost");
         assert_eq!(registry_host("budgetguard/demo-nim:0.1.0"), "docker.io");
         assert_eq!(registry_host("ubuntu"), "docker.io");
+        assert_eq!(
+            registry_host("localhost:5000/a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+            "localhost:5000"
+        );
     }
 
     #[test]
-    fn ngc_key_is_used_for_nvcr_only() {
+    fn logins_become_engine_credentials() {
         let auth = RegistryAuth {
             ngc_api_key: Some("nvapi-test".into()),
-            docker_config: None,
+            ..RegistryAuth::default()
         };
-        let creds = auth.credentials_for("nvcr.io/nim/x:1").unwrap();
+        let nvcr = Reference::parse("nvcr.io/nim/x:1").unwrap();
+        let creds = docker_credentials(&auth, &nvcr).unwrap().unwrap();
         assert_eq!(creds.username.as_deref(), Some("$oauthtoken"));
         assert_eq!(creds.password.as_deref(), Some("nvapi-test"));
-        assert!(auth.credentials_for("example.com/x:1").is_none());
-    }
+        assert_eq!(creds.serveraddress.as_deref(), Some("nvcr.io"));
+        let other = Reference::parse("example.com/x:1").unwrap();
+        assert!(docker_credentials(&auth, &other).unwrap().is_none());
 
-    #[test]
-    fn docker_config_auths_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         std::fs::write(
             &path,
-            r#"{"auths":{"127.0.0.1:5000":{"auth":"dXNlcjpwYXNz"}}}"#,
+            r#"{"auths":{"https://index.docker.io/v1/":{"identitytoken":"refresh"}}}"#,
         )
         .unwrap();
         let auth = RegistryAuth {
-            ngc_api_key: None,
             docker_config: Some(path),
+            ..RegistryAuth::default()
         };
-        let creds = auth.credentials_for("127.0.0.1:5000/x:1").unwrap();
-        assert_eq!(creds.username.as_deref(), Some("user"));
-        assert_eq!(creds.password.as_deref(), Some("pass"));
+        let hub = Reference::parse("demo:1").unwrap();
+        let creds = docker_credentials(&auth, &hub).unwrap().unwrap();
+        assert_eq!(creds.identitytoken.as_deref(), Some("refresh"));
+        assert_eq!(creds.serveraddress.as_deref(), Some(DOCKER_HUB_KEY));
     }
 }

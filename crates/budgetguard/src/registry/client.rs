@@ -1,0 +1,412 @@
+//! The distribution API's requests: addresses, logins answered as the
+//! registry challenges, statuses sorted into [`RegistryError`]s, server
+//! errors retried with backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, RANGE, WWW_AUTHENTICATE};
+use reqwest::Response;
+
+use super::token::{self, Challenge, TokenRequest};
+use super::{Credential, RegistryAuth, RegistryError};
+use crate::reference::{Reference, DOCKER_HUB};
+
+/// Docker Hub's API host.
+const DOCKER_HUB_API: &str = "registry-1.docker.io";
+
+/// How a client behaves; the defaults suit registries across the internet.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Failed attempts in a row (connection lost with no new byte, server
+    /// errors) before a download is given up.
+    pub retries: u32,
+    /// The wait after the first failure; it doubles after each further one,
+    /// up to [`ClientOptions::max_backoff`].
+    pub backoff: Duration,
+    /// The longest wait between two attempts.
+    pub max_backoff: Duration,
+    /// Bytes a blob download may get ahead of its reader (and so the memory
+    /// each open [`super::BlobReader`] may hold).
+    pub buffer: usize,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long a connection may stay silent before it is dropped (a
+    /// download then resumes where it stopped).
+    pub read_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            retries: 5,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+            buffer: 8 << 20,
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The wait before attempt `failures + 1`.
+    pub(super) fn backoff_after(&self, failures: u32) -> Duration {
+        self.backoff
+            .saturating_mul(1 << failures.min(16))
+            .min(self.max_backoff)
+    }
+}
+
+/// A client for the registries of image references: reads manifests and
+/// streams blobs with no Docker engine involved. Cheap to clone; clones
+/// share connections and tokens.
+#[derive(Clone)]
+pub struct RegistryClient {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("auth", &self.inner.auth)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) struct Inner {
+    http: reqwest::Client,
+    auth: RegistryAuth,
+    pub(super) options: ClientOptions,
+    /// The runtime blob downloads run on.
+    pub(super) runtime: tokio::runtime::Handle,
+    /// Logins looked up so far, by registry.
+    logins: tokio::sync::Mutex<HashMap<String, Option<Credential>>>,
+    /// The `Authorization` value that works, by registry and repository.
+    authorizations: Mutex<HashMap<(String, String), HeaderValue>>,
+}
+
+/// What a request asks for: decides the path and what a 404 means.
+#[derive(Clone, Copy)]
+pub(super) enum Target<'a> {
+    /// A manifest by tag or digest.
+    Manifest(&'a str),
+    /// A blob by digest.
+    Blob(&'a str),
+}
+
+impl Target<'_> {
+    fn path(self) -> String {
+        match self {
+            Target::Manifest(tag_or_digest) => format!("manifests/{tag_or_digest}"),
+            Target::Blob(digest) => format!("blobs/{digest}"),
+        }
+    }
+
+    /// How messages name it.
+    pub(super) fn describe(self) -> String {
+        match self {
+            Target::Manifest(_) => "the manifest".to_owned(),
+            Target::Blob(digest) => format!("blob {digest}"),
+        }
+    }
+}
+
+impl RegistryClient {
+    /// A client with the logins of `auth`. Must be called inside a Tokio
+    /// runtime: blob downloads run on it.
+    pub fn new(auth: RegistryAuth, options: ClientOptions) -> Result<Self, RegistryError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| RegistryError::Setup("no async runtime is running".into()))?;
+        // Installed once per process; a second call keeps the first provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("budgetguard-techops/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .build()
+            .map_err(|e| RegistryError::Setup(crate::error_text(&e)))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                auth,
+                options,
+                runtime,
+                logins: tokio::sync::Mutex::new(HashMap::new()),
+                authorizations: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Sends an authorised `GET` for `target` of `reference`'s repository,
+    /// from byte `offset` on (a `Range` request) when it is not 0. Answers
+    /// the registry's login challenge once, retries server errors with
+    /// backoff, and sorts every other failure.
+    pub(super) async fn get(
+        &self,
+        reference: &Reference,
+        target: Target<'_>,
+        accept: Option<&str>,
+        offset: u64,
+    ) -> Result<Response, RegistryError> {
+        let url = format!(
+            "{}/v2/{}/{}",
+            base_url(reference.registry()),
+            reference.repository(),
+            target.path()
+        );
+        let key = (
+            reference.registry().to_owned(),
+            reference.repository().to_owned(),
+        );
+        let mut challenged = false;
+        let mut server_failures = 0;
+        loop {
+            let mut request = self.inner.http.get(&url);
+            if let Some(accept) = accept {
+                request = request.header(ACCEPT, accept);
+            }
+            if offset > 0 {
+                request = request.header(RANGE, format!("bytes={offset}-"));
+            }
+            let authorization = self
+                .inner
+                .authorizations
+                .lock()
+                .expect("not poisoned")
+                .get(&key)
+                .cloned();
+            if let Some(value) = authorization {
+                request = request.header(AUTHORIZATION, value);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| unreachable(reference.registry(), &e))?;
+            let status = response.status();
+            match status.as_u16() {
+                401 if !challenged => {
+                    challenged = true;
+                    let value = self
+                        .answer(reference, response.headers().get(WWW_AUTHENTICATE))
+                        .await?;
+                    self.inner
+                        .authorizations
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(key.clone(), value);
+                }
+                401 => return Err(self.unauthorized(reference).await),
+                402 => {
+                    return Err(RegistryError::NoEntitlement {
+                        reference: reference.to_string(),
+                    })
+                }
+                403 => {
+                    return Err(RegistryError::Denied {
+                        reference: reference.to_string(),
+                        registry: reference.registry().to_owned(),
+                    })
+                }
+                404 => return Err(not_found(reference, target)),
+                429 | 500..=599 if server_failures < self.inner.options.retries => {
+                    tokio::time::sleep(self.inner.options.backoff_after(server_failures)).await;
+                    server_failures += 1;
+                }
+                _ if status.is_success() => return Ok(response),
+                _ => {
+                    return Err(RegistryError::Status {
+                        reference: reference.to_string(),
+                        registry: reference.registry().to_owned(),
+                        what: target.describe(),
+                        status: status.as_u16(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// The `Authorization` value that answers `challenge`.
+    async fn answer(
+        &self,
+        reference: &Reference,
+        challenge: Option<&HeaderValue>,
+    ) -> Result<HeaderValue, RegistryError> {
+        let challenge = challenge
+            .and_then(|v| v.to_str().ok())
+            .and_then(token::parse_challenge);
+        let login = self.login(reference.registry()).await?;
+        match (challenge, &login) {
+            (Some(Challenge::Basic), Some(Credential::Password { username, password })) => {
+                Ok(token::basic(username, password))
+            }
+            (Some(Challenge::Bearer { realm, service, .. }), _) => {
+                token::fetch_token(
+                    &self.inner.http,
+                    TokenRequest {
+                        registry: reference.registry(),
+                        reference: &reference.to_string(),
+                        realm: &realm,
+                        service: service.as_deref(),
+                        scope: &format!("repository:{}:pull", reference.repository()),
+                        credential: login.as_ref(),
+                    },
+                )
+                .await
+            }
+            _ => Err(RegistryError::Unauthorized {
+                reference: reference.to_string(),
+                registry: reference.registry().to_owned(),
+                had_credentials: login.is_some(),
+            }),
+        }
+    }
+
+    async fn unauthorized(&self, reference: &Reference) -> RegistryError {
+        let had_credentials = matches!(self.login(reference.registry()).await, Ok(Some(_)));
+        RegistryError::Unauthorized {
+            reference: reference.to_string(),
+            registry: reference.registry().to_owned(),
+            had_credentials,
+        }
+    }
+
+    /// The login for `registry`, looked up once (a credential helper is a
+    /// program: it runs on a blocking thread).
+    async fn login(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {
+        let mut logins = self.inner.logins.lock().await;
+        if let Some(login) = logins.get(registry) {
+            return Ok(login.clone());
+        }
+        let auth = self.inner.auth.clone();
+        let host = registry.to_owned();
+        let login = tokio::task::spawn_blocking(move || auth.login_for(&host))
+            .await
+            .map_err(|e| RegistryError::Setup(format!("the login lookup stopped: {e}")))??;
+        logins.insert(registry.to_owned(), login.clone());
+        Ok(login)
+    }
+}
+
+/// The address of a registry's API: plain HTTP on loopback (as Docker
+/// allows there), HTTPS elsewhere; Docker Hub's API has a host of its own.
+pub(super) fn base_url(registry: &str) -> String {
+    if registry == DOCKER_HUB {
+        return format!("https://{DOCKER_HUB_API}");
+    }
+    let scheme = if is_loopback(registry) {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{registry}")
+}
+
+/// Whether a registry host (with optional port) is this machine:
+/// `localhost`, `127.0.0.0/8` or `[::1]`.
+fn is_loopback(registry: &str) -> bool {
+    let host = match registry.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => registry.split(':').next().unwrap_or(registry),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A request that got no answer, with what to check.
+pub(super) fn unreachable(registry: &str, error: &reqwest::Error) -> RegistryError {
+    let detail = crate::error_text(error);
+    let lower = detail.to_lowercase();
+    let fix = if lower.contains("dns error") || lower.contains("lookup") {
+        "check the registry's name, this machine's DNS and its network connection"
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        "check this machine's clock and CA certificates (package ca-certificates), and that the registry speaks HTTPS"
+    } else if error.is_timeout() {
+        "the registry did not answer in time; check this machine's network connection and proxy settings"
+    } else {
+        "check this machine's network connection and proxy settings, and that the registry runs at that address"
+    };
+    RegistryError::Unreachable {
+        registry: registry.to_owned(),
+        detail,
+        fix,
+    }
+}
+
+fn not_found(reference: &Reference, target: Target<'_>) -> RegistryError {
+    match target {
+        Target::Manifest(_) => RegistryError::ManifestNotFound {
+            reference: reference.to_string(),
+            registry: reference.registry().to_owned(),
+        },
+        Target::Blob(digest) => RegistryError::BlobNotFound {
+            reference: reference.to_string(),
+            registry: reference.registry().to_owned(),
+            digest: digest.to_owned(),
+        },
+    }
+}
+
+/// Reads a whole small body (a manifest, a config, a token answer), up to
+/// `limit` bytes.
+pub(super) async fn read_limited(mut response: Response, limit: u64) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Dropped)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Why a small body could not be read.
+#[derive(Debug)]
+pub(super) enum BodyError {
+    /// The connection failed.
+    Dropped(reqwest::Error),
+    /// It is longer than allowed.
+    TooLarge,
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::Dropped(e) => f.write_str(&crate::error_text(e)),
+            BodyError::TooLarge => f.write_str("longer than a body of its kind may be"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_registries_use_plain_http() {
+        assert_eq!(base_url("127.0.0.1:5000"), "http://127.0.0.1:5000");
+        assert_eq!(base_url("127.8.9.1"), "http://127.8.9.1");
+        assert_eq!(base_url("localhost:5000"), "http://localhost:5000");
+        assert_eq!(base_url("[::1]:5000"), "http://[::1]:5000");
+        assert_eq!(base_url("nvcr.io"), "https://nvcr.io");
+        assert_eq!(base_url("10.0.0.1:5000"), "https://10.0.0.1:5000");
+        assert_eq!(base_url("docker.io"), "https://registry-1.docker.io");
+        assert_eq!(
+            base_url("localhost.example.com"),
+            "https://localhost.example.com"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let options = ClientOptions::default();
+        assert_eq!(options.backoff_after(0), Duration::from_secs(1));
+        assert_eq!(options.backoff_after(3), Duration::from_secs(8));
+        assert_eq!(options.backoff_after(10), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,50 @@
+//! Reading images straight from their registry, with no Docker engine: an
+//! OCI distribution client that resolves a reference to one platform's
+//! manifest and config, and streams blobs with their digests checked on the
+//! way, resuming dropped connections.
+//!
+//! Logins are found as `docker pull` finds them ([`RegistryAuth`]); basic
+//! and bearer-token registries both work. Loopback registries are spoken to
+//! over plain HTTP, every other one over HTTPS (rustls, the system's CA
+//! certificates).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), budgetguard::registry::RegistryError> {
+//! use std::sync::Arc;
+//! use budgetguard::reference::Reference;
+//! use budgetguard::registry::{ClientOptions, Platform, RegistryAuth, RegistryClient};
+//!
+//! let client = RegistryClient::new(RegistryAuth::new(None), ClientOptions::default())?;
+//! let reference = Reference::parse("nvcr.io/nim/black-forest-labs/flux.1-dev:1.2.3").unwrap();
+//! let image = client.resolve(&reference, &Platform::default()).await?;
+//! let cancel = budgetguard::Cancel::new();
+//! let reporter = Arc::new(budgetguard::progress::Silent);
+//! tokio::task::spawn_blocking(move || {
+//!     for (_descriptor, mut blob) in client.blob_queue(&reference, image.layers, 3, reporter, &cancel) {
+//!         std::io::copy(&mut blob, &mut std::io::sink()).map_err(budgetguard::registry::RegistryError::from_io)?;
+//!     }
+//!     Ok::<_, budgetguard::registry::RegistryError>(())
+//! }).await.unwrap()?;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod blob;
+mod client;
+mod error;
+mod helper;
+mod manifest;
+mod queue;
+mod resolve;
+mod token;
+
+pub use auth::{Credential, CredentialError, RegistryAuth, DOCKER_HUB_KEY, NGC_REGISTRY, NGC_USER};
+pub use blob::BlobReader;
+pub use client::{ClientOptions, RegistryClient};
+pub use error::RegistryError;
+pub use manifest::{
+    Descriptor, Platform, PlatformError, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
+    OCI_MANIFEST,
+};
+pub use queue::BlobQueue;
+pub use resolve::Resolved;
