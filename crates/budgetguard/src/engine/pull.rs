@@ -67,11 +67,16 @@ impl Engine {
             step: step.clone(),
             total: None,
         });
-        let mut stream = self.docker().create_image(Some(options), None, credentials);
+        let (image, registry) = (reference.to_owned(), parsed.registry().to_owned());
+        let answers = self
+            .streams()
+            .create_image(Some(options), None, credentials)
+            .map(move |item| item.map_err(|e| classify(&image, &registry, e)));
+        let mut stream = std::pin::pin!(super::idle::limited(answers, "pulling an image"));
         // Per-layer progress, summed into one figure.
         let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| classify(reference, parsed.registry(), e))?;
+            let info = item?;
             if let (Some(id), Some(detail)) = (info.id, info.progress_detail) {
                 if info.status.as_deref() == Some("Downloading") {
                     let current = detail.current.unwrap_or(0).max(0) as u64;
