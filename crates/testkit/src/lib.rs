@@ -5,5 +5,6 @@
 pub mod engines;
 pub mod fixtures;
 pub mod images;
+pub mod model_server;
 pub mod process;
 pub mod proxy;
