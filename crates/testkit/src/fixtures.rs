@@ -8,7 +8,7 @@ use crate::images::{self, ImageGuard};
 
 /// The Demo node's image, built by `scripts/build-demo-image` (which
 /// `scripts/test` runs on the machine's engine).
-pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.1.0";
+pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.2.0";
 
 /// Writes `catalog.json` in `dir` with `(name, image, host port)` nodes.
 pub fn write_catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> PathBuf {

@@ -14,7 +14,7 @@
 //! memory); their SHA-256 is computed by streaming when the server starts
 //! (and remembered per process, so several servers of one spec hash once).
 //! Tests can read counters (requests per file, Range requests, bytes served),
-//! cut the next file response after some bytes, or slow responses down.
+//! cut a file's next response after some bytes, or slow responses down.
 
 use std::collections::HashMap;
 use std::io;
@@ -37,8 +37,6 @@ pub const DEMO_MODEL: &str = "budgetguard/demo-flux";
 
 /// Bytes generated per response chunk.
 const CHUNK: usize = 64 * 1024;
-/// "No cut armed" in [`Shared::cut_next`].
-const NO_CUT: u64 = u64::MAX;
 
 /// One file of a profile: its path in the snapshot and how to generate it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +159,8 @@ struct Shared {
     /// `(size, seed)` of each blob, by SHA-256.
     blobs: HashMap<String, (u64, u64)>,
     token: Mutex<Option<String>>,
-    cut_next: AtomicU64,
+    /// A file (by SHA-256) whose next response is cut after some bytes.
+    cut: Mutex<Option<(String, u64)>>,
     throttle: AtomicU64,
     requests: Mutex<HashMap<String, u64>>,
     ranges: Mutex<Vec<(String, u64)>>,
@@ -206,7 +205,7 @@ impl ModelServer {
             files,
             blobs,
             token: Mutex::new(None),
-            cut_next: AtomicU64::new(NO_CUT),
+            cut: Mutex::new(None),
             throttle: AtomicU64::new(0),
             requests: Mutex::new(HashMap::new()),
             ranges: Mutex::new(Vec::new()),
@@ -255,10 +254,10 @@ impl ModelServer {
         *lock(&self.shared.token) = token.map(str::to_owned);
     }
 
-    /// Cuts the next file response after `bytes` bytes of its body (the
-    /// connection is aborted), once.
-    pub fn cut_next_file_after(&self, bytes: u64) {
-        self.shared.cut_next.store(bytes, Ordering::SeqCst);
+    /// Cuts the next response for the file with this SHA-256 after `bytes`
+    /// bytes of its body (the connection is aborted), once.
+    pub fn cut_file_after(&self, sha256: &str, bytes: u64) {
+        *lock(&self.shared.cut) = Some((sha256.to_owned(), bytes));
     }
 
     /// Limits file responses to about `bytes_per_second` (`None`: as fast as
@@ -429,9 +428,15 @@ fn file(shared: &Arc<Shared>, sha: &str, size: u64, seed: u64, headers: &HeaderM
             (StatusCode::PARTIAL_CONTENT, first, end)
         }
     };
-    let cut = match shared.cut_next.swap(NO_CUT, Ordering::SeqCst) {
-        NO_CUT => None,
-        bytes => Some(bytes),
+    let cut = {
+        let mut armed = lock(&shared.cut);
+        match armed.take() {
+            Some((file, bytes)) if file == sha => Some(bytes),
+            other => {
+                *armed = other;
+                None
+            }
+        }
     };
     let sending = Sending {
         shared: Arc::clone(shared),
@@ -659,7 +664,10 @@ mod tests {
     fn a_cut_ends_one_response_early() {
         let server = ModelServer::demo(300_000);
         let file = server.files("demo-base-fp8")[2].clone();
-        server.cut_next_file_after(10_000);
+        let other = server.files("demo-base-fp8")[1].clone();
+        server.cut_file_after(&file.sha256, 10_000);
+        let path = format!("/v1/models/{DEMO_MODEL}/files/{}", other.sha256);
+        assert_eq!(get(&server, &path, "").2.len() as u64, other.size);
         let path = format!("/v1/models/{DEMO_MODEL}/files/{}", file.sha256);
         let (_, _, body) = get(&server, &path, "");
         assert!(body.len() < file.size as usize, "{} bytes", body.len());
