@@ -269,9 +269,12 @@ pub async fn fetch_profiles(
     manifest: &Manifest,
     profiles: &[&Profile],
 ) -> Result<Summary, Error> {
-    let mut files: Vec<&FileEntry> = profiles.iter().flat_map(|p| &p.files).collect();
-    files.sort_by(|a, b| a.sha256.cmp(&b.sha256));
-    files.dedup_by(|a, b| a.sha256 == b.sha256);
+    let mut files: Vec<&FileEntry> = Vec::new();
+    for file in profiles.iter().flat_map(|p| &p.files) {
+        if !files.iter().any(|f| f.sha256 == file.sha256) {
+            files.push(file);
+        }
+    }
     let blobs = cache.repo(&manifest.model).join("blobs");
     tokio::fs::create_dir_all(&blobs)
         .await
@@ -287,11 +290,8 @@ pub async fn fetch_profiles(
         }
     }
     for profile in profiles {
-        let cached = manifest.cached(profile);
-        let cache = cache.clone();
-        tokio::task::spawn_blocking(move || cache.record(&cached))
-            .await
-            .expect("recording a profile does not panic")?;
+        let (cached, cache) = (manifest.cached(profile), cache.clone());
+        blocking(move || cache.record(&cached)).await?;
     }
     Ok(summary)
 }
@@ -315,8 +315,9 @@ async fn fetch_blob(
     let part = cache.incomplete(model, &file.sha256);
     if let Ok(meta) = tokio::fs::metadata(&blob).await {
         let path = blob.clone();
-        let actual = blocking(move || verify::sha256_file(&path)).await?;
-        if meta.len() == file.size && actual == file.sha256 {
+        if meta.len() == file.size
+            && blocking(move || verify::sha256_file(&path)).await? == file.sha256
+        {
             eprintln!("demo-nim: {}: already in the cache", file.path);
             return Ok(None);
         }
@@ -352,6 +353,9 @@ async fn fetch_blob(
         );
     } else {
         eprintln!("demo-nim: {}: downloading {} bytes", file.path, file.size);
+    }
+    if file.size == 0 {
+        tokio::fs::write(&part, b"").await?;
     }
     let started_at = have;
     let mut attempt = 0;

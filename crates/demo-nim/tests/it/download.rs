@@ -349,3 +349,59 @@ fn a_damaged_blob_is_fetched_again() {
     );
     assert_eq!(server.file_requests(&encoder.sha256), 2);
 }
+
+#[test]
+fn another_model_with_an_empty_file_and_deep_paths() {
+    use testkit::model_server::{FileSpec, ModelSpec, ProfileSpec};
+    let file = |path: &str, size, seed| FileSpec {
+        path: path.to_owned(),
+        size,
+        seed,
+    };
+    let server = ModelServer::start(ModelSpec {
+        model: "acme/tiny-flux".to_owned(),
+        revision: "0123456789abcdef0123456789abcdef01234567".to_owned(),
+        profiles: vec![ProfileSpec {
+            id: "tiny".to_owned(),
+            description: "a tiny one".to_owned(),
+            gpus: vec!["NVIDIA L40S".to_owned()],
+            files: vec![
+                file("empty.txt", 0, 1),
+                file("a/b/c/weights.bin", 70_000, 2),
+            ],
+        }],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let env = [
+        ("DEMO_NIM_MODEL_SERVER", url.as_str()),
+        ("DEMO_NIM_MODEL", "acme/tiny-flux"),
+        ("DEMO_NIM_GPUS", "NVIDIA L40S"),
+    ];
+    let run = run(dir.path(), &env, &["download-to-cache"]).ok();
+    assert!(
+        run.stdout.contains("profiles tiny cached"),
+        "{}",
+        run.stdout
+    );
+    let snapshot = dir
+        .path()
+        .join("huggingface/hub/models--acme--tiny-flux/snapshots")
+        .join(&server.spec().revision);
+    assert_eq!(
+        std::fs::metadata(snapshot.join("empty.txt")).unwrap().len(),
+        0
+    );
+    let deep = std::fs::read_link(snapshot.join("a/b/c/weights.bin")).unwrap();
+    assert!(
+        deep.starts_with("../../../../../blobs/"),
+        "{}",
+        deep.display()
+    );
+    assert_eq!(
+        std::fs::metadata(snapshot.join("a/b/c/weights.bin"))
+            .unwrap()
+            .len(),
+        70_000
+    );
+}
