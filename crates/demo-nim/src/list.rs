@@ -19,7 +19,7 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 use crate::cache::Cache;
-use crate::download::Client;
+use crate::client::Client;
 use crate::profiles::{compatible, Profile};
 use crate::settings::Settings;
 

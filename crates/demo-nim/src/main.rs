@@ -108,6 +108,7 @@
 
 mod cache;
 mod cli;
+mod client;
 mod download;
 mod image;
 mod list;

@@ -17,26 +17,21 @@
 //! cut a file's next response after some bytes, or slow responses down.
 
 use std::collections::HashMap;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use sha2::{Digest, Sha256};
 
+mod content;
+mod http;
+pub use content::{content_sha256, fill};
+
 /// The model name of [`ModelSpec::demo`] (and demo-nim's default model).
 pub const DEMO_MODEL: &str = "budgetguard/demo-flux";
-
-/// Bytes generated per response chunk.
-const CHUNK: usize = 64 * 1024;
 
 /// One file of a profile: its path in the snapshot and how to generate it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,7 +214,7 @@ impl ModelServer {
         let addr = listener.local_addr().expect("the listener's address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new()
-            .route("/v1/models/{*rest}", get(answer))
+            .route("/v1/models/{*rest}", get(http::answer))
             .with_state(Arc::clone(&shared));
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -334,223 +329,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Answers `GET /v1/models/<model>/manifest` and `.../files/<sha256>`.
-async fn answer(
-    State(shared): State<Arc<Shared>>,
-    Path(rest): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let token = lock(&shared.token).clone();
-    if let Some(token) = token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if given != Some(format!("Bearer {token}").as_str()) {
-            return detail(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-        }
-    }
-    if rest.strip_suffix("/manifest") == Some(shared.spec.model.as_str()) {
-        shared.manifest_requests.fetch_add(1, Ordering::SeqCst);
-        return (
-            [(header::CONTENT_TYPE, "application/json")],
-            manifest(&shared).to_string(),
-        )
-            .into_response();
-    }
-    match rest.rsplit_once("/files/") {
-        Some((model, sha)) if model == shared.spec.model => match shared.blobs.get(sha) {
-            Some(&(size, seed)) => file(&shared, sha, size, seed, &headers),
-            None => detail(StatusCode::NOT_FOUND, "no such file"),
-        },
-        _ => detail(StatusCode::NOT_FOUND, "no such model or path"),
-    }
-}
-
-fn detail(status: StatusCode, msg: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        serde_json::json!({ "detail": msg }).to_string(),
-    )
-        .into_response()
-}
-
-fn manifest(shared: &Shared) -> serde_json::Value {
-    let profiles: Vec<_> = shared
-        .spec
-        .profiles
-        .iter()
-        .zip(&shared.files)
-        .map(|(p, files)| {
-            let files: Vec<_> = files
-                .iter()
-                .map(|f| serde_json::json!({"path": f.path, "size": f.size, "sha256": f.sha256}))
-                .collect();
-            serde_json::json!({"id": p.id, "description": p.description, "gpus": p.gpus, "files": files})
-        })
-        .collect();
-    serde_json::json!({
-        "model": shared.spec.model,
-        "revision": shared.spec.revision,
-        "profiles": profiles,
-    })
-}
-
-/// Parses `bytes=N-` or `bytes=N-M` into a first and an exclusive last byte.
-fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
-    let (first, last) = value.trim().strip_prefix("bytes=")?.split_once('-')?;
-    let first: u64 = first.trim().parse().ok()?;
-    let end = match last.trim() {
-        "" => size,
-        last => last.parse::<u64>().ok()?.saturating_add(1).min(size),
-    };
-    Some((first, end))
-}
-
-/// A file response: whole (200) or a range (206), generated chunk by chunk.
-fn file(shared: &Arc<Shared>, sha: &str, size: u64, seed: u64, headers: &HeaderMap) -> Response {
-    *lock(&shared.requests).entry(sha.to_owned()).or_insert(0) += 1;
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_range(v, size));
-    let (status, start, end) = match range {
-        None => (StatusCode::OK, 0, size),
-        Some((first, end)) => {
-            lock(&shared.ranges).push((sha.to_owned(), first));
-            if first >= size || first >= end {
-                return (
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-                )
-                    .into_response();
-            }
-            (StatusCode::PARTIAL_CONTENT, first, end)
-        }
-    };
-    let cut = {
-        let mut armed = lock(&shared.cut);
-        match armed.take() {
-            Some((file, bytes)) if file == sha => Some(bytes),
-            other => {
-                *armed = other;
-                None
-            }
-        }
-    };
-    let sending = Sending {
-        shared: Arc::clone(shared),
-        seed,
-        pos: start,
-        end,
-        cut,
-    };
-    let body = Body::from_stream(futures_util::stream::unfold(sending, next_chunk));
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_LENGTH, (end - start).into());
-    h.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(
-        header::ACCEPT_RANGES,
-        header::HeaderValue::from_static("bytes"),
-    );
-    if status == StatusCode::PARTIAL_CONTENT {
-        let value = format!("bytes {start}-{}/{size}", end - 1);
-        h.insert(
-            header::CONTENT_RANGE,
-            value.parse().expect("a valid header value"),
-        );
-    }
-    response
-}
-
-/// Where a file response is.
-struct Sending {
-    shared: Arc<Shared>,
-    seed: u64,
-    pos: u64,
-    end: u64,
-    /// Bytes left before the connection is cut, if a cut is armed.
-    cut: Option<u64>,
-}
-
-async fn next_chunk(mut s: Sending) -> Option<(io::Result<Bytes>, Sending)> {
-    if s.pos >= s.end {
-        return None;
-    }
-    if s.cut == Some(0) {
-        // Let the connection flush what it was given, then abort it.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        s.pos = s.end;
-        return Some((Err(io::Error::other("connection cut by the test")), s));
-    }
-    let mut n = (s.end - s.pos).min(CHUNK as u64);
-    if let Some(cut) = s.cut {
-        n = n.min(cut);
-        s.cut = Some(cut - n);
-    }
-    let rate = s.shared.throttle.load(Ordering::SeqCst);
-    if rate > 0 {
-        tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
-    }
-    let mut buf = vec![0u8; n as usize];
-    fill(s.seed, s.pos, &mut buf);
-    s.pos += n;
-    s.shared.bytes_served.fetch_add(n, Ordering::SeqCst);
-    Some((Ok(Bytes::from(buf)), s))
-}
-
-/// SplitMix64's finaliser.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Fills `buf` with the generated content of `seed` from byte `offset` on.
-/// Word `i` (bytes `8i..8i+8`) depends only on `(seed, i)`, so any range can
-/// be generated without the bytes before it.
-pub fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
-    let key = mix(seed);
-    let mut pos = offset;
-    let mut i = 0;
-    while i < buf.len() {
-        let word = mix(key ^ (pos / 8)).to_le_bytes();
-        let from = (pos % 8) as usize;
-        let n = (8 - from).min(buf.len() - i);
-        buf[i..i + n].copy_from_slice(&word[from..from + n]);
-        i += n;
-        pos += n as u64;
-    }
-}
-
-/// The SHA-256 of the generated content `(size, seed)`, computed by
-/// streaming once per process.
-pub fn content_sha256(size: u64, seed: u64) -> String {
-    static KNOWN: OnceLock<Mutex<HashMap<(u64, u64), String>>> = OnceLock::new();
-    let known = KNOWN.get_or_init(Default::default);
-    if let Some(sha) = lock(known).get(&(size, seed)) {
-        return sha.clone();
-    }
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut pos = 0;
-    while pos < size {
-        let n = (size - pos).min(buf.len() as u64) as usize;
-        fill(seed, pos, &mut buf[..n]);
-        hasher.update(&buf[..n]);
-        pos += n as u64;
-    }
-    let sha = hex::encode(hasher.finalize());
-    lock(known).insert((size, seed), sha.clone());
-    sha
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,21 +354,6 @@ mod tests {
             head,
             answer[split + 4..].to_vec(),
         )
-    }
-
-    #[test]
-    fn generated_content_is_seekable_and_seeded() {
-        let mut whole = vec![0u8; 100];
-        fill(7, 0, &mut whole);
-        for start in [0, 1, 7, 8, 13, 99] {
-            let mut part = vec![0u8; 100 - start];
-            fill(7, start as u64, &mut part);
-            assert_eq!(part, whole[start..]);
-        }
-        let mut other = vec![0u8; 100];
-        fill(8, 0, &mut other);
-        assert_ne!(other, whole);
-        assert_eq!(content_sha256(100, 7), hex::encode(Sha256::digest(&whole)));
     }
 
     #[test]

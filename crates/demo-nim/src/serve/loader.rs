@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use super::AppState;
 use crate::cache::Cache;
-use crate::download::{fetch_profiles, Client};
+use crate::client::Client;
+use crate::download::fetch_profiles;
 use crate::profiles::{compatible, default_profile};
 use crate::settings::Settings;
 use crate::verify::Verifier;
