@@ -21,7 +21,7 @@
 //! | `NGC_API_KEY` | sent as `Authorization: Bearer <key>` to the model server when set |
 //! | `NIM_MODEL_PROFILE` | the profile to serve (optional) |
 //! | `DEMO_NIM_REQUIRE_MODEL` | `1` (default) or `0`. **Test knob**: `0` makes the server ready at once without reading the cache, for tests of other features whose nodes have no model |
-//! | `DEMO_NIM_GPUS` | comma-separated GPU names to pretend are present (e.g. `NVIDIA GeForce RTX 4090`); default none. Only decides which profiles are compatible |
+//! | `DEMO_NIM_GPUS` | comma-separated GPU names to pretend are present (e.g. `NVIDIA GeForce RTX 4090`); default none. Only decides which profiles are compatible: in `list-model-profiles`, in `download-to-cache`'s and the server's default choice, and which cached profile the server prefers |
 //! | `DEMO_NIM_PORT` | server port on 0.0.0.0 (default 8000) |
 //! | `NIM_MODEL_VARIANT` | `base` (default), `canny` or `depth`: the one mode this container serves |
 //!
@@ -62,10 +62,10 @@
 //! (three tries, then the next run resumes). Progress on stderr, one summary
 //! line on stdout:
 //! `download-to-cache: profiles <ids> cached in <cache>: <n> files, <d> downloaded (<bytes> bytes), <k> already cached`.
-//! Exit codes: 0 done; 1 failed (unreachable server, naming its URL; 401/403,
-//! saying NGC_API_KEY is missing or wrong; checksum; I/O; SIGTERM/SIGINT,
-//! which leaves the partial file for the next run); 2 bad usage (unknown
-//! profile, listing the known ids; no selection).
+//! Exit codes: 0 done; 1 failed (`DEMO_NIM_MODEL_SERVER` unset; unreachable
+//! server, naming its URL; 401/403, saying NGC_API_KEY is missing or wrong;
+//! checksum; I/O; SIGTERM/SIGINT, which leaves the partial file for the next
+//! run); 2 bad usage (unknown profile, listing the known ids; no selection).
 //!
 //! # `list-model-profiles` (stdout)
 //!
@@ -89,22 +89,28 @@
 //!
 //! # Serving
 //!
-//! `GET /v1/health/live` is always 200 `{"status":"live"}`.
-//! `GET /v1/health/ready` is 200 `{"status":"ready"}` once a profile is
-//! served, else 503 `{"status":"not ready"}`. At start the cache is checked
-//! (every blob hashed once, logged): `NIM_MODEL_PROFILE` if set, else the
-//! first complete compatible profile by id. If none and the model server
-//! answers, the pinned profile, else the default (first built for a pretend
-//! GPU, else the first listing no GPU, else with no GPU the first), is
-//! downloaded first. Otherwise the server stays not ready, logs one line why
-//! and retries every 5 s. `GET /v1/metadata` reports `version`, `variant`,
-//! `modes`, `profile` (the served id, or null) and `modelInfo`.
-//! `POST /v1/infer` answers 503 while not ready; else validates `prompt`,
-//! `mode`, `image`, `width`, `height`, `steps`, `seed`, `cfg_scale`, `samples`
-//! (422 in pydantic's shape) and returns
-//! `{"artifacts":[{"base64":"<png>","finishReason":"SUCCESS","seed":N}]}`,
-//! a PNG that depends only on prompt and seed. SIGTERM and SIGINT end it
-//! cleanly.
+//! - `GET /v1/health/live`: always 200 `{"status":"live"}`.
+//! - `GET /v1/health/ready`: 200 `{"status":"ready"}` once a profile is
+//!   served, else 503 `{"status":"not ready"}`.
+//! - `GET /v1/metadata`: `version`, `variant`, `modes`, `demo`, `profile`
+//!   (the served id, or null) and `modelInfo`.
+//! - `POST /v1/infer`: 503 `{"detail":...}` while not ready; else validates
+//!   `prompt`, `mode`, `image`, `width`, `height`, `steps`, `seed`,
+//!   `cfg_scale`, `samples` (422 in pydantic's shape) and answers
+//!   `{"artifacts":[{"base64":"<png>","finishReason":"SUCCESS","seed":N}]}`
+//!   with a PNG that depends only on prompt and seed.
+//! - Other paths 404, other methods 405 with `Allow`; every answer is JSON
+//!   with `Connection: close`. SIGTERM and SIGINT end the server cleanly.
+//!
+//! Readiness: at start the cache is checked, every blob hashed once (logged):
+//! `NIM_MODEL_PROFILE` if set, else the first complete profile by id, those
+//! built for one of `DEMO_NIM_GPUS` first, then those listing no GPU, then
+//! the rest (with a warning line). With none complete and the model server
+//! answering, the pinned profile, else the default one (the first built for
+//! a pretend GPU, else the first listing no GPU, else with no GPU at all the
+//! first), is downloaded into the cache first. Otherwise the server stays
+//! not ready, logs one line saying why (again only when the reason changes)
+//! and retries every 5 s.
 
 mod cache;
 mod cli;

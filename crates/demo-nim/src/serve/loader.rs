@@ -2,8 +2,9 @@
 //!
 //! 1. A complete profile in the cache (every blob present and matching its
 //!    SHA-256, every snapshot link resolving): `NIM_MODEL_PROFILE` if set,
-//!    else the first complete one (by id) that suits the (pretend) GPUs.
-//!    Blobs are hashed once, not per request.
+//!    else the first complete one by id: those built for a (pretend) GPU
+//!    first, then those for any machine, then the rest (served with a
+//!    warning). Blobs are hashed once, not per request.
 //! 2. Otherwise, with `DEMO_NIM_MODEL_SERVER` reachable: download the pinned
 //!    (or default) profile into the cache, then serve it.
 //! 3. Otherwise stay not ready, log one line saying why (again only when the
@@ -16,7 +17,7 @@ use super::AppState;
 use crate::cache::Cache;
 use crate::client::Client;
 use crate::download::fetch_profiles;
-use crate::profiles::{compatible, default_profile};
+use crate::profiles::{compatible, default_profile, matches_gpu};
 use crate::settings::Settings;
 use crate::verify::Verifier;
 
@@ -127,21 +128,32 @@ async fn cached(
                 .map(|()| id.clone())
                 .map_err(|e| format!("cached profile {id} is not complete: {e}"));
         }
+        // Built for these GPUs first, then for any machine, then the rest;
+        // by id within each (a stable sort keeps the cache's order).
+        let mut candidates: Vec<_> = profiles.iter().collect();
+        candidates.sort_by_key(|p| {
+            let gpus = &settings.gpus;
+            (!matches_gpu(&p.profile, gpus), !compatible(&p.profile, gpus))
+        });
         let mut problems = Vec::new();
-        for p in profiles
-            .iter()
-            .filter(|p| compatible(&p.profile, &settings.gpus))
-        {
+        for p in candidates {
             match verifier.check(&cache, p) {
-                Ok(()) => return Ok(p.profile.id.clone()),
+                Ok(()) => {
+                    if !compatible(&p.profile, &settings.gpus) {
+                        eprintln!(
+                            "demo-nim: warning: profile {} is built for {}, not for {}; serving it anyway",
+                            p.profile.id,
+                            p.profile.gpus.join(", "),
+                            settings.gpus.join(", ")
+                        );
+                    }
+                    return Ok(p.profile.id.clone());
+                }
                 Err(e) => problems.push(format!("{}: {e}", p.profile.id)),
             }
         }
         Err(if problems.is_empty() {
-            format!(
-                "the cache {root} holds no profile of {} for this system",
-                settings.model
-            )
+            format!("the cache {root} holds no profile of {}", settings.model)
         } else {
             format!(
                 "no complete profile in the cache {root} ({})",

@@ -157,3 +157,28 @@ fn without_a_required_model_it_is_ready_at_once() {
     );
     assert!(names(dir.path()).is_empty(), "the cache is not touched");
 }
+
+#[test]
+fn the_cached_profile_for_the_gpu_is_preferred() {
+    let server = ModelServer::demo(SMALL);
+    let dir = tempfile::tempdir().unwrap();
+    populate(&server, dir.path(), "demo-base-cpu,demo-base-fp8");
+    drop(server);
+    let served = |gpus: &str| {
+        let nim = Server::start(dir.path(), &[("DEMO_NIM_GPUS", gpus)]);
+        nim.wait_ready();
+        let meta: serde_json::Value = serde_json::from_str(&nim.get("/v1/metadata").1).unwrap();
+        (meta["profile"].as_str().unwrap().to_owned(), nim.log())
+    };
+    assert_eq!(served("NVIDIA GeForce RTX 4090").0, "demo-base-fp8");
+    assert_eq!(served("NVIDIA GeForce RTX 5090").0, "demo-base-cpu");
+
+    // Only a profile for other GPUs: served, with a warning.
+    std::fs::remove_file(dir.path().join("demo-nim/profiles/demo-base-cpu.json")).unwrap();
+    let (profile, log) = served("NVIDIA GeForce RTX 5090");
+    assert_eq!(profile, "demo-base-fp8");
+    assert!(
+        log.contains("warning: profile demo-base-fp8 is built for NVIDIA GeForce RTX 4090"),
+        "{log}"
+    );
+}
