@@ -8,13 +8,20 @@ use crate::images::{self, ImageGuard};
 
 /// The Demo node's image, built by `scripts/build-demo-image` (which
 /// `scripts/test` runs on the machine's engine).
-pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.1.0";
+pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.2.0";
 
 /// Writes `catalog.json` in `dir` with `(name, image, host port)` nodes.
+/// They have no model section, so a node of the Demo image is told to
+/// serve without a model (`DEMO_NIM_REQUIRE_MODEL=0`, the Demo's test knob).
 pub fn write_catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> PathBuf {
     let nodes: Vec<_> = nodes
         .iter()
-        .map(|(name, image, port)| serde_json::json!({"name": name, "image": image, "host_port": port}))
+        .map(|(name, image, port)| {
+            serde_json::json!({
+                "name": name, "image": image, "host_port": port,
+                "environment": {"DEMO_NIM_REQUIRE_MODEL": "0"},
+            })
+        })
         .collect();
     let path = dir.join("catalog.json");
     std::fs::write(&path, serde_json::json!({ "nodes": nodes }).to_string())

@@ -8,6 +8,7 @@ pub mod http;
 pub mod http_faults;
 pub mod images;
 pub mod layer_tar;
+pub mod model_server;
 pub mod process;
 pub mod proxy;
 pub mod registry;

@@ -9,7 +9,7 @@ const FLUX_DEV_IMAGE: &str = "nvcr.io/nim/black-forest-labs/flux.1-dev:1.2.3";
 
 /// The image of the Demo node, built from `crates/demo-nim` by
 /// `scripts/build-demo-image`.
-pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.1.0";
+pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.2.0";
 
 /// The built-in nodes: the FLUX family on ports 8001 onwards, and `Demo`.
 pub fn nodes() -> Vec<Node> {
