@@ -207,6 +207,8 @@ impl Browser {
     /// Starts `chromedriver` on a free port and a headless Chromium session,
     /// 1280 pixels wide (a laptop).
     pub async fn start() -> Self {
+        // The WebDriver client's HTTPS stack is the library's `reqwest`.
+        budgetguard::registry::install_tls_provider();
         let port = free_port();
         let chromedriver = Command::new("chromedriver")
             .arg(format!("--port={port}"))

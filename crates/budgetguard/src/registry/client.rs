@@ -114,14 +114,20 @@ impl Target<'_> {
     }
 }
 
+/// Installs the process's TLS provider (ring) unless one is installed:
+/// every HTTPS client of the process (this crate's, and any other built on
+/// the same `reqwest`) needs it.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl RegistryClient {
     /// A client with the logins of `auth`. Must be called inside a Tokio
     /// runtime: blob downloads run on it.
     pub fn new(auth: RegistryAuth, options: ClientOptions) -> Result<Self, RegistryError> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| RegistryError::Setup("no async runtime is running".into()))?;
-        // Installed once per process; a second call keeps the first provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .user_agent(concat!("budgetguard-techops/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
