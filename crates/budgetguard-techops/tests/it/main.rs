@@ -8,3 +8,4 @@ mod install;
 mod install_errors;
 mod pull;
 mod support;
+mod zip_structure;

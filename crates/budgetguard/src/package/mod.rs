@@ -7,9 +7,10 @@ mod error;
 mod export;
 pub mod layout;
 pub mod manifest;
+pub mod quote;
 mod read;
 pub mod zip;
 
 pub use create::{create_package, CreateOptions, CreateReport};
-pub use error::PackageError;
+pub use error::{EntryProblem, PackageError, Structure};
 pub use read::{Package, VerifyReport};
