@@ -133,6 +133,9 @@ fn a_reader_refuses_data_beyond_the_recorded_size() {
         .rposition(|w| w == [0x50, 0x4b, 0x01, 0x02])
         .unwrap();
     bytes[cd + 24..cd + 28].copy_from_slice(&1000u32.to_le_bytes());
+    // The local header's ZIP64 field (after the 30-byte header and the name
+    // `big`) must say the same: the reader refuses headers that disagree.
+    bytes[37..45].copy_from_slice(&1000u64.to_le_bytes());
     std::fs::write(&path, &bytes).unwrap();
     let reader = ZipReader::open(&path).unwrap();
     let entry = reader.entry("big").unwrap();

@@ -205,6 +205,10 @@ fn zip_bomb(from: &Path, to: &Path, victim: &str, victim_size: u64) {
         .find(|&i| bytes[i..i + 4] == [0x50, 0x4b, 0x01, 0x02] && bytes[i + 46..].starts_with(name))
         .unwrap();
     bytes[record + 24..record + 28].copy_from_slice(&(victim_size as u32).to_le_bytes());
+    // Its local header's ZIP64 field too: the reader refuses headers that disagree.
+    let header = u32::from_le_bytes(bytes[record + 42..record + 46].try_into().unwrap()) as usize;
+    let size = header + 30 + name.len() + 4;
+    bytes[size..size + 8].copy_from_slice(&victim_size.to_le_bytes());
     std::fs::write(to, bytes).unwrap();
 }
 

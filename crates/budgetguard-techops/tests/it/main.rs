@@ -10,3 +10,4 @@ mod never_wrong;
 mod pull;
 mod repack;
 mod support;
+mod zip_structure;

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::layout::MANIFEST;
+use super::quote::{quote, quote_detail, quote_path};
+use super::zip::{DataProblem, ZipError};
 use crate::catalog::CatalogError;
 use crate::engine::EngineError;
 
@@ -31,7 +34,7 @@ pub enum PackageError {
         available: u64,
     },
     /// A file could not be read or written.
-    #[error("cannot {action} `{}`: {source}{}", path.display(), io_hint(source))]
+    #[error("cannot {action} `{}`: {source}{}", quote_path(path), io_hint(source))]
     Io {
         /// What was being done.
         action: &'static str,
@@ -50,15 +53,15 @@ pub enum PackageError {
     #[error("interrupted; no package was written")]
     Cancelled,
     /// The file is not a package this tool can read.
-    #[error("`{}` is not a valid install package ({detail}); copy the file again, or make a new one with `budgetguard-techops create-install-package`", path.display())]
+    #[error("`{}` is not a valid install package ({problem}); copy the file again, or make a new one with `budgetguard-techops create-install-package`", quote_path(path))]
     NotAPackage {
         /// The package path.
         path: PathBuf,
         /// What is wrong.
-        detail: String,
+        problem: Structure,
     },
     /// The package was made by a newer tool.
-    #[error("`{}` uses package format {version}, this tool reads up to {supported}; install a newer budgetguard-techops", path.display())]
+    #[error("`{}` uses package format {version}, this tool reads up to {supported}; install a newer budgetguard-techops", quote_path(path))]
     UnsupportedVersion {
         /// The package path.
         path: PathBuf,
@@ -68,15 +71,168 @@ pub enum PackageError {
         supported: u32,
     },
     /// An entry does not match the manifest.
-    #[error("entry `{entry}` of `{}` {detail}: the package is damaged or was altered; copy it again, or make a new one", path.display())]
+    #[error("entry `{}` of `{}` {problem}: the package is damaged or was altered; copy it again, or make a new one", quote(entry), quote_path(path))]
     Mismatch {
         /// The package path.
         path: PathBuf,
         /// The entry.
         entry: String,
         /// How it differs.
-        detail: String,
+        problem: EntryProblem,
     },
+}
+
+/// Why a file is not a package: its ZIP structure or its manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum Structure {
+    /// The ZIP structure is refused.
+    #[error("{0}")]
+    Zip(ZipError),
+    /// No entries at all.
+    #[error("it is empty")]
+    Empty,
+    /// The first entry of the central directory is not the manifest.
+    #[error("its first entry is `{}`, not `{MANIFEST}`", quote(.0))]
+    ManifestNotFirst(String),
+    /// The manifest does not parse.
+    #[error("its manifest is not JSON: {}", quote_detail(&.0.to_string()))]
+    ManifestNotJson(serde_json::Error),
+    /// The manifest's `format` is another.
+    #[error("its manifest is of another format")]
+    OtherFormat,
+    /// The manifest has no `format_version`.
+    #[error("its manifest has no format version")]
+    NoVersion,
+    /// A text of the manifest holds a control character.
+    #[error("its manifest holds a control character in `{}`", quote(.0))]
+    ManifestControl(String),
+    /// The manifest does not have the fields of its version.
+    #[error("its manifest is not valid: {}", quote_detail(&.0.to_string()))]
+    ManifestInvalid(serde_json::Error),
+    /// A node of the manifest is not a valid catalog node.
+    #[error("{}", node_problem(.0))]
+    Node(CatalogError),
+    /// Two images of the manifest have the same ID.
+    #[error("its manifest lists image `{}` twice", quote(.0))]
+    ImageTwice(String),
+    /// Two images of the manifest have the same reference.
+    #[error("its manifest gives reference `{}` to two images", quote(.0))]
+    ReferenceTwice(String),
+}
+
+/// How an entry differs from what the manifest says.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryProblem {
+    /// In the ZIP, not in the manifest.
+    #[error("is not listed in the manifest")]
+    NotListed,
+    /// Another size in the ZIP than in the manifest.
+    #[error("is {size} bytes, the manifest says {listed}")]
+    SizeDiffers {
+        /// The size in the central directory.
+        size: u64,
+        /// The size in the manifest.
+        listed: u64,
+    },
+    /// Listed twice in the manifest.
+    #[error("is listed twice in the manifest")]
+    ListedTwice,
+    /// Listed in the manifest, not in the ZIP.
+    #[error("is listed in the manifest but missing")]
+    Missing,
+    /// The manifest lists itself.
+    #[error("is the manifest, which cannot list itself")]
+    ListsManifest,
+    /// A node's Compose file is not where the layout puts it.
+    #[error("is not the Compose file of its node")]
+    NotComposeOfNode,
+    /// A Compose file no node uses (the fallback installer would install it).
+    #[error("is a Compose file of no node in the manifest")]
+    ComposeOfNoNode,
+    /// A blob entry whose listed digest is not its name.
+    #[error("is listed with another digest than its name")]
+    DigestNotName,
+    /// A blob of an image missing or of another size.
+    #[error("is missing, or differs in size from the image that uses it")]
+    BlobMissing,
+    /// Too large to read into memory.
+    #[error("is {size} bytes, more than the {max} allowed")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The most allowed.
+        max: u64,
+    },
+    /// The data does not read back as the ZIP headers say.
+    #[error("{0}")]
+    Data(DataProblem),
+    /// The data does not match the manifest's SHA-256.
+    #[error("does not match its SHA-256 in the manifest")]
+    Sha256,
+    /// A file the fallback installer needs is missing.
+    #[error("is missing, and the fallback installer needs it")]
+    NeededByFallback,
+    /// A JSON document of the package that does not parse as it should.
+    #[error("is not the JSON it should be: {}", quote_detail(&.0.to_string()))]
+    NotJson(serde_json::Error),
+    /// A line of `SHA256SUMS` that `sha256sum -c` would not read as ours.
+    #[error("has line {0}, which is not a `<sha256>  <entry>` line")]
+    SumsLine(usize),
+    /// `SHA256SUMS` lists an entry the manifest does not.
+    #[error("lists `{}`, which the manifest does not list", quote(.0))]
+    SumsUnknown(String),
+    /// `SHA256SUMS` lists itself.
+    #[error("lists itself")]
+    SumsItself,
+    /// `SHA256SUMS` lists an entry twice.
+    #[error("lists `{}` twice", quote(.0))]
+    SumsTwice(String),
+    /// `SHA256SUMS` lists an entry with another checksum.
+    #[error("lists `{}` with another SHA-256 than the manifest", quote(.0))]
+    SumsDigest(String),
+    /// `SHA256SUMS` leaves out an entry of the manifest.
+    #[error("does not list `{}`, which the manifest lists", quote(.0))]
+    SumsMissing(String),
+    /// An image document names an image the manifest does not have.
+    #[error("names an image the manifest does not have: `{}`", quote(.0))]
+    ImageUnknown(String),
+    /// An image document leaves out an image of the manifest.
+    #[error("does not name image `{}` as the manifest does", quote(.0))]
+    ImageMissing(String),
+    /// An image document describes an image otherwise than the manifest.
+    #[error("describes image `{}` otherwise than the manifest", quote(.0))]
+    ImageDiffers(String),
+    /// `images/index.json` is not an OCI image index.
+    #[error("is not an OCI image index of schema version 2")]
+    NotOciIndex,
+    /// An OCI image manifest blob is not an image manifest.
+    #[error("is not an OCI image manifest of schema version 2 with uncompressed layers")]
+    NotImageManifest,
+    /// An OCI image manifest blob names another config or other layers.
+    #[error("names another config or other layers than its image in the manifest")]
+    LayersDiffer,
+}
+
+/// The error a [`super::read::VerifiedReader`] fails with, inside its
+/// `io::Error`, when an entry's data does not match its SHA-256.
+#[derive(Debug, thiserror::Error)]
+#[error("entry `{}` does not match its SHA-256 in the manifest", quote(.entry))]
+pub(crate) struct ChecksumError {
+    /// The entry.
+    pub(crate) entry: String,
+}
+
+/// A catalog node error about a node from a package: its name and reason
+/// quoted, so that a long name does not hide the reason.
+fn node_problem(error: &CatalogError) -> String {
+    match error {
+        CatalogError::InvalidNode { node, reason } => format!(
+            "catalog node `{}` is not valid: {}",
+            quote(node),
+            quote_detail(reason)
+        ),
+        other => quote_detail(&other.to_string()).to_string(),
+    }
 }
 
 fn io_hint(error: &std::io::Error) -> &'static str {

@@ -7,10 +7,11 @@ mod error;
 mod export;
 pub mod layout;
 pub mod manifest;
+pub mod quote;
 mod read;
 mod writer;
 pub mod zip;
 
 pub use create::{create_package, CreateOptions, CreateReport};
-pub use error::PackageError;
+pub use error::{EntryProblem, PackageError, Structure};
 pub use read::{Package, VerifyReport};

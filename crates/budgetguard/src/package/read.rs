@@ -1,17 +1,21 @@
-//! Opening a package: its ZIP directory and manifest are checked before any
+//! Opening a package: its ZIP structure and manifest are checked before any
 //! entry is read, and entries are read straight from the file, each checked
 //! against its SHA-256 as it streams.
 
-use std::collections::HashSet;
+mod fallback;
+mod structure;
+
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::error::{ChecksumError, EntryProblem, Structure};
 use super::layout;
-use super::manifest::{EntryDigest, Manifest, FORMAT, FORMAT_VERSION};
-use super::zip::{EntryInfo, ZipReader};
+use super::manifest::{EntryDigest, Manifest};
+use super::zip::{DataError, ZipError, ZipReader};
 use super::PackageError;
 use crate::progress::{Event, Reporter, Step, Throttle};
 use crate::Cancel;
@@ -26,6 +30,8 @@ pub struct Package {
     zip: ZipReader,
     manifest: Manifest,
     file_size: u64,
+    /// The manifest's entries by name.
+    listed: HashMap<String, usize>,
 }
 
 /// The outcome of a full verification.
@@ -40,14 +46,15 @@ pub struct VerifyReport {
 }
 
 impl Package {
-    /// Opens the package at `path` and checks its structure: the manifest is
-    /// the first entry and of a known format version, every other entry is
-    /// listed in it with its size, none is missing, duplicated or named
-    /// outside the package's folders.
+    /// Opens the package at `path` and checks its structure: a ZIP file that
+    /// every reader reads alike (see [`ZipReader::open`]), whose first entry is
+    /// a manifest of a known format version; every other entry is listed in
+    /// the manifest with its size, none is missing, and the manifest agrees
+    /// with itself.
     pub fn open(path: &Path) -> Result<Self, PackageError> {
-        let not_a_package = |detail: String| PackageError::NotAPackage {
+        let not_a_package = |problem| PackageError::NotAPackage {
             path: path.to_owned(),
-            detail,
+            problem,
         };
         let file_size = std::fs::metadata(path)
             .map_err(|source| PackageError::Io {
@@ -56,129 +63,36 @@ impl Package {
                 source,
             })?
             .len();
-        let zip = ZipReader::open(path).map_err(|e| not_a_package(e.to_string()))?;
+        let zip = ZipReader::open(path).map_err(|e| zip_error(path, e))?;
         let first = zip
             .entries()
             .first()
-            .ok_or_else(|| not_a_package("it is empty".into()))?;
+            .ok_or_else(|| not_a_package(Structure::Empty))?;
         if first.name != layout::MANIFEST {
-            return Err(not_a_package(format!(
-                "its first entry is `{}`, not `{}`",
-                first.name,
-                layout::MANIFEST
+            return Err(not_a_package(Structure::ManifestNotFirst(
+                first.name.clone(),
             )));
         }
         let bytes = zip
             .read_small(first, MAX_MANIFEST)
-            .map_err(|e| not_a_package(e.to_string()))?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| not_a_package(format!("its manifest is not JSON: {e}")))?;
-        if value.get("format").and_then(|v| v.as_str()) != Some(FORMAT) {
-            return Err(not_a_package("its manifest is of another format".into()));
+            .map_err(|e| zip_error(path, e))?;
+        let manifest = structure::parse_manifest(path, &bytes)?;
+        let mut listed = HashMap::with_capacity(manifest.entries.len());
+        for (i, entry) in manifest.entries.iter().enumerate() {
+            if listed.insert(entry.name.clone(), i).is_some() {
+                return Err(mismatch(path, &entry.name, EntryProblem::ListedTwice));
+            }
         }
-        let version = value
-            .get("format_version")
-            .and_then(|v| v.as_u64())
-            .ok_or_else(|| not_a_package("its manifest has no format version".into()))?;
-        if version > u64::from(FORMAT_VERSION) {
-            return Err(PackageError::UnsupportedVersion {
-                path: path.to_owned(),
-                version: version.min(u64::from(u32::MAX)) as u32,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let manifest: Manifest = serde_json::from_value(value)
-            .map_err(|e| not_a_package(format!("its manifest is not valid: {e}")))?;
         let package = Self {
             path: path.to_owned(),
             zip,
             manifest,
             file_size,
+            listed,
         };
         package.check_entries()?;
         package.check_contents()?;
         Ok(package)
-    }
-
-    /// The manifest agrees with itself: nodes are valid catalog nodes with
-    /// their Compose files where the layout puts them, blob entries hold the
-    /// digest their name says, and every blob of every image is listed with
-    /// its size.
-    fn check_contents(&self) -> Result<(), PackageError> {
-        let nodes = crate::catalog::Catalog {
-            nodes: self.manifest.nodes.iter().map(|n| n.node.clone()).collect(),
-        };
-        nodes.validate().map_err(|e| PackageError::NotAPackage {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        })?;
-        for packaged in &self.manifest.nodes {
-            let expected = layout::compose_entry(&packaged.node.service_name());
-            if packaged.compose_file != expected || self.listed(&expected).is_none() {
-                return Err(self.mismatch(
-                    &packaged.compose_file,
-                    "is not the Compose file of its node",
-                ));
-            }
-        }
-        for entry in &self.manifest.entries {
-            if let Some(hex) = entry.name.strip_prefix(layout::BLOBS_DIR) {
-                if entry.sha256 != hex {
-                    return Err(
-                        self.mismatch(&entry.name, "is listed with another digest than its name")
-                    );
-                }
-            }
-        }
-        for image in &self.manifest.images {
-            let blobs = [&image.manifest, &image.config]
-                .into_iter()
-                .chain(&image.layers);
-            for blob in blobs {
-                let name = layout::blob_entry(layout::hex_of(&blob.digest));
-                if self.listed(&name).map(|e| e.size) != Some(blob.size) {
-                    return Err(self.mismatch(
-                        &name,
-                        "is missing, or differs in size from the image that uses it",
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn check_entries(&self) -> Result<(), PackageError> {
-        let mut seen = HashSet::new();
-        for entry in self.zip.entries() {
-            if !seen.insert(entry.name.as_str()) {
-                return Err(self.mismatch(&entry.name, "appears twice"));
-            }
-            if !is_safe_name(&entry.name) {
-                return Err(self.mismatch(&entry.name, "has a name that leaves the package"));
-            }
-            if entry.name == layout::MANIFEST {
-                continue;
-            }
-            let listed = self
-                .listed(&entry.name)
-                .ok_or_else(|| self.mismatch(&entry.name, "is not listed in the manifest"))?;
-            if listed.size != entry.size {
-                return Err(self.mismatch(
-                    &entry.name,
-                    &format!("is {} bytes, the manifest says {}", entry.size, listed.size),
-                ));
-            }
-        }
-        let mut listed = HashSet::new();
-        for digest in &self.manifest.entries {
-            if !listed.insert(digest.name.as_str()) {
-                return Err(self.mismatch(&digest.name, "is listed twice in the manifest"));
-            }
-            if self.zip.entry(&digest.name).is_none() {
-                return Err(self.mismatch(&digest.name, "is listed in the manifest but missing"));
-            }
-        }
-        Ok(())
     }
 
     /// The package file.
@@ -196,29 +110,27 @@ impl Package {
         &self.manifest
     }
 
+    /// The manifest's record of the entry `name`.
     fn listed(&self, name: &str) -> Option<&EntryDigest> {
-        self.manifest.entries.iter().find(|e| e.name == name)
+        self.listed.get(name).map(|&i| &self.manifest.entries[i])
     }
 
-    fn mismatch(&self, entry: &str, detail: &str) -> PackageError {
-        PackageError::Mismatch {
-            path: self.path.clone(),
-            entry: entry.to_owned(),
-            detail: detail.to_owned(),
-        }
+    fn mismatch(&self, entry: &str, problem: EntryProblem) -> PackageError {
+        mismatch(&self.path, entry, problem)
     }
 
-    /// Opens a listed entry's data. The reader fails with an `InvalidData`
-    /// error naming the entry if the data does not match its SHA-256 when it
-    /// reaches the end.
+    /// Opens a listed entry's data. The reader fails with an error that
+    /// [`Package::read_error`] turns into the package error it stands for:
+    /// data beyond or short of the recorded size, not matching its CRC-32
+    /// or, when it reaches the end, its SHA-256.
     pub fn open_entry(&self, name: &str) -> Result<VerifiedReader, PackageError> {
         let listed = self
             .listed(name)
-            .ok_or_else(|| self.mismatch(name, "is not listed in the manifest"))?;
-        let info: &EntryInfo = self
+            .ok_or_else(|| self.mismatch(name, EntryProblem::NotListed))?;
+        let info = self
             .zip
             .entry(name)
-            .ok_or_else(|| self.mismatch(name, "is missing"))?;
+            .ok_or_else(|| self.mismatch(name, EntryProblem::Missing))?;
         let inner = self
             .zip
             .open_entry(info)
@@ -241,10 +153,7 @@ impl Package {
     pub fn read_small(&self, name: &str, max: u64) -> Result<Vec<u8>, PackageError> {
         let size = self.listed(name).map_or(0, |e| e.size);
         if size > max {
-            return Err(self.mismatch(
-                name,
-                &format!("is {size} bytes, more than the {max} allowed"),
-            ));
+            return Err(self.mismatch(name, EntryProblem::TooLarge { size, max }));
         }
         let mut data = Vec::with_capacity(size as usize);
         self.open_entry(name)?
@@ -253,13 +162,15 @@ impl Package {
         Ok(data)
     }
 
-    /// Reads every entry and checks it against the manifest; the first
-    /// mismatch is the error.
+    /// Checks that the files the fallback installer trusts agree with the
+    /// manifest, then reads every entry and checks it against the manifest;
+    /// the first mismatch is the error.
     pub fn verify(
         &self,
         reporter: &dyn Reporter,
         cancel: &Cancel,
     ) -> Result<VerifyReport, PackageError> {
+        self.check_fallback_files()?;
         let total: u64 = self.manifest.entries.iter().map(|e| e.size).sum();
         reporter.report(Event::Started {
             step: Step::Verify,
@@ -288,39 +199,51 @@ impl Package {
         })
     }
 
-    /// Turns a read error of an entry into the package error it stands for.
+    /// Turns an error of a reader from [`Package::open_entry`] into the
+    /// package error it stands for: the entry and its problem travel inside
+    /// the `io::Error` as typed errors; anything else is a read error of the
+    /// file.
     pub fn read_error(&self, error: io::Error) -> PackageError {
-        match error.kind() {
-            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-                let text = error.to_string();
-                let entry = text.split('`').nth(1).unwrap_or("?").to_owned();
-                let detail = text.rsplit('`').next().unwrap_or("").trim().to_owned();
-                PackageError::Mismatch {
-                    path: self.path.clone(),
-                    entry,
-                    detail,
-                }
-            }
-            _ => PackageError::Io {
+        let error = match error.downcast::<DataError>() {
+            Ok(data) => return self.mismatch(&data.entry, EntryProblem::Data(data.problem)),
+            Err(other) => other,
+        };
+        match error.downcast::<ChecksumError>() {
+            Ok(checksum) => self.mismatch(&checksum.entry, EntryProblem::Sha256),
+            Err(source) => PackageError::Io {
                 action: "read",
                 path: self.path.clone(),
-                source: error,
+                source,
             },
         }
     }
 }
 
-/// Names stay inside the package: relative, `/`-separated, no `..`, `.` or
-/// empty parts, no backslashes or drive letters.
-fn is_safe_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('/')
-        && !name.contains('\\')
-        && !name.contains(':')
-        && !name.contains('\0')
-        && name
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
+fn mismatch(path: &Path, entry: &str, problem: EntryProblem) -> PackageError {
+    PackageError::Mismatch {
+        path: path.to_owned(),
+        entry: entry.to_owned(),
+        problem,
+    }
+}
+
+/// The package error a refusal of the ZIP reader stands for.
+fn zip_error(path: &Path, error: ZipError) -> PackageError {
+    match error {
+        ZipError::Io(source) => PackageError::Io {
+            action: "read",
+            path: path.to_owned(),
+            source,
+        },
+        ZipError::Data(data) => mismatch(path, &data.entry, EntryProblem::Data(data.problem)),
+        ZipError::TooLarge { entry, size, max } => {
+            mismatch(path, &entry, EntryProblem::TooLarge { size, max })
+        }
+        other => PackageError::NotAPackage {
+            path: path.to_owned(),
+            problem: Structure::Zip(other),
+        },
+    }
 }
 
 /// An entry's data, checked against its SHA-256 when it ends.
@@ -343,35 +266,12 @@ impl Read for VerifiedReader {
             if actual != self.expected {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!(
-                        "entry `{}` does not match its SHA-256 in the manifest",
-                        self.name
-                    ),
+                    ChecksumError {
+                        entry: self.name.clone(),
+                    },
                 ));
             }
         }
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_safe_name;
-
-    #[test]
-    fn names_outside_the_package_are_refused() {
-        assert!(is_safe_name("images/blobs/sha256/abc"));
-        for bad in [
-            "../x",
-            "a/../../x",
-            "/etc/passwd",
-            "a\\b",
-            "C:/x",
-            "a//b",
-            "./a",
-            "",
-        ] {
-            assert!(!is_safe_name(bad), "{bad}");
-        }
     }
 }

@@ -1,9 +1,19 @@
-//! The ZIP container of a package: a streaming writer of our own and a reader
-//! that hands out each entry's bytes straight from the file.
+//! The ZIP container of a package: a streaming writer of our own and a strict
+//! reader that hands out each entry's bytes straight from the file.
 
+mod data;
+mod directory;
+mod error;
+mod fields;
+mod local;
+mod names;
 mod reader;
 mod writer;
 
+pub use error::{
+    DataError, DataProblem, FileKind, HeaderField, NameProblem, ZipError, MAX_DIRECTORY,
+};
+pub use names::MAX_NAME;
 pub use reader::{EntryInfo, ZipReader};
 pub use writer::{EntryWriter, Finished, ZipWriter};
 

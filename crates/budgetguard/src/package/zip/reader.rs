@@ -1,10 +1,17 @@
-//! Reads a package's ZIP directory and streams single entries from the file,
+//! Reads a package's ZIP directory, strictly (see `docs/package-format.md`,
+//! "What a reader must refuse"), and streams single entries from the file,
 //! without extracting anything to disk.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::data::EntryData;
+use super::directory::{read_end, read_records};
+use super::error::{DataError, ZipError};
+use super::local::check_local_headers;
+use super::names::index_names;
 use super::Compression;
 
 /// Where one entry's data lies in the file and how to read it.
@@ -24,48 +31,42 @@ pub struct EntryInfo {
     pub data_start: u64,
 }
 
-/// A package's ZIP directory, read once; entries are then read from their
-/// byte ranges with a file handle of their own.
+/// A package's ZIP directory, read and checked once; entries are then read
+/// from their byte ranges with a file handle of their own.
 #[derive(Debug)]
 pub struct ZipReader {
     path: PathBuf,
     entries: Vec<EntryInfo>,
+    index: HashMap<String, usize>,
 }
 
 impl ZipReader {
-    /// Reads the central directory of the ZIP file at `path`.
-    pub fn open(path: &Path) -> io::Result<Self> {
-        let file = BufReader::new(File::open(path)?);
-        let mut archive = zip::ZipArchive::new(file).map_err(zip_error)?;
-        let mut entries = Vec::with_capacity(archive.len());
-        for index in 0..archive.len() {
-            let entry = archive.by_index_raw(index).map_err(zip_error)?;
-            let name = entry.name().map_err(zip_error)?.into_owned();
-            let method = entry_method(&entry);
-            let compression = Compression::from_method(method).ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("entry `{name}` uses unsupported compression method {method}"),
-                )
-            })?;
-            let data_start = entry.data_start().ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("entry `{name}` has no data"),
-                )
-            })?;
-            entries.push(EntryInfo {
-                compression,
-                size: entry.size(),
-                compressed_size: entry.compressed_size(),
-                crc32: entry.crc32(),
+    /// Reads and checks the ZIP file at `path`: its end records, every
+    /// central directory record, every local header against its record, and
+    /// that the entries' names are distinct and their bytes do not overlap.
+    pub fn open(path: &Path) -> Result<Self, ZipError> {
+        let mut file = File::open(path)?;
+        let file_size = file.metadata()?.len();
+        let directory = read_end(&mut file, file_size)?;
+        let records = read_records(&mut file, &directory)?;
+        let index = index_names(&records)?;
+        let starts = check_local_headers(file, &records, directory.offset, file_size)?;
+        let entries = records
+            .into_iter()
+            .zip(starts)
+            .map(|(record, data_start)| EntryInfo {
+                name: record.name,
+                compression: record.compression,
+                size: record.size,
+                compressed_size: record.compressed_size,
+                crc32: record.crc32,
                 data_start,
-                name,
-            });
-        }
+            })
+            .collect();
         Ok(Self {
             path: path.to_owned(),
             entries,
+            index,
         })
     }
 
@@ -76,11 +77,12 @@ impl ZipReader {
 
     /// The entry called `name`, if there is one.
     pub fn entry(&self, name: &str) -> Option<&EntryInfo> {
-        self.entries.iter().find(|e| e.name == name)
+        self.index.get(name).map(|&i| &self.entries[i])
     }
 
-    /// Opens the uncompressed data of `entry`. The reader fails if the data
-    /// decompresses to more than the entry's recorded size (a ZIP bomb).
+    /// Opens the uncompressed data of `entry`. The reader fails with a
+    /// [`DataError`] inside its `io::Error` if the data decompresses to more
+    /// or less than the entry's recorded size, or does not match its CRC-32.
     pub fn open_entry(&self, entry: &EntryInfo) -> io::Result<Box<dyn Read + Send>> {
         let mut file = File::open(&self.path)?;
         file.seek(SeekFrom::Start(entry.data_start))?;
@@ -90,86 +92,32 @@ impl ZipReader {
             Compression::Deflate => Box::new(flate2::read::DeflateDecoder::new(raw)),
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
         };
-        Ok(Box::new(SizeLimited {
-            inner: data,
-            left: entry.size,
-            name: entry.name.clone(),
-        }))
+        let compressed = entry.compression != Compression::None;
+        Ok(Box::new(EntryData::new(
+            data,
+            &entry.name,
+            entry.size,
+            entry.crc32,
+            compressed,
+        )))
     }
 
     /// Reads a whole entry into memory, refusing one larger than `max` bytes.
-    pub fn read_small(&self, entry: &EntryInfo, max: u64) -> io::Result<Vec<u8>> {
+    pub fn read_small(&self, entry: &EntryInfo, max: u64) -> Result<Vec<u8>, ZipError> {
         if entry.size > max {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "entry `{}` is {} bytes, more than {max} allowed",
-                    entry.name, entry.size
-                ),
-            ));
+            return Err(ZipError::TooLarge {
+                entry: entry.name.clone(),
+                size: entry.size,
+                max,
+            });
         }
         let mut data = Vec::with_capacity(entry.size as usize);
-        self.open_entry(entry)?.read_to_end(&mut data)?;
-        Ok(data)
-    }
-}
-
-fn entry_method<R: Read>(entry: &zip::read::ZipFile<'_, R>) -> u16 {
-    #[allow(deprecated)]
-    entry.compression().to_u16()
-}
-
-fn zip_error(e: zip::result::ZipError) -> io::Error {
-    match e {
-        zip::result::ZipError::Io(e) => e,
-        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
-    }
-}
-
-/// Stops a reader at the size recorded for its entry.
-struct SizeLimited<R> {
-    inner: R,
-    left: u64,
-    name: String,
-}
-
-impl<R: Read> Read for SizeLimited<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.left == 0 {
-            // One probe byte tells an exact end from data that goes on.
-            let mut probe = [0u8; 1];
-            return match self.inner.read(&mut probe)? {
-                0 => Ok(0),
-                _ => Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "entry `{}` holds more data than its recorded size",
-                        self.name
-                    ),
-                )),
-            };
-        }
-        let max = buf.len().min(self.left.min(usize::MAX as u64) as usize);
-        let n = self
-            .inner
-            .read(&mut buf[..max])
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::InvalidData
-                | io::ErrorKind::UnexpectedEof
-                | io::ErrorKind::Interrupted => e,
-                // Decoders report damaged data as other kinds.
-                _ => io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("entry `{}` cannot be decompressed: {e}", self.name),
-                ),
+        self.open_entry(entry)?
+            .read_to_end(&mut data)
+            .map_err(|e| match e.downcast::<DataError>() {
+                Ok(data) => ZipError::Data(data),
+                Err(e) => ZipError::Io(e),
             })?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("entry `{}` ends before its recorded size", self.name),
-            ));
-        }
-        self.left -= n as u64;
-        Ok(n)
+        Ok(data)
     }
 }

@@ -1,0 +1,161 @@
+//! The checks made when a package is opened, after its ZIP structure: the
+//! manifest parses, holds no control characters, agrees with itself and
+//! lists exactly the ZIP's entries, with their sizes.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::Package;
+use crate::package::error::{EntryProblem, Structure};
+use crate::package::layout;
+use crate::package::manifest::{Manifest, FORMAT, FORMAT_VERSION};
+use crate::package::quote::is_unsafe;
+use crate::package::PackageError;
+
+/// The folder of the Compose files, one folder per node.
+const COMPOSE_DIR: &str = "compose/";
+
+/// Parses the manifest of the package at `path`: JSON of this format, of a
+/// version this tool reads (checked before the fields, which a newer version
+/// may change), with no control character in any text.
+pub(super) fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, PackageError> {
+    let not_a_package = |problem| PackageError::NotAPackage {
+        path: path.to_owned(),
+        problem,
+    };
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| not_a_package(Structure::ManifestNotJson(e)))?;
+    if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(not_a_package(Structure::OtherFormat));
+    }
+    let version = value
+        .get("format_version")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| not_a_package(Structure::NoVersion))?;
+    if version > u64::from(FORMAT_VERSION) {
+        return Err(PackageError::UnsupportedVersion {
+            path: path.to_owned(),
+            version: version.min(u64::from(u32::MAX)) as u32,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if let Some(text) = control_text(&value) {
+        return Err(not_a_package(Structure::ManifestControl(text.to_owned())));
+    }
+    serde_json::from_value(value).map_err(|e| not_a_package(Structure::ManifestInvalid(e)))
+}
+
+/// The first text (key or string) of `value` holding a control or
+/// direction-changing character: the manifest's texts reach terminals and
+/// the GUI as they are.
+fn control_text(value: &Value) -> Option<&str> {
+    let unsafe_text = |text: &str| text.chars().any(is_unsafe);
+    match value {
+        Value::String(text) => unsafe_text(text).then_some(text.as_str()),
+        Value::Array(items) => items.iter().find_map(control_text),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if unsafe_text(key) {
+                Some(key.as_str())
+            } else {
+                control_text(item)
+            }
+        }),
+        _ => None,
+    }
+}
+
+impl Package {
+    /// Every ZIP entry but the manifest is listed with its size, and every
+    /// listed entry is in the ZIP.
+    pub(super) fn check_entries(&self) -> Result<(), PackageError> {
+        for entry in self.zip.entries() {
+            if entry.name == layout::MANIFEST {
+                continue;
+            }
+            let listed = self
+                .listed(&entry.name)
+                .ok_or_else(|| self.mismatch(&entry.name, EntryProblem::NotListed))?;
+            if listed.size != entry.size {
+                return Err(self.mismatch(
+                    &entry.name,
+                    EntryProblem::SizeDiffers {
+                        size: entry.size,
+                        listed: listed.size,
+                    },
+                ));
+            }
+        }
+        for listed in &self.manifest.entries {
+            if listed.name == layout::MANIFEST {
+                return Err(self.mismatch(&listed.name, EntryProblem::ListsManifest));
+            }
+            if self.zip.entry(&listed.name).is_none() {
+                return Err(self.mismatch(&listed.name, EntryProblem::Missing));
+            }
+        }
+        Ok(())
+    }
+
+    /// The manifest agrees with itself: nodes are valid catalog nodes with
+    /// their Compose files where the layout puts them and no other Compose
+    /// file, blob entries hold the digest their name says, images and their
+    /// references appear once, and every blob of every image is listed with
+    /// its size.
+    pub(super) fn check_contents(&self) -> Result<(), PackageError> {
+        let not_a_package = |problem| PackageError::NotAPackage {
+            path: self.path.clone(),
+            problem,
+        };
+        let nodes = crate::catalog::Catalog {
+            nodes: self.manifest.nodes.iter().map(|n| n.node.clone()).collect(),
+        };
+        nodes
+            .validate()
+            .map_err(|e| not_a_package(Structure::Node(e)))?;
+        let mut compose_files = HashSet::new();
+        for packaged in &self.manifest.nodes {
+            let expected = layout::compose_entry(&packaged.node.service_name());
+            if packaged.compose_file != expected || self.listed(&expected).is_none() {
+                return Err(self.mismatch(&packaged.compose_file, EntryProblem::NotComposeOfNode));
+            }
+            compose_files.insert(packaged.compose_file.as_str());
+        }
+        for entry in &self.manifest.entries {
+            if let Some(hex) = entry.name.strip_prefix(layout::BLOBS_DIR) {
+                if entry.sha256 != hex {
+                    return Err(self.mismatch(&entry.name, EntryProblem::DigestNotName));
+                }
+            }
+            if entry.name.starts_with(COMPOSE_DIR) && !compose_files.contains(entry.name.as_str()) {
+                return Err(self.mismatch(&entry.name, EntryProblem::ComposeOfNoNode));
+            }
+        }
+        let mut ids = HashSet::new();
+        // Each reference (as Docker shows it) to the image that has it; one
+        // image may have it in two spellings.
+        let mut owners = HashMap::new();
+        for image in &self.manifest.images {
+            if !ids.insert(image.id.as_str()) {
+                return Err(not_a_package(Structure::ImageTwice(image.id.clone())));
+            }
+            for reference in &image.references {
+                let owner = owners.insert(layout::familiar(reference), image.id.as_str());
+                if owner.is_some_and(|owner| owner != image.id) {
+                    return Err(not_a_package(Structure::ReferenceTwice(reference.clone())));
+                }
+            }
+            let blobs = [&image.manifest, &image.config]
+                .into_iter()
+                .chain(&image.layers);
+            for blob in blobs {
+                let name = layout::blob_entry(layout::hex_of(&blob.digest));
+                if self.listed(&name).map(|e| e.size) != Some(blob.size) {
+                    return Err(self.mismatch(&name, EntryProblem::BlobMissing));
+                }
+            }
+        }
+        Ok(())
+    }
+}
