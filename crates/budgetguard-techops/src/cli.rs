@@ -108,11 +108,16 @@ pub struct InstallArgs {
     #[arg(long, value_name = "FILE")]
     pub package: PathBuf,
 
-    /// Start the nodes and wait until they are ready (default: create them stopped).
-    #[arg(long)]
+    /// Start the nodes and wait until they are ready [default: as the
+    /// package says, stopped unless made with --start-after-install].
+    #[arg(long, conflicts_with = "no_start")]
     pub start: bool,
 
-    /// How long to wait for readiness with --start.
+    /// Leave the nodes stopped, whatever the package says.
+    #[arg(long)]
+    pub no_start: bool,
+
+    /// How long to wait for readiness when starting.
     #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
     pub wait: u64,
 
@@ -212,6 +217,11 @@ pub struct CreateArgs {
     /// Use only images already in the engine; never pull.
     #[arg(long)]
     pub no_pull: bool,
+
+    /// Record in the package that its nodes start after install
+    /// (`install-package --no-start` still leaves them stopped).
+    #[arg(long)]
+    pub start_after_install: bool,
 }
 
 /// A package argument.

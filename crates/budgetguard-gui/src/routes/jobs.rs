@@ -60,6 +60,7 @@ pub(crate) async fn create_package(
         force: form.force,
         pull: !form.no_pull,
         auth: state.workstation.auth().clone(),
+        start_after_install: false,
     };
     let workstation = Arc::clone(&state.workstation);
     started(

@@ -21,6 +21,7 @@ pub async fn run(cli: &Cli, args: &CreateArgs) -> anyhow::Result<()> {
         force: args.force,
         pull: !args.no_pull,
         auth: RegistryAuth::new(super::ngc_api_key(cli)),
+        start_after_install: args.start_after_install,
     };
     let reporter = Arc::new(TerminalReporter::new(cli.json));
     let cancel = super::cancel_on_ctrl_c();

@@ -16,6 +16,7 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("Package {}", path.display());
+    println!("  package id:  {}", package.id());
     println!("  size:        {}", human(package.file_size()));
     println!(
         "  made:        {} by budgetguard-techops {} from {}",
@@ -23,6 +24,14 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
     );
     println!("  format:      {}", manifest.format_version);
     println!("  compression: {}", manifest.compression);
+    println!(
+        "  on install:  {}",
+        if manifest.start_after_install {
+            "nodes start (unless `install-package --no-start`)"
+        } else {
+            "nodes stay stopped (unless `install-package --start`)"
+        }
+    );
     println!("Nodes:");
     println!(
         "  {:<14} {:>5}  {:<8} {:<4} IMAGE",

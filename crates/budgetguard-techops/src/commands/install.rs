@@ -19,7 +19,11 @@ pub async fn run(cli: &Cli, args: &InstallArgs) -> anyhow::Result<()> {
     let options = InstallOptions {
         package: args.package.clone(),
         dir: super::install_dir(cli)?,
-        start: args.start,
+        start: match (args.start, args.no_start) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         wait: Duration::from_secs(args.wait),
         listen: args.listen,
     };

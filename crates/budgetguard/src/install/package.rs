@@ -30,8 +30,9 @@ pub struct InstallOptions {
     pub package: PathBuf,
     /// The install folder.
     pub dir: InstallDir,
-    /// Start the nodes (and wait until they are ready).
-    pub start: bool,
+    /// Start the nodes (and wait until they are ready), or leave them
+    /// stopped; `None` does what the package says.
+    pub start: Option<bool>,
     /// How long to wait for readiness.
     pub wait: Duration,
     /// Publish every node's port on this address instead of the node's own
@@ -44,6 +45,10 @@ pub struct InstallOptions {
 pub struct InstallReport {
     /// The package file.
     pub package: PathBuf,
+    /// The package id.
+    pub package_id: String,
+    /// Whether the nodes were started.
+    pub started: bool,
     /// Each image and whether it was loaded.
     pub images: Vec<ImageReport>,
     /// Each node.
@@ -76,6 +81,9 @@ pub async fn install_package(
 ) -> Result<InstallReport, InstallError> {
     let package = Arc::new(Package::open(&options.package)?);
     let nodes = package_nodes(&package, options.listen)?;
+    let start = options
+        .start
+        .unwrap_or(package.manifest().start_after_install);
     let _lock = options.dir.lock(&*reporter, cancel).await?;
     let facts = engine.facts().await?;
     let mut loaded = options.dir.loaded_images()?;
@@ -86,7 +94,7 @@ pub async fn install_package(
     let needs = preflight::Needs {
         nodes: &nodes,
         load_bytes: loaded_bytes,
-        start: options.start,
+        start,
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
 
@@ -95,7 +103,7 @@ pub async fn install_package(
         engine,
         compose: &compose,
         dir: &options.dir,
-        start: options.start,
+        start,
         wait: options.wait,
         reporter: &*reporter,
         cancel,
@@ -135,6 +143,8 @@ pub async fn install_package(
         || reports.iter().any(|n| n.changed);
     Ok(InstallReport {
         package: options.package.clone(),
+        package_id: package.id().to_owned(),
+        started: start,
         images,
         nodes: reports,
         loaded_bytes,

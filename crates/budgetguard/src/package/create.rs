@@ -39,6 +39,8 @@ pub struct CreateOptions {
     pub pull: bool,
     /// Credentials for pulls.
     pub auth: RegistryAuth,
+    /// Record in the package that its nodes start after install.
+    pub start_after_install: bool,
 }
 
 /// What was written.
@@ -118,6 +120,7 @@ pub async fn create_package(
         compression: options.compression,
         output: output.clone(),
         source_engine: format!("Docker {}", engine.version()),
+        start_after_install: options.start_after_install,
     };
     let writer = {
         let reporter = reporter.clone();
@@ -281,6 +284,7 @@ struct PackageJob {
     compression: Compression,
     output: PathBuf,
     source_engine: String,
+    start_after_install: bool,
 }
 
 impl PackageJob {
@@ -324,6 +328,7 @@ impl PackageJob {
                 .expect("the current time always formats"),
             source_engine: self.source_engine,
             compression: self.compression,
+            start_after_install: self.start_after_install,
             nodes,
             images,
             entries: Vec::new(),

@@ -28,6 +28,10 @@ pub struct Manifest {
     pub source_engine: String,
     /// How the entries are compressed.
     pub compression: Compression,
+    /// Whether `install-package` starts the nodes (and waits until they are
+    /// ready) unless told otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub start_after_install: bool,
     /// The nodes to install.
     pub nodes: Vec<PackagedNode>,
     /// The images the nodes run, each carried once.

@@ -30,6 +30,8 @@ pub struct Package {
     zip: ZipReader,
     manifest: Manifest,
     file_size: u64,
+    /// The package id: the SHA-256 of the manifest entry, in hex.
+    id: String,
     /// The manifest's entries by name.
     listed: HashMap<String, usize>,
 }
@@ -88,6 +90,7 @@ impl Package {
             zip,
             manifest,
             file_size,
+            id: hex::encode(Sha256::digest(&bytes)),
             listed,
         };
         package.check_entries()?;
@@ -108,6 +111,12 @@ impl Package {
     /// The manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The package id: the SHA-256 of its manifest, which lists the SHA-256
+    /// of every other entry (the same id `create-install-package` prints).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// The manifest's record of the entry `name`.
