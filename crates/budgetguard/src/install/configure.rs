@@ -155,14 +155,19 @@ impl Configure<'_> {
         }
     }
 
-    /// Adds the nodes to `endpoints.json`.
+    /// Adds the nodes to `endpoints.json`; a node installed again with the
+    /// same settings keeps its install time.
     pub(crate) fn register(&self, nodes: &[Node]) -> Result<(), InstallError> {
         let mut endpoints: Endpoints = self.dir.endpoints()?;
         for node in nodes {
+            let mut entry = InstalledNode::new(self.dir, node);
+            if let Some(same) = endpoints.nodes.iter().find(|n| &n.node == node) {
+                entry.installed_at.clone_from(&same.installed_at);
+            }
             endpoints
                 .nodes
                 .retain(|n| n.node.service_name() != node.service_name());
-            endpoints.nodes.push(InstalledNode::new(self.dir, node));
+            endpoints.nodes.push(entry);
         }
         endpoints.nodes.sort_by(|a, b| a.name.cmp(&b.name));
         self.dir.write_endpoints(&endpoints)

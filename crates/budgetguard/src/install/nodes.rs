@@ -27,6 +27,8 @@ pub struct NodeStatus {
     pub listen: String,
     /// Its image.
     pub image: String,
+    /// When it was installed or last changed (RFC 3339, UTC).
+    pub installed_at: String,
 }
 
 /// The state and health of every installed node.
@@ -54,6 +56,7 @@ pub async fn status(engine: &Engine, dir: &InstallDir) -> Result<Vec<NodeStatus>
             endpoint: installed.infer_url,
             listen: installed.listen,
             image: installed.image,
+            installed_at: installed.installed_at,
         });
     }
     Ok(statuses)

@@ -40,6 +40,9 @@ pub struct InstalledNode {
     pub compose_project: String,
     /// Its container.
     pub container: String,
+    /// When it was installed or last changed (RFC 3339, UTC).
+    #[serde(default)]
+    pub installed_at: String,
     /// The node's settings, as installed.
     pub node: Node,
 }
@@ -63,6 +66,9 @@ impl InstalledNode {
             compose_file: dir.compose_file(node),
             compose_project: compose::project_name(node),
             container: compose::container_name(node),
+            installed_at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .expect("the current time always formats"),
             node: node.clone(),
         }
     }
