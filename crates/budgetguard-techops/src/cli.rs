@@ -222,6 +222,23 @@ pub struct CreateArgs {
     /// (`install-package --no-start` still leaves them stopped).
     #[arg(long)]
     pub start_after_install: bool,
+
+    /// Leave the model caches out: the nodes download their models at
+    /// first start (needs internet and credentials on the workstation).
+    #[arg(long, conflicts_with_all = ["profile", "model_cache"])]
+    pub no_models: bool,
+
+    /// A model profile to package (repeatable): `ID` for every model cache
+    /// of the nodes, `CACHE=ID` for one [default: the catalog's; see
+    /// `list-model-profiles` in the image].
+    #[arg(long, value_name = "ID")]
+    pub profile: Vec<String>,
+
+    /// A model cache filled beforehand, packaged as it is and never changed:
+    /// `DIR`, or `CACHE=DIR` when the nodes use several caches [default:
+    /// the tool fills its own caches, in its data folder].
+    #[arg(long, value_name = "DIR")]
+    pub model_cache: Vec<String>,
 }
 
 /// A package argument.

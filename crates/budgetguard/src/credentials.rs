@@ -51,6 +51,19 @@ impl Credentials {
         Ok(credentials)
     }
 
+    /// These credentials, with the environment's `NGC_API_KEY` and
+    /// `HF_TOKEN` (when set and not empty) taking precedence.
+    pub fn with_environment(mut self) -> Self {
+        let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(key) = from_env("NGC_API_KEY") {
+            self.ngc_api_key = Some(key);
+        }
+        if let Some(token) = from_env("HF_TOKEN") {
+            self.hf_token = Some(token);
+        }
+        self
+    }
+
     /// The value of one credential.
     pub fn get(&self, credential: Credential) -> Option<&str> {
         match credential {

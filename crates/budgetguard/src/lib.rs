@@ -10,6 +10,7 @@ pub mod compose;
 pub mod credentials;
 pub mod engine;
 pub mod install;
+pub mod models;
 pub mod package;
 pub mod paths;
 pub mod progress;

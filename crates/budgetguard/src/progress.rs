@@ -23,6 +23,12 @@ pub enum Step {
     Verify,
     /// Streaming the images into the engine.
     Load,
+    /// Filling a model cache on the TechOps machine (its name).
+    FillModels(String),
+    /// Streaming model files into the package.
+    PackModels,
+    /// Writing a package's model files on the workstation.
+    PlaceModels,
 }
 
 impl std::fmt::Display for Step {
@@ -33,6 +39,9 @@ impl std::fmt::Display for Step {
             Step::Export => f.write_str("Exporting images"),
             Step::Verify => f.write_str("Verifying package"),
             Step::Load => f.write_str("Loading images"),
+            Step::FillModels(cache) => write!(f, "Downloading models ({cache})"),
+            Step::PackModels => f.write_str("Packaging models"),
+            Step::PlaceModels => f.write_str("Writing models"),
         }
     }
 }

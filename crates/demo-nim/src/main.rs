@@ -141,6 +141,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Built with the workspace, reqwest's TLS wants a provider even for http://.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -61,6 +61,7 @@ pub(crate) async fn create_package(
         pull: !form.no_pull,
         auth: state.workstation.auth().clone(),
         start_after_install: false,
+        models: state.workstation.model_options(),
     };
     let workstation = Arc::clone(&state.workstation);
     started(

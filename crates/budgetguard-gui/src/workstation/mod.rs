@@ -56,6 +56,24 @@ pub(crate) struct InstalledView {
 }
 
 impl Workstation {
+    /// The model caches Create packages: filled in the tool's own store,
+    /// with the credentials stored here or in the environment.
+    pub(crate) fn model_options(&self) -> budgetguard::package::ModelOptions {
+        let secrets = self
+            .install_dir
+            .as_ref()
+            .and_then(|dir| {
+                budgetguard::credentials::Credentials::load(&dir.credentials_file()).ok()
+            })
+            .unwrap_or_default()
+            .with_environment();
+        budgetguard::package::ModelOptions {
+            store: budgetguard::models::ModelStore::default_location(),
+            secrets,
+            ..Default::default()
+        }
+    }
+
     /// The workstation behind `docker_host`, installing into `install_dir`.
     pub(crate) fn new(
         docker_host: Option<String>,

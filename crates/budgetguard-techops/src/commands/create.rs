@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use budgetguard::engine::RegistryAuth;
-use budgetguard::package::{create_package, CreateOptions, CreateReport};
+use budgetguard::models::ModelStore;
+use budgetguard::package::{create_package, CreateOptions, CreateReport, ModelOptions};
 use budgetguard::size::human;
 
 use crate::cli::{Cli, CreateArgs};
@@ -22,6 +23,24 @@ pub async fn run(cli: &Cli, args: &CreateArgs) -> anyhow::Result<()> {
         pull: !args.no_pull,
         auth: RegistryAuth::new(super::ngc_api_key(cli)),
         start_after_install: args.start_after_install,
+        models: ModelOptions {
+            skip: args.no_models,
+            profiles: args.profile.iter().map(|p| split_cache(p)).collect(),
+            given: args
+                .model_cache
+                .iter()
+                .map(|d| {
+                    let (cache, dir) = split_cache(d);
+                    match cache {
+                        // A folder whose name has `=` is a folder.
+                        Some(_) if std::path::Path::new(d).exists() => (None, d.into()),
+                        _ => (cache, dir.into()),
+                    }
+                })
+                .collect(),
+            store: ModelStore::default_location(),
+            secrets: super::secrets(cli),
+        },
     };
     let reporter = Arc::new(TerminalReporter::new(cli.json));
     let cancel = super::cancel_on_ctrl_c();
@@ -66,4 +85,20 @@ fn print_report(report: &CreateReport) {
             |n| n.to_string_lossy().into_owned()
         )
     );
+}
+
+/// `cache=value` as `(Some(cache), value)` when the part before `=` is a
+/// cache name; anything else as `(None, text)`.
+fn split_cache(text: &str) -> (Option<String>, String) {
+    match text.split_once('=') {
+        Some((cache, value))
+            if !cache.is_empty()
+                && cache
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            (Some(cache.to_owned()), value.to_owned())
+        }
+        _ => (None, text.to_owned()),
+    }
 }

@@ -53,15 +53,19 @@ fn install_dir(cli: &Cli) -> anyhow::Result<InstallDir> {
     }
 }
 
+/// The credentials: `NGC_API_KEY` and `HF_TOKEN` from the environment,
+/// else the stored ones.
+fn secrets(cli: &Cli) -> Credentials {
+    install_dir(cli)
+        .ok()
+        .and_then(|dir| Credentials::load(&dir.credentials_file()).ok())
+        .unwrap_or_default()
+        .with_environment()
+}
+
 /// The NGC API key: `NGC_API_KEY`, else the stored credentials.
 fn ngc_api_key(cli: &Cli) -> Option<String> {
-    match std::env::var("NGC_API_KEY") {
-        Ok(key) if !key.is_empty() => Some(key),
-        _ => install_dir(cli)
-            .ok()
-            .and_then(|dir| Credentials::load(&dir.credentials_file()).ok())
-            .and_then(|c| c.ngc_api_key),
-    }
+    secrets(cli).ngc_api_key
 }
 
 /// Connects to the engine `--docker-host` or `DOCKER_HOST` names.

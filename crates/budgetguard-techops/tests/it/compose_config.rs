@@ -45,7 +45,7 @@ fn config_passes(command: &[&str], file: &Path) {
 }
 
 #[test]
-fn every_builtin_node_passes_compose_config_on_v1_and_v2() {
+fn every_builtin_node_passes_compose_config_on_v1_and_v2_online_and_offline() {
     let install = tempfile::tempdir().unwrap();
     std::fs::write(
         install.path().join("credentials.env"),
@@ -57,9 +57,12 @@ fn every_builtin_node_passes_compose_config_on_v1_and_v2() {
         let dir = install.path().join("compose").join(node.service_name());
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("docker-compose.yml");
-        std::fs::write(&file, compose_file(&node).to_yaml()).unwrap();
-        for command in &commands {
-            config_passes(command, &file);
+        // As installed with the models in the package, and without.
+        for offline in [false, true] {
+            std::fs::write(&file, compose_file(&node, offline).to_yaml()).unwrap();
+            for command in &commands {
+                config_passes(command, &file);
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Credential, Node};
+use super::{Credential, ModelSpec, Node, PROFILES_PLACEHOLDER};
 
 /// The image that serves FLUX Dev, Canny and Depth (one variant per container).
 const FLUX_DEV_IMAGE: &str = "nvcr.io/nim/black-forest-labs/flux.1-dev:1.2.3";
@@ -14,20 +14,34 @@ pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.2.0";
 /// The built-in nodes: the FLUX family on ports 8001 onwards, and `Demo`.
 pub fn nodes() -> Vec<Node> {
     vec![
-        flux("FLUX Dev", FLUX_DEV_IMAGE, Some("base"), 8001),
-        flux("FLUX Canny", FLUX_DEV_IMAGE, Some("canny"), 8002),
-        flux("FLUX Depth", FLUX_DEV_IMAGE, Some("depth"), 8003),
+        flux("FLUX Dev", FLUX_DEV_IMAGE, Some("base"), 8001, "flux-dev"),
+        flux(
+            "FLUX Canny",
+            FLUX_DEV_IMAGE,
+            Some("canny"),
+            8002,
+            "flux-dev",
+        ),
+        flux(
+            "FLUX Depth",
+            FLUX_DEV_IMAGE,
+            Some("depth"),
+            8003,
+            "flux-dev",
+        ),
         flux(
             "FLUX Schnell",
             "nvcr.io/nim/black-forest-labs/flux.1-schnell:1.1.4",
             None,
             8004,
+            "flux-schnell",
         ),
         flux(
             "FLUX Kontext",
             "nvcr.io/nim/black-forest-labs/flux.1-kontext-dev:1.1.4",
             None,
             8005,
+            "flux-kontext",
         ),
         Node {
             name: "Demo".to_owned(),
@@ -43,11 +57,44 @@ pub fn nodes() -> Vec<Node> {
             health_path: "/v1/health/ready".to_owned(),
             infer_path: "/v1/infer".to_owned(),
             credentials: Vec::new(),
+            model: Some(ModelSpec {
+                profiles: vec!["demo-base-cpu".to_owned()],
+                credentials: vec![Credential::NgcApiKey],
+                pass_env: vec!["DEMO_NIM_MODEL_SERVER".to_owned()],
+                ..nim_model("demo")
+            }),
         },
     ]
 }
 
-fn flux(name: &str, image: &str, variant: Option<&str>, host_port: u16) -> Node {
+/// The NIM utilities, as NVIDIA's air-gap procedure runs them. No default
+/// profile: they depend on the workstations' GPUs (`--profile`).
+fn nim_model(cache: &str) -> ModelSpec {
+    ModelSpec {
+        cache: cache.to_owned(),
+        fill: vec![
+            "download-to-cache".to_owned(),
+            "--profiles".to_owned(),
+            PROFILES_PLACEHOLDER.to_owned(),
+        ],
+        fill_all: vec!["download-to-cache".to_owned(), "--all".to_owned()],
+        list: vec!["list-model-profiles".to_owned()],
+        profiles: Vec::new(),
+        credentials: vec![Credential::NgcApiKey, Credential::HfToken],
+        pass_env: [
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
+            "NO_PROXY",
+            "https_proxy",
+            "http_proxy",
+            "no_proxy",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    }
+}
+
+fn flux(name: &str, image: &str, variant: Option<&str>, host_port: u16, cache: &str) -> Node {
     Node {
         name: name.to_owned(),
         image: image.to_owned(),
@@ -62,5 +109,6 @@ fn flux(name: &str, image: &str, variant: Option<&str>, host_port: u16) -> Node 
         health_path: "/v1/health/ready".to_owned(),
         infer_path: "/v1/infer".to_owned(),
         credentials: vec![Credential::NgcApiKey, Credential::HfToken],
+        model: Some(nim_model(cache)),
     }
 }

@@ -5,6 +5,9 @@
 //! known name replace the built-in one.
 
 mod builtin;
+mod model;
+
+pub use model::{ModelSpec, PROFILES_PLACEHOLDER};
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -75,6 +78,9 @@ pub struct Node {
     /// Secrets the container needs at run time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<Credential>,
+    /// How its model cache is filled, so that a package can carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSpec>,
 }
 
 fn default_container_port() -> u16 {
@@ -356,6 +362,26 @@ impl Node {
             .is_some_and(|p| p.split('/').any(|part| part == ".."))
         {
             return Err(invalid("`cache_mount` must not contain `..`".into()));
+        }
+        if let Some(model) = &self.model {
+            if self.cache_mount.is_none() {
+                return Err(invalid(
+                    "a node with a `model` section needs a `cache_mount`".into(),
+                ));
+            }
+            if let Some(problem) = model.problem() {
+                return Err(invalid(problem));
+            }
+        }
+        if let Some(model) = &self.model {
+            if self.cache_mount.is_none() {
+                return Err(invalid(
+                    "a node with a `model` section needs a `cache_mount`".into(),
+                ));
+            }
+            if let Some(problem) = model.problem() {
+                return Err(invalid(problem));
+            }
         }
         if let Some(variant) = &self.variant {
             if variant.is_empty() || variant.len() > 64 || !is_plain(variant) {

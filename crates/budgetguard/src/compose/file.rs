@@ -62,9 +62,19 @@ struct Device {
 /// The label that names the node a container belongs to.
 const NODE_LABEL: &str = "com.budgetguard.node";
 
+/// The model cache folder of a node whose models came in its package,
+/// relative to the node's Compose folder (`<install dir>/models/<cache>`):
+/// shared by every node of the cache.
+pub fn models_folder(cache: &str) -> String {
+    format!("../../models/{cache}")
+}
+
 /// Builds the Compose file of `node`. Values are escaped for Compose's
-/// `$` interpolation; secrets are never in it, only the credentials file's path.
-pub fn compose_file(node: &Node) -> ComposeFile {
+/// `$` interpolation; secrets are never in it, only the credentials file's
+/// path. A node whose models came in its package (`offline`) mounts the
+/// shared cache of its model and gets no credentials: it never downloads.
+pub fn compose_file(node: &Node, offline: bool) -> ComposeFile {
+    let offline_cache = node.model.as_ref().filter(|_| offline).map(|m| &m.cache);
     let service = Service {
         image: node.image.clone(),
         container_name: super::container_name(node),
@@ -74,7 +84,7 @@ pub fn compose_file(node: &Node) -> ComposeFile {
             .into_iter()
             .map(|(k, v)| format!("{k}={}", v.replace('$', "$$")))
             .collect(),
-        env_file: if node.credentials.is_empty() {
+        env_file: if node.credentials.is_empty() || offline_cache.is_some() {
             Vec::new()
         } else {
             vec![CREDENTIALS_FILE.to_owned()]
@@ -83,7 +93,10 @@ pub fn compose_file(node: &Node) -> ComposeFile {
         volumes: node
             .cache_mount
             .iter()
-            .map(|path| format!("./cache:{path}"))
+            .map(|path| match offline_cache {
+                Some(cache) => format!("{}:{path}", models_folder(cache)),
+                None => format!("./cache:{path}"),
+            })
             .collect(),
         restart: "unless-stopped".to_owned(),
         labels: BTreeMap::from([(NODE_LABEL.to_owned(), node.name.replace('$', "$$"))]),
@@ -127,7 +140,7 @@ mod tests {
     #[test]
     fn flux_dev_has_the_documented_shape() {
         let catalog = Catalog::builtin();
-        let yaml = compose_file(catalog.get("FLUX Dev").unwrap()).to_yaml();
+        let yaml = compose_file(catalog.get("FLUX Dev").unwrap(), false).to_yaml();
         for expected in [
             "flux-dev:",
             "nvcr.io/nim/black-forest-labs/flux.1-dev:1.2.3",
@@ -147,7 +160,7 @@ mod tests {
     #[test]
     fn demo_has_no_gpu_and_no_credentials() {
         let catalog = Catalog::builtin();
-        let yaml = compose_file(catalog.get("Demo").unwrap()).to_yaml();
+        let yaml = compose_file(catalog.get("Demo").unwrap(), false).to_yaml();
         assert!(!yaml.contains("nvidia"), "{yaml}");
         assert!(!yaml.contains("env_file"), "{yaml}");
     }
@@ -155,20 +168,35 @@ mod tests {
     #[test]
     fn ports_are_published_on_loopback_unless_the_node_says_otherwise() {
         let mut node = Catalog::builtin().get("Demo").unwrap().clone();
-        assert!(compose_file(&node)
+        assert!(compose_file(&node, false)
             .to_yaml()
             .contains("127.0.0.1:8090:8000"));
         node.listen = Some("0.0.0.0".parse().unwrap());
-        assert!(compose_file(&node).to_yaml().contains("0.0.0.0:8090:8000"));
+        assert!(compose_file(&node, false)
+            .to_yaml()
+            .contains("0.0.0.0:8090:8000"));
         node.listen = Some("::1".parse().unwrap());
-        assert!(compose_file(&node).to_yaml().contains("[::1]:8090:8000"));
+        assert!(compose_file(&node, false)
+            .to_yaml()
+            .contains("[::1]:8090:8000"));
+    }
+
+    #[test]
+    fn offline_nodes_share_their_model_cache_and_get_no_credentials() {
+        let catalog = Catalog::builtin();
+        let yaml = compose_file(catalog.get("FLUX Canny").unwrap(), true).to_yaml();
+        assert!(
+            yaml.contains("../../models/flux-dev:/opt/nim/.cache"),
+            "{yaml}"
+        );
+        assert!(!yaml.contains("credentials.env"), "{yaml}");
     }
 
     #[test]
     fn dollar_signs_are_escaped() {
         let mut node = Catalog::builtin().get("Demo").unwrap().clone();
         node.environment.insert("PASSWORDLESS".into(), "a$b".into());
-        let yaml = compose_file(&node).to_yaml();
+        let yaml = compose_file(&node, false).to_yaml();
         assert!(yaml.contains("PASSWORDLESS=a$$b"), "{yaml}");
     }
 }

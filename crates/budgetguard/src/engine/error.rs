@@ -17,6 +17,9 @@ pub enum EngineError {
         /// Why.
         reason: Unreachable,
     },
+    /// The work was interrupted (Ctrl-C, or a cancel button).
+    #[error("interrupted")]
+    Cancelled,
     /// A call or a stream got no answer for too long.
     #[error("the Docker engine stopped answering while {action} (nothing for {seconds} s); check it with `docker info`, restart it if it hangs, and retry")]
     Stalled {

@@ -1,11 +1,13 @@
 //! Access to the Docker engine through its HTTP API (bollard).
 
+mod container;
 mod error;
 mod idle;
 mod load;
 mod pull;
 mod registry;
 
+pub use container::{RunOutput, RunSpec};
 pub use error::{EngineError, Unreachable};
 pub use load::{EngineFacts, LocalImage};
 pub use registry::{registry_host, RegistryAuth};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::dir::{write_atomic, InstallDir};
+use super::models::give_to_container;
 use super::state::{Endpoints, InstalledNode};
 use super::{health, InstallError};
 use crate::catalog::Node;
@@ -16,9 +17,6 @@ use crate::compose::{self, compose_file, Compose};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 use crate::Cancel;
-
-/// The user ID NIM containers run as; the cache belongs to it.
-const CONTAINER_UID: u32 = 1000;
 
 /// What was done for one node.
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +46,19 @@ pub(crate) struct Configure<'a> {
     pub cancel: &'a Cancel,
 }
 
+/// A node to configure.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeSetup {
+    /// Its settings.
+    pub node: Node,
+    /// Whether its models came in its package: it mounts the shared cache
+    /// and needs no credentials.
+    pub offline: bool,
+    /// Whether this run loaded a new image for it: its container is made
+    /// anew even if its Compose file stays the same.
+    pub renewed: bool,
+}
+
 /// A node as it was before this run, and what the run created for it.
 struct Before {
     node: Node,
@@ -66,13 +77,14 @@ impl Configure<'_> {
     /// Writes each node's Compose file (generated here, from the node's
     /// validated settings) and creates or starts its container. On failure
     /// the nodes of this run are put back first.
-    pub(crate) async fn apply(&self, nodes: &[Node]) -> Result<Applied, InstallError> {
+    pub(crate) async fn apply(&self, nodes: &[NodeSetup]) -> Result<Applied, InstallError> {
         let mut applied = Applied {
             before: Vec::new(),
             changed: Vec::new(),
         };
-        for node in nodes {
-            let yaml = compose_file(node).to_yaml().into_bytes();
+        for setup in nodes {
+            let node = &setup.node;
+            let yaml = compose_file(node, setup.offline).to_yaml().into_bytes();
             let file = self.dir.compose_file(node);
             let before = Before {
                 node: node.clone(),
@@ -84,13 +96,19 @@ impl Configure<'_> {
                 created_dirs: Vec::new(),
             };
             applied.changed.push(
-                before.compose_yaml.as_deref() != Some(yaml.as_slice())
+                setup.renewed
+                    || before.compose_yaml.as_deref() != Some(yaml.as_slice())
                     || before.state.is_none()
                     || (self.start && before.state.as_deref() != Some("running")),
             );
+            let unchanged = !applied.changed.last().copied().unwrap_or(true);
             applied.before.push(before);
+            if unchanged {
+                // Compose would change nothing: it is not even started.
+                continue;
+            }
             let before = applied.before.last_mut().expect("just pushed");
-            if let Err(e) = self.apply_one(node, &yaml, before).await {
+            if let Err(e) = self.apply_one(setup, &yaml, before).await {
                 self.roll_back(&applied).await;
                 return Err(e);
             }
@@ -100,14 +118,19 @@ impl Configure<'_> {
 
     async fn apply_one(
         &self,
-        node: &Node,
+        setup: &NodeSetup,
         yaml: &[u8],
         before: &mut Before,
     ) -> Result<(), InstallError> {
-        let cache = InstallDir::node_dir_relative(node).join("cache");
-        before.created_dirs = self.dir.make_dirs(&cache)?;
-        if before.created_dirs.last() == Some(&self.dir.cache_dir(node)) {
-            give_to_container(&self.dir.cache_dir(node))?;
+        let node = &setup.node;
+        let node_dir = InstallDir::node_dir_relative(node);
+        if setup.offline {
+            before.created_dirs = self.dir.make_dirs(&node_dir)?;
+        } else {
+            before.created_dirs = self.dir.make_dirs(&node_dir.join("cache"))?;
+            if before.created_dirs.last() == Some(&self.dir.cache_dir(node)) {
+                give_to_container(&self.dir.cache_dir(node), 0o2775)?;
+            }
         }
         write_atomic(&self.dir.compose_file(node), yaml)?;
         self.reporter.report(Event::Note {
@@ -157,10 +180,12 @@ impl Configure<'_> {
 
     /// Adds the nodes to `endpoints.json`; a node installed again with the
     /// same settings keeps its install time.
-    pub(crate) fn register(&self, nodes: &[Node]) -> Result<(), InstallError> {
+    pub(crate) fn register(&self, nodes: &[NodeSetup]) -> Result<(), InstallError> {
         let mut endpoints: Endpoints = self.dir.endpoints()?;
-        for node in nodes {
+        for setup in nodes {
+            let node = &setup.node;
             let mut entry = InstalledNode::new(self.dir, node);
+            entry.offline = setup.offline;
             if let Some(same) = endpoints.nodes.iter().find(|n| &n.node == node) {
                 entry.installed_at.clone_from(&same.installed_at);
             }
@@ -176,11 +201,11 @@ impl Configure<'_> {
     /// Waits for readiness when starting, then reports each node.
     pub(crate) async fn finish(
         &self,
-        nodes: &[Node],
+        nodes: &[NodeSetup],
         applied: Applied,
     ) -> Result<Vec<NodeReport>, InstallError> {
         if self.start {
-            for node in nodes {
+            for node in nodes.iter().map(|s| &s.node) {
                 self.reporter.report(Event::Note {
                     message: format!(
                         "Waiting for {} to be ready (up to {} s)",
@@ -193,7 +218,7 @@ impl Configure<'_> {
             }
         }
         let mut reports = Vec::new();
-        for (node, changed) in nodes.iter().zip(applied.changed) {
+        for (node, changed) in nodes.iter().map(|s| &s.node).zip(applied.changed) {
             let entry = InstalledNode::new(self.dir, node);
             reports.push(NodeReport {
                 name: node.name.clone(),
@@ -210,19 +235,4 @@ impl Configure<'_> {
         }
         Ok(reports)
     }
-}
-
-/// A model cache this run created belongs to the container's user, and is
-/// not writable by anyone else: when the tool runs as root it is handed to
-/// [`CONTAINER_UID`]; otherwise it stays the user's, who is normally that
-/// user (`rwxrwxr-x`, set-group-ID so files keep the group).
-fn give_to_container(cache: &std::path::Path) -> Result<(), InstallError> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let meta = std::fs::metadata(cache).map_err(InstallError::io("inspect", cache))?;
-    if meta.uid() == 0 {
-        std::os::unix::fs::chown(cache, Some(CONTAINER_UID), Some(CONTAINER_UID))
-            .map_err(InstallError::io("give to the container's user", cache))?;
-    }
-    std::fs::set_permissions(cache, std::fs::Permissions::from_mode(0o2775))
-        .map_err(InstallError::io("set permissions of", cache))
 }

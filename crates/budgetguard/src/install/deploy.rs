@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::configure::{Configure, NodeReport};
+use super::configure::{Configure, NodeReport, NodeSetup};
 use super::dir::InstallDir;
 use super::state::LoadedImage;
 use super::{preflight, InstallError};
@@ -66,6 +66,7 @@ pub async fn deploy_local(
     let needs = preflight::Needs {
         nodes: &nodes,
         load_bytes: 0,
+        model_bytes: 0,
         start: options.start,
     };
     let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
@@ -107,7 +108,15 @@ pub async fn deploy_local(
         reporter: &*reporter,
         cancel,
     };
-    let applied = match configure.apply(&nodes).await {
+    let setups: Vec<NodeSetup> = nodes
+        .iter()
+        .map(|node| NodeSetup {
+            node: node.clone(),
+            offline: false,
+            renewed: pulled.iter().any(|p| p.references.contains(&node.image)),
+        })
+        .collect();
+    let applied = match configure.apply(&setups).await {
         Ok(applied) => applied,
         Err(e) => {
             undo_pulls(pulled).await;
@@ -118,13 +127,13 @@ pub async fn deploy_local(
         loaded.record(image);
     }
     let recorded = configure
-        .register(&nodes)
+        .register(&setups)
         .and_then(|()| options.dir.write_loaded_images(&loaded));
     if let Err(e) = recorded {
         configure.roll_back(&applied).await;
         undo_pulls(pulled).await;
         return Err(e);
     }
-    let nodes = configure.finish(&nodes, applied).await?;
+    let nodes = configure.finish(&setups, applied).await?;
     Ok(DeployReport { nodes })
 }

@@ -6,6 +6,8 @@
 //! <install dir>/images.json                      images this tool loaded
 //! <install dir>/compose/<node>/docker-compose.yml
 //! <install dir>/compose/<node>/cache/            the node's model cache
+//! <install dir>/models/<cache>/                  a packaged model cache, shared
+//! <install dir>/models/<cache>.files             the files the tool wrote there
 //! ```
 //!
 //! Nothing below the folder itself is followed through a symbolic link: a
@@ -58,6 +60,17 @@ impl InstallDir {
     /// A node's model cache.
     pub fn cache_dir(&self, node: &Node) -> PathBuf {
         self.node_dir(node).join("cache")
+    }
+
+    /// The shared model cache `name`, for nodes whose models came in their
+    /// package.
+    pub fn models_dir(&self, name: &str) -> PathBuf {
+        self.root.join("models").join(name)
+    }
+
+    /// The log of the model files this tool wrote into the cache `name`.
+    pub(crate) fn models_log(&self, name: &str) -> PathBuf {
+        self.root.join("models").join(format!("{name}.files"))
     }
 
     /// The credentials file the Compose files refer to.

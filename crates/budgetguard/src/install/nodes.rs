@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::dir::InstallDir;
-use super::state::{InstalledNode, LoadedImages};
+use super::state::{Endpoints, InstalledNode, LoadedImages};
 use super::{health, InstallError};
 use crate::compose::Compose;
 use crate::engine::Engine;
@@ -145,11 +145,11 @@ pub async fn uninstall(
                 .await?;
         }
         remove(&node.compose_file, false)?;
+        endpoints.nodes.retain(|n| n.name != node.name);
         if purge_cache {
-            remove(&dir.cache_dir(&node.node), true)?;
+            purge(dir, node, &endpoints)?;
         }
         let _ = std::fs::remove_dir(dir.node_dir(&node.node));
-        endpoints.nodes.retain(|n| n.name != node.name);
         dir.write_endpoints(&endpoints)?;
         if !endpoints.nodes.iter().any(|n| n.image == node.image) {
             remove_loaded_image(engine, &mut loaded, &node.image, reporter).await?;
@@ -202,6 +202,36 @@ async fn remove_loaded_image(
         loaded.images.remove(index);
     }
     Ok(())
+}
+
+/// Deletes the node's model cache: its own, or the shared one of its
+/// packaged models once no remaining node uses that.
+fn purge(
+    dir: &InstallDir,
+    node: &InstalledNode,
+    remaining: &Endpoints,
+) -> Result<(), InstallError> {
+    let shared = node
+        .node
+        .model
+        .as_ref()
+        .filter(|_| node.offline)
+        .map(|m| &m.cache);
+    match shared {
+        None => remove(&dir.cache_dir(&node.node), true),
+        Some(cache) => {
+            let in_use = remaining
+                .nodes
+                .iter()
+                .any(|n| n.offline && n.node.model.as_ref().is_some_and(|m| &m.cache == cache));
+            if in_use {
+                return Ok(());
+            }
+            dir.check_no_links(&std::path::Path::new("models").join(cache))?;
+            remove(&dir.models_dir(cache), true)?;
+            remove(&dir.models_log(cache), false)
+        }
+    }
 }
 
 /// Removes a file, or a folder and everything in it; one that is already

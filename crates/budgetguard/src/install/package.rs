@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::configure::{Configure, NodeReport};
+use super::configure::{Configure, NodeReport, NodeSetup};
 use super::dir::InstallDir;
 use super::load::{ImageOutcome, LoadRun};
+use super::models::{ModelPlan, ModelsReport};
 use super::{preflight, InstallError};
-use crate::catalog::Node;
 use crate::engine::Engine;
+use crate::models::{gpu_fit, GpuFit};
 use crate::package::Package;
-use crate::progress::SharedReporter;
+use crate::progress::{Event, SharedReporter};
 use crate::Cancel;
 
 /// The largest Compose file a package may carry.
@@ -55,6 +56,11 @@ pub struct InstallReport {
     pub nodes: Vec<NodeReport>,
     /// Bytes streamed into the engine (layers it had were left out).
     pub loaded_bytes: u64,
+    /// What was written into the model caches.
+    pub models: ModelsReport,
+    /// Whether the packaged models fit this workstation's GPUs, per cache
+    /// used by a GPU node.
+    pub gpu_fit: Vec<(String, GpuFit)>,
     /// Whether anything changed on the workstation.
     pub changed: bool,
 }
@@ -80,7 +86,7 @@ pub async fn install_package(
     cancel: &Cancel,
 ) -> Result<InstallReport, InstallError> {
     let package = Arc::new(Package::open(&options.package)?);
-    let nodes = package_nodes(&package, options.listen)?;
+    let mut nodes = package_nodes(&package, options.listen)?;
     let start = options
         .start
         .unwrap_or(package.manifest().start_after_install);
@@ -89,16 +95,36 @@ pub async fn install_package(
     let mut loaded = options.dir.loaded_images()?;
     let (run, plan, outcomes) =
         LoadRun::prepare(engine, &package, facts.containerd_store, &loaded.images).await?;
+    let models = ModelPlan::new(&options.dir, &package)?;
 
     let loaded_bytes = plan.stream_bytes();
+    let plain: Vec<_> = nodes.iter().map(|s| s.node.clone()).collect();
     let needs = preflight::Needs {
-        nodes: &nodes,
+        nodes: &plain,
         load_bytes: loaded_bytes,
+        model_bytes: models.bytes_to_write(&options.dir),
         start,
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
+    let gpu_fit = check_gpus(&package, &nodes, &*reporter);
 
+    // Models first: a damaged model file is found before the engine changes.
+    let dir = options.dir.clone();
+    let placed = {
+        let (package, reporter, cancel) = (package.clone(), reporter.clone(), cancel.clone());
+        tokio::task::spawn_blocking(move || models.place(&dir, &package, &*reporter, &cancel))
+            .await
+            .expect("placing models does not panic")?
+    };
     run.load(engine, &package, plan, &reporter, cancel).await?;
+    for (setup, image) in nodes.iter_mut().zip(node_images(&package)) {
+        setup.renewed = package
+            .manifest()
+            .images
+            .iter()
+            .zip(&outcomes)
+            .any(|(i, outcome)| *outcome == ImageOutcome::Loaded && i.references.contains(&image));
+    }
     let configure = Configure {
         engine,
         compose: &compose,
@@ -140,6 +166,7 @@ pub async fn install_package(
         })
         .collect();
     let changed = images.iter().any(|i| i.outcome == ImageOutcome::Loaded)
+        || placed.written > 0
         || reports.iter().any(|n| n.changed);
     Ok(InstallReport {
         package: options.package.clone(),
@@ -148,6 +175,8 @@ pub async fn install_package(
         images,
         nodes: reports,
         loaded_bytes,
+        models: placed,
+        gpu_fit,
         changed,
     })
 }
@@ -155,8 +184,12 @@ pub async fn install_package(
 /// The package's nodes, with `listen` applied. Their Compose files are
 /// generated here from these validated settings; the package's own (for
 /// the fallback installer) are read only to check them against the
-/// manifest before anything changes.
-fn package_nodes(package: &Package, listen: Option<IpAddr>) -> Result<Vec<Node>, InstallError> {
+/// manifest before anything changes. A node whose models came in the
+/// package needs no credentials.
+fn package_nodes(
+    package: &Package,
+    listen: Option<IpAddr>,
+) -> Result<Vec<NodeSetup>, InstallError> {
     let mut nodes = Vec::new();
     for packaged in &package.manifest().nodes {
         package.read_small(&packaged.compose_file, MAX_COMPOSE_FILE)?;
@@ -164,7 +197,77 @@ fn package_nodes(package: &Package, listen: Option<IpAddr>) -> Result<Vec<Node>,
         if listen.is_some() {
             node.listen = listen;
         }
-        nodes.push(node);
+        let offline = packaged.model_cache.is_some();
+        if offline {
+            node.credentials.clear();
+        }
+        nodes.push(NodeSetup {
+            node,
+            offline,
+            renewed: false,
+        });
     }
     Ok(nodes)
+}
+
+/// Each node's image reference, in node order.
+fn node_images(package: &Package) -> Vec<String> {
+    package
+        .manifest()
+        .nodes
+        .iter()
+        .map(|n| n.node.image.clone())
+        .collect()
+}
+
+/// Compares the profiles of each packaged cache a GPU node uses with this
+/// workstation's GPUs, and says so when they do not fit or cannot be
+/// checked.
+fn check_gpus(
+    package: &Package,
+    nodes: &[NodeSetup],
+    reporter: &dyn crate::progress::Reporter,
+) -> Vec<(String, GpuFit)> {
+    let mut fits: Vec<(String, GpuFit)> = Vec::new();
+    for setup in nodes.iter().filter(|s| s.offline && s.node.gpu) {
+        let Some(model) = &setup.node.model else {
+            continue;
+        };
+        if fits.iter().any(|(name, _)| name == &model.cache) {
+            continue;
+        }
+        let Some(cache) = package
+            .manifest()
+            .caches
+            .iter()
+            .find(|c| c.name == model.cache)
+        else {
+            continue;
+        };
+        let fit = gpu_fit(&cache.profiles);
+        let warning = match &fit {
+            GpuFit::Fits { .. } => None,
+            GpuFit::NoProfile { gpus } => Some(format!(
+                "warning: the models for `{}` hold profiles for {} only, and this workstation has {}: the node will not start serving; make a package with a profile for this GPU",
+                model.cache,
+                cache
+                    .profiles
+                    .iter()
+                    .flat_map(|p| &p.gpus)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                gpus.join(", ")
+            )),
+            GpuFit::Unknown { reason } => Some(format!(
+                "warning: could not check that the models for `{}` fit this workstation's GPU: {reason}",
+                model.cache
+            )),
+        };
+        if let Some(message) = warning {
+            reporter.report(Event::Note { message });
+        }
+        fits.push((model.cache.clone(), fit));
+    }
+    fits
 }

@@ -49,6 +49,16 @@ pub enum Problem {
         /// Bytes needed.
         needed: u64,
     },
+    /// Too little room for the model files.
+    #[error("the install folder's disk `{}` has {} free, the models need about {}: free some space or choose another install folder", path.display(), human(*available), human(*needed))]
+    ModelDisk {
+        /// The folder checked.
+        path: PathBuf,
+        /// Bytes free.
+        available: u64,
+        /// Bytes needed.
+        needed: u64,
+    },
     /// Two nodes of the run want the same port.
     #[error("nodes `{first}` and `{second}` both want port {port}: give one another `host_port` in the catalog")]
     PortClash {
@@ -87,6 +97,8 @@ pub(crate) struct Needs<'a> {
     pub nodes: &'a [Node],
     /// Bytes the engine will receive (it writes them twice while loading).
     pub load_bytes: u64,
+    /// Bytes of model files to write into the install folder.
+    pub model_bytes: u64,
     /// Whether the nodes will be started.
     pub start: bool,
 }
@@ -122,6 +134,7 @@ async fn problems(
     install_folder(dir, needs.nodes, &mut problems);
     credentials(dir, needs.nodes, &mut problems);
     disk(facts, needs.load_bytes, &mut problems);
+    model_disk(dir, needs.model_bytes, &mut problems);
     duplicate_ports(needs.nodes, &mut problems);
     if needs.start {
         gpu(facts, needs.nodes, &mut problems);
@@ -195,6 +208,24 @@ fn disk(facts: &EngineFacts, load_bytes: u64, problems: &mut Vec<Problem>) {
         if available < needed {
             problems.push(Problem::EngineDisk {
                 path: root.to_owned(),
+                available,
+                needed,
+            });
+        }
+    }
+}
+
+/// The model files go into the install folder, often another disk than
+/// the engine's.
+fn model_disk(dir: &InstallDir, needed: u64, problems: &mut Vec<Problem>) {
+    if needed == 0 {
+        return;
+    }
+    let path = dir.root();
+    if let Ok(available) = fs4::available_space(path) {
+        if available < needed {
+            problems.push(Problem::ModelDisk {
+                path: path.to_owned(),
                 available,
                 needed,
             });

@@ -43,6 +43,10 @@ pub struct InstalledNode {
     /// When it was installed or last changed (RFC 3339, UTC).
     #[serde(default)]
     pub installed_at: String,
+    /// Whether its models came in its package: it starts offline, from the
+    /// shared cache `models/<cache>`.
+    #[serde(default)]
+    pub offline: bool,
     /// The node's settings, as installed.
     pub node: Node,
 }
@@ -66,6 +70,7 @@ impl InstalledNode {
             compose_file: dir.compose_file(node),
             compose_project: compose::project_name(node),
             container: compose::container_name(node),
+            offline: false,
             installed_at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .expect("the current time always formats"),

@@ -14,7 +14,10 @@ use tokio::sync::mpsc;
 
 use super::export::{write_images, WantedImage};
 use super::layout;
-use super::manifest::{Manifest, PackagedImage, PackagedNode, FORMAT, FORMAT_VERSION};
+use super::manifest::{
+    Manifest, PackagedImage, PackagedNode, FORMAT, FORMAT_VERSION, FORMAT_VERSION_IMAGES_ONLY,
+};
+use super::models::{fallback_script, prepare_caches, write_caches, CacheSource, ModelOptions};
 use super::writer::{PackageWriter, Written};
 use super::zip::{Compression, DosTime};
 use super::PackageError;
@@ -41,6 +44,8 @@ pub struct CreateOptions {
     pub auth: RegistryAuth,
     /// Record in the package that its nodes start after install.
     pub start_after_install: bool,
+    /// The model caches to carry.
+    pub models: ModelOptions,
 }
 
 /// What was written.
@@ -74,9 +79,21 @@ pub async fn create_package(
     let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
 
     let wanted = resolve_images(engine, options, &*reporter, cancel).await?;
+    let caches = prepare_caches(
+        engine,
+        &options.nodes,
+        &options.models,
+        reporter.clone(),
+        cancel,
+    )
+    .await?;
     let mut needed = 1 << 20;
     for want in &wanted {
         needed += want.size;
+    }
+    let export_estimate = needed;
+    for cache in &caches {
+        needed += cache.walked.size();
     }
     let available = fs4::available_space(&dir).map_err(|source| PackageError::Io {
         action: "check free space in",
@@ -111,7 +128,7 @@ pub async fn create_package(
 
     reporter.report(Event::Started {
         step: Step::Export,
-        total: Some(needed),
+        total: Some(export_estimate),
     });
     let (sender, receiver) = mpsc::channel(4);
     let job = PackageJob {
@@ -121,6 +138,7 @@ pub async fn create_package(
         output: output.clone(),
         source_engine: format!("Docker {}", engine.version()),
         start_after_install: options.start_after_install,
+        caches,
     };
     let writer = {
         let reporter = reporter.clone();
@@ -140,7 +158,6 @@ pub async fn create_package(
         return Err(PackageError::Cancelled);
     }
     let written = written?;
-    reporter.report(Event::Finished { step: Step::Export });
 
     make_readable(temp.as_file()).map_err(|source| PackageError::Io {
         action: "set permissions of",
@@ -285,6 +302,7 @@ struct PackageJob {
     output: PathBuf,
     source_engine: String,
     start_after_install: bool,
+    caches: Vec<CacheSource>,
 }
 
 impl PackageJob {
@@ -300,13 +318,21 @@ impl PackageJob {
         let now = time::OffsetDateTime::now_utc();
         let mut package =
             PackageWriter::new(file, &self.output, self.compression, DosTime::from_utc(now));
+        let packaged = |node: &Node| {
+            node.model
+                .as_ref()
+                .map(|m| m.cache.clone())
+                .filter(|cache| self.caches.iter().any(|c| &c.ready.name == cache))
+        };
         let mut nodes = Vec::new();
         for node in &self.nodes {
             let name = layout::compose_entry(&node.service_name());
-            package.add(&name, compose_file(node).to_yaml().as_bytes())?;
+            let offline = packaged(node).is_some();
+            package.add(&name, compose_file(node, offline).to_yaml().as_bytes())?;
             nodes.push(PackagedNode {
                 node: node.clone(),
                 compose_file: name,
+                model_cache: packaged(node),
             });
         }
         package.add(
@@ -318,10 +344,19 @@ impl PackageJob {
             include_str!("scripts/install.ps1").as_bytes(),
         )?;
         let images = write_images(input, &mut package, &self.images, reporter, cancel)?;
+        reporter.report(Event::Finished { step: Step::Export });
+        let caches = write_caches(&mut package, &self.caches, reporter, cancel)?;
+        if !caches.is_empty() {
+            package.add(layout::MODELS_SH, fallback_script(&caches).as_bytes())?;
+        }
         package.add(layout::README, readme_text(&nodes, &images).as_bytes())?;
         package.finish(Manifest {
             format: FORMAT.to_owned(),
-            format_version: FORMAT_VERSION,
+            format_version: if caches.is_empty() {
+                FORMAT_VERSION_IMAGES_ONLY
+            } else {
+                FORMAT_VERSION
+            },
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             created: now
                 .format(&time::format_description::well_known::Rfc3339)
@@ -331,6 +366,7 @@ impl PackageJob {
             start_after_install: self.start_after_install,
             nodes,
             images,
+            caches,
             entries: Vec::new(),
         })
     }

@@ -17,6 +17,9 @@ pub enum PackageError {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A model cache could not be filled or read.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
     /// The output file exists and replacing it was not asked for.
     #[error("`{}` already exists; pass `--force` to replace it, or choose another `--output`", path.display())]
     OutputExists {
@@ -118,6 +121,49 @@ pub enum Structure {
     /// Two images of the manifest have the same reference.
     #[error("its manifest gives reference `{}` to two images", quote(.0))]
     ReferenceTwice(String),
+    /// An image reference that no node runs (a load would move that tag).
+    #[error("its manifest tags an image `{}`, which no node of the package runs", quote(.0))]
+    ReferenceOfNoNode(String),
+    /// A node whose image the package does not carry.
+    #[error("its node `{}` runs an image the package does not carry", quote(.0))]
+    NodeImageMissing(String),
+    /// A node's model cache that is not in the package, or not its own.
+    #[error("its node `{}` names a model cache the package does not carry for it", quote(.0))]
+    NodeCacheMissing(String),
+    /// A model cache of the manifest is unsafe or inconsistent.
+    #[error("its model cache `{}` {problem}", quote(cache))]
+    Cache {
+        /// The cache's name.
+        cache: String,
+        /// What is wrong.
+        problem: CacheProblem,
+    },
+}
+
+/// What is wrong with a model cache of a manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheProblem {
+    /// The name is not a cache name.
+    #[error("has a name that is not lower-case letters, digits and `-`")]
+    BadName,
+    /// Two caches share the name.
+    #[error("appears twice")]
+    Twice,
+    /// A path that would leave the cache.
+    #[error("has a path that leaves the cache: `{}`", quote(.0))]
+    PathLeaves(String),
+    /// The same path twice.
+    #[error("has the path `{}` twice", quote(.0))]
+    PathTwice(String),
+    /// A link whose target is absolute or outside the cache.
+    #[error("has a link that points outside the cache: `{}`", quote(.0))]
+    LinkOutside(String),
+    /// A mode beyond permission bits (set-user-ID and the like).
+    #[error("gives `{}` a mode beyond read, write and execute", quote(.0))]
+    BadMode(String),
+    /// A file whose content is not in the package at its size.
+    #[error("has `{}`, whose content is missing or of another size", quote(.0))]
+    FileMissing(String),
 }
 
 /// How an entry differs from what the manifest says.
@@ -152,6 +198,9 @@ pub enum EntryProblem {
     /// A blob entry whose listed digest is not its name.
     #[error("is listed with another digest than its name")]
     DigestNotName,
+    /// A model file no cache uses.
+    #[error("is a model file no model cache uses")]
+    ModelUnused,
     /// A blob of an image missing or of another size.
     #[error("is missing, or differs in size from the image that uses it")]
     BlobMissing,

@@ -16,6 +16,10 @@ pub const OCI_LAYOUT: &str = "images/oci-layout";
 pub const OCI_INDEX: &str = "images/index.json";
 /// The Docker `manifest.json` that `docker load` reads.
 pub const DOCKER_MANIFEST: &str = "images/manifest.json";
+/// The folder of model files, named by their SHA-256.
+pub const MODEL_BLOBS_DIR: &str = "models/blobs/sha256/";
+/// The fallback installer's part that writes the model caches.
+pub const MODELS_SH: &str = "install/models.sh";
 /// The POSIX fallback installer.
 pub const INSTALL_SH: &str = "install/install.sh";
 /// The Windows fallback installer.
@@ -28,6 +32,11 @@ pub const README: &str = "README.txt";
 /// The entry of a blob.
 pub fn blob_entry(digest_hex: &str) -> String {
     format!("{BLOBS_DIR}{digest_hex}")
+}
+
+/// The entry of a model file.
+pub fn model_blob_entry(sha256_hex: &str) -> String {
+    format!("{MODEL_BLOBS_DIR}{sha256_hex}")
 }
 
 /// The Compose file entry of a node's service.

@@ -5,13 +5,18 @@ use serde::{Deserialize, Serialize};
 
 use super::zip::Compression;
 use crate::catalog::Node;
+use crate::models::Profile;
 
 /// The value of [`Manifest::format`].
 pub const FORMAT: &str = "budgetguard-install-package";
 
-/// The format version this tool writes. A reader refuses a higher one: a newer
-/// tool made the package.
-pub const FORMAT_VERSION: u32 = 1;
+/// The highest format version this tool reads. A reader refuses a higher
+/// one: a newer tool made the package.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The version of a package without model caches, which readers of
+/// version 1 install correctly.
+pub const FORMAT_VERSION_IMAGES_ONLY: u32 = 1;
 
 /// The package manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +41,9 @@ pub struct Manifest {
     pub nodes: Vec<PackagedNode>,
     /// The images the nodes run, each carried once.
     pub images: Vec<PackagedImage>,
+    /// The model caches the nodes use, each carried once (format 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<PackagedCache>,
     /// Every other entry of the package.
     pub entries: Vec<EntryDigest>,
 }
@@ -48,6 +56,10 @@ pub struct PackagedNode {
     pub node: Node,
     /// The entry holding its Compose file.
     pub compose_file: String,
+    /// The model cache the package carries for it: it starts offline,
+    /// without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_cache: Option<String>,
 }
 
 /// An image in a package.
@@ -82,6 +94,56 @@ pub struct Blob {
     pub digest: String,
     /// Size in bytes.
     pub size: u64,
+}
+
+/// A model cache in a package: its files (content in
+/// `models/blobs/sha256/<sha256>`), links and folders, and its profiles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackagedCache {
+    /// Its name, shared by the nodes that use it.
+    pub name: String,
+    /// The image whose tools filled or listed it.
+    pub image: String,
+    /// The profiles it holds, as far as the image's tools say.
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
+    /// Its regular files.
+    pub files: Vec<CacheFile>,
+    /// Its symbolic links.
+    #[serde(default)]
+    pub links: Vec<CacheLink>,
+    /// Its folders.
+    #[serde(default)]
+    pub dirs: Vec<String>,
+}
+
+impl PackagedCache {
+    /// The bytes of its files.
+    pub fn size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// A file of a model cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheFile {
+    /// Its path inside the cache, `/`-separated.
+    pub path: String,
+    /// Its size.
+    pub size: u64,
+    /// Its permission bits.
+    pub mode: u32,
+    /// Its SHA-256, in hex: its content is the entry of that name.
+    pub sha256: String,
+}
+
+/// A symbolic link of a model cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheLink {
+    /// Its path inside the cache.
+    pub path: String,
+    /// Its target, relative to its folder, inside the cache.
+    pub target: String,
 }
 
 /// The checksum of one entry.

@@ -7,11 +7,13 @@ mod error;
 mod export;
 pub mod layout;
 pub mod manifest;
+mod models;
 pub mod quote;
 mod read;
 mod writer;
 pub mod zip;
 
 pub use create::{create_package, CreateOptions, CreateReport};
-pub use error::{EntryProblem, PackageError, Structure};
+pub use error::{CacheProblem, EntryProblem, PackageError, Structure};
+pub use models::ModelOptions;
 pub use read::{Package, VerifyReport};

@@ -8,10 +8,11 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Package;
-use crate::package::error::{EntryProblem, Structure};
+use crate::package::error::{CacheProblem, EntryProblem, Structure};
 use crate::package::layout;
 use crate::package::manifest::{Manifest, FORMAT, FORMAT_VERSION};
 use crate::package::quote::is_unsafe;
+use crate::package::zip::stays_inside;
 use crate::package::PackageError;
 
 /// The folder of the Compose files, one folder per node.
@@ -122,11 +123,21 @@ impl Package {
             }
             compose_files.insert(packaged.compose_file.as_str());
         }
+        let used = self.check_caches()?;
         for entry in &self.manifest.entries {
-            if let Some(hex) = entry.name.strip_prefix(layout::BLOBS_DIR) {
+            let blob = entry
+                .name
+                .strip_prefix(layout::BLOBS_DIR)
+                .or_else(|| entry.name.strip_prefix(layout::MODEL_BLOBS_DIR));
+            if let Some(hex) = blob {
                 if entry.sha256 != hex {
                     return Err(self.mismatch(&entry.name, EntryProblem::DigestNotName));
                 }
+            }
+            if entry.name.starts_with(layout::MODEL_BLOBS_DIR)
+                && !used.contains(entry.sha256.as_str())
+            {
+                return Err(self.mismatch(&entry.name, EntryProblem::ModelUnused));
             }
             if entry.name.starts_with(COMPOSE_DIR) && !compose_files.contains(entry.name.as_str()) {
                 return Err(self.mismatch(&entry.name, EntryProblem::ComposeOfNoNode));
@@ -156,6 +167,109 @@ impl Package {
                 }
             }
         }
+        // A load tags only the nodes' own images.
+        let run: HashSet<&str> = self
+            .manifest
+            .nodes
+            .iter()
+            .map(|n| layout::familiar(&n.node.image))
+            .collect();
+        if let Some(reference) = owners.keys().find(|r| !run.contains(*r)) {
+            return Err(not_a_package(Structure::ReferenceOfNoNode(
+                (*reference).to_owned(),
+            )));
+        }
+        if let Some(node) = self
+            .manifest
+            .nodes
+            .iter()
+            .find(|n| !owners.contains_key(layout::familiar(&n.node.image)))
+        {
+            return Err(not_a_package(Structure::NodeImageMissing(
+                node.node.name.clone(),
+            )));
+        }
         Ok(())
+    }
+
+    /// The model caches are safe and complete, and each node's cache is
+    /// its own; returns the SHA-256 of every model file the caches use.
+    fn check_caches(&self) -> Result<HashSet<&str>, PackageError> {
+        let not_a_package = |problem| PackageError::NotAPackage {
+            path: self.path.clone(),
+            problem,
+        };
+        let invalid = |cache: &str, problem| {
+            not_a_package(Structure::Cache {
+                cache: cache.to_owned(),
+                problem,
+            })
+        };
+        let mut names = HashSet::new();
+        let mut used = HashSet::new();
+        for cache in &self.manifest.caches {
+            let name = cache.name.as_str();
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && !name.starts_with('-')
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid {
+                return Err(invalid(name, CacheProblem::BadName));
+            }
+            if !names.insert(name) {
+                return Err(invalid(name, CacheProblem::Twice));
+            }
+            let mut paths = HashSet::new();
+            let all_paths = cache
+                .files
+                .iter()
+                .map(|f| &f.path)
+                .chain(cache.links.iter().map(|l| &l.path))
+                .chain(&cache.dirs);
+            for path in all_paths {
+                if !stays_inside(path) || path.len() > 1024 {
+                    return Err(invalid(name, CacheProblem::PathLeaves(path.clone())));
+                }
+                if !paths.insert(path.as_str()) {
+                    return Err(invalid(name, CacheProblem::PathTwice(path.clone())));
+                }
+            }
+            for link in &cache.links {
+                if link.target.is_empty()
+                    || link.target.starts_with('/')
+                    || link.target.contains(['\\', '\0'])
+                    || crate::models::resolve(&link.path, &link.target).is_none()
+                {
+                    return Err(invalid(name, CacheProblem::LinkOutside(link.path.clone())));
+                }
+            }
+            for file in &cache.files {
+                if file.mode > 0o777 {
+                    return Err(invalid(name, CacheProblem::BadMode(file.path.clone())));
+                }
+                let entry = layout::model_blob_entry(&file.sha256);
+                if self.listed(&entry).map(|e| e.size) != Some(file.size) {
+                    return Err(invalid(name, CacheProblem::FileMissing(file.path.clone())));
+                }
+                used.insert(file.sha256.as_str());
+            }
+        }
+        for packaged in &self.manifest.nodes {
+            if let Some(cache) = &packaged.model_cache {
+                let own = packaged
+                    .node
+                    .model
+                    .as_ref()
+                    .is_some_and(|m| &m.cache == cache);
+                if !own || !names.contains(cache.as_str()) {
+                    return Err(not_a_package(Structure::NodeCacheMissing(
+                        packaged.node.name.clone(),
+                    )));
+                }
+            }
+        }
+        Ok(used)
     }
 }

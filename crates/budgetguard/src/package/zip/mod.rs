@@ -13,6 +13,7 @@ mod writer;
 pub use error::{
     DataError, DataProblem, FileKind, HeaderField, NameProblem, ZipError, MAX_DIRECTORY,
 };
+pub(crate) use names::stays_inside;
 pub use names::MAX_NAME;
 pub use reader::{EntryInfo, ZipReader};
 pub use writer::{EntryWriter, Finished, ZipWriter};

@@ -87,7 +87,9 @@ pub(super) fn index_names(records: &[CentralRecord]) -> Result<HashMap<String, u
 
 /// Names stay inside the package: relative, `/`-separated, no `..`, `.` or
 /// empty parts, no backslashes, drive letters or NUL.
-fn stays_inside(name: &str) -> bool {
+/// Relative, `/`-separated, without empty, `.` or `..` parts, backslashes,
+/// drive letters or NUL: a name that stays inside its folder.
+pub(crate) fn stays_inside(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('/')
         && !name.contains(['\\', ':', '\0'])

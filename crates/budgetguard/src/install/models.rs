@@ -1,0 +1,398 @@
+//! Writing a package's model caches into the install folder,
+//! `<install dir>/models/<cache>/`, shared by the nodes of each cache.
+//!
+//! Each file streams from its entry into a temporary name beside its place,
+//! its SHA-256 checked on the way, and is renamed into place only when it
+//! matches. A log beside the cache (`<cache>.files`) records each file
+//! written, with its size, time and inode: a file the log vouches for is not
+//! read again, so a second install (or one that resumes after an
+//! interruption, file by file) is fast. A file already there that the log
+//! does not know is hashed once and kept if it matches. Nothing is ever
+//! written through a link, and nothing is made world-writable: the folders
+//! and files belong to the container's user when the tool runs as root.
+//!
+//! When the package turns out damaged, the files this run wrote are removed
+//! again; when the run is interrupted, they stay for the next run.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::dir::InstallDir;
+use super::InstallError;
+use crate::package::layout;
+use crate::package::manifest::{CacheFile, PackagedCache};
+use crate::package::{Package, PackageError};
+use crate::progress::{Counted, Event, Reporter, Step, Throttle};
+use crate::Cancel;
+
+/// The user NIM containers run as: it owns the caches.
+pub(crate) const CONTAINER_UID: u32 = 1000;
+
+/// What placing the caches did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModelsReport {
+    /// Files written.
+    pub written: usize,
+    /// Bytes written.
+    pub written_bytes: u64,
+    /// Files already in place.
+    pub present: usize,
+}
+
+/// One line of a cache's log: a file this tool put in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Logged {
+    sha256: String,
+    size: u64,
+    mtime: i128,
+    ino: u64,
+}
+
+/// The caches of a package and what is in place already.
+pub(crate) struct ModelPlan {
+    caches: Vec<CachePlan>,
+}
+
+struct CachePlan {
+    cache: PackagedCache,
+    log: HashMap<String, Logged>,
+}
+
+impl ModelPlan {
+    /// Reads each cache's log: what the install can skip.
+    pub(crate) fn new(dir: &InstallDir, package: &Package) -> Result<Self, InstallError> {
+        let mut caches = Vec::new();
+        for cache in &package.manifest().caches {
+            let log = read_log(&dir.models_log(&cache.name))?;
+            caches.push(CachePlan {
+                cache: cache.clone(),
+                log,
+            });
+        }
+        Ok(Self { caches })
+    }
+
+    /// The bytes still to write (files the logs do not vouch for).
+    pub(crate) fn bytes_to_write(&self, dir: &InstallDir) -> u64 {
+        self.caches
+            .iter()
+            .flat_map(|plan| {
+                let root = dir.models_dir(&plan.cache.name);
+                plan.cache
+                    .files
+                    .iter()
+                    .filter(move |f| !vouched(&plan.log, &root, f))
+            })
+            .map(|f| f.size)
+            .sum()
+    }
+
+    /// Writes every cache.
+    pub(crate) fn place(
+        &self,
+        dir: &InstallDir,
+        package: &Package,
+        reporter: &dyn Reporter,
+        cancel: &Cancel,
+    ) -> Result<ModelsReport, InstallError> {
+        let mut report = ModelsReport::default();
+        if self.caches.is_empty() {
+            return Ok(report);
+        }
+        reporter.report(Event::Started {
+            step: Step::PlaceModels,
+            total: Some(self.bytes_to_write(dir)),
+        });
+        let mut progress = Throttle::new(Step::PlaceModels);
+        let mut created: Vec<PathBuf> = Vec::new();
+        let mut run = Placing {
+            dir,
+            package,
+            reporter,
+            cancel,
+            progress: &mut progress,
+            created: &mut created,
+            report: &mut report,
+        };
+        let placed = self.caches.iter().try_for_each(|plan| run.cache(plan));
+        if let Err(e) = placed {
+            if matches!(e, InstallError::Package(PackageError::Mismatch { .. })) {
+                // A damaged package: take back everything this run wrote.
+                for path in created.iter().rev() {
+                    let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir(path));
+                }
+            }
+            return Err(e);
+        }
+        reporter.report(Event::Finished {
+            step: Step::PlaceModels,
+        });
+        Ok(report)
+    }
+}
+
+/// One run writing caches.
+struct Placing<'a> {
+    dir: &'a InstallDir,
+    package: &'a Package,
+    reporter: &'a dyn Reporter,
+    cancel: &'a Cancel,
+    progress: &'a mut Throttle,
+    /// Files and folders this run created, in order.
+    created: &'a mut Vec<PathBuf>,
+    report: &'a mut ModelsReport,
+}
+
+impl Placing<'_> {
+    fn cache(&mut self, plan: &CachePlan) -> Result<(), InstallError> {
+        let cache = &plan.cache;
+        let relative = Path::new("models").join(&cache.name);
+        self.folder(&relative)?;
+        let root = self.dir.models_dir(&cache.name);
+        let log_path = self.dir.models_log(&cache.name);
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&log_path)
+            .map_err(InstallError::io("write", &log_path))?;
+        for folder in &cache.dirs {
+            self.folder(&relative.join(folder))?;
+        }
+        for file in &cache.files {
+            if self.cancel.is_cancelled() {
+                return Err(InstallError::Cancelled);
+            }
+            if let Some(parent) = Path::new(&file.path).parent() {
+                self.folder(&relative.join(parent))?;
+            }
+            let target = root.join(&file.path);
+            if vouched(&plan.log, &root, file) || self.matches(&target, file)? {
+                self.report.present += 1;
+                if !plan.log.contains_key(&file.path) {
+                    log_line(&mut log, &target, file)?;
+                }
+                continue;
+            }
+            self.write(&target, file)?;
+            log_line(&mut log, &target, file)?;
+        }
+        for link in &cache.links {
+            if let Some(parent) = Path::new(&link.path).parent() {
+                self.folder(&relative.join(parent))?;
+            }
+            let path = root.join(&link.path);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    if std::fs::read_link(&path).ok().as_deref() == Some(Path::new(&link.target)) {
+                        continue;
+                    }
+                    std::fs::remove_file(&path).map_err(InstallError::io("replace", &path))?;
+                }
+                Ok(meta) if meta.is_file() => {
+                    std::fs::remove_file(&path).map_err(InstallError::io("replace", &path))?;
+                }
+                Ok(_) => {
+                    return Err(InstallError::io("make the link", &path)(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        "a folder is in the way",
+                    )))
+                }
+                Err(_) => {}
+            }
+            std::os::unix::fs::symlink(&link.target, &path)
+                .map_err(InstallError::io("make the link", &path))?;
+            self.created.push(path.clone());
+            if is_root(&root) {
+                let _ = std::os::unix::fs::lchown(&path, Some(CONTAINER_UID), Some(CONTAINER_UID));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the folders of `relative` (below the install folder) that
+    /// are missing, never through a link, for the container's user.
+    fn folder(&mut self, relative: &Path) -> Result<(), InstallError> {
+        for made in self.dir.make_dirs(relative)? {
+            give_to_container(&made, 0o2775)?;
+            self.created.push(made);
+        }
+        Ok(())
+    }
+
+    /// Whether `target` already holds the file (hashed: the log does not
+    /// vouch for it).
+    fn matches(&self, target: &Path, file: &CacheFile) -> Result<bool, InstallError> {
+        match std::fs::symlink_metadata(target) {
+            Ok(meta) if meta.is_file() && meta.len() == file.size => {}
+            _ => return Ok(false),
+        }
+        let mut hasher = Sha256::new();
+        let mut source = File::open(target).map_err(InstallError::io("read", target))?;
+        io::copy(&mut source, &mut HashWriter(&mut hasher))
+            .map_err(InstallError::io("read", target))?;
+        Ok(hex::encode(hasher.finalize()) == file.sha256)
+    }
+
+    /// Streams the file's entry into a temporary name beside `target`, then
+    /// renames it into place once its SHA-256 matched.
+    fn write(&mut self, target: &Path, file: &CacheFile) -> Result<(), InstallError> {
+        let temp = partial_name(target);
+        let entry = self
+            .package
+            .open_entry(&layout::model_blob_entry(&file.sha256))?;
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(&temp)
+            .map_err(InstallError::io("write", &temp))?;
+        let mut reader = Counted {
+            inner: entry,
+            progress: self.progress,
+            reporter: self.reporter,
+            cancel: self.cancel,
+        };
+        let copied = io::copy(&mut reader, &mut out);
+        let copied = copied.and_then(|n| out.flush().map(|()| n));
+        if let Err(e) = copied {
+            drop(out);
+            let _ = std::fs::remove_file(&temp);
+            return Err(if self.cancel.is_cancelled() {
+                InstallError::Cancelled
+            } else if e.kind() == io::ErrorKind::InvalidData
+                || e.kind() == io::ErrorKind::UnexpectedEof
+            {
+                InstallError::Package(self.package.read_error(e))
+            } else {
+                InstallError::io("write", &temp)(e)
+            });
+        }
+        drop(out);
+        let mode = if file.mode & 0o111 != 0 { 0o775 } else { 0o664 };
+        give_to_container(&temp, mode)?;
+        std::fs::rename(&temp, target).map_err(InstallError::io("put in place", target))?;
+        self.created.push(target.to_owned());
+        self.report.written += 1;
+        self.report.written_bytes += file.size;
+        Ok(())
+    }
+}
+
+/// Whether the log vouches for the file at its place: same content, and
+/// the file there has not changed since (size, time and inode).
+fn vouched(log: &HashMap<String, Logged>, root: &Path, file: &CacheFile) -> bool {
+    let Some(logged) = log.get(&file.path) else {
+        return false;
+    };
+    let Ok(meta) = std::fs::symlink_metadata(root.join(&file.path)) else {
+        return false;
+    };
+    logged.sha256 == file.sha256
+        && meta.is_file()
+        && meta.len() == file.size
+        && logged.size == file.size
+        && logged.ino == meta.ino()
+        && logged.mtime == mtime_of(&meta)
+}
+
+fn mtime_of(meta: &std::fs::Metadata) -> i128 {
+    i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec())
+}
+
+/// Appends `sha256 size mtime inode path` for the file now at `target`.
+fn log_line(log: &mut File, target: &Path, file: &CacheFile) -> Result<(), InstallError> {
+    let meta = std::fs::symlink_metadata(target).map_err(InstallError::io("read", target))?;
+    writeln!(
+        log,
+        "{} {} {} {} {}",
+        file.sha256,
+        file.size,
+        mtime_of(&meta),
+        meta.ino(),
+        file.path
+    )
+    .map_err(InstallError::io("write", target))
+}
+
+/// Reads a cache's log; a missing log is empty, a damaged line is skipped.
+fn read_log(path: &Path) -> Result<HashMap<String, Logged>, InstallError> {
+    let file = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(InstallError::Symlink {
+                path: path.to_owned(),
+            })
+        }
+        Ok(_) => File::open(path).map_err(InstallError::io("read", path))?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(InstallError::io("read", path)(e)),
+    };
+    let mut log = HashMap::new();
+    for line in io::BufReader::new(file).lines() {
+        let line = line.map_err(InstallError::io("read", path))?;
+        let mut parts = line.splitn(5, ' ');
+        let (Some(sha256), Some(size), Some(mtime), Some(ino), Some(name)) = (
+            parts.next(),
+            parts.next().and_then(|s| s.parse().ok()),
+            parts.next().and_then(|s| s.parse().ok()),
+            parts.next().and_then(|s| s.parse().ok()),
+            parts.next(),
+        ) else {
+            continue;
+        };
+        log.insert(
+            name.to_owned(),
+            Logged {
+                sha256: sha256.to_owned(),
+                size,
+                mtime,
+                ino,
+            },
+        );
+    }
+    Ok(log)
+}
+
+/// `<name>.budgetguard-partial` beside `target`.
+fn partial_name(target: &Path) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(".budgetguard-partial");
+    target.with_file_name(name)
+}
+
+/// Whether the tool runs as root, judged by who owns what it just made.
+fn is_root(made: &Path) -> bool {
+    std::fs::symlink_metadata(made).is_ok_and(|m| m.uid() == 0)
+}
+
+/// Sets `mode` on what this run made, and hands it to the container's user
+/// when the tool runs as root.
+pub(crate) fn give_to_container(path: &Path, mode: u32) -> Result<(), InstallError> {
+    if is_root(path) {
+        std::os::unix::fs::chown(path, Some(CONTAINER_UID), Some(CONTAINER_UID))
+            .map_err(InstallError::io("give to the container's user", path))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(InstallError::io("set permissions of", path))
+}
+
+/// A writer into a hasher.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

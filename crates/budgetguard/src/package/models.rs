@@ -1,0 +1,278 @@
+//! Model caches into the package: every file streamed into an entry named
+//! by its SHA-256 (a file shared by several caches, or by several paths, is
+//! stored once), links and folders recorded as they are. A file must be the
+//! one that was listed, and must not change while it is read.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::layout;
+use super::manifest::{Blob, CacheFile, CacheLink, PackagedCache};
+use super::writer::PackageWriter;
+use super::PackageError;
+use crate::catalog::Node;
+use crate::credentials::Credentials;
+use crate::engine::Engine;
+use crate::models::{describe_given, walk, ModelError, ModelStore, ReadyCache, Walked, WalkedFile};
+use crate::progress::{Counted, Event, Reporter, SharedReporter, Step, Throttle};
+use crate::Cancel;
+
+/// Which model caches a package carries, and where they come from.
+#[derive(Debug, Clone, Default)]
+pub struct ModelOptions {
+    /// Leave every model out: the nodes download theirs at first start.
+    pub skip: bool,
+    /// Profiles to package: `(None, id)` for every cache, `(Some(cache),
+    /// id)` for one. None: each node's catalog defaults.
+    pub profiles: Vec<(Option<String>, String)>,
+    /// Caches filled beforehand, used as they are: `(None, folder)` when
+    /// the nodes use one cache, `(Some(cache), folder)` otherwise.
+    pub given: Vec<(Option<String>, PathBuf)>,
+    /// Where the tool keeps the caches it fills itself.
+    pub store: Option<ModelStore>,
+    /// The secrets a fill needs (NGC API key, Hugging Face token).
+    pub secrets: Credentials,
+}
+
+/// Fills or finds the cache of every node that has a model section (each
+/// cache once), and lists each one.
+pub(crate) async fn prepare_caches(
+    engine: &Engine,
+    nodes: &[Node],
+    options: &ModelOptions,
+    reporter: SharedReporter,
+    cancel: &Cancel,
+) -> Result<Vec<CacheSource>, PackageError> {
+    if options.skip {
+        return Ok(Vec::new());
+    }
+    let mut users: Vec<(&str, &Node)> = Vec::new();
+    for node in nodes {
+        if let Some(model) = &node.model {
+            if !users.iter().any(|(cache, _)| *cache == model.cache) {
+                users.push((&model.cache, node));
+            }
+        }
+    }
+    let names: Vec<String> = users.iter().map(|(c, _)| c.to_string()).collect();
+    let known = |name: &Option<String>| -> Result<(), ModelError> {
+        match name {
+            Some(name) if !names.contains(name) => Err(ModelError::UnknownCache {
+                name: name.clone(),
+                known: names.clone(),
+            }),
+            _ => Ok(()),
+        }
+    };
+    for (name, _) in &options.profiles {
+        known(name)?;
+    }
+    for (name, _) in &options.given {
+        known(name)?;
+        if name.is_none() && names.len() > 1 {
+            return Err(ModelError::WhichCache { caches: names }.into());
+        }
+    }
+    let mut sources = Vec::new();
+    for (cache, node) in users {
+        let chosen: Vec<String> = options
+            .profiles
+            .iter()
+            .filter(|(name, _)| name.as_deref().is_none_or(|n| n == cache))
+            .map(|(_, id)| id.clone())
+            .collect();
+        let given = options
+            .given
+            .iter()
+            .find(|(name, _)| name.as_deref().is_none_or(|n| n == cache));
+        let ready = match (given, &options.store) {
+            (Some((_, dir)), _) => describe_given(engine, node, dir, &chosen, cancel).await?,
+            (None, Some(store)) => {
+                store
+                    .fill(
+                        engine,
+                        node,
+                        &chosen,
+                        &options.secrets,
+                        reporter.clone(),
+                        cancel,
+                    )
+                    .await?
+            }
+            (None, None) => return Err(ModelError::NoStore.into()),
+        };
+        let dir = ready.dir.clone();
+        let walked = tokio::task::spawn_blocking(move || walk(&dir))
+            .await
+            .expect("listing a cache does not panic")?;
+        sources.push(CacheSource { ready, walked });
+    }
+    Ok(sources)
+}
+
+/// A cache to package: where it is, what it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct CacheSource {
+    /// The cache, filled or given.
+    pub ready: ReadyCache,
+    /// Its listing.
+    pub walked: Walked,
+}
+
+/// Writes the caches into the package and returns their records.
+pub(crate) fn write_caches(
+    package: &mut PackageWriter,
+    sources: &[CacheSource],
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<Vec<PackagedCache>, PackageError> {
+    let total = sources.iter().map(|s| s.walked.size()).sum();
+    reporter.report(Event::Started {
+        step: Step::PackModels,
+        total: Some(total),
+    });
+    let mut progress = Throttle::new(Step::PackModels);
+    // The same file (a hard link, or one cache given twice) is read once.
+    let mut seen: HashMap<(u64, u64), Blob> = HashMap::new();
+    let mut caches = Vec::new();
+    for source in sources {
+        let mut files = Vec::new();
+        for file in &source.walked.files {
+            let blob = match seen.get(&(file.dev, file.ino)) {
+                Some(blob) => blob.clone(),
+                None => {
+                    let path = source.ready.dir.join(&file.path);
+                    let blob = write_file(package, &path, file, &mut progress, reporter, cancel)?;
+                    seen.insert((file.dev, file.ino), blob.clone());
+                    blob
+                }
+            };
+            files.push(CacheFile {
+                path: file.path.clone(),
+                size: file.size,
+                mode: file.mode,
+                sha256: layout::hex_of(&blob.digest).to_owned(),
+            });
+        }
+        caches.push(PackagedCache {
+            name: source.ready.name.clone(),
+            image: source.ready.image.clone(),
+            profiles: source.ready.profiles.clone(),
+            files,
+            links: source
+                .walked
+                .links
+                .iter()
+                .map(|l| CacheLink {
+                    path: l.path.clone(),
+                    target: l.target.clone(),
+                })
+                .collect(),
+            dirs: source.walked.dirs.clone(),
+        });
+    }
+    reporter.report(Event::Advanced {
+        step: Step::PackModels,
+        done: progress.done(),
+    });
+    reporter.report(Event::Finished {
+        step: Step::PackModels,
+    });
+    Ok(caches)
+}
+
+/// Streams one file, refusing one that is not the file listed or that
+/// changes while it is read.
+fn write_file(
+    package: &mut PackageWriter,
+    path: &Path,
+    listed: &WalkedFile,
+    progress: &mut Throttle,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<Blob, PackageError> {
+    let changed = || {
+        PackageError::Model(ModelError::Changed {
+            path: path.to_owned(),
+        })
+    };
+    let read_error = |e: io::Error| PackageError::Model(ModelError::io("read", path)(e));
+    let file = File::open(path).map_err(read_error)?;
+    let same = |file: &File| -> Result<bool, PackageError> {
+        let meta = file.metadata().map_err(read_error)?;
+        let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+        Ok(meta.is_file()
+            && meta.dev() == listed.dev
+            && meta.ino() == listed.ino
+            && meta.len() == listed.size
+            && mtime == listed.mtime)
+    };
+    if !same(&file)? {
+        return Err(changed());
+    }
+    let mut data = Counted {
+        inner: (&file).take(listed.size + 1),
+        progress,
+        reporter,
+        cancel,
+    };
+    let blob = package.add_blob(layout::MODEL_BLOBS_DIR, &mut data, cancel, &|e| {
+        if cancel.is_cancelled() {
+            PackageError::Cancelled
+        } else {
+            read_error(e)
+        }
+    })?;
+    if blob.size != listed.size || !same(&file)? {
+        return Err(changed());
+    }
+    Ok(blob)
+}
+
+/// `install/models.sh`: the fallback installer's part that writes the model
+/// caches from the unzipped package into `<install dir>/models/<cache>/`,
+/// never through a link that is in the way.
+pub(crate) fn fallback_script(caches: &[PackagedCache]) -> String {
+    let mut script = String::from(
+        "#!/bin/sh\n\
+         # Writes the package's model caches into \"$1/models/<cache>/\"; install.sh runs it\n\
+         # from the unzipped package's folder.\n\
+         set -eu\n\
+         models=\"$1/models\"\n",
+    );
+    for cache in caches {
+        let root = format!("\"$models\"/{}", quote(&cache.name));
+        script.push_str(&format!("mkdir -p {root}\n"));
+        for dir in &cache.dirs {
+            script.push_str(&format!("mkdir -p {root}/{}\n", quote(dir)));
+        }
+        for file in &cache.files {
+            let target = format!("{root}/{}", quote(&file.path));
+            script.push_str(&format!(
+                "rm -f {target}; cp {} {target}; chmod {:o} {target}\n",
+                quote(&layout::model_blob_entry(&file.sha256)),
+                if file.mode & 0o111 != 0 { 0o755 } else { 0o644 },
+            ));
+        }
+        for link in &cache.links {
+            let path = format!("{root}/{}", quote(&link.path));
+            script.push_str(&format!(
+                "rm -f {path}; ln -s {} {path}\n",
+                quote(&link.target)
+            ));
+        }
+        // NIM containers run as user 1000; nothing is left world-writable.
+        script.push_str(&format!(
+            "chmod 2775 {root}\nif [ \"$(id -u)\" = 0 ]; then chown -R 1000:1000 {root}; fi\n"
+        ));
+    }
+    script
+}
+
+/// `'text'` for the shell.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
