@@ -149,7 +149,7 @@ pub(crate) fn with_manifest(from: &Path, to: &Path, edit: impl Fn(&mut serde_jso
     });
 }
 
-fn flip_byte(from: &Path, to: &Path, entry: &str, offset: u64) {
+pub(crate) fn flip_byte(from: &Path, to: &Path, entry: &str, offset: u64) {
     let reader = ZipReader::open(from).unwrap();
     let start = reader.entry(entry).unwrap().data_start;
     let mut bytes = std::fs::read(from).unwrap();

@@ -6,6 +6,7 @@ mod create;
 mod create_errors;
 mod install;
 mod install_errors;
+mod models;
 mod never_wrong;
 mod pull;
 mod repack;

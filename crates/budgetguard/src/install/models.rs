@@ -156,6 +156,9 @@ impl Placing<'_> {
         self.folder(&relative)?;
         let root = self.dir.models_dir(&cache.name);
         let log_path = self.dir.models_log(&cache.name);
+        if std::fs::symlink_metadata(&log_path).is_err() {
+            self.created.push(log_path.clone());
+        }
         let mut log = OpenOptions::new()
             .create(true)
             .append(true)

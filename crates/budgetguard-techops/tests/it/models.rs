@@ -1,0 +1,570 @@
+//! Offline nodes: the Demo's model cache filled on the TechOps side through
+//! the image's own `download-to-cache` from a model server on loopback (or
+//! given with `--model-cache`), carried in the package, written on the
+//! workstation, and served with the model server gone and no credentials.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use testkit::engines::{self, TestEngine};
+use testkit::images::ImageGuard;
+use testkit::model_server::ModelServer;
+
+use crate::install_errors::{
+    assert_untouched, engine_state, error_text, flip_byte, package_traces,
+};
+use crate::repack::Repack;
+use crate::support::*;
+
+/// The bearer token the test model server wants, as NGC would.
+const TOKEN: &str = "nvapi-test-model-token";
+
+/// A catalog of Demo nodes of `image` with the Demo's model section (cache
+/// `cache`); `(name, port, variant)` each.
+fn model_catalog(dir: &Path, image: &str, cache: &str, nodes: &[(&str, u16, &str)]) -> PathBuf {
+    let nodes: Vec<_> = nodes
+        .iter()
+        .map(|(name, port, variant)| {
+            serde_json::json!({
+                "name": name, "image": image, "host_port": port, "variant": variant,
+                "cache_mount": "/opt/nim/.cache",
+                "credentials": ["NGC_API_KEY"],
+                "model": {
+                    "cache": cache,
+                    "fill": ["download-to-cache", "--profiles", "{profiles}"],
+                    "fill_all": ["download-to-cache", "--all"],
+                    "list": ["list-model-profiles"],
+                    "profiles": ["demo-base-cpu"],
+                    "credentials": ["NGC_API_KEY"],
+                    "pass_env": ["DEMO_NIM_MODEL_SERVER"],
+                }
+            })
+        })
+        .collect();
+    let path = dir.join("catalog.json");
+    std::fs::write(&path, serde_json::json!({ "nodes": nodes }).to_string()).unwrap();
+    path
+}
+
+/// The tool on the TechOps side, with the model server and its token.
+fn techops(home: &Path, engine: &TestEngine, server: &ModelServer) -> Command {
+    let mut command = bin(home, Some(&engine.host));
+    command
+        .env("NGC_API_KEY", TOKEN)
+        .env("DEMO_NIM_MODEL_SERVER", server.url());
+    command
+}
+
+fn create(
+    command: &mut Command,
+    catalog: &Path,
+    nodes: &str,
+    output: &Path,
+    extra: &[&str],
+) -> Run {
+    run(command
+        .args([
+            "create-install-package",
+            "--json",
+            "--no-pull",
+            "--nodes",
+            nodes,
+            "--output",
+        ])
+        .arg(output)
+        .arg("--catalog")
+        .arg(catalog)
+        .args(extra))
+}
+
+/// `POST /v1/infer` answers with an image.
+fn answers(port: u16) -> bool {
+    let out = Command::new("curl")
+        .args(["-sf", "-X", "POST", "-H", "Content-Type: application/json"])
+        .args(["-d", r#"{"prompt":"a fox","seed":3}"#])
+        .arg(format!("http://127.0.0.1:{port}/v1/infer"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(r#""finishReason":"SUCCESS""#)
+}
+
+/// Every path below `dir` with its size and modification time.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, i64, i64)> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path.clone());
+            }
+            found.insert(path, (meta.len(), meta.mtime(), meta.mtime_nsec()));
+        }
+    }
+    found
+}
+
+fn installer(home: &Path, engine: &TestEngine, dir: &Path) -> Command {
+    let mut command = bin(home, Some(&engine.host));
+    command
+        .env("BUDGETGUARD_INSTALL_DIR", dir)
+        .env_remove("DEMO_NIM_MODEL_SERVER");
+    command
+}
+
+#[test]
+fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
+    let all = engines::available();
+    let Some(source) = all.first() else { return };
+    let Some((demo, _copy)) = demo_copy(source, "offline") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let server = ModelServer::demo(6 << 20);
+    server.set_token(Some(TOKEN));
+    let cache = format!("demo-offline-{}", std::process::id());
+    let port = free_port();
+    let catalog = model_catalog(
+        home.path(),
+        &demo,
+        &cache,
+        &[("Offline Demo", port, "base")],
+    );
+
+    // Filled through the image's own tool, through the engine.
+    let filled = home.path().join("filled.zip");
+    let report = create(
+        &mut techops(home.path(), source, &server),
+        &catalog,
+        "Offline Demo",
+        &filled,
+        &[],
+    )
+    .success()
+    .json();
+    let manifest = &report["manifest"];
+    assert_eq!(manifest["format_version"], 2);
+    assert_eq!(manifest["caches"][0]["name"], cache.as_str());
+    assert_eq!(manifest["caches"][0]["profiles"][0]["id"], "demo-base-cpu");
+    assert_eq!(manifest["nodes"][0]["model_cache"], cache.as_str());
+    let files = server.files("demo-base-cpu").len() as u64;
+    assert_eq!(
+        server.total_file_requests(),
+        files,
+        "each file downloaded once"
+    );
+    real_zip_readers_accept(&filled);
+    let compose = std::process::Command::new("unzip")
+        .args(["-p"])
+        .arg(&filled)
+        .arg("compose/offline-demo/docker-compose.yml")
+        .output()
+        .unwrap();
+    let compose = String::from_utf8_lossy(&compose.stdout);
+    assert!(!compose.contains("credentials.env"), "{compose}");
+    assert!(
+        compose.contains(&format!("../../models/{cache}:/opt/nim/.cache")),
+        "{compose}"
+    );
+
+    // A second package reuses the cache: nothing is downloaded again.
+    let again = home.path().join("again.zip");
+    create(
+        &mut techops(home.path(), source, &server),
+        &catalog,
+        "Offline Demo",
+        &again,
+        &[],
+    )
+    .success();
+    assert_eq!(
+        server.total_file_requests(),
+        files,
+        "nothing downloaded twice"
+    );
+
+    // A cache given as it is, never changed.
+    let store = home
+        .path()
+        .join("data/budgetguard-techops/model-cache")
+        .join(&cache);
+    let before = snapshot(&store);
+    let given = home.path().join("given.zip");
+    let arg = format!("--model-cache={}", store.display());
+    create(
+        &mut techops(home.path(), source, &server),
+        &catalog,
+        "Offline Demo",
+        &given,
+        &[&arg],
+    )
+    .success();
+    assert_eq!(snapshot(&store), before, "the given cache is untouched");
+    assert_eq!(
+        manifest_of(&given)["caches"][0]["profiles"][0]["id"],
+        "demo-base-cpu",
+        "the listing says which profile the given cache holds"
+    );
+    // Without models.
+    let bare = home.path().join("bare.zip");
+    create(
+        &mut techops(home.path(), source, &server),
+        &catalog,
+        "Offline Demo",
+        &bare,
+        &["--no-models"],
+    )
+    .success();
+    assert_eq!(manifest_of(&bare)["format_version"], 1);
+    drop(server);
+
+    // The workstation: the model server is gone, no credentials installed.
+    for (i, target) in all.iter().enumerate() {
+        let _image = ImageGuard::new(target, vec![demo.clone()]);
+        let package = if i % 2 == 0 { &filled } else { &given };
+        let dir = home.path().join(format!("install-{}", target.name));
+        let first = run(installer(home.path(), target, &dir)
+            .args([
+                "install-package",
+                "--json",
+                "--start",
+                "--wait",
+                "120",
+                "--package",
+            ])
+            .arg(package))
+        .success()
+        .json();
+        assert!(
+            first["models"]["written"].as_u64().unwrap() >= files,
+            "{}",
+            target.name
+        );
+        assert!(answers(port), "{}: the Demo answers offline", target.name);
+        let cache_dir = dir.join("models").join(&cache);
+        let meta = std::fs::metadata(&cache_dir).unwrap();
+        assert_eq!(meta.mode() & 0o002, 0, "not world-writable");
+        assert_eq!(meta.uid(), 1000, "the container's user owns the cache");
+
+        // Again: every file is in place, nothing is written.
+        let second = run(installer(home.path(), target, &dir)
+            .args(["install-package", "--json", "--package"])
+            .arg(package))
+        .success()
+        .json();
+        assert_eq!(second["models"]["written"], 0, "{}", target.name);
+        assert_eq!(second["changed"], false, "{}", target.name);
+        run(installer(home.path(), target, &dir).args(["uninstall", "--all", "--purge-cache"]))
+            .success();
+        assert!(!cache_dir.exists(), "{}: purged", target.name);
+    }
+
+    // Without the models (credentials installed, as such a node needs
+    // them), the Demo never becomes ready: its model server is gone.
+    let target = &all[0];
+    let _image = ImageGuard::new(target, vec![demo.clone()]);
+    let dir = home.path().join("install-bare");
+    let mut credentials = installer(home.path(), target, &dir);
+    credentials
+        .args(["install-credentials", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    let mut child = credentials.spawn().unwrap();
+    use std::io::Write as _;
+    writeln!(child.stdin.take().unwrap(), "NGC_API_KEY={TOKEN}").unwrap();
+    assert!(child.wait().unwrap().success());
+    let bare_run = run(installer(home.path(), target, &dir)
+        .args(["install-package", "--start", "--wait", "8", "--package"])
+        .arg(&bare));
+    assert_eq!(bare_run.code, 1, "{}", bare_run.stderr);
+    assert!(
+        bare_run.stderr.contains("did not answer ready"),
+        "{}",
+        bare_run.stderr
+    );
+    run(installer(home.path(), target, &dir).args(["uninstall", "--all"])).success();
+}
+
+#[test]
+fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let Some((demo, _copy)) = demo_copy(&engine, "shared") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let server = ModelServer::demo(160 << 20);
+    server.set_token(Some(TOKEN));
+    let cache = format!("demo-shared-{}", std::process::id());
+    let catalog = model_catalog(
+        home.path(),
+        &demo,
+        &cache,
+        &[
+            ("Shared Base", free_port(), "base"),
+            ("Shared Canny", free_port(), "canny"),
+        ],
+    );
+    let package = home.path().join("shared.zip");
+    let report = create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Shared Base,Shared Canny",
+        &package,
+        &["--profile", "demo-base-cpu", "--profile", "demo-base-fp8"],
+    )
+    .success()
+    .json();
+    let caches = report["manifest"]["caches"].as_array().unwrap();
+    assert_eq!(caches.len(), 1, "one cache for both nodes");
+    // The text encoder both profiles use is stored once.
+    let shared = &server.files("demo-base-cpu")[1];
+    let entries = entry_names(&package);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|n| n.ends_with(&shared.sha256))
+            .count(),
+        1
+    );
+    drop(server);
+
+    // Ctrl-C while the models are written, then again: it completes.
+    let dir = home.path().join("install");
+    let (code, rest) = interrupt_after(
+        installer(home.path(), &engine, &dir)
+            .args(["install-package", "--package"])
+            .arg(&package),
+        "Writing models (",
+    );
+    assert_eq!(code, Some(1), "{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    let resumed = run(installer(home.path(), &engine, &dir)
+        .args(["install-package", "--json", "--package"])
+        .arg(&package))
+    .success()
+    .json();
+    assert!(
+        resumed["models"]["present"].as_u64().unwrap() > 0,
+        "files written before Ctrl-C are kept: {resumed}"
+    );
+    let endpoints: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("endpoints.json")).unwrap()).unwrap();
+    for node in endpoints["nodes"].as_array().unwrap() {
+        assert_eq!(node["offline"], true);
+        let compose = std::fs::read_to_string(node["compose_file"].as_str().unwrap()).unwrap();
+        assert!(
+            compose.contains(&format!("../../models/{cache}")),
+            "{compose}"
+        );
+        assert!(!compose.contains("credentials.env"), "{compose}");
+    }
+    assert_eq!(
+        files_in(&dir.join("models")),
+        [cache.clone(), format!("{cache}.files")]
+    );
+    run(installer(home.path(), &engine, &dir).args(["uninstall", "Shared Base", "--purge-cache"]))
+        .success();
+    assert!(
+        dir.join("models").join(&cache).exists(),
+        "Canny still uses it"
+    );
+    run(installer(home.path(), &engine, &dir).args(["uninstall", "--all", "--purge-cache"]))
+        .success();
+    assert!(!dir.join("models").join(&cache).exists());
+}
+
+#[test]
+fn damaged_or_hostile_models_are_refused_and_change_nothing() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let Some((demo, _copy)) = demo_copy(&engine, "hostile-models") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let server = ModelServer::demo(2 << 20);
+    server.set_token(Some(TOKEN));
+    let cache = format!("demo-hostile-{}", std::process::id());
+    let catalog = model_catalog(
+        home.path(),
+        &demo,
+        &cache,
+        &[("Hostile", free_port(), "base")],
+    );
+    let good = home.path().join("good.zip");
+    create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Hostile",
+        &good,
+        &[],
+    )
+    .success();
+
+    let mut corpus: Vec<(PathBuf, &str)> = Vec::new();
+    // A flipped byte in the largest model file, nothing re-hashed.
+    let repack = Repack::open(&good);
+    let (name, data) = repack
+        .entries
+        .iter()
+        .filter(|(n, _)| n.starts_with("models/blobs/"))
+        .max_by_key(|(_, d)| d.len())
+        .unwrap();
+    let flipped = home.path().join("flipped.zip");
+    flip_byte(&good, &flipped, name, data.len() as u64 / 2);
+    corpus.push((flipped, "does not match its"));
+    // A link that leaves the cache, consistent otherwise.
+    let mut escape = Repack::open(&good);
+    escape.manifest["caches"][0]["links"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"path": "evil", "target": "../../../../../etc/shadow"}));
+    let escaping = home.path().join("escape.zip");
+    escape.write(&escaping);
+    corpus.push((escaping, "has a link that points outside the cache"));
+    // A lying size.
+    let mut lying = Repack::open(&good);
+    let size = lying.manifest["caches"][0]["files"][0]["size"]
+        .as_u64()
+        .unwrap();
+    lying.manifest["caches"][0]["files"][0]["size"] = serde_json::json!(size + 1);
+    let lying_path = home.path().join("lying.zip");
+    lying.write(&lying_path);
+    corpus.push((lying_path, "whose content is missing or of another size"));
+
+    let before = engine_state(&engine);
+    let traces = package_traces(&good);
+    for (package, expected) in &corpus {
+        let dir = home.path().join("install");
+        let result = run(installer(home.path(), &engine, &dir)
+            .args(["install-package", "--package"])
+            .arg(package));
+        let error = error_text(&result);
+        assert!(error.contains(expected), "{}: {error}", package.display());
+        assert!(
+            !dir.exists(),
+            "{}: the install folder was touched",
+            package.display()
+        );
+        assert_untouched(&engine, &before, &traces, &package.display().to_string());
+    }
+
+    // On the TechOps side, a cache with a link out, or a FIFO, is refused.
+    let store = home
+        .path()
+        .join("data/budgetguard-techops/model-cache")
+        .join(&cache);
+    for (what, plant) in [
+        (
+            "link",
+            Box::new(|p: &Path| std::os::unix::fs::symlink("/etc/passwd", p).unwrap())
+                as Box<dyn Fn(&Path)>,
+        ),
+        (
+            "fifo",
+            Box::new(|p: &Path| {
+                assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+            }),
+        ),
+    ] {
+        let given = home.path().join(format!("given-{what}"));
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(&store)
+            .arg(&given)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        plant(&given.join("planted"));
+        let out = home.path().join(format!("{what}.zip"));
+        let arg = format!("--model-cache={}", given.display());
+        let result = create(
+            &mut techops(home.path(), &engine, &server),
+            &catalog,
+            "Hostile",
+            &out,
+            &[&arg],
+        );
+        assert_eq!(result.code, 1, "{what}: {}", result.stderr);
+        let expected = if what == "link" {
+            "is a link with an absolute target"
+        } else {
+            "is a device, FIFO or socket"
+        };
+        assert!(
+            result.stderr.contains(expected),
+            "{what}: {}",
+            result.stderr
+        );
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn the_preflight_says_when_the_models_do_not_fit_the_gpu() {
+    let Some(engine) = engines::primary() else {
+        return;
+    };
+    let Some((demo, _copy)) = demo_copy(&engine, "gpu-fit") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let server = ModelServer::demo(1 << 20);
+    server.set_token(Some(TOKEN));
+    let cache = format!("demo-gpu-{}", std::process::id());
+    let catalog = model_catalog(
+        home.path(),
+        &demo,
+        &cache,
+        &[("Gpu Fit", free_port(), "base")],
+    );
+    let mut edited: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&catalog).unwrap()).unwrap();
+    edited["nodes"][0]["gpu"] = serde_json::json!(true);
+    std::fs::write(&catalog, edited.to_string()).unwrap();
+    let package = home.path().join("gpu.zip");
+    create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Gpu Fit",
+        &package,
+        &["--profile", "demo-base-fp4"],
+    )
+    .success();
+    let fake = home.path().join("bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    std::fs::write(
+        fake.join("nvidia-smi"),
+        "#!/bin/sh\necho 'NVIDIA RTX A6000'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        fake.join("nvidia-smi"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+    let dir = home.path().join("install");
+    let result = run(installer(home.path(), &engine, &dir)
+        .env("PATH", &path)
+        .args(["install-package", "--package"])
+        .arg(&package))
+    .success();
+    assert!(
+        result
+            .stderr
+            .contains("hold profiles for NVIDIA GeForce RTX 5090")
+            && result
+                .stderr
+                .contains("this workstation has NVIDIA RTX A6000"),
+        "{}",
+        result.stderr
+    );
+    run(installer(home.path(), &engine, &dir).args(["uninstall", "--all", "--purge-cache"]))
+        .success();
+}
