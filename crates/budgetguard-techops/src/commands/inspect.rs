@@ -57,5 +57,34 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
             human(image.size())
         );
     }
+    if !manifest.caches.is_empty() {
+        println!("Models (the nodes start offline, without credentials):");
+        for cache in &manifest.caches {
+            let users: Vec<&str> = manifest
+                .nodes
+                .iter()
+                .filter(|n| n.model_cache.as_deref() == Some(cache.name.as_str()))
+                .map(|n| n.node.name.as_str())
+                .collect();
+            println!(
+                "  {} ({} files, {}) for {}",
+                cache.name,
+                cache.files.len(),
+                human(cache.size()),
+                users.join(", ")
+            );
+            for profile in &cache.profiles {
+                let gpus = if profile.gpus.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {}", profile.gpus.join(", "))
+                };
+                println!("    profile {}{gpus}", profile.id);
+            }
+            if cache.profiles.is_empty() {
+                println!("    profiles: not known (the image's tools did not say)");
+            }
+        }
+    }
     Ok(())
 }

@@ -262,6 +262,50 @@ fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
         assert!(!cache_dir.exists(), "{}: purged", target.name);
     }
 
+    // Without the tool: unzip, then the fallback script writes the models.
+    let target = &all[0];
+    let _image = ImageGuard::new(target, vec![demo.clone()]);
+    let unzipped = home.path().join("unzipped");
+    let out = Command::new("unzip")
+        .arg("-q")
+        .arg(&filled)
+        .arg("-d")
+        .arg(&unzipped)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dir = home.path().join("install-script");
+    let out = Command::new("sh")
+        .args(["install/install.sh", "--start"])
+        .current_dir(&unzipped)
+        .env("BUDGETGUARD_INSTALL_DIR", &dir)
+        .env("DOCKER_HOST", &target.host)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ready = (0..60).any(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        answers(port)
+    });
+    let compose_file = dir.join("compose/offline-demo/docker-compose.yml");
+    let down = Command::new("docker")
+        .args(["compose", "-p", "budgetguard-offline-demo", "-f"])
+        .arg(&compose_file)
+        .arg("down")
+        .env("DOCKER_HOST", &target.host)
+        .output()
+        .unwrap();
+    assert!(ready, "the Demo installed by install.sh answers offline");
+    assert!(down.status.success());
+    let mode = std::fs::metadata(dir.join("models").join(&cache))
+        .unwrap()
+        .mode();
+    assert_eq!(mode & 0o002, 0, "install.sh leaves nothing world-writable");
+
     // Without the models (credentials installed, as such a node needs
     // them), the Demo never becomes ready: its model server is gone.
     let target = &all[0];

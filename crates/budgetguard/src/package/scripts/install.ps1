@@ -32,6 +32,10 @@ foreach ($line in Get-Content SHA256SUMS) {
   if ($actual -ne $expected) { Fail "$name is damaged; copy the package again" }
 }
 
+if (Test-Path install\models.sh) {
+  Fail "this package carries model caches, which this script does not write; install it with budgetguard-techops, or with sh install/install.sh in WSL"
+}
+
 Write-Host "Loading images..."
 tar -C images -cf - . | docker load
 if ($LASTEXITCODE -ne 0) { Fail "docker load failed" }

@@ -5,8 +5,9 @@
 #
 #     sh install/install.sh [--start]
 #
-# It checks every file against SHA256SUMS, loads the images, writes each
-# node's Compose file to the install folder (BUDGETGUARD_INSTALL_DIR, by
+# It checks every file against SHA256SUMS, writes the model caches the
+# package carries, loads the images, writes each node's Compose file to the
+# install folder (BUDGETGUARD_INSTALL_DIR, by
 # default ~/.local/share/budgetguard-techops) and creates the containers;
 # --start also starts them.
 set -eu
@@ -35,6 +36,11 @@ fi
 echo "Verifying the package..."
 sha256sum --check --quiet --strict SHA256SUMS || fail "the package is damaged; copy it again"
 
+if [ -f install/models.sh ]; then
+  echo "Writing models..."
+  sh install/models.sh "$install_dir"
+fi
+
 echo "Loading images..."
 tar -C images -cf - . | docker load
 
@@ -42,8 +48,9 @@ for dir in compose/*/; do
   service=$(basename "$dir")
   target="$install_dir/compose/$service"
   mkdir -p "$target/cache"
-  # NIM containers run as another user and must write their model cache.
-  chmod a+rwx "$target/cache"
+  # NIM containers run as user 1000 and write their model cache; nobody else may.
+  chmod 2775 "$target/cache"
+  if [ "$(id -u)" = 0 ]; then chown 1000:1000 "$target/cache"; fi
   cp "$dir/docker-compose.yml" "$target/docker-compose.yml"
   if [ "$start" = 1 ]; then
     $compose -p "budgetguard-$service" -f "$target/docker-compose.yml" up -d
