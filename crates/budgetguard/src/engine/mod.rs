@@ -3,6 +3,7 @@
 mod error;
 mod idle;
 mod load;
+mod logs;
 mod pull;
 mod registry;
 

@@ -21,4 +21,5 @@ pub use error::{InstallError, Problem};
 pub use load::ImageOutcome;
 pub use nodes::{select, start, status, stop, uninstall, NodeStatus};
 pub use package::{install_package, ImageReport, InstallOptions, InstallReport};
+pub use preflight::start_problems;
 pub use state::{Endpoints, InstalledNode, LoadedImage, LoadedImages};
