@@ -139,16 +139,20 @@ async fn install_a_demo_package_into_another_engine_from_the_browser() {
     browser.click("input[name='start'][value='start']").await;
     assert!(browser.enabled("#install-button").await);
     browser.click("#install-button").await;
-    let mut steps = Vec::new();
-    browser
-        .wait_for("the install to end", Duration::from_secs(600), || async {
-            let step = browser.text("#job-step").await;
-            if steps.last() != Some(&step) && !step.is_empty() {
-                steps.push(step);
-            }
-            !browser.shown("#cancel-button").await && browser.shown(".outcome").await
-        })
-        .await;
+    let mut steps: Vec<String> = Vec::new();
+    let began = std::time::Instant::now();
+    while browser.shown("#cancel-button").await || !browser.shown(".outcome").await {
+        assert!(
+            began.elapsed() < Duration::from_secs(600),
+            "the install did not end: {}",
+            browser.text("#job").await
+        );
+        let step = browser.text("#job-step").await;
+        if steps.last() != Some(&step) && !step.is_empty() {
+            steps.push(step);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         browser.text("#job-title").await,
         "Package installed",
