@@ -559,6 +559,8 @@
         action.firstChild.textContent = words[action.dataset.action];
         const answer = await post(`/api/installed/${action.dataset.action}`, { node: action.dataset.node });
         showMessage(byId('installed-message'), answer.ok ? null : answer.message);
+        // Redraw even if nothing changed: the button must come back.
+        delete container.dataset.html;
         await refreshInstalled(container);
       } else if (log) {
         await showLog(log.dataset.log);

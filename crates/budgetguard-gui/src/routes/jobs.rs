@@ -189,6 +189,15 @@ pub(crate) async fn uninstall(
     State(state): State<Arc<AppState>>,
     Json(form): Json<UninstallForm>,
 ) -> Response {
+    if state.workstation.starting(&form.node) {
+        return refuse(
+            StatusCode::CONFLICT,
+            Message::new(format!(
+                "“{}” is starting: wait until it is ready (or has failed), then uninstall it.",
+                form.node.trim()
+            )),
+        );
+    }
     let workstation = Arc::clone(&state.workstation);
     started(
         state

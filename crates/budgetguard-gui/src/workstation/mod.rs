@@ -299,13 +299,17 @@ impl Workstation {
                 field: None,
             });
         }
-        if restart {
-            install::stop(&engine, std::slice::from_ref(&node), &Silent)
-                .await
-                .map_err(|e| install_error(&e))?;
-        }
         let name = node.name.clone();
         self.set_activity(&name, Some(Activity::Starting));
+        if restart {
+            let stopped = install::stop(&engine, std::slice::from_ref(&node), &Silent)
+                .await
+                .map_err(|e| install_error(&e));
+            if let Err(message) = stopped {
+                self.set_activity(&name, Some(Activity::Failed(message.clone())));
+                return Err(message);
+            }
+        }
         let this = Arc::clone(self);
         let cancel = stop.child_token();
         tokio::spawn(async move {
@@ -315,6 +319,14 @@ impl Workstation {
             this.set_activity(&name, failure);
         });
         Ok(())
+    }
+
+    /// Whether a start or restart of the installed node `name` runs.
+    pub(crate) fn starting(&self, name: &str) -> bool {
+        let activities = self.activities.lock().expect("not poisoned");
+        activities.iter().any(|(node, activity)| {
+            node.eq_ignore_ascii_case(name.trim()) && *activity == Activity::Starting
+        })
     }
 
     /// Stops the installed node `name` (its container stays).

@@ -119,13 +119,17 @@ async fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
         )
         .await;
     assert_eq!(browser.text("#installed-message").await, "");
+    let container = compose::container_name(&node);
+    let started_at = || engine.docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", &container]);
+    let before = started_at();
     browser.click("button[data-action='restart']").await;
     browser
         .wait_for(
             "the node to be ready after the restart",
             Duration::from_secs(120),
             || async {
-                browser.shown(".health-ok").await
+                started_at() != before
+                    && browser.shown(".health-ok").await
                     && browser.shown("button[data-action='restart']").await
             },
         )
@@ -163,12 +167,12 @@ async fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
         )
         .await;
     assert!(cache.join("weights.bin").exists(), "the cache stays");
-    let container = engine
+    let gone = engine
         .docker()
-        .args(["inspect", &compose::container_name(&node)])
+        .args(["container", "inspect", &container])
         .output()
         .unwrap();
-    assert!(!container.status.success(), "the container is gone");
+    assert!(!gone.status.success(), "the container is gone");
     browser.screenshot("14-uninstalled").await;
 
     // The server stops while the page still listens to its events.
