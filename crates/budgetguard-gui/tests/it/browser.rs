@@ -195,6 +195,9 @@ async fn create_a_package_in_the_browser() {
     assert_eq!(browser.text("#job-percent").await, "100%");
     assert_eq!(browser.text("#job-title").await, "Package created");
     assert!(!browser.shown("#cancel-button").await);
+    browser
+        .wait_text("#packages", "gui-package.zip", Duration::from_secs(10))
+        .await;
     browser.screenshot("4-package-created").await;
 
     // The page tells the truth about the file.

@@ -288,8 +288,15 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
     }
 
-    /// The text of the element with this CSS selector.
+    /// The text of the element with this CSS selector (found again if a
+    /// live refresh replaced it meanwhile).
     pub async fn text(&self, css: &str) -> String {
+        for _ in 0..50 {
+            if let Ok(text) = self.find(css).await.text().await {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         self.find(css).await.text().await.unwrap()
     }
 
@@ -300,8 +307,15 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
-    /// Clicks the element with this CSS selector.
+    /// Clicks the element with this CSS selector (found again if a live
+    /// refresh replaced it meanwhile).
     pub async fn click(&self, css: &str) {
+        for _ in 0..50 {
+            if self.find(css).await.click().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         self.find(css).await.click().await.unwrap();
     }
 
