@@ -23,7 +23,9 @@
 mod browser;
 mod error;
 mod jobs;
+mod messages;
 mod pages;
+mod paths;
 mod routes;
 mod security;
 mod server;

@@ -15,7 +15,7 @@ use crate::error::GuiError;
 use crate::jobs::Jobs;
 use crate::routes;
 use crate::security::{Guard, Token};
-use crate::state::AppState;
+use crate::state::{AppState, PackageSettings};
 use crate::workstation::Workstation;
 
 /// What the GUI serves and where.
@@ -83,7 +83,10 @@ impl Gui {
                 options.auth,
             )),
             catalog: options.catalog,
-            default_output: options.default_output,
+            settings: std::sync::Mutex::new(PackageSettings::new(
+                options.default_output.display().to_string(),
+            )),
+            install_path: std::sync::Mutex::default(),
             guard: Guard::new(token, port),
             jobs: Jobs::new(stop.clone()),
             stop,

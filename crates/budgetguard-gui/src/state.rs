@@ -1,9 +1,11 @@
 //! What every route shares.
 
-use std::path::PathBuf;
+use std::sync::Mutex;
 
 use budgetguard::catalog::Catalog;
+use budgetguard::package::zip::Compression;
 use budgetguard::Cancel;
+use serde::{Deserialize, Serialize};
 
 use crate::jobs::Jobs;
 use crate::security::Guard;
@@ -14,8 +16,10 @@ use crate::workstation::Workstation;
 pub(crate) struct AppState {
     /// The nodes offered.
     pub catalog: Catalog,
-    /// The output path the package form proposes.
-    pub default_output: PathBuf,
+    /// The create form's values as last used: they survive a reload.
+    pub settings: Mutex<PackageSettings>,
+    /// The Install page's package path as last used.
+    pub install_path: Mutex<String>,
     /// The address and token checks.
     pub guard: Guard,
     /// The one job at a time.
@@ -24,4 +28,40 @@ pub(crate) struct AppState {
     pub workstation: std::sync::Arc<Workstation>,
     /// Cancelled when the server stops: ends event streams and jobs.
     pub stop: Cancel,
+}
+
+/// The create form's values, as the user left them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PackageSettings {
+    /// The output file, as typed.
+    pub output: String,
+    /// How to compress.
+    pub compression: Compression,
+    /// Replace an existing file.
+    #[serde(default)]
+    pub force: bool,
+    /// Never pull.
+    #[serde(default)]
+    pub no_pull: bool,
+    /// The nodes start after install.
+    #[serde(default)]
+    pub start_after_install: bool,
+}
+
+impl PackageSettings {
+    /// The form as first shown: `output`, no compression, no option ticked.
+    pub(crate) fn new(output: String) -> Self {
+        Self {
+            output,
+            compression: Compression::None,
+            force: false,
+            no_pull: false,
+            start_after_install: false,
+        }
+    }
+
+    /// Whether the form's compression is `name` (`none`, `deflate`, `zstd`).
+    pub(crate) fn compression_is(&self, name: &str) -> bool {
+        self.compression.to_string().eq_ignore_ascii_case(name)
+    }
 }

@@ -1,39 +1,207 @@
 // BudgetGuard TechOps GUI: the live parts of the pages, in plain JavaScript.
-// Every request carries this run's token; the server renders everything
-// else, including the outcome of a job (inserted as it comes).
+// Every request carries this run's token. The server renders the HTML
+// fragments (escaping everything a package says); data that comes as JSON is
+// only ever set as text (textContent), never as markup.
 'use strict';
 
 (() => {
   const token = document.body.dataset.token;
   const byId = (id) => document.getElementById(id);
+  const headers = { 'Content-Type': 'application/json', 'X-BudgetGuard-Token': token };
 
-  /** POSTs `body` as JSON; resolves to '' on success, else the server's words. */
+  /**
+   * POSTs `body` as JSON. Resolves to `{ ok, response, message }`: on a
+   * refusal, `message` is the server's `{ text, lines, field }`.
+   */
   async function post(path, body) {
+    let response;
     try {
-      const response = await fetch(path, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-BudgetGuard-Token': token },
-        body: JSON.stringify(body),
-      });
-      if (response.ok) return '';
-      return (await response.text()) || `The server answered ${response.status}.`;
+      response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
     } catch (error) {
-      return `The GUI server does not answer (${error.message}); is budgetguard-techops gui still running?`;
+      return {
+        ok: false,
+        message: { text: `The GUI server does not answer (${error.message}); is budgetguard-techops gui still running?`, lines: [], field: null },
+      };
     }
+    if (response.ok) return { ok: true, response, message: null };
+    const text = await response.text();
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      message = { text: text || `The server answered ${response.status}.`, lines: [], field: null };
+    }
+    return { ok: false, response, message };
+  }
+
+  /** Puts a message (its text, then its lines) into `element`, as text. */
+  function showMessage(element, message) {
+    if (!element) return;
+    if (!message) {
+      element.replaceChildren();
+      return;
+    }
+    const parts = [document.createTextNode(message.text)];
+    if (message.lines && message.lines.length > 0) {
+      const list = document.createElement('ul');
+      for (const line of message.lines) {
+        const item = document.createElement('li');
+        item.textContent = line;
+        list.append(item);
+      }
+      parts.push(list);
+    }
+    element.replaceChildren(...parts);
+  }
+
+  /** Shows `text` beside the field with id `field` (or clears it). */
+  function fieldError(field, text) {
+    const input = byId(field);
+    const slot = byId(`${field}-error`);
+    if (slot) slot.textContent = text || '';
+    if (input) {
+      if (text) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    }
+  }
+
+  /** A refusal: beside its field when it names one, else in `fallback`. */
+  function refusal(message, fallback) {
+    hideFinishedJob();
+    if (message.field && byId(`${message.field}-error`)) {
+      fieldError(message.field, message.text);
+      showMessage(fallback, null);
+    } else {
+      showMessage(fallback, message);
+    }
+  }
+
+  function fillList(element, items) {
+    element.replaceChildren(...items.map((text) => {
+      const item = document.createElement('li');
+      item.textContent = text;
+      return item;
+    }));
+  }
+
+  function debounce(work, wait) {
+    let timer;
+    return (...args) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => work(...args), wait);
+    };
   }
 
   /** Copies the text of the element a `data-copy` button names. */
   document.addEventListener('click', async (event) => {
     const button = event.target.closest('[data-copy]');
     if (!button) return;
-    const text = byId(button.dataset.copy).textContent;
+    const text = byId(button.dataset.copy).textContent.trim();
+    const label = button.firstChild;
     try {
       await navigator.clipboard.writeText(text);
-      button.textContent = 'Copied';
+      label.textContent = 'Copied';
     } catch {
-      button.textContent = 'Select and copy';
+      // No clipboard (a page not on localhost): select the text instead.
+      const range = document.createRange();
+      range.selectNodeContents(byId(button.dataset.copy));
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      label.textContent = 'Selected: press Ctrl+C';
     }
-    setTimeout(() => { button.textContent = 'Copy'; }, 2000);
+    setTimeout(() => { label.textContent = 'Copy'; }, 2000);
+  });
+
+  // -------------------------------------------------------------- The job
+
+  let jobRunning = !byId('cancel-button').hidden;
+  const jobListeners = [];
+  const onJobChange = (listener) => jobListeners.push(listener);
+  const jobChanged = (finished) => jobListeners.forEach((listener) => listener(finished));
+
+  function hideFinishedJob() {
+    if (!jobRunning) byId('job').hidden = true;
+  }
+
+  /** Shows the job card for a job that just started, before its first event. */
+  function jobStarted(title) {
+    jobRunning = true;
+    showJob(title, true);
+    showMessage(byId('job-message'), null);
+    showProgress({ step: 'Preparing', percent: null, bytes: '', notes: [] });
+    byId('job').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+    jobChanged(null);
+  }
+
+  function showJob(title, running) {
+    byId('job').hidden = false;
+    byId('job-title').textContent = title;
+    byId('cancel-button').hidden = !running;
+    if (running) {
+      byId('job-progress').hidden = false;
+      byId('job-outcome').replaceChildren();
+      delete byId('job-outcome').dataset.html;
+    }
+  }
+
+  function showProgress(progress) {
+    const bar = byId('job-bar');
+    const known = progress.percent !== null && progress.percent !== undefined;
+    byId('job-step').textContent = progress.step;
+    bar.classList.toggle('bar-busy', !known);
+    if (known) {
+      bar.setAttribute('aria-valuenow', progress.percent);
+      bar.firstElementChild.style.width = `${progress.percent}%`;
+      byId('job-percent').textContent = `${progress.percent}%`;
+    } else {
+      bar.removeAttribute('aria-valuenow');
+      byId('job-percent').textContent = '';
+    }
+    byId('job-bytes').textContent = progress.bytes || '';
+    byId('job-rate').textContent = progress.rate || '';
+    byId('job-eta').textContent = progress.eta || '';
+    fillList(byId('job-notes'), progress.notes || []);
+  }
+
+  byId('cancel-button').addEventListener('click', async () => {
+    const answer = await post('/api/cancel', {});
+    showMessage(byId('job-message'), answer.ok ? null : answer.message);
+  });
+
+  const events = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
+  events.addEventListener('progress', (event) => {
+    const data = JSON.parse(event.data);
+    const was = jobRunning;
+    jobRunning = true;
+    showJob(data.title, true);
+    showProgress(data.progress);
+    if (!was) jobChanged(null);
+  });
+  events.addEventListener('finished', (event) => {
+    const data = JSON.parse(event.data);
+    const was = jobRunning;
+    jobRunning = false;
+    // A refusal while the job ran no longer applies.
+    document.querySelectorAll('form .message').forEach((element) => showMessage(element, null));
+    showMessage(byId('job-message'), null);
+    if (was || byId('job-outcome').dataset.html !== data.html) {
+      showJob(data.title, false);
+      byId('job-progress').hidden = !data.ok;
+      if (data.ok) showProgress({ step: 'Done', percent: 100, bytes: '', notes: [] });
+    }
+    if (byId('job-outcome').dataset.html !== data.html) {
+      // Rendered by the server, every value escaped.
+      byId('job-outcome').innerHTML = data.html;
+      byId('job-outcome').dataset.html = data.html;
+      const text = byId('result-error')?.textContent.trim();
+      if (data.field && byId(`${data.field}-error`)) fieldError(data.field, text);
+    }
+    if (was) jobChanged(data);
+  });
+  events.addEventListener('idle', () => {
+    jobRunning = false;
+    jobChanged(null);
   });
 
   // ---------------------------------------------------------------- Nodes
@@ -70,28 +238,94 @@
     const form = byId('deploy-form');
     if (form.dataset.blocker) return [form.dataset.blocker];
     if (nodes.length === 0) return ['Select the nodes to deploy.'];
-    return nodes.map((box) => box.dataset.blocker).filter(Boolean);
+    const reasons = nodes.map((box) => box.dataset.blocker).filter(Boolean);
+    if (jobRunning) reasons.push('A job is running: wait for it to finish, or cancel it.');
+    return reasons;
   }
 
-  function fillList(element, items) {
-    element.replaceChildren(...items.map((text) => {
-      const item = document.createElement('li');
-      item.textContent = text;
-      return item;
-    }));
-  }
-
-  function selectionChanged() {
-    const nodes = selected();
-    byId('selection-count').textContent = nodes.length === 0 ? 'No node selected'
-      : `${nodes.length} of ${boxes.length} selected`;
-    fillList(byId('selection-warnings'), selectionWarnings(nodes));
-    const reasons = deployReasons(nodes);
-    fillList(byId('deploy-reasons'), reasons);
-    byId('deploy-button').disabled = reasons.length > 0;
-  }
+  const zipName = (path) => /[^/\\]\.zip$/i.test(path.trim());
+  const NOT_ZIP = 'The file name must end in .zip: a package is one ZIP file.';
 
   function setUpNodes() {
+    const createForm = byId('create-form');
+    const output = byId('output');
+    let estimateBlocker = null;
+    let estimateFor = '';
+
+    function createSettings() {
+      const form = new FormData(createForm);
+      return {
+        output: output.value,
+        compression: form.get('compression'),
+        force: form.has('force'),
+        no_pull: form.has('no_pull'),
+        start_after_install: form.has('start_after_install'),
+      };
+    }
+
+    /** Why Create cannot work now; empty when it can. */
+    function createReasons(nodes) {
+      if (createForm.dataset.blocker) return [createForm.dataset.blocker];
+      const reasons = [];
+      if (nodes.length === 0) reasons.push('Select the nodes to package.');
+      if (!zipName(output.value)) reasons.push(NOT_ZIP);
+      if (jobRunning) reasons.push('A job is running: wait for it to finish, or cancel it.');
+      if (estimateBlocker && nodes.length > 0) reasons.push(estimateBlocker);
+      return reasons;
+    }
+
+    function updateButtons() {
+      const nodes = selected();
+      const reasons = deployReasons(nodes);
+      fillList(byId('deploy-reasons'), reasons);
+      byId('deploy-button').disabled = reasons.length > 0;
+      const create = createReasons(nodes);
+      fillList(byId('create-reasons'), create);
+      byId('create-button').disabled = create.length > 0;
+    }
+
+    const estimate = debounce(async () => {
+      const nodes = selected().map((box) => box.value);
+      const request = { nodes, output: output.value, force: byId('force').checked };
+      const key = JSON.stringify(request);
+      estimateFor = key;
+      if (!zipName(output.value)) {
+        fieldError('output', output.value.trim() ? NOT_ZIP : 'Enter the output file.');
+        estimateBlocker = null;
+        updateButtons();
+        return;
+      }
+      const answer = await post('/api/package/estimate', request);
+      if (estimateFor !== key) return;
+      if (!answer.ok) {
+        fieldError('output', answer.message.text);
+        estimateBlocker = answer.message.text;
+        updateButtons();
+        return;
+      }
+      const data = await answer.response.json();
+      if (estimateFor !== key) return;
+      byId('estimate-size').textContent = nodes.length === 0 ? 'Select nodes to see it' : data.size;
+      byId('estimate-space').textContent = data.space;
+      const warning = byId('estimate-warning');
+      warning.textContent = nodes.length > 0 && data.warning ? data.warning : '';
+      warning.hidden = !warning.textContent;
+      fieldError('output', data.output ? data.output.text : '');
+      estimateBlocker = data.blocker;
+      updateButtons();
+    }, 200);
+
+    const saveSettings = debounce(() => post('/api/package/settings', createSettings()), 300);
+
+    function selectionChanged() {
+      const nodes = selected();
+      byId('selection-count').textContent = nodes.length === 0 ? 'No node selected'
+        : `${nodes.length} of ${boxes.length} selected`;
+      fillList(byId('selection-warnings'), selectionWarnings(nodes));
+      updateButtons();
+      estimate();
+    }
+
     for (const box of boxes) box.addEventListener('change', selectionChanged);
     // A click anywhere on a row toggles its node.
     document.querySelector('table.nodes tbody').addEventListener('click', (event) => {
@@ -101,102 +335,178 @@
       box.checked = !box.checked;
       selectionChanged();
     });
-    selectionChanged();
 
-    const createForm = byId('create-form');
+    const refreshPackages = debounce(async () => {
+      const answer = await post('/api/packages', { output: output.value });
+      if (answer.ok) {
+        // Rendered by the server, every value escaped.
+        byId('packages').innerHTML = await answer.response.text();
+      } else {
+        showMessage(byId('packages'), answer.message);
+      }
+    }, 300);
+
+    output.addEventListener('input', () => {
+      fieldError('output', zipName(output.value) || !output.value.trim() ? '' : NOT_ZIP);
+      updateButtons();
+      estimate();
+      saveSettings();
+      refreshPackages();
+    });
+    createForm.addEventListener('change', (event) => {
+      if (event.target.name === 'node') return;
+      if (event.target.id === 'no_pull') fieldError('no_pull', '');
+      estimate();
+      saveSettings();
+    });
+
     createForm.addEventListener('submit', async (event) => {
       event.preventDefault();
       const message = byId('create-message');
       const nodes = selected().map((box) => box.value);
-      if (nodes.length === 0) {
-        message.textContent = 'Select at least one node in the table.';
-        return;
+      if (createReasons(nodes).length > 0) return;
+      fieldError('output', '');
+      fieldError('no_pull', '');
+      const answer = await post('/api/package', { nodes, ...createSettings() });
+      if (answer.ok) {
+        showMessage(message, null);
+        jobStarted('Creating install package');
+      } else {
+        refusal(answer.message, message);
       }
-      const form = new FormData(createForm);
-      message.textContent = await post('/api/package', {
-        nodes,
-        output: form.get('output'),
-        compression: form.get('compression'),
-        force: form.has('force'),
-        no_pull: form.has('no_pull'),
-      });
-      if (!message.textContent) jobStarted('Creating install package');
     });
 
     const deployForm = byId('deploy-form');
     deployForm.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const message = byId('deploy-message');
-      message.textContent = await post('/api/deploy', {
+      const answer = await post('/api/deploy', {
         nodes: selected().map((box) => box.value),
         start: new FormData(deployForm).has('start'),
       });
-      if (!message.textContent) jobStarted('Deploying on this workstation');
-    });
-
-    byId('cancel-button').addEventListener('click', async () => {
-      const error = await post('/api/cancel', {});
-      if (error) byId('create-message').textContent = error;
-    });
-
-    const events = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
-    events.addEventListener('progress', (event) => {
-      const data = JSON.parse(event.data);
-      showJob(data.title, true);
-      showProgress(data.progress);
-    });
-    events.addEventListener('finished', (event) => {
-      const data = JSON.parse(event.data);
-      // A refusal while the job ran no longer applies.
-      byId('create-message').textContent = '';
-      byId('deploy-message').textContent = '';
-      showJob(data.title, false);
-      byId('job-progress').hidden = !data.ok;
-      if (data.ok) showProgress({ step: 'Done', percent: 100, bytes: '', notes: [] });
-      if (byId('job-outcome').dataset.html !== data.html) {
-        byId('job-outcome').innerHTML = data.html;
-        byId('job-outcome').dataset.html = data.html;
+      if (answer.ok) {
+        showMessage(byId('deploy-message'), null);
+        jobStarted('Deploying on this workstation');
+      } else {
+        refusal(answer.message, byId('deploy-message'));
       }
     });
+
+    byId('packages-refresh').addEventListener('click', refreshPackages);
+    byId('packages').addEventListener('click', async (event) => {
+      const inspect = event.target.closest('[data-inspect]');
+      const verify = event.target.closest('[data-verify]');
+      if (inspect) {
+        const answer = await post('/api/inspect', { path: inspect.dataset.inspect, install: false });
+        const panel = byId('inspection');
+        if (answer.ok) {
+          panel.innerHTML = await answer.response.text();
+        } else {
+          const error = document.createElement('p');
+          error.className = 'error-text';
+          showMessage(error, answer.message);
+          panel.replaceChildren(error);
+        }
+        panel.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+      } else if (verify) {
+        const answer = await post('/api/verify', { path: verify.dataset.verify });
+        if (answer.ok) {
+          showMessage(byId('job-message'), null);
+          jobStarted('Verifying package');
+        } else {
+          showMessage(byId('job-message'), answer.message);
+          byId('job').hidden = false;
+        }
+      }
+    });
+
+    onJobChange((finished) => {
+      updateButtons();
+      if (finished && (finished.kind === 'package' || finished.kind === 'verify')) {
+        refreshPackages();
+        estimate();
+      }
+    });
+    selectionChanged();
+    refreshPackages();
   }
 
-  /** Shows the job card for a job that just started, before its first event. */
-  function jobStarted(title) {
-    showJob(title, true);
-    byId('job-outcome').replaceChildren();
-    delete byId('job-outcome').dataset.html;
-    showProgress({ step: 'Preparing', percent: null, bytes: '', notes: [] });
-    byId('job').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
-  }
+  // -------------------------------------------------------------- Install
 
-  function showJob(title, running) {
-    byId('job').hidden = false;
-    byId('job-title').textContent = title;
-    byId('cancel-button').hidden = !running;
-    if (running) {
-      byId('job-progress').hidden = false;
-      byId('job-outcome').replaceChildren();
-      delete byId('job-outcome').dataset.html;
+  function setUpInstall() {
+    const form = byId('install-form');
+    const path = byId('package-path');
+    let inspected = null;
+
+    function reasons() {
+      if (form.dataset.blocker) return [form.dataset.blocker];
+      const list = [];
+      if (!zipName(path.value)) list.push(path.value.trim() ? NOT_ZIP : 'Enter the path of the package file.');
+      else if (inspected !== path.value.trim()) list.push('Inspect the package first.');
+      if (jobRunning) list.push('A job is running: wait for it to finish, or cancel it.');
+      return list;
     }
-  }
 
-  function showProgress(progress) {
-    const bar = byId('job-bar');
-    const known = progress.percent !== null && progress.percent !== undefined;
-    byId('job-step').textContent = progress.step;
-    bar.classList.toggle('bar-busy', !known);
-    if (known) {
-      bar.setAttribute('aria-valuenow', progress.percent);
-      bar.firstElementChild.style.width = `${progress.percent}%`;
-      byId('job-percent').textContent = `${progress.percent}%`;
-    } else {
-      bar.removeAttribute('aria-valuenow');
-      byId('job-percent').textContent = '';
+    function update() {
+      const list = reasons();
+      fillList(byId('install-reasons'), list);
+      byId('install-button').disabled = list.length > 0;
     }
-    byId('job-bytes').textContent = progress.bytes || '';
-    byId('job-rate').textContent = progress.rate || '';
-    byId('job-eta').textContent = progress.eta || '';
-    fillList(byId('job-notes'), progress.notes || []);
+
+    async function inspect() {
+      fieldError('package-path', '');
+      showMessage(byId('install-message'), null);
+      if (!zipName(path.value)) {
+        fieldError('package-path', path.value.trim() ? NOT_ZIP : 'Enter the path of the package file.');
+        return;
+      }
+      const asked = path.value.trim();
+      const answer = await post('/api/inspect', { path: asked, install: true });
+      const panel = byId('inspection');
+      if (answer.ok) {
+        panel.innerHTML = await answer.response.text();
+        inspected = asked;
+        const starts = byId('inspected').dataset.start === 'true';
+        byId('start-as-package').textContent = starts ? '(the nodes start)' : '(the nodes stay stopped)';
+      } else {
+        panel.replaceChildren();
+        inspected = null;
+        refusal(answer.message, byId('install-message'));
+      }
+      update();
+    }
+
+    path.addEventListener('input', () => {
+      fieldError('package-path', zipName(path.value) || !path.value.trim() ? '' : NOT_ZIP);
+      if (inspected !== path.value.trim()) byId('inspection').replaceChildren();
+      update();
+    });
+    path.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        inspect();
+      }
+    });
+    byId('inspect-button').addEventListener('click', inspect);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (reasons().length > 0) return;
+      const answer = await post('/api/install', {
+        path: path.value,
+        start: new FormData(form).get('start'),
+      });
+      if (answer.ok) {
+        showMessage(byId('install-message'), null);
+        jobStarted('Installing package');
+      } else {
+        refusal(answer.message, byId('install-message'));
+      }
+    });
+    onJobChange((finished) => {
+      update();
+      if (finished && finished.kind === 'install' && inspected) inspect();
+    });
+    update();
+    if (path.value.trim()) inspect();
   }
 
   // ------------------------------------------------------- Installed nodes
@@ -209,6 +519,7 @@
       const html = await response.text();
       if (html === container.dataset.html) return;
       const focused = document.activeElement?.id;
+      // Rendered by the server, every value escaped.
       container.innerHTML = html;
       container.dataset.html = html;
       if (focused) byId(focused)?.focus();
@@ -218,19 +529,80 @@
   }
 
   function setUpInstalled(container) {
+    let logNode = null;
+    let uninstallNode = null;
+
+    async function showLog(node) {
+      logNode = node;
+      byId('log-panel').hidden = false;
+      byId('log-node').textContent = node;
+      const answer = await post('/api/installed/logs', { node });
+      const lines = byId('log-lines');
+      if (!answer.ok) {
+        showMessage(lines, answer.message);
+      } else {
+        const log = await answer.response.json();
+        if (log.lines === null) lines.textContent = 'This node has no container: install it again.';
+        else if (log.lines.length === 0) lines.textContent = 'The log is empty.';
+        else lines.textContent = log.lines.join('\n');
+      }
+      lines.scrollTop = lines.scrollHeight;
+    }
+
     container.addEventListener('click', async (event) => {
-      const button = event.target.closest('button[data-action]');
-      if (!button) return;
-      button.disabled = true;
-      button.firstChild.textContent = button.dataset.action === 'start' ? 'Starting…' : 'Stopping…';
-      byId('installed-message').textContent =
-        await post(`/api/installed/${button.dataset.action}`, { node: button.dataset.node });
-      await refreshInstalled(container);
+      const action = event.target.closest('button[data-action]');
+      const log = event.target.closest('button[data-log]');
+      const uninstall = event.target.closest('button[data-uninstall]');
+      if (action) {
+        action.disabled = true;
+        const words = { start: 'Starting…', stop: 'Stopping…', restart: 'Restarting…' };
+        action.firstChild.textContent = words[action.dataset.action];
+        const answer = await post(`/api/installed/${action.dataset.action}`, { node: action.dataset.node });
+        showMessage(byId('installed-message'), answer.ok ? null : answer.message);
+        // Redraw even if nothing changed: the button must come back.
+        delete container.dataset.html;
+        await refreshInstalled(container);
+      } else if (log) {
+        await showLog(log.dataset.log);
+        byId('log-panel').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+      } else if (uninstall) {
+        uninstallNode = uninstall.dataset.uninstall;
+        byId('uninstall-node').textContent = uninstallNode;
+        byId('uninstall-purge').checked = false;
+        byId('uninstall-panel').hidden = false;
+        byId('uninstall-panel').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+        byId('uninstall-keep').focus();
+      }
+    });
+    byId('log-refresh').addEventListener('click', () => logNode && showLog(logNode));
+    byId('log-close').addEventListener('click', () => {
+      byId('log-panel').hidden = true;
+      logNode = null;
+    });
+    byId('uninstall-keep').addEventListener('click', () => {
+      byId('uninstall-panel').hidden = true;
+    });
+    byId('uninstall-confirm').addEventListener('click', async () => {
+      const answer = await post('/api/installed/uninstall', {
+        node: uninstallNode,
+        purge_cache: byId('uninstall-purge').checked,
+      });
+      byId('uninstall-panel').hidden = true;
+      if (answer.ok) {
+        showMessage(byId('installed-message'), null);
+        jobStarted('Uninstalling');
+      } else {
+        refusal(answer.message, byId('installed-message'));
+      }
+    });
+    onJobChange((finished) => {
+      if (finished) refreshInstalled(container);
     });
     setInterval(() => refreshInstalled(container), 3000);
   }
 
-  if (boxes.length > 0) setUpNodes();
+  if (byId('create-form')) setUpNodes();
+  if (byId('install-form')) setUpInstall();
   const installed = byId('installed');
   if (installed) setUpInstalled(installed);
 })();

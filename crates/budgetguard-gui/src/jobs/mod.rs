@@ -1,4 +1,5 @@
-//! The one long job the GUI runs at a time (a package build or a deploy):
+//! The one long job the GUI runs at a time (a package build, a deploy, an
+//! install, a verify or an uninstall):
 //! its progress, folded from the library's progress events, and its outcome, kept for the
 //! page until the next job starts.
 
@@ -9,29 +10,65 @@ pub(crate) use progress::{Progress, ProgressView};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use budgetguard::install::DeployReport;
-use budgetguard::package::CreateReport;
+use budgetguard::install::{DeployReport, InstallReport};
+use budgetguard::package::{CreateReport, VerifyReport};
 use budgetguard::progress::{Event, Reporter, SharedReporter};
 use budgetguard::Cancel;
+use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::messages::Message;
+
 /// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum JobKind {
     /// Creates a local install package.
     Package,
     /// Deploys nodes on this workstation.
     Deploy,
+    /// Installs a package on this workstation.
+    Install,
+    /// Verifies a package's every entry.
+    Verify,
+    /// Uninstalls nodes from this workstation.
+    Uninstall,
 }
 
 impl JobKind {
-    /// The job card's title: while the job runs, or once it ended.
-    pub(crate) fn title(self, running: bool) -> &'static str {
-        match (self, running) {
-            (JobKind::Package, true) => "Creating install package",
-            (JobKind::Package, false) => "Install package",
-            (JobKind::Deploy, true) => "Deploying on this workstation",
-            (JobKind::Deploy, false) => "Deploy on this workstation",
+    /// The job card's title while the job runs.
+    pub(crate) fn running_title(self) -> &'static str {
+        match self {
+            JobKind::Package => "Creating install package",
+            JobKind::Deploy => "Deploying on this workstation",
+            JobKind::Install => "Installing package",
+            JobKind::Verify => "Verifying package",
+            JobKind::Uninstall => "Uninstalling",
+        }
+    }
+
+    /// The job card's title once the job ended with `outcome`.
+    pub(crate) fn finished_title(self, outcome: &Outcome) -> &'static str {
+        match (self, outcome) {
+            (_, Outcome::Cancelled(_)) => match self {
+                JobKind::Package => "Create cancelled",
+                JobKind::Deploy => "Deploy cancelled",
+                JobKind::Install => "Install cancelled",
+                JobKind::Verify => "Verify cancelled",
+                JobKind::Uninstall => "Uninstall cancelled",
+            },
+            (_, Outcome::Failed(_)) => match self {
+                JobKind::Package => "Create failed",
+                JobKind::Deploy => "Deploy failed",
+                JobKind::Install => "Install failed",
+                JobKind::Verify => "Package damaged or unreadable",
+                JobKind::Uninstall => "Uninstall failed",
+            },
+            (JobKind::Package, _) => "Package created",
+            (JobKind::Deploy, _) => "Deployed on this workstation",
+            (JobKind::Install, _) => "Package installed",
+            (JobKind::Verify, _) => "Package verified",
+            (JobKind::Uninstall, _) => "Uninstalled",
         }
     }
 }
@@ -68,9 +105,15 @@ pub(crate) enum Outcome {
     Created(Box<CreateReport>),
     /// Nodes were deployed.
     Deployed(DeployReport),
-    /// The job failed; the error's words, as the CLI prints them.
-    Failed(String),
-    /// The job was cancelled; what the library says about it.
+    /// A package was installed.
+    Installed(Box<InstallReport>),
+    /// A package was verified.
+    Verified(VerifyReport),
+    /// Nodes were uninstalled: their names, and whether their caches went.
+    Uninstalled(Vec<String>, bool),
+    /// The job failed, in the GUI's words.
+    Failed(Message),
+    /// The job was cancelled; what is left.
     Cancelled(String),
 }
 
@@ -84,6 +127,9 @@ impl Busy {
         match self.0 {
             JobKind::Package => "A package is being created: wait for it to finish, or cancel it.",
             JobKind::Deploy => "A deploy is running: wait for it to finish, or cancel it.",
+            JobKind::Install => "An install is running: wait for it to finish, or cancel it.",
+            JobKind::Verify => "A package is being verified: wait for it to finish, or cancel it.",
+            JobKind::Uninstall => "An uninstall is running: wait for it to finish, or cancel it.",
         }
     }
 }
@@ -203,12 +249,12 @@ mod tests {
                 total: Some(10),
             });
             released.await.ok();
-            Outcome::Failed("done".into())
+            Outcome::Failed(Message::new("done"))
         })
         .unwrap();
         let busy = jobs
             .start(JobKind::Deploy, |_, _| async {
-                Outcome::Failed("second".into())
+                Outcome::Failed(Message::new("second"))
             })
             .unwrap_err();
         assert_eq!(busy.0, JobKind::Package);
@@ -216,11 +262,11 @@ mod tests {
         jobs.settled().await;
         assert!(matches!(
             &*jobs.subscribe().borrow(),
-            JobState::Finished { outcome: Outcome::Failed(text), .. } if text == "done"
+            JobState::Finished { outcome: Outcome::Failed(text), .. } if text.text == "done"
         ));
         assert!(jobs
             .start(JobKind::Deploy, |_, _| async {
-                Outcome::Failed("third".into())
+                Outcome::Failed(Message::new("third"))
             })
             .is_ok());
     }

@@ -26,9 +26,42 @@ pub(crate) fn duration(seconds: f64) -> String {
     }
 }
 
+/// A moment as `2025-11-29 15:01 UTC`.
+pub(crate) fn utc_time(moment: time::OffsetDateTime) -> String {
+    let moment = moment.to_offset(time::UtcOffset::UTC);
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    moment
+        .format(&format)
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// An RFC 3339 time (as the library records them) as [`utc_time`] shows
+/// it; other text as it is, and nothing as `unknown`.
+pub(crate) fn utc_time_text(text: &str) -> String {
+    if text.is_empty() {
+        return "unknown".to_owned();
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_or_else(|_| text.to_owned(), utc_time)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_shown_in_utc_to_the_minute() {
+        assert_eq!(
+            utc_time_text("2025-11-29T15:01:59Z"),
+            "2025-11-29 15:01 UTC"
+        );
+        assert_eq!(
+            utc_time_text("2025-11-29T16:01:00+01:00"),
+            "2025-11-29 15:01 UTC"
+        );
+        assert_eq!(utc_time_text(""), "unknown");
+        assert_eq!(utc_time_text("yesterday"), "yesterday");
+    }
 
     #[test]
     fn shell_words_are_quoted_when_needed() {

@@ -1,27 +1,35 @@
 //! The pages and fragments the server renders: askama templates in
 //! `templates/`, filled from the view structs here. Askama escapes every
-//! value for HTML.
+//! value for HTML: text from a package (node names, image references,
+//! paths) never becomes markup.
 
 mod format;
 mod views;
 
-pub(crate) use format::duration;
+pub(crate) use format::{duration, shell_word, utc_time, utc_time_text};
 pub(crate) use views::{state_class, CreatedView, EngineBadge, JobPanel, NodeRow};
 
 use askama::Template;
+use budgetguard::install::InstallReport;
+use budgetguard::package::VerifyReport;
 
-use crate::workstation::{Activity, Installed};
+use crate::messages::Message;
+use crate::state::PackageSettings;
+use crate::workstation::{Activity, Inspection, Installed, PackageFile};
 
 /// Which page is shown, for the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Page {
-    /// Nodes, package and deploy.
+    /// Nodes and packages: TechOps' side.
     Nodes,
+    /// Installing a package: the workstation's side.
+    Install,
     /// Installed nodes.
     Installed,
 }
 
-/// What every page has: the token for links and script, and the engine badge.
+/// What every page has: the token for links and script, the engine badge
+/// and the job card.
 #[derive(Debug)]
 pub(crate) struct Layout {
     /// This run's token.
@@ -30,9 +38,12 @@ pub(crate) struct Layout {
     pub page: Page,
     /// The engine's state.
     pub engine: EngineBadge,
+    /// The running or last job.
+    pub job: JobPanel,
 }
 
-/// The main page: the catalog, the package form, deploying here, the job.
+/// The main page: the catalog, the package form, the packages made,
+/// deploying here.
 #[derive(Debug, Template)]
 #[template(path = "index.html")]
 pub(crate) struct IndexPage {
@@ -40,12 +51,24 @@ pub(crate) struct IndexPage {
     pub layout: Layout,
     /// The catalog's nodes.
     pub nodes: Vec<NodeRow>,
-    /// The output file proposed.
-    pub default_output: String,
+    /// The create form's values, as last used.
+    pub settings: PackageSettings,
+    /// Why nothing can be created, whatever the selection (no engine).
+    pub create_blocker: Option<String>,
     /// Why nothing can be deployed here, if so.
     pub deploy_blocker: Option<String>,
-    /// The running or last job.
-    pub job: JobPanel,
+}
+
+/// Installing a package on this workstation.
+#[derive(Debug, Template)]
+#[template(path = "install.html")]
+pub(crate) struct InstallPage {
+    /// Shared parts.
+    pub layout: Layout,
+    /// The package path, as last used.
+    pub package_path: String,
+    /// Why nothing can be installed here, if so.
+    pub blocker: Option<String>,
 }
 
 /// The installed nodes, refreshed live.
@@ -65,6 +88,26 @@ pub(crate) struct InstalledPage {
 pub(crate) struct InstalledTable {
     /// The nodes, or why they cannot be listed.
     pub installed: Installed,
+}
+
+/// The packages of the output folder.
+#[derive(Debug, Template)]
+#[template(path = "packages.html")]
+pub(crate) struct PackageList {
+    /// The folder.
+    pub folder: String,
+    /// Its packages, or why it cannot be listed.
+    pub packages: Result<Vec<PackageFile>, String>,
+}
+
+/// What a package holds, and Install when `install` (on the Install page).
+#[derive(Debug, Template)]
+#[template(path = "inspection.html")]
+pub(crate) struct InspectionView {
+    /// The package.
+    pub view: Inspection,
+    /// Whether to offer installing it.
+    pub install: bool,
 }
 
 /// How the last job ended: the fragment under the progress bar.
@@ -87,18 +130,44 @@ pub(crate) enum OutcomeView {
         /// How long it took.
         elapsed: String,
     },
+    /// A package was installed.
+    #[template(block = "installed")]
+    Installed {
+        /// What the install did.
+        report: Box<InstallReport>,
+        /// Bytes streamed into the engine.
+        loaded: String,
+        /// How long it took.
+        elapsed: String,
+    },
+    /// A package was verified.
+    #[template(block = "verified")]
+    Verified {
+        /// What was checked.
+        report: VerifyReport,
+        /// The bytes checked.
+        bytes: String,
+        /// How long it took.
+        elapsed: String,
+    },
+    /// Nodes were uninstalled.
+    #[template(block = "uninstalled")]
+    Uninstalled {
+        /// Their names.
+        nodes: Vec<String>,
+        /// Whether their model caches were deleted.
+        purged: bool,
+    },
     /// The job failed.
     #[template(block = "failed")]
     Failed {
-        /// What failed.
-        title: &'static str,
-        /// The error, in the CLI's words.
-        message: String,
+        /// Why, in the GUI's words.
+        message: Message,
     },
     /// The job was cancelled.
     #[template(block = "cancelled")]
     Cancelled {
-        /// What the library says.
+        /// What is left.
         message: String,
     },
 }

@@ -1,22 +1,24 @@
 //! The values the templates show, made from the library's types.
 
 use budgetguard::catalog::Node;
+use budgetguard::package::zip::Compression;
 use budgetguard::package::CreateReport;
 use budgetguard::size::human;
 
-use super::format::{duration, shell_word};
+use super::format::{duration, shell_word, utc_time_text};
 use super::OutcomeView;
 use crate::jobs::{JobKind, JobState, Outcome, ProgressView};
-use crate::workstation::{Capabilities, InstalledView};
+use crate::workstation::{Capabilities, ImageFacts, InstalledView};
 
-/// The engine's state in the page header.
+/// The engine's state in the page header, and said in words under it when
+/// something is missing.
 #[derive(Debug, Clone)]
 pub(crate) struct EngineBadge {
     /// Short text, e.g. `Docker 20.10.24 · no NVIDIA runtime`.
     pub text: String,
     /// `ok`, `warn` or `down`, for the colour.
     pub class: &'static str,
-    /// The full story, for the tooltip.
+    /// The full story, shown as text under the header unless all is well.
     pub detail: String,
 }
 
@@ -27,17 +29,20 @@ impl EngineBadge {
             Some(engine) if engine.nvidia_runtime => Self {
                 text: format!("Docker {} · NVIDIA runtime", engine.version),
                 class: "ok",
-                detail: "The Docker engine answers and can run GPU nodes.".into(),
+                detail: "Docker answers and can run GPU nodes.".into(),
             },
             Some(engine) => Self {
                 text: format!("Docker {} · no NVIDIA runtime", engine.version),
                 class: "warn",
-                detail: "The Docker engine answers, but `docker info` lists no `nvidia` runtime: GPU nodes cannot run here. Install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker` and restart Docker.".into(),
+                detail: "Docker answers, but it has no NVIDIA runtime: GPU nodes cannot run on this machine (packages can still be made here). To run them, install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker` and restart Docker.".into(),
             },
             None => Self {
                 text: "Docker unreachable".into(),
                 class: "down",
-                detail: capabilities.blocker().unwrap_or_default(),
+                detail: format!(
+                    "Docker does not answer, so nothing can be created, deployed or installed: {}",
+                    capabilities.blocker().unwrap_or_default()
+                ),
             },
         }
     }
@@ -56,20 +61,40 @@ pub(crate) struct NodeRow {
     pub host_port: u16,
     /// Whether it needs a GPU.
     pub gpu: bool,
+    /// What the engine has of its image.
+    pub facts: ImageFacts,
     /// Why it cannot be deployed here, if so.
     pub blocker: Option<String>,
 }
 
 impl NodeRow {
     /// The row of `node` on a machine with `capabilities`.
-    pub(crate) fn new(node: &Node, capabilities: &Capabilities) -> Self {
+    pub(crate) fn new(node: &Node, facts: ImageFacts, capabilities: &Capabilities) -> Self {
         Self {
             name: node.name.clone(),
             image: node.image.clone(),
             variant: node.variant.clone(),
             host_port: node.host_port,
             gpu: node.gpu,
+            facts,
             blocker: capabilities.node_blocker(node),
+        }
+    }
+
+    /// Its image's size, when the engine has it.
+    pub(crate) fn size(&self) -> Option<String> {
+        match &self.facts {
+            ImageFacts::Present { size, .. } => Some(human(*size)),
+            _ => None,
+        }
+    }
+
+    /// Where its image comes from: `in Docker`, `to pull` or `unknown`.
+    pub(crate) fn source(&self) -> (&'static str, &'static str) {
+        match &self.facts {
+            ImageFacts::Present { .. } => ("In Docker", "ok"),
+            ImageFacts::Missing => ("Must be pulled", "warn"),
+            ImageFacts::Unknown => ("Unknown", "idle"),
         }
     }
 }
@@ -79,6 +104,8 @@ impl NodeRow {
 pub(crate) struct JobPanel {
     /// The card's title.
     pub title: &'static str,
+    /// What the job is (`package`, `install`, …), for the script.
+    pub kind: &'static str,
     /// Whether there is anything to show.
     pub visible: bool,
     /// Whether a job runs (the cancel button shows).
@@ -96,7 +123,8 @@ impl JobPanel {
     pub(crate) fn new(state: &JobState) -> Self {
         match state {
             JobState::Idle => Self {
-                title: JobKind::Package.title(false),
+                title: "",
+                kind: "",
                 visible: false,
                 running: false,
                 show_progress: false,
@@ -104,17 +132,19 @@ impl JobPanel {
                 outcome: String::new(),
             },
             JobState::Running { kind, progress, .. } => Self {
-                title: kind.title(true),
+                title: kind.running_title(),
+                kind: kind.name(),
                 visible: true,
                 running: true,
                 show_progress: true,
                 progress: progress.view(),
                 outcome: String::new(),
             },
-            JobState::Finished { kind, .. } => {
+            JobState::Finished { kind, outcome, .. } => {
                 let view = OutcomeView::of(state).expect("a finished job has an outcome");
                 Self {
-                    title: kind.title(false),
+                    title: kind.finished_title(outcome),
+                    kind: kind.name(),
                     visible: true,
                     running: false,
                     show_progress: view.succeeded(),
@@ -130,9 +160,7 @@ impl OutcomeView {
     /// The view of a finished job; `None` while none has finished.
     pub(crate) fn of(state: &JobState) -> Option<Self> {
         let JobState::Finished {
-            kind,
-            outcome,
-            elapsed,
+            outcome, elapsed, ..
         } = state
         else {
             return None;
@@ -147,11 +175,21 @@ impl OutcomeView {
                 nodes: report.nodes.clone(),
                 elapsed,
             },
+            Outcome::Installed(report) => OutcomeView::Installed {
+                loaded: human(report.loaded_bytes),
+                report: report.clone(),
+                elapsed,
+            },
+            Outcome::Verified(report) => OutcomeView::Verified {
+                bytes: human(report.bytes),
+                report: report.clone(),
+                elapsed,
+            },
+            Outcome::Uninstalled(nodes, purged) => OutcomeView::Uninstalled {
+                nodes: nodes.clone(),
+                purged: *purged,
+            },
             Outcome::Failed(message) => OutcomeView::Failed {
-                title: match kind {
-                    JobKind::Package => "No package was created",
-                    JobKind::Deploy => "The deploy failed",
-                },
                 message: message.clone(),
             },
             Outcome::Cancelled(message) => OutcomeView::Cancelled {
@@ -162,10 +200,31 @@ impl OutcomeView {
 
     /// Whether the job succeeded.
     pub(crate) fn succeeded(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            OutcomeView::Created { .. } | OutcomeView::Deployed { .. }
+            OutcomeView::Failed { .. } | OutcomeView::Cancelled { .. }
         )
+    }
+
+    /// The field a failure concerns, for the page to mark.
+    pub(crate) fn field(&self) -> Option<crate::messages::Field> {
+        match self {
+            OutcomeView::Failed { message } => message.field,
+            _ => None,
+        }
+    }
+}
+
+impl JobKind {
+    /// The kind's name for the script.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            JobKind::Package => "package",
+            JobKind::Deploy => "deploy",
+            JobKind::Install => "install",
+            JobKind::Verify => "verify",
+            JobKind::Uninstall => "uninstall",
+        }
     }
 }
 
@@ -182,29 +241,42 @@ pub(crate) struct CreatedView {
     pub package_id: String,
     /// How its entries are compressed.
     pub compression: String,
+    /// Whether its nodes start after install.
+    pub start_after_install: bool,
     /// `(name, host port, image)` of each node.
     pub nodes: Vec<(String, u16, String)>,
     /// `(references, ID, layer count, size)` of each image.
     pub images: Vec<(String, String, usize, String)>,
-    /// The command to install it on a workstation.
+    /// The command that stores credentials, when a node needs them.
+    pub credentials_command: Option<String>,
+    /// The command that installs it on a workstation.
     pub command: String,
+    /// The commands without this tool; `None` when `unzip` cannot read it.
+    pub fallback_command: Option<String>,
 }
 
 impl CreatedView {
     /// The view of `report`.
     pub(crate) fn new(report: &CreateReport) -> Self {
         let manifest = &report.manifest;
-        // As the CLI prints it: the file is copied to the workstation first.
-        let file = report.path.file_name().map_or_else(
-            || report.path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let path = report.path.display().to_string();
+        let start = if manifest.start_after_install {
+            " --start"
+        } else {
+            ""
+        };
+        let folder = report
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "package".to_owned());
         Self {
-            path: report.path.display().to_string(),
             size: human(report.size),
             bytes: report.size,
             package_id: report.package_id.clone(),
             compression: manifest.compression.to_string(),
+            start_after_install: manifest.start_after_install,
             nodes: manifest
                 .nodes
                 .iter()
@@ -222,10 +294,23 @@ impl CreatedView {
                     )
                 })
                 .collect(),
+            credentials_command: manifest
+                .nodes
+                .iter()
+                .any(|n| !n.node.credentials.is_empty())
+                .then(|| "budgetguard-techops install-credentials".to_owned()),
             command: format!(
-                "budgetguard-techops install-package --package {}",
-                shell_word(&file)
+                "budgetguard-techops install-package --package {}{start}",
+                shell_word(&path)
             ),
+            fallback_command: (manifest.compression != Compression::Zstd).then(|| {
+                format!(
+                    "unzip -q {} -d {folder} && cd {folder} && sh install/install.sh{start}",
+                    shell_word(&path),
+                    folder = shell_word(&folder)
+                )
+            }),
+            path,
         }
     }
 }
@@ -252,5 +337,27 @@ impl InstalledView {
             "not ready" => "warn",
             _ => "idle",
         }
+    }
+
+    /// Its host port, from its endpoint.
+    pub(crate) fn port(&self) -> String {
+        self.status
+            .endpoint
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|host| host.rsplit(':').next())
+            .unwrap_or("-")
+            .to_owned()
+    }
+
+    /// When it was installed.
+    pub(crate) fn installed_at(&self) -> String {
+        utc_time_text(&self.status.installed_at)
+    }
+
+    /// Whether its endpoint is a plain http URL, safe as a link.
+    pub(crate) fn linkable(&self) -> bool {
+        self.status.endpoint.starts_with("http://") || self.status.endpoint.starts_with("https://")
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! - `progress`: the [`ProgressView`](crate::jobs::ProgressView) JSON and
 //!   the job's title, at most a few times a second;
-//! - `finished`: `{"ok", "title", "html"}`, the outcome fragment rendered;
+//! - `finished`: `{"ok", "kind", "title", "field", "html"}`: the outcome
+//!   fragment rendered, and the form field a failure concerns;
 //! - `idle`: no job has run yet.
 
 use std::convert::Infallible;
@@ -50,15 +51,22 @@ pub(crate) async fn stream(
 fn event(state: &JobState) -> Event {
     match state {
         JobState::Idle => Event::default().event("idle").data("{}"),
-        JobState::Running { kind, progress, .. } => Event::default()
-            .event("progress")
-            .data(json!({ "title": kind.title(true), "progress": progress.view() }).to_string()),
-        JobState::Finished { kind, .. } => {
+        JobState::Running { kind, progress, .. } => Event::default().event("progress").data(
+            json!({
+                "kind": kind.name(),
+                "title": kind.running_title(),
+                "progress": progress.view(),
+            })
+            .to_string(),
+        ),
+        JobState::Finished { kind, outcome, .. } => {
             let view = OutcomeView::of(state).expect("a finished job has an outcome");
             Event::default().event("finished").data(
                 json!({
                     "ok": view.succeeded(),
-                    "title": kind.title(false),
+                    "kind": kind.name(),
+                    "title": kind.finished_title(outcome),
+                    "field": view.field(),
                     "html": view.to_string(),
                 })
                 .to_string(),

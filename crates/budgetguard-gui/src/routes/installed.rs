@@ -1,5 +1,5 @@
-//! The installed nodes' table for the live refresh, and their start and
-//! stop buttons.
+//! The installed nodes' table for the live refresh, their start, restart
+//! and stop buttons, and their logs.
 
 use std::sync::Arc;
 
@@ -30,12 +30,29 @@ pub(crate) async fn table(State(state): State<Arc<AppState>>) -> Response {
     })
 }
 
-/// `POST /api/installed/start`: starts the node in the background.
+/// `POST /api/installed/start`: checks, then starts the node in the
+/// background.
 pub(crate) async fn start(
     State(state): State<Arc<AppState>>,
     Json(form): Json<NodeForm>,
 ) -> Response {
-    match state.workstation.start(&form.node, &state.stop).await {
+    match state
+        .workstation
+        .start(&form.node, false, &state.stop)
+        .await
+    {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(message) => refuse(StatusCode::CONFLICT, message),
+    }
+}
+
+/// `POST /api/installed/restart`: checks, stops, then starts the node in
+/// the background.
+pub(crate) async fn restart(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<NodeForm>,
+) -> Response {
+    match state.workstation.start(&form.node, true, &state.stop).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(message) => refuse(StatusCode::CONFLICT, message),
     }
@@ -48,6 +65,18 @@ pub(crate) async fn stop(
 ) -> Response {
     match state.workstation.stop(&form.node).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(message) => refuse(StatusCode::CONFLICT, message),
+    }
+}
+
+/// `POST /api/installed/logs`: the last lines of the node's container log,
+/// as JSON (`{node, container, lines}`; the page shows them as text).
+pub(crate) async fn logs(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<NodeForm>,
+) -> Response {
+    match state.workstation.logs(&form.node).await {
+        Ok(log) => Json(log).into_response(),
         Err(message) => refuse(StatusCode::CONFLICT, message),
     }
 }

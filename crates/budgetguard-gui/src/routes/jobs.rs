@@ -1,31 +1,29 @@
-//! Starting and cancelling the one job: a package build or a deploy.
+//! Starting and cancelling the one job: a package build, a deploy, an
+//! install, a verify or an uninstall.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use budgetguard::package::zip::Compression;
+use budgetguard::error_text;
 use budgetguard::package::CreateOptions;
 use serde::Deserialize;
 
-use super::refuse;
-use crate::jobs::{Busy, JobKind};
-use crate::state::AppState;
-use budgetguard::error_text;
+use super::{refuse, started};
+use crate::jobs::JobKind;
+use crate::messages::{Field, Message};
+use crate::paths::zip_file;
+use crate::state::{AppState, PackageSettings};
+use crate::workstation::Workstation;
 
-/// The package form.
+/// The package form: the nodes and the form's settings.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PackageForm {
     nodes: Vec<String>,
-    output: String,
-    compression: Compression,
-    #[serde(default)]
-    force: bool,
-    #[serde(default)]
-    no_pull: bool,
+    #[serde(flatten)]
+    settings: PackageSettings,
 }
 
 /// The deploy form.
@@ -36,31 +34,54 @@ pub(crate) struct DeployForm {
     start: bool,
 }
 
+/// A package file, for verify and install.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PackageFileForm {
+    path: String,
+    /// `package` (as the package says), `start` or `stop`.
+    #[serde(default)]
+    start: Option<String>,
+}
+
+/// An installed node to uninstall.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UninstallForm {
+    node: String,
+    #[serde(default)]
+    purge_cache: bool,
+}
+
 /// `POST /api/package`: starts a package build; the library checks the
-/// output path when the job starts, as on the CLI.
+/// output path again when the job starts, as on the CLI.
 pub(crate) async fn create_package(
     State(state): State<Arc<AppState>>,
     Json(form): Json<PackageForm>,
 ) -> Response {
+    *state.settings.lock().expect("not poisoned") = form.settings.clone();
     let nodes = match state
         .catalog
         .select_names(form.nodes.iter().map(String::as_str))
     {
         Ok(nodes) => nodes,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, error_text(&e)),
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                Message::at(Field::Nodes, error_text(&e)),
+            )
+        }
     };
-    let output = form.output.trim();
-    if output.is_empty() {
-        return refuse(StatusCode::BAD_REQUEST, "Enter the output file.");
-    }
+    let output = match zip_file(&form.settings.output, Field::Output) {
+        Ok(output) => output,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+    };
     let options = CreateOptions {
         nodes,
-        output: PathBuf::from(output),
-        compression: form.compression,
-        force: form.force,
-        pull: !form.no_pull,
+        output,
+        compression: form.settings.compression,
+        force: form.settings.force,
+        pull: !form.settings.no_pull,
         auth: state.workstation.auth().clone(),
-        start_after_install: false,
+        start_after_install: form.settings.start_after_install,
         models: state.workstation.model_options(),
     };
     let workstation = Arc::clone(&state.workstation);
@@ -84,7 +105,12 @@ pub(crate) async fn deploy(
         .select_names(form.nodes.iter().map(String::as_str))
     {
         Ok(nodes) => nodes,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, error_text(&e)),
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                Message::at(Field::Nodes, error_text(&e)),
+            )
+        }
     };
     let capabilities = state.workstation.capabilities().await;
     let reasons: Vec<String> = capabilities
@@ -97,7 +123,7 @@ pub(crate) async fn deploy(
         )
         .collect();
     if !reasons.is_empty() {
-        return refuse(StatusCode::CONFLICT, reasons.join("\n"));
+        return refuse(StatusCode::CONFLICT, Message::new(reasons.join("\n")));
     }
     let workstation = Arc::clone(&state.workstation);
     started(
@@ -111,18 +137,85 @@ pub(crate) async fn deploy(
     )
 }
 
+/// `POST /api/install`: installs a package here.
+pub(crate) async fn install(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<PackageFileForm>,
+) -> Response {
+    *state.install_path.lock().expect("not poisoned") = form.path.clone();
+    let path = match zip_file(&form.path, Field::Package) {
+        Ok(path) => path,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+    };
+    if !path.is_file() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            Message::at(
+                Field::Package,
+                format!("There is no file `{}`: check the path.", path.display()),
+            ),
+        );
+    }
+    let start = match form.start.as_deref() {
+        Some("start") => Some(true),
+        Some("stop") => Some(false),
+        _ => None,
+    };
+    let workstation = Arc::clone(&state.workstation);
+    started(
+        state
+            .jobs
+            .start(JobKind::Install, |reporter, cancel| async move {
+                workstation.install(path, start, reporter, cancel).await
+            }),
+    )
+}
+
+/// `POST /api/verify`: reads a package's every entry against its manifest.
+pub(crate) async fn verify(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<PackageFileForm>,
+) -> Response {
+    let path = match zip_file(&form.path, Field::Package) {
+        Ok(path) => path,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+    };
+    started(state.jobs.start(JobKind::Verify, |reporter, cancel| {
+        Workstation::verify(path, reporter, cancel)
+    }))
+}
+
+/// `POST /api/installed/uninstall`: removes an installed node.
+pub(crate) async fn uninstall(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<UninstallForm>,
+) -> Response {
+    if state.workstation.starting(&form.node) {
+        return refuse(
+            StatusCode::CONFLICT,
+            Message::new(format!(
+                "“{}” is starting: wait until it is ready (or has failed), then uninstall it.",
+                form.node.trim()
+            )),
+        );
+    }
+    let workstation = Arc::clone(&state.workstation);
+    started(
+        state
+            .jobs
+            .start(JobKind::Uninstall, |reporter, cancel| async move {
+                workstation
+                    .uninstall(form.node, form.purge_cache, reporter, cancel)
+                    .await
+            }),
+    )
+}
+
 /// `POST /api/cancel`: cancels the running job.
 pub(crate) async fn cancel(State(state): State<Arc<AppState>>) -> Response {
     if state.jobs.cancel() {
         StatusCode::ACCEPTED.into_response()
     } else {
-        refuse(StatusCode::CONFLICT, "Nothing is running.")
-    }
-}
-
-fn started(result: Result<(), Busy>) -> Response {
-    match result {
-        Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(busy) => refuse(StatusCode::CONFLICT, busy.message()),
+        refuse(StatusCode::CONFLICT, Message::new("Nothing is running."))
     }
 }

@@ -1,10 +1,12 @@
-//! The routes: pages, the job API, the event stream, installed nodes and
-//! the embedded assets, all behind the security checks.
+//! The routes: pages, the job API, the event stream, packages, installed
+//! nodes and the embedded assets, all behind the security checks (the token
+//! everywhere but on the assets, the server's own Host and Origin).
 
 mod assets;
 mod events;
 mod installed;
 mod jobs;
+mod packages;
 mod pages;
 
 use std::sync::Arc;
@@ -13,8 +15,10 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 
+use crate::jobs::Busy;
+use crate::messages::Message;
 use crate::security;
 use crate::state::AppState;
 
@@ -22,14 +26,24 @@ use crate::state::AppState;
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(pages::index))
+        .route("/install", get(pages::install))
         .route("/installed", get(pages::installed))
         .route("/api/events", get(events::stream))
         .route("/api/package", post(jobs::create_package))
+        .route("/api/package/settings", post(packages::save_settings))
+        .route("/api/package/estimate", post(packages::estimate))
+        .route("/api/packages", post(packages::list))
+        .route("/api/inspect", post(packages::inspect))
+        .route("/api/verify", post(jobs::verify))
+        .route("/api/install", post(jobs::install))
         .route("/api/deploy", post(jobs::deploy))
         .route("/api/cancel", post(jobs::cancel))
         .route("/api/installed", get(installed::table))
         .route("/api/installed/start", post(installed::start))
+        .route("/api/installed/restart", post(installed::restart))
         .route("/api/installed/stop", post(installed::stop))
+        .route("/api/installed/uninstall", post(jobs::uninstall))
+        .route("/api/installed/logs", post(installed::logs))
         .route("/assets/app.css", get(assets::stylesheet))
         .route("/assets/app.js", get(assets::script))
         .layer(middleware::from_fn_with_state(
@@ -39,7 +53,16 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// A refusal the page shows as it is: plain text.
-fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, message.into()).into_response()
+/// A refusal the page shows beside the field it concerns, or under the
+/// form: the [`Message`] as JSON.
+fn refuse(status: StatusCode, message: Message) -> Response {
+    (status, Json(message)).into_response()
+}
+
+/// The answer to a job request: accepted, or refused because one runs.
+fn started(result: Result<(), Busy>) -> Response {
+    match result {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(busy) => refuse(StatusCode::CONFLICT, Message::new(busy.message())),
+    }
 }

@@ -1,4 +1,4 @@
-//! The two pages, rendered with the engine's present state.
+//! The three pages, rendered with the engine's present state.
 
 use std::sync::Arc;
 
@@ -6,27 +6,45 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use budgetguard::engine::Engine;
 
 use crate::pages::{
-    EngineBadge, IndexPage, InstalledPage, InstalledTable, JobPanel, Layout, NodeRow, Page,
+    EngineBadge, IndexPage, InstallPage, InstalledPage, InstalledTable, JobPanel, Layout, NodeRow,
+    Page,
 };
 use crate::state::AppState;
-use crate::workstation::Capabilities;
+use crate::workstation::{Capabilities, ImageFacts};
 
-/// `/`: nodes, the package form, deploying here and the job.
+/// `/`: nodes, the package form, the packages made, deploying here.
 pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
-    let capabilities = state.workstation.capabilities().await;
+    let engine = state.workstation.engine().await;
+    let capabilities = state.workstation.capabilities_with(&engine).await;
+    let mut nodes = Vec::new();
+    for node in &state.catalog.nodes {
+        let facts = ImageFacts::of(engine.as_ref().ok(), node).await;
+        nodes.push(NodeRow::new(node, facts, &capabilities));
+    }
+    let settings = state.settings.lock().expect("not poisoned").clone();
     render(&IndexPage {
         layout: layout(&state, Page::Nodes, &capabilities),
-        nodes: state
-            .catalog
-            .nodes
-            .iter()
-            .map(|node| NodeRow::new(node, &capabilities))
-            .collect(),
-        default_output: state.default_output.display().to_string(),
+        nodes,
+        settings,
+        create_blocker: engine
+            .as_ref()
+            .err()
+            .map(|e| format!("Docker does not answer, so no package can be made: {e}")),
         deploy_blocker: capabilities.blocker(),
-        job: JobPanel::new(&state.jobs.state()),
+    })
+}
+
+/// `/install`: installing a package here.
+pub(crate) async fn install(State(state): State<Arc<AppState>>) -> Response {
+    let engine = state.workstation.engine().await;
+    let capabilities = state.workstation.capabilities_with(&engine).await;
+    render(&InstallPage {
+        layout: layout(&state, Page::Install, &capabilities),
+        package_path: state.install_path.lock().expect("not poisoned").clone(),
+        blocker: capabilities.blocker(),
     })
 }
 
@@ -47,7 +65,13 @@ fn layout(state: &AppState, page: Page, capabilities: &Capabilities) -> Layout {
         token: state.guard.token().as_str().to_owned(),
         page,
         engine: EngineBadge::new(capabilities),
+        job: JobPanel::new(&state.jobs.state()),
     }
+}
+
+/// The engine, when it answers.
+pub(crate) fn answering(engine: &Result<Engine, String>) -> Option<&Engine> {
+    engine.as_ref().ok()
 }
 
 /// The template as an HTML response.

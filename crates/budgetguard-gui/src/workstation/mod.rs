@@ -3,22 +3,33 @@
 //! to the engine anew, so the pages always show the engine's present state.
 
 mod capabilities;
+mod estimate;
+mod inspect;
 
 pub(crate) use capabilities::{Capabilities, EngineSummary};
+pub(crate) use estimate::{list_packages, Estimate, ImageFacts, PackageFile};
+pub(crate) use inspect::Inspection;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use budgetguard::catalog::Node;
 use budgetguard::engine::{Engine, RegistryAuth};
-use budgetguard::install::{self, DeployOptions, InstallDir, InstalledNode, NodeStatus};
-use budgetguard::package::{self, CreateOptions, PackageError};
+use budgetguard::error_text;
+use budgetguard::install::{
+    self, DeployOptions, InstallDir, InstallError, InstallOptions, InstalledNode, NodeStatus,
+};
+use budgetguard::package::{self, CreateOptions, Package, PackageError};
 use budgetguard::progress::{SharedReporter, Silent};
 use budgetguard::Cancel;
 
 use crate::jobs::Outcome;
-use budgetguard::error_text;
+use crate::messages::{install_error, package_error, problem, Message};
+
+/// How many lines of a container's log the Installed page shows.
+pub(crate) const LOG_LINES: usize = 200;
 
 /// How long a node started from the GUI may take to answer ready (a NIM
 /// downloads its model on first start).
@@ -37,10 +48,10 @@ pub(crate) struct Workstation {
 /// What the GUI last did to an installed node, when the page should say so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Activity {
-    /// A start runs: it waits until the node is ready.
+    /// A start or restart runs: it waits until the node is ready.
     Starting,
     /// A start or stop failed, in these words.
-    Failed(String),
+    Failed(Message),
 }
 
 /// What the Installed page shows: the nodes, or why they cannot be listed.
@@ -121,7 +132,8 @@ impl Workstation {
         Capabilities::new(engine, self.dir().map(drop))
     }
 
-    fn dir(&self) -> Result<&InstallDir, String> {
+    /// The install folder, or why there is none.
+    pub(crate) fn dir(&self) -> Result<&InstallDir, String> {
         self.install_dir.as_ref().ok_or_else(|| {
             "this machine has no data folder for installed nodes: set `HOME` (or `XDG_DATA_HOME`) and restart the GUI".to_owned()
         })
@@ -137,16 +149,16 @@ impl Workstation {
     ) -> Outcome {
         let engine = tokio::select! {
             engine = self.engine() => engine,
-            _ = cancel.cancelled() => return Outcome::Cancelled(PackageError::Cancelled.to_string()),
+            _ = cancel.cancelled() => return cancelled(&package_error(&PackageError::Cancelled)),
         };
         let engine = match engine {
             Ok(engine) => engine,
-            Err(text) => return Outcome::Failed(text),
+            Err(text) => return Outcome::Failed(Message::new(text)),
         };
         match package::create_package(&engine, &options, reporter, &cancel).await {
             Ok(report) => Outcome::Created(Box::new(report)),
-            Err(e @ PackageError::Cancelled) => Outcome::Cancelled(e.to_string()),
-            Err(e) => Outcome::Failed(error_text(&e)),
+            Err(e @ PackageError::Cancelled) => cancelled(&package_error(&e)),
+            Err(e) => Outcome::Failed(package_error(&e)),
         }
     }
 
@@ -160,11 +172,11 @@ impl Workstation {
         cancel: Cancel,
     ) -> Outcome {
         let deployed = async {
-            let engine = self.engine().await?;
+            let engine = self.engine().await.map_err(Message::new)?;
             let options = DeployOptions {
                 listen: None,
                 nodes,
-                dir: self.dir()?.clone(),
+                dir: self.dir().map_err(Message::new)?.clone(),
                 start,
                 wait: READY_WAIT,
                 pull: true,
@@ -172,12 +184,99 @@ impl Workstation {
             };
             install::deploy_local(&engine, &options, reporter, &cancel)
                 .await
-                .map_err(|e| error_text(&e))
+                .map_err(|e| install_error(&e))
         };
         match deployed.await {
             Ok(report) => Outcome::Deployed(report),
-            Err(text) if cancel.is_cancelled() => Outcome::Cancelled(text),
-            Err(text) => Outcome::Failed(text),
+            Err(message) if cancel.is_cancelled() => cancelled(&message),
+            Err(message) => Outcome::Failed(message),
+        }
+    }
+
+    /// Installs the package at `path`, as `install-package` does (`start`:
+    /// `None` as the package says).
+    pub(crate) async fn install(
+        &self,
+        path: PathBuf,
+        start: Option<bool>,
+        reporter: SharedReporter,
+        cancel: Cancel,
+    ) -> Outcome {
+        let installed = async {
+            let engine = self.engine().await.map_err(Message::new)?;
+            let options = InstallOptions {
+                package: path,
+                dir: self.dir().map_err(Message::new)?.clone(),
+                start,
+                wait: READY_WAIT,
+                listen: None,
+            };
+            install::install_package(&engine, &options, reporter, &cancel)
+                .await
+                .map_err(|e| match e {
+                    InstallError::Cancelled => {
+                        Message::new("Cancelled: install the package again to complete it.")
+                    }
+                    e => install_error(&e),
+                })
+        };
+        match installed.await {
+            Ok(report) => Outcome::Installed(Box::new(report)),
+            Err(message) if cancel.is_cancelled() => cancelled(&message),
+            Err(message) => Outcome::Failed(message),
+        }
+    }
+
+    /// Reads every entry of the package at `path` and checks it against
+    /// its manifest, as `verify-package` does.
+    pub(crate) async fn verify(path: PathBuf, reporter: SharedReporter, cancel: Cancel) -> Outcome {
+        let verified =
+            tokio::task::spawn_blocking(move || Package::open(&path)?.verify(&*reporter, &cancel))
+                .await
+                .expect("verifying does not panic");
+        match verified {
+            Ok(report) => Outcome::Verified(report),
+            Err(PackageError::Cancelled) => {
+                Outcome::Cancelled("Cancelled: the package was not fully checked.".to_owned())
+            }
+            Err(e) => Outcome::Failed(package_error(&e)),
+        }
+    }
+
+    /// Uninstalls the installed node `name` (`purge_cache`: its model
+    /// cache too).
+    pub(crate) async fn uninstall(
+        &self,
+        name: String,
+        purge_cache: bool,
+        reporter: SharedReporter,
+        cancel: Cancel,
+    ) -> Outcome {
+        let removed = async {
+            let (engine, node) = self.resolve(&name).await?;
+            let dir = self.dir().map_err(Message::new)?;
+            install::uninstall(
+                &engine,
+                dir,
+                std::slice::from_ref(&node),
+                purge_cache,
+                &*reporter,
+                &cancel,
+            )
+            .await
+            .map_err(|e| match e {
+                InstallError::Cancelled => {
+                    Message::new("Cancelled: uninstall the node again to complete it.")
+                }
+                e => install_error(&e),
+            })?;
+            self.set_activity(&node.name, None);
+            Ok::<_, Message>(node.name)
+        };
+        match removed.await {
+            Ok(name) => Outcome::Uninstalled(vec![name], purge_cache),
+            Err(message) if cancel.is_cancelled() => cancelled(&message),
+            Err(message) => Outcome::Failed(message),
         }
     }
 
@@ -197,40 +296,87 @@ impl Workstation {
             .collect())
     }
 
-    /// Starts the installed node `name` in the background; the Installed
-    /// page shows it starting, then its state, or why it did not become
-    /// ready.
-    pub(crate) async fn start(self: &Arc<Self>, name: &str, stop: &Cancel) -> Result<(), String> {
+    /// Starts the installed node `name` in the background (`restart`: stops
+    /// it first), once the start-time checks pass; the Installed page shows
+    /// it starting, then its state, or why it did not become ready.
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        name: &str,
+        restart: bool,
+        stop: &Cancel,
+    ) -> Result<(), Message> {
         let (engine, node) = self.resolve(name).await?;
+        let dir = self.dir().map_err(Message::new)?;
+        let problems = install::start_problems(&engine, dir, std::slice::from_ref(&node.node))
+            .await
+            .map_err(|e| install_error(&e))?;
+        if !problems.is_empty() {
+            return Err(Message {
+                text: format!("“{}” was not started:", node.name),
+                lines: problems.iter().map(problem).collect(),
+                field: None,
+            });
+        }
         let name = node.name.clone();
         self.set_activity(&name, Some(Activity::Starting));
+        if restart {
+            let stopped = install::stop(&engine, std::slice::from_ref(&node), &Silent)
+                .await
+                .map_err(|e| install_error(&e));
+            if let Err(message) = stopped {
+                self.set_activity(&name, Some(Activity::Failed(message.clone())));
+                return Err(message);
+            }
+        }
         let this = Arc::clone(self);
         let cancel = stop.child_token();
         tokio::spawn(async move {
             let nodes = std::slice::from_ref(&node);
             let started = install::start(&engine, nodes, READY_WAIT, &Silent, &cancel).await;
-            let failure = started.err().map(|e| Activity::Failed(error_text(&e)));
+            let failure = started.err().map(|e| Activity::Failed(install_error(&e)));
             this.set_activity(&name, failure);
         });
         Ok(())
     }
 
+    /// Whether a start or restart of the installed node `name` runs.
+    pub(crate) fn starting(&self, name: &str) -> bool {
+        let activities = self.activities.lock().expect("not poisoned");
+        activities.iter().any(|(node, activity)| {
+            node.eq_ignore_ascii_case(name.trim()) && *activity == Activity::Starting
+        })
+    }
+
     /// Stops the installed node `name` (its container stays).
-    pub(crate) async fn stop(&self, name: &str) -> Result<(), String> {
+    pub(crate) async fn stop(&self, name: &str) -> Result<(), Message> {
         let (engine, node) = self.resolve(name).await?;
-        let stopped = install::stop(&engine, std::slice::from_ref(&node), &Silent).await;
-        let failure = stopped
-            .as_ref()
-            .err()
-            .map(|e| Activity::Failed(error_text(e)));
+        let stopped = install::stop(&engine, std::slice::from_ref(&node), &Silent)
+            .await
+            .map_err(|e| install_error(&e));
+        let failure = stopped.as_ref().err().cloned().map(Activity::Failed);
         self.set_activity(&node.name, failure);
-        stopped.map_err(|e| error_text(&e))
+        stopped
+    }
+
+    /// The last lines of the installed node `name`'s container log.
+    pub(crate) async fn logs(&self, name: &str) -> Result<NodeLog, Message> {
+        let (engine, node) = self.resolve(name).await?;
+        let lines = engine
+            .logs(&node.container, LOG_LINES)
+            .await
+            .map_err(|e| Message::new(error_text(&e)))?;
+        Ok(NodeLog {
+            node: node.name,
+            container: node.container,
+            lines,
+        })
     }
 
     /// The engine and the installed node `name`.
-    async fn resolve(&self, name: &str) -> Result<(Engine, InstalledNode), String> {
-        let node = self.dir()?.installed(name).map_err(|e| error_text(&e))?;
-        Ok((self.engine().await?, node))
+    async fn resolve(&self, name: &str) -> Result<(Engine, InstalledNode), Message> {
+        let dir = self.dir().map_err(Message::new)?;
+        let node = dir.installed(name).map_err(|e| install_error(&e))?;
+        Ok((self.engine().await.map_err(Message::new)?, node))
     }
 
     /// Records what the page should say about the node `name`.
@@ -241,4 +387,20 @@ impl Workstation {
             None => activities.remove(name),
         };
     }
+}
+
+/// A container's last log lines.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct NodeLog {
+    /// The node.
+    pub node: String,
+    /// Its container.
+    pub container: String,
+    /// The lines, oldest first; `None` when the container does not exist.
+    pub lines: Option<Vec<String>>,
+}
+
+/// A cancelled job's outcome, in the words of `message`.
+fn cancelled(message: &Message) -> Outcome {
+    Outcome::Cancelled(message.text.clone())
 }

@@ -1,34 +1,18 @@
-//! Deploying the demo node from the browser: it becomes ready on the
-//! Installed page, and stops from there.
+//! Deploying the demo node from the browser, then the Installed page: it
+//! becomes ready, shows its log, stops, refuses to start on a port another
+//! program holds (in plain words), restarts, and is uninstalled.
 
 use std::time::Duration;
 
 use budgetguard::catalog::Catalog;
 use budgetguard::compose;
-use testkit::engines::{self, TestEngine};
+use testkit::engines;
 
-use crate::support::{self, free_port, options, Browser, Server};
+use crate::support::{self, free_port, options, Browser, NodeCleanup, Server};
 use testkit::fixtures::demo_copy;
 
-/// Removes a deployed node's container and network.
-struct Deployed {
-    engine: TestEngine,
-    project: String,
-}
-
-impl Drop for Deployed {
-    fn drop(&mut self) {
-        for args in [
-            vec!["rm", "-f", self.project.as_str()],
-            vec!["network", "rm", &format!("{}_default", self.project)],
-        ] {
-            let _ = self.engine.docker().args(&args).output();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
-async fn deploy_the_demo_node_and_stop_it() {
+async fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
     let Some(engine) = engines::primary() else {
         return;
     };
@@ -37,9 +21,10 @@ async fn deploy_the_demo_node_and_stop_it() {
     };
     let home = tempfile::tempdir().unwrap();
     let name = format!("GUI Demo {}", std::process::id());
-    let catalog: Catalog = support::catalog(home.path(), &[(&name, &reference, free_port())]);
+    let port = free_port();
+    let catalog: Catalog = support::catalog(home.path(), &[(&name, &reference, port)]);
     let node = catalog.get(&name).unwrap().clone();
-    let _deployed = Deployed {
+    let _cleanup = NodeCleanup {
         engine: engine.clone(),
         project: compose::project_name(&node),
     };
@@ -56,17 +41,17 @@ async fn deploy_the_demo_node_and_stop_it() {
             browser.shown(".outcome").await && !browser.shown("#cancel-button").await
         })
         .await;
+    assert_eq!(
+        browser.text("#job-title").await,
+        "Deployed on this workstation",
+        "{}",
+        browser.text("#job").await
+    );
     let outcome = browser.text("#job-outcome").await;
-    assert!(outcome.starts_with("Deployed"), "{outcome}");
     assert!(outcome.contains("running"), "{outcome}");
     browser.screenshot("10-deployed").await;
 
-    browser
-        .find("nav a[href^='/installed']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("nav a[href^='/installed']").await;
     browser
         .wait_for("the node to be ready", Duration::from_secs(120), || async {
             browser.shown(".health-ok").await
@@ -74,35 +59,54 @@ async fn deploy_the_demo_node_and_stop_it() {
         .await;
     let table = browser.text("#installed").await;
     assert!(table.contains(&name), "{table}");
-    assert!(
-        table.contains(&format!("http://localhost:{}/v1/infer", node.host_port)),
-        "{table}"
+    let endpoint = format!("http://localhost:{port}/v1/infer");
+    assert_eq!(
+        browser
+            .js("return document.getElementById('endpoint-1').getAttribute('href')")
+            .await,
+        serde_json::json!(endpoint)
     );
+    assert!(table.contains(&port.to_string()), "{table}");
+    assert!(table.contains("UTC"), "the install time: {table}");
     browser.screenshot("11-installed-running").await;
 
+    // The container's log.
+    browser.click("button[data-log]").await;
     browser
-        .find("button[data-action='stop']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .wait_text("#log-lines", "demo-nim:", Duration::from_secs(30))
+        .await;
+    assert!(browser.text("#log-node").await.contains(&name));
+    browser.screenshot("11b-log").await;
+    browser.click("#log-close").await;
+
+    browser.click("button[data-action='stop']").await;
     browser
         .wait_for("the node to stop", Duration::from_secs(120), || async {
             browser.shown("button[data-action='start']").await
         })
         .await;
-    let state = browser.text("#installed .state").await;
-    assert_eq!(state, "exited");
+    assert_eq!(browser.text("#installed .state").await, "exited");
     assert_eq!(browser.text("#installed-message").await, "");
     browser.screenshot("12-installed-stopped").await;
 
-    // Started again from the page, it becomes ready again.
+    // Another program on the node's port: said in plain words, not as the
+    // engine's error, and nothing starts.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    browser.click("button[data-action='start']").await;
     browser
-        .find("button[data-action='start']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .wait_text(
+            "#installed-message",
+            &format!("Port {port} is already in use by another program"),
+            Duration::from_secs(60),
+        )
+        .await;
+    assert!(browser.text("#installed-message").await.contains(&name));
+    assert_eq!(browser.text("#installed .state").await, "exited");
+    browser.screenshot("12b-port-in-use").await;
+    drop(squatter);
+
+    // Started again from the page, it becomes ready again; then a restart.
+    browser.click("button[data-action='start']").await;
     browser
         .wait_for(
             "the node to be ready again",
@@ -110,6 +114,62 @@ async fn deploy_the_demo_node_and_stop_it() {
             || async { browser.shown(".health-ok").await },
         )
         .await;
+    assert_eq!(browser.text("#installed-message").await, "");
+    let container = compose::container_name(&node);
+    let started_at = || engine.docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", &container]);
+    let before = started_at();
+    browser.click("button[data-action='restart']").await;
+    browser
+        .wait_for(
+            "the node to be ready after the restart",
+            Duration::from_secs(120),
+            || async {
+                started_at() != before
+                    && browser.shown(".health-ok").await
+                    && browser.shown("button[data-action='restart']").await
+            },
+        )
+        .await;
+
+    // Uninstall, keeping the cache.
+    let cache = home
+        .path()
+        .join("install/compose")
+        .join(node.service_name())
+        .join("cache");
+    std::fs::write(cache.join("weights.bin"), b"model").unwrap();
+    browser.click("button[data-uninstall]").await;
+    assert!(browser.text("#uninstall-node").await.contains(&name));
+    assert!(!browser
+        .find("#uninstall-purge")
+        .await
+        .is_selected()
+        .await
+        .unwrap());
+    browser.screenshot("13-uninstall-confirm").await;
+    browser.click("#uninstall-confirm").await;
+    browser
+        .wait_text("#job-title", "Uninstalled", Duration::from_secs(120))
+        .await;
+    assert!(browser
+        .text("#result-uninstalled")
+        .await
+        .contains("the model cache is kept"));
+    browser
+        .wait_text(
+            "#installed",
+            "No node is installed here yet",
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(cache.join("weights.bin").exists(), "the cache stays");
+    let gone = engine
+        .docker()
+        .args(["container", "inspect", &container])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the container is gone");
+    browser.screenshot("14-uninstalled").await;
 
     // The server stops while the page still listens to its events.
     server.stop().await;

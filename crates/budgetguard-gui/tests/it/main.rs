@@ -3,5 +3,6 @@
 
 mod browser;
 mod deploy;
+mod install;
 mod security;
 mod support;

@@ -38,6 +38,7 @@ async fn the_printed_url_opens_the_page_and_others_are_refused() {
         "/?token=",
         "/?token=0000",
         "/installed",
+        "/install",
         "/api/installed",
     ] {
         let reply = server.request("GET", target, &[("Host", &host)], "").await;
@@ -133,14 +134,20 @@ async fn state_changes_need_the_token_and_the_servers_own_origin() {
         ("Origin", own_origin.as_str()),
         ("Content-Type", "application/json"),
     ];
-    for path in [
-        "/api/package",
-        "/api/deploy",
-        "/api/cancel",
-        "/api/installed/stop",
-    ] {
+    for path in STATE_CHANGES {
         let reply = server.request("POST", path, &no_token, &body).await;
         assert_eq!(reply.status, 403, "{path} without token");
+    }
+    // A foreign Origin with the right token, on every endpoint.
+    for path in STATE_CHANGES {
+        let headers = [
+            ("Host", host.as_str()),
+            ("Origin", "http://evil.example"),
+            ("Content-Type", "application/json"),
+            ("X-BudgetGuard-Token", server.token.as_str()),
+        ];
+        let reply = server.request("POST", path, &headers, &body).await;
+        assert_eq!(reply.status, 403, "{path} from another site");
     }
     let wrong = "f".repeat(64);
     let wrong_token = [
@@ -167,12 +174,92 @@ async fn state_changes_need_the_token_and_the_servers_own_origin() {
         .next_event("finished", std::time::Duration::from_secs(30))
         .await;
     assert_eq!(finished["ok"], false);
+    assert_eq!(finished["title"], "Create failed");
     let html = finished["html"].as_str().unwrap();
-    assert!(
-        html.contains("cannot reach the Docker engine at `unix:///nonexistent/docker.sock`"),
-        "{html}"
-    );
+    assert!(html.contains("unix:///nonexistent/docker.sock"), "{html}");
     assert!(!output.exists());
+    server.stop().await;
+}
+
+/// Every endpoint that acts, or reads files or logs.
+const STATE_CHANGES: [&str; 14] = [
+    "/api/package",
+    "/api/package/settings",
+    "/api/package/estimate",
+    "/api/packages",
+    "/api/inspect",
+    "/api/verify",
+    "/api/install",
+    "/api/deploy",
+    "/api/cancel",
+    "/api/installed/start",
+    "/api/installed/restart",
+    "/api/installed/stop",
+    "/api/installed/uninstall",
+    "/api/installed/logs",
+];
+
+#[tokio::test]
+async fn paths_from_the_page_must_be_zip_files_and_errors_say_which_field() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server(home.path()).await;
+    for (path, body, field) in [
+        (
+            "/api/package",
+            serde_json::json!({"nodes": ["Demo"], "output": "/tmp/p.tar", "compression": "none"}),
+            "output",
+        ),
+        (
+            "/api/inspect",
+            serde_json::json!({"path": "/etc/passwd"}),
+            "package-path",
+        ),
+        (
+            "/api/verify",
+            serde_json::json!({"path": "/etc/passwd"}),
+            "package-path",
+        ),
+        (
+            "/api/install",
+            serde_json::json!({"path": "~/nothing.txt"}),
+            "package-path",
+        ),
+    ] {
+        let reply = server.post(path, &body.to_string()).await;
+        assert_eq!(reply.status, 400, "{path}: {}", reply.body);
+        let message: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(message["field"], field, "{path}");
+        assert!(
+            message["text"]
+                .as_str()
+                .unwrap()
+                .contains("must end in .zip"),
+            "{path}: {message}"
+        );
+    }
+    // A .zip that does not exist: said cleanly, at the field.
+    let missing = home.path().join("missing.zip");
+    let reply = server
+        .post(
+            "/api/inspect",
+            &serde_json::json!({"path": missing, "install": true}).to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let message: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(message["field"], "package-path");
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap()
+            .contains(&missing.display().to_string()),
+        "{message}"
+    );
+    // Nothing started.
+    let state = server
+        .next_event("idle", std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(state, serde_json::json!({}));
     server.stop().await;
 }
 

@@ -207,6 +207,20 @@ impl Browser {
     /// Starts `chromedriver` on a free port and a headless Chromium session,
     /// 1280 pixels wide (a laptop).
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// The same, in dark mode: the system setting says dark.
+    pub async fn start_dark() -> Self {
+        Self::start_with(&[
+            "--force-dark-mode",
+            "--blink-settings=preferredColorScheme=0",
+        ])
+        .await
+    }
+
+    /// A session with these extra Chromium arguments.
+    pub async fn start_with(args: &[&str]) -> Self {
         // The WebDriver client's HTTPS stack is the library's `reqwest`.
         budgetguard::registry::install_tls_provider();
         let port = free_port();
@@ -219,7 +233,7 @@ impl Browser {
         let mut browser = None;
         let mut chromedriver = Some(chromedriver);
         for _ in 0..100 {
-            match WebDriver::new(format!("http://127.0.0.1:{port}"), capabilities()).await {
+            match WebDriver::new(format!("http://127.0.0.1:{port}"), capabilities(args)).await {
                 Ok(driver) => {
                     browser = Some(Browser {
                         driver,
@@ -274,9 +288,61 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
     }
 
-    /// The text of the element with this CSS selector.
+    /// The text of the element with this CSS selector (found again if a
+    /// live refresh replaced it meanwhile).
     pub async fn text(&self, css: &str) -> String {
+        for _ in 0..50 {
+            if let Ok(text) = self.find(css).await.text().await {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         self.find(css).await.text().await.unwrap()
+    }
+
+    /// Replaces the text of the field with this CSS selector.
+    pub async fn set_text(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks the element with this CSS selector (found again if a live
+    /// refresh replaced it meanwhile).
+    pub async fn click(&self, css: &str) {
+        for _ in 0..50 {
+            if self.find(css).await.click().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.find(css).await.click().await.unwrap();
+    }
+
+    /// Runs `script` in the page and returns its JSON result.
+    pub async fn js(&self, script: &str) -> serde_json::Value {
+        self.driver
+            .execute(script, Vec::new())
+            .await
+            .unwrap()
+            .json()
+            .clone()
+    }
+
+    /// Waits until the text of `css` contains `wanted`.
+    pub async fn wait_text(&self, css: &str, wanted: &str, timeout: Duration) {
+        self.wait_for(&format!("`{css}` to say {wanted:?}"), timeout, || async {
+            match self.driver.find(By::Css(css)).await {
+                Ok(element) => element.text().await.unwrap_or_default().contains(wanted),
+                Err(_) => false,
+            }
+        })
+        .await;
+    }
+
+    /// Whether the element with this CSS selector is enabled.
+    pub async fn enabled(&self, css: &str) -> bool {
+        self.find(css).await.is_enabled().await.unwrap()
     }
 
     /// Clicks the checkbox of the catalog node `name`.
@@ -328,7 +394,7 @@ impl Drop for Browser {
     }
 }
 
-fn capabilities() -> ChromeCapabilities {
+fn capabilities(args: &[&str]) -> ChromeCapabilities {
     let mut caps = DesiredCapabilities::chrome();
     caps.set_headless().unwrap();
     // Root in a container has no user namespace for Chromium's sandbox.
@@ -336,8 +402,61 @@ fn capabilities() -> ChromeCapabilities {
     caps.set_disable_dev_shm_usage().unwrap();
     caps.add_arg("--hide-scrollbars").unwrap();
     caps.add_arg("--force-device-scale-factor=1").unwrap();
+    for arg in args {
+        caps.add_arg(arg).unwrap();
+    }
     if Path::new("/usr/bin/chromium").exists() {
         caps.set_binary("/usr/bin/chromium").unwrap();
     }
     caps
+}
+
+/// A small tmpfs mounted on a fresh folder (tests run as root), unmounted
+/// and removed when dropped: an output folder with almost no room.
+pub struct Tmpfs {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `1m`).
+    pub fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "mounting a tmpfs needs root");
+        Self { dir }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// Removes a node's container and network from `engine` when dropped, for
+/// tests that fail before their own uninstall.
+pub struct NodeCleanup {
+    pub engine: testkit::engines::TestEngine,
+    pub project: String,
+}
+
+impl Drop for NodeCleanup {
+    fn drop(&mut self) {
+        for args in [
+            vec!["rm", "-f", self.project.as_str()],
+            vec!["network", "rm", &format!("{}_default", self.project)],
+        ] {
+            let _ = self
+                .engine
+                .docker()
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
 }

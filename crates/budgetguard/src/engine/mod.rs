@@ -4,6 +4,7 @@ mod container;
 mod error;
 mod idle;
 mod load;
+mod logs;
 mod pull;
 mod registry;
 

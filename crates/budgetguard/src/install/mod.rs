@@ -23,4 +23,5 @@ pub use load::ImageOutcome;
 pub use models::ModelsReport;
 pub use nodes::{select, start, status, stop, uninstall, NodeStatus};
 pub use package::{install_package, ImageReport, InstallOptions, InstallReport};
+pub use preflight::start_problems;
 pub use state::{Endpoints, InstalledNode, LoadedImage, LoadedImages};

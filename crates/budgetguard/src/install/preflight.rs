@@ -123,6 +123,23 @@ pub(crate) async fn check(
     }
 }
 
+/// The checks a start of installed nodes needs, before it runs: the
+/// credentials they need are stored, GPU nodes have the NVIDIA runtime, and
+/// no other program holds their ports (a node's own running container may).
+/// Every problem found, in the order of the nodes; none when they can start.
+pub async fn start_problems(
+    engine: &Engine,
+    dir: &InstallDir,
+    nodes: &[Node],
+) -> Result<Vec<Problem>, InstallError> {
+    let facts = engine.facts().await?;
+    let mut problems = Vec::new();
+    credentials(dir, nodes, &mut problems);
+    gpu(&facts, nodes, &mut problems);
+    ports(engine, nodes, &mut problems).await;
+    Ok(problems)
+}
+
 /// Runs every check but Compose's and returns the problems found.
 async fn problems(
     engine: &Engine,
@@ -163,7 +180,7 @@ fn install_folder(dir: &InstallDir, nodes: &[Node], problems: &mut Vec<Problem>)
     }
 }
 
-fn credentials(dir: &InstallDir, nodes: &[Node], problems: &mut Vec<Problem>) {
+pub(crate) fn credentials(dir: &InstallDir, nodes: &[Node], problems: &mut Vec<Problem>) {
     let path = dir.credentials_file();
     let stored = match Credentials::load(&path) {
         Ok(stored) => stored,
@@ -245,7 +262,7 @@ fn duplicate_ports(nodes: &[Node], problems: &mut Vec<Problem>) {
     }
 }
 
-fn gpu(facts: &EngineFacts, nodes: &[Node], problems: &mut Vec<Problem>) {
+pub(crate) fn gpu(facts: &EngineFacts, nodes: &[Node], problems: &mut Vec<Problem>) {
     if facts.nvidia_runtime {
         return;
     }
@@ -257,7 +274,7 @@ fn gpu(facts: &EngineFacts, nodes: &[Node], problems: &mut Vec<Problem>) {
 }
 
 /// A port held by the node's own running container is fine: it is replaced.
-async fn ports(engine: &Engine, nodes: &[Node], problems: &mut Vec<Problem>) {
+pub(crate) async fn ports(engine: &Engine, nodes: &[Node], problems: &mut Vec<Problem>) {
     for node in nodes {
         let address = std::net::SocketAddr::new(node.listen_address(), node.host_port);
         if TcpListener::bind(address).is_ok() {
