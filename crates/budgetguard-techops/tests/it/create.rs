@@ -255,15 +255,37 @@ fn the_demo_node_packages_its_locally_built_image() {
     }
     let home = tempfile::tempdir().unwrap();
     let output = home.path().join("demo.zip");
-    let run = run(bin(home.path(), Some(&engine.host))
-        .args(["create-install-package", "--nodes", "Demo", "--output"])
-        .arg(&output))
-    .success();
+    // The built-in Demo carries its models: filled from a model server, as
+    // `scripts/demo` does it.
+    let server = testkit::model_server::ModelServer::demo(4 << 20);
+    server.set_token(Some("demo-token"));
+    let demo = |args: &[&str]| {
+        let mut command = bin(home.path(), Some(&engine.host));
+        command
+            .env("NGC_API_KEY", "demo-token")
+            .env("DEMO_NIM_MODEL_SERVER", server.url())
+            .args(args);
+        command
+    };
+    let run = run(demo(&["create-install-package", "--nodes", "Demo", "--output"]).arg(&output))
+        .success();
     assert!(run.stdout.contains("Created "), "{}", run.stdout);
     assert!(run.stdout.contains("sha256:"), "{}", run.stdout);
     assert!(run.stderr.contains("Exporting images"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Downloading models (demo)"),
+        "{}",
+        run.stderr
+    );
     real_zip_readers_accept(&output);
     let manifest = manifest_of(&output);
     assert_eq!(manifest["nodes"][0]["name"], "Demo");
     assert_eq!(manifest["images"][0]["references"][0], DEMO_IMAGE);
+    assert_eq!(manifest["caches"][0]["profiles"][0]["id"], "demo-base-cpu");
+    let catalog = crate::support::run(&mut demo(&["catalog"])).success();
+    assert!(
+        catalog.stdout.contains("demo: demo-base-cpu"),
+        "{}",
+        catalog.stdout
+    );
 }

@@ -283,7 +283,7 @@ fn bad_packages_are_refused_each_with_its_own_error_and_change_nothing() {
     });
     corpus.push((
         bad("future.zip"),
-        "uses package format 99, this tool reads up to 1; install a newer budgetguard-techops"
+        "uses package format 99, this tool reads up to 2; install a newer budgetguard-techops"
             .into(),
     ));
     let renamed_layer = layer.clone();
