@@ -16,6 +16,7 @@ pub mod paths;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+pub mod signing;
 pub mod size;
 
 /// Cancels long work: the CLI on Ctrl-C, the GUI's cancel button.

@@ -83,6 +83,7 @@ pub(crate) async fn create_package(
         auth: state.workstation.auth().clone(),
         start_after_install: form.settings.start_after_install,
         models: state.workstation.model_options(),
+        sign: None,
     };
     let workstation = Arc::clone(&state.workstation);
     started(

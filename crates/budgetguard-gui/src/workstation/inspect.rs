@@ -82,12 +82,20 @@ pub(crate) struct InspectedImage {
     pub present: Option<bool>,
 }
 
-/// The signer of a package.
-///
-/// LIBRARY: packages are not signed yet. Once the library adds the signer
-/// to [`Package`], return it here; the page shows "unsigned" meanwhile.
-fn signer(_package: &Package) -> Option<String> {
-    None
+/// Who signed a package, checked against the keys the install folder
+/// `dir` trusts; `None`: unsigned.
+fn signer(package: &Package, dir: Option<&InstallDir>) -> Option<String> {
+    let trusted = dir
+        .and_then(|dir| {
+            budgetguard::signing::TrustStore::new(dir.root())
+                .keys()
+                .ok()
+        })
+        .unwrap_or_default();
+    match package.signer(&trusted) {
+        budgetguard::signing::Signer::Unsigned => None,
+        signer => Some(signer.to_string()),
+    }
 }
 
 impl Inspection {
@@ -151,7 +159,7 @@ impl Inspection {
             format_version: manifest.format_version,
             compression: manifest.compression.to_string(),
             start_after_install: manifest.start_after_install,
-            signer: signer(&package),
+            signer: signer(&package, dir),
             nodes: manifest
                 .nodes
                 .iter()

@@ -38,6 +38,7 @@ async fn make_package(
         auth: RegistryAuth::new(None),
         start_after_install: false,
         models: Default::default(),
+        sign: None,
     };
     create_package(&connected, &options, Arc::new(Silent), &Cancel::new())
         .await

@@ -77,6 +77,29 @@ pub enum InstallError {
     /// The run was interrupted.
     #[error("interrupted; run the same command again to complete it")]
     Cancelled,
+    /// The trusted keys could not be read.
+    #[error(transparent)]
+    Signing(#[from] crate::signing::SigningError),
+    /// Trusted keys exist and the package is not signed.
+    #[error("the package is not signed, and this workstation installs only packages signed by {}: ask TechOps for a signed package", trusted.join(", "))]
+    Unsigned {
+        /// The trusted key ids.
+        trusted: Vec<String>,
+    },
+    /// The package is signed by a key this workstation does not trust.
+    #[error("the package is signed by key {key_id}, and this workstation trusts only {}: ask TechOps which key signs packages, and trust it with `trust-key`", trusted.join(", "))]
+    UntrustedSigner {
+        /// The signer's key id.
+        key_id: String,
+        /// The trusted key ids.
+        trusted: Vec<String>,
+    },
+    /// The signature of a trusted key does not match the manifest.
+    #[error("the package's signature by key {key_id} does not match its manifest: the package was altered after it was signed; do not install it, and make a new one")]
+    BadSignature {
+        /// The key id.
+        key_id: String,
+    },
 }
 
 impl InstallError {

@@ -19,6 +19,7 @@ use crate::engine::Engine;
 use crate::models::{gpu_fit, GpuFit};
 use crate::package::Package;
 use crate::progress::{Event, SharedReporter};
+use crate::signing::{Signer, TrustStore};
 use crate::Cancel;
 
 /// The largest Compose file a package may carry.
@@ -48,6 +49,8 @@ pub struct InstallReport {
     pub package: PathBuf,
     /// The package id.
     pub package_id: String,
+    /// Who signed it.
+    pub signer: Signer,
     /// Whether the nodes were started.
     pub started: bool,
     /// Each image and whether it was loaded.
@@ -86,6 +89,7 @@ pub async fn install_package(
     cancel: &Cancel,
 ) -> Result<InstallReport, InstallError> {
     let package = Arc::new(Package::open(&options.package)?);
+    let signer = check_signature(&package, &options.dir, &*reporter)?;
     let mut nodes = package_nodes(&package, options.listen)?;
     let start = options
         .start
@@ -171,6 +175,7 @@ pub async fn install_package(
     Ok(InstallReport {
         package: options.package.clone(),
         package_id: package.id().to_owned(),
+        signer,
         started: start,
         images,
         nodes: reports,
@@ -208,6 +213,41 @@ fn package_nodes(
         });
     }
     Ok(nodes)
+}
+
+/// Who signed the package: a key trusted here when this workstation trusts
+/// any (else the install is refused, before anything changes); otherwise a
+/// warning says what a signature would add.
+fn check_signature(
+    package: &Package,
+    dir: &InstallDir,
+    reporter: &dyn crate::progress::Reporter,
+) -> Result<Signer, InstallError> {
+    let trusted = TrustStore::new(dir.root()).keys()?;
+    let signer = package.signer(&trusted);
+    let ids = || trusted.iter().map(|k| k.id()).collect::<Vec<_>>();
+    match (&signer, trusted.is_empty()) {
+        (Signer::Trusted { .. }, _) => {}
+        (Signer::Invalid { key_id }, _) => {
+            return Err(InstallError::BadSignature {
+                key_id: key_id.clone(),
+            })
+        }
+        (Signer::Unsigned, false) => return Err(InstallError::Unsigned { trusted: ids() }),
+        (Signer::Untrusted { key_id }, false) => {
+            return Err(InstallError::UntrustedSigner {
+                key_id: key_id.clone(),
+                trusted: ids(),
+            })
+        }
+        (Signer::Unsigned, true) => reporter.report(Event::Note {
+            message: "warning: the package is not signed; trust TechOps' key with `trust-key` to refuse unsigned packages".to_owned(),
+        }),
+        (Signer::Untrusted { key_id }, true) => reporter.report(Event::Note {
+            message: format!("warning: the package is signed by key {key_id}, which this workstation does not trust yet; trust it with `trust-key` to refuse packages signed by others"),
+        }),
+    }
+    Ok(signer)
 }
 
 /// Each node's image reference, in node order.

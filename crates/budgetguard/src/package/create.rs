@@ -25,6 +25,7 @@ use crate::catalog::Node;
 use crate::compose::compose_file;
 use crate::engine::{Engine, EngineError, RegistryAuth};
 use crate::progress::{Event, SharedReporter, Step};
+use crate::signing::SigningKey;
 use crate::Cancel;
 
 /// What to package, and where.
@@ -46,6 +47,8 @@ pub struct CreateOptions {
     pub start_after_install: bool,
     /// The model caches to carry.
     pub models: ModelOptions,
+    /// The key that signs the package.
+    pub sign: Option<std::sync::Arc<SigningKey>>,
 }
 
 /// What was written.
@@ -58,6 +61,8 @@ pub struct CreateReport {
     /// The package id: the SHA-256 of its manifest, which lists the SHA-256
     /// of every other entry.
     pub package_id: String,
+    /// The key that signed it, if any.
+    pub signed_by: Option<String>,
     /// The manifest it carries.
     pub manifest: Manifest,
 }
@@ -139,6 +144,7 @@ pub async fn create_package(
         source_engine: format!("Docker {}", engine.version()),
         start_after_install: options.start_after_install,
         caches,
+        sign: options.sign.clone(),
     };
     let writer = {
         let reporter = reporter.clone();
@@ -183,6 +189,7 @@ pub async fn create_package(
         path: output,
         size: written.size,
         package_id: hex::encode(Sha256::digest(&written.manifest_bytes)),
+        signed_by: options.sign.as_ref().map(|k| k.id()),
         manifest: written.manifest,
     })
 }
@@ -303,6 +310,7 @@ struct PackageJob {
     source_engine: String,
     start_after_install: bool,
     caches: Vec<CacheSource>,
+    sign: Option<std::sync::Arc<SigningKey>>,
 }
 
 impl PackageJob {
@@ -350,25 +358,28 @@ impl PackageJob {
             package.add(layout::MODELS_SH, fallback_script(&caches).as_bytes())?;
         }
         package.add(layout::README, readme_text(&nodes, &images).as_bytes())?;
-        package.finish(Manifest {
-            format: FORMAT.to_owned(),
-            format_version: if caches.is_empty() {
-                FORMAT_VERSION_IMAGES_ONLY
-            } else {
-                FORMAT_VERSION
+        package.finish(
+            Manifest {
+                format: FORMAT.to_owned(),
+                format_version: if caches.is_empty() {
+                    FORMAT_VERSION_IMAGES_ONLY
+                } else {
+                    FORMAT_VERSION
+                },
+                tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+                created: now
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .expect("the current time always formats"),
+                source_engine: self.source_engine,
+                compression: self.compression,
+                start_after_install: self.start_after_install,
+                nodes,
+                images,
+                caches,
+                entries: Vec::new(),
             },
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            created: now
-                .format(&time::format_description::well_known::Rfc3339)
-                .expect("the current time always formats"),
-            source_engine: self.source_engine,
-            compression: self.compression,
-            start_after_install: self.start_after_install,
-            nodes,
-            images,
-            caches,
-            entries: Vec::new(),
-        })
+            self.sign.as_deref(),
+        )
     }
 }
 

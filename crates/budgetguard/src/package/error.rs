@@ -20,6 +20,9 @@ pub enum PackageError {
     /// A model cache could not be filled or read.
     #[error(transparent)]
     Model(#[from] crate::models::ModelError),
+    /// The package could not be signed.
+    #[error(transparent)]
+    Signing(#[from] crate::signing::SigningError),
     /// The output file exists and replacing it was not asked for.
     #[error("`{}` already exists; pass `--force` to replace it, or choose another `--output`", path.display())]
     OutputExists {

@@ -18,6 +18,7 @@ use super::manifest::{EntryDigest, Manifest};
 use super::zip::{DataError, ZipError, ZipReader};
 use super::PackageError;
 use crate::progress::{Event, Reporter, Step, Throttle};
+use crate::signing::{Signer, TrustedKey, MAX_SIGNATURE, SIGNATURE_ENTRY};
 use crate::Cancel;
 
 /// The largest manifest a package may have.
@@ -32,6 +33,10 @@ pub struct Package {
     file_size: u64,
     /// The package id: the SHA-256 of the manifest entry, in hex.
     id: String,
+    /// The manifest as stored (what a signature covers).
+    manifest_bytes: Vec<u8>,
+    /// The manifest's minisign signature, when the package is signed.
+    signature: Option<Vec<u8>>,
     /// The manifest's entries by name.
     listed: HashMap<String, usize>,
 }
@@ -85,12 +90,21 @@ impl Package {
                 return Err(mismatch(path, &entry.name, EntryProblem::ListedTwice));
             }
         }
+        let signature = match zip.entry(SIGNATURE_ENTRY) {
+            Some(entry) => Some(
+                zip.read_small(entry, MAX_SIGNATURE)
+                    .map_err(|e| zip_error(path, e))?,
+            ),
+            None => None,
+        };
         let package = Self {
             path: path.to_owned(),
             zip,
             manifest,
             file_size,
             id: hex::encode(Sha256::digest(&bytes)),
+            manifest_bytes: bytes,
+            signature,
             listed,
         };
         package.check_entries()?;
@@ -117,6 +131,11 @@ impl Package {
     /// of every other entry (the same id `create-install-package` prints).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Who signed the package, checked against the keys `trusted`.
+    pub fn signer(&self, trusted: &[TrustedKey]) -> Signer {
+        crate::signing::check(self.signature.as_deref(), &self.manifest_bytes, trusted)
     }
 
     /// The manifest's record of the entry `name`.

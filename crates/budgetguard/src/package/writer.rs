@@ -15,6 +15,7 @@ use super::layout;
 use super::manifest::{Blob, EntryDigest, Manifest};
 use super::zip::{Compression, DosTime, ZipWriter};
 use super::PackageError;
+use crate::signing::{SigningKey, SIGNATURE_ENTRY};
 use crate::Cancel;
 
 /// The chunk size of the blob copy loop.
@@ -128,8 +129,13 @@ impl PackageWriter {
     }
 
     /// Writes `SHA256SUMS`, then `manifest` with every entry listed, as the
-    /// last entry of the file and the first of its central directory.
-    pub(crate) fn finish(mut self, mut manifest: Manifest) -> Result<Written, PackageError> {
+    /// last entry of the file and the first of its central directory; then,
+    /// when a key is given, the manifest's signature.
+    pub(crate) fn finish(
+        mut self,
+        mut manifest: Manifest,
+        key: Option<&SigningKey>,
+    ) -> Result<Written, PackageError> {
         let sums: String = self
             .entries
             .iter()
@@ -144,6 +150,13 @@ impl PackageWriter {
             .write_entry(layout::MANIFEST, Compression::None, &manifest_bytes)
             .map_err(|e| write_error(&self.path, e))?;
         self.zip.list_first(layout::MANIFEST);
+        if let Some(key) = key {
+            let id = hex::encode(Sha256::digest(&manifest_bytes));
+            let signature = key.sign(&manifest_bytes, &id)?;
+            self.zip
+                .write_entry(SIGNATURE_ENTRY, Compression::None, &signature)
+                .map_err(|e| write_error(&self.path, e))?;
+        }
         let finished = self.zip.finish().map_err(|e| write_error(&self.path, e))?;
         Ok(Written {
             manifest,

@@ -14,6 +14,7 @@ use crate::package::manifest::{Manifest, FORMAT, FORMAT_VERSION};
 use crate::package::quote::is_unsafe;
 use crate::package::zip::stays_inside;
 use crate::package::PackageError;
+use crate::signing::SIGNATURE_ENTRY;
 
 /// The folder of the Compose files, one folder per node.
 const COMPOSE_DIR: &str = "compose/";
@@ -72,7 +73,8 @@ impl Package {
     /// listed entry is in the ZIP.
     pub(super) fn check_entries(&self) -> Result<(), PackageError> {
         for entry in self.zip.entries() {
-            if entry.name == layout::MANIFEST {
+            // The signature covers the manifest, so the manifest cannot list it.
+            if entry.name == layout::MANIFEST || entry.name == SIGNATURE_ENTRY {
                 continue;
             }
             let listed = self
@@ -89,7 +91,7 @@ impl Package {
             }
         }
         for listed in &self.manifest.entries {
-            if listed.name == layout::MANIFEST {
+            if listed.name == layout::MANIFEST || listed.name == SIGNATURE_ENTRY {
                 return Err(self.mismatch(&listed.name, EntryProblem::ListsManifest));
             }
             if self.zip.entry(&listed.name).is_none() {
