@@ -15,6 +15,7 @@ pub mod paths;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+pub mod remedy;
 pub mod size;
 
 /// Cancels long work: the CLI on Ctrl-C, the GUI's cancel button.
