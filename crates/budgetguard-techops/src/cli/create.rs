@@ -1,69 +1,69 @@
 //! `create-install-package`.
 
-use std::sync::Arc;
-
-use budgetguard::engine::RegistryAuth;
 use budgetguard::package::{create_package, CreateOptions, CreateReport};
 use budgetguard::size::human;
 
-use crate::cli::{Cli, CreateArgs};
-use crate::printer;
-use crate::reporter::TerminalReporter;
+use crate::cli::CreateArgs;
+use crate::context::Context;
+use crate::table::Text;
 
 /// Makes the package and prints what it holds.
-pub async fn run(cli: &Cli, args: &CreateArgs) -> anyhow::Result<()> {
-    let nodes = super::load_catalog(cli)?.select(&args.nodes)?;
-    let engine = super::connect(cli).await?;
+pub async fn run(ctx: &Context, args: &CreateArgs) -> anyhow::Result<()> {
     let options = CreateOptions {
-        nodes,
+        nodes: ctx.nodes(&args.nodes)?,
         output: args.output.clone(),
-        compression: args.compression,
+        compression: args.compression.into(),
         force: args.force,
         pull: !args.no_pull,
-        auth: RegistryAuth::new(super::ngc_api_key(cli)),
+        auth: ctx.auth(),
         start_after_install: args.start_after_install,
     };
-    let reporter = Arc::new(TerminalReporter::new(cli.json));
-    let cancel = super::cancel_on_ctrl_c();
-    let report = create_package(&engine, &options, reporter, &cancel).await?;
-    if cli.json {
-        printer::json(&report);
-    } else {
-        print_report(&report);
-    }
+    let engine = ctx.engine().await?;
+    let cancel = ctx.cancel_on_ctrl_c();
+    let report = create_package(&engine, &options, ctx.reporter(), &cancel).await?;
+    ctx.printer.report(&report, |out| text(out, &report));
     Ok(())
 }
 
-fn print_report(report: &CreateReport) {
+fn text(out: &mut Text, report: &CreateReport) {
     let manifest = &report.manifest;
-    println!("Created {}", report.path.display());
-    println!(
-        "  size:        {} ({} bytes)",
-        human(report.size),
-        report.size
-    );
-    println!("  package id:  {}", report.package_id);
-    println!("  compression: {}", manifest.compression);
+    out.line(format_args!("Created {}", report.path.display()));
+    let mut fields = vec![
+        (
+            "size",
+            format!("{} ({} bytes)", human(report.size), report.size),
+        ),
+        ("package id", report.package_id.to_string()),
+        ("compression", manifest.compression.to_string()),
+    ];
     for node in &manifest.nodes {
-        println!(
-            "  node:        {} -> port {} ({})",
-            node.node.name, node.node.host_port, node.node.image
-        );
+        fields.push((
+            "node",
+            format!(
+                "{} -> port {} ({})",
+                node.node.name, node.node.host_port, node.node.image
+            ),
+        ));
     }
     for image in &manifest.images {
-        println!(
-            "  image:       {} {} ({} layers, {})",
-            image.references.join(", "),
-            &image.id,
-            image.layers.len(),
-            human(image.size())
-        );
+        fields.push((
+            "image",
+            format!(
+                "{} {} ({} layers, {})",
+                image.references.join(", "),
+                image.id,
+                image.layers.len(),
+                human(image.size())
+            ),
+        ));
     }
-    println!(
-        "Install it on a workstation with:\n  budgetguard-techops install-package --package {}",
-        report.path.file_name().map_or_else(
-            || report.path.display().to_string(),
-            |n| n.to_string_lossy().into_owned()
-        )
+    out.fields(fields);
+    let file = report.path.file_name().map_or_else(
+        || report.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
     );
+    out.line("Install it on a workstation with:");
+    out.line(format_args!(
+        "  budgetguard-techops install-package --package {file}"
+    ));
 }

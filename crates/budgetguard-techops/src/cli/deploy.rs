@@ -1,35 +1,28 @@
 //! `deploy-local`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use budgetguard::engine::RegistryAuth;
 use budgetguard::install::{deploy_local, DeployOptions};
 
-use crate::cli::{Cli, DeployArgs};
-use crate::printer;
-use crate::reporter::TerminalReporter;
+use crate::cli::DeployArgs;
+use crate::context::Context;
 
 /// Deploys catalog nodes here and prints what it did.
-pub async fn run(cli: &Cli, args: &DeployArgs) -> anyhow::Result<()> {
-    let nodes = super::load_catalog(cli)?.select(&args.nodes)?;
-    let engine = super::connect(cli).await?;
+pub async fn run(ctx: &Context, args: &DeployArgs) -> anyhow::Result<()> {
     let options = DeployOptions {
-        nodes,
-        dir: super::install_dir(cli)?,
+        nodes: ctx.nodes(&args.nodes)?,
+        dir: ctx.install_dir()?,
         start: args.start,
         wait: Duration::from_secs(args.wait),
         pull: !args.no_pull,
-        auth: RegistryAuth::new(super::ngc_api_key(cli)),
+        auth: ctx.auth(),
         listen: args.listen,
     };
-    let reporter = Arc::new(TerminalReporter::new(cli.json));
-    let cancel = super::cancel_on_ctrl_c();
-    let report = deploy_local(&engine, &options, reporter, &cancel).await?;
-    if cli.json {
-        printer::json(&report);
-    } else {
-        super::install::print_nodes(&report.nodes);
-    }
+    let engine = ctx.engine().await?;
+    let cancel = ctx.cancel_on_ctrl_c();
+    let report = deploy_local(&engine, &options, ctx.reporter(), &cancel).await?;
+    ctx.printer.report(&report, |out| {
+        out.table(&super::install::nodes_table(&report.nodes))
+    });
     Ok(())
 }

@@ -1,24 +1,21 @@
 //! `install-package`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use budgetguard::install::{
     install_package, ImageOutcome, InstallOptions, InstallReport, NodeReport,
 };
-
 use budgetguard::size::human;
 
-use crate::cli::{Cli, InstallArgs};
-use crate::printer;
-use crate::reporter::TerminalReporter;
+use crate::cli::InstallArgs;
+use crate::context::Context;
+use crate::table::{Table, Text};
 
 /// Installs the package and prints what it did.
-pub async fn run(cli: &Cli, args: &InstallArgs) -> anyhow::Result<()> {
-    let engine = super::connect(cli).await?;
+pub async fn run(ctx: &Context, args: &InstallArgs) -> anyhow::Result<()> {
     let options = InstallOptions {
         package: args.package.clone(),
-        dir: super::install_dir(cli)?,
+        dir: ctx.install_dir()?,
         start: match (args.start, args.no_start) {
             (true, _) => Some(true),
             (_, true) => Some(false),
@@ -27,47 +24,46 @@ pub async fn run(cli: &Cli, args: &InstallArgs) -> anyhow::Result<()> {
         wait: Duration::from_secs(args.wait),
         listen: args.listen,
     };
-    let reporter = Arc::new(TerminalReporter::new(cli.json));
-    let cancel = super::cancel_on_ctrl_c();
-    let report = install_package(&engine, &options, reporter, &cancel).await?;
-    if cli.json {
-        printer::json(&report);
-    } else {
-        print_report(&report);
-    }
+    let engine = ctx.engine().await?;
+    let cancel = ctx.cancel_on_ctrl_c();
+    let report = install_package(&engine, &options, ctx.reporter(), &cancel).await?;
+    ctx.printer.report(&report, |out| text(out, &report));
     Ok(())
 }
 
-fn print_report(report: &InstallReport) {
+fn text(out: &mut Text, report: &InstallReport) {
     for image in &report.images {
         let outcome = match image.outcome {
             ImageOutcome::Loaded => "loaded",
             ImageOutcome::AlreadyPresent => "already present",
         };
-        println!("Image {}: {outcome}", image.references.join(", "));
+        out.line(format_args!(
+            "Image {}: {outcome}",
+            image.references.join(", ")
+        ));
     }
     if report.loaded_bytes > 0 {
-        println!("Streamed {} into the engine", human(report.loaded_bytes));
+        out.line(format_args!(
+            "Streamed {} into the engine",
+            human(report.loaded_bytes)
+        ));
     }
-    print_nodes(&report.nodes);
+    out.table(&nodes_table(&report.nodes));
     if !report.changed {
-        println!("Nothing changed: this package is already installed.");
+        out.line("Nothing changed: this package is already installed.");
     }
 }
 
 /// The per-node table shared by install and deploy.
-pub fn print_nodes(nodes: &[NodeReport]) {
-    println!(
-        "{:<14} {:<10} {:<44} COMPOSE FILE",
-        "NODE", "STATE", "ENDPOINT"
-    );
+pub fn nodes_table(nodes: &[NodeReport]) -> Table {
+    let mut table = Table::new(&["NODE", "STATE", "ENDPOINT", "COMPOSE FILE"]);
     for node in nodes {
-        println!(
-            "{:<14} {:<10} {:<44} {}",
-            node.name,
-            node.state,
-            node.endpoint,
-            node.compose_file.display()
-        );
+        table.row([
+            node.name.clone(),
+            node.state.to_string(),
+            node.endpoint.clone(),
+            node.compose_file.display().to_string(),
+        ]);
     }
+    table
 }

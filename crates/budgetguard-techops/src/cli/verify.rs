@@ -1,29 +1,24 @@
 //! `verify-package`: every entry against the manifest.
 
-use std::path::Path;
-
 use budgetguard::package::Package;
 use budgetguard::size::human;
 
-use crate::printer;
-use crate::reporter::TerminalReporter;
+use crate::cli::PackageArg;
+use crate::context::Context;
 
 /// Reads the whole package; the first mismatch is the error.
-pub async fn run(path: &Path, json: bool) -> anyhow::Result<()> {
-    let package = Package::open(path)?;
-    let cancel = super::cancel_on_ctrl_c();
-    let reporter = TerminalReporter::new(json);
-    let report = tokio::task::block_in_place(|| package.verify(&reporter, &cancel));
-    let report = report?;
-    if json {
-        printer::json(&report);
-    } else {
-        println!(
+pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
+    let package = Package::open(&args.package)?;
+    let cancel = ctx.cancel_on_ctrl_c();
+    let reporter = ctx.reporter();
+    let report = tokio::task::block_in_place(|| package.verify(reporter.as_ref(), &cancel))?;
+    ctx.printer.report(&report, |out| {
+        out.line(format_args!(
             "{}: OK ({} entries, {} checked)",
-            path.display(),
+            args.package.display(),
             report.entries,
             human(report.bytes)
-        );
-    }
+        ))
+    });
     Ok(())
 }

@@ -9,6 +9,14 @@ use testkit::images::{self, ImageSpec, Layer};
 
 use crate::support::*;
 
+testkit::tests![
+    the_demo_package_installs_starts_and_uninstalls_on_every_engine,
+    shared_layers_are_not_streamed_twice,
+    an_upgrade_replaces_the_container_and_keeps_the_cache,
+    credentials_are_stored_privately_and_never_shown_or_packaged,
+    the_fallback_script_installs_the_demo_package_without_the_tool,
+];
+
 /// The binary aimed at `engine`, installing into `dir`, with Compose `compose`.
 fn tool(home: &Path, engine: &TestEngine, dir: &Path, compose: &str) -> Command {
     let mut command = bin(home, Some(&engine.host));
@@ -37,12 +45,11 @@ fn infer(port: u16) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
 fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
-    let all = engines::available();
-    let Some(source) = all.first() else { return };
+    let all = engines::require_available();
+    let source = &all[0];
     let Some((demo, _copy)) = demo_copy(source, "demo-test") else {
-        return;
+        engines::skip("the Demo image is not built (scripts/build-demo-image)");
     };
     let home = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -179,9 +186,8 @@ fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
     }
 }
 
-#[test]
 fn shared_layers_are_not_streamed_twice() {
-    let all = engines::available();
+    let all = engines::require_available();
     for engine in &all {
         let home = tempfile::tempdir().unwrap();
         let base = vec![
@@ -248,11 +254,8 @@ fn shared_layers_are_not_streamed_twice() {
     }
 }
 
-#[test]
 fn an_upgrade_replaces_the_container_and_keeps_the_cache() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let old = ImageSpec {
         reference: images::unique_reference("upgrade-old"),
@@ -312,11 +315,8 @@ fn an_upgrade_replaces_the_container_and_keeps_the_cache() {
     assert!(!dir.join("compose/upgraded").exists());
 }
 
-#[test]
 fn credentials_are_stored_privately_and_never_shown_or_packaged() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("install");
     let secret_key = "nvapi-test-secret-123";
@@ -391,13 +391,10 @@ fn credentials_are_stored_privately_and_never_shown_or_packaged() {
     assert!(!status.stdout.contains(secret_key));
 }
 
-#[test]
 fn the_fallback_script_installs_the_demo_package_without_the_tool() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let Some((demo, _copy)) = demo_copy(&engine, "demo-script") else {
-        return;
+        engines::skip("the Demo image is not built (scripts/build-demo-image)");
     };
     let home = tempfile::tempdir().unwrap();
     let port = free_port();

@@ -1,5 +1,10 @@
 //! Integration tests of the `budgetguard-techops` binary against the real
 //! Docker engines, Compose versions and ZIP readers of this machine.
+//!
+//! The harness is testkit's (`harness = false`): a test that finds no engine
+//! (or no Demo image, no root) is reported as ignored with the reason, or
+//! fails with `BUDGETGUARD_REQUIRE_DOCKER=1`; every test has a time limit.
+//! Each module lists its tests with `testkit::tests![…]`.
 
 mod compose_config;
 mod create;
@@ -11,3 +16,19 @@ mod pull;
 mod repack;
 mod support;
 mod zip_structure;
+
+fn main() -> std::process::ExitCode {
+    testkit::engines::run_tests(
+        [
+            compose_config::tests(),
+            create::tests(),
+            create_errors::tests(),
+            install::tests(),
+            install_errors::tests(),
+            never_wrong::tests(),
+            pull::tests(),
+            zip_structure::tests(),
+        ]
+        .concat(),
+    )
+}

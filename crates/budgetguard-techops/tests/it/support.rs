@@ -56,11 +56,27 @@ impl Run {
         self
     }
 
+    /// The `hint: …` lines of stderr, without the prefix.
+    pub fn hints(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("hint: "))
+            .collect()
+    }
+
     /// The stdout as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
+}
+
+/// The files in `home` the run left, but for the tool's own data folder
+/// (`XDG_DATA_HOME` is `home/data`), where it writes its log.
+pub fn left_in(home: &Path) -> Vec<String> {
+    let mut names = files_in(home);
+    names.retain(|n| n != "data");
+    names
 }
 
 /// The package id: the SHA-256 of the manifest entry, read by Python.
