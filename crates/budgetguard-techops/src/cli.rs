@@ -37,8 +37,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes, shown apart in each command's help.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Print a machine-readable JSON report on stdout instead of text.
     #[arg(long, global = true)]
@@ -55,7 +56,13 @@ pub struct GlobalArgs {
 
     /// A catalog file adding or overriding nodes
     /// [default: catalog.json in the user's configuration folder].
-    #[arg(long, global = true, env = "BUDGETGUARD_CATALOG", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "BUDGETGUARD_CATALOG",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub catalog: Option<PathBuf>,
 
     /// The Docker engine to use [default: DOCKER_HOST, else unix:///var/run/docker.sock].
@@ -68,6 +75,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "BUDGETGUARD_INSTALL_DIR",
+        hide_env_values = true,
         value_name = "DIR"
     )]
     pub install_dir: Option<PathBuf>,
@@ -112,8 +120,11 @@ pub enum Command {
     /// Open the TechOps GUI in the browser (served on 127.0.0.1).
     Gui(GuiArgs),
 
-    /// Print the shell completion script for SHELL on stdout, e.g.
-    /// `budgetguard-techops completions bash > /etc/bash_completion.d/budgetguard-techops`.
+    /// Print the shell completion script for SHELL on stdout.
+    ///
+    /// For example: `budgetguard-techops completions bash >
+    /// /etc/bash_completion.d/budgetguard-techops`, or `completions zsh` into
+    /// a folder of `$fpath` as `_budgetguard-techops`.
     Completions(CompletionsArgs),
 
     /// Print the man page (roff) on stdout, or write one page per command

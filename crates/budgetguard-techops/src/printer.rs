@@ -51,21 +51,18 @@ impl Printer {
     /// else the text `text` writes (nothing with `--quiet`).
     pub fn report<T: Serialize + ?Sized>(&self, value: &T, text: impl FnOnce(&mut Text)) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("reports serialize")
-            );
+            stdout(&json_text(value));
         } else if !self.quiet {
             let mut out = Text::default();
             text(&mut out);
-            print!("{out}");
+            stdout(&out.to_string());
         }
     }
 
-    /// Prints a line of data that is the point of the command even with
-    /// `--quiet` (the GUI's URL).
-    pub fn essential(&self, line: impl Display) {
-        println!("{line}");
+    /// Prints data that is the point of the command even with `--quiet`
+    /// (the GUI's URL, a completion script, a man page) on stdout, as it is.
+    pub fn essential(&self, text: &str) {
+        stdout(text);
     }
 
     /// A message on stderr about what happens (not a result); none with
@@ -106,16 +103,29 @@ impl Printer {
         }
         if self.json {
             let hint = (!hints.is_empty()).then(|| hints.join("; "));
-            println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({ "error": message, "hint": hint })
-                )
-                .expect("errors serialize")
-            );
+            stdout(&json_text(
+                &serde_json::json!({ "error": message, "hint": hint }),
+            ));
         }
         ExitCode::from(code)
     }
+}
+
+/// Writes `text` on stdout. A reader that went away (`… | head`) is not an
+/// error: the rest is not wanted.
+fn stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => tracing::warn!(error = %e, "cannot write on stdout"),
+        Ok(()) => {}
+    }
+}
+
+/// `value` as pretty JSON, one line feed after it.
+fn json_text<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("reports serialize") + "\n"
 }
 
 /// What the terminal says to do about a remedy, with this face's options.

@@ -7,9 +7,11 @@ use crate::cli::{Cli, CompletionsArgs};
 use crate::context::Context;
 
 /// Prints the completion script for the shell on stdout.
-pub async fn run(_ctx: &Context, args: &CompletionsArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Context, args: &CompletionsArgs) -> anyhow::Result<()> {
     let mut command = Cli::command();
     let name = command.get_name().to_owned();
-    clap_complete::generate(args.shell, &mut command, name, &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, name, &mut script);
+    ctx.printer.essential(&String::from_utf8_lossy(&script));
     Ok(())
 }

@@ -16,7 +16,7 @@ pub async fn run(ctx: &Context, args: &GuiArgs) -> anyhow::Result<()> {
     let gui = Gui::bind(options).await?;
     // Not the URL: its token lets anyone on this machine drive the GUI.
     tracing::info!("serving the GUI");
-    ctx.printer.essential(gui.url());
+    ctx.printer.essential(&format!("{}\n", gui.url()));
     ctx.printer
         .note("Serving the TechOps GUI; press Ctrl-C to stop.");
     if !args.no_browser {

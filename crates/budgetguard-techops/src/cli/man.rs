@@ -10,9 +10,13 @@ use crate::context::Context;
 pub async fn run(ctx: &Context, args: &ManArgs) -> anyhow::Result<()> {
     let command = Cli::command();
     match &args.output {
-        None => clap_mangen::Man::new(command)
-            .render(&mut std::io::stdout())
-            .context("cannot write the man page")?,
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .context("cannot render the man page")?;
+            ctx.printer.essential(&String::from_utf8_lossy(&page));
+        }
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create `{}`", dir.display()))?;

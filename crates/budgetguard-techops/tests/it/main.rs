@@ -11,6 +11,8 @@ mod create;
 mod create_errors;
 mod install;
 mod install_errors;
+mod logs;
+mod messages;
 mod never_wrong;
 mod pull;
 mod repack;
@@ -25,6 +27,8 @@ fn main() -> std::process::ExitCode {
             create_errors::tests(),
             install::tests(),
             install_errors::tests(),
+            logs::tests(),
+            messages::tests(),
             never_wrong::tests(),
             pull::tests(),
             zip_structure::tests(),
