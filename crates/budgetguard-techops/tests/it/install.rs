@@ -321,30 +321,12 @@ fn credentials_are_stored_privately_and_never_shown_or_packaged() {
     let dir = home.path().join("install");
     let secret_key = "nvapi-test-secret-123";
     let secret_token = "hf_test_secret_456";
-    let mut child = tool(home.path(), &engine, &dir, "docker compose")
-        .args(["install-credentials", "--stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    writeln!(
-        child.stdin.take().unwrap(),
-        "NGC_API_KEY={secret_key}\nHF_TOKEN={secret_token}"
+    let out = run_with_input(
+        tool(home.path(), &engine, &dir, "docker compose").args(["install-credentials", "--stdin"]),
+        format!("NGC_API_KEY={secret_key}\nHF_TOKEN={secret_token}\n").as_bytes(),
     )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    .success();
+    let printed = format!("{}{}", out.stdout, out.stderr);
     assert!(
         printed.contains("Stored NGC_API_KEY and HF_TOKEN"),
         "{printed}"

@@ -2,9 +2,7 @@
 //! calls and decisions, and its outcome to `<data dir>/logs/`; `-v` shows
 //! them on stderr; and no secret ever reaches a log or the terminal.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use base64::Engine as _;
 use budgetguard::credentials::Credentials;
@@ -135,22 +133,12 @@ fn no_secret_reaches_a_log_or_the_terminal() {
     };
     let mut shown = Vec::new();
 
-    let mut child = tool()
-        .args(["install-credentials", "--stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(
-        child.stdin.take().unwrap(),
-        "NGC_API_KEY={KEY}\nHF_TOKEN={TOKEN}"
+    let stored = run_with_input(
+        tool().args(["install-credentials", "--stdin"]),
+        format!("NGC_API_KEY={KEY}\nHF_TOKEN={TOKEN}\n").as_bytes(),
     )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    shown.push(String::from_utf8_lossy(&out.stdout).into_owned());
-    shown.push(String::from_utf8_lossy(&out.stderr).into_owned());
+    .success();
+    shown.extend([stored.stdout, stored.stderr]);
 
     let pull = run(tool()
         .args(["create-install-package", "--nodes", "Far", "--output"])

@@ -40,12 +40,21 @@ const RUN_LIMIT: Duration = Duration::from_secs(15 * 60);
 /// Runs `command` (standard input empty) and collects its outcome; fails
 /// the test if it runs longer than [`RUN_LIMIT`].
 pub fn run(command: &mut Command) -> Run {
+    run_with_input(command, b"")
+}
+
+/// Runs `command` with `input` on its standard input, as [`run`] does.
+pub fn run_with_input(command: &mut Command, input: &[u8]) -> Run {
+    use std::io::Write;
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = input.to_vec();
+    std::thread::spawn(move || stdin.write_all(&input));
     let read = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut text = Vec::new();
