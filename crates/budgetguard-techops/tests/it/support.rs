@@ -9,13 +9,15 @@ use testkit::engines::TestEngine;
 pub use testkit::fixtures::{demo_copy, files_in, free_port, write_catalog, DEMO_IMAGE};
 
 /// The binary, with an environment of its own: no catalog, config or
-/// credentials of the user, and the engine `host` when given.
+/// credentials of the user, no colour, and the engine `host` when given.
 pub fn bin(home: &Path, host: Option<&str>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_budgetguard-techops"));
     command
         .env_remove("NGC_API_KEY")
         .env_remove("BUDGETGUARD_CATALOG")
         .env_remove("DOCKER_HOST")
+        .env_remove("CLICOLOR_FORCE")
+        .env("NO_COLOR", "1")
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
