@@ -1,51 +1,179 @@
-//! Everything the command prints: reports on stdout (text or JSON), messages
-//! and errors on stderr.
+//! Everything the command prints goes through the [`Printer`]: the report
+//! (data) on stdout, as text or as JSON with `--json`; messages on stderr
+//! (`warning:`, `error:`, `hint:`), none but errors with `--quiet`. Colour
+//! only on a terminal and never with `NO_COLOR` (anstream decides). Progress
+//! goes through [`crate::reporter`], which asks the printer how to show it.
+//! See `STYLE.md` at the repository root.
 
+use std::fmt::Display;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use budgetguard::catalog::CatalogError;
-use budgetguard::install::InstallError;
-use budgetguard::package::PackageError;
+use anstyle::{AnsiColor, Style};
+use budgetguard::remedy::{remedies, Remedy};
 use serde::Serialize;
 
-/// Prints `value` as pretty JSON on stdout.
-pub fn json(value: &impl Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("reports serialize")
-    );
+use crate::table::Text;
+
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+const HINT: Style = AnsiColor::Cyan.on_default().bold();
+
+/// The exit code of a failure that is bad usage: an unknown option or node,
+/// a node that is not installed. (Usage errors clap finds exit with 2 too.)
+const USAGE: u8 = 2;
+
+/// How output is shown in this run.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    json: bool,
+    quiet: bool,
+    verbose: u8,
 }
 
-/// Prints the error on stderr (and as JSON on stdout with `--json`) and
-/// returns the exit code it stands for: 2 for bad usage, 1 for a failure.
-pub fn error(error: &anyhow::Error, as_json: bool) -> ExitCode {
-    let message = budgetguard::error_text(error.as_ref());
-    eprintln!("error: {message}");
-    if as_json {
-        json(&serde_json::json!({ "error": message }));
+impl Printer {
+    /// A printer for `--json`, `--quiet` and `-v` (counted).
+    pub fn new(json: bool, quiet: bool, verbose: u8) -> Self {
+        Self {
+            json,
+            quiet,
+            verbose,
+        }
     }
-    if is_usage_error(error) {
-        ExitCode::from(2)
-    } else {
-        ExitCode::FAILURE
+
+    /// Whether progress may be drawn as bars: on a terminal, and not mixed
+    /// with JSON or log lines.
+    pub fn progress_bars(&self) -> bool {
+        !self.quiet && !self.json && self.verbose == 0 && std::io::stderr().is_terminal()
+    }
+
+    /// Prints the command's report on stdout: `value` as JSON with `--json`,
+    /// else the text `text` writes (nothing with `--quiet`).
+    pub fn report<T: Serialize + ?Sized>(&self, value: &T, text: impl FnOnce(&mut Text)) {
+        if self.json {
+            stdout(&json_text(value));
+        } else if !self.quiet {
+            let mut out = Text::default();
+            text(&mut out);
+            stdout(&out.to_string());
+        }
+    }
+
+    /// Prints data that is the point of the command even with `--quiet`
+    /// (the GUI's URL, a completion script, a man page) on stdout, as it is.
+    pub fn essential(&self, text: &str) {
+        stdout(text);
+    }
+
+    /// A message on stderr about what happens (not a result); none with
+    /// `--quiet`.
+    pub fn note(&self, message: impl Display) {
+        if !self.quiet {
+            anstream::eprintln!("{message}");
+        }
+    }
+
+    /// `warning: …` on stderr; none with `--quiet`.
+    pub fn warning(&self, message: impl Display) {
+        tracing::warn!("{message}");
+        if !self.quiet {
+            anstream::eprintln!("{WARNING}warning{WARNING:#}: {message}");
+        }
+    }
+
+    /// Prints the error (`error: …` on one line, then a `hint: …` line per
+    /// remedy) on stderr, and `{"error": …, "hint": …}` on stdout with
+    /// `--json`; returns the exit code it stands for: 2 for bad usage, 1 for
+    /// any other failure.
+    pub fn error(&self, error: &anyhow::Error) -> ExitCode {
+        let message = budgetguard::error_text(error.as_ref());
+        let remedies = remedies(error.as_ref());
+        let mut hints: Vec<String> = remedies.iter().filter_map(hint).collect();
+        if let Some(hinted) = error.downcast_ref::<Hinted>() {
+            hints.insert(0, hinted.hint.clone());
+        }
+        let usage = remedies
+            .iter()
+            .any(|r| matches!(r, Remedy::NameKnownNode | Remedy::NameInstalledNode));
+        let code = if usage { USAGE } else { 1 };
+        tracing::error!(error = %message, ?hints, exit_code = code, "failed");
+        anstream::eprintln!("{ERROR}error{ERROR:#}: {message}");
+        for hint in &hints {
+            anstream::eprintln!("{HINT}hint{HINT:#}: {hint}");
+        }
+        if self.json {
+            let hint = (!hints.is_empty()).then(|| hints.join("; "));
+            stdout(&json_text(
+                &serde_json::json!({ "error": message, "hint": hint }),
+            ));
+        }
+        ExitCode::from(code)
     }
 }
 
-/// Naming a node that does not exist, or is not installed, is bad usage.
-fn is_usage_error(error: &anyhow::Error) -> bool {
-    let unknown = |e: &CatalogError| {
-        matches!(
-            e,
-            CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. }
-        )
-    };
-    error.chain().any(|cause| {
-        cause.downcast_ref::<CatalogError>().is_some_and(unknown)
-            || matches!(cause.downcast_ref::<PackageError>(), Some(PackageError::Catalog(e)) if unknown(e))
-            || matches!(
-                cause.downcast_ref::<InstallError>(),
-                Some(InstallError::NotInstalled { .. })
-            )
-            || matches!(cause.downcast_ref::<InstallError>(), Some(InstallError::Catalog(e)) if unknown(e))
+/// Writes `text` on stdout. A reader that went away (`… | head`) is not an
+/// error: the rest is not wanted.
+fn stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => tracing::warn!(error = %e, "cannot write on stdout"),
+        Ok(()) => {}
+    }
+}
+
+/// `value` as pretty JSON, one line feed after it.
+fn json_text<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("reports serialize") + "\n"
+}
+
+/// What the terminal says to do about a remedy, with this face's options.
+fn hint(remedy: &Remedy) -> Option<String> {
+    Some(match remedy {
+        Remedy::ReplaceOutput => "pass `--force` to replace it, or choose another `--output`".into(),
+        Remedy::OutputElsewhere => "choose an `--output` on a disk with more room".into(),
+        Remedy::AllowPull => "leave out `--no-pull` to let the engine pull it".into(),
+        Remedy::PullBeforehand => {
+            "pull the image while the network is there, then pass `--no-pull`".into()
+        }
+        Remedy::StoreCredentials => {
+            "run `budgetguard-techops install-credentials` to store the NGC API key and Hugging Face token"
+                .into()
+        }
+        Remedy::WaitLonger { seconds } => {
+            format!("pass a longer `--wait` than {seconds} seconds")
+        }
+        Remedy::NewPackage => {
+            "make a new one with `budgetguard-techops create-install-package`".into()
+        }
+        // The message lists the nodes to choose from.
+        Remedy::NameKnownNode | Remedy::NameInstalledNode => return None,
+        _ => return None,
     })
 }
+
+/// An error of the command line itself, with what to do about it.
+#[derive(Debug)]
+pub struct Hinted {
+    message: String,
+    hint: String,
+}
+
+impl Hinted {
+    /// `message` states the problem; `hint` what to do.
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+impl Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Hinted {}

@@ -1,7 +1,8 @@
-//! Progress on the terminal: bars with bytes, rate and time left when stderr is
-//! a terminal, plain lines otherwise (logs, CI).
+//! Progress on the terminal, from the library's progress events: bars with
+//! bytes, rate and time left when the printer allows them (stderr is a
+//! terminal, no `--json`, no `-v`), plain lines otherwise (logs, CI), nothing
+//! with `--quiet`. Every step is also logged with its duration.
 
-use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -9,9 +10,12 @@ use budgetguard::progress::{Event, Reporter, Step};
 use budgetguard::size::human;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::printer::Printer;
+
 /// Shows progress events on stderr.
 pub struct TerminalReporter {
     state: Mutex<State>,
+    printer: Printer,
     bars: bool,
 }
 
@@ -26,8 +30,8 @@ struct State {
 const LINE_INTERVAL: Duration = Duration::from_secs(5);
 
 impl TerminalReporter {
-    /// Bars on a terminal unless `quiet`; plain lines elsewhere.
-    pub fn new(quiet: bool) -> Self {
+    /// Progress as `printer` allows it.
+    pub fn new(printer: &Printer) -> Self {
         Self {
             state: Mutex::new(State {
                 bar: None,
@@ -35,7 +39,8 @@ impl TerminalReporter {
                 total: None,
                 last_line: Instant::now(),
             }),
-            bars: !quiet && std::io::stderr().is_terminal(),
+            printer: *printer,
+            bars: printer.progress_bars(),
         }
     }
 
@@ -67,6 +72,7 @@ impl Reporter for TerminalReporter {
             .expect("the reporter lock is not poisoned");
         match event {
             Event::Started { step, total } => {
+                tracing::info!(%step, total, "step started");
                 state.started = Instant::now();
                 state.last_line = Instant::now();
                 state.total = total;
@@ -74,8 +80,8 @@ impl Reporter for TerminalReporter {
                     state.bar = Some(self.bar(&step, total));
                 } else {
                     match total {
-                        Some(total) => eprintln!("{step} ({})", human(total)),
-                        None => eprintln!("{step}"),
+                        Some(total) => self.printer.note(format_args!("{step} ({})", human(total))),
+                        None => self.printer.note(&step),
                     }
                 }
             }
@@ -85,23 +91,32 @@ impl Reporter for TerminalReporter {
                         bar.set_length(done);
                     }
                     bar.set_position(done);
-                } else if !self.bars && state.last_line.elapsed() >= LINE_INTERVAL {
+                } else if state.last_line.elapsed() >= LINE_INTERVAL {
                     state.last_line = Instant::now();
                     let rate = done as f64 / state.started.elapsed().as_secs_f64().max(0.001);
-                    eprintln!("{step}: {} ({}/s)", human(done), human(rate as u64));
+                    self.printer.note(format_args!(
+                        "{step}: {} ({}/s)",
+                        human(done),
+                        human(rate as u64)
+                    ));
                 }
             }
             Event::Finished { step } => {
                 let elapsed = state.started.elapsed().as_secs_f64();
+                tracing::info!(%step, elapsed_s = elapsed, "step done");
                 if let Some(bar) = state.bar.take() {
                     bar.finish_and_clear();
                 }
-                eprintln!("{step}: done in {elapsed:.1}s");
+                self.printer
+                    .note(format_args!("{step}: done in {elapsed:.1}s"));
             }
-            Event::Note { message } => match &state.bar {
-                Some(bar) => bar.println(message),
-                None => eprintln!("{message}"),
-            },
+            Event::Note { message } => {
+                tracing::info!(%message, "note");
+                match &state.bar {
+                    Some(bar) => bar.println(message),
+                    None => self.printer.note(message),
+                }
+            }
         }
     }
 }

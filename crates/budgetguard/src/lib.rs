@@ -16,6 +16,7 @@ pub mod paths;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+pub mod remedy;
 pub mod signing;
 pub mod size;
 

@@ -2,8 +2,16 @@
 //! (`name=unix:///…,name=…`; `.ci/engines.sh env` prints it), or the machine's
 //! default engine. With `BUDGETGUARD_REQUIRE_DOCKER=1` an engine that does
 //! not answer fails the test instead of skipping it.
+//!
+//! A test that cannot run here (no engine, no Demo image, no root) never
+//! counts as passed: it calls [`skip`], and [`run_tests`], the harness of a
+//! test binary with `harness = false`, reports it as `ignored` with the
+//! reason, or as failed when `BUDGETGUARD_REQUIRE_DOCKER=1`. Every test of
+//! that harness also has a time limit.
 
 use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// One Docker engine to run tests against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,4 +154,128 @@ pub fn available() -> Vec<TestEngine> {
 /// `None` when Docker is not required and none answers.
 pub fn primary() -> Option<TestEngine> {
     available().into_iter().next()
+}
+
+/// The first engine that answers; with none, the test is skipped (failed
+/// when Docker is required).
+pub fn require_primary() -> TestEngine {
+    primary().unwrap_or_else(|| skip("no Docker engine answers"))
+}
+
+/// The engines that answer, at least one; with none, the test is skipped
+/// (failed when Docker is required).
+pub fn require_available() -> Vec<TestEngine> {
+    let engines = available();
+    if engines.is_empty() {
+        skip("no Docker engine answers");
+    }
+    engines
+}
+
+/// Why a test did not run: the panic payload [`skip`] ends a test with.
+#[derive(Debug)]
+pub struct Skipped(pub String);
+
+/// Ends the running test as skipped for `reason` (something this machine
+/// lacks): [`run_tests`] reports it as ignored, with the reason. When
+/// Docker tests are required it fails the test instead.
+pub fn skip(reason: impl Into<String>) -> ! {
+    let reason = reason.into();
+    if docker_required() {
+        panic!("{reason}, and BUDGETGUARD_REQUIRE_DOCKER=1 requires it");
+    }
+    std::panic::panic_any(Skipped(reason))
+}
+
+/// One test of a [`run_tests`] harness.
+#[derive(Debug, Clone, Copy)]
+pub struct Test {
+    /// `module::function`.
+    pub name: &'static str,
+    /// The module path (`it::create`), of which the crate is left out.
+    pub module: &'static str,
+    /// The test.
+    pub run: fn(),
+}
+
+/// The tests of a module, for [`run_tests`]: `testkit::tests![first, second]`
+/// defines `pub fn tests() -> Vec<Test>` in the module. A test function not
+/// listed is dead code, which the lints refuse.
+#[macro_export]
+macro_rules! tests {
+    ($($test:ident),* $(,)?) => {
+        /// The tests of this module.
+        pub fn tests() -> Vec<$crate::engines::Test> {
+            vec![$($crate::engines::Test {
+                name: stringify!($test),
+                module: module_path!(),
+                run: $test,
+            }),*]
+        }
+    };
+}
+
+/// How long one test may take: `BUDGETGUARD_TEST_TIMEOUT` seconds, else
+/// 30 minutes (the slowest tests stream gigabytes through three engines).
+fn time_limit() -> Duration {
+    std::env::var("BUDGETGUARD_TEST_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(30 * 60), Duration::from_secs)
+}
+
+/// The `main` of a test binary with `harness = false`: runs `tests` as
+/// `cargo test` does (same arguments, same output), a skipped test reported
+/// as `ignored (reason)`, one that outlives the time limit as failed.
+pub fn run_tests(tests: Vec<Test>) -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<Skipped>().is_none() {
+            default_hook(info);
+        }
+    }));
+    let trials = tests
+        .into_iter()
+        .map(|test| {
+            let module = test.module.split_once("::").map_or("", |(_, m)| m);
+            let name = if module.is_empty() {
+                test.name.to_owned()
+            } else {
+                format!("{module}::{}", test.name)
+            };
+            libtest_mimic::Trial::ignorable_test(name, move || outcome(test.run))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// Runs one test on a thread of its own, within the time limit.
+fn outcome(test: fn()) -> Result<libtest_mimic::Completion, libtest_mimic::Failed> {
+    let limit = time_limit();
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(test));
+    });
+    match result.recv_timeout(limit) {
+        Ok(Ok(())) => Ok(libtest_mimic::Completion::Completed),
+        Ok(Err(payload)) => match payload.downcast::<Skipped>() {
+            Ok(skipped) => Ok(libtest_mimic::Completion::ignored_with(skipped.0)),
+            Err(payload) => Err(panic_message(payload.as_ref()).into()),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+            "timed out after {} s (BUDGETGUARD_TEST_TIMEOUT)",
+            limit.as_secs()
+        )
+        .into()),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err("the test thread vanished".into()),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "the test panicked".to_owned())
 }

@@ -7,6 +7,12 @@ use testkit::images::{self, ImageSpec, Layer};
 
 use crate::support::*;
 
+testkit::tests![
+    packages_from_every_engine_load_on_every_engine,
+    compression_settings_shrink_compressible_layers,
+    the_demo_node_packages_its_locally_built_image,
+];
+
 /// Two images sharing their lower layers, with a layer that crosses the
 /// writer's 1 MiB chunks, a compressible one, and one under 4 KiB.
 fn shared_images(tag: &str) -> Vec<ImageSpec> {
@@ -29,9 +35,8 @@ fn shared_images(tag: &str) -> Vec<ImageSpec> {
     ]
 }
 
-#[test]
 fn packages_from_every_engine_load_on_every_engine() {
-    let all = engines::available();
+    let all = engines::require_available();
     for source in &all {
         let specs = shared_images("round");
         let guard = images::load(source, &specs);
@@ -179,11 +184,8 @@ fn run_ok_json(
         .json()
 }
 
-#[test]
 fn compression_settings_shrink_compressible_layers() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let specs = vec![ImageSpec {
         reference: images::unique_reference("compress"),
         layers: vec![
@@ -245,14 +247,9 @@ fn manifest_of_any(package: &std::path::Path) -> serde_json::Value {
     )
 }
 
-#[test]
 fn the_demo_node_packages_its_locally_built_image() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
-    if demo_copy(&engine, "demo-present").is_none() {
-        return;
-    }
+    let engine = engines::require_primary();
+    let _copy = demo_copy(&engine, "demo-present");
     let home = tempfile::tempdir().unwrap();
     let output = home.path().join("demo.zip");
     // The built-in Demo carries its models: filled from a model server, as

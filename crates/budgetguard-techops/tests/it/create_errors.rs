@@ -9,6 +9,18 @@ use testkit::proxy::CuttingProxy;
 
 use crate::support::*;
 
+testkit::tests![
+    an_unknown_node_is_a_usage_error_listing_the_known_ones,
+    bad_arguments_exit_with_2,
+    an_unreachable_engine_names_the_socket_tried,
+    a_missing_image_with_no_pull_is_refused,
+    an_existing_output_is_untouched_without_force_and_replaced_with_it,
+    a_missing_output_folder_is_named,
+    a_full_disk_is_refused_before_writing,
+    ctrl_c_stops_the_export_and_leaves_nothing,
+    an_engine_dying_mid_export_leaves_nothing,
+];
+
 /// The one `error:` line of a failed run.
 fn error_line(run: &Run) -> &str {
     let lines: Vec<&str> = run
@@ -20,7 +32,6 @@ fn error_line(run: &Run) -> &str {
     lines[0]
 }
 
-#[test]
 fn an_unknown_node_is_a_usage_error_listing_the_known_ones() {
     let home = tempfile::tempdir().unwrap();
     let run = run(bin(home.path(), Some("unix:///nonexistent.sock"))
@@ -38,10 +49,9 @@ fn an_unknown_node_is_a_usage_error_listing_the_known_ones() {
         line.contains("FLUX Dev, FLUX Canny, FLUX Depth, FLUX Schnell, FLUX Kontext, Demo"),
         "{line}"
     );
-    assert_eq!(files_in(home.path()), Vec::<String>::new());
+    assert_eq!(left_in(home.path()), Vec::<String>::new());
 }
 
-#[test]
 fn bad_arguments_exit_with_2() {
     let home = tempfile::tempdir().unwrap();
     let run = run(bin(home.path(), None).args([
@@ -53,13 +63,19 @@ fn bad_arguments_exit_with_2() {
     ]));
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr.contains("use none, deflate or zstd"),
+        run.stderr
+            .contains("invalid value 'rar' for '--compression <METHOD>'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("[possible values: none, deflate, zstd]"),
         "{}",
         run.stderr
     );
 }
 
-#[test]
 fn an_unreachable_engine_names_the_socket_tried() {
     let home = tempfile::tempdir().unwrap();
     let run = run(bin(
@@ -75,14 +91,11 @@ fn an_unreachable_engine_names_the_socket_tried() {
         "{line}"
     );
     assert!(line.contains("start Docker"), "{line}");
-    assert_eq!(files_in(home.path()), Vec::<String>::new());
+    assert_eq!(left_in(home.path()), Vec::<String>::new());
 }
 
-#[test]
 fn a_missing_image_with_no_pull_is_refused() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let catalog = write_catalog(
         home.path(),
@@ -105,8 +118,15 @@ fn a_missing_image_with_no_pull_is_refused() {
         line.contains("`budgetguard-test/never-built:1` is not in the Docker engine"),
         "{line}"
     );
-    assert!(line.contains("--no-pull"), "{line}");
-    assert_eq!(files_in(home.path()), ["catalog.json"]);
+    assert!(
+        !line.contains("--no-pull"),
+        "the library names no option: {line}"
+    );
+    assert_eq!(
+        run.hints(),
+        ["leave out `--no-pull` to let the engine pull it"]
+    );
+    assert_eq!(left_in(home.path()), ["catalog.json"]);
 }
 
 /// A small loaded image and a catalog naming it `Small`.
@@ -144,11 +164,8 @@ fn create_small(
     command
 }
 
-#[test]
 fn an_existing_output_is_untouched_without_force_and_replaced_with_it() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let _image = small_image(&engine, home.path(), Layer::Random(10_000, 7));
     let output = home.path().join("package.zip");
@@ -156,19 +173,20 @@ fn an_existing_output_is_untouched_without_force_and_replaced_with_it() {
     let run = run(&mut create_small(&engine, home.path(), &output));
     assert_eq!(run.code, 1);
     let line = error_line(&run);
-    assert!(line.contains("already exists; pass `--force`"), "{line}");
+    assert!(line.ends_with("package.zip` already exists"), "{line}");
+    assert_eq!(
+        run.hints(),
+        ["pass `--force` to replace it, or choose another `--output`"]
+    );
     assert_eq!(std::fs::read(&output).unwrap(), b"precious");
 
     crate::support::run(create_small(&engine, home.path(), &output).arg("--force")).success();
     real_zip_readers_accept(&output);
-    assert_eq!(files_in(home.path()), ["catalog.json", "package.zip"]);
+    assert_eq!(left_in(home.path()), ["catalog.json", "package.zip"]);
 }
 
-#[test]
 fn a_missing_output_folder_is_named() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let _image = small_image(&engine, home.path(), Layer::Random(10_000, 8));
     let run = run(&mut create_small(
@@ -182,12 +200,9 @@ fn a_missing_output_folder_is_named() {
 }
 
 /// A 4 MiB tmpfs: too small for the image. Needs root (mount); without it
-/// the test is skipped unless Docker tests are required.
-#[test]
+/// the test is ignored unless Docker tests are required.
 fn a_full_disk_is_refused_before_writing() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let _image = small_image(&engine, home.path(), Layer::Random(8 << 20, 9));
     let small = home.path().join("small-disk");
@@ -197,12 +212,8 @@ fn a_full_disk_is_refused_before_writing() {
         .arg(&small)
         .status()
         .is_ok_and(|s| s.success());
-    assert!(
-        mounted || !engines::docker_required(),
-        "cannot mount a tmpfs (run as root)"
-    );
     if !mounted {
-        return;
+        engines::skip("cannot mount a tmpfs (run as root)");
     }
     let run = run(&mut create_small(
         &engine,
@@ -214,16 +225,17 @@ fn a_full_disk_is_refused_before_writing() {
     let line = error_line(&run);
     assert!(line.contains("not enough free disk in"), "{line}");
     assert!(
-        line.contains("free some space or choose another `--output`"),
+        line.contains("free some space, or write the package to another disk"),
         "{line}"
+    );
+    assert_eq!(
+        run.hints(),
+        ["choose an `--output` on a disk with more room"]
     );
 }
 
-#[test]
 fn ctrl_c_stops_the_export_and_leaves_nothing() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let _image = small_image(&engine, home.path(), Layer::Random(400 << 20, 10));
     let out_dir = home.path().join("out");
@@ -240,13 +252,10 @@ fn ctrl_c_stops_the_export_and_leaves_nothing() {
     assert_eq!(files_in(&out_dir), Vec::<String>::new());
 }
 
-#[test]
 fn an_engine_dying_mid_export_leaves_nothing() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let Some(socket) = engine.host.strip_prefix("unix://") else {
-        return;
+        engines::skip("the engine is not on a unix socket");
     };
     let home = tempfile::tempdir().unwrap();
     let _image = small_image(&engine, home.path(), Layer::Random(16 << 20, 11));

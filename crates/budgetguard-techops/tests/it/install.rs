@@ -9,6 +9,14 @@ use testkit::images::{self, ImageSpec, Layer};
 
 use crate::support::*;
 
+testkit::tests![
+    the_demo_package_installs_starts_and_uninstalls_on_every_engine,
+    shared_layers_are_not_streamed_twice,
+    an_upgrade_replaces_the_container_and_keeps_the_cache,
+    credentials_are_stored_privately_and_never_shown_or_packaged,
+    the_fallback_script_installs_the_demo_package_without_the_tool,
+];
+
 /// The binary aimed at `engine`, installing into `dir`, with Compose `compose`.
 fn tool(home: &Path, engine: &TestEngine, dir: &Path, compose: &str) -> Command {
     let mut command = bin(home, Some(&engine.host));
@@ -37,13 +45,10 @@ fn infer(port: u16) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
 fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
-    let all = engines::available();
-    let Some(source) = all.first() else { return };
-    let Some((demo, _copy)) = demo_copy(source, "demo-test") else {
-        return;
-    };
+    let all = engines::require_available();
+    let source = &all[0];
+    let (demo, _copy) = demo_copy(source, "demo-test");
     let home = tempfile::tempdir().unwrap();
     let port = free_port();
     let package = make_package(
@@ -179,9 +184,8 @@ fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
     }
 }
 
-#[test]
 fn shared_layers_are_not_streamed_twice() {
-    let all = engines::available();
+    let all = engines::require_available();
     for engine in &all {
         let home = tempfile::tempdir().unwrap();
         let base = vec![
@@ -248,11 +252,8 @@ fn shared_layers_are_not_streamed_twice() {
     }
 }
 
-#[test]
 fn an_upgrade_replaces_the_container_and_keeps_the_cache() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let old = ImageSpec {
         reference: images::unique_reference("upgrade-old"),
@@ -312,39 +313,18 @@ fn an_upgrade_replaces_the_container_and_keeps_the_cache() {
     assert!(!dir.join("compose/upgraded").exists());
 }
 
-#[test]
 fn credentials_are_stored_privately_and_never_shown_or_packaged() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("install");
     let secret_key = "nvapi-test-secret-123";
     let secret_token = "hf_test_secret_456";
-    let mut child = tool(home.path(), &engine, &dir, "docker compose")
-        .args(["install-credentials", "--stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    writeln!(
-        child.stdin.take().unwrap(),
-        "NGC_API_KEY={secret_key}\nHF_TOKEN={secret_token}"
+    let out = run_with_input(
+        tool(home.path(), &engine, &dir, "docker compose").args(["install-credentials", "--stdin"]),
+        format!("NGC_API_KEY={secret_key}\nHF_TOKEN={secret_token}\n").as_bytes(),
     )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    .success();
+    let printed = format!("{}{}", out.stdout, out.stderr);
     assert!(
         printed.contains("Stored NGC_API_KEY and HF_TOKEN"),
         "{printed}"
@@ -391,14 +371,9 @@ fn credentials_are_stored_privately_and_never_shown_or_packaged() {
     assert!(!status.stdout.contains(secret_key));
 }
 
-#[test]
 fn the_fallback_script_installs_the_demo_package_without_the_tool() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
-    let Some((demo, _copy)) = demo_copy(&engine, "demo-script") else {
-        return;
-    };
+    let engine = engines::require_primary();
+    let (demo, _copy) = demo_copy(&engine, "demo-script");
     let home = tempfile::tempdir().unwrap();
     let port = free_port();
     let package = make_package(

@@ -1,14 +1,40 @@
 //! Integration tests of the `budgetguard-techops` binary against the real
 //! Docker engines, Compose versions and ZIP readers of this machine.
+//!
+//! The harness is testkit's (`harness = false`): a test that finds no engine
+//! (or no Demo image, no root) is reported as ignored with the reason, or
+//! fails with `BUDGETGUARD_REQUIRE_DOCKER=1`; every test has a time limit.
+//! Each module lists its tests with `testkit::tests![…]`.
 
 mod compose_config;
 mod create;
 mod create_errors;
 mod install;
 mod install_errors;
+mod logs;
+mod messages;
 mod models;
 mod never_wrong;
 mod pull;
 mod repack;
 mod support;
 mod zip_structure;
+
+fn main() -> std::process::ExitCode {
+    testkit::engines::run_tests(
+        [
+            compose_config::tests(),
+            create::tests(),
+            create_errors::tests(),
+            install::tests(),
+            install_errors::tests(),
+            logs::tests(),
+            messages::tests(),
+            models::tests(),
+            never_wrong::tests(),
+            pull::tests(),
+            zip_structure::tests(),
+        ]
+        .concat(),
+    )
+}

@@ -18,6 +18,13 @@ use crate::install_errors::{
 use crate::repack::Repack;
 use crate::support::*;
 
+testkit::tests![
+    the_demo_starts_offline_from_packaged_models_on_every_engine,
+    nodes_of_one_cache_share_it_and_a_stopped_install_resumes,
+    damaged_or_hostile_models_are_refused_and_change_nothing,
+    the_preflight_says_when_the_models_do_not_fit_the_gpu,
+];
+
 /// The bearer token the test model server wants, as NGC would.
 const TOKEN: &str = "nvapi-test-model-token";
 
@@ -115,13 +122,10 @@ fn installer(home: &Path, engine: &TestEngine, dir: &Path) -> Command {
     command
 }
 
-#[test]
 fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
-    let all = engines::available();
-    let Some(source) = all.first() else { return };
-    let Some((demo, _copy)) = demo_copy(source, "offline") else {
-        return;
-    };
+    let all = engines::require_available();
+    let source = &all[0];
+    let (demo, _copy) = demo_copy(source, "offline");
     let home = tempfile::tempdir().unwrap();
     let server = ModelServer::demo(6 << 20);
     server.set_token(Some(TOKEN));
@@ -332,14 +336,9 @@ fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
     run(installer(home.path(), target, &dir).args(["uninstall", "--all"])).success();
 }
 
-#[test]
 fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
-    let Some((demo, _copy)) = demo_copy(&engine, "shared") else {
-        return;
-    };
+    let engine = engines::require_primary();
+    let (demo, _copy) = demo_copy(&engine, "shared");
     let home = tempfile::tempdir().unwrap();
     let server = ModelServer::demo(160 << 20);
     server.set_token(Some(TOKEN));
@@ -422,14 +421,9 @@ fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
     assert!(!dir.join("models").join(&cache).exists());
 }
 
-#[test]
 fn damaged_or_hostile_models_are_refused_and_change_nothing() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
-    let Some((demo, _copy)) = demo_copy(&engine, "hostile-models") else {
-        return;
-    };
+    let engine = engines::require_primary();
+    let (demo, _copy) = demo_copy(&engine, "hostile-models");
     let home = tempfile::tempdir().unwrap();
     let server = ModelServer::demo(2 << 20);
     server.set_token(Some(TOKEN));
@@ -549,14 +543,9 @@ fn damaged_or_hostile_models_are_refused_and_change_nothing() {
     }
 }
 
-#[test]
 fn the_preflight_says_when_the_models_do_not_fit_the_gpu() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
-    let Some((demo, _copy)) = demo_copy(&engine, "gpu-fit") else {
-        return;
-    };
+    let engine = engines::require_primary();
+    let (demo, _copy) = demo_copy(&engine, "gpu-fit");
     let home = tempfile::tempdir().unwrap();
     let server = ModelServer::demo(1 << 20);
     server.set_token(Some(TOKEN));

@@ -16,6 +16,17 @@ use crate::install_errors::{assert_untouched, engine_state, error_text, install,
 use crate::repack::Repack;
 use crate::support::*;
 
+testkit::tests![
+    a_load_the_engine_refuses_half_way_leaves_nothing_loaded_or_tagged,
+    a_compose_failure_removes_only_what_the_run_made,
+    links_planted_in_the_install_folder_are_never_followed,
+    a_broken_or_read_only_install_folder_is_found_before_anything_changes,
+    installs_into_one_folder_at_the_same_time_take_turns_and_keep_every_node,
+    an_engine_that_stops_answering_gives_a_clear_error_soon,
+    an_image_the_engine_built_itself_installs_completely,
+    an_uninstall_gives_back_the_tag_a_package_took,
+];
+
 /// Two images, the second one layer on top of the first, packaged as the
 /// nodes `First` and `Second`; the images are gone from the engine again.
 fn two_image_package(engine: &TestEngine, home: &Path, tag: &str) -> (PathBuf, Vec<String>) {
@@ -70,9 +81,8 @@ fn tool(home: &Path, engine: &TestEngine, dir: &Path) -> Command {
     command
 }
 
-#[test]
 fn a_load_the_engine_refuses_half_way_leaves_nothing_loaded_or_tagged() {
-    for engine in engines::available() {
+    for engine in engines::require_available() {
         let home = tempfile::tempdir().unwrap();
         let (good, references) = two_image_package(&engine, home.path(), "halfway");
         let _cleanup = ImageGuard::new(&engine, references.clone());
@@ -119,11 +129,8 @@ fn failing_compose(home: &Path) -> String {
     script.display().to_string()
 }
 
-#[test]
 fn a_compose_failure_removes_only_what_the_run_made() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let (package, references) = two_image_package(&engine, home.path(), "rollback");
     let _cleanup = ImageGuard::new(&engine, references.clone());
@@ -155,11 +162,8 @@ fn a_compose_failure_removes_only_what_the_run_made() {
     assert_untouched(&engine, &before, &package_traces(&package), "rollback");
 }
 
-#[test]
 fn links_planted_in_the_install_folder_are_never_followed() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let (package, references) = two_image_package(&engine, home.path(), "links");
     let _cleanup = ImageGuard::new(&engine, references.clone());
@@ -209,11 +213,8 @@ fn links_planted_in_the_install_folder_are_never_followed() {
     run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
 }
 
-#[test]
 fn a_broken_or_read_only_install_folder_is_found_before_anything_changes() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let (package, references) = two_image_package(&engine, home.path(), "folder");
     let _cleanup = ImageGuard::new(&engine, references.clone());
@@ -258,11 +259,8 @@ fn a_broken_or_read_only_install_folder_is_found_before_anything_changes() {
     }
 }
 
-#[test]
 fn installs_into_one_folder_at_the_same_time_take_turns_and_keep_every_node() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let (first, first_refs) = two_image_package(&engine, home.path(), "turns-a");
     let (second, second_refs) = two_image_package(&engine, home.path(), "turns-b");
@@ -331,13 +329,10 @@ fn installs_into_one_folder_at_the_same_time_take_turns_and_keep_every_node() {
     assert!(waited, "one run said which process it waited for");
 }
 
-#[test]
 fn an_engine_that_stops_answering_gives_a_clear_error_soon() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let Some(socket) = engine.host.strip_prefix("unix://") else {
-        return;
+        engines::skip("the engine is not on a unix socket");
     };
     let home = tempfile::tempdir().unwrap();
     let spec = ImageSpec {
@@ -377,9 +372,8 @@ fn an_engine_that_stops_answering_gives_a_clear_error_soon() {
     assert!(files_in(output.parent().unwrap()).is_empty());
 }
 
-#[test]
 fn an_image_the_engine_built_itself_installs_completely() {
-    for engine in engines::available() {
+    for engine in engines::require_available() {
         let home = tempfile::tempdir().unwrap();
         let context = home.path().join("context");
         std::fs::create_dir_all(&context).unwrap();
@@ -458,11 +452,8 @@ fn an_image_the_engine_built_itself_installs_completely() {
     }
 }
 
-#[test]
 fn an_uninstall_gives_back_the_tag_a_package_took() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let reference = images::unique_reference("taken");
     let theirs = ImageSpec {

@@ -1,19 +1,23 @@
 //! Running the binary in an isolated environment, and reading what it wrote.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use testkit::engines::TestEngine;
 pub use testkit::fixtures::{demo_copy, files_in, free_port, write_catalog, DEMO_IMAGE};
 
 /// The binary, with an environment of its own: no catalog, config or
-/// credentials of the user, and the engine `host` when given.
+/// credentials of the user, no colour, and the engine `host` when given.
 pub fn bin(home: &Path, host: Option<&str>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_budgetguard-techops"));
     command
         .env_remove("NGC_API_KEY")
         .env_remove("BUDGETGUARD_CATALOG")
         .env_remove("DOCKER_HOST")
+        .env_remove("CLICOLOR_FORCE")
+        .env("NO_COLOR", "1")
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
@@ -31,17 +35,57 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs `command` and collects its outcome.
+/// How long one run of the binary may take before it is killed and the
+/// test fails: no test waits on a hung engine for ever.
+const RUN_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// Runs `command` (standard input empty) and collects its outcome; fails
+/// the test if it runs longer than [`RUN_LIMIT`].
 pub fn run(command: &mut Command) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().expect("the binary runs");
+    run_with_input(command, b"")
+}
+
+/// Runs `command` with `input` on its standard input, as [`run`] does.
+pub fn run_with_input(command: &mut Command, input: &[u8]) -> Run {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = input.to_vec();
+    std::thread::spawn(move || stdin.write_all(&input));
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().expect("piped")));
+    let stderr = read(Box::new(child.stderr.take().expect("piped")));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the run can be waited for") {
+            break status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{command:?} ran longer than {} s; stderr: {}",
+                RUN_LIMIT.as_secs(),
+                stderr.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     Run {
         code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stdout: stdout.join().expect("stdout is read"),
+        stderr: stderr.join().expect("stderr is read"),
     }
 }
 
@@ -56,11 +100,27 @@ impl Run {
         self
     }
 
+    /// The `hint: …` lines of stderr, without the prefix.
+    pub fn hints(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("hint: "))
+            .collect()
+    }
+
     /// The stdout as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
+}
+
+/// The files in `home` the run left, but for the tool's own data folder
+/// (`XDG_DATA_HOME` is `home/data`), where it writes its log.
+pub fn left_in(home: &Path) -> Vec<String> {
+    let mut names = files_in(home);
+    names.retain(|n| n != "data");
+    names
 }
 
 /// The package id: the SHA-256 of the manifest entry, read by Python.
@@ -197,9 +257,7 @@ pub fn make_package(
 /// `marker`, lets it run 300 ms more, sends SIGINT (Ctrl-C) and returns its
 /// exit code and the rest of its stderr.
 pub fn interrupt_after(command: &mut Command, marker: &str) -> (Option<i32>, String) {
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
-    use std::time::{Duration, Instant};
+    use std::io::{BufRead, BufReader};
     let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

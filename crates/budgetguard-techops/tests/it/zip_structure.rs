@@ -14,6 +14,11 @@ use testkit::images::{self, ImageSpec, Layer};
 
 use crate::support::*;
 
+testkit::tests![
+    packages_whose_zip_structure_lies_are_refused_by_every_command,
+    fallback_files_that_disagree_with_the_manifest_are_refused_by_verify,
+];
+
 /// Rewrites the package `from` into `to` with Python's `zipfile`: the
 /// manifest first, then every other entry, then what `change` (Python code)
 /// adds. `listed(name, data)` lists an added entry in the manifest with its
@@ -85,8 +90,8 @@ fn local_name_patched(from: &Path, to: &Path, entry: &str, renamed: &str) {
     std::fs::write(to, bytes).unwrap();
 }
 
-/// The error line of a refused run; panics unless it is exactly one line,
-/// exit code 1, without a raw control character.
+/// The error line of a refused run; panics unless it is exactly one line
+/// (hint lines may follow), exit code 1, without a raw control character.
 fn refusal(run: &Run, context: &str) -> String {
     assert_eq!(
         run.code, 1,
@@ -97,8 +102,12 @@ fn refusal(run: &Run, context: &str) -> String {
         .stderr
         .find("error: ")
         .unwrap_or_else(|| panic!("{context}: no error in {}", run.stderr));
-    let error = run.stderr[start..].trim_end().to_owned();
-    assert_eq!(error.lines().count(), 1, "{context}: one line: {error}");
+    let rest = run.stderr[start..].trim_end();
+    let error = rest.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        rest.lines().skip(1).all(|l| l.starts_with("hint: ")),
+        "{context}: one line: {rest}"
+    );
     assert!(
         !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
         "{context}: a raw control character reached the terminal: {:?}",
@@ -179,11 +188,8 @@ fn verify(home: &Path, engine: &TestEngine, package: &Path) -> Run {
         .arg(package))
 }
 
-#[test]
 fn packages_whose_zip_structure_lies_are_refused_by_every_command() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let (good, reference) = real_package(&engine, home.path());
     let _cleanup = images::ImageGuard::new(&engine, vec![reference.clone()]);
@@ -251,11 +257,8 @@ fn packages_whose_zip_structure_lies_are_refused_by_every_command() {
     refused_by_every_command(home.path(), &engine, &reference, &corpus);
 }
 
-#[test]
 fn fallback_files_that_disagree_with_the_manifest_are_refused_by_verify() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
+    let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let (good, reference) = real_package(&engine, home.path());
     let _cleanup = images::ImageGuard::new(&engine, vec![reference.clone()]);

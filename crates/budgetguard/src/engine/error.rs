@@ -29,7 +29,7 @@ pub enum EngineError {
         seconds: u64,
     },
     /// An image is not in the engine and pulling was not allowed.
-    #[error("image `{image}` is not in the Docker engine and `--no-pull` was given; pull it first or leave out `--no-pull`")]
+    #[error("image `{image}` is not in the Docker engine and pulling was turned off; pull it first, or allow pulling")]
     ImageMissing {
         /// The image reference.
         image: String,
@@ -52,7 +52,7 @@ pub enum EngineError {
         image: String,
     },
     /// The registry cannot be reached.
-    #[error("pulling `{image}`: cannot reach {registry} ({detail}); connect this machine to the network, or pull the image beforehand and use `--no-pull`")]
+    #[error("pulling `{image}`: cannot reach {registry} ({detail}); connect this machine to the network, or pull the image beforehand and use only the images already in the engine")]
     NoNetwork {
         /// The image reference.
         image: String,
@@ -139,8 +139,7 @@ impl std::fmt::Display for Unreachable {
 
 fn login_hint(registry: &str) -> String {
     if registry == "nvcr.io" {
-        "set a valid NGC API key in `NGC_API_KEY` or with `budgetguard-techops install-credentials`"
-            .to_owned()
+        "set a valid NGC API key in `NGC_API_KEY`, or store one on this machine".to_owned()
     } else {
         format!("log in with `docker login {registry}` and retry")
     }

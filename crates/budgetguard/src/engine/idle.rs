@@ -80,6 +80,11 @@ impl Activity {
 }
 
 fn stalled(action: &str, limit: Duration) -> EngineError {
+    tracing::warn!(
+        action,
+        idle_limit_s = limit.as_secs(),
+        "the engine stopped answering"
+    );
     EngineError::Stalled {
         action: action.to_owned(),
         seconds: limit.as_secs(),

@@ -1,6 +1,7 @@
 //! What the engine holds, and loading images into it from a stream.
 
 use std::io;
+use std::time::Instant;
 
 use bollard::query_parameters::{
     ImportImageOptionsBuilder, ListImagesOptionsBuilder, TagImageOptionsBuilder,
@@ -9,7 +10,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::idle::Activity;
-use super::{api_error, found, Engine, EngineError, ImageInfo};
+use super::{api_error, elapsed_ms, found, log_call, Engine, EngineError, ImageInfo};
 
 /// Facts about the engine that decide how to load and run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,7 @@ pub struct LocalImage {
 impl Engine {
     /// The engine's store, runtimes and data folder.
     pub async fn facts(&self) -> Result<EngineFacts, EngineError> {
+        let started = Instant::now();
         let info = self
             .docker()
             .info()
@@ -46,17 +48,26 @@ impl Engine {
             .flatten()
             .flatten()
             .any(|s| s.contains("io.containerd.snapshotter"));
-        Ok(EngineFacts {
+        let facts = EngineFacts {
             containerd_store,
             nvidia_runtime: info
                 .runtimes
                 .is_some_and(|r| r.keys().any(|name| name.contains("nvidia"))),
             root_dir: info.docker_root_dir,
-        })
+        };
+        tracing::info!(
+            containerd_store = facts.containerd_store,
+            nvidia_runtime = facts.nvidia_runtime,
+            root_dir = ?facts.root_dir,
+            elapsed_ms = elapsed_ms(started),
+            "engine facts"
+        );
+        Ok(facts)
     }
 
     /// Every tagged or untagged top-level image, with its layers.
     pub async fn local_images(&self) -> Result<Vec<LocalImage>, EngineError> {
+        let started = Instant::now();
         let summaries = self
             .docker()
             .list_images(Some(ListImagesOptionsBuilder::default().build()))
@@ -71,6 +82,11 @@ impl Engine {
                 });
             }
         }
+        tracing::debug!(
+            images = images.len(),
+            elapsed_ms = elapsed_ms(started),
+            "listed the engine's images"
+        );
         Ok(images)
     }
 
@@ -80,7 +96,9 @@ impl Engine {
             Some(i) if !reference[i..].contains('/') => (&reference[..i], &reference[i + 1..]),
             _ => (reference, "latest"),
         };
-        self.docker()
+        let started = Instant::now();
+        let tagged = self
+            .docker()
             .tag_image(
                 id,
                 Some(
@@ -91,7 +109,9 @@ impl Engine {
                 ),
             )
             .await
-            .map_err(|source| api_error(format!("tag {id} as `{reference}`"), source))
+            .map_err(|source| api_error(format!("tag {id} as `{reference}`"), source));
+        log_call("tag image", reference, started, &tagged);
+        tagged
     }
 
     /// Loads a `docker save`-format tar from `body` (`POST /images/load`),
@@ -103,6 +123,8 @@ impl Engine {
         &self,
         body: impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
     ) -> Result<(), EngineError> {
+        let started = Instant::now();
+        tracing::info!("loading images into the engine");
         let activity = Activity::new();
         let watched = {
             let activity = activity.clone();
@@ -119,10 +141,12 @@ impl Engine {
             }
             Ok(())
         };
-        tokio::select! {
+        let loaded = tokio::select! {
             result = read => result,
             stalled = activity.stalled("loading images") => Err(stalled),
-        }
+        };
+        log_call("load images", "", started, &loaded);
+        loaded
     }
 }
 
@@ -130,9 +154,12 @@ impl Engine {
     /// The state of a container (`running`, `created`, `exited`, …), or `None`
     /// when there is no such container.
     pub async fn container_state(&self, name: &str) -> Result<Option<String>, EngineError> {
+        let started = Instant::now();
         let container = found(self.docker().inspect_container(name, None).await, || {
             format!("inspect container `{name}`")
-        })?;
+        });
+        log_call("inspect container", name, started, &container);
+        let container = container?;
         Ok(container.map(|c| {
             c.state
                 .and_then(|s| s.status)
@@ -181,9 +208,22 @@ impl Engine {
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
             .force(force)
             .build();
-        self.docker()
+        let started = Instant::now();
+        let removed = self
+            .docker()
             .remove_image(name, Some(options), None)
             .await
-            .map(drop)
+            .map(drop);
+        tracing::debug!(
+            image = name,
+            force,
+            elapsed_ms = elapsed_ms(started),
+            outcome = match &removed {
+                Ok(()) => "removed".to_owned(),
+                Err(e) => crate::error_text(e),
+            },
+            "remove image"
+        );
+        removed
     }
 }

@@ -13,7 +13,7 @@ pub use error::{EngineError, Unreachable};
 pub use load::{EngineFacts, LocalImage};
 pub use registry::{registry_host, RegistryAuth};
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bytes::Bytes;
@@ -69,6 +69,8 @@ impl Engine {
                 _ => (DEFAULT_HOST.to_owned(), false),
             },
         };
+        let started = Instant::now();
+        tracing::debug!(host = %host, from_env, "connecting to the Docker engine");
         let unreachable = |reason: Unreachable| EngineError::Unreachable {
             host: host.clone(),
             from_env,
@@ -88,6 +90,14 @@ impl Engine {
             .version
             .unwrap_or_else(|| "unknown".into());
         let streams = docker.clone().with_timeout(STREAM_TIMEOUT);
+        tracing::info!(
+            host = %host,
+            from_env,
+            version = %version,
+            api = %docker.client_version(),
+            elapsed_ms = elapsed_ms(started),
+            "connected to the Docker engine"
+        );
         Ok(Self {
             docker,
             streams,
@@ -119,9 +129,12 @@ impl Engine {
 
     /// Looks up an image by reference or ID; `None` when the engine lacks it.
     pub async fn image(&self, reference: &str) -> Result<Option<ImageInfo>, EngineError> {
+        let started = Instant::now();
         let inspect = found(self.docker.inspect_image(reference).await, || {
             format!("inspect image `{reference}`")
-        })?;
+        });
+        log_call("inspect image", reference, started, &inspect);
+        let inspect = inspect?;
         Ok(inspect.map(|inspect| ImageInfo {
             id: inspect.id.unwrap_or_default(),
             repo_digests: inspect.repo_digests.unwrap_or_default(),
@@ -140,6 +153,7 @@ impl Engine {
     ) -> impl Stream<Item = Result<Bytes, EngineError>> + Send + 'static {
         use futures_util::StreamExt;
         let names: Vec<&str> = references.iter().map(String::as_str).collect();
+        tracing::info!(images = ?names, "exporting images from the engine");
         let chunks = self.streams.export_images(&names).map(|chunk| {
             chunk.map_err(|source| EngineError::Api {
                 action: "export images".into(),
@@ -147,6 +161,26 @@ impl Engine {
             })
         });
         idle::limited(chunks, "exporting images")
+    }
+}
+
+/// Milliseconds since `started`, for the log.
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
+    started.elapsed().as_millis() as u64
+}
+
+/// Logs one engine call: what it was (`action` on `subject`), how long it
+/// took, and how it ended. Nothing secret is ever a subject.
+pub(crate) fn log_call<T>(
+    action: &str,
+    subject: &str,
+    started: Instant,
+    result: &Result<T, EngineError>,
+) {
+    let elapsed_ms = elapsed_ms(started);
+    match result {
+        Ok(_) => tracing::debug!(action, subject, elapsed_ms, "engine call"),
+        Err(error) => tracing::warn!(action, subject, elapsed_ms, %error, "engine call failed"),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::reference::Reference;
 
 impl Engine {
     /// The image `reference`: pulled first when the engine lacks it and
-    /// `pull` allows, an error naming `--no-pull` when it does not.
+    /// `pull` allows, [`EngineError::ImageMissing`] when it does not.
     pub async fn ensure_image(
         &self,
         reference: &str,
@@ -21,8 +21,19 @@ impl Engine {
         reporter: &dyn Reporter,
     ) -> Result<ImageInfo, EngineError> {
         if let Some(info) = self.image(reference).await? {
+            tracing::debug!(image = reference, id = %info.id, "image already in the engine");
             return Ok(info);
         }
+        tracing::info!(
+            image = reference,
+            pull,
+            "image not in the engine; {}",
+            if pull {
+                "pulling it"
+            } else {
+                "pulling is turned off"
+            }
+        );
         if !pull {
             return Err(EngineError::ImageMissing {
                 image: reference.to_owned(),
@@ -62,6 +73,18 @@ impl Engine {
                 .map_err(|e| failed(format!("the login lookup stopped: {e}")))?
                 .map_err(|e| failed(crate::error_text(&e)))?
         };
+        // Which kind of login is used, never its value.
+        tracing::info!(
+            image = reference,
+            registry = parsed.registry(),
+            login = match &credentials {
+                None => "none",
+                Some(c) if c.identitytoken.is_some() => "identity token",
+                Some(_) => "user and password",
+            },
+            "pulling"
+        );
+        let started = std::time::Instant::now();
         let step = Step::Pull(reference.to_owned());
         reporter.report(Event::Started {
             step: step.clone(),
@@ -76,7 +99,14 @@ impl Engine {
         // Per-layer progress, summed into one figure.
         let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
         while let Some(item) = stream.next().await {
-            let info = item?;
+            let info = item.inspect_err(|error| {
+                tracing::warn!(
+                    image = reference,
+                    elapsed_ms = super::elapsed_ms(started),
+                    %error,
+                    "pull failed"
+                )
+            })?;
             if let (Some(id), Some(detail)) = (info.id, info.progress_detail) {
                 if info.status.as_deref() == Some("Downloading") {
                     let current = detail.current.unwrap_or(0).max(0) as u64;
@@ -89,6 +119,12 @@ impl Engine {
                 }
             }
         }
+        tracing::info!(
+            image = reference,
+            elapsed_ms = super::elapsed_ms(started),
+            downloaded = layers.values().map(|(c, _)| c).sum::<u64>(),
+            "pulled"
+        );
         reporter.report(Event::Finished { step });
         Ok(())
     }

@@ -63,7 +63,7 @@ pub enum InstallError {
         installed: Vec<String>,
     },
     /// A started node did not become ready in time.
-    #[error("node `{node}` did not answer ready at {url} within {seconds} s; see why with `docker logs {container}`, or wait longer with `--wait`")]
+    #[error("node `{node}` did not answer ready at {url} within {seconds} s; see why with `docker logs {container}`, or wait longer")]
     NotReady {
         /// The node.
         node: String,

@@ -22,7 +22,7 @@ pub enum Problem {
     #[error("Docker Compose is not installed: install the Compose plugin (`docker compose`, package docker-compose-plugin) or `docker-compose`")]
     ComposeMissing,
     /// The credentials file cannot be read.
-    #[error("cannot read `{}` ({detail}): fix its permissions or run `budgetguard-techops install-credentials`", path.display())]
+    #[error("cannot read `{}` ({detail}): fix its permissions, or store the credentials again", path.display())]
     CredentialsUnreadable {
         /// The file.
         path: PathBuf,
@@ -30,7 +30,7 @@ pub enum Problem {
         detail: String,
     },
     /// A node needs credentials that are not stored.
-    #[error("node `{node}` needs {} in `{}`: run `budgetguard-techops install-credentials`", missing.join(" and "), path.display())]
+    #[error("node `{node}` needs {} in `{}`: store them on this workstation", missing.join(" and "), path.display())]
     CredentialsMissing {
         /// The node.
         node: String,

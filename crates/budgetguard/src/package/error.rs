@@ -24,13 +24,13 @@ pub enum PackageError {
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
     /// The output file exists and replacing it was not asked for.
-    #[error("`{}` already exists; pass `--force` to replace it, or choose another `--output`", path.display())]
+    #[error("`{}` already exists", path.display())]
     OutputExists {
         /// The output path.
         path: PathBuf,
     },
     /// Too little free disk for the package.
-    #[error("not enough free disk in `{}`: the package needs about {}, {} is free; free some space or choose another `--output`", dir.display(), crate::size::human(*needed), crate::size::human(*available))]
+    #[error("not enough free disk in `{}`: the package needs about {}, {} is free; free some space, or write the package to another disk", dir.display(), crate::size::human(*needed), crate::size::human(*available))]
     DiskFull {
         /// The folder written to.
         dir: PathBuf,
@@ -59,7 +59,7 @@ pub enum PackageError {
     #[error("interrupted; no package was written")]
     Cancelled,
     /// The file is not a package this tool can read.
-    #[error("`{}` is not a valid install package ({problem}); copy the file again, or make a new one with `budgetguard-techops create-install-package`", quote_path(path))]
+    #[error("`{}` is not a valid install package ({problem}); copy the file again, or make a new package", quote_path(path))]
     NotAPackage {
         /// The package path.
         path: PathBuf,

@@ -103,6 +103,11 @@ pub(crate) fn write_images(
     }
     drop(archive);
     let images = converter.finish(wanted)?;
+    tracing::info!(
+        images = images.len(),
+        export_bytes = progress.done(),
+        "export converted into the package"
+    );
     reporter.report(Event::Advanced {
         step: Step::Export,
         done: progress.done(),
@@ -132,6 +137,7 @@ impl Converter<'_> {
             } else {
                 normalize(&link)
             };
+            tracing::debug!(path = %path, target = %target, "export: link");
             self.paths.insert(path, Target::Link(target));
         } else if kind.is_file() {
             let size = entry.size();
@@ -154,8 +160,13 @@ impl Converter<'_> {
     /// Streams one blob (uncompressed) into the package's image layout.
     fn write_blob(&mut self, data: &mut impl Read) -> Result<Blob, PackageError> {
         let mut data = uncompressed(data).map_err(bad_export)?;
-        self.package
-            .add_blob(layout::BLOBS_DIR, &mut data, self.cancel, &bad_export)
+        let blob = self
+            .package
+            .add_blob(layout::BLOBS_DIR, &mut data, self.cancel, &bad_export);
+        if let Ok(blob) = &blob {
+            tracing::debug!(digest = %blob.digest, size = blob.size, "export: blob written");
+        }
+        blob
     }
 
     /// Follows links from `path` (at most 32): the path reached and what is
@@ -258,6 +269,12 @@ impl Converter<'_> {
             }
             let manifest_bytes = layout::oci_manifest(&config_blob, &layers);
             let manifest_blob = self.write_blob(&mut manifest_bytes.as_slice())?;
+            tracing::info!(
+                image = ?want.references,
+                id = %id,
+                layers = layers.len(),
+                "export: image matched to its config and layers"
+            );
             images.push(PackagedImage {
                 references: want.references.clone(),
                 id,
@@ -274,6 +291,16 @@ impl Converter<'_> {
         ] {
             self.package.add(name, &data)?;
         }
+        let dropped: Vec<&String> = self
+            .paths
+            .iter()
+            .filter(|(_, target)| matches!(target, Target::Held(_)))
+            .map(|(path, _)| path)
+            .collect();
+        tracing::debug!(
+            ?dropped,
+            "export: files no image uses, left out (the package writes its own)"
+        );
         Ok(images)
     }
 
@@ -295,8 +322,14 @@ fn uncompressed<'a>(data: &'a mut dyn Read) -> io::Result<Box<dyn Read + 'a>> {
     data.take(4).read_to_end(&mut magic)?;
     let whole = io::Cursor::new(magic.clone()).chain(data);
     Ok(match magic.as_slice() {
-        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(whole)),
-        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::stream::read::Decoder::new(whole)?),
+        [0x1f, 0x8b, ..] => {
+            tracing::debug!("export: a gzip-compressed blob, stored uncompressed");
+            Box::new(flate2::read::MultiGzDecoder::new(whole))
+        }
+        [0x28, 0xb5, 0x2f, 0xfd] => {
+            tracing::debug!("export: a zstd-compressed blob, stored uncompressed");
+            Box::new(zstd::stream::read::Decoder::new(whole)?)
+        }
         _ => Box::new(whole),
     })
 }

@@ -55,8 +55,14 @@ impl LoadPlan {
         let mut outcomes = Vec::new();
         for image in images {
             if is_present(image, local, containerd) {
+                tracing::info!(
+                    image = ?image.references,
+                    id = engine_id(image, containerd),
+                    "image already in the engine: not streamed"
+                );
                 outcomes.push(ImageOutcome::AlreadyPresent);
             } else {
+                tracing::info!(image = ?image.references, "image not in the engine: streamed");
                 outcomes.push(ImageOutcome::Loaded);
                 plan.stream.push(image.clone());
             }
@@ -66,6 +72,23 @@ impl LoadPlan {
         } else {
             present_chains(local, &plan.stream)
         };
+        let why = if containerd {
+            "an image in the engine names this very blob (containerd store)"
+        } else {
+            "the engine has this layer's chain everywhere the streamed images use it (classic store)"
+        };
+        let mut omitted: Vec<&String> = plan.omit.iter().collect();
+        omitted.sort();
+        for digest in omitted {
+            tracing::info!(blob = %digest, why, "left out of the stream");
+        }
+        tracing::info!(
+            images = plan.stream.len(),
+            left_out = plan.omit.len(),
+            bytes = plan.stream_bytes(),
+            containerd,
+            "load planned"
+        );
         (plan, outcomes)
     }
 
@@ -82,6 +105,10 @@ impl LoadPlan {
 
     /// The same images, every blob streamed.
     pub(crate) fn full(&self) -> Self {
+        tracing::info!(
+            images = self.stream.len(),
+            "streaming every blob: the engine refused the stream without the left-out ones"
+        );
         Self {
             stream: self.stream.clone(),
             omit: HashSet::new(),

@@ -1,0 +1,69 @@
+//! `install-package`.
+
+use std::time::Duration;
+
+use budgetguard::install::{
+    install_package, ImageOutcome, InstallOptions, InstallReport, NodeReport,
+};
+use budgetguard::size::human;
+
+use crate::cli::InstallArgs;
+use crate::context::Context;
+use crate::table::{Table, Text};
+
+/// Installs the package and prints what it did.
+pub async fn run(ctx: &Context, args: &InstallArgs) -> anyhow::Result<()> {
+    let options = InstallOptions {
+        package: args.package.clone(),
+        dir: ctx.install_dir()?,
+        start: match (args.start, args.no_start) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+        wait: Duration::from_secs(args.wait),
+        listen: args.listen,
+    };
+    let engine = ctx.engine().await?;
+    let cancel = ctx.cancel_on_ctrl_c();
+    let report = install_package(&engine, &options, ctx.reporter(), &cancel).await?;
+    ctx.printer.report(&report, |out| text(out, &report));
+    Ok(())
+}
+
+fn text(out: &mut Text, report: &InstallReport) {
+    for image in &report.images {
+        let outcome = match image.outcome {
+            ImageOutcome::Loaded => "loaded",
+            ImageOutcome::AlreadyPresent => "already present",
+        };
+        out.line(format_args!(
+            "Image {}: {outcome}",
+            image.references.join(", ")
+        ));
+    }
+    if report.loaded_bytes > 0 {
+        out.line(format_args!(
+            "Streamed {} into the engine",
+            human(report.loaded_bytes)
+        ));
+    }
+    out.table(&nodes_table(&report.nodes));
+    if !report.changed {
+        out.line("Nothing changed: this package is already installed.");
+    }
+}
+
+/// The per-node table shared by install and deploy.
+pub fn nodes_table(nodes: &[NodeReport]) -> Table {
+    let mut table = Table::new(&["NODE", "STATE", "ENDPOINT", "COMPOSE FILE"]);
+    for node in nodes {
+        table.row([
+            node.name.clone(),
+            node.state.to_string(),
+            node.endpoint.clone(),
+            node.compose_file.display().to_string(),
+        ]);
+    }
+    table
+}

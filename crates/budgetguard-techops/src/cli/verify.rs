@@ -1,0 +1,35 @@
+//! `verify-package`: every entry against the manifest.
+
+use budgetguard::package::Package;
+use budgetguard::signing::Signer;
+use budgetguard::size::human;
+
+use crate::cli::PackageArg;
+use crate::context::Context;
+use crate::printer::Hinted;
+
+/// Reads the whole package; the first mismatch is the error.
+pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
+    let package = Package::open(&args.package)?;
+    let cancel = ctx.cancel_on_ctrl_c();
+    let reporter = ctx.reporter();
+    let report = tokio::task::block_in_place(|| package.verify(reporter.as_ref(), &cancel))?;
+    let signer = package.signer(&ctx.trusted_keys()?);
+    if let Signer::Invalid { key_id } = &signer {
+        return Err(Hinted::new(
+            format!("the package's signature by key {key_id} does not match its manifest: it was altered after it was signed"),
+            "do not install it; make a new package",
+        )
+        .into());
+    }
+    let json = serde_json::json!({ "verified": report, "signer": signer });
+    ctx.printer.report(&json, |out| {
+        out.line(format_args!(
+            "{}: OK ({} entries, {} checked; {signer})",
+            args.package.display(),
+            report.entries,
+            human(report.bytes)
+        ))
+    });
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! What the user can do about an error, as a type rather than as words.
+//!
+//! Library messages state the problem and, where one exists, a fix that
+//! fits every face ("free some disk space", "start Docker"). A fix that is a
+//! control of one face (a command-line option, a GUI checkbox) is not named
+//! in the library: each face asks [`remedies`] for the typed remedies of an
+//! error and phrases them with its own controls. The CLI prints
+//! `hint: pass --force …`; the GUI points at *Replace the file if it exists*.
+
+use serde::Serialize;
+
+use crate::catalog::CatalogError;
+use crate::engine::EngineError;
+use crate::install::{InstallError, Problem};
+use crate::package::PackageError;
+
+/// One thing the user can do about an error, for each face to name with its
+/// own controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "remedy", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Remedy {
+    /// The output file exists: allow replacing it, or choose another file.
+    ReplaceOutput,
+    /// Too little disk where the package is written: write it elsewhere.
+    OutputElsewhere,
+    /// An image is missing and pulling was turned off: allow pulling.
+    AllowPull,
+    /// The registry cannot be reached: pull beforehand, then use only the
+    /// engine's images.
+    PullBeforehand,
+    /// Credentials are missing, unreadable or refused: store them on this
+    /// machine.
+    StoreCredentials,
+    /// A node did not become ready in time: wait longer than `seconds`.
+    WaitLonger {
+        /// How long was waited.
+        seconds: u64,
+    },
+    /// The package is damaged or not a package: make a new one.
+    NewPackage,
+    /// A node name is not in the catalog (or none was given): name one of
+    /// the catalog's nodes.
+    NameKnownNode,
+    /// A node name is not installed here: name an installed node.
+    NameInstalledNode,
+}
+
+/// The remedies of `error` and of every error in its chain of causes, the
+/// outermost first, each once. Errors wrapped transparently (an
+/// [`InstallError::Package`] holding a [`PackageError`], …) are looked into.
+pub fn remedies(error: &(dyn std::error::Error + 'static)) -> Vec<Remedy> {
+    let mut found = Vec::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        of_cause(cause, &mut found);
+        next = cause.source();
+    }
+    let mut unique = Vec::with_capacity(found.len());
+    for remedy in found {
+        if !unique.contains(&remedy) {
+            unique.push(remedy);
+        }
+    }
+    unique
+}
+
+fn of_cause(cause: &(dyn std::error::Error + 'static), out: &mut Vec<Remedy>) {
+    if let Some(e) = cause.downcast_ref::<InstallError>() {
+        of_install(e, out);
+    } else if let Some(e) = cause.downcast_ref::<PackageError>() {
+        of_package(e, out);
+    } else if let Some(e) = cause.downcast_ref::<EngineError>() {
+        of_engine(e, out);
+    } else if let Some(e) = cause.downcast_ref::<CatalogError>() {
+        of_catalog(e, out);
+    } else if let Some(e) = cause.downcast_ref::<Problem>() {
+        of_problem(e, out);
+    }
+}
+
+fn of_install(error: &InstallError, out: &mut Vec<Remedy>) {
+    match error {
+        InstallError::Package(e) => of_package(e, out),
+        InstallError::Engine(e) => of_engine(e, out),
+        InstallError::Catalog(e) => of_catalog(e, out),
+        InstallError::Preflight { problems } => problems.iter().for_each(|p| of_problem(p, out)),
+        InstallError::NotInstalled { .. } => out.push(Remedy::NameInstalledNode),
+        InstallError::NotReady { seconds, .. } => {
+            out.push(Remedy::WaitLonger { seconds: *seconds })
+        }
+        _ => {}
+    }
+}
+
+fn of_package(error: &PackageError, out: &mut Vec<Remedy>) {
+    match error {
+        PackageError::Catalog(e) => of_catalog(e, out),
+        PackageError::Engine(e) => of_engine(e, out),
+        PackageError::OutputExists { .. } => out.push(Remedy::ReplaceOutput),
+        PackageError::DiskFull { .. } => out.push(Remedy::OutputElsewhere),
+        PackageError::NotAPackage { .. } | PackageError::Mismatch { .. } => {
+            out.push(Remedy::NewPackage)
+        }
+        _ => {}
+    }
+}
+
+fn of_engine(error: &EngineError, out: &mut Vec<Remedy>) {
+    match error {
+        EngineError::ImageMissing { .. } => out.push(Remedy::AllowPull),
+        EngineError::NoNetwork { .. } => out.push(Remedy::PullBeforehand),
+        EngineError::Unauthorized { registry, .. } if registry == "nvcr.io" => {
+            out.push(Remedy::StoreCredentials)
+        }
+        _ => {}
+    }
+}
+
+fn of_catalog(error: &CatalogError, out: &mut Vec<Remedy>) {
+    if let CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. } = error {
+        out.push(Remedy::NameKnownNode);
+    }
+}
+
+fn of_problem(problem: &Problem, out: &mut Vec<Remedy>) {
+    if let Problem::CredentialsMissing { .. } | Problem::CredentialsUnreadable { .. } = problem {
+        out.push(Remedy::StoreCredentials);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remedies_are_found_through_transparent_wrappers_and_causes() {
+        let exists = PackageError::OutputExists {
+            path: "p.zip".into(),
+        };
+        assert_eq!(remedies(&exists), [Remedy::ReplaceOutput]);
+        let nested = InstallError::Package(PackageError::Engine(EngineError::ImageMissing {
+            image: "a:1".into(),
+        }));
+        assert_eq!(remedies(&nested), [Remedy::AllowPull]);
+        let preflight = InstallError::Preflight {
+            problems: vec![
+                Problem::ComposeMissing,
+                Problem::CredentialsMissing {
+                    node: "a".into(),
+                    missing: vec!["HF_TOKEN".into()],
+                    path: "c".into(),
+                },
+                Problem::CredentialsMissing {
+                    node: "b".into(),
+                    missing: vec!["HF_TOKEN".into()],
+                    path: "c".into(),
+                },
+            ],
+        };
+        assert_eq!(remedies(&preflight), [Remedy::StoreCredentials]);
+        let io = std::io::Error::other("disk on fire");
+        assert!(remedies(&io).is_empty());
+    }
+
+    #[test]
+    fn library_messages_name_no_option_of_a_face() {
+        let errors: Vec<Box<dyn std::error::Error>> = vec![
+            Box::new(PackageError::OutputExists {
+                path: "p.zip".into(),
+            }),
+            Box::new(PackageError::DiskFull {
+                dir: "/d".into(),
+                needed: 2,
+                available: 1,
+            }),
+            Box::new(EngineError::ImageMissing {
+                image: "a:1".into(),
+            }),
+            Box::new(EngineError::NoNetwork {
+                image: "a:1".into(),
+                registry: "r".into(),
+                detail: "d".into(),
+            }),
+            Box::new(EngineError::Unauthorized {
+                image: "nvcr.io/a:1".into(),
+                registry: "nvcr.io".into(),
+            }),
+            Box::new(InstallError::NotReady {
+                node: "n".into(),
+                url: "u".into(),
+                seconds: 1,
+                container: "c".into(),
+            }),
+        ];
+        for error in errors {
+            let text = error.to_string();
+            assert!(
+                !text.contains("--") && !text.contains("budgetguard-techops"),
+                "{text}"
+            );
+        }
+    }
+}
