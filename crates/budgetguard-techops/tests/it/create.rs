@@ -135,13 +135,15 @@ fn packages_from_every_engine_load_on_every_engine() {
             &["inspect-package", "--json", "--package"],
             &output,
         );
-        assert_eq!(inspect, manifest);
+        assert_eq!(inspect["manifest"], manifest);
+        assert_eq!(inspect["package_id"], package_id_of(&output));
+        assert_eq!(inspect["signer"]["signature"], "unsigned");
         let verify = run_ok_json(
             home.path(),
             &["verify-package", "--json", "--package"],
             &output,
         );
-        assert_eq!(verify["entries"], names.len());
+        assert_eq!(verify["verified"]["entries"], names.len());
 
         // The images load on every engine: by config digest on the classic
         // store, by the package's own manifest digest on the containerd store.
@@ -244,7 +246,8 @@ fn manifest_of_any(package: &std::path::Path) -> serde_json::Value {
         home.path(),
         &["inspect-package", "--json", "--package"],
         package,
-    )
+    )["manifest"]
+        .clone()
 }
 
 fn the_demo_node_packages_its_locally_built_image() {

@@ -17,6 +17,7 @@ mod models;
 mod never_wrong;
 mod pull;
 mod repack;
+mod signing;
 mod support;
 mod zip_structure;
 
@@ -33,6 +34,7 @@ fn main() -> std::process::ExitCode {
             models::tests(),
             never_wrong::tests(),
             pull::tests(),
+            signing::tests(),
             zip_structure::tests(),
         ]
         .concat(),

@@ -24,7 +24,7 @@ testkit::tests![
 ];
 
 /// The commands whose `--help` is kept (`man` is hidden but kept too).
-const COMMANDS: [&str; 15] = [
+const COMMANDS: [&str; 17] = [
     "catalog",
     "create-install-package",
     "inspect-package",
@@ -37,6 +37,8 @@ const COMMANDS: [&str; 15] = [
     "stop",
     "uninstall",
     "gui",
+    "keygen",
+    "trust-key",
     "completions",
     "man",
     "help",

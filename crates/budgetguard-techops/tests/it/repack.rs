@@ -11,6 +11,7 @@ use budgetguard::package::zip::{Compression, DosTime, ZipReader, ZipWriter};
 use sha2::{Digest, Sha256};
 
 const MANIFEST: &str = "budgetguard-package.json";
+const SIGNATURE: &str = "budgetguard-package.json.minisig";
 const BLOBS: &str = "images/blobs/sha256/";
 
 /// A package's entries and manifest, open for changes.
@@ -19,6 +20,9 @@ pub struct Repack {
     pub entries: BTreeMap<String, Vec<u8>>,
     /// The manifest.
     pub manifest: serde_json::Value,
+    /// The manifest's signature, kept as it was (it no longer matches once
+    /// anything changed).
+    pub signature: Option<Vec<u8>>,
 }
 
 impl Repack {
@@ -27,6 +31,7 @@ impl Repack {
         let reader = ZipReader::open(package).unwrap();
         let mut entries = BTreeMap::new();
         let mut manifest = serde_json::Value::Null;
+        let mut signature = None;
         for entry in reader.entries() {
             let mut data = Vec::new();
             reader
@@ -36,11 +41,17 @@ impl Repack {
                 .unwrap();
             if entry.name == MANIFEST {
                 manifest = serde_json::from_slice(&data).unwrap();
+            } else if entry.name == SIGNATURE {
+                signature = Some(data);
             } else {
                 entries.insert(entry.name.clone(), data);
             }
         }
-        Self { entries, manifest }
+        Self {
+            entries,
+            manifest,
+            signature,
+        }
     }
 
     /// The hex digest of the `n`th layer of image `image`.
@@ -118,6 +129,10 @@ impl Repack {
         .unwrap();
         for (name, data) in &self.entries {
             zip.write_entry(name, Compression::None, data).unwrap();
+        }
+        if let Some(signature) = &self.signature {
+            zip.write_entry(SIGNATURE, Compression::None, signature)
+                .unwrap();
         }
         zip.finish().unwrap();
     }

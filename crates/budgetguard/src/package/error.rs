@@ -189,6 +189,9 @@ pub enum EntryProblem {
     /// Listed in the manifest, not in the ZIP.
     #[error("is listed in the manifest but missing")]
     Missing,
+    /// The manifest lists its own signature.
+    #[error("is the manifest's signature, which the manifest cannot list")]
+    ListsSignature,
     /// The manifest lists itself.
     #[error("is the manifest, which cannot list itself")]
     ListsManifest,

@@ -91,8 +91,11 @@ impl Package {
             }
         }
         for listed in &self.manifest.entries {
-            if listed.name == layout::MANIFEST || listed.name == SIGNATURE_ENTRY {
+            if listed.name == layout::MANIFEST {
                 return Err(self.mismatch(&listed.name, EntryProblem::ListsManifest));
+            }
+            if listed.name == SIGNATURE_ENTRY {
+                return Err(self.mismatch(&listed.name, EntryProblem::ListsSignature));
             }
             if self.zip.entry(&listed.name).is_none() {
                 return Err(self.mismatch(&listed.name, EntryProblem::Missing));
