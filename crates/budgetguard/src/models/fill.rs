@@ -104,6 +104,12 @@ impl ModelStore {
             .collect()
     }
 
+    /// The bytes the cache `name` holds on this machine, when it exists.
+    pub fn cache_size(&self, name: &str) -> Option<u64> {
+        let dir = self.dir(name);
+        dir.is_dir().then(|| du(&dir))
+    }
+
     /// Makes sure the cache of `node` holds the `chosen` profiles (the
     /// catalog's defaults when none; every profile when it has none either),
     /// running the image's fill command for those it lacks.
