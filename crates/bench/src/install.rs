@@ -16,8 +16,12 @@ use crate::measure::{
 };
 use crate::setup::{phases_text, target, Setup, TARGET_EXTRA_MIB, TARGET_RATIO, TARGET_RSS_MIB};
 
-/// The slowest second install allowed, as a multiple of the first.
-const TARGET_AGAIN_RATIO: f64 = 0.10;
+/// The slowest second install allowed, as a multiple of the first: it
+/// changes nothing, so it starts no Compose process, whichever Compose.
+const TARGET_AGAIN_RATIO: f64 = 0.05;
+
+/// The Compose commands a second install runs with: v2, then v1.
+const COMPOSES: [&str; 2] = ["docker compose", "docker-compose"];
 
 /// The containers the tool creates for "Bench A" and "Bench B".
 const CONTAINERS: [&str; 2] = ["budgetguard-bench-a", "budgetguard-bench-b"];
@@ -122,9 +126,12 @@ pub fn run() -> anyhow::Result<bool> {
     eprintln!("bench: docker load -i (1/2)");
     let load1 = baseline(engine, &tar, &references, &layers)?;
     eprintln!("bench: install-package (first)");
-    let first = install(&setup, &package, &install_dir)?;
-    eprintln!("bench: install-package (again)");
-    let again = install(&setup, &package, &install_dir)?;
+    let first = install(&setup, &package, &install_dir, COMPOSES[0])?;
+    let mut again = Vec::new();
+    for compose in COMPOSES {
+        eprintln!("bench: install-package (again, {compose})");
+        again.push((compose, install(&setup, &package, &install_dir, compose)?));
+    }
     eprintln!("bench: uninstall --all");
     let (uninstall_wall, left) = uninstall(&setup, &install_dir, &references, &layers)?;
     // Whatever the uninstall left, the second baseline starts from nothing.
@@ -145,12 +152,15 @@ pub fn run() -> anyhow::Result<bool> {
     let ratio = first.secs() / baseline;
     let rss = mib(first.run.peak_rss as i64);
     let extra = mib(first.run.write_bytes as i64);
-    let again_ratio = again.secs() / first.secs();
+    let again_ok: Vec<bool> = again
+        .iter()
+        .map(|(_, run)| run.secs() / first.secs() <= TARGET_AGAIN_RATIO)
+        .collect();
     let ok = [
         ratio <= TARGET_RATIO,
         rss <= TARGET_RSS_MIB,
         extra < TARGET_EXTRA_MIB,
-        again_ratio <= TARGET_AGAIN_RATIO,
+        again_ok.iter().all(|&o| o),
     ];
     println!(
         "install first: {:>5.1} s  ratio {ratio:.2}{}  peak RSS {rss:.0} MiB{}  extra disk {extra:.2} MiB{}",
@@ -160,17 +170,20 @@ pub fn run() -> anyhow::Result<bool> {
         target(&format!("< {TARGET_EXTRA_MIB:.0}"), ok[2]),
     );
     println!("    info: {}", first.info());
-    println!(
-        "install again: {:>5.1} s  ratio to first {again_ratio:.2}{}",
-        again.secs(),
-        target(&format!("<= {TARGET_AGAIN_RATIO:.2}"), ok[3]),
-    );
-    println!(
-        "    info: peak RSS {:.0} MiB, extra disk {:.2} MiB, {}",
-        mib(again.run.peak_rss as i64),
-        mib(again.run.write_bytes as i64),
-        again.info()
-    );
+    for ((compose, run), ok) in again.iter().zip(&again_ok) {
+        println!(
+            "install again ({compose}): {:>5.2} s  ratio to first {:.3}{}",
+            run.secs(),
+            run.secs() / first.secs(),
+            target(&format!("<= {TARGET_AGAIN_RATIO:.2}"), *ok),
+        );
+        println!(
+            "    info: peak RSS {:.0} MiB, extra disk {:.2} MiB, {}",
+            mib(run.run.peak_rss as i64),
+            mib(run.run.write_bytes as i64),
+            run.info()
+        );
+    }
     println!(
         "uninstall --all: {:.1} s, {}",
         uninstall_wall.as_secs_f64(),
@@ -206,13 +219,19 @@ fn baseline(
     Ok(wall)
 }
 
-/// Runs `install-package --json` of `package` into `install_dir`, measured
-/// after [`settle`], and checks that it succeeded.
-fn install(setup: &Setup, package: &Path, install_dir: &Path) -> anyhow::Result<InstallRun> {
+/// Runs `install-package --json` of `package` into `install_dir` with
+/// `compose`, measured after [`settle`], and checks that it succeeded.
+fn install(
+    setup: &Setup,
+    package: &Path,
+    install_dir: &Path,
+    compose: &str,
+) -> anyhow::Result<InstallRun> {
     settle();
     let mut command = setup.tool_command(&setup.engine);
     command
         .env("BUDGETGUARD_INSTALL_DIR", install_dir)
+        .env("BUDGETGUARD_COMPOSE", compose)
         .args(["install-package", "--json", "--package"])
         .arg(package);
     let run = run_measured(&mut command);

@@ -2,27 +2,33 @@
 //! own `docker save` and `docker load` on a synthetic image set, and fails
 //! when a target is missed.
 //!
-//! Usage: `budgetguard-bench create|install` (engine: `DOCKER_HOST`, default
+//! Usage: `budgetguard-bench create|install|models` (engine: `DOCKER_HOST`, default
 //! `unix:///var/run/docker.sock`; layer size: `BENCH_LAYER_MB`, default 600).
 
 mod create;
 mod install;
 mod measure;
+mod models;
 mod setup;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: budgetguard-bench create|install
+const USAGE: &str = "usage: budgetguard-bench create|install|models
 
   create   time create-install-package (none, deflate, zstd) against `docker save -o`
            on a synthetic two-image set; exits 1 when the `none` case misses a target
   install  time install-package of that set's package against `docker load -i` of its
            `docker save` tar, then a second install, then uninstall --all; exits 1
-           when a target is missed or the uninstall leaves containers or images
+           when a target is missed or the uninstall leaves containers or images;
+           the second install runs with Compose v2 and again with v1
+  models   an image and two model caches of about 2 GB (one file in both): create
+           against `docker save -o` + `tar -cf`, install against `docker load -i` +
+           `tar -xf`, then a second install
 
 environment:
   DOCKER_HOST        the engine [default: unix:///var/run/docker.sock]
-  BENCH_LAYER_MB     size of each of the two big layers in MiB [default: 600]
+  BENCH_LAYER_MB     size of each of the two big layers in MiB [default: 600; models: 100]
+  BENCH_MODEL_MB     models only: a quarter of each cache in MiB [default: 256]
   BENCH_SOURCE_HOST  install only: the engine the images are made, saved and packaged on
                      [default: DOCKER_HOST]; Docker 26.1's classic store keeps the layers a
                      multi-image save exported, so measure it with another source engine";
@@ -32,6 +38,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("create") if args.len() == 1 => create::run(),
         Some("install") if args.len() == 1 => install::run(),
+        Some("models") if args.len() == 1 => models::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -50,6 +50,12 @@ impl Setup {
     /// that the engines answer and the tool is built, and makes a temporary
     /// folder.
     pub fn prepare() -> anyhow::Result<Self> {
+        Self::prepare_with(600)
+    }
+
+    /// As [`Setup::prepare`], with big layers of `default_mb` MiB unless
+    /// `BENCH_LAYER_MB` says otherwise (an image beside something bigger).
+    pub fn prepare_with(default_mb: u64) -> anyhow::Result<Self> {
         let engine = TestEngine {
             name: "bench".to_owned(),
             host: std::env::var("DOCKER_HOST")
@@ -75,7 +81,7 @@ impl Setup {
                 .trim()
                 .parse()
                 .with_context(|| format!("BENCH_LAYER_MB={v:?} is not a number of MiB"))?,
-            Err(_) => 600,
+            Err(_) => default_mb,
         };
         let version = engine
             .docker_ok(&["version", "--format", "{{.Server.Version}}"])

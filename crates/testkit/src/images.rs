@@ -25,7 +25,8 @@ impl Layer {
         }
     }
 
-    fn reader(self) -> Box<dyn Read> {
+    /// The layer's file content, generated as it is read.
+    pub fn reader(self) -> Box<dyn Read> {
         match self {
             Layer::Random(size, seed) => Box::new(Random { state: seed | 1 }.take(size)),
             Layer::Compressible(size, seed) => Box::new(Compressible { line: seed }.take(size)),

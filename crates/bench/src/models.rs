@@ -1,0 +1,360 @@
+//! `models`: a package of an image plus two model caches of about 2 GB
+//! together, one file shared by both (as two FLUX images share a text
+//! encoder), against the engine's own commands and `tar` in the same run:
+//! create against `docker save -o` + `tar -cf` of the caches, install
+//! against `docker load -i` + `tar -xf`, then a second install.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context};
+use sha2::{Digest, Sha256};
+use testkit::images::{ImageGuard, Layer};
+use testkit::process::run_measured;
+
+use crate::measure::{docker_load, docker_save_to, gb, mib, remove_images, settle, MIB};
+use crate::setup::{target, Setup, TARGET_EXTRA_MIB, TARGET_RSS_MIB};
+
+/// The slowest create and first install allowed, as a multiple of the
+/// engine's own command plus `tar`.
+const TARGET_RATIO: f64 = 1.05;
+/// The slowest second install allowed, as a multiple of the first.
+const TARGET_AGAIN: f64 = 0.05;
+
+/// The two caches: `(name, [(path in the cache, size, seed)])`; the
+/// `text_encoder` file is the same in both.
+fn caches(mib_each: u64) -> Vec<(&'static str, Vec<(String, u64, u64)>)> {
+    let shared = (
+        "text_encoder/model.safetensors".to_owned(),
+        mib_each * 2 * MIB,
+        7,
+    );
+    vec![
+        (
+            "bench-a",
+            vec![
+                shared.clone(),
+                (
+                    "transformer/a.safetensors".to_owned(),
+                    mib_each * 2 * MIB,
+                    11,
+                ),
+                ("vae/a.safetensors".to_owned(), mib_each * MIB / 2, 12),
+                ("model_index.json".to_owned(), 600, 13),
+            ],
+        ),
+        (
+            "bench-b",
+            vec![
+                shared,
+                (
+                    "transformer/b.safetensors".to_owned(),
+                    mib_each * 2 * MIB,
+                    21,
+                ),
+                ("vae/b.safetensors".to_owned(), mib_each * MIB / 2, 22),
+                ("model_index.json".to_owned(), 601, 23),
+            ],
+        ),
+    ]
+}
+
+/// Writes a Hugging-Face-like cache at `root`: each file once in `blobs/`
+/// under its SHA-256, and a relative link from `snapshots/<rev>/<path>`.
+fn write_cache(root: &Path, files: &[(String, u64, u64)]) -> anyhow::Result<u64> {
+    let repo = root.join("huggingface/hub/models--bench--flux");
+    let blobs = repo.join("blobs");
+    std::fs::create_dir_all(&blobs)?;
+    let mut total = 0;
+    for (path, size, seed) in files {
+        let temp = blobs.join("incoming");
+        let mut hasher = HashingFile {
+            file: std::fs::File::create(&temp)?,
+            hasher: Sha256::new(),
+        };
+        let mut data = Layer::Random(*size, *seed).reader();
+        std::io::copy(&mut data, &mut hasher)?;
+        let hex = hex::encode(hasher.hasher.finalize());
+        std::fs::rename(&temp, blobs.join(&hex))?;
+        let link = repo.join("snapshots/0123456789abcdef").join(path);
+        std::fs::create_dir_all(link.parent().context("a snapshot path has a folder")?)?;
+        let depth = path.matches('/').count() + 2;
+        std::os::unix::fs::symlink(format!("{}blobs/{hex}", "../".repeat(depth)), &link)?;
+        total += size;
+    }
+    std::fs::create_dir_all(repo.join("refs"))?;
+    std::fs::write(repo.join("refs/main"), "0123456789abcdef")?;
+    Ok(total)
+}
+
+struct HashingFile {
+    file: std::fs::File,
+    hasher: Sha256,
+}
+
+impl std::io::Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Runs the benchmark; `Ok(false)` when a target is missed.
+pub fn run() -> anyhow::Result<bool> {
+    let setup = Setup::prepare_with(100)?;
+    let engine = &setup.engine;
+    let dir = setup.dir().to_owned();
+    let mib_each: u64 = std::env::var("BENCH_MODEL_MB")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(256);
+    eprintln!("bench: writing two model caches");
+    let mut on_disk = 0;
+    let mut cache_dirs = Vec::new();
+    for (name, files) in caches(mib_each) {
+        let root = dir.join("caches").join(name);
+        on_disk += write_cache(&root, &files)?;
+        cache_dirs.push((name, root));
+    }
+    let made = setup.load_images();
+    let references = made.references().to_vec();
+    let layers = setup.diff_ids()?;
+    let images = ImageGuard::new(engine, references.clone());
+    let catalog = catalog(&dir, &references[0])?;
+
+    // Create: baseline, tool, baseline.
+    let save_tar = dir.join("save.tar");
+    let models_tar = dir.join("models.tar");
+    let base1 = create_baseline(
+        &setup,
+        &save_tar,
+        &models_tar,
+        &cache_dirs,
+        &references[..1],
+    )?;
+    let package = dir.join("pkg.zip");
+    settle();
+    let mut command = setup.tool_command(engine);
+    command
+        .args(["create-install-package", "--no-pull", "--json", "--catalog"])
+        .arg(&catalog)
+        .args(["--nodes", "Model A,Model B", "--output"])
+        .arg(&package);
+    for (name, root) in &cache_dirs {
+        command.arg(format!("--model-cache={name}={}", root.display()));
+    }
+    let created = run_measured(&mut command);
+    if !created.status.success() {
+        bail!("create-install-package failed: {}", created.stderr.trim());
+    }
+    let package_size = std::fs::metadata(&package)?.len();
+    let base2 = create_baseline(
+        &setup,
+        &save_tar,
+        &models_tar,
+        &cache_dirs,
+        &references[..1],
+    )?;
+    let tar_size = std::fs::metadata(&save_tar)?.len() + std::fs::metadata(&models_tar)?.len();
+    drop(made);
+
+    // Install: baseline, tool, again, baseline.
+    remove_images(engine, &references, &layers)?;
+    let extract = dir.join("extracted");
+    let inst1 = install_baseline(
+        &setup,
+        &save_tar,
+        &models_tar,
+        &extract,
+        &references,
+        &layers,
+    )?;
+    let install_dir = dir.join("install");
+    let first = install(&setup, &package, &install_dir)?;
+    let again = install(&setup, &package, &install_dir)?;
+    let mut uninstall = setup.tool_command(engine);
+    uninstall
+        .env("BUDGETGUARD_INSTALL_DIR", &install_dir)
+        .args(["uninstall", "--all", "--purge-cache"]);
+    let removed = run_measured(&mut uninstall);
+    ensure!(
+        removed.status.success(),
+        "uninstall failed: {}",
+        removed.stderr.trim()
+    );
+    remove_images(engine, &references, &layers)?;
+    let inst2 = install_baseline(
+        &setup,
+        &save_tar,
+        &models_tar,
+        &extract,
+        &references,
+        &layers,
+    )?;
+    drop(images);
+
+    setup.print_engine();
+    println!(
+        "models: two caches, {} on disk, one {} file in both",
+        gb(on_disk),
+        gb(mib_each * 2 * MIB)
+    );
+    let create_base = (base1 + base2).as_secs_f64() / 2.0;
+    let create_ratio = created.wall.as_secs_f64() / create_base;
+    let unique = on_disk - mib_each * 2 * MIB;
+    let ok_create = [
+        create_ratio <= TARGET_RATIO,
+        mib(created.peak_rss as i64) <= TARGET_RSS_MIB,
+        mib(created.write_bytes as i64 - package_size as i64) < TARGET_EXTRA_MIB,
+        package_size < tar_size - mib_each * 2 * MIB,
+    ];
+    println!(
+        "docker save -o + tar -cf: {create_base:.1} s (runs {:.1} s, {:.1} s), tars {}",
+        base1.as_secs_f64(),
+        base2.as_secs_f64(),
+        gb(tar_size)
+    );
+    println!(
+        "create: {:.1} s  ratio {create_ratio:.2}{}  peak RSS {:.0} MiB{}  extra disk {:.2} MiB{}",
+        created.wall.as_secs_f64(),
+        target(&format!("<= {TARGET_RATIO:.2}"), ok_create[0]),
+        mib(created.peak_rss as i64),
+        target(&format!("<= {TARGET_RSS_MIB:.0}"), ok_create[1]),
+        mib(created.write_bytes as i64 - package_size as i64),
+        target(&format!("< {TARGET_EXTRA_MIB:.0}"), ok_create[2]),
+    );
+    println!(
+        "    package {} against tars {} (models {} unique){}",
+        gb(package_size),
+        gb(tar_size),
+        gb(unique),
+        target("the shared file once", ok_create[3])
+    );
+    let install_base = (inst1 + inst2).as_secs_f64() / 2.0;
+    let install_ratio = first.wall.as_secs_f64() / install_base;
+    let again_ratio = again.wall.as_secs_f64() / first.wall.as_secs_f64();
+    let ok_install = [
+        install_ratio <= TARGET_RATIO,
+        again_ratio <= TARGET_AGAIN,
+        mib(first.peak_rss as i64) <= TARGET_RSS_MIB,
+        mib(first.write_bytes as i64 - unique as i64) < TARGET_EXTRA_MIB,
+    ];
+    println!(
+        "docker load -i + tar -xf: {install_base:.1} s (runs {:.1} s, {:.1} s)",
+        inst1.as_secs_f64(),
+        inst2.as_secs_f64()
+    );
+    println!(
+        "install first: {:.1} s  ratio {install_ratio:.2}{}  peak RSS {:.0} MiB{}  extra disk {:.2} MiB{}",
+        first.wall.as_secs_f64(),
+        target(&format!("<= {TARGET_RATIO:.2}"), ok_install[0]),
+        mib(first.peak_rss as i64),
+        target(&format!("<= {TARGET_RSS_MIB:.0}"), ok_install[2]),
+        mib(first.write_bytes as i64 - unique as i64),
+        target(&format!("< {TARGET_EXTRA_MIB:.0}"), ok_install[3]),
+    );
+    println!(
+        "install again: {:.2} s  ratio to first {again_ratio:.3}{}",
+        again.wall.as_secs_f64(),
+        target(&format!("<= {TARGET_AGAIN:.2}"), ok_install[1]),
+    );
+    let met = ok_create.iter().chain(&ok_install).all(|&ok| ok);
+    println!(
+        "{}",
+        if met {
+            "result: models meet every target"
+        } else {
+            "result: models MISS a target"
+        }
+    );
+    setup.finish()?;
+    Ok(met)
+}
+
+/// Two nodes of the same image, each with its model cache.
+fn catalog(dir: &Path, image: &str) -> anyhow::Result<PathBuf> {
+    let node = |name: &str, port: u16, cache: &str| {
+        serde_json::json!({
+            "name": name, "image": image, "host_port": port, "cache_mount": "/opt/nim/.cache",
+            "model": { "cache": cache, "fill": ["download-to-cache", "--profiles", "{profiles}"] },
+        })
+    };
+    let path = dir.join("catalog.json");
+    let catalog = serde_json::json!({
+        "nodes": [node("Model A", 9111, "bench-a"), node("Model B", 9112, "bench-b")]
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&catalog)?)?;
+    Ok(path)
+}
+
+/// `docker save -o` of the image, then `tar -cf` of both caches; the
+/// tars stay for the install baseline.
+fn create_baseline(
+    setup: &Setup,
+    save_tar: &Path,
+    models_tar: &Path,
+    caches: &[(&str, PathBuf)],
+    references: &[String],
+) -> anyhow::Result<Duration> {
+    settle();
+    let save = docker_save_to(&setup.engine, save_tar, references)?;
+    let mut tar = Command::new("tar");
+    tar.arg("-cf").arg(models_tar);
+    for (_, root) in caches {
+        tar.arg("-C")
+            .arg(root.parent().context("a cache has a folder")?);
+        tar.arg(root.file_name().context("a cache has a name")?);
+    }
+    let packed = run_measured(&mut tar);
+    ensure!(packed.status.success(), "tar -cf failed: {}", packed.stderr);
+    Ok(save.wall + packed.wall)
+}
+
+/// `docker load -i` of the image, then `tar -xf` of the caches into a fresh
+/// folder; removes both again.
+fn install_baseline(
+    setup: &Setup,
+    save_tar: &Path,
+    models_tar: &Path,
+    extract: &Path,
+    references: &[String],
+    layers: &[String],
+) -> anyhow::Result<Duration> {
+    let loaded = docker_load(&setup.engine, save_tar)?;
+    std::fs::create_dir_all(extract)?;
+    let mut tar = Command::new("tar");
+    tar.arg("-xf").arg(models_tar).arg("-C").arg(extract);
+    let unpacked = run_measured(&mut tar);
+    ensure!(
+        unpacked.status.success(),
+        "tar -xf failed: {}",
+        unpacked.stderr
+    );
+    std::fs::remove_dir_all(extract)?;
+    remove_images(&setup.engine, references, layers)?;
+    Ok(loaded + unpacked.wall)
+}
+
+/// `install-package` of the package into `dir`, measured after a settle.
+fn install(
+    setup: &Setup,
+    package: &Path,
+    dir: &Path,
+) -> anyhow::Result<testkit::process::Measured> {
+    settle();
+    let mut command = setup.tool_command(&setup.engine);
+    command
+        .env("BUDGETGUARD_INSTALL_DIR", dir)
+        .args(["install-package", "--json", "--package"])
+        .arg(package);
+    let run = run_measured(&mut command);
+    if !run.status.success() {
+        bail!("install-package failed: {}", run.stderr.trim());
+    }
+    Ok(run)
+}
