@@ -22,9 +22,11 @@ const TARGET_RATIO: f64 = 1.05;
 /// The slowest second install allowed, as a multiple of the first.
 const TARGET_AGAIN: f64 = 0.05;
 
-/// The two caches: `(name, [(path in the cache, size, seed)])`; the
-/// `text_encoder` file is the same in both.
-fn caches(mib_each: u64) -> Vec<(&'static str, Vec<(String, u64, u64)>)> {
+/// A file of a cache: its path in the cache, its size and its content's seed.
+type CacheFileSpec = (String, u64, u64);
+
+/// The two caches, by name; the `text_encoder` file is the same in both.
+fn caches(mib_each: u64) -> Vec<(&'static str, Vec<CacheFileSpec>)> {
     let shared = (
         "text_encoder/model.safetensors".to_owned(),
         mib_each * 2 * MIB,
@@ -62,7 +64,7 @@ fn caches(mib_each: u64) -> Vec<(&'static str, Vec<(String, u64, u64)>)> {
 
 /// Writes a Hugging-Face-like cache at `root`: each file once in `blobs/`
 /// under its SHA-256, and a relative link from `snapshots/<rev>/<path>`.
-fn write_cache(root: &Path, files: &[(String, u64, u64)]) -> anyhow::Result<u64> {
+fn write_cache(root: &Path, files: &[CacheFileSpec]) -> anyhow::Result<u64> {
     let repo = root.join("huggingface/hub/models--bench--flux");
     let blobs = repo.join("blobs");
     std::fs::create_dir_all(&blobs)?;
