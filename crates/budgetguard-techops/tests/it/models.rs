@@ -340,7 +340,7 @@ fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
     let engine = engines::require_primary();
     let (demo, _copy) = demo_copy(&engine, "shared");
     let home = tempfile::tempdir().unwrap();
-    let server = ModelServer::demo(160 << 20);
+    let server = ModelServer::demo(400 << 20);
     server.set_token(Some(TOKEN));
     let cache = format!("demo-shared-{}", std::process::id());
     let catalog = model_catalog(
@@ -376,15 +376,32 @@ fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
     );
     drop(server);
 
-    // Ctrl-C while the models are written, then again: it completes.
+    // Ctrl-C once the first model file is in place (its log line written),
+    // then again: it completes, keeping what was written.
     let dir = home.path().join("install");
-    let (code, rest) = interrupt_after(
-        installer(home.path(), &engine, &dir)
-            .args(["install-package", "--package"])
-            .arg(&package),
-        "Writing models (",
-    );
-    assert_eq!(code, Some(1), "{rest}");
+    let log = dir.join("models").join(format!("{cache}.files"));
+    let mut child = installer(home.path(), &engine, &dir)
+        .args(["install-package", "--package"])
+        .arg(&package)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&log).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no model file was written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let rest = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{rest}");
     assert!(rest.contains("interrupted"), "{rest}");
     let resumed = run(installer(home.path(), &engine, &dir)
         .args(["install-package", "--json", "--package"])

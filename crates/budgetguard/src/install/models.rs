@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -119,6 +119,8 @@ impl ModelPlan {
             progress: &mut progress,
             created: &mut created,
             report: &mut report,
+            placed: HashMap::new(),
+            buffer: vec![0; 1 << 20],
         };
         let placed = self.caches.iter().try_for_each(|plan| run.cache(plan));
         if let Err(e) = placed {
@@ -147,6 +149,9 @@ struct Placing<'a> {
     /// Files and folders this run created, in order.
     created: &'a mut Vec<PathBuf>,
     report: &'a mut ModelsReport,
+    /// Where this run put each content, by SHA-256.
+    placed: HashMap<String, PathBuf>,
+    buffer: Vec<u8>,
 }
 
 impl Placing<'_> {
@@ -247,6 +252,17 @@ impl Placing<'_> {
     /// renames it into place once its SHA-256 matched.
     fn write(&mut self, target: &Path, file: &CacheFile) -> Result<(), InstallError> {
         let temp = partial_name(target);
+        // Content this run already put in place (a file two caches share)
+        // is copied from there, inside the kernel, not read and hashed again.
+        if let Some(placed) = self
+            .placed
+            .get(&file.sha256)
+            .filter(|p| vouched_here(p, file))
+        {
+            std::fs::copy(placed, &temp).map_err(InstallError::io("write", &temp))?;
+            self.progress.add(file.size, self.reporter);
+            return self.finish_file(&temp, target, file);
+        }
         let entry = self
             .package
             .open_entry(&layout::model_blob_entry(&file.sha256))?;
@@ -264,8 +280,7 @@ impl Placing<'_> {
             reporter: self.reporter,
             cancel: self.cancel,
         };
-        let copied = io::copy(&mut reader, &mut out);
-        let copied = copied.and_then(|n| out.flush().map(|()| n));
+        let copied = copy(&mut reader, &mut out, &mut self.buffer);
         if let Err(e) = copied {
             drop(out);
             let _ = std::fs::remove_file(&temp);
@@ -280,13 +295,44 @@ impl Placing<'_> {
             });
         }
         drop(out);
+        self.finish_file(&temp, target, file)
+    }
+
+    /// Gives the written file its mode and owner and renames it into place.
+    fn finish_file(
+        &mut self,
+        temp: &Path,
+        target: &Path,
+        file: &CacheFile,
+    ) -> Result<(), InstallError> {
         let mode = if file.mode & 0o111 != 0 { 0o775 } else { 0o664 };
-        give_to_container(&temp, mode)?;
-        std::fs::rename(&temp, target).map_err(InstallError::io("put in place", target))?;
+        give_to_container(temp, mode)?;
+        std::fs::rename(temp, target).map_err(InstallError::io("put in place", target))?;
         self.created.push(target.to_owned());
+        self.placed
+            .entry(file.sha256.clone())
+            .or_insert_with(|| target.to_owned());
         self.report.written += 1;
         self.report.written_bytes += file.size;
         Ok(())
+    }
+}
+
+/// Whether the file at `placed` still is what this run put there.
+fn vouched_here(placed: &Path, file: &CacheFile) -> bool {
+    std::fs::symlink_metadata(placed).is_ok_and(|m| m.is_file() && m.len() == file.size)
+}
+
+/// Copies `reader` into `out` in 1 MiB chunks.
+fn copy(reader: &mut impl Read, out: &mut File, buffer: &mut [u8]) -> io::Result<()> {
+    loop {
+        let n = match reader.read(buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buffer[..n])?;
     }
 }
 

@@ -3,11 +3,13 @@
 //! stored once), links and folders recorded as they are. A file must be the
 //! one that was listed, and must not change while it is read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use super::layout;
 use super::manifest::{Blob, CacheFile, CacheLink, PackagedCache};
@@ -137,6 +139,17 @@ pub(crate) fn write_caches(
     let mut progress = Throttle::new(Step::PackModels);
     // The same file (a hard link, or one cache given twice) is read once.
     let mut seen: HashMap<(u64, u64), Blob> = HashMap::new();
+    // Content already written, and how many distinct files have each size:
+    // a file of a size met before is hashed first, and written only when
+    // its content is new (two caches that share a text encoder).
+    let mut written: HashMap<String, Blob> = HashMap::new();
+    let mut sizes: HashMap<u64, usize> = HashMap::new();
+    let mut distinct = HashSet::new();
+    for file in sources.iter().flat_map(|s| &s.walked.files) {
+        if distinct.insert((file.dev, file.ino)) {
+            *sizes.entry(file.size).or_default() += 1;
+        }
+    }
     let mut caches = Vec::new();
     for source in sources {
         let mut files = Vec::new();
@@ -145,7 +158,21 @@ pub(crate) fn write_caches(
                 Some(blob) => blob.clone(),
                 None => {
                     let path = source.ready.dir.join(&file.path);
-                    let blob = write_file(package, &path, file, &mut progress, reporter, cancel)?;
+                    let repeated = sizes.get(&file.size).is_some_and(|n| *n > 1)
+                        && written.values().any(|b| b.size == file.size);
+                    let known = if repeated {
+                        written.get(&hash_file(&path, file, cancel)?).cloned()
+                    } else {
+                        None
+                    };
+                    let blob = match known {
+                        Some(blob) => {
+                            progress.add(file.size, reporter);
+                            blob
+                        }
+                        None => write_file(package, &path, file, &mut progress, reporter, cancel)?,
+                    };
+                    written.insert(layout::hex_of(&blob.digest).to_owned(), blob.clone());
                     seen.insert((file.dev, file.ino), blob.clone());
                     blob
                 }
@@ -184,6 +211,31 @@ pub(crate) fn write_caches(
     Ok(caches)
 }
 
+/// The SHA-256 of the file at `path`, refusing one that is not the file
+/// listed or that changes while it is read.
+fn hash_file(path: &Path, listed: &WalkedFile, cancel: &Cancel) -> Result<String, PackageError> {
+    let file = open_listed(path, listed)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    let mut read = 0u64;
+    let mut reader = (&file).take(listed.size + 1);
+    loop {
+        if cancel.is_cancelled() {
+            return Err(PackageError::Cancelled);
+        }
+        let n = reader.read(&mut buffer).map_err(|e| read_error(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        read += n as u64;
+    }
+    if read != listed.size || !unchanged(&file, listed, path)? {
+        return Err(changed(path));
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
 /// Streams one file, refusing one that is not the file listed or that
 /// changes while it is read.
 fn write_file(
@@ -194,25 +246,7 @@ fn write_file(
     reporter: &dyn Reporter,
     cancel: &Cancel,
 ) -> Result<Blob, PackageError> {
-    let changed = || {
-        PackageError::Model(ModelError::Changed {
-            path: path.to_owned(),
-        })
-    };
-    let read_error = |e: io::Error| PackageError::Model(ModelError::io("read", path)(e));
-    let file = File::open(path).map_err(read_error)?;
-    let same = |file: &File| -> Result<bool, PackageError> {
-        let meta = file.metadata().map_err(read_error)?;
-        let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
-        Ok(meta.is_file()
-            && meta.dev() == listed.dev
-            && meta.ino() == listed.ino
-            && meta.len() == listed.size
-            && mtime == listed.mtime)
-    };
-    if !same(&file)? {
-        return Err(changed());
-    }
+    let file = open_listed(path, listed)?;
     let mut data = Counted {
         inner: (&file).take(listed.size + 1),
         progress,
@@ -223,13 +257,43 @@ fn write_file(
         if cancel.is_cancelled() {
             PackageError::Cancelled
         } else {
-            read_error(e)
+            read_error(path, e)
         }
     })?;
-    if blob.size != listed.size || !same(&file)? {
-        return Err(changed());
+    if blob.size != listed.size || !unchanged(&file, listed, path)? {
+        return Err(changed(path));
     }
     Ok(blob)
+}
+
+/// Opens the file at `path`, refusing another one than the file listed.
+fn open_listed(path: &Path, listed: &WalkedFile) -> Result<File, PackageError> {
+    let file = File::open(path).map_err(|e| read_error(path, e))?;
+    if !unchanged(&file, listed, path)? {
+        return Err(changed(path));
+    }
+    Ok(file)
+}
+
+/// Whether the open `file` is still the file listed, as listed.
+fn unchanged(file: &File, listed: &WalkedFile, path: &Path) -> Result<bool, PackageError> {
+    let meta = file.metadata().map_err(|e| read_error(path, e))?;
+    let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+    Ok(meta.is_file()
+        && meta.dev() == listed.dev
+        && meta.ino() == listed.ino
+        && meta.len() == listed.size
+        && mtime == listed.mtime)
+}
+
+fn changed(path: &Path) -> PackageError {
+    PackageError::Model(ModelError::Changed {
+        path: path.to_owned(),
+    })
+}
+
+fn read_error(path: &Path, error: io::Error) -> PackageError {
+    PackageError::Model(ModelError::io("read", path)(error))
 }
 
 /// `install/models.sh`: the fallback installer's part that writes the model
