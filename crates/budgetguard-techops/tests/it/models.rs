@@ -380,7 +380,7 @@ fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
     // then again: it completes, keeping what was written.
     let dir = home.path().join("install");
     let log = dir.join("models").join(format!("{cache}.files"));
-    let mut child = installer(home.path(), &engine, &dir)
+    let child = installer(home.path(), &engine, &dir)
         .args(["install-package", "--package"])
         .arg(&package)
         .stdout(std::process::Stdio::null())
