@@ -177,7 +177,15 @@ fn create_a_package_with_models_in_the_browser() {
                 Duration::from_secs(10),
             )
             .await;
+        // The README's picture: the file may be replaced now.
+        browser.click("#force").await;
+        browser
+            .wait_for("Create to be enabled", Duration::from_secs(20), || async {
+                browser.enabled("#create-button").await
+            })
+            .await;
         browser.screenshot("32-models-created").await;
+        browser.click("#force").await;
         let package = Package::open(&output).unwrap();
         let manifest = package.manifest();
         assert_eq!(manifest.format_version, 2);
