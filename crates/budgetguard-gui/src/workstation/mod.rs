@@ -80,14 +80,18 @@ impl Workstation {
     /// (`models`: package them; `profiles`: the profiles field as typed):
     /// filled in the tool's own store, with the credentials stored here or
     /// in the environment. A profile naming a cache no node uses is refused
-    /// at its field.
+    /// at its field; without models, the profiles field does not count.
     pub(crate) fn model_options(
         &self,
         nodes: &[Node],
         models: bool,
         profiles: &str,
     ) -> Result<ModelOptions, Message> {
-        let profiles = parse_profiles(profiles, nodes)?;
+        let profiles = if models {
+            parse_profiles(profiles, nodes)?
+        } else {
+            Vec::new()
+        };
         let secrets = self
             .install_dir
             .as_ref()

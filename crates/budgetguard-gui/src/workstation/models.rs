@@ -203,6 +203,41 @@ mod tests {
     }
 
     #[test]
+    fn gpu_fits_read_well() {
+        let fits = fit_view(
+            "flux-dev",
+            &GpuFit::Fits {
+                profile: "p1".into(),
+                gpu: "NVIDIA L40S".into(),
+            },
+        );
+        assert_eq!(fits.class, "ok");
+        assert_eq!(
+            fits.text,
+            "Profile p1 is built for this workstation's NVIDIA L40S."
+        );
+        let none = fit_view(
+            "flux-dev",
+            &GpuFit::NoProfile {
+                gpus: vec!["NVIDIA T4".into()],
+            },
+        );
+        assert_eq!(none.class, "warn");
+        assert!(
+            none.text.contains("(NVIDIA T4): the node will not serve"),
+            "{}",
+            none.text
+        );
+        let unknown = fit_view(
+            "flux-dev",
+            &GpuFit::Unknown {
+                reason: "nvidia-smi lists no GPU".into(),
+            },
+        );
+        assert_eq!(unknown.text, "Not checked: nvidia-smi lists no GPU.");
+    }
+
+    #[test]
     fn a_cache_not_filled_yet_is_not_held() {
         let store_dir = tempfile::tempdir().unwrap();
         let store = ModelStore::new(store_dir.path().to_owned());
