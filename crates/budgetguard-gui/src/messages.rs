@@ -1,15 +1,20 @@
 //! The GUI's words for what went wrong: typed library errors mapped to text
 //! that names the GUI's controls (never a command-line flag) and to the
 //! field they concern, so the page can show them beside it. The mapping is
-//! on the error's variant, never on its message text; variants without a
-//! GUI wording keep the library's words.
+//! on the error's variant and on the library's typed remedies
+//! ([`budgetguard::remedy`]), never on message text: variants without a
+//! GUI wording keep the library's words, followed by what to do with the
+//! GUI's controls when a remedy says so.
 
 use std::path::Path;
 
 use budgetguard::engine::EngineError;
 use budgetguard::error_text;
 use budgetguard::install::{InstallError, Problem};
+use budgetguard::models::ModelError;
 use budgetguard::package::PackageError;
+use budgetguard::remedy::{remedies, Remedy};
+use budgetguard::signing::SigningError;
 use budgetguard::size::human;
 use serde::Serialize;
 
@@ -19,6 +24,16 @@ pub(crate) mod controls {
     pub const FORCE: &str = "Replace the file if it exists";
     /// The create form's `no_pull` checkbox.
     pub const NO_PULL: &str = "Use only images already in Docker, never pull";
+    /// The create form's `models` checkbox.
+    pub const MODELS: &str = "Package models";
+    /// The create form's profiles field.
+    pub const PROFILES: &str = "Profiles";
+    /// The create form's signing key field.
+    pub const SIGN_KEY: &str = "Sign with key";
+    /// The create form's key password field.
+    pub const KEY_PASSWORD: &str = "Key password";
+    /// The Install page's box of trusted keys.
+    pub const TRUSTED_KEYS: &str = "Trusted keys";
 }
 
 /// A form field a message concerns; serialized as the field's element id.
@@ -36,6 +51,21 @@ pub(crate) enum Field {
     /// The install page's package path.
     #[serde(rename = "package-path")]
     Package,
+    /// The create form's "Package models" option.
+    #[serde(rename = "models")]
+    Models,
+    /// The create form's profiles.
+    #[serde(rename = "profiles")]
+    Profiles,
+    /// The create form's signing key.
+    #[serde(rename = "sign_key")]
+    SignKey,
+    /// The create form's key password.
+    #[serde(rename = "key_password")]
+    KeyPassword,
+    /// The Install page's public key file to trust.
+    #[serde(rename = "trust-path")]
+    TrustKey,
 }
 
 /// A message for the page: one sentence, maybe a list of lines under it, and
@@ -112,10 +142,156 @@ pub(crate) fn package_error(error: &PackageError) -> Message {
             ))
         }
         PackageError::Engine(engine) => engine_error(engine),
+        PackageError::Model(model) => model_error(model),
+        PackageError::Signing(signing) => signing_error(signing, Field::SignKey),
         PackageError::Cancelled => Message::new("Cancelled: no package was written."),
-        other => Message::new(error_text(other)),
+        other => fallback(other),
     }
 }
+
+/// Why a model cache could not be filled or packaged.
+pub(crate) fn model_error(error: &ModelError) -> Message {
+    match error {
+        ModelError::Engine(engine) => engine_error(engine),
+        ModelError::MissingCredentials { cache, missing } => Message::at(
+            Field::Models,
+            format!(
+                "Downloading the models of `{cache}` needs {}, which {} not stored on this machine: run `budgetguard-techops install-credentials` in a terminal, then Create again; or untick “{}”.",
+                missing.join(" and "),
+                if missing.len() == 1 { "is" } else { "are" },
+                controls::MODELS
+            ),
+        ),
+        ModelError::NoProfiles { cache } => Message::at(
+            Field::Profiles,
+            format!(
+                "The catalog names no default profile for the models of `{cache}`, and no command that downloads every profile: enter the profiles to package in “{}”.",
+                controls::PROFILES
+            ),
+        ),
+        ModelError::UnknownCache { name, known } => Message::at(
+            Field::Profiles,
+            format!(
+                "No selected node uses a model cache called `{name}` (in “{}”); their caches: {}.",
+                controls::PROFILES,
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ),
+        ),
+        ModelError::FillFailed { cache, code, last } => Message::at(
+            Field::Models,
+            format!(
+                "Downloading the models of `{cache}` failed (exit code {code}): {last}. Fix the cause and Create again: the download resumes where it stopped. Or untick “{}” to let the nodes download their models at first start.",
+                controls::MODELS
+            ),
+        ),
+        ModelError::NoStore => Message::at(
+            Field::Models,
+            format!(
+                "This machine has no data folder to keep model caches in: set `HOME` (or `XDG_DATA_HOME`) and restart the GUI, or untick “{}”.",
+                controls::MODELS
+            ),
+        ),
+        other => fallback(other),
+    }
+}
+
+/// Why a key could not be opened or read; `field` is where the key's path
+/// was typed (a password problem is the password field's).
+pub(crate) fn signing_error(error: &SigningError, field: Field) -> Message {
+    match error {
+        SigningError::NeedsPassword { path } => Message::at(
+            Field::KeyPassword,
+            format!(
+                "The key {} is protected by a password: enter it in “{}”.",
+                shown(path),
+                controls::KEY_PASSWORD
+            ),
+        ),
+        SigningError::WrongPassword { path } => Message::at(
+            Field::KeyPassword,
+            format!(
+                "The password does not open the key {}: check it, and try again.",
+                shown(path)
+            ),
+        ),
+        SigningError::NotAKey { path, kind, .. } if *kind == "public" => Message::at(
+            field,
+            format!(
+                "{} is not a minisign public key: choose the key's `.pub` file, as TechOps sent it.",
+                shown(path)
+            ),
+        ),
+        SigningError::NotAKey { path, .. } => Message::at(
+            field,
+            format!(
+                "{} is not a minisign secret key: in “{}”, choose the secret key file `budgetguard-techops keygen` made (not its `.pub` file).",
+                shown(path),
+                controls::SIGN_KEY
+            ),
+        ),
+        SigningError::Io { path, source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Message::at(
+                field,
+                format!("There is no file {}: check the path.", shown(path)),
+            )
+        }
+        other => fallback(other).or_at(field),
+    }
+}
+
+/// The library's words for `error`, then what to do about it with the
+/// GUI's controls (from its typed remedies), at the field the first one
+/// concerns.
+pub(crate) fn fallback(error: &(dyn std::error::Error + 'static)) -> Message {
+    let mut message = Message::new(error_text(error));
+    for (field, words) in remedies(error).iter().filter_map(remedy) {
+        message.text = format!("{}. {words}", message.text.trim_end_matches('.'));
+        if let Some(field) = field {
+            message.field.get_or_insert(field);
+        }
+    }
+    message
+}
+
+/// What the GUI says to do about `remedy`, and the field it concerns;
+/// `None` when the library's words say it already (make a new package) or
+/// the page makes the mistake impossible (nodes are picked from a list).
+fn remedy(remedy: &Remedy) -> Option<(Option<Field>, String)> {
+    Some(match remedy {
+        Remedy::ReplaceOutput => (
+            Some(Field::Output),
+            format!(
+                "Tick “{}”, or choose another output file.",
+                controls::FORCE
+            ),
+        ),
+        Remedy::OutputElsewhere => (
+            Some(Field::Output),
+            "Choose an output file on a disk with more room.".to_owned(),
+        ),
+        Remedy::AllowPull => (
+            Some(Field::NoPull),
+            format!("Untick “{}” to let Docker pull it.", controls::NO_PULL),
+        ),
+        Remedy::PullBeforehand => (
+            Some(Field::NoPull),
+            format!(
+                "Connect this machine to the network, or pull the image beforehand and tick “{}”.",
+                controls::NO_PULL
+            ),
+        ),
+        Remedy::StoreCredentials => (None, STORE_CREDENTIALS.to_owned()),
+        Remedy::WaitLonger { .. } => (
+            None,
+            "It may still be loading its model: see its log on the Installed nodes page, then start it again.".to_owned(),
+        ),
+        _ => return None,
+    })
+}
+
+/// How credentials get onto this machine: the GUI has no form for secrets.
+const STORE_CREDENTIALS: &str =
+    "Store them on this machine with `budgetguard-techops install-credentials` in a terminal, then try again.";
 
 /// What the engine said, in the GUI's words where they differ.
 pub(crate) fn engine_error(error: &EngineError) -> Message {
@@ -138,13 +314,17 @@ pub(crate) fn engine_error(error: &EngineError) -> Message {
                 controls::NO_PULL
             ),
         ),
-        EngineError::Unauthorized { image, registry } if registry == "nvcr.io" => Message::new(format!(
-            "Pulling `{image}`: {registry} refused the credentials. Store a valid NGC API key with `budgetguard-techops install-credentials` (or set `NGC_API_KEY`), then restart the GUI."
-        )),
+        EngineError::Unauthorized { image, registry }
+            if remedies(error).contains(&Remedy::StoreCredentials) =>
+        {
+            Message::new(format!(
+                "Pulling `{image}`: {registry} refused the credentials. Store a valid NGC API key with `budgetguard-techops install-credentials` (or set `NGC_API_KEY`), then restart the GUI."
+            ))
+        }
         EngineError::Unauthorized { image, registry } => Message::new(format!(
             "Pulling `{image}`: {registry} refused the credentials. Log in with `docker login {registry}` and try again."
         )),
-        other => Message::new(error_text(other)),
+        other => fallback(other),
     }
 }
 
@@ -164,8 +344,37 @@ pub(crate) fn install_error(error: &InstallError) -> Message {
             "Node “{node}” did not answer ready at {url} within {seconds} s. It may still be loading its model: see its log on the Installed nodes page."
         )),
         InstallError::Cancelled => Message::new("Cancelled: run it again to complete it."),
-        other => Message::new(error_text(other)),
+        InstallError::Unsigned { .. }
+        | InstallError::UntrustedSigner { .. }
+        | InstallError::BadSignature { .. } => Message::new(format!(
+            "Nothing was changed. {}",
+            signature_refusal(error).unwrap_or_default()
+        )),
+        InstallError::Signing(signing) => signing_error(signing, Field::TrustKey),
+        other => fallback(other),
     }
+}
+
+/// Why this workstation refuses a package for its signature, for the
+/// install refusals (`Unsigned`, `UntrustedSigner`, `BadSignature`);
+/// `None` for other errors.
+pub(crate) fn signature_refusal(error: &InstallError) -> Option<String> {
+    Some(match error {
+        InstallError::Unsigned { trusted } => format!(
+            "This package is not signed, and this workstation installs only packages signed by a key it trusts ({}): ask TechOps for a signed package, or remove the keys under “{}” to accept unsigned packages again.",
+            trusted.join(", "),
+            controls::TRUSTED_KEYS
+        ),
+        InstallError::UntrustedSigner { key_id, trusted } => format!(
+            "This package is signed by key {key_id}, and this workstation trusts only {}: ask TechOps which key signs packages, and add its public key under “{}”.",
+            trusted.join(", "),
+            controls::TRUSTED_KEYS
+        ),
+        InstallError::BadSignature { key_id } => format!(
+            "This package's signature by key {key_id} does not match its contents, so it was altered after it was signed: do not install it, and ask TechOps for a new package."
+        ),
+        _ => return None,
+    })
 }
 
 /// One problem found before anything changed, in plain words.
@@ -239,6 +448,114 @@ mod tests {
         }));
         assert_eq!(missing.field, Some(Field::NoPull));
         assert!(missing.text.contains("untick it"), "{}", missing.text);
+    }
+
+    #[test]
+    fn remedies_name_the_controls_for_errors_without_gui_words() {
+        // Wrapped in a model error, the engine's missing image still points
+        // at the never-pull option.
+        let nested = package_error(&PackageError::Model(ModelError::Engine(
+            EngineError::ImageMissing {
+                image: "a/b:1".into(),
+            },
+        )));
+        assert_eq!(nested.field, Some(Field::NoPull));
+        // An error the GUI has no words for: the library's, then the GUI's
+        // remedy.
+        let full = fallback(&InstallError::Package(PackageError::DiskFull {
+            dir: "/out".into(),
+            needed: 2 << 30,
+            available: 1 << 30,
+        }));
+        assert_eq!(full.field, Some(Field::Output));
+        assert!(
+            full.text
+                .ends_with(". Choose an output file on a disk with more room."),
+            "{}",
+            full.text
+        );
+        let late = install_error(&InstallError::NotInstalled {
+            name: "x".into(),
+            installed: vec![],
+        });
+        assert_eq!(late.field, None, "{}", late.text);
+    }
+
+    #[test]
+    fn key_problems_are_shown_at_their_field() {
+        let path = std::path::PathBuf::from("/k/techops.key");
+        let needs = signing_error(
+            &SigningError::NeedsPassword { path: path.clone() },
+            Field::SignKey,
+        );
+        assert_eq!(needs.field, Some(Field::KeyPassword));
+        assert!(needs.text.contains("“Key password”"), "{}", needs.text);
+        let wrong = package_error(&PackageError::Signing(SigningError::WrongPassword {
+            path: path.clone(),
+        }));
+        assert_eq!(wrong.field, Some(Field::KeyPassword));
+        let missing = signing_error(
+            &SigningError::Io {
+                action: "read",
+                path: path.clone(),
+                source: std::io::ErrorKind::NotFound.into(),
+            },
+            Field::SignKey,
+        );
+        assert_eq!(missing.field, Some(Field::SignKey));
+        let public = signing_error(
+            &SigningError::NotAKey {
+                path,
+                kind: "public",
+                detail: "bad".into(),
+            },
+            Field::TrustKey,
+        );
+        assert_eq!(public.field, Some(Field::TrustKey));
+        assert!(public.text.contains(".pub"), "{}", public.text);
+    }
+
+    #[test]
+    fn refused_signatures_are_said_in_the_guis_words() {
+        for error in [
+            InstallError::Unsigned {
+                trusted: vec!["AB".into()],
+            },
+            InstallError::UntrustedSigner {
+                key_id: "CD".into(),
+                trusted: vec!["AB".into()],
+            },
+            InstallError::BadSignature {
+                key_id: "AB".into(),
+            },
+        ] {
+            let message = install_error(&error);
+            assert!(
+                message.text.starts_with("Nothing was changed"),
+                "{}",
+                message.text
+            );
+            assert!(!message.text.contains("trust-key"), "{}", message.text);
+        }
+    }
+
+    #[test]
+    fn model_problems_point_at_the_model_controls() {
+        let missing = package_error(&PackageError::Model(ModelError::MissingCredentials {
+            cache: "demo".into(),
+            missing: vec!["NGC_API_KEY".into()],
+        }));
+        assert_eq!(missing.field, Some(Field::Models));
+        assert!(
+            missing.text.contains("untick “Package models”"),
+            "{}",
+            missing.text
+        );
+        let unknown = package_error(&PackageError::Model(ModelError::UnknownCache {
+            name: "x".into(),
+            known: vec!["demo".into()],
+        }));
+        assert_eq!(unknown.field, Some(Field::Profiles));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use budgetguard::catalog::Catalog;
 use budgetguard::engine::RegistryAuth;
 use budgetguard::install::InstallDir;
+use budgetguard::models::ModelStore;
 use budgetguard::Cancel;
 use tokio::net::TcpListener;
 
@@ -35,12 +36,16 @@ pub struct GuiOptions {
     pub port: u16,
     /// The output file the package form proposes.
     pub default_output: PathBuf,
+    /// Where Create keeps the model caches it fills (`None`: models can
+    /// only be left out).
+    pub model_store: Option<ModelStore>,
 }
 
 impl GuiOptions {
     /// Serves `catalog` from the default engine on a free port, installs into
-    /// the default folder, and proposes `install-package.zip` in the current
-    /// folder; no registry credentials.
+    /// the default folder, fills model caches in the default store, and
+    /// proposes `install-package.zip` in the current folder; no registry
+    /// credentials.
     pub fn new(catalog: Catalog) -> Self {
         Self {
             catalog,
@@ -50,6 +55,7 @@ impl GuiOptions {
             port: 0,
             default_output: std::path::absolute("install-package.zip")
                 .unwrap_or_else(|_| PathBuf::from("install-package.zip")),
+            model_store: ModelStore::default_location(),
         }
     }
 }
@@ -81,6 +87,7 @@ impl Gui {
                 options.docker_host,
                 options.install_dir,
                 options.auth,
+                options.model_store,
             )),
             catalog: options.catalog,
             settings: std::sync::Mutex::new(PackageSettings::new(

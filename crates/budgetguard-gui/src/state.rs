@@ -46,10 +46,27 @@ pub(crate) struct PackageSettings {
     /// The nodes start after install.
     #[serde(default)]
     pub start_after_install: bool,
+    /// Package the nodes' model caches (on unless unticked).
+    #[serde(default = "yes")]
+    pub models: bool,
+    /// The profiles to package, as typed: ids (or `cache=id`), separated
+    /// by commas; empty for each node's defaults.
+    #[serde(default)]
+    pub profiles: String,
+    /// The secret key that signs the package, as typed; empty: unsigned.
+    /// Its password is never part of the settings: it comes with each
+    /// Create request only.
+    #[serde(default)]
+    pub sign_key: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl PackageSettings {
-    /// The form as first shown: `output`, no compression, no option ticked.
+    /// The form as first shown: `output`, no compression, models packaged
+    /// with each node's default profiles, no other option ticked, unsigned.
     pub(crate) fn new(output: String) -> Self {
         Self {
             output,
@@ -57,6 +74,9 @@ impl PackageSettings {
             force: false,
             no_pull: false,
             start_after_install: false,
+            models: true,
+            profiles: String::new(),
+            sign_key: String::new(),
         }
     }
 

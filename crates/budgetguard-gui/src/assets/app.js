@@ -252,6 +252,8 @@
     let estimateBlocker = null;
     let estimateFor = '';
 
+    // The key's password is no setting: it goes with the Create request
+    // only, and is never saved.
     function createSettings() {
       const form = new FormData(createForm);
       return {
@@ -260,8 +262,14 @@
         force: form.has('force'),
         no_pull: form.has('no_pull'),
         start_after_install: form.has('start_after_install'),
+        models: byId('models').checked,
+        profiles: byId('profiles').value,
+        sign_key: byId('sign_key').value,
       };
     }
+
+    /** The fields whose problems the estimate reports. */
+    const ESTIMATED_FIELDS = ['profiles', 'sign_key'];
 
     /** Why Create cannot work now; empty when it can. */
     function createReasons(nodes) {
@@ -286,7 +294,7 @@
 
     const estimate = debounce(async () => {
       const nodes = selected().map((box) => box.value);
-      const request = { nodes, output: output.value, force: byId('force').checked };
+      const request = { nodes, ...createSettings() };
       const key = JSON.stringify(request);
       estimateFor = key;
       if (!zipName(output.value)) {
@@ -306,7 +314,13 @@
       const data = await answer.response.json();
       if (estimateFor !== key) return;
       byId('estimate-size').textContent = nodes.length === 0 ? 'Select nodes to see it' : data.size;
+      byId('estimate-models').textContent = nodes.length === 0 ? '—' : data.models;
+      byId('estimate-signature').textContent = data.signature;
       byId('estimate-space').textContent = data.space;
+      for (const field of ESTIMATED_FIELDS) {
+        const problem = data.problems.find((message) => message.field === field);
+        fieldError(field, problem ? problem.text : '');
+      }
       const warning = byId('estimate-warning');
       warning.textContent = nodes.length > 0 && data.warning ? data.warning : '';
       warning.hidden = !warning.textContent;
@@ -353,8 +367,21 @@
       saveSettings();
       refreshPackages();
     });
+    const profiles = byId('profiles');
+    const models = byId('models');
+    models.addEventListener('change', () => {
+      profiles.disabled = !models.checked;
+      fieldError('models', '');
+    });
+    for (const field of [profiles, byId('sign_key')]) {
+      field.addEventListener('input', () => {
+        estimate();
+        saveSettings();
+      });
+    }
+    byId('key_password').addEventListener('input', () => fieldError('key_password', ''));
     createForm.addEventListener('change', (event) => {
-      if (event.target.name === 'node') return;
+      if (event.target.name === 'node' || event.target.id === 'key_password') return;
       if (event.target.id === 'no_pull') fieldError('no_pull', '');
       estimate();
       saveSettings();
@@ -365,10 +392,12 @@
       const message = byId('create-message');
       const nodes = selected().map((box) => box.value);
       if (createReasons(nodes).length > 0) return;
-      fieldError('output', '');
-      fieldError('no_pull', '');
-      const answer = await post('/api/package', { nodes, ...createSettings() });
+      for (const field of ['output', 'no_pull', 'models', 'key_password']) fieldError(field, '');
+      const password = byId('key_password');
+      const answer = await post('/api/package', { nodes, ...createSettings(), password: password.value });
       if (answer.ok) {
+        // The key is open: the password is not kept in the page either.
+        password.value = '';
         showMessage(message, null);
         jobStarted('Creating install package');
       } else {
@@ -419,12 +448,32 @@
       }
     });
 
+    /** What this machine holds of each node's model cache, once a Create
+     * may have filled one: set as text. */
+    async function refreshModels() {
+      try {
+        const response = await fetch('/api/models', { headers: { 'X-BudgetGuard-Token': token } });
+        if (!response.ok) return;
+        const models = await response.json();
+        for (const box of boxes) {
+          const model = models[box.value];
+          const cell = box.closest('tr').querySelector('.model-held');
+          if (!model || !cell) continue;
+          cell.textContent = model.text;
+          cell.classList.toggle('muted', !model.held);
+        }
+      } catch {
+        // The next Create refreshes it again.
+      }
+    }
+
     onJobChange((finished) => {
       updateButtons();
       if (finished && (finished.kind === 'package' || finished.kind === 'verify')) {
         refreshPackages();
         estimate();
       }
+      if (finished && finished.kind === 'package') refreshModels();
     });
     selectionChanged();
     refreshPackages();
@@ -442,6 +491,7 @@
       const list = [];
       if (!zipName(path.value)) list.push(path.value.trim() ? NOT_ZIP : 'Enter the path of the package file.');
       else if (inspected !== path.value.trim()) list.push('Inspect the package first.');
+      else if (byId('inspected')?.dataset.refusal) list.push(byId('inspected').dataset.refusal);
       if (jobRunning) list.push('A job is running: wait for it to finish, or cancel it.');
       return list;
     }
@@ -504,6 +554,33 @@
     onJobChange((finished) => {
       update();
       if (finished && finished.kind === 'install' && inspected) inspect();
+    });
+
+    // Trusted keys: add from a .pub file, remove; the box comes back
+    // rendered by the server, and an inspected package's signer is read
+    // again.
+    const trustPath = byId('trust-path');
+    async function trusted(path, body) {
+      const answer = await post(path, body);
+      if (answer.ok) {
+        // Rendered by the server, every value escaped.
+        byId('trusted-keys').innerHTML = await answer.response.text();
+        showMessage(byId('trust-message'), null);
+        if (inspected) inspect();
+      } else {
+        refusal(answer.message, byId('trust-message'));
+      }
+      return answer.ok;
+    }
+    trustPath.addEventListener('input', () => fieldError('trust-path', ''));
+    byId('trust-form').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      fieldError('trust-path', '');
+      if (await trusted('/api/trust/add', { path: trustPath.value })) trustPath.value = '';
+    });
+    byId('trusted-keys').addEventListener('click', (event) => {
+      const button = event.target.closest('[data-distrust]');
+      if (button) trusted('/api/trust/remove', { id: button.dataset.distrust });
     });
     update();
     if (path.value.trim()) inspect();

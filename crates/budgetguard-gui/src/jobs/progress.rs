@@ -193,6 +193,42 @@ mod tests {
     }
 
     #[test]
+    fn model_steps_read_well() {
+        let mut progress = Progress::new();
+        progress.apply(Event::Started {
+            step: Step::FillModels("flux-dev".into()),
+            total: None,
+        });
+        progress.apply(Event::Advanced {
+            step: Step::FillModels("flux-dev".into()),
+            done: 3 << 20,
+        });
+        let view = progress.view_after(Duration::from_secs(2));
+        assert_eq!(view.step, "Downloading models (flux-dev)");
+        assert_eq!(view.percent, None, "a download's size is not known");
+        assert_eq!(view.bytes, "3.0 MiB");
+        assert_eq!(view.rate.as_deref(), Some("1.5 MiB/s"));
+        assert_eq!(view.eta, None);
+        for (step, words) in [
+            (Step::PackModels, "Packaging models"),
+            (Step::PlaceModels, "Writing models"),
+        ] {
+            progress.apply(Event::Started {
+                step: step.clone(),
+                total: Some(4 << 20),
+            });
+            progress.apply(Event::Advanced {
+                step,
+                done: 1 << 20,
+            });
+            let view = progress.view_after(Duration::from_secs(1));
+            assert_eq!(view.step, words);
+            assert_eq!(view.bytes, "1.0 MiB of 4.0 MiB");
+            assert_eq!(view.percent, Some(25));
+        }
+    }
+
+    #[test]
     fn notes_keep_the_latest_few() {
         let mut progress = Progress::new();
         for i in 0..8 {

@@ -7,7 +7,9 @@ mod format;
 mod views;
 
 pub(crate) use format::{duration, shell_word, utc_time, utc_time_text};
-pub(crate) use views::{state_class, CreatedView, EngineBadge, JobPanel, NodeRow};
+pub(crate) use views::{
+    state_class, CreatedView, EngineBadge, InstalledOutcome, JobPanel, NodeRow,
+};
 
 use askama::Template;
 use budgetguard::install::InstallReport;
@@ -15,7 +17,7 @@ use budgetguard::package::VerifyReport;
 
 use crate::messages::Message;
 use crate::state::PackageSettings;
-use crate::workstation::{Activity, Inspection, Installed, PackageFile};
+use crate::workstation::{Activity, Inspection, Installed, NodeModel, PackageFile};
 
 /// Which page is shown, for the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,17 @@ pub(crate) struct InstallPage {
     pub package_path: String,
     /// Why nothing can be installed here, if so.
     pub blocker: Option<String>,
+    /// The keys this workstation trusts.
+    pub trusted: TrustedKeys,
+}
+
+/// The keys this workstation trusts, alone: the page's script fetches it
+/// again after adding or removing one.
+#[derive(Debug, Template)]
+#[template(path = "trusted_keys.html")]
+pub(crate) struct TrustedKeys {
+    /// Their ids, or why they cannot be read.
+    pub keys: Result<Vec<String>, String>,
 }
 
 /// The installed nodes, refreshed live.
@@ -135,8 +148,8 @@ pub(crate) enum OutcomeView {
     Installed {
         /// What the install did.
         report: Box<InstallReport>,
-        /// Bytes streamed into the engine.
-        loaded: String,
+        /// Its models, GPU fit and signer, in words.
+        view: InstalledOutcome,
         /// How long it took.
         elapsed: String,
     },

@@ -1,14 +1,17 @@
 //! The values the templates show, made from the library's types.
 
 use budgetguard::catalog::Node;
+use budgetguard::install::InstallReport;
+use budgetguard::package::estimate::ImageSize;
 use budgetguard::package::zip::Compression;
 use budgetguard::package::CreateReport;
+use budgetguard::signing::Signer;
 use budgetguard::size::human;
 
 use super::format::{duration, shell_word, utc_time_text};
 use super::OutcomeView;
 use crate::jobs::{JobKind, JobState, Outcome, ProgressView};
-use crate::workstation::{Capabilities, ImageFacts, InstalledView};
+use crate::workstation::{fit_view, Capabilities, FitView, InstalledView, ModelFacts};
 
 /// The engine's state in the page header, and said in words under it when
 /// something is missing.
@@ -62,14 +65,21 @@ pub(crate) struct NodeRow {
     /// Whether it needs a GPU.
     pub gpu: bool,
     /// What the engine has of its image.
-    pub facts: ImageFacts,
+    pub facts: ImageSize,
+    /// Its model cache on this machine, when it has a model section.
+    pub model: Option<ModelFacts>,
     /// Why it cannot be deployed here, if so.
     pub blocker: Option<String>,
 }
 
 impl NodeRow {
     /// The row of `node` on a machine with `capabilities`.
-    pub(crate) fn new(node: &Node, facts: ImageFacts, capabilities: &Capabilities) -> Self {
+    pub(crate) fn new(
+        node: &Node,
+        facts: ImageSize,
+        model: Option<ModelFacts>,
+        capabilities: &Capabilities,
+    ) -> Self {
         Self {
             name: node.name.clone(),
             image: node.image.clone(),
@@ -77,6 +87,7 @@ impl NodeRow {
             host_port: node.host_port,
             gpu: node.gpu,
             facts,
+            model,
             blocker: capabilities.node_blocker(node),
         }
     }
@@ -84,7 +95,7 @@ impl NodeRow {
     /// Its image's size, when the engine has it.
     pub(crate) fn size(&self) -> Option<String> {
         match &self.facts {
-            ImageFacts::Present { size, .. } => Some(human(*size)),
+            ImageSize::Present { size, .. } => Some(human(*size)),
             _ => None,
         }
     }
@@ -92,9 +103,9 @@ impl NodeRow {
     /// Where its image comes from: `in Docker`, `to pull` or `unknown`.
     pub(crate) fn source(&self) -> (&'static str, &'static str) {
         match &self.facts {
-            ImageFacts::Present { .. } => ("In Docker", "ok"),
-            ImageFacts::Missing => ("Must be pulled", "warn"),
-            ImageFacts::Unknown => ("Unknown", "idle"),
+            ImageSize::Present { .. } => ("In Docker", "ok"),
+            ImageSize::Missing => ("Must be pulled", "warn"),
+            ImageSize::Unknown => ("Unknown", "idle"),
         }
     }
 }
@@ -176,7 +187,7 @@ impl OutcomeView {
                 elapsed,
             },
             Outcome::Installed(report) => OutcomeView::Installed {
-                loaded: human(report.loaded_bytes),
+                view: InstalledOutcome::new(report),
                 report: report.clone(),
                 elapsed,
             },
@@ -228,6 +239,78 @@ impl JobKind {
     }
 }
 
+/// What an install did beyond images and nodes, in the page's words.
+#[derive(Debug, Clone)]
+pub(crate) struct InstalledOutcome {
+    /// Bytes streamed into the engine.
+    pub loaded: String,
+    /// What was written into the model caches, if the package has any.
+    pub models: Option<String>,
+    /// Whether each cache of a GPU node fits this workstation's GPU.
+    pub fits: Vec<FitView>,
+    /// Who signed the package.
+    pub signer: String,
+}
+
+impl InstalledOutcome {
+    /// The view of `report`.
+    pub(crate) fn new(report: &InstallReport) -> Self {
+        let models = &report.models;
+        let files = |n: usize| {
+            if n == 1 {
+                "1 file".to_owned()
+            } else {
+                format!("{n} files")
+            }
+        };
+        Self {
+            loaded: human(report.loaded_bytes),
+            models: (models.written + models.present > 0).then(|| {
+                let mut text = format!(
+                    "{} written ({})",
+                    files(models.written),
+                    human(models.written_bytes)
+                );
+                if models.present > 0 {
+                    text.push_str(&format!(", {} in place already", files(models.present)));
+                }
+                text
+            }),
+            fits: report
+                .gpu_fit
+                .iter()
+                .map(|(cache, fit)| fit_view(cache, fit))
+                .collect(),
+            signer: signer_text(&report.signer),
+        }
+    }
+}
+
+/// Who signed a package, in the page's words.
+pub(crate) fn signer_text(signer: &Signer) -> String {
+    match signer {
+        Signer::Unsigned => "Nobody: the package is not signed".to_owned(),
+        Signer::Trusted { key_id } => format!("Key {key_id}, trusted here"),
+        Signer::Untrusted { key_id } => format!("Key {key_id}, not trusted here"),
+        Signer::Invalid { key_id } => {
+            format!("Key {key_id}, but the signature does NOT match: the package was altered")
+        }
+    }
+}
+
+/// A model cache of a written package: name, profiles, size.
+#[derive(Debug, Clone)]
+pub(crate) struct CreatedCache {
+    /// Its name.
+    pub name: String,
+    /// Its profiles' ids.
+    pub profiles: String,
+    /// Its files' bytes.
+    pub size: String,
+    /// The nodes that start offline with it.
+    pub nodes: String,
+}
+
 /// A written package, as the page shows it.
 #[derive(Debug, Clone)]
 pub(crate) struct CreatedView {
@@ -247,6 +330,10 @@ pub(crate) struct CreatedView {
     pub nodes: Vec<(String, u16, String)>,
     /// `(references, ID, layer count, size)` of each image.
     pub images: Vec<(String, String, usize, String)>,
+    /// Its model caches.
+    pub caches: Vec<CreatedCache>,
+    /// The key that signed it, if any.
+    pub signed_by: Option<String>,
     /// The command that stores credentials, when a node needs them.
     pub credentials_command: Option<String>,
     /// The command that installs it on a workstation.
@@ -294,10 +381,34 @@ impl CreatedView {
                     )
                 })
                 .collect(),
+            caches: manifest
+                .caches
+                .iter()
+                .map(|cache| CreatedCache {
+                    name: cache.name.clone(),
+                    profiles: cache
+                        .profiles
+                        .iter()
+                        .map(|p| p.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    size: human(cache.size()),
+                    nodes: manifest
+                        .nodes
+                        .iter()
+                        .filter(|n| n.model_cache.as_deref() == Some(cache.name.as_str()))
+                        .map(|n| n.node.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+                .collect(),
+            signed_by: report.signed_by.clone(),
+            // Nodes whose models come in the package start offline, without
+            // credentials.
             credentials_command: manifest
                 .nodes
                 .iter()
-                .any(|n| !n.node.credentials.is_empty())
+                .any(|n| n.model_cache.is_none() && !n.node.credentials.is_empty())
                 .then(|| "budgetguard-techops install-credentials".to_owned()),
             command: format!(
                 "budgetguard-techops install-package --package {}{start}",

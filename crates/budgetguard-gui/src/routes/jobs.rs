@@ -16,14 +16,17 @@ use crate::jobs::JobKind;
 use crate::messages::{Field, Message};
 use crate::paths::zip_file;
 use crate::state::{AppState, PackageSettings};
-use crate::workstation::Workstation;
+use crate::workstation::{open_key, Password, Workstation};
 
-/// The package form: the nodes and the form's settings.
+/// The package form: the nodes, the form's settings and the signing key's
+/// password (which is not a setting: it is never kept).
 #[derive(Debug, Deserialize)]
 pub(crate) struct PackageForm {
     nodes: Vec<String>,
     #[serde(flatten)]
     settings: PackageSettings,
+    #[serde(default)]
+    password: Password,
 }
 
 /// The deploy form.
@@ -70,20 +73,32 @@ pub(crate) async fn create_package(
             )
         }
     };
-    let output = match zip_file(&form.settings.output, Field::Output) {
+    let settings = form.settings;
+    let output = match zip_file(&settings.output, Field::Output) {
         Ok(output) => output,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+    };
+    let models = match state
+        .workstation
+        .model_options(&nodes, settings.models, &settings.profiles)
+    {
+        Ok(models) => models,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+    };
+    let sign = match open_key(&settings.sign_key, form.password).await {
+        Ok(key) => key.map(Arc::new),
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
     let options = CreateOptions {
         nodes,
         output,
-        compression: form.settings.compression,
-        force: form.settings.force,
-        pull: !form.settings.no_pull,
+        compression: settings.compression,
+        force: settings.force,
+        pull: !settings.no_pull,
         auth: state.workstation.auth().clone(),
-        start_after_install: form.settings.start_after_install,
-        models: state.workstation.model_options(),
-        sign: None,
+        start_after_install: settings.start_after_install,
+        models,
+        sign,
     };
     let workstation = Arc::clone(&state.workstation);
     started(

@@ -1,6 +1,7 @@
 //! The routes: pages, the job API, the event stream, packages, installed
-//! nodes and the embedded assets, all behind the security checks (the token
-//! everywhere but on the assets, the server's own Host and Origin).
+//! nodes, trusted keys and the embedded assets, all behind the security
+//! checks (the token everywhere but on the assets, the server's own Host
+//! and Origin).
 
 mod assets;
 mod events;
@@ -8,6 +9,7 @@ mod installed;
 mod jobs;
 mod packages;
 mod pages;
+mod trust;
 
 use std::sync::Arc;
 
@@ -32,6 +34,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/package", post(jobs::create_package))
         .route("/api/package/settings", post(packages::save_settings))
         .route("/api/package/estimate", post(packages::estimate))
+        .route("/api/models", get(pages::models))
         .route("/api/packages", post(packages::list))
         .route("/api/inspect", post(packages::inspect))
         .route("/api/verify", post(jobs::verify))
@@ -44,6 +47,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/installed/stop", post(installed::stop))
         .route("/api/installed/uninstall", post(jobs::uninstall))
         .route("/api/installed/logs", post(installed::logs))
+        .route("/api/trust/add", post(trust::add))
+        .route("/api/trust/remove", post(trust::remove))
         .route("/assets/app.css", get(assets::stylesheet))
         .route("/assets/app.js", get(assets::script))
         .layer(middleware::from_fn_with_state(

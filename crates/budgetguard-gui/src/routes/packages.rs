@@ -15,15 +15,14 @@ use crate::messages::Field;
 use crate::pages::{InspectionView, PackageList};
 use crate::paths::{expand, zip_file};
 use crate::state::{AppState, PackageSettings};
-use crate::workstation::{list_packages, Estimate, ImageFacts, Inspection};
+use crate::workstation::{image_size, key_note, list_packages, Estimate, Inspection};
 
-/// The selection and the output, for the estimate.
+/// The selection and the create form's settings, for the estimate.
 #[derive(Debug, Deserialize)]
 pub(crate) struct EstimateForm {
     nodes: Vec<String>,
-    output: String,
-    #[serde(default)]
-    force: bool,
+    #[serde(flatten)]
+    settings: PackageSettings,
 }
 
 /// The output file whose folder to list.
@@ -56,19 +55,56 @@ pub(crate) async fn estimate(
     State(state): State<Arc<AppState>>,
     Json(form): Json<EstimateForm>,
 ) -> Response {
-    let output = match zip_file(&form.output, Field::Output) {
+    let settings = form.settings;
+    let output = match zip_file(&settings.output, Field::Output) {
         Ok(output) => output,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
     let engine = state.workstation.engine().await;
+    let nodes: Vec<_> = form
+        .nodes
+        .iter()
+        .filter_map(|name| state.catalog.get(name).ok().cloned())
+        .collect();
     let mut images = Vec::new();
-    for name in &form.nodes {
-        if let Ok(node) = state.catalog.get(name) {
-            let facts = ImageFacts::of(answering(&engine), node).await;
-            images.push((node.image.clone(), facts));
+    for node in &nodes {
+        images.push((
+            node.image.clone(),
+            image_size(answering(&engine), node).await,
+        ));
+    }
+    let models = state
+        .workstation
+        .model_options(&nodes, settings.models, &settings.profiles);
+    let (options, profiles_problem) = match models {
+        Ok(options) => (options, None),
+        // The estimate without the profiles typed, and why they are refused.
+        Err(message) => (
+            state
+                .workstation
+                .model_options(&nodes, settings.models, "")
+                .unwrap_or_default(),
+            Some(message),
+        ),
+    };
+    let (mut estimate, note) = tokio::task::spawn_blocking(move || {
+        let sizes = budgetguard::package::estimate(&nodes, &images, &options);
+        let estimate = Estimate::new(&sizes, settings.models, &output, settings.force);
+        (estimate, key_note(&settings.sign_key))
+    })
+    .await
+    .expect("estimating does not panic");
+    if let Some(message) = profiles_problem {
+        estimate.problem(message);
+    }
+    match note {
+        Ok(note) => estimate.signature = note,
+        Err(message) => {
+            estimate.signature = "Cannot sign with this key".to_owned();
+            estimate.problem(message);
         }
     }
-    Json(Estimate::new(&images, &output, form.force)).into_response()
+    Json(estimate).into_response()
 }
 
 /// `POST /api/packages`: the packages in the output file's folder, as an
@@ -104,7 +140,7 @@ pub(crate) async fn inspect(
     };
     let engine = state.workstation.engine().await;
     let dir = state.workstation.dir().ok();
-    match Inspection::open(path, answering(&engine), dir).await {
+    match Inspection::open(path, answering(&engine), dir, form.install).await {
         Ok(view) => render(&InspectionView {
             view,
             install: form.install,

@@ -10,19 +10,21 @@ use budgetguard::engine::Engine;
 
 use crate::pages::{
     EngineBadge, IndexPage, InstallPage, InstalledPage, InstalledTable, JobPanel, Layout, NodeRow,
-    Page,
+    Page, TrustedKeys,
 };
 use crate::state::AppState;
-use crate::workstation::{Capabilities, ImageFacts};
+use crate::workstation::{image_size, Capabilities, ModelFacts};
 
 /// `/`: nodes, the package form, the packages made, deploying here.
 pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
     let engine = state.workstation.engine().await;
     let capabilities = state.workstation.capabilities_with(&engine).await;
+    let mut models = model_facts(&state).await.into_iter();
     let mut nodes = Vec::new();
     for node in &state.catalog.nodes {
-        let facts = ImageFacts::of(engine.as_ref().ok(), node).await;
-        nodes.push(NodeRow::new(node, facts, &capabilities));
+        let facts = image_size(engine.as_ref().ok(), node).await;
+        let model = models.next().flatten();
+        nodes.push(NodeRow::new(node, facts, model, &capabilities));
     }
     let settings = state.settings.lock().expect("not poisoned").clone();
     render(&IndexPage {
@@ -37,6 +39,42 @@ pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
     })
 }
 
+/// What this machine's store holds of each catalog node's model cache, in
+/// catalog order.
+async fn model_facts(state: &AppState) -> Vec<Option<ModelFacts>> {
+    let store = state.workstation.model_store().cloned();
+    let nodes = state.catalog.nodes.clone();
+    tokio::task::spawn_blocking(move || {
+        nodes
+            .iter()
+            .map(|node| ModelFacts::of(node, store.as_ref()))
+            .collect()
+    })
+    .await
+    .expect("reading the model store does not panic")
+}
+
+/// `GET /api/models`: each catalog node's model cache on this machine, as
+/// JSON (`{name: {cache, held, text}}`, nodes without a model section left
+/// out), for the Nodes table once a Create filled a cache.
+pub(crate) async fn models(State(state): State<Arc<AppState>>) -> Response {
+    let facts = model_facts(&state).await;
+    let mut cells = serde_json::Map::new();
+    for (node, model) in state.catalog.nodes.iter().zip(facts) {
+        if let Some(model) = model {
+            cells.insert(
+                node.name.clone(),
+                serde_json::json!({
+                    "cache": model.cache,
+                    "held": model.is_held(),
+                    "text": model.text(),
+                }),
+            );
+        }
+    }
+    axum::Json(cells).into_response()
+}
+
 /// `/install`: installing a package here.
 pub(crate) async fn install(State(state): State<Arc<AppState>>) -> Response {
     let engine = state.workstation.engine().await;
@@ -45,6 +83,9 @@ pub(crate) async fn install(State(state): State<Arc<AppState>>) -> Response {
         layout: layout(&state, Page::Install, &capabilities),
         package_path: state.install_path.lock().expect("not poisoned").clone(),
         blocker: capabilities.blocker(),
+        trusted: TrustedKeys {
+            keys: state.workstation.trusted_keys(),
+        },
     })
 }
 

@@ -1,15 +1,18 @@
 //! What a package holds, before installing it: its manifest, and how it
 //! compares with this workstation (nodes installed already, images Docker
-//! has). Every text here comes from the package and is shown escaped.
+//! has, whether its models fit the GPU). Every text here comes from the
+//! package and is shown escaped.
 
 use std::path::PathBuf;
 
 use budgetguard::engine::Engine;
-use budgetguard::install::InstallDir;
+use budgetguard::install::{InstallDir, InstallError};
 use budgetguard::package::Package;
+use budgetguard::signing::{Signer, TrustStore};
 use budgetguard::size::human;
 
-use crate::messages::{package_error, Field, Message};
+use super::models::{fit_view, FitView};
+use crate::messages::{package_error, signature_refusal, Field, Message};
 use crate::pages::{shell_word, utc_time_text};
 
 /// A package's contents, as the Inspect panel shows them.
@@ -35,10 +38,14 @@ pub(crate) struct Inspection {
     pub start_after_install: bool,
     /// Who signed it; `None`: unsigned.
     pub signer: Option<String>,
+    /// Why this workstation would refuse to install it for its signature.
+    pub refusal: Option<String>,
     /// Its nodes.
     pub nodes: Vec<InspectedNode>,
     /// Its images.
     pub images: Vec<InspectedImage>,
+    /// Its model caches.
+    pub caches: Vec<InspectedCache>,
     /// The bytes of all its images' layers.
     pub images_size: String,
     /// The command that installs it on a workstation.
@@ -65,6 +72,37 @@ pub(crate) struct InspectedNode {
     /// Whether it is installed here: `None` no; `Some(true)` with the same
     /// settings; `Some(false)` with others (an install replaces them).
     pub installed: Option<bool>,
+    /// Where its model comes from.
+    pub model: NodeModel,
+}
+
+/// Where a packaged node's model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NodeModel {
+    /// The node has no model section.
+    None,
+    /// The package carries its cache: it starts offline.
+    Packaged(String),
+    /// It downloads its model at first start.
+    Download,
+}
+
+/// A model cache of a package.
+#[derive(Debug, Clone)]
+pub(crate) struct InspectedCache {
+    /// Its name.
+    pub name: String,
+    /// Its profiles: id, description, the GPUs it is built for.
+    pub profiles: Vec<(String, String, String)>,
+    /// Its files' bytes.
+    pub size: String,
+    /// How many files it has.
+    pub files: usize,
+    /// The nodes that start offline with it.
+    pub nodes: Vec<String>,
+    /// Whether it fits this workstation's GPU, for a cache of GPU nodes
+    /// (on the Install page).
+    pub fit: Option<FitView>,
 }
 
 /// An image of a package.
@@ -83,28 +121,41 @@ pub(crate) struct InspectedImage {
 }
 
 /// Who signed a package, checked against the keys the install folder
-/// `dir` trusts; `None`: unsigned.
-fn signer(package: &Package, dir: Option<&InstallDir>) -> Option<String> {
+/// `dir` trusts (`None`: unsigned), and why an install would be refused
+/// for it, as the installer decides: once a key is trusted, only packages
+/// with a valid signature by a trusted key install; a signature that does
+/// not match is refused always.
+fn signature(package: &Package, dir: Option<&InstallDir>) -> (Option<String>, Option<String>) {
     let trusted = dir
-        .and_then(|dir| {
-            budgetguard::signing::TrustStore::new(dir.root())
-                .keys()
-                .ok()
-        })
+        .and_then(|dir| TrustStore::new(dir.root()).keys().ok())
         .unwrap_or_default();
-    match package.signer(&trusted) {
-        budgetguard::signing::Signer::Unsigned => None,
-        signer => Some(signer.to_string()),
-    }
+    let signer = package.signer(&trusted);
+    let ids: Vec<String> = trusted.iter().map(|k| k.id()).collect();
+    let refusal = match (&signer, ids.is_empty()) {
+        (Signer::Trusted { .. }, _) => None,
+        (Signer::Invalid { key_id }, _) => Some(InstallError::BadSignature {
+            key_id: key_id.clone(),
+        }),
+        (_, true) => None,
+        (Signer::Unsigned, false) => Some(InstallError::Unsigned { trusted: ids }),
+        (Signer::Untrusted { key_id }, false) => Some(InstallError::UntrustedSigner {
+            key_id: key_id.clone(),
+            trusted: ids,
+        }),
+    };
+    let shown = (signer != Signer::Unsigned).then(|| signer.to_string());
+    (shown, refusal.as_ref().and_then(signature_refusal))
 }
 
 impl Inspection {
     /// Opens the package at `path` and compares it with the install folder
-    /// `dir` and `engine`, when there are.
+    /// `dir` and `engine`, when there are (`gpus`: and its model caches
+    /// with this workstation's GPUs).
     pub(crate) async fn open(
         path: PathBuf,
         engine: Option<&Engine>,
         dir: Option<&InstallDir>,
+        gpus: bool,
     ) -> Result<Self, Message> {
         let package = tokio::task::spawn_blocking(move || Package::open(&path))
             .await
@@ -144,7 +195,38 @@ impl Inspection {
                     .to_owned(),
             ),
         };
+        let mut caches = Vec::new();
+        for cache in &manifest.caches {
+            let users: Vec<_> = manifest
+                .nodes
+                .iter()
+                .filter(|n| n.model_cache.as_deref() == Some(cache.name.as_str()))
+                .collect();
+            let fit = if gpus && users.iter().any(|n| n.node.gpu) {
+                let profiles = cache.profiles.clone();
+                let fit =
+                    tokio::task::spawn_blocking(move || budgetguard::models::gpu_fit(&profiles))
+                        .await
+                        .expect("the GPU check does not panic");
+                Some(fit_view(&cache.name, &fit))
+            } else {
+                None
+            };
+            caches.push(InspectedCache {
+                name: cache.name.clone(),
+                profiles: cache
+                    .profiles
+                    .iter()
+                    .map(|p| (p.id.clone(), p.description.clone(), p.gpus.join(", ")))
+                    .collect(),
+                size: human(cache.size()),
+                files: cache.files.len(),
+                nodes: users.iter().map(|n| n.node.name.clone()).collect(),
+                fit,
+            });
+        }
         let path = package.path().display().to_string();
+        let (signer, refusal) = signature(&package, dir);
         Ok(Self {
             install_command: format!(
                 "budgetguard-techops install-package --package {}",
@@ -159,12 +241,19 @@ impl Inspection {
             format_version: manifest.format_version,
             compression: manifest.compression.to_string(),
             start_after_install: manifest.start_after_install,
-            signer: signer(&package, dir),
+            signer,
+            refusal,
             nodes: manifest
                 .nodes
                 .iter()
                 .map(|packaged| {
-                    let node = &packaged.node;
+                    // As the installer records it: a node whose models come
+                    // in the package needs no credentials.
+                    let mut node = packaged.node.clone();
+                    if packaged.model_cache.is_some() {
+                        node.credentials.clear();
+                    }
+                    let node = &node;
                     InspectedNode {
                         name: node.name.clone(),
                         port: node.host_port,
@@ -183,9 +272,15 @@ impl Inspection {
                                 .find(|n| n.node.service_name() == node.service_name())
                                 .map(|n| &n.node == node)
                         }),
+                        model: match (&packaged.model_cache, &node.model) {
+                            (Some(cache), _) => NodeModel::Packaged(cache.clone()),
+                            (None, Some(_)) => NodeModel::Download,
+                            (None, None) => NodeModel::None,
+                        },
                     }
                 })
                 .collect(),
+            caches,
             images_size: human(manifest.images.iter().map(|i| i.size()).sum()),
             images,
             here_unknown,

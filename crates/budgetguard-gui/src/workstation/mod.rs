@@ -5,10 +5,14 @@
 mod capabilities;
 mod estimate;
 mod inspect;
+mod models;
+mod signing;
 
 pub(crate) use capabilities::{Capabilities, EngineSummary};
-pub(crate) use estimate::{list_packages, Estimate, ImageFacts, PackageFile};
-pub(crate) use inspect::Inspection;
+pub(crate) use estimate::{image_size, list_packages, Estimate, PackageFile};
+pub(crate) use inspect::{Inspection, NodeModel};
+pub(crate) use models::{fit_view, parse_profiles, FitView, ModelFacts};
+pub(crate) use signing::{key_note, open_key, Password};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,17 +20,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use budgetguard::catalog::Node;
+use budgetguard::credentials::Credentials;
 use budgetguard::engine::{Engine, RegistryAuth};
 use budgetguard::error_text;
 use budgetguard::install::{
     self, DeployOptions, InstallDir, InstallError, InstallOptions, InstalledNode, NodeStatus,
 };
-use budgetguard::package::{self, CreateOptions, Package, PackageError};
+use budgetguard::models::ModelStore;
+use budgetguard::package::{self, CreateOptions, ModelOptions, Package, PackageError};
 use budgetguard::progress::{SharedReporter, Silent};
+use budgetguard::signing::{TrustStore, TrustedKey};
 use budgetguard::Cancel;
 
 use crate::jobs::Outcome;
-use crate::messages::{install_error, package_error, problem, Message};
+use crate::messages::{install_error, package_error, problem, signing_error, Field, Message};
 
 /// How many lines of a container's log the Installed page shows.
 pub(crate) const LOG_LINES: usize = 200;
@@ -41,6 +48,8 @@ pub(crate) struct Workstation {
     docker_host: Option<String>,
     install_dir: Option<InstallDir>,
     auth: RegistryAuth,
+    /// Where Create keeps the model caches it fills.
+    model_store: Option<ModelStore>,
     /// What the GUI last did to installed nodes, by name.
     activities: Mutex<BTreeMap<String, Activity>>,
 }
@@ -67,34 +76,56 @@ pub(crate) struct InstalledView {
 }
 
 impl Workstation {
-    /// The model caches Create packages: filled in the tool's own store,
-    /// with the credentials stored here or in the environment.
-    pub(crate) fn model_options(&self) -> budgetguard::package::ModelOptions {
+    /// The model caches Create packages for `nodes`, as the form says
+    /// (`models`: package them; `profiles`: the profiles field as typed):
+    /// filled in the tool's own store, with the credentials stored here or
+    /// in the environment. A profile naming a cache no node uses is refused
+    /// at its field; without models, the profiles field does not count.
+    pub(crate) fn model_options(
+        &self,
+        nodes: &[Node],
+        models: bool,
+        profiles: &str,
+    ) -> Result<ModelOptions, Message> {
+        let profiles = if models {
+            parse_profiles(profiles, nodes)?
+        } else {
+            Vec::new()
+        };
         let secrets = self
             .install_dir
             .as_ref()
-            .and_then(|dir| {
-                budgetguard::credentials::Credentials::load(&dir.credentials_file()).ok()
-            })
+            .and_then(|dir| Credentials::load(&dir.credentials_file()).ok())
             .unwrap_or_default()
             .with_environment();
-        budgetguard::package::ModelOptions {
-            store: budgetguard::models::ModelStore::default_location(),
+        Ok(ModelOptions {
+            skip: !models,
+            profiles,
+            store: self.model_store.clone(),
             secrets,
             ..Default::default()
-        }
+        })
     }
 
-    /// The workstation behind `docker_host`, installing into `install_dir`.
+    /// Where Create keeps the model caches it fills, if this machine has a
+    /// data folder.
+    pub(crate) fn model_store(&self) -> Option<&ModelStore> {
+        self.model_store.as_ref()
+    }
+
+    /// The workstation behind `docker_host`, installing into `install_dir`,
+    /// filling model caches in `model_store`.
     pub(crate) fn new(
         docker_host: Option<String>,
         install_dir: Option<InstallDir>,
         auth: RegistryAuth,
+        model_store: Option<ModelStore>,
     ) -> Self {
         Self {
             docker_host,
             install_dir,
             auth,
+            model_store,
             activities: Mutex::default(),
         }
     }
@@ -370,6 +401,42 @@ impl Workstation {
             container: node.container,
             lines,
         })
+    }
+
+    /// The keys this workstation trusts (their ids), or why they cannot be
+    /// read.
+    pub(crate) fn trusted_keys(&self) -> Result<Vec<String>, String> {
+        let store = TrustStore::new(self.dir()?.root());
+        store
+            .keys()
+            .map(|keys| keys.iter().map(TrustedKey::id).collect())
+            .map_err(|e| signing_error(&e, Field::TrustKey).text)
+    }
+
+    /// Trusts the public key in the file `path` (a `.pub` file); its id.
+    pub(crate) fn trust(&self, path: &std::path::Path) -> Result<String, Message> {
+        let store = TrustStore::new(self.dir().map_err(Message::new)?.root());
+        let key = TrustedKey::read(path).map_err(|e| signing_error(&e, Field::TrustKey))?;
+        store
+            .add(&key)
+            .map_err(|e| signing_error(&e, Field::TrustKey))?;
+        Ok(key.id())
+    }
+
+    /// Stops trusting the key `id`.
+    pub(crate) fn distrust(&self, id: &str) -> Result<(), Message> {
+        let store = TrustStore::new(self.dir().map_err(Message::new)?.root());
+        let known = self.trusted_keys().map_err(Message::new)?;
+        if !known.iter().any(|k| k.eq_ignore_ascii_case(id.trim())) {
+            return Err(Message::new(format!(
+                "Key {} is not trusted here: nothing to remove.",
+                id.trim()
+            )));
+        }
+        store
+            .remove(id.trim())
+            .map(drop)
+            .map_err(|e| signing_error(&e, Field::TrustKey))
     }
 
     /// The engine and the installed node `name`.

@@ -8,168 +8,170 @@ use budgetguard::catalog::Catalog;
 use budgetguard::compose;
 use testkit::engines;
 
-use crate::support::{self, free_port, options, Browser, NodeCleanup, Server};
+use crate::support::{self, free_port, options, run, Browser, NodeCleanup, Server};
 use testkit::fixtures::demo_copy;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
-    let (reference, _image) = demo_copy(&engine, "gui-demo");
-    let home = tempfile::tempdir().unwrap();
-    let name = format!("GUI Demo {}", std::process::id());
-    let port = free_port();
-    let catalog: Catalog = support::catalog(home.path(), &[(&name, &reference, port)]);
-    let node = catalog.get(&name).unwrap().clone();
-    let _cleanup = NodeCleanup {
-        engine: engine.clone(),
-        project: compose::project_name(&node),
-    };
-    let server = Server::start(options(catalog, Some(&engine.host), home.path())).await;
-    let browser = Browser::start().await;
-    browser.driver.goto(&server.url).await.unwrap();
+testkit::tests![deploy_the_demo_node_and_manage_it_from_the_installed_page];
 
-    browser.toggle_node(&name).await;
-    let deploy = browser.find("#deploy-button").await;
-    assert!(deploy.is_enabled().await.unwrap());
-    deploy.click().await.unwrap();
-    browser
-        .wait_for("the deploy to end", Duration::from_secs(300), || async {
-            browser.shown(".outcome").await && !browser.shown("#cancel-button").await
-        })
-        .await;
-    assert_eq!(
-        browser.text("#job-title").await,
-        "Deployed on this workstation",
-        "{}",
-        browser.text("#job").await
-    );
-    let outcome = browser.text("#job-outcome").await;
-    assert!(outcome.contains("running"), "{outcome}");
-    browser.screenshot("10-deployed").await;
+fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
+    run(Duration::from_secs(900), async {
+        let engine = engines::require_primary();
+        let (reference, _image) = demo_copy(&engine, "gui-demo");
+        let home = tempfile::tempdir().unwrap();
+        let name = format!("GUI Demo {}", std::process::id());
+        let port = free_port();
+        let catalog: Catalog = support::catalog(home.path(), &[(&name, &reference, port)]);
+        let node = catalog.get(&name).unwrap().clone();
+        let _cleanup = NodeCleanup {
+            engine: engine.clone(),
+            project: compose::project_name(&node),
+        };
+        let server = Server::start(options(catalog, Some(&engine.host), home.path())).await;
+        let browser = Browser::start().await;
+        browser.driver.goto(&server.url).await.unwrap();
 
-    browser.click("nav a[href^='/installed']").await;
-    browser
-        .wait_for("the node to be ready", Duration::from_secs(120), || async {
-            browser.shown(".health-ok").await
-        })
-        .await;
-    let table = browser.text("#installed").await;
-    assert!(table.contains(&name), "{table}");
-    let endpoint = format!("http://localhost:{port}/v1/infer");
-    assert_eq!(
+        browser.toggle_node(&name).await;
+        let deploy = browser.find("#deploy-button").await;
+        assert!(deploy.is_enabled().await.unwrap());
+        deploy.click().await.unwrap();
         browser
-            .js("return document.getElementById('endpoint-1').getAttribute('href')")
-            .await,
-        serde_json::json!(endpoint)
-    );
-    assert!(table.contains(&port.to_string()), "{table}");
-    assert!(table.contains("UTC"), "the install time: {table}");
-    browser.screenshot("11-installed-running").await;
+            .wait_for("the deploy to end", Duration::from_secs(300), || async {
+                browser.shown(".outcome").await && !browser.shown("#cancel-button").await
+            })
+            .await;
+        assert_eq!(
+            browser.text("#job-title").await,
+            "Deployed on this workstation",
+            "{}",
+            browser.text("#job").await
+        );
+        let outcome = browser.text("#job-outcome").await;
+        assert!(outcome.contains("running"), "{outcome}");
+        browser.screenshot("10-deployed").await;
 
-    // The container's log.
-    browser.click("button[data-log]").await;
-    browser
-        .wait_text("#log-lines", "demo-nim:", Duration::from_secs(30))
-        .await;
-    assert!(browser.text("#log-node").await.contains(&name));
-    browser.screenshot("11b-log").await;
-    browser.click("#log-close").await;
+        browser.click("nav a[href^='/installed']").await;
+        browser
+            .wait_for("the node to be ready", Duration::from_secs(120), || async {
+                browser.shown(".health-ok").await
+            })
+            .await;
+        let table = browser.text("#installed").await;
+        assert!(table.contains(&name), "{table}");
+        let endpoint = format!("http://localhost:{port}/v1/infer");
+        assert_eq!(
+            browser
+                .js("return document.getElementById('endpoint-1').getAttribute('href')")
+                .await,
+            serde_json::json!(endpoint)
+        );
+        assert!(table.contains(&port.to_string()), "{table}");
+        assert!(table.contains("UTC"), "the install time: {table}");
+        browser.screenshot("11-installed-running").await;
 
-    browser.click("button[data-action='stop']").await;
-    browser
-        .wait_for("the node to stop", Duration::from_secs(120), || async {
-            browser.shown("button[data-action='start']").await
-        })
-        .await;
-    assert_eq!(browser.text("#installed .state").await, "exited");
-    assert_eq!(browser.text("#installed-message").await, "");
-    browser.screenshot("12-installed-stopped").await;
+        // The container's log.
+        browser.click("button[data-log]").await;
+        browser
+            .wait_text("#log-lines", "demo-nim:", Duration::from_secs(30))
+            .await;
+        assert!(browser.text("#log-node").await.contains(&name));
+        browser.screenshot("11b-log").await;
+        browser.click("#log-close").await;
 
-    // Another program on the node's port: said in plain words, not as the
-    // engine's error, and nothing starts.
-    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    browser.click("button[data-action='start']").await;
-    browser
-        .wait_text(
-            "#installed-message",
-            &format!("Port {port} is already in use by another program"),
-            Duration::from_secs(60),
-        )
-        .await;
-    assert!(browser.text("#installed-message").await.contains(&name));
-    assert_eq!(browser.text("#installed .state").await, "exited");
-    browser.screenshot("12b-port-in-use").await;
-    drop(squatter);
+        browser.click("button[data-action='stop']").await;
+        browser
+            .wait_for("the node to stop", Duration::from_secs(120), || async {
+                browser.shown("button[data-action='start']").await
+            })
+            .await;
+        assert_eq!(browser.text("#installed .state").await, "exited");
+        assert_eq!(browser.text("#installed-message").await, "");
+        browser.screenshot("12-installed-stopped").await;
 
-    // Started again from the page, it becomes ready again; then a restart.
-    browser.click("button[data-action='start']").await;
-    browser
-        .wait_for(
-            "the node to be ready again",
-            Duration::from_secs(120),
-            || async { browser.shown(".health-ok").await },
-        )
-        .await;
-    assert_eq!(browser.text("#installed-message").await, "");
-    let container = compose::container_name(&node);
-    let started_at = || engine.docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", &container]);
-    let before = started_at();
-    browser.click("button[data-action='restart']").await;
-    browser
-        .wait_for(
-            "the node to be ready after the restart",
-            Duration::from_secs(120),
-            || async {
-                started_at() != before
-                    && browser.shown(".health-ok").await
-                    && browser.shown("button[data-action='restart']").await
-            },
-        )
-        .await;
+        // Another program on the node's port: said in plain words, not as the
+        // engine's error, and nothing starts.
+        let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        browser.click("button[data-action='start']").await;
+        browser
+            .wait_text(
+                "#installed-message",
+                &format!("Port {port} is already in use by another program"),
+                Duration::from_secs(60),
+            )
+            .await;
+        assert!(browser.text("#installed-message").await.contains(&name));
+        assert_eq!(browser.text("#installed .state").await, "exited");
+        browser.screenshot("12b-port-in-use").await;
+        drop(squatter);
 
-    // Uninstall, keeping the cache.
-    let cache = home
-        .path()
-        .join("install/compose")
-        .join(node.service_name())
-        .join("cache");
-    std::fs::write(cache.join("weights.bin"), b"model").unwrap();
-    browser.click("button[data-uninstall]").await;
-    assert!(browser.text("#uninstall-node").await.contains(&name));
-    assert!(!browser
-        .find("#uninstall-purge")
-        .await
-        .is_selected()
-        .await
-        .unwrap());
-    browser.screenshot("13-uninstall-confirm").await;
-    browser.click("#uninstall-confirm").await;
-    browser
-        .wait_text("#job-title", "Uninstalled", Duration::from_secs(120))
-        .await;
-    assert!(browser
-        .text("#result-uninstalled")
-        .await
-        .contains("the model cache is kept"));
-    browser
-        .wait_text(
-            "#installed",
-            "No node is installed here yet",
-            Duration::from_secs(30),
-        )
-        .await;
-    assert!(cache.join("weights.bin").exists(), "the cache stays");
-    let gone = engine
-        .docker()
-        .args(["container", "inspect", &container])
-        .output()
-        .unwrap();
-    assert!(!gone.status.success(), "the container is gone");
-    browser.screenshot("14-uninstalled").await;
+        // Started again from the page, it becomes ready again; then a restart.
+        browser.click("button[data-action='start']").await;
+        browser
+            .wait_for(
+                "the node to be ready again",
+                Duration::from_secs(120),
+                || async { browser.shown(".health-ok").await },
+            )
+            .await;
+        assert_eq!(browser.text("#installed-message").await, "");
+        let container = compose::container_name(&node);
+        let started_at =
+            || engine.docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", &container]);
+        let before = started_at();
+        browser.click("button[data-action='restart']").await;
+        browser
+            .wait_for(
+                "the node to be ready after the restart",
+                Duration::from_secs(120),
+                || async {
+                    started_at() != before
+                        && browser.shown(".health-ok").await
+                        && browser.shown("button[data-action='restart']").await
+                },
+            )
+            .await;
 
-    // The server stops while the page still listens to its events.
-    server.stop().await;
-    browser.quit().await;
+        // Uninstall, keeping the cache.
+        let cache = home
+            .path()
+            .join("install/compose")
+            .join(node.service_name())
+            .join("cache");
+        std::fs::write(cache.join("weights.bin"), b"model").unwrap();
+        browser.click("button[data-uninstall]").await;
+        assert!(browser.text("#uninstall-node").await.contains(&name));
+        assert!(!browser
+            .find("#uninstall-purge")
+            .await
+            .is_selected()
+            .await
+            .unwrap());
+        browser.screenshot("13-uninstall-confirm").await;
+        browser.click("#uninstall-confirm").await;
+        browser
+            .wait_text("#job-title", "Uninstalled", Duration::from_secs(120))
+            .await;
+        assert!(browser
+            .text("#result-uninstalled")
+            .await
+            .contains("the model cache is kept"));
+        browser
+            .wait_text(
+                "#installed",
+                "No node is installed here yet",
+                Duration::from_secs(30),
+            )
+            .await;
+        assert!(cache.join("weights.bin").exists(), "the cache stays");
+        let gone = engine
+            .docker()
+            .args(["container", "inspect", &container])
+            .output()
+            .unwrap();
+        assert!(!gone.status.success(), "the container is gone");
+        browser.screenshot("14-uninstalled").await;
+
+        // The server stops while the page still listens to its events.
+        server.stop().await;
+        browser.quit().await;
+    });
 }

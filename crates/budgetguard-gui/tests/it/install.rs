@@ -17,7 +17,12 @@ use testkit::engines::{self, TestEngine};
 use testkit::fixtures::demo_copy;
 use testkit::images::{self, ImageGuard, ImageSpec, Layer};
 
-use crate::support::{self, free_port, options, Browser, NodeCleanup, Server};
+use crate::support::{self, free_port, options, run, within, Browser, NodeCleanup, Server};
+
+testkit::tests![
+    install_a_demo_package_into_another_engine_from_the_browser,
+    a_hostile_package_shows_its_texts_as_text
+];
 
 /// Makes a package of `nodes` from `engine` at `output`.
 async fn make_package(
@@ -40,188 +45,193 @@ async fn make_package(
         models: Default::default(),
         sign: None,
     };
-    create_package(&connected, &options, Arc::new(Silent), &Cancel::new())
-        .await
-        .unwrap();
+    within(
+        "making the package",
+        Duration::from_secs(300),
+        create_package(&connected, &options, Arc::new(Silent), &Cancel::new()),
+    )
+    .await
+    .unwrap();
     output
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn install_a_demo_package_into_another_engine_from_the_browser() {
-    let all = engines::available();
-    let Some(source) = all.first() else { return };
-    // Another engine when there is one: the images travel only in the package.
-    let target = all.get(1).unwrap_or(source).clone();
-    let (demo, _copy) = demo_copy(source, "gui-install");
-    let home = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let name = format!("GUI Install {}", std::process::id());
-    let package = make_package(
-        source,
-        home.path(),
-        &[(&name, &demo, port)],
-        home.path().join("demo.zip"),
-    )
-    .await;
-    let _loaded = ImageGuard::new(&target, vec![demo.clone()]);
-    let node = Catalog::load(Some(&home.path().join("catalog.json")), true)
-        .unwrap()
-        .get(&name)
-        .unwrap()
-        .clone();
-    let _cleanup = NodeCleanup {
-        engine: target.clone(),
-        project: compose::project_name(&node),
-    };
-
-    let workstation = home.path().join("workstation");
-    std::fs::create_dir(&workstation).unwrap();
-    let server = Server::start(options(
-        Catalog::builtin(),
-        Some(&target.host),
-        &workstation,
-    ))
-    .await;
-    let browser = Browser::start().await;
-    browser.driver.goto(&server.url).await.unwrap();
-    browser.click("nav a[href^='/install?']").await;
-    browser
-        .wait_for("the install page", Duration::from_secs(10), || {
-            browser.shown("#package-path")
-        })
-        .await;
-    assert!(!browser.enabled("#install-button").await);
-    assert_eq!(
-        browser.text("#install-reasons").await,
-        "Enter the path of the package file."
-    );
-
-    // A name that is no ZIP is refused at the field.
-    browser.set_text("#package-path", "/tmp/package.tar").await;
-    browser
-        .wait_text(
-            "#package-path-error",
-            "must end in .zip",
-            Duration::from_secs(5),
+fn install_a_demo_package_into_another_engine_from_the_browser() {
+    run(Duration::from_secs(900), async {
+        let all = engines::require_available();
+        let source = &all[0];
+        // Another engine when there is one: the images travel only in the package.
+        let target = all.get(1).unwrap_or(source).clone();
+        let (demo, _copy) = demo_copy(source, "gui-install");
+        let home = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let name = format!("GUI Install {}", std::process::id());
+        let package = make_package(
+            source,
+            home.path(),
+            &[(&name, &demo, port)],
+            home.path().join("demo.zip"),
         )
         .await;
+        let _loaded = ImageGuard::new(&target, vec![demo.clone()]);
+        let node = Catalog::load(Some(&home.path().join("catalog.json")), true)
+            .unwrap()
+            .get(&name)
+            .unwrap()
+            .clone();
+        let _cleanup = NodeCleanup {
+            engine: target.clone(),
+            project: compose::project_name(&node),
+        };
 
-    // Inspect first: what it holds, and what is here already.
-    browser
-        .set_text("#package-path", package.to_str().unwrap())
+        let workstation = home.path().join("workstation");
+        std::fs::create_dir(&workstation).unwrap();
+        let server = Server::start(options(
+            Catalog::builtin(),
+            Some(&target.host),
+            &workstation,
+        ))
         .await;
-    assert_eq!(
-        browser.text("#install-reasons").await,
-        "Inspect the package first."
-    );
-    browser.click("#inspect-button").await;
-    browser
-        .wait_text("#inspection", "unsigned", Duration::from_secs(30))
-        .await;
-    let inspection = browser.text("#inspection").await;
-    assert!(inspection.contains(&name), "{inspection}");
-    assert!(inspection.contains(&demo), "{inspection}");
-    assert!(inspection.contains("Not installed"), "{inspection}");
-    assert_eq!(
-        browser.text("#inspected-start").await,
-        "The nodes stay stopped (set at Create)"
-    );
-    assert_eq!(
-        browser.text("#start-as-package").await,
-        "(the nodes stay stopped)"
-    );
-    if target != *source {
-        assert!(inspection.contains("To load"), "{inspection}");
-    }
-    browser.screenshot("20-install-inspected").await;
+        let browser = Browser::start().await;
+        browser.driver.goto(&server.url).await.unwrap();
+        browser.click("nav a[href^='/install?']").await;
+        browser
+            .wait_for("the install page", Duration::from_secs(10), || {
+                browser.shown("#package-path")
+            })
+            .await;
+        assert!(!browser.enabled("#install-button").await);
+        assert_eq!(
+            browser.text("#install-reasons").await,
+            "Enter the path of the package file."
+        );
 
-    // Install, starting the nodes although the package says not to.
-    browser.click("input[name='start'][value='start']").await;
-    assert!(browser.enabled("#install-button").await);
-    browser.click("#install-button").await;
-    let mut steps: Vec<String> = Vec::new();
-    let began = std::time::Instant::now();
-    while browser.shown("#cancel-button").await || !browser.shown(".outcome").await {
-        assert!(
-            began.elapsed() < Duration::from_secs(600),
-            "the install did not end: {}",
+        // A name that is no ZIP is refused at the field.
+        browser.set_text("#package-path", "/tmp/package.tar").await;
+        browser
+            .wait_text(
+                "#package-path-error",
+                "must end in .zip",
+                Duration::from_secs(5),
+            )
+            .await;
+
+        // Inspect first: what it holds, and what is here already.
+        browser
+            .set_text("#package-path", package.to_str().unwrap())
+            .await;
+        assert_eq!(
+            browser.text("#install-reasons").await,
+            "Inspect the package first."
+        );
+        browser.click("#inspect-button").await;
+        browser
+            .wait_text("#inspection", "unsigned", Duration::from_secs(30))
+            .await;
+        let inspection = browser.text("#inspection").await;
+        assert!(inspection.contains(&name), "{inspection}");
+        assert!(inspection.contains(&demo), "{inspection}");
+        assert!(inspection.contains("Not installed"), "{inspection}");
+        assert_eq!(
+            browser.text("#inspected-start").await,
+            "The nodes stay stopped (set at Create)"
+        );
+        assert_eq!(
+            browser.text("#start-as-package").await,
+            "(the nodes stay stopped)"
+        );
+        if target != *source {
+            assert!(inspection.contains("To load"), "{inspection}");
+        }
+        browser.screenshot("20-install-inspected").await;
+
+        // Install, starting the nodes although the package says not to.
+        browser.click("input[name='start'][value='start']").await;
+        assert!(browser.enabled("#install-button").await);
+        browser.click("#install-button").await;
+        let mut steps: Vec<String> = Vec::new();
+        let began = std::time::Instant::now();
+        while browser.shown("#cancel-button").await || !browser.shown(".outcome").await {
+            assert!(
+                began.elapsed() < Duration::from_secs(600),
+                "the install did not end: {}",
+                browser.text("#job").await
+            );
+            let step = browser.text("#job-step").await;
+            if steps.last() != Some(&step) && !step.is_empty() {
+                steps.push(step);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            browser.text("#job-title").await,
+            "Package installed",
+            "{}",
             browser.text("#job").await
         );
-        let step = browser.text("#job-step").await;
-        if steps.last() != Some(&step) && !step.is_empty() {
-            steps.push(step);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        browser.text("#job-title").await,
-        "Package installed",
-        "{}",
-        browser.text("#job").await
-    );
-    let nodes = browser.text("#result-nodes").await;
-    assert!(nodes.contains("running"), "{nodes}");
-    assert!(
-        nodes.contains(&format!("http://localhost:{port}/v1/infer")),
-        "{nodes}"
-    );
-    assert!(
-        steps.iter().any(|s| s == "Loading images") || target == *source,
-        "the load showed progress: {steps:?}"
-    );
-    browser.screenshot("21-installed-from-gui").await;
-    // Inspect again: now it is installed here.
-    browser
-        .wait_text(
-            "#inspection",
-            "Installed, same settings",
-            Duration::from_secs(30),
-        )
-        .await;
-
-    // The node runs, on the Installed page; uninstall it from there.
-    browser.click("nav a[href^='/installed']").await;
-    browser
-        .wait_for("the node to be ready", Duration::from_secs(120), || async {
-            browser.shown(".health-ok").await
-        })
-        .await;
-    assert!(browser.text("#installed").await.contains(&name));
-    browser.click("button[data-uninstall]").await;
-    browser.click("#uninstall-purge").await;
-    browser.click("#uninstall-confirm").await;
-    browser
-        .wait_text("#job-title", "Uninstalled", Duration::from_secs(120))
-        .await;
-    assert!(browser
-        .text("#result-uninstalled")
-        .await
-        .contains("model cache deleted"));
-    browser
-        .wait_text(
-            "#installed",
-            "No node is installed here yet",
-            Duration::from_secs(30),
-        )
-        .await;
-    let cache = workstation
-        .join("install/compose")
-        .join(node.service_name())
-        .join("cache");
-    assert!(!cache.exists(), "the cache went, as asked");
-    if target != *source {
-        let kept = target
-            .docker()
-            .args(["image", "inspect", &demo])
-            .output()
-            .unwrap();
+        let nodes = browser.text("#result-nodes").await;
+        assert!(nodes.contains("running"), "{nodes}");
         assert!(
-            !kept.status.success(),
-            "the image the install loaded is removed with its last node"
+            nodes.contains(&format!("http://localhost:{port}/v1/infer")),
+            "{nodes}"
         );
-    }
-    server.stop().await;
-    browser.quit().await;
+        assert!(
+            steps.iter().any(|s| s == "Loading images") || target == *source,
+            "the load showed progress: {steps:?}"
+        );
+        browser.screenshot("21-installed-from-gui").await;
+        // Inspect again: now it is installed here.
+        browser
+            .wait_text(
+                "#inspection",
+                "Installed, same settings",
+                Duration::from_secs(30),
+            )
+            .await;
+
+        // The node runs, on the Installed page; uninstall it from there.
+        browser.click("nav a[href^='/installed']").await;
+        browser
+            .wait_for("the node to be ready", Duration::from_secs(120), || async {
+                browser.shown(".health-ok").await
+            })
+            .await;
+        assert!(browser.text("#installed").await.contains(&name));
+        browser.click("button[data-uninstall]").await;
+        browser.click("#uninstall-purge").await;
+        browser.click("#uninstall-confirm").await;
+        browser
+            .wait_text("#job-title", "Uninstalled", Duration::from_secs(120))
+            .await;
+        assert!(browser
+            .text("#result-uninstalled")
+            .await
+            .contains("model cache deleted"));
+        browser
+            .wait_text(
+                "#installed",
+                "No node is installed here yet",
+                Duration::from_secs(30),
+            )
+            .await;
+        let cache = workstation
+            .join("install/compose")
+            .join(node.service_name())
+            .join("cache");
+        assert!(!cache.exists(), "the cache went, as asked");
+        if target != *source {
+            let kept = target
+                .docker()
+                .args(["image", "inspect", &demo])
+                .output()
+                .unwrap();
+            assert!(
+                !kept.status.success(),
+                "the image the install loaded is removed with its last node"
+            );
+        }
+        server.stop().await;
+        browser.quit().await;
+    });
 }
 
 /// Markup in a node's name and a package's file name: a page that inserted
@@ -229,73 +239,72 @@ async fn install_a_demo_package_into_another_engine_from_the_browser() {
 /// anyway); shown escaped, it is plain text.
 const HOSTILE: &str = "\"><img src=x onerror=alert(1)>";
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_hostile_package_shows_its_texts_as_text() {
-    let Some(engine) = engines::primary() else {
-        return;
-    };
-    let spec = ImageSpec {
-        reference: images::unique_reference("gui-hostile"),
-        layers: vec![Layer::Random(1 << 20, 5)],
-    };
-    let _image = images::load(&engine, std::slice::from_ref(&spec));
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    let file = out.join(format!("{HOSTILE}.zip"));
-    make_package(
-        &engine,
-        home.path(),
-        &[(HOSTILE, &spec.reference, free_port())],
-        file.clone(),
-    )
-    .await;
+fn a_hostile_package_shows_its_texts_as_text() {
+    run(Duration::from_secs(300), async {
+        let engine = engines::require_primary();
+        let spec = ImageSpec {
+            reference: images::unique_reference("gui-hostile"),
+            layers: vec![Layer::Random(1 << 20, 5)],
+        };
+        let _image = images::load(&engine, std::slice::from_ref(&spec));
+        let home = tempfile::tempdir().unwrap();
+        let out = home.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let file = out.join(format!("{HOSTILE}.zip"));
+        make_package(
+            &engine,
+            home.path(),
+            &[(HOSTILE, &spec.reference, free_port())],
+            file.clone(),
+        )
+        .await;
 
-    let mut gui = options(Catalog::builtin(), Some(&engine.host), home.path());
-    gui.default_output = out.join("next.zip");
-    let server = Server::start(gui).await;
-    let browser = Browser::start().await;
-    browser.driver.goto(&server.url).await.unwrap();
-    browser
-        .wait_text("#packages", HOSTILE, Duration::from_secs(20))
-        .await;
-    browser.click("#packages button[data-inspect]").await;
-    browser
-        .wait_text("#inspection", "unsigned", Duration::from_secs(20))
-        .await;
-    assert!(browser.text("#inspection").await.contains(HOSTILE));
-    assert_eq!(
-        browser.text("#inspected-path").await,
-        file.display().to_string()
-    );
-    let images = browser
-        .js("return document.querySelectorAll('img').length")
-        .await;
-    assert_eq!(images, serde_json::json!(0), "no markup from the package");
-    browser.screenshot("22-hostile-inspected").await;
+        let mut gui = options(Catalog::builtin(), Some(&engine.host), home.path());
+        gui.default_output = out.join("next.zip");
+        let server = Server::start(gui).await;
+        let browser = Browser::start().await;
+        browser.driver.goto(&server.url).await.unwrap();
+        browser
+            .wait_text("#packages", HOSTILE, Duration::from_secs(20))
+            .await;
+        browser.click("#packages button[data-inspect]").await;
+        browser
+            .wait_text("#inspection", "unsigned", Duration::from_secs(20))
+            .await;
+        assert!(browser.text("#inspection").await.contains(HOSTILE));
+        assert_eq!(
+            browser.text("#inspected-path").await,
+            file.display().to_string()
+        );
+        let images = browser
+            .js("return document.querySelectorAll('img').length")
+            .await;
+        assert_eq!(images, serde_json::json!(0), "no markup from the package");
+        browser.screenshot("22-hostile-inspected").await;
 
-    // The Install page's Inspect, too.
-    browser.click("nav a[href^='/install?']").await;
-    browser
-        .wait_for("the install page", Duration::from_secs(10), || {
-            browser.shown("#package-path")
-        })
-        .await;
-    browser
-        .set_text("#package-path", file.to_str().unwrap())
-        .await;
-    browser.click("#inspect-button").await;
-    browser
-        .wait_text("#inspection", HOSTILE, Duration::from_secs(20))
-        .await;
-    let images = browser
-        .js("return document.querySelectorAll('img').length")
-        .await;
-    assert_eq!(images, serde_json::json!(0), "no markup from the package");
-    assert!(
-        browser.driver.get_alert_text().await.is_err(),
-        "no script ran"
-    );
-    server.stop().await;
-    browser.quit().await;
+        // The Install page's Inspect, too.
+        browser.click("nav a[href^='/install?']").await;
+        browser
+            .wait_for("the install page", Duration::from_secs(10), || {
+                browser.shown("#package-path")
+            })
+            .await;
+        browser
+            .set_text("#package-path", file.to_str().unwrap())
+            .await;
+        browser.click("#inspect-button").await;
+        browser
+            .wait_text("#inspection", HOSTILE, Duration::from_secs(20))
+            .await;
+        let images = browser
+            .js("return document.querySelectorAll('img').length")
+            .await;
+        assert_eq!(images, serde_json::json!(0), "no markup from the package");
+        assert!(
+            browser.driver.get_alert_text().await.is_err(),
+            "no script ran"
+        );
+        server.stop().await;
+        browser.quit().await;
+    });
 }

@@ -1,8 +1,31 @@
 //! Integration tests of the GUI server: the security checks over plain
 //! HTTP, and the pages end to end in Chromium over WebDriver.
+//!
+//! The harness is testkit's (`harness = false`): a test that finds no engine
+//! (or no Demo image, no Chromium, no root) is reported as ignored with the
+//! reason, or fails with `BUDGETGUARD_REQUIRE_DOCKER=1`. Each test runs on a
+//! tokio runtime of its own within its time limit ([`support::run`]), and
+//! every wait on the engine or the page has a limit of its own. Each module
+//! lists its tests with `testkit::tests![…]`.
 
 mod browser;
 mod deploy;
 mod install;
+mod models;
 mod security;
+mod signing;
 mod support;
+
+fn main() -> std::process::ExitCode {
+    testkit::engines::run_tests(
+        [
+            browser::tests(),
+            deploy::tests(),
+            install::tests(),
+            models::tests(),
+            security::tests(),
+            signing::tests(),
+        ]
+        .concat(),
+    )
+}

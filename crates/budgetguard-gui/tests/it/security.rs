@@ -3,186 +3,200 @@
 
 use budgetguard::catalog::Catalog;
 
-use crate::support::{options, Server};
+use std::time::Duration;
+
+use crate::support::{options, run, Server};
+
+testkit::tests![
+    the_printed_url_opens_the_page_and_others_are_refused,
+    only_the_servers_own_host_is_answered,
+    state_changes_need_the_token_and_the_servers_own_origin,
+    paths_from_the_page_must_be_zip_files_and_errors_say_which_field,
+    the_event_stream_needs_the_token,
+    pages_forbid_framing_and_caching
+];
 
 async fn server(home: &std::path::Path) -> Server {
     Server::start(options(Catalog::builtin(), None, home)).await
 }
 
-#[tokio::test]
-async fn the_printed_url_opens_the_page_and_others_are_refused() {
-    let home = tempfile::tempdir().unwrap();
-    let server = server(home.path()).await;
-    assert!(
-        server.url.starts_with("http://127.0.0.1:"),
-        "{}",
-        server.url
-    );
+fn the_printed_url_opens_the_page_and_others_are_refused() {
+    run(Duration::from_secs(60), async {
+        let home = tempfile::tempdir().unwrap();
+        let server = server(home.path()).await;
+        assert!(
+            server.url.starts_with("http://127.0.0.1:"),
+            "{}",
+            server.url
+        );
 
-    let page = server.get("/").await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(
-        page.body.contains("Create Local Install Package"),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body.contains("cannot reach the Docker engine"),
-        "the deploy reason shows: {}",
-        page.body
-    );
+        let page = server.get("/").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains("Create Local Install Package"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("cannot reach the Docker engine"),
+            "the deploy reason shows: {}",
+            page.body
+        );
 
-    let host = server.host();
-    for target in [
-        "/",
-        "/?token=",
-        "/?token=0000",
-        "/installed",
-        "/install",
-        "/api/installed",
-    ] {
-        let reply = server.request("GET", target, &[("Host", &host)], "").await;
-        assert_eq!(reply.status, 403, "{target}: {}", reply.body);
-        assert!(reply.body.contains("access token"), "{}", reply.body);
-    }
-    let wrong = format!("/?token={}", "0".repeat(64));
-    assert_eq!(
-        server
-            .request("GET", &wrong, &[("Host", &host)], "")
-            .await
-            .status,
-        403
-    );
+        let host = server.host();
+        for target in [
+            "/",
+            "/?token=",
+            "/?token=0000",
+            "/installed",
+            "/install",
+            "/api/installed",
+        ] {
+            let reply = server.request("GET", target, &[("Host", &host)], "").await;
+            assert_eq!(reply.status, 403, "{target}: {}", reply.body);
+            assert!(reply.body.contains("access token"), "{}", reply.body);
+        }
+        let wrong = format!("/?token={}", "0".repeat(64));
+        assert_eq!(
+            server
+                .request("GET", &wrong, &[("Host", &host)], "")
+                .await
+                .status,
+            403
+        );
 
-    // The assets hold nothing secret and need no token.
-    let css = server
-        .request("GET", "/assets/app.css", &[("Host", &host)], "")
-        .await;
-    assert_eq!(css.status, 200);
-    assert!(css.head.contains("content-type: text/css"), "{}", css.head);
-    assert!(css.body.contains(".card"));
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn only_the_servers_own_host_is_answered() {
-    let home = tempfile::tempdir().unwrap();
-    let server = server(home.path()).await;
-    let target = format!("/?token={}", server.token);
-    let localhost = format!("localhost:{}", server.port);
-    let reply = server
-        .request("GET", &target, &[("Host", &localhost)], "")
-        .await;
-    assert_eq!(reply.status, 200, "localhost is the same server");
-
-    // DNS rebinding: a foreign name resolved to 127.0.0.1 still sends its Host.
-    let rebound = format!("evil.example:{}", server.port);
-    let suffixed = format!("127.0.0.1.evil.example:{}", server.port);
-    let other_port = format!("127.0.0.1:{}", server.port.wrapping_add(1));
-    for host in [
-        rebound.as_str(),
-        suffixed.as_str(),
-        "127.0.0.1",
-        other_port.as_str(),
-    ] {
-        let reply = server.request("GET", &target, &[("Host", host)], "").await;
-        assert_eq!(reply.status, 403, "Host {host}: {}", reply.body);
-        assert!(reply.body.contains("answers only"), "{}", reply.body);
-        let asset = server
-            .request("GET", "/assets/app.js", &[("Host", host)], "")
+        // The assets hold nothing secret and need no token.
+        let css = server
+            .request("GET", "/assets/app.css", &[("Host", &host)], "")
             .await;
-        assert_eq!(asset.status, 403, "assets too, Host {host}");
-    }
-    let reply = server.request("GET", &target, &[], "").await;
-    assert_eq!(reply.status, 403, "no Host at all");
-    server.stop().await;
+        assert_eq!(css.status, 200);
+        assert!(css.head.contains("content-type: text/css"), "{}", css.head);
+        assert!(css.body.contains(".card"));
+        server.stop().await;
+    });
 }
 
-#[tokio::test]
-async fn state_changes_need_the_token_and_the_servers_own_origin() {
-    let home = tempfile::tempdir().unwrap();
-    let server = server(home.path()).await;
-    let host = server.host();
-    let own_origin = format!("http://{host}");
-    let output = home.path().join("p.zip");
-    let body =
-        serde_json::json!({"nodes": ["Demo"], "output": output, "compression": "none"}).to_string();
+fn only_the_servers_own_host_is_answered() {
+    run(Duration::from_secs(60), async {
+        let home = tempfile::tempdir().unwrap();
+        let server = server(home.path()).await;
+        let target = format!("/?token={}", server.token);
+        let localhost = format!("localhost:{}", server.port);
+        let reply = server
+            .request("GET", &target, &[("Host", &localhost)], "")
+            .await;
+        assert_eq!(reply.status, 200, "localhost is the same server");
 
-    // A cross-site form post or fetch: right token, foreign Origin.
-    for origin in [
-        "http://evil.example",
-        "null",
-        &format!("https://{host}"),
-        "http://localhost:1",
-    ] {
-        let headers = [
+        // DNS rebinding: a foreign name resolved to 127.0.0.1 still sends its Host.
+        let rebound = format!("evil.example:{}", server.port);
+        let suffixed = format!("127.0.0.1.evil.example:{}", server.port);
+        let other_port = format!("127.0.0.1:{}", server.port.wrapping_add(1));
+        for host in [
+            rebound.as_str(),
+            suffixed.as_str(),
+            "127.0.0.1",
+            other_port.as_str(),
+        ] {
+            let reply = server.request("GET", &target, &[("Host", host)], "").await;
+            assert_eq!(reply.status, 403, "Host {host}: {}", reply.body);
+            assert!(reply.body.contains("answers only"), "{}", reply.body);
+            let asset = server
+                .request("GET", "/assets/app.js", &[("Host", host)], "")
+                .await;
+            assert_eq!(asset.status, 403, "assets too, Host {host}");
+        }
+        let reply = server.request("GET", &target, &[], "").await;
+        assert_eq!(reply.status, 403, "no Host at all");
+        server.stop().await;
+    });
+}
+
+fn state_changes_need_the_token_and_the_servers_own_origin() {
+    run(Duration::from_secs(60), async {
+        let home = tempfile::tempdir().unwrap();
+        let server = server(home.path()).await;
+        let host = server.host();
+        let own_origin = format!("http://{host}");
+        let output = home.path().join("p.zip");
+        let body = serde_json::json!({"nodes": ["Demo"], "output": output, "compression": "none"})
+            .to_string();
+
+        // A cross-site form post or fetch: right token, foreign Origin.
+        for origin in [
+            "http://evil.example",
+            "null",
+            &format!("https://{host}"),
+            "http://localhost:1",
+        ] {
+            let headers = [
+                ("Host", host.as_str()),
+                ("Origin", origin),
+                ("Content-Type", "application/json"),
+                ("X-BudgetGuard-Token", server.token.as_str()),
+            ];
+            let reply = server
+                .request("POST", "/api/package", &headers, &body)
+                .await;
+            assert_eq!(reply.status, 403, "Origin {origin}: {}", reply.body);
+            assert!(reply.body.contains("another site"), "{}", reply.body);
+        }
+
+        // No token, or a wrong one, with the right Origin.
+        let no_token = [
             ("Host", host.as_str()),
-            ("Origin", origin),
+            ("Origin", own_origin.as_str()),
             ("Content-Type", "application/json"),
-            ("X-BudgetGuard-Token", server.token.as_str()),
+        ];
+        for path in STATE_CHANGES {
+            let reply = server.request("POST", path, &no_token, &body).await;
+            assert_eq!(reply.status, 403, "{path} without token");
+        }
+        // A foreign Origin with the right token, on every endpoint.
+        for path in STATE_CHANGES {
+            let headers = [
+                ("Host", host.as_str()),
+                ("Origin", "http://evil.example"),
+                ("Content-Type", "application/json"),
+                ("X-BudgetGuard-Token", server.token.as_str()),
+            ];
+            let reply = server.request("POST", path, &headers, &body).await;
+            assert_eq!(reply.status, 403, "{path} from another site");
+        }
+        let wrong = "f".repeat(64);
+        let wrong_token = [
+            ("Host", host.as_str()),
+            ("Content-Type", "application/json"),
+            ("X-BudgetGuard-Token", wrong.as_str()),
         ];
         let reply = server
-            .request("POST", "/api/package", &headers, &body)
+            .request("POST", "/api/package", &wrong_token, &body)
             .await;
-        assert_eq!(reply.status, 403, "Origin {origin}: {}", reply.body);
-        assert!(reply.body.contains("another site"), "{}", reply.body);
-    }
+        assert_eq!(reply.status, 403);
 
-    // No token, or a wrong one, with the right Origin.
-    let no_token = [
-        ("Host", host.as_str()),
-        ("Origin", own_origin.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    for path in STATE_CHANGES {
-        let reply = server.request("POST", path, &no_token, &body).await;
-        assert_eq!(reply.status, 403, "{path} without token");
-    }
-    // A foreign Origin with the right token, on every endpoint.
-    for path in STATE_CHANGES {
-        let headers = [
-            ("Host", host.as_str()),
-            ("Origin", "http://evil.example"),
-            ("Content-Type", "application/json"),
-            ("X-BudgetGuard-Token", server.token.as_str()),
-        ];
-        let reply = server.request("POST", path, &headers, &body).await;
-        assert_eq!(reply.status, 403, "{path} from another site");
-    }
-    let wrong = "f".repeat(64);
-    let wrong_token = [
-        ("Host", host.as_str()),
-        ("Content-Type", "application/json"),
-        ("X-BudgetGuard-Token", wrong.as_str()),
-    ];
-    let reply = server
-        .request("POST", "/api/package", &wrong_token, &body)
-        .await;
-    assert_eq!(reply.status, 403);
+        // None of them started a job.
+        let state = server
+            .next_event("idle", std::time::Duration::from_secs(5))
+            .await;
+        assert_eq!(state, serde_json::json!({}));
 
-    // None of them started a job.
-    let state = server
-        .next_event("idle", std::time::Duration::from_secs(5))
-        .await;
-    assert_eq!(state, serde_json::json!({}));
-
-    // The page's own request passes the checks (and fails later, for want of
-    // an engine, in the library's words).
-    let reply = server.post("/api/package", &body).await;
-    assert_eq!(reply.status, 202, "{}", reply.body);
-    let finished = server
-        .next_event("finished", std::time::Duration::from_secs(30))
-        .await;
-    assert_eq!(finished["ok"], false);
-    assert_eq!(finished["title"], "Create failed");
-    let html = finished["html"].as_str().unwrap();
-    assert!(html.contains("unix:///nonexistent/docker.sock"), "{html}");
-    assert!(!output.exists());
-    server.stop().await;
+        // The page's own request passes the checks (and fails later, for want of
+        // an engine, in the library's words).
+        let reply = server.post("/api/package", &body).await;
+        assert_eq!(reply.status, 202, "{}", reply.body);
+        let finished = server
+            .next_event("finished", std::time::Duration::from_secs(30))
+            .await;
+        assert_eq!(finished["ok"], false);
+        assert_eq!(finished["title"], "Create failed");
+        let html = finished["html"].as_str().unwrap();
+        assert!(html.contains("unix:///nonexistent/docker.sock"), "{html}");
+        assert!(!output.exists());
+        server.stop().await;
+    });
 }
 
 /// Every endpoint that acts, or reads files or logs.
-const STATE_CHANGES: [&str; 14] = [
+const STATE_CHANGES: [&str; 16] = [
     "/api/package",
     "/api/package/settings",
     "/api/package/estimate",
@@ -197,95 +211,100 @@ const STATE_CHANGES: [&str; 14] = [
     "/api/installed/stop",
     "/api/installed/uninstall",
     "/api/installed/logs",
+    "/api/trust/add",
+    "/api/trust/remove",
 ];
 
-#[tokio::test]
-async fn paths_from_the_page_must_be_zip_files_and_errors_say_which_field() {
-    let home = tempfile::tempdir().unwrap();
-    let server = server(home.path()).await;
-    for (path, body, field) in [
-        (
-            "/api/package",
-            serde_json::json!({"nodes": ["Demo"], "output": "/tmp/p.tar", "compression": "none"}),
-            "output",
-        ),
-        (
-            "/api/inspect",
-            serde_json::json!({"path": "/etc/passwd"}),
-            "package-path",
-        ),
-        (
-            "/api/verify",
-            serde_json::json!({"path": "/etc/passwd"}),
-            "package-path",
-        ),
-        (
-            "/api/install",
-            serde_json::json!({"path": "~/nothing.txt"}),
-            "package-path",
-        ),
-    ] {
-        let reply = server.post(path, &body.to_string()).await;
-        assert_eq!(reply.status, 400, "{path}: {}", reply.body);
+fn paths_from_the_page_must_be_zip_files_and_errors_say_which_field() {
+    run(Duration::from_secs(60), async {
+        let home = tempfile::tempdir().unwrap();
+        let server = server(home.path()).await;
+        for (path, body, field) in [
+            (
+                "/api/package",
+                serde_json::json!({"nodes": ["Demo"], "output": "/tmp/p.tar", "compression": "none"}),
+                "output",
+            ),
+            (
+                "/api/inspect",
+                serde_json::json!({"path": "/etc/passwd"}),
+                "package-path",
+            ),
+            (
+                "/api/verify",
+                serde_json::json!({"path": "/etc/passwd"}),
+                "package-path",
+            ),
+            (
+                "/api/install",
+                serde_json::json!({"path": "~/nothing.txt"}),
+                "package-path",
+            ),
+        ] {
+            let reply = server.post(path, &body.to_string()).await;
+            assert_eq!(reply.status, 400, "{path}: {}", reply.body);
+            let message: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(message["field"], field, "{path}");
+            assert!(
+                message["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("must end in .zip"),
+                "{path}: {message}"
+            );
+        }
+        // A .zip that does not exist: said cleanly, at the field.
+        let missing = home.path().join("missing.zip");
+        let reply = server
+            .post(
+                "/api/inspect",
+                &serde_json::json!({"path": missing, "install": true}).to_string(),
+            )
+            .await;
+        assert_eq!(reply.status, 422, "{}", reply.body);
         let message: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-        assert_eq!(message["field"], field, "{path}");
+        assert_eq!(message["field"], "package-path");
         assert!(
             message["text"]
                 .as_str()
                 .unwrap()
-                .contains("must end in .zip"),
-            "{path}: {message}"
+                .contains(&missing.display().to_string()),
+            "{message}"
         );
-    }
-    // A .zip that does not exist: said cleanly, at the field.
-    let missing = home.path().join("missing.zip");
-    let reply = server
-        .post(
-            "/api/inspect",
-            &serde_json::json!({"path": missing, "install": true}).to_string(),
-        )
-        .await;
-    assert_eq!(reply.status, 422, "{}", reply.body);
-    let message: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    assert_eq!(message["field"], "package-path");
-    assert!(
-        message["text"]
-            .as_str()
-            .unwrap()
-            .contains(&missing.display().to_string()),
-        "{message}"
-    );
-    // Nothing started.
-    let state = server
-        .next_event("idle", std::time::Duration::from_secs(5))
-        .await;
-    assert_eq!(state, serde_json::json!({}));
-    server.stop().await;
+        // Nothing started.
+        let state = server
+            .next_event("idle", std::time::Duration::from_secs(5))
+            .await;
+        assert_eq!(state, serde_json::json!({}));
+        server.stop().await;
+    });
 }
 
-#[tokio::test]
-async fn the_event_stream_needs_the_token() {
-    let home = tempfile::tempdir().unwrap();
-    let server = server(home.path()).await;
-    let host = server.host();
-    let reply = server
-        .request("GET", "/api/events", &[("Host", &host)], "")
-        .await;
-    assert_eq!(reply.status, 403);
-    let state = server
-        .next_event("idle", std::time::Duration::from_secs(5))
-        .await;
-    assert_eq!(state, serde_json::json!({}));
-    server.stop().await;
+fn the_event_stream_needs_the_token() {
+    run(Duration::from_secs(60), async {
+        let home = tempfile::tempdir().unwrap();
+        let server = server(home.path()).await;
+        let host = server.host();
+        let reply = server
+            .request("GET", "/api/events", &[("Host", &host)], "")
+            .await;
+        assert_eq!(reply.status, 403);
+        let state = server
+            .next_event("idle", std::time::Duration::from_secs(5))
+            .await;
+        assert_eq!(state, serde_json::json!({}));
+        server.stop().await;
+    });
 }
 
-#[tokio::test]
-async fn pages_forbid_framing_and_caching() {
-    let home = tempfile::tempdir().unwrap();
-    let server = server(home.path()).await;
-    let head = server.get("/").await.head;
-    assert!(head.contains("frame-ancestors 'none'"), "{head}");
-    assert!(head.contains("cache-control: no-store"), "{head}");
-    assert!(head.contains("referrer-policy: no-referrer"), "{head}");
-    server.stop().await;
+fn pages_forbid_framing_and_caching() {
+    run(Duration::from_secs(60), async {
+        let home = tempfile::tempdir().unwrap();
+        let server = server(home.path()).await;
+        let head = server.get("/").await.head;
+        assert!(head.contains("frame-ancestors 'none'"), "{head}");
+        assert!(head.contains("cache-control: no-store"), "{head}");
+        assert!(head.contains("referrer-policy: no-referrer"), "{head}");
+        server.stop().await;
+    });
 }

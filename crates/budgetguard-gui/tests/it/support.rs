@@ -1,13 +1,17 @@
-//! Starting a GUI server on a free port, plain HTTP requests with full
-//! control of the headers, and reading the event stream.
+//! Running a test on its own runtime within a time limit, starting a GUI
+//! server on a free port, plain HTTP requests with full control of the
+//! headers, reading the event stream, and driving Chromium.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use budgetguard::catalog::Catalog;
 use budgetguard::install::InstallDir;
+use budgetguard::models::ModelStore;
 use budgetguard_gui::{Gui, GuiOptions};
+use testkit::engines;
 pub use testkit::fixtures::{files_in, free_port, write_catalog};
 use thirtyfour::prelude::*;
 use thirtyfour::ChromeCapabilities;
@@ -15,6 +19,33 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// How long one plain HTTP request to the GUI may take.
+const REQUEST_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs a test's body on a tokio runtime of its own, within `limit`: a
+/// test that hangs fails here, dropping its guards (containers, images,
+/// mounts, browsers are cleaned up), well before the harness's own limit.
+/// A skip (`engines::skip`) passes through to the harness.
+pub fn run(limit: Duration, body: impl Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        if tokio::time::timeout(limit, body).await.is_err() {
+            panic!("the test did not end within {limit:?}");
+        }
+    });
+}
+
+/// `work` within `limit`, or a panic naming `what`.
+pub async fn within<T>(what: &str, limit: Duration, work: impl Future<Output = T>) -> T {
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not end within {limit:?}"))
+}
 
 /// An HTTP response.
 #[derive(Debug)]
@@ -45,6 +76,7 @@ pub fn options(catalog: Catalog, docker_host: Option<&str>, home: &Path) -> GuiO
     );
     options.install_dir = Some(InstallDir::new(home.join("install")));
     options.default_output = home.join("install-package.zip");
+    options.model_store = Some(ModelStore::new(home.join("model-cache")));
     options
 }
 
@@ -96,7 +128,6 @@ impl Server {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Reply {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
         let mut request = format!("{method} {target} HTTP/1.1\r\n");
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
@@ -105,9 +136,14 @@ impl Server {
             "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ));
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
+        let exchange = async {
+            let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            response
+        };
+        let response = within(&format!("{method} {target}"), REQUEST_LIMIT, exchange).await;
         let status = response
             .split_whitespace()
             .nth(1)
@@ -224,12 +260,18 @@ impl Browser {
         // The WebDriver client's HTTPS stack is the library's `reqwest`.
         budgetguard::registry::install_tls_provider();
         let port = free_port();
-        let chromedriver = Command::new("chromedriver")
+        let chromedriver = match Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver runs (apt-get install chromium chromium-driver)");
+        {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => engines::skip(
+                "chromedriver is not installed (apt-get install chromium chromium-driver)",
+            ),
+            Err(e) => panic!("chromedriver does not start: {e}"),
+        };
         let mut browser = None;
         let mut chromedriver = Some(chromedriver);
         for _ in 0..100 {
@@ -418,15 +460,19 @@ pub struct Tmpfs {
 }
 
 impl Tmpfs {
-    /// Mounts a tmpfs of `size` (e.g. `1m`).
+    /// Mounts a tmpfs of `size` (e.g. `1m`); the test is skipped where
+    /// this cannot be done (not root).
     pub fn mount(size: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("mount")
+        let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
+            .stderr(Stdio::null())
             .status()
-            .expect("mount runs");
-        assert!(status.success(), "mounting a tmpfs needs root");
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            engines::skip("mounting a tmpfs needs root");
+        }
         Self { dir }
     }
 }

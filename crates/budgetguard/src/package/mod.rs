@@ -4,6 +4,7 @@
 
 mod create;
 mod error;
+pub mod estimate;
 mod export;
 pub mod layout;
 pub mod manifest;
@@ -15,5 +16,6 @@ pub mod zip;
 
 pub use create::{create_package, CreateOptions, CreateReport};
 pub use error::{CacheProblem, EntryProblem, PackageError, Structure};
+pub use estimate::{estimate, SizeEstimate};
 pub use models::ModelOptions;
 pub use read::{Package, VerifyReport};
