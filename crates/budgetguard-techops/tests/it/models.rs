@@ -19,6 +19,7 @@ use crate::repack::Repack;
 use crate::support::*;
 
 testkit::tests![
+    an_interrupted_fill_resumes_where_it_stopped,
     the_demo_starts_offline_from_packaged_models_on_every_engine,
     nodes_of_one_cache_share_it_and_a_stopped_install_resumes,
     damaged_or_hostile_models_are_refused_and_change_nothing,
@@ -617,4 +618,98 @@ fn the_preflight_says_when_the_models_do_not_fit_the_gpu() {
     );
     run(installer(home.path(), &engine, &dir).args(["uninstall", "--all", "--purge-cache"]))
         .success();
+}
+
+fn an_interrupted_fill_resumes_where_it_stopped() {
+    let engine = engines::require_primary();
+    let (demo, _copy) = demo_copy(&engine, "fill-resume");
+    let home = tempfile::tempdir().unwrap();
+    let server = ModelServer::demo(64 << 20);
+    server.set_token(Some(TOKEN));
+    // Slow enough to be stopped in the middle of a file.
+    server.set_throttle(Some(8 << 20));
+    let cache = format!("demo-resume-{}", std::process::id());
+    let catalog = model_catalog(
+        home.path(),
+        &demo,
+        &cache,
+        &[("Resume", free_port(), "base")],
+    );
+    let output = home.path().join("resume.zip");
+    // Ctrl-C once a file is partly downloaded into the cache.
+    let store = home
+        .path()
+        .join("data/budgetguard-techops/model-cache")
+        .join(&cache);
+    let blobs = store.join("huggingface/hub/models--budgetguard--demo-flux/blobs");
+    let child = techops(home.path(), &engine, &server)
+        .args([
+            "create-install-package",
+            "--no-pull",
+            "--nodes",
+            "Resume",
+            "--output",
+        ])
+        .arg(&output)
+        .arg("--catalog")
+        .arg(&catalog)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let partly = || {
+        std::fs::read_dir(&blobs).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                // A big file's first MiB (not the small index file's,
+                // which completes at once).
+                e.file_name().to_string_lossy().ends_with(".incomplete")
+                    && e.metadata().is_ok_and(|m| m.len() >= 1 << 20)
+            })
+        })
+    };
+    while !partly() {
+        assert!(started.elapsed().as_secs() < 120, "no download started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let rest = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{rest}");
+    assert!(!output.exists());
+    let partial = server.bytes_served();
+    assert!(partial > 0, "something was downloaded before Ctrl-C");
+    let left = engine.docker_ok(&[
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        "label=com.budgetguard.job=fill",
+    ]);
+    assert!(left.trim().is_empty(), "the fill container is gone: {left}");
+    // Nothing goes on downloading once the create is interrupted.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(partly(), "the partial download stays partial");
+    server.set_throttle(None);
+    create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Resume",
+        &output,
+        &[],
+    )
+    .success();
+    let total: u64 = server.files("demo-base-cpu").iter().map(|f| f.size).sum();
+    assert!(
+        !server.range_requests().is_empty(),
+        "the second run resumed with a Range request"
+    );
+    assert!(
+        server.bytes_served() < total + partial / 2,
+        "served {} for {total} bytes of files: little was downloaded twice",
+        server.bytes_served()
+    );
 }
