@@ -285,6 +285,18 @@ fn remedy(remedy: &Remedy) -> Option<(Option<Field>, String)> {
             None,
             "It may still be loading its model: see its log on the Installed nodes page, then start it again.".to_owned(),
         ),
+        Remedy::ChooseProfiles => (
+            Some(Field::Profiles),
+            "Enter the profiles to package, or untick “Package models”.".to_owned(),
+        ),
+        Remedy::TrustKey => (
+            None,
+            "Add TechOps' public key under Trusted keys, then install again.".to_owned(),
+        ),
+        Remedy::SignedPackage => (
+            None,
+            "Ask TechOps for a package signed with a key this workstation trusts.".to_owned(),
+        ),
         _ => return None,
     })
 }

@@ -147,6 +147,16 @@ fn hint(remedy: &Remedy) -> Option<String> {
         Remedy::NewPackage => {
             "make a new one with `budgetguard-techops create-install-package`".into()
         }
+        Remedy::ChooseProfiles => {
+            "pass `--profile ID` (repeatable), or `--no-models` to leave the models out".into()
+        }
+        Remedy::NameTheCache => "pass each folder as `--model-cache CACHE=DIR`".into(),
+        Remedy::TrustKey => {
+            "trust TechOps' public key with `budgetguard-techops trust-key techops.key.pub`".into()
+        }
+        Remedy::SignedPackage => {
+            "ask TechOps for a package made with `create-install-package --sign`".into()
+        }
         // The message lists the nodes to choose from.
         Remedy::NameKnownNode | Remedy::NameInstalledNode => return None,
         _ => return None,

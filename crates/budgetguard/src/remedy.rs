@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::catalog::CatalogError;
 use crate::engine::EngineError;
 use crate::install::{InstallError, Problem};
+use crate::models::ModelError;
 use crate::package::PackageError;
 
 /// One thing the user can do about an error, for each face to name with its
@@ -44,6 +45,17 @@ pub enum Remedy {
     NameKnownNode,
     /// A node name is not installed here: name an installed node.
     NameInstalledNode,
+    /// No model profile was chosen and the node has no default: choose
+    /// profiles (or leave the models out).
+    ChooseProfiles,
+    /// Several model caches are in play: name the cache a folder is for.
+    NameTheCache,
+    /// The package is signed by a key this workstation does not trust:
+    /// trust TechOps' key here.
+    TrustKey,
+    /// The package is not signed and this workstation wants signed ones:
+    /// ask TechOps for a signed package.
+    SignedPackage,
 }
 
 /// The remedies of `error` and of every error in its chain of causes, the
@@ -76,6 +88,8 @@ fn of_cause(cause: &(dyn std::error::Error + 'static), out: &mut Vec<Remedy>) {
         of_catalog(e, out);
     } else if let Some(e) = cause.downcast_ref::<Problem>() {
         of_problem(e, out);
+    } else if let Some(e) = cause.downcast_ref::<ModelError>() {
+        of_model(e, out);
     }
 }
 
@@ -89,6 +103,19 @@ fn of_install(error: &InstallError, out: &mut Vec<Remedy>) {
         InstallError::NotReady { seconds, .. } => {
             out.push(Remedy::WaitLonger { seconds: *seconds })
         }
+        InstallError::Unsigned { .. } => out.push(Remedy::SignedPackage),
+        InstallError::UntrustedSigner { .. } => out.push(Remedy::TrustKey),
+        InstallError::BadSignature { .. } => out.push(Remedy::NewPackage),
+        _ => {}
+    }
+}
+
+fn of_model(error: &ModelError, out: &mut Vec<Remedy>) {
+    match error {
+        ModelError::Engine(e) => of_engine(e, out),
+        ModelError::MissingCredentials { .. } => out.push(Remedy::StoreCredentials),
+        ModelError::NoProfiles { .. } => out.push(Remedy::ChooseProfiles),
+        ModelError::WhichCache { .. } => out.push(Remedy::NameTheCache),
         _ => {}
     }
 }
@@ -102,6 +129,7 @@ fn of_package(error: &PackageError, out: &mut Vec<Remedy>) {
         PackageError::NotAPackage { .. } | PackageError::Mismatch { .. } => {
             out.push(Remedy::NewPackage)
         }
+        PackageError::Model(e) => of_model(e, out),
         _ => {}
     }
 }

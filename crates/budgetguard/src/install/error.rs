@@ -87,7 +87,7 @@ pub enum InstallError {
         trusted: Vec<String>,
     },
     /// The package is signed by a key this workstation does not trust.
-    #[error("the package is signed by key {key_id}, and this workstation trusts only {}: ask TechOps which key signs packages, and trust it with `trust-key`", trusted.join(", "))]
+    #[error("the package is signed by key {key_id}, and this workstation trusts only {}: ask TechOps which key signs packages, and trust that key here", trusted.join(", "))]
     UntrustedSigner {
         /// The signer's key id.
         key_id: String,

@@ -35,7 +35,7 @@ pub enum ModelError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// The fill needs secrets that are not there.
-    #[error("filling the model cache `{cache}` needs {}: set them in the environment or store them with `install-credentials`", missing.join(" and "))]
+    #[error("filling the model cache `{cache}` needs {}: set them in the environment or store them on this machine", missing.join(" and "))]
     MissingCredentials {
         /// The cache.
         cache: String,
@@ -43,7 +43,7 @@ pub enum ModelError {
         missing: Vec<String>,
     },
     /// No profile was chosen and the catalog names no command for all.
-    #[error("no profile chosen for the model cache `{cache}`, and its catalog entry has no `fill_all` command: choose profiles (`list-model-profiles` in the image lists them)")]
+    #[error("no profile chosen for the model cache `{cache}`, and its catalog entry has no `fill_all` command: choose profiles (the image's `list-model-profiles` lists them)")]
     NoProfiles {
         /// The cache.
         cache: String,
@@ -86,7 +86,7 @@ pub enum ModelError {
         known: Vec<String>,
     },
     /// A cache folder was given without a name, but several caches are in play.
-    #[error("the chosen nodes use several model caches ({}): give each folder as NAME=DIR", caches.join(", "))]
+    #[error("the chosen nodes use several model caches ({}): say which cache each folder is for", caches.join(", "))]
     WhichCache {
         /// The caches of the chosen nodes.
         caches: Vec<String>,
