@@ -131,6 +131,9 @@ pub(crate) fn write_caches(
     reporter: &dyn Reporter,
     cancel: &Cancel,
 ) -> Result<Vec<PackagedCache>, PackageError> {
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
     let total = sources.iter().map(|s| s.walked.size()).sum();
     reporter.report(Event::Started {
         step: Step::PackModels,
