@@ -16,7 +16,7 @@ use std::io::{self, Read};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::layout;
+use super::layout::{self, SaveManifestItem};
 use super::manifest::{Blob, PackagedImage};
 use super::writer::PackageWriter;
 use super::PackageError;
@@ -52,17 +52,6 @@ enum Target {
     Held(Vec<u8>),
     /// A link to another path.
     Link(String),
-}
-
-/// One item of Docker's `manifest.json`.
-#[derive(Deserialize)]
-struct SaveManifestItem {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags", default)]
-    repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
 }
 
 /// The parts of an image config that are checked.

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::Package;
 use crate::package::error::EntryProblem;
-use crate::package::layout;
+use crate::package::layout::{self, tag_of, SaveManifestItem};
 use crate::package::manifest::{Blob, PackagedImage};
 use crate::package::PackageError;
 
@@ -34,19 +34,6 @@ const LAYER_TYPES: [&str; 2] = [
     "application/vnd.oci.image.layer.v1.tar",
     "application/vnd.docker.image.rootfs.diff.tar",
 ];
-
-/// One image of Docker's `manifest.json`. `LayerSources` and `Parent`,
-/// which change what is loaded, are refused with every other field.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SaveItem {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags", default)]
-    repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
-}
 
 /// An OCI image index.
 #[derive(Deserialize)]
@@ -151,7 +138,7 @@ impl Package {
     /// config, its layers in order and its references, and nothing else.
     fn check_docker_manifest(&self) -> Result<(), PackageError> {
         let name = layout::DOCKER_MANIFEST;
-        let items: Vec<SaveItem> = self.json(name, &self.fallback_file(name)?)?;
+        let items: Vec<SaveManifestItem> = self.json(name, &self.fallback_file(name)?)?;
         let mut expected: HashMap<String, &PackagedImage> = self
             .manifest
             .images
@@ -159,6 +146,15 @@ impl Package {
             .map(|image| (layout::layout_path(&image.config), image))
             .collect();
         for item in items {
+            // `LayerSources` and `Parent`, which change what is loaded, are
+            // refused with every other field.
+            if let Some(field) = item.other.keys().next() {
+                let unknown = <serde_json::Error as serde::de::Error>::unknown_field(
+                    field,
+                    &["Config", "RepoTags", "Layers"],
+                );
+                return Err(self.mismatch(name, EntryProblem::NotJson(unknown)));
+            }
             let Some(image) = expected.remove(&item.config) else {
                 return Err(self.mismatch(name, EntryProblem::ImageUnknown(item.config)));
             };
@@ -301,12 +297,6 @@ fn image_name(image: &PackagedImage) -> String {
     image.references.first().unwrap_or(&image.id).clone()
 }
 
-/// The tag of a reference (`latest` when it has none).
-fn tag_of(reference: &str) -> &str {
-    let name = &reference[reference.rfind('/').map_or(0, |i| i + 1)..];
-    name.rsplit_once(':').map_or("latest", |(_, tag)| tag)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,7 +319,5 @@ mod tests {
         ] {
             assert_eq!(sum_line(&bad), None, "{bad}");
         }
-        assert_eq!(tag_of("localhost:5000/x"), "latest");
-        assert_eq!(tag_of("budgetguard/demo-nim:0.1.0"), "0.1.0");
     }
 }
