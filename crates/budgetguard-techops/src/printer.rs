@@ -147,6 +147,7 @@ fn hint(remedy: &Remedy) -> Option<String> {
         Remedy::NewPackage => {
             "make a new one with `budgetguard-techops create-install-package`".into()
         }
+        Remedy::ChoosePlatform => "pass `--platform` with one of the platforms it has".into(),
         // The message lists the nodes to choose from.
         Remedy::NameKnownNode | Remedy::NameInstalledNode => return None,
         _ => return None,

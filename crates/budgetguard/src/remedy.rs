@@ -13,6 +13,7 @@ use crate::catalog::CatalogError;
 use crate::engine::EngineError;
 use crate::install::{InstallError, Problem};
 use crate::package::PackageError;
+use crate::registry::RegistryError;
 
 /// One thing the user can do about an error, for each face to name with its
 /// own controls.
@@ -44,6 +45,9 @@ pub enum Remedy {
     NameKnownNode,
     /// A node name is not installed here: name an installed node.
     NameInstalledNode,
+    /// A multi-platform image has no image for the platform asked for:
+    /// choose one it has.
+    ChoosePlatform,
 }
 
 /// The remedies of `error` and of every error in its chain of causes, the
@@ -76,6 +80,8 @@ fn of_cause(cause: &(dyn std::error::Error + 'static), out: &mut Vec<Remedy>) {
         of_catalog(e, out);
     } else if let Some(e) = cause.downcast_ref::<Problem>() {
         of_problem(e, out);
+    } else if let Some(e) = cause.downcast_ref::<RegistryError>() {
+        of_registry(e, out);
     }
 }
 
@@ -97,6 +103,8 @@ fn of_package(error: &PackageError, out: &mut Vec<Remedy>) {
     match error {
         PackageError::Catalog(e) => of_catalog(e, out),
         PackageError::Engine(e) => of_engine(e, out),
+        PackageError::Registry(e) => of_registry(e, out),
+        PackageError::Base(e) => of_package(e, out),
         PackageError::OutputExists { .. } => out.push(Remedy::ReplaceOutput),
         PackageError::DiskFull { .. } => out.push(Remedy::OutputElsewhere),
         PackageError::NotAPackage { .. } | PackageError::Mismatch { .. } => {
@@ -113,6 +121,18 @@ fn of_engine(error: &EngineError, out: &mut Vec<Remedy>) {
         EngineError::Unauthorized { registry, .. } if registry == "nvcr.io" => {
             out.push(Remedy::StoreCredentials)
         }
+        _ => {}
+    }
+}
+
+fn of_registry(error: &RegistryError, out: &mut Vec<Remedy>) {
+    match error {
+        RegistryError::Unauthorized { registry, .. } | RegistryError::Denied { registry, .. }
+            if registry == crate::registry::NGC_REGISTRY =>
+        {
+            out.push(Remedy::StoreCredentials)
+        }
+        RegistryError::NoMatchingPlatform { .. } => out.push(Remedy::ChoosePlatform),
         _ => {}
     }
 }
@@ -186,6 +206,17 @@ mod tests {
                 image: "nvcr.io/a:1".into(),
                 registry: "nvcr.io".into(),
             }),
+            Box::new(RegistryError::Unauthorized {
+                reference: "nvcr.io/a:1".into(),
+                registry: "nvcr.io".into(),
+                had_credentials: true,
+            }),
+            Box::new(RegistryError::NoMatchingPlatform {
+                reference: "r/a:1".into(),
+                platform: "linux/amd64".into(),
+                available: "linux/arm64".into(),
+            }),
+            Box::new(PackageError::NeedsEngine { what: "w" }),
             Box::new(InstallError::NotReady {
                 node: "n".into(),
                 url: "u".into(),

@@ -597,10 +597,10 @@ fn an_image_manifest_blob_naming_other_layers_is_refused_by_verify() {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&swapped))
     };
-    contents.images[0].manifest = budgetguard::package::manifest::Blob {
-        digest: format!("sha256:{digest}"),
-        size: swapped.len() as u64,
-    };
+    contents.images[0].manifest = budgetguard::package::manifest::Blob::plain(
+        format!("sha256:{digest}"),
+        swapped.len() as u64,
+    );
     let new_name = layout::blob_entry(&digest);
     for (name, data) in &mut contents.files {
         if *name == old {

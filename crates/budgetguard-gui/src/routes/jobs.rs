@@ -84,6 +84,9 @@ pub(crate) async fn create_package(
         start_after_install: form.settings.start_after_install,
         models: state.workstation.model_options(),
         sign: None,
+        from_registry: None,
+        since: None,
+        created: None,
     };
     let workstation = Arc::clone(&state.workstation);
     started(

@@ -39,8 +39,11 @@ async fn make_package(
         start_after_install: false,
         models: Default::default(),
         sign: None,
+        from_registry: None,
+        since: None,
+        created: None,
     };
-    create_package(&connected, &options, Arc::new(Silent), &Cancel::new())
+    create_package(Some(&connected), &options, Arc::new(Silent), &Cancel::new())
         .await
         .unwrap();
     output

@@ -27,6 +27,9 @@ pub const MODELS_SH: &str = "install/models.sh";
 pub const INSTALL_SH: &str = "install/install.sh";
 /// The Windows fallback installer.
 pub const INSTALL_PS1: &str = "install/install.ps1";
+/// An update package's base, for the fallback installers: its package id
+/// and file name on one line.
+pub const BASE_TXT: &str = "install/base.txt";
 /// Checksums in `sha256sum -c` form, for the fallback installers.
 pub const SHA256SUMS: &str = "SHA256SUMS";
 /// The short how-to.
@@ -57,13 +60,17 @@ pub fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
 }
 
-/// The OCI image manifest of an image.
+/// The media type of an uncompressed layer in an OCI image manifest.
+pub const TAR_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// The OCI image manifest of an image: its layers uncompressed, or with
+/// their media type (compressed, format 3).
 pub fn oci_manifest(config: &Blob, layers: &[Blob]) -> Vec<u8> {
     let layers: Vec<_> = layers
         .iter()
         .map(|l| {
             json!({
-                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "mediaType": l.media_type.as_deref().unwrap_or(TAR_LAYER),
                 "digest": l.digest,
                 "size": l.size,
             })

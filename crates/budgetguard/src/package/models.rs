@@ -40,7 +40,7 @@ pub struct ModelOptions {
 /// Fills or finds the cache of every node that has a model section (each
 /// cache once), and lists each one.
 pub(crate) async fn prepare_caches(
-    engine: &Engine,
+    engine: Option<&Engine>,
     nodes: &[Node],
     options: &ModelOptions,
     reporter: SharedReporter,
@@ -77,6 +77,15 @@ pub(crate) async fn prepare_caches(
         }
     }
     let mut sources = Vec::new();
+    let engine = match (users.is_empty(), engine) {
+        (true, _) => return Ok(sources),
+        (false, Some(engine)) => engine,
+        (false, None) => {
+            return Err(PackageError::NeedsEngine {
+                what: "filling or listing model caches with the images' own tools",
+            })
+        }
+    };
     for (cache, node) in users {
         let chosen: Vec<String> = options
             .profiles
@@ -234,22 +243,47 @@ fn write_file(
 
 /// `install/models.sh`: the fallback installer's part that writes the model
 /// caches from the unzipped package into `<install dir>/models/<cache>/`,
-/// never through a link that is in the way.
-pub(crate) fn fallback_script(caches: &[PackagedCache]) -> String {
+/// never through a link that is in the way. An update package leaves out
+/// the files its base holds (`carried` says which it carries): the script
+/// first checks that each is in place, naming the base (`base`) when one is
+/// not, and with a second argument `check` does only that.
+pub(crate) fn fallback_script(
+    caches: &[PackagedCache],
+    carried: impl Fn(&CacheFile) -> bool,
+    base: Option<&str>,
+) -> String {
     let mut script = String::from(
         "#!/bin/sh\n\
          # Writes the package's model caches into \"$1/models/<cache>/\"; install.sh runs it\n\
-         # from the unzipped package's folder.\n\
+         # from the unzipped package's folder (with \"check\" as $2: checks only).\n\
          set -eu\n\
          models=\"$1/models\"\n",
     );
+    if let Some(base) = base {
+        script.push_str(&format!(
+            "held() {{\n  \
+               [ -f \"$models/$1\" ] && [ \"$(sha256sum < \"$models/$1\" | cut -d' ' -f1)\" = \"$2\" ] || {{\n    \
+                 echo \"error: this update package needs its base package ({}) installed first: the model file $1 is missing; nothing was changed: install that package, then this one\" >&2\n    \
+                 exit 1\n  \
+               }}\n\
+             }}\n",
+            base.replace(['"', '$', '`', '\\'], "")
+        ));
+    }
+    for cache in caches {
+        for file in cache.files.iter().filter(|f| !carried(f)) {
+            let path = format!("{}/{}", cache.name, file.path);
+            script.push_str(&format!("held {} {}\n", quote(&path), file.sha256));
+        }
+    }
+    script.push_str("if [ \"${2:-}\" = check ]; then exit 0; fi\n");
     for cache in caches {
         let root = format!("\"$models\"/{}", quote(&cache.name));
         script.push_str(&format!("mkdir -p {root}\n"));
         for dir in &cache.dirs {
             script.push_str(&format!("mkdir -p {root}/{}\n", quote(dir)));
         }
-        for file in &cache.files {
+        for file in cache.files.iter().filter(|f| carried(f)) {
             let target = format!("{root}/{}", quote(&file.path));
             script.push_str(&format!(
                 "rm -f {target}; cp {} {target}; chmod {:o} {target}\n",

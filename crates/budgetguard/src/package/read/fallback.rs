@@ -13,8 +13,9 @@ use serde::Deserialize;
 
 use super::Package;
 use crate::package::error::EntryProblem;
+use crate::package::image_config::ImageConfig;
 use crate::package::layout::{self, tag_of, SaveManifestItem};
-use crate::package::manifest::{Blob, PackagedImage};
+use crate::package::manifest::{Blob, PackagedImage, GZIP_LAYER};
 use crate::package::PackageError;
 
 /// The largest of these files the reader takes.
@@ -29,9 +30,9 @@ const CONFIG_TYPES: [&str; 2] = [
     "application/vnd.oci.image.config.v1+json",
     "application/vnd.docker.container.image.v1+json",
 ];
-/// Uncompressed layers: the package names layers by their diff IDs.
+/// Uncompressed layers, which the package names by their diff IDs.
 const LAYER_TYPES: [&str; 2] = [
-    "application/vnd.oci.image.layer.v1.tar",
+    layout::TAR_LAYER,
     "application/vnd.docker.image.rootfs.diff.tar",
 ];
 
@@ -225,31 +226,42 @@ impl Package {
     }
 
     /// Each image's OCI image manifest names its config and its layers, in
-    /// order, as the manifest does.
+    /// order and of their media types, as the manifest does, and its config
+    /// gives the diff IDs the manifest gives. A document an update package
+    /// leaves out (its base holds it) is not there to check.
     fn check_image_manifests(&self) -> Result<(), PackageError> {
         for image in &self.manifest.images {
             let name = layout::blob_entry(layout::hex_of(&image.manifest.digest));
+            if self.listed(&name).is_none() {
+                continue;
+            }
             let document: ImageManifest =
                 self.json(&name, &self.read_small(&name, MAX_DOCUMENT)?)?;
-            let uncompressed = document
-                .layers
-                .iter()
-                .all(|l| LAYER_TYPES.contains(&l.media_type.as_str()));
+            let known_types = document.layers.iter().all(|l| {
+                LAYER_TYPES.contains(&l.media_type.as_str()) || l.media_type == GZIP_LAYER
+            });
             if document.schema_version != 2
                 || document.media_type.is_some_and(|t| t != MANIFEST_TYPE)
                 || !CONFIG_TYPES.contains(&document.config.media_type.as_str())
-                || !uncompressed
+                || !known_types
             {
                 return Err(self.mismatch(&name, EntryProblem::NotImageManifest));
             }
             let same_layers = document.layers.len() == image.layers.len()
-                && document
-                    .layers
-                    .iter()
-                    .zip(&image.layers)
-                    .all(|(d, b)| d.is(b));
+                && document.layers.iter().zip(&image.layers).all(|(d, b)| {
+                    let compressed = d.media_type == GZIP_LAYER;
+                    d.is(b) && compressed == b.media_type.is_some()
+                });
             if !document.config.is(&image.config) || !same_layers {
                 return Err(self.mismatch(&name, EntryProblem::LayersDiffer));
+            }
+            let config = layout::blob_entry(layout::hex_of(&image.config.digest));
+            if self.listed(&config).is_some() {
+                let parsed = ImageConfig::parse(&self.read_small(&config, MAX_DOCUMENT)?)
+                    .map_err(|e| self.mismatch(&config, EntryProblem::NotJson(e)))?;
+                if parsed.rootfs.diff_ids != image.layer_diff_ids() {
+                    return Err(self.mismatch(&config, EntryProblem::DiffIdsDiffer));
+                }
             }
         }
         Ok(())
