@@ -283,3 +283,22 @@ pub fn interrupt_after(command: &mut Command, marker: &str) -> (Option<i32>, Str
     stderr.read_to_string(&mut rest).unwrap();
     (child.wait().unwrap().code(), rest)
 }
+
+/// `POST /v1/infer` on the node, returning the answer (a base64 PNG).
+pub fn infer(port: u16) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"prompt":"a red fox","seed":7}"#,
+        ])
+        .arg(format!("http://127.0.0.1:{port}/v1/infer"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "infer failed on port {port}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -310,3 +310,71 @@ pub(crate) fn fallback_script(
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_script_checks_what_an_update_package_leaves_out_first() {
+        let file = |path: &str, sha: &str| CacheFile {
+            path: path.into(),
+            size: 1,
+            mode: 0o644,
+            sha256: sha.repeat(64),
+        };
+        let caches = [PackagedCache {
+            name: "demo".into(),
+            image: "demo:1".into(),
+            profiles: Vec::new(),
+            files: vec![file("blobs/old", "a"), file("blobs/new", "b")],
+            links: Vec::new(),
+            dirs: vec!["blobs".into()],
+        }];
+        let script = fallback_script(
+            &caches,
+            |f| f.path == "blobs/new",
+            Some("old.zip, package id abc"),
+        );
+        let check = format!("held 'demo/blobs/old' {}\n", "a".repeat(64));
+        let at = |text: &str| {
+            script
+                .find(text)
+                .unwrap_or_else(|| panic!("{text}: {script}"))
+        };
+        assert!(at(&check) < at("if [ \"${2:-}\" = check ]; then exit 0; fi"));
+        assert!(at("then exit 0") < at("mkdir -p"));
+        assert!(script.contains("base package (old.zip, package id abc) installed first"));
+        assert!(script.contains(&format!("cp 'models/blobs/sha256/{}'", "b".repeat(64))));
+        assert!(!script.contains(&format!("cp 'models/blobs/sha256/{}'", "a".repeat(64))));
+        let plain = fallback_script(&caches, |_| true, None);
+        assert!(!plain.contains("held"), "{plain}");
+
+        // Run for real, in check mode: the left-out file must be in place.
+        use sha2::Digest;
+        let mut caches = caches;
+        caches[0].files[0].sha256 = hex::encode(sha2::Sha256::digest(b"old"));
+        let script = fallback_script(&caches, |f| f.path == "blobs/new", Some("old.zip"));
+        let dir = tempfile::tempdir().unwrap();
+        let check = || {
+            std::process::Command::new("sh")
+                .args(["-c", &script, "models.sh"])
+                .arg(dir.path())
+                .arg("check")
+                .output()
+                .unwrap()
+        };
+        let refused = check();
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&refused.stderr)
+            .contains("the model file demo/blobs/old is missing"));
+        std::fs::create_dir_all(dir.path().join("models/demo/blobs")).unwrap();
+        std::fs::write(dir.path().join("models/demo/blobs/old"), b"old").unwrap();
+        let passed = check();
+        assert!(passed.status.success(), "{passed:?}");
+        assert!(
+            !dir.path().join("models/demo/blobs/new").exists(),
+            "checks only"
+        );
+    }
+}

@@ -331,3 +331,134 @@ pub(crate) fn write_error(path: &Path, source: io::Error) -> PackageError {
         source,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(dir: &Path, base: Option<BaseHolds>) -> PackageWriter {
+        let path = dir.join("p.zip");
+        let file = File::create(&path).unwrap();
+        let time = DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH);
+        PackageWriter::new(file, &path, Compression::None, time, base)
+    }
+
+    fn blob_of(data: &[u8]) -> Blob {
+        Blob::plain(
+            format!("sha256:{}", hex::encode(Sha256::digest(data))),
+            data.len() as u64,
+        )
+    }
+
+    fn unreadable(e: io::Error) -> PackageError {
+        PackageError::Io {
+            action: "read",
+            path: "source".into(),
+            source: e,
+        }
+    }
+
+    #[test]
+    fn a_known_blob_that_arrives_otherwise_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut package = writer(dir.path(), None);
+        let cancel = Cancel::new();
+        let expected = blob_of(b"the layer");
+        let error = package
+            .add_known_blob(
+                layout::BLOBS_DIR,
+                &expected,
+                &mut b"the layeR".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(error, PackageError::SourceDiffers { .. }),
+            "{error}"
+        );
+        let longer = blob_of(b"the");
+        let error = package
+            .add_known_blob(
+                layout::BLOBS_DIR,
+                &longer,
+                &mut b"the layer".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("(3 bytes) arrived as"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn what_the_base_holds_is_left_out_and_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = blob_of(b"held by the base");
+        let base = BaseHolds {
+            package_id: "ab".repeat(32),
+            file_name: Some("old.zip".into()),
+            entries: HashSet::from([
+                layout::blob_entry(layout::hex_of(&held.digest)),
+                layout::model_blob_entry(layout::hex_of(&blob_of(b"model").digest)),
+            ]),
+        };
+        let mut package = writer(dir.path(), Some(base));
+        let cancel = Cancel::new();
+        let streamed = package
+            .add_blob(
+                layout::BLOBS_DIR,
+                &mut b"held by the base".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap();
+        assert_eq!(streamed, held);
+        assert!(package.has(layout::BLOBS_DIR, &held));
+        package
+            .add_blob(
+                layout::MODEL_BLOBS_DIR,
+                &mut b"model".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap();
+        let new = blob_of(b"new");
+        assert!(!package.has(layout::BLOBS_DIR, &new));
+        package
+            .add_known_blob(
+                layout::BLOBS_DIR,
+                &new,
+                &mut b"new".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap();
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "format": "budgetguard-install-package", "format_version": 0,
+            "tool_version": "0", "created": "", "source_engine": "", "compression": "none",
+            "nodes": [], "images": [], "entries": [],
+        }))
+        .unwrap();
+        let written = package.finish(manifest, None).unwrap();
+        let base = written.manifest.base.unwrap();
+        assert_eq!(base.blobs, [held]);
+        assert_eq!(base.model_files, [blob_of(b"model")]);
+        assert_eq!(written.manifest.format_version, 3);
+        let names: Vec<&str> = written
+            .manifest
+            .entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                layout::blob_entry(layout::hex_of(&new.digest)).as_str(),
+                layout::SHA256SUMS
+            ]
+        );
+    }
+}

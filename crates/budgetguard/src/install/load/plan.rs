@@ -299,6 +299,24 @@ mod tests {
     }
 
     #[test]
+    fn compressed_layers_go_by_their_diff_ids_and_missing_blobs_are_named() {
+        let mut compressed = image("new", &["gzA", "gzB"]);
+        compressed.diff_ids = vec!["A".into(), "B".into()];
+        let absent = HashSet::from(["gzA".to_owned(), "gzB".to_owned()]);
+        let plan = |local: &[&str]| {
+            let present = [self::local("old", local)];
+            LoadPlan::new(&[compressed.clone()], &present, &[], false, absent.clone()).0
+        };
+        let half = plan(&["A"]);
+        assert_eq!(half.omit, HashSet::from(["gzA".to_owned()]));
+        assert_eq!(half.missing().as_deref(), Some("the layer gzB of `new:1`"));
+        assert!(!half.can_stream_more(), "what is left out is all absent");
+        let whole = plan(&["A", "B"]);
+        assert_eq!(whole.missing(), None);
+        assert_eq!(whole.full().omit, absent);
+    }
+
+    #[test]
     fn the_containerd_store_names_images_by_manifest() {
         let images = [image("cfg", &["A"])];
         assert!(is_present(
