@@ -8,6 +8,7 @@
 mod create;
 mod install;
 mod measure;
+mod registry;
 mod setup;
 
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("create") if args.len() == 1 => create::run(),
         Some("install") if args.len() == 1 => install::run(),
+        Some("registry") if args.len() == 1 => registry::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

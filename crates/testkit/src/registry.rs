@@ -27,8 +27,8 @@ const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// A layer as pushed.
 #[derive(Debug, Clone, Copy)]
 pub enum PushLayer {
-    /// Gzip-compressed, as registries usually serve layers (built in memory:
-    /// keep these small).
+    /// Gzip-compressed at gzip's default level, as `docker push` compresses
+    /// and registries usually serve layers (built in memory).
     Gzip(Layer),
     /// An uncompressed tar (OCI's `…layer.v1.tar`), streamed from the
     /// generator: any size.
@@ -319,7 +319,7 @@ impl TestRegistry {
             PushLayer::Gzip(layer) => {
                 let tar = layer_tar::bytes(layer);
                 let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&tar)));
-                let mut gzip = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let mut gzip = GzEncoder::new(Vec::new(), flate2::Compression::default());
                 std::io::Write::write_all(&mut gzip, &tar).expect("gzip in memory");
                 let gzipped = gzip.finish().expect("gzip in memory");
                 let digest = self.push_bytes(name, &gzipped);

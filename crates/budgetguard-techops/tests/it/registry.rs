@@ -174,10 +174,7 @@ fn images_from_registries_install_on_every_engine() {
         size < served + (64 << 10),
         "{size} bytes for {served} served"
     );
-    run(bin(home.path(), None)
-        .args(["verify-package", "--package"])
-        .arg(&package))
-    .success();
+    verify_package(home.path(), &package);
     real_zip_readers_accept(&package);
 
     for engine in &all {
@@ -232,10 +229,7 @@ fn a_cut_download_resumes_and_a_lying_registry_is_refused() {
                 .is_some_and(|r| r.starts_with("bytes=") && r != "bytes=0-")
     });
     assert!(resumed, "no ranged request: {:?}", cut.seen());
-    run(bin(home.path(), None)
-        .args(["verify-package", "--package"])
-        .arg(&package))
-    .success();
+    verify_package(home.path(), &package);
     std::fs::remove_file(&package).unwrap();
 
     let liar = FaultProxy::start(
@@ -388,10 +382,7 @@ fn update_packages_leave_out_what_the_base_holds() {
     .json();
     assert_eq!(shown["base"], old_id.as_str());
     assert_eq!(shown["savings"], left_out);
-    run(bin(home.path(), None)
-        .args(["verify-package", "--package"])
-        .arg(&update))
-    .success();
+    verify_package(home.path(), &update);
 
     for (i, engine) in all.iter().enumerate() {
         let _images = ImageGuard::new(engine, vec![v1.reference.clone(), v2.reference.clone()]);
@@ -452,14 +443,7 @@ fn update_packages_leave_out_what_the_base_holds() {
 /// base says which package to install first, and loads nothing.
 fn fallback_refuses(update: &Path, engine: &TestEngine, home: &Path, old_id: &str) {
     let unzipped = home.join("update-unzipped");
-    let out = Command::new("unzip")
-        .arg("-q")
-        .arg(update)
-        .arg("-d")
-        .arg(&unzipped)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    unzip(update, &unzipped, &[]);
     let out = Command::new("sh")
         .arg("install/install.sh")
         .current_dir(&unzipped)

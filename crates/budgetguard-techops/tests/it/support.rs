@@ -154,16 +154,14 @@ pub fn real_zip_readers_accept(path: &Path) {
     );
 }
 
-/// Unzips the package's `images/` folder and streams it through `docker
-/// load` on `engine`, as the fallback installer does.
-pub fn docker_load_images_folder(package: &Path, engine: &TestEngine) {
-    let dir = tempfile::tempdir().unwrap();
+/// Unzips the entries `patterns` (all when none) of `package` into `into`.
+pub fn unzip(package: &Path, into: &Path, patterns: &[&str]) {
     let out = Command::new("unzip")
         .arg("-q")
         .arg(package)
-        .arg("images/*")
+        .args(patterns)
         .arg("-d")
-        .arg(dir.path())
+        .arg(into)
         .output()
         .unwrap();
     assert!(
@@ -171,6 +169,21 @@ pub fn docker_load_images_folder(package: &Path, engine: &TestEngine) {
         "unzip: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `verify-package` on `package`; fails the test unless it passes.
+pub fn verify_package(home: &Path, package: &Path) {
+    run(bin(home, None)
+        .args(["verify-package", "--package"])
+        .arg(package))
+    .success();
+}
+
+/// Unzips the package's `images/` folder and streams it through `docker
+/// load` on `engine`, as the fallback installer does.
+pub fn docker_load_images_folder(package: &Path, engine: &TestEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    unzip(package, dir.path(), &["images/*"]);
     let out = engine
         .docker()
         .arg("load")
