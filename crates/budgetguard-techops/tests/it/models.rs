@@ -20,6 +20,7 @@ use crate::support::*;
 
 testkit::tests![
     the_demo_starts_offline_from_packaged_models_on_every_engine,
+    an_update_package_leaves_out_the_model_files_its_base_holds,
     nodes_of_one_cache_share_it_and_a_stopped_install_resumes,
     damaged_or_hostile_models_are_refused_and_change_nothing,
     the_preflight_says_when_the_models_do_not_fit_the_gpu,
@@ -334,6 +335,92 @@ fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
         bare_run.stderr
     );
     run(installer(home.path(), target, &dir).args(["uninstall", "--all"])).success();
+}
+
+fn an_update_package_leaves_out_the_model_files_its_base_holds() {
+    let engine = engines::require_primary();
+    let (demo, _copy) = demo_copy(&engine, "models-update");
+    let home = tempfile::tempdir().unwrap();
+    let server = ModelServer::demo(2 << 20);
+    server.set_token(Some(TOKEN));
+    let cache = format!("demo-update-{}", std::process::id());
+    let port = free_port();
+    let catalog = model_catalog(home.path(), &demo, &cache, &[("Update Demo", port, "base")]);
+    let old = home.path().join("old.zip");
+    create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Update Demo",
+        &old,
+        &[],
+    )
+    .success();
+    // The same image and model files, in a cache of another name.
+    let next = home.path().join("next");
+    std::fs::create_dir(&next).unwrap();
+    let renamed = format!("{cache}-next");
+    let catalog = model_catalog(&next, &demo, &renamed, &[("Update Demo", port, "base")]);
+    let update = home.path().join("update.zip");
+    let since = format!("--since={}", old.display());
+    let report = create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Update Demo",
+        &update,
+        &[&since],
+    )
+    .success()
+    .json();
+    drop(server);
+    let files = report["manifest"]["caches"][0]["files"]
+        .as_array()
+        .unwrap()
+        .len();
+    let base = &report["manifest"]["base"];
+    assert_eq!(base["model_files"].as_array().unwrap().len(), files);
+    assert!(
+        !base["blobs"].as_array().unwrap().is_empty(),
+        "the same image"
+    );
+    let size = std::fs::metadata(&update).unwrap().len();
+    assert!(size < 100 << 10, "only documents: {size} bytes");
+
+    // Where the base's models are not, nothing changes.
+    let dir = home.path().join("install");
+    let refused = run(installer(home.path(), &engine, &dir)
+        .args(["install-package", "--package"])
+        .arg(&update));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("needs its base package `old.zip`")
+            && refused.stderr.contains("lacks the model file"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!dir.join("endpoints.json").exists());
+    assert!(!dir.join("models").join(&renamed).exists());
+
+    // With the base installed, its files are copied into the new cache.
+    run(installer(home.path(), &engine, &dir)
+        .args(["install-package", "--package"])
+        .arg(&old))
+    .success();
+    let installed = run(installer(home.path(), &engine, &dir)
+        .args([
+            "install-package",
+            "--json",
+            "--start",
+            "--wait",
+            "120",
+            "--package",
+        ])
+        .arg(&update))
+    .success()
+    .json();
+    assert_eq!(installed["models"]["written"], files);
+    assert!(answers(port), "the Demo answers from the copied cache");
+    run(installer(home.path(), &engine, &dir).args(["uninstall", "--all", "--purge-cache"]))
+        .success();
 }
 
 fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {

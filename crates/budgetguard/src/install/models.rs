@@ -84,10 +84,22 @@ impl ModelPlan {
                 copies: HashMap::new(),
             });
         }
+        // Where this workstation has each content, as the logs of its
+        // caches (this package's and any other) vouch for it.
         let mut vouched_content: HashMap<String, PathBuf> = HashMap::new();
-        for plan in &caches {
-            let root = dir.models_dir(&plan.cache.name);
-            for (path, logged) in &plan.log {
+        let mut logs: Vec<(String, HashMap<String, Logged>)> = caches
+            .iter()
+            .map(|plan| (plan.cache.name.clone(), plan.log.clone()))
+            .collect();
+        if package.manifest().base.is_some() {
+            for name in other_caches(dir, &caches)? {
+                let log = read_log(&dir.models_log(&name))?;
+                logs.push((name, log));
+            }
+        }
+        for (name, log) in &logs {
+            let root = dir.models_dir(name);
+            for (path, logged) in log {
                 let at = root.join(path);
                 if unchanged(logged, &at) {
                     vouched_content.entry(logged.sha256.clone()).or_insert(at);
@@ -337,6 +349,34 @@ impl Placing<'_> {
         self.report.written_bytes += file.size;
         Ok(())
     }
+}
+
+/// The caches of the install folder other than `caches`, by their logs
+/// (`models/<cache>.files`).
+fn other_caches(dir: &InstallDir, caches: &[CachePlan]) -> Result<Vec<String>, InstallError> {
+    let folder = dir.root().join("models");
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(InstallError::io("read", &folder)(e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(InstallError::io("read", &folder))?;
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".files")) else {
+            continue;
+        };
+        let cache_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if cache_name && !caches.iter().any(|c| c.cache.name == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Whether the log vouches for the file at its place: same content, and

@@ -134,6 +134,17 @@ pub async fn create_package(
             })
         }
     };
+    if let (Some(_), Some(engine)) = (&options.from_registry, engine) {
+        // A model cache is filled or listed by the image's own tools, which
+        // run in the engine: there, the image must be in the engine too.
+        let runs_tools = |n: &&Node| n.model.is_some() && !options.models.skip;
+        for node in options.nodes.iter().filter(runs_tools) {
+            tokio::select! {
+                found = engine.ensure_image(&node.image, options.pull, &options.auth, &*reporter) => found?,
+                _ = cancel.cancelled() => return Err(PackageError::Cancelled),
+            };
+        }
+    }
     let caches = prepare_caches(
         engine,
         &options.nodes,
