@@ -107,7 +107,8 @@ impl PackageWriter {
     pub(crate) fn has(&mut self, folder: &str, blob: &Blob) -> bool {
         let name = format!("{folder}{}", layout::hex_of(&blob.digest));
         let known = known(&self.names, self.base.as_ref(), &name);
-        if known && !self.names.contains(&name) {
+        if known && !self.names.contains(&name) && !self.left_out.contains_key(&name) {
+            tracing::debug!(entry = %name, size = blob.size, why = "the base package holds it", "left out");
             self.left_out.insert(name, blob.clone());
         }
         known
@@ -250,6 +251,15 @@ impl PackageWriter {
                 model_files: of(layout::MODEL_BLOBS_DIR),
             }
         });
+        if let Some(base) = &manifest.base {
+            tracing::info!(
+                base = %base.package_id,
+                blobs = base.blobs.len(),
+                model_files = base.model_files.len(),
+                bytes = base.savings(),
+                "update package: left out what the base holds"
+            );
+        }
         manifest.format_version = manifest.version_needed();
         let mut manifest_bytes =
             serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
