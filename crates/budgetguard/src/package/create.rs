@@ -107,13 +107,14 @@ pub async fn create_package(
     let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
     let base = options.since.as_deref().map(Base::open).transpose()?;
 
-    let (images, layers, created, mut needed) = match (&options.from_registry, engine) {
+    let (images, holds, created, mut needed) = match (&options.from_registry, engine) {
         (Some(source), _) => {
             let images =
                 RegistryImages::resolve(&options.nodes, &options.auth, source, &*reporter, cancel)
                     .await?;
-            let (layers, created, size) = (images.layers(), images.created(), images.size());
-            (Images::Registry(images), layers, created, size)
+            let holds = base.map(|base| base.holds(&images.layers()));
+            let (created, size) = (images.created(), images.size(holds.as_ref()));
+            (Images::Registry(images), holds, created, size)
         }
         (None, Some(engine)) => {
             let images = EngineImages::resolve(
@@ -125,8 +126,11 @@ pub async fn create_package(
                 cancel,
             )
             .await?;
-            let (layers, created, size) = (images.layers(), images.created.clone(), images.size);
-            (Images::Engine(engine, images), layers, created, size)
+            // The export streams every layer; those the base holds are
+            // dropped as they arrive, so the whole size is the estimate.
+            let holds = base.map(|base| base.holds(&images.layers()));
+            let (created, size) = (images.created.clone(), images.size);
+            (Images::Engine(engine, images), holds, created, size)
         }
         (None, None) => {
             return Err(PackageError::NeedsEngine {
@@ -213,7 +217,7 @@ pub async fn create_package(
         caches,
         sign: options.sign.clone(),
         time: package_time(options.created, created),
-        base: base.map(|base| base.holds(&layers)),
+        base: holds,
     };
     let written = {
         let reporter = reporter.clone();

@@ -15,7 +15,7 @@ use super::image_config::ImageConfig;
 use super::layout::{self, BLOBS_DIR};
 use super::manifest::{Blob, PackagedImage, GZIP_LAYER};
 use super::since::ImageLayers;
-use super::writer::PackageWriter;
+use super::writer::{BaseHolds, PackageWriter};
 use super::PackageError;
 use crate::catalog::Node;
 use crate::progress::{Counted, Event, Reporter, Silent, Step, Throttle};
@@ -152,13 +152,18 @@ impl RegistryImages {
         self.images.iter().map(|i| i.created).collect()
     }
 
-    /// The bytes of their blobs, each once, as the registries serve them.
-    pub(crate) fn size(&self) -> u64 {
+    /// The bytes of their blobs, each once, as the registries serve them,
+    /// but for those the base holds.
+    pub(crate) fn size(&self, base: Option<&BaseHolds>) -> u64 {
         let mut seen = HashSet::new();
+        let held = |blob: &Blob| {
+            let entry = layout::blob_entry(layout::hex_of(&blob.digest));
+            base.is_some_and(|base| base.entries.contains(&entry))
+        };
         self.images
             .iter()
             .flat_map(|i| std::iter::once(&i.config).chain(&i.layers))
-            .filter(|b| seen.insert(&b.digest))
+            .filter(|b| seen.insert(&b.digest) && !held(b))
             .map(|b| b.size)
             .sum()
     }
