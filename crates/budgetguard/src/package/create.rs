@@ -36,7 +36,8 @@ pub struct CreateOptions {
     pub compression: Compression,
     /// Replace an existing output file.
     pub force: bool,
-    /// Pull images the engine lacks (images from the engine only).
+    /// Pull images the engine lacks: for its export, or (images from their
+    /// registries) for the images' own tools that fill model caches.
     pub pull: bool,
     /// Registry logins, for pulls and for reading from registries.
     pub auth: RegistryAuth,
