@@ -9,6 +9,7 @@ mod create;
 mod install;
 mod measure;
 mod models;
+mod registry;
 mod setup;
 
 use std::process::ExitCode;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         Some("create") if args.len() == 1 => create::run(),
         Some("install") if args.len() == 1 => install::run(),
         Some("models") if args.len() == 1 => models::run(),
+        Some("registry") if args.len() == 1 => registry::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

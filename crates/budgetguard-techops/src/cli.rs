@@ -21,6 +21,7 @@ mod verify;
 use std::path::PathBuf;
 
 use budgetguard::package::zip::Compression;
+use budgetguard::registry::Platform;
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
 use crate::context::Context;
@@ -226,6 +227,38 @@ pub struct CreateArgs {
     /// Use only images already in the engine; never pull.
     #[arg(long)]
     pub no_pull: bool,
+
+    /// Read the images from their registries, with no Docker engine: layers
+    /// stay compressed as served (logins: `NGC_API_KEY` for nvcr.io, else
+    /// the user's `docker login`).
+    #[arg(long, conflicts_with = "no_pull")]
+    pub from_registry: bool,
+
+    /// The platform a multi-platform image resolves to (with
+    /// --from-registry), e.g. linux/arm64.
+    #[arg(
+        long,
+        value_name = "OS/ARCH[/VARIANT]",
+        default_value = "linux/amd64",
+        requires = "from_registry"
+    )]
+    pub platform: Platform,
+
+    /// How many blobs download at once (with --from-registry).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u16).range(1..=64),
+        requires = "from_registry"
+    )]
+    pub jobs: u16,
+
+    /// Make an update package of an older package: leave out every layer,
+    /// config and model file OLD holds. It installs only where OLD is
+    /// installed.
+    #[arg(long, value_name = "OLD.zip")]
+    pub since: Option<PathBuf>,
 
     /// Record in the package that its nodes start after install
     /// (`install-package --no-start` still leaves them stopped).

@@ -157,6 +157,7 @@ fn hint(remedy: &Remedy) -> Option<String> {
         Remedy::SignedPackage => {
             "ask TechOps for a package made with `create-install-package --sign`".into()
         }
+        Remedy::ChoosePlatform => "pass `--platform` with one of the platforms it has".into(),
         // The message lists the nodes to choose from.
         Remedy::NameKnownNode | Remedy::NameInstalledNode => return None,
         _ => return None,

@@ -19,6 +19,9 @@ pub enum Step {
     Download(String),
     /// Exporting the images from the engine into the package.
     Export,
+    /// Copying the images' blobs from their registries into the package,
+    /// with no engine involved (several blobs in flight: one step for all).
+    FromRegistry,
     /// Checking a package's entries against its manifest.
     Verify,
     /// Streaming the images into the engine.
@@ -37,6 +40,7 @@ impl std::fmt::Display for Step {
             Step::Pull(image) => write!(f, "Pulling {image}"),
             Step::Download(blob) => write!(f, "Downloading {blob}"),
             Step::Export => f.write_str("Exporting images"),
+            Step::FromRegistry => f.write_str("Downloading images"),
             Step::Verify => f.write_str("Verifying package"),
             Step::Load => f.write_str("Loading images"),
             Step::FillModels(cache) => write!(f, "Downloading models ({cache})"),

@@ -14,6 +14,7 @@ use crate::engine::EngineError;
 use crate::install::{InstallError, Problem};
 use crate::models::ModelError;
 use crate::package::PackageError;
+use crate::registry::RegistryError;
 
 /// One thing the user can do about an error, for each face to name with its
 /// own controls.
@@ -56,6 +57,9 @@ pub enum Remedy {
     /// The package is not signed and this workstation wants signed ones:
     /// ask TechOps for a signed package.
     SignedPackage,
+    /// A multi-platform image has no image for the platform asked for:
+    /// choose one it has.
+    ChoosePlatform,
 }
 
 /// The remedies of `error` and of every error in its chain of causes, the
@@ -90,6 +94,8 @@ fn of_cause(cause: &(dyn std::error::Error + 'static), out: &mut Vec<Remedy>) {
         of_problem(e, out);
     } else if let Some(e) = cause.downcast_ref::<ModelError>() {
         of_model(e, out);
+    } else if let Some(e) = cause.downcast_ref::<RegistryError>() {
+        of_registry(e, out);
     }
 }
 
@@ -124,6 +130,8 @@ fn of_package(error: &PackageError, out: &mut Vec<Remedy>) {
     match error {
         PackageError::Catalog(e) => of_catalog(e, out),
         PackageError::Engine(e) => of_engine(e, out),
+        PackageError::Registry(e) => of_registry(e, out),
+        PackageError::Base(e) => of_package(e, out),
         PackageError::OutputExists { .. } => out.push(Remedy::ReplaceOutput),
         PackageError::DiskFull { .. } => out.push(Remedy::OutputElsewhere),
         PackageError::NotAPackage { .. } | PackageError::Mismatch { .. } => {
@@ -141,6 +149,18 @@ fn of_engine(error: &EngineError, out: &mut Vec<Remedy>) {
         EngineError::Unauthorized { registry, .. } if registry == "nvcr.io" => {
             out.push(Remedy::StoreCredentials)
         }
+        _ => {}
+    }
+}
+
+fn of_registry(error: &RegistryError, out: &mut Vec<Remedy>) {
+    match error {
+        RegistryError::Unauthorized { registry, .. } | RegistryError::Denied { registry, .. }
+            if registry == crate::registry::NGC_REGISTRY =>
+        {
+            out.push(Remedy::StoreCredentials)
+        }
+        RegistryError::NoMatchingPlatform { .. } => out.push(Remedy::ChoosePlatform),
         _ => {}
     }
 }
@@ -214,6 +234,17 @@ mod tests {
                 image: "nvcr.io/a:1".into(),
                 registry: "nvcr.io".into(),
             }),
+            Box::new(RegistryError::Unauthorized {
+                reference: "nvcr.io/a:1".into(),
+                registry: "nvcr.io".into(),
+                had_credentials: true,
+            }),
+            Box::new(RegistryError::NoMatchingPlatform {
+                reference: "r/a:1".into(),
+                platform: "linux/amd64".into(),
+                available: "linux/arm64".into(),
+            }),
+            Box::new(PackageError::NeedsEngine { what: "w" }),
             Box::new(InstallError::NotReady {
                 node: "n".into(),
                 url: "u".into(),

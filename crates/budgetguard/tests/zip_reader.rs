@@ -597,10 +597,10 @@ fn an_image_manifest_blob_naming_other_layers_is_refused_by_verify() {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&swapped))
     };
-    contents.images[0].manifest = budgetguard::package::manifest::Blob {
-        digest: format!("sha256:{digest}"),
-        size: swapped.len() as u64,
-    };
+    contents.images[0].manifest = budgetguard::package::manifest::Blob::plain(
+        format!("sha256:{digest}"),
+        swapped.len() as u64,
+    );
     let new_name = layout::blob_entry(&digest);
     for (name, data) in &mut contents.files {
         if *name == old {
@@ -650,6 +650,81 @@ fn manifests_that_disagree_with_themselves_are_refused_on_open() {
         message.len() < 600 && message.contains("is not valid"),
         "{message}"
     );
+}
+
+#[test]
+fn update_packages_and_compressed_layers_are_checked_on_open() {
+    let demo = support::package::demo;
+    let layer = demo().images[0].layers[0].clone();
+    let entry = layout::blob_entry(layout::hex_of(&layer.digest));
+    let without_layer = || {
+        let mut contents = demo();
+        contents.files.retain(|(name, _)| *name != entry);
+        contents
+    };
+    let base = |blobs: serde_json::Value| {
+        move |m: &mut serde_json::Value| {
+            m["format_version"] = 3.into();
+            m["base"] = serde_json::json!({"package_id": "ab".repeat(32), "blobs": blobs});
+        }
+    };
+    let left_out = serde_json::json!([{"digest": layer.digest, "size": layer.size}]);
+    // A layer the base holds may be left out; the rest verifies.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("update.zip");
+    without_layer().write(&path, base(left_out.clone()));
+    open_and_verify(&path).unwrap();
+    assert!(!Package::open(&path).unwrap().carries(&entry));
+    // Not listed as left out: missing.
+    let (missing, problem, _) = mismatch_of(package_error(&without_layer(), |_| {}));
+    assert_eq!(missing, entry);
+    assert!(matches!(problem, EntryProblem::BlobMissing));
+    let refusals = [
+        (
+            package_error(&demo(), base(left_out.clone())),
+            "its base leaves out `sha256:",
+            "which it carries too",
+        ),
+        (
+            package_error(
+                &without_layer(),
+                base(serde_json::json!([
+                    {"digest": layer.digest, "size": layer.size},
+                    {"digest": format!("sha256:{}", "0".repeat(64)), "size": 1},
+                ])),
+            ),
+            "its base leaves out `sha256:0000",
+            "which none of its images or model caches uses",
+        ),
+        (
+            package_error(&without_layer(), |m| {
+                base(left_out.clone())(m);
+                m["base"]["package_id"] = "../old".into();
+            }),
+            "its base has an id",
+            "that is not a SHA-256",
+        ),
+        (
+            package_error(&demo(), |m| {
+                m["images"][0]["layers"][0]["media_type"] =
+                    "application/vnd.oci.image.layer.v1.tar+zstd".into();
+            }),
+            "its image `budgetguard/test:1` has a blob of type",
+            "`application/vnd.oci.image.layer.v1.tar+zstd`, which this tool does not load",
+        ),
+        (
+            package_error(&demo(), |m| {
+                m["images"][0]["diff_ids"] = serde_json::json!([layer.digest]);
+            }),
+            "its image `budgetguard/test:1` lists diff IDs",
+            "that do not fit its layers",
+        ),
+    ];
+    for (error, first, second) in refusals {
+        let message = error.to_string();
+        assert!(message.contains(first), "{first}: {message}");
+        assert!(message.contains(second), "{second}: {message}");
+    }
 }
 
 /// A copy of `path` with one byte of entry `name` flipped, and the CRC-32 of

@@ -107,6 +107,21 @@ pub fn docker_required() -> bool {
     std::env::var("BUDGETGUARD_REQUIRE_DOCKER").is_ok_and(|v| v == "1")
 }
 
+/// Whether the program `tool` runs here (`tool --version`); when it does
+/// not, fails with `missing` when Docker tests are required, else says
+/// `skipped: <missing>` and returns false.
+pub fn tool_found(tool: &str, missing: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found || !docker_required(), "{missing}");
+    if !found {
+        eprintln!("skipped: {missing}");
+    }
+    found
+}
+
 /// The engines listed in `BUDGETGUARD_TEST_ENGINES`, or the default engine.
 pub fn listed() -> Vec<TestEngine> {
     match std::env::var("BUDGETGUARD_TEST_ENGINES") {

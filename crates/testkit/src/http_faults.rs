@@ -1,7 +1,7 @@
 //! An HTTP proxy in front of a test registry that misbehaves on purpose:
 //! it cuts blob downloads mid-way (a number of times, then behaves), flips a byte of a
-//! blob every time (a registry that lies about a digest), or delays every
-//! request (a distant registry). It records every
+//! blob every time (a registry that lies about a digest), delays every
+//! request (a distant registry), or refuses manifests with a status. It records every
 //! request, so tests can check that a download resumed with `Range`.
 
 use std::io::BufReader;
@@ -34,6 +34,9 @@ pub enum Fault {
     /// Every request waits this long before it is relayed, as over a
     /// distant network.
     Latency(std::time::Duration),
+    /// Every `GET` of a manifest is answered with this status (as NGC
+    /// answers 402 to an account without the image's entitlement).
+    ManifestStatus(u16),
 }
 
 /// A request the proxy saw.
@@ -149,6 +152,15 @@ fn serve(
         Fault::Latency(wait) => {
             std::thread::sleep(*wait);
             BodyFault::None
+        }
+        Fault::ManifestStatus(status) if method == "GET" && target.contains("/manifests/") => {
+            let body = br#"{"errors":[{"code":"DENIED","message":"refused by the test proxy"}]}"#;
+            return http::respond(
+                &mut client,
+                &format!("{status} Refused"),
+                &[("Content-Type", "application/json")],
+                body,
+            );
         }
         _ => BodyFault::None,
     };

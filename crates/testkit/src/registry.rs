@@ -13,6 +13,7 @@ use base64::Engine as _;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
+use crate::engines::TestEngine;
 use crate::images::Layer;
 use crate::{engines, fixtures, http, layer_tar};
 
@@ -26,8 +27,8 @@ const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// A layer as pushed.
 #[derive(Debug, Clone, Copy)]
 pub enum PushLayer {
-    /// Gzip-compressed, as registries usually serve layers (built in memory:
-    /// keep these small).
+    /// Gzip-compressed at gzip's default level, as `docker push` compresses
+    /// and registries usually serve layers (built in memory).
     Gzip(Layer),
     /// An uncompressed tar (OCI's `…layer.v1.tar`), streamed from the
     /// generator: any size.
@@ -52,6 +53,8 @@ pub struct PushedImage {
     pub reference: String,
     /// The manifest's digest.
     pub manifest_digest: String,
+    /// The manifest's size.
+    pub manifest_size: u64,
     /// The config blob.
     pub config: PushedBlob,
     /// The layers, bottom first.
@@ -89,16 +92,10 @@ impl TestRegistry {
     }
 
     fn launch(login: Option<(String, String)>) -> Option<Self> {
-        let found = Command::new("docker-registry")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found || !engines::docker_required(),
-            "docker-registry is not installed (.ci/deps.sh)"
-        );
-        if !found {
-            eprintln!("skipped: docker-registry is not installed");
+        if !engines::tool_found(
+            "docker-registry",
+            "docker-registry is not installed (.ci/deps.sh)",
+        ) {
             return None;
         }
         let dir = tempfile::tempdir().expect("a temp folder");
@@ -169,14 +166,30 @@ impl TestRegistry {
     /// Pushes an image of `layers` for linux/amd64 as `<name>:<tag>` with a
     /// Docker schema 2 manifest.
     pub fn push_image(&self, name: &str, tag: &str, layers: &[PushLayer]) -> PushedImage {
-        let image = self.push_parts(name, layers, "linux/amd64");
-        let manifest = manifest_json(&image);
-        let digest = self.put_manifest(name, tag, DOCKER_MANIFEST, &manifest);
-        assert_eq!(digest, image.manifest_digest);
-        PushedImage {
-            reference: format!("{}/{name}:{tag}", self.host()),
-            ..image
-        }
+        self.push_platform_image(name, tag, layers, "linux/amd64")
+    }
+
+    /// Pushes an image of `layers` for `platform` (`"linux/arm64"`) as
+    /// `<name>:<tag>` (by its digest when `tag` is empty) with a Docker
+    /// schema 2 manifest.
+    pub fn push_platform_image(
+        &self,
+        name: &str,
+        tag: &str,
+        layers: &[PushLayer],
+        platform: &str,
+    ) -> PushedImage {
+        let (pushed, diff_ids): (Vec<_>, Vec<_>) =
+            layers.iter().map(|l| self.push_layer(name, *l)).unzip();
+        let (os, architecture) = platform.split_once('/').expect("os/architecture");
+        let config = serde_json::json!({
+            "architecture": architecture,
+            "os": os,
+            "created": "2026-01-01T00:00:00Z",
+            "config": {"Cmd": ["/data"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        });
+        self.push_config_and_manifest(name, tag, &config, pushed, platform)
     }
 
     /// Pushes one image per `(platform, layers)` (`"linux/arm64"`) and an
@@ -188,78 +201,160 @@ impl TestRegistry {
         tag: &str,
         platforms: &[(&str, Vec<PushLayer>)],
     ) -> (String, Vec<PushedImage>) {
-        let mut images = Vec::new();
-        let mut entries = Vec::new();
-        for (platform, layers) in platforms {
-            let image = self.push_parts(name, layers, platform);
-            let manifest = manifest_json(&image);
-            self.put_manifest(name, &image.manifest_digest, DOCKER_MANIFEST, &manifest);
-            let (os, architecture) = platform.split_once('/').expect("os/architecture");
-            entries.push(serde_json::json!({
-                "mediaType": DOCKER_MANIFEST,
-                "digest": image.manifest_digest,
-                "size": manifest.len(),
-                "platform": {"os": os, "architecture": architecture},
-            }));
-            images.push(PushedImage {
-                reference: format!("{}/{name}@{}", self.host(), image.manifest_digest),
-                ..image
-            });
-        }
+        let images: Vec<PushedImage> = platforms
+            .iter()
+            .map(|(platform, layers)| self.push_platform_image(name, "", layers, platform))
+            .collect();
+        let digest = self.push_index_of(name, tag, &images.iter().collect::<Vec<_>>());
+        (digest, images)
+    }
+
+    /// Pushes an OCI index of `images` (pushed to `name` already, by tag or
+    /// digest) as `<name>:<tag>`; returns its digest.
+    pub fn push_index_of(&self, name: &str, tag: &str, images: &[&PushedImage]) -> String {
+        let entries: Vec<_> = images
+            .iter()
+            .map(|image| {
+                let (os, architecture) = image.platform.split_once('/').expect("os/architecture");
+                serde_json::json!({
+                    "mediaType": DOCKER_MANIFEST,
+                    "digest": image.manifest_digest,
+                    "size": image.manifest_size,
+                    "platform": {"os": os, "architecture": architecture},
+                })
+            })
+            .collect();
         let index = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2,
             "mediaType": OCI_INDEX,
             "manifests": entries,
         }))
         .expect("JSON serializes");
-        let digest = self.put_manifest(name, tag, OCI_INDEX, &index);
-        (digest, images)
+        self.put_manifest(name, tag, OCI_INDEX, &index)
     }
 
-    /// Pushes the layers and config of an image; its manifest digest is
-    /// computed, not yet pushed.
-    fn push_parts(&self, name: &str, layers: &[PushLayer], platform: &str) -> PushedImage {
-        let mut pushed = Vec::new();
-        let mut diff_ids = Vec::new();
-        for layer in layers {
-            let (blob, diff_id) = match *layer {
-                PushLayer::Gzip(layer) => {
-                    let tar = layer_tar::bytes(layer);
-                    let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&tar)));
-                    let mut gzip = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                    std::io::Write::write_all(&mut gzip, &tar).expect("gzip in memory");
-                    let gzipped = gzip.finish().expect("gzip in memory");
-                    let digest = self.push_bytes(name, &gzipped);
-                    let blob = PushedBlob {
-                        media_type: DOCKER_LAYER_GZIP.into(),
-                        digest,
-                        size: gzipped.len() as u64,
-                    };
-                    (blob, diff_id)
-                }
-                PushLayer::Tar(layer) => {
-                    let (digest, size) = layer_tar::digest_of(layer_tar::reader(layer).0);
-                    self.push_stream(name, &digest, layer_tar::reader(layer).0, size);
-                    let blob = PushedBlob {
-                        media_type: OCI_LAYER_TAR.into(),
-                        digest: digest.clone(),
-                        size,
-                    };
-                    (blob, digest)
-                }
-            };
-            pushed.push(blob);
-            diff_ids.push(diff_id);
+    /// Pushes the image `local` of `engine` as `<name>:<tag>` with skopeo
+    /// (which gzips its layers, as `docker push` does); `None` (the test
+    /// skips) when skopeo is missing and Docker is not required.
+    pub fn push_from_engine(
+        &self,
+        engine: &TestEngine,
+        local: &str,
+        name: &str,
+        tag: &str,
+    ) -> Option<PushedImage> {
+        if !engines::tool_found("skopeo", "skopeo is not installed (.ci/deps.sh)") {
+            return None;
         }
-        let (os, architecture) = platform.split_once('/').expect("os/architecture");
-        let config = serde_json::to_vec(&serde_json::json!({
-            "architecture": architecture,
-            "os": os,
-            "created": "2026-01-01T00:00:00Z",
-            "config": {"Cmd": ["/data"]},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        }))
-        .expect("JSON serializes");
+        let mut command = Command::new("skopeo");
+        command
+            .args(["copy", "--quiet", "--dest-tls-verify=false"])
+            .args(["--src-daemon-host", &engine.host]);
+        if let Some((user, password)) = &self.login {
+            command
+                .arg("--dest-creds")
+                .arg(format!("{user}:{password}"));
+        }
+        let out = command
+            .arg(format!("docker-daemon:{local}"))
+            .arg(format!("docker://{}/{name}:{tag}", self.host()))
+            .output()
+            .expect("skopeo runs");
+        assert!(
+            out.status.success(),
+            "skopeo copy {local}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let manifest = self.get(&format!("/v2/{name}/manifests/{tag}"), DOCKER_MANIFEST);
+        let document: serde_json::Value =
+            serde_json::from_slice(&manifest).expect("a JSON manifest");
+        let blob = |d: &serde_json::Value| PushedBlob {
+            media_type: d["mediaType"].as_str().unwrap_or_default().to_owned(),
+            digest: d["digest"].as_str().expect("a digest").to_owned(),
+            size: d["size"].as_u64().expect("a size"),
+        };
+        Some(PushedImage {
+            reference: format!("{}/{name}:{tag}", self.host()),
+            manifest_digest: format!("sha256:{}", hex::encode(Sha256::digest(&manifest))),
+            manifest_size: manifest.len() as u64,
+            config: blob(&document["config"]),
+            layers: document["layers"]
+                .as_array()
+                .expect("layers")
+                .iter()
+                .map(blob)
+                .collect(),
+            platform: "linux/amd64".to_owned(),
+        })
+    }
+
+    /// Pushes `base` with `layers` added on top as `<name>:<tag>`: its
+    /// config gets their diff IDs and the time `created`.
+    pub fn push_on_top(
+        &self,
+        base: &PushedImage,
+        name: &str,
+        tag: &str,
+        layers: &[PushLayer],
+        created: &str,
+    ) -> PushedImage {
+        let config = self.get(&format!("/v2/{name}/blobs/{}", base.config.digest), "*/*");
+        let mut config: serde_json::Value = serde_json::from_slice(&config).expect("a config");
+        let mut pushed = base.layers.clone();
+        for layer in layers {
+            let (blob, diff_id) = self.push_layer(name, *layer);
+            pushed.push(blob);
+            config["rootfs"]["diff_ids"]
+                .as_array_mut()
+                .expect("diff IDs")
+                .push(diff_id.into());
+        }
+        config["created"] = created.into();
+        self.push_config_and_manifest(name, tag, &config, pushed, &base.platform)
+    }
+
+    /// Pushes one layer; returns its blob and diff ID.
+    fn push_layer(&self, name: &str, layer: PushLayer) -> (PushedBlob, String) {
+        match layer {
+            PushLayer::Gzip(layer) => {
+                let tar = layer_tar::bytes(layer);
+                let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&tar)));
+                let mut gzip = GzEncoder::new(Vec::new(), flate2::Compression::default());
+                std::io::Write::write_all(&mut gzip, &tar).expect("gzip in memory");
+                let gzipped = gzip.finish().expect("gzip in memory");
+                let digest = self.push_bytes(name, &gzipped);
+                let blob = PushedBlob {
+                    media_type: DOCKER_LAYER_GZIP.into(),
+                    digest,
+                    size: gzipped.len() as u64,
+                };
+                (blob, diff_id)
+            }
+            PushLayer::Tar(layer) => {
+                let (digest, size) = layer_tar::digest_of(layer_tar::reader(layer).0);
+                self.push_stream(name, &digest, layer_tar::reader(layer).0, size);
+                let blob = PushedBlob {
+                    media_type: OCI_LAYER_TAR.into(),
+                    digest: digest.clone(),
+                    size,
+                };
+                (blob, digest)
+            }
+        }
+    }
+
+    /// Pushes `config` and a Docker schema 2 manifest of it and `layers`
+    /// (pushed already) as `<name>:<tag>`, or by its digest when `tag` is
+    /// empty.
+    fn push_config_and_manifest(
+        &self,
+        name: &str,
+        tag: &str,
+        config: &serde_json::Value,
+        layers: Vec<PushedBlob>,
+        platform: &str,
+    ) -> PushedImage {
+        let config = serde_json::to_vec(config).expect("JSON serializes");
         let config = PushedBlob {
             media_type: DOCKER_CONFIG.into(),
             digest: self.push_bytes(name, &config),
@@ -268,15 +363,37 @@ impl TestRegistry {
         let mut image = PushedImage {
             reference: String::new(),
             manifest_digest: String::new(),
+            manifest_size: 0,
             config,
-            layers: pushed,
+            layers,
             platform: platform.to_owned(),
         };
-        image.manifest_digest = format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(manifest_json(&image)))
-        );
+        let manifest = manifest_json(&image);
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&manifest)));
+        let (reference, separator) = if tag.is_empty() {
+            (digest.as_str(), '@')
+        } else {
+            (tag, ':')
+        };
+        let pushed = self.put_manifest(name, reference, DOCKER_MANIFEST, &manifest);
+        assert_eq!(pushed, digest);
+        image.reference = format!("{}/{name}{separator}{reference}", self.host());
+        image.manifest_digest = digest;
+        image.manifest_size = manifest.len() as u64;
         image
+    }
+
+    /// `GET`s `path` (with the registry's login), accepting `accept`;
+    /// fails the test unless it answers 200.
+    pub fn get(&self, path: &str, accept: &str) -> Vec<u8> {
+        let auth = self.authorization();
+        let mut headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        headers.push(("Accept", accept));
+        let answer = http::send(self.addr, "GET", path, &headers, std::io::empty(), 0)
+            .expect("the registry answers");
+        assert_eq!(answer.head.status(), 200, "GET {path}");
+        answer.body
     }
 
     /// Pushes a blob held in memory; returns its digest.

@@ -99,6 +99,9 @@ pub(crate) async fn create_package(
         start_after_install: settings.start_after_install,
         models,
         sign,
+        from_registry: None,
+        since: None,
+        created: None,
     };
     let workstation = Arc::clone(&state.workstation);
     started(

@@ -186,7 +186,7 @@ impl Workstation {
             Ok(engine) => engine,
             Err(text) => return Outcome::Failed(Message::new(text)),
         };
-        match package::create_package(&engine, &options, reporter, &cancel).await {
+        match package::create_package(Some(&engine), &options, reporter, &cancel).await {
             Ok(report) => Outcome::Created(Box::new(report)),
             Err(e @ PackageError::Cancelled) => cancelled(&package_error(&e)),
             Err(e) => Outcome::Failed(package_error(&e)),

@@ -44,11 +44,14 @@ async fn make_package(
         start_after_install: false,
         models: Default::default(),
         sign: None,
+        from_registry: None,
+        since: None,
+        created: None,
     };
     within(
         "making the package",
         Duration::from_secs(300),
-        create_package(&connected, &options, Arc::new(Silent), &Cancel::new()),
+        create_package(Some(&connected), &options, Arc::new(Silent), &Cancel::new()),
     )
     .await
     .unwrap();

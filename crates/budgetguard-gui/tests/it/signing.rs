@@ -254,11 +254,14 @@ fn sign_a_package_and_trust_its_key_in_the_browser() {
             start_after_install: false,
             models: Default::default(),
             sign: None,
+            from_registry: None,
+            since: None,
+            created: None,
         };
         within(
             "making the unsigned package",
             Duration::from_secs(120),
-            create_package(&connected, &plain, Arc::new(Silent), &Cancel::new()),
+            create_package(Some(&connected), &plain, Arc::new(Silent), &Cancel::new()),
         )
         .await
         .unwrap();

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use budgetguard::models::ModelStore;
-use budgetguard::package::{create_package, CreateOptions, CreateReport, ModelOptions};
+use budgetguard::package::{
+    create_package, source_date_epoch, CreateOptions, CreateReport, ModelOptions, RegistrySource,
+};
 use budgetguard::signing::SigningKey;
 use budgetguard::size::human;
 
@@ -40,10 +42,21 @@ pub async fn run(ctx: &Context, args: &CreateArgs) -> anyhow::Result<()> {
             Some(path) => Some(Arc::new(open_key(path)?)),
             None => None,
         },
+        from_registry: args.from_registry.then(|| RegistrySource {
+            platform: args.platform.clone(),
+            jobs: args.jobs.into(),
+        }),
+        since: args.since.clone(),
+        created: source_date_epoch()?,
     };
-    let engine = ctx.engine().await?;
+    // Images from their registries need no engine, unless a model cache
+    // must be filled or listed with an image's tools.
+    let engine = match options.needs_engine() {
+        true => Some(ctx.engine().await?),
+        false => None,
+    };
     let cancel = ctx.cancel_on_ctrl_c();
-    let report = create_package(&engine, &options, ctx.reporter(), &cancel).await?;
+    let report = create_package(engine.as_ref(), &options, ctx.reporter(), &cancel).await?;
     ctx.printer.report(&report, |out| text(out, &report));
     Ok(())
 }
@@ -65,7 +78,12 @@ fn text(out: &mut Text, report: &CreateReport) {
                 .map_or_else(|| "nobody (unsigned)".to_owned(), |id| format!("key {id}")),
         ),
         ("compression", manifest.compression.to_string()),
+        ("images from", manifest.source_engine.clone()),
     ];
+    if let Some(base) = &manifest.base {
+        fields.push(("update of", base.describe()));
+        fields.push(("left out", left_out(base)));
+    }
     for node in &manifest.nodes {
         fields.push((
             "node",
@@ -96,6 +114,16 @@ fn text(out: &mut Text, report: &CreateReport) {
     out.line(format_args!(
         "  budgetguard-techops install-package --package {file}"
     ));
+}
+
+/// What an update package leaves out, for people.
+pub(super) fn left_out(base: &budgetguard::package::manifest::PackageBase) -> String {
+    format!(
+        "{} blobs and {} model files, {} (the base holds them)",
+        base.blobs.len(),
+        base.model_files.len(),
+        human(base.savings())
+    )
 }
 
 /// Opens the signing key at `path`, asking for its password (from

@@ -12,9 +12,12 @@ use crate::table::{Table, Text};
 pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
     let package = Package::open(&args.package)?;
     let signer = package.signer(&ctx.trusted_keys()?);
+    let base = package.manifest().base.as_ref();
     let report = serde_json::json!({
         "package_id": package.id(),
         "signer": signer,
+        "base": base.map(|b| &b.package_id),
+        "savings": base.map_or(0, |b| b.savings()),
         "manifest": package.manifest(),
     });
     ctx.printer
@@ -25,7 +28,7 @@ pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
 fn text(out: &mut Text, package: &Package, signer: &Signer, args: &PackageArg) {
     let manifest = package.manifest();
     out.line(format_args!("Package {}", args.package.display()));
-    out.fields([
+    let mut fields = vec![
         ("package id", package.id().to_string()),
         ("signature", signer.to_string()),
         ("size", human(package.file_size())),
@@ -46,7 +49,12 @@ fn text(out: &mut Text, package: &Package, signer: &Signer, args: &PackageArg) {
                 "nodes stay stopped (unless `install-package --start`)".to_owned()
             },
         ),
-    ]);
+    ];
+    if let Some(base) = &manifest.base {
+        fields.push(("update of", base.describe()));
+        fields.push(("left out", super::create::left_out(base)));
+    }
+    out.fields(fields);
     out.line("Nodes:");
     let mut nodes = Table::new(&["NODE", "PORT", "VARIANT", "GPU", "IMAGE"]).right_align(1);
     nodes.indent = 2;

@@ -26,25 +26,6 @@ fn tool(home: &Path, engine: &TestEngine, dir: &Path, compose: &str) -> Command 
     command
 }
 
-/// `POST /v1/infer` on the node, returning the decoded PNG's first bytes.
-fn infer(port: u16) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            r#"{"prompt":"a red fox","seed":7}"#,
-        ])
-        .arg(format!("http://127.0.0.1:{port}/v1/infer"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "infer failed on port {port}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
     let all = engines::require_available();
     let source = &all[0];

@@ -289,8 +289,10 @@ fn bad_packages_are_refused_each_with_its_own_error_and_change_nothing() {
     });
     corpus.push((
         bad("future.zip"),
-        "uses package format 99, this tool reads up to 2; install a newer budgetguard-techops"
-            .into(),
+        format!(
+            "uses package format 99, this tool reads up to {}; install a newer budgetguard-techops",
+            budgetguard::package::manifest::FORMAT_VERSION
+        ),
     ));
     let renamed_layer = layer.clone();
     with_manifest(&good, &bad("digest.zip"), |m| {

@@ -16,6 +16,7 @@ mod messages;
 mod models;
 mod never_wrong;
 mod pull;
+mod registry;
 mod repack;
 mod signing;
 mod support;
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
             models::tests(),
             never_wrong::tests(),
             pull::tests(),
+            registry::tests(),
             signing::tests(),
             zip_structure::tests(),
         ]

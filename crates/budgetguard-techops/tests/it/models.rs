@@ -21,6 +21,7 @@ use crate::support::*;
 testkit::tests![
     an_interrupted_fill_resumes_where_it_stopped,
     the_demo_starts_offline_from_packaged_models_on_every_engine,
+    an_update_package_leaves_out_the_model_files_its_base_holds,
     nodes_of_one_cache_share_it_and_a_stopped_install_resumes,
     damaged_or_hostile_models_are_refused_and_change_nothing,
     the_preflight_says_when_the_models_do_not_fit_the_gpu,
@@ -115,12 +116,58 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, i64, i64)> {
     found
 }
 
+/// `install-package --json --start` of `package` into `dir` on `engine`,
+/// which must succeed; its report.
+fn install_started(
+    home: &Path,
+    engine: &TestEngine,
+    dir: &Path,
+    package: &Path,
+) -> serde_json::Value {
+    run(installer(home, engine, dir)
+        .args(["install-package", "--json", "--start", "--wait", "120"])
+        .arg("--package")
+        .arg(package))
+    .success()
+    .json()
+}
+
 fn installer(home: &Path, engine: &TestEngine, dir: &Path) -> Command {
     let mut command = bin(home, Some(&engine.host));
     command
         .env("BUDGETGUARD_INSTALL_DIR", dir)
         .env_remove("DEMO_NIM_MODEL_SERVER");
     command
+}
+
+/// What a model test on the primary engine starts from: the engine, a
+/// copy of the Demo image (and its guard), a home folder, a model server of
+/// `bytes` of model files that wants the test token, and a cache name of
+/// this run.
+fn model_fixture(
+    name: &str,
+    bytes: u64,
+) -> (
+    TestEngine,
+    String,
+    ImageGuard,
+    tempfile::TempDir,
+    ModelServer,
+    String,
+) {
+    let engine = engines::require_primary();
+    let (demo, copy) = demo_copy(&engine, name);
+    let server = ModelServer::demo(bytes);
+    server.set_token(Some(TOKEN));
+    let cache = format!("demo-{name}-{}", std::process::id());
+    (
+        engine,
+        demo,
+        copy,
+        tempfile::tempdir().unwrap(),
+        server,
+        cache,
+    )
 }
 
 fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
@@ -231,18 +278,7 @@ fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
         let _image = ImageGuard::new(target, vec![demo.clone()]);
         let package = if i % 2 == 0 { &filled } else { &given };
         let dir = home.path().join(format!("install-{}", target.name));
-        let first = run(installer(home.path(), target, &dir)
-            .args([
-                "install-package",
-                "--json",
-                "--start",
-                "--wait",
-                "120",
-                "--package",
-            ])
-            .arg(package))
-        .success()
-        .json();
+        let first = install_started(home.path(), target, &dir, package);
         assert!(
             first["models"]["written"].as_u64().unwrap() >= files,
             "{}",
@@ -337,13 +373,66 @@ fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
     run(installer(home.path(), target, &dir).args(["uninstall", "--all"])).success();
 }
 
+fn an_update_package_leaves_out_the_model_files_its_base_holds() {
+    let (engine, demo, _copy, home, server, cache) = model_fixture("models-update", 2 << 20);
+    let port = free_port();
+    let catalog = model_catalog(home.path(), &demo, &cache, &[("Update Demo", port, "base")]);
+    let make = |catalog: &Path, output: &Path, extra: &[&str]| {
+        let mut tool = techops(home.path(), &engine, &server);
+        create(&mut tool, catalog, "Update Demo", output, extra).success()
+    };
+    let old = home.path().join("old.zip");
+    make(&catalog, &old, &[]);
+    // The same image and model files, in a cache of another name.
+    let next = home.path().join("next");
+    std::fs::create_dir(&next).unwrap();
+    let renamed = format!("{cache}-next");
+    let catalog = model_catalog(&next, &demo, &renamed, &[("Update Demo", port, "base")]);
+    let update = home.path().join("update.zip");
+    let report = make(&catalog, &update, &[&format!("--since={}", old.display())]).json();
+    drop(server);
+    let files = report["manifest"]["caches"][0]["files"]
+        .as_array()
+        .unwrap()
+        .len();
+    let base = &report["manifest"]["base"];
+    assert_eq!(base["model_files"].as_array().unwrap().len(), files);
+    assert!(
+        !base["blobs"].as_array().unwrap().is_empty(),
+        "the same image"
+    );
+    let size = std::fs::metadata(&update).unwrap().len();
+    assert!(size < 100 << 10, "only documents: {size} bytes");
+
+    // Where the base's models are not, nothing changes.
+    let dir = home.path().join("install");
+    let refused = run(installer(home.path(), &engine, &dir)
+        .args(["install-package", "--package"])
+        .arg(&update));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("needs its base package `old.zip`")
+            && refused.stderr.contains("lacks the model file"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!dir.join("endpoints.json").exists());
+    assert!(!dir.join("models").join(&renamed).exists());
+
+    // With the base installed, its files are copied into the new cache.
+    run(installer(home.path(), &engine, &dir)
+        .args(["install-package", "--package"])
+        .arg(&old))
+    .success();
+    let installed = install_started(home.path(), &engine, &dir, &update);
+    assert_eq!(installed["models"]["written"], files);
+    assert!(answers(port), "the Demo answers from the copied cache");
+    run(installer(home.path(), &engine, &dir).args(["uninstall", "--all", "--purge-cache"]))
+        .success();
+}
+
 fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
-    let engine = engines::require_primary();
-    let (demo, _copy) = demo_copy(&engine, "shared");
-    let home = tempfile::tempdir().unwrap();
-    let server = ModelServer::demo(400 << 20);
-    server.set_token(Some(TOKEN));
-    let cache = format!("demo-shared-{}", std::process::id());
+    let (engine, demo, _copy, home, server, cache) = model_fixture("shared", 400 << 20);
     let catalog = model_catalog(
         home.path(),
         &demo,
@@ -440,12 +529,7 @@ fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
 }
 
 fn damaged_or_hostile_models_are_refused_and_change_nothing() {
-    let engine = engines::require_primary();
-    let (demo, _copy) = demo_copy(&engine, "hostile-models");
-    let home = tempfile::tempdir().unwrap();
-    let server = ModelServer::demo(2 << 20);
-    server.set_token(Some(TOKEN));
-    let cache = format!("demo-hostile-{}", std::process::id());
+    let (engine, demo, _copy, home, server, cache) = model_fixture("hostile-models", 2 << 20);
     let catalog = model_catalog(
         home.path(),
         &demo,
@@ -562,12 +646,7 @@ fn damaged_or_hostile_models_are_refused_and_change_nothing() {
 }
 
 fn the_preflight_says_when_the_models_do_not_fit_the_gpu() {
-    let engine = engines::require_primary();
-    let (demo, _copy) = demo_copy(&engine, "gpu-fit");
-    let home = tempfile::tempdir().unwrap();
-    let server = ModelServer::demo(1 << 20);
-    server.set_token(Some(TOKEN));
-    let cache = format!("demo-gpu-{}", std::process::id());
+    let (engine, demo, _copy, home, server, cache) = model_fixture("gpu-fit", 1 << 20);
     let catalog = model_catalog(
         home.path(),
         &demo,

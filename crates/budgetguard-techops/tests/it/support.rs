@@ -154,16 +154,14 @@ pub fn real_zip_readers_accept(path: &Path) {
     );
 }
 
-/// Unzips the package's `images/` folder and streams it through `docker
-/// load` on `engine`, as the fallback installer does.
-pub fn docker_load_images_folder(package: &Path, engine: &TestEngine) {
-    let dir = tempfile::tempdir().unwrap();
+/// Unzips the entries `patterns` (all when none) of `package` into `into`.
+pub fn unzip(package: &Path, into: &Path, patterns: &[&str]) {
     let out = Command::new("unzip")
         .arg("-q")
         .arg(package)
-        .arg("images/*")
+        .args(patterns)
         .arg("-d")
-        .arg(dir.path())
+        .arg(into)
         .output()
         .unwrap();
     assert!(
@@ -171,6 +169,21 @@ pub fn docker_load_images_folder(package: &Path, engine: &TestEngine) {
         "unzip: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `verify-package` on `package`; fails the test unless it passes.
+pub fn verify_package(home: &Path, package: &Path) {
+    run(bin(home, None)
+        .args(["verify-package", "--package"])
+        .arg(package))
+    .success();
+}
+
+/// Unzips the package's `images/` folder and streams it through `docker
+/// load` on `engine`, as the fallback installer does.
+pub fn docker_load_images_folder(package: &Path, engine: &TestEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    unzip(package, dir.path(), &["images/*"]);
     let out = engine
         .docker()
         .arg("load")
@@ -282,4 +295,23 @@ pub fn interrupt_after(command: &mut Command, marker: &str) -> (Option<i32>, Str
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     (child.wait().unwrap().code(), rest)
+}
+
+/// `POST /v1/infer` on the node, returning the answer (a base64 PNG).
+pub fn infer(port: u16) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"prompt":"a red fox","seed":7}"#,
+        ])
+        .arg(format!("http://127.0.0.1:{port}/v1/infer"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "infer failed on port {port}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,5 +1,7 @@
 //! Errors of engine access, each saying what to do about it.
 
+use crate::registry::login_hint;
+
 /// Why talking to the Docker engine failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -134,13 +136,5 @@ impl std::fmt::Display for Unreachable {
             Self::NoAnswer(seconds) => write!(f, "no answer within {seconds} s"),
             Self::Other(detail) => f.write_str(detail),
         }
-    }
-}
-
-fn login_hint(registry: &str) -> String {
-    if registry == "nvcr.io" {
-        "set a valid NGC API key in `NGC_API_KEY`, or store one on this machine".to_owned()
-    } else {
-        format!("log in with `docker login {registry}` and retry")
     }
 }

@@ -46,6 +46,8 @@ pub struct ImageInfo {
     pub size: u64,
     /// Its tags.
     pub tags: Vec<String>,
+    /// When it was made (RFC 3339), as its config says.
+    pub created: Option<String>,
 }
 
 /// A connection to one Docker engine.
@@ -141,6 +143,7 @@ impl Engine {
             layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
             size: inspect.size.unwrap_or(0).max(0) as u64,
             tags: inspect.repo_tags.unwrap_or_default(),
+            created: inspect.created,
         }))
     }
 

@@ -94,6 +94,15 @@ pub enum InstallError {
         /// The trusted key ids.
         trusted: Vec<String>,
     },
+    /// An update package whose base is not installed: something it leaves
+    /// out is not on this workstation. Nothing was changed.
+    #[error("this update package needs its base package {base} installed first: this workstation lacks {missing}, which that package holds; nothing was changed: install that package, then this one")]
+    BaseMissing {
+        /// The base package, as [`crate::package::manifest::PackageBase::describe`] names it.
+        base: String,
+        /// The first thing missing.
+        missing: String,
+    },
     /// The signature of a trusted key does not match the manifest.
     #[error("the package's signature by key {key_id} does not match its manifest: the package was altered after it was signed; do not install it, and make a new one")]
     BadSignature {

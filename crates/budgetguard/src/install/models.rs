@@ -57,15 +57,23 @@ struct Logged {
 /// The caches of a package and what is in place already.
 pub(crate) struct ModelPlan {
     caches: Vec<CachePlan>,
+    /// The first file the package leaves out (its base holds it) that is
+    /// nowhere on this workstation.
+    missing: Option<String>,
 }
 
 struct CachePlan {
     cache: PackagedCache,
     log: HashMap<String, Logged>,
+    /// Files the package leaves out that are at another place here: copied
+    /// from there, by path.
+    copies: HashMap<String, PathBuf>,
 }
 
 impl ModelPlan {
-    /// Reads each cache's log: what the install can skip.
+    /// Reads each cache's log: what the install can skip. For an update
+    /// package, finds each file it leaves out: in place already, or at a
+    /// place a log vouches for (to copy from), or missing.
     pub(crate) fn new(dir: &InstallDir, package: &Package) -> Result<Self, InstallError> {
         let mut caches = Vec::new();
         for cache in &package.manifest().caches {
@@ -73,9 +81,63 @@ impl ModelPlan {
             caches.push(CachePlan {
                 cache: cache.clone(),
                 log,
+                copies: HashMap::new(),
             });
         }
-        Ok(Self { caches })
+        // Where this workstation has each content, as the logs of its
+        // caches (this package's and any other) vouch for it.
+        let mut vouched_content: HashMap<String, PathBuf> = HashMap::new();
+        let mut logs: Vec<(String, HashMap<String, Logged>)> = caches
+            .iter()
+            .map(|plan| (plan.cache.name.clone(), plan.log.clone()))
+            .collect();
+        if package.manifest().base.is_some() {
+            for name in other_caches(dir, &caches)? {
+                let log = read_log(&dir.models_log(&name))?;
+                logs.push((name, log));
+            }
+        }
+        for (name, log) in &logs {
+            let root = dir.models_dir(name);
+            for (path, logged) in log {
+                let at = root.join(path);
+                if unchanged(logged, &at) {
+                    vouched_content.entry(logged.sha256.clone()).or_insert(at);
+                }
+            }
+        }
+        let mut missing = None;
+        for plan in &mut caches {
+            let root = dir.models_dir(&plan.cache.name);
+            for file in &plan.cache.files {
+                if package.carries(&layout::model_blob_entry(&file.sha256))
+                    || vouched(&plan.log, &root, file)
+                    || holds_file(&root.join(&file.path), file)?
+                {
+                    continue;
+                }
+                match vouched_content.get(&file.sha256) {
+                    Some(source) => {
+                        plan.copies.insert(file.path.clone(), source.clone());
+                    }
+                    None => {
+                        missing.get_or_insert_with(|| {
+                            format!(
+                                "the model file `{}` of cache `{}`",
+                                file.path, plan.cache.name
+                            )
+                        });
+                    }
+                }
+            }
+        }
+        Ok(Self { caches, missing })
+    }
+
+    /// The first file the package leaves out that this workstation lacks,
+    /// named for a message.
+    pub(crate) fn missing(&self) -> Option<&str> {
+        self.missing.as_deref()
     }
 
     /// The bytes still to write (files the logs do not vouch for).
@@ -181,14 +243,14 @@ impl Placing<'_> {
                 self.folder(&relative.join(parent))?;
             }
             let target = root.join(&file.path);
-            if vouched(&plan.log, &root, file) || self.matches(&target, file)? {
+            if vouched(&plan.log, &root, file) || holds_file(&target, file)? {
                 self.report.present += 1;
                 if !plan.log.contains_key(&file.path) {
                     log_line(&mut log, &target, file)?;
                 }
                 continue;
             }
-            self.write(&target, file)?;
+            self.write(&target, file, plan.copies.get(&file.path))?;
             log_line(&mut log, &target, file)?;
         }
         for link in &cache.links {
@@ -234,23 +296,16 @@ impl Placing<'_> {
         Ok(())
     }
 
-    /// Whether `target` already holds the file (hashed: the log does not
-    /// vouch for it).
-    fn matches(&self, target: &Path, file: &CacheFile) -> Result<bool, InstallError> {
-        match std::fs::symlink_metadata(target) {
-            Ok(meta) if meta.is_file() && meta.len() == file.size => {}
-            _ => return Ok(false),
-        }
-        let mut hasher = Sha256::new();
-        let mut source = File::open(target).map_err(InstallError::io("read", target))?;
-        io::copy(&mut source, &mut HashWriter(&mut hasher))
-            .map_err(InstallError::io("read", target))?;
-        Ok(hex::encode(hasher.finalize()) == file.sha256)
-    }
-
-    /// Streams the file's entry into a temporary name beside `target`, then
-    /// renames it into place once its SHA-256 matched.
-    fn write(&mut self, target: &Path, file: &CacheFile) -> Result<(), InstallError> {
+    /// Streams the file's entry, or the same content from `copy` (a file
+    /// the package leaves out, found elsewhere here), into a temporary name
+    /// beside `target`, then renames it into place once its SHA-256
+    /// matched.
+    fn write(
+        &mut self,
+        target: &Path,
+        file: &CacheFile,
+        copy: Option<&PathBuf>,
+    ) -> Result<(), InstallError> {
         let temp = partial_name(target);
         // Content this run already put in place (a file two caches share)
         // is copied from there, inside the kernel, not read and hashed again.
@@ -263,9 +318,13 @@ impl Placing<'_> {
             self.progress.add(file.size, self.reporter);
             return self.finish_file(&temp, target, file);
         }
-        let entry = self
-            .package
-            .open_entry(&layout::model_blob_entry(&file.sha256))?;
+        let entry: Box<dyn io::Read> = match copy {
+            Some(source) => Box::new(Checked::open(source, &file.sha256)?),
+            None => Box::new(
+                self.package
+                    .open_entry(&layout::model_blob_entry(&file.sha256))?,
+            ),
+        };
         let mut out = OpenOptions::new()
             .write(true)
             .create(true)
@@ -280,12 +339,14 @@ impl Placing<'_> {
             reporter: self.reporter,
             cancel: self.cancel,
         };
-        let copied = copy(&mut reader, &mut out, &mut self.buffer);
+        let copied = copy_chunks(&mut reader, &mut out, &mut self.buffer);
         if let Err(e) = copied {
             drop(out);
             let _ = std::fs::remove_file(&temp);
             return Err(if self.cancel.is_cancelled() {
                 InstallError::Cancelled
+            } else if let Some(source) = copy {
+                InstallError::io("copy", source)(e)
             } else if e.kind() == io::ErrorKind::InvalidData
                 || e.kind() == io::ErrorKind::UnexpectedEof
             {
@@ -324,7 +385,7 @@ fn vouched_here(placed: &Path, file: &CacheFile) -> bool {
 }
 
 /// Copies `reader` into `out` in 1 MiB chunks.
-fn copy(reader: &mut impl Read, out: &mut File, buffer: &mut [u8]) -> io::Result<()> {
+fn copy_chunks(reader: &mut impl Read, out: &mut File, buffer: &mut [u8]) -> io::Result<()> {
     loop {
         let n = match reader.read(buffer) {
             Ok(0) => return Ok(()),
@@ -336,21 +397,99 @@ fn copy(reader: &mut impl Read, out: &mut File, buffer: &mut [u8]) -> io::Result
     }
 }
 
+/// The caches of the install folder other than `caches`, by their logs
+/// (`models/<cache>.files`).
+fn other_caches(dir: &InstallDir, caches: &[CachePlan]) -> Result<Vec<String>, InstallError> {
+    let folder = dir.root().join("models");
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(InstallError::io("read", &folder)(e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(InstallError::io("read", &folder))?;
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".files")) else {
+            continue;
+        };
+        let cache_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if cache_name && !caches.iter().any(|c| c.cache.name == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// Whether the log vouches for the file at its place: same content, and
 /// the file there has not changed since (size, time and inode).
 fn vouched(log: &HashMap<String, Logged>, root: &Path, file: &CacheFile) -> bool {
-    let Some(logged) = log.get(&file.path) else {
-        return false;
-    };
-    let Ok(meta) = std::fs::symlink_metadata(root.join(&file.path)) else {
-        return false;
-    };
-    logged.sha256 == file.sha256
-        && meta.is_file()
-        && meta.len() == file.size
-        && logged.size == file.size
-        && logged.ino == meta.ino()
-        && logged.mtime == mtime_of(&meta)
+    log.get(&file.path).is_some_and(|logged| {
+        logged.sha256 == file.sha256
+            && logged.size == file.size
+            && unchanged(logged, &root.join(&file.path))
+    })
+}
+
+/// Whether the file at `path` is still the one a log line recorded (size,
+/// time and inode).
+fn unchanged(logged: &Logged, path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|meta| {
+        meta.is_file()
+            && meta.len() == logged.size
+            && logged.ino == meta.ino()
+            && logged.mtime == mtime_of(&meta)
+    })
+}
+
+/// Whether `target` already holds the file (hashed: no log vouches for it).
+fn holds_file(target: &Path, file: &CacheFile) -> Result<bool, InstallError> {
+    match std::fs::symlink_metadata(target) {
+        Ok(meta) if meta.is_file() && meta.len() == file.size => {}
+        _ => return Ok(false),
+    }
+    let mut hasher = Sha256::new();
+    let mut source = File::open(target).map_err(InstallError::io("read", target))?;
+    io::copy(&mut source, &mut HashWriter(&mut hasher))
+        .map_err(InstallError::io("read", target))?;
+    Ok(hex::encode(hasher.finalize()) == file.sha256)
+}
+
+/// A model file of this workstation read to be copied, checked against
+/// the SHA-256 it should have when it ends.
+struct Checked {
+    file: File,
+    hasher: Sha256,
+    expected: String,
+}
+
+impl Checked {
+    fn open(path: &Path, sha256: &str) -> Result<Self, InstallError> {
+        Ok(Self {
+            file: File::open(path).map_err(InstallError::io("read", path))?,
+            hasher: Sha256::new(),
+            expected: sha256.to_owned(),
+        })
+    }
+}
+
+impl io::Read for Checked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        if n == 0 && !buf.is_empty() && hex::encode(self.hasher.clone().finalize()) != self.expected
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "it changed since it was installed",
+            ));
+        }
+        Ok(n)
+    }
 }
 
 fn mtime_of(meta: &std::fs::Metadata) -> i128 {

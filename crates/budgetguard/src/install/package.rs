@@ -100,6 +100,18 @@ pub async fn install_package(
     let (run, plan, outcomes) =
         LoadRun::prepare(engine, &package, facts.containerd_store, &loaded.images).await?;
     let models = ModelPlan::new(&options.dir, &package)?;
+    if let Some(base) = &package.manifest().base {
+        let missing = plan
+            .missing()
+            .or_else(|| models.missing().map(str::to_owned));
+        if let Some(missing) = missing {
+            return Err(InstallError::BaseMissing {
+                base: base.describe(),
+                missing,
+            });
+        }
+        tracing::info!(base = %base.package_id, "the workstation holds what the update package leaves out");
+    }
 
     let loaded_bytes = plan.stream_bytes();
     let plain: Vec<_> = nodes.iter().map(|s| s.node.clone()).collect();

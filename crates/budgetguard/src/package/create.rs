@@ -1,29 +1,26 @@
-//! `create-install-package`: resolve the nodes' images, export them from the
-//! engine in one stream, and write the package beside the output under a
-//! temporary name that is renamed only when everything is written.
+//! `create-install-package`: resolve the nodes' images (in the engine, or in
+//! their registries), prepare the model caches, then write the package on a
+//! thread of its own beside the output under a temporary name that is
+//! renamed only when everything is written.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 
-use super::export::{write_images, WantedImage};
-use super::layout;
-use super::manifest::{
-    Manifest, PackagedImage, PackagedNode, FORMAT, FORMAT_VERSION, FORMAT_VERSION_IMAGES_ONLY,
-};
-use super::models::{fallback_script, prepare_caches, write_caches, CacheSource, ModelOptions};
-use super::writer::{PackageWriter, Written};
-use super::zip::{Compression, DosTime};
+use super::created::package_time;
+use super::from_engine::EngineImages;
+use super::from_registry::{RegistryImages, RegistrySource};
+use super::job::{ImageInput, PackageJob};
+use super::manifest::Manifest;
+use super::models::{prepare_caches, ModelOptions};
+use super::since::Base;
+use super::zip::Compression;
 use super::PackageError;
 use crate::catalog::Node;
-use crate::compose::compose_file;
-use crate::engine::{Engine, EngineError, RegistryAuth};
+use crate::engine::{Engine, RegistryAuth};
 use crate::progress::{Event, SharedReporter, Step};
 use crate::signing::SigningKey;
 use crate::Cancel;
@@ -39,9 +36,10 @@ pub struct CreateOptions {
     pub compression: Compression,
     /// Replace an existing output file.
     pub force: bool,
-    /// Pull images the engine lacks.
+    /// Pull images the engine lacks: for its export, or (images from their
+    /// registries) for the images' own tools that fill model caches.
     pub pull: bool,
-    /// Credentials for pulls.
+    /// Registry logins, for pulls and for reading from registries.
     pub auth: RegistryAuth,
     /// Record in the package that its nodes start after install.
     pub start_after_install: bool,
@@ -49,6 +47,28 @@ pub struct CreateOptions {
     pub models: ModelOptions,
     /// The key that signs the package.
     pub sign: Option<std::sync::Arc<SigningKey>>,
+    /// Read the images from their registries, with no engine, as the
+    /// registry serves them (gzip layers); `None` exports them from the
+    /// engine.
+    pub from_registry: Option<RegistrySource>,
+    /// Make an update package: leave out every blob and model file this
+    /// older package holds, and record it as the base.
+    pub since: Option<PathBuf>,
+    /// The time the package says it was made, and its entries' times;
+    /// `None` takes the newest creation time of its images. Faces pass
+    /// [`super::source_date_epoch`].
+    pub created: Option<time::OffsetDateTime>,
+}
+
+impl CreateOptions {
+    /// Whether making this package needs the Docker engine: to export the
+    /// images, or to fill or list a model cache with an image's own tools.
+    /// A face may then leave the engine out (`None`) of
+    /// [`create_package`].
+    pub fn needs_engine(&self) -> bool {
+        self.from_registry.is_none()
+            || !self.models.skip && self.nodes.iter().any(|n| n.model.is_some())
+    }
 }
 
 /// What was written.
@@ -63,14 +83,18 @@ pub struct CreateReport {
     pub package_id: String,
     /// The key that signed it, if any.
     pub signed_by: Option<String>,
-    /// The manifest it carries.
+    /// For an update package: the bytes it leaves out because its base
+    /// holds them.
+    pub savings: u64,
+    /// The manifest it carries (its `base` names an update package's base).
     pub manifest: Manifest,
 }
 
 /// Makes a package as `options` say, reporting progress; on any failure or
-/// cancellation nothing is left at or beside the output path.
+/// cancellation nothing is left at or beside the output path. `engine` may
+/// be `None` when [`CreateOptions::needs_engine`] says so.
 pub async fn create_package(
-    engine: &Engine,
+    engine: Option<&Engine>,
     options: &CreateOptions,
     reporter: SharedReporter,
     cancel: &Cancel,
@@ -82,8 +106,50 @@ pub async fn create_package(
     })?;
     check_output(&output, options.force)?;
     let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
+    let base = options.since.as_deref().map(Base::open).transpose()?;
 
-    let wanted = resolve_images(engine, options, &*reporter, cancel).await?;
+    let (images, holds, created, mut needed) = match (&options.from_registry, engine) {
+        (Some(source), _) => {
+            let images =
+                RegistryImages::resolve(&options.nodes, &options.auth, source, &*reporter, cancel)
+                    .await?;
+            let holds = base.map(|base| base.holds(&images.layers()));
+            let (created, size) = (images.created(), images.size(holds.as_ref()));
+            (Images::Registry(images), holds, created, size)
+        }
+        (None, Some(engine)) => {
+            let images = EngineImages::resolve(
+                engine,
+                &options.nodes,
+                options.pull,
+                &options.auth,
+                &*reporter,
+                cancel,
+            )
+            .await?;
+            // The export streams every layer; those the base holds are
+            // dropped as they arrive, so the whole size is the estimate.
+            let holds = base.map(|base| base.holds(&images.layers()));
+            let (created, size) = (images.created.clone(), images.size);
+            (Images::Engine(engine, images), holds, created, size)
+        }
+        (None, None) => {
+            return Err(PackageError::NeedsEngine {
+                what: "exporting the images",
+            })
+        }
+    };
+    if let (Some(_), Some(engine)) = (&options.from_registry, engine) {
+        // A model cache is filled or listed by the image's own tools, which
+        // run in the engine: there, the image must be in the engine too.
+        let runs_tools = |n: &&Node| n.model.is_some() && !options.models.skip;
+        for node in options.nodes.iter().filter(runs_tools) {
+            tokio::select! {
+                found = engine.ensure_image(&node.image, options.pull, &options.auth, &*reporter) => found?,
+                _ = cancel.cancelled() => return Err(PackageError::Cancelled),
+            };
+        }
+    }
     let caches = prepare_caches(
         engine,
         &options.nodes,
@@ -92,11 +158,7 @@ pub async fn create_package(
         cancel,
     )
     .await?;
-    let mut needed = 1 << 20;
-    for want in &wanted {
-        needed += want.size;
-    }
-    let export_estimate = needed;
+    needed += 1 << 20;
     for cache in &caches {
         needed += cache.walked.size();
     }
@@ -131,35 +193,43 @@ pub async fn create_package(
         source,
     })?;
 
-    reporter.report(Event::Started {
-        step: Step::Export,
-        total: Some(export_estimate),
-    });
-    let (sender, receiver) = mpsc::channel(4);
+    let (input, source_engine, pump) = match images {
+        Images::Registry(images) => (ImageInput::Registry(images), "registry".to_owned(), None),
+        Images::Engine(engine, images) => {
+            reporter.report(Event::Started {
+                step: Step::Export,
+                total: Some(images.size),
+            });
+            let (stream, pump) = images.export(engine, cancel);
+            let input = ImageInput::Export {
+                wanted: images.wanted,
+                stream,
+            };
+            (input, format!("Docker {}", engine.version()), Some(pump))
+        }
+    };
     let job = PackageJob {
         nodes: options.nodes.clone(),
-        images: wanted.iter().map(|w| w.image.clone()).collect(),
+        images: input,
         compression: options.compression,
         output: output.clone(),
-        source_engine: format!("Docker {}", engine.version()),
+        source_engine,
         start_after_install: options.start_after_install,
         caches,
         sign: options.sign.clone(),
+        time: package_time(options.created, created),
+        base: holds,
     };
-    let writer = {
+    let written = {
         let reporter = reporter.clone();
         let cancel = cancel.clone();
-        tokio::task::spawn_blocking(move || {
-            job.write(file, ChannelReader::new(receiver), &*reporter, &cancel)
-        })
-    };
-    let references: Vec<String> = wanted
-        .iter()
-        .map(|w| w.image.references[0].clone())
-        .collect();
-    let pump = tokio::spawn(pump(engine.export(&references), sender, cancel.clone()));
-    let written = writer.await.expect("the package writer does not panic");
-    pump.abort();
+        tokio::task::spawn_blocking(move || job.write(file, &*reporter, &cancel))
+    }
+    .await
+    .expect("the package writer does not panic");
+    if let Some(pump) = pump {
+        pump.abort();
+    }
     if cancel.is_cancelled() {
         return Err(PackageError::Cancelled);
     }
@@ -190,8 +260,17 @@ pub async fn create_package(
         size: written.size,
         package_id: hex::encode(Sha256::digest(&written.manifest_bytes)),
         signed_by: options.sign.as_ref().map(|k| k.id()),
+        savings: written.manifest.base.as_ref().map_or(0, |b| b.savings()),
         manifest: written.manifest,
     })
+}
+
+/// The images, resolved where they come from.
+enum Images<'a> {
+    /// In the engine.
+    Engine(&'a Engine, EngineImages),
+    /// In their registries.
+    Registry(RegistryImages),
 }
 
 fn check_output(output: &Path, force: bool) -> Result<(), PackageError> {
@@ -215,206 +294,6 @@ fn check_output(output: &Path, force: bool) -> Result<(), PackageError> {
     }
 }
 
-/// One image to export, with its size.
-struct Resolved {
-    image: WantedImage,
-    size: u64,
-}
-
-/// Finds (or pulls) every image, merging nodes that share one.
-async fn resolve_images(
-    engine: &Engine,
-    options: &CreateOptions,
-    reporter: &dyn crate::progress::Reporter,
-    cancel: &Cancel,
-) -> Result<Vec<Resolved>, PackageError> {
-    let mut resolved: Vec<Resolved> = Vec::new();
-    for node in &options.nodes {
-        if resolved
-            .iter()
-            .any(|r| r.image.references.contains(&node.image))
-        {
-            continue;
-        }
-        let info = tokio::select! {
-            info = engine.ensure_image(&node.image, options.pull, &options.auth, reporter) => info?,
-            _ = cancel.cancelled() => return Err(PackageError::Cancelled),
-        };
-        match resolved.iter_mut().find(|r| r.image.id == info.id) {
-            Some(same) => same.image.references.push(node.image.clone()),
-            None => resolved.push(Resolved {
-                image: WantedImage {
-                    id: info.id,
-                    layers: info.layers,
-                    references: vec![node.image.clone()],
-                    repo_digests: info.repo_digests,
-                },
-                size: info.size,
-            }),
-        }
-    }
-    Ok(resolved)
-}
-
-/// Moves the export stream into the writer's channel, in batches of about
-/// [`BATCH`] bytes, until it ends, fails or is cancelled; an engine error is
-/// handed on for the writer to report. Spawned as a task of its own, it runs
-/// beside the connection's task, so the engine's many small chunks (32 KiB
-/// each) do not each wake another thread.
-async fn pump(
-    export: impl futures_util::Stream<Item = Result<Bytes, EngineError>>,
-    sender: mpsc::Sender<Vec<io::Result<Bytes>>>,
-    cancel: Cancel,
-) {
-    let mut export = std::pin::pin!(export);
-    let mut batch = Vec::new();
-    let mut batched = 0;
-    loop {
-        let next = tokio::select! {
-            next = export.next() => next,
-            _ = cancel.cancelled() => return,
-        };
-        let ended = match next {
-            Some(Ok(chunk)) => {
-                batched += chunk.len();
-                batch.push(Ok(chunk));
-                false
-            }
-            Some(Err(e)) => {
-                batch.push(Err(io::Error::other(e)));
-                true
-            }
-            None => true,
-        };
-        if (ended || batched >= BATCH) && !batch.is_empty() {
-            if sender.send(std::mem::take(&mut batch)).await.is_err() {
-                return;
-            }
-            batched = 0;
-        }
-        if ended {
-            return;
-        }
-    }
-}
-
-/// Bytes of the export gathered before the writer thread is woken.
-const BATCH: usize = 1 << 20;
-
-/// Everything the writer thread needs.
-struct PackageJob {
-    nodes: Vec<Node>,
-    images: Vec<WantedImage>,
-    compression: Compression,
-    output: PathBuf,
-    source_engine: String,
-    start_after_install: bool,
-    caches: Vec<CacheSource>,
-    sign: Option<std::sync::Arc<SigningKey>>,
-}
-
-impl PackageJob {
-    /// Writes the whole ZIP into `file`, the images from the save stream
-    /// `input`.
-    fn write(
-        self,
-        file: File,
-        input: impl Read,
-        reporter: &dyn crate::progress::Reporter,
-        cancel: &Cancel,
-    ) -> Result<Written, PackageError> {
-        let now = time::OffsetDateTime::now_utc();
-        let mut package =
-            PackageWriter::new(file, &self.output, self.compression, DosTime::from_utc(now));
-        let packaged = |node: &Node| {
-            node.model
-                .as_ref()
-                .map(|m| m.cache.clone())
-                .filter(|cache| self.caches.iter().any(|c| &c.ready.name == cache))
-        };
-        let mut nodes = Vec::new();
-        for node in &self.nodes {
-            let name = layout::compose_entry(&node.service_name());
-            let offline = packaged(node).is_some();
-            package.add(&name, compose_file(node, offline).to_yaml().as_bytes())?;
-            nodes.push(PackagedNode {
-                node: node.clone(),
-                compose_file: name,
-                model_cache: packaged(node),
-            });
-        }
-        package.add(
-            layout::INSTALL_SH,
-            include_str!("scripts/install.sh").as_bytes(),
-        )?;
-        package.add(
-            layout::INSTALL_PS1,
-            include_str!("scripts/install.ps1").as_bytes(),
-        )?;
-        let images = write_images(input, &mut package, &self.images, reporter, cancel)?;
-        reporter.report(Event::Finished { step: Step::Export });
-        let caches = write_caches(&mut package, &self.caches, reporter, cancel)?;
-        if !caches.is_empty() {
-            package.add(layout::MODELS_SH, fallback_script(&caches).as_bytes())?;
-        }
-        package.add(layout::README, readme_text(&nodes, &images).as_bytes())?;
-        package.finish(
-            Manifest {
-                format: FORMAT.to_owned(),
-                format_version: if caches.is_empty() {
-                    FORMAT_VERSION_IMAGES_ONLY
-                } else {
-                    FORMAT_VERSION
-                },
-                tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-                created: now
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .expect("the current time always formats"),
-                source_engine: self.source_engine,
-                compression: self.compression,
-                start_after_install: self.start_after_install,
-                nodes,
-                images,
-                caches,
-                entries: Vec::new(),
-            },
-            self.sign.as_deref(),
-        )
-    }
-}
-
-/// The package's `README.txt`.
-fn readme_text(nodes: &[PackagedNode], images: &[PackagedImage]) -> String {
-    let mut text = String::from(
-        "BudgetGuard TechOps install package\n===================================\n\nNodes:\n",
-    );
-    for n in nodes {
-        text.push_str(&format!(
-            "  - {} ({}), http://localhost:{}{}\n",
-            n.node.name, n.node.image, n.node.host_port, n.node.infer_path
-        ));
-    }
-    text.push_str("\nImages:\n");
-    for image in images {
-        text.push_str(&format!(
-            "  - {} ({})\n",
-            image.references.join(", "),
-            image.id
-        ));
-    }
-    text.push_str(
-        "\nInstall on the workstation (no need to unzip):\n\n    \
-         budgetguard-techops install-package --package <this file> [--start]\n\n\
-         Without budgetguard-techops, with Docker and Docker Compose only: unzip this file,\n\
-         then run `sh install/install.sh [--start]` (Linux) or\n\
-         `powershell -ExecutionPolicy Bypass -File install\\install.ps1 [-Start]` (Windows)\n\
-         from the unzipped folder.\n\n\
-         Credentials (NGC API key, Hugging Face token) are not in this package: install them\n\
-         on the workstation with `budgetguard-techops install-credentials`.\n",
-    );
-    text
-}
-
 /// Temporary files are private; a package is for copying around (0644).
 fn make_readable(file: &File) -> io::Result<()> {
     #[cfg(unix)]
@@ -425,38 +304,4 @@ fn make_readable(file: &File) -> io::Result<()> {
     #[cfg(not(unix))]
     let _ = file;
     Ok(())
-}
-
-/// Reads the batches of chunks the async side sends, as a blocking `Read`.
-struct ChannelReader {
-    receiver: mpsc::Receiver<Vec<io::Result<Bytes>>>,
-    batch: std::vec::IntoIter<io::Result<Bytes>>,
-    current: Bytes,
-}
-
-impl ChannelReader {
-    fn new(receiver: mpsc::Receiver<Vec<io::Result<Bytes>>>) -> Self {
-        Self {
-            receiver,
-            batch: Vec::new().into_iter(),
-            current: Bytes::new(),
-        }
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.batch.next() {
-                Some(chunk) => self.current = chunk?,
-                None => match self.receiver.blocking_recv() {
-                    Some(batch) => self.batch = batch.into_iter(),
-                    None => return Ok(0),
-                },
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
 }

@@ -23,6 +23,47 @@ pub enum PackageError {
     /// The package could not be signed.
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
+    /// An image could not be read from its registry.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    /// The package an update package is made against cannot be used.
+    #[error("cannot use the base package")]
+    Base(#[source] Box<PackageError>),
+    /// A blob's content is not what its digest and size promised.
+    #[error("blob {digest} ({size} bytes) arrived as {actual} ({actual_size} bytes): its source served other data and it was refused; retry, and tell the source's owner if it happens again")]
+    SourceDiffers {
+        /// The digest it was asked for by.
+        digest: String,
+        /// The size it was asked for with.
+        size: u64,
+        /// The digest of what arrived.
+        actual: String,
+        /// The size of what arrived.
+        actual_size: u64,
+    },
+    /// An image from a registry that no engine could load from a package.
+    #[error(
+        "the image `{}` {detail}; use another tag of it, or push it again with a current Docker",
+        quote(image)
+    )]
+    UnsupportedImage {
+        /// The image reference.
+        image: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// `SOURCE_DATE_EPOCH` is not a time.
+    #[error("`SOURCE_DATE_EPOCH` is `{}`, which is not a whole number of seconds since 1970; set it to one (e.g. `git log -1 --format=%ct`) or unset it", quote(value))]
+    BadSourceDateEpoch {
+        /// Its value.
+        value: String,
+    },
+    /// Work that needs the Docker engine, in a run without one.
+    #[error("{what} needs the Docker engine; start Docker and retry, or leave it out")]
+    NeedsEngine {
+        /// The work.
+        what: &'static str,
+    },
     /// The output file exists and replacing it was not asked for.
     #[error("`{}` already exists", path.display())]
     OutputExists {
@@ -141,6 +182,42 @@ pub enum Structure {
         /// What is wrong.
         problem: CacheProblem,
     },
+    /// An image of the manifest has layers this tool does not load.
+    #[error("its image `{}` {problem}", quote(image))]
+    Image {
+        /// The image's first reference.
+        image: String,
+        /// What is wrong.
+        problem: ImageProblem,
+    },
+    /// An update package's base is inconsistent.
+    #[error("its base {0}")]
+    Base(BaseProblem),
+}
+
+/// What is wrong with an image of a manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageProblem {
+    /// A layer (or a document) of a media type this tool does not load.
+    #[error("has a blob of type `{}`, which this tool does not load", quote(.0))]
+    LayerType(String),
+    /// Its diff IDs do not fit its layers.
+    #[error("lists diff IDs that do not fit its layers")]
+    DiffIds,
+}
+
+/// What is wrong with an update package's base.
+#[derive(Debug, thiserror::Error)]
+pub enum BaseProblem {
+    /// The base's id is not a package id.
+    #[error("has an id that is not a SHA-256")]
+    BadId,
+    /// It leaves out something none of its images or caches uses.
+    #[error("leaves out `{}`, which none of its images or model caches uses", quote(.0))]
+    Unused(String),
+    /// It leaves out something it carries too.
+    #[error("leaves out `{}`, which it carries too", quote(.0))]
+    Carried(String),
 }
 
 /// What is wrong with a model cache of a manifest.
@@ -261,8 +338,11 @@ pub enum EntryProblem {
     #[error("is not an OCI image index of schema version 2")]
     NotOciIndex,
     /// An OCI image manifest blob is not an image manifest.
-    #[error("is not an OCI image manifest of schema version 2 with uncompressed layers")]
+    #[error("is not an OCI image manifest of schema version 2 with layers this tool loads (uncompressed or gzip)")]
     NotImageManifest,
+    /// An image config gives other diff IDs than the manifest.
+    #[error("is an image config whose diff IDs are not those the manifest gives")]
+    DiffIdsDiffer,
     /// An OCI image manifest blob names another config or other layers.
     #[error("names another config or other layers than its image in the manifest")]
     LayersDiffer,

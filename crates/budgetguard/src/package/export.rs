@@ -13,10 +13,10 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::layout;
+use super::image_config::ImageConfig;
+use super::layout::{self, SaveManifestItem};
 use super::manifest::{Blob, PackagedImage};
 use super::writer::PackageWriter;
 use super::PackageError;
@@ -52,28 +52,6 @@ enum Target {
     Held(Vec<u8>),
     /// A link to another path.
     Link(String),
-}
-
-/// One item of Docker's `manifest.json`.
-#[derive(Deserialize)]
-struct SaveManifestItem {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags", default)]
-    repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
-}
-
-/// The parts of an image config that are checked.
-#[derive(Deserialize)]
-struct ImageConfig {
-    rootfs: RootFs,
-}
-
-#[derive(Deserialize)]
-struct RootFs {
-    diff_ids: Vec<String>,
 }
 
 /// Writes the images of the save stream `input` into the package and
@@ -250,7 +228,7 @@ impl Converter<'_> {
         for want in wanted {
             let (config_path, config_bytes, layer_paths) = self.find_image(&items, want)?;
             let id = format!("sha256:{}", hex::encode(Sha256::digest(&config_bytes)));
-            let config: ImageConfig = serde_json::from_slice(&config_bytes)
+            let config = ImageConfig::parse(&config_bytes)
                 .map_err(|e| bad(format!("config of {id} is not valid: {e}")))?;
             if config.rootfs.diff_ids != want.layers {
                 return Err(bad(format!(
@@ -282,15 +260,10 @@ impl Converter<'_> {
                 manifest: manifest_blob,
                 config: config_blob,
                 layers,
+                diff_ids: Vec::new(),
             });
         }
-        for (name, data) in [
-            (layout::OCI_LAYOUT, layout::oci_layout()),
-            (layout::OCI_INDEX, layout::oci_index(&images)),
-            (layout::DOCKER_MANIFEST, layout::docker_manifest(&images)),
-        ] {
-            self.package.add(name, &data)?;
-        }
+        self.package.add_image_layout(&images)?;
         let dropped: Vec<&String> = self
             .paths
             .iter()

@@ -1,5 +1,8 @@
 //! Entry names inside a package, and the OCI image layout documents.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::manifest::{Blob, PackagedImage};
@@ -24,6 +27,9 @@ pub const MODELS_SH: &str = "install/models.sh";
 pub const INSTALL_SH: &str = "install/install.sh";
 /// The Windows fallback installer.
 pub const INSTALL_PS1: &str = "install/install.ps1";
+/// An update package's base, for the fallback installers: its package id
+/// and file name on one line.
+pub const BASE_TXT: &str = "install/base.txt";
 /// Checksums in `sha256sum -c` form, for the fallback installers.
 pub const SHA256SUMS: &str = "SHA256SUMS";
 /// The short how-to.
@@ -54,13 +60,17 @@ pub fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
 }
 
-/// The OCI image manifest of an image.
+/// The media type of an uncompressed layer in an OCI image manifest.
+pub const TAR_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// The OCI image manifest of an image: its layers uncompressed, or with
+/// their media type (compressed, format 3).
 pub fn oci_manifest(config: &Blob, layers: &[Blob]) -> Vec<u8> {
     let layers: Vec<_> = layers
         .iter()
         .map(|l| {
             json!({
-                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "mediaType": l.media_type.as_deref().unwrap_or(TAR_LAYER),
                 "digest": l.digest,
                 "size": l.size,
             })
@@ -103,19 +113,37 @@ pub fn oci_index(images: &[PackagedImage]) -> Vec<u8> {
     }))
 }
 
+/// One image of Docker's `manifest.json`, as `docker save` writes it and
+/// `docker load` reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveManifestItem {
+    /// The path of the image's config.
+    #[serde(rename = "Config")]
+    pub config: String,
+    /// The references to tag the image with.
+    #[serde(rename = "RepoTags", default)]
+    pub repo_tags: Option<Vec<String>>,
+    /// The paths of its layers, bottom first.
+    #[serde(rename = "Layers")]
+    pub layers: Vec<String>,
+    /// Any other field: Docker 25+ writes `LayerSources`; a package's own
+    /// `manifest.json` has none (they change what `docker load` loads).
+    #[serde(flatten, default)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
 /// The Docker `manifest.json` pointing into the layout.
 pub fn docker_manifest(images: &[PackagedImage]) -> Vec<u8> {
-    let items: Vec<_> = images
+    let items: Vec<SaveManifestItem> = images
         .iter()
-        .map(|image| {
-            json!({
-                "Config": layout_path(&image.config),
-                "RepoTags": image.references,
-                "Layers": image.layers.iter().map(layout_path).collect::<Vec<_>>(),
-            })
+        .map(|image| SaveManifestItem {
+            config: layout_path(&image.config),
+            repo_tags: Some(image.references.clone()),
+            layers: image.layers.iter().map(layout_path).collect(),
+            other: BTreeMap::new(),
         })
         .collect();
-    to_bytes(&json!(items))
+    serde_json::to_vec(&items).expect("the items serialize")
 }
 
 /// The `oci-layout` marker file.
@@ -148,7 +176,7 @@ pub fn familiar(reference: &str) -> &str {
 }
 
 /// The tag of a reference (`latest` when it has none).
-fn tag_of(reference: &str) -> &str {
+pub(crate) fn tag_of(reference: &str) -> &str {
     let name = &reference[reference.rfind('/').map_or(0, |i| i + 1)..];
     name.rsplit_once(':').map_or("latest", |(_, tag)| tag)
 }

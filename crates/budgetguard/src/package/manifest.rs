@@ -11,12 +11,21 @@ use crate::models::Profile;
 pub const FORMAT: &str = "budgetguard-install-package";
 
 /// The highest format version this tool reads. A reader refuses a higher
-/// one: a newer tool made the package.
-pub const FORMAT_VERSION: u32 = 2;
+/// one: a newer tool made the package. A package is written with the lowest
+/// version that reads it right ([`Manifest::version_needed`]).
+pub const FORMAT_VERSION: u32 = 3;
 
-/// The version of a package without model caches, which readers of
-/// version 1 install correctly.
+/// The version of a package without model caches, compressed layers or a
+/// base, which readers of version 1 install correctly.
 pub const FORMAT_VERSION_IMAGES_ONLY: u32 = 1;
+
+/// The version of a package with model caches (but no compressed layers
+/// and no base), which readers of version 2 install correctly.
+pub const FORMAT_VERSION_MODELS: u32 = 2;
+
+/// The media type of a gzip-compressed layer in a package (format 3), as
+/// its OCI image manifest names it.
+pub const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// The package manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,8 +53,69 @@ pub struct Manifest {
     /// The model caches the nodes use, each carried once (format 2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caches: Vec<PackagedCache>,
+    /// The package this one updates, and what it leaves out because that
+    /// package holds it (format 3): an update package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<PackageBase>,
     /// Every other entry of the package.
     pub entries: Vec<EntryDigest>,
+}
+
+impl Manifest {
+    /// The lowest format version whose readers read this manifest right:
+    /// 3 with compressed layers or a base, 2 with model caches, else 1.
+    pub fn version_needed(&self) -> u32 {
+        let compressed = self
+            .images
+            .iter()
+            .flat_map(|i| &i.layers)
+            .any(|l| l.media_type.is_some());
+        if compressed || self.base.is_some() {
+            FORMAT_VERSION
+        } else if !self.caches.is_empty() {
+            FORMAT_VERSION_MODELS
+        } else {
+            FORMAT_VERSION_IMAGES_ONLY
+        }
+    }
+}
+
+/// What an update package leaves out, and the package that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageBase {
+    /// The base package's id (the SHA-256 of its manifest, in hex).
+    pub package_id: String,
+    /// The base package's file name when this one was made, for messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// Image blobs (layers, configs, OCI image manifests) of this package's
+    /// images that it leaves out.
+    #[serde(default)]
+    pub blobs: Vec<Blob>,
+    /// Model files of this package's caches that it leaves out, as
+    /// `sha256:<hex>` and size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_files: Vec<Blob>,
+}
+
+impl PackageBase {
+    /// The bytes left out: what installing the base first saves.
+    pub fn savings(&self) -> u64 {
+        self.blobs
+            .iter()
+            .chain(&self.model_files)
+            .map(|b| b.size)
+            .sum()
+    }
+
+    /// How messages name the base: its file name and short id, or its id.
+    pub fn describe(&self) -> String {
+        let short = self.package_id.get(..12).unwrap_or(&self.package_id);
+        match &self.file_name {
+            Some(name) => format!("`{}` (package id {short}…)", super::quote::quote(name)),
+            None => format!("package id {short}…"),
+        }
+    }
 }
 
 /// A node in a package: its catalog settings and its Compose file.
@@ -76,14 +146,31 @@ pub struct PackagedImage {
     pub manifest: Blob,
     /// Its config blob.
     pub config: Blob,
-    /// Its layers (uncompressed tars), bottom first.
+    /// Its layers, bottom first: uncompressed tars named by their diff IDs,
+    /// or (format 3) compressed as their registry served them, named by
+    /// their digest, with their media type.
     pub layers: Vec<Blob>,
+    /// The diff IDs of its layers as its config gives them, bottom first,
+    /// when they are not the layers' own digests (compressed layers,
+    /// format 3). A load plan compares them with the layers the engine has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diff_ids: Vec<String>,
 }
 
 impl PackagedImage {
-    /// The bytes of its layers.
+    /// The bytes of its layers (as the package holds them).
     pub fn size(&self) -> u64 {
         self.layers.iter().map(|l| l.size).sum()
+    }
+
+    /// The diff IDs of its layers, bottom first: [`PackagedImage::diff_ids`],
+    /// or the layers' digests when the layers are uncompressed.
+    pub fn layer_diff_ids(&self) -> Vec<&str> {
+        if self.diff_ids.is_empty() {
+            self.layers.iter().map(|l| l.digest.as_str()).collect()
+        } else {
+            self.diff_ids.iter().map(String::as_str).collect()
+        }
     }
 }
 
@@ -94,6 +181,21 @@ pub struct Blob {
     pub digest: String,
     /// Size in bytes.
     pub size: u64,
+    /// A compressed layer's media type, [`GZIP_LAYER`] (format 3); none for
+    /// an uncompressed layer, a config or an image manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+}
+
+impl Blob {
+    /// An uncompressed blob (a tar layer, a config, a manifest).
+    pub fn plain(digest: String, size: u64) -> Self {
+        Self {
+            digest,
+            size,
+            media_type: None,
+        }
+    }
 }
 
 /// A model cache in a package: its files (content in

@@ -42,7 +42,7 @@ pub struct ModelOptions {
 /// Fills or finds the cache of every node that has a model section (each
 /// cache once), and lists each one.
 pub(crate) async fn prepare_caches(
-    engine: &Engine,
+    engine: Option<&Engine>,
     nodes: &[Node],
     options: &ModelOptions,
     reporter: SharedReporter,
@@ -79,6 +79,15 @@ pub(crate) async fn prepare_caches(
         }
     }
     let mut sources = Vec::new();
+    let engine = match (users.is_empty(), engine) {
+        (true, _) => return Ok(sources),
+        (false, Some(engine)) => engine,
+        (false, None) => {
+            return Err(PackageError::NeedsEngine {
+                what: "filling or listing model caches with the images' own tools",
+            })
+        }
+    };
     for (cache, node) in users {
         let chosen: Vec<String> = options
             .profiles
@@ -301,22 +310,47 @@ fn read_error(path: &Path, error: io::Error) -> PackageError {
 
 /// `install/models.sh`: the fallback installer's part that writes the model
 /// caches from the unzipped package into `<install dir>/models/<cache>/`,
-/// never through a link that is in the way.
-pub(crate) fn fallback_script(caches: &[PackagedCache]) -> String {
+/// never through a link that is in the way. An update package leaves out
+/// the files its base holds (`carried` says which it carries): the script
+/// first checks that each is in place, naming the base (`base`) when one is
+/// not, and with a second argument `check` does only that.
+pub(crate) fn fallback_script(
+    caches: &[PackagedCache],
+    carried: impl Fn(&CacheFile) -> bool,
+    base: Option<&str>,
+) -> String {
     let mut script = String::from(
         "#!/bin/sh\n\
          # Writes the package's model caches into \"$1/models/<cache>/\"; install.sh runs it\n\
-         # from the unzipped package's folder.\n\
+         # from the unzipped package's folder (with \"check\" as $2: checks only).\n\
          set -eu\n\
          models=\"$1/models\"\n",
     );
+    if let Some(base) = base {
+        script.push_str(&format!(
+            "held() {{\n  \
+               [ -f \"$models/$1\" ] && [ \"$(sha256sum < \"$models/$1\" | cut -d' ' -f1)\" = \"$2\" ] || {{\n    \
+                 echo \"error: this update package needs its base package ({}) installed first: the model file $1 is missing; nothing was changed: install that package, then this one\" >&2\n    \
+                 exit 1\n  \
+               }}\n\
+             }}\n",
+            base.replace(['"', '$', '`', '\\'], "")
+        ));
+    }
+    for cache in caches {
+        for file in cache.files.iter().filter(|f| !carried(f)) {
+            let path = format!("{}/{}", cache.name, file.path);
+            script.push_str(&format!("held {} {}\n", quote(&path), file.sha256));
+        }
+    }
+    script.push_str("if [ \"${2:-}\" = check ]; then exit 0; fi\n");
     for cache in caches {
         let root = format!("\"$models\"/{}", quote(&cache.name));
         script.push_str(&format!("mkdir -p {root}\n"));
         for dir in &cache.dirs {
             script.push_str(&format!("mkdir -p {root}/{}\n", quote(dir)));
         }
-        for file in &cache.files {
+        for file in cache.files.iter().filter(|f| carried(f)) {
             let target = format!("{root}/{}", quote(&file.path));
             script.push_str(&format!(
                 "rm -f {target}; cp {} {target}; chmod {:o} {target}\n",
@@ -342,4 +376,72 @@ pub(crate) fn fallback_script(caches: &[PackagedCache]) -> String {
 /// `'text'` for the shell.
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_script_checks_what_an_update_package_leaves_out_first() {
+        let file = |path: &str, sha: &str| CacheFile {
+            path: path.into(),
+            size: 1,
+            mode: 0o644,
+            sha256: sha.repeat(64),
+        };
+        let caches = [PackagedCache {
+            name: "demo".into(),
+            image: "demo:1".into(),
+            profiles: Vec::new(),
+            files: vec![file("blobs/old", "a"), file("blobs/new", "b")],
+            links: Vec::new(),
+            dirs: vec!["blobs".into()],
+        }];
+        let script = fallback_script(
+            &caches,
+            |f| f.path == "blobs/new",
+            Some("old.zip, package id abc"),
+        );
+        let check = format!("held 'demo/blobs/old' {}\n", "a".repeat(64));
+        let at = |text: &str| {
+            script
+                .find(text)
+                .unwrap_or_else(|| panic!("{text}: {script}"))
+        };
+        assert!(at(&check) < at("if [ \"${2:-}\" = check ]; then exit 0; fi"));
+        assert!(at("then exit 0") < at("mkdir -p"));
+        assert!(script.contains("base package (old.zip, package id abc) installed first"));
+        assert!(script.contains(&format!("cp 'models/blobs/sha256/{}'", "b".repeat(64))));
+        assert!(!script.contains(&format!("cp 'models/blobs/sha256/{}'", "a".repeat(64))));
+        let plain = fallback_script(&caches, |_| true, None);
+        assert!(!plain.contains("held"), "{plain}");
+
+        // Run for real, in check mode: the left-out file must be in place.
+        use sha2::Digest;
+        let mut caches = caches;
+        caches[0].files[0].sha256 = hex::encode(sha2::Sha256::digest(b"old"));
+        let script = fallback_script(&caches, |f| f.path == "blobs/new", Some("old.zip"));
+        let dir = tempfile::tempdir().unwrap();
+        let check = || {
+            std::process::Command::new("sh")
+                .args(["-c", &script, "models.sh"])
+                .arg(dir.path())
+                .arg("check")
+                .output()
+                .unwrap()
+        };
+        let refused = check();
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&refused.stderr)
+            .contains("the model file demo/blobs/old is missing"));
+        std::fs::create_dir_all(dir.path().join("models/demo/blobs")).unwrap();
+        std::fs::write(dir.path().join("models/demo/blobs/old"), b"old").unwrap();
+        let passed = check();
+        assert!(passed.status.success(), "{passed:?}");
+        assert!(
+            !dir.path().join("models/demo/blobs/new").exists(),
+            "checks only"
+        );
+    }
 }

@@ -138,6 +138,12 @@ impl Package {
         crate::signing::check(self.signature.as_deref(), &self.manifest_bytes, trusted)
     }
 
+    /// Whether the package carries the entry `name` (an update package
+    /// leaves out what its base holds).
+    pub fn carries(&self, name: &str) -> bool {
+        self.listed.contains_key(name)
+    }
+
     /// The manifest's record of the entry `name`.
     fn listed(&self, name: &str) -> Option<&EntryDigest> {
         self.listed.get(name).map(|&i| &self.manifest.entries[i])

@@ -1,10 +1,12 @@
 //! The package as it is written: the ZIP writer and the one list of the
 //! entries written so far, each with its size and SHA-256. The sources of a
-//! package (the engine's export, model caches) hand it entries; nothing flows
-//! back from them. [`PackageWriter::finish`] adds `SHA256SUMS` and the
+//! package (the engine's export, registry blobs, model caches) hand it
+//! entries; nothing flows back from them. An update package's writer also
+//! knows what the base package holds: such a blob is left out, and recorded
+//! as left out. [`PackageWriter::finish`] adds `SHA256SUMS` and the
 //! manifest, which lists every entry.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,8 +14,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::layout;
-use super::manifest::{Blob, EntryDigest, Manifest};
-use super::zip::{Compression, DosTime, ZipWriter};
+use super::manifest::{Blob, EntryDigest, Manifest, PackageBase, PackagedImage};
+use super::zip::{Compression, DosTime, EntryWriter, ZipWriter};
 use super::PackageError;
 use crate::signing::{SigningKey, SIGNATURE_ENTRY};
 use crate::Cancel;
@@ -29,6 +31,23 @@ pub(crate) struct PackageWriter {
     entries: Vec<EntryDigest>,
     names: HashSet<String>,
     buffer: Vec<u8>,
+    base: Option<BaseHolds>,
+    /// Blobs left out because the base holds them, by entry name.
+    left_out: BTreeMap<String, Blob>,
+}
+
+/// What the base of an update package holds that this package may leave
+/// out (see `since.rs`, which decides it).
+#[derive(Debug, Clone)]
+pub(crate) struct BaseHolds {
+    /// The base's package id.
+    pub package_id: String,
+    /// The base's file name.
+    pub file_name: Option<String>,
+    /// The entry names (`images/blobs/sha256/<hex>`,
+    /// `models/blobs/sha256/<hex>`) this package leaves out when it comes
+    /// to them.
+    pub entries: HashSet<String>,
 }
 
 /// A finished package.
@@ -42,8 +61,16 @@ pub(crate) struct Written {
 }
 
 impl PackageWriter {
-    /// Starts a package in `file`; `path` names it in messages.
-    pub(crate) fn new(file: File, path: &Path, compression: Compression, time: DosTime) -> Self {
+    /// Starts a package in `file`; `path` names it in messages; every entry
+    /// gets the time `time`; `base`, for an update package, says what it
+    /// leaves out.
+    pub(crate) fn new(
+        file: File,
+        path: &Path,
+        compression: Compression,
+        time: DosTime,
+        base: Option<BaseHolds>,
+    ) -> Self {
         Self {
             zip: ZipWriter::new(file, time),
             path: path.to_owned(),
@@ -51,6 +78,8 @@ impl PackageWriter {
             entries: Vec::new(),
             names: HashSet::new(),
             buffer: vec![0; CHUNK],
+            base,
+            left_out: BTreeMap::new(),
         }
     }
 
@@ -67,9 +96,27 @@ impl PackageWriter {
         Ok(())
     }
 
+    /// Whether the package carries the entry `name` (written so far).
+    pub(crate) fn carries(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+
+    /// Whether the package needs nothing more of `blob` in `folder`: it is
+    /// written already, or the base holds it (it is then recorded as left
+    /// out). Ask before fetching a blob whose digest is known.
+    pub(crate) fn has(&mut self, folder: &str, blob: &Blob) -> bool {
+        let name = format!("{folder}{}", layout::hex_of(&blob.digest));
+        let known = known(&self.names, self.base.as_ref(), &name);
+        if known && !self.names.contains(&name) && !self.left_out.contains_key(&name) {
+            tracing::debug!(entry = %name, size = blob.size, why = "the base package holds it", "left out");
+            self.left_out.insert(name, blob.clone());
+        }
+        known
+    }
+
     /// Streams `data` into an entry of `folder` named by its SHA-256, once:
-    /// a blob already written is dropped again. Errors reading `data` are
-    /// turned into package errors by `read_error`.
+    /// a blob already written, or held by the base, is dropped again.
+    /// Errors reading `data` are turned into package errors by `read_error`.
     pub(crate) fn add_blob(
         &mut self,
         folder: &str,
@@ -82,41 +129,86 @@ impl PackageWriter {
             .zip
             .start_entry(&placeholder, self.compression)
             .map_err(|e| write_error(&self.path, e))?;
-        let mut hasher = Sha256::new();
-        loop {
-            let n = match data.read(&mut self.buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(read_error(e)),
-            };
-            hasher.update(&self.buffer[..n]);
-            entry
-                .write_all(&self.buffer[..n])
-                .map_err(|e| write_error(&self.path, e))?;
-            if cancel.is_cancelled() {
-                return Err(PackageError::Cancelled);
-            }
-        }
-        let hex = hex::encode(hasher.finalize());
-        let size = entry.size();
+        let hex = copy(&mut entry, data, &mut self.buffer, cancel, read_error)
+            .map_err(|e| e.into_package_error(&self.path))?;
+        let blob = Blob::plain(format!("sha256:{hex}"), entry.size());
         let name = format!("{folder}{hex}");
-        if self.names.contains(&name) {
+        if known(&self.names, self.base.as_ref(), &name) {
             entry.discard().map_err(|e| write_error(&self.path, e))?;
+            self.has(folder, &blob);
         } else {
             entry
                 .finish(Some(&name))
                 .map_err(|e| write_error(&self.path, e))?;
             self.list(EntryDigest {
                 name,
-                size,
-                sha256: hex.clone(),
+                size: blob.size,
+                sha256: hex,
             });
         }
-        Ok(Blob {
-            digest: format!("sha256:{hex}"),
-            size,
-        })
+        Ok(blob)
+    }
+
+    /// Streams `data`, whose digest and size `blob` gives beforehand, into
+    /// the entry of `folder` named by that digest, checking both as it
+    /// passes: a blob that turns out otherwise fails, and the package is not
+    /// finished. A blob the package [has](PackageWriter::has) is not read.
+    pub(crate) fn add_known_blob(
+        &mut self,
+        folder: &str,
+        blob: &Blob,
+        data: &mut dyn Read,
+        cancel: &Cancel,
+        read_error: &dyn Fn(io::Error) -> PackageError,
+    ) -> Result<(), PackageError> {
+        if self.has(folder, blob) {
+            return Ok(());
+        }
+        let name = format!("{folder}{}", layout::hex_of(&blob.digest));
+        let mut entry = self
+            .zip
+            .start_entry(&name, self.compression)
+            .map_err(|e| write_error(&self.path, e))?;
+        let hex = copy(
+            &mut entry,
+            &mut data.take(blob.size.saturating_add(1)),
+            &mut self.buffer,
+            cancel,
+            read_error,
+        )
+        .map_err(|e| e.into_package_error(&self.path))?;
+        if hex != layout::hex_of(&blob.digest) || entry.size() != blob.size {
+            return Err(PackageError::SourceDiffers {
+                digest: blob.digest.clone(),
+                size: blob.size,
+                actual: format!("sha256:{hex}"),
+                actual_size: entry.size(),
+            });
+        }
+        entry.finish(None).map_err(|e| write_error(&self.path, e))?;
+        self.list(EntryDigest {
+            name,
+            size: blob.size,
+            sha256: hex,
+        });
+        Ok(())
+    }
+
+    /// Writes the image layout's documents for `images`, whose blobs are
+    /// written (or left out for the base): `oci-layout`, the OCI index and
+    /// Docker's `manifest.json`.
+    pub(crate) fn add_image_layout(
+        &mut self,
+        images: &[PackagedImage],
+    ) -> Result<(), PackageError> {
+        for (name, data) in [
+            (layout::OCI_LAYOUT, layout::oci_layout()),
+            (layout::OCI_INDEX, layout::oci_index(images)),
+            (layout::DOCKER_MANIFEST, layout::docker_manifest(images)),
+        ] {
+            self.add(name, &data)?;
+        }
+        Ok(())
     }
 
     fn list(&mut self, entry: EntryDigest) {
@@ -128,9 +220,10 @@ impl PackageWriter {
         write_error(&self.path, source)
     }
 
-    /// Writes `SHA256SUMS`, then `manifest` with every entry listed, as the
-    /// last entry of the file and the first of its central directory; then,
-    /// when a key is given, the manifest's signature.
+    /// Writes `SHA256SUMS`, then `manifest` with every entry listed, what
+    /// was left out for the base, and the lowest format version that reads
+    /// it, as the last entry of the file and the first of its central
+    /// directory; then, when a key is given, the manifest's signature.
     pub(crate) fn finish(
         mut self,
         mut manifest: Manifest,
@@ -142,7 +235,32 @@ impl PackageWriter {
             .map(|e| format!("{}  {}\n", e.sha256, e.name))
             .collect();
         self.add(layout::SHA256SUMS, sums.as_bytes())?;
-        manifest.entries = self.entries;
+        manifest.entries = std::mem::take(&mut self.entries);
+        manifest.base = self.base.take().map(|base| {
+            let of = |folder: &str| -> Vec<Blob> {
+                self.left_out
+                    .iter()
+                    .filter(|(name, _)| name.starts_with(folder))
+                    .map(|(_, blob)| blob.clone())
+                    .collect()
+            };
+            PackageBase {
+                package_id: base.package_id,
+                file_name: base.file_name,
+                blobs: of(layout::BLOBS_DIR),
+                model_files: of(layout::MODEL_BLOBS_DIR),
+            }
+        });
+        if let Some(base) = &manifest.base {
+            tracing::info!(
+                base = %base.package_id,
+                blobs = base.blobs.len(),
+                model_files = base.model_files.len(),
+                bytes = base.savings(),
+                "update package: left out what the base holds"
+            );
+        }
+        manifest.format_version = manifest.version_needed();
         let mut manifest_bytes =
             serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
         manifest_bytes.push(b'\n');
@@ -166,11 +284,191 @@ impl PackageWriter {
     }
 }
 
+/// Whether the entry `name` is written already (one of `names`) or held
+/// by the base.
+fn known(names: &HashSet<String>, base: Option<&BaseHolds>, name: &str) -> bool {
+    names.contains(name) || base.is_some_and(|base| base.entries.contains(name))
+}
+
+/// Why a copy into an entry stopped.
+enum CopyError {
+    /// Reading the source failed (already a package error).
+    Read(PackageError),
+    /// Writing the package failed.
+    Write(io::Error),
+}
+
+impl CopyError {
+    fn into_package_error(self, path: &Path) -> PackageError {
+        match self {
+            CopyError::Read(e) => e,
+            CopyError::Write(e) => write_error(path, e),
+        }
+    }
+}
+
+/// Copies `data` into `entry`, hashing it on the way; returns the SHA-256
+/// in hex.
+fn copy(
+    entry: &mut EntryWriter<'_>,
+    data: &mut dyn Read,
+    buffer: &mut [u8],
+    cancel: &Cancel,
+    read_error: &dyn Fn(io::Error) -> PackageError,
+) -> Result<String, CopyError> {
+    let mut hasher = Sha256::new();
+    loop {
+        let n = match data.read(buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(read_error(e))),
+        };
+        hasher.update(&buffer[..n]);
+        entry.write_all(&buffer[..n]).map_err(CopyError::Write)?;
+        if cancel.is_cancelled() {
+            return Err(CopyError::Read(PackageError::Cancelled));
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
 /// A write error of the package file at `path`.
 pub(crate) fn write_error(path: &Path, source: io::Error) -> PackageError {
     PackageError::Io {
         action: "write",
         path: path.to_owned(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(dir: &Path, base: Option<BaseHolds>) -> PackageWriter {
+        let path = dir.join("p.zip");
+        let file = File::create(&path).unwrap();
+        let time = DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH);
+        PackageWriter::new(file, &path, Compression::None, time, base)
+    }
+
+    fn blob_of(data: &[u8]) -> Blob {
+        Blob::plain(
+            format!("sha256:{}", hex::encode(Sha256::digest(data))),
+            data.len() as u64,
+        )
+    }
+
+    fn unreadable(e: io::Error) -> PackageError {
+        PackageError::Io {
+            action: "read",
+            path: "source".into(),
+            source: e,
+        }
+    }
+
+    #[test]
+    fn a_known_blob_that_arrives_otherwise_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut package = writer(dir.path(), None);
+        let cancel = Cancel::new();
+        let expected = blob_of(b"the layer");
+        let error = package
+            .add_known_blob(
+                layout::BLOBS_DIR,
+                &expected,
+                &mut b"the layeR".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(error, PackageError::SourceDiffers { .. }),
+            "{error}"
+        );
+        let longer = blob_of(b"the");
+        let error = package
+            .add_known_blob(
+                layout::BLOBS_DIR,
+                &longer,
+                &mut b"the layer".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("(3 bytes) arrived as"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn what_the_base_holds_is_left_out_and_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = blob_of(b"held by the base");
+        let base = BaseHolds {
+            package_id: "ab".repeat(32),
+            file_name: Some("old.zip".into()),
+            entries: HashSet::from([
+                layout::blob_entry(layout::hex_of(&held.digest)),
+                layout::model_blob_entry(layout::hex_of(&blob_of(b"model").digest)),
+            ]),
+        };
+        let mut package = writer(dir.path(), Some(base));
+        let cancel = Cancel::new();
+        let streamed = package
+            .add_blob(
+                layout::BLOBS_DIR,
+                &mut b"held by the base".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap();
+        assert_eq!(streamed, held);
+        assert!(package.has(layout::BLOBS_DIR, &held));
+        package
+            .add_blob(
+                layout::MODEL_BLOBS_DIR,
+                &mut b"model".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap();
+        let new = blob_of(b"new");
+        assert!(!package.has(layout::BLOBS_DIR, &new));
+        package
+            .add_known_blob(
+                layout::BLOBS_DIR,
+                &new,
+                &mut b"new".as_slice(),
+                &cancel,
+                &unreadable,
+            )
+            .unwrap();
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "format": "budgetguard-install-package", "format_version": 0,
+            "tool_version": "0", "created": "", "source_engine": "", "compression": "none",
+            "nodes": [], "images": [], "entries": [],
+        }))
+        .unwrap();
+        let written = package.finish(manifest, None).unwrap();
+        let base = written.manifest.base.unwrap();
+        assert_eq!(base.blobs, [held]);
+        assert_eq!(base.model_files, [blob_of(b"model")]);
+        assert_eq!(written.manifest.format_version, 3);
+        let names: Vec<&str> = written
+            .manifest
+            .entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                layout::blob_entry(layout::hex_of(&new.digest)).as_str(),
+                layout::SHA256SUMS
+            ]
+        );
     }
 }

@@ -124,7 +124,7 @@ pub enum RegistryError {
         detail: String,
     },
     /// A multi-platform image has no image for the platform asked for.
-    #[error("`{reference}` has no image for {platform} (it has {available}); choose one of those with `--platform`")]
+    #[error("`{reference}` has no image for {platform} (it has {available}); choose one of those platforms")]
     NoMatchingPlatform {
         /// The image reference.
         reference: String,
@@ -176,10 +176,13 @@ impl RegistryError {
     }
 }
 
-/// How to log in to `registry`, as the last part of a message.
+/// How to log in to `registry`, as the last part of a message (an engine's
+/// pull says the same).
 pub(crate) fn login_hint(registry: &str) -> String {
     match registry {
-        "nvcr.io" => "set a valid NGC API key in `NGC_API_KEY` or with `budgetguard-techops install-credentials`".to_owned(),
+        "nvcr.io" => {
+            "set a valid NGC API key in `NGC_API_KEY`, or store one on this machine".to_owned()
+        }
         DOCKER_HUB => "log in with `docker login` and retry".to_owned(),
         _ => format!("log in with `docker login {registry}` and retry"),
     }

@@ -296,7 +296,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("it has linux/arm64/v8"), "{message}");
-        assert!(message.contains("--platform"), "{message}");
+        assert!(message.contains("choose one of those"), "{message}");
     }
 
     #[test]

@@ -41,6 +41,7 @@ mod token;
 pub use auth::{Credential, CredentialError, RegistryAuth, DOCKER_HUB_KEY, NGC_REGISTRY, NGC_USER};
 pub use blob::BlobReader;
 pub use client::{install_tls_provider, ClientOptions, RegistryClient};
+pub(crate) use error::login_hint;
 pub use error::RegistryError;
 pub use manifest::{
     Descriptor, Platform, PlatformError, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,

@@ -17,11 +17,10 @@ use crate::progress::SharedReporter;
 use crate::reference::Reference;
 use crate::Cancel;
 
-/// Blobs of one image, handed out in order with up to `jobs` downloading.
+/// Blobs handed out in order with up to `jobs` downloading.
 pub struct BlobQueue {
     client: RegistryClient,
-    reference: Reference,
-    pending: VecDeque<Descriptor>,
+    pending: VecDeque<(Reference, Descriptor)>,
     open: VecDeque<(Descriptor, BlobReader)>,
     jobs: usize,
     reporter: SharedReporter,
@@ -31,7 +30,6 @@ pub struct BlobQueue {
 impl std::fmt::Debug for BlobQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlobQueue")
-            .field("reference", &self.reference)
             .field("pending", &self.pending.len())
             .field("open", &self.open.len())
             .field("jobs", &self.jobs)
@@ -51,9 +49,22 @@ impl RegistryClient {
         reporter: SharedReporter,
         cancel: &Cancel,
     ) -> BlobQueue {
+        let blobs = blobs.into_iter().map(|b| (reference.clone(), b)).collect();
+        self.blob_queue_of(blobs, jobs, reporter, cancel)
+    }
+
+    /// A queue over `blobs`, each of its own image's repository, that keeps
+    /// up to `jobs` (at least one) downloading, across images: several
+    /// images' blobs stream as one queue. Iterate it on a blocking thread.
+    pub fn blob_queue_of(
+        &self,
+        blobs: Vec<(Reference, Descriptor)>,
+        jobs: usize,
+        reporter: SharedReporter,
+        cancel: &Cancel,
+    ) -> BlobQueue {
         BlobQueue {
             client: self.clone(),
-            reference: reference.clone(),
             pending: blobs.into(),
             open: VecDeque::new(),
             jobs: jobs.max(1),
@@ -67,15 +78,12 @@ impl BlobQueue {
     /// Opens blobs until `count` are open.
     fn fill(&mut self, count: usize) {
         while self.open.len() < count {
-            let Some(descriptor) = self.pending.pop_front() else {
+            let Some((reference, descriptor)) = self.pending.pop_front() else {
                 return;
             };
-            let reader = self.client.open_blob(
-                &self.reference,
-                &descriptor,
-                self.reporter.clone(),
-                &self.cancel,
-            );
+            let reader =
+                self.client
+                    .open_blob(&reference, &descriptor, self.reporter.clone(), &self.cancel);
             self.open.push_back((descriptor, reader));
         }
     }

@@ -18,6 +18,10 @@ const MAX_CONFIG: u64 = 64 << 20;
 /// One platform's image as its registry describes it.
 #[derive(Debug, Clone)]
 pub struct Resolved {
+    /// The digest of what the reference names in its repository: the
+    /// index's for a multi-platform image, else the image manifest's (what
+    /// `docker pull` records as the repo digest).
+    pub repo_digest: String,
     /// The digest of the image manifest (not of the index it came through).
     pub manifest_digest: String,
     /// The image manifest as served.
@@ -62,6 +66,7 @@ impl RegistryClient {
             check_digest(&name, digest, &first.digest)?;
         }
         let mut media_type = manifest::media_type_of(first.content_type.as_deref(), &first.bytes);
+        let repo_digest = first.digest.clone();
         let mut current = first;
         let mut parsed = manifest::parse(&name, &media_type, &current.bytes)?;
         if let Parsed::Index(entries) = &parsed {
@@ -95,6 +100,7 @@ impl RegistryClient {
             .await?;
         check_digest(&name, &config.digest, &config_blob.digest)?;
         Ok(Resolved {
+            repo_digest,
             manifest_digest: current.digest,
             manifest_bytes: current.bytes,
             media_type,

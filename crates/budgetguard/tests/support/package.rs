@@ -24,10 +24,10 @@ pub struct Contents {
 }
 
 fn blob(data: &[u8]) -> Blob {
-    Blob {
-        digest: format!("sha256:{}", hex::encode(Sha256::digest(data))),
-        size: data.len() as u64,
-    }
+    Blob::plain(
+        format!("sha256:{}", hex::encode(Sha256::digest(data))),
+        data.len() as u64,
+    )
 }
 
 /// A package of one node running one image of two layers.
@@ -48,6 +48,7 @@ pub fn demo() -> Contents {
         manifest: blob(&oci_manifest),
         config: config_blob,
         layers: layer_blobs,
+        diff_ids: Vec::new(),
     };
     let images = vec![image];
     let compose = "compose/demo/docker-compose.yml";

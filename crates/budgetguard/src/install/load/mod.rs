@@ -19,6 +19,7 @@ pub(crate) use plan::LoadPlan;
 use super::state::LoadedImage;
 use super::InstallError;
 use crate::engine::Engine;
+use crate::package::layout;
 use crate::package::manifest::PackagedImage;
 use crate::package::Package;
 use crate::progress::{Event, SharedReporter};
@@ -53,7 +54,13 @@ impl LoadRun {
             .filter(|i| i.engine == engine.host())
             .cloned()
             .collect();
-        let (plan, outcomes) = LoadPlan::new(&images, &local, &loaded, containerd);
+        let absent = images
+            .iter()
+            .flat_map(blobs_of)
+            .filter(|b| !package.carries(&layout::blob_entry(layout::hex_of(&b.digest))))
+            .map(|b| b.digest.clone())
+            .collect();
+        let (plan, outcomes) = LoadPlan::new(&images, &local, &loaded, containerd, absent);
         let present_before = images
             .iter()
             .map(|image| engine_id(image, containerd).to_owned())
@@ -110,7 +117,7 @@ impl LoadRun {
             }
         }
         if !plan.stream.is_empty() {
-            let partial = !plan.omit.is_empty();
+            let partial = plan.can_stream_more();
             match stream::stream_into_engine(engine, package, &plan, reporter, cancel).await {
                 Err(InstallError::Engine(e)) if partial => {
                     reporter.report(Event::Note {

@@ -36,21 +36,27 @@ pub(crate) struct LoadPlan {
     pub omit: HashSet<String>,
     /// Whether the engine keeps images in containerd's store.
     pub containerd: bool,
+    /// Blob digests the package leaves out because its base holds them (an
+    /// update package): the engine must hold those it streams around.
+    pub absent: HashSet<String>,
 }
 
 impl LoadPlan {
     /// Plans the load of `images` into an engine holding `local`; `loaded`
-    /// are the images this tool put there earlier, whose exact blobs it knows.
+    /// are the images this tool put there earlier, whose exact blobs it
+    /// knows; `absent` are the blobs the package does not carry.
     pub(crate) fn new(
         images: &[PackagedImage],
         local: &[LocalImage],
         loaded: &[LoadedImage],
         containerd: bool,
+        absent: HashSet<String>,
     ) -> (Self, Vec<ImageOutcome>) {
         let mut plan = LoadPlan {
             stream: Vec::new(),
             omit: HashSet::new(),
             containerd,
+            absent,
         };
         let mut outcomes = Vec::new();
         for image in images {
@@ -103,35 +109,63 @@ impl LoadPlan {
             .sum()
     }
 
-    /// The same images, every blob streamed.
+    /// The same images, every blob the package carries streamed.
     pub(crate) fn full(&self) -> Self {
         tracing::info!(
             images = self.stream.len(),
-            "streaming every blob: the engine refused the stream without the left-out ones"
+            "streaming every blob the package carries: the engine refused the stream without the left-out ones"
         );
         Self {
             stream: self.stream.clone(),
-            omit: HashSet::new(),
+            omit: self.absent.clone(),
             containerd: self.containerd,
+            absent: self.absent.clone(),
         }
+    }
+
+    /// Whether [`LoadPlan::full`] would stream more than this plan.
+    pub(crate) fn can_stream_more(&self) -> bool {
+        self.omit.iter().any(|digest| !self.absent.contains(digest))
+    }
+
+    /// The first blob the stream needs that neither the package carries nor
+    /// the engine holds (an update package whose base is not installed),
+    /// named for a message: `layer sha256:… of `image``.
+    pub(crate) fn missing(&self) -> Option<String> {
+        self.stream.iter().find_map(|image| {
+            let name = image.references.first().unwrap_or(&image.id);
+            let layers = image.layers.iter().map(|l| ("layer", l));
+            [
+                ("image manifest", &image.manifest),
+                ("config", &image.config),
+            ]
+            .into_iter()
+            .chain(layers)
+            .find(|(_, blob)| {
+                self.absent.contains(&blob.digest) && !self.omit.contains(&blob.digest)
+            })
+            .map(|(what, blob)| format!("the {what} {} of `{name}`", blob.digest))
+        })
     }
 }
 
-/// Classic store: layer digests whose chain the engine has at every place
-/// the streamed images use them.
+/// Classic store: layer digests whose chain (of diff IDs) the engine has at
+/// every place the streamed images use them.
 fn present_chains(local: &[LocalImage], stream: &[PackagedImage]) -> HashSet<String> {
     let mut omit = HashSet::new();
     let mut needed = HashSet::new();
     for image in stream {
-        let digests: Vec<String> = image.layers.iter().map(|l| l.digest.clone()).collect();
-        for i in 0..digests.len() {
-            if local
-                .iter()
-                .any(|l| l.info.layers.starts_with(&digests[..=i]))
-            {
-                omit.insert(digests[i].clone());
+        let diff_ids = image.layer_diff_ids();
+        for (i, layer) in image.layers.iter().enumerate() {
+            let chain = &diff_ids[..=i];
+            let present = local.iter().any(|l| {
+                l.info.layers.len() >= chain.len()
+                    && l.info.layers.iter().zip(chain).all(|(a, b)| a == b)
+            });
+            if present {
+                omit.insert(layer.digest.clone());
             } else {
-                needed.insert(digests[i].clone());
+                needed.insert(layer.digest.clone());
             }
         }
     }
@@ -193,10 +227,7 @@ mod tests {
     use crate::engine::ImageInfo;
 
     fn blob(digest: &str) -> Blob {
-        Blob {
-            digest: digest.to_owned(),
-            size: 1,
-        }
+        Blob::plain(digest.to_owned(), 1)
     }
 
     fn image(id: &str, layers: &[&str]) -> PackagedImage {
@@ -207,6 +238,7 @@ mod tests {
             manifest: blob(&format!("{id}-manifest")),
             config: blob(id),
             layers: layers.iter().map(|l| blob(l)).collect(),
+            diff_ids: Vec::new(),
         }
     }
 
@@ -219,6 +251,7 @@ mod tests {
                 layers: layers.iter().map(|l| l.to_string()).collect(),
                 size: 0,
                 tags: Vec::new(),
+                created: None,
             },
         }
     }
@@ -236,7 +269,13 @@ mod tests {
     #[test]
     fn present_images_are_not_streamed_and_present_chains_are_left_out() {
         let images = [image("old", &["A", "B"]), image("new", &["A", "B", "C"])];
-        let (plan, outcomes) = LoadPlan::new(&images, &[local("old", &["A", "B"])], &[], false);
+        let (plan, outcomes) = LoadPlan::new(
+            &images,
+            &[local("old", &["A", "B"])],
+            &[],
+            false,
+            HashSet::new(),
+        );
         assert_eq!(
             outcomes,
             [ImageOutcome::AlreadyPresent, ImageOutcome::Loaded]
@@ -249,8 +288,32 @@ mod tests {
     fn a_layer_is_left_out_only_where_every_use_of_it_is_present() {
         // E (say the empty layer) is present under A, but not under A, E, X.
         let images = [image("new", &["A", "E", "X", "E"])];
-        let (plan, _) = LoadPlan::new(&images, &[local("old", &["A", "E"])], &[], false);
+        let (plan, _) = LoadPlan::new(
+            &images,
+            &[local("old", &["A", "E"])],
+            &[],
+            false,
+            HashSet::new(),
+        );
         assert_eq!(plan.omit, HashSet::from(["A".to_owned()]));
+    }
+
+    #[test]
+    fn compressed_layers_go_by_their_diff_ids_and_missing_blobs_are_named() {
+        let mut compressed = image("new", &["gzA", "gzB"]);
+        compressed.diff_ids = vec!["A".into(), "B".into()];
+        let absent = HashSet::from(["gzA".to_owned(), "gzB".to_owned()]);
+        let plan = |local: &[&str]| {
+            let present = [self::local("old", local)];
+            LoadPlan::new(&[compressed.clone()], &present, &[], false, absent.clone()).0
+        };
+        let half = plan(&["A"]);
+        assert_eq!(half.omit, HashSet::from(["gzA".to_owned()]));
+        assert_eq!(half.missing().as_deref(), Some("the layer gzB of `new:1`"));
+        assert!(!half.can_stream_more(), "what is left out is all absent");
+        let whole = plan(&["A", "B"]);
+        assert_eq!(whole.missing(), None);
+        assert_eq!(whole.full().omit, absent);
     }
 
     #[test]
@@ -273,15 +336,15 @@ mod tests {
         let images = [image("new", &["A", "B", "C"])];
         // A locally built image with the same diff IDs holds other blobs.
         let built = [local("built-manifest", &["A", "B"])];
-        let (plan, _) = LoadPlan::new(&images, &built, &[], true);
+        let (plan, _) = LoadPlan::new(&images, &built, &[], true, HashSet::new());
         assert!(plan.omit.is_empty(), "{:?}", plan.omit);
         // An image this tool loaded, still present, holds exactly its blobs.
         let earlier = [loaded("old-manifest", &["old-manifest", "old", "A", "B"])];
         let present = [local("old-manifest", &["A", "B"])];
-        let (plan, _) = LoadPlan::new(&images, &present, &earlier, true);
+        let (plan, _) = LoadPlan::new(&images, &present, &earlier, true, HashSet::new());
         assert_eq!(plan.omit, HashSet::from(["A".to_owned(), "B".to_owned()]));
         // Gone from the engine: nothing is known to be held.
-        let (plan, _) = LoadPlan::new(&images, &[], &earlier, true);
+        let (plan, _) = LoadPlan::new(&images, &[], &earlier, true, HashSet::new());
         assert!(plan.omit.is_empty());
     }
 }

@@ -13,8 +13,9 @@ use serde::Deserialize;
 
 use super::Package;
 use crate::package::error::EntryProblem;
-use crate::package::layout;
-use crate::package::manifest::{Blob, PackagedImage};
+use crate::package::image_config::ImageConfig;
+use crate::package::layout::{self, tag_of, SaveManifestItem};
+use crate::package::manifest::{Blob, PackagedImage, GZIP_LAYER};
 use crate::package::PackageError;
 
 /// The largest of these files the reader takes.
@@ -29,24 +30,11 @@ const CONFIG_TYPES: [&str; 2] = [
     "application/vnd.oci.image.config.v1+json",
     "application/vnd.docker.container.image.v1+json",
 ];
-/// Uncompressed layers: the package names layers by their diff IDs.
+/// Uncompressed layers, which the package names by their diff IDs.
 const LAYER_TYPES: [&str; 2] = [
-    "application/vnd.oci.image.layer.v1.tar",
+    layout::TAR_LAYER,
     "application/vnd.docker.image.rootfs.diff.tar",
 ];
-
-/// One image of Docker's `manifest.json`. `LayerSources` and `Parent`,
-/// which change what is loaded, are refused with every other field.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SaveItem {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags", default)]
-    repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
-}
 
 /// An OCI image index.
 #[derive(Deserialize)]
@@ -151,7 +139,7 @@ impl Package {
     /// config, its layers in order and its references, and nothing else.
     fn check_docker_manifest(&self) -> Result<(), PackageError> {
         let name = layout::DOCKER_MANIFEST;
-        let items: Vec<SaveItem> = self.json(name, &self.fallback_file(name)?)?;
+        let items: Vec<SaveManifestItem> = self.json(name, &self.fallback_file(name)?)?;
         let mut expected: HashMap<String, &PackagedImage> = self
             .manifest
             .images
@@ -159,6 +147,15 @@ impl Package {
             .map(|image| (layout::layout_path(&image.config), image))
             .collect();
         for item in items {
+            // `LayerSources` and `Parent`, which change what is loaded, are
+            // refused with every other field.
+            if let Some(field) = item.other.keys().next() {
+                let unknown = <serde_json::Error as serde::de::Error>::unknown_field(
+                    field,
+                    &["Config", "RepoTags", "Layers"],
+                );
+                return Err(self.mismatch(name, EntryProblem::NotJson(unknown)));
+            }
             let Some(image) = expected.remove(&item.config) else {
                 return Err(self.mismatch(name, EntryProblem::ImageUnknown(item.config)));
             };
@@ -229,31 +226,42 @@ impl Package {
     }
 
     /// Each image's OCI image manifest names its config and its layers, in
-    /// order, as the manifest does.
+    /// order and of their media types, as the manifest does, and its config
+    /// gives the diff IDs the manifest gives. A document an update package
+    /// leaves out (its base holds it) is not there to check.
     fn check_image_manifests(&self) -> Result<(), PackageError> {
         for image in &self.manifest.images {
             let name = layout::blob_entry(layout::hex_of(&image.manifest.digest));
+            if self.listed(&name).is_none() {
+                continue;
+            }
             let document: ImageManifest =
                 self.json(&name, &self.read_small(&name, MAX_DOCUMENT)?)?;
-            let uncompressed = document
-                .layers
-                .iter()
-                .all(|l| LAYER_TYPES.contains(&l.media_type.as_str()));
+            let known_types = document.layers.iter().all(|l| {
+                LAYER_TYPES.contains(&l.media_type.as_str()) || l.media_type == GZIP_LAYER
+            });
             if document.schema_version != 2
                 || document.media_type.is_some_and(|t| t != MANIFEST_TYPE)
                 || !CONFIG_TYPES.contains(&document.config.media_type.as_str())
-                || !uncompressed
+                || !known_types
             {
                 return Err(self.mismatch(&name, EntryProblem::NotImageManifest));
             }
             let same_layers = document.layers.len() == image.layers.len()
-                && document
-                    .layers
-                    .iter()
-                    .zip(&image.layers)
-                    .all(|(d, b)| d.is(b));
+                && document.layers.iter().zip(&image.layers).all(|(d, b)| {
+                    let compressed = d.media_type == GZIP_LAYER;
+                    d.is(b) && compressed == b.media_type.is_some()
+                });
             if !document.config.is(&image.config) || !same_layers {
                 return Err(self.mismatch(&name, EntryProblem::LayersDiffer));
+            }
+            let config = layout::blob_entry(layout::hex_of(&image.config.digest));
+            if self.listed(&config).is_some() {
+                let parsed = ImageConfig::parse(&self.read_small(&config, MAX_DOCUMENT)?)
+                    .map_err(|e| self.mismatch(&config, EntryProblem::NotJson(e)))?;
+                if parsed.rootfs.diff_ids != image.layer_diff_ids() {
+                    return Err(self.mismatch(&config, EntryProblem::DiffIdsDiffer));
+                }
             }
         }
         Ok(())
@@ -301,12 +309,6 @@ fn image_name(image: &PackagedImage) -> String {
     image.references.first().unwrap_or(&image.id).clone()
 }
 
-/// The tag of a reference (`latest` when it has none).
-fn tag_of(reference: &str) -> &str {
-    let name = &reference[reference.rfind('/').map_or(0, |i| i + 1)..];
-    name.rsplit_once(':').map_or("latest", |(_, tag)| tag)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,7 +331,5 @@ mod tests {
         ] {
             assert_eq!(sum_line(&bad), None, "{bad}");
         }
-        assert_eq!(tag_of("localhost:5000/x"), "latest");
-        assert_eq!(tag_of("budgetguard/demo-nim:0.1.0"), "0.1.0");
     }
 }

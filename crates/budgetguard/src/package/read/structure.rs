@@ -8,12 +8,15 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Package;
-use crate::package::error::{CacheProblem, EntryProblem, Structure};
+use crate::package::error::{BaseProblem, CacheProblem, EntryProblem, ImageProblem, Structure};
 use crate::package::layout;
-use crate::package::manifest::{Manifest, FORMAT, FORMAT_VERSION};
+use crate::package::manifest::{
+    Blob, Manifest, PackageBase, PackagedImage, FORMAT, FORMAT_VERSION, GZIP_LAYER,
+};
 use crate::package::quote::is_unsafe;
 use crate::package::zip::stays_inside;
 use crate::package::PackageError;
+use crate::reference::is_sha256_digest;
 use crate::signing::SIGNATURE_ENTRY;
 
 /// The folder of the Compose files, one folder per node.
@@ -162,16 +165,19 @@ impl Package {
                     return Err(not_a_package(Structure::ReferenceTwice(reference.clone())));
                 }
             }
+            self.check_layers(image)?;
             let blobs = [&image.manifest, &image.config]
                 .into_iter()
                 .chain(&image.layers);
             for blob in blobs {
                 let name = layout::blob_entry(layout::hex_of(&blob.digest));
-                if self.listed(&name).map(|e| e.size) != Some(blob.size) {
+                let carried = self.listed(&name).map(|e| e.size) == Some(blob.size);
+                if !carried && !self.left_out(|base| &base.blobs, blob) {
                     return Err(self.mismatch(&name, EntryProblem::BlobMissing));
                 }
             }
         }
+        self.check_base()?;
         // A load tags only the nodes' own images.
         let run: HashSet<&str> = self
             .manifest
@@ -255,7 +261,12 @@ impl Package {
                     return Err(invalid(name, CacheProblem::BadMode(file.path.clone())));
                 }
                 let entry = layout::model_blob_entry(&file.sha256);
-                if self.listed(&entry).map(|e| e.size) != Some(file.size) {
+                let carried = self.listed(&entry).map(|e| e.size) == Some(file.size);
+                let left_out = self.left_out(
+                    |base| &base.model_files,
+                    &Blob::plain(format!("sha256:{}", file.sha256), file.size),
+                );
+                if !carried && !left_out {
                     return Err(invalid(name, CacheProblem::FileMissing(file.path.clone())));
                 }
                 used.insert(file.sha256.as_str());
@@ -276,5 +287,112 @@ impl Package {
             }
         }
         Ok(used)
+    }
+
+    /// Whether the base holds `blob` (in the list `of` picks), so that the
+    /// package may leave it out.
+    fn left_out(&self, of: impl Fn(&PackageBase) -> &Vec<Blob>, blob: &Blob) -> bool {
+        self.manifest.base.as_ref().is_some_and(|base| {
+            of(base)
+                .iter()
+                .any(|b| b.digest == blob.digest && b.size == blob.size)
+        })
+    }
+
+    /// An image's layers are of kinds this tool loads, gzip-compressed
+    /// (format 3) or uncompressed, and its diff IDs, when listed, fit them.
+    fn check_layers(&self, image: &PackagedImage) -> Result<(), PackageError> {
+        let name = || image.references.first().unwrap_or(&image.id).clone();
+        let invalid = |problem| {
+            Err(PackageError::NotAPackage {
+                path: self.path.clone(),
+                problem: Structure::Image {
+                    image: name(),
+                    problem,
+                },
+            })
+        };
+        let documents = [&image.manifest, &image.config];
+        if let Some(blob) = documents.iter().find(|b| b.media_type.is_some()) {
+            return invalid(ImageProblem::LayerType(
+                blob.media_type.clone().unwrap_or_default(),
+            ));
+        }
+        for layer in &image.layers {
+            match layer.media_type.as_deref() {
+                None | Some(GZIP_LAYER) => {}
+                Some(other) => return invalid(ImageProblem::LayerType(other.to_owned())),
+            }
+        }
+        if image.diff_ids.is_empty() {
+            return Ok(());
+        }
+        let fits = image.diff_ids.len() == image.layers.len()
+            && image
+                .diff_ids
+                .iter()
+                .zip(&image.layers)
+                .all(|(diff_id, layer)| {
+                    is_sha256_digest(diff_id)
+                        && (layer.media_type.is_some() || &layer.digest == diff_id)
+                });
+        if fits {
+            Ok(())
+        } else {
+            invalid(ImageProblem::DiffIds)
+        }
+    }
+
+    /// An update package's base: its id is a package id, and what it leaves
+    /// out is a blob of its images, or a file of its caches, that it does
+    /// not carry.
+    fn check_base(&self) -> Result<(), PackageError> {
+        let Some(base) = &self.manifest.base else {
+            return Ok(());
+        };
+        let invalid = |problem| {
+            Err(PackageError::NotAPackage {
+                path: self.path.clone(),
+                problem: Structure::Base(problem),
+            })
+        };
+        let hex = base.package_id.as_str();
+        if !is_sha256_digest(&format!("sha256:{hex}")) {
+            return invalid(BaseProblem::BadId);
+        }
+        let images: Vec<&Blob> = self
+            .manifest
+            .images
+            .iter()
+            .flat_map(|i| [&i.manifest, &i.config].into_iter().chain(&i.layers))
+            .collect();
+        let files: Vec<Blob> = self
+            .manifest
+            .caches
+            .iter()
+            .flat_map(|c| &c.files)
+            .map(|f| Blob::plain(format!("sha256:{}", f.sha256), f.size))
+            .collect();
+        let lists = [
+            (&base.blobs, layout::BLOBS_DIR, images),
+            (
+                &base.model_files,
+                layout::MODEL_BLOBS_DIR,
+                files.iter().collect(),
+            ),
+        ];
+        for (left_out, folder, used) in lists {
+            for blob in left_out {
+                let same = |b: &&Blob| b.digest == blob.digest && b.size == blob.size;
+                if !is_sha256_digest(&blob.digest) || !used.iter().any(same) {
+                    return invalid(BaseProblem::Unused(blob.digest.clone()));
+                }
+                let entry = format!("{folder}{}", layout::hex_of(&blob.digest));
+                if self.listed(&entry).is_some() {
+                    return invalid(BaseProblem::Carried(blob.digest.clone()));
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -38,7 +38,13 @@ if (Test-Path install\models.sh) {
 
 Write-Host "Loading images..."
 tar -C images -cf - . | docker load
-if ($LASTEXITCODE -ne 0) { Fail "docker load failed" }
+if ($LASTEXITCODE -ne 0) {
+  if (Test-Path install\base.txt) {
+    $baseId, $baseFile = (Get-Content install\base.txt -TotalCount 1) -split " ", 2
+    Fail "this update package needs its base package ($baseFile, package id $($baseId.Substring(0, 12))) installed first; nothing was changed: install that package, then this one"
+  }
+  Fail "docker load failed"
+}
 
 foreach ($dir in Get-ChildItem -Directory compose) {
   $service = $dir.Name

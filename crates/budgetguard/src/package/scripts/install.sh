@@ -36,13 +36,27 @@ fi
 echo "Verifying the package..."
 sha256sum --check --quiet --strict SHA256SUMS || fail "the package is damaged; copy it again"
 
+# An update package leaves out what its base package holds: it installs only
+# where the base is installed, and says so before changing anything.
+base=""
+if [ -f install/base.txt ]; then
+  read -r base_id base_file < install/base.txt || true
+  base="${base_file:+$base_file, }package id $(printf '%.12s' "$base_id")"
+fi
+if [ -f install/models.sh ]; then
+  sh install/models.sh "$install_dir" check
+fi
+
+echo "Loading images..."
+if ! tar -C images -cf - . | docker load; then
+  [ -n "$base" ] && fail "this update package needs its base package ($base) installed first; nothing was changed: install that package, then this one"
+  fail "docker load failed"
+fi
+
 if [ -f install/models.sh ]; then
   echo "Writing models..."
   sh install/models.sh "$install_dir"
 fi
-
-echo "Loading images..."
-tar -C images -cf - . | docker load
 
 for dir in compose/*/; do
   service=$(basename "$dir")

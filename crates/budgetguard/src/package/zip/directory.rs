@@ -9,21 +9,14 @@ use std::io::{Read, Seek, SeekFrom};
 use super::error::{FileKind, ZipError, MAX_DIRECTORY};
 use super::fields::{zip64_field, ExtraProblem, Fields};
 use super::names::check_name;
+use super::records::{
+    CENTRAL_LEN, CENTRAL_SIG, EOCD_LEN, EOCD_SIG, LOCATOR_LEN, MAX16, MAX32, ZIP64_EOCD_LEN,
+    ZIP64_EOCD_SIG, ZIP64_LOCATOR_SIG,
+};
 use super::Compression;
 
-const EOCD_SIG: u32 = 0x0605_4b50;
-const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
-const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
-const CENTRAL_SIG: u32 = 0x0201_4b50;
-const EOCD_LEN: usize = 22;
-const LOCATOR_LEN: usize = 20;
-/// The ZIP64 end record without an extensible data sector.
-const ZIP64_EOCD_LEN: u64 = 56;
-const CENTRAL_LEN: usize = 46;
 /// The longest comment an end record can announce.
 const MAX_COMMENT: u64 = 0xFFFF;
-const MAX16: u64 = 0xFFFF;
-const MAX32: u64 = 0xFFFF_FFFF;
 
 /// General purpose flags: encryption (bit 0), strong encryption (bit 6) and
 /// an encrypted central directory (bit 13).

@@ -1,6 +1,8 @@
 //! Little-endian fields of ZIP records, read with bounds checks, and the
 //! extra fields of a header.
 
+use super::records::ZIP64_EXTRA;
+
 /// Reads little-endian fields one after the other; `None` past the end.
 pub(super) struct Fields<'a> {
     bytes: &'a [u8],
@@ -42,9 +44,6 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// The ZIP64 extended information field's type.
-const ZIP64: u16 = 0x0001;
-
 /// Extra field types a package may carry besides ZIP64: file times and
 /// owners, which change nothing about where an entry goes or what it holds.
 /// Anything else is refused, above all the Info-ZIP Unicode path (0x7075),
@@ -75,7 +74,7 @@ pub(super) fn zip64_field(extra: &[u8]) -> Result<Option<&[u8]>, ExtraProblem> {
             return Err(ExtraProblem::Malformed);
         }
         seen.push(tag);
-        if tag == ZIP64 {
+        if tag == ZIP64_EXTRA {
             zip64 = Some(data);
         } else if !HARMLESS.contains(&tag) {
             return Err(ExtraProblem::Refused(tag));

@@ -10,10 +10,10 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use super::directory::{extra_error, CentralRecord};
 use super::error::{HeaderField, ZipError};
 use super::fields::{zip64_field, Fields};
+use super::records::{LOCAL_LEN, LOCAL_SIG};
 
-const LOCAL_SIG: u32 = 0x0403_4b50;
-const LOCAL_LEN: usize = 30;
-const MAX32: u32 = u32::MAX;
+/// A 32-bit size that is in the ZIP64 field.
+const MAX32: u32 = super::records::MAX32 as u32;
 
 /// Checks the local header of every record against it and the layout of the
 /// entries in `file` (`file_size` bytes, central directory at `directory`).

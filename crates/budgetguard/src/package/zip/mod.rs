@@ -8,6 +8,7 @@ mod fields;
 mod local;
 mod names;
 mod reader;
+mod records;
 mod writer;
 
 pub use error::{

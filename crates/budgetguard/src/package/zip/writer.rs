@@ -10,19 +10,16 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 
+use super::records::{
+    CENTRAL_SIG, EOCD_SIG, LOCAL_SIG, MAX16, MAX32, ZIP64_EOCD_LEN, ZIP64_EOCD_SIG, ZIP64_EXTRA,
+    ZIP64_LOCATOR_SIG,
+};
 use super::{Compression, DosTime};
 
-const LOCAL_HEADER_SIG: u32 = 0x0403_4b50;
-const CENTRAL_HEADER_SIG: u32 = 0x0201_4b50;
-const EOCD_SIG: u32 = 0x0605_4b50;
-const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
-const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
-const ZIP64_EXTRA_TAG: u16 = 0x0001;
 /// Made by: Unix (3), specification 6.3.
 const VERSION_MADE_BY: u16 = (3 << 8) | 63;
 /// Regular file, mode 0644, in the high half of the external attributes.
 const EXTERNAL_ATTRIBUTES: u32 = 0o100644 << 16;
-const U32_MAX: u64 = u32::MAX as u64;
 const BUFFER_SIZE: usize = 1 << 20;
 
 /// What the central directory needs to know of one written entry.
@@ -122,11 +119,11 @@ impl ZipWriter {
         }
         let cd_size = self.out.count - cd_start;
         let count = self.entries.len() as u64;
-        if count >= 0xFFFF || cd_start >= U32_MAX || cd_size >= U32_MAX {
+        if count >= MAX16 || cd_start >= MAX32 || cd_size >= MAX32 {
             let zip64_eocd = self.out.count;
             let mut w = LittleEndian(&mut self.out);
             w.u32(ZIP64_EOCD_SIG)?;
-            w.u64(44)?; // size of the rest of this record
+            w.u64(ZIP64_EOCD_LEN - 12)?; // size of the rest of this record
             w.u16(VERSION_MADE_BY)?;
             w.u16(45)?;
             w.u32(0)?; // this disk
@@ -144,10 +141,10 @@ impl ZipWriter {
         w.u32(EOCD_SIG)?;
         w.u16(0)?;
         w.u16(0)?;
-        w.u16(count.min(0xFFFF) as u16)?;
-        w.u16(count.min(0xFFFF) as u16)?;
-        w.u32(cd_size.min(U32_MAX) as u32)?;
-        w.u32(cd_start.min(U32_MAX) as u32)?;
+        w.u16(count.min(MAX16) as u16)?;
+        w.u16(count.min(MAX16) as u16)?;
+        w.u32(cd_size.min(MAX32) as u32)?;
+        w.u32(cd_start.min(MAX32) as u32)?;
         w.u16(0)?; // comment length
         let size = self.out.count;
         let file = self.out.inner.into_inner().map_err(|e| e.into_error())?;
@@ -305,7 +302,7 @@ impl Encoder {
 
 fn write_local_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> io::Result<()> {
     let mut w = LittleEndian(w);
-    w.u32(LOCAL_HEADER_SIG)?;
+    w.u32(LOCAL_SIG)?;
     w.u16(version_needed(r))?;
     w.u16(0)?; // flags
     w.u16(r.compression.method())?;
@@ -319,7 +316,7 @@ fn write_local_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> io
     w.u16(r.name.len() as u16)?;
     w.u16(20)?;
     w.0.write_all(r.name.as_bytes())?;
-    w.u16(ZIP64_EXTRA_TAG)?;
+    w.u16(ZIP64_EXTRA)?;
     w.u16(16)?;
     w.u64(r.size)?;
     w.u64(r.compressed_size)?;
@@ -330,13 +327,13 @@ fn write_central_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> 
     // Only the fields that overflow go into the ZIP64 extra field, in this order.
     let mut extra = Vec::new();
     for value in [r.size, r.compressed_size, r.header_offset] {
-        if value >= U32_MAX {
+        if value >= MAX32 {
             extra.extend_from_slice(&value.to_le_bytes());
         }
     }
-    let clamp = |v: u64| v.min(U32_MAX) as u32;
+    let clamp = |v: u64| v.min(MAX32) as u32;
     let mut w = LittleEndian(w);
-    w.u32(CENTRAL_HEADER_SIG)?;
+    w.u32(CENTRAL_SIG)?;
     w.u16(VERSION_MADE_BY)?;
     w.u16(version_needed(r))?;
     w.u16(0)?;
@@ -359,7 +356,7 @@ fn write_central_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> 
     w.u32(clamp(r.header_offset))?;
     w.0.write_all(r.name.as_bytes())?;
     if !extra.is_empty() {
-        w.u16(ZIP64_EXTRA_TAG)?;
+        w.u16(ZIP64_EXTRA)?;
         w.u16(extra.len() as u16)?;
         w.0.write_all(&extra)?;
     }
