@@ -262,6 +262,13 @@ impl fmt::Display for Reference {
     }
 }
 
+/// `text` as Docker shows the reference (`docker.io/library/demo:1` is
+/// `demo:1`), to compare references written in different spellings; text
+/// that is no reference is returned as it is, so it matches no valid one.
+pub fn familiar(text: &str) -> String {
+    Reference::parse(text).map_or_else(|_| text.to_owned(), |r| r.familiar())
+}
+
 /// Whether `digest` is `sha256:` and 64 lowercase hex digits.
 pub fn is_sha256_digest(digest: &str) -> bool {
     digest.strip_prefix("sha256:").is_some_and(|hex| {
@@ -472,6 +479,21 @@ mod tests {
             "nvcr.io/nim/x:1".parse::<Reference>().unwrap().full(),
             "nvcr.io/nim/x:1"
         );
+    }
+
+    #[test]
+    fn spellings_compare_in_their_familiar_form() {
+        assert_eq!(familiar("docker.io/library/demo:1"), "demo:1");
+        assert_eq!(familiar("index.docker.io/library/demo:1"), "demo:1");
+        assert_eq!(
+            familiar("docker.io/budgetguard/demo-nim:0.1.0"),
+            "budgetguard/demo-nim:0.1.0"
+        );
+        assert_eq!(
+            familiar(&format!("localhost:5000/a@{DIGEST}")),
+            format!("localhost:5000/a@{DIGEST}")
+        );
+        assert_eq!(familiar("<none>:<none>"), "<none>:<none>");
     }
 
     #[test]

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::reference::Reference;
+
 /// A secret a node needs at run time; its value lives only on the workstation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Credential {
@@ -334,12 +336,7 @@ impl Node {
                 "the name must be 1 to 64 printable characters with a letter or a digit, without `/`, `\\` or a leading `-`".into(),
             ));
         }
-        if !is_reference(&self.image) {
-            return Err(invalid(format!(
-                "image `{}` is not a reference",
-                self.image
-            )));
-        }
+        Reference::parse(&self.image).map_err(|e| invalid(e.to_string()))?;
         if self.host_port == 0 || self.container_port == 0 {
             return Err(invalid("ports must be between 1 and 65535".into()));
         }
@@ -421,12 +418,6 @@ fn is_plain(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// An image reference as Docker writes them: printable, no spaces, not
-/// starting with `-`.
-fn is_reference(image: &str) -> bool {
-    !image.is_empty() && image.len() <= 255 && !image.starts_with('-') && is_plain(image)
-}
-
 /// `16gb`, `512m`, `1073741824`.
 fn is_size(text: &str) -> bool {
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
@@ -458,6 +449,22 @@ mod tests {
         ports.dedup();
         assert_eq!(ports.len(), catalog.nodes.len());
         assert_eq!(catalog.get("FLUX Dev").unwrap().host_port, 8001);
+    }
+
+    #[test]
+    fn node_images_must_be_references() {
+        let mut node = Catalog::builtin().select_names(["Demo"]).unwrap().remove(0);
+        let pinned = format!("nvcr.io/nim/x@sha256:{}", "0".repeat(64));
+        for image in ["localhost:5000/a/b:1", pinned.as_str(), "demo"] {
+            node.image = image.to_owned();
+            assert!(node.validate().is_ok(), "{image}");
+        }
+        for image in ["Demo:1", "-demo", "demo:", "a b", "x@sha256:00", ""] {
+            node.image = image.to_owned();
+            let error = node.validate().unwrap_err().to_string();
+            let named = error.contains(&format!("`{image}`")) || error.contains("image reference");
+            assert!(named, "{image}: {error}");
+        }
     }
 
     #[test]

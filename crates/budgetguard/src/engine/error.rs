@@ -77,6 +77,9 @@ pub enum EngineError {
         /// What the engine said.
         detail: String,
     },
+    /// A name to give an image is no image reference.
+    #[error(transparent)]
+    Reference(#[from] crate::reference::ReferenceError),
     /// Any other API failure.
     #[error("the Docker engine could not {action}: {}", crate::error_text(source))]
     Api {

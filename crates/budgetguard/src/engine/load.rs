@@ -11,6 +11,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::idle::Activity;
 use super::{api_error, elapsed_ms, found, log_call, Engine, EngineError, ImageInfo};
+use crate::reference::Reference;
 
 /// Facts about the engine that decide how to load and run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,12 +91,11 @@ impl Engine {
         Ok(images)
     }
 
-    /// Tags the image `id` as `reference` (`name:tag`).
+    /// Tags the image `id` as `reference` (`name:tag`; `latest` when it
+    /// names no tag).
     pub async fn tag(&self, id: &str, reference: &str) -> Result<(), EngineError> {
-        let (repo, tag) = match reference.rfind(':') {
-            Some(i) if !reference[i..].contains('/') => (&reference[..i], &reference[i + 1..]),
-            _ => (reference, "latest"),
-        };
+        let parsed = Reference::parse(reference)?;
+        let (repo, tag) = parsed.name_and_tag();
         let started = Instant::now();
         let tagged = self
             .docker()
@@ -103,7 +103,7 @@ impl Engine {
                 id,
                 Some(
                     TagImageOptionsBuilder::default()
-                        .repo(repo)
+                        .repo(&repo)
                         .tag(tag)
                         .build(),
                 ),

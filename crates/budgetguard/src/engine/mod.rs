@@ -11,7 +11,7 @@ mod registry;
 pub use container::{RunOutput, RunSpec};
 pub use error::{EngineError, Unreachable};
 pub use load::{EngineFacts, LocalImage};
-pub use registry::{registry_host, RegistryAuth};
+pub use registry::RegistryAuth;
 
 use std::time::{Duration, Instant};
 

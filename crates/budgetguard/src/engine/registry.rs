@@ -8,18 +8,6 @@ use crate::reference::{Reference, DOCKER_HUB};
 pub use crate::registry::RegistryAuth;
 use crate::registry::{Credential, CredentialError, DOCKER_HUB_KEY};
 
-/// The registry an image reference points at (`docker.io` when it names
-/// none, or when the reference is invalid). Kept for callers that hold
-/// references as strings; new code parses a [`Reference`].
-pub fn registry_host(reference: &str) -> &str {
-    match Reference::parse(reference) {
-        // A registry other than Docker Hub is kept verbatim, so it is the
-        // reference's own prefix.
-        Ok(parsed) if parsed.registry() != DOCKER_HUB => &reference[..parsed.registry().len()],
-        _ => DOCKER_HUB,
-    }
-}
-
 /// The credentials the engine needs to pull `reference`, if any are known.
 /// May run a credential helper: call it where blocking is allowed.
 pub(crate) fn docker_credentials(
@@ -52,19 +40,6 @@ pub(crate) fn docker_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn registry_host_follows_docker_rules() {
-        assert_eq!(registry_host("nvcr.io/nim/x:1"), "nvcr.io");
-        assert_eq!(registry_host("127.0.0.1:5000/a/b:1"), "127.0.0.1:5000");
-        assert_eq!(registry_host("localhost/a"), "localhost");
-        assert_eq!(registry_host("budgetguard/demo-nim:0.1.0"), "docker.io");
-        assert_eq!(registry_host("ubuntu"), "docker.io");
-        assert_eq!(
-            registry_host("localhost:5000/a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
-            "localhost:5000"
-        );
-    }
 
     #[test]
     fn logins_become_engine_credentials() {

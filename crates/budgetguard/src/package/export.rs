@@ -21,6 +21,7 @@ use super::manifest::{Blob, PackagedImage};
 use super::writer::PackageWriter;
 use super::PackageError;
 use crate::progress::{Counted, Event, Reporter, Step, Throttle};
+use crate::reference::familiar;
 use crate::Cancel;
 
 /// Files up to this size that look like JSON are held in memory until
@@ -185,11 +186,7 @@ impl Converter<'_> {
         items: &[SaveManifestItem],
         want: &WantedImage,
     ) -> Result<(String, Vec<u8>, Vec<String>), PackageError> {
-        let wanted_tags: Vec<&str> = want
-            .references
-            .iter()
-            .map(|r| layout::familiar(r))
-            .collect();
+        let wanted_tags: Vec<String> = want.references.iter().map(|r| familiar(r)).collect();
         for item in items {
             let config_path = normalize(&item.config);
             let Some(Target::Held(config)) = self.paths.get(&config_path) else {
@@ -199,7 +196,7 @@ impl Converter<'_> {
                 .repo_tags
                 .iter()
                 .flatten()
-                .any(|tag| wanted_tags.contains(&layout::familiar(tag)));
+                .any(|tag| wanted_tags.contains(&familiar(tag)));
             let id = format!("sha256:{}", hex::encode(Sha256::digest(config)));
             if tagged || id == want.id {
                 return Ok((config_path, config.clone(), item.layers.clone()));

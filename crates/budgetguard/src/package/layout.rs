@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::manifest::{Blob, PackagedImage};
+use crate::reference::{Reference, DEFAULT_TAG};
 
 /// The manifest: the first entry of the central directory (written last).
 pub const MANIFEST: &str = "budgetguard-package.json";
@@ -99,8 +100,8 @@ pub fn oci_index(images: &[PackagedImage]) -> Vec<u8> {
                     "digest": image.manifest.digest,
                     "size": image.manifest.size,
                     "annotations": {
-                        "io.containerd.image.name": full_reference(reference),
-                        "org.opencontainers.image.ref.name": tag_of(reference),
+                        "io.containerd.image.name": containerd_name(reference),
+                        "org.opencontainers.image.ref.name": ref_name(reference),
                     },
                 })
             })
@@ -151,34 +152,22 @@ pub fn oci_layout() -> Vec<u8> {
     br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()
 }
 
-fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
-    serde_json::to_vec(value).expect("JSON values always serialize")
-}
-
 /// A reference with its registry and namespace spelled out, as containerd
 /// names images (`demo:1` is `docker.io/library/demo:1`).
-fn full_reference(reference: &str) -> String {
-    let host = crate::engine::registry_host(reference);
-    if host != "docker.io" || reference.starts_with("docker.io/") {
-        reference.to_owned()
-    } else if reference.contains('/') {
-        format!("docker.io/{reference}")
-    } else {
-        format!("docker.io/library/{reference}")
-    }
+fn containerd_name(reference: &str) -> String {
+    Reference::parse(reference).map_or_else(|_| reference.to_owned(), |r| r.full())
 }
 
-/// A reference as Docker shows it, without the implied `docker.io/` and
-/// `library/` (`docker.io/library/demo:1` is `demo:1`).
-pub fn familiar(reference: &str) -> &str {
-    let short = reference.strip_prefix("docker.io/").unwrap_or(reference);
-    short.strip_prefix("library/").unwrap_or(short)
+/// The tag an OCI index names a reference by (`latest` when it has none).
+pub(crate) fn ref_name(reference: &str) -> String {
+    Reference::parse(reference).map_or_else(
+        |_| DEFAULT_TAG.to_owned(),
+        |r| r.tag().unwrap_or(DEFAULT_TAG).to_owned(),
+    )
 }
 
-/// The tag of a reference (`latest` when it has none).
-pub(crate) fn tag_of(reference: &str) -> &str {
-    let name = &reference[reference.rfind('/').map_or(0, |i| i + 1)..];
-    name.rsplit_once(':').map_or("latest", |(_, tag)| tag)
+fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("JSON values always serialize")
 }
 
 #[cfg(test)]
@@ -187,18 +176,13 @@ mod tests {
 
     #[test]
     fn references_are_spelled_out_for_containerd() {
-        assert_eq!(full_reference("demo:1"), "docker.io/library/demo:1");
+        assert_eq!(containerd_name("demo:1"), "docker.io/library/demo:1");
         assert_eq!(
-            full_reference("budgetguard/demo-nim:0.1.0"),
+            containerd_name("budgetguard/demo-nim:0.1.0"),
             "docker.io/budgetguard/demo-nim:0.1.0"
         );
-        assert_eq!(full_reference("nvcr.io/nim/x:1"), "nvcr.io/nim/x:1");
-        assert_eq!(tag_of("localhost:5000/x"), "latest");
-        assert_eq!(familiar("docker.io/library/demo:1"), "demo:1");
-        assert_eq!(
-            familiar("docker.io/budgetguard/demo-nim:0.1.0"),
-            "budgetguard/demo-nim:0.1.0"
-        );
-        assert_eq!(tag_of("localhost:5000/x:2"), "2");
+        assert_eq!(containerd_name("nvcr.io/nim/x:1"), "nvcr.io/nim/x:1");
+        assert_eq!(ref_name("localhost:5000/x"), "latest");
+        assert_eq!(ref_name("localhost:5000/x:2"), "2");
     }
 }

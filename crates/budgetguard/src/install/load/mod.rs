@@ -23,6 +23,7 @@ use crate::package::layout;
 use crate::package::manifest::PackagedImage;
 use crate::package::Package;
 use crate::progress::{Event, SharedReporter};
+use crate::reference::Reference;
 use crate::Cancel;
 use plan::{blobs_of, engine_id};
 
@@ -218,14 +219,12 @@ impl LoadRun {
 /// `repo:tag-before-budgetguard`. `None` for a reference by digest, which
 /// names no tag.
 pub(crate) fn kept_name(reference: &str) -> Option<String> {
-    if reference.contains('@') {
+    let parsed = Reference::parse(reference).ok()?;
+    if parsed.digest().is_some() {
         return None;
     }
-    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
-    Some(match reference[last_slash..].rfind(':') {
-        Some(_) => format!("{reference}-before-budgetguard"),
-        None => format!("{reference}:latest-before-budgetguard"),
-    })
+    let (name, tag) = parsed.name_and_tag();
+    Some(format!("{name}:{tag}-before-budgetguard"))
 }
 
 #[cfg(test)]
@@ -240,6 +239,12 @@ mod tests {
             super::kept_name("localhost:5000/a").as_deref(),
             Some("localhost:5000/a:latest-before-budgetguard")
         );
-        assert_eq!(super::kept_name("a@sha256:00"), None);
+        assert_eq!(
+            super::kept_name("docker.io/library/demo").as_deref(),
+            Some("demo:latest-before-budgetguard")
+        );
+        let digest = format!("sha256:{}", "0".repeat(64));
+        assert_eq!(super::kept_name(&format!("a@{digest}")), None);
+        assert_eq!(super::kept_name(&format!("a:1@{digest}")), None);
     }
 }

@@ -14,9 +14,10 @@ use serde::Deserialize;
 use super::Package;
 use crate::package::error::EntryProblem;
 use crate::package::image_config::ImageConfig;
-use crate::package::layout::{self, tag_of, SaveManifestItem};
+use crate::package::layout::{self, ref_name, SaveManifestItem};
 use crate::package::manifest::{Blob, PackagedImage, GZIP_LAYER};
 use crate::package::PackageError;
+use crate::reference::familiar;
 
 /// The largest of these files the reader takes.
 const MAX_DOCUMENT: u64 = 16 << 20;
@@ -182,13 +183,13 @@ impl Package {
         // Each (manifest digest, size, name) the index must have, with the
         // reference it stands for and how many times (one image may have a
         // reference in two spellings).
-        let mut expected: HashMap<(&str, u64, &str), (&str, usize)> = HashMap::new();
+        let mut expected: HashMap<(&str, u64, String), (&str, usize)> = HashMap::new();
         for image in &self.manifest.images {
             for reference in &image.references {
                 let key = (
                     image.manifest.digest.as_str(),
                     image.manifest.size,
-                    layout::familiar(reference),
+                    familiar(reference),
                 );
                 expected.entry(key).or_insert((reference, 0)).1 += 1;
             }
@@ -202,7 +203,7 @@ impl Package {
             let key = (
                 descriptor.digest.as_str(),
                 descriptor.size,
-                layout::familiar(image_name.ok_or_else(unknown)?),
+                familiar(image_name.ok_or_else(unknown)?),
             );
             let (reference, left) = expected
                 .get_mut(&key)
@@ -210,7 +211,8 @@ impl Package {
                 .ok_or_else(unknown)?;
             *left -= 1;
             let tag = descriptor.annotations.get(REF_NAME);
-            if descriptor.media_type != MANIFEST_TYPE || tag.is_some_and(|t| t != tag_of(reference))
+            if descriptor.media_type != MANIFEST_TYPE
+                || tag.is_some_and(|t| *t != ref_name(reference))
             {
                 return Err(
                     self.mismatch(name, EntryProblem::ImageDiffers((*reference).to_owned()))
@@ -295,11 +297,8 @@ fn sum_line(line: &str) -> Option<(&str, &str)> {
 }
 
 /// References as Docker shows them, in no order.
-fn familiar_set<'a>(references: impl IntoIterator<Item = &'a String>) -> Vec<&'a str> {
-    let mut set: Vec<&str> = references
-        .into_iter()
-        .map(|r| layout::familiar(r))
-        .collect();
+fn familiar_set<'a>(references: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut set: Vec<String> = references.into_iter().map(|r| familiar(r)).collect();
     set.sort_unstable();
     set
 }

@@ -16,7 +16,7 @@ use crate::package::manifest::{
 use crate::package::quote::is_unsafe;
 use crate::package::zip::stays_inside;
 use crate::package::PackageError;
-use crate::reference::is_sha256_digest;
+use crate::reference::{familiar, is_sha256_digest};
 use crate::signing::SIGNATURE_ENTRY;
 
 /// The folder of the Compose files, one folder per node.
@@ -160,7 +160,7 @@ impl Package {
                 return Err(not_a_package(Structure::ImageTwice(image.id.clone())));
             }
             for reference in &image.references {
-                let owner = owners.insert(layout::familiar(reference), image.id.as_str());
+                let owner = owners.insert(familiar(reference), image.id.as_str());
                 if owner.is_some_and(|owner| owner != image.id) {
                     return Err(not_a_package(Structure::ReferenceTwice(reference.clone())));
                 }
@@ -179,22 +179,22 @@ impl Package {
         }
         self.check_base()?;
         // A load tags only the nodes' own images.
-        let run: HashSet<&str> = self
+        let run: HashSet<String> = self
             .manifest
             .nodes
             .iter()
-            .map(|n| layout::familiar(&n.node.image))
+            .map(|n| familiar(&n.node.image))
             .collect();
         if let Some(reference) = owners.keys().find(|r| !run.contains(*r)) {
             return Err(not_a_package(Structure::ReferenceOfNoNode(
-                (*reference).to_owned(),
+                reference.clone(),
             )));
         }
         if let Some(node) = self
             .manifest
             .nodes
             .iter()
-            .find(|n| !owners.contains_key(layout::familiar(&n.node.image)))
+            .find(|n| !owners.contains_key(&familiar(&n.node.image)))
         {
             return Err(not_a_package(Structure::NodeImageMissing(
                 node.node.name.clone(),
