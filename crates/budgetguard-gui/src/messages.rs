@@ -13,6 +13,7 @@ use budgetguard::error_text;
 use budgetguard::install::{InstallError, Problem};
 use budgetguard::models::ModelError;
 use budgetguard::package::PackageError;
+use budgetguard::progress::Warning;
 use budgetguard::remedy::{remedies, Remedy};
 use budgetguard::signing::SigningError;
 use budgetguard::size::human;
@@ -301,6 +302,20 @@ fn remedy(remedy: &Remedy) -> Option<(Option<Field>, String)> {
     })
 }
 
+/// A warning the job went on after, in the GUI's words: the library's
+/// text, then what to do about it with the GUI's controls.
+pub(crate) fn warning(warning: &Warning) -> String {
+    let mut text = format!("Warning: {warning}.");
+    for remedy in remedies(warning) {
+        if remedy == Remedy::TrustKey {
+            text.push_str(
+                " Add TechOps' public key under Trusted keys to install only packages TechOps signed.",
+            );
+        }
+    }
+    text
+}
+
 /// How credentials get onto this machine: the GUI has no form for secrets.
 const STORE_CREDENTIALS: &str =
     "Store them on this machine with `budgetguard-techops install-credentials` in a terminal, then try again.";
@@ -446,6 +461,22 @@ pub(crate) fn problem(problem: &Problem) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_point_at_the_trusted_keys_box() {
+        let unsigned = warning(&Warning::Unsigned);
+        assert!(unsigned.starts_with("Warning: the package is not signed;"));
+        assert!(unsigned.contains("under Trusted keys"), "{unsigned}");
+        assert!(!unsigned.contains("trust-key"), "{unsigned}");
+        let gpu = warning(&Warning::GpuUnchecked {
+            cache: "flux-dev".into(),
+            reason: "nvidia-smi is not installed".into(),
+        });
+        assert_eq!(
+            gpu,
+            "Warning: could not check that the models for `flux-dev` fit this workstation's GPU: nvidia-smi is not installed."
+        );
+    }
 
     #[test]
     fn messages_name_the_controls_not_the_flags() {

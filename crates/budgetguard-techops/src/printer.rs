@@ -10,6 +10,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anstyle::{AnsiColor, Style};
+use budgetguard::progress::Warning;
 use budgetguard::remedy::{remedies, Remedy};
 use serde::Serialize;
 
@@ -79,6 +80,22 @@ impl Printer {
         if !self.quiet {
             anstream::eprintln!("{WARNING}warning{WARNING:#}: {message}");
         }
+    }
+
+    /// The lines of a warning the work went on after: `warning: …`, then
+    /// a `hint: …` line per remedy, styled for stderr; none with `--quiet`.
+    pub fn warning_lines(&self, warning: &Warning) -> Vec<String> {
+        tracing::warn!(%warning, "warning");
+        if self.quiet {
+            return Vec::new();
+        }
+        let hints = remedies(warning)
+            .iter()
+            .filter_map(hint)
+            .collect::<Vec<_>>();
+        std::iter::once(format!("{WARNING}warning{WARNING:#}: {warning}"))
+            .chain(hints.iter().map(|h| format!("{HINT}hint{HINT:#}: {h}")))
+            .collect()
     }
 
     /// Prints the error (`error: …` on one line, then a `hint: …` line per

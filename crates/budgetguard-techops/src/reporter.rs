@@ -117,6 +117,14 @@ impl Reporter for TerminalReporter {
                     None => self.printer.note(message),
                 }
             }
+            Event::Warning { warning } => {
+                for line in self.printer.warning_lines(&warning) {
+                    match &state.bar {
+                        Some(bar) => bar.suspend(|| anstream::eprintln!("{line}")),
+                        None => anstream::eprintln!("{line}"),
+                    }
+                }
+            }
         }
     }
 }

@@ -79,6 +79,64 @@ pub enum Event {
         /// The message.
         message: String,
     },
+    /// Something the user should act on that does not stop the work.
+    Warning {
+        /// What it is.
+        warning: Warning,
+    },
+}
+
+/// Something to act on that does not stop the work. Its text states it;
+/// each face adds what to do with its own controls, from
+/// [`crate::remedy::remedies`], as for an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "warning", rename_all = "snake_case")]
+pub enum Warning {
+    /// The package is not signed, and as no key is trusted here it installs.
+    #[error("the package is not signed; it installs because this workstation trusts no key yet")]
+    Unsigned,
+    /// The package is signed by a key this workstation does not trust, and
+    /// as no key is trusted here it installs.
+    #[error("the package is signed by key {key_id}, which this workstation does not trust yet; it installs because no key is trusted here")]
+    UntrustedSigner {
+        /// The signer's key id.
+        key_id: String,
+    },
+    /// No profile of a packaged model cache fits this workstation's GPUs.
+    #[error(
+        "the models for `{cache}` hold profiles for {} only, and this workstation has {}: the node will not start serving; ask TechOps for a package with a profile for this GPU",
+        profile_gpus.join(", "),
+        gpus.join(", ")
+    )]
+    NoProfileForGpu {
+        /// The model cache.
+        cache: String,
+        /// The GPUs its profiles are built for.
+        profile_gpus: Vec<String>,
+        /// This workstation's GPUs.
+        gpus: Vec<String>,
+    },
+    /// An image is built for another platform than the package's.
+    #[error(
+        "`{image}` is an image for {found}, not {wanted}: it will not run on the workstations"
+    )]
+    OtherPlatform {
+        /// The image reference.
+        image: String,
+        /// Its platform (`linux/arm64`).
+        found: String,
+        /// The package's platform (`linux/amd64`).
+        wanted: String,
+    },
+    /// Whether a packaged model cache fits this workstation's GPUs could not
+    /// be checked.
+    #[error("could not check that the models for `{cache}` fit this workstation's GPU: {reason}")]
+    GpuUnchecked {
+        /// The model cache.
+        cache: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Receives progress events; implementations must be cheap, they are called

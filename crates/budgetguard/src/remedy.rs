@@ -14,6 +14,7 @@ use crate::engine::EngineError;
 use crate::install::{InstallError, Problem};
 use crate::models::ModelError;
 use crate::package::PackageError;
+use crate::progress::Warning;
 use crate::registry::RegistryError;
 
 /// One thing the user can do about an error, for each face to name with its
@@ -96,6 +97,17 @@ fn of_cause(cause: &(dyn std::error::Error + 'static), out: &mut Vec<Remedy>) {
         of_model(e, out);
     } else if let Some(e) = cause.downcast_ref::<RegistryError>() {
         of_registry(e, out);
+    } else if let Some(w) = cause.downcast_ref::<Warning>() {
+        of_warning(w, out);
+    }
+}
+
+fn of_warning(warning: &Warning, out: &mut Vec<Remedy>) {
+    match warning {
+        Warning::Unsigned | Warning::UntrustedSigner { .. } => out.push(Remedy::TrustKey),
+        Warning::OtherPlatform { .. }
+        | Warning::NoProfileForGpu { .. }
+        | Warning::GpuUnchecked { .. } => {}
     }
 }
 

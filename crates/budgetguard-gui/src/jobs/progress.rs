@@ -86,13 +86,17 @@ impl Progress {
                 self.step_finished = true;
             }
             Event::Finished { .. } => {}
-            Event::Note { message } => {
-                if self.notes.len() == NOTES {
-                    self.notes.remove(0);
-                }
-                self.notes.push(message);
-            }
+            Event::Note { message } => self.note(message),
+            Event::Warning { warning } => self.note(crate::messages::warning(&warning)),
         }
+    }
+
+    /// Keeps `message` among the latest few notes.
+    fn note(&mut self, message: String) {
+        if self.notes.len() == NOTES {
+            self.notes.remove(0);
+        }
+        self.notes.push(message);
     }
 
     /// The view now.

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use budgetguard::engine::Engine;
-use budgetguard::install::{InstallDir, InstallError};
+use budgetguard::install::{judge_signature, InstallDir};
 use budgetguard::package::Package;
 use budgetguard::signing::{Signer, TrustStore};
 use budgetguard::size::human;
@@ -130,19 +130,7 @@ fn signature(package: &Package, dir: Option<&InstallDir>) -> (Option<String>, Op
         .and_then(|dir| TrustStore::new(dir.root()).keys().ok())
         .unwrap_or_default();
     let signer = package.signer(&trusted);
-    let ids: Vec<String> = trusted.iter().map(|k| k.id()).collect();
-    let refusal = match (&signer, ids.is_empty()) {
-        (Signer::Trusted { .. }, _) => None,
-        (Signer::Invalid { key_id }, _) => Some(InstallError::BadSignature {
-            key_id: key_id.clone(),
-        }),
-        (_, true) => None,
-        (Signer::Unsigned, false) => Some(InstallError::Unsigned { trusted: ids }),
-        (Signer::Untrusted { key_id }, false) => Some(InstallError::UntrustedSigner {
-            key_id: key_id.clone(),
-            trusted: ids,
-        }),
-    };
+    let refusal = judge_signature(&signer, &trusted).err();
     let shown = (signer != Signer::Unsigned).then(|| signer.to_string());
     (shown, refusal.as_ref().and_then(signature_refusal))
 }

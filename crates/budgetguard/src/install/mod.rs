@@ -22,6 +22,6 @@ pub use error::{InstallError, Problem};
 pub use load::ImageOutcome;
 pub use models::ModelsReport;
 pub use nodes::{select, start, status, stop, uninstall, NodeStatus};
-pub use package::{install_package, ImageReport, InstallOptions, InstallReport};
+pub use package::{install_package, judge_signature, ImageReport, InstallOptions, InstallReport};
 pub use preflight::start_problems;
 pub use state::{Endpoints, InstalledNode, LoadedImage, LoadedImages};

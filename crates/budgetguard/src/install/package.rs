@@ -18,8 +18,8 @@ use super::{preflight, InstallError};
 use crate::engine::Engine;
 use crate::models::{gpu_fit, GpuFit};
 use crate::package::Package;
-use crate::progress::{Event, SharedReporter};
-use crate::signing::{Signer, TrustStore};
+use crate::progress::{Event, SharedReporter, Warning};
+use crate::signing::{Signer, TrustStore, TrustedKey};
 use crate::Cancel;
 
 /// The largest Compose file a package may carry.
@@ -227,9 +227,9 @@ fn package_nodes(
     Ok(nodes)
 }
 
-/// Who signed the package: a key trusted here when this workstation trusts
-/// any (else the install is refused, before anything changes); otherwise a
-/// warning says what a signature would add.
+/// Who signed the package, checked against the keys this workstation
+/// trusts, before anything changes; a warning says what a signature would
+/// add.
 fn check_signature(
     package: &Package,
     dir: &InstallDir,
@@ -237,29 +237,36 @@ fn check_signature(
 ) -> Result<Signer, InstallError> {
     let trusted = TrustStore::new(dir.root()).keys()?;
     let signer = package.signer(&trusted);
-    let ids = || trusted.iter().map(|k| k.id()).collect::<Vec<_>>();
-    match (&signer, trusted.is_empty()) {
-        (Signer::Trusted { .. }, _) => {}
-        (Signer::Invalid { key_id }, _) => {
-            return Err(InstallError::BadSignature {
-                key_id: key_id.clone(),
-            })
-        }
-        (Signer::Unsigned, false) => return Err(InstallError::Unsigned { trusted: ids() }),
-        (Signer::Untrusted { key_id }, false) => {
-            return Err(InstallError::UntrustedSigner {
-                key_id: key_id.clone(),
-                trusted: ids(),
-            })
-        }
-        (Signer::Unsigned, true) => reporter.report(Event::Note {
-            message: "warning: the package is not signed; trust TechOps' key with `trust-key` to refuse unsigned packages".to_owned(),
-        }),
-        (Signer::Untrusted { key_id }, true) => reporter.report(Event::Note {
-            message: format!("warning: the package is signed by key {key_id}, which this workstation does not trust yet; trust it with `trust-key` to refuse packages signed by others"),
-        }),
+    if let Some(warning) = judge_signature(&signer, &trusted)? {
+        reporter.report(Event::Warning { warning });
     }
     Ok(signer)
+}
+
+/// Whether a package signed by `signer` installs on a workstation that
+/// trusts `trusted`, as `install_package` decides: once a key is trusted,
+/// only a valid signature by a trusted key installs; a signature that does
+/// not match never does. Without trusted keys it installs, with a warning.
+pub fn judge_signature(
+    signer: &Signer,
+    trusted: &[TrustedKey],
+) -> Result<Option<Warning>, InstallError> {
+    let ids = || trusted.iter().map(|k| k.id()).collect::<Vec<_>>();
+    match (signer, trusted.is_empty()) {
+        (Signer::Trusted { .. }, _) => Ok(None),
+        (Signer::Invalid { key_id }, _) => Err(InstallError::BadSignature {
+            key_id: key_id.clone(),
+        }),
+        (Signer::Unsigned, false) => Err(InstallError::Unsigned { trusted: ids() }),
+        (Signer::Untrusted { key_id }, false) => Err(InstallError::UntrustedSigner {
+            key_id: key_id.clone(),
+            trusted: ids(),
+        }),
+        (Signer::Unsigned, true) => Ok(Some(Warning::Unsigned)),
+        (Signer::Untrusted { key_id }, true) => Ok(Some(Warning::UntrustedSigner {
+            key_id: key_id.clone(),
+        })),
+    }
 }
 
 /// Each node's image reference, in node order.
@@ -299,25 +306,23 @@ fn check_gpus(
         let fit = gpu_fit(&cache.profiles);
         let warning = match &fit {
             GpuFit::Fits { .. } => None,
-            GpuFit::NoProfile { gpus } => Some(format!(
-                "warning: the models for `{}` hold profiles for {} only, and this workstation has {}: the node will not start serving; make a package with a profile for this GPU",
-                model.cache,
-                cache
+            GpuFit::NoProfile { gpus } => Some(Warning::NoProfileForGpu {
+                cache: model.cache.clone(),
+                profile_gpus: cache
                     .profiles
                     .iter()
                     .flat_map(|p| &p.gpus)
                     .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                gpus.join(", ")
-            )),
-            GpuFit::Unknown { reason } => Some(format!(
-                "warning: could not check that the models for `{}` fit this workstation's GPU: {reason}",
-                model.cache
-            )),
+                    .collect(),
+                gpus: gpus.clone(),
+            }),
+            GpuFit::Unknown { reason } => Some(Warning::GpuUnchecked {
+                cache: model.cache.clone(),
+                reason: reason.clone(),
+            }),
         };
-        if let Some(message) = warning {
-            reporter.report(Event::Note { message });
+        if let Some(warning) = warning {
+            reporter.report(Event::Warning { warning });
         }
         fits.push((model.cache.clone(), fit));
     }

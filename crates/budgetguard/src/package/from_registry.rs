@@ -18,7 +18,7 @@ use super::since::ImageLayers;
 use super::writer::{BaseHolds, PackageWriter};
 use super::PackageError;
 use crate::catalog::Node;
-use crate::progress::{Counted, Event, Reporter, Silent, Step, Throttle};
+use crate::progress::{Counted, Event, Reporter, Silent, Step, Throttle, Warning};
 use crate::reference::Reference;
 use crate::registry::{
     ClientOptions, Descriptor, Platform, RegistryAuth, RegistryClient, RegistryError,
@@ -317,11 +317,12 @@ impl RegistryImage {
             return;
         };
         if os != platform.os || architecture != platform.architecture {
-            reporter.report(Event::Note {
-                message: format!(
-                    "warning: `{}` is an image for {os}/{architecture}, not {}/{}: it will not run on the workstations",
-                    self.references[0], platform.os, platform.architecture
-                ),
+            reporter.report(Event::Warning {
+                warning: Warning::OtherPlatform {
+                    image: self.references[0].clone(),
+                    found: format!("{os}/{architecture}"),
+                    wanted: format!("{}/{}", platform.os, platform.architecture),
+                },
             });
         }
     }
