@@ -370,16 +370,6 @@ impl Node {
                 return Err(invalid(problem));
             }
         }
-        if let Some(model) = &self.model {
-            if self.cache_mount.is_none() {
-                return Err(invalid(
-                    "a node with a `model` section needs a `cache_mount`".into(),
-                ));
-            }
-            if let Some(problem) = model.problem() {
-                return Err(invalid(problem));
-            }
-        }
         if let Some(variant) = &self.variant {
             if variant.is_empty() || variant.len() > 64 || !is_plain(variant) {
                 return Err(invalid("`variant` must be a short word".into()));
