@@ -9,11 +9,16 @@
   const byId = (id) => document.getElementById(id);
   const headers = { 'Content-Type': 'application/json', 'X-BudgetGuard-Token': token };
 
+  /** How many job events (progress, finished) the page has received. */
+  let jobEvents = 0;
+
   /**
-   * POSTs `body` as JSON. Resolves to `{ ok, response, message }`: on a
-   * refusal, `message` is the server's `{ text, lines, field }`.
+   * POSTs `body` as JSON. Resolves to `{ ok, response, message, seen }`: on
+   * a refusal, `message` is the server's `{ text, lines, field }`; `seen` is
+   * the count of job events when the request was sent.
    */
   async function post(path, body) {
+    const seen = jobEvents;
     let response;
     try {
       response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -23,7 +28,7 @@
         message: { text: `The GUI server does not answer (${error.message}); is budgetguard-techops gui still running?`, lines: [], field: null },
       };
     }
-    if (response.ok) return { ok: true, response, message: null };
+    if (response.ok) return { ok: true, response, message: null, seen };
     const text = await response.text();
     let message;
     try {
@@ -31,7 +36,7 @@
     } catch {
       message = { text: text || `The server answered ${response.status}.`, lines: [], field: null };
     }
-    return { ok: false, response, message };
+    return { ok: false, response, message, seen };
   }
 
   /** Puts a message (its text, then its lines) into `element`, as text. */
@@ -124,8 +129,10 @@
     if (!jobRunning) byId('job').hidden = true;
   }
 
-  /** Shows the job card for a job that just started, before its first event. */
-  function jobStarted(title) {
+  /** Shows the job card for a job that `answer` started, unless its events
+   * came first (a short job may end before its request's answer). */
+  function jobStarted(title, answer) {
+    if (answer.seen !== jobEvents) return;
     jobRunning = true;
     showJob(title, true);
     showMessage(byId('job-message'), null);
@@ -171,6 +178,7 @@
 
   const events = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
   events.addEventListener('progress', (event) => {
+    jobEvents += 1;
     const data = JSON.parse(event.data);
     const was = jobRunning;
     jobRunning = true;
@@ -179,6 +187,7 @@
     if (!was) jobChanged(null);
   });
   events.addEventListener('finished', (event) => {
+    jobEvents += 1;
     const data = JSON.parse(event.data);
     const was = jobRunning;
     jobRunning = false;
@@ -399,7 +408,7 @@
         // The key is open: the password is not kept in the page either.
         password.value = '';
         showMessage(message, null);
-        jobStarted('Creating install package');
+        jobStarted('Creating install package', answer);
       } else {
         refusal(answer.message, message);
       }
@@ -414,7 +423,7 @@
       });
       if (answer.ok) {
         showMessage(byId('deploy-message'), null);
-        jobStarted('Deploying on this workstation');
+        jobStarted('Deploying on this workstation', answer);
       } else {
         refusal(answer.message, byId('deploy-message'));
       }
@@ -440,7 +449,7 @@
         const answer = await post('/api/verify', { path: verify.dataset.verify });
         if (answer.ok) {
           showMessage(byId('job-message'), null);
-          jobStarted('Verifying package');
+          jobStarted('Verifying package', answer);
         } else {
           showMessage(byId('job-message'), answer.message);
           byId('job').hidden = false;
@@ -546,7 +555,7 @@
       });
       if (answer.ok) {
         showMessage(byId('install-message'), null);
-        jobStarted('Installing package');
+        jobStarted('Installing package', answer);
       } else {
         refusal(answer.message, byId('install-message'));
       }
@@ -667,7 +676,7 @@
       byId('uninstall-panel').hidden = true;
       if (answer.ok) {
         showMessage(byId('installed-message'), null);
-        jobStarted('Uninstalling');
+        jobStarted('Uninstalling', answer);
       } else {
         refusal(answer.message, byId('installed-message'));
       }
