@@ -40,6 +40,8 @@ pub(crate) mod controls {
     pub const FROM_REGISTRY: &str = "Read images from their registries";
     /// The create form's platform field.
     pub const PLATFORM: &str = "Platform";
+    /// The create form's field of downloads at once.
+    pub const JOBS: &str = "Downloads at once";
     /// The create form's old package field.
     pub const SINCE: &str = "Update of";
 }
@@ -80,6 +82,9 @@ pub(crate) enum Field {
     /// The create form's platform.
     #[serde(rename = "platform")]
     Platform,
+    /// The create form's downloads at once.
+    #[serde(rename = "jobs")]
+    Jobs,
     /// The create form's old package, of an update package.
     #[serde(rename = "since")]
     Since,

@@ -258,6 +258,8 @@
   function setUpNodes() {
     const createForm = byId('create-form');
     const output = byId('output');
+    const fromRegistry = byId('from_registry');
+    const since = byId('since');
     let estimateBlocker = null;
     let estimateFor = '';
 
@@ -274,15 +276,20 @@
         models: byId('models').checked,
         profiles: byId('profiles').value,
         sign_key: byId('sign_key').value,
+        from_registry: fromRegistry.checked,
+        platform: byId('platform').value,
+        // Not a number: refused at the field.
+        jobs: Number.parseInt(byId('jobs').value, 10) || 0,
+        since: since.value,
       };
     }
 
     /** The fields whose problems the estimate reports. */
-    const ESTIMATED_FIELDS = ['profiles', 'sign_key'];
+    const ESTIMATED_FIELDS = ['profiles', 'sign_key', 'platform', 'jobs', 'since'];
 
-    /** Why Create cannot work now; empty when it can. */
+    /** Why Create cannot work now; empty when it can. Whether it needs
+     * Docker, and whether Docker answers, the estimate says. */
     function createReasons(nodes) {
-      if (createForm.dataset.blocker) return [createForm.dataset.blocker];
       const reasons = [];
       if (nodes.length === 0) reasons.push('Select the nodes to package.');
       if (!zipName(output.value)) reasons.push(NOT_ZIP);
@@ -382,12 +389,17 @@
       profiles.disabled = !models.checked;
       fieldError('models', '');
     });
-    for (const field of [profiles, byId('sign_key')]) {
+    for (const field of [profiles, byId('sign_key'), byId('platform'), byId('jobs'), since]) {
       field.addEventListener('input', () => {
         estimate();
         saveSettings();
       });
     }
+    fromRegistry.addEventListener('change', () => {
+      byId('platform').disabled = !fromRegistry.checked;
+      byId('jobs').disabled = !fromRegistry.checked;
+      fieldError('from_registry', '');
+    });
     byId('key_password').addEventListener('input', () => fieldError('key_password', ''));
     createForm.addEventListener('change', (event) => {
       if (event.target.name === 'node' || event.target.id === 'key_password') return;
@@ -401,7 +413,7 @@
       const message = byId('create-message');
       const nodes = selected().map((box) => box.value);
       if (createReasons(nodes).length > 0) return;
-      for (const field of ['output', 'no_pull', 'models', 'key_password']) fieldError(field, '');
+      for (const field of ['output', 'no_pull', 'models', 'key_password', 'from_registry']) fieldError(field, '');
       const password = byId('key_password');
       const answer = await post('/api/package', { nodes, ...createSettings(), password: password.value });
       if (answer.ok) {

@@ -55,8 +55,6 @@ pub(crate) struct IndexPage {
     pub nodes: Vec<NodeRow>,
     /// The create form's values, as last used.
     pub settings: PackageSettings,
-    /// Why nothing can be created, whatever the selection (no engine).
-    pub create_blocker: Option<String>,
     /// Why nothing can be deployed here, if so.
     pub deploy_blocker: Option<String>,
 }

@@ -11,6 +11,7 @@ use budgetguard::size::human;
 use super::format::{duration, shell_word, utc_time_text};
 use super::OutcomeView;
 use crate::jobs::{JobKind, JobState, Outcome, ProgressView};
+use crate::messages::controls;
 use crate::workstation::{fit_view, Capabilities, FitView, InstalledView, ModelFacts};
 
 /// The engine's state in the page header, and said in words under it when
@@ -43,7 +44,8 @@ impl EngineBadge {
                 text: "Docker unreachable".into(),
                 class: "down",
                 detail: format!(
-                    "Docker does not answer, so nothing can be created, deployed or installed: {}",
+                    "Docker does not answer, so nothing can be deployed or installed here, and packages can be made only with “{}” ticked, without models: {}",
+                    controls::FROM_REGISTRY,
                     capabilities.blocker().unwrap_or_default()
                 ),
             },
