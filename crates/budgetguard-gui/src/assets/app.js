@@ -445,7 +445,16 @@
     byId('packages').addEventListener('click', async (event) => {
       const inspect = event.target.closest('[data-inspect]');
       const verify = event.target.closest('[data-verify]');
-      if (inspect) {
+      const base = event.target.closest('[data-base]');
+      if (base) {
+        // The next package is an update of this one.
+        since.value = base.dataset.base;
+        fieldError('since', '');
+        estimate();
+        saveSettings();
+        since.focus();
+        since.scrollIntoView({ behavior: 'smooth', block: 'center' });
+      } else if (inspect) {
         const answer = await post('/api/inspect', { path: inspect.dataset.inspect, install: false });
         const panel = byId('inspection');
         if (answer.ok) {

@@ -6,7 +6,7 @@
 mod format;
 mod views;
 
-pub(crate) use format::{duration, shell_word, utc_time, utc_time_text};
+pub(crate) use format::{base_text, duration, shell_word, utc_time, utc_time_text};
 pub(crate) use views::{
     state_class, CreatedView, EngineBadge, InstalledOutcome, JobPanel, NodeRow,
 };

@@ -8,7 +8,7 @@ use budgetguard::package::CreateReport;
 use budgetguard::signing::Signer;
 use budgetguard::size::human;
 
-use super::format::{duration, shell_word, utc_time_text};
+use super::format::{base_text, duration, shell_word, utc_time_text};
 use super::OutcomeView;
 use crate::jobs::{JobKind, JobState, Outcome, ProgressView};
 use crate::messages::controls;
@@ -342,6 +342,8 @@ pub(crate) struct CreatedView {
     pub command: String,
     /// The commands without this tool; `None` when `unzip` cannot read it.
     pub fallback_command: Option<String>,
+    /// For an update package, its base and what it leaves out.
+    pub base: Option<String>,
 }
 
 impl CreatedView {
@@ -405,6 +407,7 @@ impl CreatedView {
                 })
                 .collect(),
             signed_by: report.signed_by.clone(),
+            base: manifest.base.as_ref().map(base_text),
             // Nodes whose models come in the package start offline, without
             // credentials.
             credentials_command: manifest

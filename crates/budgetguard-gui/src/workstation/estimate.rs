@@ -15,7 +15,7 @@ use budgetguard::size::human;
 use serde::Serialize;
 
 use crate::messages::{controls, Field, Message};
-use crate::pages::utc_time;
+use crate::pages::{base_text, utc_time};
 
 /// How many packages the list shows, newest first.
 const LISTED: usize = 50;
@@ -255,6 +255,8 @@ pub(crate) struct PackageFile {
     pub modified: String,
     /// The names of its nodes, or why it is not a readable package.
     pub nodes: Result<Vec<String>, String>,
+    /// For an update package, its base and what it leaves out.
+    pub base: Option<String>,
 }
 
 /// The `.zip` files of `folder`, newest first; each opened to name its
@@ -277,23 +279,22 @@ pub(crate) fn list_packages(folder: &Path) -> Result<Vec<PackageFile>, String> {
     files.truncate(LISTED);
     Ok(files
         .into_iter()
-        .map(|(modified, path, size)| PackageFile {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            size: human(size),
-            modified: utc_time(time::OffsetDateTime::from(modified)),
-            nodes: Package::open(&path)
-                .map(|p| {
-                    p.manifest()
-                        .nodes
-                        .iter()
-                        .map(|n| n.node.name.clone())
-                        .collect()
-                })
-                .map_err(|e| budgetguard::error_text(&e)),
-            path: path.display().to_string(),
+        .map(|(modified, path, size)| {
+            let package = Package::open(&path).map_err(|e| budgetguard::error_text(&e));
+            let manifest = package.as_ref().map(Package::manifest);
+            PackageFile {
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                size: human(size),
+                modified: utc_time(time::OffsetDateTime::from(modified)),
+                nodes: manifest
+                    .map(|m| m.nodes.iter().map(|n| n.node.name.clone()).collect())
+                    .map_err(String::clone),
+                base: manifest.ok().and_then(|m| m.base.as_ref()).map(base_text),
+                path: path.display().to_string(),
+            }
         })
         .collect())
 }
