@@ -412,6 +412,30 @@ impl Browser {
         }
     }
 
+    /// The steps the job card shows, in order, each once, until `done`
+    /// holds (polled every 50 ms); panics with the card's text after `limit`.
+    pub async fn job_steps<F, Fut>(&self, limit: Duration, mut done: F) -> Vec<String>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let mut steps: Vec<String> = Vec::new();
+        let began = std::time::Instant::now();
+        while !done().await {
+            assert!(
+                began.elapsed() < limit,
+                "the job did not end within {limit:?}: {}",
+                self.text("#job").await
+            );
+            let step = self.text("#job-step").await;
+            if steps.last() != Some(&step) && !step.is_empty() {
+                steps.push(step);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        steps
+    }
+
     /// Whether an element with this CSS selector is shown.
     pub async fn shown(&self, css: &str) -> bool {
         match self.driver.find(By::Css(css)).await {
