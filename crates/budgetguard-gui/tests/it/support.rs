@@ -3,6 +3,7 @@
 //! headers, reading the event stream, and driving Chromium.
 
 use std::future::Future;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -260,8 +261,11 @@ impl Browser {
         // The WebDriver client's HTTPS stack is the library's `reqwest`.
         budgetguard::registry::install_tls_provider();
         let port = free_port();
+        // In a process group of its own, which its Chromium joins: ended
+        // together when the browser is dropped.
         let chromedriver = match Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -444,18 +448,21 @@ impl Browser {
         }
     }
 
-    /// Ends the session and chromedriver.
-    pub async fn quit(mut self) {
-        let driver = self.driver.clone();
-        driver.quit().await.ok();
-        self.chromedriver.kill().ok();
-        self.chromedriver.wait().ok();
+    /// Ends the session, then chromedriver (when dropped).
+    pub async fn quit(self) {
+        self.driver.clone().quit().await.ok();
     }
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver's process group: Chromium with it, also when a
+    /// test failed before [`Browser::quit`] or the session did not end.
     fn drop(&mut self) {
-        self.chromedriver.kill().ok();
+        let group = format!("-{}", self.chromedriver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         self.chromedriver.wait().ok();
     }
 }
