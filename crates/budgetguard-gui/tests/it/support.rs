@@ -238,6 +238,9 @@ pub fn screenshot_dir() -> PathBuf {
 pub struct Browser {
     pub driver: WebDriver,
     chromedriver: Child,
+    /// The temporary folder of chromedriver and Chromium (their profile,
+    /// their temporary files), removed with the browser.
+    _tmp: tempfile::TempDir,
 }
 
 impl Browser {
@@ -261,10 +264,12 @@ impl Browser {
         // The WebDriver client's HTTPS stack is the library's `reqwest`.
         budgetguard::registry::install_tls_provider();
         let port = free_port();
+        let mut tmp = Some(tempfile::tempdir().unwrap());
         // In a process group of its own, which its Chromium joins: ended
         // together when the browser is dropped.
         let chromedriver = match Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .env("TMPDIR", tmp.as_ref().unwrap().path())
             .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -284,6 +289,7 @@ impl Browser {
                     browser = Some(Browser {
                         driver,
                         chromedriver: chromedriver.take().unwrap(),
+                        _tmp: tmp.take().unwrap(),
                     });
                     break;
                 }
