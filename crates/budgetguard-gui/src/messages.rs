@@ -12,8 +12,10 @@ use budgetguard::engine::EngineError;
 use budgetguard::error_text;
 use budgetguard::install::{InstallError, Problem};
 use budgetguard::models::ModelError;
+use budgetguard::package::quote::quote;
 use budgetguard::package::PackageError;
 use budgetguard::progress::Warning;
+use budgetguard::registry::{RegistryError, NGC_REGISTRY};
 use budgetguard::remedy::{remedies, Remedy};
 use budgetguard::signing::SigningError;
 use budgetguard::size::human;
@@ -35,6 +37,14 @@ pub(crate) mod controls {
     pub const KEY_PASSWORD: &str = "Key password";
     /// The Install page's box of trusted keys.
     pub const TRUSTED_KEYS: &str = "Trusted keys";
+    /// The create form's `from_registry` checkbox.
+    pub const FROM_REGISTRY: &str = "Read images from their registries";
+    /// The create form's platform field.
+    pub const PLATFORM: &str = "Platform";
+    /// The create form's field of downloads at once.
+    pub const JOBS: &str = "Downloads at once";
+    /// The create form's old package field.
+    pub const SINCE: &str = "Update of";
 }
 
 /// A form field a message concerns; serialized as the field's element id.
@@ -67,6 +77,18 @@ pub(crate) enum Field {
     /// The Install page's public key file to trust.
     #[serde(rename = "trust-path")]
     TrustKey,
+    /// The create form's "read images from their registries" option.
+    #[serde(rename = "from_registry")]
+    FromRegistry,
+    /// The create form's platform.
+    #[serde(rename = "platform")]
+    Platform,
+    /// The create form's downloads at once.
+    #[serde(rename = "jobs")]
+    Jobs,
+    /// The create form's old package, of an update package.
+    #[serde(rename = "since")]
+    Since,
 }
 
 /// A message for the page: one sentence, maybe a list of lines under it, and
@@ -145,8 +167,92 @@ pub(crate) fn package_error(error: &PackageError) -> Message {
         PackageError::Engine(engine) => engine_error(engine),
         PackageError::Model(model) => model_error(model),
         PackageError::Signing(signing) => signing_error(signing, Field::SignKey),
+        PackageError::Registry(registry) => registry_error(registry),
+        PackageError::Base(base) => Message::at(
+            Field::Since,
+            format!(
+                "The old package in “{}” cannot be used: {}. Choose the package this one updates, or empty “{}” to make a whole package.",
+                controls::SINCE,
+                error_text(base),
+                controls::SINCE
+            ),
+        ),
+        PackageError::BadSourceDateEpoch { value } => Message::new(format!(
+            "`SOURCE_DATE_EPOCH` is `{}` in the GUI's environment, which is not a whole number of seconds since 1970: set it to one (e.g. `git log -1 --format=%ct`) or unset it, then restart the GUI.",
+            quote(value)
+        )),
         PackageError::Cancelled => Message::new("Cancelled: no package was written."),
         other => fallback(other),
+    }
+}
+
+/// Why an image could not be read from its registry: each refusal in its
+/// own words, and where Docker may have the image, the way back to it.
+pub(crate) fn registry_error(error: &RegistryError) -> Message {
+    let untick = format!(
+        "Or untick “{}” to package the images Docker has.",
+        controls::FROM_REGISTRY
+    );
+    let text = match error {
+        RegistryError::Unauthorized {
+            reference,
+            registry,
+            had_credentials,
+        } => format!(
+            "{registry} refused {} for `{reference}` (401). {} {untick}",
+            if *had_credentials {
+                "the credentials"
+            } else {
+                "anonymous access"
+            },
+            login(registry)
+        ),
+        RegistryError::NoEntitlement { reference } => format!(
+            "The NGC account has no entitlement for `{reference}` (402): request access to the image on NGC, then Create again."
+        ),
+        RegistryError::Denied {
+            reference,
+            registry,
+        } => format!(
+            "{registry} denied access to `{reference}` (403): check that this account may pull it. {}",
+            login(registry)
+        ),
+        RegistryError::ManifestNotFound {
+            reference,
+            registry,
+        } => format!(
+            "`{reference}` is not on {registry} (404: no such repository, tag or digest): check the node's image in the catalog. {untick}"
+        ),
+        RegistryError::Unreachable {
+            registry,
+            detail,
+            fix,
+        } => format!("Cannot reach the registry {registry} ({detail}): {fix}. {untick}"),
+        RegistryError::NoMatchingPlatform {
+            reference,
+            platform,
+            available,
+        } => {
+            return Message::at(
+                Field::Platform,
+                format!(
+                    "`{reference}` has no image for {platform}; it has {available}: enter one of those in “{}”.",
+                    controls::PLATFORM
+                ),
+            )
+        }
+        other => return fallback(other).or_at(Field::FromRegistry),
+    };
+    Message::at(Field::FromRegistry, text)
+}
+
+/// How the GUI's user logs in to `registry`: the NGC API key is read when
+/// the GUI starts, `docker login` at each request.
+fn login(registry: &str) -> String {
+    if registry == NGC_REGISTRY {
+        "Store a valid NGC API key with `budgetguard-techops install-credentials` (or set `NGC_API_KEY`), then restart the GUI.".to_owned()
+    } else {
+        format!("Log in with `docker login {registry}` in a terminal, then try again.")
     }
 }
 
@@ -298,6 +404,13 @@ fn remedy(remedy: &Remedy) -> Option<(Option<Field>, String)> {
             None,
             "Ask TechOps for a package signed with a key this workstation trusts.".to_owned(),
         ),
+        Remedy::ChoosePlatform => (
+            Some(Field::Platform),
+            format!(
+                "Enter one of the platforms it has in “{}”.",
+                controls::PLATFORM
+            ),
+        ),
         _ => return None,
     })
 }
@@ -341,15 +454,9 @@ pub(crate) fn engine_error(error: &EngineError) -> Message {
                 controls::NO_PULL
             ),
         ),
-        EngineError::Unauthorized { image, registry }
-            if remedies(error).contains(&Remedy::StoreCredentials) =>
-        {
-            Message::new(format!(
-                "Pulling `{image}`: {registry} refused the credentials. Store a valid NGC API key with `budgetguard-techops install-credentials` (or set `NGC_API_KEY`), then restart the GUI."
-            ))
-        }
         EngineError::Unauthorized { image, registry } => Message::new(format!(
-            "Pulling `{image}`: {registry} refused the credentials. Log in with `docker login {registry}` and try again."
+            "Pulling `{image}`: {registry} refused the credentials. {}",
+            login(registry)
         )),
         other => fallback(other),
     }
@@ -378,6 +485,12 @@ pub(crate) fn install_error(error: &InstallError) -> Message {
             signature_refusal(error).unwrap_or_default()
         )),
         InstallError::Signing(signing) => signing_error(signing, Field::TrustKey),
+        InstallError::BaseMissing { base, missing } => Message::at(
+            Field::Package,
+            format!(
+                "Nothing was changed: this update package needs its base package {base} installed first, and this workstation lacks {missing}, which that package holds. Install that package first, then this one."
+            ),
+        ),
         other => fallback(other),
     }
 }
@@ -599,6 +712,90 @@ mod tests {
             known: vec!["demo".into()],
         }));
         assert_eq!(unknown.field, Some(Field::Profiles));
+    }
+
+    #[test]
+    fn registry_and_update_problems_point_at_their_fields() {
+        let arm_only = RegistryError::NoMatchingPlatform {
+            reference: "r/a:1".into(),
+            platform: "linux/amd64".into(),
+            available: "linux/arm64".into(),
+        };
+        let platform = package_error(&PackageError::Registry(arm_only));
+        assert_eq!(platform.field, Some(Field::Platform));
+        assert!(
+            platform.text.ends_with("enter one of those in “Platform”."),
+            "{}",
+            platform.text
+        );
+        let refusals = [
+            (
+                RegistryError::Unauthorized {
+                    reference: "r.io/a:1".into(),
+                    registry: "r.io".into(),
+                    had_credentials: false,
+                },
+                "r.io refused anonymous access for `r.io/a:1` (401). Log in with `docker login r.io`",
+            ),
+            (
+                RegistryError::NoEntitlement {
+                    reference: "nvcr.io/a:1".into(),
+                },
+                "no entitlement for `nvcr.io/a:1` (402)",
+            ),
+            (
+                RegistryError::ManifestNotFound {
+                    reference: "r.io/a:1".into(),
+                    registry: "r.io".into(),
+                },
+                "`r.io/a:1` is not on r.io (404",
+            ),
+            (
+                RegistryError::Unreachable {
+                    registry: "r.io".into(),
+                    detail: "refused".into(),
+                    fix: "check the network",
+                },
+                "Cannot reach the registry r.io (refused): check the network.",
+            ),
+        ];
+        for (error, words) in refusals {
+            let message = registry_error(&error);
+            assert_eq!(message.field, Some(Field::FromRegistry), "{}", message.text);
+            assert!(message.text.contains(words), "{}", message.text);
+            assert!(!message.text.contains("--"), "{}", message.text);
+        }
+        let ngc = registry_error(&RegistryError::Unauthorized {
+            reference: "nvcr.io/a:1".into(),
+            registry: "nvcr.io".into(),
+            had_credentials: true,
+        });
+        assert!(ngc.text.contains("restart the GUI"), "{}", ngc.text);
+
+        let base = package_error(&PackageError::Base(Box::new(PackageError::NotAPackage {
+            path: "/p/old.zip".into(),
+            problem: budgetguard::package::Structure::Empty,
+        })));
+        assert_eq!(base.field, Some(Field::Since));
+        assert!(base.text.contains("“Update of”"), "{}", base.text);
+        let epoch = package_error(&PackageError::BadSourceDateEpoch {
+            value: "yesterday".into(),
+        });
+        assert!(
+            epoch.text.starts_with("`SOURCE_DATE_EPOCH` is `yesterday`"),
+            "{}",
+            epoch.text
+        );
+        let missing = install_error(&InstallError::BaseMissing {
+            base: "`old.zip` (package id 0123456789ab…)".into(),
+            missing: "layer sha256:ab".into(),
+        });
+        assert_eq!(missing.field, Some(Field::Package));
+        assert!(
+            missing.text.starts_with("Nothing was changed"),
+            "{}",
+            missing.text
+        );
     }
 
     #[test]

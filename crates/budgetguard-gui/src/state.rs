@@ -4,6 +4,7 @@ use std::sync::Mutex;
 
 use budgetguard::catalog::Catalog;
 use budgetguard::package::zip::Compression;
+use budgetguard::package::RegistrySource;
 use budgetguard::Cancel;
 use serde::{Deserialize, Serialize};
 
@@ -58,15 +59,39 @@ pub(crate) struct PackageSettings {
     /// Create request only.
     #[serde(default)]
     pub sign_key: String,
+    /// Read the images from their registries, with no engine.
+    #[serde(default)]
+    pub from_registry: bool,
+    /// The platform a multi-platform image resolves to, as typed.
+    #[serde(default = "default_platform")]
+    pub platform: String,
+    /// Blobs downloading at once from the registries.
+    #[serde(default = "default_jobs")]
+    pub jobs: usize,
+    /// The old package this one updates, as typed; empty: a whole package.
+    #[serde(default)]
+    pub since: String,
 }
 
 fn yes() -> bool {
     true
 }
 
+/// The library's default platform, as the platform field shows it.
+fn default_platform() -> String {
+    RegistrySource::default().platform.to_string()
+}
+
+/// The library's default number of downloads at once.
+fn default_jobs() -> usize {
+    RegistrySource::default().jobs
+}
+
 impl PackageSettings {
     /// The form as first shown: `output`, no compression, models packaged
-    /// with each node's default profiles, no other option ticked, unsigned.
+    /// with each node's default profiles, no other option ticked, unsigned,
+    /// images from Docker (the registry settings at the library's
+    /// defaults), not an update.
     pub(crate) fn new(output: String) -> Self {
         Self {
             output,
@@ -77,6 +102,10 @@ impl PackageSettings {
             models: true,
             profiles: String::new(),
             sign_key: String::new(),
+            from_registry: false,
+            platform: default_platform(),
+            jobs: default_jobs(),
+            since: String::new(),
         }
     }
 

@@ -9,11 +9,16 @@
   const byId = (id) => document.getElementById(id);
   const headers = { 'Content-Type': 'application/json', 'X-BudgetGuard-Token': token };
 
+  /** How many job events (progress, finished) the page has received. */
+  let jobEvents = 0;
+
   /**
-   * POSTs `body` as JSON. Resolves to `{ ok, response, message }`: on a
-   * refusal, `message` is the server's `{ text, lines, field }`.
+   * POSTs `body` as JSON. Resolves to `{ ok, response, message, seen }`: on
+   * a refusal, `message` is the server's `{ text, lines, field }`; `seen` is
+   * the count of job events when the request was sent.
    */
   async function post(path, body) {
+    const seen = jobEvents;
     let response;
     try {
       response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -23,7 +28,7 @@
         message: { text: `The GUI server does not answer (${error.message}); is budgetguard-techops gui still running?`, lines: [], field: null },
       };
     }
-    if (response.ok) return { ok: true, response, message: null };
+    if (response.ok) return { ok: true, response, message: null, seen };
     const text = await response.text();
     let message;
     try {
@@ -31,7 +36,7 @@
     } catch {
       message = { text: text || `The server answered ${response.status}.`, lines: [], field: null };
     }
-    return { ok: false, response, message };
+    return { ok: false, response, message, seen };
   }
 
   /** Puts a message (its text, then its lines) into `element`, as text. */
@@ -124,8 +129,10 @@
     if (!jobRunning) byId('job').hidden = true;
   }
 
-  /** Shows the job card for a job that just started, before its first event. */
-  function jobStarted(title) {
+  /** Shows the job card for a job that `answer` started, unless its events
+   * came first (a short job may end before its request's answer). */
+  function jobStarted(title, answer) {
+    if (answer.seen !== jobEvents) return;
     jobRunning = true;
     showJob(title, true);
     showMessage(byId('job-message'), null);
@@ -171,6 +178,7 @@
 
   const events = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
   events.addEventListener('progress', (event) => {
+    jobEvents += 1;
     const data = JSON.parse(event.data);
     const was = jobRunning;
     jobRunning = true;
@@ -179,6 +187,7 @@
     if (!was) jobChanged(null);
   });
   events.addEventListener('finished', (event) => {
+    jobEvents += 1;
     const data = JSON.parse(event.data);
     const was = jobRunning;
     jobRunning = false;
@@ -249,6 +258,8 @@
   function setUpNodes() {
     const createForm = byId('create-form');
     const output = byId('output');
+    const fromRegistry = byId('from_registry');
+    const since = byId('since');
     let estimateBlocker = null;
     let estimateFor = '';
 
@@ -265,15 +276,20 @@
         models: byId('models').checked,
         profiles: byId('profiles').value,
         sign_key: byId('sign_key').value,
+        from_registry: fromRegistry.checked,
+        platform: byId('platform').value,
+        // Not a number: refused at the field.
+        jobs: Number.parseInt(byId('jobs').value, 10) || 0,
+        since: since.value,
       };
     }
 
     /** The fields whose problems the estimate reports. */
-    const ESTIMATED_FIELDS = ['profiles', 'sign_key'];
+    const ESTIMATED_FIELDS = ['profiles', 'sign_key', 'platform', 'jobs', 'since'];
 
-    /** Why Create cannot work now; empty when it can. */
+    /** Why Create cannot work now; empty when it can. Whether it needs
+     * Docker, and whether Docker answers, the estimate says. */
     function createReasons(nodes) {
-      if (createForm.dataset.blocker) return [createForm.dataset.blocker];
       const reasons = [];
       if (nodes.length === 0) reasons.push('Select the nodes to package.');
       if (!zipName(output.value)) reasons.push(NOT_ZIP);
@@ -373,12 +389,17 @@
       profiles.disabled = !models.checked;
       fieldError('models', '');
     });
-    for (const field of [profiles, byId('sign_key')]) {
+    for (const field of [profiles, byId('sign_key'), byId('platform'), byId('jobs'), since]) {
       field.addEventListener('input', () => {
         estimate();
         saveSettings();
       });
     }
+    fromRegistry.addEventListener('change', () => {
+      byId('platform').disabled = !fromRegistry.checked;
+      byId('jobs').disabled = !fromRegistry.checked;
+      fieldError('from_registry', '');
+    });
     byId('key_password').addEventListener('input', () => fieldError('key_password', ''));
     createForm.addEventListener('change', (event) => {
       if (event.target.name === 'node' || event.target.id === 'key_password') return;
@@ -392,14 +413,14 @@
       const message = byId('create-message');
       const nodes = selected().map((box) => box.value);
       if (createReasons(nodes).length > 0) return;
-      for (const field of ['output', 'no_pull', 'models', 'key_password']) fieldError(field, '');
+      for (const field of ['output', 'no_pull', 'models', 'key_password', 'from_registry']) fieldError(field, '');
       const password = byId('key_password');
       const answer = await post('/api/package', { nodes, ...createSettings(), password: password.value });
       if (answer.ok) {
         // The key is open: the password is not kept in the page either.
         password.value = '';
         showMessage(message, null);
-        jobStarted('Creating install package');
+        jobStarted('Creating install package', answer);
       } else {
         refusal(answer.message, message);
       }
@@ -414,7 +435,7 @@
       });
       if (answer.ok) {
         showMessage(byId('deploy-message'), null);
-        jobStarted('Deploying on this workstation');
+        jobStarted('Deploying on this workstation', answer);
       } else {
         refusal(answer.message, byId('deploy-message'));
       }
@@ -424,7 +445,16 @@
     byId('packages').addEventListener('click', async (event) => {
       const inspect = event.target.closest('[data-inspect]');
       const verify = event.target.closest('[data-verify]');
-      if (inspect) {
+      const base = event.target.closest('[data-base]');
+      if (base) {
+        // The next package is an update of this one.
+        since.value = base.dataset.base;
+        fieldError('since', '');
+        estimate();
+        saveSettings();
+        since.focus();
+        since.scrollIntoView({ behavior: 'smooth', block: 'center' });
+      } else if (inspect) {
         const answer = await post('/api/inspect', { path: inspect.dataset.inspect, install: false });
         const panel = byId('inspection');
         if (answer.ok) {
@@ -440,7 +470,7 @@
         const answer = await post('/api/verify', { path: verify.dataset.verify });
         if (answer.ok) {
           showMessage(byId('job-message'), null);
-          jobStarted('Verifying package');
+          jobStarted('Verifying package', answer);
         } else {
           showMessage(byId('job-message'), answer.message);
           byId('job').hidden = false;
@@ -546,7 +576,7 @@
       });
       if (answer.ok) {
         showMessage(byId('install-message'), null);
-        jobStarted('Installing package');
+        jobStarted('Installing package', answer);
       } else {
         refusal(answer.message, byId('install-message'));
       }
@@ -667,7 +697,7 @@
       byId('uninstall-panel').hidden = true;
       if (answer.ok) {
         showMessage(byId('installed-message'), null);
-        jobStarted('Uninstalling');
+        jobStarted('Uninstalling', answer);
       } else {
         refusal(answer.message, byId('installed-message'));
       }

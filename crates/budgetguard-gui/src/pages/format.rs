@@ -1,4 +1,8 @@
-//! Text for the pages: sizes, durations, shell commands.
+//! Text for the pages: sizes, durations, shell commands, an update
+//! package's base.
+
+use budgetguard::package::manifest::PackageBase;
+use budgetguard::size::human;
 
 /// `word` as one word for a POSIX shell: as it is when it is safe, else in
 /// single quotes.
@@ -24,6 +28,12 @@ pub(crate) fn duration(seconds: f64) -> String {
     } else {
         format!("{} h {} min", seconds / 3600, seconds % 3600 / 60)
     }
+}
+
+/// An update package's base and what it leaves out, as the pages say it:
+/// `` `old.zip` (package id 0123456789ab…), 1.2 GiB left out ``.
+pub(crate) fn base_text(base: &PackageBase) -> String {
+    format!("{}, {} left out", base.describe(), human(base.savings()))
 }
 
 /// A moment as `2025-11-29 15:01 UTC`.

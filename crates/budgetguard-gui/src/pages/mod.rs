@@ -6,7 +6,7 @@
 mod format;
 mod views;
 
-pub(crate) use format::{duration, shell_word, utc_time, utc_time_text};
+pub(crate) use format::{base_text, duration, shell_word, utc_time, utc_time_text};
 pub(crate) use views::{
     state_class, CreatedView, EngineBadge, InstalledOutcome, JobPanel, NodeRow,
 };
@@ -55,8 +55,6 @@ pub(crate) struct IndexPage {
     pub nodes: Vec<NodeRow>,
     /// The create form's values, as last used.
     pub settings: PackageSettings,
-    /// Why nothing can be created, whatever the selection (no engine).
-    pub create_blocker: Option<String>,
     /// Why nothing can be deployed here, if so.
     pub deploy_blocker: Option<String>,
 }

@@ -8,9 +8,10 @@ use budgetguard::package::CreateReport;
 use budgetguard::signing::Signer;
 use budgetguard::size::human;
 
-use super::format::{duration, shell_word, utc_time_text};
+use super::format::{base_text, duration, shell_word, utc_time_text};
 use super::OutcomeView;
 use crate::jobs::{JobKind, JobState, Outcome, ProgressView};
+use crate::messages::controls;
 use crate::workstation::{fit_view, Capabilities, FitView, InstalledView, ModelFacts};
 
 /// The engine's state in the page header, and said in words under it when
@@ -43,7 +44,8 @@ impl EngineBadge {
                 text: "Docker unreachable".into(),
                 class: "down",
                 detail: format!(
-                    "Docker does not answer, so nothing can be created, deployed or installed: {}",
+                    "Docker does not answer, so nothing can be deployed or installed here, and packages can be made only with “{}” ticked, without models: {}",
+                    controls::FROM_REGISTRY,
                     capabilities.blocker().unwrap_or_default()
                 ),
             },
@@ -340,6 +342,8 @@ pub(crate) struct CreatedView {
     pub command: String,
     /// The commands without this tool; `None` when `unzip` cannot read it.
     pub fallback_command: Option<String>,
+    /// For an update package, its base and what it leaves out.
+    pub base: Option<String>,
 }
 
 impl CreatedView {
@@ -403,6 +407,7 @@ impl CreatedView {
                 })
                 .collect(),
             signed_by: report.signed_by.clone(),
+            base: manifest.base.as_ref().map(base_text),
             // Nodes whose models come in the package start offline, without
             // credentials.
             credentials_command: manifest

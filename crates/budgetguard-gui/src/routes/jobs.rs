@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use budgetguard::error_text;
-use budgetguard::package::CreateOptions;
 use serde::Deserialize;
 
 use super::{refuse, started};
@@ -16,7 +15,7 @@ use crate::jobs::JobKind;
 use crate::messages::{Field, Message};
 use crate::paths::zip_file;
 use crate::state::{AppState, PackageSettings};
-use crate::workstation::{open_key, Password, Workstation};
+use crate::workstation::{engine_needed, open_key, Draft, Password, Workstation};
 
 /// The package form: the nodes, the form's settings and the signing key's
 /// password (which is not a setting: it is never kept).
@@ -54,8 +53,9 @@ pub(crate) struct UninstallForm {
     purge_cache: bool,
 }
 
-/// `POST /api/package`: starts a package build; the library checks the
-/// output path again when the job starts, as on the CLI.
+/// `POST /api/package`: starts a package build, unless a field has a
+/// problem or the options need Docker and it does not answer; the library
+/// checks the output path again when the job starts, as on the CLI.
 pub(crate) async fn create_package(
     State(state): State<Arc<AppState>>,
     Json(form): Json<PackageForm>,
@@ -73,35 +73,21 @@ pub(crate) async fn create_package(
             )
         }
     };
-    let settings = form.settings;
-    let output = match zip_file(&settings.output, Field::Output) {
-        Ok(output) => output,
+    let mut options = match state.workstation.draft(nodes, &form.settings) {
+        Ok(Draft { problems, .. }) if !problems.is_empty() => {
+            return refuse(StatusCode::BAD_REQUEST, problems[0].clone())
+        }
+        Ok(draft) => draft.options,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
-    let models = match state
-        .workstation
-        .model_options(&nodes, settings.models, &settings.profiles)
-    {
-        Ok(models) => models,
-        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
-    };
-    let sign = match open_key(&settings.sign_key, form.password).await {
+    if options.needs_engine() {
+        if let Err(down) = state.workstation.engine().await {
+            return refuse(StatusCode::CONFLICT, engine_needed(&options, &down));
+        }
+    }
+    options.sign = match open_key(&form.settings.sign_key, form.password).await {
         Ok(key) => key.map(Arc::new),
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
-    };
-    let options = CreateOptions {
-        nodes,
-        output,
-        compression: settings.compression,
-        force: settings.force,
-        pull: !settings.no_pull,
-        auth: state.workstation.auth().clone(),
-        start_after_install: settings.start_after_install,
-        models,
-        sign,
-        from_registry: None,
-        since: None,
-        created: None,
     };
     let workstation = Arc::clone(&state.workstation);
     started(

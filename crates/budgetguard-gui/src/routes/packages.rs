@@ -7,15 +7,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use budgetguard::package::estimate::engine_left_out;
 use serde::Deserialize;
 
 use super::pages::{answering, render};
 use super::refuse;
-use crate::messages::Field;
+use crate::messages::{package_error, Field};
 use crate::pages::{InspectionView, PackageList};
 use crate::paths::{expand, zip_file};
 use crate::state::{AppState, PackageSettings};
-use crate::workstation::{image_size, key_note, list_packages, Estimate, Inspection};
+use crate::workstation::{
+    engine_needed, image_info, image_size, key_note, list_packages, Draft, Estimate, ImageBytes,
+    Inspection,
+};
 
 /// The selection and the create form's settings, for the estimate.
 #[derive(Debug, Deserialize)]
@@ -50,53 +54,74 @@ pub(crate) async fn save_settings(
 }
 
 /// `POST /api/package/estimate`: the selection's package size against the
-/// free space of the output folder, as JSON.
+/// free space of the output folder, as JSON, with each field's problem and
+/// why Create cannot work now (Docker down when the options need it).
 pub(crate) async fn estimate(
     State(state): State<Arc<AppState>>,
     Json(form): Json<EstimateForm>,
 ) -> Response {
-    let settings = form.settings;
-    let output = match zip_file(&settings.output, Field::Output) {
-        Ok(output) => output,
-        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
-    };
-    let engine = state.workstation.engine().await;
     let nodes: Vec<_> = form
         .nodes
         .iter()
         .filter_map(|name| state.catalog.get(name).ok().cloned())
         .collect();
-    let mut images = Vec::new();
-    for node in &nodes {
-        images.push((
-            node.image.clone(),
-            image_size(answering(&engine), node).await,
-        ));
-    }
-    let models = state
-        .workstation
-        .model_options(&nodes, settings.models, &settings.profiles);
-    let (options, profiles_problem) = match models {
-        Ok(options) => (options, None),
-        // The estimate without the profiles typed, and why they are refused.
-        Err(message) => (
-            state
-                .workstation
-                .model_options(&nodes, settings.models, "")
-                .unwrap_or_default(),
-            Some(message),
-        ),
+    let engine = state.workstation.engine().await;
+    let Draft {
+        options,
+        mut problems,
+    } = match state.workstation.draft(nodes, &form.settings) {
+        Ok(draft) => draft,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
+    if let Err(down) = &engine {
+        if options.needs_engine() {
+            problems.insert(0, engine_needed(&options, down));
+        }
+    }
+    // A platform that is not one is said already: no registry is asked.
+    let registry = match problems.iter().find(|p| p.field == Some(Field::Platform)) {
+        Some(problem) => Some(Err(problem.clone())),
+        None => state.workstation.registry_size(&options).await,
+    };
+    let (mut images, mut infos) = (Vec::new(), Vec::new());
+    if registry.is_none() {
+        for node in &options.nodes {
+            let found = image_info(answering(&engine), node).await;
+            images.push((node.image.clone(), image_size(&found)));
+            infos.extend(found.ok().flatten());
+        }
+    }
+    let sign_key = form.settings.sign_key;
     let (mut estimate, note) = tokio::task::spawn_blocking(move || {
-        let sizes = budgetguard::package::estimate(&nodes, &images, &options);
-        let estimate = Estimate::new(&sizes, settings.models, &output, settings.force);
-        (estimate, key_note(&settings.sign_key))
+        let sizes = budgetguard::package::estimate(&options.nodes, &images, &options.models);
+        let bytes = match registry {
+            Some(size) => ImageBytes::Registry(size),
+            None => ImageBytes::Engine(
+                options
+                    .since
+                    .as_deref()
+                    .map(|since| engine_left_out(since, &infos).map_err(|e| package_error(&e))),
+            ),
+        };
+        // A platform the images lack, or a base that cannot be used: the
+        // create would fail the same way.
+        let refused = match &bytes {
+            ImageBytes::Registry(Err(message)) | ImageBytes::Engine(Some(Err(message))) => {
+                Some(message.clone()).filter(|m| {
+                    matches!(m.field, Some(Field::Platform | Field::Since)) && !problems.contains(m)
+                })
+            }
+            _ => None,
+        };
+        problems.extend(refused);
+        let mut estimate = Estimate::new(&sizes, &bytes, &options);
+        for message in problems {
+            estimate.problem(message);
+        }
+        (estimate, key_note(&sign_key))
     })
     .await
     .expect("estimating does not panic");
-    if let Some(message) = profiles_problem {
-        estimate.problem(message);
-    }
     match note {
         Ok(note) => estimate.signature = note,
         Err(message) => {

@@ -13,7 +13,7 @@ use crate::pages::{
     Page, TrustedKeys,
 };
 use crate::state::AppState;
-use crate::workstation::{image_size, Capabilities, ModelFacts};
+use crate::workstation::{image_info, image_size, Capabilities, ModelFacts};
 
 /// `/`: nodes, the package form, the packages made, deploying here.
 pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
@@ -22,7 +22,7 @@ pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
     let mut models = model_facts(&state).await.into_iter();
     let mut nodes = Vec::new();
     for node in &state.catalog.nodes {
-        let facts = image_size(engine.as_ref().ok(), node).await;
+        let facts = image_size(&image_info(engine.as_ref().ok(), node).await);
         let model = models.next().flatten();
         nodes.push(NodeRow::new(node, facts, model, &capabilities));
     }
@@ -31,10 +31,6 @@ pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
         layout: layout(&state, Page::Nodes, &capabilities),
         nodes,
         settings,
-        create_blocker: engine
-            .as_ref()
-            .err()
-            .map(|e| format!("Docker does not answer, so no package can be made: {e}")),
         deploy_blocker: capabilities.blocker(),
     })
 }

@@ -1,36 +1,56 @@
 //! Before building: each node's image as the engine has it, the estimated
 //! package size of a selection (images and model caches, from the
-//! library's [`estimate`](budgetguard::package::estimate)) against the free
-//! space where it goes, and the packages already made in the output folder.
+//! library's [`estimate`](budgetguard::package::estimate); images read from
+//! their registries sized from their manifests; what an update package's
+//! base holds left out) against the free space where it goes, and the
+//! packages already made in the output folder.
 
 use std::path::{Path, PathBuf};
 
 use budgetguard::catalog::Node;
-use budgetguard::engine::Engine;
-use budgetguard::package::estimate::{CacheSize, ImageSize};
-use budgetguard::package::{Package, SizeEstimate};
+use budgetguard::engine::{Engine, ImageInfo};
+use budgetguard::package::estimate::{CacheSize, ImageSize, RegistrySize};
+use budgetguard::package::{CreateOptions, Package, SizeEstimate};
 use budgetguard::size::human;
 use serde::Serialize;
 
 use crate::messages::{controls, Field, Message};
-use crate::pages::utc_time;
+use crate::pages::{base_text, utc_time};
 
 /// How many packages the list shows, newest first.
 const LISTED: usize = 50;
 
-/// What `engine` has of `node`'s image.
-pub(crate) async fn image_size(engine: Option<&Engine>, node: &Node) -> ImageSize {
-    let Some(engine) = engine else {
-        return ImageSize::Unknown;
-    };
-    match engine.image(&node.image).await {
+/// What `engine` has of `node`'s image: `Err` when it could not be asked.
+pub(crate) async fn image_info(
+    engine: Option<&Engine>,
+    node: &Node,
+) -> Result<Option<ImageInfo>, ()> {
+    match engine {
+        Some(engine) => engine.image(&node.image).await.map_err(drop),
+        None => Err(()),
+    }
+}
+
+/// The size of an image `image_info` found.
+pub(crate) fn image_size(found: &Result<Option<ImageInfo>, ()>) -> ImageSize {
+    match found {
         Ok(Some(info)) => ImageSize::Present {
-            id: info.id,
+            id: info.id.clone(),
             size: info.size,
         },
         Ok(None) => ImageSize::Missing,
-        Err(_) => ImageSize::Unknown,
+        Err(()) => ImageSize::Unknown,
     }
+}
+
+/// Where an estimate's image bytes come from.
+#[derive(Debug, Clone)]
+pub(crate) enum ImageBytes {
+    /// Docker's images, whose sizes the library's estimate holds; for an
+    /// update package, the bytes its base holds (or why they are unknown).
+    Engine(Option<Result<u64, Message>>),
+    /// Their registries: what they come to, or why that is unknown.
+    Registry(Result<RegistrySize, Message>),
 }
 
 /// The estimate for a selection, as the create form shows it.
@@ -67,14 +87,41 @@ fn count(n: usize, one: &str) -> String {
 }
 
 impl Estimate {
-    /// The estimate of a package of `sizes` written to `output` (`force`:
-    /// an existing file is replaced; `models`: whether the form packages
-    /// models).
-    pub(crate) fn new(sizes: &SizeEstimate, models: bool, output: &Path, force: bool) -> Self {
-        let bytes = sizes.bytes;
+    /// The estimate of the package `options` make, of `sizes` (the
+    /// library's estimate of Docker's images, when they come from Docker)
+    /// and the image bytes `images`.
+    pub(crate) fn new(sizes: &SizeEstimate, images: &ImageBytes, options: &CreateOptions) -> Self {
+        let (output, force) = (options.output.as_path(), options.force);
+        // `needed`: what Create wants free. An export is written whole
+        // before what the base holds is left out; a registry's blobs that
+        // the base holds are never downloaded.
+        let (bytes, needed, image_count, left_out, unknown) = match images {
+            ImageBytes::Engine(left_out) => {
+                let left_out = left_out.as_ref().and_then(|l| l.as_ref().ok().copied());
+                let bytes = sizes.bytes.saturating_sub(left_out.unwrap_or(0));
+                (bytes, sizes.bytes, sizes.images, left_out, None)
+            }
+            ImageBytes::Registry(Ok(registry)) => {
+                let bytes = sizes.bytes + registry.bytes;
+                let left_out = options.since.as_ref().map(|_| registry.left_out);
+                (bytes, bytes, registry.images, left_out, None)
+            }
+            ImageBytes::Registry(Err(message)) => {
+                (sizes.bytes, sizes.bytes, 0, None, Some(message))
+            }
+        };
         let mut parts = Vec::new();
-        if sizes.images > 0 {
-            parts.push(count(sizes.images, "image"));
+        if image_count > 0 {
+            let served = matches!(images, ImageBytes::Registry(_));
+            parts.push(format!(
+                "{}{}",
+                count(image_count, "image"),
+                if served {
+                    " as their registries serve them"
+                } else {
+                    ""
+                }
+            ));
         }
         if sizes.models_bytes() > 0 {
             parts.push(format!("models {}", human(sizes.models_bytes())));
@@ -82,6 +129,14 @@ impl Estimate {
         let mut size = format!("About {}", human(bytes));
         if !parts.is_empty() {
             size.push_str(&format!(" ({})", parts.join(", ")));
+        }
+        match left_out {
+            Some(0) => size.push_str("; the old package holds none of it"),
+            Some(left_out) => size.push_str(&format!(
+                ", without the {} the old package holds",
+                human(left_out)
+            )),
+            None => {}
         }
         if !sizes.to_pull.is_empty() {
             size.push_str(&format!(
@@ -99,7 +154,10 @@ impl Estimate {
         if sizes.images_unknown {
             size = "Unknown: Docker does not answer".to_owned();
         }
-        let models = if !models {
+        if let Some(message) = unknown {
+            size = format!("Unknown: {}", message.text);
+        }
+        let mut models = if options.models.skip {
             "Not packaged: the nodes download their models at first start, with the credentials stored on the workstation".to_owned()
         } else if sizes.caches.is_empty() {
             "None: the selected nodes have no model section".to_owned()
@@ -123,6 +181,11 @@ impl Estimate {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
+        if options.since.is_some() && !options.models.skip && !sizes.caches.is_empty() {
+            models.push_str(
+                "; the files the old package holds are left out, so the package may be smaller",
+            );
+        }
         let folder = output.parent().unwrap_or(Path::new("/"));
         let mut estimate = Self {
             size,
@@ -147,15 +210,15 @@ impl Estimate {
         match fs4::available_space(folder) {
             Ok(free) => {
                 estimate.space = format!("{} free in `{}`", human(free), folder.display());
-                if free < bytes {
+                if free < needed {
                     let text = format!(
                         "The package will not fit: it needs about {}, and `{}` has {} free. Free some space, or choose an output file in another folder.",
-                        human(bytes),
+                        human(needed),
                         folder.display(),
                         human(free)
                     );
                     estimate.warning = Some(text.clone());
-                    estimate.blocker = Some(text);
+                    estimate.blocker.get_or_insert(text);
                 }
             }
             Err(e) => estimate.space = format!("Free space unknown ({e})"),
@@ -192,6 +255,8 @@ pub(crate) struct PackageFile {
     pub modified: String,
     /// The names of its nodes, or why it is not a readable package.
     pub nodes: Result<Vec<String>, String>,
+    /// For an update package, its base and what it leaves out.
+    pub base: Option<String>,
 }
 
 /// The `.zip` files of `folder`, newest first; each opened to name its
@@ -214,23 +279,22 @@ pub(crate) fn list_packages(folder: &Path) -> Result<Vec<PackageFile>, String> {
     files.truncate(LISTED);
     Ok(files
         .into_iter()
-        .map(|(modified, path, size)| PackageFile {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            size: human(size),
-            modified: utc_time(time::OffsetDateTime::from(modified)),
-            nodes: Package::open(&path)
-                .map(|p| {
-                    p.manifest()
-                        .nodes
-                        .iter()
-                        .map(|n| n.node.name.clone())
-                        .collect()
-                })
-                .map_err(|e| budgetguard::error_text(&e)),
-            path: path.display().to_string(),
+        .map(|(modified, path, size)| {
+            let package = Package::open(&path).map_err(|e| budgetguard::error_text(&e));
+            let manifest = package.as_ref().map(Package::manifest);
+            PackageFile {
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                size: human(size),
+                modified: utc_time(time::OffsetDateTime::from(modified)),
+                nodes: manifest
+                    .map(|m| m.nodes.iter().map(|n| n.node.name.clone()).collect())
+                    .map_err(String::clone),
+                base: manifest.ok().and_then(|m| m.base.as_ref()).map(base_text),
+                path: path.display().to_string(),
+            }
         })
         .collect())
 }
@@ -239,6 +303,8 @@ pub(crate) fn list_packages(folder: &Path) -> Result<Vec<PackageFile>, String> {
 mod tests {
     use super::*;
     use budgetguard::catalog::Catalog;
+    use budgetguard::engine::RegistryAuth;
+    use budgetguard::package::zip::Compression;
     use budgetguard::package::{estimate, ModelOptions};
 
     fn sizes(
@@ -254,24 +320,51 @@ mod tests {
         estimate(&nodes, images, models)
     }
 
+    /// Options writing `output` (`force`: replacing it), with `models`.
+    fn options(output: PathBuf, force: bool, models: &ModelOptions) -> CreateOptions {
+        CreateOptions {
+            nodes: Vec::new(),
+            output,
+            compression: Compression::None,
+            force,
+            pull: true,
+            auth: RegistryAuth::new(None),
+            start_after_install: false,
+            models: models.clone(),
+            sign: None,
+            from_registry: None,
+            since: None,
+            created: None,
+        }
+    }
+
+    fn present(id: &str, size: u64) -> ImageSize {
+        ImageSize::Present {
+            id: id.into(),
+            size,
+        }
+    }
+
+    fn skip() -> ModelOptions {
+        ModelOptions {
+            skip: true,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn shared_images_count_once_and_pulls_and_downloads_are_named() {
         let dir = tempfile::tempdir().unwrap();
-        let present = |id: &str, size| ImageSize::Present {
-            id: id.into(),
-            size,
-        };
+        let engine = ImageBytes::Engine(None);
         let images = [
             ("a:1".to_owned(), present("sha256:a", 100 << 20)),
             ("a:1".to_owned(), present("sha256:a", 100 << 20)),
             ("b:1".to_owned(), ImageSize::Missing),
         ];
-        let skip = ModelOptions {
-            skip: true,
-            ..Default::default()
-        };
+        let skip = skip();
+        let p = dir.path().join("p.zip");
         let found = sizes(&images, &["Demo"], &skip);
-        let estimate = Estimate::new(&found, false, &dir.path().join("p.zip"), false);
+        let estimate = Estimate::new(&found, &engine, &options(p.clone(), false, &skip));
         assert_eq!(
             estimate.size,
             "About 101.0 MiB (1 image), plus 1 image to pull, whose size is known once pulled"
@@ -292,7 +385,7 @@ mod tests {
             ..Default::default()
         };
         let found = sizes(&images[..1], &["Demo"], &models);
-        let estimate = Estimate::new(&found, true, &dir.path().join("p.zip"), false);
+        let estimate = Estimate::new(&found, &engine, &options(p.clone(), false, &models));
         assert_eq!(
             estimate.size,
             "About 101.0 MiB (1 image), plus models to download (demo), whose size is known once downloaded"
@@ -303,16 +396,14 @@ mod tests {
         );
 
         let found = sizes(&images, &["Demo"], &skip);
-        std::fs::write(dir.path().join("p.zip"), b"x").unwrap();
-        let exists = Estimate::new(&found, false, &dir.path().join("p.zip"), false);
+        std::fs::write(&p, b"x").unwrap();
+        let exists = Estimate::new(&found, &engine, &options(p.clone(), false, &skip));
         assert!(exists.blocker.unwrap().contains("already exists"));
-        assert!(
-            Estimate::new(&found, false, &dir.path().join("p.zip"), true)
-                .blocker
-                .is_none()
-        );
+        let replaced = Estimate::new(&found, &engine, &options(p, true, &skip));
+        assert!(replaced.blocker.is_none());
 
-        let nowhere = Estimate::new(&found, false, &dir.path().join("no/p.zip"), false);
+        let elsewhere = options(dir.path().join("no/p.zip"), false, &skip);
+        let nowhere = Estimate::new(&found, &engine, &elsewhere);
         assert!(nowhere.blocker.unwrap().contains("does not exist"));
 
         let huge = sizes(
@@ -320,7 +411,8 @@ mod tests {
             &[],
             &skip,
         );
-        let mut full = Estimate::new(&huge, false, &dir.path().join("q.zip"), false);
+        let q = options(dir.path().join("q.zip"), false, &skip);
+        let mut full = Estimate::new(&huge, &engine, &q);
         assert!(full
             .warning
             .clone()
@@ -331,5 +423,56 @@ mod tests {
             .blocker
             .unwrap()
             .starts_with("The package will not fit"));
+    }
+
+    #[test]
+    fn registry_sizes_and_what_the_old_package_holds_are_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let skip = skip();
+        let mut update = options(dir.path().join("p.zip"), false, &skip);
+        let served = RegistrySize {
+            images: 2,
+            bytes: 50 << 20,
+            left_out: 0,
+        };
+        let bare = sizes(&[], &[], &skip);
+        let whole = Estimate::new(&bare, &ImageBytes::Registry(Ok(served.clone())), &update);
+        assert_eq!(
+            whole.size,
+            "About 51.0 MiB (2 images as their registries serve them)"
+        );
+
+        update.since = Some(dir.path().join("old.zip"));
+        let smaller = RegistrySize {
+            left_out: 30 << 20,
+            ..served
+        };
+        let registry = Estimate::new(&bare, &ImageBytes::Registry(Ok(smaller)), &update);
+        assert_eq!(
+            registry.size,
+            "About 51.0 MiB (2 images as their registries serve them), without the 30.0 MiB the old package holds"
+        );
+
+        // From Docker, what the base holds is left out of the package, but
+        // the export wants room for all of it.
+        let exported = sizes(
+            &[("a:1".to_owned(), present("sha256:a", 100 << 20))],
+            &[],
+            &skip,
+        );
+        let held = Estimate::new(&exported, &ImageBytes::Engine(Some(Ok(100 << 20))), &update);
+        assert_eq!(
+            held.size,
+            "About 1.0 MiB (1 image), without the 100.0 MiB the old package holds"
+        );
+        let none = Estimate::new(&exported, &ImageBytes::Engine(Some(Ok(0))), &update);
+        assert_eq!(
+            none.size,
+            "About 101.0 MiB (1 image); the old package holds none of it"
+        );
+
+        let refused = Message::at(Field::Platform, "`a:1` has no image for linux/amd64.");
+        let unknown = Estimate::new(&bare, &ImageBytes::Registry(Err(refused)), &update);
+        assert_eq!(unknown.size, "Unknown: `a:1` has no image for linux/amd64.");
     }
 }

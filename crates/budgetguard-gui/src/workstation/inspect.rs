@@ -13,7 +13,7 @@ use budgetguard::size::human;
 
 use super::models::{fit_view, FitView};
 use crate::messages::{package_error, signature_refusal, Field, Message};
-use crate::pages::{shell_word, utc_time_text};
+use crate::pages::{base_text, shell_word, utc_time_text};
 
 /// A package's contents, as the Inspect panel shows them.
 #[derive(Debug, Clone)]
@@ -36,6 +36,8 @@ pub(crate) struct Inspection {
     pub compression: String,
     /// Whether its nodes start after install unless told otherwise.
     pub start_after_install: bool,
+    /// For an update package, its base and what it leaves out.
+    pub base: Option<String>,
     /// Who signed it; `None`: unsigned.
     pub signer: Option<String>,
     /// Why this workstation would refuse to install it for its signature.
@@ -229,6 +231,7 @@ impl Inspection {
             format_version: manifest.format_version,
             compression: manifest.compression.to_string(),
             start_after_install: manifest.start_after_install,
+            base: manifest.base.as_ref().map(base_text),
             signer,
             refusal,
             nodes: manifest

@@ -3,13 +3,17 @@
 //! to the engine anew, so the pages always show the engine's present state.
 
 mod capabilities;
+mod create;
 mod estimate;
 mod inspect;
 mod models;
 mod signing;
 
 pub(crate) use capabilities::{Capabilities, EngineSummary};
-pub(crate) use estimate::{image_size, list_packages, Estimate, PackageFile};
+pub(crate) use create::{engine_needed, Draft};
+pub(crate) use estimate::{
+    image_info, image_size, list_packages, Estimate, ImageBytes, PackageFile,
+};
 pub(crate) use inspect::{Inspection, NodeModel};
 pub(crate) use models::{fit_view, parse_profiles, FitView, ModelFacts};
 pub(crate) use signing::{key_note, open_key, Password};
@@ -52,6 +56,8 @@ pub(crate) struct Workstation {
     model_store: Option<ModelStore>,
     /// What the GUI last did to installed nodes, by name.
     activities: Mutex<BTreeMap<String, Activity>>,
+    /// The size of images read from their registries, last asked for.
+    registry_sizes: create::RegistrySizes,
 }
 
 /// What the GUI last did to an installed node, when the page should say so.
@@ -127,12 +133,8 @@ impl Workstation {
             auth,
             model_store,
             activities: Mutex::default(),
+            registry_sizes: create::RegistrySizes::default(),
         }
-    }
-
-    /// Credentials for pulling images the engine lacks.
-    pub(crate) fn auth(&self) -> &RegistryAuth {
-        &self.auth
     }
 
     /// The engine this workstation uses (packages are made from it too).
@@ -170,23 +172,28 @@ impl Workstation {
         })
     }
 
-    /// Makes a package from this machine's engine, as
-    /// `create-install-package` does.
+    /// Makes a package, as `create-install-package` does: from this
+    /// machine's engine, or from the registries with no engine when the
+    /// options need none.
     pub(crate) async fn create_package(
         &self,
         options: CreateOptions,
         reporter: SharedReporter,
         cancel: Cancel,
     ) -> Outcome {
-        let engine = tokio::select! {
-            engine = self.engine() => engine,
-            _ = cancel.cancelled() => return cancelled(&package_error(&PackageError::Cancelled)),
+        let engine = if options.needs_engine() {
+            let engine = tokio::select! {
+                engine = self.engine() => engine,
+                _ = cancel.cancelled() => return cancelled(&package_error(&PackageError::Cancelled)),
+            };
+            match engine {
+                Ok(engine) => Some(engine),
+                Err(text) => return Outcome::Failed(engine_needed(&options, &text)),
+            }
+        } else {
+            None
         };
-        let engine = match engine {
-            Ok(engine) => engine,
-            Err(text) => return Outcome::Failed(Message::new(text)),
-        };
-        match package::create_package(Some(&engine), &options, reporter, &cancel).await {
+        match package::create_package(engine.as_ref(), &options, reporter, &cancel).await {
             Ok(report) => Outcome::Created(Box::new(report)),
             Err(e @ PackageError::Cancelled) => cancelled(&package_error(&e)),
             Err(e) => Outcome::Failed(package_error(&e)),

@@ -151,20 +151,11 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
         browser.click("input[name='start'][value='start']").await;
         assert!(browser.enabled("#install-button").await);
         browser.click("#install-button").await;
-        let mut steps: Vec<String> = Vec::new();
-        let began = std::time::Instant::now();
-        while browser.shown("#cancel-button").await || !browser.shown(".outcome").await {
-            assert!(
-                began.elapsed() < Duration::from_secs(600),
-                "the install did not end: {}",
-                browser.text("#job").await
-            );
-            let step = browser.text("#job-step").await;
-            if steps.last() != Some(&step) && !step.is_empty() {
-                steps.push(step);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let steps = browser
+            .job_steps(Duration::from_secs(600), || async {
+                !browser.shown("#cancel-button").await && browser.shown(".outcome").await
+            })
+            .await;
         assert_eq!(
             browser.text("#job-title").await,
             "Package installed",

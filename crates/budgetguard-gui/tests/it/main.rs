@@ -12,6 +12,7 @@ mod browser;
 mod deploy;
 mod install;
 mod models;
+mod registry;
 mod security;
 mod signing;
 mod support;
@@ -23,6 +24,7 @@ fn main() -> std::process::ExitCode {
             deploy::tests(),
             install::tests(),
             models::tests(),
+            registry::tests(),
             security::tests(),
             signing::tests(),
         ]

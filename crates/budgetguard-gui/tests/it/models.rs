@@ -244,20 +244,11 @@ fn create_a_package_with_models_in_the_browser() {
             .await;
         browser.click("input[name='start'][value='stop']").await;
         browser.click("#install-button").await;
-        let mut steps: Vec<String> = Vec::new();
-        let began = std::time::Instant::now();
-        while browser.shown("#cancel-button").await || !browser.shown(".outcome").await {
-            assert!(
-                began.elapsed() < Duration::from_secs(300),
-                "the install did not end: {}",
-                browser.text("#job").await
-            );
-            let step = browser.text("#job-step").await;
-            if steps.last() != Some(&step) && !step.is_empty() {
-                steps.push(step);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let steps = browser
+            .job_steps(Duration::from_secs(300), || async {
+                !browser.shown("#cancel-button").await && browser.shown(".outcome").await
+            })
+            .await;
         assert_eq!(
             browser.text("#job-title").await,
             "Package installed",

@@ -3,6 +3,7 @@
 //! headers, reading the event stream, and driving Chromium.
 
 use std::future::Future;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -237,6 +238,9 @@ pub fn screenshot_dir() -> PathBuf {
 pub struct Browser {
     pub driver: WebDriver,
     chromedriver: Child,
+    /// The temporary folder of chromedriver and Chromium (their profile,
+    /// their temporary files), removed with the browser.
+    _tmp: tempfile::TempDir,
 }
 
 impl Browser {
@@ -260,8 +264,13 @@ impl Browser {
         // The WebDriver client's HTTPS stack is the library's `reqwest`.
         budgetguard::registry::install_tls_provider();
         let port = free_port();
+        let mut tmp = Some(tempfile::tempdir().unwrap());
+        // In a process group of its own, which its Chromium joins: ended
+        // together when the browser is dropped.
         let chromedriver = match Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .env("TMPDIR", tmp.as_ref().unwrap().path())
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -280,6 +289,7 @@ impl Browser {
                     browser = Some(Browser {
                         driver,
                         chromedriver: chromedriver.take().unwrap(),
+                        _tmp: tmp.take().unwrap(),
                     });
                     break;
                 }
@@ -412,6 +422,30 @@ impl Browser {
         }
     }
 
+    /// The steps the job card shows, in order, each once, until `done`
+    /// holds (polled every 50 ms); panics with the card's text after `limit`.
+    pub async fn job_steps<F, Fut>(&self, limit: Duration, mut done: F) -> Vec<String>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let mut steps: Vec<String> = Vec::new();
+        let began = std::time::Instant::now();
+        while !done().await {
+            assert!(
+                began.elapsed() < limit,
+                "the job did not end within {limit:?}: {}",
+                self.text("#job").await
+            );
+            let step = self.text("#job-step").await;
+            if steps.last() != Some(&step) && !step.is_empty() {
+                steps.push(step);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        steps
+    }
+
     /// Whether an element with this CSS selector is shown.
     pub async fn shown(&self, css: &str) -> bool {
         match self.driver.find(By::Css(css)).await {
@@ -420,18 +454,21 @@ impl Browser {
         }
     }
 
-    /// Ends the session and chromedriver.
-    pub async fn quit(mut self) {
-        let driver = self.driver.clone();
-        driver.quit().await.ok();
-        self.chromedriver.kill().ok();
-        self.chromedriver.wait().ok();
+    /// Ends the session, then chromedriver (when dropped).
+    pub async fn quit(self) {
+        self.driver.clone().quit().await.ok();
     }
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver's process group: Chromium with it, also when a
+    /// test failed before [`Browser::quit`] or the session did not end.
     fn drop(&mut self) {
-        self.chromedriver.kill().ok();
+        let group = format!("-{}", self.chromedriver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         self.chromedriver.wait().ok();
     }
 }

@@ -3,13 +3,23 @@
 //! them, with what cannot be known yet (images to pull, models to
 //! download). Both faces show it before Create; `create_package` makes the
 //! same sum again, exactly, once the images are pulled and the caches filled.
+//! Images read from their registries are sized from their manifests
+//! ([`registry_size`]), and what an update package leaves out because its
+//! base holds it is decided as `create_package` decides it
+//! ([`registry_size`], [`engine_left_out`]).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::ModelOptions;
+use super::from_registry::{RegistryImages, RegistrySource};
+use super::since::{Base, ImageLayers};
+use super::{layout, ModelOptions, Package, PackageError};
 use crate::catalog::Node;
+use crate::engine::{ImageInfo, RegistryAuth};
+use crate::progress::Silent;
+use crate::Cancel;
 
 /// Bytes a package holds beside its images and models (manifest, Compose
 /// files, scripts): the allowance `create_package` makes for them.
@@ -201,6 +211,84 @@ pub fn estimate(
         });
     }
     estimate
+}
+
+/// What the images of a package come to when they are read from their
+/// registries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistrySize {
+    /// The distinct images.
+    pub images: usize,
+    /// The bytes the package carries of them: each blob (config, layer)
+    /// once, as its registry serves it, but for those the base holds.
+    pub bytes: u64,
+    /// The bytes of the blobs left out because the base holds them.
+    pub left_out: u64,
+}
+
+/// The images of `nodes` read from their registries as `source` says, in
+/// an update package of the package at `since` when given: exactly what
+/// `create_package` writes of them. Reads their manifests and configs (and
+/// the base's manifest), no layer; a base that cannot be used fails before
+/// any request.
+pub async fn registry_size(
+    nodes: &[Node],
+    auth: &RegistryAuth,
+    source: &RegistrySource,
+    since: Option<&Path>,
+    cancel: &Cancel,
+) -> Result<RegistrySize, PackageError> {
+    let base = since.map(Base::open).transpose()?;
+    let images = RegistryImages::resolve(nodes, auth, source, &Silent, cancel).await?;
+    let layers = images.layers();
+    let holds = base.map(|base| base.holds(&layers));
+    let bytes = images.size(holds.as_ref());
+    Ok(RegistrySize {
+        images: layers.len(),
+        bytes,
+        left_out: images.size(None) - bytes,
+    })
+}
+
+/// The bytes an update package of the engine's `images` (as
+/// [`Engine::image`](crate::engine::Engine::image) describes them) leaves
+/// out because the package at `since` holds them, as `create_package`
+/// decides it: the configs and layers the base holds at the same place,
+/// with their sizes from the base's manifest (the engine gives none per
+/// layer). The export still streams them: `create_package` wants room for
+/// all of it.
+pub fn engine_left_out(since: &Path, images: &[ImageInfo]) -> Result<u64, PackageError> {
+    let base = Base::open(since)?;
+    // Exported layers are uncompressed: each is named by its diff ID.
+    let layers: Vec<ImageLayers> = images
+        .iter()
+        .map(|i| ImageLayers {
+            blobs: i.layers.clone(),
+            diff_ids: i.layers.clone(),
+        })
+        .collect();
+    let holds = base.holds(&layers);
+    let package = Package::open(since).map_err(|e| PackageError::Base(Box::new(e)))?;
+    let ours: HashSet<&str> = images
+        .iter()
+        .flat_map(|i| std::iter::once(&i.id).chain(&i.layers))
+        .map(String::as_str)
+        .collect();
+    let mut counted = HashSet::new();
+    Ok(package
+        .manifest()
+        .images
+        .iter()
+        .flat_map(|i| std::iter::once(&i.config).chain(&i.layers))
+        .filter(|blob| {
+            ours.contains(blob.digest.as_str())
+                && holds
+                    .entries
+                    .contains(&layout::blob_entry(layout::hex_of(&blob.digest)))
+                && counted.insert(blob.digest.as_str())
+        })
+        .map(|blob| blob.size)
+        .sum())
 }
 
 /// The bytes of the regular files below `dir`, links not followed (errors
