@@ -14,6 +14,7 @@ pub mod estimate;
 mod export;
 mod from_engine;
 mod from_registry;
+mod hasher;
 mod image_config;
 mod job;
 pub mod layout;

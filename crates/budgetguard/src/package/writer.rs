@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::hasher::ThreadedHasher;
 use super::layout;
 use super::manifest::{Blob, EntryDigest, Manifest, PackageBase, PackagedImage};
 use super::zip::{Compression, DosTime, EntryWriter, ZipWriter};
@@ -30,7 +31,8 @@ pub(crate) struct PackageWriter {
     compression: Compression,
     entries: Vec<EntryDigest>,
     names: HashSet<String>,
-    buffer: Vec<u8>,
+    /// Hashes blobs beside the copy loop; started with the first blob.
+    hasher: Option<ThreadedHasher>,
     base: Option<BaseHolds>,
     /// Blobs left out because the base holds them, by entry name.
     left_out: BTreeMap<String, Blob>,
@@ -77,7 +79,7 @@ impl PackageWriter {
             compression,
             entries: Vec::new(),
             names: HashSet::new(),
-            buffer: vec![0; CHUNK],
+            hasher: None,
             base,
             left_out: BTreeMap::new(),
         }
@@ -129,7 +131,8 @@ impl PackageWriter {
             .zip
             .start_entry(&placeholder, self.compression)
             .map_err(|e| write_error(&self.path, e))?;
-        let hex = copy(&mut entry, data, &mut self.buffer, cancel, read_error)
+        let hasher = started(&mut self.hasher, &self.path)?;
+        let hex = copy(&mut entry, data, hasher, cancel, read_error)
             .map_err(|e| e.into_package_error(&self.path))?;
         let blob = Blob::plain(format!("sha256:{hex}"), entry.size());
         let name = format!("{folder}{hex}");
@@ -165,6 +168,7 @@ impl PackageWriter {
             return Ok(());
         }
         let name = format!("{folder}{}", layout::hex_of(&blob.digest));
+        let hasher = started(&mut self.hasher, &self.path)?;
         let mut entry = self
             .zip
             .start_entry(&name, self.compression)
@@ -172,7 +176,7 @@ impl PackageWriter {
         let hex = copy(
             &mut entry,
             &mut data.take(blob.size.saturating_add(1)),
-            &mut self.buffer,
+            hasher,
             cancel,
             read_error,
         )
@@ -307,30 +311,68 @@ impl CopyError {
     }
 }
 
-/// Copies `data` into `entry`, hashing it on the way; returns the SHA-256
-/// in hex.
+/// The writer's hashing thread, started now if it is not yet.
+fn started<'a>(
+    hasher: &'a mut Option<ThreadedHasher>,
+    path: &Path,
+) -> Result<&'a mut ThreadedHasher, PackageError> {
+    match hasher {
+        Some(running) => Ok(running),
+        None => Ok(hasher.insert(ThreadedHasher::start(CHUNK).map_err(|e| write_error(path, e))?)),
+    }
+}
+
+/// Copies `data` into `entry`, hashed on `hasher`'s thread as it passes;
+/// returns the SHA-256 in hex.
 fn copy(
     entry: &mut EntryWriter<'_>,
     data: &mut dyn Read,
-    buffer: &mut [u8],
+    hasher: &mut ThreadedHasher,
     cancel: &Cancel,
     read_error: &dyn Fn(io::Error) -> PackageError,
 ) -> Result<String, CopyError> {
-    let mut hasher = Sha256::new();
+    let copied = copy_chunks(entry, data, hasher, cancel, read_error);
+    // Always finished, so that a failed copy leaves nothing for the next.
+    let digest = hasher.finish().map_err(CopyError::Write)?;
+    copied.map(|()| digest)
+}
+
+fn copy_chunks(
+    entry: &mut EntryWriter<'_>,
+    data: &mut dyn Read,
+    hasher: &mut ThreadedHasher,
+    cancel: &Cancel,
+    read_error: &dyn Fn(io::Error) -> PackageError,
+) -> Result<(), CopyError> {
     loop {
-        let n = match data.read(buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Read(read_error(e))),
-        };
-        hasher.update(&buffer[..n]);
-        entry.write_all(&buffer[..n]).map_err(CopyError::Write)?;
+        let mut buffer = hasher.buffer().map_err(CopyError::Write)?;
+        // Sources hand out small pieces (an engine's stream, 32 KiB): the
+        // buffer is filled, so writes and hand-overs stay few.
+        let mut n = 0;
+        while n < buffer.len() {
+            match data.read(&mut buffer[n..]) {
+                Ok(0) => break,
+                Ok(read) => n += read,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    hasher.give_back(buffer);
+                    return Err(CopyError::Read(read_error(e)));
+                }
+            }
+        }
+        if n == 0 {
+            hasher.give_back(buffer);
+            return Ok(());
+        }
+        if let Err(e) = entry.write_all(&buffer[..n]) {
+            hasher.give_back(buffer);
+            return Err(CopyError::Write(e));
+        }
+        hasher.hash(buffer, n).map_err(CopyError::Write)?;
         if cancel.is_cancelled() {
             return Err(CopyError::Read(PackageError::Cancelled));
         }
     }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// A write error of the package file at `path`.
