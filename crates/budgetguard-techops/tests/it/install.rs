@@ -1,6 +1,7 @@
 //! `install-package` and the node commands on every engine under test, with
 //! the Demo node started for real and both Compose versions.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -188,13 +189,13 @@ fn shared_layers_are_not_streamed_twice() {
             engine,
             home.path(),
             "first.zip",
-            &[("First", &first.reference, free_port())],
+            &[("Shared First", &first.reference, free_port())],
         );
         let p2 = make_package(
             engine,
             home.path(),
             "second.zip",
-            &[("Second", &second.reference, free_port())],
+            &[("Shared Second", &second.reference, free_port())],
         );
         drop(guard);
         let _cleanup = images::ImageGuard::new(
@@ -202,8 +203,20 @@ fn shared_layers_are_not_streamed_twice() {
             vec![first.reference.clone(), second.reference.clone()],
         );
         let dir = home.path().join("install");
+        // A Compose that notes each time it runs.
+        let calls = home.path().join("compose-calls");
+        let recording = home.path().join("recording-compose");
+        std::fs::write(
+            &recording,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nexec docker compose \"$@\"\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&recording, std::fs::Permissions::from_mode(0o755)).unwrap();
         let install = |package: &Path| {
-            run(tool(home.path(), engine, &dir, "docker compose")
+            run(tool(home.path(), engine, &dir, recording.to_str().unwrap())
                 .args(["install-package", "--json", "--package"])
                 .arg(package))
             .success()
@@ -222,9 +235,17 @@ fn shared_layers_are_not_streamed_twice() {
             "{}: only the top layer and the small blobs: {streamed}",
             engine.name
         );
+        assert!(calls.exists(), "{}: Compose ran", engine.name);
+        std::fs::remove_file(&calls).unwrap();
         let again = install(&p2);
         assert_eq!(again["loaded_bytes"], 0, "{}", engine.name);
         assert_eq!(again["changed"], false, "{}", engine.name);
+        assert!(
+            !calls.exists(),
+            "{}: a re-install that changes nothing starts no Compose process: {:?}",
+            engine.name,
+            std::fs::read_to_string(&calls)
+        );
         for reference in [&first.reference, &second.reference] {
             engine.docker_ok(&["image", "inspect", reference]);
         }
@@ -312,7 +333,6 @@ fn credentials_are_stored_privately_and_never_shown_or_packaged() {
     );
     assert!(!printed.contains(secret_key) && !printed.contains(secret_token));
     let file = dir.join("credentials.env");
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600

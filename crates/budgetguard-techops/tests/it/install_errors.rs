@@ -426,11 +426,13 @@ fn big_package(engine: &TestEngine, home: &Path, mib: u64, seed: u64) -> (PathBu
         layers: vec![Layer::Random(mib << 20, seed)],
     };
     let guard = images::load(engine, std::slice::from_ref(&spec));
+    // A node (and so a container) of its own: tests run side by side.
+    let name = format!("Big {seed}");
     let package = make_package(
         engine,
         home,
         "big.zip",
-        &[("Big", &spec.reference, free_port())],
+        &[(&name, &spec.reference, free_port())],
     );
     drop(guard);
     (package, spec.reference)

@@ -55,9 +55,11 @@ fn two_image_package(engine: &TestEngine, home: &Path, tag: &str) -> (PathBuf, V
         engine,
         home,
         &format!("{tag}.zip"),
+        // Nodes (and so containers) named for the test: tests run side
+        // by side on one engine.
         &[
-            ("First", &specs[0].reference, free_port()),
-            ("Second", &specs[1].reference, free_port()),
+            (&format!("{tag} First"), &specs[0].reference, free_port()),
+            (&format!("{tag} Second"), &specs[1].reference, free_port()),
         ],
     );
     drop(guard);
@@ -135,7 +137,7 @@ fn a_compose_failure_removes_only_what_the_run_made() {
     let (package, references) = two_image_package(&engine, home.path(), "rollback");
     let _cleanup = ImageGuard::new(&engine, references.clone());
     let dir = home.path().join("install");
-    let own = dir.join("compose/second/notes.txt");
+    let own = dir.join("compose/rollback-second/notes.txt");
     std::fs::create_dir_all(own.parent().unwrap()).unwrap();
     std::fs::write(&own, "the artist's own notes").unwrap();
     let before = engine_state(&engine);
@@ -152,8 +154,11 @@ fn a_compose_failure_removes_only_what_the_run_made() {
         std::fs::read_to_string(&own).unwrap(),
         "the artist's own notes"
     );
-    assert_eq!(files_in(&dir.join("compose/second")), ["notes.txt"]);
-    assert!(!dir.join("compose/first").exists());
+    assert_eq!(
+        files_in(&dir.join("compose/rollback-second")),
+        ["notes.txt"]
+    );
+    assert!(!dir.join("compose/rollback-first").exists());
     assert!(!dir.join("endpoints.json").exists());
     assert!(!dir.join("images.json").exists());
     for reference in &references {
@@ -168,7 +173,7 @@ fn links_planted_in_the_install_folder_are_never_followed() {
     let (package, references) = two_image_package(&engine, home.path(), "links");
     let _cleanup = ImageGuard::new(&engine, references.clone());
     let before = engine_state(&engine);
-    for planted in ["compose/first", "compose/second/cache"] {
+    for planted in ["compose/links-first", "compose/links-second/cache"] {
         let dir = home
             .path()
             .join(format!("install-{}", planted.replace('/', "-")));
@@ -198,7 +203,7 @@ fn links_planted_in_the_install_folder_are_never_followed() {
     // nothing is world-writable.
     let dir = home.path().join("install");
     install(home.path(), &engine.host, &dir, &package, &[]).success();
-    for node in ["first", "second"] {
+    for node in ["links-first", "links-second"] {
         let cache = std::fs::metadata(dir.join("compose").join(node).join("cache")).unwrap();
         assert_eq!(
             cache.mode() & 0o002,
@@ -264,27 +269,6 @@ fn installs_into_one_folder_at_the_same_time_take_turns_and_keep_every_node() {
     let home = tempfile::tempdir().unwrap();
     let (first, first_refs) = two_image_package(&engine, home.path(), "turns-a");
     let (second, second_refs) = two_image_package(&engine, home.path(), "turns-b");
-    // Same node names in both packages would replace each other: rename B's.
-    let mut renamed = Repack::open(&second);
-    for node in renamed.manifest["nodes"].as_array_mut().unwrap() {
-        let name = format!("{} B", node["name"].as_str().unwrap());
-        node["compose_file"] = serde_json::json!(format!(
-            "compose/{}-b/docker-compose.yml",
-            node["name"].as_str().unwrap().to_lowercase()
-        ));
-        node["name"] = serde_json::json!(name);
-    }
-    for (old, new) in [("first", "first-b"), ("second", "second-b")] {
-        let data = renamed
-            .entries
-            .remove(&format!("compose/{old}/docker-compose.yml"))
-            .unwrap();
-        renamed
-            .entries
-            .insert(format!("compose/{new}/docker-compose.yml"), data);
-    }
-    let second = home.path().join("turns-b-renamed.zip");
-    renamed.write(&second);
     let _cleanup = ImageGuard::new(&engine, [first_refs, second_refs].concat());
     let dir = home.path().join("install");
 
@@ -318,10 +302,20 @@ fn installs_into_one_folder_at_the_same_time_take_turns_and_keep_every_node() {
             .collect();
         assert_eq!(
             names,
-            ["First", "First B", "Second", "Second B"],
+            [
+                "turns-a First",
+                "turns-a Second",
+                "turns-b First",
+                "turns-b Second"
+            ],
             "round {round}"
         );
-        for container in ["first", "first-b", "second", "second-b"] {
+        for container in [
+            "turns-a-first",
+            "turns-a-second",
+            "turns-b-first",
+            "turns-b-second",
+        ] {
             engine.docker_ok(&["inspect", &format!("budgetguard-{container}")]);
         }
         run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();

@@ -26,7 +26,6 @@ pub enum ComposeError {
 #[derive(Debug, Clone)]
 pub struct Compose {
     program: Vec<String>,
-    version: String,
     docker_host: String,
 }
 
@@ -57,18 +56,12 @@ impl Compose {
                 if output.status.success() {
                     return Ok(Self {
                         program,
-                        version: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
                         docker_host: docker_host.to_owned(),
                     });
                 }
             }
         }
         Err(ComposeError::Missing)
-    }
-
-    /// E.g. `docker compose 2.26.1`.
-    pub fn describe(&self) -> String {
-        format!("{} {}", self.program.join(" "), self.version)
     }
 
     /// Runs `compose -p project -f file args…` and returns its standard output.

@@ -34,6 +34,9 @@ pub struct LocalImage {
     pub info: ImageInfo,
 }
 
+/// How many times a list of images is asked for when the engine answers
+/// it with 404 (a transient state of the containerd store).
+const LIST_ATTEMPTS: u32 = 4;
 impl Engine {
     /// The engine's store, runtimes and data folder.
     pub async fn facts(&self) -> Result<EngineFacts, EngineError> {
@@ -69,11 +72,25 @@ impl Engine {
     /// Every tagged or untagged top-level image, with its layers.
     pub async fn local_images(&self) -> Result<Vec<LocalImage>, EngineError> {
         let started = Instant::now();
-        let summaries = self
-            .docker()
-            .list_images(Some(ListImagesOptionsBuilder::default().build()))
-            .await
-            .map_err(|source| api_error("list images".into(), source))?;
+        let mut attempt = 1;
+        let summaries = loop {
+            let listed = self
+                .docker()
+                .list_images(Some(ListImagesOptionsBuilder::default().build()))
+                .await;
+            match listed {
+                // The containerd store answers 404 while another client's
+                // load or removal of some image is half-way: ask again.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) if attempt < LIST_ATTEMPTS => {
+                    tracing::debug!(attempt, "the engine could not list its images yet");
+                    tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+                    attempt += 1;
+                }
+                other => break other.map_err(|source| api_error("list images".into(), source))?,
+            }
+        };
         let mut images = Vec::with_capacity(summaries.len());
         for summary in summaries {
             if let Some(info) = self.image(&summary.id).await? {

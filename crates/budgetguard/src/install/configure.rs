@@ -13,7 +13,7 @@ use super::models::give_to_container;
 use super::state::{Endpoints, InstalledNode};
 use super::{health, InstallError};
 use crate::catalog::Node;
-use crate::compose::{self, compose_file, Compose};
+use crate::compose::{self, compose_file, Compose, ComposeError};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 use crate::Cancel;
@@ -38,7 +38,9 @@ pub struct NodeReport {
 /// How nodes are configured.
 pub(crate) struct Configure<'a> {
     pub engine: &'a Engine,
-    pub compose: &'a Compose,
+    /// Compose, found by the preflight when some node changes (a run that
+    /// changes nothing starts no Compose process, not even to find it).
+    pub compose: Option<&'a Compose>,
     pub dir: &'a InstallDir,
     pub start: bool,
     pub wait: Duration,
@@ -67,6 +69,54 @@ struct Before {
     created_dirs: Vec<PathBuf>,
 }
 
+impl Before {
+    /// How `node` is configured now.
+    async fn read(engine: &Engine, dir: &InstallDir, node: &Node) -> Result<Self, InstallError> {
+        Ok(Self {
+            node: node.clone(),
+            compose_yaml: super::dir::read_own(&dir.compose_file(node))?,
+            state: engine
+                .container_state(&compose::container_name(node))
+                .await?,
+            created_dirs: Vec::new(),
+        })
+    }
+
+    /// Whether configuring `setup` with the Compose file `yaml` changes
+    /// it: a new image, another Compose file, no container, or a container
+    /// to start.
+    fn changes(&self, setup: &NodeSetup, yaml: &[u8], start: bool) -> bool {
+        setup.renewed
+            || self.compose_yaml.as_deref() != Some(yaml)
+            || self.state.is_none()
+            || (start && self.state.as_deref() != Some("running"))
+    }
+}
+
+/// The Compose file generated for a node.
+fn yaml_of(setup: &NodeSetup) -> Vec<u8> {
+    compose_file(&setup.node, setup.offline)
+        .to_yaml()
+        .into_bytes()
+}
+
+/// Whether configuring `nodes` changes any of them, so that Compose must
+/// run (the same test [`Configure::apply`] makes).
+pub(crate) async fn changes_any(
+    engine: &Engine,
+    dir: &InstallDir,
+    nodes: &[NodeSetup],
+    start: bool,
+) -> Result<bool, InstallError> {
+    for setup in nodes {
+        let before = Before::read(engine, dir, &setup.node).await?;
+        if before.changes(setup, &yaml_of(setup), start) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// What a run changed, to put back if a later step fails.
 pub(crate) struct Applied {
     before: Vec<Before>,
@@ -83,27 +133,12 @@ impl Configure<'_> {
             changed: Vec::new(),
         };
         for setup in nodes {
-            let node = &setup.node;
-            let yaml = compose_file(node, setup.offline).to_yaml().into_bytes();
-            let file = self.dir.compose_file(node);
-            let before = Before {
-                node: node.clone(),
-                compose_yaml: super::dir::read_own(&file)?,
-                state: self
-                    .engine
-                    .container_state(&compose::container_name(node))
-                    .await?,
-                created_dirs: Vec::new(),
-            };
-            applied.changed.push(
-                setup.renewed
-                    || before.compose_yaml.as_deref() != Some(yaml.as_slice())
-                    || before.state.is_none()
-                    || (self.start && before.state.as_deref() != Some("running")),
-            );
-            let unchanged = !applied.changed.last().copied().unwrap_or(true);
+            let yaml = yaml_of(setup);
+            let before = Before::read(self.engine, self.dir, &setup.node).await?;
+            let changes = before.changes(setup, &yaml, self.start);
+            applied.changed.push(changes);
             applied.before.push(before);
-            if unchanged {
+            if !changes {
                 // Compose would change nothing: it is not even started.
                 continue;
             }
@@ -132,6 +167,7 @@ impl Configure<'_> {
                 give_to_container(&self.dir.cache_dir(node), 0o2775)?;
             }
         }
+        let compose = self.compose.ok_or(ComposeError::Missing)?;
         write_atomic(&self.dir.compose_file(node), yaml)?;
         self.reporter.report(Event::Note {
             message: format!(
@@ -141,7 +177,7 @@ impl Configure<'_> {
                 compose::container_name(node)
             ),
         });
-        self.compose
+        compose
             .up(
                 &compose::project_name(node),
                 &self.dir.compose_file(node),
@@ -154,6 +190,10 @@ impl Configure<'_> {
     /// Puts the nodes of a run back as they were, as far as Compose lets,
     /// and removes the folders the run created if they are empty again.
     pub(crate) async fn roll_back(&self, applied: &Applied) {
+        // Without Compose, no node was changed through it.
+        let Some(compose) = self.compose else {
+            return;
+        };
         for before in applied.before.iter().rev() {
             let node = &before.node;
             let file = self.dir.compose_file(node);
@@ -162,11 +202,11 @@ impl Configure<'_> {
                 Some(yaml) => {
                     let _ = write_atomic(&file, yaml);
                     let running = before.state.as_deref() == Some("running");
-                    let _ = self.compose.up(&project, &file, running).await;
+                    let _ = compose.up(&project, &file, running).await;
                 }
                 None => {
                     if file.exists() {
-                        let _ = self.compose.down(&project, &file).await;
+                        let _ = compose.down(&project, &file).await;
                         let _ = std::fs::remove_file(&file);
                     }
                 }

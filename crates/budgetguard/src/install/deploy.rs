@@ -68,6 +68,7 @@ pub async fn deploy_local(
         load_bytes: 0,
         model_bytes: 0,
         start: options.start,
+        compose: true,
     };
     let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
     let mut pulled: Vec<LoadedImage> = Vec::new();
@@ -101,7 +102,7 @@ pub async fn deploy_local(
     }
     let configure = Configure {
         engine,
-        compose: &compose,
+        compose: compose.as_ref(),
         dir: &options.dir,
         start: options.start,
         wait: options.wait,

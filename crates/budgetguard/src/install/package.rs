@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::configure::{Configure, NodeReport, NodeSetup};
+use super::configure::{self, Configure, NodeReport, NodeSetup};
 use super::dir::InstallDir;
 use super::load::{ImageOutcome, LoadRun};
 use super::models::{ModelPlan, ModelsReport};
@@ -113,6 +113,15 @@ pub async fn install_package(
         tracing::info!(base = %base.package_id, "the workstation holds what the update package leaves out");
     }
 
+    for (setup, image) in nodes.iter_mut().zip(node_images(&package)) {
+        setup.renewed = package
+            .manifest()
+            .images
+            .iter()
+            .zip(&outcomes)
+            .any(|(i, outcome)| *outcome == ImageOutcome::Loaded && i.references.contains(&image));
+    }
+
     let loaded_bytes = plan.stream_bytes();
     let plain: Vec<_> = nodes.iter().map(|s| s.node.clone()).collect();
     let needs = preflight::Needs {
@@ -120,6 +129,7 @@ pub async fn install_package(
         load_bytes: loaded_bytes,
         model_bytes: models.bytes_to_write(&options.dir),
         start,
+        compose: configure::changes_any(engine, &options.dir, &nodes, start).await?,
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
     let gpu_fit = check_gpus(&package, &nodes, &*reporter);
@@ -133,17 +143,9 @@ pub async fn install_package(
             .expect("placing models does not panic")?
     };
     run.load(engine, &package, plan, &reporter, cancel).await?;
-    for (setup, image) in nodes.iter_mut().zip(node_images(&package)) {
-        setup.renewed = package
-            .manifest()
-            .images
-            .iter()
-            .zip(&outcomes)
-            .any(|(i, outcome)| *outcome == ImageOutcome::Loaded && i.references.contains(&image));
-    }
     let configure = Configure {
         engine,
-        compose: &compose,
+        compose: compose.as_ref(),
         dir: &options.dir,
         start,
         wait: options.wait,

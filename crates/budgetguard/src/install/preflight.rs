@@ -101,25 +101,31 @@ pub(crate) struct Needs<'a> {
     pub model_bytes: u64,
     /// Whether the nodes will be started.
     pub start: bool,
+    /// Whether Compose will run (some node's configuration changes).
+    pub compose: bool,
 }
 
-/// Finds Compose and runs every check: the Compose to use, or an error
-/// listing every problem found.
+/// Runs every check, and finds Compose when it will run: the Compose to
+/// use (`None` when it will not run), or an error listing every problem
+/// found.
 pub(crate) async fn check(
     engine: &Engine,
     facts: &EngineFacts,
     dir: &InstallDir,
     needs: &Needs<'_>,
-) -> Result<Compose, InstallError> {
-    let compose = Compose::detect(engine.host()).await;
+) -> Result<Option<Compose>, InstallError> {
+    let compose = match needs.compose {
+        true => Some(Compose::detect(engine.host()).await),
+        false => None,
+    };
     let mut problems = problems(engine, facts, dir, needs).await;
     match compose {
-        Ok(compose) if problems.is_empty() => Ok(compose),
-        Ok(_) => Err(InstallError::Preflight { problems }),
-        Err(_) => {
+        Some(Err(_)) => {
             problems.insert(0, Problem::ComposeMissing);
             Err(InstallError::Preflight { problems })
         }
+        _ if !problems.is_empty() => Err(InstallError::Preflight { problems }),
+        compose => Ok(compose.and_then(Result::ok)),
     }
 }
 

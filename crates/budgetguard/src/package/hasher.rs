@@ -83,9 +83,7 @@ impl ThreadedHasher {
 
     /// Hands over the first `n` bytes of `buffer` to be hashed.
     pub(crate) fn hash(&mut self, buffer: Vec<u8>, n: usize) -> io::Result<()> {
-        self.jobs
-            .send(Job::Chunk(buffer, n))
-            .map_err(|_| stopped())
+        self.jobs.send(Job::Chunk(buffer, n)).map_err(|_| stopped())
     }
 
     /// The SHA-256, in hex, of everything handed over since the last
