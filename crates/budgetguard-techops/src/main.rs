@@ -30,7 +30,15 @@ fn main() -> ExitCode {
     logging::init(global.verbose, global.quiet);
     log_command_line();
     let printer = printer::Printer::new(global.json, global.quiet, global.verbose);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // One worker: the engine connection's task and the export pump then
+    // share a thread instead of waking each other across threads for every
+    // 32 KiB chunk (measured: a twentieth of the context switches and a
+    // quarter less CPU on a create). Blocking work runs on its own threads.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => return printer.error(&anyhow::Error::new(e).context("cannot start")),
     };

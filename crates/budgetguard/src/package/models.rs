@@ -151,17 +151,13 @@ pub(crate) fn write_caches(
     let mut progress = Throttle::new(Step::PackModels);
     // The same file (a hard link, or one cache given twice) is read once.
     let mut seen: HashMap<(u64, u64), Blob> = HashMap::new();
-    // Content already written, and how many distinct files have each size:
-    // a file of a size met before is hashed first, and written only when
-    // its content is new (two caches that share a text encoder).
+    // Content already written, by SHA-256, and the size and first MiB's
+    // SHA-256 of each: a file that matches a written one in both is hashed
+    // whole first and written only when its content is new (two caches that
+    // share a text encoder); any other file cannot repeat written content
+    // and is streamed straight in, read once.
     let mut written: HashMap<String, Blob> = HashMap::new();
-    let mut sizes: HashMap<u64, usize> = HashMap::new();
-    let mut distinct = HashSet::new();
-    for file in sources.iter().flat_map(|s| &s.walked.files) {
-        if distinct.insert((file.dev, file.ino)) {
-            *sizes.entry(file.size).or_default() += 1;
-        }
-    }
+    let mut heads: HashSet<(u64, [u8; 32])> = HashSet::new();
     let mut caches = Vec::new();
     for source in sources {
         let mut files = Vec::new();
@@ -170,9 +166,8 @@ pub(crate) fn write_caches(
                 Some(blob) => blob.clone(),
                 None => {
                     let path = source.ready.dir.join(&file.path);
-                    let repeated = sizes.get(&file.size).is_some_and(|n| *n > 1)
-                        && written.values().any(|b| b.size == file.size);
-                    let known = if repeated {
+                    let head = (file.size, head_digest(&path, file)?);
+                    let known = if heads.contains(&head) {
                         written.get(&hash_file(&path, file, cancel)?).cloned()
                     } else {
                         None
@@ -185,6 +180,7 @@ pub(crate) fn write_caches(
                         None => write_file(package, &path, file, &mut progress, reporter, cancel)?,
                     };
                     written.insert(layout::hex_of(&blob.digest).to_owned(), blob.clone());
+                    heads.insert(head);
                     seen.insert((file.dev, file.ino), blob.clone());
                     blob
                 }
@@ -246,6 +242,21 @@ fn hash_file(path: &Path, listed: &WalkedFile, cancel: &Cancel) -> Result<String
         return Err(changed(path));
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// How much of a file [`head_digest`] reads.
+const HEAD: u64 = 1 << 20;
+
+/// The SHA-256 of the first [`HEAD`] bytes of the file at `path` (all of a
+/// smaller one): a cheap test of whether it can repeat a written file.
+fn head_digest(path: &Path, listed: &WalkedFile) -> Result<[u8; 32], PackageError> {
+    let file = open_listed(path, listed)?;
+    let mut head = Vec::new();
+    (&file)
+        .take(HEAD)
+        .read_to_end(&mut head)
+        .map_err(|e| read_error(path, e))?;
+    Ok(Sha256::digest(&head).into())
 }
 
 /// Streams one file, refusing one that is not the file listed or that
@@ -381,6 +392,68 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_met_before_is_stored_once_and_a_matching_head_alone_is_not_enough_to_skip_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = vec![7u8; HEAD as usize];
+        let write = |cache: &str, name: &str, tail: &[u8]| {
+            std::fs::create_dir_all(dir.path().join(cache)).unwrap();
+            std::fs::write(
+                dir.path().join(cache).join(name),
+                [&head[..], tail].concat(),
+            )
+            .unwrap();
+        };
+        write("a", "encoder", b"shared!");
+        write("a", "lookalike", b"differ!");
+        write("b", "encoder", b"shared!");
+        write("b", "other", b"second!");
+        let sources: Vec<CacheSource> = ["a", "b"]
+            .iter()
+            .map(|name| CacheSource {
+                ready: ReadyCache {
+                    name: (*name).into(),
+                    dir: dir.path().join(name),
+                    image: "demo:1".into(),
+                    profiles: Vec::new(),
+                },
+                walked: walk(&dir.path().join(name)).unwrap(),
+            })
+            .collect();
+        let path = dir.path().join("p.zip");
+        let mut package = PackageWriter::new(
+            File::create(&path).unwrap(),
+            &path,
+            super::super::zip::Compression::None,
+            super::super::zip::DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH),
+            None,
+        );
+        let caches = write_caches(
+            &mut package,
+            &sources,
+            &crate::progress::Silent,
+            &Cancel::new(),
+        )
+        .unwrap();
+        let digest = |tail: &[u8]| hex::encode(Sha256::digest([&head[..], tail].concat()));
+        for tail in [&b"shared!"[..], b"differ!", b"second!"] {
+            assert!(package.carries(&layout::model_blob_entry(&digest(tail))));
+        }
+        let stored: Vec<&str> = caches
+            .iter()
+            .flat_map(|c| &c.files)
+            .map(|f| f.sha256.as_str())
+            .collect();
+        assert_eq!(stored.len(), 4);
+        assert_eq!(
+            stored.iter().filter(|s| **s == digest(b"shared!")).count(),
+            2
+        );
+        drop(package);
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size < 7 * HEAD / 2, "the shared content once: {size} bytes");
+    }
 
     #[test]
     fn the_fallback_script_checks_what_an_update_package_leaves_out_first() {
