@@ -13,9 +13,26 @@ use budgetguard::registry::{
     ClientOptions, Platform, RegistryAuth, RegistryClient, RegistryError, Resolved,
 };
 use sha2::{Digest, Sha256};
+use testkit::engines::run;
 use testkit::images::Layer;
-use testkit::registry::{PushLayer, PushedImage, TestRegistry};
+use testkit::registry::{no_registry, PushLayer, PushedImage, TestRegistry};
 use testkit::token_auth::TokenFront;
+
+testkit::tests![
+    an_anonymous_registry_serves_manifest_config_and_layers,
+    htpasswd_logins_come_from_the_docker_config,
+    credential_helpers_are_asked_as_docker_asks_them,
+    bearer_token_registries_issue_tokens_for_passwords_and_identity_tokens,
+    a_multi_platform_index_resolves_to_the_platform_asked_for,
+    unknown_tags_missing_blobs_and_unreachable_registries_each_have_their_message,
+];
+
+/// How long one test may take.
+const LIMIT: Duration = Duration::from_secs(300);
+
+fn main() -> std::process::ExitCode {
+    testkit::engines::run_tests(tests())
+}
 
 /// Records every event.
 #[derive(Default)]
@@ -154,340 +171,334 @@ async fn resolve_and_fetch(client: &RegistryClient, image: &PushedImage) -> (Res
     (resolved, events)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_anonymous_registry_serves_manifest_config_and_layers() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let image = registry.push_image("team/anon", "1", &small_layers(1));
-    let (resolved, events) = resolve_and_fetch(&client(RegistryAuth::default()), &image).await;
-    assert!(resolved
-        .media_type
-        .contains("docker.distribution.manifest.v2"));
-    // Progress: each blob started with its size and ended with all of it.
-    let layer = &image.layers[1];
-    let step = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Started { step, total } if *total == Some(layer.size) => Some(step.clone()),
-            _ => None,
-        })
-        .expect("a Started event with the layer's size");
-    assert!(
-        step.to_string().starts_with("Downloading 127.0.0.1:"),
-        "{step}"
-    );
-    assert!(events.contains(&Event::Advanced {
-        step,
-        done: layer.size
-    }));
+fn an_anonymous_registry_serves_manifest_config_and_layers() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let image = registry.push_image("team/anon", "1", &small_layers(1));
+        let (resolved, events) = resolve_and_fetch(&client(RegistryAuth::default()), &image).await;
+        assert!(resolved
+            .media_type
+            .contains("docker.distribution.manifest.v2"));
+        // Progress: each blob started with its size and ended with all of it.
+        let layer = &image.layers[1];
+        let step = events
+            .iter()
+            .find_map(|e| match e {
+                Event::Started { step, total } if *total == Some(layer.size) => Some(step.clone()),
+                _ => None,
+            })
+            .expect("a Started event with the layer's size");
+        assert!(
+            step.to_string().starts_with("Downloading 127.0.0.1:"),
+            "{step}"
+        );
+        assert!(events.contains(&Event::Advanced {
+            step,
+            done: layer.size
+        }));
 
-    // By digest too, with a tag beside it.
-    let pinned = Reference::parse(&format!(
-        "{}/team/anon:1@{}",
-        registry.host(),
-        image.manifest_digest
-    ))
-    .unwrap();
-    let again = client(RegistryAuth::default())
-        .resolve(&pinned, &Platform::default())
-        .await
+        // By digest too, with a tag beside it.
+        let pinned = Reference::parse(&format!(
+            "{}/team/anon:1@{}",
+            registry.host(),
+            image.manifest_digest
+        ))
         .unwrap();
-    assert_eq!(again.manifest_bytes, resolved.manifest_bytes);
+        let again = client(RegistryAuth::default())
+            .resolve(&pinned, &Platform::default())
+            .await
+            .unwrap();
+        assert_eq!(again.manifest_bytes, resolved.manifest_bytes);
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn htpasswd_logins_come_from_the_docker_config() {
-    let Some(registry) = TestRegistry::with_login("techops", "s3cret") else {
-        return;
-    };
-    let image = registry.push_image("team/basic", "1", &small_layers(10));
-    let reference = Reference::parse(&image.reference).unwrap();
+fn htpasswd_logins_come_from_the_docker_config() {
+    run(LIMIT, async {
+        let registry = TestRegistry::with_login("techops", "s3cret").unwrap_or_else(no_registry);
+        let image = registry.push_image("team/basic", "1", &small_layers(10));
+        let reference = Reference::parse(&image.reference).unwrap();
 
-    // `docker login`'s `auths` entry.
-    let (_dir, auth) = docker_config(&format!(
-        r#"{{"auths":{{"{}":{{"auth":"dGVjaG9wczpzM2NyZXQ="}}}}}}"#,
-        registry.host()
-    ));
-    resolve_and_fetch(&client(auth), &image).await;
+        // `docker login`'s `auths` entry.
+        let (_dir, auth) = docker_config(&format!(
+            r#"{{"auths":{{"{}":{{"auth":"dGVjaG9wczpzM2NyZXQ="}}}}}}"#,
+            registry.host()
+        ));
+        resolve_and_fetch(&client(auth), &image).await;
 
-    // A wrong password: 401 with the way to log in.
-    let (_dir, auth) = docker_config(&format!(
-        r#"{{"auths":{{"{}":{{"username":"techops","password":"wrong"}}}}}}"#,
-        registry.host()
-    ));
-    let error = client(auth)
-        .resolve(&reference, &Platform::default())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            RegistryError::Unauthorized {
-                had_credentials: true,
-                ..
-            }
-        ),
-        "{error}"
-    );
-    let message = error.to_string();
-    assert!(message.contains("refused the credentials"), "{message}");
-    assert!(
-        message.contains(&format!("docker login {}", registry.host())),
-        "{message}"
-    );
-    assert!(!message.contains("wrong"), "{message}");
-
-    // No login at all.
-    let error = client(RegistryAuth::default())
-        .resolve(&reference, &Platform::default())
-        .await
-        .unwrap_err();
-    assert!(
-        error.to_string().contains("refused anonymous access for"),
-        "{error}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn credential_helpers_are_asked_as_docker_asks_them() {
-    let Some(registry) = TestRegistry::with_login("techops", "s3cret") else {
-        return;
-    };
-    let image = registry.push_image("team/helper", "1", &small_layers(20));
-    let host = registry.host();
-    let answer = r#"{"ServerURL":"x","Username":"techops","Secret":"s3cret"}"#;
-
-    // The default store (`credsStore`), with a stale `auths` entry beside it.
-    let (dir, auth) = docker_config(&format!(
-        r#"{{"credsStore":"testkit","auths":{{"{host}":{{}}}}}}"#
-    ));
-    write_helper(dir.path(), "testkit", &host, answer);
-    resolve_and_fetch(&client(auth), &image).await;
-    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
-    assert_eq!(calls, format!("get {host}\n"), "asked once, for the host");
-
-    // The registry's own helper (`credHelpers`) wins over the default store.
-    let (dir, auth) = docker_config(&format!(
-        r#"{{"credsStore":"broken","credHelpers":{{"{host}":"testkit"}}}}"#
-    ));
-    write_helper(dir.path(), "testkit", &host, answer);
-    resolve_and_fetch(&client(auth), &image).await;
-
-    // A helper that is not installed: named, with the fix.
-    let (_dir, auth) = docker_config(r#"{"credsStore":"absent"}"#);
-    let reference = Reference::parse(&image.reference).unwrap();
-    let error = client(auth)
-        .resolve(&reference, &Platform::default())
-        .await
-        .unwrap_err();
-    let message = error.to_string();
-    assert!(matches!(error, RegistryError::Credentials(_)), "{message}");
-    assert!(message.contains("docker-credential-absent"), "{message}");
-    assert!(message.contains("not installed"), "{message}");
-
-    // A helper that fails: named, with what it said.
-    let (dir, auth) = docker_config(r#"{"credsStore":"failing"}"#);
-    let script = dir.path().join("docker-credential-failing");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\necho 'keychain is locked' >&2\nexit 3\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let message = client(auth)
-        .resolve(&reference, &Platform::default())
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(message.contains("docker-credential-failing"), "{message}");
-    assert!(message.contains("keychain is locked"), "{message}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bearer_token_registries_issue_tokens_for_passwords_and_identity_tokens() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let pushed = registry.push_image("team/token", "1", &small_layers(30));
-    let front = TokenFront::start(registry.addr(), "techops", "s3cret", "identity-xyz");
-    let image = PushedImage {
-        reference: format!("{}/team/token:1", front.host()),
-        ..pushed
-    };
-    let reference = Reference::parse(&image.reference).unwrap();
-
-    // Anonymous: the token service refuses, and the message says how to log in.
-    let error = client(RegistryAuth::default())
-        .resolve(&reference, &Platform::default())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            RegistryError::Unauthorized {
-                had_credentials: false,
-                ..
-            }
-        ),
-        "{error}"
-    );
-
-    // A password from `auths`: one token, reused for every request.
-    let (_dir, auth) = docker_config(&format!(
-        r#"{{"auths":{{"{}":{{"auth":"dGVjaG9wczpzM2NyZXQ="}}}}}}"#,
-        front.host()
-    ));
-    let before = front.token_requests().len();
-    resolve_and_fetch(&client(auth), &image).await;
-    let requests = front.token_requests();
-    assert_eq!(requests.len(), before + 1, "{requests:?}");
-    let last = requests.last().unwrap();
-    assert!(last.contains("service=testkit"), "{last}");
-    assert!(
-        last.contains("scope=repository%3Ateam%2Ftoken%3Apull"),
-        "{last}"
-    );
-
-    // An identity token from a credential helper (`<token>` user): OAuth2.
-    let (dir, auth) = docker_config(r#"{"credsStore":"testkit"}"#);
-    write_helper(
-        dir.path(),
-        "testkit",
-        &front.host(),
-        r#"{"ServerURL":"x","Username":"<token>","Secret":"identity-xyz"}"#,
-    );
-    resolve_and_fetch(&client(auth), &image).await;
-    let last = front.token_requests().pop().unwrap();
-    assert!(last.starts_with("POST "), "{last}");
-    assert!(last.contains("grant_type=refresh_token"), "{last}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_multi_platform_index_resolves_to_the_platform_asked_for() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let (index_digest, images) = registry.push_index(
-        "team/multi",
-        "1",
-        &[
-            (
-                "linux/amd64",
-                vec![PushLayer::Gzip(Layer::Random(100_000, 41))],
+        // A wrong password: 401 with the way to log in.
+        let (_dir, auth) = docker_config(&format!(
+            r#"{{"auths":{{"{}":{{"username":"techops","password":"wrong"}}}}}}"#,
+            registry.host()
+        ));
+        let error = client(auth)
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                RegistryError::Unauthorized {
+                    had_credentials: true,
+                    ..
+                }
             ),
-            (
-                "linux/arm64",
-                vec![PushLayer::Gzip(Layer::Random(100_000, 42))],
-            ),
-        ],
-    );
-    let client = client(RegistryAuth::default());
-    let reference = Reference::parse(&format!("{}/team/multi:1", registry.host())).unwrap();
-    let amd64 = client
-        .resolve(&reference, &Platform::default())
-        .await
-        .unwrap();
-    assert_eq!(amd64.manifest_digest, images[0].manifest_digest);
-    let config: serde_json::Value = serde_json::from_slice(&amd64.config_bytes).unwrap();
-    assert_eq!(config["architecture"], "amd64");
-    let arm64 = client
-        .resolve(&reference, &"linux/arm64".parse().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(arm64.manifest_digest, images[1].manifest_digest);
-    assert_eq!(arm64.layers[0].digest, images[1].layers[0].digest);
+            "{error}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("refused the credentials"), "{message}");
+        assert!(
+            message.contains(&format!("docker login {}", registry.host())),
+            "{message}"
+        );
+        assert!(!message.contains("wrong"), "{message}");
 
-    // Pinned by the index's digest, the same choice.
-    let pinned =
-        Reference::parse(&format!("{}/team/multi@{index_digest}", registry.host())).unwrap();
-    let again = client.resolve(&pinned, &Platform::default()).await.unwrap();
-    assert_eq!(again.manifest_digest, images[0].manifest_digest);
-
-    let message = client
-        .resolve(&reference, &"linux/s390x".parse().unwrap())
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        message.contains("has no image for linux/s390x"),
-        "{message}"
-    );
-    assert!(message.contains("linux/amd64, linux/arm64"), "{message}");
+        // No login at all.
+        let error = client(RegistryAuth::default())
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("refused anonymous access for"),
+            "{error}"
+        );
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_tags_missing_blobs_and_unreachable_registries_each_have_their_message() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let image = registry.push_image("team/known", "1", &small_layers(50));
-    let client = client(RegistryAuth::default());
+fn credential_helpers_are_asked_as_docker_asks_them() {
+    run(LIMIT, async {
+        let registry = TestRegistry::with_login("techops", "s3cret").unwrap_or_else(no_registry);
+        let image = registry.push_image("team/helper", "1", &small_layers(20));
+        let host = registry.host();
+        let answer = r#"{"ServerURL":"x","Username":"techops","Secret":"s3cret"}"#;
 
-    let unknown = Reference::parse(&format!("{}/team/known:2", registry.host())).unwrap();
-    let error = client
-        .resolve(&unknown, &Platform::default())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, RegistryError::ManifestNotFound { .. }),
-        "{error}"
-    );
-    assert!(
-        error
-            .to_string()
-            .contains("team/known:2` is not on 127.0.0.1:"),
-        "{error}"
-    );
+        // The default store (`credsStore`), with a stale `auths` entry beside it.
+        let (dir, auth) = docker_config(&format!(
+            r#"{{"credsStore":"testkit","auths":{{"{host}":{{}}}}}}"#
+        ));
+        write_helper(dir.path(), "testkit", &host, answer);
+        resolve_and_fetch(&client(auth), &image).await;
+        let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+        assert_eq!(calls, format!("get {host}\n"), "asked once, for the host");
 
-    let reference = Reference::parse(&image.reference).unwrap();
-    let mut missing = image.layers[0].clone();
-    missing.digest = format!("sha256:{}", "0".repeat(64));
-    let descriptor = budgetguard::registry::Descriptor {
-        media_type: missing.media_type,
-        digest: missing.digest,
-        size: missing.size,
-    };
-    let fetch_client = client.clone();
-    let error = tokio::task::spawn_blocking(move || {
-        fetch_client.fetch_blob(
-            &reference,
-            &descriptor,
-            &mut std::io::sink(),
-            Arc::new(budgetguard::progress::Silent),
-            &budgetguard::Cancel::new(),
+        // The registry's own helper (`credHelpers`) wins over the default store.
+        let (dir, auth) = docker_config(&format!(
+            r#"{{"credsStore":"broken","credHelpers":{{"{host}":"testkit"}}}}"#
+        ));
+        write_helper(dir.path(), "testkit", &host, answer);
+        resolve_and_fetch(&client(auth), &image).await;
+
+        // A helper that is not installed: named, with the fix.
+        let (_dir, auth) = docker_config(r#"{"credsStore":"absent"}"#);
+        let reference = Reference::parse(&image.reference).unwrap();
+        let error = client(auth)
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, RegistryError::Credentials(_)), "{message}");
+        assert!(message.contains("docker-credential-absent"), "{message}");
+        assert!(message.contains("not installed"), "{message}");
+
+        // A helper that fails: named, with what it said.
+        let (dir, auth) = docker_config(r#"{"credsStore":"failing"}"#);
+        let script = dir.path().join("docker-credential-failing");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho 'keychain is locked' >&2\nexit 3\n",
         )
-    })
-    .await
-    .unwrap()
-    .unwrap_err();
-    assert!(
-        matches!(error, RegistryError::BlobNotFound { .. }),
-        "{error}"
-    );
-    assert!(
-        error.to_string().contains("the registry is inconsistent"),
-        "{error}"
-    );
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let message = client(auth)
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("docker-credential-failing"), "{message}");
+        assert!(message.contains("keychain is locked"), "{message}");
+    });
+}
 
-    let port = testkit::fixtures::free_port();
-    let nowhere = Reference::parse(&format!("127.0.0.1:{port}/team/known:1")).unwrap();
-    let error = client
-        .resolve(&nowhere, &Platform::default())
+fn bearer_token_registries_issue_tokens_for_passwords_and_identity_tokens() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let pushed = registry.push_image("team/token", "1", &small_layers(30));
+        let front = TokenFront::start(registry.addr(), "techops", "s3cret", "identity-xyz");
+        let image = PushedImage {
+            reference: format!("{}/team/token:1", front.host()),
+            ..pushed
+        };
+        let reference = Reference::parse(&image.reference).unwrap();
+
+        // Anonymous: the token service refuses, and the message says how to log in.
+        let error = client(RegistryAuth::default())
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                RegistryError::Unauthorized {
+                    had_credentials: false,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+
+        // A password from `auths`: one token, reused for every request.
+        let (_dir, auth) = docker_config(&format!(
+            r#"{{"auths":{{"{}":{{"auth":"dGVjaG9wczpzM2NyZXQ="}}}}}}"#,
+            front.host()
+        ));
+        let before = front.token_requests().len();
+        resolve_and_fetch(&client(auth), &image).await;
+        let requests = front.token_requests();
+        assert_eq!(requests.len(), before + 1, "{requests:?}");
+        let last = requests.last().unwrap();
+        assert!(last.contains("service=testkit"), "{last}");
+        assert!(
+            last.contains("scope=repository%3Ateam%2Ftoken%3Apull"),
+            "{last}"
+        );
+
+        // An identity token from a credential helper (`<token>` user): OAuth2.
+        let (dir, auth) = docker_config(r#"{"credsStore":"testkit"}"#);
+        write_helper(
+            dir.path(),
+            "testkit",
+            &front.host(),
+            r#"{"ServerURL":"x","Username":"<token>","Secret":"identity-xyz"}"#,
+        );
+        resolve_and_fetch(&client(auth), &image).await;
+        let last = front.token_requests().pop().unwrap();
+        assert!(last.starts_with("POST "), "{last}");
+        assert!(last.contains("grant_type=refresh_token"), "{last}");
+    });
+}
+
+fn a_multi_platform_index_resolves_to_the_platform_asked_for() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let (index_digest, images) = registry.push_index(
+            "team/multi",
+            "1",
+            &[
+                (
+                    "linux/amd64",
+                    vec![PushLayer::Gzip(Layer::Random(100_000, 41))],
+                ),
+                (
+                    "linux/arm64",
+                    vec![PushLayer::Gzip(Layer::Random(100_000, 42))],
+                ),
+            ],
+        );
+        let client = client(RegistryAuth::default());
+        let reference = Reference::parse(&format!("{}/team/multi:1", registry.host())).unwrap();
+        let amd64 = client
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap();
+        assert_eq!(amd64.manifest_digest, images[0].manifest_digest);
+        let config: serde_json::Value = serde_json::from_slice(&amd64.config_bytes).unwrap();
+        assert_eq!(config["architecture"], "amd64");
+        let arm64 = client
+            .resolve(&reference, &"linux/arm64".parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(arm64.manifest_digest, images[1].manifest_digest);
+        assert_eq!(arm64.layers[0].digest, images[1].layers[0].digest);
+
+        // Pinned by the index's digest, the same choice.
+        let pinned =
+            Reference::parse(&format!("{}/team/multi@{index_digest}", registry.host())).unwrap();
+        let again = client.resolve(&pinned, &Platform::default()).await.unwrap();
+        assert_eq!(again.manifest_digest, images[0].manifest_digest);
+
+        let message = client
+            .resolve(&reference, &"linux/s390x".parse().unwrap())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("has no image for linux/s390x"),
+            "{message}"
+        );
+        assert!(message.contains("linux/amd64, linux/arm64"), "{message}");
+    });
+}
+
+fn unknown_tags_missing_blobs_and_unreachable_registries_each_have_their_message() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let image = registry.push_image("team/known", "1", &small_layers(50));
+        let client = client(RegistryAuth::default());
+
+        let unknown = Reference::parse(&format!("{}/team/known:2", registry.host())).unwrap();
+        let error = client
+            .resolve(&unknown, &Platform::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, RegistryError::ManifestNotFound { .. }),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("team/known:2` is not on 127.0.0.1:"),
+            "{error}"
+        );
+
+        let reference = Reference::parse(&image.reference).unwrap();
+        let mut missing = image.layers[0].clone();
+        missing.digest = format!("sha256:{}", "0".repeat(64));
+        let descriptor = budgetguard::registry::Descriptor {
+            media_type: missing.media_type,
+            digest: missing.digest,
+            size: missing.size,
+        };
+        let fetch_client = client.clone();
+        let error = tokio::task::spawn_blocking(move || {
+            fetch_client.fetch_blob(
+                &reference,
+                &descriptor,
+                &mut std::io::sink(),
+                Arc::new(budgetguard::progress::Silent),
+                &budgetguard::Cancel::new(),
+            )
+        })
         .await
+        .unwrap()
         .unwrap_err();
-    let message = error.to_string();
-    assert!(
-        matches!(error, RegistryError::Unreachable { .. }),
-        "{message}"
-    );
-    assert!(
-        message.starts_with(&format!("cannot reach the registry 127.0.0.1:{port}")),
-        "{message}"
-    );
-    assert!(
-        message.contains("that the registry runs at that address"),
-        "{message}"
-    );
+        assert!(
+            matches!(error, RegistryError::BlobNotFound { .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("the registry is inconsistent"),
+            "{error}"
+        );
+
+        let port = testkit::fixtures::free_port();
+        let nowhere = Reference::parse(&format!("127.0.0.1:{port}/team/known:1")).unwrap();
+        let error = client
+            .resolve(&nowhere, &Platform::default())
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, RegistryError::Unreachable { .. }),
+            "{message}"
+        );
+        assert!(
+            message.starts_with(&format!("cannot reach the registry 127.0.0.1:{port}")),
+            "{message}"
+        );
+        assert!(
+            message.contains("that the registry runs at that address"),
+            "{message}"
+        );
+    });
 }

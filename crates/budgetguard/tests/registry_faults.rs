@@ -11,9 +11,24 @@ use budgetguard::progress::{Event, Reporter, Step};
 use budgetguard::reference::Reference;
 use budgetguard::registry::{ClientOptions, Platform, RegistryAuth, RegistryClient, RegistryError};
 use sha2::{Digest, Sha256};
+use testkit::engines::run;
 use testkit::http_faults::{Fault, FaultProxy};
 use testkit::images::Layer;
-use testkit::registry::{PushLayer, TestRegistry};
+use testkit::registry::{no_registry, PushLayer, TestRegistry};
+
+testkit::tests![
+    a_cut_download_resumes_with_a_range_request,
+    retries_are_counted_only_while_nothing_arrives,
+    a_registry_that_serves_wrong_bytes_is_refused,
+    cancelling_stops_a_download_with_its_own_error,
+];
+
+/// How long one test may take.
+const LIMIT: Duration = Duration::from_secs(300);
+
+fn main() -> std::process::ExitCode {
+    testkit::engines::run_tests(tests())
+}
 
 /// Records every event.
 #[derive(Default)]
@@ -71,185 +86,181 @@ async fn read_layer(reference: &str, index: usize) -> (Result<Vec<u8>, RegistryE
     (result, events)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cut_download_resumes_with_a_range_request() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let image = registry.push_image(
-        "team/cut",
-        "1",
-        &[PushLayer::Tar(Layer::Random(6 << 20, 61))],
-    );
-    let layer = &image.layers[0];
-    let cut_at = (2 << 20) + 12_345;
-    let proxy = FaultProxy::start(
-        registry.addr(),
-        Fault::CutBlob {
-            digest: layer.digest.clone(),
-            after: cut_at,
-            times: 1,
-        },
-    );
-    let (bytes, events) = read_layer(&format!("{}/team/cut:1", proxy.host()), 0).await;
-    let bytes = bytes.unwrap();
-    assert_eq!(bytes.len() as u64, layer.size);
-    assert_eq!(
-        format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
-        layer.digest
-    );
-    let blob_requests: Vec<_> = proxy
-        .seen()
-        .into_iter()
-        .filter(|s| s.target.ends_with(&layer.digest))
-        .collect();
-    assert_eq!(blob_requests.len(), 2, "{blob_requests:?}");
-    assert_eq!(blob_requests[0].range, None);
-    assert_eq!(
-        blob_requests[1].range.as_deref(),
-        Some(&*format!("bytes={cut_at}-"))
-    );
-    assert!(events.iter().any(|e| matches!(
-        e,
-        Event::Finished {
-            step: Step::Download(_)
-        }
-    )));
+fn a_cut_download_resumes_with_a_range_request() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let image = registry.push_image(
+            "team/cut",
+            "1",
+            &[PushLayer::Tar(Layer::Random(6 << 20, 61))],
+        );
+        let layer = &image.layers[0];
+        let cut_at = (2 << 20) + 12_345;
+        let proxy = FaultProxy::start(
+            registry.addr(),
+            Fault::CutBlob {
+                digest: layer.digest.clone(),
+                after: cut_at,
+                times: 1,
+            },
+        );
+        let (bytes, events) = read_layer(&format!("{}/team/cut:1", proxy.host()), 0).await;
+        let bytes = bytes.unwrap();
+        assert_eq!(bytes.len() as u64, layer.size);
+        assert_eq!(
+            format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
+            layer.digest
+        );
+        let blob_requests: Vec<_> = proxy
+            .seen()
+            .into_iter()
+            .filter(|s| s.target.ends_with(&layer.digest))
+            .collect();
+        assert_eq!(blob_requests.len(), 2, "{blob_requests:?}");
+        assert_eq!(blob_requests[0].range, None);
+        assert_eq!(
+            blob_requests[1].range.as_deref(),
+            Some(&*format!("bytes={cut_at}-"))
+        );
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::Finished {
+                step: Step::Download(_)
+            }
+        )));
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_are_counted_only_while_nothing_arrives() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let image = registry.push_image(
-        "team/flaky",
-        "1",
-        &[PushLayer::Tar(Layer::Random(5 << 20, 65))],
-    );
-    let layer = &image.layers[0];
+fn retries_are_counted_only_while_nothing_arrives() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let image = registry.push_image(
+            "team/flaky",
+            "1",
+            &[PushLayer::Tar(Layer::Random(5 << 20, 65))],
+        );
+        let layer = &image.layers[0];
 
-    // Cut four times, 1 MiB in each: more cuts than retries allowed, but
-    // each attempt brings new bytes, so the download completes.
-    let proxy = FaultProxy::start(
-        registry.addr(),
-        Fault::CutBlob {
-            digest: layer.digest.clone(),
-            after: 1 << 20,
-            times: 4,
-        },
-    );
-    let (bytes, _) = read_layer(&format!("{}/team/flaky:1", proxy.host()), 0).await;
-    assert_eq!(
-        format!("sha256:{}", hex::encode(Sha256::digest(bytes.unwrap()))),
-        layer.digest
-    );
-    let ranges: Vec<_> = proxy.seen().into_iter().filter_map(|s| s.range).collect();
-    assert_eq!(ranges.len(), 4, "{ranges:?}");
+        // Cut four times, 1 MiB in each: more cuts than retries allowed, but
+        // each attempt brings new bytes, so the download completes.
+        let proxy = FaultProxy::start(
+            registry.addr(),
+            Fault::CutBlob {
+                digest: layer.digest.clone(),
+                after: 1 << 20,
+                times: 4,
+            },
+        );
+        let (bytes, _) = read_layer(&format!("{}/team/flaky:1", proxy.host()), 0).await;
+        assert_eq!(
+            format!("sha256:{}", hex::encode(Sha256::digest(bytes.unwrap()))),
+            layer.digest
+        );
+        let ranges: Vec<_> = proxy.seen().into_iter().filter_map(|s| s.range).collect();
+        assert_eq!(ranges.len(), 4, "{ranges:?}");
 
-    // Cut before any byte, every time: given up after the retries.
-    let proxy = FaultProxy::start(
-        registry.addr(),
-        Fault::CutBlob {
-            digest: layer.digest.clone(),
-            after: 0,
-            times: u32::MAX,
-        },
-    );
-    let (result, events) = read_layer(&format!("{}/team/flaky:1", proxy.host()), 0).await;
-    let error = result.unwrap_err();
-    let message = error.to_string();
-    assert!(
-        matches!(error, RegistryError::TooManyRetries { attempts: 3, .. }),
-        "{message}"
-    );
-    assert!(message.contains("failed 3 times in a row"), "{message}");
-    assert!(
-        message.contains("check the network connection"),
-        "{message}"
-    );
-    assert!(!events.iter().any(|e| matches!(e, Event::Finished { .. })));
+        // Cut before any byte, every time: given up after the retries.
+        let proxy = FaultProxy::start(
+            registry.addr(),
+            Fault::CutBlob {
+                digest: layer.digest.clone(),
+                after: 0,
+                times: u32::MAX,
+            },
+        );
+        let (result, events) = read_layer(&format!("{}/team/flaky:1", proxy.host()), 0).await;
+        let error = result.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, RegistryError::TooManyRetries { attempts: 3, .. }),
+            "{message}"
+        );
+        assert!(message.contains("failed 3 times in a row"), "{message}");
+        assert!(
+            message.contains("check the network connection"),
+            "{message}"
+        );
+        assert!(!events.iter().any(|e| matches!(e, Event::Finished { .. })));
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_registry_that_serves_wrong_bytes_is_refused() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let image = registry.push_image(
-        "team/lying",
-        "1",
-        &[
-            PushLayer::Gzip(Layer::Compressible(100_000, 71)),
-            PushLayer::Tar(Layer::Random(3 << 20, 72)),
-        ],
-    );
-    let layer = &image.layers[1];
-    let proxy = FaultProxy::start(
-        registry.addr(),
-        Fault::FlipBlobByte {
-            digest: layer.digest.clone(),
-            offset: 1_500_000,
-        },
-    );
-    let (result, events) = read_layer(&format!("{}/team/lying:1", proxy.host()), 1).await;
-    let error = result.unwrap_err();
-    let message = error.to_string();
-    assert!(
-        matches!(error, RegistryError::DigestMismatch { .. }),
-        "{message}"
-    );
-    assert!(message.contains(&layer.digest), "{message}");
-    assert!(
-        message.contains("served wrong data and it was refused"),
-        "{message}"
-    );
-    assert!(
-        !events.iter().any(|e| matches!(e, Event::Finished { .. })),
-        "{events:?}"
-    );
-    // Refused at once: a lie is not retried.
-    let tries = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.target.ends_with(&layer.digest))
-        .count();
-    assert_eq!(tries, 1);
+fn a_registry_that_serves_wrong_bytes_is_refused() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let image = registry.push_image(
+            "team/lying",
+            "1",
+            &[
+                PushLayer::Gzip(Layer::Compressible(100_000, 71)),
+                PushLayer::Tar(Layer::Random(3 << 20, 72)),
+            ],
+        );
+        let layer = &image.layers[1];
+        let proxy = FaultProxy::start(
+            registry.addr(),
+            Fault::FlipBlobByte {
+                digest: layer.digest.clone(),
+                offset: 1_500_000,
+            },
+        );
+        let (result, events) = read_layer(&format!("{}/team/lying:1", proxy.host()), 1).await;
+        let error = result.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, RegistryError::DigestMismatch { .. }),
+            "{message}"
+        );
+        assert!(message.contains(&layer.digest), "{message}");
+        assert!(
+            message.contains("served wrong data and it was refused"),
+            "{message}"
+        );
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Finished { .. })),
+            "{events:?}"
+        );
+        // Refused at once: a lie is not retried.
+        let tries = proxy
+            .seen()
+            .iter()
+            .filter(|s| s.target.ends_with(&layer.digest))
+            .count();
+        assert_eq!(tries, 1);
 
-    // The honest layer of the same image still reads.
-    let (honest, _) = read_layer(&format!("{}/team/lying:1", proxy.host()), 0).await;
-    assert_eq!(honest.unwrap().len() as u64, image.layers[0].size);
+        // The honest layer of the same image still reads.
+        let (honest, _) = read_layer(&format!("{}/team/lying:1", proxy.host()), 0).await;
+        assert_eq!(honest.unwrap().len() as u64, image.layers[0].size);
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_stops_a_download_with_its_own_error() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let image = registry.push_image(
-        "team/cancel",
-        "1",
-        &[PushLayer::Tar(Layer::Random(4 << 20, 81))],
-    );
-    let client = client();
-    let reference = Reference::parse(&image.reference).unwrap();
-    let resolved = client
-        .resolve(&reference, &Platform::default())
+fn cancelling_stops_a_download_with_its_own_error() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let image = registry.push_image(
+            "team/cancel",
+            "1",
+            &[PushLayer::Tar(Layer::Random(4 << 20, 81))],
+        );
+        let client = client();
+        let reference = Reference::parse(&image.reference).unwrap();
+        let resolved = client
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap();
+        let cancel = budgetguard::Cancel::new();
+        cancel.cancel();
+        let error = tokio::task::spawn_blocking(move || {
+            client.fetch_blob(
+                &reference,
+                &resolved.layers[0],
+                &mut std::io::sink(),
+                Arc::new(budgetguard::progress::Silent),
+                &cancel,
+            )
+        })
         .await
-        .unwrap();
-    let cancel = budgetguard::Cancel::new();
-    cancel.cancel();
-    let error = tokio::task::spawn_blocking(move || {
-        client.fetch_blob(
-            &reference,
-            &resolved.layers[0],
-            &mut std::io::sink(),
-            Arc::new(budgetguard::progress::Silent),
-            &cancel,
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap_err();
-    assert!(matches!(error, RegistryError::Cancelled), "{error}");
+        .unwrap()
+        .unwrap_err();
+        assert!(matches!(error, RegistryError::Cancelled), "{error}");
+    });
 }

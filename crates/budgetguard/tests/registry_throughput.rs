@@ -12,9 +12,22 @@ use std::time::{Duration, Instant};
 use budgetguard::reference::Reference;
 use budgetguard::registry::{ClientOptions, Platform, RegistryAuth, RegistryClient};
 use sha2::{Digest, Sha256};
+use testkit::engines::run;
 use testkit::http_faults::{Fault, FaultProxy};
 use testkit::images::Layer;
-use testkit::registry::{PushLayer, TestRegistry};
+use testkit::registry::{no_registry, PushLayer, TestRegistry};
+
+testkit::tests![
+    a_300_mb_blob_streams_in_bounded_memory,
+    blobs_in_flight_hide_a_distant_registrys_round_trips,
+];
+
+/// How long one test may take.
+const LIMIT: Duration = Duration::from_secs(600);
+
+fn main() -> std::process::ExitCode {
+    testkit::engines::run_tests(tests())
+}
 
 /// A sink that hashes what it is given.
 struct HashSink(Sha256);
@@ -46,96 +59,94 @@ fn client() -> RegistryClient {
     RegistryClient::new(RegistryAuth::default(), ClientOptions::default()).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_300_mb_blob_streams_in_bounded_memory() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let image = registry.push_image(
-        "team/big",
-        "1",
-        &[PushLayer::Tar(Layer::Random(300 << 20, 91))],
-    );
-    let layer = image.layers[0].clone();
-    let client = client();
-    let reference = Reference::parse(&image.reference).unwrap();
-    let resolved = client
-        .resolve(&reference, &Platform::default())
-        .await
-        .unwrap();
-    let before = peak_rss();
-    let started = Instant::now();
-    // The client checks the digest itself: the sink only counts.
-    let size = tokio::task::spawn_blocking(move || {
-        client
-            .fetch_blob(
-                &reference,
-                &resolved.layers[0],
-                &mut std::io::sink(),
-                Arc::new(budgetguard::progress::Silent),
-                &budgetguard::Cancel::new(),
-            )
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let elapsed = started.elapsed();
-    let growth = peak_rss().saturating_sub(before);
-    eprintln!(
-        "{} MB in {:.2} s: {:.0} MB/s; peak memory grew {:.1} MiB",
-        size / 1_000_000,
-        elapsed.as_secs_f64(),
-        size as f64 / 1e6 / elapsed.as_secs_f64(),
-        growth as f64 / (1 << 20) as f64
-    );
-    assert_eq!(size, layer.size);
-    assert!(growth < 40 << 20, "peak memory grew {growth} bytes");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blobs_in_flight_hide_a_distant_registrys_round_trips() {
-    let Some(registry) = TestRegistry::start() else {
-        return;
-    };
-    let layers: Vec<PushLayer> = (0..12)
-        .map(|i| PushLayer::Gzip(Layer::Random(200_000, 100 + i)))
-        .collect();
-    registry.push_image("team/many", "1", &layers);
-    let proxy = FaultProxy::start(registry.addr(), Fault::Latency(Duration::from_millis(100)));
-    let reference = Reference::parse(&format!("{}/team/many:1", proxy.host())).unwrap();
-    let client = client();
-    let resolved = client
-        .resolve(&reference, &Platform::default())
-        .await
-        .unwrap();
-    let mut times = Vec::new();
-    for jobs in [1, 4] {
-        let (client, reference, blobs) =
-            (client.clone(), reference.clone(), resolved.layers.clone());
+fn a_300_mb_blob_streams_in_bounded_memory() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let image = registry.push_image(
+            "team/big",
+            "1",
+            &[PushLayer::Tar(Layer::Random(300 << 20, 91))],
+        );
+        let layer = image.layers[0].clone();
+        let client = client();
+        let reference = Reference::parse(&image.reference).unwrap();
+        let resolved = client
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap();
+        let before = peak_rss();
         let started = Instant::now();
-        tokio::task::spawn_blocking(move || {
-            let queue = client.blob_queue(
-                &reference,
-                blobs,
-                jobs,
-                Arc::new(budgetguard::progress::Silent),
-                &budgetguard::Cancel::new(),
-            );
-            for (descriptor, mut blob) in queue {
-                let mut sink = HashSink(Sha256::new());
-                assert_eq!(
-                    std::io::copy(&mut blob, &mut sink).unwrap(),
-                    descriptor.size
-                );
-            }
+        // The client checks the digest itself: the sink only counts.
+        let size = tokio::task::spawn_blocking(move || {
+            client
+                .fetch_blob(
+                    &reference,
+                    &resolved.layers[0],
+                    &mut std::io::sink(),
+                    Arc::new(budgetguard::progress::Silent),
+                    &budgetguard::Cancel::new(),
+                )
+                .unwrap()
         })
         .await
         .unwrap();
-        times.push(started.elapsed());
+        let elapsed = started.elapsed();
+        let growth = peak_rss().saturating_sub(before);
         eprintln!(
-            "12 blobs, 100 ms away, --jobs {jobs}: {:.2} s",
-            started.elapsed().as_secs_f64()
+            "{} MB in {:.2} s: {:.0} MB/s; peak memory grew {:.1} MiB",
+            size / 1_000_000,
+            elapsed.as_secs_f64(),
+            size as f64 / 1e6 / elapsed.as_secs_f64(),
+            growth as f64 / (1 << 20) as f64
         );
-    }
-    assert!(times[1] * 2 < times[0], "{times:?}");
+        assert_eq!(size, layer.size);
+        assert!(growth < 40 << 20, "peak memory grew {growth} bytes");
+    });
+}
+
+fn blobs_in_flight_hide_a_distant_registrys_round_trips() {
+    run(LIMIT, async {
+        let registry = TestRegistry::start().unwrap_or_else(no_registry);
+        let layers: Vec<PushLayer> = (0..12)
+            .map(|i| PushLayer::Gzip(Layer::Random(200_000, 100 + i)))
+            .collect();
+        registry.push_image("team/many", "1", &layers);
+        let proxy = FaultProxy::start(registry.addr(), Fault::Latency(Duration::from_millis(100)));
+        let reference = Reference::parse(&format!("{}/team/many:1", proxy.host())).unwrap();
+        let client = client();
+        let resolved = client
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap();
+        let mut times = Vec::new();
+        for jobs in [1, 4] {
+            let (client, reference, blobs) =
+                (client.clone(), reference.clone(), resolved.layers.clone());
+            let started = Instant::now();
+            tokio::task::spawn_blocking(move || {
+                let queue = client.blob_queue(
+                    &reference,
+                    blobs,
+                    jobs,
+                    Arc::new(budgetguard::progress::Silent),
+                    &budgetguard::Cancel::new(),
+                );
+                for (descriptor, mut blob) in queue {
+                    let mut sink = HashSink(Sha256::new());
+                    assert_eq!(
+                        std::io::copy(&mut blob, &mut sink).unwrap(),
+                        descriptor.size
+                    );
+                }
+            })
+            .await
+            .unwrap();
+            times.push(started.elapsed());
+            eprintln!(
+                "12 blobs, 100 ms away, --jobs {jobs}: {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        assert!(times[1] * 2 < times[0], "{times:?}");
+    });
 }

@@ -567,6 +567,18 @@ fn fallback_files_that_disagree_with_the_manifest_are_refused_by_verify() {
             index,
             "is not an OCI image index of schema version 2",
         ),
+        (
+            // What install.sh would run: a privileged container, not the node's.
+            {
+                let mut contents = support::package::demo();
+                contents
+                    .file_mut("compose/demo/docker-compose.yml")
+                    .extend_from_slice(b"    privileged: true\n");
+                contents
+            },
+            "compose/demo/docker-compose.yml",
+            "is not the Compose file its node's settings give",
+        ),
     ];
     for (contents, entry, expected) in cases {
         let (refused, _, message) = mismatch_of(package_error(&contents, |_| {}));
@@ -640,6 +652,18 @@ fn manifests_that_disagree_with_themselves_are_refused_on_open() {
     .to_string();
     assert!(
         message.contains("its manifest lists image `sha256:"),
+        "{message}"
+    );
+    // A second image with no name: no node runs it, yet a load would keep it.
+    let message = package_error(&demo(), |m| {
+        let mut image = m["images"][0].clone();
+        image["id"] = format!("sha256:{}", "e".repeat(64)).into();
+        image["references"] = serde_json::json!([]);
+        m["images"].as_array_mut().unwrap().push(image);
+    })
+    .to_string();
+    assert!(
+        message.contains("which has no name and no node of the package runs"),
         "{message}"
     );
     let message = package_error(&demo(), |m| {

@@ -230,6 +230,23 @@ macro_rules! tests {
     };
 }
 
+/// Runs an async test's body on a tokio runtime of its own, within `limit`:
+/// a test that hangs fails here, dropping its guards (containers, images,
+/// mounts, browsers are cleaned up), well before the harness's own limit.
+/// A skip ([`skip`]) passes through to the harness.
+pub fn run(limit: Duration, body: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        if tokio::time::timeout(limit, body).await.is_err() {
+            panic!("the test did not end within {limit:?}");
+        }
+    });
+}
+
 /// How long one test may take: `BUDGETGUARD_TEST_TIMEOUT` seconds, else
 /// 30 minutes (the slowest tests stream gigabytes through three engines).
 fn time_limit() -> Duration {

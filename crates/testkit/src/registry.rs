@@ -79,6 +79,12 @@ impl std::fmt::Debug for TestRegistry {
     }
 }
 
+/// Ends the running test as skipped (failed when Docker is required):
+/// Debian's `docker-registry` is missing. For `TestRegistry::start().unwrap_or_else(no_registry)`.
+pub fn no_registry() -> TestRegistry {
+    engines::skip("docker-registry is not installed (.ci/deps.sh)")
+}
+
 impl TestRegistry {
     /// An anonymous registry; `None` (the test skips) when `docker-registry`
     /// is missing and Docker is not required, a failure when it is.

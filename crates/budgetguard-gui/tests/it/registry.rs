@@ -16,7 +16,7 @@ use budgetguard::Cancel;
 use testkit::engines;
 use testkit::http_faults::{Fault, FaultProxy};
 use testkit::images::{self, ImageSpec, Layer};
-use testkit::registry::{PushLayer, TestRegistry};
+use testkit::registry::{no_registry, PushLayer, TestRegistry};
 
 use crate::support::{self, files_in, options, run, Browser, Server};
 
@@ -24,10 +24,6 @@ testkit::tests![
     packages_from_a_registry_without_docker,
     an_update_of_dockers_images_leaves_out_what_the_old_package_holds,
 ];
-
-fn no_registry() -> TestRegistry {
-    engines::skip("docker-registry is not installed (.ci/deps.sh)")
-}
 
 /// The value of the input with this CSS selector.
 async fn value(browser: &Browser, css: &str) -> String {

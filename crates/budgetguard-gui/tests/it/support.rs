@@ -13,6 +13,7 @@ use budgetguard::install::InstallDir;
 use budgetguard::models::ModelStore;
 use budgetguard_gui::{Gui, GuiOptions};
 use testkit::engines;
+pub use testkit::engines::run;
 pub use testkit::fixtures::{files_in, free_port, write_catalog};
 use thirtyfour::prelude::*;
 use thirtyfour::ChromeCapabilities;
@@ -23,23 +24,6 @@ use tokio::task::JoinHandle;
 
 /// How long one plain HTTP request to the GUI may take.
 const REQUEST_LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs a test's body on a tokio runtime of its own, within `limit`: a
-/// test that hangs fails here, dropping its guards (containers, images,
-/// mounts, browsers are cleaned up), well before the harness's own limit.
-/// A skip (`engines::skip`) passes through to the harness.
-pub fn run(limit: Duration, body: impl Future<Output = ()>) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(async {
-        if tokio::time::timeout(limit, body).await.is_err() {
-            panic!("the test did not end within {limit:?}");
-        }
-    });
-}
 
 /// `work` within `limit`, or a panic naming `what`.
 pub async fn within<T>(what: &str, limit: Duration, work: impl Future<Output = T>) -> T {

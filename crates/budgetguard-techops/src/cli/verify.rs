@@ -8,12 +8,11 @@ use crate::cli::PackageArg;
 use crate::context::Context;
 use crate::printer::Hinted;
 
-/// Reads the whole package; the first mismatch is the error.
+/// Checks the signature, then reads the whole package; the first mismatch
+/// is the error.
 pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
     let package = Package::open(&args.package)?;
-    let cancel = ctx.cancel_on_ctrl_c();
-    let reporter = ctx.reporter();
-    let report = tokio::task::block_in_place(|| package.verify(reporter.as_ref(), &cancel))?;
+    // A signature that no longer matches says the most: checked first.
     let signer = package.signer(&ctx.trusted_keys()?);
     if let Signer::Invalid { key_id } = &signer {
         return Err(Hinted::new(
@@ -22,14 +21,22 @@ pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
         )
         .into());
     }
-    let json = serde_json::json!({ "verified": report, "signer": signer });
+    let cancel = ctx.cancel_on_ctrl_c();
+    let reporter = ctx.reporter();
+    let report = tokio::task::block_in_place(|| package.verify(reporter.as_ref(), &cancel))?;
+    let json = serde_json::json!({
+        "package_id": package.id(),
+        "verified": report,
+        "signer": signer,
+    });
     ctx.printer.report(&json, |out| {
         out.line(format_args!(
             "{}: OK ({} entries, {} checked; {signer})",
             args.package.display(),
             report.entries,
             human(report.bytes)
-        ))
+        ));
+        out.line(format_args!("package id {}", package.id()));
     });
     Ok(())
 }

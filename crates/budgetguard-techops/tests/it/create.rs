@@ -144,6 +144,7 @@ fn packages_from_every_engine_load_on_every_engine() {
             &output,
         );
         assert_eq!(verify["verified"]["entries"], names.len());
+        assert_eq!(verify["package_id"], package_id_of(&output));
 
         // The images load on every engine: by config digest on the classic
         // store, by the package's own manifest digest on the containerd store.

@@ -16,6 +16,7 @@ testkit::tests![
     an_upgrade_replaces_the_container_and_keeps_the_cache,
     credentials_are_stored_privately_and_never_shown_or_packaged,
     the_fallback_script_installs_the_demo_package_without_the_tool,
+    a_package_made_to_start_after_install_starts_unless_told_not_to_on_the_address_asked_for,
 ];
 
 /// The binary aimed at `engine`, installing into `dir`, with Compose `compose`.
@@ -448,4 +449,90 @@ fn the_fallback_script_installs_the_demo_package_without_the_tool() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the package is damaged"));
+}
+
+fn a_package_made_to_start_after_install_starts_unless_told_not_to_on_the_address_asked_for() {
+    let engine = &engines::require_available()[0];
+    let (demo, _copy) = demo_copy(engine, "demo-autostart");
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let catalog = write_catalog(home.path(), &[("Autostart", &demo, port)]);
+    let package = home.path().join("autostart.zip");
+    run(bin(home.path(), Some(&engine.host))
+        .args([
+            "create-install-package",
+            "--no-pull",
+            "--start-after-install",
+            "--nodes",
+            "Autostart",
+            "--catalog",
+        ])
+        .arg(&catalog)
+        .arg("--output")
+        .arg(&package))
+    .success();
+    assert_eq!(manifest_of(&package)["start_after_install"], true);
+    let inspected = run(bin(home.path(), None)
+        .args(["inspect-package", "--package"])
+        .arg(&package))
+    .success();
+    assert!(
+        inspected
+            .stdout
+            .contains("nodes start (unless `install-package --no-start`)"),
+        "{}",
+        inspected.stdout
+    );
+
+    let dir = home.path().join("install");
+    let install = |extra: &[&str]| {
+        run(tool(home.path(), engine, &dir, "docker compose")
+            .args(["install-package", "--json", "--wait", "60", "--package"])
+            .arg(&package)
+            .args(extra))
+        .success()
+        .json()
+    };
+    let uninstall = || {
+        run(tool(home.path(), engine, &dir, "docker compose").args(["uninstall", "Autostart"]))
+            .success();
+    };
+    let inspect = |format: &str| {
+        let out = engine
+            .docker()
+            .args(["inspect", "-f", format, "budgetguard-autostart"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let listens = |address: &str| {
+        let status =
+            run(tool(home.path(), engine, &dir, "docker compose").args(["status", "--json"]))
+                .success()
+                .json();
+        assert_eq!(status[0]["listen"], address);
+        let endpoints: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("endpoints.json")).unwrap()).unwrap();
+        assert_eq!(endpoints["nodes"][0]["listen"], address);
+        let bindings = inspect("{{json .HostConfig.PortBindings}}");
+        assert!(
+            bindings.contains(&format!("\"HostIp\":\"{address}\"")),
+            "{bindings}"
+        );
+    };
+    // No option: as the package says, published on loopback only.
+    let started = install(&[]);
+    assert_eq!(started["started"], true);
+    assert_eq!(started["nodes"][0]["state"], "running");
+    assert!(infer(port).contains(r#""finishReason":"SUCCESS""#));
+    listens("127.0.0.1");
+    uninstall();
+
+    // --no-start overrides the package; --listen serves the studio network.
+    let stopped = install(&["--no-start", "--listen", "0.0.0.0"]);
+    assert_eq!(stopped["started"], false);
+    assert_eq!(stopped["nodes"][0]["state"], "created");
+    assert_eq!(inspect("{{.State.Status}}"), "created");
+    listens("0.0.0.0");
+    uninstall();
 }

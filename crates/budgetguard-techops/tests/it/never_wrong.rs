@@ -1,8 +1,9 @@
 //! A workstation is never left wrong: a load the engine refuses half-way, a
 //! Compose failure, links planted in the install folder, a broken or
 //! read-only folder, two installs at once, an engine that hangs, an image
-//! the engine built itself on the containerd store, and an uninstall after a
-//! package took a tag from the user's image.
+//! the engine built itself on the containerd store, an uninstall after a
+//! package took a tag from the user's image, and re-hashed packages whose
+//! Compose file or image names ask for more than their nodes.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ testkit::tests![
     an_engine_that_stops_answering_gives_a_clear_error_soon,
     an_image_the_engine_built_itself_installs_completely,
     an_uninstall_gives_back_the_tag_a_package_took,
+    consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
 ];
 
 /// Two images, the second one layer on top of the first, packaged as the
@@ -482,4 +484,56 @@ fn an_uninstall_gives_back_the_tag_a_package_took() {
             .contains(installed.trim()),
         "the package's image is gone"
     );
+}
+
+fn consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let (good, references) = two_image_package(&engine, home.path(), "overreach");
+    let _cleanup = ImageGuard::new(&engine, references.clone());
+    let compose = "compose/overreach-first/docker-compose.yml";
+    let privileged = {
+        let mut repack = Repack::open(&good);
+        let file = repack.entries.get_mut(compose).unwrap();
+        file.extend_from_slice(
+            b"    privileged: true\n    network_mode: host\n    volumes: ['/:/host']\n",
+        );
+        repack
+    };
+    let other_tag = {
+        let mut repack = Repack::open(&good);
+        repack.manifest["images"][0]["references"]
+            .as_array_mut()
+            .unwrap()
+            .push("budgetguard/users-own:1".into());
+        repack
+    };
+    let cases = [
+        (
+            privileged,
+            format!("`{compose}`"),
+            "is not the Compose file its node's settings give",
+        ),
+        (
+            other_tag,
+            "budgetguard/users-own:1".to_owned(),
+            "which no node of the package runs",
+        ),
+    ];
+    for (i, (repack, names, why)) in cases.into_iter().enumerate() {
+        let hostile = home.path().join(format!("hostile-{i}.zip"));
+        repack.write(&hostile);
+        let verified = run(bin(home.path(), None)
+            .args(["verify-package", "--package"])
+            .arg(&hostile));
+        let error = error_text(&verified);
+        assert!(error.contains(&names) && error.contains(why), "{error}");
+
+        let before = engine_state(&engine);
+        let dir = home.path().join("install");
+        let error = error_text(&install(home.path(), &engine.host, &dir, &hostile, &[]));
+        assert!(error.contains(&names) && error.contains(why), "{error}");
+        assert_untouched(&engine, &before, &package_traces(&good), &engine.name);
+        assert!(!dir.exists(), "nothing written: {error}");
+    }
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use testkit::engines::{self, TestEngine};
 use testkit::http_faults::{Fault, FaultProxy};
 use testkit::images::{ImageGuard, Layer};
-use testkit::registry::{PushLayer, PushedImage, TestRegistry};
+use testkit::registry::{no_registry, PushLayer, PushedImage, TestRegistry};
 use testkit::token_auth::TokenFront;
 
 use crate::support::*;
@@ -29,10 +29,6 @@ const NO_ENGINE: &str = "unix:///nonexistent/budgetguard-test.sock";
 
 /// The media type of the package's compressed layers.
 const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-
-fn no_registry() -> TestRegistry {
-    engines::skip("docker-registry is not installed (.ci/deps.sh)")
-}
 
 fn no_skopeo() -> PushedImage {
     engines::skip("skopeo is not installed (.ci/deps.sh)")

@@ -385,7 +385,7 @@ impl Node {
         for (key, value) in &self.environment {
             if ["NGC_API_KEY", "HF_TOKEN"].contains(&key.as_str()) {
                 return Err(invalid(format!(
-                    "environment `{key}` is not allowed: secrets are installed on the workstation with `install-credentials`"
+                    "environment `{key}` is not allowed: secrets never travel in a node; each workstation stores its own"
                 )));
             }
             if !is_env_name(key) {
@@ -504,7 +504,7 @@ mod tests {
         )
         .unwrap();
         let err = Catalog::load(Some(&path), true).unwrap_err().to_string();
-        assert!(err.contains("install-credentials"), "{err}");
+        assert!(err.contains("secrets never travel in a node"), "{err}");
     }
 
     #[test]

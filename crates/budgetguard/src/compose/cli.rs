@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 
 use tokio::process::Command;
 
@@ -12,6 +13,15 @@ pub enum ComposeError {
     /// Neither `docker compose` nor `docker-compose` runs.
     #[error("Docker Compose is not installed: install the Compose plugin (`docker compose`, package docker-compose-plugin) or `docker-compose`")]
     Missing,
+    /// A Compose command did not end in time (the engine hangs); it was
+    /// stopped.
+    #[error("`{command}` did not end within {} s, so it was stopped: the Docker engine is not answering; restart it and run this again", .limit.as_secs())]
+    TimedOut {
+        /// The command line.
+        command: String,
+        /// How long it was given.
+        limit: Duration,
+    },
     /// A Compose command failed.
     #[error("`{command}` failed: {detail}")]
     Failed {
@@ -22,11 +32,21 @@ pub enum ComposeError {
     },
 }
 
+/// How long one Compose command may take: creating, starting or stopping
+/// containers of images already loaded takes seconds; a stop waits for
+/// each container at most 10 s.
+const COMMAND_LIMIT: Duration = Duration::from_secs(600);
+
+/// How long `compose version` may take while Compose is looked for.
+const VERSION_LIMIT: Duration = Duration::from_secs(30);
+
 /// A Compose command line aimed at one engine.
 #[derive(Debug, Clone)]
 pub struct Compose {
     program: Vec<String>,
     docker_host: String,
+    /// How long one command may take.
+    limit: Duration,
 }
 
 impl Compose {
@@ -50,13 +70,14 @@ impl Compose {
                 .args(["version", "--short"])
                 .env("DOCKER_HOST", docker_host)
                 .stdin(Stdio::null())
-                .output()
-                .await;
-            if let Ok(output) = output {
+                .kill_on_drop(true)
+                .output();
+            if let Ok(Ok(output)) = tokio::time::timeout(VERSION_LIMIT, output).await {
                 if output.status.success() {
                     return Ok(Self {
                         program,
                         docker_host: docker_host.to_owned(),
+                        limit: COMMAND_LIMIT,
                     });
                 }
             }
@@ -78,17 +99,24 @@ impl Compose {
             .arg(file)
             .args(args)
             .env("DOCKER_HOST", &self.docker_host)
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
         let line = format!(
             "{} -p {project} -f {} {}",
             self.program.join(" "),
             file.display(),
             args.join(" ")
         );
-        let output = command.output().await.map_err(|e| ComposeError::Failed {
-            command: line.clone(),
-            detail: e.to_string(),
-        })?;
+        let output = tokio::time::timeout(self.limit, command.output())
+            .await
+            .map_err(|_| ComposeError::TimedOut {
+                command: line.clone(),
+                limit: self.limit,
+            })?
+            .map_err(|e| ComposeError::Failed {
+                command: line.clone(),
+                detail: e.to_string(),
+            })?;
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
@@ -125,5 +153,27 @@ impl Compose {
         self.run(project, file, &["down", "--remove-orphans"])
             .await
             .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_compose_command_that_hangs_is_stopped_at_its_limit() {
+        let compose = Compose {
+            program: vec!["sh".into(), "-c".into(), "sleep 30".into(), "sh".into()],
+            docker_host: "unix:///nonexistent.sock".into(),
+            limit: Duration::from_millis(300),
+        };
+        let started = std::time::Instant::now();
+        let error = compose
+            .run("p", Path::new("compose.yml"), &["up", "-d"])
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(matches!(error, ComposeError::TimedOut { .. }), "{error}");
+        assert!(error.to_string().contains("did not end within"), "{error}");
     }
 }

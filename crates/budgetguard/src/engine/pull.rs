@@ -130,7 +130,9 @@ impl Engine {
     }
 }
 
-/// Sorts a pull failure by what the user must do about it.
+/// Sorts a pull failure by what the user must do about it. The engine
+/// reports a registry's refusal only as text in its error message, so that
+/// text is read here, once, into a typed error.
 fn classify(image: &str, registry: &str, error: bollard::errors::Error) -> EngineError {
     let detail = crate::error_text(&error);
     let lower = detail.to_lowercase();

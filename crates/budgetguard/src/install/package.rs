@@ -22,9 +22,6 @@ use crate::progress::{Event, SharedReporter, Warning};
 use crate::signing::{Signer, TrustStore, TrustedKey};
 use crate::Cancel;
 
-/// The largest Compose file a package may carry.
-const MAX_COMPOSE_FILE: u64 = 1 << 20;
-
 /// What to install, and how.
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
@@ -202,16 +199,16 @@ pub async fn install_package(
 
 /// The package's nodes, with `listen` applied. Their Compose files are
 /// generated here from these validated settings; the package's own (for
-/// the fallback installer) are read only to check them against the
-/// manifest before anything changes. A node whose models came in the
+/// the fallback installer) are read only to check, before anything
+/// changes, that they are exactly what these settings give. A node whose models came in the
 /// package needs no credentials.
 fn package_nodes(
     package: &Package,
     listen: Option<IpAddr>,
 ) -> Result<Vec<NodeSetup>, InstallError> {
+    package.check_compose_files()?;
     let mut nodes = Vec::new();
     for packaged in &package.manifest().nodes {
-        package.read_small(&packaged.compose_file, MAX_COMPOSE_FILE)?;
         let mut node = packaged.node.clone();
         if listen.is_some() {
             node.listen = listen;

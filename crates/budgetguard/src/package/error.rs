@@ -168,6 +168,10 @@ pub enum Structure {
     /// An image reference that no node runs (a load would move that tag).
     #[error("its manifest tags an image `{}`, which no node of the package runs", quote(.0))]
     ReferenceOfNoNode(String),
+    /// An image without a reference: no node runs it, and a load would
+    /// leave it in the engine, untagged.
+    #[error("its manifest carries image `{}`, which has no name and no node of the package runs", quote(.0))]
+    ImageOfNoNode(String),
     /// A node whose image the package does not carry.
     #[error("its node `{}` runs an image the package does not carry", quote(.0))]
     NodeImageMissing(String),
@@ -275,6 +279,10 @@ pub enum EntryProblem {
     /// A node's Compose file is not where the layout puts it.
     #[error("is not the Compose file of its node")]
     NotComposeOfNode,
+    /// A node's Compose file that is not the one its settings give (the
+    /// fallback installer would run it as it is).
+    #[error("is not the Compose file its node's settings give: it was edited after the package was made")]
+    ComposeNotGenerated,
     /// A Compose file no node uses (the fallback installer would install it).
     #[error("is a Compose file of no node in the manifest")]
     ComposeOfNoNode,

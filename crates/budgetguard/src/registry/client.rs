@@ -323,23 +323,29 @@ fn is_loopback(registry: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A request that got no answer, with what to check.
+/// A request that got no answer, with what to check, told by the error's
+/// types (a TLS error inside the connection's I/O error, a timeout), not
+/// by its text.
 pub(super) fn unreachable(registry: &str, error: &reqwest::Error) -> RegistryError {
-    let detail = crate::error_text(error);
-    let lower = detail.to_lowercase();
-    let fix = if lower.contains("dns error") || lower.contains("lookup") {
-        "check the registry's name, this machine's DNS and its network connection"
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-    {
+    let causes = std::iter::successors(Some(error as &(dyn std::error::Error + 'static)), |e| {
+        e.source()
+    });
+    let tls = causes
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|io| {
+            io.get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        });
+    let fix = if tls {
         "check this machine's clock and CA certificates (package ca-certificates), and that the registry speaks HTTPS"
     } else if error.is_timeout() {
         "the registry did not answer in time; check this machine's network connection and proxy settings"
     } else {
-        "check this machine's network connection and proxy settings, and that the registry runs at that address"
+        "check the registry's name, this machine's DNS, network connection and proxy settings, and that the registry runs at that address"
     };
     RegistryError::Unreachable {
         registry: registry.to_owned(),
-        detail,
+        detail: crate::error_text(error),
         fix,
     }
 }

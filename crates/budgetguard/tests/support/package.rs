@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::path::Path;
 
+use budgetguard::compose::compose_file;
 use budgetguard::package::layout;
 use budgetguard::package::manifest::{Blob, PackagedImage};
 use budgetguard::package::zip::{Compression, DosTime, ZipWriter};
@@ -52,8 +53,10 @@ pub fn demo() -> Contents {
     };
     let images = vec![image];
     let compose = "compose/demo/docker-compose.yml";
+    let node = json!({"name": "Demo", "image": "budgetguard/test:1", "host_port": 8090});
+    let yaml = compose_file(&serde_json::from_value(node.clone()).unwrap(), false).to_yaml();
     let mut files = vec![
-        (compose.to_owned(), b"services: {}\n".to_vec()),
+        (compose.to_owned(), yaml.into_bytes()),
         (layout::INSTALL_SH.to_owned(), b"#!/bin/sh\n".to_vec()),
         (layout::OCI_LAYOUT.to_owned(), layout::oci_layout()),
         (layout::OCI_INDEX.to_owned(), layout::oci_index(&images)),

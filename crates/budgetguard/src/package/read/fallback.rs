@@ -1,8 +1,10 @@
 //! The files that the fallback installers (`install/install.sh`,
 //! `install/install.ps1`) trust instead of the manifest: `SHA256SUMS`, which
 //! `sha256sum -c` checks the unzipped files against, `images/manifest.json`
-//! and `images/index.json`, which `docker load` reads, and the OCI image
-//! manifests the index points to. Each must say what the manifest says. They
+//! and `images/index.json`, which `docker load` reads, the OCI image
+//! manifests the index points to, and the nodes' Compose files, which they
+//! run. Each must say what the manifest says; a Compose file must be the
+//! one the node's validated settings give, byte for byte. They
 //! are compared by meaning (parsed, in any order or spacing), not byte for
 //! byte, but fields that could change what `docker load` loads are refused.
 
@@ -12,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::Package;
+use crate::compose::compose_file;
 use crate::package::error::EntryProblem;
 use crate::package::image_config::ImageConfig;
 use crate::package::layout::{self, ref_name, SaveManifestItem};
@@ -81,7 +84,22 @@ impl Package {
         self.check_sums()?;
         self.check_docker_manifest()?;
         self.check_oci_index()?;
-        self.check_image_manifests()
+        self.check_image_manifests()?;
+        self.check_compose_files()
+    }
+
+    /// Each node's Compose file is the one generated from its settings, as
+    /// `install-package` generates it on the workstation.
+    pub(crate) fn check_compose_files(&self) -> Result<(), PackageError> {
+        for packaged in &self.manifest.nodes {
+            let name = &packaged.compose_file;
+            let offline = packaged.model_cache.is_some();
+            let expected = compose_file(&packaged.node, offline).to_yaml();
+            if self.fallback_file(name)? != expected.as_bytes() {
+                return Err(self.mismatch(name, EntryProblem::ComposeNotGenerated));
+            }
+        }
+        Ok(())
     }
 
     /// A file the fallback installers need, checked against its SHA-256.

@@ -159,6 +159,9 @@ impl Package {
             if !ids.insert(image.id.as_str()) {
                 return Err(not_a_package(Structure::ImageTwice(image.id.clone())));
             }
+            if image.references.is_empty() {
+                return Err(not_a_package(Structure::ImageOfNoNode(image.id.clone())));
+            }
             for reference in &image.references {
                 let owner = owners.insert(familiar(reference), image.id.as_str());
                 if owner.is_some_and(|owner| owner != image.id) {
