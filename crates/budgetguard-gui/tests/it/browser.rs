@@ -151,13 +151,16 @@ fn create_a_package_in_the_browser() {
             .await;
         let size = browser.text("#estimate-size").await;
         assert!(size.starts_with("About 1"), "{size}");
+        // The free space of the folder now chosen (an earlier estimate may
+        // still show another folder's for a moment).
         browser
-            .wait_text("#estimate-space", "free in", Duration::from_secs(10))
+            .wait_text(
+                "#estimate-space",
+                out.to_str().unwrap(),
+                Duration::from_secs(10),
+            )
             .await;
-        assert!(browser
-            .text("#estimate-space")
-            .await
-            .contains(out.to_str().unwrap()));
+        assert!(browser.text("#estimate-space").await.contains("free in"));
         assert_eq!(browser.text("#output-error").await, "");
         assert!(
             browser.enabled("#create-button").await,
