@@ -8,18 +8,21 @@ use std::time::{Duration, Instant};
 
 use budgetguard::progress::{Event, Reporter, Step};
 use budgetguard::size::human;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::printer::Printer;
 
-/// Shows progress events on stderr.
+/// Shows progress events on stderr. Steps may run at once (models are
+/// written while the engine loads images): each has its own bar or lines.
 pub struct TerminalReporter {
-    state: Mutex<State>,
+    state: Mutex<Vec<Running>>,
+    bars: Option<MultiProgress>,
     printer: Printer,
-    bars: bool,
 }
 
-struct State {
+/// A step that started and has not finished.
+struct Running {
+    step: Step,
     bar: Option<ProgressBar>,
     started: Instant,
     total: Option<u64>,
@@ -33,18 +36,13 @@ impl TerminalReporter {
     /// Progress as `printer` allows it.
     pub fn new(printer: &Printer) -> Self {
         Self {
-            state: Mutex::new(State {
-                bar: None,
-                started: Instant::now(),
-                total: None,
-                last_line: Instant::now(),
-            }),
+            state: Mutex::new(Vec::new()),
+            bars: printer.progress_bars().then(MultiProgress::new),
             printer: *printer,
-            bars: printer.progress_bars(),
         }
     }
 
-    fn bar(&self, step: &Step, total: Option<u64>) -> ProgressBar {
+    fn bar(&self, bars: &MultiProgress, step: &Step, total: Option<u64>) -> ProgressBar {
         let bar = match total {
             Some(total) => ProgressBar::new(total).with_style(
                 ProgressStyle::with_template(
@@ -58,42 +56,60 @@ impl TerminalReporter {
                     .expect("the template is valid"),
             ),
         };
+        let bar = bars.add(bar);
         bar.set_message(step.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
+    }
+
+    /// Prints a note on stderr, above the bars while there are any.
+    fn note(&self, running: &[Running], message: impl std::fmt::Display) {
+        match &self.bars {
+            Some(bars) if running.iter().any(|r| r.bar.is_some()) => {
+                bars.suspend(|| self.printer.note(message));
+            }
+            _ => self.printer.note(message),
+        }
     }
 }
 
 impl Reporter for TerminalReporter {
     fn report(&self, event: Event) {
-        let mut state = self
+        let mut running = self
             .state
             .lock()
             .expect("the reporter lock is not poisoned");
         match event {
             Event::Started { step, total } => {
                 tracing::info!(%step, total, "step started");
-                state.started = Instant::now();
-                state.last_line = Instant::now();
-                state.total = total;
-                if self.bars {
-                    state.bar = Some(self.bar(&step, total));
-                } else {
+                running.retain(|r| r.step != step);
+                let bar = self.bars.as_ref().map(|bars| self.bar(bars, &step, total));
+                if bar.is_none() {
                     match total {
                         Some(total) => self.printer.note(format_args!("{step} ({})", human(total))),
                         None => self.printer.note(&step),
                     }
                 }
+                running.push(Running {
+                    step,
+                    bar,
+                    started: Instant::now(),
+                    total,
+                    last_line: Instant::now(),
+                });
             }
             Event::Advanced { step, done } => {
-                if let Some(bar) = &state.bar {
-                    if state.total.is_some_and(|t| done > t) {
+                let Some(run) = running.iter_mut().find(|r| r.step == step) else {
+                    return;
+                };
+                if let Some(bar) = &run.bar {
+                    if run.total.is_some_and(|t| done > t) {
                         bar.set_length(done);
                     }
                     bar.set_position(done);
-                } else if state.last_line.elapsed() >= LINE_INTERVAL {
-                    state.last_line = Instant::now();
-                    let rate = done as f64 / state.started.elapsed().as_secs_f64().max(0.001);
+                } else if run.last_line.elapsed() >= LINE_INTERVAL {
+                    run.last_line = Instant::now();
+                    let rate = done as f64 / run.started.elapsed().as_secs_f64().max(0.001);
                     self.printer.note(format_args!(
                         "{step}: {} ({}/s)",
                         human(done),
@@ -102,27 +118,24 @@ impl Reporter for TerminalReporter {
                 }
             }
             Event::Finished { step } => {
-                let elapsed = state.started.elapsed().as_secs_f64();
+                let Some(at) = running.iter().position(|r| r.step == step) else {
+                    return;
+                };
+                let run = running.remove(at);
+                let elapsed = run.started.elapsed().as_secs_f64();
                 tracing::info!(%step, elapsed_s = elapsed, "step done");
-                if let Some(bar) = state.bar.take() {
+                if let Some(bar) = run.bar {
                     bar.finish_and_clear();
                 }
-                self.printer
-                    .note(format_args!("{step}: done in {elapsed:.1}s"));
+                self.note(&running, format_args!("{step}: done in {elapsed:.1}s"));
             }
             Event::Note { message } => {
                 tracing::info!(%message, "note");
-                match &state.bar {
-                    Some(bar) => bar.println(message),
-                    None => self.printer.note(message),
-                }
+                self.note(&running, &message);
             }
             Event::Warning { warning } => {
                 for line in self.printer.warning_lines(&warning) {
-                    match &state.bar {
-                        Some(bar) => bar.suspend(|| anstream::eprintln!("{line}")),
-                        None => anstream::eprintln!("{line}"),
-                    }
+                    self.note(&running, line);
                 }
             }
         }

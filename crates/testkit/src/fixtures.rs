@@ -1,5 +1,6 @@
 //! Fixtures both test suites use: catalog files, folder listings, free
-//! ports, and copies of the Demo image under tags of their own.
+//! ports, copies of the Demo image under tags of their own, and small
+//! tmpfs mounts.
 
 use std::path::{Path, PathBuf};
 
@@ -72,4 +73,37 @@ pub fn demo_copy(engine: &TestEngine, name: &str) -> (String, ImageGuard) {
     engine.docker_ok(&["tag", DEMO_IMAGE, &reference]);
     let guard = ImageGuard::new(engine, vec![reference.clone()]);
     (reference, guard)
+}
+
+/// A small tmpfs mounted on a fresh folder (tests run as root), unmounted
+/// and removed when dropped: a disk with almost no room.
+pub struct Tmpfs {
+    /// The mounted folder.
+    pub dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `1m`); the test is skipped where
+    /// this cannot be done (not root), or fails when Docker is required.
+    pub fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().expect("a temp folder");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            engines::skip("mounting a tmpfs needs root");
+        }
+        Self { dir }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
 }

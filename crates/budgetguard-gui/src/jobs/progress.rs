@@ -13,15 +13,23 @@ use crate::pages::duration;
 /// How many notes the page keeps.
 const NOTES: usize = 5;
 
-/// What a running job has reported so far.
+/// What a running job has reported so far. Steps may run at once (models
+/// are written while the engine loads images): the page shows the latest
+/// one still running, else the last to end.
 #[derive(Debug)]
 pub(crate) struct Progress {
-    step: Option<Step>,
+    steps: Vec<StepState>,
+    notes: Vec<String>,
+}
+
+/// One step that started.
+#[derive(Debug)]
+struct StepState {
+    step: Step,
     total: Option<u64>,
     done: u64,
-    step_finished: bool,
-    step_started: Instant,
-    notes: Vec<String>,
+    finished: bool,
+    started: Instant,
 }
 
 /// The progress of the current step, ready for the page.
@@ -59,11 +67,7 @@ impl Progress {
     /// No step yet.
     pub(crate) fn new() -> Self {
         Self {
-            step: None,
-            total: None,
-            done: 0,
-            step_finished: false,
-            step_started: Instant::now(),
+            steps: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -72,20 +76,28 @@ impl Progress {
     pub(crate) fn apply(&mut self, event: Event) {
         match event {
             Event::Started { step, total } => {
-                self.step = Some(step);
-                self.total = total;
-                self.done = 0;
-                self.step_finished = false;
-                self.step_started = Instant::now();
+                self.steps.retain(|s| s.step != step);
+                self.steps.push(StepState {
+                    step,
+                    total,
+                    done: 0,
+                    finished: false,
+                    started: Instant::now(),
+                });
             }
-            Event::Advanced { step, done } if self.step.as_ref() == Some(&step) => {
-                self.done = done;
+            Event::Advanced { step, done } => {
+                if let Some(state) = self.steps.iter_mut().find(|s| s.step == step) {
+                    state.done = done;
+                }
             }
-            Event::Advanced { .. } => {}
-            Event::Finished { step } if self.step.as_ref() == Some(&step) => {
-                self.step_finished = true;
+            Event::Finished { step } => {
+                // Last in the list: shown once no step runs.
+                if let Some(at) = self.steps.iter().position(|s| s.step == step) {
+                    let mut state = self.steps.remove(at);
+                    state.finished = true;
+                    self.steps.push(state);
+                }
             }
-            Event::Finished { .. } => {}
             Event::Note { message } => self.note(message),
             Event::Warning { warning } => self.note(crate::messages::warning(&warning)),
         }
@@ -99,14 +111,30 @@ impl Progress {
         self.notes.push(message);
     }
 
-    /// The view now.
-    pub(crate) fn view(&self) -> ProgressView {
-        self.view_after(self.step_started.elapsed())
+    /// The step shown: the latest one still running, else the last to end.
+    fn shown(&self) -> Option<&StepState> {
+        self.steps
+            .iter()
+            .rev()
+            .find(|s| !s.finished)
+            .or(self.steps.last())
     }
 
-    /// The view `elapsed` after the current step started.
+    /// The view now.
+    pub(crate) fn view(&self) -> ProgressView {
+        self.view_after(self.shown().map_or(Duration::ZERO, |s| s.started.elapsed()))
+    }
+
+    /// The view `elapsed` after the shown step started.
     fn view_after(&self, elapsed: Duration) -> ProgressView {
-        let Some(step) = &self.step else {
+        let Some(StepState {
+            step,
+            total,
+            done,
+            finished,
+            ..
+        }) = self.shown()
+        else {
             return ProgressView {
                 step: "Preparing".to_owned(),
                 percent: None,
@@ -116,29 +144,29 @@ impl Progress {
                 notes: self.notes.clone(),
             };
         };
+        let (total, done, finished) = (*total, *done, *finished);
         // An export's total is an estimate: the bar waits at 99 % for the end.
-        let percent = match (self.step_finished, self.total) {
+        let percent = match (finished, total) {
             (true, _) => Some(100),
-            (false, Some(total)) if total > 0 => Some((self.done * 100 / total).min(99) as u8),
+            (false, Some(total)) if total > 0 => Some((done * 100 / total).min(99) as u8),
             _ => None,
         };
-        let bytes = match self.total {
-            Some(total) if self.done <= total && *step == Step::Export => {
-                format!("{} of about {}", human(self.done), human(total))
+        let bytes = match total {
+            Some(total) if done <= total && *step == Step::Export => {
+                format!("{} of about {}", human(done), human(total))
             }
-            Some(total) if self.done <= total => {
-                format!("{} of {}", human(self.done), human(total))
+            Some(total) if done <= total => {
+                format!("{} of {}", human(done), human(total))
             }
-            _ if self.done == 0 => String::new(),
-            _ => human(self.done),
+            _ if done == 0 => String::new(),
+            _ => human(done),
         };
         let seconds = elapsed.as_secs_f64();
-        let rate = (seconds >= 0.5 && self.done > 0).then(|| self.done as f64 / seconds);
-        let eta = match (rate, self.total) {
-            (Some(rate), Some(total)) if !self.step_finished && total > self.done => Some(format!(
-                "{} left",
-                duration((total - self.done) as f64 / rate)
-            )),
+        let rate = (seconds >= 0.5 && done > 0).then(|| done as f64 / seconds);
+        let eta = match (rate, total) {
+            (Some(rate), Some(total)) if !finished && total > done => {
+                Some(format!("{} left", duration((total - done) as f64 / rate)))
+            }
             _ => None,
         };
         ProgressView {
@@ -155,6 +183,40 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_that_run_at_once_are_shown_one_after_the_other() {
+        let mut progress = Progress::new();
+        progress.apply(Event::Started {
+            step: Step::PlaceModels,
+            total: Some(1000),
+        });
+        progress.apply(Event::Started {
+            step: Step::Load,
+            total: Some(500),
+        });
+        progress.apply(Event::Advanced {
+            step: Step::Load,
+            done: 250,
+        });
+        progress.apply(Event::Advanced {
+            step: Step::PlaceModels,
+            done: 100,
+        });
+        let view = progress.view_after(Duration::from_secs(1));
+        assert_eq!(view.step, Step::Load.to_string());
+        assert_eq!(view.percent, Some(50));
+        progress.apply(Event::Finished { step: Step::Load });
+        let view = progress.view_after(Duration::from_secs(1));
+        assert_eq!(view.step, Step::PlaceModels.to_string());
+        assert_eq!(view.percent, Some(10));
+        progress.apply(Event::Finished {
+            step: Step::PlaceModels,
+        });
+        let view = progress.view_after(Duration::from_secs(1));
+        assert_eq!(view.step, Step::PlaceModels.to_string());
+        assert_eq!(view.percent, Some(100));
+    }
 
     #[test]
     fn a_step_shows_bytes_rate_and_time_left() {

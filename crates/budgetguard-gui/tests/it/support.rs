@@ -14,7 +14,7 @@ use budgetguard::models::ModelStore;
 use budgetguard_gui::{Gui, GuiOptions};
 use testkit::engines;
 pub use testkit::engines::run;
-pub use testkit::fixtures::{files_in, free_port, write_catalog};
+pub use testkit::fixtures::{files_in, free_port, write_catalog, Tmpfs};
 use thirtyfour::prelude::*;
 use thirtyfour::ChromeCapabilities;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -472,36 +472,6 @@ fn capabilities(args: &[&str]) -> ChromeCapabilities {
         caps.set_binary("/usr/bin/chromium").unwrap();
     }
     caps
-}
-
-/// A small tmpfs mounted on a fresh folder (tests run as root), unmounted
-/// and removed when dropped: an output folder with almost no room.
-pub struct Tmpfs {
-    pub dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `size` (e.g. `1m`); the test is skipped where
-    /// this cannot be done (not root).
-    pub fn mount(size: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !mounted {
-            engines::skip("mounting a tmpfs needs root");
-        }
-        Self { dir }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
 }
 
 /// Removes a node's container and network from `engine` when dropped, for

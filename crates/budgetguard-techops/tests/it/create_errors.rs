@@ -205,22 +205,13 @@ fn a_full_disk_is_refused_before_writing() {
     let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let _image = small_image(&engine, home.path(), Layer::Random(8 << 20, 9));
-    let small = home.path().join("small-disk");
-    std::fs::create_dir(&small).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
-        .arg(&small)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        engines::skip("cannot mount a tmpfs (run as root)");
-    }
+    let small = Tmpfs::mount("4m");
     let run = run(&mut create_small(
         &engine,
         home.path(),
-        &small.join("p.zip"),
+        &small.dir.path().join("p.zip"),
     ));
-    let _ = Command::new("umount").arg(&small).status();
+    drop(small);
     assert_eq!(run.code, 1);
     let line = error_line(&run);
     assert!(line.contains("not enough free disk in"), "{line}");

@@ -466,6 +466,20 @@ fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
     );
     drop(server);
 
+    // Models that do not fit the install folder's disk: refused before any
+    // change, the engine and the folder as they were.
+    let small = Tmpfs::mount("64m");
+    let cramped = small.dir.path().join("install");
+    let before = engine_state(&engine);
+    let refused = run(installer(home.path(), &engine, &cramped)
+        .args(["install-package", "--package"])
+        .arg(&package));
+    let error = error_text(&refused);
+    assert!(error.contains("the models need about"), "{error}");
+    assert_untouched(&engine, &before, &package_traces(&package), "small disk");
+    assert!(!cramped.exists(), "nothing written: {error}");
+    drop(small);
+
     // Ctrl-C once the first model file is in place (its log line written),
     // then again: it completes, keeping what was written.
     let dir = home.path().join("install");

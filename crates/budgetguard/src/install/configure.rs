@@ -125,39 +125,57 @@ pub(crate) struct Applied {
 
 impl Configure<'_> {
     /// Writes each node's Compose file (generated here, from the node's
-    /// validated settings) and creates or starts its container. On failure
-    /// the nodes of this run are put back first.
+    /// validated settings), then creates or starts the containers of the
+    /// nodes that change, all at once (Compose's own start-up dominates).
+    /// On failure the nodes of this run are put back first.
     pub(crate) async fn apply(&self, nodes: &[NodeSetup]) -> Result<Applied, InstallError> {
         let mut applied = Applied {
             before: Vec::new(),
             changed: Vec::new(),
         };
+        let mut changing = Vec::new();
         for setup in nodes {
-            let yaml = yaml_of(setup);
-            let before = Before::read(self.engine, self.dir, &setup.node).await?;
-            let changes = before.changes(setup, &yaml, self.start);
-            applied.changed.push(changes);
-            applied.before.push(before);
-            if !changes {
-                // Compose would change nothing: it is not even started.
-                continue;
+            let prepared = self.prepare(setup, &mut applied).await;
+            match prepared {
+                Ok(true) => changing.push(setup),
+                Ok(false) => {}
+                Err(e) => {
+                    self.roll_back(&applied).await;
+                    return Err(e);
+                }
             }
-            let before = applied.before.last_mut().expect("just pushed");
-            if let Err(e) = self.apply_one(setup, &yaml, before).await {
-                self.roll_back(&applied).await;
-                return Err(e);
-            }
+        }
+        let ups = changing.iter().map(|setup| self.up(&setup.node));
+        let failed = futures_util::future::join_all(ups)
+            .await
+            .into_iter()
+            .find_map(Result::err);
+        if let Some(e) = failed {
+            self.roll_back(&applied).await;
+            return Err(e);
         }
         Ok(applied)
     }
 
-    async fn apply_one(
+    /// Records how `setup`'s node is now and, when this run changes it,
+    /// makes its folders and writes its Compose file; returns whether it
+    /// changes.
+    async fn prepare(
         &self,
         setup: &NodeSetup,
-        yaml: &[u8],
-        before: &mut Before,
-    ) -> Result<(), InstallError> {
+        applied: &mut Applied,
+    ) -> Result<bool, InstallError> {
         let node = &setup.node;
+        let yaml = yaml_of(setup);
+        let before = Before::read(self.engine, self.dir, node).await?;
+        let changes = before.changes(setup, &yaml, self.start);
+        applied.changed.push(changes);
+        applied.before.push(before);
+        if !changes {
+            // Compose would change nothing: it is not even started.
+            return Ok(false);
+        }
+        let before = applied.before.last_mut().expect("just pushed");
         let node_dir = InstallDir::node_dir_relative(node);
         if setup.offline {
             before.created_dirs = self.dir.make_dirs(&node_dir)?;
@@ -167,8 +185,14 @@ impl Configure<'_> {
                 give_to_container(&self.dir.cache_dir(node), 0o2775)?;
             }
         }
+        self.compose.ok_or(ComposeError::Missing)?;
+        write_atomic(&self.dir.compose_file(node), &yaml)?;
+        Ok(true)
+    }
+
+    /// Creates or starts `node`'s container with its Compose file.
+    async fn up(&self, node: &Node) -> Result<(), InstallError> {
         let compose = self.compose.ok_or(ComposeError::Missing)?;
-        write_atomic(&self.dir.compose_file(node), yaml)?;
         self.reporter.report(Event::Note {
             message: format!(
                 "{} {} ({})",

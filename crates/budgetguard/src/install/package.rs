@@ -131,15 +131,47 @@ pub async fn install_package(
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
     let gpu_fit = check_gpus(&package, &nodes, &*reporter);
 
-    // Models first: a damaged model file is found before the engine changes.
-    let dir = options.dir.clone();
-    let placed = {
-        let (package, reporter, cancel) = (package.clone(), reporter.clone(), cancel.clone());
-        tokio::task::spawn_blocking(move || models.place(&dir, &package, &*reporter, &cancel))
-            .await
-            .expect("placing models does not panic")?
+    // The model files are written while the engine loads the images: the
+    // two use different resources. Either one failing stops the other, and
+    // the load is taken back, so a damaged model file still leaves the
+    // engine as it was; model files already checked and in place stay for
+    // the next run to skip.
+    let both = cancel.child_token();
+    let placing = {
+        let (dir, package, reporter, both) = (
+            options.dir.clone(),
+            package.clone(),
+            reporter.clone(),
+            both.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let placed = models.place(&dir, &package, &*reporter, &both);
+            if placed.is_err() {
+                both.cancel();
+            }
+            placed
+        })
     };
-    run.load(engine, &package, plan, &reporter, cancel).await?;
+    let loading = async {
+        let streamed = run.load(engine, &package, plan, &reporter, &both).await;
+        if streamed.is_err() {
+            both.cancel();
+        }
+        streamed
+    };
+    let (placed, streamed) = tokio::join!(placing, loading);
+    let placed = placed.expect("placing models does not panic");
+    let placed = match (placed, streamed) {
+        (Ok(placed), Ok(())) => placed,
+        (placed, streamed) => {
+            // `load` took itself back if it failed; a load that ended well
+            // is taken back here. The error that stopped the other wins.
+            if streamed.is_ok() {
+                run.undo(engine).await;
+            }
+            return Err(first_cause(placed.err(), streamed.err()));
+        }
+    };
     let configure = Configure {
         engine,
         compose: compose.as_ref(),
@@ -195,6 +227,17 @@ pub async fn install_package(
         gpu_fit,
         changed,
     })
+}
+
+/// Of the errors of two jobs that stop each other, the one that is not the
+/// other's cancellation (or the cancellation, when the user cancelled).
+fn first_cause(a: Option<InstallError>, b: Option<InstallError>) -> InstallError {
+    match (a, b) {
+        (Some(InstallError::Cancelled), Some(other)) | (Some(other), _) | (None, Some(other)) => {
+            other
+        }
+        (None, None) => unreachable!("one of the two jobs failed"),
+    }
 }
 
 /// The package's nodes, with `listen` applied. Their Compose files are

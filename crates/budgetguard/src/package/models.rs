@@ -456,6 +456,45 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_changes_after_it_was_listed_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("weights"), b"listed bytes").unwrap();
+        let walked = walk(&cache).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(cache.join("weights"), b"other! bytes").unwrap();
+        let sources = [CacheSource {
+            ready: ReadyCache {
+                name: "cache".into(),
+                dir: cache.clone(),
+                image: "demo:1".into(),
+                profiles: Vec::new(),
+            },
+            walked,
+        }];
+        let path = dir.path().join("p.zip");
+        let mut package = PackageWriter::new(
+            File::create(&path).unwrap(),
+            &path,
+            super::super::zip::Compression::None,
+            super::super::zip::DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH),
+            None,
+        );
+        let error = write_caches(
+            &mut package,
+            &sources,
+            &crate::progress::Silent,
+            &Cancel::new(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, PackageError::Model(ModelError::Changed { ref path }) if path.ends_with("weights")),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn the_fallback_script_checks_what_an_update_package_leaves_out_first() {
         let file = |path: &str, sha: &str| CacheFile {
             path: path.into(),

@@ -1,32 +1,30 @@
-//! The Demo image itself (`scripts/build-demo-image` first). Ignored by
-//! default: it needs Docker and the image; run it with
-//! `cargo test -p demo-nim --test it -- --ignored`.
+//! The Demo image itself, on the machine's engine (`scripts/build-demo-image`
+//! first, which `scripts/test` runs).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-use testkit::fixtures::DEMO_IMAGE;
+use testkit::engines::{self, TestEngine};
+use testkit::fixtures::demo_copy;
 
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs")
+testkit::tests![the_image_downloads_lists_and_serves_as_uid_1000,];
+
+fn docker(engine: &TestEngine, args: &[&str]) -> std::process::Output {
+    engine.docker().args(args).output().expect("docker runs")
 }
 
 /// Removes the container when dropped.
-struct Container(String);
+struct Container<'a>(&'a TestEngine, String);
 
-impl Drop for Container {
+impl Drop for Container<'_> {
     fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.0]);
+        let _ = docker(self.0, &["rm", "-f", &self.1]);
     }
 }
 
-#[test]
-#[ignore = "needs Docker and the Demo image (scripts/build-demo-image)"]
 fn the_image_downloads_lists_and_serves_as_uid_1000() {
+    let engine = engines::require_primary();
+    let (image, _copy) = demo_copy(&engine, "demo-nim-it");
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::chown(dir.path(), Some(1000), Some(1000)).unwrap();
@@ -47,12 +45,12 @@ fn the_image_downloads_lists_and_serves_as_uid_1000() {
     args.extend([
         "-e",
         &model_server,
-        DEMO_IMAGE,
+        &image,
         "download-to-cache",
         "--profiles",
         "demo-base-cpu",
     ]);
-    let out = docker(&args);
+    let out = docker(&engine, &args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -68,8 +66,8 @@ fn the_image_downloads_lists_and_serves_as_uid_1000() {
 
     // Offline: no model server.
     let mut args = base.to_vec();
-    args.extend([DEMO_IMAGE, "list-model-profiles"]);
-    let out = docker(&args);
+    args.extend([&image, "list-model-profiles"]);
+    let out = docker(&engine, &args);
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("demo-base-cpu (FLUX demo base for any machine; gpus=; cached)"));
 
@@ -89,14 +87,14 @@ fn the_image_downloads_lists_and_serves_as_uid_1000() {
         "-v",
         &mount,
     ];
-    args.extend(["-e", &port_env, DEMO_IMAGE]);
-    let out = docker(&args);
+    args.extend(["-e", &port_env, &image]);
+    let out = docker(&engine, &args);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _container = Container(name.clone());
+    let _container = Container(&engine, name.clone());
     let start = Instant::now();
     let ready = loop {
         let probe = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()));
@@ -116,14 +114,17 @@ fn the_image_downloads_lists_and_serves_as_uid_1000() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let logs = docker(&["logs", &name]);
+    let logs = docker(&engine, &["logs", &name]);
     assert!(ready, "{}", String::from_utf8_lossy(&logs.stderr));
     let stop = Instant::now();
-    assert!(docker(&["stop", &name]).status.success());
+    assert!(docker(&engine, &["stop", &name]).status.success());
     assert!(
         stop.elapsed() < Duration::from_secs(5),
         "SIGTERM ends it at once"
     );
-    let code = docker(&["inspect", "--format", "{{.State.ExitCode}}", &name]);
+    let code = docker(
+        &engine,
+        &["inspect", "--format", "{{.State.ExitCode}}", &name],
+    );
     assert_eq!(String::from_utf8_lossy(&code.stdout).trim(), "0");
 }

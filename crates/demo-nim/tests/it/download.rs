@@ -5,8 +5,19 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
+testkit::tests![
+    one_profile_makes_the_exact_layout_and_a_second_run_downloads_nothing,
+    files_shared_by_profiles_are_stored_once,
+    a_cut_connection_is_resumed_with_a_range_request,
+    a_killed_download_resumes_on_the_next_run,
+    a_missing_or_wrong_key_is_refused,
+    profile_choice_errors_are_usage_errors,
+    an_unreachable_server_is_named,
+    a_damaged_blob_is_fetched_again,
+    another_model_with_an_empty_file_and_deep_paths,
+];
+
 /// A model of a few hundred MB: the cache layout, exactly.
-#[test]
 fn one_profile_makes_the_exact_layout_and_a_second_run_downloads_nothing() {
     let server = ModelServer::demo(256 << 20);
     let dir = tempfile::tempdir().unwrap();
@@ -106,7 +117,6 @@ fn one_profile_makes_the_exact_layout_and_a_second_run_downloads_nothing() {
     );
 }
 
-#[test]
 fn files_shared_by_profiles_are_stored_once() {
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
@@ -168,7 +178,6 @@ fn files_shared_by_profiles_are_stored_once() {
     );
 }
 
-#[test]
 fn a_cut_connection_is_resumed_with_a_range_request() {
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
@@ -185,7 +194,6 @@ fn a_cut_connection_is_resumed_with_a_range_request() {
     assert_eq!(std::fs::metadata(blob).unwrap().len(), encoder.size);
 }
 
-#[test]
 fn a_killed_download_resumes_on_the_next_run() {
     let server = ModelServer::demo(16 << 20);
     let dir = tempfile::tempdir().unwrap();
@@ -241,7 +249,6 @@ fn a_killed_download_resumes_on_the_next_run() {
     assert_eq!(std::fs::metadata(blobs.join(sha)).unwrap().len(), size);
 }
 
-#[test]
 fn a_missing_or_wrong_key_is_refused() {
     let server = ModelServer::demo(SMALL);
     server.set_token(Some("nvapi-right"));
@@ -267,7 +274,6 @@ fn a_missing_or_wrong_key_is_refused() {
     run(dir.path(), &env, &args).ok();
 }
 
-#[test]
 fn profile_choice_errors_are_usage_errors() {
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
@@ -307,7 +313,6 @@ fn profile_choice_errors_are_usage_errors() {
     );
 }
 
-#[test]
 fn an_unreachable_server_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}", free_port());
@@ -333,7 +338,6 @@ fn an_unreachable_server_is_named() {
     );
 }
 
-#[test]
 fn a_damaged_blob_is_fetched_again() {
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
@@ -350,7 +354,6 @@ fn a_damaged_blob_is_fetched_again() {
     assert_eq!(server.file_requests(&encoder.sha256), 2);
 }
 
-#[test]
 fn another_model_with_an_empty_file_and_deep_paths() {
     use testkit::model_server::{FileSpec, ModelSpec, ProfileSpec};
     let file = |path: &str, size, seed| FileSpec {

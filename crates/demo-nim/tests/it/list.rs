@@ -2,7 +2,11 @@
 
 use crate::support::*;
 
-#[test]
+testkit::tests![
+    offline_it_lists_the_cached_profile,
+    online_it_lists_every_profile_for_the_gpus,
+];
+
 fn offline_it_lists_the_cached_profile() {
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
@@ -28,7 +32,6 @@ fn offline_it_lists_the_cached_profile() {
     }
 }
 
-#[test]
 fn online_it_lists_every_profile_for_the_gpus() {
     let server = ModelServer::demo(SMALL);
     server.set_token(Some("nvapi-k"));

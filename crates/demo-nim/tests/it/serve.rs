@@ -5,7 +5,15 @@ use std::time::Duration;
 
 use crate::support::*;
 
-#[test]
+testkit::tests![
+    a_populated_cache_serves_with_the_model_server_gone,
+    an_empty_cache_without_a_model_server_stays_not_ready,
+    a_flipped_byte_in_a_cached_blob_keeps_it_not_ready,
+    first_start_downloads_the_profile_for_the_gpu,
+    without_a_required_model_it_is_ready_at_once,
+    the_cached_profile_for_the_gpu_is_preferred,
+];
+
 fn a_populated_cache_serves_with_the_model_server_gone() {
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
@@ -47,7 +55,6 @@ fn a_populated_cache_serves_with_the_model_server_gone() {
     assert_eq!(pinned.get("/v1/health/ready").0, 503);
 }
 
-#[test]
 fn an_empty_cache_without_a_model_server_stays_not_ready() {
     let dir = tempfile::tempdir().unwrap();
     let nim = Server::start(dir.path(), &[]);
@@ -84,7 +91,6 @@ fn an_empty_cache_without_a_model_server_stays_not_ready() {
     assert_eq!(nim.get("/v1/health/ready").0, 503);
 }
 
-#[test]
 fn a_flipped_byte_in_a_cached_blob_keeps_it_not_ready() {
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
@@ -109,7 +115,6 @@ fn a_flipped_byte_in_a_cached_blob_keeps_it_not_ready() {
     assert_eq!(nim.get("/v1/health/ready").0, 503);
 }
 
-#[test]
 fn first_start_downloads_the_profile_for_the_gpu() {
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
@@ -139,7 +144,6 @@ fn first_start_downloads_the_profile_for_the_gpu() {
     assert_eq!(server.total_file_requests(), 3);
 }
 
-#[test]
 fn without_a_required_model_it_is_ready_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let nim = Server::start(
@@ -158,7 +162,6 @@ fn without_a_required_model_it_is_ready_at_once() {
     assert!(names(dir.path()).is_empty(), "the cache is not touched");
 }
 
-#[test]
 fn the_cached_profile_for_the_gpu_is_preferred() {
     let server = ModelServer::demo(SMALL);
     let dir = tempfile::tempdir().unwrap();
