@@ -137,6 +137,13 @@ pub enum Warning {
         /// Why.
         reason: String,
     },
+    /// The tool runs as neither root nor the containers' user, so the
+    /// model caches it writes belong to this user.
+    #[error("the model caches will belong to user {uid}, not to user 1000 that NIM containers run as: the nodes can read their models but not write into their caches; install as root (sudo) to give the caches to user 1000")]
+    CacheOwner {
+        /// The user the tool runs as.
+        uid: u32,
+    },
 }
 
 /// Receives progress events; implementations must be cheap, they are called

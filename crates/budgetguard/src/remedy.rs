@@ -107,7 +107,8 @@ fn of_warning(warning: &Warning, out: &mut Vec<Remedy>) {
         Warning::Unsigned | Warning::UntrustedSigner { .. } => out.push(Remedy::TrustKey),
         Warning::OtherPlatform { .. }
         | Warning::NoProfileForGpu { .. }
-        | Warning::GpuUnchecked { .. } => {}
+        | Warning::GpuUnchecked { .. }
+        | Warning::CacheOwner { .. } => {}
     }
 }
 

@@ -571,6 +571,19 @@ fn damaged_or_hostile_models_are_refused_and_change_nothing() {
         .unwrap();
     let flipped = home.path().join("flipped.zip");
     flip_byte(&good, &flipped, name, data.len() as u64 / 2);
+    // verify-package reads every model file: it finds that one.
+    let verified = run(bin(home.path(), None)
+        .args(["verify-package", "--package"])
+        .arg(&flipped));
+    let error = error_text(&verified);
+    assert!(
+        error.contains(name.as_str()) && error.contains("does not match its"),
+        "{error}"
+    );
+    run(bin(home.path(), None)
+        .args(["verify-package", "--package"])
+        .arg(&good))
+    .success();
     corpus.push((flipped, "does not match its"));
     // A link that leaves the cache, consistent otherwise.
     let mut escape = Repack::open(&good);

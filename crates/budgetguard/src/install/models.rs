@@ -28,7 +28,7 @@ use super::InstallError;
 use crate::package::layout;
 use crate::package::manifest::{CacheFile, PackagedCache};
 use crate::package::{Package, PackageError};
-use crate::progress::{Counted, Event, Reporter, Step, Throttle};
+use crate::progress::{Counted, Event, Reporter, Step, Throttle, Warning};
 use crate::Cancel;
 
 /// The user NIM containers run as: it owns the caches.
@@ -561,6 +561,17 @@ fn is_root(made: &Path) -> bool {
     std::fs::symlink_metadata(made).is_ok_and(|m| m.uid() == 0)
 }
 
+/// The warning for model caches written by `uid`: only root can give them
+/// to the containers' user, unless the tool runs as that user.
+pub(crate) fn cache_owner_warning(uid: u32) -> Option<Warning> {
+    (uid != 0 && uid != CONTAINER_UID).then_some(Warning::CacheOwner { uid })
+}
+
+/// The user this process runs as (the owner of its `/proc` folder).
+pub(crate) fn process_uid() -> Option<u32> {
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
 /// Sets `mode` on what this run made, and hands it to the container's user
 /// when the tool runs as root.
 pub(crate) fn give_to_container(path: &Path, mode: u32) -> Result<(), InstallError> {
@@ -582,5 +593,22 @@ impl Write for HashWriter<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_root_or_the_containers_user_writes_caches_the_containers_own() {
+        assert!(cache_owner_warning(0).is_none());
+        assert!(cache_owner_warning(CONTAINER_UID).is_none());
+        let warning = cache_owner_warning(1001).unwrap();
+        assert!(
+            warning.to_string().contains("belong to user 1001"),
+            "{warning}"
+        );
+        assert!(process_uid().is_some(), "/proc/self is readable");
     }
 }

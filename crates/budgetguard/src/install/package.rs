@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::configure::{self, Configure, NodeReport, NodeSetup};
 use super::dir::InstallDir;
 use super::load::{ImageOutcome, LoadRun};
-use super::models::{ModelPlan, ModelsReport};
+use super::models::{cache_owner_warning, process_uid, ModelPlan, ModelsReport};
 use super::{preflight, InstallError};
 use crate::engine::Engine;
 use crate::models::{gpu_fit, GpuFit};
@@ -130,6 +130,11 @@ pub async fn install_package(
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
     let gpu_fit = check_gpus(&package, &nodes, &*reporter);
+    if !package.manifest().caches.is_empty() {
+        if let Some(warning) = process_uid().and_then(cache_owner_warning) {
+            reporter.report(Event::Warning { warning });
+        }
+    }
 
     // The model files are written while the engine loads the images: the
     // two use different resources. Either one failing stops the other, and
