@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::idle::Activity;
-use super::{api_error, elapsed_ms, found, log_call, Engine, EngineError, ImageInfo};
+use super::{api_error, elapsed_ms, found, log_call, lookup_error, Engine, EngineError, ImageInfo};
 use crate::reference::Reference;
 
 /// Facts about the engine that decide how to load and run.
@@ -37,15 +37,16 @@ pub struct LocalImage {
 /// How many times a list of images is asked for when the engine answers
 /// it with 404 (a transient state of the containerd store).
 const LIST_ATTEMPTS: u32 = 4;
+
 impl Engine {
     /// The engine's store, runtimes and data folder.
     pub async fn facts(&self) -> Result<EngineFacts, EngineError> {
         let started = Instant::now();
         let info = self
-            .docker()
+            .lookups()
             .info()
             .await
-            .map_err(|source| api_error("describe itself".into(), source))?;
+            .map_err(|source| lookup_error("describe itself".into(), source))?;
         let containerd_store = info
             .driver_status
             .iter()
@@ -75,7 +76,7 @@ impl Engine {
         let mut attempt = 1;
         let summaries = loop {
             let listed = self
-                .docker()
+                .lookups()
                 .list_images(Some(ListImagesOptionsBuilder::default().build()))
                 .await;
             match listed {
@@ -88,7 +89,9 @@ impl Engine {
                     tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
                     attempt += 1;
                 }
-                other => break other.map_err(|source| api_error("list images".into(), source))?,
+                other => {
+                    break other.map_err(|source| lookup_error("list images".into(), source))?
+                }
             }
         };
         let mut images = Vec::with_capacity(summaries.len());
@@ -172,7 +175,7 @@ impl Engine {
     /// when there is no such container.
     pub async fn container_state(&self, name: &str) -> Result<Option<String>, EngineError> {
         let started = Instant::now();
-        let container = found(self.docker().inspect_container(name, None).await, || {
+        let container = found(self.lookups().inspect_container(name, None).await, || {
             format!("inspect container `{name}`")
         });
         log_call("inspect container", name, started, &container);

@@ -25,7 +25,12 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// How long to wait for the engine to answer a ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a short call (inspect, list, tag, remove) may take.
+/// How long a lookup (inspecting an image or a container, listing the
+/// images) may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long another short call (tag, remove, create) may take: removing a
+/// large image deletes its files first.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Requests that stream images (export, load, pull) can take hours for tens
@@ -54,6 +59,7 @@ pub struct ImageInfo {
 #[derive(Debug, Clone)]
 pub struct Engine {
     docker: Docker,
+    lookups: Docker,
     streams: Docker,
     host: String,
     version: String,
@@ -92,6 +98,7 @@ impl Engine {
             .version
             .unwrap_or_else(|| "unknown".into());
         let streams = docker.clone().with_timeout(STREAM_TIMEOUT);
+        let lookups = docker.clone().with_timeout(LOOKUP_TIMEOUT);
         tracing::info!(
             host = %host,
             from_env,
@@ -102,6 +109,7 @@ impl Engine {
         );
         Ok(Self {
             docker,
+            lookups,
             streams,
             host,
             version,
@@ -123,6 +131,11 @@ impl Engine {
         &self.docker
     }
 
+    /// The bollard client for lookups, which get seconds, not minutes.
+    pub(crate) fn lookups(&self) -> &Docker {
+        &self.lookups
+    }
+
     /// The bollard client for streams (export, load, pull), whose limit is
     /// on idleness.
     pub(crate) fn streams(&self) -> &Docker {
@@ -132,7 +145,7 @@ impl Engine {
     /// Looks up an image by reference or ID; `None` when the engine lacks it.
     pub async fn image(&self, reference: &str) -> Result<Option<ImageInfo>, EngineError> {
         let started = Instant::now();
-        let inspect = found(self.docker.inspect_image(reference).await, || {
+        let inspect = found(self.lookups.inspect_image(reference).await, || {
             format!("inspect image `{reference}`")
         });
         log_call("inspect image", reference, started, &inspect);
@@ -198,16 +211,25 @@ fn found<T>(
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(None),
-        Err(source) => Err(api_error(action(), source)),
+        Err(source) => Err(lookup_error(action(), source)),
     }
 }
 
 /// A failed API call of `action`; a call that ran out of time says so.
 pub(crate) fn api_error(action: String, source: bollard::errors::Error) -> EngineError {
+    error_within(action, source, CALL_TIMEOUT)
+}
+
+/// A failed lookup (made with [`Engine::lookups`]) of `action`.
+pub(crate) fn lookup_error(action: String, source: bollard::errors::Error) -> EngineError {
+    error_within(action, source, LOOKUP_TIMEOUT)
+}
+
+fn error_within(action: String, source: bollard::errors::Error, limit: Duration) -> EngineError {
     match source {
         bollard::errors::Error::RequestTimeoutError => EngineError::Stalled {
             action,
-            seconds: CALL_TIMEOUT.as_secs(),
+            seconds: limit.as_secs(),
         },
         source => EngineError::Api { action, source },
     }
