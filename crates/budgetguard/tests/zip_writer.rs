@@ -1,7 +1,8 @@
 //! The package's own ZIP writer, read back by an independent reader (the
 //! `zip` crate, which checks every entry's CRC-32 as it reads) and by the
 //! package's own strict [`ZipReader`]: a fixed archive, random entry sets
-//! (proptest), and the ZIP64 boundaries that cost no 4 GiB of disk:
+//! (proptest, also with entry counts around the ZIP64 limit), and the
+//! ZIP64 boundaries that cost no 4 GiB of disk:
 //!
 //! - 65 534, 65 535 and 65 536 entries: the entry count of the end record
 //!   overflows at 65 535, the ZIP64 end record must appear exactly there;
@@ -262,6 +263,35 @@ proptest! {
         let expected = write_archive(&path, &specs, first.as_deref());
         let names: HashSet<&str> = expected.iter().map(|s| s.name.as_str()).collect();
         prop_assert_eq!(names.len(), expected.len());
+        reads_back(&path, &expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3))]
+
+    /// Random entries among enough small ones that the archive's entry
+    /// count falls around the 16-bit limit, where ZIP64 takes over: both
+    /// readers read every entry back.
+    #[test]
+    fn random_entry_sets_around_the_zip64_entry_count_read_back(
+        specs in entry_specs(),
+        count in 0xFFF0usize..0x1_0010,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("many.zip");
+        let kept = specs.iter().filter(|s| !s.discarded).count();
+        let mut all = specs;
+        all.extend((kept..count).map(|i| Spec {
+            name: format!("pad/{i:05x}"),
+            data: vec![i as u8],
+            compression: Compression::None,
+            renamed: false,
+            discarded: false,
+            chunk: 1,
+        }));
+        let expected = write_archive(&path, &all, None);
+        prop_assert_eq!(expected.len(), count.max(kept));
         reads_back(&path, &expected);
     }
 }

@@ -21,6 +21,7 @@ testkit::tests![
     the_catalog_table,
     an_existing_output,
     a_missing_image_with_pulling_turned_off,
+    colour_only_on_a_terminal_and_never_with_no_color,
 ];
 
 /// The commands whose `--help` is kept (`man` is hidden but kept too).
@@ -186,4 +187,52 @@ fn a_missing_image_with_pulling_turned_off() {
     let run = create_missing(home.path(), &engine, &["--output", "p.zip"]);
     settings(home.path()).bind(|| insta::assert_snapshot!("image-missing", shown(&run)));
     assert!(!home.path().join("p.zip").exists());
+}
+
+/// Colour on a terminal (a pseudo-terminal from util-linux's `script`),
+/// none when NO_COLOR is set there, none when stderr is not a terminal.
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let home = tempfile::tempdir().unwrap();
+    let missing = home.path().join("missing.zip");
+    let line = format!(
+        "{} inspect-package --package {}",
+        env!("CARGO_BIN_EXE_budgetguard-techops"),
+        missing.display()
+    );
+    let on_terminal = |no_color: bool| {
+        let mut script = std::process::Command::new("script");
+        script
+            .args(["-q", "-e", "-c", &line, "/dev/null"])
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        if no_color {
+            script.env("NO_COLOR", "1");
+        }
+        let out = script.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = on_terminal(false);
+    assert!(
+        coloured.contains("error") && coloured.contains('\u{1b}'),
+        "{coloured:?}"
+    );
+    let plain = on_terminal(true);
+    assert!(
+        plain.contains("error") && !plain.contains('\u{1b}'),
+        "{plain:?}"
+    );
+    let piped = run(bin(home.path(), None)
+        .env_remove("NO_COLOR")
+        .args(["inspect-package", "--package"])
+        .arg(&missing));
+    assert!(
+        piped.stderr.contains("error") && !piped.stderr.contains('\u{1b}'),
+        "{:?}",
+        piped.stderr
+    );
 }
