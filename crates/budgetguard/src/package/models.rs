@@ -393,6 +393,30 @@ fn quote(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A package writer into `path`.
+    fn writer(path: &Path) -> PackageWriter {
+        PackageWriter::new(
+            File::create(path).unwrap(),
+            path,
+            super::super::zip::Compression::None,
+            super::super::zip::DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH),
+            None,
+        )
+    }
+
+    /// The cache `name` in `dir`, listed now.
+    fn source(name: &str, dir: &Path) -> CacheSource {
+        CacheSource {
+            ready: ReadyCache {
+                name: name.into(),
+                dir: dir.to_owned(),
+                image: "demo:1".into(),
+                profiles: Vec::new(),
+            },
+            walked: walk(dir).unwrap(),
+        }
+    }
+
     #[test]
     fn content_met_before_is_stored_once_and_a_matching_head_alone_is_not_enough_to_skip_a_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -411,24 +435,10 @@ mod tests {
         write("b", "other", b"second!");
         let sources: Vec<CacheSource> = ["a", "b"]
             .iter()
-            .map(|name| CacheSource {
-                ready: ReadyCache {
-                    name: (*name).into(),
-                    dir: dir.path().join(name),
-                    image: "demo:1".into(),
-                    profiles: Vec::new(),
-                },
-                walked: walk(&dir.path().join(name)).unwrap(),
-            })
+            .map(|name| source(name, &dir.path().join(name)))
             .collect();
         let path = dir.path().join("p.zip");
-        let mut package = PackageWriter::new(
-            File::create(&path).unwrap(),
-            &path,
-            super::super::zip::Compression::None,
-            super::super::zip::DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH),
-            None,
-        );
+        let mut package = writer(&path);
         let caches = write_caches(
             &mut package,
             &sources,
@@ -461,26 +471,11 @@ mod tests {
         let cache = dir.path().join("cache");
         std::fs::create_dir_all(&cache).unwrap();
         std::fs::write(cache.join("weights"), b"listed bytes").unwrap();
-        let walked = walk(&cache).unwrap();
+        let sources = [source("cache", &cache)];
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(cache.join("weights"), b"other! bytes").unwrap();
-        let sources = [CacheSource {
-            ready: ReadyCache {
-                name: "cache".into(),
-                dir: cache.clone(),
-                image: "demo:1".into(),
-                profiles: Vec::new(),
-            },
-            walked,
-        }];
         let path = dir.path().join("p.zip");
-        let mut package = PackageWriter::new(
-            File::create(&path).unwrap(),
-            &path,
-            super::super::zip::Compression::None,
-            super::super::zip::DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH),
-            None,
-        );
+        let mut package = writer(&path);
         let error = write_caches(
             &mut package,
             &sources,
