@@ -27,6 +27,7 @@ testkit::tests![
     an_image_the_engine_built_itself_installs_completely,
     an_uninstall_gives_back_the_tag_a_package_took,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
+    an_engine_that_answers_no_lookup_gives_a_clear_error_in_seconds,
 ];
 
 /// Two images, the second one layer on top of the first, packaged as the
@@ -536,4 +537,75 @@ fn consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_cha
         assert_untouched(&engine, &before, &package_traces(&good), &engine.name);
         assert!(!dir.exists(), "nothing written: {error}");
     }
+}
+
+/// An engine that answers its version, then nothing: a lookup (here the
+/// inspect of the node's image) fails after its 30 s limit with the
+/// engine's own message, not after the two minutes of other calls.
+fn an_engine_that_answers_no_lookup_gives_a_clear_error_in_seconds() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+
+    let home = tempfile::tempdir().unwrap();
+    let socket = home.path().join("hung.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut request = String::new();
+                    if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut header = String::new();
+                    while reader.read_line(&mut header).unwrap_or(0) > 2 {
+                        header.clear();
+                    }
+                    if !request.contains("/version") && !request.contains("/_ping") {
+                        // Hung: the connection stays open, unanswered.
+                        std::thread::sleep(std::time::Duration::from_secs(600));
+                        return;
+                    }
+                    let body = r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let catalog = write_catalog(home.path(), &[("Hung", "budgetguard/hung:1", free_port())]);
+    let output = home.path().join("out").join("hung.zip");
+    std::fs::create_dir_all(output.parent().unwrap()).unwrap();
+    let started = std::time::Instant::now();
+    let run = crate::support::run(
+        bin(home.path(), Some(&format!("unix://{}", socket.display())))
+            .args([
+                "create-install-package",
+                "--no-pull",
+                "--nodes",
+                "Hung",
+                "--output",
+            ])
+            .arg(&output)
+            .arg("--catalog")
+            .arg(&catalog),
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the Docker engine stopped answering while inspect image `budgetguard/hung:1` (nothing for 30 s)"),
+        "{}",
+        run.stderr
+    );
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+    assert!(files_in(output.parent().unwrap()).is_empty());
 }
