@@ -150,18 +150,7 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
         // Install, starting the nodes although the package says not to.
         browser.click("input[name='start'][value='start']").await;
         assert!(browser.enabled("#install-button").await);
-        browser.click("#install-button").await;
-        let steps = browser
-            .job_steps(Duration::from_secs(600), || async {
-                !browser.shown("#cancel-button").await && browser.shown(".outcome").await
-            })
-            .await;
-        assert_eq!(
-            browser.text("#job-title").await,
-            "Package installed",
-            "{}",
-            browser.text("#job").await
-        );
+        let steps = browser.install_package(Duration::from_secs(600)).await;
         let nodes = browser.text("#result-nodes").await;
         assert!(nodes.contains("running"), "{nodes}");
         assert!(

@@ -243,18 +243,7 @@ fn create_a_package_with_models_in_the_browser() {
             .wait_text("#inspection", &cache, Duration::from_secs(30))
             .await;
         browser.click("input[name='start'][value='stop']").await;
-        browser.click("#install-button").await;
-        let steps = browser
-            .job_steps(Duration::from_secs(300), || async {
-                !browser.shown("#cancel-button").await && browser.shown(".outcome").await
-            })
-            .await;
-        assert_eq!(
-            browser.text("#job-title").await,
-            "Package installed",
-            "{}",
-            browser.text("#job").await
-        );
+        let steps = browser.install_package(Duration::from_secs(300)).await;
         let written = browser.text("#result-installed-models").await;
         assert!(written.contains("written"), "{written} (steps: {steps:?})");
         assert!(browser.text("#result-signer").await.starts_with("Nobody"));

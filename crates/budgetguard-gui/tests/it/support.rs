@@ -430,6 +430,24 @@ impl Browser {
         steps
     }
 
+    /// Clicks Install, follows the job's steps until it ends (within
+    /// `limit`) and checks that the package was installed; returns the steps.
+    pub async fn install_package(&self, limit: Duration) -> Vec<String> {
+        self.click("#install-button").await;
+        let steps = self
+            .job_steps(limit, || async {
+                !self.shown("#cancel-button").await && self.shown(".outcome").await
+            })
+            .await;
+        assert_eq!(
+            self.text("#job-title").await,
+            "Package installed",
+            "{}",
+            self.text("#job").await
+        );
+        steps
+    }
+
     /// Whether an element with this CSS selector is shown.
     pub async fn shown(&self, css: &str) -> bool {
         match self.driver.find(By::Css(css)).await {
