@@ -109,7 +109,11 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
             .wait_for(
                 "the node to be ready again",
                 Duration::from_secs(120),
-                || async { browser.shown(".health-ok").await },
+                // Its row as a live refresh redraws it: with its buttons.
+                || async {
+                    browser.shown(".health-ok").await
+                        && browser.shown("button[data-action='restart']").await
+                },
             )
             .await;
         assert_eq!(browser.text("#installed-message").await, "");
