@@ -11,6 +11,7 @@ use std::process::Command;
 use testkit::engines::{self, TestEngine};
 use testkit::images::ImageGuard;
 use testkit::model_server::ModelServer;
+use testkit::proxy::CuttingProxy;
 
 use crate::install_errors::{
     assert_untouched, engine_state, error_text, flip_byte, package_traces,
@@ -25,6 +26,7 @@ testkit::tests![
     nodes_of_one_cache_share_it_and_a_stopped_install_resumes,
     damaged_or_hostile_models_are_refused_and_change_nothing,
     the_preflight_says_when_the_models_do_not_fit_the_gpu,
+    an_engine_that_hangs_during_a_fill_gives_a_clear_error_and_leaves_no_container,
 ];
 
 /// The bearer token the test model server wants, as NGC would.
@@ -138,6 +140,24 @@ fn installer(home: &Path, engine: &TestEngine, dir: &Path) -> Command {
         .env("BUDGETGUARD_INSTALL_DIR", dir)
         .env_remove("DEMO_NIM_MODEL_SERVER");
     command
+}
+
+/// The fill containers of `image` (a test's own copy of the Demo image),
+/// so that tests running at once do not see each other's.
+fn fill_containers(engine: &TestEngine, image: &str) -> Vec<String> {
+    engine
+        .docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=com.budgetguard.job=fill",
+            "--format",
+            "{{.Names}} {{.Image}}",
+        ])
+        .lines()
+        .filter(|line| line.ends_with(&format!(" {image}")))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What a model test on the primary engine starts from: the engine, a
@@ -788,14 +808,8 @@ fn an_interrupted_fill_resumes_where_it_stopped() {
     assert!(!output.exists());
     let partial = server.bytes_served();
     assert!(partial > 0, "something was downloaded before Ctrl-C");
-    let left = engine.docker_ok(&[
-        "ps",
-        "-a",
-        "-q",
-        "--filter",
-        "label=com.budgetguard.job=fill",
-    ]);
-    assert!(left.trim().is_empty(), "the fill container is gone: {left}");
+    let left = fill_containers(&engine, &demo);
+    assert!(left.is_empty(), "the fill container is gone: {left:?}");
     // Nothing goes on downloading once the create is interrupted.
     std::thread::sleep(std::time::Duration::from_secs(1));
     assert!(partly(), "the partial download stays partial");
@@ -818,4 +832,52 @@ fn an_interrupted_fill_resumes_where_it_stopped() {
         "served {} for {total} bytes of files: little was downloaded twice",
         server.bytes_served()
     );
+}
+
+/// An engine that hangs while a fill runs (here it stops answering lookups
+/// of the fill's container, whose slow download goes on) ends the create
+/// with the engine's message within a minute or so, not when the download
+/// ends; the fill's container is removed and no package is written.
+fn an_engine_that_hangs_during_a_fill_gives_a_clear_error_and_leaves_no_container() {
+    let (engine, demo, _copy, home, server, cache) = model_fixture("hung-fill", 6 << 20);
+    let Some(socket) = engine.host.strip_prefix("unix://") else {
+        engines::skip("the engine is not on a unix socket");
+    };
+    // Six minutes of download.
+    server.set_throttle(Some(16 << 10));
+    let proxy = CuttingProxy::hang_requests(Path::new(socket), |line| {
+        line.starts_with("GET ")
+            && line.contains("/containers/budgetguard-fill-")
+            && line.contains("/json")
+    });
+    let catalog = model_catalog(
+        home.path(),
+        &demo,
+        &cache,
+        &[("Hung Fill", free_port(), "base")],
+    );
+    let output = home.path().join("out").join("hung.zip");
+    std::fs::create_dir_all(output.parent().unwrap()).unwrap();
+    let mut command = bin(home.path(), Some(&proxy.host()));
+    command
+        .env("NGC_API_KEY", TOKEN)
+        .env("DEMO_NIM_MODEL_SERVER", server.url())
+        .env("BUDGETGUARD_IDLE_TIMEOUT", "5");
+    let started = std::time::Instant::now();
+    let error = error_text(&create(&mut command, &catalog, "Hung Fill", &output, &[]));
+    let took = started.elapsed();
+    assert!(
+        error.contains(
+            "the Docker engine stopped answering while inspect container `budgetguard-fill-"
+        ) && error.contains("(nothing for 30 s); check it with `docker info`"),
+        "{error}"
+    );
+    assert!(took < std::time::Duration::from_secs(120), "{took:?}");
+    assert!(
+        server.bytes_served() < 6 << 20,
+        "the download was still going"
+    );
+    assert!(files_in(output.parent().unwrap()).is_empty());
+    let left = fill_containers(&engine, &demo);
+    assert!(left.is_empty(), "the fill container is gone: {left:?}");
 }

@@ -1,14 +1,20 @@
 //! Running a one-off container of an image to its end: the NIM utilities that
 //! fill and list a model cache. Its output is passed on line by line; the
-//! container is removed whatever happens.
+//! container is removed whatever happens. A fill may print nothing for long
+//! stretches (a NIM downloading a large file), so its log has no idle limit;
+//! instead the container is looked up every [`WATCH_EVERY`] (or the idle
+//! limit, when shorter), and an engine that does not answer that lookup ends
+//! the run with [`EngineError::Stalled`].
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
+use std::time::Duration;
+
 use futures_util::StreamExt;
 
-use super::{api_error, Engine, EngineError};
+use super::{api_error, idle, Engine, EngineError};
 use crate::Cancel;
 
 /// A one-off container.
@@ -45,11 +51,14 @@ pub struct RunOutput {
 const TAIL: usize = 20;
 /// Standard output kept, at most.
 const MAX_STDOUT: usize = 1 << 20;
+/// How often a running one-off container is looked up.
+const WATCH_EVERY: Duration = Duration::from_secs(60);
 
 impl Engine {
     /// Creates, starts and waits for a container as `spec` says, calling
     /// `on_line` for each line it prints; removes it at the end, or at once
-    /// when `cancel` fires (then [`EngineError::Cancelled`]).
+    /// when `cancel` fires (then [`EngineError::Cancelled`]) or the engine
+    /// stops answering lookups of it (then that lookup's error).
     pub async fn run_to_end(
         &self,
         spec: &RunSpec,
@@ -88,6 +97,7 @@ impl Engine {
             })?;
         let ran = tokio::select! {
             ran = self.follow(&name, on_line) => ran,
+            hung = self.watch(&name) => Err(hung),
             _ = cancel.cancelled() => Err(EngineError::Cancelled),
         };
         let _ = self
@@ -98,6 +108,18 @@ impl Engine {
             )
             .await;
         ran
+    }
+
+    /// Looks the container `name` up at intervals while it runs; returns the
+    /// first lookup that fails (an engine that hangs: a stalled lookup).
+    async fn watch(&self, name: &str) -> EngineError {
+        let every = WATCH_EVERY.min(idle::limit());
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(error) = self.container_state(name).await {
+                return error;
+            }
+        }
     }
 
     /// Starts the container `name` and reads its output until it exits.
