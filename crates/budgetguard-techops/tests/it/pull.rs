@@ -215,6 +215,25 @@ fn images_are_pulled_with_the_users_docker_credentials() {
     );
     assert!(!output.exists());
 
+    // A tag the registry lacks: the engine's 404 is named as such.
+    let absent = format!("{remote}-absent");
+    let absent_catalog = write_catalog(wrong.path(), &[("Absent", &absent, 9133)]);
+    let missing = run(bin(home.path(), Some(&engine.host))
+        .args(["create-install-package", "--nodes", "Absent", "--output"])
+        .arg(&output)
+        .arg("--catalog")
+        .arg(&absent_catalog));
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains(&format!(
+            "error: pulling `{absent}`: 127.0.0.1:{} has no such repository or tag (404)",
+            registry.port
+        )),
+        "{}",
+        missing.stderr
+    );
+    assert!(!output.exists());
+
     // The user's `docker login`: pulled, then packaged.
     let run = run(&mut create(home.path())).success();
     assert!(

@@ -53,6 +53,14 @@ pub enum EngineError {
         /// The image reference.
         image: String,
     },
+    /// The registry has no such repository or tag (the engine answered 404).
+    #[error("pulling `{image}`: {registry} has no such repository or tag (404); check the node's image name and tag in the catalog")]
+    NotInRegistry {
+        /// The image reference.
+        image: String,
+        /// The registry host.
+        registry: String,
+    },
     /// The registry cannot be reached.
     #[error("pulling `{image}`: cannot reach {registry} ({detail}); connect this machine to the network, or pull the image beforehand and use only the images already in the engine")]
     NoNetwork {

@@ -130,14 +130,22 @@ impl Engine {
     }
 }
 
-/// Sorts a pull failure by what the user must do about it. The engine
-/// reports a registry's refusal only as text in its error message, so that
-/// text is read here, once, into a typed error.
+/// Sorts a pull failure by what the user must do about it: by the engine's
+/// status code where it gives one (404: no such image), else by its text.
+/// Docker 20.10 and 26.1 (both stores) answer a refused login and an
+/// unreachable registry alike with 500 and the reason only in the message,
+/// so that text is read here, once, into a typed error.
 fn classify(image: &str, registry: &str, error: bollard::errors::Error) -> EngineError {
-    let detail = crate::error_text(&error);
-    let lower = detail.to_lowercase();
     let registry = registry.to_owned();
     let image = image.to_owned();
+    if let bollard::errors::Error::DockerResponseServerError {
+        status_code: 404, ..
+    } = error
+    {
+        return EngineError::NotInRegistry { image, registry };
+    }
+    let detail = crate::error_text(&error);
+    let lower = detail.to_lowercase();
     // Words, not bare status numbers: digests in the message hold those too.
     if lower.contains("payment required") {
         EngineError::NoEntitlement { image }
@@ -201,5 +209,16 @@ mod tests {
             ),
             EngineError::NoNetwork { .. }
         ));
+        // The status code decides, whatever the text says.
+        let missing = bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message: "manifest for x:1 not found: unauthorized".to_owned(),
+        };
+        let missing = classify("x:1", "docker.io", missing);
+        assert!(
+            matches!(missing, EngineError::NotInRegistry { .. }),
+            "{missing}"
+        );
+        assert!(missing.to_string().contains("(404)"), "{missing}");
     }
 }
