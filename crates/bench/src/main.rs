@@ -2,10 +2,11 @@
 //! own `docker save` and `docker load` on a synthetic image set, and fails
 //! when a target is missed.
 //!
-//! Usage: `budgetguard-bench create|install|models` (engine: `DOCKER_HOST`, default
+//! Usage: `budgetguard-bench create|install|models|registry|entries` (engine: `DOCKER_HOST`, default
 //! `unix:///var/run/docker.sock`; layer size: `BENCH_LAYER_MB`, default 600).
 
 mod create;
+mod entries;
 mod install;
 mod measure;
 mod models;
@@ -14,7 +15,7 @@ mod setup;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: budgetguard-bench create|install|models
+const USAGE: &str = "usage: budgetguard-bench create|install|models|registry|entries
 
   create   time create-install-package (none, deflate, zstd) against `docker save -o`
            on a synthetic two-image set; exits 1 when the `none` case misses a target
@@ -25,11 +26,16 @@ const USAGE: &str = "usage: budgetguard-bench create|install|models
   models   an image and two model caches of about 2 GB (one file in both): create
            against `docker save -o` + `tar -cf`, install against `docker load -i` +
            `tar -xf`, then a second install
+  registry create --from-registry against `skopeo copy` from a local docker-registry,
+           against `docker pull` + create, and an update package (--since)
+  entries  inspect-package of a package of 100 000 one-byte entries against Python's
+           zipfile (no engine needed); exits 1 when it takes 2 s or more
 
 environment:
   DOCKER_HOST        the engine [default: unix:///var/run/docker.sock]
   BENCH_LAYER_MB     size of each of the two big layers in MiB [default: 600; models: 100]
   BENCH_MODEL_MB     models only: a quarter of each cache in MiB [default: 256]
+  BENCH_ENTRIES      entries only: the number of entries [default: 100000]
   BENCH_SOURCE_HOST  install only: the engine the images are made, saved and packaged on
                      [default: DOCKER_HOST]; Docker 26.1's classic store keeps the layers a
                      multi-image save exported, so measure it with another source engine";
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
         Some("install") if args.len() == 1 => install::run(),
         Some("models") if args.len() == 1 => models::run(),
         Some("registry") if args.len() == 1 => registry::run(),
+        Some("entries") if args.len() == 1 => entries::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -255,7 +255,7 @@ pub struct PackageRun {
 }
 
 /// `budgetguard-techops`, next to this executable.
-fn tool_path() -> anyhow::Result<PathBuf> {
+pub fn tool_path() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("find this executable")?;
     let tool = exe
         .parent()
