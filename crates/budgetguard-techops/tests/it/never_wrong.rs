@@ -1,5 +1,5 @@
 //! A workstation is never left wrong: a load the engine refuses half-way, a
-//! Compose failure, links planted in the install folder, a broken or
+//! Compose failure or hang, links planted in the install folder, a broken or
 //! read-only folder, two installs at once, an engine that hangs, an image
 //! the engine built itself on the containerd store, an uninstall after a
 //! package took a tag from the user's image, and re-hashed packages whose
@@ -28,6 +28,7 @@ testkit::tests![
     an_uninstall_gives_back_the_tag_a_package_took,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
     an_engine_that_answers_no_lookup_gives_a_clear_error_in_seconds,
+    a_compose_command_the_engine_hangs_is_stopped_and_taken_back,
 ];
 
 /// Two images, the second one layer on top of the first, packaged as the
@@ -608,4 +609,64 @@ fn an_engine_that_answers_no_lookup_gives_a_clear_error_in_seconds() {
     );
     assert!(took < std::time::Duration::from_secs(60), "{took:?}");
     assert!(files_in(output.parent().unwrap()).is_empty());
+}
+
+/// An engine that hangs while Compose creates the nodes' containers: each
+/// Compose (v2, then v1) is stopped at its time limit, the run is taken
+/// back (images, network, files), and the error says what happened.
+fn a_compose_command_the_engine_hangs_is_stopped_and_taken_back() {
+    let engine = engines::require_primary();
+    let Some(socket) = engine.host.strip_prefix("unix://") else {
+        engines::skip("the engine is not on a unix socket");
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (package, references) = two_image_package(&engine, home.path(), "hung-compose");
+    let _cleanup = ImageGuard::new(&engine, references.clone());
+    let proxy = CuttingProxy::hang_requests(Path::new(socket), |line| {
+        line.starts_with("POST ") && line.contains("/containers/create")
+    });
+    let before = engine_state(&engine);
+    for compose in ["docker compose", "docker-compose"] {
+        let dir = home.path().join(compose.replace(' ', "-"));
+        let started = std::time::Instant::now();
+        let run = crate::support::run(
+            bin(home.path(), Some(&proxy.host()))
+                .env("BUDGETGUARD_INSTALL_DIR", &dir)
+                .env("BUDGETGUARD_COMPOSE", compose)
+                .env("BUDGETGUARD_COMPOSE_TIMEOUT", "5")
+                .args(["install-package", "--package"])
+                .arg(&package),
+        );
+        let error = error_text(&run);
+        assert!(
+            error.contains(
+                "did not end within 5 s, so it was stopped: the Docker engine is not answering"
+            ),
+            "{compose}: {error}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(90),
+            "{compose}: {:?}",
+            started.elapsed()
+        );
+        for reference in &references {
+            assert!(
+                !image_exists(&engine, reference),
+                "{compose}: `{reference}` stayed"
+            );
+        }
+        assert!(!dir.join("endpoints.json").exists(), "{compose}");
+        assert!(
+            !dir.join("compose/hung-compose-first").exists(),
+            "{compose}"
+        );
+        let filter = ["-q", "--filter", "name=hung-compose"];
+        let containers = engine.docker_ok(&[&["container", "ls", "-a"][..], &filter].concat());
+        let networks = engine.docker_ok(&[&["network", "ls"][..], &filter].concat());
+        assert!(
+            containers.trim().is_empty() && networks.trim().is_empty(),
+            "{compose}: containers {containers}, networks {networks}"
+        );
+        assert_untouched(&engine, &before, &package_traces(&package), compose);
+    }
 }

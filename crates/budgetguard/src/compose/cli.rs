@@ -32,10 +32,20 @@ pub enum ComposeError {
     },
 }
 
-/// How long one Compose command may take: creating, starting or stopping
-/// containers of images already loaded takes seconds; a stop waits for
-/// each container at most 10 s.
+/// How long one Compose command may take unless `BUDGETGUARD_COMPOSE_TIMEOUT`
+/// says: creating, starting or stopping containers of images already loaded
+/// takes seconds; a stop waits for each container at most 10 s.
 const COMMAND_LIMIT: Duration = Duration::from_secs(600);
+
+/// The limit of one Compose command: `BUDGETGUARD_COMPOSE_TIMEOUT` seconds,
+/// else [`COMMAND_LIMIT`].
+fn command_limit() -> Duration {
+    std::env::var("BUDGETGUARD_COMPOSE_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|seconds| *seconds > 0)
+        .map_or(COMMAND_LIMIT, Duration::from_secs)
+}
 
 /// How long `compose version` may take while Compose is looked for.
 const VERSION_LIMIT: Duration = Duration::from_secs(30);
@@ -77,7 +87,7 @@ impl Compose {
                     return Ok(Self {
                         program,
                         docker_host: docker_host.to_owned(),
-                        limit: COMMAND_LIMIT,
+                        limit: command_limit(),
                     });
                 }
             }
