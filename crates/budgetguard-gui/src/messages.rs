@@ -567,6 +567,9 @@ pub(crate) fn problem(problem: &Problem) -> String {
                 "Port {port} is already in use by another program ({address}), so node “{node}” cannot start: stop that program, then try again."
             )
         }
+        Problem::ForeignAddress { node, address } => format!(
+            "Node “{node}” is to listen on {address}, which is not an address of this workstation: ask TechOps for a package whose node listens on 127.0.0.1, or on one of this workstation's addresses."
+        ),
         Problem::InstallFolder { detail } => detail.clone(),
     }
 }

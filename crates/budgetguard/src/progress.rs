@@ -137,6 +137,15 @@ pub enum Warning {
         /// Why.
         reason: String,
     },
+    /// A node of the package listens beyond loopback: anyone who reaches
+    /// that address can use it (a NIM asks for no login).
+    #[error("node `{node}` will listen on {address}, as its package says, so other machines that reach this address can use it, with no login")]
+    ListensBeyondLoopback {
+        /// The node.
+        node: String,
+        /// The address it listens on.
+        address: std::net::IpAddr,
+    },
     /// The tool runs as neither root nor the containers' user, so the
     /// model caches it writes belong to this user.
     #[error("the model caches will belong to user {uid}, not to user 1000 that NIM containers run as: the nodes can read their models but not write into their caches; install as root (sudo) to give the caches to user 1000")]

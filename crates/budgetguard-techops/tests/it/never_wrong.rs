@@ -26,6 +26,9 @@ testkit::tests![
     an_engine_that_stops_answering_gives_a_clear_error_soon,
     an_image_the_engine_built_itself_installs_completely,
     an_uninstall_gives_back_the_tag_a_package_took,
+    a_second_package_of_a_taken_tag_keeps_the_users_image,
+    a_package_that_listens_off_loopback_is_refused_or_warned_about,
+    a_deploy_taken_back_keeps_the_image_it_only_named,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
     an_engine_that_answers_no_lookup_gives_a_clear_error_in_seconds,
     a_compose_command_the_engine_hangs_is_stopped_and_taken_back,
@@ -488,6 +491,102 @@ fn an_uninstall_gives_back_the_tag_a_package_took() {
     );
 }
 
+/// The ID `reference` names on `engine`, if any.
+fn id_of(engine: &TestEngine, reference: &str) -> Option<String> {
+    let out = engine
+        .docker()
+        .args(["image", "inspect", "-f", "{{.Id}}", reference])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Two packages in turn take the tag of a user's image: the user's image
+/// stays kept through the second one's failed and successful installs, and
+/// an uninstall gives the tag back to it. A kept tag that names another
+/// image of the user's already is refused before any change.
+fn a_second_package_of_a_taken_tag_keeps_the_users_image() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let reference = images::unique_reference("taken-twice");
+    let kept = format!("{reference}-before-budgetguard");
+    let image = |seed| ImageSpec {
+        reference: reference.clone(),
+        layers: vec![Layer::Random(40_000, seed)],
+    };
+    let _guard = ImageGuard::new(&engine, vec![reference.clone(), kept.clone()]);
+    let mut package_ids = Vec::new();
+    // Seeds differ in more than their lowest bit, which the generator sets.
+    let packages: Vec<PathBuf> = [("first", 70), ("second", 72)]
+        .into_iter()
+        .map(|(name, seed)| {
+            let _made = images::load(&engine, &[image(seed)]);
+            package_ids.push(id_of(&engine, &reference).unwrap());
+            let package = make_package(
+                &engine,
+                home.path(),
+                &format!("{name}.zip"),
+                &[("Taken Twice", &reference, free_port())],
+            );
+            engine.docker_ok(&["rmi", &reference]);
+            package
+        })
+        .collect();
+    let _user = images::load(&engine, &[image(74)]);
+    let user_image = id_of(&engine, &reference).unwrap();
+    let dir = home.path().join("install");
+
+    // A kept tag that already names another image of the user's.
+    let _other = images::load(
+        &engine,
+        &[ImageSpec {
+            reference: kept.clone(),
+            layers: vec![Layer::Random(40_000, 76)],
+        }],
+    );
+    let before = engine_state(&engine);
+    let error = error_text(&install(home.path(), &engine.host, &dir, &packages[0], &[]));
+    assert!(
+        error.contains(&format!("but `{kept}` already names another image")),
+        "{error}"
+    );
+    assert_untouched(
+        &engine,
+        &before,
+        &package_traces(&packages[0]),
+        "kept tag taken",
+    );
+    assert!(!dir.join("endpoints.json").exists());
+    engine.docker_ok(&["rmi", &kept]);
+
+    install(home.path(), &engine.host, &dir, &packages[0], &[]).success();
+    assert_eq!(id_of(&engine, &kept).as_ref(), Some(&user_image));
+    // The second package fails at Compose: taken back, the user's image
+    // still kept.
+    let failed = crate::support::run(
+        tool(home.path(), &engine, &dir)
+            .env("BUDGETGUARD_COMPOSE", failing_compose(home.path()))
+            .args(["install-package", "--package"])
+            .arg(&packages[1]),
+    );
+    assert!(error_text(&failed).contains("simulated failure"));
+    assert_eq!(id_of(&engine, &reference).as_ref(), Some(&package_ids[0]));
+    assert_eq!(id_of(&engine, &kept).as_ref(), Some(&user_image));
+    // And installed.
+    install(home.path(), &engine.host, &dir, &packages[1], &[]).success();
+    assert_eq!(id_of(&engine, &reference).as_ref(), Some(&package_ids[1]));
+    assert_eq!(id_of(&engine, &kept).as_ref(), Some(&user_image));
+
+    run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+    assert_eq!(id_of(&engine, &reference), Some(user_image));
+    assert_eq!(id_of(&engine, &kept), None);
+    for id in &package_ids {
+        let _ = engine.docker().args(["rmi", id]).output();
+    }
+}
+
 fn consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change() {
     let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
@@ -669,4 +768,120 @@ fn a_compose_command_the_engine_hangs_is_stopped_and_taken_back() {
         );
         assert_untouched(&engine, &before, &package_traces(&package), compose);
     }
+}
+
+/// A package whose node listens on `address` (its Compose file made to
+/// match, the manifest re-hashed), written as `name` in `home`.
+fn listening(good: &Path, home: &Path, name: &str, address: &str) -> PathBuf {
+    let mut repack = Repack::open(good);
+    let node = &mut repack.manifest["nodes"][0];
+    node["listen"] = address.into();
+    let parsed: budgetguard::package::manifest::PackagedNode =
+        serde_json::from_value(node.clone()).unwrap();
+    let yaml = budgetguard::compose::compose_file(&parsed.node, false).to_yaml();
+    repack
+        .entries
+        .insert(parsed.compose_file.clone(), yaml.into_bytes());
+    let path = home.join(name);
+    repack.write(&path);
+    path
+}
+
+/// A package may ask for a node on another address than loopback: one
+/// that is no address of this workstation (it would put a foreign endpoint
+/// into `endpoints.json`) is refused before any change, started or not;
+/// every address (0.0.0.0) installs with a warning and its fix, and
+/// `--listen 127.0.0.1` keeps the node to the workstation.
+fn a_package_that_listens_off_loopback_is_refused_or_warned_about() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let (good, references) = two_image_package(&engine, home.path(), "listens");
+    let _cleanup = ImageGuard::new(&engine, references);
+    let foreign = listening(&good, home.path(), "foreign.zip", "203.0.113.5");
+    let before = engine_state(&engine);
+    let dir = home.path().join("install");
+    for extra in [&[][..], &["--no-start"][..]] {
+        let error = error_text(&install(home.path(), &engine.host, &dir, &foreign, extra));
+        assert!(
+            error.contains(
+                "is to listen on 203.0.113.5, which is not an address of this workstation"
+            ),
+            "{error}"
+        );
+        assert_untouched(&engine, &before, &package_traces(&foreign), "foreign");
+        assert!(!dir.join("endpoints.json").exists());
+    }
+
+    let open = listening(&good, home.path(), "open.zip", "0.0.0.0");
+    let installed = install(home.path(), &engine.host, &dir, &open, &[]).success();
+    assert!(
+        installed
+            .stderr
+            .contains("will listen on 0.0.0.0, as its package says"),
+        "{}",
+        installed.stderr
+    );
+    assert!(
+        installed
+            .hints()
+            .contains(&"pass `--listen 127.0.0.1` to keep the node to this workstation"),
+        "{}",
+        installed.stderr
+    );
+    run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+    let kept = install(
+        home.path(),
+        &engine.host,
+        &dir,
+        &open,
+        &["--listen", "127.0.0.1"],
+    )
+    .success();
+    assert!(!kept.stderr.contains("will listen on"), "{}", kept.stderr);
+    let endpoints = std::fs::read_to_string(dir.join("endpoints.json")).unwrap();
+    assert!(endpoints.contains("127.0.0.1"), "{endpoints}");
+    run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+}
+
+/// `deploy-local` pulls a node's image that the engine holds under another
+/// tag of the user's; when Compose then fails, the rollback takes back only
+/// the new name, never the user's image.
+fn a_deploy_taken_back_keeps_the_image_it_only_named() {
+    let engine = engines::require_primary();
+    let registry =
+        testkit::registry::TestRegistry::start().unwrap_or_else(testkit::registry::no_registry);
+    let pushed = registry.push_image(
+        &format!("deploy-named-{}", std::process::id()),
+        "1",
+        &[testkit::registry::PushLayer::Gzip(Layer::Random(
+            100_000, 77,
+        ))],
+    );
+    let users = images::unique_reference("users-own");
+    let _guard = ImageGuard::new(&engine, vec![pushed.reference.clone(), users.clone()]);
+    engine.docker_ok(&["pull", &pushed.reference]);
+    engine.docker_ok(&["tag", &pushed.reference, &users]);
+    engine.docker_ok(&["rmi", &pushed.reference]);
+    let user_image = id_of(&engine, &users).unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let catalog = write_catalog(home.path(), &[("Named", &pushed.reference, free_port())]);
+    let dir = home.path().join("install");
+    let failed = crate::support::run(
+        tool(home.path(), &engine, &dir)
+            .env("BUDGETGUARD_COMPOSE", failing_compose(home.path()))
+            .args(["deploy-local", "--nodes", "Named", "--catalog"])
+            .arg(&catalog),
+    );
+    assert!(error_text(&failed).contains("simulated failure"));
+    assert_eq!(
+        id_of(&engine, &users),
+        Some(user_image),
+        "the user's image stays"
+    );
+    assert_eq!(
+        id_of(&engine, &pushed.reference),
+        None,
+        "the pulled name is taken back"
+    );
 }

@@ -82,7 +82,7 @@ pub fn compose_file(node: &Node, offline: bool) -> ComposeFile {
         environment: node
             .container_environment()
             .into_iter()
-            .map(|(k, v)| format!("{k}={}", v.replace('$', "$$")))
+            .map(|(k, v)| format!("{k}={}", literal(&v)))
             .collect(),
         env_file: if node.credentials.is_empty() || offline_cache.is_some() {
             Vec::new()
@@ -94,12 +94,12 @@ pub fn compose_file(node: &Node, offline: bool) -> ComposeFile {
             .cache_mount
             .iter()
             .map(|path| match offline_cache {
-                Some(cache) => format!("{}:{path}", models_folder(cache)),
-                None => format!("./cache:{path}"),
+                Some(cache) => format!("{}:{}", models_folder(cache), literal(path)),
+                None => format!("./cache:{}", literal(path)),
             })
             .collect(),
         restart: "unless-stopped".to_owned(),
-        labels: BTreeMap::from([(NODE_LABEL.to_owned(), node.name.replace('$', "$$"))]),
+        labels: BTreeMap::from([(NODE_LABEL.to_owned(), literal(&node.name))]),
         deploy: node.gpu.then(|| Deploy {
             resources: Resources {
                 reservations: Reservations {
@@ -115,6 +115,12 @@ pub fn compose_file(node: &Node, offline: bool) -> ComposeFile {
     ComposeFile {
         services: BTreeMap::from([(node.service_name(), service)]),
     }
+}
+
+/// `text` as Compose reads it, not as a `$VARIABLE` of the environment
+/// Compose runs in (which may hold the workstation's secrets).
+fn literal(text: &str) -> String {
+    text.replace('$', "$$")
 }
 
 /// `127.0.0.1:8001:8000`: the port, published on the node's address only.
@@ -196,7 +202,11 @@ mod tests {
     fn dollar_signs_are_escaped() {
         let mut node = Catalog::builtin().get("Demo").unwrap().clone();
         node.environment.insert("PASSWORDLESS".into(), "a$b".into());
+        node.cache_mount = Some("/opt/${HF_TOKEN}".into());
         let yaml = compose_file(&node, false).to_yaml();
         assert!(yaml.contains("PASSWORDLESS=a$$b"), "{yaml}");
+        assert!(yaml.contains("./cache:/opt/$${HF_TOKEN}"), "{yaml}");
+        let offline = compose_file(&node, true).to_yaml();
+        assert!(offline.contains(":/opt/$${HF_TOKEN}"), "{offline}");
     }
 }

@@ -71,10 +71,22 @@ pub async fn deploy_local(
         compose: true,
     };
     let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
+    // An image the engine had under another name is the user's: a rollback
+    // only takes back the name the pull added.
+    let ids_before: Vec<String> = engine
+        .local_images()
+        .await?
+        .into_iter()
+        .map(|local| local.info.id)
+        .collect();
     let mut pulled: Vec<LoadedImage> = Vec::new();
-    let undo_pulls = |pulled: Vec<LoadedImage>| async move {
+    let mut named: Vec<String> = Vec::new();
+    let undo_pulls = |pulled: Vec<LoadedImage>, named: Vec<String>| async move {
         for image in pulled {
             let _ = engine.remove_image(&image.id, true).await;
+        }
+        for reference in named {
+            let _ = engine.untag(&reference).await;
         }
     };
     for node in &nodes {
@@ -84,6 +96,9 @@ pub async fn deploy_local(
             _ = cancel.cancelled() => Err(InstallError::Cancelled),
         };
         match info {
+            Ok(info) if before.is_none() && ids_before.contains(&info.id) => {
+                named.push(node.image.clone());
+            }
             Ok(info) if before.is_none() && !pulled.iter().any(|p| p.id == info.id) => {
                 pulled.push(LoadedImage {
                     engine: engine.host().to_owned(),
@@ -95,7 +110,7 @@ pub async fn deploy_local(
             }
             Ok(_) => {}
             Err(e) => {
-                undo_pulls(pulled).await;
+                undo_pulls(pulled, named).await;
                 return Err(e);
             }
         }
@@ -120,7 +135,7 @@ pub async fn deploy_local(
     let applied = match configure.apply(&setups).await {
         Ok(applied) => applied,
         Err(e) => {
-            undo_pulls(pulled).await;
+            undo_pulls(pulled, named).await;
             return Err(e);
         }
     };
@@ -132,7 +147,7 @@ pub async fn deploy_local(
         .and_then(|()| options.dir.write_loaded_images(&loaded));
     if let Err(e) = recorded {
         configure.roll_back(&applied).await;
-        undo_pulls(pulled).await;
+        undo_pulls(pulled, named).await;
         return Err(e);
     }
     let nodes = configure.finish(&setups, applied).await?;

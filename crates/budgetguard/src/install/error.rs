@@ -74,6 +74,15 @@ pub enum InstallError {
         /// Its container.
         container: String,
     },
+    /// A reference the package takes names an image of the user's, and the
+    /// tag where such an image is kept names another one already.
+    #[error("`{reference}` names an image of yours, which the install would keep as `{kept}`, but `{kept}` already names another image; remove or rename one of the two tags, then install again")]
+    KeptTagTaken {
+        /// The package's reference.
+        reference: String,
+        /// The tag that keeps the user's image.
+        kept: String,
+    },
     /// The run was interrupted.
     #[error("interrupted; run the same command again to complete it")]
     Cancelled,

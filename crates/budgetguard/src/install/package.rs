@@ -88,6 +88,17 @@ pub async fn install_package(
     let package = Arc::new(Package::open(&options.package)?);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
     let mut nodes = package_nodes(&package, options.listen)?;
+    for setup in nodes.iter().filter(|_| options.listen.is_none()) {
+        let address = setup.node.listen_address();
+        if !address.is_loopback() {
+            reporter.report(Event::Warning {
+                warning: Warning::ListensBeyondLoopback {
+                    node: setup.node.name.clone(),
+                    address,
+                },
+            });
+        }
+    }
     let start = options
         .start
         .unwrap_or(package.manifest().start_after_install);

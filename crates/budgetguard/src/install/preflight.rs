@@ -83,6 +83,14 @@ pub enum Problem {
         /// The address and port.
         address: String,
     },
+    /// A node is to listen on an address this workstation does not have.
+    #[error("node `{node}` is to listen on {address}, which is not an address of this workstation: listen on one of its addresses, on 0.0.0.0 for all of them, or on 127.0.0.1")]
+    ForeignAddress {
+        /// The node.
+        node: String,
+        /// The address.
+        address: std::net::IpAddr,
+    },
     /// The install folder cannot be used as it is.
     #[error("{detail}")]
     InstallFolder {
@@ -159,11 +167,28 @@ async fn problems(
     disk(facts, needs.load_bytes, &mut problems);
     model_disk(dir, needs.model_bytes, &mut problems);
     duplicate_ports(needs.nodes, &mut problems);
+    addresses(needs.nodes, &mut problems);
     if needs.start {
         gpu(facts, needs.nodes, &mut problems);
         ports(engine, needs.nodes, &mut problems).await;
     }
     problems
+}
+
+/// Every node listens on an address of this workstation (a package may
+/// name any): one that cannot be bound here is not one of its own. Checked
+/// whether or not the nodes start, since `endpoints.json` points there.
+fn addresses(nodes: &[Node], problems: &mut Vec<Problem>) {
+    for node in nodes {
+        let address = node.listen_address();
+        let bound = TcpListener::bind(std::net::SocketAddr::new(address, 0));
+        if bound.is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable) {
+            problems.push(Problem::ForeignAddress {
+                node: node.name.clone(),
+                address,
+            });
+        }
+    }
 }
 
 /// The folder can be written, its state files read, and none of the

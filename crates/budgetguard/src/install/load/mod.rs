@@ -5,7 +5,9 @@
 //! An image of the user's whose tag the package takes would be lost on the
 //! containerd store (an image there is its name), and left dangling, for the
 //! next prune, on the classic store. So before the load it is kept under a
-//! second tag, [`kept_name`], until an uninstall gives the tag back.
+//! second tag, [`kept_name`], until an uninstall gives the tag back. A tag
+//! that named an image an earlier package loaded needs no keeping: the
+//! user's image it took, if any, is kept already, and stays so.
 
 mod plan;
 mod stream;
@@ -37,6 +39,10 @@ pub(crate) struct LoadRun {
     present_before: HashSet<String>,
     /// What each reference of the package named before (an engine ID).
     tags_before: HashMap<String, Option<String>>,
+    /// What each reference's kept tag ([`kept_name`]) named before.
+    kept_before: HashMap<String, Option<String>>,
+    /// The images this tool loaded earlier into this engine.
+    loaded_before: Vec<LoadedImage>,
 }
 
 impl LoadRun {
@@ -68,9 +74,14 @@ impl LoadRun {
             .filter(|id| local.iter().any(|l| &l.info.id == id))
             .collect();
         let mut tags_before = HashMap::new();
+        let mut kept_before = HashMap::new();
         for reference in images.iter().flat_map(|i| &i.references) {
             let named = engine.image(reference).await?.map(|info| info.id);
             tags_before.insert(reference.clone(), named);
+            if let Some(kept) = kept_name(reference) {
+                let named = engine.image(&kept).await?.map(|info| info.id);
+                kept_before.insert(kept, named);
+            }
         }
         let run = Self {
             engine: engine.host().to_owned(),
@@ -78,7 +89,20 @@ impl LoadRun {
             images,
             present_before,
             tags_before,
+            kept_before,
+            loaded_before: loaded,
         };
+        for (reference, previous) in run.displaced() {
+            let user_image = run.loaded_by_tool(reference, previous).is_none();
+            if let (true, Some(kept)) = (user_image, kept_name(reference)) {
+                if matches!(run.kept_before.get(&kept), Some(Some(other)) if other != previous) {
+                    return Err(InstallError::KeptTagTaken {
+                        reference: reference.clone(),
+                        kept,
+                    });
+                }
+            }
+        }
         Ok((run, plan, outcomes))
     }
 
@@ -110,7 +134,7 @@ impl LoadRun {
         cancel: &Cancel,
     ) -> Result<(), InstallError> {
         for (reference, previous) in self.displaced() {
-            if let Some(kept) = kept_name(reference) {
+            if let Some(kept) = self.keeps(reference, previous) {
                 engine.tag(previous, &kept).await?;
                 reporter.report(Event::Note {
                     message: format!("The image `{reference}` named before is kept as `{kept}`"),
@@ -158,6 +182,31 @@ impl LoadRun {
         })
     }
 
+    /// The earlier record of this tool's load of `id` under `reference`.
+    fn loaded_by_tool(&self, reference: &str, id: &str) -> Option<&LoadedImage> {
+        self.loaded_before
+            .iter()
+            .find(|image| image.id == id && image.references.iter().any(|r| r == reference))
+    }
+
+    /// The kept tag this run gives `previous`, the user's image that
+    /// `reference` named: none for an image this tool loaded, or when the
+    /// kept tag names it already.
+    fn keeps(&self, reference: &str, previous: &str) -> Option<String> {
+        let kept = kept_name(reference)?;
+        let unkept = matches!(self.kept_before.get(&kept), Some(None));
+        (unkept && self.loaded_by_tool(reference, previous).is_none()).then_some(kept)
+    }
+
+    /// The user's image `reference` named before this tool's first load
+    /// took it, given `previous`, the image it named before this run.
+    fn original(&self, reference: &str, previous: &str) -> Option<String> {
+        match self.loaded_by_tool(reference, previous) {
+            Some(earlier) => earlier.replaced.get(reference).cloned(),
+            None => Some(previous.to_owned()),
+        }
+    }
+
     /// The images this run put into the engine, as `images.json` records them.
     pub(crate) fn loaded(&self) -> Vec<LoadedImage> {
         self.images
@@ -172,7 +221,7 @@ impl LoadRun {
                 let replaced: BTreeMap<String, String> = self
                     .displaced()
                     .filter(|(r, _)| image.references.contains(r))
-                    .map(|(r, before)| (r.clone(), before.clone()))
+                    .filter_map(|(r, before)| Some((r.clone(), self.original(r, before)?)))
                     .collect();
                 LoadedImage {
                     engine: self.engine.clone(),
@@ -200,7 +249,7 @@ impl LoadRun {
             match (before, now) {
                 (Some(before), now) if now.as_deref() != Some(before) => {
                     let _ = engine.tag(before, reference).await;
-                    if let Some(kept) = kept_name(reference) {
+                    if let Some(kept) = self.keeps(reference, before) {
                         let _ = engine.untag(&kept).await;
                     }
                 }
