@@ -437,6 +437,47 @@ fn the_fallback_script_installs_the_demo_package_without_the_tool() {
     assert!(ready, "the node did not become ready");
     assert!(answer.contains("SUCCESS"), "{answer}");
 
+    // A link planted in the install folder stops the script before anything
+    // changes; nothing is written, chmod-ed or chown-ed through it.
+    for planted in [
+        "compose",
+        "compose/demo-script",
+        "compose/demo-script/cache",
+    ] {
+        let dir = home
+            .path()
+            .join(format!("linked-{}", planted.replace('/', "-")));
+        let outside = tempfile::tempdir().unwrap();
+        let link = dir.join(planted);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+        let mode = std::fs::metadata(outside.path()).unwrap().permissions();
+        let out = Command::new("sh")
+            .arg("install/install.sh")
+            .current_dir(&unzipped)
+            .env("DOCKER_HOST", &engine.host)
+            .env("BUDGETGUARD_INSTALL_DIR", &dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{planted}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{} is a symbolic link; nothing was changed",
+                link.display()
+            )),
+            "{planted}: {stderr}"
+        );
+        assert!(
+            std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+            "{planted}"
+        );
+        assert_eq!(
+            std::fs::metadata(outside.path()).unwrap().permissions(),
+            mode
+        );
+    }
+
     // A tampered file stops the script before anything loads.
     let readme = unzipped.join("README.txt");
     std::fs::write(&readme, "changed").unwrap();

@@ -335,6 +335,27 @@ fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    // A model cache folder planted as a link: refused before any change.
+    let linked = home.path().join("install-linked");
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(linked.join("models")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), linked.join("models").join(&cache)).unwrap();
+    let out = Command::new("sh")
+        .args(["install/install.sh", "--start"])
+        .current_dir(&unzipped)
+        .env("BUDGETGUARD_INSTALL_DIR", &linked)
+        .env("DOCKER_HOST", &target.host)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is a symbolic link; nothing was changed"),
+        "{stderr}"
+    );
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    assert!(!linked.join("compose").exists(), "nothing installed");
+
     let dir = home.path().join("install-script");
     let out = Command::new("sh")
         .args(["install/install.sh", "--start"])

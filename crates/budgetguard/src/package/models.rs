@@ -354,6 +354,23 @@ pub(crate) fn fallback_script(
             script.push_str(&format!("held {} {}\n", quote(&path), file.sha256));
         }
     }
+    // Checked before anything changes: the folders written into are never
+    // links (install.sh checks `$models` itself).
+    script.push_str(
+        "nolink() {\n  \
+           if [ -L \"$1\" ]; then\n    \
+             echo \"error: $1 is a symbolic link; nothing was changed: remove the link and run this again\" >&2\n    \
+             exit 1\n  \
+           fi\n\
+         }\n",
+    );
+    for cache in caches {
+        let root = format!("\"$models\"/{}", quote(&cache.name));
+        script.push_str(&format!("nolink {root}\n"));
+        for dir in &cache.dirs {
+            script.push_str(&format!("nolink {root}/{}\n", quote(dir)));
+        }
+    }
     script.push_str("if [ \"${2:-}\" = check ]; then exit 0; fi\n");
     for cache in caches {
         let root = format!("\"$models\"/{}", quote(&cache.name));

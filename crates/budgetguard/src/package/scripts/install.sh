@@ -36,6 +36,22 @@ fi
 echo "Verifying the package..."
 sha256sum --check --quiet --strict SHA256SUMS || fail "the package is damaged; copy it again"
 
+# Nothing in the install folder is followed through a link: a link planted
+# there would have this script write, chmod or chown outside the folder.
+nolink() {
+  if [ -L "$1" ]; then
+    fail "$1 is a symbolic link; nothing was changed: remove the link and run this again"
+  fi
+}
+nolink "$install_dir/compose"
+nolink "$install_dir/models"
+for dir in compose/*/; do
+  service=$(basename "$dir")
+  nolink "$install_dir/compose/$service"
+  nolink "$install_dir/compose/$service/cache"
+  nolink "$install_dir/compose/$service/docker-compose.yml"
+done
+
 # An update package leaves out what its base package holds: it installs only
 # where the base is installed, and says so before changing anything.
 base=""
