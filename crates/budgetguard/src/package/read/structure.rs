@@ -155,6 +155,7 @@ impl Package {
         // Each reference (as Docker shows it) to the image that has it; one
         // image may have it in two spellings.
         let mut owners = HashMap::new();
+        let base_blobs = self.left_out(|base| &base.blobs);
         for image in &self.manifest.images {
             if !ids.insert(image.id.as_str()) {
                 return Err(not_a_package(Structure::ImageTwice(image.id.clone())));
@@ -175,7 +176,7 @@ impl Package {
             for blob in blobs {
                 let name = layout::blob_entry(layout::hex_of(&blob.digest));
                 let carried = self.listed(&name).map(|e| e.size) == Some(blob.size);
-                if !carried && !self.left_out(|base| &base.blobs, blob) {
+                if !carried && !base_blobs.contains(&(blob.digest.as_str(), blob.size)) {
                     return Err(self.mismatch(&name, EntryProblem::BlobMissing));
                 }
             }
@@ -220,6 +221,7 @@ impl Package {
             })
         };
         let mut names = HashSet::new();
+        let base_files = self.left_out(|base| &base.model_files);
         let mut used = HashSet::new();
         for cache in &self.manifest.caches {
             let name = cache.name.as_str();
@@ -265,10 +267,8 @@ impl Package {
                 }
                 let entry = layout::model_blob_entry(&file.sha256);
                 let carried = self.listed(&entry).map(|e| e.size) == Some(file.size);
-                let left_out = self.left_out(
-                    |base| &base.model_files,
-                    &Blob::plain(format!("sha256:{}", file.sha256), file.size),
-                );
+                let digest = format!("sha256:{}", file.sha256);
+                let left_out = base_files.contains(&(digest.as_str(), file.size));
                 if !carried && !left_out {
                     return Err(invalid(name, CacheProblem::FileMissing(file.path.clone())));
                 }
@@ -292,14 +292,15 @@ impl Package {
         Ok(used)
     }
 
-    /// Whether the base holds `blob` (in the list `of` picks), so that the
-    /// package may leave it out.
-    fn left_out(&self, of: impl Fn(&PackageBase) -> &Vec<Blob>, blob: &Blob) -> bool {
-        self.manifest.base.as_ref().is_some_and(|base| {
-            of(base)
-                .iter()
-                .any(|b| b.digest == blob.digest && b.size == blob.size)
-        })
+    /// The blobs of the list `of` picks in the base, which the package may
+    /// leave out, by digest and size (none without a base).
+    fn left_out(&self, of: impl Fn(&PackageBase) -> &Vec<Blob>) -> HashSet<(&str, u64)> {
+        self.manifest
+            .base
+            .iter()
+            .flat_map(of)
+            .map(|b| (b.digest.as_str(), b.size))
+            .collect()
     }
 
     /// An image's layers are of kinds this tool loads, gzip-compressed
@@ -385,9 +386,12 @@ impl Package {
             ),
         ];
         for (left_out, folder, used) in lists {
+            let used: HashSet<(&str, u64)> =
+                used.iter().map(|b| (b.digest.as_str(), b.size)).collect();
             for blob in left_out {
-                let same = |b: &&Blob| b.digest == blob.digest && b.size == blob.size;
-                if !is_sha256_digest(&blob.digest) || !used.iter().any(same) {
+                if !is_sha256_digest(&blob.digest)
+                    || !used.contains(&(blob.digest.as_str(), blob.size))
+                {
                     return invalid(BaseProblem::Unused(blob.digest.clone()));
                 }
                 let entry = format!("{folder}{}", layout::hex_of(&blob.digest));
