@@ -644,6 +644,22 @@ fn damaged_or_hostile_models_are_refused_and_change_nothing() {
     let lying_path = home.path().join("lying.zip");
     lying.write(&lying_path);
     corpus.push((lying_path, "whose content is missing or of another size"));
+    // A file under the name an install writes another file to first: a
+    // second file `a` would overwrite it, then rename it away.
+    let mut working = Repack::open(&good);
+    let files = working.manifest["caches"][0]["files"]
+        .as_array_mut()
+        .unwrap();
+    let mut partner = files[0].clone();
+    let first = partner["path"].as_str().unwrap().to_owned();
+    partner["path"] = format!("{first}.budgetguard-partial").into();
+    files.push(partner);
+    let working_path = home.path().join("working.zip");
+    working.write(&working_path);
+    corpus.push((
+        working_path,
+        "a name used only for files still being written",
+    ));
 
     let before = engine_state(&engine);
     let traces = package_traces(&good);

@@ -52,8 +52,9 @@ impl Walked {
     }
 }
 
-/// Names a fill leaves while it works, never part of a finished cache.
-fn is_partial(name: &str) -> bool {
+/// Names a fill (or an install) uses while it works, never part of a
+/// finished cache.
+pub(crate) fn is_partial(name: &str) -> bool {
     name.ends_with(".incomplete") || name.ends_with(".budgetguard-partial") || name == ".locks"
 }
 

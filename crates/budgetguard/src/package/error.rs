@@ -245,6 +245,10 @@ pub enum CacheProblem {
     /// A mode beyond permission bits (set-user-ID and the like).
     #[error("gives `{}` a mode beyond read, write and execute", quote(.0))]
     BadMode(String),
+    /// A name that downloads and installs use only while they write (an
+    /// install's temporary name would overwrite such a file).
+    #[error("has `{}`, a name used only for files still being written", quote(.0))]
+    WorkingName(String),
     /// A file whose content is not in the package at its size.
     #[error("has `{}`, whose content is missing or of another size", quote(.0))]
     FileMissing(String),

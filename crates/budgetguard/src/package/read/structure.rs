@@ -251,6 +251,13 @@ impl Package {
                 if !paths.insert(path.as_str()) {
                     return Err(invalid(name, CacheProblem::PathTwice(path.clone())));
                 }
+                if path
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(crate::models::is_partial)
+                {
+                    return Err(invalid(name, CacheProblem::WorkingName(path.clone())));
+                }
             }
             for link in &cache.links {
                 if link.target.is_empty()
