@@ -160,6 +160,33 @@ fn fill_containers(engine: &TestEngine, image: &str) -> Vec<String> {
         .collect()
 }
 
+/// Flips the first byte of the largest model file below `dir` in place and
+/// sets its modification time back; that file and its original bytes.
+fn rewrite_keeping_mtime(dir: &Path) -> (PathBuf, Vec<u8>) {
+    let largest = snapshot(dir)
+        .into_iter()
+        .filter(|(path, _)| std::fs::symlink_metadata(path).unwrap().is_file())
+        .max_by_key(|(_, (size, _, _))| *size)
+        .map(|(path, _)| path)
+        .expect("a model file");
+    let original = std::fs::read(&largest).unwrap();
+    let modified = std::fs::metadata(&largest).unwrap().modified().unwrap();
+    let mut changed = original.clone();
+    changed[0] ^= 0xff;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&largest)
+        .unwrap();
+    std::io::Write::write_all(&mut &file, &changed).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    assert_eq!(
+        std::fs::metadata(&largest).unwrap().modified().unwrap(),
+        modified
+    );
+    (largest, original)
+}
+
 /// What a model test on the primary engine starts from: the engine, a
 /// copy of the Demo image (and its guard), a home folder, a model server of
 /// `bytes` of model files that wants the test token, and a cache name of
@@ -318,6 +345,21 @@ fn the_demo_starts_offline_from_packaged_models_on_every_engine() {
         .json();
         assert_eq!(second["models"]["written"], 0, "{}", target.name);
         assert_eq!(second["changed"], false, "{}", target.name);
+        // A file rewritten in place, its modification time set back (as a
+        // container of the cache's user could): found, and written again.
+        let (tampered, original) = rewrite_keeping_mtime(&cache_dir);
+        let third = run(installer(home.path(), target, &dir)
+            .args(["install-package", "--json", "--package"])
+            .arg(package))
+        .success()
+        .json();
+        assert_eq!(third["models"]["written"], 1, "{}", target.name);
+        assert_eq!(
+            std::fs::read(&tampered).unwrap(),
+            original,
+            "{}",
+            target.name
+        );
         run(installer(home.path(), target, &dir).args(["uninstall", "--all", "--purge-cache"]))
             .success();
         assert!(!cache_dir.exists(), "{}: purged", target.name);

@@ -52,6 +52,9 @@ struct Logged {
     size: u64,
     mtime: i128,
     ino: u64,
+    /// The inode's change time, which no program can set back (a container
+    /// that rewrites a file and resets its modification time changes it).
+    ctime: i128,
 }
 
 /// The caches of a package and what is in place already.
@@ -436,13 +439,14 @@ fn vouched(log: &HashMap<String, Logged>, root: &Path, file: &CacheFile) -> bool
 }
 
 /// Whether the file at `path` is still the one a log line recorded (size,
-/// time and inode).
+/// times and inode).
 fn unchanged(logged: &Logged, path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|meta| {
         meta.is_file()
             && meta.len() == logged.size
             && logged.ino == meta.ino()
             && logged.mtime == mtime_of(&meta)
+            && logged.ctime == ctime_of(&meta)
     })
 }
 
@@ -496,16 +500,23 @@ fn mtime_of(meta: &std::fs::Metadata) -> i128 {
     i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec())
 }
 
-/// Appends `sha256 size mtime inode path` for the file now at `target`.
+/// The change time in nanoseconds.
+fn ctime_of(meta: &std::fs::Metadata) -> i128 {
+    i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec())
+}
+
+/// Appends `sha256 size mtime inode ctime path` for the file now at
+/// `target`.
 fn log_line(log: &mut File, target: &Path, file: &CacheFile) -> Result<(), InstallError> {
     let meta = std::fs::symlink_metadata(target).map_err(InstallError::io("read", target))?;
     writeln!(
         log,
-        "{} {} {} {} {}",
+        "{} {} {} {} {} {}",
         file.sha256,
         file.size,
         mtime_of(&meta),
         meta.ino(),
+        ctime_of(&meta),
         file.path
     )
     .map_err(InstallError::io("write", target))
@@ -526,9 +537,10 @@ fn read_log(path: &Path) -> Result<HashMap<String, Logged>, InstallError> {
     let mut log = HashMap::new();
     for line in io::BufReader::new(file).lines() {
         let line = line.map_err(InstallError::io("read", path))?;
-        let mut parts = line.splitn(5, ' ');
-        let (Some(sha256), Some(size), Some(mtime), Some(ino), Some(name)) = (
+        let mut parts = line.splitn(6, ' ');
+        let (Some(sha256), Some(size), Some(mtime), Some(ino), Some(ctime), Some(name)) = (
             parts.next(),
+            parts.next().and_then(|s| s.parse().ok()),
             parts.next().and_then(|s| s.parse().ok()),
             parts.next().and_then(|s| s.parse().ok()),
             parts.next().and_then(|s| s.parse().ok()),
@@ -543,6 +555,7 @@ fn read_log(path: &Path) -> Result<HashMap<String, Logged>, InstallError> {
                 size,
                 mtime,
                 ino,
+                ctime,
             },
         );
     }
