@@ -393,15 +393,18 @@ fn the_fallback_script_installs_the_demo_package_without_the_tool() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    let script = |dir: &Path, args: &[&str]| {
+        Command::new("sh")
+            .arg("install/install.sh")
+            .args(args)
+            .current_dir(&unzipped)
+            .env("DOCKER_HOST", &engine.host)
+            .env("BUDGETGUARD_INSTALL_DIR", dir)
+            .output()
+            .unwrap()
+    };
     let dir = home.path().join("install");
-    let out = Command::new("sh")
-        .arg("install/install.sh")
-        .arg("--start")
-        .current_dir(&unzipped)
-        .env("DOCKER_HOST", &engine.host)
-        .env("BUDGETGUARD_INSTALL_DIR", &dir)
-        .output()
-        .unwrap();
+    let out = script(&dir, &["--start"]);
     let compose_file = dir.join("compose/demo-script/docker-compose.yml");
     let down = || {
         let _ = Command::new("docker")
@@ -452,13 +455,7 @@ fn the_fallback_script_installs_the_demo_package_without_the_tool() {
         std::fs::create_dir_all(link.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink(outside.path(), &link).unwrap();
         let mode = std::fs::metadata(outside.path()).unwrap().permissions();
-        let out = Command::new("sh")
-            .arg("install/install.sh")
-            .current_dir(&unzipped)
-            .env("DOCKER_HOST", &engine.host)
-            .env("BUDGETGUARD_INSTALL_DIR", &dir)
-            .output()
-            .unwrap();
+        let out = script(&dir, &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{planted}: {stderr}");
         assert!(
@@ -481,13 +478,7 @@ fn the_fallback_script_installs_the_demo_package_without_the_tool() {
     // A tampered file stops the script before anything loads.
     let readme = unzipped.join("README.txt");
     std::fs::write(&readme, "changed").unwrap();
-    let out = Command::new("sh")
-        .arg("install/install.sh")
-        .current_dir(&unzipped)
-        .env("DOCKER_HOST", &engine.host)
-        .env("BUDGETGUARD_INSTALL_DIR", &dir)
-        .output()
-        .unwrap();
+    let out = script(&dir, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the package is damaged"));
 }

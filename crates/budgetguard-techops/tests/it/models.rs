@@ -720,6 +720,29 @@ fn damaged_or_hostile_models_are_refused_and_change_nothing() {
         assert_untouched(&engine, &before, &traces, &package.display().to_string());
     }
 
+    // A model cache folder planted as a link in the install folder is found
+    // by the preflight, before any model file is written.
+    let planted = home.path().join("install-planted");
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(planted.join("models")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), planted.join("models").join(&cache)).unwrap();
+    let result = run(installer(home.path(), &engine, &planted)
+        .args(["install-package", "--package"])
+        .arg(&good));
+    let error = error_text(&result);
+    assert!(error.contains("is a symbolic link"), "{error}");
+    assert!(
+        error.starts_with("error: nothing was changed, because:"),
+        "{error}"
+    );
+    assert!(
+        !result.stderr.contains("Writing models"),
+        "{}",
+        result.stderr
+    );
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    assert_untouched(&engine, &before, &traces, "planted model cache");
+
     // On the TechOps side, a cache with a link out, or a FIFO, is refused.
     let store = home
         .path()

@@ -192,7 +192,7 @@ fn addresses(nodes: &[Node], problems: &mut Vec<Problem>) {
 }
 
 /// The folder can be written, its state files read, and none of the
-/// nodes' paths in it is a link.
+/// nodes' paths in it (Compose folder, cache, model cache) is a link.
 fn install_folder(dir: &InstallDir, nodes: &[Node], problems: &mut Vec<Problem>) {
     let mut checks = vec![
         dir.check_writable(),
@@ -203,6 +203,9 @@ fn install_folder(dir: &InstallDir, nodes: &[Node], problems: &mut Vec<Problem>)
         let node_dir = InstallDir::node_dir_relative(node);
         checks.push(dir.check_no_links(&node_dir.join("cache")));
         checks.push(dir.check_no_links(&node_dir.join("docker-compose.yml")));
+        if let Some(model) = &node.model {
+            checks.push(dir.check_no_links(&Path::new("models").join(&model.cache)));
+        }
     }
     for error in checks.into_iter().filter_map(Result::err) {
         problems.push(Problem::InstallFolder {
