@@ -856,3 +856,48 @@ fn opening_time_grows_linearly_with_the_entries() {
         "10 000 in {small:?}, 40 000 in {large:?}"
     );
 }
+
+/// The shortest of two openings of an update package whose image has
+/// `layers` layers, every one left out (its base holds them).
+fn time_to_open_update(layers: usize) -> Duration {
+    use budgetguard::package::manifest::Blob;
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("update.zip");
+    let mut contents = support::package::demo();
+    let left_out: Vec<Blob> = (0..layers)
+        .map(|i| {
+            let digest = hex::encode(sha2::Sha256::digest(i.to_le_bytes()));
+            Blob::plain(format!("sha256:{digest}"), 1000)
+        })
+        .collect();
+    contents.images[0].layers = left_out.clone();
+    contents.write(&path, |manifest| {
+        manifest["format_version"] = 3.into();
+        manifest["base"] = serde_json::json!({
+            "package_id": "0".repeat(64),
+            "blobs": left_out,
+        });
+    });
+    (0..2)
+        .map(|_| {
+            let started = Instant::now();
+            let package = Package::open(&path).unwrap();
+            let took = started.elapsed();
+            assert_eq!(package.manifest().images[0].layers.len(), layers);
+            took
+        })
+        .min()
+        .unwrap()
+}
+
+/// An update manifest that leaves out many layers opens in time in
+/// proportion to them: a hostile one cannot make the check of what its
+/// base holds quadratic.
+#[test]
+fn opening_an_update_grows_linearly_with_the_layers_left_out() {
+    let small = time_to_open_update(5_000);
+    let large = time_to_open_update(20_000);
+    eprintln!("opened 5 000 left-out layers in {small:?}, 20 000 in {large:?}");
+    assert!(large < small * 8, "5 000 in {small:?}, 20 000 in {large:?}");
+}
