@@ -85,16 +85,34 @@ impl Context {
         Arc::new(TerminalReporter::new(&self.printer))
     }
 
-    /// A cancellation token cancelled by Ctrl-C.
+    /// A cancellation token cancelled by Ctrl-C, SIGTERM or SIGHUP (see
+    /// [`end_signal`]), so that each takes back its work.
     pub fn cancel_on_ctrl_c(&self) -> budgetguard::Cancel {
         let cancel = budgetguard::Cancel::new();
         let token = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                tracing::info!("Ctrl-C: cancelling");
-                token.cancel();
-            }
+            let signal = end_signal().await;
+            tracing::info!(signal, "cancelling");
+            token.cancel();
         });
         cancel
+    }
+}
+
+/// Waits for a signal that ends a run: Ctrl-C, SIGTERM (`kill`, a service
+/// manager) or SIGHUP (a closed terminal); returns its name.
+pub async fn end_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "Ctrl-C";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+        _ = hup.recv() => "SIGHUP",
     }
 }

@@ -27,7 +27,8 @@ pub async fn run(ctx: &Context, args: &GuiArgs) -> anyhow::Result<()> {
         }
     }
     gui.run(async {
-        let _ = tokio::signal::ctrl_c().await;
+        let signal = crate::context::end_signal().await;
+        tracing::info!(signal, "stopping the GUI");
     })
     .await?;
     Ok(())

@@ -234,6 +234,7 @@ fn ctrl_c_stops_the_export_and_leaves_nothing() {
     let (code, rest) = interrupt_after(
         &mut create_small(&engine, home.path(), &out_dir.join("p.zip")),
         "Exporting images (",
+        "INT",
     );
     assert_eq!(code, Some(1), "{rest}");
     assert!(

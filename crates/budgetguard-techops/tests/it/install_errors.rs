@@ -16,7 +16,7 @@ use crate::support::*;
 testkit::tests![
     bad_packages_are_refused_each_with_its_own_error_and_change_nothing,
     the_preflight_names_every_problem_before_anything_changes,
-    ctrl_c_during_the_load_changes_nothing_and_a_rerun_completes,
+    an_interrupted_load_changes_nothing_and_a_rerun_completes,
     a_connection_lost_mid_load_changes_nothing_and_a_rerun_completes,
 ];
 
@@ -438,27 +438,32 @@ fn big_package(engine: &TestEngine, home: &Path, mib: u64, seed: u64) -> (PathBu
     (package, spec.reference)
 }
 
-fn ctrl_c_during_the_load_changes_nothing_and_a_rerun_completes() {
+/// Ctrl-C, or a SIGTERM (`kill`, a service manager), in the middle of the
+/// load: the run takes itself back; a second run completes.
+fn an_interrupted_load_changes_nothing_and_a_rerun_completes() {
     let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
     let (package, reference) = big_package(&engine, home.path(), 300, 71);
     let _cleanup = images::ImageGuard::new(&engine, vec![reference.clone()]);
     let before = engine_state(&engine);
     let dir = home.path().join("install");
-    let (code, rest) = interrupt_after(
-        bin(home.path(), Some(&engine.host))
-            .env("BUDGETGUARD_INSTALL_DIR", &dir)
-            .args(["install-package", "--package"])
-            .arg(&package),
-        "Loading images (",
-    );
-    assert_eq!(code, Some(1), "{rest}");
-    assert!(
-        rest.contains("error: interrupted; run the same command again to complete it"),
-        "{rest}"
-    );
-    assert_untouched(&engine, &before, &package_traces(&package), "interrupted");
-    assert!(!dir.exists());
+    for signal in ["INT", "TERM"] {
+        let (code, rest) = interrupt_after(
+            bin(home.path(), Some(&engine.host))
+                .env("BUDGETGUARD_INSTALL_DIR", &dir)
+                .args(["install-package", "--package"])
+                .arg(&package),
+            "Loading images (",
+            signal,
+        );
+        assert_eq!(code, Some(1), "{signal}: {rest}");
+        assert!(
+            rest.contains("error: interrupted; run the same command again to complete it"),
+            "{signal}: {rest}"
+        );
+        assert_untouched(&engine, &before, &package_traces(&package), signal);
+        assert!(!dir.exists(), "{signal}");
+    }
 
     install_and_remove(home.path(), &engine, &dir, &package);
 }

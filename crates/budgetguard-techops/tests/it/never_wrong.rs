@@ -29,6 +29,7 @@ testkit::tests![
     a_second_package_of_a_taken_tag_keeps_the_users_image,
     a_package_that_listens_off_loopback_is_refused_or_warned_about,
     a_deploy_taken_back_keeps_the_image_it_only_named,
+    a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
     an_engine_that_answers_no_lookup_gives_a_clear_error_in_seconds,
     a_compose_command_the_engine_hangs_is_stopped_and_taken_back,
@@ -883,5 +884,85 @@ fn a_deploy_taken_back_keeps_the_image_it_only_named() {
         id_of(&engine, &pushed.reference),
         None,
         "the pulled name is taken back"
+    );
+}
+
+/// A run killed after the load, while Compose creates the containers
+/// (SIGKILL or a power cut: no chance to take itself back): the next run
+/// completes, and `uninstall` still removes the package's image and gives
+/// back the tag it took from the user's image.
+fn a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled() {
+    use std::os::unix::process::CommandExt;
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let reference = images::unique_reference("killed");
+    let kept = format!("{reference}-before-budgetguard");
+    let spec = |seed| ImageSpec {
+        reference: reference.clone(),
+        layers: vec![Layer::Random(60_000, seed)],
+    };
+    let _guard = ImageGuard::new(&engine, vec![reference.clone(), kept.clone()]);
+    let _made = images::load(&engine, &[spec(80)]);
+    let package_image = id_of(&engine, &reference).unwrap();
+    let package = make_package(
+        &engine,
+        home.path(),
+        "killed.zip",
+        &[("Killed", &reference, free_port())],
+    );
+    engine.docker_ok(&["rmi", &reference]);
+    let _theirs = images::load(&engine, &[spec(82)]);
+    let user_image = id_of(&engine, &reference).unwrap();
+
+    let marker = home.path().join("compose-started");
+    let hanging = home.path().join("hanging-compose");
+    std::fs::write(
+        &hanging,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = up ] && {{ touch '{}'; exec sleep 600; }}; done\nexec docker compose \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hanging, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = home.path().join("install");
+    let mut child = tool(home.path(), &engine, &dir)
+        .env("BUDGETGUARD_COMPOSE", &hanging)
+        .args(["install-package", "--package"])
+        .arg(&package)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(started.elapsed().as_secs() < 60, "Compose never ran");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The tool and its Compose, at once.
+    Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        id_of(&engine, &reference).as_ref(),
+        Some(&package_image),
+        "loaded"
+    );
+
+    install(home.path(), &engine.host, &dir, &package, &[]).success();
+    run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+    assert_eq!(
+        id_of(&engine, &reference),
+        Some(user_image),
+        "the tag is given back"
+    );
+    assert_eq!(id_of(&engine, &kept), None);
+    assert_eq!(
+        id_of(&engine, &package_image),
+        None,
+        "the package's image is gone"
     );
 }

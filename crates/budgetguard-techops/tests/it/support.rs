@@ -267,9 +267,10 @@ pub fn make_package(
 }
 
 /// Starts `command`, waits until its stderr shows a line starting with
-/// `marker`, lets it run 300 ms more, sends SIGINT (Ctrl-C) and returns its
-/// exit code and the rest of its stderr.
-pub fn interrupt_after(command: &mut Command, marker: &str) -> (Option<i32>, String) {
+/// `marker`, lets it run 300 ms more, sends `signal` (`INT` as Ctrl-C does,
+/// `TERM` as `kill` does) and returns its exit code and the rest of its
+/// stderr.
+pub fn interrupt_after(command: &mut Command, marker: &str, signal: &str) -> (Option<i32>, String) {
     use std::io::{BufRead, BufReader};
     let mut child = command
         .stdout(Stdio::null())
@@ -289,7 +290,7 @@ pub fn interrupt_after(command: &mut Command, marker: &str) -> (Option<i32>, Str
     }
     std::thread::sleep(Duration::from_millis(300));
     Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     let mut rest = String::new();

@@ -147,6 +147,24 @@ pub async fn install_package(
         }
     }
 
+    // `images.json` records this run's images before the engine gets them:
+    // a run killed from here on, with no chance to take itself back, leaves
+    // them tracked, so that `uninstall` removes them and gives back the tags
+    // they took. Every failure below writes back the record as it was.
+    let recorded_before = options.dir.images_file().exists().then(|| loaded.clone());
+    for image in run.loaded() {
+        loaded.record(image);
+    }
+    let writes_record = recorded_before.as_ref() != Some(&loaded);
+    if writes_record {
+        options.dir.write_loaded_images(&loaded)?;
+    }
+    let restore_record = || {
+        if writes_record {
+            options.dir.restore_loaded_images(recorded_before.as_ref());
+        }
+    };
+
     // The model files are written while the engine loads the images: the
     // two use different resources. Either one failing stops the other, and
     // the load is taken back, so a damaged model file still leaves the
@@ -185,6 +203,7 @@ pub async fn install_package(
             if streamed.is_ok() {
                 run.undo(engine).await;
             }
+            restore_record();
             return Err(first_cause(placed.err(), streamed.err()));
         }
     };
@@ -201,18 +220,14 @@ pub async fn install_package(
         Ok(applied) => applied,
         Err(e) => {
             run.undo(engine).await;
+            restore_record();
             return Err(e);
         }
     };
-    for image in run.loaded() {
-        loaded.record(image);
-    }
-    let recorded = configure
-        .register(&nodes)
-        .and_then(|()| options.dir.write_loaded_images(&loaded));
-    if let Err(e) = recorded {
+    if let Err(e) = configure.register(&nodes) {
         configure.roll_back(&applied).await;
         run.undo(engine).await;
+        restore_record();
         return Err(e);
     }
     let reports = configure.finish(&nodes, applied).await?;

@@ -152,6 +152,15 @@ impl InstallDir {
         write_state(&self.images_file(), images)
     }
 
+    /// Puts `images.json` back as a run found it: `before`, or no file when
+    /// there was none. Best effort: it runs while a run takes itself back.
+    pub(crate) fn restore_loaded_images(&self, before: Option<&LoadedImages>) {
+        match before {
+            Some(images) => drop(self.write_loaded_images(images)),
+            None => drop(std::fs::remove_file(self.images_file())),
+        }
+    }
+
     /// The installed node called `name` (case-insensitive).
     pub fn installed(&self, name: &str) -> Result<InstalledNode, InstallError> {
         let endpoints = self.endpoints()?;
