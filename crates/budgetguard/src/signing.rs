@@ -361,20 +361,27 @@ impl TrustStore {
     /// Every key trusted (none when the folder does not exist). A file
     /// that is not a key is an error: a store must not be half-read.
     pub fn keys(&self) -> Result<Vec<TrustedKey>, SigningError> {
+        let mut keys: Vec<TrustedKey> = self.files()?.into_iter().map(|(_, key)| key).collect();
+        keys.sort_by_key(TrustedKey::id);
+        Ok(keys)
+    }
+
+    /// Every `*.pub` file of the folder, whatever its name, with its key.
+    fn files(&self) -> Result<Vec<(PathBuf, TrustedKey)>, SigningError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io("read", &self.dir)(e)),
         };
-        let mut keys = Vec::new();
+        let mut files = Vec::new();
         for entry in entries {
             let path = entry.map_err(io("read", &self.dir))?.path();
             if path.extension().is_some_and(|e| e == "pub") {
-                keys.push(TrustedKey::read(&path)?);
+                let key = TrustedKey::read(&path)?;
+                files.push((path, key));
             }
         }
-        keys.sort_by_key(TrustedKey::id);
-        Ok(keys)
+        Ok(files)
     }
 
     /// Trusts `key` (again is fine).
@@ -389,20 +396,37 @@ impl TrustStore {
         Ok(path)
     }
 
-    /// Stops trusting the key `id`; `false` when it was not trusted.
+    /// Stops trusting the key `id`, removing every file that holds it
+    /// (one copied in by hand too); `false` when it was not trusted.
     pub fn remove(&self, id: &str) -> Result<bool, SigningError> {
-        let path = self.dir.join(format!("{}.pub", id.to_uppercase()));
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io("remove", &path)(e)),
+        let mut removed = false;
+        for (path, key) in self.files()? {
+            if key.id().eq_ignore_ascii_case(id) {
+                std::fs::remove_file(&path).map_err(io("remove", &path))?;
+                removed = true;
+            }
         }
+        Ok(removed)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_copied_in_by_hand_is_trusted_and_can_be_removed_by_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = generate(&dir.path().join("techops.key"), None).unwrap();
+        let store = TrustStore::new(dir.path());
+        std::fs::create_dir_all(&store.dir).unwrap();
+        std::fs::copy(&files.public, store.dir.join("techops.key.pub")).unwrap();
+        let ids: Vec<String> = store.keys().unwrap().iter().map(TrustedKey::id).collect();
+        assert_eq!(ids, std::slice::from_ref(&files.key_id));
+        assert!(store.remove(&files.key_id.to_lowercase()).unwrap());
+        assert!(store.keys().unwrap().is_empty());
+        assert!(!store.remove(&files.key_id).unwrap());
+    }
 
     #[test]
     fn a_signed_manifest_is_trusted_only_with_its_key_and_unchanged() {

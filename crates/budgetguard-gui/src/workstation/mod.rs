@@ -433,17 +433,16 @@ impl Workstation {
     /// Stops trusting the key `id`.
     pub(crate) fn distrust(&self, id: &str) -> Result<(), Message> {
         let store = TrustStore::new(self.dir().map_err(Message::new)?.root());
-        let known = self.trusted_keys().map_err(Message::new)?;
-        if !known.iter().any(|k| k.eq_ignore_ascii_case(id.trim())) {
+        let removed = store
+            .remove(id.trim())
+            .map_err(|e| signing_error(&e, Field::TrustKey))?;
+        if !removed {
             return Err(Message::new(format!(
                 "Key {} is not trusted here: nothing to remove.",
                 id.trim()
             )));
         }
-        store
-            .remove(id.trim())
-            .map(drop)
-            .map_err(|e| signing_error(&e, Field::TrustKey))
+        Ok(())
     }
 
     /// The engine and the installed node `name`.
