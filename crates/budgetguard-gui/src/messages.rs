@@ -570,6 +570,17 @@ pub(crate) fn problem(problem: &Problem) -> String {
         Problem::ForeignAddress { node, address } => format!(
             "Node “{node}” is to listen on {address}, which is not an address of this workstation: ask TechOps for a package whose node listens on 127.0.0.1, or on one of this workstation's addresses."
         ),
+        Problem::ContainerOfOtherFolder {
+            node,
+            container,
+            folder,
+        } => format!(
+            "Node “{node}” needs the container name {container}, which a container {} has already: uninstall the node there, or remove that container, then try again.",
+            match folder {
+                Some(folder) => format!("of another install folder ({folder})"),
+                None => "made by hand".to_owned(),
+            }
+        ),
         Problem::InstallFolder { detail } => detail.clone(),
     }
 }

@@ -177,10 +177,20 @@ fn create_a_package_with_models_in_the_browser() {
                 Duration::from_secs(10),
             )
             .await;
-        // The README's picture: the file may be replaced now.
+        // The README's picture: the file may be replaced now. (Ticked again
+        // should a live refresh have drawn the form anew meanwhile.)
         browser.click("#force").await;
         browser
             .wait_for("Create to be enabled", Duration::from_secs(20), || async {
+                if !browser
+                    .find("#force")
+                    .await
+                    .is_selected()
+                    .await
+                    .unwrap_or(true)
+                {
+                    browser.click("#force").await;
+                }
                 browser.enabled("#create-button").await
             })
             .await;

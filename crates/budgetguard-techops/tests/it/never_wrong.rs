@@ -30,6 +30,7 @@ testkit::tests![
     a_package_that_listens_off_loopback_is_refused_or_warned_about,
     a_deploy_taken_back_keeps_the_image_it_only_named,
     a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled,
+    a_node_of_another_install_folder_is_never_taken_over,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
     an_engine_that_answers_no_lookup_gives_a_clear_error_in_seconds,
     a_compose_command_the_engine_hangs_is_stopped_and_taken_back,
@@ -965,4 +966,45 @@ fn a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled() 
         None,
         "the package's image is gone"
     );
+}
+
+/// Two install folders on one engine (two users, say): a node installed
+/// from one is refused by the other before any change, so that neither
+/// Compose nor a rollback there takes over or removes the first one's
+/// container.
+fn a_node_of_another_install_folder_is_never_taken_over() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let (package, references) = two_image_package(&engine, home.path(), "two-folders");
+    let _cleanup = ImageGuard::new(&engine, references);
+    let first = home.path().join("first");
+    install(home.path(), &engine.host, &first, &package, &[]).success();
+    let container =
+        |name: &str| engine.docker_ok(&["inspect", "-f", "{{.Id}} {{.State.Status}}", name]);
+    let before = [
+        container("budgetguard-two-folders-first"),
+        container("budgetguard-two-folders-second"),
+    ];
+
+    let second = home.path().join("second");
+    let error = error_text(&install(home.path(), &engine.host, &second, &package, &[]));
+    assert!(
+        error.contains(&format!(
+            "container `budgetguard-two-folders-first` exists already, made from `{}`, another install folder",
+            first.join("compose/two-folders-first").display()
+        )),
+        "{error}"
+    );
+    assert!(!second.exists(), "nothing written: {error}");
+    assert_eq!(
+        [
+            container("budgetguard-two-folders-first"),
+            container("budgetguard-two-folders-second")
+        ],
+        before,
+        "the first folder's containers are untouched"
+    );
+    // The first folder itself installs again, and uninstalls.
+    install(home.path(), &engine.host, &first, &package, &[]).success();
+    run(tool(home.path(), &engine, &first).args(["uninstall", "--all"])).success();
 }

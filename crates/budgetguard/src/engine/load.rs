@@ -187,6 +187,25 @@ impl Engine {
         }))
     }
 
+    /// The value of the label `label` of the container `name`: `None` when
+    /// there is no such container, `Some(None)` when it lacks the label.
+    pub async fn container_label(
+        &self,
+        name: &str,
+        label: &str,
+    ) -> Result<Option<Option<String>>, EngineError> {
+        let started = Instant::now();
+        let container = found(self.lookups().inspect_container(name, None).await, || {
+            format!("inspect container `{name}`")
+        });
+        log_call("inspect container", name, started, &container);
+        Ok(container?.map(|c| {
+            c.config
+                .and_then(|config| config.labels)
+                .and_then(|mut labels| labels.remove(label))
+        }))
+    }
+
     /// Removes an image by reference unless a container uses it; `false`
     /// when the engine keeps it for that reason.
     pub async fn remove_image_if_unused(&self, reference: &str) -> Result<bool, EngineError> {

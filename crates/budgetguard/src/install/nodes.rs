@@ -180,11 +180,17 @@ async fn remove_loaded_image(
         });
         return Ok(());
     };
-    if engine.remove_image_if_unused(reference).await? {
+    if !engine.remove_image_if_unused(reference).await? {
+        // A container still uses it (a node of another install folder on
+        // this engine, say): the tag stays on it, and so does the record.
         reporter.report(Event::Note {
-            message: format!("Removed image {reference}"),
+            message: format!("Kept image {reference}: a container still uses it"),
         });
+        return Ok(());
     }
+    reporter.report(Event::Note {
+        message: format!("Removed image {reference}"),
+    });
     let image = &mut loaded.images[index];
     image.references.retain(|r| r != reference);
     if let Some(previous) = image.replaced.remove(reference) {

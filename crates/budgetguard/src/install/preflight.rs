@@ -91,6 +91,17 @@ pub enum Problem {
         /// The address.
         address: std::net::IpAddr,
     },
+    /// A container of a node's name exists, made from another folder (an
+    /// install folder of another user, say) or by hand.
+    #[error("node `{node}`'s container `{container}` exists already, {}: uninstall it there, or remove the container, then retry", match folder { Some(f) => format!("made from `{f}`, another install folder"), None => "not made by Compose".to_owned() })]
+    ContainerOfOtherFolder {
+        /// The node.
+        node: String,
+        /// The container.
+        container: String,
+        /// The folder its Compose file was in, when Compose made it.
+        folder: Option<String>,
+    },
     /// The install folder cannot be used as it is.
     #[error("{detail}")]
     InstallFolder {
@@ -168,11 +179,43 @@ async fn problems(
     model_disk(dir, needs.model_bytes, &mut problems);
     duplicate_ports(needs.nodes, &mut problems);
     addresses(needs.nodes, &mut problems);
+    containers(engine, dir, needs.nodes, &mut problems).await;
     if needs.start {
         gpu(facts, needs.nodes, &mut problems);
         ports(engine, needs.nodes, &mut problems).await;
     }
     problems
+}
+
+/// The Compose label that names the folder a container's Compose file was in.
+const WORKING_DIR_LABEL: &str = "com.docker.compose.project.working_dir";
+
+/// No node's container name is taken by a container this install folder
+/// did not make: Compose would take it over, and a rollback or uninstall
+/// here would remove it. Nodes of two install folders on one engine share
+/// container names.
+async fn containers(
+    engine: &Engine,
+    dir: &InstallDir,
+    nodes: &[Node],
+    problems: &mut Vec<Problem>,
+) {
+    // Compose records the folder as it was given, links and all.
+    let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    for node in nodes {
+        let container = crate::compose::container_name(node);
+        let Ok(Some(folder)) = engine.container_label(&container, WORKING_DIR_LABEL).await else {
+            continue;
+        };
+        let own = real(&dir.node_dir(node));
+        if folder.as_deref().map(|f| real(Path::new(f))) != Some(own) {
+            problems.push(Problem::ContainerOfOtherFolder {
+                node: node.name.clone(),
+                container,
+                folder,
+            });
+        }
+    }
 }
 
 /// Every node listens on an address of this workstation (a package may
