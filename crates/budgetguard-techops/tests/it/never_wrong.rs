@@ -31,6 +31,7 @@ testkit::tests![
     a_deploy_taken_back_keeps_the_image_it_only_named,
     a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled,
     a_node_of_another_install_folder_is_never_taken_over,
+    uninstall_removes_the_files_the_folder_gives_not_those_a_state_file_names,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
     an_engine_that_answers_no_lookup_gives_a_clear_error_in_seconds,
     a_compose_command_the_engine_hangs_is_stopped_and_taken_back,
@@ -1007,4 +1008,43 @@ fn a_node_of_another_install_folder_is_never_taken_over() {
     // The first folder itself installs again, and uninstalls.
     install(home.path(), &engine.host, &first, &package, &[]).success();
     run(tool(home.path(), &engine, &first).args(["uninstall", "--all"])).success();
+}
+
+/// `uninstall` works on the Compose file and project the node's settings
+/// give in the install folder: a path in an edited `endpoints.json` is
+/// neither run by Compose nor deleted.
+fn uninstall_removes_the_files_the_folder_gives_not_those_a_state_file_names() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let (package, references) = two_image_package(&engine, home.path(), "state-paths");
+    let _cleanup = ImageGuard::new(&engine, references);
+    let dir = home.path().join("install");
+    install(home.path(), &engine.host, &dir, &package, &[]).success();
+    let victim = home.path().join("victim.yml");
+    std::fs::write(&victim, "the user's own file\n").unwrap();
+    let endpoints = dir.join("endpoints.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&endpoints).unwrap()).unwrap();
+    for node in state["nodes"].as_array_mut().unwrap() {
+        node["compose_file"] = victim.to_str().unwrap().into();
+    }
+    std::fs::write(&endpoints, state.to_string()).unwrap();
+
+    run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "the user's own file\n"
+    );
+    assert!(!dir
+        .join("compose/state-paths-first/docker-compose.yml")
+        .exists());
+    let left = engine.docker_ok(&[
+        "container",
+        "ls",
+        "-a",
+        "-q",
+        "--filter",
+        "name=state-paths",
+    ]);
+    assert!(left.trim().is_empty(), "containers stayed: {left}");
 }

@@ -132,29 +132,48 @@ pub async fn uninstall(
     let _lock = dir.lock(reporter, cancel).await?;
     let mut endpoints = dir.endpoints()?;
     let mut loaded = dir.loaded_images()?;
-    for node in nodes {
+    for asked in nodes {
+        // As recorded now that this run holds the lock: a run that held it
+        // before may have changed the node (another image, say).
+        let Some(node) = endpoints
+            .nodes
+            .iter()
+            .find(|n| n.name == asked.name)
+            .cloned()
+        else {
+            reporter.report(Event::Note {
+                message: format!("{} is not installed any more", asked.name),
+            });
+            continue;
+        };
+        let node = &node;
         reporter.report(Event::Note {
             message: format!("Removing {}", node.name),
         });
         let node_dir = InstallDir::node_dir_relative(&node.node);
         dir.check_no_links(&node_dir.join("docker-compose.yml"))?;
         dir.check_no_links(&node_dir.join("cache"))?;
-        if node.compose_file.exists() {
+        // The file and project the node's settings give in this folder, not
+        // paths read back from a state file.
+        let file = dir.compose_file(&node.node);
+        if file.exists() {
             compose
-                .down(&node.compose_project, &node.compose_file)
+                .down(&crate::compose::project_name(&node.node), &file)
                 .await?;
         }
-        remove(&node.compose_file, false)?;
+        remove(&file, false)?;
         endpoints.nodes.retain(|n| n.name != node.name);
         if purge_cache {
             purge(dir, node, &endpoints)?;
         }
         let _ = std::fs::remove_dir(dir.node_dir(&node.node));
-        dir.write_endpoints(&endpoints)?;
+        // The image first, the node's entry last: a run killed in between
+        // leaves the node listed, for the next uninstall to finish.
         if !endpoints.nodes.iter().any(|n| n.image == node.image) {
             remove_loaded_image(engine, &mut loaded, &node.image, reporter).await?;
             dir.write_loaded_images(&loaded)?;
         }
+        dir.write_endpoints(&endpoints)?;
     }
     Ok(())
 }
