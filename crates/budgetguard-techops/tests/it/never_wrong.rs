@@ -506,6 +506,37 @@ fn id_of(engine: &TestEngine, reference: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// A reference of a test's own, the tag that keeps a user's image of it
+/// when a package takes it, and a guard that removes both.
+struct Tag {
+    reference: String,
+    kept: String,
+    size: u64,
+    _guard: ImageGuard,
+}
+
+impl Tag {
+    fn new(engine: &TestEngine, name: &str, size: u64) -> Self {
+        let reference = images::unique_reference(name);
+        let kept = format!("{reference}-before-budgetguard");
+        let _guard = ImageGuard::new(engine, vec![reference.clone(), kept.clone()]);
+        Self {
+            reference,
+            kept,
+            size,
+            _guard,
+        }
+    }
+
+    /// An image of the reference, of one layer made from `seed`.
+    fn image(&self, seed: u64) -> ImageSpec {
+        ImageSpec {
+            reference: self.reference.clone(),
+            layers: vec![Layer::Random(self.size, seed)],
+        }
+    }
+}
+
 /// Two packages in turn take the tag of a user's image: the user's image
 /// stays kept through the second one's failed and successful installs, and
 /// an uninstall gives the tag back to it. A kept tag that names another
@@ -513,13 +544,9 @@ fn id_of(engine: &TestEngine, reference: &str) -> Option<String> {
 fn a_second_package_of_a_taken_tag_keeps_the_users_image() {
     let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
-    let reference = images::unique_reference("taken-twice");
-    let kept = format!("{reference}-before-budgetguard");
-    let image = |seed| ImageSpec {
-        reference: reference.clone(),
-        layers: vec![Layer::Random(40_000, seed)],
-    };
-    let _guard = ImageGuard::new(&engine, vec![reference.clone(), kept.clone()]);
+    let tag = Tag::new(&engine, "taken-twice", 40_000);
+    let (reference, kept) = (tag.reference.clone(), tag.kept.clone());
+    let image = |seed| tag.image(seed);
     let mut package_ids = Vec::new();
     // Seeds differ in more than their lowest bit, which the generator sets.
     let packages: Vec<PathBuf> = [("first", 70), ("second", 72)]
@@ -897,13 +924,9 @@ fn a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled() 
     use std::os::unix::process::CommandExt;
     let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
-    let reference = images::unique_reference("killed");
-    let kept = format!("{reference}-before-budgetguard");
-    let spec = |seed| ImageSpec {
-        reference: reference.clone(),
-        layers: vec![Layer::Random(60_000, seed)],
-    };
-    let _guard = ImageGuard::new(&engine, vec![reference.clone(), kept.clone()]);
+    let tag = Tag::new(&engine, "killed", 60_000);
+    let (reference, kept) = (tag.reference.clone(), tag.kept.clone());
+    let spec = |seed| tag.image(seed);
     let _made = images::load(&engine, &[spec(80)]);
     let package_image = id_of(&engine, &reference).unwrap();
     let package = make_package(
