@@ -23,6 +23,16 @@ pub mod size;
 /// Cancels long work: the CLI on Ctrl-C, the GUI's cancel button.
 pub type Cancel = tokio_util::sync::CancellationToken;
 
+/// A limit in seconds from the environment variable `name` (a positive
+/// whole number), else `default`.
+pub(crate) fn seconds_from_env(name: &str, default: std::time::Duration) -> std::time::Duration {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|seconds| *seconds > 0)
+        .map_or(default, std::time::Duration::from_secs)
+}
+
 /// An error and the causes its message does not already hold, on one line
 /// joined by `: `: the form every message of this tool takes, on the
 /// terminal and in the GUI alike.

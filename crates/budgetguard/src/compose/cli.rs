@@ -40,11 +40,7 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(600);
 /// The limit of one Compose command: `BUDGETGUARD_COMPOSE_TIMEOUT` seconds,
 /// else [`COMMAND_LIMIT`].
 fn command_limit() -> Duration {
-    std::env::var("BUDGETGUARD_COMPOSE_TIMEOUT")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|seconds| *seconds > 0)
-        .map_or(COMMAND_LIMIT, Duration::from_secs)
+    crate::seconds_from_env("BUDGETGUARD_COMPOSE_TIMEOUT", COMMAND_LIMIT)
 }
 
 /// How long `compose version` may take while Compose is looked for.

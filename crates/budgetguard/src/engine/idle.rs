@@ -16,11 +16,7 @@ const DEFAULT_LIMIT: Duration = Duration::from_secs(600);
 
 /// The idle limit: `BUDGETGUARD_IDLE_TIMEOUT` seconds, else ten minutes.
 pub(crate) fn limit() -> Duration {
-    std::env::var("BUDGETGUARD_IDLE_TIMEOUT")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|seconds| *seconds > 0)
-        .map_or(DEFAULT_LIMIT, Duration::from_secs)
+    crate::seconds_from_env("BUDGETGUARD_IDLE_TIMEOUT", DEFAULT_LIMIT)
 }
 
 /// `stream`, ending with [`EngineError::Stalled`] when no item comes for

@@ -73,27 +73,7 @@ impl Engine {
     /// Every tagged or untagged top-level image, with its layers.
     pub async fn local_images(&self) -> Result<Vec<LocalImage>, EngineError> {
         let started = Instant::now();
-        let mut attempt = 1;
-        let summaries = loop {
-            let listed = self
-                .lookups()
-                .list_images(Some(ListImagesOptionsBuilder::default().build()))
-                .await;
-            match listed {
-                // The containerd store answers 404 while another client's
-                // load or removal of some image is half-way: ask again.
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) if attempt < LIST_ATTEMPTS => {
-                    tracing::debug!(attempt, "the engine could not list its images yet");
-                    tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
-                    attempt += 1;
-                }
-                other => {
-                    break other.map_err(|source| lookup_error("list images".into(), source))?
-                }
-            }
-        };
+        let summaries = self.image_summaries().await?;
         let mut images = Vec::with_capacity(summaries.len());
         for summary in summaries {
             if let Some(info) = self.image(&summary.id).await? {
@@ -109,6 +89,39 @@ impl Engine {
             "listed the engine's images"
         );
         Ok(images)
+    }
+
+    /// The IDs of every tagged or untagged top-level image: one request.
+    pub async fn image_ids(&self) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .image_summaries()
+            .await?
+            .into_iter()
+            .map(|summary| summary.id)
+            .collect())
+    }
+
+    /// The engine's list of images.
+    async fn image_summaries(&self) -> Result<Vec<bollard::models::ImageSummary>, EngineError> {
+        let mut attempt = 1;
+        loop {
+            let listed = self
+                .lookups()
+                .list_images(Some(ListImagesOptionsBuilder::default().build()))
+                .await;
+            match listed {
+                // The containerd store answers 404 while another client's
+                // load or removal of some image is half-way: ask again.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) if attempt < LIST_ATTEMPTS => {
+                    tracing::debug!(attempt, "the engine could not list its images yet");
+                    tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+                    attempt += 1;
+                }
+                other => return other.map_err(|source| lookup_error("list images".into(), source)),
+            }
+        }
     }
 
     /// Tags the image `id` as `reference` (`name:tag`; `latest` when it
@@ -174,13 +187,7 @@ impl Engine {
     /// The state of a container (`running`, `created`, `exited`, …), or `None`
     /// when there is no such container.
     pub async fn container_state(&self, name: &str) -> Result<Option<String>, EngineError> {
-        let started = Instant::now();
-        let container = found(self.lookups().inspect_container(name, None).await, || {
-            format!("inspect container `{name}`")
-        });
-        log_call("inspect container", name, started, &container);
-        let container = container?;
-        Ok(container.map(|c| {
+        Ok(self.inspect_container(name).await?.map(|c| {
             c.state
                 .and_then(|s| s.status)
                 .map_or_else(|| "unknown".to_owned(), |s| s.to_string())
@@ -194,16 +201,24 @@ impl Engine {
         name: &str,
         label: &str,
     ) -> Result<Option<Option<String>>, EngineError> {
+        Ok(self.inspect_container(name).await?.map(|c| {
+            c.config
+                .and_then(|config| config.labels)
+                .and_then(|mut labels| labels.remove(label))
+        }))
+    }
+
+    /// The engine's answer on the container `name`; `None` when there is none.
+    async fn inspect_container(
+        &self,
+        name: &str,
+    ) -> Result<Option<bollard::models::ContainerInspectResponse>, EngineError> {
         let started = Instant::now();
         let container = found(self.lookups().inspect_container(name, None).await, || {
             format!("inspect container `{name}`")
         });
         log_call("inspect container", name, started, &container);
-        Ok(container?.map(|c| {
-            c.config
-                .and_then(|config| config.labels)
-                .and_then(|mut labels| labels.remove(label))
-        }))
+        container
     }
 
     /// Removes an image by reference unless a container uses it; `false`

@@ -73,12 +73,7 @@ pub async fn deploy_local(
     let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
     // An image the engine had under another name is the user's: a rollback
     // only takes back the name the pull added.
-    let ids_before: Vec<String> = engine
-        .local_images()
-        .await?
-        .into_iter()
-        .map(|local| local.info.id)
-        .collect();
+    let ids_before = engine.image_ids().await?;
     let mut pulled: Vec<LoadedImage> = Vec::new();
     let mut named: Vec<String> = Vec::new();
     let undo_pulls = |pulled: Vec<LoadedImage>, named: Vec<String>| async move {

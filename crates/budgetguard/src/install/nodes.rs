@@ -146,7 +146,6 @@ pub async fn uninstall(
             });
             continue;
         };
-        let node = &node;
         reporter.report(Event::Note {
             message: format!("Removing {}", node.name),
         });
@@ -164,7 +163,7 @@ pub async fn uninstall(
         remove(&file, false)?;
         endpoints.nodes.retain(|n| n.name != node.name);
         if purge_cache {
-            purge(dir, node, &endpoints)?;
+            purge(dir, &node, &endpoints)?;
         }
         let _ = std::fs::remove_dir(dir.node_dir(&node.node));
         // The image first, the node's entry last: a run killed in between

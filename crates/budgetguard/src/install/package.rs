@@ -88,15 +88,18 @@ pub async fn install_package(
     let package = Arc::new(Package::open(&options.package)?);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
     let mut nodes = package_nodes(&package, options.listen)?;
-    for setup in nodes.iter().filter(|_| options.listen.is_none()) {
-        let address = setup.node.listen_address();
-        if !address.is_loopback() {
-            reporter.report(Event::Warning {
-                warning: Warning::ListensBeyondLoopback {
-                    node: setup.node.name.clone(),
-                    address,
-                },
-            });
+    // A package's own choice of address is said; `--listen` is the user's.
+    if options.listen.is_none() {
+        for setup in &nodes {
+            let address = setup.node.listen_address();
+            if !address.is_loopback() {
+                reporter.report(Event::Warning {
+                    warning: Warning::ListensBeyondLoopback {
+                        node: setup.node.name.clone(),
+                        address,
+                    },
+                });
+            }
         }
     }
     let start = options

@@ -92,15 +92,18 @@ impl LoadRun {
             kept_before,
             loaded_before: loaded,
         };
+        // A user's image can only be kept where no other image is.
         for (reference, previous) in run.displaced() {
-            let user_image = run.loaded_by_tool(reference, previous).is_none();
-            if let (true, Some(kept)) = (user_image, kept_name(reference)) {
-                if matches!(run.kept_before.get(&kept), Some(Some(other)) if other != previous) {
-                    return Err(InstallError::KeptTagTaken {
-                        reference: reference.clone(),
-                        kept,
-                    });
-                }
+            let Some(kept) = kept_name(reference) else {
+                continue;
+            };
+            let taken =
+                matches!(run.kept_before.get(&kept), Some(Some(other)) if other != previous);
+            if taken && run.loaded_by_tool(reference, previous).is_none() {
+                return Err(InstallError::KeptTagTaken {
+                    reference: reference.clone(),
+                    kept,
+                });
             }
         }
         Ok((run, plan, outcomes))
