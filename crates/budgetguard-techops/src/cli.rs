@@ -108,7 +108,7 @@ pub enum Command {
     DeployLocal(DeployArgs),
 
     /// Show the installed nodes, their state and health.
-    Status,
+    Status(StatusArgs),
 
     /// Start installed nodes and wait until they are ready.
     Start(StartArgs),
@@ -153,7 +153,7 @@ impl Command {
             Command::InstallCredentials(args) => credentials::run(ctx, args).await,
             Command::InstallPackage(args) => install::run(ctx, args).await,
             Command::DeployLocal(args) => deploy::run(ctx, args).await,
-            Command::Status => nodes::status(ctx).await,
+            Command::Status(args) => nodes::status(ctx, args).await,
             Command::Start(args) => nodes::start(ctx, args).await,
             Command::Stop(args) => nodes::stop(ctx, args).await,
             Command::Uninstall(args) => nodes::uninstall(ctx, args).await,
@@ -402,6 +402,15 @@ pub struct NodesArgs {
     /// Every installed node.
     #[arg(long, conflicts_with = "nodes")]
     pub all: bool,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Also check each node's image and re-hash its model files against
+    /// what was installed.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Arguments of `start`.

@@ -321,7 +321,7 @@ impl Workstation {
     /// The installed nodes with their state and health, on `engine`.
     pub(crate) async fn installed(&self, engine: Result<Engine, String>) -> Installed {
         let engine = engine?;
-        let statuses = install::status(&engine, self.dir()?)
+        let statuses = install::status(&engine, self.dir()?, false)
             .await
             .map_err(|e| error_text(&e))?;
         let activities = self.activities.lock().expect("not poisoned");

@@ -4,15 +4,26 @@ use std::time::Duration;
 
 use budgetguard::install::{self, InstalledNode};
 
-use crate::cli::{NodesArgs, StartArgs, UninstallArgs};
+use crate::cli::{NodesArgs, StartArgs, StatusArgs, UninstallArgs};
 use crate::context::Context;
 use crate::table::Table;
 
-/// Prints each installed node's state, health and endpoint.
-pub async fn status(ctx: &Context) -> anyhow::Result<()> {
+/// Prints each installed node's state, health and endpoint, and a run in
+/// the folder that did not finish; with `--verify`, fails when a node's
+/// image or model files are not as installed.
+pub async fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     let engine = ctx.engine().await?;
     let dir = ctx.install_dir()?;
-    let nodes = install::status(&engine, &dir).await?;
+    if let Some(run) = dir.unfinished_run()? {
+        ctx.printer.warning(format_args!(
+            "a `{}` run of {} (process {}) has not finished: the next install, deploy or uninstall here {} it",
+            run.command,
+            run.started_at,
+            run.pid,
+            if run.committed { "finishes" } else { "takes back" }
+        ));
+    }
+    let nodes = install::status(&engine, &dir, args.verify).await?;
     ctx.printer.report(&nodes, |out| {
         if nodes.is_empty() {
             out.line(format_args!(
@@ -33,7 +44,28 @@ pub async fn status(ctx: &Context) -> anyhow::Result<()> {
             ]);
         }
         out.table(&table);
+        for n in &nodes {
+            for mismatch in &n.mismatches {
+                out.line(format_args!("{}: {mismatch}", n.name));
+            }
+        }
     });
+    let mismatched: Vec<&str> = nodes
+        .iter()
+        .filter(|n| !n.mismatches.is_empty())
+        .map(|n| n.name.as_str())
+        .collect();
+    if !mismatched.is_empty() {
+        anyhow::bail!(
+            "{} not as installed: reinstall {} package",
+            mismatched.join(", "),
+            if mismatched.len() == 1 {
+                "its"
+            } else {
+                "their"
+            }
+        );
+    }
     Ok(())
 }
 

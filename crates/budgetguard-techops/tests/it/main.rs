@@ -20,6 +20,7 @@ mod registry;
 mod repack;
 mod signing;
 mod support;
+mod upgrades;
 mod zip_structure;
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +38,7 @@ fn main() -> std::process::ExitCode {
             pull::tests(),
             registry::tests(),
             signing::tests(),
+            upgrades::tests(),
             zip_structure::tests(),
         ]
         .concat(),

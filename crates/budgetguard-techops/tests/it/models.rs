@@ -34,7 +34,12 @@ const TOKEN: &str = "nvapi-test-model-token";
 
 /// A catalog of Demo nodes of `image` with the Demo's model section (cache
 /// `cache`); `(name, port, variant)` each.
-fn model_catalog(dir: &Path, image: &str, cache: &str, nodes: &[(&str, u16, &str)]) -> PathBuf {
+pub(crate) fn model_catalog(
+    dir: &Path,
+    image: &str,
+    cache: &str,
+    nodes: &[(&str, u16, &str)],
+) -> PathBuf {
     let nodes: Vec<_> = nodes
         .iter()
         .map(|(name, port, variant)| {
@@ -60,7 +65,7 @@ fn model_catalog(dir: &Path, image: &str, cache: &str, nodes: &[(&str, u16, &str
 }
 
 /// The tool on the TechOps side, with the model server and its token.
-fn techops(home: &Path, engine: &TestEngine, server: &ModelServer) -> Command {
+pub(crate) fn techops(home: &Path, engine: &TestEngine, server: &ModelServer) -> Command {
     let mut command = bin(home, Some(&engine.host));
     command
         .env("NGC_API_KEY", TOKEN)
@@ -68,7 +73,7 @@ fn techops(home: &Path, engine: &TestEngine, server: &ModelServer) -> Command {
     command
 }
 
-fn create(
+pub(crate) fn create(
     command: &mut Command,
     catalog: &Path,
     nodes: &str,
@@ -91,7 +96,7 @@ fn create(
 }
 
 /// `POST /v1/infer` answers with an image.
-fn answers(port: u16) -> bool {
+pub(crate) fn answers(port: u16) -> bool {
     let out = Command::new("curl")
         .args(["-sf", "-X", "POST", "-H", "Content-Type: application/json"])
         .args(["-d", r#"{"prompt":"a fox","seed":3}"#])
@@ -134,7 +139,7 @@ fn install_started(
     .json()
 }
 
-fn installer(home: &Path, engine: &TestEngine, dir: &Path) -> Command {
+pub(crate) fn installer(home: &Path, engine: &TestEngine, dir: &Path) -> Command {
     let mut command = bin(home, Some(&engine.host));
     command
         .env("BUDGETGUARD_INSTALL_DIR", dir)
@@ -191,7 +196,7 @@ fn rewrite_keeping_mtime(dir: &Path) -> (PathBuf, Vec<u8>) {
 /// copy of the Demo image (and its guard), a home folder, a model server of
 /// `bytes` of model files that wants the test token, and a cache name of
 /// this run.
-fn model_fixture(
+pub(crate) fn model_fixture(
     name: &str,
     bytes: u64,
 ) -> (
@@ -563,10 +568,10 @@ fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
     assert!(!cramped.exists(), "nothing written: {error}");
     drop(small);
 
-    // Ctrl-C once the first model file is in place (its log line written),
+    // Ctrl-C once the first model file is staged (its log line written),
     // then again: it completes, keeping what was written.
     let dir = home.path().join("install");
-    let log = dir.join("models").join(format!("{cache}.files"));
+    let log = dir.join("models/.staging").join(format!("{cache}.files"));
     let child = installer(home.path(), &engine, &dir)
         .args(["install-package", "--package"])
         .arg(&package)

@@ -149,6 +149,22 @@ impl Compose {
         self.run(project, file, args).await.map(drop)
     }
 
+    /// Makes the containers anew even if their configuration is the same
+    /// (a model cache switched below them), created or also started.
+    pub async fn recreate(
+        &self,
+        project: &str,
+        file: &Path,
+        start: bool,
+    ) -> Result<(), ComposeError> {
+        let args: &[&str] = if start {
+            &["up", "-d", "--force-recreate"]
+        } else {
+            &["up", "--no-start", "--force-recreate"]
+        };
+        self.run(project, file, args).await.map(drop)
+    }
+
     /// Stops the containers, keeping them.
     pub async fn stop(&self, project: &str, file: &Path) -> Result<(), ComposeError> {
         self.run(project, file, &["stop"]).await.map(drop)

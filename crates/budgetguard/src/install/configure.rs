@@ -1,14 +1,16 @@
 //! Writing nodes' Compose files into the install folder and creating or
-//! starting their containers. A run remembers what it changed, so that a
-//! failure puts the nodes back as they were, removing only what this run
-//! created (never a file someone else put in a node's folder).
+//! starting their containers. The run's journal records each node as it
+//! was before any of them changes, so that taking the run back puts the
+//! nodes back as they were, removing only what this run created (never a
+//! file someone else put in a node's folder).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::dir::{write_atomic, InstallDir};
+use super::journal::{Step, Transaction};
 use super::models::give_to_container;
 use super::state::{Endpoints, InstalledNode};
 use super::{health, InstallError};
@@ -56,25 +58,28 @@ pub(crate) struct NodeSetup {
     /// Whether its models came in its package: it mounts the shared cache
     /// and needs no credentials.
     pub offline: bool,
-    /// Whether this run loaded a new image for it: its container is made
-    /// anew even if its Compose file stays the same.
+    /// Whether this run loaded a new image or switched the model cache for
+    /// it: its container is made anew even if its Compose file stays the
+    /// same.
     pub renewed: bool,
 }
 
-/// A node as it was before this run, and what the run created for it.
-struct Before {
+/// A node as it was before a run, and the folders the run creates for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct NodeBefore {
     node: Node,
-    compose_yaml: Option<Vec<u8>>,
+    compose_yaml: Option<String>,
     state: Option<String>,
     created_dirs: Vec<PathBuf>,
 }
 
-impl Before {
+impl NodeBefore {
     /// How `node` is configured now.
     async fn read(engine: &Engine, dir: &InstallDir, node: &Node) -> Result<Self, InstallError> {
         Ok(Self {
             node: node.clone(),
-            compose_yaml: super::dir::read_own(&dir.compose_file(node))?,
+            compose_yaml: super::dir::read_own(&dir.compose_file(node))?
+                .map(|yaml| String::from_utf8_lossy(&yaml).into_owned()),
             state: engine
                 .container_state(&compose::container_name(node))
                 .await?,
@@ -83,11 +88,11 @@ impl Before {
     }
 
     /// Whether configuring `setup` with the Compose file `yaml` changes
-    /// it: a new image, another Compose file, no container, or a container
-    /// to start.
+    /// it: a new image or model cache, another Compose file, no container,
+    /// or a container to start.
     fn changes(&self, setup: &NodeSetup, yaml: &[u8], start: bool) -> bool {
         setup.renewed
-            || self.compose_yaml.as_deref() != Some(yaml)
+            || self.compose_yaml.as_deref().map(str::as_bytes) != Some(yaml)
             || self.state.is_none()
             || (start && self.state.as_deref() != Some("running"))
     }
@@ -109,7 +114,7 @@ pub(crate) async fn changes_any(
     start: bool,
 ) -> Result<bool, InstallError> {
     for setup in nodes {
-        let before = Before::read(engine, dir, &setup.node).await?;
+        let before = NodeBefore::read(engine, dir, &setup.node).await?;
         if before.changes(setup, &yaml_of(setup), start) {
             return Ok(true);
         }
@@ -117,81 +122,64 @@ pub(crate) async fn changes_any(
     Ok(false)
 }
 
-/// What a run changed, to put back if a later step fails.
-pub(crate) struct Applied {
-    before: Vec<Before>,
-    changed: Vec<bool>,
-}
-
 impl Configure<'_> {
-    /// Writes each node's Compose file (generated here, from the node's
-    /// validated settings), then creates or starts the containers of the
-    /// nodes that change, all at once (Compose's own start-up dominates).
-    /// On failure the nodes of this run are put back first.
-    pub(crate) async fn apply(&self, nodes: &[NodeSetup]) -> Result<Applied, InstallError> {
-        let mut applied = Applied {
-            before: Vec::new(),
-            changed: Vec::new(),
-        };
+    /// Writes the Compose file (generated here, from the node's validated
+    /// settings) of each node that changes, then creates or starts their
+    /// containers, all at once (Compose's own start-up dominates). Each
+    /// node as it was is recorded in `transaction` first. Returns whether
+    /// each node changed.
+    pub(crate) async fn apply(
+        &self,
+        nodes: &[NodeSetup],
+        transaction: &mut Transaction<'_>,
+    ) -> Result<Vec<bool>, InstallError> {
+        let mut changed = Vec::new();
+        let mut before = Vec::new();
         let mut changing = Vec::new();
         for setup in nodes {
-            let prepared = self.prepare(setup, &mut applied).await;
-            match prepared {
-                Ok(true) => changing.push(setup),
-                Ok(false) => {}
-                Err(e) => {
-                    self.roll_back(&applied).await;
-                    return Err(e);
-                }
+            let mut node = NodeBefore::read(self.engine, self.dir, &setup.node).await?;
+            let changes = node.changes(setup, &yaml_of(setup), self.start);
+            changed.push(changes);
+            if changes {
+                node.created_dirs = self.dir.missing_dirs(&node_folder(setup));
+                before.push(node);
+                changing.push(setup);
             }
         }
-        let ups = changing.iter().map(|setup| self.up(&setup.node));
+        if changing.is_empty() {
+            // Compose would change nothing: it is not even started.
+            return Ok(changed);
+        }
+        self.compose.ok_or(ComposeError::Missing)?;
+        transaction.record(Step::ConfigureNodes { before })?;
+        for setup in &changing {
+            self.write(setup)?;
+        }
+        let ups = changing.iter().map(|setup| self.up(setup));
         let failed = futures_util::future::join_all(ups)
             .await
             .into_iter()
             .find_map(Result::err);
-        if let Some(e) = failed {
-            self.roll_back(&applied).await;
-            return Err(e);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(changed),
         }
-        Ok(applied)
     }
 
-    /// Records how `setup`'s node is now and, when this run changes it,
-    /// makes its folders and writes its Compose file; returns whether it
-    /// changes.
-    async fn prepare(
-        &self,
-        setup: &NodeSetup,
-        applied: &mut Applied,
-    ) -> Result<bool, InstallError> {
+    /// Makes `setup`'s folders and writes its Compose file.
+    fn write(&self, setup: &NodeSetup) -> Result<(), InstallError> {
         let node = &setup.node;
-        let yaml = yaml_of(setup);
-        let before = Before::read(self.engine, self.dir, node).await?;
-        let changes = before.changes(setup, &yaml, self.start);
-        applied.changed.push(changes);
-        applied.before.push(before);
-        if !changes {
-            // Compose would change nothing: it is not even started.
-            return Ok(false);
+        let created = self.dir.make_dirs(&node_folder(setup))?;
+        if !setup.offline && created.last() == Some(&self.dir.cache_dir(node)) {
+            give_to_container(&self.dir.cache_dir(node), 0o2775)?;
         }
-        let before = applied.before.last_mut().expect("just pushed");
-        let node_dir = InstallDir::node_dir_relative(node);
-        if setup.offline {
-            before.created_dirs = self.dir.make_dirs(&node_dir)?;
-        } else {
-            before.created_dirs = self.dir.make_dirs(&node_dir.join("cache"))?;
-            if before.created_dirs.last() == Some(&self.dir.cache_dir(node)) {
-                give_to_container(&self.dir.cache_dir(node), 0o2775)?;
-            }
-        }
-        self.compose.ok_or(ComposeError::Missing)?;
-        write_atomic(&self.dir.compose_file(node), &yaml)?;
-        Ok(true)
+        write_atomic(&self.dir.compose_file(node), &yaml_of(setup))
     }
 
-    /// Creates or starts `node`'s container with its Compose file.
-    async fn up(&self, node: &Node) -> Result<(), InstallError> {
+    /// Creates or starts the node's container with its Compose file (anew
+    /// when the run renewed its image or model cache).
+    async fn up(&self, setup: &NodeSetup) -> Result<(), InstallError> {
+        let node = &setup.node;
         let compose = self.compose.ok_or(ComposeError::Missing)?;
         self.reporter.report(Event::Note {
             message: format!(
@@ -201,50 +189,17 @@ impl Configure<'_> {
                 compose::container_name(node)
             ),
         });
-        compose
-            .up(
-                &compose::project_name(node),
-                &self.dir.compose_file(node),
-                self.start,
-            )
-            .await?;
+        let (project, file) = (compose::project_name(node), self.dir.compose_file(node));
+        match setup.renewed {
+            true => compose.recreate(&project, &file, self.start).await?,
+            false => compose.up(&project, &file, self.start).await?,
+        }
         Ok(())
     }
 
-    /// Puts the nodes of a run back as they were, as far as Compose lets,
-    /// and removes the folders the run created if they are empty again.
-    pub(crate) async fn roll_back(&self, applied: &Applied) {
-        // Without Compose, no node was changed through it.
-        let Some(compose) = self.compose else {
-            return;
-        };
-        for before in applied.before.iter().rev() {
-            let node = &before.node;
-            let file = self.dir.compose_file(node);
-            let project = compose::project_name(node);
-            match &before.compose_yaml {
-                Some(yaml) => {
-                    let _ = write_atomic(&file, yaml);
-                    let running = before.state.as_deref() == Some("running");
-                    let _ = compose.up(&project, &file, running).await;
-                }
-                None => {
-                    if file.exists() {
-                        let _ = compose.down(&project, &file).await;
-                        let _ = std::fs::remove_file(&file);
-                    }
-                }
-            }
-            for dir in before.created_dirs.iter().rev() {
-                // Only if empty: whatever else is there stays.
-                let _ = std::fs::remove_dir(dir);
-            }
-        }
-    }
-
-    /// Adds the nodes to `endpoints.json`; a node installed again with the
-    /// same settings keeps its install time.
-    pub(crate) fn register(&self, nodes: &[NodeSetup]) -> Result<(), InstallError> {
+    /// `endpoints.json` with the nodes added; a node installed again with
+    /// the same settings keeps its install time.
+    pub(crate) fn register(&self, nodes: &[NodeSetup]) -> Result<Endpoints, InstallError> {
         let mut endpoints: Endpoints = self.dir.endpoints()?;
         for setup in nodes {
             let node = &setup.node;
@@ -259,14 +214,14 @@ impl Configure<'_> {
             endpoints.nodes.push(entry);
         }
         endpoints.nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        self.dir.write_endpoints(&endpoints)
+        Ok(endpoints)
     }
 
     /// Waits for readiness when starting, then reports each node.
     pub(crate) async fn finish(
         &self,
         nodes: &[NodeSetup],
-        applied: Applied,
+        changed: Vec<bool>,
     ) -> Result<Vec<NodeReport>, InstallError> {
         if self.start {
             for node in nodes.iter().map(|s| &s.node) {
@@ -282,7 +237,7 @@ impl Configure<'_> {
             }
         }
         let mut reports = Vec::new();
-        for (node, changed) in nodes.iter().map(|s| &s.node).zip(applied.changed) {
+        for (node, changed) in nodes.iter().map(|s| &s.node).zip(changed) {
             let entry = InstalledNode::new(self.dir, node);
             reports.push(NodeReport {
                 name: node.name.clone(),
@@ -298,5 +253,46 @@ impl Configure<'_> {
             });
         }
         Ok(reports)
+    }
+}
+
+/// The folders of a node below the install folder: its Compose folder, and
+/// its own cache unless it uses a packaged one.
+fn node_folder(setup: &NodeSetup) -> PathBuf {
+    let folder = InstallDir::node_dir_relative(&setup.node);
+    match setup.offline {
+        true => folder,
+        false => folder.join("cache"),
+    }
+}
+
+/// Puts nodes back as `before` says, as far as Compose lets (without
+/// Compose, none was changed through it), newest first, and removes the
+/// folders the run created if they are empty again.
+pub(crate) async fn roll_back(compose: Option<&Compose>, dir: &InstallDir, before: &[NodeBefore]) {
+    let Some(compose) = compose else {
+        return;
+    };
+    for before in before.iter().rev() {
+        let node = &before.node;
+        let file = dir.compose_file(node);
+        let project = compose::project_name(node);
+        match &before.compose_yaml {
+            Some(yaml) => {
+                let _ = write_atomic(&file, yaml.as_bytes());
+                let running = before.state.as_deref() == Some("running");
+                let _ = compose.up(&project, &file, running).await;
+            }
+            None => {
+                if file.exists() {
+                    let _ = compose.down(&project, &file).await;
+                    let _ = std::fs::remove_file(&file);
+                }
+            }
+        }
+        for dir in before.created_dirs.iter().rev() {
+            // Only if empty: whatever else is there stays.
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }

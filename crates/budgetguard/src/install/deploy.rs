@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::configure::{Configure, NodeReport, NodeSetup};
 use super::dir::InstallDir;
+use super::journal::{Step, Transaction};
 use super::state::LoadedImage;
 use super::{preflight, InstallError};
 use crate::catalog::Node;
@@ -42,8 +43,9 @@ pub struct DeployReport {
     pub nodes: Vec<NodeReport>,
 }
 
-/// Deploys the nodes as `options` say; a failure takes back what the run
-/// changed, images it pulled included.
+/// Deploys the nodes as `options` say, as one journaled transaction (the
+/// same as an install's): a failure takes back what the run changed,
+/// images it pulled included.
 pub async fn deploy_local(
     engine: &Engine,
     options: &DeployOptions,
@@ -61,7 +63,9 @@ pub async fn deploy_local(
     for node in &nodes {
         node.validate()?;
     }
-    let _lock = options.dir.lock(&*reporter, cancel).await?;
+    let lock = options.dir.lock(&*reporter, cancel).await?;
+    let mut transaction =
+        Transaction::begin(&options.dir, &lock, engine, "deploy-local", &*reporter).await?;
     let mut loaded = options.dir.loaded_images()?;
     let needs = preflight::Needs {
         nodes: &nodes,
@@ -71,45 +75,6 @@ pub async fn deploy_local(
         compose: true,
     };
     let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
-    // An image the engine had under another name is the user's: a rollback
-    // only takes back the name the pull added.
-    let ids_before = engine.image_ids().await?;
-    let mut pulled: Vec<LoadedImage> = Vec::new();
-    let mut named: Vec<String> = Vec::new();
-    let undo_pulls = |pulled: Vec<LoadedImage>, named: Vec<String>| async move {
-        for image in pulled {
-            let _ = engine.remove_image(&image.id, true).await;
-        }
-        for reference in named {
-            let _ = engine.untag(&reference).await;
-        }
-    };
-    for node in &nodes {
-        let before = engine.image(&node.image).await?;
-        let info = tokio::select! {
-            info = engine.ensure_image(&node.image, options.pull, &options.auth, &*reporter) => info.map_err(InstallError::from),
-            _ = cancel.cancelled() => Err(InstallError::Cancelled),
-        };
-        match info {
-            Ok(info) if before.is_none() && ids_before.contains(&info.id) => {
-                named.push(node.image.clone());
-            }
-            Ok(info) if before.is_none() && !pulled.iter().any(|p| p.id == info.id) => {
-                pulled.push(LoadedImage {
-                    engine: engine.host().to_owned(),
-                    id: info.id,
-                    blobs: Vec::new(),
-                    references: vec![node.image.clone()],
-                    replaced: Default::default(),
-                });
-            }
-            Ok(_) => {}
-            Err(e) => {
-                undo_pulls(pulled, named).await;
-                return Err(e);
-            }
-        }
-    }
     let configure = Configure {
         engine,
         compose: compose.as_ref(),
@@ -119,6 +84,76 @@ pub async fn deploy_local(
         reporter: &*reporter,
         cancel,
     };
+    let deployed = deploy(
+        engine,
+        options,
+        &nodes,
+        &configure,
+        &reporter,
+        &mut transaction,
+    )
+    .await;
+    let (setups, pulled, changed) = match deployed {
+        Ok(deployed) => deployed,
+        Err(e) => {
+            transaction.take_back(engine, false).await;
+            return Err(e);
+        }
+    };
+    for image in pulled {
+        loaded.record(image);
+    }
+    let endpoints = match configure.register(&setups) {
+        Ok(endpoints) => endpoints,
+        Err(e) => {
+            transaction.take_back(engine, false).await;
+            return Err(e);
+        }
+    };
+    transaction
+        .commit(engine, &*reporter, Some(&endpoints), Some(&loaded))
+        .await?;
+    let nodes = configure.finish(&setups, changed).await?;
+    Ok(DeployReport { nodes })
+}
+
+/// The deploy's changes, each recorded in `transaction` before it is made:
+/// pulls (an image the engine had under another name is the user's: taking
+/// the run back only takes back the name the pull added), then the nodes.
+/// The nodes, the images pulled, and whether each node changed.
+async fn deploy(
+    engine: &Engine,
+    options: &DeployOptions,
+    nodes: &[Node],
+    configure: &Configure<'_>,
+    reporter: &SharedReporter,
+    transaction: &mut Transaction<'_>,
+) -> Result<(Vec<NodeSetup>, Vec<LoadedImage>, Vec<bool>), InstallError> {
+    let ids_before = engine.image_ids().await?;
+    let mut pulled: Vec<LoadedImage> = Vec::new();
+    for node in nodes {
+        let before = engine.image(&node.image).await?;
+        if before.is_none() {
+            transaction.record(Step::Pull {
+                reference: node.image.clone(),
+                ids_before: ids_before.clone(),
+            })?;
+        }
+        let info = tokio::select! {
+            info = engine.ensure_image(&node.image, options.pull, &options.auth, &**reporter) => info?,
+            _ = configure.cancel.cancelled() => return Err(InstallError::Cancelled),
+        };
+        let new = before.is_none() && !ids_before.contains(&info.id);
+        if new && !pulled.iter().any(|p| p.id == info.id) {
+            pulled.push(LoadedImage {
+                engine: engine.host().to_owned(),
+                id: info.id,
+                blobs: Vec::new(),
+                references: vec![node.image.clone()],
+                replaced: Default::default(),
+            });
+        }
+    }
     let setups: Vec<NodeSetup> = nodes
         .iter()
         .map(|node| NodeSetup {
@@ -127,24 +162,6 @@ pub async fn deploy_local(
             renewed: pulled.iter().any(|p| p.references.contains(&node.image)),
         })
         .collect();
-    let applied = match configure.apply(&setups).await {
-        Ok(applied) => applied,
-        Err(e) => {
-            undo_pulls(pulled, named).await;
-            return Err(e);
-        }
-    };
-    for image in pulled.iter().cloned() {
-        loaded.record(image);
-    }
-    let recorded = configure
-        .register(&setups)
-        .and_then(|()| options.dir.write_loaded_images(&loaded));
-    if let Err(e) = recorded {
-        configure.roll_back(&applied).await;
-        undo_pulls(pulled, named).await;
-        return Err(e);
-    }
-    let nodes = configure.finish(&setups, applied).await?;
-    Ok(DeployReport { nodes })
+    let changed = configure.apply(&setups, transaction).await?;
+    Ok((setups, pulled, changed))
 }

@@ -8,6 +8,9 @@
 //! <install dir>/compose/<node>/cache/            the node's model cache
 //! <install dir>/models/<cache>/                  a packaged model cache, shared
 //! <install dir>/models/<cache>.files             the files the tool wrote there
+//! <install dir>/models/.staging/<cache>/         a cache's next version, until the switch
+//! <install dir>/models/.staging/<cache>.files    (then its previous one, until the clean-up)
+//! <install dir>/journal.json                     the run in progress, or one a kill stopped
 //! ```
 //!
 //! Nothing below the folder itself is followed through a symbolic link: a
@@ -73,6 +76,25 @@ impl InstallDir {
         self.root.join("models").join(format!("{name}.files"))
     }
 
+    /// The folder where caches' next versions are written, relative to the
+    /// root.
+    pub(crate) fn staging_relative() -> PathBuf {
+        Path::new("models").join(".staging")
+    }
+
+    /// Where the next version of the cache `name` is written before the
+    /// switch (and where the previous one is after it, until the clean-up).
+    pub(crate) fn staged_dir(&self, name: &str) -> PathBuf {
+        self.root.join(Self::staging_relative()).join(name)
+    }
+
+    /// The log of the files in [`Self::staged_dir`].
+    pub(crate) fn staged_log(&self, name: &str) -> PathBuf {
+        self.root
+            .join(Self::staging_relative())
+            .join(format!("{name}.files"))
+    }
+
     /// The credentials file the Compose files refer to.
     pub fn credentials_file(&self) -> PathBuf {
         self.root.join(crate::credentials::FILE_NAME)
@@ -117,6 +139,20 @@ impl InstallDir {
             }
         }
         Ok(created)
+    }
+
+    /// The folders of `relative` below the root that do not exist yet,
+    /// outermost first: those [`Self::make_dirs`] would create.
+    pub(crate) fn missing_dirs(&self, relative: &Path) -> Vec<PathBuf> {
+        let mut path = self.root.clone();
+        let mut missing = Vec::new();
+        for part in relative.components() {
+            path.push(part);
+            if std::fs::symlink_metadata(&path).is_err() {
+                missing.push(path.clone());
+            }
+        }
+        missing
     }
 
     /// Checks that the tool's own paths below the root, as far as they exist,

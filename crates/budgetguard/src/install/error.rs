@@ -112,6 +112,20 @@ pub enum InstallError {
         /// The first thing missing.
         missing: String,
     },
+    /// The folder's unfinished run changed another engine than this one.
+    #[error("a `{command}` run in this install folder did not finish, and it changed the Docker engine at `{engine}`: run the command again with that engine, so that the run is taken back there first")]
+    JournalOfOtherEngine {
+        /// The unfinished run's command.
+        command: String,
+        /// Its engine.
+        engine: String,
+    },
+    /// A fault a test asked for (see `BUDGETGUARD_TEST_FAULT`).
+    #[error("stopped at step `{step}`, as BUDGETGUARD_TEST_FAULT asks (a test's fault)")]
+    Fault {
+        /// The step boundary.
+        step: String,
+    },
     /// The signature of a trusted key does not match the manifest.
     #[error("the package's signature by key {key_id} does not match its manifest: the package was altered after it was signed; do not install it, and make a new one")]
     BadSignature {

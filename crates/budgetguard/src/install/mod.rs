@@ -2,11 +2,13 @@
 //! managing what is installed. Everything here is shared by the CLI and the
 //! GUI.
 
+mod collect;
 mod configure;
 mod deploy;
 mod dir;
 mod error;
 mod health;
+mod journal;
 mod load;
 mod lock;
 mod models;
@@ -19,6 +21,7 @@ pub use configure::NodeReport;
 pub use deploy::{deploy_local, DeployOptions, DeployReport};
 pub use dir::InstallDir;
 pub use error::{InstallError, Problem};
+pub use journal::{UnfinishedRun, FAULT_VARIABLE};
 pub use load::ImageOutcome;
 pub use models::ModelsReport;
 pub use nodes::{select, start, status, stop, uninstall, NodeStatus};

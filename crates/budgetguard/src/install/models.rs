@@ -1,20 +1,28 @@
 //! Writing a package's model caches into the install folder,
 //! `<install dir>/models/<cache>/`, shared by the nodes of each cache.
 //!
-//! Each file streams from its entry into a temporary name beside its place,
-//! its SHA-256 checked on the way, and is renamed into place only when it
-//! matches. A log beside the cache (`<cache>.files`) records each file
-//! written, with its size, time and inode: a file the log vouches for is not
-//! read again, so a second install (or one that resumes after an
-//! interruption, file by file) is fast. A file already there that the log
+//! A cache changes version by version, never in place: the new version is
+//! written beside the live one, in `models/.staging/<cache>/`, and switched
+//! with it in one rename (an exchange of the two folders) only once every
+//! image and file of the run is in place and checked. A file the live
+//! version has already is hard-linked into the new one, neither copied nor
+//! moved, so an upgrade needs the disk of the changed files only. Until
+//! the switch the live version is untouched, byte for byte, and a running
+//! node keeps serving from it (its container holds the folder, not the
+//! name); after it, the node's container is made anew and the previous
+//! version, with the files the new one no longer has, is removed.
+//!
+//! Each new file streams from its entry into a temporary name beside its
+//! place, its SHA-256 checked on the way, and is renamed into place only
+//! when it matches. A log beside each version (`<cache>.files`) records
+//! each file, with its size, times and inode: a file the log vouches for is
+//! not read again, so a second install (or one that resumes an interrupted
+//! one, from its staged files) is fast. A file already there that the log
 //! does not know is hashed once and kept if it matches. Nothing is ever
 //! written through a link, and nothing is made world-writable: the folders
 //! and files belong to the container's user when the tool runs as root.
-//!
-//! When the package turns out damaged, the files this run wrote are removed
-//! again; when the run is interrupted, they stay for the next run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -23,11 +31,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::dir::InstallDir;
+use super::dir::{write_atomic, InstallDir};
 use super::InstallError;
 use crate::package::layout;
 use crate::package::manifest::{CacheFile, PackagedCache};
-use crate::package::{Package, PackageError};
+use crate::package::Package;
 use crate::progress::{Counted, Event, Reporter, Step, Throttle, Warning};
 use crate::Cancel;
 
@@ -67,24 +75,56 @@ pub(crate) struct ModelPlan {
 
 struct CachePlan {
     cache: PackagedCache,
+    /// The live version's log.
     log: HashMap<String, Logged>,
+    /// The staged version's log (a run that was interrupted).
+    staged: HashMap<String, Logged>,
+    /// Files in place in the live version that its log does not know
+    /// (hashed once, here).
+    unlogged: HashSet<String>,
     /// Files the package leaves out that are at another place here: copied
     /// from there, by path.
     copies: HashMap<String, PathBuf>,
+    /// Whether the live version differs from the package's: a new version
+    /// is staged and switched.
+    changes: bool,
 }
 
 impl ModelPlan {
-    /// Reads each cache's log: what the install can skip. For an update
-    /// package, finds each file it leaves out: in place already, or at a
-    /// place a log vouches for (to copy from), or missing.
+    /// Reads each cache's logs: what the install can skip, and whether the
+    /// cache changes at all. For an update package, finds each file it
+    /// leaves out: in place already, or at a place a log vouches for (to
+    /// copy from), or missing.
     pub(crate) fn new(dir: &InstallDir, package: &Package) -> Result<Self, InstallError> {
         let mut caches = Vec::new();
         for cache in &package.manifest().caches {
+            let root = dir.models_dir(&cache.name);
             let log = read_log(&dir.models_log(&cache.name))?;
+            let mut unlogged = HashSet::new();
+            let mut changes = !root.is_dir();
+            for file in &cache.files {
+                if vouched(&log, &root, file) {
+                    continue;
+                }
+                if !changes && holds_file(&root.join(&file.path), file)? {
+                    unlogged.insert(file.path.clone());
+                } else {
+                    changes = true;
+                }
+            }
+            changes = changes
+                || cache.links.iter().any(|link| {
+                    std::fs::read_link(root.join(&link.path)).ok().as_deref()
+                        != Some(Path::new(&link.target))
+                })
+                || cache.dirs.iter().any(|d| !root.join(d).is_dir());
             caches.push(CachePlan {
                 cache: cache.clone(),
                 log,
+                staged: read_log(&dir.staged_log(&cache.name))?,
+                unlogged,
                 copies: HashMap::new(),
+                changes,
             });
         }
         // Where this workstation has each content, as the logs of its
@@ -112,9 +152,12 @@ impl ModelPlan {
         let mut missing = None;
         for plan in &mut caches {
             let root = dir.models_dir(&plan.cache.name);
+            let staged = dir.staged_dir(&plan.cache.name);
             for file in &plan.cache.files {
                 if package.carries(&layout::model_blob_entry(&file.sha256))
                     || vouched(&plan.log, &root, file)
+                    || plan.unlogged.contains(&file.path)
+                    || vouched(&plan.staged, &staged, file)
                     || holds_file(&root.join(&file.path), file)?
                 {
                     continue;
@@ -143,22 +186,36 @@ impl ModelPlan {
         self.missing.as_deref()
     }
 
-    /// The bytes still to write (files the logs do not vouch for).
+    /// The caches whose new version is staged and switched.
+    pub(crate) fn changing(&self) -> impl Iterator<Item = &str> {
+        self.caches
+            .iter()
+            .filter(|plan| plan.changes)
+            .map(|plan| plan.cache.name.as_str())
+    }
+
+    /// The bytes still to write: files neither version's log vouches for
+    /// (a file of the live version is linked, not written).
     pub(crate) fn bytes_to_write(&self, dir: &InstallDir) -> u64 {
         self.caches
             .iter()
+            .filter(|plan| plan.changes)
             .flat_map(|plan| {
                 let root = dir.models_dir(&plan.cache.name);
-                plan.cache
-                    .files
-                    .iter()
-                    .filter(move |f| !vouched(&plan.log, &root, f))
+                let staged = dir.staged_dir(&plan.cache.name);
+                plan.cache.files.iter().filter(move |f| {
+                    !vouched(&plan.log, &root, f)
+                        && !plan.unlogged.contains(&f.path)
+                        && !vouched(&plan.staged, &staged, f)
+                })
             })
             .map(|f| f.size)
             .sum()
     }
 
-    /// Writes every cache.
+    /// Stages the new version of every cache that changes (the live one
+    /// stays as it is until [`switch`]), and logs the files found in place
+    /// unlogged in the others.
     pub(crate) fn place(
         &self,
         dir: &InstallDir,
@@ -175,27 +232,21 @@ impl ModelPlan {
             total: Some(self.bytes_to_write(dir)),
         });
         let mut progress = Throttle::new(Step::PlaceModels);
-        let mut created: Vec<PathBuf> = Vec::new();
         let mut run = Placing {
             dir,
             package,
             reporter,
             cancel,
             progress: &mut progress,
-            created: &mut created,
             report: &mut report,
             placed: HashMap::new(),
             buffer: vec![0; 1 << 20],
         };
-        let placed = self.caches.iter().try_for_each(|plan| run.cache(plan));
-        if let Err(e) = placed {
-            if matches!(e, InstallError::Package(PackageError::Mismatch { .. })) {
-                // A damaged package: take back everything this run wrote.
-                for path in created.iter().rev() {
-                    let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir(path));
-                }
+        for plan in &self.caches {
+            match plan.changes {
+                true => run.stage(plan)?,
+                false => run.log_unlogged(plan)?,
             }
-            return Err(e);
         }
         reporter.report(Event::Finished {
             step: Step::PlaceModels,
@@ -211,8 +262,6 @@ struct Placing<'a> {
     reporter: &'a dyn Reporter,
     cancel: &'a Cancel,
     progress: &'a mut Throttle,
-    /// Files and folders this run created, in order.
-    created: &'a mut Vec<PathBuf>,
     report: &'a mut ModelsReport,
     /// Where this run put each content, by SHA-256.
     placed: HashMap<String, PathBuf>,
@@ -220,21 +269,37 @@ struct Placing<'a> {
 }
 
 impl Placing<'_> {
-    fn cache(&mut self, plan: &CachePlan) -> Result<(), InstallError> {
-        let cache = &plan.cache;
-        let relative = Path::new("models").join(&cache.name);
-        self.folder(&relative)?;
-        let root = self.dir.models_dir(&cache.name);
-        let log_path = self.dir.models_log(&cache.name);
-        if std::fs::symlink_metadata(&log_path).is_err() {
-            self.created.push(log_path.clone());
+    /// A cache that does not change: its files are all in place; those its
+    /// log did not know are added to it.
+    fn log_unlogged(&mut self, plan: &CachePlan) -> Result<(), InstallError> {
+        self.report.present += plan.cache.files.len();
+        if plan.unlogged.is_empty() {
+            return Ok(());
         }
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&log_path)
-            .map_err(InstallError::io("write", &log_path))?;
+        let root = self.dir.models_dir(&plan.cache.name);
+        let mut log = open_log(&self.dir.models_log(&plan.cache.name))?;
+        for file in plan
+            .cache
+            .files
+            .iter()
+            .filter(|f| plan.unlogged.contains(&f.path))
+        {
+            log_line(&mut log, &root.join(&file.path), file)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the cache's new version into its staging folder: files the
+    /// live version has are linked, the others written; whatever else an
+    /// earlier, interrupted run left there goes.
+    fn stage(&mut self, plan: &CachePlan) -> Result<(), InstallError> {
+        let cache = &plan.cache;
+        let relative = InstallDir::staging_relative().join(&cache.name);
+        self.folder(&relative)?;
+        let root = self.dir.staged_dir(&cache.name);
+        let live = self.dir.models_dir(&cache.name);
+        prune(&root, cache)?;
+        let mut log = open_log(&self.dir.staged_log(&cache.name))?;
         for folder in &cache.dirs {
             self.folder(&relative.join(folder))?;
         }
@@ -246,14 +311,18 @@ impl Placing<'_> {
                 self.folder(&relative.join(parent))?;
             }
             let target = root.join(&file.path);
-            if vouched(&plan.log, &root, file) || holds_file(&target, file)? {
+            if vouched(&plan.staged, &root, file) {
                 self.report.present += 1;
-                if !plan.log.contains_key(&file.path) {
-                    log_line(&mut log, &target, file)?;
-                }
                 continue;
             }
-            self.write(&target, file, plan.copies.get(&file.path))?;
+            if vouched(&plan.log, &live, file) || plan.unlogged.contains(&file.path) {
+                link_or_copy(&live.join(&file.path), &target)?;
+                self.report.present += 1;
+            } else if holds_file(&target, file)? {
+                self.report.present += 1;
+            } else {
+                self.write(&target, file, plan.copies.get(&file.path))?;
+            }
             log_line(&mut log, &target, file)?;
         }
         for link in &cache.links {
@@ -281,7 +350,6 @@ impl Placing<'_> {
             }
             std::os::unix::fs::symlink(&link.target, &path)
                 .map_err(InstallError::io("make the link", &path))?;
-            self.created.push(path.clone());
             if is_root(&root) {
                 let _ = std::os::unix::fs::lchown(&path, Some(CONTAINER_UID), Some(CONTAINER_UID));
             }
@@ -294,7 +362,6 @@ impl Placing<'_> {
     fn folder(&mut self, relative: &Path) -> Result<(), InstallError> {
         for made in self.dir.make_dirs(relative)? {
             give_to_container(&made, 0o2775)?;
-            self.created.push(made);
         }
         Ok(())
     }
@@ -372,7 +439,6 @@ impl Placing<'_> {
         let mode = if file.mode & 0o111 != 0 { 0o775 } else { 0o664 };
         give_to_container(temp, mode)?;
         std::fs::rename(temp, target).map_err(InstallError::io("put in place", target))?;
-        self.created.push(target.to_owned());
         self.placed
             .entry(file.sha256.clone())
             .or_insert_with(|| target.to_owned());
@@ -560,6 +626,196 @@ fn read_log(path: &Path) -> Result<HashMap<String, Logged>, InstallError> {
         );
     }
     Ok(log)
+}
+
+/// Opens a log to append to, never through a link.
+fn open_log(path: &Path) -> Result<File, InstallError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(InstallError::io("write", path))
+}
+
+/// Puts the live version's file `source` at `target` in the staged one:
+/// a hard link (the same bytes, no disk), or a copy where the file system
+/// refuses the link.
+fn link_or_copy(source: &Path, target: &Path) -> Result<(), InstallError> {
+    let temp = partial_name(target);
+    let _ = std::fs::remove_file(&temp);
+    if std::fs::hard_link(source, &temp).is_err() {
+        std::fs::copy(source, &temp).map_err(InstallError::io("copy", source))?;
+    }
+    std::fs::rename(&temp, target).map_err(InstallError::io("put in place", target))
+}
+
+/// Removes from a staged version what its cache does not list: files of
+/// another package an interrupted run left, and temporary files.
+fn prune(root: &Path, cache: &PackagedCache) -> Result<(), InstallError> {
+    let listed: HashSet<&str> = cache
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(cache.links.iter().map(|l| l.path.as_str()))
+        .collect();
+    let mut folders = vec![PathBuf::new()];
+    while let Some(relative) = folders.pop() {
+        let folder = root.join(&relative);
+        let entries = std::fs::read_dir(&folder).map_err(InstallError::io("read", &folder))?;
+        for entry in entries {
+            let entry = entry.map_err(InstallError::io("read", &folder))?;
+            let path = relative.join(entry.file_name());
+            let kind = entry
+                .file_type()
+                .map_err(InstallError::io("inspect", &entry.path()))?;
+            if kind.is_dir() {
+                folders.push(path);
+            } else if !path.to_str().is_some_and(|p| listed.contains(p)) {
+                let at = root.join(&path);
+                std::fs::remove_file(&at).map_err(InstallError::io("remove", &at))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The inodes of the cache's staged version and of its log, which
+/// [`switch`] makes live.
+pub(crate) fn staged_inodes(dir: &InstallDir, cache: &str) -> Result<(u64, u64), InstallError> {
+    let inode = |path: PathBuf| {
+        std::fs::symlink_metadata(&path)
+            .map(|m| m.ino())
+            .map_err(InstallError::io("inspect", &path))
+    };
+    Ok((inode(dir.staged_dir(cache))?, inode(dir.staged_log(cache))?))
+}
+
+/// Makes the staged version of `cache` the live one, in one rename that
+/// exchanges the two folders (the previous version is then under the
+/// staging name), then does the same with their logs.
+pub(crate) fn switch(dir: &InstallDir, cache: &str) -> Result<(), InstallError> {
+    exchange(&dir.staged_dir(cache), &dir.models_dir(cache))?;
+    exchange(&dir.staged_log(cache), &dir.models_log(cache))
+}
+
+/// Puts the previous version of `cache` and its log back where [`switch`]
+/// made the staged ones (inodes `staged`) live. Best effort: it runs while
+/// a run is taken back; what was not switched stays.
+pub(crate) fn switch_back(dir: &InstallDir, cache: &str, staged: (u64, u64)) {
+    let live = dir.models_dir(cache);
+    let log = dir.models_log(cache);
+    let is =
+        |path: &Path, inode: u64| std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == inode);
+    if is(&live, staged.0) {
+        let _ = exchange(&live, &dir.staged_dir(cache));
+    }
+    if is(&log, staged.1) {
+        let _ = exchange(&log, &dir.staged_log(cache));
+    }
+    let _ = refresh_log(&log, &live);
+}
+
+/// Swaps what is at `from` and `to` in one rename; when nothing is at
+/// `to`, moves `from` there.
+fn exchange(from: &Path, to: &Path) -> Result<(), InstallError> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    let flags = match std::fs::symlink_metadata(to) {
+        Ok(_) => RenameFlags::EXCHANGE,
+        Err(_) => RenameFlags::NOREPLACE,
+    };
+    renameat_with(CWD, from, CWD, to, flags)
+        .map_err(|e| InstallError::io("switch to", to)(e.into()))
+}
+
+/// What takes back the staged version of `cache`: its files stay, for the
+/// next run to resume from, unless the package was `damaged`. The live
+/// version's log is brought up to date (linking touched its files' inodes).
+pub(crate) fn take_back_staged(dir: &InstallDir, cache: &str, damaged: bool) {
+    if damaged {
+        let _ = remove_staged(dir, cache);
+        let _ = std::fs::remove_dir(dir.root().join("models"));
+    }
+    let _ = refresh_log(&dir.models_log(cache), &dir.models_dir(cache));
+}
+
+/// Removes the previous version of `cache` once the new one is live and
+/// its nodes use it, with the files the new version no longer has.
+pub(crate) fn remove_old_version(dir: &InstallDir, cache: &str) -> Result<(), InstallError> {
+    remove_staged(dir, cache)?;
+    refresh_log(&dir.models_log(cache), &dir.models_dir(cache))
+}
+
+/// Removes the cache's staging folder and log, and the staging folder of
+/// the install folder once empty.
+pub(crate) fn remove_staged(dir: &InstallDir, cache: &str) -> Result<(), InstallError> {
+    let staged = dir.staged_dir(cache);
+    match std::fs::remove_dir_all(&staged) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(InstallError::io("remove", &staged)(e))
+        }
+        _ => {}
+    }
+    let log = dir.staged_log(cache);
+    match std::fs::remove_file(&log) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(InstallError::io("remove", &log)(e))
+        }
+        _ => {}
+    }
+    let _ = std::fs::remove_dir(dir.root().join(InstallDir::staging_relative()));
+    Ok(())
+}
+
+/// Rewrites the log at `path` with the change times its files have now,
+/// for each file that is still the one it records (same inode, size and
+/// modification time): adding or removing a hard link changes an inode's
+/// change time, and nothing else of it.
+fn refresh_log(path: &Path, root: &Path) -> Result<(), InstallError> {
+    let log = read_log(path)?;
+    if log.is_empty() {
+        return Ok(());
+    }
+    let mut entries: Vec<_> = log.into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut text = String::new();
+    for (name, mut logged) in entries {
+        if let Ok(meta) = std::fs::symlink_metadata(root.join(&name)) {
+            if meta.is_file()
+                && meta.ino() == logged.ino
+                && meta.len() == logged.size
+                && mtime_of(&meta) == logged.mtime
+            {
+                logged.ctime = ctime_of(&meta);
+            }
+        }
+        text.push_str(&format!(
+            "{} {} {} {} {} {name}\n",
+            logged.sha256, logged.size, logged.mtime, logged.ino, logged.ctime
+        ));
+    }
+    write_atomic(path, text.as_bytes())
+}
+
+/// The files of the cache `name` that are not what its log records (their
+/// content re-hashed), by path: empty when every file matches.
+pub(crate) fn changed_files(dir: &InstallDir, name: &str) -> Result<Vec<String>, InstallError> {
+    let root = dir.models_dir(name);
+    let mut changed = Vec::new();
+    let mut log: Vec<_> = read_log(&dir.models_log(name))?.into_iter().collect();
+    log.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, logged) in log {
+        let file = CacheFile {
+            path: path.clone(),
+            size: logged.size,
+            sha256: logged.sha256,
+            mode: 0,
+        };
+        if !holds_file(&root.join(&path), &file)? {
+            changed.push(path);
+        }
+    }
+    Ok(changed)
 }
 
 /// `<name>.budgetguard-partial` beside `target`.

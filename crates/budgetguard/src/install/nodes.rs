@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::dir::InstallDir;
-use super::state::{Endpoints, InstalledNode, LoadedImages};
+use super::journal::{Step, Transaction};
+use super::state::{Endpoints, InstalledNode};
 use super::{health, InstallError};
 use crate::compose::Compose;
 use crate::engine::Engine;
@@ -29,12 +30,25 @@ pub struct NodeStatus {
     pub image: String,
     /// When it was installed or last changed (RFC 3339, UTC).
     pub installed_at: String,
+    /// What does not match its record, each naming the fix (checked only
+    /// when asked: its model files are read whole).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mismatches: Vec<String>,
 }
 
-/// The state and health of every installed node.
-pub async fn status(engine: &Engine, dir: &InstallDir) -> Result<Vec<NodeStatus>, InstallError> {
+/// The state and health of every installed node; with `verify`, also
+/// whether its image and model files are still what was installed.
+pub async fn status(
+    engine: &Engine,
+    dir: &InstallDir,
+    verify: bool,
+) -> Result<Vec<NodeStatus>, InstallError> {
     let mut statuses = Vec::new();
     for installed in dir.endpoints()?.nodes {
+        let mismatches = match verify {
+            true => mismatches(engine, dir, &installed).await?,
+            false => Vec::new(),
+        };
         let state = engine
             .container_state(&installed.container)
             .await?
@@ -57,9 +71,47 @@ pub async fn status(engine: &Engine, dir: &InstallDir) -> Result<Vec<NodeStatus>
             listen: installed.listen,
             image: installed.image,
             installed_at: installed.installed_at,
+            mismatches,
         });
     }
     Ok(statuses)
+}
+
+/// What of `node` is not as installed: its image (missing, or its tag moved
+/// to another image than the one this tool loaded) and the files of its
+/// packaged model cache (each re-hashed against the cache's log).
+async fn mismatches(
+    engine: &Engine,
+    dir: &InstallDir,
+    node: &InstalledNode,
+) -> Result<Vec<String>, InstallError> {
+    let mut found = Vec::new();
+    let reinstall = "reinstall the package";
+    match engine.image(&node.image).await? {
+        None => found.push(format!("image `{}` is missing: {reinstall}", node.image)),
+        Some(info) => {
+            let recorded = dir
+                .loaded_images()?
+                .images
+                .into_iter()
+                .find(|i| i.engine == engine.host() && i.references.contains(&node.image));
+            if recorded.is_some_and(|r| r.id != info.id) {
+                found.push(format!(
+                    "image `{}` names another image than the one installed: {reinstall}",
+                    node.image
+                ));
+            }
+        }
+    }
+    if let Some(model) = node.node.model.as_ref().filter(|_| node.offline) {
+        for path in super::models::changed_files(dir, &model.cache)? {
+            found.push(format!(
+                "model file `{path}` of cache `{}` changed since install: {reinstall}",
+                model.cache
+            ));
+        }
+    }
+    Ok(found)
 }
 
 /// Resolves node names (all installed nodes when `names` is empty and `all`).
@@ -116,10 +168,12 @@ pub async fn stop(
 }
 
 /// Removes the nodes: containers, Compose files and endpoint entries, and
-/// each image this tool loaded for them that no remaining node uses (an
-/// image the user had before stays, and a tag the package took from another
-/// image is given back). The model cache stays unless `purge_cache`; files
-/// of the user's in a node's folder always stay.
+/// each image this tool loaded for them, in any version, that no remaining
+/// node uses (an image the user had before stays, and a tag a package took
+/// from another image is given back). The model cache stays unless
+/// `purge_cache`; files of the user's in a node's folder always stay. One
+/// journaled transaction: a run killed half-way is finished by the next
+/// command in the folder, and an unfinished install is taken back first.
 pub async fn uninstall(
     engine: &Engine,
     dir: &InstallDir,
@@ -128,21 +182,48 @@ pub async fn uninstall(
     reporter: &dyn Reporter,
     cancel: &Cancel,
 ) -> Result<(), InstallError> {
-    let compose = Compose::detect(engine.host()).await?;
-    let _lock = dir.lock(reporter, cancel).await?;
+    let lock = dir.lock(reporter, cancel).await?;
+    let mut transaction = Transaction::begin(dir, &lock, engine, "uninstall", reporter).await?;
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let mut removed = Ok(());
+    if !names.is_empty() {
+        removed = transaction.record(Step::Uninstall {
+            nodes: names.clone(),
+            purge_cache,
+        });
+    }
+    if removed.is_ok() {
+        removed = remove_nodes(dir, engine, &names, purge_cache, reporter).await;
+    }
+    match removed {
+        Ok(()) => transaction.commit(engine, reporter, None, None).await,
+        Err(e) => {
+            // Each node removed so far is recorded as such: nothing to undo.
+            transaction.take_back(engine, false).await;
+            Err(e)
+        }
+    }
+}
+
+/// Removes the nodes called `names` that are still installed in `dir`
+/// (the caller holds the lock): their containers, Compose files and
+/// entries, and with `purge_cache` their model caches. Each node's entry
+/// goes last, so a run killed half-way leaves it listed for the next.
+pub(crate) async fn remove_nodes(
+    dir: &InstallDir,
+    engine: &Engine,
+    names: &[String],
+    purge_cache: bool,
+    reporter: &dyn Reporter,
+) -> Result<(), InstallError> {
     let mut endpoints = dir.endpoints()?;
-    let mut loaded = dir.loaded_images()?;
-    for asked in nodes {
+    let mut compose = None;
+    for name in names {
         // As recorded now that this run holds the lock: a run that held it
         // before may have changed the node (another image, say).
-        let Some(node) = endpoints
-            .nodes
-            .iter()
-            .find(|n| n.name == asked.name)
-            .cloned()
-        else {
+        let Some(node) = endpoints.nodes.iter().find(|n| &n.name == name).cloned() else {
             reporter.report(Event::Note {
-                message: format!("{} is not installed any more", asked.name),
+                message: format!("{name} is not installed any more"),
             });
             continue;
         };
@@ -156,6 +237,10 @@ pub async fn uninstall(
         // paths read back from a state file.
         let file = dir.compose_file(&node.node);
         if file.exists() {
+            let compose = match &compose {
+                Some(found) => found,
+                None => compose.insert(Compose::detect(engine.host()).await?),
+            };
             compose
                 .down(&crate::compose::project_name(&node.node), &file)
                 .await?;
@@ -166,64 +251,14 @@ pub async fn uninstall(
             purge(dir, &node, &endpoints)?;
         }
         let _ = std::fs::remove_dir(dir.node_dir(&node.node));
-        // The image first, the node's entry last: a run killed in between
-        // leaves the node listed, for the next uninstall to finish.
-        if !endpoints.nodes.iter().any(|n| n.image == node.image) {
-            remove_loaded_image(engine, &mut loaded, &node.image, reporter).await?;
-            dir.write_loaded_images(&loaded)?;
-        }
         dir.write_endpoints(&endpoints)?;
     }
-    Ok(())
-}
-
-/// Removes the image `reference` names if this tool loaded it, and gives
-/// back the tag it took from another image.
-async fn remove_loaded_image(
-    engine: &Engine,
-    loaded: &mut LoadedImages,
-    reference: &str,
-    reporter: &dyn Reporter,
-) -> Result<(), InstallError> {
-    let Some(current) = engine.image(reference).await? else {
-        return Ok(());
-    };
-    let Some(index) = loaded.images.iter().position(|image| {
-        image.engine == engine.host()
-            && image.id == current.id
-            && image.references.iter().any(|r| r == reference)
-    }) else {
-        reporter.report(Event::Note {
-            message: format!("Kept image {reference}: it was not loaded by this tool"),
-        });
-        return Ok(());
-    };
-    if !engine.remove_image_if_unused(reference).await? {
-        // A container still uses it (a node of another install folder on
-        // this engine, say): the tag stays on it, and so does the record.
-        reporter.report(Event::Note {
-            message: format!("Kept image {reference}: a container still uses it"),
-        });
-        return Ok(());
+    if purge_cache && endpoints.nodes.is_empty() {
+        // What unfinished installs staged goes too.
+        remove(&dir.root().join(InstallDir::staging_relative()), true)?;
     }
-    reporter.report(Event::Note {
-        message: format!("Removed image {reference}"),
-    });
-    let image = &mut loaded.images[index];
-    image.references.retain(|r| r != reference);
-    if let Some(previous) = image.replaced.remove(reference) {
-        if engine.image(&previous).await?.is_some() {
-            engine.tag(&previous, reference).await?;
-            if let Some(kept) = super::load::kept_name(reference) {
-                engine.untag(&kept).await?;
-            }
-            reporter.report(Event::Note {
-                message: format!("Gave `{reference}` back to the image it named before"),
-            });
-        }
-    }
-    if image.references.is_empty() {
-        loaded.images.remove(index);
+    for folder in ["models", "compose"] {
+        let _ = std::fs::remove_dir(dir.root().join(folder));
     }
     Ok(())
 }
@@ -253,7 +288,8 @@ fn purge(
             }
             dir.check_no_links(&std::path::Path::new("models").join(cache))?;
             remove(&dir.models_dir(cache), true)?;
-            remove(&dir.models_log(cache), false)
+            remove(&dir.models_log(cache), false)?;
+            super::models::remove_staged(dir, cache)
         }
     }
 }

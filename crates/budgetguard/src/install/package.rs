@@ -1,7 +1,9 @@
 //! `install-package`: check the package, check the workstation, stream the
-//! images into the engine, then configure and create or start the nodes.
-//! One install at a time per install folder; a failure at any step takes
-//! back what the earlier steps of the run changed.
+//! images into the engine while the models are staged, switch the caches,
+//! then configure and create or start the nodes, and commit. One install at
+//! a time per install folder, as one journaled transaction: a failure at
+//! any step takes back what the earlier steps of the run changed, and a
+//! run killed is taken back by the next.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -12,12 +14,13 @@ use serde::Serialize;
 
 use super::configure::{self, Configure, NodeReport, NodeSetup};
 use super::dir::InstallDir;
-use super::load::{ImageOutcome, LoadRun};
-use super::models::{cache_owner_warning, process_uid, ModelPlan, ModelsReport};
+use super::journal::{Step, Transaction};
+use super::load::{ImageOutcome, LoadPlan, LoadRun};
+use super::models::{self, cache_owner_warning, process_uid, ModelPlan, ModelsReport};
 use super::{preflight, InstallError};
 use crate::engine::Engine;
 use crate::models::{gpu_fit, GpuFit};
-use crate::package::Package;
+use crate::package::{Package, PackageError};
 use crate::progress::{Event, SharedReporter, Warning};
 use crate::signing::{Signer, TrustStore, TrustedKey};
 use crate::Cancel;
@@ -105,7 +108,9 @@ pub async fn install_package(
     let start = options
         .start
         .unwrap_or(package.manifest().start_after_install);
-    let _lock = options.dir.lock(&*reporter, cancel).await?;
+    let lock = options.dir.lock(&*reporter, cancel).await?;
+    let mut transaction =
+        Transaction::begin(&options.dir, &lock, engine, "install-package", &*reporter).await?;
     let facts = engine.facts().await?;
     let mut loaded = options.dir.loaded_images()?;
     let (run, plan, outcomes) =
@@ -123,14 +128,24 @@ pub async fn install_package(
         }
         tracing::info!(base = %base.package_id, "the workstation holds what the update package leaves out");
     }
+    let switching: Vec<String> = models.changing().map(str::to_owned).collect();
 
     for (setup, image) in nodes.iter_mut().zip(node_images(&package)) {
-        setup.renewed = package
-            .manifest()
-            .images
-            .iter()
-            .zip(&outcomes)
-            .any(|(i, outcome)| *outcome == ImageOutcome::Loaded && i.references.contains(&image));
+        let cache_switches = setup.offline
+            && setup
+                .node
+                .model
+                .as_ref()
+                .is_some_and(|m| switching.contains(&m.cache));
+        setup.renewed = cache_switches
+            || package
+                .manifest()
+                .images
+                .iter()
+                .zip(&outcomes)
+                .any(|(i, outcome)| {
+                    *outcome == ImageOutcome::Loaded && i.references.contains(&image)
+                });
     }
 
     let loaded_bytes = plan.stream_bytes();
@@ -150,66 +165,6 @@ pub async fn install_package(
         }
     }
 
-    // `images.json` records this run's images before the engine gets them:
-    // a run killed from here on, with no chance to take itself back, leaves
-    // them tracked, so that `uninstall` removes them and gives back the tags
-    // they took. Every failure below writes back the record as it was.
-    let recorded_before = options.dir.images_file().exists().then(|| loaded.clone());
-    for image in run.loaded() {
-        loaded.record(image);
-    }
-    let writes_record = recorded_before.as_ref() != Some(&loaded);
-    if writes_record {
-        options.dir.write_loaded_images(&loaded)?;
-    }
-    let restore_record = || {
-        if writes_record {
-            options.dir.restore_loaded_images(recorded_before.as_ref());
-        }
-    };
-
-    // The model files are written while the engine loads the images: the
-    // two use different resources. Either one failing stops the other, and
-    // the load is taken back, so a damaged model file still leaves the
-    // engine as it was; model files already checked and in place stay for
-    // the next run to skip.
-    let both = cancel.child_token();
-    let placing = {
-        let (dir, package, reporter, both) = (
-            options.dir.clone(),
-            package.clone(),
-            reporter.clone(),
-            both.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            let placed = models.place(&dir, &package, &*reporter, &both);
-            if placed.is_err() {
-                both.cancel();
-            }
-            placed
-        })
-    };
-    let loading = async {
-        let streamed = run.load(engine, &package, plan, &reporter, &both).await;
-        if streamed.is_err() {
-            both.cancel();
-        }
-        streamed
-    };
-    let (placed, streamed) = tokio::join!(placing, loading);
-    let placed = placed.expect("placing models does not panic");
-    let placed = match (placed, streamed) {
-        (Ok(placed), Ok(())) => placed,
-        (placed, streamed) => {
-            // `load` took itself back if it failed; a load that ended well
-            // is taken back here. The error that stopped the other wins.
-            if streamed.is_ok() {
-                run.undo(engine).await;
-            }
-            restore_record();
-            return Err(first_cause(placed.err(), streamed.err()));
-        }
-    };
     let configure = Configure {
         engine,
         compose: compose.as_ref(),
@@ -219,21 +174,41 @@ pub async fn install_package(
         reporter: &*reporter,
         cancel,
     };
-    let applied = match configure.apply(&nodes).await {
-        Ok(applied) => applied,
-        Err(e) => {
-            run.undo(engine).await;
-            restore_record();
+    let changed = apply(
+        ApplyRun {
+            engine,
+            dir: &options.dir,
+            package: &package,
+            reporter: &reporter,
+            cancel,
+            configure: &configure,
+            nodes: &nodes,
+        },
+        &mut transaction,
+        (&run, plan, models, &switching),
+    )
+    .await;
+    let (placed, changed) = match changed {
+        Ok(done) => done,
+        Err((e, damaged)) => {
+            transaction.take_back(engine, damaged).await;
             return Err(e);
         }
     };
-    if let Err(e) = configure.register(&nodes) {
-        configure.roll_back(&applied).await;
-        run.undo(engine).await;
-        restore_record();
-        return Err(e);
+    for image in run.loaded() {
+        loaded.record(image);
     }
-    let reports = configure.finish(&nodes, applied).await?;
+    let endpoints = match configure.register(&nodes) {
+        Ok(endpoints) => endpoints,
+        Err(e) => {
+            transaction.take_back(engine, false).await;
+            return Err(e);
+        }
+    };
+    transaction
+        .commit(engine, &*reporter, Some(&endpoints), Some(&loaded))
+        .await?;
+    let reports = configure.finish(&nodes, changed).await?;
 
     let images: Vec<ImageReport> = package
         .manifest()
@@ -261,6 +236,91 @@ pub async fn install_package(
         gpu_fit,
         changed,
     })
+}
+
+/// What a run changes once the workstation passed the preflight.
+struct ApplyRun<'a> {
+    engine: &'a Engine,
+    dir: &'a InstallDir,
+    package: &'a Arc<Package>,
+    reporter: &'a SharedReporter,
+    cancel: &'a Cancel,
+    configure: &'a Configure<'a>,
+    nodes: &'a [NodeSetup],
+}
+
+/// The run's changes, each recorded in `transaction` before it is made:
+/// the model files are staged while the engine loads the images (the two
+/// use different resources; either failing stops the other), then the
+/// caches switch and the nodes are configured. What was placed, and
+/// whether each node changed; or the error, and whether the package was
+/// found damaged.
+async fn apply(
+    run: ApplyRun<'_>,
+    transaction: &mut Transaction<'_>,
+    (load, plan, models, switching): (&LoadRun, LoadPlan, ModelPlan, &[String]),
+) -> Result<(ModelsReport, Vec<bool>), (InstallError, bool)> {
+    let undamaged = |e| (e, false);
+    transaction
+        .record(Step::LoadImages(load.undo_record()))
+        .map_err(undamaged)?;
+    for cache in switching {
+        transaction
+            .record(Step::StageCache {
+                cache: cache.clone(),
+            })
+            .map_err(undamaged)?;
+    }
+    let both = run.cancel.child_token();
+    let placing = {
+        let (dir, package, reporter, both) = (
+            run.dir.clone(),
+            run.package.clone(),
+            run.reporter.clone(),
+            both.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let placed = models.place(&dir, &package, &*reporter, &both);
+            if placed.is_err() {
+                both.cancel();
+            }
+            placed
+        })
+    };
+    let loading = async {
+        let streamed = load
+            .load(run.engine, run.package, plan, run.reporter, &both)
+            .await;
+        if streamed.is_err() {
+            both.cancel();
+        }
+        streamed
+    };
+    let (placed, streamed) = tokio::join!(placing, loading);
+    let placed = match (placed.expect("placing models does not panic"), streamed) {
+        (Ok(placed), Ok(())) => placed,
+        (placed, streamed) => {
+            let error = first_cause(placed.err(), streamed.err());
+            let damaged = matches!(error, InstallError::Package(PackageError::Mismatch { .. }));
+            return Err((error, damaged));
+        }
+    };
+    for cache in switching {
+        let staged = models::staged_inodes(run.dir, cache).map_err(undamaged)?;
+        transaction
+            .record(Step::SwitchCache {
+                cache: cache.clone(),
+                staged,
+            })
+            .map_err(undamaged)?;
+        models::switch(run.dir, cache).map_err(undamaged)?;
+    }
+    let changed = run
+        .configure
+        .apply(run.nodes, transaction)
+        .await
+        .map_err(undamaged)?;
+    Ok((placed, changed))
 }
 
 /// Of the errors of two jobs that stop each other, the one that is not the

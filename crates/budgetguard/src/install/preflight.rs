@@ -248,6 +248,7 @@ fn install_folder(dir: &InstallDir, nodes: &[Node], problems: &mut Vec<Problem>)
         checks.push(dir.check_no_links(&node_dir.join("docker-compose.yml")));
         if let Some(model) = &node.model {
             checks.push(dir.check_no_links(&Path::new("models").join(&model.cache)));
+            checks.push(dir.check_no_links(&InstallDir::staging_relative().join(&model.cache)));
         }
     }
     for error in checks.into_iter().filter_map(Result::err) {

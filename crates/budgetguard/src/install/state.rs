@@ -137,9 +137,12 @@ impl InstallDir {
         read_state(&self.endpoints_file())
     }
 
-    /// Writes `endpoints.json` atomically.
+    /// Writes `endpoints.json` atomically (no nodes: no file).
     pub(crate) fn write_endpoints(&self, endpoints: &Endpoints) -> Result<(), InstallError> {
-        write_state(&self.endpoints_file(), endpoints)
+        match endpoints.nodes.is_empty() {
+            true => remove_state(&self.endpoints_file()),
+            false => write_state(&self.endpoints_file(), endpoints),
+        }
     }
 
     /// The images this tool loaded (none when the file does not exist yet).
@@ -147,17 +150,11 @@ impl InstallDir {
         read_state(&self.images_file())
     }
 
-    /// Writes `images.json` atomically.
+    /// Writes `images.json` atomically (no images: no file).
     pub(crate) fn write_loaded_images(&self, images: &LoadedImages) -> Result<(), InstallError> {
-        write_state(&self.images_file(), images)
-    }
-
-    /// Puts `images.json` back as a run found it: `before`, or no file when
-    /// there was none. Best effort: it runs while a run takes itself back.
-    pub(crate) fn restore_loaded_images(&self, before: Option<&LoadedImages>) {
-        match before {
-            Some(images) => drop(self.write_loaded_images(images)),
-            None => drop(std::fs::remove_file(self.images_file())),
+        match images.images.is_empty() {
+            true => remove_state(&self.images_file()),
+            false => write_state(&self.images_file(), images),
         }
     }
 
@@ -191,4 +188,14 @@ fn write_state(path: &Path, value: &impl Serialize) -> Result<(), InstallError> 
     let mut bytes = serde_json::to_vec_pretty(value).expect("state files serialize");
     bytes.push(b'\n');
     write_atomic(path, &bytes)
+}
+
+/// An empty state is no file: an install folder uninstalled is as it was.
+fn remove_state(path: &Path) -> Result<(), InstallError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(InstallError::io("remove", path)(e))
+        }
+        _ => Ok(()),
+    }
 }

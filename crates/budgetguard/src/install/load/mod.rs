@@ -1,5 +1,6 @@
 //! Loading a package's images into the engine straight from the ZIP, and
-//! taking a load back: a run that fails part-way removes the images it
+//! what takes a load back ([`ImageUndo`], recorded in the run's journal
+//! before the load): a run that fails part-way removes the images it
 //! loaded and gives back the tags it moved, so the engine is left as it was.
 //!
 //! An image of the user's whose tag the package takes would be lost on the
@@ -18,6 +19,7 @@ use std::sync::Arc;
 pub use plan::ImageOutcome;
 pub(crate) use plan::LoadPlan;
 
+use super::journal::ImageUndo;
 use super::state::LoadedImage;
 use super::InstallError;
 use crate::engine::Engine;
@@ -109,26 +111,9 @@ impl LoadRun {
         Ok((run, plan, outcomes))
     }
 
-    /// Streams what `plan` says and tags every image of the package; on any
-    /// failure, what this run loaded or tagged is taken back first.
+    /// Streams what `plan` says and tags every image of the package. A
+    /// failure leaves the undo to the run's journal ([`Self::undo_record`]).
     pub(crate) async fn load(
-        &self,
-        engine: &Engine,
-        package: &Arc<Package>,
-        plan: LoadPlan,
-        reporter: &SharedReporter,
-        cancel: &Cancel,
-    ) -> Result<(), InstallError> {
-        let loaded = self
-            .stream_and_tag(engine, package, plan, reporter, cancel)
-            .await;
-        if loaded.is_err() {
-            self.undo(engine).await;
-        }
-        loaded
-    }
-
-    async fn stream_and_tag(
         &self,
         engine: &Engine,
         package: &Arc<Package>,
@@ -237,32 +222,29 @@ impl LoadRun {
             .collect()
     }
 
-    /// Removes the images this run loaded and gives every reference back
-    /// the image it named before. Best effort: the engine may be the reason
-    /// the run failed.
-    pub(crate) async fn undo(&self, engine: &Engine) {
-        for image in &self.images {
-            let id = engine_id(image, self.containerd);
-            if !self.present_before.contains(id) {
-                let _ = engine.remove_image(id, true).await;
-            }
-        }
-        for (reference, before) in &self.tags_before {
-            let now = engine.image(reference).await.ok().flatten().map(|i| i.id);
-            match (before, now) {
-                (Some(before), now) if now.as_deref() != Some(before) => {
-                    let _ = engine.tag(before, reference).await;
-                    if let Some(kept) = self.keeps(reference, before) {
-                        let _ = engine.untag(&kept).await;
-                    }
-                }
-                (None, Some(_)) => {
-                    // A tag this run put on an image that was there before:
-                    // taken off, unless it is the image's only name.
-                    let _ = engine.untag(reference).await;
-                }
-                _ => {}
-            }
+    /// What takes this load back: the images the engine lacked before,
+    /// what each reference named, and the kept tags the load makes.
+    pub(crate) fn undo_record(&self) -> ImageUndo {
+        ImageUndo {
+            added: self
+                .images
+                .iter()
+                .map(|image| engine_id(image, self.containerd).to_owned())
+                .filter(|id| !self.present_before.contains(id))
+                .collect(),
+            tags_before: self
+                .tags_before
+                .iter()
+                .map(|(reference, before)| (reference.clone(), before.clone()))
+                .collect(),
+            kept: self
+                .tags_before
+                .iter()
+                .filter_map(|(reference, before)| {
+                    let kept = self.keeps(reference, before.as_deref()?)?;
+                    Some((reference.clone(), kept))
+                })
+                .collect(),
         }
     }
 }

@@ -1,0 +1,585 @@
+//! Upgrades that never lose a working node: every change on a workstation
+//! is one journaled transaction. An upgrade that fails, or is killed at any
+//! step boundary (the `BUDGETGUARD_TEST_FAULT` hook) or half-way through
+//! its model files, leaves the running version byte for byte as it was and
+//! serving; the next run takes it back and completes; an uninstall after
+//! any of it leaves the engine and the folder as they were before the first
+//! install; and the images of every earlier version are removed once no
+//! installed version uses them.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use sha2::{Digest, Sha256};
+use testkit::engines::TestEngine;
+use testkit::images::{unique_reference, ImageGuard};
+
+use crate::install_errors::{error_text, flip_byte};
+use crate::models::{answers, create, installer, model_catalog, model_fixture, techops};
+use crate::repack::Repack;
+use crate::support::*;
+
+testkit::tests![
+    a_failed_or_killed_upgrade_leaves_the_running_version_serving_as_it_was,
+    a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean,
+    every_earlier_versions_image_goes_and_the_users_own_stays,
+];
+
+/// Every file and link below `dir` (the staging folder and logs aside)
+/// with its content's SHA-256 (a link: its target) and mode.
+fn contents(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(folder) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let relative = path.strip_prefix(dir).unwrap().to_owned();
+            let what = if meta.is_dir() {
+                stack.push(path.clone());
+                "folder".to_owned()
+            } else if meta.file_type().is_symlink() {
+                std::fs::read_link(&path).unwrap().display().to_string()
+            } else {
+                hex::encode(Sha256::digest(std::fs::read(&path).unwrap()))
+            };
+            found.insert(relative, (what, meta.mode()));
+        }
+    }
+    found
+}
+
+/// What is left in an install folder (nothing when it is gone).
+fn left(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
+    contents(dir)
+}
+
+/// `v1` with a model file changed at the same path (the profile record,
+/// still valid JSON) and a new file of `extra` bytes: the next version.
+fn next_version(v1: &Path, to: &Path, extra: usize) -> String {
+    let mut repack = Repack::open(v1);
+    let files = repack.manifest["caches"][0]["files"]
+        .as_array_mut()
+        .unwrap();
+    let profile = files
+        .iter_mut()
+        .find(|f| f["path"].as_str().unwrap().ends_with(".json"))
+        .expect("a profile record");
+    let old = format!(
+        "models/blobs/sha256/{}",
+        profile["sha256"].as_str().unwrap()
+    );
+    let mut changed = repack.entries[&old].clone();
+    changed.extend_from_slice(b"\n\n");
+    let sha = hex::encode(Sha256::digest(&changed));
+    profile["sha256"] = sha.clone().into();
+    profile["size"] = changed.len().into();
+    repack
+        .entries
+        .insert(format!("models/blobs/sha256/{sha}"), changed);
+    let data: Vec<u8> = (0..extra).map(|i| (i * 7 % 251) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&data));
+    files.push(serde_json::json!({
+        "path": "extra/next-version.bin", "size": data.len(), "mode": 0o644, "sha256": sha,
+    }));
+    repack.manifest["caches"][0]["dirs"]
+        .as_array_mut()
+        .unwrap()
+        .push("extra".into());
+    let extra_entry = format!("models/blobs/sha256/{sha}");
+    repack.entries.insert(extra_entry.clone(), data);
+    if !files_use(&repack, &old) {
+        repack.entries.remove(&old);
+    }
+    repack.write(to);
+    extra_entry
+}
+
+/// Whether a file of the package's caches still has the content `entry`.
+fn files_use(repack: &Repack, entry: &str) -> bool {
+    repack.manifest["caches"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| entry.ends_with(f["sha256"].as_str().unwrap()))
+}
+
+/// The files a package's cache lists, by path, with their SHA-256.
+fn listed(package: &Path) -> BTreeMap<PathBuf, String> {
+    manifest_of(package)["caches"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                PathBuf::from(f["path"].as_str().unwrap()),
+                f["sha256"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The files of `contents` with their hashes only.
+fn files_of(contents: &BTreeMap<PathBuf, (String, u32)>) -> BTreeMap<PathBuf, String> {
+    contents
+        .iter()
+        .filter(|(_, (what, _))| what.len() == 64)
+        .map(|(path, (what, _))| (path.clone(), what.clone()))
+        .collect()
+}
+
+fn a_failed_or_killed_upgrade_leaves_the_running_version_serving_as_it_was() {
+    let (engine, demo, _copy, home, server, cache) = model_fixture("upgrade", 4 << 20);
+    let port = free_port();
+    let catalog = model_catalog(
+        home.path(),
+        &demo,
+        &cache,
+        &[("Upgrade Demo", port, "base")],
+    );
+    let v1 = home.path().join("v1.zip");
+    create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Upgrade Demo",
+        &v1,
+        &[],
+    )
+    .success();
+    drop(server);
+    let v2 = home.path().join("v2.zip");
+    let extra = next_version(&v1, &v2, 96 << 20);
+    let damaged = home.path().join("v2-damaged.zip");
+    flip_byte(&v2, &damaged, &extra, 50 << 20);
+
+    let dir = home.path().join("install");
+    let tool = || installer(home.path(), &engine, &dir);
+    run(tool()
+        .args(["install-package", "--start", "--wait", "120", "--package"])
+        .arg(&v1))
+    .success();
+    assert!(answers(port), "v1 serves");
+    let live = dir.join("models").join(&cache);
+    let v1_files = contents(&live);
+
+    // v2's last model file is damaged: refused, v1 exactly as it was.
+    let refused = run(tool().args(["install-package", "--package"]).arg(&damaged));
+    let error = error_text(&refused);
+    assert!(error.contains("does not match its"), "{error}");
+    assert_eq!(contents(&live), v1_files, "v1's files after a damaged v2");
+    assert!(answers(port), "v1 serves after a damaged v2");
+    assert!(!dir.join("journal.json").exists());
+    assert_eq!(
+        files_in(&dir.join("models")),
+        [cache.clone(), format!("{cache}.files")],
+        "nothing staged is left of a damaged package"
+    );
+
+    // SIGKILL half-way through v2's model files: v1 as it was, serving.
+    let staged_log = dir.join("models/.staging").join(format!("{cache}.files"));
+    let mut child = tool()
+        .args(["install-package", "--package"])
+        .arg(&v2)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&staged_log).map_or(0, |m| m.len()) == 0 {
+        assert!(started.elapsed().as_secs() < 120, "nothing was staged");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(answers(port), "v1 serves during the upgrade");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(contents(&live), v1_files, "v1's files after a kill");
+    assert!(answers(port), "v1 serves after a kill");
+    let status = run(tool().arg("status")).success();
+    assert!(
+        status.stderr.contains("`install-package` run of")
+            && status.stderr.contains("has not finished"),
+        "{}",
+        status.stderr
+    );
+
+    // The next run takes the killed one back, then upgrades: the cache is
+    // exactly v2's, with v1's other file content gone.
+    let upgraded = run(tool()
+        .args(["install-package", "--start", "--wait", "120", "--package"])
+        .arg(&v2))
+    .success();
+    assert!(
+        upgraded
+            .stderr
+            .contains("Took back the unfinished `install-package` run"),
+        "{}",
+        upgraded.stderr
+    );
+    assert_eq!(files_of(&contents(&live)), listed(&v2));
+    assert!(answers(port), "v2 serves");
+    assert!(!dir.join("models/.staging").exists());
+    assert!(!dir.join("journal.json").exists());
+
+    // status --verify finds a flipped byte in a model file.
+    run(tool().args(["status", "--verify"])).success();
+    let victim = live.join("extra/next-version.bin");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[7] ^= 1;
+    std::fs::write(&victim, bytes).unwrap();
+    let verified = run(tool().args(["status", "--verify"]));
+    assert_eq!(verified.code, 1, "{}", verified.stderr);
+    assert!(
+        verified
+            .stdout
+            .contains("model file `extra/next-version.bin`")
+            && verified.stdout.contains("changed since install"),
+        "{}",
+        verified.stdout
+    );
+    run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+    assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
+}
+
+/// The step boundaries an install passes (`BUDGETGUARD_TEST_FAULT`).
+const INSTALL_STEPS: [&str; 7] = [
+    "load_images",
+    "stage_cache",
+    "switch_cache",
+    "configure_nodes",
+    "state_files",
+    "commit",
+    "cleanup",
+];
+
+/// The faults this run tries: every step, failing and killed, with
+/// `BUDGETGUARD_FAULT_SWEEP=all` (`scripts/fault-sweep`); otherwise a
+/// sample that changes from day to day, and always a kill at the switch.
+fn faults() -> Vec<(&'static str, bool)> {
+    let all: Vec<(&str, bool)> = INSTALL_STEPS
+        .iter()
+        .flat_map(|step| [(*step, false), (*step, true)])
+        .collect();
+    if std::env::var("BUDGETGUARD_FAULT_SWEEP").as_deref() == Ok("all") {
+        return all;
+    }
+    let day = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    let mut sample = vec![("switch_cache", true)];
+    for i in 0..3 {
+        let fault = all[(day as usize * 3 + i * 5) % all.len()];
+        if !sample.contains(&fault) {
+            sample.push(fault);
+        }
+    }
+    sample
+}
+
+/// Whether the engine has the image `id` (under any name, or none).
+fn has_image(engine: &TestEngine, id: &str) -> bool {
+    engine.image_ids().iter().any(|line| line.starts_with(id))
+}
+
+/// The engine's images as `ID tag…` lines, of the references `wanted`.
+fn tags_of(engine: &TestEngine, wanted: &[&str]) -> Vec<String> {
+    wanted
+        .iter()
+        .map(|reference| {
+            let out = engine
+                .docker()
+                .args(["image", "inspect", "--format", "{{.Id}}", reference])
+                .output()
+                .unwrap();
+            format!(
+                "{reference} {}",
+                String::from_utf8_lossy(&out.stdout).trim()
+            )
+        })
+        .collect()
+}
+
+/// What a clean state of an install folder is: its files by content, the
+/// install times in `endpoints.json` aside.
+fn folder_state(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
+    let mut state = contents(dir);
+    if let Ok(text) = std::fs::read_to_string(dir.join("endpoints.json")) {
+        let mut endpoints: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for node in endpoints["nodes"].as_array_mut().unwrap() {
+            node["installed_at"] = serde_json::Value::Null;
+        }
+        let hash = hex::encode(Sha256::digest(endpoints.to_string()));
+        state.get_mut(Path::new("endpoints.json")).unwrap().0 = hash;
+    }
+    // The logs record inodes and times, which differ from run to run.
+    state.retain(|path, _| path.extension().is_none_or(|e| e != "files"));
+    state
+}
+
+fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
+    let (engine, demo, _copy, home, server, cache) = model_fixture("faults", 2 << 20);
+    // An image of the package's own, so that the install loads it.
+    let image = unique_reference("faults-image");
+    build_label(&engine, &demo, &image, "1");
+    let _guard = ImageGuard::new(&engine, vec![image.clone()]);
+    let port = free_port();
+    let catalog = model_catalog(home.path(), &image, &cache, &[("Fault Demo", port, "base")]);
+    let v1 = home.path().join("v1.zip");
+    create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Fault Demo",
+        &v1,
+        &[],
+    )
+    .success();
+    drop(server);
+    let v2 = home.path().join("v2.zip");
+    next_version(&v1, &v2, 3 << 20);
+    let image_id = engine
+        .docker_ok(&["image", "inspect", "--format", "{{.Id}}", &image])
+        .trim()
+        .to_owned();
+    engine.docker_ok(&["rmi", &image]);
+    let kept = format!("{image}-before-budgetguard");
+    let refs = [image.as_str(), kept.as_str()];
+    // Other tests change the engine at the same time: only what this
+    // test's image and tags are is compared.
+    let images = || (has_image(&engine, &image_id), tags_of(&engine, &refs));
+    let engine_before = images();
+
+    let dir = home.path().join("install");
+    let tool = || installer(home.path(), &engine, &dir);
+    let state = || (folder_state(&dir), images());
+    // What a clean install of each version gives.
+    let clean = |package: &Path| {
+        run(tool().args(["install-package", "--package"]).arg(package)).success();
+        let clean = state();
+        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+        clean
+    };
+    let clean_v1 = clean(&v1);
+    let clean_v2 = clean(&v2);
+    assert_eq!(
+        images(),
+        engine_before,
+        "a clean install and uninstall leave the engine as it was"
+    );
+    for (step, kill) in faults() {
+        let fault = if kill {
+            format!("{step}:kill")
+        } else {
+            step.to_owned()
+        };
+        // A first install stopped there, then uninstalled: as before.
+        let stopped = run(tool()
+            .env("BUDGETGUARD_TEST_FAULT", &fault)
+            .args(["install-package", "--package"])
+            .arg(&v1));
+        assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
+        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+        assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
+        assert_eq!(
+            images(),
+            engine_before,
+            "{fault}: first install, then uninstall"
+        );
+
+        // An upgrade stopped there: v1 as it was (or, stopped after its
+        // commit, v2); then the rerun gives a clean install of v2.
+        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+        let stopped = run(tool()
+            .env("BUDGETGUARD_TEST_FAULT", &fault)
+            .args(["install-package", "--package"])
+            .arg(&v2));
+        assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
+        // Stopped before the switch, or taken back by the run itself: v1
+        // byte for byte; after its commit: v2. (Killed after the switch,
+        // the next run takes it back first.)
+        let live = files_of(&contents(&dir.join("models").join(&cache)));
+        let switched = ["configure_nodes", "state_files", "commit"].contains(&step);
+        if step == "cleanup" {
+            assert_eq!(live, listed(&v2), "{fault}: the live cache");
+        } else if !(kill && switched) {
+            assert_eq!(live, listed(&v1), "{fault}: the live cache");
+        }
+        run(tool().args(["install-package", "--package"]).arg(&v2)).success();
+        assert_eq!(state(), clean_v2, "{fault}: rerun of the upgrade");
+        // And back to v1 the same way.
+        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+        assert_eq!(state(), clean_v1, "{fault}: v1 again");
+        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+        assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
+    }
+
+    // A deploy and an uninstall stopped at their own steps.
+    build_label(&engine, &demo, &image, "1");
+    let deploy_folder = home.path().join("deploy");
+    std::fs::create_dir_all(&deploy_folder).unwrap();
+    let deploy_catalog = write_catalog(&deploy_folder, &[("Fault Deploy", &image, free_port())]);
+    for fault in ["configure_nodes", "configure_nodes:kill", "commit:kill"] {
+        let stopped = run(tool()
+            .env("BUDGETGUARD_TEST_FAULT", fault)
+            .args(["deploy-local", "--nodes", "Fault Deploy", "--catalog"])
+            .arg(&deploy_catalog));
+        assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
+        run(tool().args(["uninstall", "--all"])).success();
+        assert_eq!(left(&dir), BTreeMap::new(), "deploy {fault}: left");
+    }
+    engine.docker_ok(&["rmi", &image]);
+    run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+    let stopped = run(tool()
+        .env("BUDGETGUARD_TEST_FAULT", "uninstall:kill")
+        .args(["uninstall", "--all", "--purge-cache"]));
+    assert_ne!(stopped.code, 0, "{}", stopped.stderr);
+    let finished = run(tool().arg("status")).success();
+    assert!(
+        finished.stderr.contains("has not finished"),
+        "{}",
+        finished.stderr
+    );
+    let again = run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+    assert!(
+        again
+            .stderr
+            .contains("Finished the unfinished `uninstall` run"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(left(&dir), BTreeMap::new(), "uninstall: left");
+    assert_eq!(images(), engine_before, "uninstall finished");
+}
+
+/// Builds `reference` from `base` with one label: an image of its own ID.
+fn build_label(engine: &TestEngine, base: &str, reference: &str, version: &str) {
+    let mut child = engine
+        .docker()
+        .args(["build", "-q", "-t", reference, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    write!(
+        child.stdin.take().unwrap(),
+        "FROM {base}\nLABEL com.budgetguard.test.version=\"{version}\"\n"
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn every_earlier_versions_image_goes_and_the_users_own_stays() {
+    let (engine, demo, _copy, home, server, cache) = model_fixture("releases", 1 << 20);
+    let port = free_port();
+    let references: Vec<String> = (1..=3)
+        .map(|v| unique_reference(&format!("release-v{v}")))
+        .collect();
+    let _guard = ImageGuard::new(&engine, references.clone());
+    let mut packages = Vec::new();
+    for (i, reference) in references.iter().enumerate() {
+        let version = (i + 1).to_string();
+        build_label(&engine, &demo, reference, &version);
+        let folder = home.path().join(format!("v{version}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let catalog = model_catalog(
+            &folder,
+            reference,
+            &cache,
+            &[("Release Demo", port, "base")],
+        );
+        let package = folder.join("package.zip");
+        // v3 is an update package of v2.
+        let since: Vec<String> = packages
+            .last()
+            .filter(|_| i == 2)
+            .map(|p: &PathBuf| format!("--since={}", p.display()))
+            .into_iter()
+            .collect();
+        let extra: Vec<&str> = since.iter().map(String::as_str).collect();
+        create(
+            &mut techops(home.path(), &engine, &server),
+            &catalog,
+            "Release Demo",
+            &package,
+            &extra,
+        )
+        .success();
+        packages.push(package);
+    }
+    drop(server);
+    let ids: Vec<String> = references
+        .iter()
+        .map(|r| {
+            engine
+                .docker_ok(&["image", "inspect", "--format", "{{.Id}}", r])
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    for reference in &references {
+        engine.docker_ok(&["rmi", reference]);
+    }
+    // The user's own image under v1's reference, and under a name of theirs.
+    engine.docker_ok(&["tag", &demo, &references[0]]);
+    let own = unique_reference("users-own");
+    engine.docker_ok(&["tag", &demo, &own]);
+    let _own_guard = ImageGuard::new(&engine, vec![own.clone()]);
+    let demo_id = engine
+        .docker_ok(&["image", "inspect", "--format", "{{.Id}}", &demo])
+        .trim()
+        .to_owned();
+
+    let dir = home.path().join("install");
+    let tool = || installer(home.path(), &engine, &dir);
+    for (i, package) in packages.iter().enumerate() {
+        run(tool().args(["install-package", "--package"]).arg(package)).success();
+        for (j, id) in ids.iter().enumerate() {
+            assert_eq!(
+                has_image(&engine, id),
+                i == j,
+                "after v{}: the image of v{} {}",
+                i + 1,
+                j + 1,
+                if i == j { "is there" } else { "is gone" }
+            );
+        }
+    }
+    run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+    assert!(
+        ids.iter().all(|id| !has_image(&engine, id)),
+        "no image the tool loaded remains"
+    );
+    for reference in [&references[0], &own] {
+        let named = engine.docker_ok(&["image", "inspect", "--format", "{{.Id}}", reference]);
+        assert_eq!(
+            named.trim(),
+            demo_id,
+            "`{reference}` names the user's image"
+        );
+    }
+    let kept = format!("{}-before-budgetguard", references[0]);
+    // (references end in a tag, `:1`, so the kept tag is `…:1-before-budgetguard`)
+    assert!(
+        !engine
+            .docker()
+            .args(["image", "inspect", &kept])
+            .output()
+            .unwrap()
+            .status
+            .success(),
+        "no kept tag is left"
+    );
+    assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
+}

@@ -1,0 +1,473 @@
+//! The journal of an install folder, `journal.json`: every run that changes
+//! a workstation (install, deploy, uninstall) is one transaction. Each step
+//! is written to the journal before it acts, with what undoes it; the state
+//! files (`endpoints.json`, `images.json`) change only at the commit, and
+//! what the new state leaves unused (an earlier version's model files and
+//! images) is removed after it.
+//!
+//! A run that fails takes its steps back from its journal, newest first. A
+//! run killed before it could finds its journal at the next run of any
+//! command in that folder, which takes it back the same way (or, once it
+//! committed, finishes its clean-up; an uninstall is always finished), and
+//! says so. There is no undo written per command: each [`Step`] knows its
+//! own.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::dir::{read_own, write_atomic, InstallDir};
+use super::lock::DirLock;
+use super::state::{Endpoints, InstalledNode, LoadedImages};
+use super::{collect, configure, models, InstallError};
+use crate::compose::Compose;
+use crate::engine::Engine;
+use crate::progress::{Event, Reporter};
+
+/// The environment variable that makes a run fail (`STEP`) or kill itself
+/// (`STEP:kill`) when it reaches the step boundary `STEP` (a [`Step`]'s
+/// name, `commit` or `cleanup`): for the tests of every boundary.
+pub const FAULT_VARIABLE: &str = "BUDGETGUARD_TEST_FAULT";
+
+/// What `journal.json` holds: the unfinished run of the folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Journal {
+    /// The command that made it (`install-package`, `deploy-local`, …).
+    command: String,
+    /// Its process.
+    pid: u32,
+    /// When it started (RFC 3339, UTC).
+    started_at: String,
+    /// The engine it changed (its address).
+    engine: String,
+    /// Whether its new state is written: what is left is clean-up.
+    #[serde(default)]
+    committed: bool,
+    /// Its steps, oldest first.
+    steps: Vec<Step>,
+}
+
+/// One change of a run, recorded before it is made, with what undoes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub(crate) enum Step {
+    /// Images streamed into the engine and tags moved onto them.
+    LoadImages(ImageUndo),
+    /// An image pulled under `reference`, which named nothing before;
+    /// `ids_before` are the images the engine had.
+    Pull {
+        /// The reference pulled.
+        reference: String,
+        /// The engine's image IDs before.
+        ids_before: Vec<String>,
+    },
+    /// A model cache's new version written beside the live one
+    /// (`models/.staging/<cache>`).
+    StageCache {
+        /// The cache.
+        cache: String,
+    },
+    /// The staged version exchanged with the live one: the old one is
+    /// under the staging name until the clean-up removes it.
+    SwitchCache {
+        /// The cache.
+        cache: String,
+        /// The inodes of the staged version's folder and log: each is
+        /// switched when the live name holds it.
+        staged: (u64, u64),
+    },
+    /// Nodes' Compose files written and their containers made anew.
+    ConfigureNodes {
+        /// Each node as it was before.
+        before: Vec<configure::NodeBefore>,
+    },
+    /// The state files as the run found them (`None`: no file), written
+    /// at the commit.
+    StateFiles {
+        /// `endpoints.json`.
+        endpoints: Option<Endpoints>,
+        /// `images.json`.
+        images: Option<LoadedImages>,
+    },
+    /// Nodes being removed: an uninstall is finished, never taken back.
+    Uninstall {
+        /// The nodes' names.
+        nodes: Vec<String>,
+        /// Whether their model caches go too.
+        purge_cache: bool,
+    },
+}
+
+impl Step {
+    /// The step's name, as [`FAULT_VARIABLE`] gives it.
+    fn name(&self) -> &'static str {
+        match self {
+            Step::LoadImages(_) => "load_images",
+            Step::Pull { .. } => "pull",
+            Step::StageCache { .. } => "stage_cache",
+            Step::SwitchCache { .. } => "switch_cache",
+            Step::ConfigureNodes { .. } => "configure_nodes",
+            Step::StateFiles { .. } => "state_files",
+            Step::Uninstall { .. } => "uninstall",
+        }
+    }
+}
+
+/// What takes back a load: the images it added and the tags it moved.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct ImageUndo {
+    /// The images the engine did not have before (engine IDs).
+    pub added: Vec<String>,
+    /// What each reference of the package named before.
+    pub tags_before: BTreeMap<String, Option<String>>,
+    /// The kept tags ([`super::load::kept_name`]) the run gives the user's
+    /// images, by the reference they kept.
+    pub kept: BTreeMap<String, String>,
+}
+
+impl ImageUndo {
+    /// Removes the added images and gives every reference back the image
+    /// it named before. Best effort: the engine may be why the run failed.
+    pub(crate) async fn undo(&self, engine: &Engine) {
+        for id in &self.added {
+            let _ = engine.remove_image(id, true).await;
+        }
+        for (reference, before) in &self.tags_before {
+            let now = engine.image(reference).await.ok().flatten().map(|i| i.id);
+            match (before, now) {
+                (Some(before), now) if now.as_deref() != Some(before) => {
+                    let _ = engine.tag(before, reference).await;
+                    if let Some(kept) = self.kept.get(reference) {
+                        let _ = engine.untag(kept).await;
+                    }
+                }
+                (None, Some(_)) => {
+                    // A tag this run put on an image that was there before:
+                    // taken off, unless it is the image's only name.
+                    let _ = engine.untag(reference).await;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One run's transaction in an install folder, while it holds the lock.
+pub(crate) struct Transaction<'a> {
+    dir: &'a InstallDir,
+    journal: Journal,
+    /// Whether the journal file exists (it is written at the first step).
+    written: bool,
+}
+
+impl<'a> Transaction<'a> {
+    /// Starts `command`'s transaction in `dir`, whose lock `_lock` is held:
+    /// first finishes or takes back the run a kill left unfinished there.
+    pub(crate) async fn begin(
+        dir: &'a InstallDir,
+        _lock: &DirLock,
+        engine: &Engine,
+        command: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Self, InstallError> {
+        recover(dir, engine, reporter).await?;
+        Ok(Self {
+            dir,
+            journal: Journal {
+                command: command.to_owned(),
+                pid: std::process::id(),
+                started_at: now(),
+                engine: engine.host().to_owned(),
+                committed: false,
+                steps: Vec::new(),
+            },
+            written: false,
+        })
+    }
+
+    /// Records `step` in the journal, before the run makes it.
+    pub(crate) fn record(&mut self, step: Step) -> Result<(), InstallError> {
+        let name = step.name();
+        self.journal.steps.push(step);
+        self.write()?;
+        fault(name)
+    }
+
+    /// Writes the new state files, then removes what the new state leaves
+    /// unused (earlier versions' model files, images no installed node
+    /// uses) and ends the journal. `None` leaves a file as it is.
+    pub(crate) async fn commit(
+        mut self,
+        engine: &Engine,
+        reporter: &dyn Reporter,
+        endpoints: Option<&Endpoints>,
+        images: Option<&LoadedImages>,
+    ) -> Result<(), InstallError> {
+        if let Err(e) = self.write_state(endpoints, images) {
+            self.take_back(engine, false).await;
+            return Err(e);
+        }
+        // From here on the new state stands: what is left is clean-up,
+        // which the next run finishes if this one cannot.
+        fault("cleanup")?;
+        clean_up(self.dir, engine, &self.journal, reporter).await?;
+        self.end()
+    }
+
+    /// Records the state files as they are, writes the new ones, and marks
+    /// the journal committed.
+    fn write_state(
+        &mut self,
+        endpoints: Option<&Endpoints>,
+        images: Option<&LoadedImages>,
+    ) -> Result<(), InstallError> {
+        fault("commit")?;
+        if endpoints.is_some() || images.is_some() {
+            self.record(Step::StateFiles {
+                endpoints: exists(&self.dir.endpoints_file())
+                    .then(|| self.dir.endpoints())
+                    .transpose()?,
+                images: exists(&self.dir.images_file())
+                    .then(|| self.dir.loaded_images())
+                    .transpose()?,
+            })?;
+            if let Some(images) = images {
+                self.dir.write_loaded_images(images)?;
+            }
+            if let Some(endpoints) = endpoints {
+                self.dir.write_endpoints(endpoints)?;
+            }
+        }
+        if self.written {
+            self.journal.committed = true;
+            self.write()?;
+        }
+        Ok(())
+    }
+
+    /// Takes back every step of the run, newest first (best effort), and
+    /// ends the journal. `damaged`: the package was found damaged, so the
+    /// model files it staged are not worth keeping for a next run.
+    pub(crate) async fn take_back(self, engine: &Engine, damaged: bool) {
+        take_back(self.dir, engine, &self.journal.steps, damaged).await;
+        let _ = self.end();
+    }
+
+    fn write(&mut self) -> Result<(), InstallError> {
+        let mut bytes = serde_json::to_vec_pretty(&self.journal).expect("the journal serializes");
+        bytes.push(b'\n');
+        write_atomic(&self.dir.journal_file(), &bytes)?;
+        self.written = true;
+        Ok(())
+    }
+
+    fn end(self) -> Result<(), InstallError> {
+        if !self.written {
+            return Ok(());
+        }
+        let path = self.dir.journal_file();
+        std::fs::remove_file(&path).map_err(InstallError::io("remove", &path))
+    }
+}
+
+/// A run that did not finish, as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnfinishedRun {
+    /// Its command.
+    pub command: String,
+    /// Its process.
+    pub pid: u32,
+    /// When it started.
+    pub started_at: String,
+    /// Whether it had written its new state (only clean-up is left).
+    pub committed: bool,
+}
+
+impl InstallDir {
+    /// `journal.json`.
+    pub(crate) fn journal_file(&self) -> PathBuf {
+        self.root().join("journal.json")
+    }
+
+    /// The run whose journal is in the folder: one still running, or one
+    /// that was killed, which the next install, deploy or uninstall here
+    /// finishes or takes back.
+    pub fn unfinished_run(&self) -> Result<Option<UnfinishedRun>, InstallError> {
+        Ok(read_journal(self)?.map(|j| UnfinishedRun {
+            command: j.command,
+            pid: j.pid,
+            started_at: j.started_at,
+            committed: j.committed,
+        }))
+    }
+}
+
+fn read_journal(dir: &InstallDir) -> Result<Option<Journal>, InstallError> {
+    let path = dir.journal_file();
+    read_own(&path)?
+        .map(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|e| InstallError::StateFile {
+                path: path.clone(),
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// Finishes or takes back the run a kill left unfinished in `dir` (the
+/// caller holds the lock), and says which.
+pub(crate) async fn recover(
+    dir: &InstallDir,
+    engine: &Engine,
+    reporter: &dyn Reporter,
+) -> Result<(), InstallError> {
+    let Some(journal) = read_journal(dir)? else {
+        return Ok(());
+    };
+    if journal.engine != engine.host() {
+        return Err(InstallError::JournalOfOtherEngine {
+            command: journal.command,
+            engine: journal.engine,
+        });
+    }
+    let uninstall = journal.steps.iter().find_map(|step| match step {
+        Step::Uninstall { nodes, purge_cache } => Some((nodes.clone(), *purge_cache)),
+        _ => None,
+    });
+    let what = if let Some((nodes, purge_cache)) = uninstall {
+        super::nodes::remove_nodes(dir, engine, &nodes, purge_cache, reporter).await?;
+        finish_clean_up(dir, engine, &journal, reporter).await;
+        "Finished"
+    } else if journal.committed {
+        finish_clean_up(dir, engine, &journal, reporter).await;
+        "Finished"
+    } else {
+        take_back(dir, engine, &journal.steps, false).await;
+        "Took back"
+    };
+    reporter.report(Event::Note {
+        message: format!(
+            "{what} the unfinished `{}` run of {} (process {}), which was stopped before it ended",
+            journal.command, journal.started_at, journal.pid
+        ),
+    });
+    let path = dir.journal_file();
+    std::fs::remove_file(&path).map_err(InstallError::io("remove", &path))
+}
+
+/// The clean-up of a run a kill stopped: what cannot be removed now is
+/// said, and left (it never blocks the run that found it).
+async fn finish_clean_up(
+    dir: &InstallDir,
+    engine: &Engine,
+    journal: &Journal,
+    reporter: &dyn Reporter,
+) {
+    if let Err(e) = clean_up(dir, engine, journal, reporter).await {
+        reporter.report(Event::Note {
+            message: format!(
+                "could not finish the clean-up of the unfinished `{}` run: {}",
+                journal.command,
+                crate::error_text(&e)
+            ),
+        });
+    }
+}
+
+/// Undoes `steps`, newest first.
+async fn take_back(dir: &InstallDir, engine: &Engine, steps: &[Step], damaged: bool) {
+    let mut compose: Option<Option<Compose>> = None;
+    for step in steps.iter().rev() {
+        match step {
+            Step::LoadImages(undo) => undo.undo(engine).await,
+            Step::Pull {
+                reference,
+                ids_before,
+            } => {
+                if let Ok(Some(now)) = engine.image(reference).await {
+                    if ids_before.contains(&now.id) {
+                        let _ = engine.untag(reference).await;
+                    } else {
+                        let _ = engine.remove_image(&now.id, true).await;
+                    }
+                }
+            }
+            Step::StageCache { cache } => models::take_back_staged(dir, cache, damaged),
+            Step::SwitchCache { cache, staged } => models::switch_back(dir, cache, *staged),
+            Step::ConfigureNodes { before } => {
+                let compose = match &compose {
+                    Some(found) => found.as_ref(),
+                    None => compose
+                        .insert(Compose::detect(engine.host()).await.ok())
+                        .as_ref(),
+                };
+                configure::roll_back(compose, dir, before).await;
+            }
+            Step::StateFiles { endpoints, images } => {
+                restore(&dir.endpoints_file(), endpoints.as_ref(), |e| {
+                    dir.write_endpoints(e)
+                });
+                restore(&dir.images_file(), images.as_ref(), |i| {
+                    dir.write_loaded_images(i)
+                });
+            }
+            Step::Uninstall { .. } => {}
+        }
+    }
+}
+
+/// Puts a state file back as a run found it: `before`, or no file.
+fn restore<T>(
+    path: &std::path::Path,
+    before: Option<&T>,
+    write: impl FnOnce(&T) -> Result<(), InstallError>,
+) {
+    match before {
+        Some(value) => drop(write(value)),
+        None => drop(std::fs::remove_file(path)),
+    }
+}
+
+/// What a committed run leaves to do: the old versions of the caches it
+/// switched go, and so do the images no installed node uses.
+async fn clean_up(
+    dir: &InstallDir,
+    engine: &Engine,
+    journal: &Journal,
+    reporter: &dyn Reporter,
+) -> Result<(), InstallError> {
+    for step in &journal.steps {
+        if let Step::SwitchCache { cache, .. } = step {
+            models::remove_old_version(dir, cache)?;
+        }
+    }
+    let installed: Vec<InstalledNode> = dir.endpoints()?.nodes;
+    collect::remove_unused_images(engine, dir, &installed, reporter).await
+}
+
+fn exists(path: &std::path::Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// Fails or kills the run at the step boundary `name` when
+/// [`FAULT_VARIABLE`] names it.
+fn fault(name: &str) -> Result<(), InstallError> {
+    let Ok(wanted) = std::env::var(FAULT_VARIABLE) else {
+        return Ok(());
+    };
+    match wanted.split_once(':') {
+        Some((step, "kill")) if step == name => std::process::abort(),
+        None if wanted == name => Err(InstallError::Fault {
+            step: name.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The current time, RFC 3339 (UTC).
+pub(crate) fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("the current time always formats")
+}
