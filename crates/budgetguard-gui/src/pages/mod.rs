@@ -99,6 +99,9 @@ pub(crate) struct InstalledPage {
 pub(crate) struct InstalledTable {
     /// The nodes, or why they cannot be listed.
     pub installed: Installed,
+    /// A run in the install folder that did not finish, said as `status`
+    /// says it.
+    pub unfinished: Option<String>,
 }
 
 /// The packages of the output folder.

@@ -27,6 +27,7 @@ pub(crate) async fn table(State(state): State<Arc<AppState>>) -> Response {
             .workstation
             .installed(state.workstation.engine().await)
             .await,
+        unfinished: state.workstation.unfinished_run(),
     })
 }
 

@@ -93,6 +93,7 @@ pub(crate) async fn installed(State(state): State<Arc<AppState>>) -> Response {
         layout: layout(&state, Page::Installed, &capabilities),
         table: InstalledTable {
             installed: state.workstation.installed(engine).await,
+            unfinished: state.workstation.unfinished_run(),
         },
     })
 }

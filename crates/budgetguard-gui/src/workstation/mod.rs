@@ -318,6 +318,19 @@ impl Workstation {
         }
     }
 
+    /// The run in the install folder that did not finish (killed, or still
+    /// running elsewhere), and what the next one does about it.
+    pub(crate) fn unfinished_run(&self) -> Option<String> {
+        let run = self.dir().ok()?.unfinished_run().ok()??;
+        Some(format!(
+            "A `{}` run started {} (process {}) has not finished: the next install, deploy or uninstall here {} it.",
+            run.command,
+            crate::pages::utc_time_text(&run.started_at),
+            run.pid,
+            if run.committed { "finishes" } else { "takes back" }
+        ))
+    }
+
     /// The installed nodes with their state and health, on `engine`.
     pub(crate) async fn installed(&self, engine: Result<Engine, String>) -> Installed {
         let engine = engine?;

@@ -15,6 +15,7 @@ mod logs;
 mod messages;
 mod models;
 mod never_wrong;
+mod owners;
 mod pull;
 mod registry;
 mod repack;
@@ -35,6 +36,7 @@ fn main() -> std::process::ExitCode {
             messages::tests(),
             models::tests(),
             never_wrong::tests(),
+            owners::tests(),
             pull::tests(),
             registry::tests(),
             signing::tests(),

@@ -572,7 +572,7 @@ fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
     // then again: it completes, keeping what was written.
     let dir = home.path().join("install");
     let log = dir.join("models/.staging").join(format!("{cache}.files"));
-    let child = installer(home.path(), &engine, &dir)
+    let mut child = installer(home.path(), &engine, &dir)
         .args(["install-package", "--package"])
         .arg(&package)
         .stdout(std::process::Stdio::null())
@@ -581,6 +581,10 @@ fn nodes_of_one_cache_share_it_and_a_stopped_install_resumes() {
         .unwrap();
     let started = std::time::Instant::now();
     while std::fs::metadata(&log).map_or(0, |m| m.len()) == 0 {
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            panic!("it ended first: {}", String::from_utf8_lossy(&out.stderr));
+        }
         assert!(
             started.elapsed().as_secs() < 120,
             "no model file was written"

@@ -1,5 +1,6 @@
 //! Access to the Docker engine through its HTTP API (bollard).
 
+mod claim;
 mod container;
 mod error;
 mod idle;

@@ -11,7 +11,7 @@ use super::configure::{Configure, NodeReport, NodeSetup};
 use super::dir::InstallDir;
 use super::journal::{Step, Transaction};
 use super::state::LoadedImage;
-use super::{preflight, InstallError};
+use super::{owner, preflight, InstallError};
 use crate::catalog::Node;
 use crate::engine::{Engine, RegistryAuth};
 use crate::progress::SharedReporter;
@@ -75,6 +75,10 @@ pub async fn deploy_local(
         compose: true,
     };
     let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
+    if let Err(e) = owner::claim_nodes(engine, &options.dir, &nodes, &mut transaction).await {
+        transaction.take_back(engine, false).await;
+        return Err(e);
+    }
     let configure = Configure {
         engine,
         compose: compose.as_ref(),

@@ -112,6 +112,14 @@ pub enum InstallError {
         /// The first thing missing.
         missing: String,
     },
+    /// Another install folder owns the node on this engine.
+    #[error("node `{node}` is installed on this Docker engine from another install folder, `{folder}`: uninstall it there first, or install into that folder; nothing was changed")]
+    NodeOfOtherFolder {
+        /// The node.
+        node: String,
+        /// The folder that owns it.
+        folder: String,
+    },
     /// The folder's unfinished run changed another engine than this one.
     #[error("a `{command}` run in this install folder did not finish, and it changed the Docker engine at `{engine}`: run the command again with that engine, so that the run is taken back there first")]
     JournalOfOtherEngine {

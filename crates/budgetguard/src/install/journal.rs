@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::dir::{read_own, write_atomic, InstallDir};
 use super::lock::DirLock;
 use super::state::{Endpoints, InstalledNode, LoadedImages};
-use super::{collect, configure, models, InstallError};
+use super::{collect, configure, models, owner, InstallError};
 use crate::compose::Compose;
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
@@ -52,6 +52,13 @@ struct Journal {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub(crate) enum Step {
+    /// A node's Compose project claimed on the engine for this folder.
+    Claim {
+        /// The claim.
+        name: String,
+        /// This folder, as it claims.
+        owner: String,
+    },
     /// Images streamed into the engine and tags moved onto them.
     LoadImages(ImageUndo),
     /// An image pulled under `reference`, which named nothing before;
@@ -103,6 +110,7 @@ impl Step {
     /// The step's name, as [`FAULT_VARIABLE`] gives it.
     fn name(&self) -> &'static str {
         match self {
+            Step::Claim { .. } => "claim",
             Step::LoadImages(_) => "load_images",
             Step::Pull { .. } => "pull",
             Step::StageCache { .. } => "stage_cache",
@@ -380,6 +388,9 @@ async fn take_back(dir: &InstallDir, engine: &Engine, steps: &[Step], damaged: b
     let mut compose: Option<Option<Compose>> = None;
     for step in steps.iter().rev() {
         match step {
+            Step::Claim { name, owner } => {
+                let _ = owner::release(engine, name, owner).await;
+            }
             Step::LoadImages(undo) => undo.undo(engine).await,
             Step::Pull {
                 reference,

@@ -13,6 +13,7 @@ mod load;
 mod lock;
 mod models;
 mod nodes;
+mod owner;
 mod package;
 mod preflight;
 mod state;

@@ -246,6 +246,12 @@ pub(crate) async fn remove_nodes(
                 .await?;
         }
         remove(&file, false)?;
+        super::owner::release(
+            engine,
+            &super::owner::claim_name(&node.node),
+            &super::owner::owner_of(dir),
+        )
+        .await?;
         endpoints.nodes.retain(|n| n.name != node.name);
         if purge_cache {
             purge(dir, &node, &endpoints)?;

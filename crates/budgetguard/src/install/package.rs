@@ -17,7 +17,7 @@ use super::dir::InstallDir;
 use super::journal::{Step, Transaction};
 use super::load::{ImageOutcome, LoadPlan, LoadRun};
 use super::models::{self, cache_owner_warning, process_uid, ModelPlan, ModelsReport};
-use super::{preflight, InstallError};
+use super::{owner, preflight, InstallError};
 use crate::engine::Engine;
 use crate::models::{gpu_fit, GpuFit};
 use crate::package::{Package, PackageError};
@@ -158,6 +158,10 @@ pub async fn install_package(
         compose: configure::changes_any(engine, &options.dir, &nodes, start).await?,
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
+    if let Err(e) = owner::claim_nodes(engine, &options.dir, &plain, &mut transaction).await {
+        transaction.take_back(engine, false).await;
+        return Err(e);
+    }
     let gpu_fit = check_gpus(&package, &nodes, &*reporter);
     if !package.manifest().caches.is_empty() {
         if let Some(warning) = process_uid().and_then(cache_owner_warning) {
