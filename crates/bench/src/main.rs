@@ -2,7 +2,7 @@
 //! own `docker save` and `docker load` on a synthetic image set, and fails
 //! when a target is missed.
 //!
-//! Usage: `budgetguard-bench create|install|models|registry|entries` (engine: `DOCKER_HOST`, default
+//! Usage: `budgetguard-bench create|install|models|upgrade|registry|entries` (engine: `DOCKER_HOST`, default
 //! `unix:///var/run/docker.sock`; layer size: `BENCH_LAYER_MB`, default 600).
 
 mod create;
@@ -12,10 +12,11 @@ mod measure;
 mod models;
 mod registry;
 mod setup;
+mod upgrade;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: budgetguard-bench create|install|models|registry|entries
+const USAGE: &str = "usage: budgetguard-bench create|install|models|upgrade|registry|entries
 
   create   time create-install-package (none, deflate, zstd) against `docker save -o`
            on a synthetic two-image set; exits 1 when the `none` case misses a target
@@ -26,6 +27,9 @@ const USAGE: &str = "usage: budgetguard-bench create|install|models|registry|ent
   models   an image and two model caches of about 2 GB (one file in both): create
            against `docker save -o` + `tar -cf`, install against `docker load -i` +
            `tar -xf`, then a second install
+  upgrade  an installed node upgraded to a version that differs by one 50 MiB layer
+           and one 100 MiB model file, against `docker load -i` + `cp` of those
+           bytes, and its peak extra disk against the changed model bytes
   registry create --from-registry against `skopeo copy` from a local docker-registry,
            against `docker pull` + create, and an update package (--since)
   entries  inspect-package of a package of 100 000 one-byte entries against Python's
@@ -33,7 +37,8 @@ const USAGE: &str = "usage: budgetguard-bench create|install|models|registry|ent
 
 environment:
   DOCKER_HOST        the engine [default: unix:///var/run/docker.sock]
-  BENCH_LAYER_MB     size of each of the two big layers in MiB [default: 600; models: 100]
+  BENCH_LAYER_MB     size of each of the two big layers in MiB [default: 600; models: 100;
+                     upgrade: the image's base layer, 200]
   BENCH_MODEL_MB     models only: a quarter of each cache in MiB [default: 256]
   BENCH_ENTRIES      entries only: the number of entries [default: 100000]
   BENCH_SOURCE_HOST  install only: the engine the images are made, saved and packaged on
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         Some("create") if args.len() == 1 => create::run(),
         Some("install") if args.len() == 1 => install::run(),
         Some("models") if args.len() == 1 => models::run(),
+        Some("upgrade") if args.len() == 1 => upgrade::run(),
         Some("registry") if args.len() == 1 => registry::run(),
         Some("entries") if args.len() == 1 => entries::run(),
         Some("-h" | "--help" | "help") => {

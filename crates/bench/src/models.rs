@@ -28,7 +28,7 @@ const TARGET_AGAIN: f64 = 0.05;
 const ROUNDS: usize = 3;
 
 /// A file of a cache: its path in the cache, its size and its content's seed.
-type CacheFileSpec = (String, u64, u64);
+pub(crate) type CacheFileSpec = (String, u64, u64);
 
 /// The two caches, by name; the `text_encoder` file is the same in both.
 fn caches(mib_each: u64) -> Vec<(&'static str, Vec<CacheFileSpec>)> {
@@ -69,7 +69,7 @@ fn caches(mib_each: u64) -> Vec<(&'static str, Vec<CacheFileSpec>)> {
 
 /// Writes a Hugging-Face-like cache at `root`: each file once in `blobs/`
 /// under its SHA-256, and a relative link from `snapshots/<rev>/<path>`.
-fn write_cache(root: &Path, files: &[CacheFileSpec]) -> anyhow::Result<u64> {
+pub(crate) fn write_cache(root: &Path, files: &[CacheFileSpec]) -> anyhow::Result<u64> {
     let repo = root.join("huggingface/hub/models--bench--flux");
     let blobs = repo.join("blobs");
     std::fs::create_dir_all(&blobs)?;

@@ -311,7 +311,7 @@ fn image_set(big: u64) -> (Vec<ImageSpec>, u64) {
 /// A seed offset unique to this run: a multiple of 16 (the random layers'
 /// seeds stay distinct after `| 1`), below 10^11 (the compressible layers'
 /// line numbers keep their width).
-fn run_salt() -> u64 {
+pub(crate) fn run_salt() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

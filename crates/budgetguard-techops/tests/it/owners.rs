@@ -24,7 +24,7 @@ fn two_folders_installing_one_node_at_once_leave_exactly_one_owner() {
         "owners.zip",
         &[("Owner Race", &image, free_port())],
     );
-    let _leftovers = Leftovers(&engine);
+    let _leftovers = NodeLeftovers::new(&engine, "budgetguard-owner-race");
     let folders = [home.path().join("a"), home.path().join("b")];
     let tool = |dir: &std::path::Path| {
         let mut command = bin(home.path(), Some(&engine.host));
@@ -92,26 +92,6 @@ fn two_folders_installing_one_node_at_once_leave_exactly_one_owner() {
             !left.status.success(),
             "round {round}: the claim is given up"
         );
-    }
-}
-
-/// Removes the node's container and claim when the test ends, whatever
-/// happened (both are gone when it passes).
-struct Leftovers<'a>(&'a testkit::engines::TestEngine);
-
-impl Drop for Leftovers<'_> {
-    fn drop(&mut self) {
-        let quiet = |args: &[&str]| {
-            let _ = self
-                .0
-                .docker()
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
-        quiet(&["rm", "-f", "budgetguard-owner-race"]);
-        quiet(&["volume", "rm", "budgetguard-owner-race.owner"]);
     }
 }
 

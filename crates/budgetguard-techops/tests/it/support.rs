@@ -316,3 +316,36 @@ pub fn infer(port: u16) -> String {
     assert!(out.status.success(), "infer failed on port {port}");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Removes a node's container and its claim on the engine when a test
+/// ends, whatever happened (a test that passes has removed both already).
+pub struct NodeLeftovers<'a> {
+    engine: &'a TestEngine,
+    project: String,
+}
+
+impl<'a> NodeLeftovers<'a> {
+    /// For the node whose Compose project (and container) is `project`.
+    pub fn new(engine: &'a TestEngine, project: &str) -> Self {
+        Self {
+            engine,
+            project: project.to_owned(),
+        }
+    }
+}
+
+impl Drop for NodeLeftovers<'_> {
+    fn drop(&mut self) {
+        let quiet = |args: &[&str]| {
+            let _ = self
+                .engine
+                .docker()
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        quiet(&["rm", "-f", &self.project]);
+        quiet(&["volume", "rm", &format!("{}.owner", self.project)]);
+    }
+}

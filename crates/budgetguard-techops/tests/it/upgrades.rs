@@ -136,6 +136,7 @@ fn files_of(contents: &BTreeMap<PathBuf, (String, u32)>) -> BTreeMap<PathBuf, St
 
 fn a_failed_or_killed_upgrade_leaves_the_running_version_serving_as_it_was() {
     let (engine, demo, _copy, home, server, cache) = model_fixture("upgrade", 4 << 20);
+    let _leftovers = NodeLeftovers::new(&engine, "budgetguard-upgrade-demo");
     let port = free_port();
     let catalog = model_catalog(
         home.path(),
@@ -325,6 +326,10 @@ fn folder_state(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
 
 fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
     let (engine, demo, _copy, home, server, cache) = model_fixture("faults", 2 << 20);
+    let _leftovers = [
+        NodeLeftovers::new(&engine, "budgetguard-fault-demo"),
+        NodeLeftovers::new(&engine, "budgetguard-fault-deploy"),
+    ];
     // An image of the package's own, so that the install loads it.
     let image = unique_reference("faults-image");
     build_label(&engine, &demo, &image, "1");
@@ -482,11 +487,15 @@ fn build_label(engine: &TestEngine, base: &str, reference: &str, version: &str) 
 
 fn every_earlier_versions_image_goes_and_the_users_own_stays() {
     let (engine, demo, _copy, home, server, cache) = model_fixture("releases", 1 << 20);
+    let _leftovers = NodeLeftovers::new(&engine, "budgetguard-release-demo");
     let port = free_port();
     let references: Vec<String> = (1..=3)
         .map(|v| unique_reference(&format!("release-v{v}")))
         .collect();
-    let _guard = ImageGuard::new(&engine, references.clone());
+    let kept = format!("{}-before-budgetguard", references[0]);
+    let mut guarded = references.clone();
+    guarded.push(kept.clone());
+    let _guard = ImageGuard::new(&engine, guarded);
     let mut packages = Vec::new();
     for (i, reference) in references.iter().enumerate() {
         let version = (i + 1).to_string();
@@ -519,15 +528,6 @@ fn every_earlier_versions_image_goes_and_the_users_own_stays() {
         packages.push(package);
     }
     drop(server);
-    let ids: Vec<String> = references
-        .iter()
-        .map(|r| {
-            engine
-                .docker_ok(&["image", "inspect", "--format", "{{.Id}}", r])
-                .trim()
-                .to_owned()
-        })
-        .collect();
     for reference in &references {
         engine.docker_ok(&["rmi", reference]);
     }
@@ -543,8 +543,13 @@ fn every_earlier_versions_image_goes_and_the_users_own_stays() {
 
     let dir = home.path().join("install");
     let tool = || installer(home.path(), &engine, &dir);
+    // Each version's ID as the engine has it once installed (on the
+    // containerd store, the digest of the manifest the package carries).
+    let mut ids: Vec<String> = Vec::new();
     for (i, package) in packages.iter().enumerate() {
         run(tool().args(["install-package", "--package"]).arg(package)).success();
+        let id = engine.docker_ok(&["image", "inspect", "--format", "{{.Id}}", &references[i]]);
+        ids.push(id.trim().to_owned());
         for (j, id) in ids.iter().enumerate() {
             assert_eq!(
                 has_image(&engine, id),
@@ -569,7 +574,6 @@ fn every_earlier_versions_image_goes_and_the_users_own_stays() {
             "`{reference}` names the user's image"
         );
     }
-    let kept = format!("{}-before-budgetguard", references[0]);
     // (references end in a tag, `:1`, so the kept tag is `…:1-before-budgetguard`)
     assert!(
         !engine

@@ -1,0 +1,212 @@
+//! `upgrade`: an installed node upgraded to a version that differs by one
+//! 50 MiB layer and one 100 MiB model file, against writing those bytes
+//! the engine's and the system's own way in the same run (`docker load -i`
+//! of an image of one such layer, `cp` of such a file), and the peak extra
+//! disk of the install folder's file system against the changed model
+//! bytes (the install folder is on a tmpfs of its own, so nothing else
+//! writes there).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context};
+use testkit::fixtures::Tmpfs;
+use testkit::images::{self, ImageGuard, ImageSpec, Layer};
+use testkit::process::run_measured;
+
+use crate::measure::{docker_load, mib, settle, DiskWatch, MIB};
+use crate::models::write_cache;
+use crate::setup::{run_salt, target, Setup};
+
+/// The slowest upgrade allowed, as a multiple of writing the changed bytes.
+const TARGET_RATIO: f64 = 1.2;
+/// The most disk an upgrade may use at its peak, as a multiple of the
+/// changed model bytes.
+const TARGET_DISK: f64 = 1.1;
+/// The layer the new version adds, and its changed model file.
+const LAYER: u64 = 50 * MIB;
+const MODEL_FILE: u64 = 100 * MIB;
+
+/// Runs the benchmark; `Ok(false)` when a target is missed.
+pub fn run() -> anyhow::Result<bool> {
+    let setup = Setup::prepare_with(200)?;
+    let engine = &setup.engine;
+    let dir = setup.dir().to_owned();
+    let base_mb: u64 = std::env::var("BENCH_LAYER_MB")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(200);
+    let salt = run_salt();
+    let base = vec![
+        Layer::Random(base_mb * MIB, salt + 1),
+        Layer::Compressible(MIB, salt + 2),
+    ];
+    let versions: Vec<ImageSpec> = [3, 4]
+        .iter()
+        .map(|seed| {
+            let mut layers = base.clone();
+            layers.push(Layer::Random(LAYER, salt + seed));
+            ImageSpec {
+                reference: images::unique_reference("bench-upgrade"),
+                layers,
+            }
+        })
+        .collect();
+    let references: Vec<String> = versions.iter().map(|v| v.reference.clone()).collect();
+    eprintln!("bench: two versions of a node: a {base_mb} MiB image and a model cache, each");
+    let made = images::load(engine, &versions);
+    let _images = ImageGuard::new(engine, references.clone());
+    let mut packages = Vec::new();
+    for (i, reference) in references.iter().enumerate() {
+        let cache = dir.join(format!("cache-v{}", i + 1));
+        write_cache(
+            &cache,
+            &[
+                (
+                    "transformer/stable.safetensors".to_owned(),
+                    3 * MODEL_FILE,
+                    7,
+                ),
+                (
+                    "vae/changing.safetensors".to_owned(),
+                    MODEL_FILE,
+                    20 + i as u64,
+                ),
+            ],
+        )?;
+        let catalog = dir.join(format!("catalog-v{}.json", i + 1));
+        let node = serde_json::json!({ "nodes": [{
+            "name": "Bench Upgrade", "image": reference, "host_port": 9113,
+            "cache_mount": "/opt/nim/.cache",
+            "model": { "cache": "bench-upgrade", "fill": ["download-to-cache"] },
+        }]});
+        std::fs::write(&catalog, serde_json::to_vec_pretty(&node)?)?;
+        let package = dir.join(format!("v{}.zip", i + 1));
+        let mut create = setup.tool_command(engine);
+        create
+            .args(["create-install-package", "--no-pull", "--catalog"])
+            .arg(&catalog)
+            .args(["--nodes", "Bench Upgrade", "--output"])
+            .arg(&package)
+            .arg(format!("--model-cache={}", cache.display()));
+        let created = run_measured(&mut create);
+        ensure!(
+            created.status.success(),
+            "create-install-package failed: {}",
+            created.stderr.trim()
+        );
+        packages.push(package);
+    }
+    drop(made);
+    let _ = engine.docker().arg("rmi").args(&references).output();
+
+    let disk = Tmpfs::mount("2g");
+    let install_dir = disk.dir.path().join("install");
+    let tool = |package: &Path| {
+        let mut command = setup.tool_command(engine);
+        command
+            .env("BUDGETGUARD_INSTALL_DIR", &install_dir)
+            .args(["install-package", "--json", "--package"])
+            .arg(package);
+        command
+    };
+    eprintln!("bench: install-package v1");
+    let first = run_measured(&mut tool(&packages[0]));
+    ensure!(
+        first.status.success(),
+        "install v1 failed: {}",
+        first.stderr.trim()
+    );
+    settle();
+    eprintln!("bench: install-package v2 (the upgrade)");
+    let watch = DiskWatch::start(disk.dir.path())?;
+    let upgrade = run_measured(&mut tool(&packages[1]));
+    let peak = watch.stop();
+    ensure!(
+        upgrade.status.success(),
+        "upgrade failed: {}",
+        upgrade.stderr.trim()
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&upgrade.stdout).context("the upgrade's JSON report")?;
+    let mut uninstall = setup.tool_command(engine);
+    uninstall
+        .env("BUDGETGUARD_INSTALL_DIR", &install_dir)
+        .args(["uninstall", "--all", "--purge-cache"]);
+    let removed = run_measured(&mut uninstall);
+    ensure!(
+        removed.status.success(),
+        "uninstall failed: {}",
+        removed.stderr.trim()
+    );
+
+    eprintln!(
+        "bench: docker load -i of one {} MiB layer, cp of one {} MiB file",
+        LAYER / MIB,
+        MODEL_FILE / MIB
+    );
+    let baseline = write_baseline(&setup, &dir, disk.dir.path(), salt)?;
+    let ratio = upgrade.wall.as_secs_f64() / baseline.as_secs_f64();
+    let disk_ratio = peak.beyond_output as f64 / MODEL_FILE as f64;
+    let ok = [ratio <= TARGET_RATIO, disk_ratio <= TARGET_DISK];
+    setup.print_engine();
+    println!(
+        "upgrade: streamed {:.1} MiB, wrote {} model files ({:.1} MiB), kept {}",
+        mib(report["loaded_bytes"].as_i64().unwrap_or(0)),
+        report["models"]["written"],
+        mib(report["models"]["written_bytes"].as_i64().unwrap_or(0)),
+        report["models"]["present"]
+    );
+    println!(
+        "docker load -i + cp of the changed bytes: {:.2} s; upgrade {:.2} s  ratio {ratio:.2}{}",
+        baseline.as_secs_f64(),
+        upgrade.wall.as_secs_f64(),
+        target(&format!("<= {TARGET_RATIO:.2}"), ok[0])
+    );
+    println!(
+        "peak extra disk of the install folder: {:.1} MiB against {:.0} MiB changed  ratio {disk_ratio:.2}{}",
+        mib(peak.beyond_output),
+        mib(MODEL_FILE as i64),
+        target(&format!("<= {TARGET_DISK:.2}"), ok[1])
+    );
+    let met = ok.iter().all(|&ok| ok);
+    println!(
+        "{}",
+        if met {
+            "result: upgrade meets every target"
+        } else {
+            "result: upgrade MISSES a target"
+        }
+    );
+    drop(disk);
+    setup.finish()?;
+    Ok(met)
+}
+
+/// Writes the changed bytes the engine's and the system's way: `docker
+/// load -i` of an image of one layer of that size (another content, so
+/// that nothing is shared with the upgrade), then `cp` of a file of that
+/// size onto the install folder's file system; removes both again.
+fn write_baseline(setup: &Setup, dir: &Path, disk: &Path, salt: u64) -> anyhow::Result<Duration> {
+    let spec = ImageSpec {
+        reference: images::unique_reference("bench-upgrade-baseline"),
+        layers: vec![Layer::Random(LAYER, salt + 9)],
+    };
+    let tar = dir.join("layer.tar");
+    images::write_save_tar(std::fs::File::create(&tar)?, std::slice::from_ref(&spec))?;
+    let _guard = ImageGuard::new(&setup.engine, vec![spec.reference.clone()]);
+    let loaded = docker_load(&setup.engine, &tar)?;
+    let source = dir.join("model.bin");
+    std::io::copy(
+        &mut Layer::Random(MODEL_FILE, salt + 10).reader(),
+        &mut std::fs::File::create(&source)?,
+    )?;
+    settle();
+    let copy = disk.join("model.bin");
+    let copied = run_measured(std::process::Command::new("cp").arg(&source).arg(&copy));
+    if !copied.status.success() {
+        bail!("cp failed: {}", copied.stderr.trim());
+    }
+    std::fs::remove_file(&copy)?;
+    Ok(loaded + copied.wall)
+}
