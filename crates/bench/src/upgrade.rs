@@ -78,7 +78,7 @@ pub fn run() -> anyhow::Result<bool> {
         let node = serde_json::json!({ "nodes": [{
             "name": "Bench Upgrade", "image": reference, "host_port": 9113,
             "cache_mount": "/opt/nim/.cache",
-            "model": { "cache": "bench-upgrade", "fill": ["download-to-cache"] },
+            "model": { "cache": "bench-upgrade", "fill": ["download-to-cache", "--profiles", "{profiles}"] },
         }]});
         std::fs::write(&catalog, serde_json::to_vec_pretty(&node)?)?;
         let package = dir.join(format!("v{}.zip", i + 1));

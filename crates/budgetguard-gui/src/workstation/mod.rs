@@ -322,13 +322,10 @@ impl Workstation {
     /// running elsewhere), and what the next one does about it.
     pub(crate) fn unfinished_run(&self) -> Option<String> {
         let run = self.dir().ok()?.unfinished_run().ok()??;
-        Some(format!(
-            "A `{}` run started {} (process {}) has not finished: the next install, deploy or uninstall here {} it.",
-            run.command,
-            crate::pages::utc_time_text(&run.started_at),
-            run.pid,
-            if run.committed { "finishes" } else { "takes back" }
-        ))
+        let text = run.to_string();
+        let mut chars = text.chars();
+        let first = chars.next()?.to_uppercase();
+        Some(format!("{first}{}.", chars.as_str()))
     }
 
     /// The installed nodes with their state and health, on `engine`.

@@ -1,5 +1,5 @@
-//! Integration tests of the GUI server: the security checks over plain
-//! HTTP, and the pages end to end in Chromium over WebDriver.
+//! Integration tests of the GUI server: the security checks and the
+//! Installed page over plain HTTP, and the pages end to end in Chromium over WebDriver.
 //!
 //! The harness is testkit's (`harness = false`): a test that finds no engine
 //! (or no Demo image, no Chromium, no root) is reported as ignored with the
@@ -11,6 +11,7 @@
 mod browser;
 mod deploy;
 mod install;
+mod installed;
 mod models;
 mod registry;
 mod security;
@@ -23,6 +24,7 @@ fn main() -> std::process::ExitCode {
             browser::tests(),
             deploy::tests(),
             install::tests(),
+            installed::tests(),
             models::tests(),
             registry::tests(),
             security::tests(),

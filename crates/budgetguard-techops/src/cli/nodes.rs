@@ -15,13 +15,7 @@ pub async fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     let engine = ctx.engine().await?;
     let dir = ctx.install_dir()?;
     if let Some(run) = dir.unfinished_run()? {
-        ctx.printer.warning(format_args!(
-            "a `{}` run of {} (process {}) has not finished: the next install, deploy or uninstall here {} it",
-            run.command,
-            run.started_at,
-            run.pid,
-            if run.committed { "finishes" } else { "takes back" }
-        ));
+        ctx.printer.warning(run);
     }
     let nodes = install::status(&engine, &dir, args.verify).await?;
     ctx.printer.report(&nodes, |out| {

@@ -243,6 +243,18 @@ fn a_failed_or_killed_upgrade_leaves_the_running_version_serving_as_it_was() {
         "{}",
         verified.stdout
     );
+    // And an image removed behind its back (the tag taken off; the running
+    // container keeps the image itself).
+    engine.docker_ok(&["rmi", "-f", &demo]);
+    let verified = run(tool().args(["status", "--verify"]));
+    assert_eq!(verified.code, 1, "{}", verified.stderr);
+    assert!(
+        verified
+            .stdout
+            .contains(&format!("image `{demo}` is missing")),
+        "{}",
+        verified.stdout
+    );
     run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
     assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
 }
@@ -357,7 +369,27 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
     let refs = [image.as_str(), kept.as_str()];
     // Other tests change the engine at the same time: only what this
     // test's image and tags are is compared.
-    let images = || (has_image(&engine, &image_id), tags_of(&engine, &refs));
+    // The node's container too: its image and state, or none.
+    let container = || {
+        let out = engine
+            .docker()
+            .args([
+                "inspect",
+                "-f",
+                "{{.Image}} {{.State.Status}}",
+                "budgetguard-fault-demo",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let images = || {
+        (
+            has_image(&engine, &image_id),
+            tags_of(&engine, &refs),
+            container(),
+        )
+    };
     let engine_before = images();
 
     let dir = home.path().join("install");
@@ -546,8 +578,41 @@ fn every_earlier_versions_image_goes_and_the_users_own_stays() {
     // Each version's ID as the engine has it once installed (on the
     // containerd store, the digest of the manifest the package carries).
     let mut ids: Vec<String> = Vec::new();
+    let container_image = || {
+        engine
+            .docker_ok(&[
+                "inspect",
+                "-f",
+                "{{.Image}} {{.State.Status}}",
+                "budgetguard-release-demo",
+            ])
+            .trim()
+            .to_owned()
+    };
     for (i, package) in packages.iter().enumerate() {
-        run(tool().args(["install-package", "--package"]).arg(package)).success();
+        if i == 1 {
+            // An upgrade of the running node taken back after its nodes
+            // were made anew: the node runs v1's image again, and v2's is
+            // gone.
+            let stopped = run(tool()
+                .env("BUDGETGUARD_TEST_FAULT", "commit")
+                .args(["install-package", "--start", "--wait", "120", "--package"])
+                .arg(package));
+            assert_ne!(stopped.code, 0, "{}", stopped.stderr);
+            assert_eq!(container_image(), format!("{} running", ids[0]));
+            assert!(answers(port), "v1 serves again");
+        }
+        let start: &[&str] = if i == 0 {
+            &["--start", "--wait", "120"]
+        } else {
+            &[]
+        };
+        run(tool()
+            .arg("install-package")
+            .args(start)
+            .arg("--package")
+            .arg(package))
+        .success();
         let id = engine.docker_ok(&["image", "inspect", "--format", "{{.Id}}", &references[i]]);
         ids.push(id.trim().to_owned());
         for (j, id) in ids.iter().enumerate() {

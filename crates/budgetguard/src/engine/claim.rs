@@ -10,6 +10,9 @@ use std::time::Instant;
 
 use super::{api_error, found, log_call, Engine, EngineError};
 
+/// How often a claim given up at once by its owner is tried again.
+const CLAIM_TRIES: usize = 5;
+
 /// The label that names the install folder owning a claim.
 const OWNER_LABEL: &str = "com.budgetguard.owner";
 
@@ -26,23 +29,30 @@ impl Engine {
 
     /// Claims `name` for `owner` unless it is claimed already; returns the
     /// owner it has now (`owner` when this call or an earlier one of the
-    /// same owner made it).
+    /// same owner made it; empty if claims kept vanishing at once).
     pub async fn claim(&self, name: &str, owner: &str) -> Result<String, EngineError> {
-        let started = Instant::now();
-        let request = bollard::models::VolumeCreateRequest {
-            name: Some(name.to_owned()),
-            labels: Some(HashMap::from([(OWNER_LABEL.to_owned(), owner.to_owned())])),
-            ..Default::default()
-        };
-        let created = self
-            .docker()
-            .create_volume(request)
-            .await
-            .map_err(|source| api_error(format!("create volume `{name}`"), source));
-        log_call("create volume", name, started, &created);
-        created?;
-        // As the engine has it: another owner's, if that one was first.
-        Ok(self.claim_owner(name).await?.unwrap_or_default())
+        for _ in 0..CLAIM_TRIES {
+            let started = Instant::now();
+            let request = bollard::models::VolumeCreateRequest {
+                name: Some(name.to_owned()),
+                labels: Some(HashMap::from([(OWNER_LABEL.to_owned(), owner.to_owned())])),
+                ..Default::default()
+            };
+            let created = self
+                .docker()
+                .create_volume(request)
+                .await
+                .map_err(|source| api_error(format!("create volume `{name}`"), source));
+            log_call("create volume", name, started, &created);
+            created?;
+            // As the engine has it: another owner's, if that one was first
+            // (and gone again, if that owner gave it up at once: then the
+            // claim is tried again).
+            if let Some(found) = self.claim_owner(name).await? {
+                return Ok(found);
+            }
+        }
+        Ok(String::new())
     }
 
     /// Gives up the claim `name`; one already gone is fine.

@@ -221,6 +221,24 @@ impl Engine {
         container
     }
 
+    /// Whether any container, running or not, was made from the image `id`
+    /// (or from an image built on it).
+    pub async fn image_used(&self, id: &str) -> Result<bool, EngineError> {
+        let started = Instant::now();
+        let filters = std::collections::HashMap::from([("ancestor", vec![id])]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let listed = self
+            .lookups()
+            .list_containers(Some(options))
+            .await
+            .map_err(|source| lookup_error(format!("list the containers of {id}"), source));
+        log_call("list containers", id, started, &listed);
+        Ok(!listed?.is_empty())
+    }
+
     /// Removes an image by reference unless a container uses it; `false`
     /// when the engine keeps it for that reason.
     pub async fn remove_image_if_unused(&self, reference: &str) -> Result<bool, EngineError> {

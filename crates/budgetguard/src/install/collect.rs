@@ -61,6 +61,16 @@ async fn remove_image(
     image: &LoadedImage,
     reporter: &dyn Reporter,
 ) -> Result<Removal, InstallError> {
+    // A container of anybody's keeps the image, and every tag of it.
+    if engine.image_used(&image.id).await? {
+        reporter.report(Event::Note {
+            message: format!(
+                "Kept image {}: a container still uses it",
+                image.references.first().unwrap_or(&image.id)
+            ),
+        });
+        return Ok(Removal::InUse(image.clone()));
+    }
     for reference in &image.references {
         let names_it = engine
             .image(reference)

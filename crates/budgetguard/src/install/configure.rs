@@ -62,6 +62,10 @@ pub(crate) struct NodeSetup {
     /// it: its container is made anew even if its Compose file stays the
     /// same.
     pub renewed: bool,
+    /// Whether it is an installed node of another package, made anew only
+    /// because a cache it shares switched: it keeps its state (running or
+    /// not) whatever the run's.
+    pub keeps_state: bool,
 }
 
 /// A node as it was before a run, and the folders the run creates for it.
@@ -138,12 +142,16 @@ impl Configure<'_> {
         let mut changing = Vec::new();
         for setup in nodes {
             let mut node = NodeBefore::read(self.engine, self.dir, &setup.node).await?;
-            let changes = node.changes(setup, &yaml_of(setup), self.start);
+            let start = match setup.keeps_state {
+                true => node.state.as_deref() == Some("running"),
+                false => self.start,
+            };
+            let changes = node.changes(setup, &yaml_of(setup), start);
             changed.push(changes);
             if changes {
                 node.created_dirs = self.dir.missing_dirs(&node_folder(setup));
                 before.push(node);
-                changing.push(setup);
+                changing.push((setup, start));
             }
         }
         if changing.is_empty() {
@@ -152,10 +160,10 @@ impl Configure<'_> {
         }
         self.compose.ok_or(ComposeError::Missing)?;
         transaction.record(Step::ConfigureNodes { before })?;
-        for setup in &changing {
+        for (setup, _) in &changing {
             self.write(setup)?;
         }
-        let ups = changing.iter().map(|setup| self.up(setup));
+        let ups = changing.iter().map(|(setup, start)| self.up(setup, *start));
         let failed = futures_util::future::join_all(ups)
             .await
             .into_iter()
@@ -178,21 +186,21 @@ impl Configure<'_> {
 
     /// Creates or starts the node's container with its Compose file (anew
     /// when the run renewed its image or model cache).
-    async fn up(&self, setup: &NodeSetup) -> Result<(), InstallError> {
+    async fn up(&self, setup: &NodeSetup, start: bool) -> Result<(), InstallError> {
         let node = &setup.node;
         let compose = self.compose.ok_or(ComposeError::Missing)?;
         self.reporter.report(Event::Note {
             message: format!(
                 "{} {} ({})",
-                if self.start { "Starting" } else { "Creating" },
+                if start { "Starting" } else { "Creating" },
                 node.name,
                 compose::container_name(node)
             ),
         });
         let (project, file) = (compose::project_name(node), self.dir.compose_file(node));
         match setup.renewed {
-            true => compose.recreate(&project, &file, self.start).await?,
-            false => compose.up(&project, &file, self.start).await?,
+            true => compose.recreate(&project, &file, start).await?,
+            false => compose.up(&project, &file, start).await?,
         }
         Ok(())
     }
@@ -279,9 +287,11 @@ pub(crate) async fn roll_back(compose: Option<&Compose>, dir: &InstallDir, befor
         let project = compose::project_name(node);
         match &before.compose_yaml {
             Some(yaml) => {
+                // Made anew, so that it runs the image and cache the take-back
+                // gave back, not the ones the run had switched to.
                 let _ = write_atomic(&file, yaml.as_bytes());
                 let running = before.state.as_deref() == Some("running");
-                let _ = compose.up(&project, &file, running).await;
+                let _ = compose.recreate(&project, &file, running).await;
             }
             None => {
                 if file.exists() {

@@ -104,20 +104,22 @@ pub async fn deploy_local(
             return Err(e);
         }
     };
-    for image in pulled {
-        loaded.record(image);
-    }
-    let endpoints = match configure.register(&setups) {
-        Ok(endpoints) => endpoints,
+    // Started nodes answer ready before the run commits, as in an install.
+    let finished = configure.finish(&setups, changed).await;
+    let registered = finished.and_then(|nodes| Ok((nodes, configure.register(&setups)?)));
+    let (nodes, endpoints) = match registered {
+        Ok(done) => done,
         Err(e) => {
             transaction.take_back(engine, false).await;
             return Err(e);
         }
     };
+    for image in pulled {
+        loaded.record(image);
+    }
     transaction
         .commit(engine, &*reporter, Some(&endpoints), Some(&loaded))
         .await?;
-    let nodes = configure.finish(&setups, changed).await?;
     Ok(DeployReport { nodes })
 }
 
@@ -164,6 +166,7 @@ async fn deploy(
             node: node.clone(),
             offline: false,
             renewed: pulled.iter().any(|p| p.references.contains(&node.image)),
+            keeps_state: false,
         })
         .collect();
     let changed = configure.apply(&setups, transaction).await?;

@@ -203,7 +203,28 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), InstallError
         .map_err(InstallError::io("write", path))?;
     temp.persist(path)
         .map_err(|e| InstallError::io("write", path)(e.error))?;
+    // The rename itself reaches the disk: a journal step or a state file
+    // outlives a power cut.
+    if let Ok(folder) = std::fs::File::open(dir) {
+        let _ = folder.sync_all();
+    }
     Ok(())
+}
+
+/// Removes what is at `path` (a folder with everything in it, or a file or
+/// link), never following a link; nothing there is fine.
+pub(crate) fn remove_any(path: &Path) -> Result<(), InstallError> {
+    let removed = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(InstallError::io("remove", path)(e))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Reads a file of the tool's, refusing a symbolic link; `None` when it

@@ -121,7 +121,7 @@ pub enum InstallError {
         folder: String,
     },
     /// The folder's unfinished run changed another engine than this one.
-    #[error("a `{command}` run in this install folder did not finish, and it changed the Docker engine at `{engine}`: run the command again with that engine, so that the run is taken back there first")]
+    #[error("a `{command}` run in this install folder did not finish, and it changed the Docker engine at `{engine}`: run the command again with that engine, so that the run is taken back there first (if that engine is gone for good, move `journal.json` out of the install folder)")]
     JournalOfOtherEngine {
         /// The unfinished run's command.
         command: String,

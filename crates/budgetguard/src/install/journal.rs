@@ -5,12 +5,12 @@
 //! what the new state leaves unused (an earlier version's model files and
 //! images) is removed after it.
 //!
-//! A run that fails takes its steps back from its journal, newest first. A
-//! run killed before it could finds its journal at the next run of any
-//! command in that folder, which takes it back the same way (or, once it
+//! A run that fails takes its steps back from its journal. A run killed
+//! before it could leaves its journal for the next install, deploy or
+//! uninstall in that folder, which takes it back the same way (or, once it
 //! committed, finishes its clean-up; an uninstall is always finished), and
-//! says so. There is no undo written per command: each [`Step`] knows its
-//! own.
+//! says so; `status` shows it meanwhile. There is no undo written per
+//! command: each [`Step`] knows its own.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -123,7 +123,7 @@ impl Step {
 }
 
 /// What takes back a load: the images it added and the tags it moved.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ImageUndo {
     /// The images the engine did not have before (engine IDs).
     pub added: Vec<String>,
@@ -135,28 +135,41 @@ pub(crate) struct ImageUndo {
 }
 
 impl ImageUndo {
-    /// Removes the added images and gives every reference back the image
-    /// it named before. Best effort: the engine may be why the run failed.
-    pub(crate) async fn undo(&self, engine: &Engine) {
-        for id in &self.added {
-            let _ = engine.remove_image(id, true).await;
-        }
+    /// Gives every reference back the image it named before, and takes
+    /// off the tags the run put on images that were there before. Best
+    /// effort: the engine may be why the run failed.
+    pub(crate) async fn restore_tags(&self, engine: &Engine) {
         for (reference, before) in &self.tags_before {
             let now = engine.image(reference).await.ok().flatten().map(|i| i.id);
             match (before, now) {
                 (Some(before), now) if now.as_deref() != Some(before) => {
                     let _ = engine.tag(before, reference).await;
-                    if let Some(kept) = self.kept.get(reference) {
-                        let _ = engine.untag(kept).await;
-                    }
                 }
-                (None, Some(_)) => {
+                (None, Some(now)) if !self.added.contains(&now) => {
                     // A tag this run put on an image that was there before:
                     // taken off, unless it is the image's only name.
                     let _ = engine.untag(reference).await;
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Removes the images the run added that no container uses (never
+    /// forced: a container of anybody's keeps its image), and the kept
+    /// tags it made.
+    pub(crate) async fn remove_added(&self, engine: &Engine) {
+        for reference in self.tags_before.keys() {
+            let now = engine.image(reference).await.ok().flatten().map(|i| i.id);
+            if now.is_some_and(|id| self.added.contains(&id)) {
+                let _ = engine.remove_image_if_unused(reference).await;
+            }
+        }
+        for id in &self.added {
+            let _ = engine.remove_image_if_unused(id).await;
+        }
+        for kept in self.kept.values() {
+            let _ = engine.untag(kept).await;
         }
     }
 }
@@ -219,8 +232,18 @@ impl<'a> Transaction<'a> {
         // From here on the new state stands: what is left is clean-up,
         // which the next run finishes if this one cannot.
         fault("cleanup")?;
-        clean_up(self.dir, engine, &self.journal, reporter).await?;
-        self.end()
+        match clean_up(self.dir, engine, &self.journal, reporter).await {
+            Ok(()) => self.end(),
+            Err(e) => {
+                reporter.report(Event::Note {
+                    message: format!(
+                        "Installed; what the previous version left could not be removed yet ({}): the next install, deploy or uninstall here removes it",
+                        crate::error_text(&e)
+                    ),
+                });
+                Ok(())
+            }
+        }
     }
 
     /// Records the state files as they are, writes the new ones, and marks
@@ -280,7 +303,8 @@ impl<'a> Transaction<'a> {
 }
 
 /// A run that did not finish, as `status` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[error("a `{command}` run of {started_at} (process {pid}) has not finished: the next install, deploy or uninstall here {}", if *committed || command == "uninstall" { "finishes it" } else { "takes it back" })]
 pub struct UnfinishedRun {
     /// Its command.
     pub command: String,
@@ -344,7 +368,17 @@ pub(crate) async fn recover(
         _ => None,
     });
     let what = if let Some((nodes, purge_cache)) = uninstall {
-        super::nodes::remove_nodes(dir, engine, &nodes, purge_cache, reporter).await?;
+        // Best effort: an uninstall that cannot be finished never blocks
+        // the command that found it (which may be the uninstall to retry).
+        if let Err(e) = super::nodes::remove_nodes(dir, engine, &nodes, purge_cache, reporter).await
+        {
+            reporter.report(Event::Note {
+                message: format!(
+                    "could not finish the unfinished `uninstall` run: {}",
+                    crate::error_text(&e)
+                ),
+            });
+        }
         finish_clean_up(dir, engine, &journal, reporter).await;
         "Finished"
     } else if journal.committed {
@@ -383,38 +417,17 @@ async fn finish_clean_up(
     }
 }
 
-/// Undoes `steps`, newest first.
+/// Undoes `steps`, in three passes so that each node ends on what it ran
+/// before: first what the nodes point at (the tags the load moved, the
+/// model caches switched, the state files), then the nodes themselves
+/// (their old Compose files, their containers made anew on the old image
+/// and cache), and last what nothing uses any more (the images and files
+/// the run added, its claims), each newest first.
 async fn take_back(dir: &InstallDir, engine: &Engine, steps: &[Step], damaged: bool) {
-    let mut compose: Option<Option<Compose>> = None;
     for step in steps.iter().rev() {
         match step {
-            Step::Claim { name, owner } => {
-                let _ = owner::release(engine, name, owner).await;
-            }
-            Step::LoadImages(undo) => undo.undo(engine).await,
-            Step::Pull {
-                reference,
-                ids_before,
-            } => {
-                if let Ok(Some(now)) = engine.image(reference).await {
-                    if ids_before.contains(&now.id) {
-                        let _ = engine.untag(reference).await;
-                    } else {
-                        let _ = engine.remove_image(&now.id, true).await;
-                    }
-                }
-            }
-            Step::StageCache { cache } => models::take_back_staged(dir, cache, damaged),
+            Step::LoadImages(undo) => undo.restore_tags(engine).await,
             Step::SwitchCache { cache, staged } => models::switch_back(dir, cache, *staged),
-            Step::ConfigureNodes { before } => {
-                let compose = match &compose {
-                    Some(found) => found.as_ref(),
-                    None => compose
-                        .insert(Compose::detect(engine.host()).await.ok())
-                        .as_ref(),
-                };
-                configure::roll_back(compose, dir, before).await;
-            }
             Step::StateFiles { endpoints, images } => {
                 restore(&dir.endpoints_file(), endpoints.as_ref(), |e| {
                     dir.write_endpoints(e)
@@ -423,7 +436,41 @@ async fn take_back(dir: &InstallDir, engine: &Engine, steps: &[Step], damaged: b
                     dir.write_loaded_images(i)
                 });
             }
-            Step::Uninstall { .. } => {}
+            _ => {}
+        }
+    }
+    let mut compose: Option<Option<Compose>> = None;
+    for step in steps.iter().rev() {
+        if let Step::ConfigureNodes { before } = step {
+            let compose = match &compose {
+                Some(found) => found.as_ref(),
+                None => compose
+                    .insert(Compose::detect(engine.host()).await.ok())
+                    .as_ref(),
+            };
+            configure::roll_back(compose, dir, before).await;
+        }
+    }
+    for step in steps.iter().rev() {
+        match step {
+            Step::LoadImages(undo) => undo.remove_added(engine).await,
+            Step::Pull {
+                reference,
+                ids_before,
+            } => {
+                if let Ok(Some(now)) = engine.image(reference).await {
+                    if ids_before.contains(&now.id) {
+                        let _ = engine.untag(reference).await;
+                    } else {
+                        let _ = engine.remove_image_if_unused(&now.id).await;
+                    }
+                }
+            }
+            Step::StageCache { cache } => models::take_back_staged(dir, cache, damaged),
+            Step::Claim { name, owner } => {
+                let _ = owner::release(engine, name, owner).await;
+            }
+            _ => {}
         }
     }
 }

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::dir::{write_atomic, InstallDir};
+use super::dir::{remove_any, write_atomic, InstallDir};
 use super::InstallError;
 use crate::package::layout;
 use crate::package::manifest::{CacheFile, PackagedCache};
@@ -106,7 +106,9 @@ impl ModelPlan {
                 if vouched(&log, &root, file) {
                     continue;
                 }
-                if !changes && holds_file(&root.join(&file.path), file)? {
+                // Hashed even when the cache changes anyway: a staged
+                // version links it, and an update package may not carry it.
+                if holds_file(&root.join(&file.path), file)? {
                     unlogged.insert(file.path.clone());
                 } else {
                     changes = true;
@@ -299,7 +301,11 @@ impl Placing<'_> {
         let root = self.dir.staged_dir(&cache.name);
         let live = self.dir.models_dir(&cache.name);
         prune(&root, cache)?;
-        let mut log = open_log(&self.dir.staged_log(&cache.name))?;
+        let log_path = self.dir.staged_log(&cache.name);
+        keep_in_log(&log_path, &root, |path| {
+            cache.files.iter().any(|f| f.path == path)
+        })?;
+        let mut log = open_log(&log_path)?;
         for folder in &cache.dirs {
             self.folder(&relative.join(folder))?;
         }
@@ -713,7 +719,7 @@ pub(crate) fn switch_back(dir: &InstallDir, cache: &str, staged: (u64, u64)) {
     if is(&log, staged.1) {
         let _ = exchange(&log, &dir.staged_log(cache));
     }
-    let _ = refresh_log(&log, &live);
+    let _ = refresh_linked(dir, cache);
 }
 
 /// Swaps what is at `from` and `to` in one rename; when nothing is at
@@ -729,58 +735,63 @@ fn exchange(from: &Path, to: &Path) -> Result<(), InstallError> {
 }
 
 /// What takes back the staged version of `cache`: its files stay, for the
-/// next run to resume from, unless the package was `damaged`. The live
-/// version's log is brought up to date (linking touched its files' inodes).
+/// next run to resume from, unless the package was `damaged`.
 pub(crate) fn take_back_staged(dir: &InstallDir, cache: &str, damaged: bool) {
+    let _ = refresh_linked(dir, cache);
     if damaged {
         let _ = remove_staged(dir, cache);
         let _ = std::fs::remove_dir(dir.root().join("models"));
     }
-    let _ = refresh_log(&dir.models_log(cache), &dir.models_dir(cache));
 }
 
 /// Removes the previous version of `cache` once the new one is live and
 /// its nodes use it, with the files the new version no longer has.
 pub(crate) fn remove_old_version(dir: &InstallDir, cache: &str) -> Result<(), InstallError> {
+    let linked = staged_log_inodes(dir, cache)?;
     remove_staged(dir, cache)?;
-    refresh_log(&dir.models_log(cache), &dir.models_dir(cache))
+    refresh_log(&dir.models_log(cache), &dir.models_dir(cache), &linked)
+}
+
+/// Brings the live log of `cache` up to date for the files the staged
+/// version links (linking changed their inodes' change times, and nothing
+/// else of them).
+fn refresh_linked(dir: &InstallDir, cache: &str) -> Result<(), InstallError> {
+    let linked = staged_log_inodes(dir, cache)?;
+    refresh_log(&dir.models_log(cache), &dir.models_dir(cache), &linked)
+}
+
+/// The inodes the staged version's log records.
+fn staged_log_inodes(dir: &InstallDir, cache: &str) -> Result<HashSet<u64>, InstallError> {
+    Ok(read_log(&dir.staged_log(cache))?
+        .values()
+        .map(|logged| logged.ino)
+        .collect())
 }
 
 /// Removes the cache's staging folder and log, and the staging folder of
 /// the install folder once empty.
 pub(crate) fn remove_staged(dir: &InstallDir, cache: &str) -> Result<(), InstallError> {
-    let staged = dir.staged_dir(cache);
-    match std::fs::remove_dir_all(&staged) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            return Err(InstallError::io("remove", &staged)(e))
-        }
-        _ => {}
-    }
-    let log = dir.staged_log(cache);
-    match std::fs::remove_file(&log) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            return Err(InstallError::io("remove", &log)(e))
-        }
-        _ => {}
-    }
+    remove_any(&dir.staged_dir(cache))?;
+    remove_any(&dir.staged_log(cache))?;
     let _ = std::fs::remove_dir(dir.root().join(InstallDir::staging_relative()));
     Ok(())
 }
 
 /// Rewrites the log at `path` with the change times its files have now,
-/// for each file that is still the one it records (same inode, size and
-/// modification time): adding or removing a hard link changes an inode's
-/// change time, and nothing else of it.
-fn refresh_log(path: &Path, root: &Path) -> Result<(), InstallError> {
-    let log = read_log(path)?;
-    if log.is_empty() {
+/// for each file of an inode in `linked` that is still the one it records
+/// (same inode, size and modification time): a hard link added or removed
+/// changes an inode's change time, and nothing else of it. Any other file
+/// keeps its line, so a file changed behind the log is still hashed again.
+fn refresh_log(path: &Path, root: &Path, linked: &HashSet<u64>) -> Result<(), InstallError> {
+    let mut log = read_log(path)?;
+    if log.is_empty() || linked.is_empty() {
         return Ok(());
     }
-    let mut entries: Vec<_> = log.into_iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut text = String::new();
-    for (name, mut logged) in entries {
-        if let Ok(meta) = std::fs::symlink_metadata(root.join(&name)) {
+    for (name, logged) in &mut log {
+        if !linked.contains(&logged.ino) {
+            continue;
+        }
+        if let Ok(meta) = std::fs::symlink_metadata(root.join(name)) {
             if meta.is_file()
                 && meta.ino() == logged.ino
                 && meta.len() == logged.size
@@ -789,9 +800,36 @@ fn refresh_log(path: &Path, root: &Path) -> Result<(), InstallError> {
                 logged.ctime = ctime_of(&meta);
             }
         }
+    }
+    write_log(path, &log)
+}
+
+/// Keeps in the log at `path` only the lines of files `listed` says to
+/// keep that are still the ones recorded below `root`: a staged version's
+/// log after what the package does not list was pruned.
+fn keep_in_log(
+    path: &Path,
+    root: &Path,
+    listed: impl Fn(&str) -> bool,
+) -> Result<(), InstallError> {
+    let mut log = read_log(path)?;
+    let before = log.len();
+    log.retain(|name, logged| listed(name) && unchanged(logged, &root.join(name)));
+    if log.len() == before {
+        return Ok(());
+    }
+    write_log(path, &log)
+}
+
+/// Writes a whole log, sorted by path.
+fn write_log(path: &Path, log: &HashMap<String, Logged>) -> Result<(), InstallError> {
+    let mut entries: Vec<_> = log.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    let mut text = String::new();
+    for (name, l) in entries {
         text.push_str(&format!(
             "{} {} {} {} {} {name}\n",
-            logged.sha256, logged.size, logged.mtime, logged.ino, logged.ctime
+            l.sha256, l.size, l.mtime, l.ino, l.ctime
         ));
     }
     write_atomic(path, text.as_bytes())

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::dir::InstallDir;
+use super::dir::{remove_any, InstallDir};
 use super::journal::{Step, Transaction};
 use super::state::{Endpoints, InstalledNode};
 use super::{health, InstallError};
@@ -44,9 +44,11 @@ pub async fn status(
     verify: bool,
 ) -> Result<Vec<NodeStatus>, InstallError> {
     let mut statuses = Vec::new();
+    // A shared cache is read once, whichever nodes use it.
+    let mut caches = std::collections::HashMap::new();
     for installed in dir.endpoints()?.nodes {
         let mismatches = match verify {
-            true => mismatches(engine, dir, &installed).await?,
+            true => mismatches(engine, dir, &installed, &mut caches).await?,
             false => Vec::new(),
         };
         let state = engine
@@ -84,6 +86,7 @@ async fn mismatches(
     engine: &Engine,
     dir: &InstallDir,
     node: &InstalledNode,
+    caches: &mut std::collections::HashMap<String, Vec<String>>,
 ) -> Result<Vec<String>, InstallError> {
     let mut found = Vec::new();
     let reinstall = "reinstall the package";
@@ -104,7 +107,11 @@ async fn mismatches(
         }
     }
     if let Some(model) = node.node.model.as_ref().filter(|_| node.offline) {
-        for path in super::models::changed_files(dir, &model.cache)? {
+        if !caches.contains_key(&model.cache) {
+            let changed = super::models::changed_files(dir, &model.cache)?;
+            caches.insert(model.cache.clone(), changed);
+        }
+        for path in &caches[&model.cache] {
             found.push(format!(
                 "model file `{path}` of cache `{}` changed since install: {reinstall}",
                 model.cache
@@ -233,6 +240,22 @@ pub(crate) async fn remove_nodes(
         let node_dir = InstallDir::node_dir_relative(&node.node);
         dir.check_no_links(&node_dir.join("docker-compose.yml"))?;
         dir.check_no_links(&node_dir.join("cache"))?;
+        let claim = super::owner::claim_name(&node.node);
+        let ours = super::owner::owner_of(dir);
+        if let Some(folder) = engine.claim_owner(&claim).await?.filter(|f| *f != ours) {
+            // Installed since from another folder: the engine's container is
+            // that folder's, so only this folder's entry goes.
+            reporter.report(Event::Note {
+                message: format!(
+                    "{} is installed on this engine from `{folder}` now: removed from this folder only",
+                    node.name
+                ),
+            });
+            remove_any(&dir.compose_file(&node.node))?;
+            endpoints.nodes.retain(|n| n.name != node.name);
+            dir.write_endpoints(&endpoints)?;
+            continue;
+        }
         // The file and project the node's settings give in this folder, not
         // paths read back from a state file.
         let file = dir.compose_file(&node.node);
@@ -245,13 +268,8 @@ pub(crate) async fn remove_nodes(
                 .down(&crate::compose::project_name(&node.node), &file)
                 .await?;
         }
-        remove(&file, false)?;
-        super::owner::release(
-            engine,
-            &super::owner::claim_name(&node.node),
-            &super::owner::owner_of(dir),
-        )
-        .await?;
+        remove_any(&file)?;
+        super::owner::release(engine, &claim, &ours).await?;
         endpoints.nodes.retain(|n| n.name != node.name);
         if purge_cache {
             purge(dir, &node, &endpoints)?;
@@ -261,7 +279,7 @@ pub(crate) async fn remove_nodes(
     }
     if purge_cache && endpoints.nodes.is_empty() {
         // What unfinished installs staged goes too.
-        remove(&dir.root().join(InstallDir::staging_relative()), true)?;
+        remove_any(&dir.root().join(InstallDir::staging_relative()))?;
     }
     for folder in ["models", "compose"] {
         let _ = std::fs::remove_dir(dir.root().join(folder));
@@ -283,7 +301,7 @@ fn purge(
         .filter(|_| node.offline)
         .map(|m| &m.cache);
     match shared {
-        None => remove(&dir.cache_dir(&node.node), true),
+        None => remove_any(&dir.cache_dir(&node.node)),
         Some(cache) => {
             let in_use = remaining
                 .nodes
@@ -293,25 +311,9 @@ fn purge(
                 return Ok(());
             }
             dir.check_no_links(&std::path::Path::new("models").join(cache))?;
-            remove(&dir.models_dir(cache), true)?;
-            remove(&dir.models_log(cache), false)?;
+            remove_any(&dir.models_dir(cache))?;
+            remove_any(&dir.models_log(cache))?;
             super::models::remove_staged(dir, cache)
         }
-    }
-}
-
-/// Removes a file, or a folder and everything in it; one that is already
-/// gone is fine.
-fn remove(path: &std::path::Path, folder: bool) -> Result<(), InstallError> {
-    let removed = if folder {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    };
-    match removed {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(InstallError::io("remove", path)(e))
-        }
-        _ => Ok(()),
     }
 }

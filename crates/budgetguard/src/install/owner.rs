@@ -42,6 +42,12 @@ pub(crate) async fn claim_nodes(
         };
         match engine.claim_owner(&name).await? {
             Some(folder) if folder == owner => continue,
+            // A folder deleted since cannot uninstall anything: its claim is
+            // stale, and taken over (its container, if any, is refused by
+            // the preflight as made from another folder).
+            Some(folder) if !folder.is_empty() && !std::path::Path::new(&folder).exists() => {
+                engine.release(&name).await?;
+            }
             Some(folder) => return Err(refused(folder)),
             None => {}
         }

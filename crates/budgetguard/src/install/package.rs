@@ -178,6 +178,11 @@ pub async fn install_package(
         reporter: &*reporter,
         cancel,
     };
+    // Installed nodes of other packages that share a cache about to switch
+    // are made anew with it too (keeping their state): the previous version
+    // is removed once the run commits.
+    let mut configured = nodes.clone();
+    configured.extend(sharing(&options.dir, &nodes, &switching)?);
     let changed = apply(
         ApplyRun {
             engine,
@@ -186,33 +191,37 @@ pub async fn install_package(
             reporter: &reporter,
             cancel,
             configure: &configure,
-            nodes: &nodes,
+            nodes: &configured,
         },
         &mut transaction,
         (&run, plan, models, &switching),
     )
     .await;
-    let (placed, changed) = match changed {
+    let (placed, mut changed) = match changed {
         Ok(done) => done,
         Err((e, damaged)) => {
             transaction.take_back(engine, damaged).await;
             return Err(e);
         }
     };
-    for image in run.loaded() {
-        loaded.record(image);
-    }
-    let endpoints = match configure.register(&nodes) {
-        Ok(endpoints) => endpoints,
+    changed.truncate(nodes.len());
+    // Started nodes answer ready before the run commits: one that does not
+    // takes the run back, and the previous version serves again.
+    let finished = configure.finish(&nodes, changed).await;
+    let registered = finished.and_then(|reports| Ok((reports, configure.register(&nodes)?)));
+    let (reports, endpoints) = match registered {
+        Ok(done) => done,
         Err(e) => {
             transaction.take_back(engine, false).await;
             return Err(e);
         }
     };
+    for image in run.loaded() {
+        loaded.record(image);
+    }
     transaction
         .commit(engine, &*reporter, Some(&endpoints), Some(&loaded))
         .await?;
-    let reports = configure.finish(&nodes, changed).await?;
 
     let images: Vec<ImageReport> = package
         .manifest()
@@ -240,6 +249,39 @@ pub async fn install_package(
         gpu_fit,
         changed,
     })
+}
+
+/// The installed nodes, not among `nodes`, whose packaged cache is one of
+/// `switching`: made anew with it, each keeping its state.
+fn sharing(
+    dir: &InstallDir,
+    nodes: &[NodeSetup],
+    switching: &[String],
+) -> Result<Vec<NodeSetup>, InstallError> {
+    Ok(dir
+        .endpoints()?
+        .nodes
+        .into_iter()
+        .filter(|installed| installed.offline)
+        .filter(|installed| {
+            installed
+                .node
+                .model
+                .as_ref()
+                .is_some_and(|m| switching.contains(&m.cache))
+        })
+        .filter(|installed| {
+            !nodes
+                .iter()
+                .any(|s| s.node.service_name() == installed.node.service_name())
+        })
+        .map(|installed| NodeSetup {
+            node: installed.node,
+            offline: true,
+            renewed: true,
+            keeps_state: true,
+        })
+        .collect())
 }
 
 /// What a run changes once the workstation passed the preflight.
@@ -362,6 +404,7 @@ fn package_nodes(
             node,
             offline,
             renewed: false,
+            keeps_state: false,
         });
     }
     Ok(nodes)

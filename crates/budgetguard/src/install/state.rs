@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::dir::{read_own, write_atomic};
+use super::dir::{read_own, remove_any, write_atomic};
 use super::{InstallDir, InstallError};
 use crate::catalog::Node;
 use crate::compose;
@@ -71,9 +71,7 @@ impl InstalledNode {
             compose_project: compose::project_name(node),
             container: compose::container_name(node),
             offline: false,
-            installed_at: time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .expect("the current time always formats"),
+            installed_at: super::journal::now(),
             node: node.clone(),
         }
     }
@@ -140,7 +138,7 @@ impl InstallDir {
     /// Writes `endpoints.json` atomically (no nodes: no file).
     pub(crate) fn write_endpoints(&self, endpoints: &Endpoints) -> Result<(), InstallError> {
         match endpoints.nodes.is_empty() {
-            true => remove_state(&self.endpoints_file()),
+            true => remove_any(&self.endpoints_file()),
             false => write_state(&self.endpoints_file(), endpoints),
         }
     }
@@ -153,7 +151,7 @@ impl InstallDir {
     /// Writes `images.json` atomically (no images: no file).
     pub(crate) fn write_loaded_images(&self, images: &LoadedImages) -> Result<(), InstallError> {
         match images.images.is_empty() {
-            true => remove_state(&self.images_file()),
+            true => remove_any(&self.images_file()),
             false => write_state(&self.images_file(), images),
         }
     }
@@ -188,14 +186,4 @@ fn write_state(path: &Path, value: &impl Serialize) -> Result<(), InstallError> 
     let mut bytes = serde_json::to_vec_pretty(value).expect("state files serialize");
     bytes.push(b'\n');
     write_atomic(path, &bytes)
-}
-
-/// An empty state is no file: an install folder uninstalled is as it was.
-fn remove_state(path: &Path) -> Result<(), InstallError> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(InstallError::io("remove", path)(e))
-        }
-        _ => Ok(()),
-    }
 }
