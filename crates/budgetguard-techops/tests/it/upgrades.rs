@@ -26,6 +26,7 @@ testkit::tests![
     a_failed_or_killed_upgrade_leaves_the_running_version_serving_as_it_was,
     a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean,
     every_earlier_versions_image_goes_and_the_users_own_stays,
+    a_take_back_that_fails_keeps_its_journal_for_the_next_run,
 ];
 
 /// Every file and link below `dir` (the staging folder and logs aside)
@@ -650,5 +651,61 @@ fn every_earlier_versions_image_goes_and_the_users_own_stays() {
             .success(),
         "no kept tag is left"
     );
+    assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
+}
+
+fn a_take_back_that_fails_keeps_its_journal_for_the_next_run() {
+    let engine = testkit::engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let (image, _copy) = demo_copy(&engine, "take-back");
+    let _leftovers = NodeLeftovers::new(&engine, "budgetguard-take-back");
+    let package = make_package(
+        &engine,
+        home.path(),
+        "take-back.zip",
+        &[("Take Back", &image, free_port())],
+    );
+    let dir = home.path().join("install");
+    let tool = || {
+        let mut command = bin(home.path(), Some(&engine.host));
+        command.env("BUDGETGUARD_INSTALL_DIR", &dir);
+        command
+    };
+    // Killed once its node was made: the container is there, unrecorded.
+    let killed = run(tool()
+        .env("BUDGETGUARD_TEST_FAULT", "state_files:kill")
+        .args(["install-package", "--package"])
+        .arg(&package));
+    assert_ne!(killed.code, 0, "{}", killed.stderr);
+    let container = || {
+        engine
+            .docker()
+            .args(["inspect", "budgetguard-take-back"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(container(), "the killed run made the container");
+    // Without Compose the node cannot be taken back: said, and kept for later.
+    let refused = run(tool()
+        .env("BUDGETGUARD_COMPOSE", "false")
+        .args(["uninstall", "--all"]));
+    let error = error_text(&refused);
+    assert!(
+        error.contains("taking it back failed") && error.contains("Compose is not installed"),
+        "{error}"
+    );
+    assert!(dir.join("journal.json").exists());
+    assert!(container());
+    let again = run(tool().args(["uninstall", "--all"])).success();
+    assert!(
+        again
+            .stderr
+            .contains("Took back the unfinished `install-package` run"),
+        "{}",
+        again.stderr
+    );
+    assert!(!container(), "the node is gone");
     assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
 }

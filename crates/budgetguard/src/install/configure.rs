@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::dir::{write_atomic, InstallDir};
-use super::journal::{Step, Transaction};
+use super::journal::{note, Step, Transaction};
 use super::models::give_to_container;
 use super::state::{Endpoints, InstalledNode};
 use super::{health, InstallError};
@@ -274,11 +274,17 @@ fn node_folder(setup: &NodeSetup) -> PathBuf {
     }
 }
 
-/// Puts nodes back as `before` says, as far as Compose lets (without
-/// Compose, none was changed through it), newest first, and removes the
-/// folders the run created if they are empty again.
-pub(crate) async fn roll_back(compose: Option<&Compose>, dir: &InstallDir, before: &[NodeBefore]) {
+/// Puts nodes back as `before` says, newest first, and removes the
+/// folders the run created if they are empty again; what fails is added to
+/// `failed` (without Compose, every node with a Compose step fails).
+pub(crate) async fn roll_back(
+    compose: Option<&Compose>,
+    dir: &InstallDir,
+    before: &[NodeBefore],
+    failed: &mut Vec<String>,
+) {
     let Some(compose) = compose else {
+        note(failed, Err::<(), _>(ComposeError::Missing));
         return;
     };
     for before in before.iter().rev() {
@@ -289,14 +295,14 @@ pub(crate) async fn roll_back(compose: Option<&Compose>, dir: &InstallDir, befor
             Some(yaml) => {
                 // Made anew, so that it runs the image and cache the take-back
                 // gave back, not the ones the run had switched to.
-                let _ = write_atomic(&file, yaml.as_bytes());
+                note(failed, write_atomic(&file, yaml.as_bytes()));
                 let running = before.state.as_deref() == Some("running");
-                let _ = compose.recreate(&project, &file, running).await;
+                note(failed, compose.recreate(&project, &file, running).await);
             }
             None => {
                 if file.exists() {
-                    let _ = compose.down(&project, &file).await;
-                    let _ = std::fs::remove_file(&file);
+                    note(failed, compose.down(&project, &file).await);
+                    note(failed, std::fs::remove_file(&file));
                 }
             }
         }

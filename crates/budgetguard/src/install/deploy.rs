@@ -76,7 +76,7 @@ pub async fn deploy_local(
     };
     let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
     if let Err(e) = owner::claim_nodes(engine, &options.dir, &nodes, &mut transaction).await {
-        transaction.take_back(engine, false).await;
+        transaction.take_back(engine, &*reporter, false).await;
         return Err(e);
     }
     let configure = Configure {
@@ -100,7 +100,7 @@ pub async fn deploy_local(
     let (setups, pulled, changed) = match deployed {
         Ok(deployed) => deployed,
         Err(e) => {
-            transaction.take_back(engine, false).await;
+            transaction.take_back(engine, &*reporter, false).await;
             return Err(e);
         }
     };
@@ -110,7 +110,7 @@ pub async fn deploy_local(
     let (nodes, endpoints) = match registered {
         Ok(done) => done,
         Err(e) => {
-            transaction.take_back(engine, false).await;
+            transaction.take_back(engine, &*reporter, false).await;
             return Err(e);
         }
     };

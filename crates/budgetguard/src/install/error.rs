@@ -112,6 +112,14 @@ pub enum InstallError {
         /// The first thing missing.
         missing: String,
     },
+    /// The run a kill left unfinished could not be taken back.
+    #[error("a `{command}` run in this install folder did not finish, and taking it back failed ({detail}): fix that (start Docker, install Compose) and run the command again; nothing else was changed")]
+    TakeBack {
+        /// The unfinished run's command.
+        command: String,
+        /// What failed.
+        detail: String,
+    },
     /// Another install folder owns the node on this engine.
     #[error("node `{node}` is installed on this Docker engine from another install folder, `{folder}`: uninstall it there first, or install into that folder; nothing was changed")]
     NodeOfOtherFolder {

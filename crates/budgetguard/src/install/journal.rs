@@ -136,19 +136,25 @@ pub(crate) struct ImageUndo {
 
 impl ImageUndo {
     /// Gives every reference back the image it named before, and takes
-    /// off the tags the run put on images that were there before. Best
-    /// effort: the engine may be why the run failed.
-    pub(crate) async fn restore_tags(&self, engine: &Engine) {
+    /// off the tags the run put on images that were there before; what
+    /// fails is added to `failed`.
+    pub(crate) async fn restore_tags(&self, engine: &Engine, failed: &mut Vec<String>) {
         for (reference, before) in &self.tags_before {
-            let now = engine.image(reference).await.ok().flatten().map(|i| i.id);
+            let now = match engine.image(reference).await {
+                Ok(now) => now.map(|i| i.id),
+                Err(e) => {
+                    note(failed, Err::<(), _>(e));
+                    continue;
+                }
+            };
             match (before, now) {
                 (Some(before), now) if now.as_deref() != Some(before) => {
-                    let _ = engine.tag(before, reference).await;
+                    note(failed, engine.tag(before, reference).await);
                 }
                 (None, Some(now)) if !self.added.contains(&now) => {
                     // A tag this run put on an image that was there before:
                     // taken off, unless it is the image's only name.
-                    let _ = engine.untag(reference).await;
+                    note(failed, engine.untag(reference).await);
                 }
                 _ => {}
             }
@@ -157,19 +163,22 @@ impl ImageUndo {
 
     /// Removes the images the run added that no container uses (never
     /// forced: a container of anybody's keeps its image), and the kept
-    /// tags it made.
-    pub(crate) async fn remove_added(&self, engine: &Engine) {
+    /// tags it made; what fails is added to `failed`.
+    pub(crate) async fn remove_added(&self, engine: &Engine, failed: &mut Vec<String>) {
         for reference in self.tags_before.keys() {
-            let now = engine.image(reference).await.ok().flatten().map(|i| i.id);
-            if now.is_some_and(|id| self.added.contains(&id)) {
-                let _ = engine.remove_image_if_unused(reference).await;
+            match engine.image(reference).await {
+                Ok(Some(now)) if self.added.contains(&now.id) => {
+                    note(failed, engine.remove_image_if_unused(reference).await);
+                }
+                Ok(_) => {}
+                Err(e) => note(failed, Err::<(), _>(e)),
             }
         }
         for id in &self.added {
-            let _ = engine.remove_image_if_unused(id).await;
+            note(failed, engine.remove_image_if_unused(id).await);
         }
         for kept in self.kept.values() {
-            let _ = engine.untag(kept).await;
+            note(failed, engine.untag(kept).await);
         }
     }
 }
@@ -226,7 +235,7 @@ impl<'a> Transaction<'a> {
         images: Option<&LoadedImages>,
     ) -> Result<(), InstallError> {
         if let Err(e) = self.write_state(endpoints, images) {
-            self.take_back(engine, false).await;
+            self.take_back(engine, reporter, false).await;
             return Err(e);
         }
         // From here on the new state stands: what is left is clean-up,
@@ -280,9 +289,19 @@ impl<'a> Transaction<'a> {
     /// Takes back every step of the run, newest first (best effort), and
     /// ends the journal. `damaged`: the package was found damaged, so the
     /// model files it staged are not worth keeping for a next run.
-    pub(crate) async fn take_back(self, engine: &Engine, damaged: bool) {
-        take_back(self.dir, engine, &self.journal.steps, damaged).await;
-        let _ = self.end();
+    pub(crate) async fn take_back(self, engine: &Engine, reporter: &dyn Reporter, damaged: bool) {
+        let failed = take_back(self.dir, engine, &self.journal.steps, damaged).await;
+        if failed.is_empty() {
+            let _ = self.end();
+        } else {
+            // The journal stays: the next run takes back what is left.
+            reporter.report(Event::Note {
+                message: format!(
+                    "could not take back everything this run changed ({}): the next install, deploy or uninstall here tries again",
+                    failed.join("; ")
+                ),
+            });
+        }
     }
 
     fn write(&mut self) -> Result<(), InstallError> {
@@ -385,7 +404,13 @@ pub(crate) async fn recover(
         finish_clean_up(dir, engine, &journal, reporter).await;
         "Finished"
     } else {
-        take_back(dir, engine, &journal.steps, false).await;
+        let failed = take_back(dir, engine, &journal.steps, false).await;
+        if !failed.is_empty() {
+            return Err(InstallError::TakeBack {
+                command: journal.command,
+                detail: failed.join("; "),
+            });
+        }
         "Took back"
     };
     reporter.report(Event::Note {
@@ -423,18 +448,32 @@ async fn finish_clean_up(
 /// (their old Compose files, their containers made anew on the old image
 /// and cache), and last what nothing uses any more (the images and files
 /// the run added, its claims), each newest first.
-async fn take_back(dir: &InstallDir, engine: &Engine, steps: &[Step], damaged: bool) {
+async fn take_back(
+    dir: &InstallDir,
+    engine: &Engine,
+    steps: &[Step],
+    damaged: bool,
+) -> Vec<String> {
+    let mut failed = Vec::new();
     for step in steps.iter().rev() {
         match step {
-            Step::LoadImages(undo) => undo.restore_tags(engine).await,
-            Step::SwitchCache { cache, staged } => models::switch_back(dir, cache, *staged),
+            Step::LoadImages(undo) => undo.restore_tags(engine, &mut failed).await,
+            Step::SwitchCache { cache, staged } => {
+                note(&mut failed, models::switch_back(dir, cache, *staged));
+            }
             Step::StateFiles { endpoints, images } => {
-                restore(&dir.endpoints_file(), endpoints.as_ref(), |e| {
-                    dir.write_endpoints(e)
-                });
-                restore(&dir.images_file(), images.as_ref(), |i| {
-                    dir.write_loaded_images(i)
-                });
+                note(
+                    &mut failed,
+                    restore(&dir.endpoints_file(), endpoints.as_ref(), |e| {
+                        dir.write_endpoints(e)
+                    }),
+                );
+                note(
+                    &mut failed,
+                    restore(&dir.images_file(), images.as_ref(), |i| {
+                        dir.write_loaded_images(i)
+                    }),
+                );
             }
             _ => {}
         }
@@ -448,30 +487,41 @@ async fn take_back(dir: &InstallDir, engine: &Engine, steps: &[Step], damaged: b
                     .insert(Compose::detect(engine.host()).await.ok())
                     .as_ref(),
             };
-            configure::roll_back(compose, dir, before).await;
+            configure::roll_back(compose, dir, before, &mut failed).await;
         }
     }
     for step in steps.iter().rev() {
         match step {
-            Step::LoadImages(undo) => undo.remove_added(engine).await,
+            Step::LoadImages(undo) => undo.remove_added(engine, &mut failed).await,
             Step::Pull {
                 reference,
                 ids_before,
-            } => {
-                if let Ok(Some(now)) = engine.image(reference).await {
-                    if ids_before.contains(&now.id) {
-                        let _ = engine.untag(reference).await;
-                    } else {
-                        let _ = engine.remove_image_if_unused(&now.id).await;
-                    }
+            } => match engine.image(reference).await {
+                Ok(Some(now)) if ids_before.contains(&now.id) => {
+                    note(&mut failed, engine.untag(reference).await);
                 }
+                Ok(Some(now)) => {
+                    note(&mut failed, engine.remove_image_if_unused(&now.id).await);
+                }
+                Ok(None) => {}
+                Err(e) => note(&mut failed, Err::<(), _>(e)),
+            },
+            Step::StageCache { cache } => {
+                note(&mut failed, models::take_back_staged(dir, cache, damaged));
             }
-            Step::StageCache { cache } => models::take_back_staged(dir, cache, damaged),
             Step::Claim { name, owner } => {
-                let _ = owner::release(engine, name, owner).await;
+                note(&mut failed, owner::release(engine, name, owner).await);
             }
             _ => {}
         }
+    }
+    failed
+}
+
+/// Adds the error of `result`, if any, to `failed`.
+pub(crate) fn note<T, E: std::error::Error>(failed: &mut Vec<String>, result: Result<T, E>) {
+    if let Err(e) = result {
+        failed.push(crate::error_text(&e));
     }
 }
 
@@ -480,10 +530,10 @@ fn restore<T>(
     path: &std::path::Path,
     before: Option<&T>,
     write: impl FnOnce(&T) -> Result<(), InstallError>,
-) {
+) -> Result<(), InstallError> {
     match before {
-        Some(value) => drop(write(value)),
-        None => drop(std::fs::remove_file(path)),
+        Some(value) => write(value),
+        None => super::dir::remove_any(path),
     }
 }
 

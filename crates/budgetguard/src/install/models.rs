@@ -706,20 +706,24 @@ pub(crate) fn switch(dir: &InstallDir, cache: &str) -> Result<(), InstallError> 
 }
 
 /// Puts the previous version of `cache` and its log back where [`switch`]
-/// made the staged ones (inodes `staged`) live. Best effort: it runs while
-/// a run is taken back; what was not switched stays.
-pub(crate) fn switch_back(dir: &InstallDir, cache: &str, staged: (u64, u64)) {
+/// made the staged ones (inodes `staged`) live; what was not switched
+/// stays.
+pub(crate) fn switch_back(
+    dir: &InstallDir,
+    cache: &str,
+    staged: (u64, u64),
+) -> Result<(), InstallError> {
     let live = dir.models_dir(cache);
     let log = dir.models_log(cache);
     let is =
         |path: &Path, inode: u64| std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == inode);
     if is(&live, staged.0) {
-        let _ = exchange(&live, &dir.staged_dir(cache));
+        exchange(&live, &dir.staged_dir(cache))?;
     }
     if is(&log, staged.1) {
-        let _ = exchange(&log, &dir.staged_log(cache));
+        exchange(&log, &dir.staged_log(cache))?;
     }
-    let _ = refresh_linked(dir, cache);
+    refresh_linked(dir, cache)
 }
 
 /// Swaps what is at `from` and `to` in one rename; when nothing is at
@@ -736,12 +740,17 @@ fn exchange(from: &Path, to: &Path) -> Result<(), InstallError> {
 
 /// What takes back the staged version of `cache`: its files stay, for the
 /// next run to resume from, unless the package was `damaged`.
-pub(crate) fn take_back_staged(dir: &InstallDir, cache: &str, damaged: bool) {
-    let _ = refresh_linked(dir, cache);
+pub(crate) fn take_back_staged(
+    dir: &InstallDir,
+    cache: &str,
+    damaged: bool,
+) -> Result<(), InstallError> {
+    refresh_linked(dir, cache)?;
     if damaged {
-        let _ = remove_staged(dir, cache);
+        remove_staged(dir, cache)?;
         let _ = std::fs::remove_dir(dir.root().join("models"));
     }
+    Ok(())
 }
 
 /// Removes the previous version of `cache` once the new one is live and

@@ -206,7 +206,7 @@ pub async fn uninstall(
         Ok(()) => transaction.commit(engine, reporter, None, None).await,
         Err(e) => {
             // Each node removed so far is recorded as such: nothing to undo.
-            transaction.take_back(engine, false).await;
+            transaction.take_back(engine, reporter, false).await;
             Err(e)
         }
     }

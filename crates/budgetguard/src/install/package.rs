@@ -159,7 +159,7 @@ pub async fn install_package(
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
     if let Err(e) = owner::claim_nodes(engine, &options.dir, &plain, &mut transaction).await {
-        transaction.take_back(engine, false).await;
+        transaction.take_back(engine, &*reporter, false).await;
         return Err(e);
     }
     let gpu_fit = check_gpus(&package, &nodes, &*reporter);
@@ -200,7 +200,7 @@ pub async fn install_package(
     let (placed, mut changed) = match changed {
         Ok(done) => done,
         Err((e, damaged)) => {
-            transaction.take_back(engine, damaged).await;
+            transaction.take_back(engine, &*reporter, damaged).await;
             return Err(e);
         }
     };
@@ -212,7 +212,7 @@ pub async fn install_package(
     let (reports, endpoints) = match registered {
         Ok(done) => done,
         Err(e) => {
-            transaction.take_back(engine, false).await;
+            transaction.take_back(engine, &*reporter, false).await;
             return Err(e);
         }
     };
