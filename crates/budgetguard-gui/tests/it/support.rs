@@ -492,8 +492,9 @@ fn capabilities(args: &[&str]) -> ChromeCapabilities {
     caps
 }
 
-/// Removes a node's container and network from `engine` when dropped, for
-/// tests that fail before their own uninstall.
+/// Removes a node's container, network and claim (the `<project>.owner`
+/// volume) from `engine` when dropped, for tests that fail before their
+/// own uninstall, or end without one.
 pub struct NodeCleanup {
     pub engine: testkit::engines::TestEngine,
     pub project: String,
@@ -504,6 +505,7 @@ impl Drop for NodeCleanup {
         for args in [
             vec!["rm", "-f", self.project.as_str()],
             vec!["network", "rm", &format!("{}_default", self.project)],
+            vec!["volume", "rm", &format!("{}.owner", self.project)],
         ] {
             let _ = self
                 .engine
