@@ -260,22 +260,38 @@ fn a_failed_or_killed_upgrade_leaves_the_running_version_serving_as_it_was() {
     assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
 }
 
-/// The step boundaries an install passes (`BUDGETGUARD_TEST_FAULT`).
-const INSTALL_STEPS: [&str; 7] = [
+/// The step boundaries an install passes (`BUDGETGUARD_TEST_FAULT`; a
+/// claim only on a first install), the switch first: a sample always
+/// kills there.
+const INSTALL_STEPS: [&str; 8] = [
+    "switch_cache",
+    "claim",
     "load_images",
     "stage_cache",
-    "switch_cache",
     "configure_nodes",
     "state_files",
     "commit",
     "cleanup",
 ];
 
-/// The faults this run tries: every step, failing and killed, with
-/// `BUDGETGUARD_FAULT_SWEEP=all` (`scripts/fault-sweep`); otherwise a
-/// sample that changes from day to day, and always a kill at the switch.
-fn faults() -> Vec<(&'static str, bool)> {
-    let all: Vec<(&str, bool)> = INSTALL_STEPS
+/// The step boundaries a deploy passes (its image is present: no pull).
+const DEPLOY_STEPS: [&str; 5] = [
+    "claim",
+    "configure_nodes",
+    "commit",
+    "state_files",
+    "cleanup",
+];
+
+/// The step boundaries an uninstall passes.
+const UNINSTALL_STEPS: [&str; 3] = ["uninstall", "commit", "cleanup"];
+
+/// The faults this run tries at `steps`: every step, failing and killed,
+/// with `BUDGETGUARD_FAULT_SWEEP=all` (`scripts/fault-sweep`); otherwise a
+/// sample of three that changes from day to day, and always a kill at the
+/// first step.
+fn faults(steps: &[&'static str]) -> Vec<(&'static str, bool)> {
+    let all: Vec<(&str, bool)> = steps
         .iter()
         .flat_map(|step| [(*step, false), (*step, true)])
         .collect();
@@ -287,7 +303,7 @@ fn faults() -> Vec<(&'static str, bool)> {
         .unwrap()
         .as_secs()
         / 86_400;
-    let mut sample = vec![("switch_cache", true)];
+    let mut sample = vec![(steps[0], true)];
     for i in 0..3 {
         let fault = all[(day as usize * 3 + i * 5) % all.len()];
         if !sample.contains(&fault) {
@@ -410,7 +426,7 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
         engine_before,
         "a clean install and uninstall leave the engine as it was"
     );
-    for (step, kill) in faults() {
+    for (step, kill) in faults(&INSTALL_STEPS) {
         let fault = if kill {
             format!("{step}:kill")
         } else {
@@ -430,6 +446,10 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
             "{fault}: first install, then uninstall"
         );
 
+        if step == "claim" {
+            // An upgrade holds its node's claim already: it makes none.
+            continue;
+        }
         // An upgrade stopped there: v1 as it was (or, stopped after its
         // commit, v2); then the rerun gives a clean install of v2.
         run(tool().args(["install-package", "--package"]).arg(&v1)).success();
@@ -457,42 +477,75 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
         assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
     }
 
-    // A deploy and an uninstall stopped at their own steps.
+    // A deploy stopped at each of its steps: taken back (or, after its
+    // commit, uninstalled) to nothing; a rerun deploys.
     build_label(&engine, &demo, &image, "1");
     let deploy_folder = home.path().join("deploy");
     std::fs::create_dir_all(&deploy_folder).unwrap();
     let deploy_catalog = write_catalog(&deploy_folder, &[("Fault Deploy", &image, free_port())]);
-    for fault in ["configure_nodes", "configure_nodes:kill", "commit:kill"] {
-        let stopped = run(tool()
-            .env("BUDGETGUARD_TEST_FAULT", fault)
+    let deploy = || {
+        let mut command = tool();
+        command
             .args(["deploy-local", "--nodes", "Fault Deploy", "--catalog"])
-            .arg(&deploy_catalog));
-        assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
-        run(tool().args(["uninstall", "--all"])).success();
+            .arg(&deploy_catalog);
+        command
+    };
+    for (step, kill) in faults(&DEPLOY_STEPS) {
+        let fault = if kill {
+            format!("{step}:kill")
+        } else {
+            step.to_owned()
+        };
+        let stopped = run(deploy().env("BUDGETGUARD_TEST_FAULT", &fault));
+        assert_ne!(stopped.code, 0, "deploy {fault}: {}", stopped.stderr);
+        // (A deployed node's own cache folder stays without --purge-cache.)
+        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
         assert_eq!(left(&dir), BTreeMap::new(), "deploy {fault}: left");
+        run(&mut deploy()).success();
+        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+        assert_eq!(
+            left(&dir),
+            BTreeMap::new(),
+            "deploy {fault}, then again: left"
+        );
     }
     engine.docker_ok(&["rmi", &image]);
-    run(tool().args(["install-package", "--package"]).arg(&v1)).success();
-    let stopped = run(tool()
-        .env("BUDGETGUARD_TEST_FAULT", "uninstall:kill")
-        .args(["uninstall", "--all", "--purge-cache"]));
-    assert_ne!(stopped.code, 0, "{}", stopped.stderr);
-    let finished = run(tool().arg("status")).success();
-    assert!(
-        finished.stderr.contains("has not finished"),
-        "{}",
-        finished.stderr
-    );
-    let again = run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
-    assert!(
-        again
-            .stderr
-            .contains("Finished the unfinished `uninstall` run"),
-        "{}",
-        again.stderr
-    );
-    assert_eq!(left(&dir), BTreeMap::new(), "uninstall: left");
-    assert_eq!(images(), engine_before, "uninstall finished");
+
+    // An uninstall stopped at each of its steps is finished by the next.
+    for (step, kill) in faults(&UNINSTALL_STEPS) {
+        let fault = if kill {
+            format!("{step}:kill")
+        } else {
+            step.to_owned()
+        };
+        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+        let stopped = run(tool().env("BUDGETGUARD_TEST_FAULT", &fault).args([
+            "uninstall",
+            "--all",
+            "--purge-cache",
+        ]));
+        assert_ne!(stopped.code, 0, "uninstall {fault}: {}", stopped.stderr);
+        if kill {
+            let status = run(tool().arg("status")).success();
+            assert!(
+                status.stderr.contains("has not finished"),
+                "uninstall {fault}: {}",
+                status.stderr
+            );
+        }
+        let again = run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+        if kill {
+            assert!(
+                again
+                    .stderr
+                    .contains("Finished the unfinished `uninstall` run"),
+                "uninstall {fault}: {}",
+                again.stderr
+            );
+        }
+        assert_eq!(left(&dir), BTreeMap::new(), "uninstall {fault}: left");
+        assert_eq!(images(), engine_before, "uninstall {fault}: finished");
+    }
 }
 
 /// Builds `reference` from `base` with one label: an image of its own ID.
