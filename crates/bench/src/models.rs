@@ -176,16 +176,7 @@ pub fn run() -> anyhow::Result<bool> {
         if again.is_none() {
             again = Some(install(&setup, &package, &install_dir)?);
         }
-        let mut uninstall = setup.tool_command(engine);
-        uninstall
-            .env("BUDGETGUARD_INSTALL_DIR", &install_dir)
-            .args(["uninstall", "--all", "--purge-cache"]);
-        let removed = run_measured(&mut uninstall);
-        ensure!(
-            removed.status.success(),
-            "uninstall failed: {}",
-            removed.stderr.trim()
-        );
+        setup.uninstall_all(&install_dir)?;
         remove_images(engine, &references, &layers)?;
     }
     let again = again.context("at least one round")?;

@@ -170,6 +170,22 @@ impl Setup {
         command
     }
 
+    /// Runs `uninstall --all --purge-cache` on the measured engine for the
+    /// install folder `dir`, and checks that it succeeded.
+    pub fn uninstall_all(&self, dir: &Path) -> anyhow::Result<()> {
+        let mut uninstall = self.tool_command(&self.engine);
+        uninstall
+            .env("BUDGETGUARD_INSTALL_DIR", dir)
+            .args(["uninstall", "--all", "--purge-cache"]);
+        let removed = run_measured(&mut uninstall);
+        ensure!(
+            removed.status.success(),
+            "uninstall failed: {}",
+            removed.stderr.trim()
+        );
+        Ok(())
+    }
+
     /// Runs `create-install-package --no-pull --json` of both nodes with
     /// `compression` into `output` on the source engine, measured, and
     /// checks that it succeeded and wrote the size it reported.

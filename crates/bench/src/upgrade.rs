@@ -131,16 +131,7 @@ pub fn run() -> anyhow::Result<bool> {
     );
     let report: serde_json::Value =
         serde_json::from_str(&upgrade.stdout).context("the upgrade's JSON report")?;
-    let mut uninstall = setup.tool_command(engine);
-    uninstall
-        .env("BUDGETGUARD_INSTALL_DIR", &install_dir)
-        .args(["uninstall", "--all", "--purge-cache"]);
-    let removed = run_measured(&mut uninstall);
-    ensure!(
-        removed.status.success(),
-        "uninstall failed: {}",
-        removed.stderr.trim()
-    );
+    setup.uninstall_all(&install_dir)?;
 
     eprintln!(
         "bench: docker load -i of one {} MiB layer, cp of one {} MiB file",

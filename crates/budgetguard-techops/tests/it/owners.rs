@@ -8,6 +8,7 @@ use std::process::Stdio;
 use testkit::engines;
 
 use crate::support::*;
+use crate::upgrades::contents;
 
 testkit::tests![two_folders_installing_one_node_at_once_leave_exactly_one_owner];
 
@@ -34,7 +35,7 @@ fn two_folders_installing_one_node_at_once_leave_exactly_one_owner() {
     for round in 0..ROUNDS {
         // A node's own cache folder stays after an uninstall without
         // `--purge-cache`: what each folder holds is compared round by round.
-        let before: Vec<_> = folders.iter().map(|dir| tree(dir)).collect();
+        let before: Vec<_> = folders.iter().map(|dir| contents(dir)).collect();
         let children: Vec<_> = folders
             .iter()
             .map(|dir| {
@@ -75,7 +76,7 @@ fn two_folders_installing_one_node_at_once_leave_exactly_one_owner() {
             "round {round}: {refusal}"
         );
         assert_eq!(
-            tree(&folders[loser]),
+            contents(&folders[loser]),
             before[loser],
             "round {round}: the refused folder is untouched"
         );
@@ -93,22 +94,4 @@ fn two_folders_installing_one_node_at_once_leave_exactly_one_owner() {
             "round {round}: the claim is given up"
         );
     }
-}
-
-/// Every path below `dir` (none when it does not exist).
-fn tree(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(folder) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            stack.push(path.clone());
-            found.push(path);
-        }
-    }
-    found.sort();
-    found
 }

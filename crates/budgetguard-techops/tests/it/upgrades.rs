@@ -29,9 +29,10 @@ testkit::tests![
     a_take_back_that_fails_keeps_its_journal_for_the_next_run,
 ];
 
-/// Every file and link below `dir` (the staging folder and logs aside)
-/// with its content's SHA-256 (a link: its target) and mode.
-fn contents(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
+/// Every file, link and folder below `dir` (none when it does not exist)
+/// with its content's SHA-256 (a link: its target; a folder: `folder`) and
+/// mode.
+pub(crate) fn contents(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
     let mut found = BTreeMap::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(folder) = stack.pop() {

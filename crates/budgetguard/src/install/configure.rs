@@ -207,7 +207,7 @@ impl Configure<'_> {
 
     /// `endpoints.json` with the nodes added; a node installed again with
     /// the same settings keeps its install time.
-    pub(crate) fn register(&self, nodes: &[NodeSetup]) -> Result<Endpoints, InstallError> {
+    fn register(&self, nodes: &[NodeSetup]) -> Result<Endpoints, InstallError> {
         let mut endpoints: Endpoints = self.dir.endpoints()?;
         for setup in nodes {
             let node = &setup.node;
@@ -225,8 +225,20 @@ impl Configure<'_> {
         Ok(endpoints)
     }
 
+    /// What ends a run before its commit: started nodes answer ready (see
+    /// [`Self::finish`]), and `endpoints.json` as it will be with the nodes
+    /// (see [`Self::register`]).
+    pub(crate) async fn conclude(
+        &self,
+        nodes: &[NodeSetup],
+        changed: Vec<bool>,
+    ) -> Result<(Vec<NodeReport>, Endpoints), InstallError> {
+        let reports = self.finish(nodes, changed).await?;
+        Ok((reports, self.register(nodes)?))
+    }
+
     /// Waits for readiness when starting, then reports each node.
-    pub(crate) async fn finish(
+    async fn finish(
         &self,
         nodes: &[NodeSetup],
         changed: Vec<bool>,

@@ -105,9 +105,7 @@ pub async fn deploy_local(
         }
     };
     // Started nodes answer ready before the run commits, as in an install.
-    let finished = configure.finish(&setups, changed).await;
-    let registered = finished.and_then(|nodes| Ok((nodes, configure.register(&setups)?)));
-    let (nodes, endpoints) = match registered {
+    let (nodes, endpoints) = match configure.conclude(&setups, changed).await {
         Ok(done) => done,
         Err(e) => {
             transaction.take_back(engine, &*reporter, false).await;

@@ -207,9 +207,7 @@ pub async fn install_package(
     changed.truncate(nodes.len());
     // Started nodes answer ready before the run commits: one that does not
     // takes the run back, and the previous version serves again.
-    let finished = configure.finish(&nodes, changed).await;
-    let registered = finished.and_then(|reports| Ok((reports, configure.register(&nodes)?)));
-    let (reports, endpoints) = match registered {
+    let (reports, endpoints) = match configure.conclude(&nodes, changed).await {
         Ok(done) => done,
         Err(e) => {
             transaction.take_back(engine, &*reporter, false).await;
