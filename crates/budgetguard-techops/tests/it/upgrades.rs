@@ -275,6 +275,15 @@ const INSTALL_STEPS: [&str; 8] = [
     "cleanup",
 ];
 
+/// The step boundaries an update package passes whose models do not change.
+const UPDATE_STEPS: [&str; 5] = [
+    "load_images",
+    "configure_nodes",
+    "state_files",
+    "commit",
+    "cleanup",
+];
+
 /// The step boundaries a deploy passes (its image is present: no pull).
 const DEPLOY_STEPS: [&str; 5] = [
     "claim",
@@ -656,6 +665,34 @@ fn every_earlier_versions_image_goes_and_the_users_own_stays() {
             assert_ne!(stopped.code, 0, "{}", stopped.stderr);
             assert_eq!(container_image(), format!("{} running", ids[0]));
             assert!(answers(port), "v1 serves again");
+        }
+        if i == 2 {
+            // The update package (v3, `--since` v2) stopped at each step:
+            // the rerun gives v3, with v2's image gone; v2 is put back for
+            // the next fault by its own (full) package.
+            for (step, kill) in faults(&UPDATE_STEPS) {
+                let fault = if kill {
+                    format!("{step}:kill")
+                } else {
+                    step.to_owned()
+                };
+                let stopped = run(tool()
+                    .env("BUDGETGUARD_TEST_FAULT", &fault)
+                    .args(["install-package", "--package"])
+                    .arg(package));
+                assert_ne!(stopped.code, 0, "update {fault}: {}", stopped.stderr);
+                run(tool().args(["install-package", "--package"]).arg(package)).success();
+                assert!(!has_image(&engine, &ids[1]), "update {fault}: v2 is gone");
+                run(tool()
+                    .args(["install-package", "--package"])
+                    .arg(&packages[1]))
+                .success();
+                assert_eq!(
+                    container_image().split_whitespace().next(),
+                    Some(ids[1].as_str()),
+                    "update {fault}: back on v2"
+                );
+            }
         }
         let start: &[&str] = if i == 0 {
             &["--start", "--wait", "120"]
