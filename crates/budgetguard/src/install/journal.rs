@@ -28,7 +28,7 @@ use crate::progress::{Event, Reporter};
 /// The environment variable that makes a run fail (`STEP`) or kill itself
 /// (`STEP:kill`) when it reaches the step boundary `STEP` (a [`Step`]'s
 /// name, `commit` or `cleanup`): for the tests of every boundary.
-pub const FAULT_VARIABLE: &str = "BUDGETGUARD_TEST_FAULT";
+pub(crate) const FAULT_VARIABLE: &str = "BUDGETGUARD_TEST_FAULT";
 
 /// What `journal.json` holds: the unfinished run of the folder.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -322,7 +322,7 @@ impl<'a> Transaction<'a> {
 }
 
 /// A run that did not finish, as `status` shows it.
-#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("a `{command}` run of {started_at} (process {pid}) has not finished: the next install, deploy or uninstall here {}", if *committed || command == "uninstall" { "finishes it" } else { "takes it back" })]
 pub struct UnfinishedRun {
     /// Its command.

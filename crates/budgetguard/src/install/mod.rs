@@ -22,7 +22,7 @@ pub use configure::NodeReport;
 pub use deploy::{deploy_local, DeployOptions, DeployReport};
 pub use dir::InstallDir;
 pub use error::{InstallError, Problem};
-pub use journal::{UnfinishedRun, FAULT_VARIABLE};
+pub use journal::UnfinishedRun;
 pub use load::ImageOutcome;
 pub use models::ModelsReport;
 pub use nodes::{select, start, status, stop, uninstall, NodeStatus};

@@ -917,6 +917,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn after_linking_only_the_linked_files_are_vouched_for_again() {
+        let root = tempfile::tempdir().unwrap();
+        let live = root.path().join("live");
+        std::fs::create_dir(&live).unwrap();
+        let log_path = root.path().join("live.files");
+        let mut log = open_log(&log_path).unwrap();
+        let mut files = Vec::new();
+        for (name, data) in [
+            ("linked", b"one".as_slice()),
+            ("tampered", b"two".as_slice()),
+        ] {
+            std::fs::write(live.join(name), data).unwrap();
+            let file = CacheFile {
+                path: name.to_owned(),
+                size: data.len() as u64,
+                mode: 0o644,
+                sha256: hex::encode(Sha256::digest(data)),
+            };
+            log_line(&mut log, &live.join(name), &file).unwrap();
+            files.push(file);
+        }
+        drop(log);
+        let vouched_now = |file: &CacheFile| vouched(&read_log(&log_path).unwrap(), &live, file);
+        assert!(files.iter().all(vouched_now));
+
+        // A staged version links one file; the other is rewritten in place
+        // with its modification time set back, as a container could.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::hard_link(live.join("linked"), root.path().join("staged-link")).unwrap();
+        let tampered = live.join("tampered");
+        let modified = std::fs::metadata(&tampered).unwrap().modified().unwrap();
+        let file = OpenOptions::new().write(true).open(&tampered).unwrap();
+        (&file).write_all(b"TWO").unwrap();
+        file.set_modified(modified).unwrap();
+        drop(file);
+        assert!(!files.iter().any(vouched_now), "both inodes changed");
+
+        let linked = HashSet::from([std::fs::metadata(live.join("linked")).unwrap().ino()]);
+        refresh_log(&log_path, &live, &linked).unwrap();
+        assert!(
+            vouched_now(&files[0]),
+            "the linked file is vouched for again"
+        );
+        assert!(!vouched_now(&files[1]), "the tampered one is hashed again");
+    }
+
+    #[test]
     fn only_root_or_the_containers_user_writes_caches_the_containers_own() {
         assert!(cache_owner_warning(0).is_none());
         assert!(cache_owner_warning(CONTAINER_UID).is_none());
