@@ -296,17 +296,26 @@ const DEPLOY_STEPS: [&str; 5] = [
 /// The step boundaries an uninstall passes.
 const UNINSTALL_STEPS: [&str; 3] = ["uninstall", "commit", "cleanup"];
 
-/// The faults this run tries at `steps`: every step, failing and killed,
-/// with `BUDGETGUARD_FAULT_SWEEP=all` (`scripts/fault-sweep`); otherwise a
-/// sample of three that changes from day to day, and always a kill at the
-/// first step.
-fn faults(steps: &[&'static str]) -> Vec<(&'static str, bool)> {
+/// The faults this run tries at `steps`, each as its step, whether it
+/// kills, and its `BUDGETGUARD_TEST_FAULT` value: every step, failing and
+/// killed, with `BUDGETGUARD_FAULT_SWEEP=all` (`scripts/fault-sweep`);
+/// otherwise a sample of three that changes from day to day, and always a
+/// kill at the first step.
+fn faults(steps: &[&'static str]) -> Vec<(&'static str, bool, String)> {
+    let value = |(step, kill): (&'static str, bool)| {
+        let fault = if kill {
+            format!("{step}:kill")
+        } else {
+            step.to_owned()
+        };
+        (step, kill, fault)
+    };
     let all: Vec<(&str, bool)> = steps
         .iter()
         .flat_map(|step| [(*step, false), (*step, true)])
         .collect();
     if std::env::var("BUDGETGUARD_FAULT_SWEEP").as_deref() == Ok("all") {
-        return all;
+        return all.into_iter().map(value).collect();
     }
     let day = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -320,7 +329,7 @@ fn faults(steps: &[&'static str]) -> Vec<(&'static str, bool)> {
             sample.push(fault);
         }
     }
-    sample
+    sample.into_iter().map(value).collect()
 }
 
 /// Whether the engine has the image `id` (under any name, or none).
@@ -436,12 +445,7 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
         engine_before,
         "a clean install and uninstall leave the engine as it was"
     );
-    for (step, kill) in faults(&INSTALL_STEPS) {
-        let fault = if kill {
-            format!("{step}:kill")
-        } else {
-            step.to_owned()
-        };
+    for (step, kill, fault) in faults(&INSTALL_STEPS) {
         // A first install stopped there, then uninstalled: as before.
         let stopped = run(tool()
             .env("BUDGETGUARD_TEST_FAULT", &fault)
@@ -500,12 +504,7 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
             .arg(&deploy_catalog);
         command
     };
-    for (step, kill) in faults(&DEPLOY_STEPS) {
-        let fault = if kill {
-            format!("{step}:kill")
-        } else {
-            step.to_owned()
-        };
+    for (_, _, fault) in faults(&DEPLOY_STEPS) {
         let stopped = run(deploy().env("BUDGETGUARD_TEST_FAULT", &fault));
         assert_ne!(stopped.code, 0, "deploy {fault}: {}", stopped.stderr);
         // (A deployed node's own cache folder stays without --purge-cache.)
@@ -522,12 +521,7 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
     engine.docker_ok(&["rmi", &image]);
 
     // An uninstall stopped at each of its steps is finished by the next.
-    for (step, kill) in faults(&UNINSTALL_STEPS) {
-        let fault = if kill {
-            format!("{step}:kill")
-        } else {
-            step.to_owned()
-        };
+    for (_, kill, fault) in faults(&UNINSTALL_STEPS) {
         run(tool().args(["install-package", "--package"]).arg(&v1)).success();
         let stopped = run(tool().env("BUDGETGUARD_TEST_FAULT", &fault).args([
             "uninstall",
@@ -670,12 +664,7 @@ fn every_earlier_versions_image_goes_and_the_users_own_stays() {
             // The update package (v3, `--since` v2) stopped at each step:
             // the rerun gives v3, with v2's image gone; v2 is put back for
             // the next fault by its own (full) package.
-            for (step, kill) in faults(&UPDATE_STEPS) {
-                let fault = if kill {
-                    format!("{step}:kill")
-                } else {
-                    step.to_owned()
-                };
+            for (_, _, fault) in faults(&UPDATE_STEPS) {
                 let stopped = run(tool()
                     .env("BUDGETGUARD_TEST_FAULT", &fault)
                     .args(["install-package", "--package"])

@@ -23,13 +23,13 @@ pub(crate) async fn remove_unused_images(
     reporter: &dyn Reporter,
 ) -> Result<(), InstallError> {
     let mut record = dir.loaded_images()?;
+    let original = record.clone();
     let mut used = HashSet::new();
     for node in installed {
         if let Some(info) = engine.image(&node.image).await? {
             used.insert(info.id);
         }
     }
-    let before = record.images.len();
     let mut kept = Vec::new();
     for image in std::mem::take(&mut record.images) {
         if image.engine != engine.host() || used.contains(&image.id) {
@@ -42,7 +42,7 @@ pub(crate) async fn remove_unused_images(
         }
     }
     record.images = kept;
-    if record.images.len() != before {
+    if record != original {
         dir.write_loaded_images(&record)?;
     }
     Ok(())
@@ -101,8 +101,9 @@ async fn remove_image(
         }
     }
     // An earlier version whose tag a newer one took has no name left.
-    if engine.image_ids().await?.contains(&image.id)
-        && !engine.remove_image_if_unused(&image.id).await?
+    // (One lookup of the ID, not a listing of every image: its last tag's
+    // removal may have removed it already.)
+    if engine.image(&image.id).await?.is_some() && !engine.remove_image_if_unused(&image.id).await?
     {
         reporter.report(Event::Note {
             message: format!("Kept image {}: a container still uses it", image.id),

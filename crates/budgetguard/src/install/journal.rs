@@ -286,8 +286,9 @@ impl<'a> Transaction<'a> {
         Ok(())
     }
 
-    /// Takes back every step of the run, newest first (best effort), and
-    /// ends the journal. `damaged`: the package was found damaged, so the
+    /// Takes back every step of the run (see [`take_back`]) and ends the
+    /// journal; what cannot be taken back is said, and the journal kept
+    /// for the next run. `damaged`: the package was found damaged, so the
     /// model files it staged are not worth keeping for a next run.
     pub(crate) async fn take_back(self, engine: &Engine, reporter: &dyn Reporter, damaged: bool) {
         let failed = take_back(self.dir, engine, &self.journal.steps, damaged).await;

@@ -160,7 +160,6 @@ impl ModelPlan {
                     || vouched(&plan.log, &root, file)
                     || plan.unlogged.contains(&file.path)
                     || vouched(&plan.staged, &staged, file)
-                    || holds_file(&root.join(&file.path), file)?
                 {
                     continue;
                 }
