@@ -558,8 +558,11 @@ pub(crate) fn problem(problem: &Problem) -> String {
         } => format!(
             "Nodes “{first}” and “{second}” both use port {port}: only one of them can be installed on this workstation."
         ),
-        Problem::NoGpuRuntime { node } => format!(
-            "Node “{node}” needs an NVIDIA GPU, but Docker on this workstation has no NVIDIA runtime: install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker` and restart Docker."
+        Problem::GpuNotReady { node, reason, fix } => format!(
+            "Node “{node}” needs an NVIDIA GPU, but Docker could not run a GPU container on this workstation (it said: {reason}). To fix it, {fix}."
+        ),
+        Problem::GpuUnanswered { node, detail } => format!(
+            "Node “{node}” needs an NVIDIA GPU, and Docker did not answer when asked to run a GPU container: {detail}."
         ),
         Problem::PortInUse { node, address } => {
             let port = address.rsplit(':').next().unwrap_or(address);
@@ -820,8 +823,10 @@ mod tests {
                     node: "Demo".into(),
                     address: "127.0.0.1:8090".into(),
                 },
-                Problem::NoGpuRuntime {
+                Problem::GpuNotReady {
                     node: "FLUX".into(),
+                    reason: "could not select device driver".into(),
+                    fix: budgetguard::install::GpuFix::Toolkit,
                 },
             ],
         });

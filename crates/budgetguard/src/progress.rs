@@ -137,6 +137,13 @@ pub enum Warning {
         /// Why.
         reason: String,
     },
+    /// GPU nodes are installed without starting, and a GPU container does
+    /// not run here yet: they will not start until it does.
+    #[error("{problem}; the nodes are installed, but will not start until then")]
+    GpuNotReady {
+        /// The problem a start would have.
+        problem: crate::install::Problem,
+    },
     /// A node of the package listens beyond loopback: anyone who reaches
     /// that address can use it (a NIM asks for no login).
     #[error("node `{node}` will listen on {address}, as its package says, so other machines that reach this address can use it, with no login")]

@@ -113,6 +113,7 @@ fn of_warning(warning: &Warning, out: &mut Vec<Remedy>) {
         | Warning::NoProfileForGpu { .. }
         | Warning::GpuUnchecked { .. }
         | Warning::CacheOwner { .. } => {}
+        Warning::GpuNotReady { problem } => of_problem(problem, out),
     }
 }
 

@@ -247,7 +247,7 @@
     const form = byId('deploy-form');
     if (form.dataset.blocker) return [form.dataset.blocker];
     if (nodes.length === 0) return ['Select the nodes to deploy.'];
-    const reasons = nodes.map((box) => box.dataset.blocker).filter(Boolean);
+    const reasons = [];
     if (jobRunning) reasons.push('A job is running: wait for it to finish, or cancel it.');
     return reasons;
   }

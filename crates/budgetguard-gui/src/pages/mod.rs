@@ -141,6 +141,8 @@ pub(crate) enum OutcomeView {
     Deployed {
         /// What was done per node.
         nodes: Vec<budgetguard::install::NodeReport>,
+        /// What the GPU test container found, when a node needs a GPU.
+        gpu: Option<String>,
         /// How long it took.
         elapsed: String,
     },

@@ -1,7 +1,8 @@
 //! The values the templates show, made from the library's types.
 
 use budgetguard::catalog::Node;
-use budgetguard::install::InstallReport;
+use budgetguard::engine::GpuRequest;
+use budgetguard::install::{GpuReadiness, InstallReport};
 use budgetguard::package::estimate::ImageSize;
 use budgetguard::package::zip::Compression;
 use budgetguard::package::CreateReport;
@@ -36,9 +37,9 @@ impl EngineBadge {
                 detail: "Docker answers and can run GPU nodes.".into(),
             },
             Some(engine) => Self {
-                text: format!("Docker {} · no NVIDIA runtime", engine.version),
+                text: format!("Docker {} · no NVIDIA runtime listed", engine.version),
                 class: "warn",
-                detail: "Docker answers, but it has no NVIDIA runtime: GPU nodes cannot run on this machine (packages can still be made here). To run them, install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker` and restart Docker.".into(),
+                detail: "Docker answers, and lists no NVIDIA runtime. GPU nodes may still run here (Docker Desktop with WSL2, the NVIDIA Container Toolkit's hook, CDI): deploying or installing one first starts a short GPU test container and says what Docker answered.".into(),
             },
             None => Self {
                 text: "Docker unreachable".into(),
@@ -70,18 +71,11 @@ pub(crate) struct NodeRow {
     pub facts: ImageSize,
     /// Its model cache on this machine, when it has a model section.
     pub model: Option<ModelFacts>,
-    /// Why it cannot be deployed here, if so.
-    pub blocker: Option<String>,
 }
 
 impl NodeRow {
-    /// The row of `node` on a machine with `capabilities`.
-    pub(crate) fn new(
-        node: &Node,
-        facts: ImageSize,
-        model: Option<ModelFacts>,
-        capabilities: &Capabilities,
-    ) -> Self {
+    /// The row of `node`.
+    pub(crate) fn new(node: &Node, facts: ImageSize, model: Option<ModelFacts>) -> Self {
         Self {
             name: node.name.clone(),
             image: node.image.clone(),
@@ -90,7 +84,6 @@ impl NodeRow {
             gpu: node.gpu,
             facts,
             model,
-            blocker: capabilities.node_blocker(node),
         }
     }
 
@@ -186,6 +179,7 @@ impl OutcomeView {
             },
             Outcome::Deployed(report) => OutcomeView::Deployed {
                 nodes: report.nodes.clone(),
+                gpu: report.gpu.as_ref().map(gpu_text),
                 elapsed,
             },
             Outcome::Installed(report) => OutcomeView::Installed {
@@ -248,6 +242,8 @@ pub(crate) struct InstalledOutcome {
     pub loaded: String,
     /// What was written into the model caches, if the package has any.
     pub models: Option<String>,
+    /// What the GPU test container found, when a node needs a GPU.
+    pub gpu: Option<String>,
     /// Whether each cache of a GPU node fits this workstation's GPU.
     pub fits: Vec<FitView>,
     /// Who signed the package.
@@ -278,12 +274,34 @@ impl InstalledOutcome {
                 }
                 text
             }),
+            gpu: report.gpu.as_ref().map(gpu_text),
             fits: report
                 .gpu_fit
                 .iter()
                 .map(|(cache, fit)| fit_view(cache, fit))
                 .collect(),
             signer: signer_text(&report.signer),
+        }
+    }
+}
+
+/// What the GPU test container of an install or deploy found, in plain
+/// words.
+pub(crate) fn gpu_text(readiness: &GpuReadiness) -> String {
+    match readiness {
+        GpuReadiness::Ready { request, gpus } => format!(
+            "Ready: Docker ran a GPU test container, which saw {} ({}).",
+            gpus.join(", "),
+            match request {
+                GpuRequest::Nvidia => "through the NVIDIA driver",
+                GpuRequest::Cdi => "through the CDI device nvidia.com/gpu=all",
+            }
+        ),
+        GpuReadiness::NotReady { reason, fix } => format!(
+            "Not ready: Docker could not run a GPU test container (it said: {reason}). To fix it, {fix}."
+        ),
+        GpuReadiness::Unanswered { detail } => {
+            format!("Unknown: Docker did not answer the GPU test: {detail}.")
         }
     }
 }

@@ -118,17 +118,8 @@ pub(crate) async fn deploy(
         }
     };
     let capabilities = state.workstation.capabilities().await;
-    let reasons: Vec<String> = capabilities
-        .blocker()
-        .into_iter()
-        .chain(
-            nodes
-                .iter()
-                .filter_map(|node| capabilities.node_blocker(node)),
-        )
-        .collect();
-    if !reasons.is_empty() {
-        return refuse(StatusCode::CONFLICT, Message::new(reasons.join("\n")));
+    if let Some(reason) = capabilities.blocker() {
+        return refuse(StatusCode::CONFLICT, Message::new(reason));
     }
     let workstation = Arc::clone(&state.workstation);
     started(

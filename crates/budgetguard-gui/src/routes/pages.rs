@@ -24,7 +24,7 @@ pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
     for node in &state.catalog.nodes {
         let facts = image_size(&image_info(engine.as_ref().ok(), node).await);
         let model = models.next().flatten();
-        nodes.push(NodeRow::new(node, facts, model, &capabilities));
+        nodes.push(NodeRow::new(node, facts, model));
     }
     let settings = state.settings.lock().expect("not poisoned").clone();
     render(&IndexPage {

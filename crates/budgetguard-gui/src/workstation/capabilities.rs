@@ -1,15 +1,14 @@
-//! Whether this machine can run nodes: the engine must answer, and GPU
-//! nodes need the NVIDIA container runtime. The page disables "Deploy" with
-//! these reasons; `deploy-local` then runs the full preflight.
-
-use budgetguard::catalog::Node;
+//! Whether this machine can run nodes: the engine must answer. The page
+//! disables "Deploy" with the reason; `deploy-local` then runs the full
+//! preflight, whose GPU probe decides whether GPU nodes run here.
 
 /// What the engine says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EngineSummary {
     /// Its version, e.g. `20.10.24`.
     pub version: String,
-    /// Whether `docker info` lists an `nvidia` runtime.
+    /// Whether `docker info` lists an `nvidia` runtime (a hint: GPU nodes
+    /// may run without one).
     pub nvidia_runtime: bool,
 }
 
@@ -46,51 +45,11 @@ impl Capabilities {
             .or(self.install_dir.as_ref().err())
             .cloned()
     }
-
-    /// Why `node` cannot run here, when the machine otherwise can.
-    pub(crate) fn node_blocker(&self, node: &Node) -> Option<String> {
-        let engine = self.engine()?;
-        (node.gpu && !engine.nvidia_runtime).then(|| {
-            format!(
-                "`{}` needs an NVIDIA GPU, but `docker info` shows no `nvidia` runtime on this machine",
-                node.name
-            )
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use budgetguard::catalog::Catalog;
-
-    fn node(name: &str) -> Node {
-        Catalog::builtin().get(name).unwrap().clone()
-    }
-
-    #[test]
-    fn gpu_nodes_need_the_nvidia_runtime() {
-        let without = Capabilities::new(
-            Ok(EngineSummary {
-                version: "20.10".into(),
-                nvidia_runtime: false,
-            }),
-            Ok(()),
-        );
-        assert_eq!(without.blocker(), None);
-        assert_eq!(without.node_blocker(&node("Demo")), None);
-        let reason = without.node_blocker(&node("FLUX Dev")).unwrap();
-        assert!(reason.contains("needs an NVIDIA GPU"), "{reason}");
-
-        let with = Capabilities::new(
-            Ok(EngineSummary {
-                version: "20.10".into(),
-                nvidia_runtime: true,
-            }),
-            Ok(()),
-        );
-        assert_eq!(with.node_blocker(&node("FLUX Dev")), None);
-    }
 
     #[test]
     fn an_unreachable_engine_blocks_every_node() {

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use budgetguard::engine::Engine;
 use budgetguard::install::{judge_signature, InstallDir};
+use budgetguard::models::GpuFit;
 use budgetguard::package::Package;
 use budgetguard::signing::{Signer, TrustStore};
 use budgetguard::size::human;
+use budgetguard::Cancel;
 
 use super::models::{fit_view, FitView};
 use crate::messages::{package_error, signature_refusal, Field, Message};
@@ -185,6 +187,21 @@ impl Inspection {
                     .to_owned(),
             ),
         };
+        let gpu_nodes: Vec<_> = manifest
+            .nodes
+            .iter()
+            .filter(|n| n.node.gpu)
+            .map(|n| n.node.clone())
+            .collect();
+        let readiness = match engine {
+            Some(engine) if gpus && !gpu_nodes.is_empty() => {
+                budgetguard::install::gpu_readiness(engine, &gpu_nodes, &Cancel::new())
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            _ => None,
+        };
         let mut caches = Vec::new();
         for cache in &manifest.caches {
             let users: Vec<_> = manifest
@@ -192,16 +209,15 @@ impl Inspection {
                 .iter()
                 .filter(|n| n.model_cache.as_deref() == Some(cache.name.as_str()))
                 .collect();
-            let fit = if gpus && users.iter().any(|n| n.node.gpu) {
-                let profiles = cache.profiles.clone();
-                let fit =
-                    tokio::task::spawn_blocking(move || budgetguard::models::gpu_fit(&profiles))
-                        .await
-                        .expect("the GPU check does not panic");
-                Some(fit_view(&cache.name, &fit))
-            } else {
-                None
-            };
+            let fit = (gpus && users.iter().any(|n| n.node.gpu)).then(|| {
+                let fit = match &readiness {
+                    Some(readiness) => budgetguard::models::gpu_fit(&cache.profiles, readiness.gpus()),
+                    None => GpuFit::Unknown {
+                        reason: "Docker has not got the node's image yet, so no GPU container was tried: the install checks the GPU once the image is in".to_owned(),
+                    },
+                };
+                fit_view(&cache.name, &fit)
+            });
             caches.push(InspectedCache {
                 name: cache.name.clone(),
                 profiles: cache

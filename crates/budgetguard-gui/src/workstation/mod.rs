@@ -355,9 +355,10 @@ impl Workstation {
     ) -> Result<(), Message> {
         let (engine, node) = self.resolve(name).await?;
         let dir = self.dir().map_err(Message::new)?;
-        let problems = install::start_problems(&engine, dir, std::slice::from_ref(&node.node))
-            .await
-            .map_err(|e| install_error(&e))?;
+        let problems =
+            install::start_problems(&engine, dir, std::slice::from_ref(&node.node), stop)
+                .await
+                .map_err(|e| install_error(&e))?;
         if !problems.is_empty() {
             return Err(Message {
                 text: format!("“{}” was not started:", node.name),
@@ -380,7 +381,8 @@ impl Workstation {
         let cancel = stop.child_token();
         tokio::spawn(async move {
             let nodes = std::slice::from_ref(&node);
-            let started = install::start(&engine, nodes, READY_WAIT, &Silent, &cancel).await;
+            let started =
+                install::start_checked(&engine, nodes, READY_WAIT, &Silent, &cancel).await;
             let failure = started.err().map(|e| Activity::Failed(install_error(&e)));
             this.set_activity(&name, failure);
         });

@@ -22,7 +22,8 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> anyhow::Result<()> {
     let cancel = ctx.cancel_on_ctrl_c();
     let report = deploy_local(&engine, &options, ctx.reporter(), &cancel).await?;
     ctx.printer.report(&report, |out| {
-        out.table(&super::install::nodes_table(&report.nodes))
+        out.table(&super::install::nodes_table(&report.nodes));
+        super::install::gpu_line(out, report.gpu.as_ref());
     });
     Ok(())
 }

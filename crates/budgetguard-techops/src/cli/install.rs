@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use budgetguard::install::{
-    install_package, ImageOutcome, InstallOptions, InstallReport, NodeReport,
+    install_package, GpuReadiness, ImageOutcome, InstallOptions, InstallReport, NodeReport,
 };
 use budgetguard::size::human;
 
@@ -49,8 +49,16 @@ fn text(out: &mut Text, report: &InstallReport) {
         ));
     }
     out.table(&nodes_table(&report.nodes));
+    gpu_line(out, report.gpu.as_ref());
     if !report.changed {
         out.line("Nothing changed: this package is already installed.");
+    }
+}
+
+/// What the GPU probe found, when a node needs a GPU (install and deploy).
+pub fn gpu_line(out: &mut Text, gpu: Option<&GpuReadiness>) {
+    if let Some(gpu) = gpu {
+        out.line(format_args!("GPU {gpu}"));
     }
 }
 

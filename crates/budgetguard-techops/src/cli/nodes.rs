@@ -73,7 +73,16 @@ pub async fn start(ctx: &Context, args: &StartArgs) -> anyhow::Result<()> {
     let engine = ctx.engine().await?;
     let cancel = ctx.cancel_on_ctrl_c();
     let wait = Duration::from_secs(args.wait);
-    install::start(&engine, &nodes, wait, ctx.reporter().as_ref(), &cancel).await?;
+    let dir = ctx.install_dir()?;
+    install::start(
+        &engine,
+        &dir,
+        &nodes,
+        wait,
+        ctx.reporter().as_ref(),
+        &cancel,
+    )
+    .await?;
     done(ctx, "started", &nodes);
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::catalog::Node;
+use crate::engine::{GpuRequest, CDI_DEVICE};
 
 /// The credentials file, relative to a node's Compose folder
 /// (`<install dir>/compose/<node>/`): `install-credentials` writes it at
@@ -55,7 +56,10 @@ struct Reservations {
 #[derive(Debug, Serialize)]
 struct Device {
     driver: String,
-    count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    device_ids: Vec<String>,
     capabilities: Vec<String>,
 }
 
@@ -73,7 +77,15 @@ pub fn models_folder(cache: &str) -> String {
 /// `$` interpolation; secrets are never in it, only the credentials file's
 /// path. A node whose models came in its package (`offline`) mounts the
 /// shared cache of its model and gets no credentials: it never downloads.
+/// A GPU node asks for its GPU through the `nvidia` device driver, as in
+/// the Compose files a package carries.
 pub fn compose_file(node: &Node, offline: bool) -> ComposeFile {
+    compose_file_for(node, offline, GpuRequest::Nvidia)
+}
+
+/// [`compose_file`], with a GPU node asking for its GPU as `gpu` says (the
+/// way the GPU probe found to run on this workstation).
+pub fn compose_file_for(node: &Node, offline: bool, gpu: GpuRequest) -> ComposeFile {
     let offline_cache = node.model.as_ref().filter(|_| offline).map(|m| &m.cache);
     let service = Service {
         image: node.image.clone(),
@@ -103,17 +115,30 @@ pub fn compose_file(node: &Node, offline: bool) -> ComposeFile {
         deploy: node.gpu.then(|| Deploy {
             resources: Resources {
                 reservations: Reservations {
-                    devices: vec![Device {
-                        driver: "nvidia".to_owned(),
-                        count: 1,
-                        capabilities: vec!["gpu".to_owned()],
-                    }],
+                    devices: vec![device(gpu)],
                 },
             },
         }),
     };
     ComposeFile {
         services: BTreeMap::from([(node.service_name(), service)]),
+    }
+}
+
+/// The device reservation of a GPU node: one GPU through the `nvidia`
+/// driver, or every NVIDIA GPU as CDI names them (`count` and `device_ids`
+/// exclude each other in Compose; the engine's CDI driver ignores
+/// capabilities, which Compose requires).
+fn device(gpu: GpuRequest) -> Device {
+    let (driver, count, device_ids) = match gpu {
+        GpuRequest::Nvidia => ("nvidia", Some(1), Vec::new()),
+        GpuRequest::Cdi => ("cdi", None, vec![CDI_DEVICE.to_owned()]),
+    };
+    Device {
+        driver: driver.to_owned(),
+        count,
+        device_ids,
+        capabilities: vec!["gpu".to_owned()],
     }
 }
 

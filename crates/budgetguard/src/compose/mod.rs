@@ -7,7 +7,7 @@ mod cli;
 mod file;
 
 pub use cli::{Compose, ComposeError};
-pub use file::{compose_file, models_folder, ComposeFile, CREDENTIALS_FILE};
+pub use file::{compose_file, compose_file_for, models_folder, ComposeFile, CREDENTIALS_FILE};
 
 use crate::catalog::Node;
 

@@ -4,9 +4,10 @@
 //! stretches (a NIM downloading a large file), so its log has no idle limit;
 //! instead the container is looked up every [`WATCH_EVERY`] (or the idle
 //! limit, when shorter), and an engine that does not answer that lookup ends
-//! the run with [`EngineError::Stalled`].
+//! the run with [`EngineError::Stalled`]. A run with a time limit (the GPU
+//! probe) is removed and ends with [`EngineError::Stalled`] past it.
 
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
+use super::gpu::GpuRequest;
 use super::{api_error, idle, Engine, EngineError};
 use crate::Cancel;
 
@@ -22,8 +24,10 @@ use crate::Cancel;
 pub struct RunSpec {
     /// The image.
     pub image: String,
-    /// The command (the image's entrypoint stays).
+    /// The command.
     pub command: Vec<String>,
+    /// The entrypoint in place of the image's, when set.
+    pub entrypoint: Option<Vec<String>>,
     /// `uid:gid` to run as, when not the image's user.
     pub user: Option<String>,
     /// `NAME=value` variables.
@@ -34,6 +38,10 @@ pub struct RunSpec {
     pub network: String,
     /// What it is for, in its name and label (`fill`, `list`).
     pub purpose: &'static str,
+    /// The GPU it asks for, as a node's Compose file would.
+    pub gpu: Option<GpuRequest>,
+    /// How long it may take from its creation to its end, when bounded.
+    pub limit: Option<Duration>,
 }
 
 /// How a one-off container ended.
@@ -76,12 +84,14 @@ impl Engine {
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: Some(spec.command.clone()),
+            entrypoint: spec.entrypoint.clone(),
             user: spec.user.clone(),
             env: Some(spec.env.clone()),
             labels: Some([("com.budgetguard.job".to_owned(), spec.purpose.to_owned())].into()),
             host_config: Some(HostConfig {
                 binds: Some(spec.binds.clone()),
                 network_mode: Some(spec.network.clone()),
+                device_requests: spec.gpu.map(|gpu| vec![device_request(gpu)]),
                 ..Default::default()
             }),
             ..Default::default()
@@ -95,10 +105,15 @@ impl Engine {
             .map_err(|source| {
                 api_error(format!("create a container of `{}`", spec.image), source)
             })?;
+        let limit = spec.limit.unwrap_or(Duration::MAX);
         let ran = tokio::select! {
             ran = self.follow(&name, on_line) => ran,
             hung = self.watch(&name) => Err(hung),
             _ = cancel.cancelled() => Err(EngineError::Cancelled),
+            _ = tokio::time::sleep(limit) => Err(EngineError::Stalled {
+                action: format!("running the `{}` container of `{}`", spec.purpose, spec.image),
+                seconds: limit.as_secs(),
+            }),
         };
         let _ = self
             .docker()
@@ -173,5 +188,24 @@ impl Engine {
             stdout,
             tail,
         })
+    }
+}
+
+/// The engine's form of `gpu`: what Compose sends for the device
+/// reservation of a node's Compose file.
+fn device_request(gpu: GpuRequest) -> DeviceRequest {
+    match gpu {
+        GpuRequest::Nvidia => DeviceRequest {
+            driver: Some("nvidia".to_owned()),
+            count: Some(1),
+            capabilities: Some(vec![vec!["gpu".to_owned()]]),
+            ..Default::default()
+        },
+        GpuRequest::Cdi => DeviceRequest {
+            driver: Some("cdi".to_owned()),
+            device_ids: Some(vec![super::gpu::CDI_DEVICE.to_owned()]),
+            capabilities: Some(vec![vec!["gpu".to_owned()]]),
+            ..Default::default()
+        },
     }
 }

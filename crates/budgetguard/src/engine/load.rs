@@ -19,8 +19,15 @@ pub struct EngineFacts {
     /// Whether images live in containerd's store (blobs by digest) rather than
     /// the classic graph driver (layers by chain ID).
     pub containerd_store: bool,
-    /// Whether the NVIDIA container runtime is configured.
+    /// Whether `docker info` lists an `nvidia` runtime: a hint only, since
+    /// GPU device requests need none (the toolkit's hook, Docker Desktop).
     pub nvidia_runtime: bool,
+    /// Whether the engine reads CDI specs (Docker 25 and later, with CDI).
+    pub cdi: bool,
+    /// Whether the engine is Docker Desktop (on Windows, its WSL2 backend).
+    pub desktop: bool,
+    /// Whether the engine's kernel is WSL2's.
+    pub wsl: bool,
     /// The engine's data folder, as the engine sees it.
     pub root_dir: Option<String>,
 }
@@ -58,11 +65,21 @@ impl Engine {
             nvidia_runtime: info
                 .runtimes
                 .is_some_and(|r| r.keys().any(|name| name.contains("nvidia"))),
+            cdi: info.cdi_spec_dirs.is_some_and(|dirs| !dirs.is_empty()),
+            desktop: info
+                .operating_system
+                .is_some_and(|os| os.contains("Docker Desktop")),
+            wsl: info
+                .kernel_version
+                .is_some_and(|kernel| kernel.to_lowercase().contains("microsoft")),
             root_dir: info.docker_root_dir,
         };
         tracing::info!(
             containerd_store = facts.containerd_store,
             nvidia_runtime = facts.nvidia_runtime,
+            cdi = facts.cdi,
+            desktop = facts.desktop,
+            wsl = facts.wsl,
             root_dir = ?facts.root_dir,
             elapsed_ms = elapsed_ms(started),
             "engine facts"

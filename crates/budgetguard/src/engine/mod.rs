@@ -3,6 +3,7 @@
 mod claim;
 mod container;
 mod error;
+mod gpu;
 mod idle;
 mod load;
 mod logs;
@@ -11,6 +12,7 @@ mod registry;
 
 pub use container::{RunOutput, RunSpec};
 pub use error::{EngineError, Unreachable};
+pub use gpu::{GpuRequest, ProbeOutcome, CDI_DEVICE};
 pub use load::{EngineFacts, LocalImage};
 pub use registry::RegistryAuth;
 

@@ -15,8 +15,8 @@ use super::models::give_to_container;
 use super::state::{Endpoints, InstalledNode};
 use super::{health, InstallError};
 use crate::catalog::Node;
-use crate::compose::{self, compose_file, Compose, ComposeError};
-use crate::engine::Engine;
+use crate::compose::{self, compose_file_for, Compose, ComposeError};
+use crate::engine::{Engine, GpuRequest};
 use crate::progress::{Event, Reporter};
 use crate::Cancel;
 
@@ -66,6 +66,8 @@ pub(crate) struct NodeSetup {
     /// because a cache it shares switched: it keeps its state (running or
     /// not) whatever the run's.
     pub keeps_state: bool,
+    /// How it asks for its GPU, when it needs one.
+    pub gpu: GpuRequest,
 }
 
 /// A node as it was before a run, and the folders the run creates for it.
@@ -104,7 +106,7 @@ impl NodeBefore {
 
 /// The Compose file generated for a node.
 fn yaml_of(setup: &NodeSetup) -> Vec<u8> {
-    compose_file(&setup.node, setup.offline)
+    compose_file_for(&setup.node, setup.offline, setup.gpu)
         .to_yaml()
         .into_bytes()
 }

@@ -9,11 +9,12 @@ use serde::Serialize;
 
 use super::configure::{Configure, NodeReport, NodeSetup};
 use super::dir::InstallDir;
+use super::gpu::{self, GpuReadiness};
 use super::journal::{Step, Transaction};
 use super::state::LoadedImage;
 use super::{owner, preflight, InstallError};
 use crate::catalog::Node;
-use crate::engine::{Engine, RegistryAuth};
+use crate::engine::{Engine, EngineFacts, GpuRequest, RegistryAuth};
 use crate::progress::SharedReporter;
 use crate::Cancel;
 
@@ -41,6 +42,8 @@ pub struct DeployOptions {
 pub struct DeployReport {
     /// Each node.
     pub nodes: Vec<NodeReport>,
+    /// Whether a GPU container runs here, when a node needs a GPU.
+    pub gpu: Option<GpuReadiness>,
 }
 
 /// Deploys the nodes as `options` say, as one journaled transaction (the
@@ -67,14 +70,22 @@ pub async fn deploy_local(
     let mut transaction =
         Transaction::begin(&options.dir, &lock, engine, "deploy-local", &*reporter).await?;
     let mut loaded = options.dir.loaded_images()?;
+    let facts = engine.facts().await?;
+    // Probed before any change when a GPU node's image is here already,
+    // else once it is pulled.
+    let gpu = gpu::judge(engine, &facts, &nodes, cancel).await?;
     let needs = preflight::Needs {
         nodes: &nodes,
         load_bytes: 0,
         model_bytes: 0,
         start: options.start,
         compose: true,
+        gpu: gpu.as_ref(),
     };
-    let compose = preflight::check(engine, &engine.facts().await?, &options.dir, &needs).await?;
+    let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
+    if !options.start {
+        gpu::warn(gpu.as_ref(), &nodes, &*reporter);
+    }
     if let Err(e) = owner::claim_nodes(engine, &options.dir, &nodes, &mut transaction).await {
         transaction.take_back(engine, &*reporter, false).await;
         return Err(e);
@@ -91,13 +102,13 @@ pub async fn deploy_local(
     let deployed = deploy(
         engine,
         options,
-        &nodes,
+        (&nodes, &facts, gpu),
         &configure,
         &reporter,
         &mut transaction,
     )
     .await;
-    let (setups, pulled, changed) = match deployed {
+    let (setups, pulled, changed, gpu) = match deployed {
         Ok(deployed) => deployed,
         Err(e) => {
             transaction.take_back(engine, &*reporter, false).await;
@@ -118,21 +129,31 @@ pub async fn deploy_local(
     transaction
         .commit(engine, &*reporter, Some(&endpoints), Some(&loaded))
         .await?;
-    Ok(DeployReport { nodes })
+    Ok(DeployReport { nodes, gpu })
 }
+
+/// What a deploy's changes give: the nodes, the images pulled, whether each
+/// node changed, and the GPU's verdict.
+type Deployed = (
+    Vec<NodeSetup>,
+    Vec<LoadedImage>,
+    Vec<bool>,
+    Option<GpuReadiness>,
+);
 
 /// The deploy's changes, each recorded in `transaction` before it is made:
 /// pulls (an image the engine had under another name is the user's: taking
-/// the run back only takes back the name the pull added), then the nodes.
-/// The nodes, the images pulled, and whether each node changed.
+/// the run back only takes back the name the pull added), then the GPU
+/// probe unless it ran before, then the nodes. The nodes, the images
+/// pulled, whether each node changed, and the GPU's verdict.
 async fn deploy(
     engine: &Engine,
     options: &DeployOptions,
-    nodes: &[Node],
+    (nodes, facts, gpu): (&[Node], &EngineFacts, Option<GpuReadiness>),
     configure: &Configure<'_>,
     reporter: &SharedReporter,
     transaction: &mut Transaction<'_>,
-) -> Result<(Vec<NodeSetup>, Vec<LoadedImage>, Vec<bool>), InstallError> {
+) -> Result<Deployed, InstallError> {
     let ids_before = engine.image_ids().await?;
     let mut pulled: Vec<LoadedImage> = Vec::new();
     for node in nodes {
@@ -158,15 +179,26 @@ async fn deploy(
             });
         }
     }
-    let setups: Vec<NodeSetup> = nodes
+    let mut setups: Vec<NodeSetup> = nodes
         .iter()
         .map(|node| NodeSetup {
             node: node.clone(),
             offline: false,
             renewed: pulled.iter().any(|p| p.references.contains(&node.image)),
             keeps_state: false,
+            gpu: GpuRequest::Nvidia,
         })
         .collect();
+    let gpu = match gpu {
+        Some(gpu) => {
+            gpu::ask_as(&mut setups, Some(&gpu));
+            Some(gpu)
+        }
+        None => {
+            let (start, cancel) = (configure.start, configure.cancel);
+            gpu::judge_loaded(engine, facts, &mut setups, start, &**reporter, cancel).await?
+        }
+    };
     let changed = configure.apply(&setups, transaction).await?;
-    Ok((setups, pulled, changed))
+    Ok((setups, pulled, changed, gpu))
 }

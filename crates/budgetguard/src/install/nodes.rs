@@ -133,8 +133,28 @@ pub fn select(
     names.iter().map(|name| dir.installed(name)).collect()
 }
 
-/// Starts the nodes and waits until each is ready.
+/// Checks what a start needs ([`start_problems`](super::start_problems):
+/// credentials, the GPU probe, ports), then starts the nodes and waits
+/// until each is ready.
 pub async fn start(
+    engine: &Engine,
+    dir: &InstallDir,
+    nodes: &[InstalledNode],
+    wait: Duration,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<(), InstallError> {
+    let plain: Vec<_> = nodes.iter().map(|n| n.node.clone()).collect();
+    let problems = super::preflight::start_problems(engine, dir, &plain, cancel).await?;
+    if !problems.is_empty() {
+        return Err(InstallError::Preflight { problems });
+    }
+    start_checked(engine, nodes, wait, reporter, cancel).await
+}
+
+/// Starts nodes whose [`start_problems`](super::start_problems) were
+/// found to be none, and waits until each is ready.
+pub async fn start_checked(
     engine: &Engine,
     nodes: &[InstalledNode],
     wait: Duration,

@@ -14,11 +14,12 @@ use serde::Serialize;
 
 use super::configure::{self, Configure, NodeReport, NodeSetup};
 use super::dir::InstallDir;
+use super::gpu::{self, GpuReadiness};
 use super::journal::{Step, Transaction};
 use super::load::{ImageOutcome, LoadPlan, LoadRun};
 use super::models::{self, cache_owner_warning, process_uid, ModelPlan, ModelsReport};
 use super::{owner, preflight, InstallError};
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineFacts, GpuRequest};
 use crate::models::{gpu_fit, GpuFit};
 use crate::package::{Package, PackageError};
 use crate::progress::{Event, SharedReporter, Warning};
@@ -61,6 +62,8 @@ pub struct InstallReport {
     pub loaded_bytes: u64,
     /// What was written into the model caches.
     pub models: ModelsReport,
+    /// Whether a GPU container runs here, when a node needs a GPU.
+    pub gpu: Option<GpuReadiness>,
     /// Whether the packaged models fit this workstation's GPUs, per cache
     /// used by a GPU node.
     pub gpu_fit: Vec<(String, GpuFit)>,
@@ -150,19 +153,26 @@ pub async fn install_package(
 
     let loaded_bytes = plan.stream_bytes();
     let plain: Vec<_> = nodes.iter().map(|s| s.node.clone()).collect();
+    // The GPU is probed before any change when the engine has a GPU node's
+    // image already, else once the images are loaded.
+    let gpu = gpu::judge(engine, &facts, &plain, cancel).await?;
+    gpu::ask_as(&mut nodes, gpu.as_ref());
     let needs = preflight::Needs {
         nodes: &plain,
         load_bytes: loaded_bytes,
         model_bytes: models.bytes_to_write(&options.dir),
         start,
         compose: configure::changes_any(engine, &options.dir, &nodes, start).await?,
+        gpu: gpu.as_ref(),
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
+    if !start {
+        gpu::warn(gpu.as_ref(), &plain, &*reporter);
+    }
     if let Err(e) = owner::claim_nodes(engine, &options.dir, &plain, &mut transaction).await {
         transaction.take_back(engine, &*reporter, false).await;
         return Err(e);
     }
-    let gpu_fit = check_gpus(&package, &nodes, &*reporter);
     if !package.manifest().caches.is_empty() {
         if let Some(warning) = process_uid().and_then(cache_owner_warning) {
             reporter.report(Event::Warning { warning });
@@ -183,6 +193,7 @@ pub async fn install_package(
     // is removed once the run commits.
     let mut configured = nodes.clone();
     configured.extend(sharing(&options.dir, &nodes, &switching)?);
+    gpu::ask_as(&mut configured, gpu.as_ref());
     let changed = apply(
         ApplyRun {
             engine,
@@ -191,13 +202,15 @@ pub async fn install_package(
             reporter: &reporter,
             cancel,
             configure: &configure,
-            nodes: &configured,
+            nodes: configured,
+            facts: &facts,
+            gpu,
         },
         &mut transaction,
         (&run, plan, models, &switching),
     )
     .await;
-    let (placed, mut changed) = match changed {
+    let (placed, mut changed, gpu) = match changed {
         Ok(done) => done,
         Err((e, damaged)) => {
             transaction.take_back(engine, &*reporter, damaged).await;
@@ -220,6 +233,7 @@ pub async fn install_package(
     transaction
         .commit(engine, &*reporter, Some(&endpoints), Some(&loaded))
         .await?;
+    let gpu_fit = check_gpus(&package, &nodes, gpu.as_ref(), &*reporter);
 
     let images: Vec<ImageReport> = package
         .manifest()
@@ -244,6 +258,7 @@ pub async fn install_package(
         nodes: reports,
         loaded_bytes,
         models: placed,
+        gpu,
         gpu_fit,
         changed,
     })
@@ -278,6 +293,7 @@ fn sharing(
             offline: true,
             renewed: true,
             keeps_state: true,
+            gpu: GpuRequest::Nvidia,
         })
         .collect())
 }
@@ -290,20 +306,24 @@ struct ApplyRun<'a> {
     reporter: &'a SharedReporter,
     cancel: &'a Cancel,
     configure: &'a Configure<'a>,
-    nodes: &'a [NodeSetup],
+    nodes: Vec<NodeSetup>,
+    facts: &'a EngineFacts,
+    /// The GPU probe's verdict, when it ran before the run's changes.
+    gpu: Option<GpuReadiness>,
 }
 
 /// The run's changes, each recorded in `transaction` before it is made:
 /// the model files are staged while the engine loads the images (the two
 /// use different resources; either failing stops the other), then the
-/// caches switch and the nodes are configured. What was placed, and
-/// whether each node changed; or the error, and whether the package was
-/// found damaged.
+/// caches switch and the nodes are configured. A GPU the probe could not
+/// check before, for want of an image, is checked once the images are in.
+/// What was placed, whether each node changed, and the GPU's verdict; or
+/// the error, and whether the package was found damaged.
 async fn apply(
-    run: ApplyRun<'_>,
+    mut run: ApplyRun<'_>,
     transaction: &mut Transaction<'_>,
     (load, plan, models, switching): (&LoadRun, LoadPlan, ModelPlan, &[String]),
-) -> Result<(ModelsReport, Vec<bool>), (InstallError, bool)> {
+) -> Result<(ModelsReport, Vec<bool>, Option<GpuReadiness>), (InstallError, bool)> {
     let undamaged = |e| (e, false);
     transaction
         .record(Step::LoadImages(load.undo_record()))
@@ -349,6 +369,19 @@ async fn apply(
             return Err((error, damaged));
         }
     };
+    let gpu = match run.gpu.take() {
+        Some(gpu) => Some(gpu),
+        None => gpu::judge_loaded(
+            run.engine,
+            run.facts,
+            &mut run.nodes,
+            run.configure.start,
+            &**run.reporter,
+            run.cancel,
+        )
+        .await
+        .map_err(undamaged)?,
+    };
     for cache in switching {
         let staged = models::staged_inodes(run.dir, cache).map_err(undamaged)?;
         transaction
@@ -361,10 +394,10 @@ async fn apply(
     }
     let changed = run
         .configure
-        .apply(run.nodes, transaction)
+        .apply(&run.nodes, transaction)
         .await
         .map_err(undamaged)?;
-    Ok((placed, changed))
+    Ok((placed, changed, gpu))
 }
 
 /// Of the errors of two jobs that stop each other, the one that is not the
@@ -403,6 +436,7 @@ fn package_nodes(
             offline,
             renewed: false,
             keeps_state: false,
+            gpu: GpuRequest::Nvidia,
         });
     }
     Ok(nodes)
@@ -466,6 +500,7 @@ fn node_images(package: &Package) -> Vec<String> {
 fn check_gpus(
     package: &Package,
     nodes: &[NodeSetup],
+    gpu: Option<&GpuReadiness>,
     reporter: &dyn crate::progress::Reporter,
 ) -> Vec<(String, GpuFit)> {
     let mut fits: Vec<(String, GpuFit)> = Vec::new();
@@ -484,7 +519,7 @@ fn check_gpus(
         else {
             continue;
         };
-        let fit = gpu_fit(&cache.profiles);
+        let fit = gpu_fit(&cache.profiles, gpu.map_or(&[], GpuReadiness::gpus));
         let warning = match &fit {
             GpuFit::Fits { .. } => None,
             GpuFit::NoProfile { gpus } => Some(Warning::NoProfileForGpu {

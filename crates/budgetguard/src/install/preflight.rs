@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::dir::InstallDir;
+use super::gpu::{self, GpuFix, GpuReadiness};
 use super::InstallError;
 use crate::catalog::Node;
 use crate::compose::Compose;
 use crate::credentials::Credentials;
 use crate::engine::{Engine, EngineFacts};
 use crate::size::human;
+use crate::Cancel;
 
 /// One reason not to go ahead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -69,11 +71,23 @@ pub enum Problem {
         /// The port.
         port: u16,
     },
-    /// A GPU node on an engine without the NVIDIA runtime.
-    #[error("node `{node}` needs an NVIDIA GPU, but the Docker engine has no `nvidia` runtime: install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker` and restart Docker")]
-    NoGpuRuntime {
+    /// A GPU node, where the engine does not run a GPU container.
+    #[error("node `{node}` needs an NVIDIA GPU, but the Docker engine does not run a GPU container here ({reason}); {fix}")]
+    GpuNotReady {
         /// The node.
         node: String,
+        /// What the engine or `nvidia-smi` said, quoted.
+        reason: String,
+        /// What to do.
+        fix: GpuFix,
+    },
+    /// A GPU node, where the engine gave no answer to the GPU probe.
+    #[error("node `{node}` needs an NVIDIA GPU, and checking it failed: {detail}")]
+    GpuUnanswered {
+        /// The node.
+        node: String,
+        /// The engine's error, with its fix.
+        detail: String,
     },
     /// Something else holds a node's port.
     #[error("port {address} for node `{node}` is already in use: stop what uses it, or give the node another `host_port` in the catalog")]
@@ -122,6 +136,8 @@ pub(crate) struct Needs<'a> {
     pub start: bool,
     /// Whether Compose will run (some node's configuration changes).
     pub compose: bool,
+    /// What the GPU probe found, when it ran before the run's changes.
+    pub gpu: Option<&'a GpuReadiness>,
 }
 
 /// Runs every check, and finds Compose when it will run: the Compose to
@@ -149,18 +165,21 @@ pub(crate) async fn check(
 }
 
 /// The checks a start of installed nodes needs, before it runs: the
-/// credentials they need are stored, GPU nodes have the NVIDIA runtime, and
-/// no other program holds their ports (a node's own running container may).
-/// Every problem found, in the order of the nodes; none when they can start.
+/// credentials they need are stored, a GPU container runs (the same probe
+/// as an install's), and no other program holds their ports (a node's own
+/// running container may). Every problem found, in the order of the nodes;
+/// none when they can start.
 pub async fn start_problems(
     engine: &Engine,
     dir: &InstallDir,
     nodes: &[Node],
+    cancel: &Cancel,
 ) -> Result<Vec<Problem>, InstallError> {
     let facts = engine.facts().await?;
     let mut problems = Vec::new();
     credentials(dir, nodes, &mut problems);
-    gpu(&facts, nodes, &mut problems);
+    let readiness = gpu::judge(engine, &facts, nodes, cancel).await?;
+    gpu_problems(readiness.as_ref(), nodes, &mut problems);
     ports(engine, nodes, &mut problems).await;
     Ok(problems)
 }
@@ -181,7 +200,7 @@ async fn problems(
     addresses(needs.nodes, &mut problems);
     containers(engine, dir, needs.nodes, &mut problems).await;
     if needs.start {
-        gpu(facts, needs.nodes, &mut problems);
+        gpu_problems(needs.gpu, needs.nodes, &mut problems);
         ports(engine, needs.nodes, &mut problems).await;
     }
     problems
@@ -340,15 +359,22 @@ fn duplicate_ports(nodes: &[Node], problems: &mut Vec<Problem>) {
     }
 }
 
-pub(crate) fn gpu(facts: &EngineFacts, nodes: &[Node], problems: &mut Vec<Problem>) {
-    if facts.nvidia_runtime {
+/// Each GPU node's problem, unless the probe ran a GPU container (or did
+/// not run yet: no image of theirs was in the engine).
+pub(crate) fn gpu_problems(
+    readiness: Option<&GpuReadiness>,
+    nodes: &[Node],
+    problems: &mut Vec<Problem>,
+) {
+    let Some(readiness) = readiness else {
         return;
-    }
-    for node in nodes.iter().filter(|n| n.gpu) {
-        problems.push(Problem::NoGpuRuntime {
-            node: node.name.clone(),
-        });
-    }
+    };
+    problems.extend(
+        nodes
+            .iter()
+            .filter(|n| n.gpu)
+            .filter_map(|node| readiness.problem(node)),
+    );
 }
 
 /// A port held by the node's own running container is fine: it is replaced.

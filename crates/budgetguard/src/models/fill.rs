@@ -216,6 +216,9 @@ impl ModelStore {
             binds: vec![format!("{}:{}", dir.display(), mount(node))],
             network: "host".to_owned(),
             purpose: "fill",
+            entrypoint: None,
+            gpu: None,
+            limit: None,
         };
         let watcher = {
             let (reporter, dir, step, cancel) = (
@@ -332,6 +335,9 @@ async fn list(
         )],
         network: "none".to_owned(),
         purpose: "list",
+        entrypoint: None,
+        gpu: None,
+        limit: None,
     };
     let output = engine.run_to_end(&run, &mut |_| {}, cancel).await?;
     if output.exit_code != 0 {

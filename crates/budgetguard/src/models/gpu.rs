@@ -1,6 +1,8 @@
 //! Whether a model cache's profiles fit this workstation's GPUs, as
-//! `nvidia-smi` names them. A NIM serves a profile only on the GPUs it was
-//! built for ("Could not match a profile in manifest" otherwise).
+//! `nvidia-smi -L` names them inside the install's GPU probe container (so
+//! the check works where `nvidia-smi` is not on the workstation's `PATH`,
+//! as in WSL2). A NIM serves a profile only on the GPUs it was built for
+//! ("Could not match a profile in manifest" otherwise).
 
 use serde::Serialize;
 
@@ -29,18 +31,14 @@ pub enum GpuFit {
     },
 }
 
-/// Compares `profiles` with the GPUs `nvidia-smi` lists.
-pub fn gpu_fit(profiles: &[Profile]) -> GpuFit {
-    let gpus = match present_gpus() {
-        Ok(gpus) if !gpus.is_empty() => gpus,
-        Ok(_) => {
-            return GpuFit::Unknown {
-                reason: "nvidia-smi lists no GPU".to_owned(),
-            }
-        }
-        Err(reason) => return GpuFit::Unknown { reason },
-    };
-    fit(profiles, gpus)
+/// Compares `profiles` with `gpus`, the GPUs the probe container saw.
+pub fn gpu_fit(profiles: &[Profile], gpus: &[String]) -> GpuFit {
+    if gpus.is_empty() {
+        return GpuFit::Unknown {
+            reason: "no GPU container ran here, so its GPUs are not known".to_owned(),
+        };
+    }
+    fit(profiles, gpus.to_vec())
 }
 
 fn fit(profiles: &[Profile], gpus: Vec<String>) -> GpuFit {
@@ -73,26 +71,6 @@ fn fit(profiles: &[Profile], gpus: Vec<String>) -> GpuFit {
         };
     }
     GpuFit::NoProfile { gpus }
-}
-
-/// The names of the GPUs, one per line of `nvidia-smi --query-gpu=name`.
-fn present_gpus() -> Result<Vec<String>, String> {
-    let output = std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=name", "--format=csv,noheader"])
-        .output()
-        .map_err(|e| format!("nvidia-smi does not run ({e})"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "nvidia-smi failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect())
 }
 
 #[cfg(test)]
