@@ -10,6 +10,9 @@
 //! - `list-model-profiles`: print the (pretend) GPUs and the model's profiles.
 //! - `download-to-cache [--profiles IDS | -p ID... | --all]`: fill the cache
 //!   from the model server.
+//! - Called as `nvidia-smi` (a copy of the binary by that name): list the
+//!   `DEMO_NIM_GPUS` as `nvidia-smi -L` lists GPUs, for tests of the GPU
+//!   probe on machines without a GPU.
 //!
 //! # Environment
 //!
@@ -118,6 +121,7 @@ mod client;
 mod download;
 mod image;
 mod list;
+mod nvidia_smi;
 mod profiles;
 mod serve;
 mod settings;
@@ -133,6 +137,9 @@ use settings::Settings;
 use signals::Termination;
 
 fn main() -> ExitCode {
+    if nvidia_smi::called_as() {
+        return nvidia_smi::run();
+    }
     let cli = Cli::parse();
     let settings = match Settings::from_env() {
         Ok(s) => s,

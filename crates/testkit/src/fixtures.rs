@@ -75,6 +75,45 @@ pub fn demo_copy(engine: &TestEngine, name: &str) -> (String, ImageGuard) {
     (reference, guard)
 }
 
+/// The GPU a [`gpu_demo_copy`] image's `nvidia-smi` lists.
+pub const DEMO_GPU: &str = "NVIDIA GeForce RTX 4090";
+
+/// The Demo image with a stand-in `nvidia-smi` (the Demo binary under that
+/// name, listing [`DEMO_GPU`]), built under a reference of this test's own:
+/// the image of a GPU node whose probe runs where the engine grants the
+/// GPU (a [`crate::gpu_proxy::GpuProxy`]). Skipped or failed as
+/// [`demo_copy`] when the Demo image is absent.
+pub fn gpu_demo_copy(engine: &TestEngine, name: &str) -> (String, ImageGuard) {
+    let (demo, demo_guard) = demo_copy(engine, name);
+    let reference = images::unique_reference(name);
+    let dockerfile = format!(
+        "FROM {demo}\nCOPY --from={demo} /demo-nim /usr/bin/nvidia-smi\nENV DEMO_NIM_GPUS=\"{DEMO_GPU}\"\n"
+    );
+    let mut build = engine
+        .docker()
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "--quiet", "--tag", &reference, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker build runs");
+    std::io::Write::write_all(
+        &mut build.stdin.take().expect("piped"),
+        dockerfile.as_bytes(),
+    )
+    .expect("the Dockerfile is written");
+    let built = build.wait_with_output().expect("docker build ends");
+    assert!(
+        built.status.success(),
+        "docker build of {reference}: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    drop(demo_guard);
+    let guard = ImageGuard::new(engine, vec![reference.clone()]);
+    (reference, guard)
+}
+
 /// A small tmpfs mounted on a fresh folder (tests run as root), unmounted
 /// and removed when dropped: a disk with almost no room.
 pub struct Tmpfs {

@@ -4,6 +4,7 @@
 
 pub mod engines;
 pub mod fixtures;
+pub mod gpu_proxy;
 pub mod http;
 pub mod http_faults;
 pub mod images;

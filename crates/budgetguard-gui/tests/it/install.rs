@@ -33,9 +33,18 @@ async fn make_package(
 ) -> PathBuf {
     let catalog = support::catalog(catalog_dir, nodes);
     let names: Vec<&str> = nodes.iter().map(|(name, _, _)| *name).collect();
+    make_package_of(engine, catalog.select_names(names).unwrap(), output).await
+}
+
+/// Makes a package of the catalog nodes `nodes` from `engine` at `output`.
+pub(crate) async fn make_package_of(
+    engine: &TestEngine,
+    nodes: Vec<budgetguard::catalog::Node>,
+    output: PathBuf,
+) -> PathBuf {
     let connected = Engine::connect(Some(&engine.host)).await.unwrap();
     let options = CreateOptions {
-        nodes: catalog.select_names(names).unwrap(),
+        nodes,
         output: output.clone(),
         compression: Compression::None,
         force: false,

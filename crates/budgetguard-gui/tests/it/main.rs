@@ -10,6 +10,7 @@
 
 mod browser;
 mod deploy;
+mod gpu;
 mod install;
 mod installed;
 mod models;
@@ -23,6 +24,7 @@ fn main() -> std::process::ExitCode {
         [
             browser::tests(),
             deploy::tests(),
+            gpu::tests(),
             install::tests(),
             installed::tests(),
             models::tests(),

@@ -394,7 +394,7 @@ fn the_preflight_names_every_problem_before_anything_changes() {
         "error: nothing was changed, because:",
         "node `Gpu Node` needs NGC_API_KEY and HF_TOKEN in",
         "run `budgetguard-techops install-credentials`",
-        "node `Gpu Node` needs an NVIDIA GPU, but the Docker engine has no `nvidia` runtime",
+        "node `Gpu Node` needs an NVIDIA GPU, but the Docker engine does not run a GPU container here (could not select device driver",
         &format!("port 127.0.0.1:{port} for node `Gpu Node` is already in use"),
     ] {
         assert!(error.contains(expected), "expected `{expected}` in {error}");

@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use testkit::engines::TestEngine;
-pub use testkit::fixtures::{demo_copy, files_in, free_port, write_catalog, Tmpfs, DEMO_IMAGE};
+pub use testkit::fixtures::{
+    demo_copy, files_in, free_port, gpu_demo_copy, write_catalog, Tmpfs, DEMO_GPU, DEMO_IMAGE,
+};
 
 /// The binary, with an environment of its own: no catalog, config or
 /// credentials of the user, no colour, and the engine `host` when given.

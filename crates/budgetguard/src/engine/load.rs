@@ -22,8 +22,6 @@ pub struct EngineFacts {
     /// Whether `docker info` lists an `nvidia` runtime: a hint only, since
     /// GPU device requests need none (the toolkit's hook, Docker Desktop).
     pub nvidia_runtime: bool,
-    /// Whether the engine reads CDI specs (Docker 25 and later, with CDI).
-    pub cdi: bool,
     /// Whether the engine is Docker Desktop (on Windows, its WSL2 backend).
     pub desktop: bool,
     /// Whether the engine's kernel is WSL2's.
@@ -65,7 +63,6 @@ impl Engine {
             nvidia_runtime: info
                 .runtimes
                 .is_some_and(|r| r.keys().any(|name| name.contains("nvidia"))),
-            cdi: info.cdi_spec_dirs.is_some_and(|dirs| !dirs.is_empty()),
             desktop: info
                 .operating_system
                 .is_some_and(|os| os.contains("Docker Desktop")),
@@ -77,7 +74,6 @@ impl Engine {
         tracing::info!(
             containerd_store = facts.containerd_store,
             nvidia_runtime = facts.nvidia_runtime,
-            cdi = facts.cdi,
             desktop = facts.desktop,
             wsl = facts.wsl,
             root_dir = ?facts.root_dir,

@@ -2,8 +2,8 @@
 //! answer to a probe ([`Engine::probe_gpu`]) rather than by the runtimes
 //! `docker info` lists: the NVIDIA Container Toolkit's hook and Docker
 //! Desktop's WSL2 backend serve GPU device requests with no `nvidia`
-//! runtime entry. Where the `nvidia` device driver is refused but the
-//! engine reads CDI specs, the CDI device is tried, and the nodes ask for
+//! runtime entry. Where the `nvidia` device driver is refused, the CDI
+//! device is tried (Docker 25 and later, with CDI), and the nodes ask for
 //! the one that runs.
 
 use serde::Serialize;
@@ -125,31 +125,62 @@ impl GpuReadiness {
 }
 
 /// Probes the GPU with the image of the first GPU node of `nodes` the
-/// engine has; `None` when no node needs a GPU or the engine has none of
-/// their images yet (then the caller probes once they are in).
+/// engine has. Without one, another image of the engine's is tried: its
+/// answer counts when the engine ran a GPU container or refused the device
+/// (no NVIDIA driver, no CDI spec), not when the image lacks `nvidia-smi`.
+/// `None` when no node needs a GPU or the probe must wait for their images
+/// (then the caller probes once they are in).
 pub(crate) async fn judge(
     engine: &Engine,
     facts: &EngineFacts,
     nodes: &[Node],
     cancel: &Cancel,
 ) -> Result<Option<GpuReadiness>, InstallError> {
-    let mut image = None;
+    if !nodes.iter().any(|n| n.gpu) {
+        return Ok(None);
+    }
+    let mut own = None;
     for node in nodes.iter().filter(|n| n.gpu) {
         if engine.image(&node.image).await?.is_some() {
-            image = Some(node.image.as_str());
+            own = Some(node.image.clone());
             break;
         }
     }
-    let Some(image) = image else {
-        return Ok(None);
+    let (image, stand_in) = match own {
+        Some(image) => (image, false),
+        None => match engine.image_ids().await?.into_iter().next() {
+            Some(id) => (id, true),
+            None => return Ok(None),
+        },
     };
-    match readiness(engine, facts, image, cancel).await {
-        Ok(readiness) => Ok(Some(readiness)),
-        Err(EngineError::Cancelled) => Err(InstallError::Cancelled),
-        Err(e) => Ok(Some(GpuReadiness::Unanswered {
+    let readiness = match readiness(engine, facts, &image, cancel).await {
+        Ok(readiness) => readiness,
+        Err(EngineError::Cancelled) => return Err(InstallError::Cancelled),
+        Err(e) => GpuReadiness::Unanswered {
             detail: crate::error_text(&e),
-        })),
+        },
+    };
+    let conclusive = match &readiness {
+        GpuReadiness::NotReady { reason, fix } => {
+            *fix != GpuFix::Driver && !lacks_the_program(reason)
+        }
+        _ => true,
+    };
+    if stand_in && !conclusive {
+        tracing::info!(
+            image,
+            "the stand-in image cannot tell; the probe waits for the nodes' images"
+        );
+        return Ok(None);
     }
+    Ok(Some(readiness))
+}
+
+/// Whether the engine's refusal is about the image's content: no
+/// `nvidia-smi` to run, which a GPU container gets from the NVIDIA hook.
+fn lacks_the_program(reason: &str) -> bool {
+    let reason = reason.to_lowercase();
+    reason.contains("executable file not found") || reason.contains("no such file or directory")
 }
 
 /// Whether a GPU container runs on `engine`, probed with the image of the
@@ -211,8 +242,7 @@ pub(crate) async fn judge_loaded(
     }
 }
 
-/// Probes the `nvidia` driver, then the CDI device where the engine reads
-/// CDI specs.
+/// Probes the `nvidia` driver, then the CDI device.
 async fn readiness(
     engine: &Engine,
     facts: &EngineFacts,
@@ -229,20 +259,19 @@ async fn readiness(
         ProbeOutcome::Refused { reason } => reason,
     };
     let mut fix = fix_for(&reason, facts);
-    if facts.cdi {
-        match engine.probe_gpu(image, GpuRequest::Cdi, cancel).await? {
-            ProbeOutcome::Ran { gpus } => {
-                return Ok(GpuReadiness::Ready {
-                    request: GpuRequest::Cdi,
-                    gpus,
-                })
-            }
-            // No NVIDIA driver, and no spec: the spec is the lighter fix.
-            ProbeOutcome::Refused { reason: cdi } if fix_for(&cdi, facts) == GpuFix::CdiSpec => {
-                fix = GpuFix::CdiSpec;
-            }
-            ProbeOutcome::Refused { .. } => {}
+    match engine.probe_gpu(image, GpuRequest::Cdi, cancel).await? {
+        ProbeOutcome::Ran { gpus } => {
+            return Ok(GpuReadiness::Ready {
+                request: GpuRequest::Cdi,
+                gpus,
+            })
         }
+        // An engine that reads CDI specs but has none for NVIDIA GPUs:
+        // the spec is the lighter fix.
+        ProbeOutcome::Refused { reason: cdi } if fix_for(&cdi, facts) == GpuFix::CdiSpec => {
+            fix = GpuFix::CdiSpec;
+        }
+        ProbeOutcome::Refused { .. } => {}
     }
     tracing::info!(
         nvidia_runtime = facts.nvidia_runtime,
@@ -286,7 +315,6 @@ mod tests {
         EngineFacts {
             containerd_store: false,
             nvidia_runtime: false,
-            cdi: false,
             desktop,
             wsl,
             root_dir: None,
