@@ -45,6 +45,8 @@ pub(crate) mod controls {
     pub const JOBS: &str = "Downloads at once";
     /// The create form's old package field.
     pub const SINCE: &str = "Update of";
+    /// The Install page's consent to publish the nodes on the network.
+    pub const PUBLISH: &str = "Publish on the network";
 }
 
 /// A form field a message concerns; serialized as the field's element id.
@@ -420,10 +422,15 @@ fn remedy(remedy: &Remedy) -> Option<(Option<Field>, String)> {
 pub(crate) fn warning(warning: &Warning) -> String {
     let mut text = format!("Warning: {warning}.");
     for remedy in remedies(warning) {
-        if remedy == Remedy::TrustKey {
-            text.push_str(
+        match remedy {
+            Remedy::TrustKey => text.push_str(
                 " Add TechOps' public key under Trusted keys to install only packages TechOps signed.",
-            );
+            ),
+            Remedy::PublishOnNetwork => text.push_str(&format!(
+                " To let other machines use it, install again with “{}” ticked.",
+                controls::PUBLISH
+            )),
+            _ => {}
         }
     }
     text

@@ -361,8 +361,8 @@ pub struct InstallArgs {
     pub wait: u64,
 
     /// Publish the nodes' ports on this address, e.g. 0.0.0.0 to serve the
-    /// studio network (a NIM has no authentication) [default: each node's
-    /// own, 127.0.0.1 unless the package says otherwise].
+    /// studio network (a NIM has no authentication) [default: 127.0.0.1,
+    /// whatever the package asks].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::IpAddr>,
 }

@@ -174,8 +174,8 @@ fn hint(remedy: &Remedy) -> Option<String> {
         Remedy::SignedPackage => {
             "ask TechOps for a package made with `create-install-package --sign`".into()
         }
-        Remedy::ListenOnLoopback => {
-            "pass `--listen 127.0.0.1` to keep the node to this workstation".into()
+        Remedy::PublishOnNetwork => {
+            "to publish it on the network for anyone who reaches it, pass `--listen ADDR` (`0.0.0.0` for every address)".into()
         }
         Remedy::ChoosePlatform => "pass `--platform` with one of the platforms it has".into(),
         // The message lists the nodes to choose from.

@@ -144,14 +144,16 @@ pub enum Warning {
         /// The problem a start would have.
         problem: crate::install::Problem,
     },
-    /// A node of the package listens beyond loopback: anyone who reaches
-    /// that address can use it (a NIM asks for no login).
-    #[error("node `{node}` will listen on {address}, as its package says, so other machines that reach this address can use it, with no login")]
-    ListensBeyondLoopback {
+    /// A node's package asks to publish it beyond loopback, where anyone
+    /// who reaches the address could use it (a NIM asks for no login): it
+    /// listens on 127.0.0.1, as the workstation's user did not choose
+    /// otherwise.
+    #[error("node `{node}`'s package asks to listen on {asked}, where other machines could use it with no login; it listens on 127.0.0.1 only, since publishing it on the network is this workstation's choice")]
+    KeptOnLoopback {
         /// The node.
         node: String,
-        /// The address it listens on.
-        address: std::net::IpAddr,
+        /// The address its package asked for.
+        asked: std::net::IpAddr,
     },
     /// The tool runs as neither root nor the containers' user, so the
     /// model caches it writes belong to this user.

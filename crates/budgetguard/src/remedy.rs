@@ -55,9 +55,9 @@ pub enum Remedy {
     /// The package is signed by a key this workstation does not trust:
     /// trust TechOps' key here.
     TrustKey,
-    /// A node would listen beyond loopback: keep it to this workstation by
-    /// listening on loopback.
-    ListenOnLoopback,
+    /// A node was kept on loopback although its package asked for another
+    /// address: publish it on the network only if that is meant.
+    PublishOnNetwork,
     /// The package is not signed and this workstation wants signed ones:
     /// ask TechOps for a signed package.
     SignedPackage,
@@ -108,7 +108,7 @@ fn of_cause(cause: &(dyn std::error::Error + 'static), out: &mut Vec<Remedy>) {
 fn of_warning(warning: &Warning, out: &mut Vec<Remedy>) {
     match warning {
         Warning::Unsigned | Warning::UntrustedSigner { .. } => out.push(Remedy::TrustKey),
-        Warning::ListensBeyondLoopback { .. } => out.push(Remedy::ListenOnLoopback),
+        Warning::KeptOnLoopback { .. } => out.push(Remedy::PublishOnNetwork),
         Warning::OtherPlatform { .. }
         | Warning::NoProfileForGpu { .. }
         | Warning::GpuUnchecked { .. }

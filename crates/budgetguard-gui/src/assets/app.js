@@ -573,6 +573,7 @@
       const answer = await post('/api/install', {
         path: path.value,
         start: new FormData(form).get('start'),
+        publish: byId('publish').checked,
       });
       if (answer.ok) {
         showMessage(byId('install-message'), null);

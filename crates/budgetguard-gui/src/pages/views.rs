@@ -473,6 +473,14 @@ impl InstalledView {
         }
     }
 
+    /// Whether it listens beyond loopback, where other machines reach it.
+    pub(crate) fn on_network(&self) -> bool {
+        self.status
+            .listen
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| !address.is_loopback())
+    }
+
     /// Its host port, from its endpoint.
     pub(crate) fn port(&self) -> String {
         self.status

@@ -43,6 +43,9 @@ pub(crate) struct PackageFileForm {
     /// `package` (as the package says), `start` or `stop`.
     #[serde(default)]
     start: Option<String>,
+    /// Whether the user consents to publish the nodes on the network.
+    #[serde(default)]
+    publish: bool,
 }
 
 /// An installed node to uninstall.
@@ -162,7 +165,9 @@ pub(crate) async fn install(
         state
             .jobs
             .start(JobKind::Install, |reporter, cancel| async move {
-                workstation.install(path, start, reporter, cancel).await
+                workstation
+                    .install(path, (start, form.publish), reporter, cancel)
+                    .await
             }),
     )
 }

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use budgetguard::catalog::Node;
 use budgetguard::engine::Engine;
 use budgetguard::install::{judge_signature, InstallDir};
 use budgetguard::models::GpuFit;
@@ -65,6 +66,8 @@ pub(crate) struct InspectedNode {
     pub name: String,
     /// Its host port.
     pub port: u16,
+    /// The address its package asks it to listen on.
+    pub listen: std::net::IpAddr,
     /// Its model variant.
     pub variant: Option<String>,
     /// Whether it needs a GPU.
@@ -78,6 +81,14 @@ pub(crate) struct InspectedNode {
     pub installed: Option<bool>,
     /// Where its model comes from.
     pub model: NodeModel,
+}
+
+impl InspectedNode {
+    /// Whether its package asks to publish it beyond loopback (it listens
+    /// on 127.0.0.1 unless the user consents).
+    pub(crate) fn asks_network(&self) -> bool {
+        !self.listen.is_loopback()
+    }
 }
 
 /// Where a packaged node's model comes from.
@@ -264,6 +275,7 @@ impl Inspection {
                     InspectedNode {
                         name: node.name.clone(),
                         port: node.host_port,
+                        listen: node.listen_address(),
                         variant: node.variant.clone(),
                         gpu: node.gpu,
                         image: node.image.clone(),
@@ -277,7 +289,14 @@ impl Inspection {
                                 .nodes
                                 .iter()
                                 .find(|n| n.node.service_name() == node.service_name())
-                                .map(|n| &n.node == node)
+                                // Where it listens is this workstation's choice.
+                                .map(|n| {
+                                    n.node
+                                        == Node {
+                                            listen: n.node.listen,
+                                            ..node.clone()
+                                        }
+                                })
                         }),
                         model: match (&packaged.model_cache, &node.model) {
                             (Some(cache), _) => NodeModel::Packaged(cache.clone()),

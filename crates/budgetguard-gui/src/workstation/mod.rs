@@ -28,7 +28,8 @@ use budgetguard::credentials::Credentials;
 use budgetguard::engine::{Engine, RegistryAuth};
 use budgetguard::error_text;
 use budgetguard::install::{
-    self, DeployOptions, InstallDir, InstallError, InstallOptions, InstalledNode, NodeStatus,
+    self, DeployOptions, InstallDir, InstallError, InstallOptions, InstalledNode, Listen,
+    NodeStatus,
 };
 use budgetguard::models::ModelStore;
 use budgetguard::package::{self, CreateOptions, ModelOptions, Package, PackageError};
@@ -232,11 +233,12 @@ impl Workstation {
     }
 
     /// Installs the package at `path`, as `install-package` does (`start`:
-    /// `None` as the package says).
+    /// `None` as the package says; `publish`: on the network, as the user
+    /// consented, else on 127.0.0.1).
     pub(crate) async fn install(
         &self,
         path: PathBuf,
-        start: Option<bool>,
+        (start, publish): (Option<bool>, bool),
         reporter: SharedReporter,
         cancel: Cancel,
     ) -> Outcome {
@@ -247,7 +249,11 @@ impl Workstation {
                 dir: self.dir().map_err(Message::new)?.clone(),
                 start,
                 wait: READY_WAIT,
-                listen: None,
+                listen: if publish {
+                    Listen::Network
+                } else {
+                    Listen::Loopback
+                },
             };
             install::install_package(&engine, &options, reporter, &cancel)
                 .await

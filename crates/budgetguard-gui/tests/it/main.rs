@@ -10,6 +10,7 @@
 
 mod browser;
 mod deploy;
+mod exposure;
 mod gpu;
 mod install;
 mod installed;
@@ -24,6 +25,7 @@ fn main() -> std::process::ExitCode {
         [
             browser::tests(),
             deploy::tests(),
+            exposure::tests(),
             gpu::tests(),
             install::tests(),
             installed::tests(),

@@ -56,12 +56,19 @@ fn text(out: &mut Text, package: &Package, signer: &Signer, args: &PackageArg) {
     }
     out.fields(fields);
     out.line("Nodes:");
-    let mut nodes = Table::new(&["NODE", "PORT", "VARIANT", "GPU", "IMAGE"]).right_align(1);
+    let mut nodes =
+        Table::new(&["NODE", "PORT", "LISTEN", "VARIANT", "GPU", "IMAGE"]).right_align(1);
     nodes.indent = 2;
     for n in &manifest.nodes {
+        let address = n.node.listen_address();
+        let listen = match address.is_loopback() {
+            true => address.to_string(),
+            false => format!("{address} asked (127.0.0.1 unless `--listen`)"),
+        };
         nodes.row([
             n.node.name.as_str(),
             &n.node.host_port.to_string(),
+            &listen,
             n.node.variant.as_deref().unwrap_or("-"),
             if n.node.gpu { "yes" } else { "no" },
             n.node.image.as_str(),

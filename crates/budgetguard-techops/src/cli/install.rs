@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use budgetguard::install::{
-    install_package, GpuReadiness, ImageOutcome, InstallOptions, InstallReport, NodeReport,
+    install_package, GpuReadiness, ImageOutcome, InstallOptions, InstallReport, Listen, NodeReport,
 };
 use budgetguard::size::human;
 
@@ -22,7 +22,7 @@ pub async fn run(ctx: &Context, args: &InstallArgs) -> anyhow::Result<()> {
             _ => None,
         },
         wait: Duration::from_secs(args.wait),
-        listen: args.listen,
+        listen: args.listen.map_or(Listen::Loopback, Listen::Address),
     };
     let engine = ctx.engine().await?;
     let cancel = ctx.cancel_on_ctrl_c();

@@ -9,6 +9,7 @@
 mod compose_config;
 mod create;
 mod create_errors;
+mod exposure;
 mod gpu;
 mod install;
 mod install_errors;
@@ -31,6 +32,7 @@ fn main() -> std::process::ExitCode {
             compose_config::tests(),
             create::tests(),
             create_errors::tests(),
+            exposure::tests(),
             gpu::tests(),
             install::tests(),
             install_errors::tests(),

@@ -28,6 +28,8 @@ pub use journal::UnfinishedRun;
 pub use load::ImageOutcome;
 pub use models::ModelsReport;
 pub use nodes::{select, start, start_checked, status, stop, uninstall, NodeStatus};
-pub use package::{install_package, judge_signature, ImageReport, InstallOptions, InstallReport};
+pub use package::{
+    install_package, judge_signature, ImageReport, InstallOptions, InstallReport, Listen,
+};
 pub use preflight::start_problems;
 pub use state::{Endpoints, InstalledNode, LoadedImage, LoadedImages};

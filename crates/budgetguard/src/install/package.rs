@@ -38,9 +38,24 @@ pub struct InstallOptions {
     pub start: Option<bool>,
     /// How long to wait for readiness.
     pub wait: Duration,
-    /// Publish every node's port on this address instead of the node's own
-    /// (loopback unless the package says otherwise).
-    pub listen: Option<IpAddr>,
+    /// Where the nodes publish their ports: publishing on the network is
+    /// this workstation's choice, never the package's.
+    pub listen: Listen,
+}
+
+/// Where installed nodes publish their ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Listen {
+    /// On 127.0.0.1, whatever address the package asks for (a node asking
+    /// for another is said in a warning).
+    #[default]
+    Loopback,
+    /// On the network, as the user consented: on the address a node's
+    /// package asks for when it is beyond loopback, else on every address
+    /// (0.0.0.0).
+    Network,
+    /// On this address, for every node.
+    Address(IpAddr),
 }
 
 /// What an install did.
@@ -93,21 +108,7 @@ pub async fn install_package(
 ) -> Result<InstallReport, InstallError> {
     let package = Arc::new(Package::open(&options.package)?);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
-    let mut nodes = package_nodes(&package, options.listen)?;
-    // A package's own choice of address is said; `--listen` is the user's.
-    if options.listen.is_none() {
-        for setup in &nodes {
-            let address = setup.node.listen_address();
-            if !address.is_loopback() {
-                reporter.report(Event::Warning {
-                    warning: Warning::ListensBeyondLoopback {
-                        node: setup.node.name.clone(),
-                        address,
-                    },
-                });
-            }
-        }
-    }
+    let mut nodes = package_nodes(&package, options.listen, &*reporter)?;
     let start = options
         .start
         .unwrap_or(package.manifest().start_after_install);
@@ -411,21 +412,37 @@ fn first_cause(a: Option<InstallError>, b: Option<InstallError>) -> InstallError
     }
 }
 
-/// The package's nodes, with `listen` applied. Their Compose files are
+/// The package's nodes, with `listen` applied: an address beyond loopback
+/// the package asks for without the user's consent is said, and loopback
+/// used instead. Their Compose files are
 /// generated here from these validated settings; the package's own (for
 /// the fallback installer) are read only to check, before anything
 /// changes, that they are exactly what these settings give. A node whose models came in the
 /// package needs no credentials.
 fn package_nodes(
     package: &Package,
-    listen: Option<IpAddr>,
+    listen: Listen,
+    reporter: &dyn crate::progress::Reporter,
 ) -> Result<Vec<NodeSetup>, InstallError> {
     package.check_compose_files()?;
     let mut nodes = Vec::new();
     for packaged in &package.manifest().nodes {
         let mut node = packaged.node.clone();
-        if listen.is_some() {
-            node.listen = listen;
+        match listen {
+            Listen::Loopback if !node.listen_address().is_loopback() => {
+                reporter.report(Event::Warning {
+                    warning: Warning::KeptOnLoopback {
+                        node: node.name.clone(),
+                        asked: node.listen_address(),
+                    },
+                });
+                node.listen = None;
+            }
+            Listen::Network if node.listen_address().is_loopback() => {
+                node.listen = Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            }
+            Listen::Loopback | Listen::Network => {}
+            Listen::Address(address) => node.listen = Some(address),
         }
         let offline = packaged.model_cache.is_some();
         if offline {
