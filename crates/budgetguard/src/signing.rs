@@ -18,6 +18,9 @@ pub const SIGNATURE_ENTRY: &str = "budgetguard-package.json.minisig";
 /// The largest signature file a package may carry.
 pub const MAX_SIGNATURE: u64 = 4096;
 
+/// The largest key file read (a minisign key file is a few hundred bytes).
+pub const MAX_KEY: u64 = 4096;
+
 /// Why a key could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
@@ -226,15 +229,41 @@ fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), SigningError> {
         .map_err(io("write", path))
 }
 
+/// Why a key file could not be read: the file, or its text.
+enum ReadKey {
+    /// Reading failed (not a regular file, too large, unreadable).
+    Io(SigningError),
+    /// It is not text.
+    NotText(String),
+}
+
+impl ReadKey {
+    /// The error, with `not_a_key` making it when the file is no text.
+    fn or_else(self, not_a_key: impl FnOnce(String) -> SigningError) -> SigningError {
+        match self {
+            ReadKey::Io(e) => e,
+            ReadKey::NotText(detail) => not_a_key(detail),
+        }
+    }
+}
+
+/// The text of the key file at `path`: a regular file of at most
+/// [`MAX_KEY`] bytes.
+fn read_key(path: &Path) -> Result<String, ReadKey> {
+    let bytes =
+        crate::files::read_small(path, MAX_KEY).map_err(|e| ReadKey::Io(io("read", path)(e)))?;
+    String::from_utf8(bytes).map_err(|_| ReadKey::NotText("it is not text".to_owned()))
+}
+
 impl SigningKey {
     /// Opens the secret key at `path`, with `password` when it is protected.
     pub fn open(path: &Path, password: Option<String>) -> Result<Self, SigningError> {
-        let text = std::fs::read_to_string(path).map_err(io("read", path))?;
         let not_a_key = |detail: String| SigningError::NotAKey {
             path: path.to_owned(),
             kind: "secret",
             detail,
         };
+        let text = read_key(path).map_err(|e| e.or_else(not_a_key))?;
         let encoded = text
             .lines()
             .nth(1)
@@ -288,12 +317,13 @@ impl SigningKey {
 impl TrustedKey {
     /// Reads a minisign public key file.
     pub fn read(path: &Path) -> Result<Self, SigningError> {
-        let text = std::fs::read_to_string(path).map_err(io("read", path))?;
-        Self::parse(&text).map_err(|detail| SigningError::NotAKey {
+        let not_a_key = |detail: String| SigningError::NotAKey {
             path: path.to_owned(),
             kind: "public",
             detail,
-        })
+        };
+        let text = read_key(path).map_err(|e| e.or_else(not_a_key))?;
+        Self::parse(&text).map_err(not_a_key)
     }
 
     fn parse(text: &str) -> Result<Self, String> {
@@ -319,8 +349,18 @@ pub fn signature_key_id(signature: &[u8]) -> Option<String> {
     Some(key_id(signature.keynum()))
 }
 
-/// Who signed `manifest`, given its signature file and the keys trusted.
-pub fn check(signature: Option<&[u8]>, manifest: &[u8], trusted: &[TrustedKey]) -> Signer {
+/// Who signed `manifest`, the manifest of the package `package_id`, given
+/// its signature file and the keys trusted. A signature of a trusted key is
+/// valid only if it matches the manifest and its trusted comment names the
+/// package id as a word (`budgetguard-techops package <id>`, or any comment
+/// given to `minisign -S -t`). Prehashed and legacy signatures are both
+/// accepted, as `minisign -V` accepts both.
+pub fn check(
+    signature: Option<&[u8]>,
+    manifest: &[u8],
+    package_id: &str,
+    trusted: &[TrustedKey],
+) -> Signer {
     let Some(signature) = signature else {
         return Signer::Unsigned;
     };
@@ -336,9 +376,16 @@ pub fn check(signature: Option<&[u8]>, manifest: &[u8], trusted: &[TrustedKey]) 
     match trusted.iter().find(|k| k.id() == id) {
         None => Signer::Untrusted { key_id: id },
         Some(key) => {
-            match minisign::verify(&key.key, &parsed, Cursor::new(manifest), true, false, false) {
-                Ok(()) => Signer::Trusted { key_id: id },
-                Err(_) => Signer::Invalid { key_id: id },
+            let valid =
+                minisign::verify(&key.key, &parsed, Cursor::new(manifest), true, false, true)
+                    .is_ok();
+            let names_package = parsed
+                .trusted_comment()
+                .is_ok_and(|comment| comment.split_whitespace().any(|word| word == package_id));
+            if valid && names_package {
+                Signer::Trusted { key_id: id }
+            } else {
+                Signer::Invalid { key_id: id }
             }
         }
     }
@@ -451,7 +498,7 @@ mod tests {
         let public = TrustedKey::read(&files.public).unwrap();
         let store = TrustStore::new(dir.path());
         assert_eq!(
-            check(Some(&signature), b"{\"manifest\":1}", &[]),
+            check(Some(&signature), b"{\"manifest\":1}", "abc", &[]),
             Signer::Untrusted {
                 key_id: files.key_id.clone()
             }
@@ -459,18 +506,25 @@ mod tests {
         store.add(&public).unwrap();
         let trusted = store.keys().unwrap();
         assert_eq!(
-            check(Some(&signature), b"{\"manifest\":1}", &trusted),
+            check(Some(&signature), b"{\"manifest\":1}", "abc", &trusted),
             Signer::Trusted {
                 key_id: files.key_id.clone()
             }
         );
         assert_eq!(
-            check(Some(&signature), b"{\"manifest\":2}", &trusted),
+            check(Some(&signature), b"{\"manifest\":2}", "abc", &trusted),
             Signer::Invalid {
                 key_id: files.key_id.clone()
             }
         );
-        assert_eq!(check(None, b"x", &trusted), Signer::Unsigned);
+        // Signed for another package id: refused though the manifest matches.
+        assert_eq!(
+            check(Some(&signature), b"{\"manifest\":1}", "abd", &trusted),
+            Signer::Invalid {
+                key_id: files.key_id.clone()
+            }
+        );
+        assert_eq!(check(None, b"x", "abc", &trusted), Signer::Unsigned);
         assert!(store.remove(&files.key_id).unwrap());
         assert!(store.keys().unwrap().is_empty());
         let unprotected = generate(&dir.path().join("u.key"), None).unwrap();
