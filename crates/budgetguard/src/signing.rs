@@ -229,20 +229,20 @@ fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), SigningError> {
         .map_err(io("write", path))
 }
 
-/// Why a key file could not be read: the file, or its text.
+/// Why a key file could not be read: the file, or what it holds.
 enum ReadKey {
-    /// Reading failed (not a regular file, too large, unreadable).
+    /// Reading failed (not a regular file, unreadable).
     Io(SigningError),
-    /// It is not text.
-    NotText(String),
+    /// It cannot be a key: too large, or not text.
+    NotAKey(String),
 }
 
 impl ReadKey {
-    /// The error, with `not_a_key` making it when the file is no text.
+    /// The error, with `not_a_key` making it when the file is no key.
     fn or_else(self, not_a_key: impl FnOnce(String) -> SigningError) -> SigningError {
         match self {
             ReadKey::Io(e) => e,
-            ReadKey::NotText(detail) => not_a_key(detail),
+            ReadKey::NotAKey(detail) => not_a_key(detail),
         }
     }
 }
@@ -250,9 +250,16 @@ impl ReadKey {
 /// The text of the key file at `path`: a regular file of at most
 /// [`MAX_KEY`] bytes.
 fn read_key(path: &Path) -> Result<String, ReadKey> {
-    let bytes =
-        crate::files::read_small(path, MAX_KEY).map_err(|e| ReadKey::Io(io("read", path)(e)))?;
-    String::from_utf8(bytes).map_err(|_| ReadKey::NotText("it is not text".to_owned()))
+    let bytes = crate::files::read_small(path, MAX_KEY).map_err(|e| {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::files::TooLarge>())
+        {
+            Some(too_large) => ReadKey::NotAKey(too_large.to_string()),
+            None => ReadKey::Io(io("read", path)(e)),
+        }
+    })?;
+    String::from_utf8(bytes).map_err(|_| ReadKey::NotAKey("it is not text".to_owned()))
 }
 
 impl SigningKey {

@@ -105,7 +105,6 @@ pub async fn create_package(
         path: options.output.clone(),
         source,
     })?;
-    check_output(&output, options.force)?;
     if let Some(since) = &options.since {
         if same_file(since, &output) {
             return Err(PackageError::BaseIsOutput {
@@ -113,6 +112,7 @@ pub async fn create_package(
             });
         }
     }
+    check_output(&output, options.force)?;
     let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
     partial::remove_stale(&dir);
     let base = options.since.as_deref().map(Base::open).transpose()?;
