@@ -290,6 +290,10 @@ impl SigningKey {
                 .map_err(|_| SigningError::WrongPassword {
                     path: path.to_owned(),
                 })?
+        } else if raw.ends_with(&[0; 32]) {
+            // `minisign -G -W` (0.11) leaves an unprotected key's checksum
+            // empty: the key is checked by a signature of its own instead.
+            parsed
         } else {
             key_box
                 .into_unencrypted_secret_key()
@@ -297,7 +301,32 @@ impl SigningKey {
         };
         let public =
             minisign::PublicKey::from_secret_key(&secret).map_err(crypto("read the key"))?;
-        Ok(Self { secret, public })
+        let key = Self { secret, public };
+        key.check_itself()
+            .map_err(|()| not_a_key("its halves do not match".into()))?;
+        Ok(key)
+    }
+
+    /// Whether a signature of this key verifies with its public half.
+    fn check_itself(&self) -> Result<(), ()> {
+        let probe = b"budgetguard-techops key check";
+        let signature = minisign::sign(
+            Some(&self.public),
+            &self.secret,
+            Cursor::new(probe),
+            None,
+            None,
+        )
+        .map_err(|_| ())?;
+        minisign::verify(
+            &self.public,
+            &signature,
+            Cursor::new(probe),
+            true,
+            false,
+            false,
+        )
+        .map_err(|_| ())
     }
 
     /// The key id, as minisign shows it.
