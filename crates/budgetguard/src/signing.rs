@@ -566,4 +566,33 @@ mod tests {
         let unprotected = generate(&dir.path().join("u.key"), None).unwrap();
         SigningKey::open(&unprotected.secret, None).unwrap();
     }
+
+    /// An unprotected key with an empty checksum (as `minisign -G -W`
+    /// writes it) opens when its halves match, and is refused otherwise.
+    #[test]
+    fn an_unprotected_key_without_a_checksum_is_checked_by_a_signature() {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let dir = tempfile::tempdir().unwrap();
+        let files = generate(&dir.path().join("k.key"), None).unwrap();
+        let text = std::fs::read_to_string(&files.secret).unwrap();
+        let mut raw = engine.decode(text.lines().nth(1).unwrap()).unwrap();
+        let len = raw.len();
+        raw[len - 32..].fill(0);
+        let write = |raw: &[u8], name: &str| {
+            let path = dir.path().join(name);
+            let encoded = engine.encode(raw);
+            std::fs::write(&path, format!("untrusted comment: k\n{encoded}\n")).unwrap();
+            path
+        };
+        let key = SigningKey::open(&write(&raw, "empty.key"), None).unwrap();
+        assert_eq!(key.id(), files.key_id);
+        // The public half's last byte, just before the checksum.
+        raw[len - 33] ^= 1;
+        let error = SigningKey::open(&write(&raw, "bad.key"), None).unwrap_err();
+        assert!(
+            error.to_string().contains("its halves do not match"),
+            "{error}"
+        );
+    }
 }

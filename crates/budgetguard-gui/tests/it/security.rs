@@ -353,6 +353,19 @@ fn fifos_and_devices_never_hold_a_job() {
             let html = finished["html"].as_str().unwrap();
             assert!(html.contains(&expected), "{}: {html}", path.display());
 
+            // Install says what the path is, before any job starts.
+            let reply = server.post("/api/install", &body).await;
+            assert_eq!(reply.status, 400, "{}: {}", path.display(), reply.body);
+            let message: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(message["field"], "package-path");
+            assert!(
+                message["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("is {what}, not a package file: check the path.")),
+                "{message}"
+            );
+
             // Cancelled as soon as it started: the slot is free again.
             let reply = server.post("/api/verify", &body).await;
             assert_eq!(reply.status, 202, "{}: {}", path.display(), reply.body);
