@@ -179,6 +179,14 @@ pub(crate) fn package_error(error: &PackageError) -> Message {
                 controls::SINCE
             ),
         ),
+        PackageError::BaseIsOutput { path } => Message::at(
+            Field::Output,
+            format!(
+                "{} is the old package in “{}”: choose another output file.",
+                shown(path),
+                controls::SINCE
+            ),
+        ),
         PackageError::BadSourceDateEpoch { value } => Message::new(format!(
             "`SOURCE_DATE_EPOCH` is `{}` in the GUI's environment, which is not a whole number of seconds since 1970: set it to one (e.g. `git log -1 --format=%ct`) or unset it, then restart the GUI.",
             quote(value)

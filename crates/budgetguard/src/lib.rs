@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod compose;
 pub mod credentials;
 pub mod engine;
+pub mod files;
 pub mod install;
 pub mod models;
 pub mod package;

@@ -18,6 +18,9 @@ pub const SIGNATURE_ENTRY: &str = "budgetguard-package.json.minisig";
 /// The largest signature file a package may carry.
 pub const MAX_SIGNATURE: u64 = 4096;
 
+/// The largest key file read (a minisign key file is a few hundred bytes).
+pub const MAX_KEY: u64 = 4096;
+
 /// Why a key could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
@@ -226,15 +229,48 @@ fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), SigningError> {
         .map_err(io("write", path))
 }
 
+/// Why a key file could not be read: the file, or what it holds.
+enum ReadKey {
+    /// Reading failed (not a regular file, unreadable).
+    Io(SigningError),
+    /// It cannot be a key: too large, or not text.
+    NotAKey(String),
+}
+
+impl ReadKey {
+    /// The error, with `not_a_key` making it when the file is no key.
+    fn or_else(self, not_a_key: impl FnOnce(String) -> SigningError) -> SigningError {
+        match self {
+            ReadKey::Io(e) => e,
+            ReadKey::NotAKey(detail) => not_a_key(detail),
+        }
+    }
+}
+
+/// The text of the key file at `path`: a regular file of at most
+/// [`MAX_KEY`] bytes.
+fn read_key(path: &Path) -> Result<String, ReadKey> {
+    let bytes = crate::files::read_small(path, MAX_KEY).map_err(|e| {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::files::TooLarge>())
+        {
+            Some(too_large) => ReadKey::NotAKey(too_large.to_string()),
+            None => ReadKey::Io(io("read", path)(e)),
+        }
+    })?;
+    String::from_utf8(bytes).map_err(|_| ReadKey::NotAKey("it is not text".to_owned()))
+}
+
 impl SigningKey {
     /// Opens the secret key at `path`, with `password` when it is protected.
     pub fn open(path: &Path, password: Option<String>) -> Result<Self, SigningError> {
-        let text = std::fs::read_to_string(path).map_err(io("read", path))?;
         let not_a_key = |detail: String| SigningError::NotAKey {
             path: path.to_owned(),
             kind: "secret",
             detail,
         };
+        let text = read_key(path).map_err(|e| e.or_else(not_a_key))?;
         let encoded = text
             .lines()
             .nth(1)
@@ -254,6 +290,10 @@ impl SigningKey {
                 .map_err(|_| SigningError::WrongPassword {
                     path: path.to_owned(),
                 })?
+        } else if raw.ends_with(&[0; 32]) {
+            // `minisign -G -W` (0.11) leaves an unprotected key's checksum
+            // empty: the key is checked by a signature of its own instead.
+            parsed
         } else {
             key_box
                 .into_unencrypted_secret_key()
@@ -261,7 +301,32 @@ impl SigningKey {
         };
         let public =
             minisign::PublicKey::from_secret_key(&secret).map_err(crypto("read the key"))?;
-        Ok(Self { secret, public })
+        let key = Self { secret, public };
+        key.check_itself()
+            .map_err(|()| not_a_key("its halves do not match".into()))?;
+        Ok(key)
+    }
+
+    /// Whether a signature of this key verifies with its public half.
+    fn check_itself(&self) -> Result<(), ()> {
+        let probe = b"budgetguard-techops key check";
+        let signature = minisign::sign(
+            Some(&self.public),
+            &self.secret,
+            Cursor::new(probe),
+            None,
+            None,
+        )
+        .map_err(|_| ())?;
+        minisign::verify(
+            &self.public,
+            &signature,
+            Cursor::new(probe),
+            true,
+            false,
+            false,
+        )
+        .map_err(|_| ())
     }
 
     /// The key id, as minisign shows it.
@@ -288,12 +353,13 @@ impl SigningKey {
 impl TrustedKey {
     /// Reads a minisign public key file.
     pub fn read(path: &Path) -> Result<Self, SigningError> {
-        let text = std::fs::read_to_string(path).map_err(io("read", path))?;
-        Self::parse(&text).map_err(|detail| SigningError::NotAKey {
+        let not_a_key = |detail: String| SigningError::NotAKey {
             path: path.to_owned(),
             kind: "public",
             detail,
-        })
+        };
+        let text = read_key(path).map_err(|e| e.or_else(not_a_key))?;
+        Self::parse(&text).map_err(not_a_key)
     }
 
     fn parse(text: &str) -> Result<Self, String> {
@@ -319,8 +385,18 @@ pub fn signature_key_id(signature: &[u8]) -> Option<String> {
     Some(key_id(signature.keynum()))
 }
 
-/// Who signed `manifest`, given its signature file and the keys trusted.
-pub fn check(signature: Option<&[u8]>, manifest: &[u8], trusted: &[TrustedKey]) -> Signer {
+/// Who signed `manifest`, the manifest of the package `package_id`, given
+/// its signature file and the keys trusted. A signature of a trusted key is
+/// valid only if it matches the manifest and its trusted comment names the
+/// package id as a word (`budgetguard-techops package <id>`, or any comment
+/// given to `minisign -S -t`). Prehashed and legacy signatures are both
+/// accepted, as `minisign -V` accepts both.
+pub fn check(
+    signature: Option<&[u8]>,
+    manifest: &[u8],
+    package_id: &str,
+    trusted: &[TrustedKey],
+) -> Signer {
     let Some(signature) = signature else {
         return Signer::Unsigned;
     };
@@ -336,9 +412,16 @@ pub fn check(signature: Option<&[u8]>, manifest: &[u8], trusted: &[TrustedKey]) 
     match trusted.iter().find(|k| k.id() == id) {
         None => Signer::Untrusted { key_id: id },
         Some(key) => {
-            match minisign::verify(&key.key, &parsed, Cursor::new(manifest), true, false, false) {
-                Ok(()) => Signer::Trusted { key_id: id },
-                Err(_) => Signer::Invalid { key_id: id },
+            let valid =
+                minisign::verify(&key.key, &parsed, Cursor::new(manifest), true, false, true)
+                    .is_ok();
+            let names_package = parsed
+                .trusted_comment()
+                .is_ok_and(|comment| comment.split_whitespace().any(|word| word == package_id));
+            if valid && names_package {
+                Signer::Trusted { key_id: id }
+            } else {
+                Signer::Invalid { key_id: id }
             }
         }
     }
@@ -451,7 +534,7 @@ mod tests {
         let public = TrustedKey::read(&files.public).unwrap();
         let store = TrustStore::new(dir.path());
         assert_eq!(
-            check(Some(&signature), b"{\"manifest\":1}", &[]),
+            check(Some(&signature), b"{\"manifest\":1}", "abc", &[]),
             Signer::Untrusted {
                 key_id: files.key_id.clone()
             }
@@ -459,21 +542,57 @@ mod tests {
         store.add(&public).unwrap();
         let trusted = store.keys().unwrap();
         assert_eq!(
-            check(Some(&signature), b"{\"manifest\":1}", &trusted),
+            check(Some(&signature), b"{\"manifest\":1}", "abc", &trusted),
             Signer::Trusted {
                 key_id: files.key_id.clone()
             }
         );
         assert_eq!(
-            check(Some(&signature), b"{\"manifest\":2}", &trusted),
+            check(Some(&signature), b"{\"manifest\":2}", "abc", &trusted),
             Signer::Invalid {
                 key_id: files.key_id.clone()
             }
         );
-        assert_eq!(check(None, b"x", &trusted), Signer::Unsigned);
+        // Signed for another package id: refused though the manifest matches.
+        assert_eq!(
+            check(Some(&signature), b"{\"manifest\":1}", "abd", &trusted),
+            Signer::Invalid {
+                key_id: files.key_id.clone()
+            }
+        );
+        assert_eq!(check(None, b"x", "abc", &trusted), Signer::Unsigned);
         assert!(store.remove(&files.key_id).unwrap());
         assert!(store.keys().unwrap().is_empty());
         let unprotected = generate(&dir.path().join("u.key"), None).unwrap();
         SigningKey::open(&unprotected.secret, None).unwrap();
+    }
+
+    /// An unprotected key with an empty checksum (as `minisign -G -W`
+    /// writes it) opens when its halves match, and is refused otherwise.
+    #[test]
+    fn an_unprotected_key_without_a_checksum_is_checked_by_a_signature() {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let dir = tempfile::tempdir().unwrap();
+        let files = generate(&dir.path().join("k.key"), None).unwrap();
+        let text = std::fs::read_to_string(&files.secret).unwrap();
+        let mut raw = engine.decode(text.lines().nth(1).unwrap()).unwrap();
+        let len = raw.len();
+        raw[len - 32..].fill(0);
+        let write = |raw: &[u8], name: &str| {
+            let path = dir.path().join(name);
+            let encoded = engine.encode(raw);
+            std::fs::write(&path, format!("untrusted comment: k\n{encoded}\n")).unwrap();
+            path
+        };
+        let key = SigningKey::open(&write(&raw, "empty.key"), None).unwrap();
+        assert_eq!(key.id(), files.key_id);
+        // The public half's last byte, just before the checksum.
+        raw[len - 33] ^= 1;
+        let error = SigningKey::open(&write(&raw, "bad.key"), None).unwrap_err();
+        assert!(
+            error.to_string().contains("its halves do not match"),
+            "{error}"
+        );
     }
 }

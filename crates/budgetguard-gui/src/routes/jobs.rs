@@ -146,13 +146,15 @@ pub(crate) async fn install(
         Ok(path) => path,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
-    if !path.is_file() {
+    let problem = match std::fs::metadata(&path) {
+        Ok(meta) => budgetguard::files::kind(meta.file_type())
+            .map(|kind| format!("`{}` is {kind}, not a package file", path.display())),
+        Err(_) => Some(format!("There is no file `{}`", path.display())),
+    };
+    if let Some(problem) = problem {
         return refuse(
             StatusCode::BAD_REQUEST,
-            Message::at(
-                Field::Package,
-                format!("There is no file `{}`: check the path.", path.display()),
-            ),
+            Message::at(Field::Package, format!("{problem}: check the path.")),
         );
     }
     let start = match form.start.as_deref() {

@@ -273,11 +273,16 @@ impl Workstation {
 
     /// Reads every entry of the package at `path` and checks it against
     /// its manifest, as `verify-package` does.
+    /// Cancel ends the job at once, whatever the reading waits on.
     pub(crate) async fn verify(path: PathBuf, reporter: SharedReporter, cancel: Cancel) -> Outcome {
-        let verified =
+        let reading = {
+            let cancel = cancel.clone();
             tokio::task::spawn_blocking(move || Package::open(&path)?.verify(&*reporter, &cancel))
-                .await
-                .expect("verifying does not panic");
+        };
+        let verified = tokio::select! {
+            done = reading => done.expect("verifying does not panic"),
+            () = cancel.cancelled() => Err(PackageError::Cancelled),
+        };
         match verified {
             Ok(report) => Outcome::Verified(report),
             Err(PackageError::Cancelled) => {

@@ -13,7 +13,8 @@ testkit::tests![
     state_changes_need_the_token_and_the_servers_own_origin,
     paths_from_the_page_must_be_zip_files_and_errors_say_which_field,
     the_event_stream_needs_the_token,
-    pages_forbid_framing_and_caching
+    pages_forbid_framing_and_caching,
+    fifos_and_devices_never_hold_a_job
 ];
 
 async fn server(home: &std::path::Path) -> Server {
@@ -310,6 +311,69 @@ fn pages_forbid_framing_and_caching() {
         assert!(head.contains("frame-ancestors 'none'"), "{head}");
         assert!(head.contains("cache-control: no-store"), "{head}");
         assert!(head.contains("referrer-policy: no-referrer"), "{head}");
+        server.stop().await;
+    });
+}
+
+/// A package path that is a named pipe or a device: Inspect answers at
+/// once with a clear error at the field, a Verify job finishes at once with
+/// one, and a Verify cancelled at once leaves the slot free for the next.
+fn fifos_and_devices_never_hold_a_job() {
+    run(Duration::from_secs(120), async {
+        let home = tempfile::tempdir().unwrap();
+        let server = server(home.path()).await;
+        let fifo = home.path().join("pipe.zip");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let zero = home.path().join("zero.zip");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let null = home.path().join("null.zip");
+        std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+        for (path, what) in [
+            (&fifo, "a named pipe (FIFO)"),
+            (&zero, "a device"),
+            (&null, "a device"),
+        ] {
+            let expected = format!("it is {what}, not a regular file");
+            let body = serde_json::json!({ "path": path }).to_string();
+            let reply = server.post("/api/inspect", &body).await;
+            assert_eq!(reply.status, 422, "{}: {}", path.display(), reply.body);
+            let message: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(message["field"], "package-path");
+            let text = message["text"].as_str().unwrap();
+            assert!(text.contains(&expected), "{}: {text}", path.display());
+
+            let reply = server.post("/api/verify", &body).await;
+            assert_eq!(reply.status, 202, "{}: {}", path.display(), reply.body);
+            let finished = server.next_event("finished", Duration::from_secs(10)).await;
+            assert_eq!(finished["ok"], false, "{finished}");
+            let html = finished["html"].as_str().unwrap();
+            assert!(html.contains(&expected), "{}: {html}", path.display());
+
+            // Install says what the path is, before any job starts.
+            let reply = server.post("/api/install", &body).await;
+            assert_eq!(reply.status, 400, "{}: {}", path.display(), reply.body);
+            let message: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(message["field"], "package-path");
+            assert!(
+                message["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("is {what}, not a package file: check the path.")),
+                "{message}"
+            );
+
+            // Cancelled as soon as it started: the slot is free again.
+            let reply = server.post("/api/verify", &body).await;
+            assert_eq!(reply.status, 202, "{}: {}", path.display(), reply.body);
+            let cancel = server.post("/api/cancel", "").await;
+            assert!([202, 409].contains(&cancel.status), "{}", cancel.body);
+            let finished = server.next_event("finished", Duration::from_secs(10)).await;
+            assert_eq!(finished["ok"], false, "{finished}");
+        }
         server.stop().await;
     });
 }

@@ -19,6 +19,8 @@ testkit::tests![
     a_full_disk_is_refused_before_writing,
     ctrl_c_stops_the_export_and_leaves_nothing,
     an_engine_dying_mid_export_leaves_nothing,
+    only_a_regular_file_is_replaced_and_never_the_base,
+    a_killed_creates_partial_file_is_removed_by_the_next_create_but_a_running_ones_is_not,
 ];
 
 /// The one `error:` line of a failed run.
@@ -273,4 +275,163 @@ fn an_engine_dying_mid_export_leaves_nothing() {
     assert!(line.contains("export"), "{line}");
     assert_eq!(files_in(&out_dir), ["p.zip"]);
     assert_eq!(std::fs::read(&existing).unwrap(), b"old package");
+}
+
+/// `--force` replaces a regular file or a symbolic link's own entry, never
+/// a device or a named pipe (as root, `rename` would replace a device node:
+/// the test makes its own `/dev/null` with `mknod` rather than risk the
+/// machine's); `--since X --output X` is refused before anything changes.
+fn only_a_regular_file_is_replaced_and_never_the_base() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let _image = small_image(&engine, home.path(), Layer::Random(10_000, 12));
+    let out_dir = home.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let null = out_dir.join("null.zip");
+    let made = Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    if !made.success() {
+        engines::skip("mknod needs root");
+    }
+    let fifo = out_dir.join("fifo.zip");
+    crate::install_errors::mkfifo(&fifo);
+    for (output, what) in [(&null, "a device"), (&fifo, "a named pipe (FIFO)")] {
+        let run = run(create_small(&engine, home.path(), output).arg("--force"));
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let line = error_line(&run);
+        assert!(
+            line.contains(&format!(
+                "cannot replace `{}`: it is {what}, not a regular file; name a regular file",
+                output.display()
+            )),
+            "{line}"
+        );
+    }
+    let null = std::fs::symlink_metadata(&null).unwrap();
+    let real = std::fs::metadata("/dev/null").unwrap().rdev();
+    assert!(null.file_type().is_char_device() && null.rdev() == real);
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert_eq!(files_in(&out_dir), ["fifo.zip", "null.zip"]);
+
+    // A symbolic link is replaced itself, never its target.
+    let target = home.path().join("target.zip");
+    std::fs::write(&target, b"kept").unwrap();
+    let link = out_dir.join("link.zip");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    crate::support::run(create_small(&engine, home.path(), &link).arg("--force")).success();
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
+    assert_eq!(std::fs::read(&target).unwrap(), b"kept");
+
+    // The base of an update package is never its output.
+    let before = std::fs::read(&link).unwrap();
+    for output in [link.clone(), out_dir.join(".").join("link.zip")] {
+        let run = run(create_small(&engine, home.path(), &output)
+            .arg("--force")
+            .arg("--since")
+            .arg(&link));
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let line = error_line(&run);
+        assert!(
+            line.contains("link.zip` is both the base package and the output; write the new package to another file"),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&link).unwrap(),
+        before,
+        "the base is untouched"
+    );
+    assert_eq!(files_in(&out_dir), ["fifo.zip", "link.zip", "null.zip"]);
+}
+
+/// Starts a create of `Small` into `output`, waits until its hidden partial
+/// file beside the output has data, and returns the process and that file.
+fn create_until_partial(
+    engine: &engines::TestEngine,
+    home: &std::path::Path,
+    output: &std::path::Path,
+) -> (std::process::Child, std::path::PathBuf) {
+    let mut child = create_small(engine, home, output)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = output.parent().unwrap();
+    let prefix = format!(".{}.", output.file_name().unwrap().to_str().unwrap());
+    let started = std::time::Instant::now();
+    loop {
+        let partial = std::fs::read_dir(dir).unwrap().flatten().find(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(&prefix)
+                && name.ends_with(".partial")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        });
+        if let Some(partial) = partial {
+            return (child, partial.path());
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the create ended before its partial file had data"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(120));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn signal(child: &std::process::Child, signal: &str) {
+    assert!(Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// A create killed mid-write (SIGKILL: no clean-up) leaves its partial
+/// file; the next create into the folder removes it. A partial file of a
+/// create that still runs (stopped with SIGSTOP, so surely mid-write) is
+/// left alone, and that create then finishes.
+fn a_killed_creates_partial_file_is_removed_by_the_next_create_but_a_running_ones_is_not() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let _image = small_image(&engine, home.path(), Layer::Random(96 << 20, 13));
+    let out_dir = home.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+
+    let (mut running, running_partial) =
+        create_until_partial(&engine, home.path(), &out_dir.join("a.zip"));
+    signal(&running, "STOP");
+    let beside = run(&mut create_small(
+        &engine,
+        home.path(),
+        &out_dir.join("b.zip"),
+    ));
+    signal(&running, "CONT");
+    beside.success();
+    assert!(running_partial.exists(), "a running create's partial stays");
+    assert!(
+        running.wait().unwrap().success(),
+        "the running create finishes"
+    );
+    assert_eq!(files_in(&out_dir), ["a.zip", "b.zip"]);
+
+    let (mut killed, killed_partial) =
+        create_until_partial(&engine, home.path(), &out_dir.join("c.zip"));
+    signal(&killed, "KILL");
+    killed.wait().unwrap();
+    assert!(killed_partial.exists(), "SIGKILL leaves the partial file");
+    crate::support::run(&mut create_small(
+        &engine,
+        home.path(),
+        &out_dir.join("d.zip"),
+    ))
+    .success();
+    assert!(!killed_partial.exists(), "the next create removed it");
+    assert_eq!(files_in(&out_dir), ["a.zip", "b.zip", "d.zip"]);
 }

@@ -18,6 +18,7 @@ testkit::tests![
     the_preflight_names_every_problem_before_anything_changes,
     an_interrupted_load_changes_nothing_and_a_rerun_completes,
     a_connection_lost_mid_load_changes_nothing_and_a_rerun_completes,
+    fifos_devices_and_oversized_keys_are_refused_at_once,
 ];
 
 /// The engine's image and layer lists, to compare before and after.
@@ -490,4 +491,97 @@ fn a_connection_lost_mid_load_changes_nothing_and_a_rerun_completes() {
     );
     assert!(!dir.exists());
     install_and_remove(home.path(), &engine, &dir, &package);
+}
+
+/// A named pipe at `path` (its `open` would wait for a writer for ever).
+pub(crate) fn mkfifo(path: &Path) {
+    assert!(std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// Packages and keys that are a named pipe or a device: each command
+/// refuses at once (none waits for a writer or reads for ever), says what
+/// the path is, and changes nothing; a key file over 4 KiB is refused too.
+fn fifos_devices_and_oversized_keys_are_refused_at_once() {
+    use std::os::unix::fs::FileTypeExt;
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("install");
+    let fifo = home.path().join("p.zip");
+    mkfifo(&fifo);
+    let at_once = std::time::Duration::from_secs(30);
+    let refused = |run: Run, what: &str, context: &str| {
+        assert_eq!(run.code, 1, "{context}: {}", run.stderr);
+        let error = error_text(&run);
+        assert!(
+            error.contains(&format!(
+                "it is {what}, not a regular file; name a regular file"
+            )),
+            "{context}: {error}"
+        );
+    };
+    for (path, what) in [
+        (fifo.as_path(), "a named pipe (FIFO)"),
+        (Path::new("/dev/null"), "a device"),
+        (Path::new("/dev/zero"), "a device"),
+    ] {
+        for command in ["install-package", "inspect-package", "verify-package"] {
+            let run = run_within(
+                bin(home.path(), Some(&engine.host))
+                    .env("BUDGETGUARD_INSTALL_DIR", &dir)
+                    .args([command, "--package"])
+                    .arg(path),
+                b"",
+                at_once,
+            );
+            refused(run, what, &format!("{command} {}", path.display()));
+        }
+        let run = run_within(
+            bin(home.path(), None)
+                .env("BUDGETGUARD_INSTALL_DIR", &dir)
+                .arg("trust-key")
+                .arg(path),
+            b"",
+            at_once,
+        );
+        refused(run, what, &format!("trust-key {}", path.display()));
+        let output = home.path().join("signed.zip");
+        let run = run_within(
+            bin(home.path(), Some(&engine.host))
+                .env("BUDGETGUARD_KEY_PASSWORD", "x")
+                .args(["create-install-package", "--nodes", "Demo", "--output"])
+                .arg(&output)
+                .arg("--sign")
+                .arg(path),
+            b"",
+            at_once,
+        );
+        refused(run, what, &format!("--sign {}", path.display()));
+        assert!(!output.exists());
+    }
+    // A key file far larger than any key.
+    let big = home.path().join("big.pub");
+    std::fs::write(&big, "untrusted comment: x\n".repeat(400)).unwrap();
+    let run = run_within(
+        bin(home.path(), None)
+            .env("BUDGETGUARD_INSTALL_DIR", &dir)
+            .arg("trust-key")
+            .arg(&big),
+        b"",
+        at_once,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let error = error_text(&run);
+    assert!(
+        error.contains("big.pub` is not a minisign public key (it is 8.2 KiB, larger than the 4.0 KiB allowed)"),
+        "{error}"
+    );
+    assert!(!dir.join("trusted-keys").exists(), "nothing is trusted");
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
 }

@@ -16,6 +16,7 @@ use crate::support::*;
 testkit::tests![
     a_signed_package_is_checked_by_minisign_and_by_a_trusting_workstation,
     keys_refuse_wrong_passwords_and_never_overwrite,
+    keys_and_signatures_of_the_real_minisign_are_accepted_for_their_package_only,
 ];
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -263,4 +264,174 @@ fn keys_refuse_wrong_passwords_and_never_overwrite() {
         no_password.stderr
     );
     assert!(!home.path().join("y.key").exists());
+}
+
+/// `minisign` with `args`, which must succeed; its stdout.
+fn minisign(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new("minisign").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "minisign {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `package`, with its manifest's bytes kept exactly, its signature entry
+/// replaced by `signature`, written to `to`.
+fn with_signature(package: &Path, signature: &[u8], to: &Path) {
+    use budgetguard::package::zip::{Compression, DosTime, ZipReader, ZipWriter};
+    use std::io::Read;
+    let reader = ZipReader::open(package).unwrap();
+    let mut zip = ZipWriter::new(
+        std::fs::File::create(to).unwrap(),
+        DosTime::from_utc(time::OffsetDateTime::now_utc()),
+    );
+    for entry in reader.entries() {
+        if entry.name == "budgetguard-package.json.minisig" {
+            continue;
+        }
+        let mut data = Vec::new();
+        reader
+            .open_entry(entry)
+            .unwrap()
+            .read_to_end(&mut data)
+            .unwrap();
+        zip.write_entry(&entry.name, Compression::None, &data)
+            .unwrap();
+    }
+    zip.write_entry(
+        "budgetguard-package.json.minisig",
+        Compression::None,
+        signature,
+    )
+    .unwrap();
+    zip.finish().unwrap();
+}
+
+/// A key pair made by Debian's `minisign -G -W` (no password) signs
+/// packages here and is trusted here; a package signed by `minisign -S`
+/// itself, prehashed (the default) or legacy (`-l`), with a trusted comment
+/// naming its package id, verifies both with `minisign -V` and here; one
+/// whose trusted comment names another package id is refused here.
+fn keys_and_signatures_of_the_real_minisign_are_accepted_for_their_package_only() {
+    use std::ffi::OsStr;
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let spec = ImageSpec {
+        reference: images::unique_reference("minisign"),
+        layers: vec![Layer::Random(100_000, 402)],
+    };
+    let guard = images::load(&engine, std::slice::from_ref(&spec));
+    let catalog = write_catalog(home.path(), &[("Signed", &spec.reference, free_port())]);
+    let secret = home.path().join("minisign.key");
+    let public = home.path().join("minisign.pub");
+    minisign(&[
+        OsStr::new("-G"),
+        OsStr::new("-W"),
+        OsStr::new("-p"),
+        public.as_os_str(),
+        OsStr::new("-s"),
+        secret.as_os_str(),
+    ]);
+    let signed = home.path().join("signed.zip");
+    create_signed(&engine, home.path(), &catalog, &signed, Some(&secret));
+    let unsigned = home.path().join("unsigned.zip");
+    create_signed(&engine, home.path(), &catalog, &unsigned, None);
+    drop(guard);
+    let dir = home.path().join("install");
+    trust(home.path(), &dir, &[public.to_str().unwrap()]).success();
+    let key_id = trust(home.path(), &dir, &["--list", "--json"])
+        .success()
+        .json()["trusted"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verify = |package: &Path| {
+        run(bin(home.path(), None)
+            .env("BUDGETGUARD_INSTALL_DIR", &dir)
+            .args(["verify-package", "--package"])
+            .arg(package))
+    };
+
+    // Signed here with minisign's key: minisign -V accepts it.
+    let unzipped = home.path().join("unzipped");
+    unzip(&signed, &unzipped, &["budgetguard-package.json*"]);
+    let manifest = unzipped.join("budgetguard-package.json");
+    let said = minisign(&[
+        OsStr::new("-V"),
+        OsStr::new("-p"),
+        public.as_os_str(),
+        OsStr::new("-m"),
+        manifest.as_os_str(),
+    ]);
+    assert!(said.contains(&package_id_of(&signed)), "{said}");
+    let verified = verify(&signed).success();
+    assert!(
+        verified
+            .stdout
+            .contains(&format!("signed by key {key_id} (trusted here)")),
+        "{}",
+        verified.stdout
+    );
+
+    // Signed by minisign itself.
+    let id = package_id_of(&unsigned);
+    let unzipped = home.path().join("unsigned");
+    unzip(&unsigned, &unzipped, &["budgetguard-package.json"]);
+    let manifest = unzipped.join("budgetguard-package.json");
+    let other_id = "0".repeat(64);
+    for (name, legacy, names, accepted) in [
+        ("prehashed", false, &id, true),
+        ("legacy", true, &id, true),
+        ("other-id", false, &other_id, false),
+    ] {
+        let signature = home.path().join(format!("{name}.minisig"));
+        let comment = format!("budgetguard-techops package {names}");
+        let mut args = vec![
+            OsStr::new("-S"),
+            OsStr::new("-s"),
+            secret.as_os_str(),
+            OsStr::new("-m"),
+            manifest.as_os_str(),
+            OsStr::new("-x"),
+            signature.as_os_str(),
+            OsStr::new("-t"),
+            OsStr::new(&comment),
+        ];
+        if legacy {
+            args.push(OsStr::new("-l"));
+        }
+        minisign(&args);
+        minisign(&[
+            OsStr::new("-V"),
+            OsStr::new("-p"),
+            public.as_os_str(),
+            OsStr::new("-m"),
+            manifest.as_os_str(),
+            OsStr::new("-x"),
+            signature.as_os_str(),
+        ]);
+        let package = home.path().join(format!("{name}.zip"));
+        with_signature(&unsigned, &std::fs::read(&signature).unwrap(), &package);
+        let run = verify(&package);
+        if accepted {
+            let run = run.success();
+            assert!(
+                run.stdout
+                    .contains(&format!("signed by key {key_id} (trusted here)")),
+                "{name}: {}",
+                run.stdout
+            );
+        } else {
+            let error = error_text(&run);
+            assert!(
+                error.contains(&format!(
+                    "the package's signature by key {key_id} does not match its manifest"
+                )),
+                "{name}: {error}"
+            );
+        }
+    }
 }

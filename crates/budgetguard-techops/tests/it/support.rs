@@ -49,6 +49,12 @@ pub fn run(command: &mut Command) -> Run {
 
 /// Runs `command` with `input` on its standard input, as [`run`] does.
 pub fn run_with_input(command: &mut Command, input: &[u8]) -> Run {
+    run_within(command, input, RUN_LIMIT)
+}
+
+/// Runs `command` with `input` on its standard input; fails the test if it
+/// runs longer than `limit`.
+pub fn run_within(command: &mut Command, input: &[u8], limit: Duration) -> Run {
     use std::io::Write;
     let mut child = command
         .stdin(Stdio::piped())
@@ -73,12 +79,12 @@ pub fn run_with_input(command: &mut Command, input: &[u8]) -> Run {
         if let Some(status) = child.try_wait().expect("the run can be waited for") {
             break status;
         }
-        if started.elapsed() > RUN_LIMIT {
+        if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
                 "{command:?} ran longer than {} s; stderr: {}",
-                RUN_LIMIT.as_secs(),
+                limit.as_secs(),
                 stderr.join().unwrap_or_default()
             );
         }

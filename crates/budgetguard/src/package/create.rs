@@ -16,6 +16,7 @@ use super::from_registry::{RegistryImages, RegistrySource};
 use super::job::{ImageInput, PackageJob};
 use super::manifest::Manifest;
 use super::models::{prepare_caches, ModelOptions};
+use super::partial;
 use super::since::Base;
 use super::zip::Compression;
 use super::PackageError;
@@ -104,8 +105,16 @@ pub async fn create_package(
         path: options.output.clone(),
         source,
     })?;
+    if let Some(since) = &options.since {
+        if same_file(since, &output) {
+            return Err(PackageError::BaseIsOutput {
+                path: since.clone(),
+            });
+        }
+    }
     check_output(&output, options.force)?;
     let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
+    partial::remove_stale(&dir);
     let base = options.since.as_deref().map(Base::open).transpose()?;
 
     let (images, holds, created, mut needed) = match (&options.from_registry, engine) {
@@ -178,15 +187,11 @@ pub async fn create_package(
     let file_name = output
         .file_name()
         .map_or("package".into(), |n| n.to_string_lossy());
-    let temp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".partial")
-        .tempfile_in(&dir)
-        .map_err(|source| PackageError::Io {
-            action: "create a file in",
-            path: dir.clone(),
-            source,
-        })?;
+    let temp = partial::create(&dir, &file_name).map_err(|source| PackageError::Io {
+        action: "create a file in",
+        path: dir.clone(),
+        source,
+    })?;
     let file = temp.reopen().map_err(|source| PackageError::Io {
         action: "open",
         path: temp.path().to_owned(),
@@ -240,6 +245,8 @@ pub async fn create_package(
         path: temp.path().to_owned(),
         source,
     })?;
+    // The output may have been replaced by something else meanwhile.
+    check_output(&output, options.force)?;
     let persisted = if options.force {
         temp.persist(&output)
     } else {
@@ -273,12 +280,34 @@ enum Images<'a> {
     Registry(RegistryImages),
 }
 
+/// Whether `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Refuses an output that is a folder, a device, a named pipe or a socket
+/// (only a regular file or a symbolic link's own entry is ever replaced),
+/// one that exists when `force` is not given, and one in a missing folder.
 fn check_output(output: &Path, force: bool) -> Result<(), PackageError> {
     match std::fs::symlink_metadata(output) {
         Ok(meta) if meta.is_dir() => Err(PackageError::Io {
             action: "write the package to",
             path: output.to_owned(),
             source: io::Error::new(io::ErrorKind::IsADirectory, "it is a folder; name a file"),
+        }),
+        Ok(meta) if !meta.is_file() && !meta.is_symlink() => Err(PackageError::Io {
+            action: "replace",
+            path: output.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                crate::files::NotAFile {
+                    kind: crate::files::kind(meta.file_type()).unwrap_or("not a file"),
+                },
+            ),
         }),
         Ok(_) if !force => Err(PackageError::OutputExists {
             path: output.to_owned(),

@@ -64,6 +64,15 @@ pub enum PackageError {
         /// The work.
         what: &'static str,
     },
+    /// The base of an update package is its output too.
+    #[error(
+        "`{}` is both the base package and the output; write the new package to another file",
+        quote_path(path)
+    )]
+    BaseIsOutput {
+        /// The base package.
+        path: PathBuf,
+    },
     /// The output file exists and replacing it was not asked for.
     #[error("`{}` already exists", path.display())]
     OutputExists {

@@ -20,6 +20,7 @@ mod job;
 pub mod layout;
 pub mod manifest;
 mod models;
+mod partial;
 pub mod quote;
 mod read;
 mod since;

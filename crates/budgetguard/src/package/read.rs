@@ -63,7 +63,8 @@ impl Package {
             path: path.to_owned(),
             problem,
         };
-        let file_size = std::fs::metadata(path)
+        let file_size = crate::files::open_regular(path)
+            .and_then(|file| file.metadata())
             .map_err(|source| PackageError::Io {
                 action: "open",
                 path: path.to_owned(),
@@ -135,7 +136,12 @@ impl Package {
 
     /// Who signed the package, checked against the keys `trusted`.
     pub fn signer(&self, trusted: &[TrustedKey]) -> Signer {
-        crate::signing::check(self.signature.as_deref(), &self.manifest_bytes, trusted)
+        crate::signing::check(
+            self.signature.as_deref(),
+            &self.manifest_bytes,
+            &self.id,
+            trusted,
+        )
     }
 
     /// Whether the package carries the entry `name` (an update package

@@ -1,0 +1,124 @@
+//! Files read as packages, keys and signatures: only regular files, and
+//! never a wait. Opening a named pipe waits for a writer and a device may
+//! never end, so the path is checked before it is opened (without waiting)
+//! and the opened file is checked again, in case the path was swapped.
+
+use std::fs::{File, FileType, Metadata, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+/// A path that names something other than a regular file where one is
+/// needed; it travels inside an `io::Error` (kind `InvalidInput`).
+#[derive(Debug, thiserror::Error)]
+#[error("it is {kind}, not a regular file; name a regular file")]
+pub struct NotAFile {
+    /// What it is: `a folder`, `a named pipe (FIFO)`, `a device`, `a socket`.
+    pub kind: &'static str,
+}
+
+/// A file larger than the reader accepts; it travels inside an `io::Error`
+/// (kind `InvalidData`).
+#[derive(Debug, thiserror::Error)]
+#[error("it is {}, larger than the {} allowed", crate::size::human(*size), crate::size::human(*max))]
+pub struct TooLarge {
+    /// Its size.
+    pub size: u64,
+    /// The most accepted.
+    pub max: u64,
+}
+
+/// What `file_type` is, in words, when it is not a regular file.
+pub fn kind(file_type: FileType) -> Option<&'static str> {
+    if file_type.is_file() {
+        None
+    } else if file_type.is_dir() {
+        Some("a folder")
+    } else if file_type.is_fifo() {
+        Some("a named pipe (FIFO)")
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        Some("a device")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else {
+        Some("not a file")
+    }
+}
+
+fn regular(meta: &Metadata) -> io::Result<()> {
+    match kind(meta.file_type()) {
+        None => Ok(()),
+        Some(kind) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            NotAFile { kind },
+        )),
+    }
+}
+
+/// Opens `path` (a symbolic link is followed) for reading, if it is a
+/// regular file; anything else is refused at once with [`NotAFile`].
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    regular(&std::fs::metadata(path)?)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    regular(&file.metadata()?)?;
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(file)
+}
+
+/// Reads the regular file at `path` whole, refusing one of more than `max`
+/// bytes with [`TooLarge`].
+pub fn read_small(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let file = open_regular(path)?;
+    let size = file.metadata()?.len();
+    let mut data = Vec::new();
+    file.take(max + 1).read_to_end(&mut data)?;
+    let size = size.max(data.len() as u64);
+    if size > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            TooLarge { size, max },
+        ));
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_open_and_a_fifo_never_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("p.zip");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let link = dir.path().join("null.zip");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        for (path, what) in [
+            (fifo.as_path(), "a named pipe (FIFO)"),
+            (Path::new("/dev/zero"), "a device"),
+            (link.as_path(), "a device"),
+            (dir.path(), "a folder"),
+        ] {
+            let error = open_regular(path).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+            assert_eq!(
+                error.to_string(),
+                format!("it is {what}, not a regular file; name a regular file")
+            );
+        }
+        let file = dir.path().join("k.pub");
+        std::fs::write(&file, b"12345").unwrap();
+        assert_eq!(read_small(&file, 5).unwrap(), b"12345");
+        let error = read_small(&file, 4).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(error.to_string(), "it is 5 B, larger than the 4 B allowed");
+    }
+}
