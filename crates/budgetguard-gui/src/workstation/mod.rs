@@ -366,10 +366,15 @@ impl Workstation {
     ) -> Result<(), Message> {
         let (engine, node) = self.resolve(name).await?;
         let dir = self.dir().map_err(Message::new)?;
-        let problems =
-            install::start_problems(&engine, dir, std::slice::from_ref(&node.node), stop)
-                .await
-                .map_err(|e| install_error(&e))?;
+        let problems = install::start_problems(
+            &engine,
+            dir,
+            std::slice::from_ref(&node.node),
+            &Silent,
+            stop,
+        )
+        .await
+        .map_err(|e| install_error(&e))?;
         if !problems.is_empty() {
             return Err(Message {
                 text: format!("“{}” was not started:", node.name),

@@ -73,7 +73,7 @@ pub async fn deploy_local(
     let facts = engine.facts().await?;
     // Probed before any change when a GPU node's image is here already,
     // else once it is pulled.
-    let gpu = gpu::judge(engine, &facts, &nodes, cancel).await?;
+    let gpu = gpu::judge(engine, &facts, &nodes, &*reporter, cancel).await?;
     let needs = preflight::Needs {
         nodes: &nodes,
         load_bytes: 0,

@@ -134,6 +134,7 @@ pub(crate) async fn judge(
     engine: &Engine,
     facts: &EngineFacts,
     nodes: &[Node],
+    reporter: &dyn Reporter,
     cancel: &Cancel,
 ) -> Result<Option<GpuReadiness>, InstallError> {
     if !nodes.iter().any(|n| n.gpu) {
@@ -153,6 +154,9 @@ pub(crate) async fn judge(
             None => return Ok(None),
         },
     };
+    reporter.report(Event::Note {
+        message: "Checking the GPU with a test container".to_owned(),
+    });
     let readiness = match readiness(engine, facts, &image, cancel).await {
         Ok(readiness) => readiness,
         Err(EngineError::Cancelled) => return Err(InstallError::Cancelled),
@@ -191,7 +195,14 @@ pub async fn gpu_readiness(
     nodes: &[Node],
     cancel: &Cancel,
 ) -> Result<Option<GpuReadiness>, InstallError> {
-    judge(engine, &engine.facts().await?, nodes, cancel).await
+    judge(
+        engine,
+        &engine.facts().await?,
+        nodes,
+        &crate::progress::Silent,
+        cancel,
+    )
+    .await
 }
 
 /// Has `nodes` ask for their GPU the way the probe ran one (through the
@@ -228,7 +239,7 @@ pub(crate) async fn judge_loaded(
     cancel: &Cancel,
 ) -> Result<Option<GpuReadiness>, InstallError> {
     let plain: Vec<Node> = nodes.iter().map(|s| s.node.clone()).collect();
-    let readiness = judge(engine, facts, &plain, cancel).await?;
+    let readiness = judge(engine, facts, &plain, reporter, cancel).await?;
     ask_as(nodes, readiness.as_ref());
     if !start {
         warn(readiness.as_ref(), &plain, reporter);

@@ -145,7 +145,7 @@ pub async fn start(
     cancel: &Cancel,
 ) -> Result<(), InstallError> {
     let plain: Vec<_> = nodes.iter().map(|n| n.node.clone()).collect();
-    let problems = super::preflight::start_problems(engine, dir, &plain, cancel).await?;
+    let problems = super::preflight::start_problems(engine, dir, &plain, reporter, cancel).await?;
     if !problems.is_empty() {
         return Err(InstallError::Preflight { problems });
     }

@@ -156,7 +156,7 @@ pub async fn install_package(
     let plain: Vec<_> = nodes.iter().map(|s| s.node.clone()).collect();
     // The GPU is probed before any change when the engine has a GPU node's
     // image already, else once the images are loaded.
-    let gpu = gpu::judge(engine, &facts, &plain, cancel).await?;
+    let gpu = gpu::judge(engine, &facts, &plain, &*reporter, cancel).await?;
     gpu::ask_as(&mut nodes, gpu.as_ref());
     let needs = preflight::Needs {
         nodes: &plain,

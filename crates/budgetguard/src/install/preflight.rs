@@ -173,12 +173,13 @@ pub async fn start_problems(
     engine: &Engine,
     dir: &InstallDir,
     nodes: &[Node],
+    reporter: &dyn crate::progress::Reporter,
     cancel: &Cancel,
 ) -> Result<Vec<Problem>, InstallError> {
     let facts = engine.facts().await?;
     let mut problems = Vec::new();
     credentials(dir, nodes, &mut problems);
-    let readiness = gpu::judge(engine, &facts, nodes, cancel).await?;
+    let readiness = gpu::judge(engine, &facts, nodes, reporter, cancel).await?;
     gpu_problems(readiness.as_ref(), nodes, &mut problems);
     ports(engine, nodes, &mut problems).await;
     Ok(problems)
