@@ -468,6 +468,28 @@ mod tests {
     }
 
     #[test]
+    fn credentials_go_over_plain_http_only_to_this_machine() {
+        let plain = |url: &str| plain_http_host(&reqwest::Url::parse(url).unwrap());
+        assert_eq!(plain("http://127.0.0.1:5000/token"), None);
+        assert_eq!(plain("http://localhost/token"), None);
+        assert_eq!(plain("http://[::1]:8080/token"), None);
+        assert_eq!(plain("https://auth.example/token"), None);
+        assert_eq!(plain("https://10.0.0.1:5000/v2/"), None);
+        assert_eq!(
+            plain("http://auth.example/token?secret=x"),
+            Some("auth.example".into())
+        );
+        assert_eq!(
+            plain("http://192.0.2.2:8080/v2/"),
+            Some("192.0.2.2:8080".into())
+        );
+        assert_eq!(
+            plain("http://localhost.example.com/"),
+            Some("localhost.example.com".into())
+        );
+    }
+
+    #[test]
     fn backoff_doubles_up_to_its_cap() {
         let options = ClientOptions::default();
         assert_eq!(options.backoff_after(0), Duration::from_secs(1));
