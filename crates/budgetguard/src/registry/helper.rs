@@ -62,13 +62,13 @@ pub enum HelperFault {
     #[error("it did not answer within {} s and was stopped", .0.as_secs_f32())]
     TimedOut(Duration),
     /// It printed more than an answer can be, and was stopped.
-    #[error("it printed more than {} bytes and was stopped", MAX_OUTPUT)]
+    #[error("it printed more than {} MiB and was stopped", MAX_OUTPUT >> 20)]
     TooLong,
     /// Its answer is not JSON.
     #[error("its answer is not JSON")]
     NotJson,
     /// Its answer is JSON but not the object Docker expects.
-    #[error("its answer is not the JSON object Docker expects (`Username` and `Secret` strings)")]
+    #[error("its answer is not the JSON object Docker expects, with `Username` and `Secret` strings")]
     WrongShape,
     /// The lookup it ran for was cancelled, and it was stopped.
     #[error("it was stopped: the lookup was cancelled")]
