@@ -68,7 +68,9 @@ pub enum HelperFault {
     #[error("its answer is not JSON")]
     NotJson,
     /// Its answer is JSON but not the object Docker expects.
-    #[error("its answer is not the JSON object Docker expects, with `Username` and `Secret` strings")]
+    #[error(
+        "its answer is not the JSON object Docker expects, with `Username` and `Secret` strings"
+    )]
     WrongShape,
     /// The lookup it ran for was cancelled, and it was stopped.
     #[error("it was stopped: the lookup was cancelled")]
