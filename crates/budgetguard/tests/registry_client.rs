@@ -10,11 +10,14 @@ use std::time::Duration;
 use budgetguard::progress::{Event, Reporter, Step};
 use budgetguard::reference::Reference;
 use budgetguard::registry::{
-    ClientOptions, Platform, RegistryAuth, RegistryClient, RegistryError, Resolved,
+    ClientOptions, CredentialError, HelperFault, Platform, RegistryAuth, RegistryClient,
+    RegistryError, Resolved,
 };
 use sha2::{Digest, Sha256};
 use testkit::engines::run;
 use testkit::images::Layer;
+use testkit::plain_http::{non_loopback_ip, Endpoint};
+use testkit::process::{hanging_script, wait_ended};
 use testkit::registry::{no_registry, PushLayer, PushedImage, TestRegistry};
 use testkit::token_auth::TokenFront;
 
@@ -25,6 +28,8 @@ testkit::tests![
     bearer_token_registries_issue_tokens_for_passwords_and_identity_tokens,
     a_multi_platform_index_resolves_to_the_platform_asked_for,
     unknown_tags_missing_blobs_and_unreachable_registries_each_have_their_message,
+    helpers_answering_garbage_hanging_or_flooding_are_stopped_and_never_quoted,
+    plain_http_token_services_and_redirects_get_no_credential,
 ];
 
 /// How long one test may take.
@@ -299,23 +304,193 @@ fn credential_helpers_are_asked_as_docker_asks_them() {
         assert!(message.contains("docker-credential-absent"), "{message}");
         assert!(message.contains("not installed"), "{message}");
 
-        // A helper that fails: named, with what it said.
+        // A helper that fails: named, with how it failed but never what it
+        // printed (it may be the secret).
         let (dir, auth) = docker_config(r#"{"credsStore":"failing"}"#);
-        let script = dir.path().join("docker-credential-failing");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\necho 'keychain is locked' >&2\nexit 3\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_script(
+            dir.path(),
+            "failing",
+            &format!("echo '{SECRET}'\necho 'keychain is locked: {SECRET}' >&2\nexit 3"),
+        );
         let message = client(auth)
             .resolve(&reference, &Platform::default())
             .await
             .unwrap_err()
             .to_string();
         assert!(message.contains("docker-credential-failing"), "{message}");
-        assert!(message.contains("keychain is locked"), "{message}");
+        assert!(message.contains("exited with status 3"), "{message}");
+        assert!(!message.contains(SECRET), "{message}");
+        assert!(!message.contains("keychain"), "{message}");
+    });
+}
+
+/// A secret planted in helpers' output: it must show nowhere.
+const SECRET: &str = "planted-secret-4711";
+
+/// Writes `docker-credential-<name>` into `dir`, a shell script of `body`.
+fn write_script(dir: &Path, name: &str, body: &str) {
+    let path = dir.join(format!("docker-credential-{name}"));
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The helper fault of a login lookup of `auth` for example.com.
+async fn helper_fault(auth: &RegistryAuth) -> HelperFault {
+    match auth.login("example.com").await {
+        Err(CredentialError::HelperFailed { fault, .. }) => fault,
+        other => panic!("a helper failure, not {other:?}"),
+    }
+}
+
+fn helpers_answering_garbage_hanging_or_flooding_are_stopped_and_never_quoted() {
+    run(LIMIT, async {
+        // Invalid JSON holding the secret.
+        let (dir, auth) = docker_config(r#"{"credsStore":"garbage"}"#);
+        write_script(
+            dir.path(),
+            "garbage",
+            &format!("printf '%s' '{{\"Username\":\"u\",\"Secret\":\"{SECRET}'"),
+        );
+        let fault = helper_fault(&auth).await;
+        assert_eq!(fault, HelperFault::NotJson);
+        let message = auth.login("example.com").await.unwrap_err().to_string();
+        assert!(message.contains("docker-credential-garbage"), "{message}");
+        assert!(message.contains("not JSON"), "{message}");
+        assert!(!message.contains(SECRET), "{message}");
+
+        // A number where a string belongs: that number may be the secret.
+        let (dir, auth) = docker_config(r#"{"credsStore":"number"}"#);
+        write_script(
+            dir.path(),
+            "number",
+            "printf '%s' '{\"Username\":\"u\",\"Secret\":987654321987}'",
+        );
+        assert_eq!(helper_fault(&auth).await, HelperFault::WrongShape);
+        let message = auth.login("example.com").await.unwrap_err().to_string();
+        assert!(!message.contains("987654321987"), "{message}");
+
+        // More than 1 MiB, without end: stopped at the limit.
+        let (dir, auth) = docker_config(r#"{"credsStore":"flood"}"#);
+        write_script(dir.path(), "flood", &format!("yes '{SECRET}'"));
+        let started = std::time::Instant::now();
+        assert_eq!(helper_fault(&auth).await, HelperFault::TooLong);
+        assert!(started.elapsed() < Duration::from_secs(10));
+
+        // 1 MiB and a byte, then an exit: too long all the same.
+        let (dir, auth) = docker_config(r#"{"credsStore":"long"}"#);
+        write_script(dir.path(), "long", "head -c 1048577 /dev/zero");
+        assert_eq!(helper_fault(&auth).await, HelperFault::TooLong);
+
+        // Hanging: stopped at its time limit with its child, and reaped.
+        let (dir, mut auth) = docker_config(r#"{"credsStore":"hanging"}"#);
+        auth.helper_time_limit = Duration::from_secs(1);
+        write_script(
+            dir.path(),
+            "hanging",
+            &hanging_script(&dir.path().join("pids")),
+        );
+        let started = std::time::Instant::now();
+        let fault = helper_fault(&auth).await;
+        let took = started.elapsed();
+        assert_eq!(fault, HelperFault::TimedOut(Duration::from_secs(1)));
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+        let pids = wait_ended(&dir.path().join("pids"), 2, Duration::from_secs(5));
+        assert!(
+            !Path::new(&format!("/proc/{}", pids[0])).exists(),
+            "the helper was reaped"
+        );
+
+        // A lookup given up (its future dropped, as when a GUI request ends):
+        // its helper goes at once, not at the time limit.
+        let (dir, auth) = docker_config(r#"{"credsStore":"hanging"}"#);
+        write_script(
+            dir.path(),
+            "hanging",
+            &hanging_script(&dir.path().join("pids")),
+        );
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(500), auth.login("example.com")).await;
+        assert!(gave_up.is_err(), "the helper hangs");
+        wait_ended(&dir.path().join("pids"), 2, Duration::from_secs(5));
+    });
+}
+
+fn plain_http_token_services_and_redirects_get_no_credential() {
+    run(LIMIT, async {
+        let ip = non_loopback_ip();
+        // A token service on plain HTTP on another machine.
+        let trap = Endpoint::start(ip, "200 OK", &[]);
+        let realm = format!(
+            "Bearer realm=\"http://{}/token\",service=\"x\"",
+            trap.host()
+        );
+        let registry = Endpoint::start(
+            "127.0.0.1".parse().unwrap(),
+            "401 Unauthorized",
+            &[("WWW-Authenticate", &realm)],
+        );
+        let (_dir, auth) = docker_config(&format!(
+            r#"{{"auths":{{"{}":{{"auth":"dGVjaG9wczpzM2NyZXQ="}}}}}}"#,
+            registry.host()
+        ));
+        let reference = Reference::parse(&format!("{}/team/app:1", registry.host())).unwrap();
+        let error = client(auth)
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, RegistryError::PlainHttp { .. }),
+            "{message}"
+        );
+        assert!(
+            message.starts_with(&format!(
+                "the token service of {} is plain HTTP on {}: refused",
+                registry.host(),
+                trap.host()
+            )),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
+        assert_eq!(trap.requests().len(), 0, "the token service was asked");
+
+        // A registry with a login on file that redirects to plain HTTP on
+        // another machine: not followed.
+        let trap = Endpoint::start(ip, "200 OK", &[]);
+        let location = format!("http://{}/v2/team/app/manifests/1", trap.host());
+        let redirecting = Endpoint::start(
+            "127.0.0.1".parse().unwrap(),
+            "307 Temporary Redirect",
+            &[("Location", &location)],
+        );
+        let (_dir, auth) = docker_config(&format!(
+            r#"{{"auths":{{"{}":{{"auth":"dGVjaG9wczpzM2NyZXQ="}}}}}}"#,
+            redirecting.host()
+        ));
+        let reference = Reference::parse(&format!("{}/team/app:1", redirecting.host())).unwrap();
+        let error = client(auth)
+            .resolve(&reference, &Platform::default())
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, RegistryError::PlainHttp { .. }),
+            "{message}"
+        );
+        assert!(
+            message.starts_with(&format!(
+                "a redirect of {} is plain HTTP on {}: refused",
+                redirecting.host(),
+                trap.host()
+            )),
+            "{message}"
+        );
+        assert_eq!(redirecting.requests().len(), 1);
+        assert_eq!(trap.requests().len(), 0, "the redirect was followed");
     });
 }
 

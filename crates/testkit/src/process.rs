@@ -77,3 +77,42 @@ fn sample(proc_dir: &Path) -> Option<(u64, u64)> {
         field(&io, "write_bytes:")?,
     ))
 }
+
+/// A shell script's body that hangs: it notes its pid and that of its
+/// child (a `sleep 600`) in the file `pids`, one a line, and waits.
+pub fn hanging_script(pids: &Path) -> String {
+    let pids = pids.display();
+    format!("echo $$ >> '{pids}'\nsleep 600 &\necho $! >> '{pids}'\nwait")
+}
+
+/// Waits until every process listed in the file `pids` (one pid a line, as
+/// [`hanging_script`] writes) has ended, and returns them; fails if there
+/// are not `count`, or one still runs after `within`. A zombie left to
+/// init counts as ended.
+pub fn wait_ended(pids: &Path, count: usize, within: Duration) -> Vec<u32> {
+    let listed: Vec<u32> = std::fs::read_to_string(pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect();
+    assert_eq!(
+        listed.len(),
+        count,
+        "pids in {}: {listed:?}",
+        pids.display()
+    );
+    let running = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.trim_start().chars().next())
+                != Some('Z')
+        })
+    };
+    let deadline = Instant::now() + within;
+    while listed.iter().any(running) {
+        assert!(Instant::now() < deadline, "{listed:?} still run");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    listed
+}

@@ -11,11 +11,14 @@ use std::time::Duration;
 use budgetguard::package::estimate::OVERHEAD;
 use budgetguard::package::Package;
 use budgetguard::progress::Silent;
+use budgetguard::registry::RegistryAuth;
 use budgetguard::size::human;
 use budgetguard::Cancel;
 use testkit::engines;
 use testkit::http_faults::{Fault, FaultProxy};
 use testkit::images::{self, ImageSpec, Layer};
+use testkit::plain_http::Endpoint;
+use testkit::process::{hanging_script, wait_ended};
 use testkit::registry::{no_registry, PushLayer, TestRegistry};
 
 use crate::support::{self, files_in, options, run, Browser, Server};
@@ -23,6 +26,7 @@ use crate::support::{self, files_in, options, run, Browser, Server};
 testkit::tests![
     packages_from_a_registry_without_docker,
     an_update_of_dockers_images_leaves_out_what_the_old_package_holds,
+    a_hanging_credential_helper_never_outlives_its_request,
 ];
 
 /// The value of the input with this CSS selector.
@@ -416,5 +420,77 @@ fn an_update_of_dockers_images_leaves_out_what_the_old_package_holds() {
             .ends_with(&format!("{} left out", human(left_out))));
         browser.quit().await;
         server.stop().await;
+    });
+}
+
+/// The estimate of `App` read from its registry, asked of a new GUI whose
+/// logins come from the hanging credential helper in `home`, stopped
+/// after `time_limit`; returns the answer's body and how long it took.
+async fn estimate_with_hanging_helper(home: &Path, time_limit: Duration) -> (String, Duration) {
+    // A registry that asks for a login.
+    let registry = Endpoint::start(
+        "127.0.0.1".parse().unwrap(),
+        "401 Unauthorized",
+        &[("WWW-Authenticate", "Basic realm=\"testkit\"")],
+    );
+    let helper = home.join("docker-credential-hanging");
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\n{}\n", hanging_script(&home.join("pids"))),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(home.join("config.json"), r#"{"credsStore":"hanging"}"#).unwrap();
+    let catalog = support::catalog(
+        home,
+        &[("App", &format!("{}/team/app:1", registry.host()), 9321)],
+    );
+    let mut options = options(catalog, None, home);
+    let mut path = home.as_os_str().to_owned();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    options.auth = RegistryAuth {
+        docker_config: Some(home.join("config.json")),
+        helper_path: Some(path),
+        helper_time_limit: time_limit,
+        ..RegistryAuth::default()
+    };
+    let server = Server::start(options).await;
+    let form = serde_json::json!({
+        "nodes": ["App"],
+        "output": home.join("p.zip"),
+        "compression": "none",
+        "from_registry": true,
+    });
+    let started = std::time::Instant::now();
+    let reply = server
+        .post("/api/package/estimate", &form.to_string())
+        .await;
+    let took = started.elapsed();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    server.stop().await;
+    (reply.body, took)
+}
+
+fn a_hanging_credential_helper_never_outlives_its_request() {
+    run(Duration::from_secs(120), async {
+        // Stopped at its time limit, with its child: the estimate says so.
+        let home = tempfile::tempdir().unwrap();
+        let (body, took) = estimate_with_hanging_helper(home.path(), Duration::from_secs(1)).await;
+        assert!(
+            body.contains("docker-credential-hanging")
+                && body.contains("did not answer within 1 s and was stopped"),
+            "{body}"
+        );
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        wait_ended(&home.path().join("pids"), 2, Duration::from_secs(5));
+
+        // With its 30 s: the estimate gives up first (20 s), and the helper
+        // goes with the request.
+        let home = tempfile::tempdir().unwrap();
+        let (body, _) = estimate_with_hanging_helper(home.path(), Duration::from_secs(30)).await;
+        assert!(body.contains("did not answer within 20 s"), "{body}");
+        wait_ended(&home.path().join("pids"), 2, Duration::from_secs(5));
     });
 }

@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 use testkit::engines::{self, TestEngine};
 use testkit::http_faults::{Fault, FaultProxy};
 use testkit::images::{ImageGuard, Layer};
+use testkit::plain_http::Endpoint;
+use testkit::process::{hanging_script, wait_ended};
 use testkit::registry::{no_registry, PushLayer, PushedImage, TestRegistry};
 use testkit::token_auth::TokenFront;
 
@@ -22,6 +24,7 @@ testkit::tests![
     registry_failures_each_have_their_message,
     update_packages_leave_out_what_the_base_holds,
     packages_are_reproducible,
+    credential_helpers_never_show_their_output_and_never_hang,
 ];
 
 /// An engine address where nothing answers: `--from-registry` needs none.
@@ -566,4 +569,143 @@ fn packages_are_reproducible() {
         "{}",
         bad.stderr
     );
+}
+
+/// A secret planted in a credential helper's output: it must show nowhere.
+const SECRET: &str = "planted-secret-4711";
+
+/// `create --from-registry` of an image on a registry that asks for a
+/// login (a stub answering 401), whose login comes from the credential
+/// helper `body` (a shell script) in `<home>/helpers`.
+fn create_with_helper(home: &Path, registry: &Endpoint, body: &str, extra: &[&str]) -> Run {
+    let helpers = home.join("helpers");
+    std::fs::create_dir_all(&helpers).unwrap();
+    let script = helpers.join("docker-credential-planted");
+    std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(home.join("docker")).unwrap();
+    std::fs::write(
+        home.join("docker/config.json"),
+        r#"{"credsStore":"planted"}"#,
+    )
+    .unwrap();
+    let catalog = write_catalog(
+        home,
+        &[("App", &format!("{}/team/app:1", registry.host()), 9142)],
+    );
+    let mut path = helpers.into_os_string();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let mut command = bin(home, Some(NO_ENGINE));
+    command
+        .env("PATH", path)
+        .env("BUDGETGUARD_TEST_HELPER_TIME_LIMIT", "1")
+        .args([
+            "create-install-package",
+            "--from-registry",
+            "--nodes",
+            "App",
+        ])
+        .arg("--output")
+        .arg(home.join("never.zip"))
+        .arg("--catalog")
+        .arg(catalog)
+        .args(extra);
+    run(&mut command)
+}
+
+/// Every file under a `logs` folder below `dir`, read whole.
+fn logs_under(dir: &Path) -> String {
+    let mut text = String::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return text;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            text.push_str(&logs_under(&path));
+        } else if path.components().any(|c| c.as_os_str() == "logs") {
+            text.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    text
+}
+
+fn credential_helpers_never_show_their_output_and_never_hang() {
+    let registry = Endpoint::start(
+        "127.0.0.1".parse().unwrap(),
+        "401 Unauthorized",
+        &[("WWW-Authenticate", "Basic realm=\"testkit\"")],
+    );
+    let home = tempfile::tempdir().unwrap();
+
+    // Failing with the secret on stdout and stderr; with -vv, as text and
+    // as JSON: named with how it failed, its output nowhere.
+    let failing = format!("echo '{SECRET}'\necho 'locked: {SECRET}' >&2\nexit 3");
+    for extra in [&["-vv"][..], &["-vv", "--json"][..]] {
+        let failed = create_with_helper(home.path(), &registry, &failing, extra);
+        assert_eq!(failed.code, 1, "{}", failed.stderr);
+        let shown = if extra.contains(&"--json") {
+            failed.json()["error"].as_str().unwrap().to_owned()
+        } else {
+            failed.stderr.clone()
+        };
+        assert!(
+            shown.contains(
+                "the credential helper `docker-credential-planted` failed for 127.0.0.1:"
+            ) && shown.contains("(it exited with status 3)"),
+            "{shown}"
+        );
+        assert!(!failed.stdout.contains(SECRET), "{}", failed.stdout);
+        assert!(!failed.stderr.contains(SECRET), "{}", failed.stderr);
+    }
+    // Answering invalid JSON, and a number for the secret.
+    for (answer, fault) in [
+        (
+            format!(r#"{{"Username":"u","Secret":"{SECRET}"#),
+            "(its answer is not JSON)",
+        ),
+        (
+            r#"{"Username":"u","Secret":4711}"#.to_owned(),
+            "(its answer is not the JSON object Docker expects",
+        ),
+    ] {
+        let body = format!("printf '%s' '{answer}'");
+        let failed = create_with_helper(home.path(), &registry, &body, &["-vv", "--json"]);
+        assert_eq!(failed.code, 1, "{}", failed.stderr);
+        let error = failed.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains(fault), "{error}");
+        for output in [&failed.stdout, &failed.stderr] {
+            assert!(
+                !output.contains(SECRET) && !output.contains("4711"),
+                "{output}"
+            );
+        }
+    }
+    let logs = logs_under(&home.path().join("data"));
+    assert!(
+        logs.contains("docker-credential-planted"),
+        "the log has the errors: {logs}"
+    );
+    assert!(!logs.contains(SECRET) && !logs.contains("4711"), "{logs}");
+
+    // Hanging (with a child of its own): stopped at its time limit (1 s
+    // here), with its child, and the run ends.
+    let pids = home.path().join("pids");
+    let hanging = hanging_script(&pids);
+    let started = std::time::Instant::now();
+    let failed = create_with_helper(home.path(), &registry, &hanging, &[]);
+    let took = started.elapsed();
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .contains("(it did not answer within 1 s and was stopped)"),
+        "{}",
+        failed.stderr
+    );
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    wait_ended(&pids, 2, std::time::Duration::from_secs(5));
+    assert!(registry.requests().len() >= 4);
 }

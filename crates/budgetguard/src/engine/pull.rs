@@ -65,14 +65,9 @@ impl Engine {
             .from_image(&parsed.familiar_name())
             .tag(parsed.manifest_reference())
             .build();
-        // A credential helper is a program: look the login up off the runtime.
-        let credentials = {
-            let (auth, parsed) = (auth.clone(), parsed.clone());
-            tokio::task::spawn_blocking(move || docker_credentials(&auth, &parsed))
-                .await
-                .map_err(|e| failed(format!("the login lookup stopped: {e}")))?
-                .map_err(|e| failed(crate::error_text(&e)))?
-        };
+        let credentials = docker_credentials(auth, &parsed)
+            .await
+            .map_err(|e| failed(crate::error_text(&e)))?;
         // Which kind of login is used, never its value.
         tracing::info!(
             image = reference,

@@ -9,8 +9,8 @@ pub use crate::registry::RegistryAuth;
 use crate::registry::{Credential, CredentialError, DOCKER_HUB_KEY};
 
 /// The credentials the engine needs to pull `reference`, if any are known.
-/// May run a credential helper: call it where blocking is allowed.
-pub(crate) fn docker_credentials(
+/// May run a credential helper, stopped if the future is dropped.
+pub(crate) async fn docker_credentials(
     auth: &RegistryAuth,
     reference: &Reference,
 ) -> Result<Option<DockerCredentials>, CredentialError> {
@@ -21,7 +21,8 @@ pub(crate) fn docker_credentials(
         registry.to_owned()
     });
     Ok(auth
-        .login_for(registry)?
+        .login(registry)
+        .await?
         .map(|credential| match credential {
             Credential::Password { username, password } => DockerCredentials {
                 username: Some(username),
@@ -41,19 +42,19 @@ pub(crate) fn docker_credentials(
 mod tests {
     use super::*;
 
-    #[test]
-    fn logins_become_engine_credentials() {
+    #[tokio::test]
+    async fn logins_become_engine_credentials() {
         let auth = RegistryAuth {
             ngc_api_key: Some("nvapi-test".into()),
             ..RegistryAuth::default()
         };
         let nvcr = Reference::parse("nvcr.io/nim/x:1").unwrap();
-        let creds = docker_credentials(&auth, &nvcr).unwrap().unwrap();
+        let creds = docker_credentials(&auth, &nvcr).await.unwrap().unwrap();
         assert_eq!(creds.username.as_deref(), Some("$oauthtoken"));
         assert_eq!(creds.password.as_deref(), Some("nvapi-test"));
         assert_eq!(creds.serveraddress.as_deref(), Some("nvcr.io"));
         let other = Reference::parse("example.com/x:1").unwrap();
-        assert!(docker_credentials(&auth, &other).unwrap().is_none());
+        assert!(docker_credentials(&auth, &other).await.unwrap().is_none());
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
@@ -67,7 +68,7 @@ mod tests {
             ..RegistryAuth::default()
         };
         let hub = Reference::parse("demo:1").unwrap();
-        let creds = docker_credentials(&auth, &hub).unwrap().unwrap();
+        let creds = docker_credentials(&auth, &hub).await.unwrap().unwrap();
         assert_eq!(creds.identitytoken.as_deref(), Some("refresh"));
         assert_eq!(creds.serveraddress.as_deref(), Some(DOCKER_HUB_KEY));
     }

@@ -8,12 +8,14 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::helper;
+use super::helper::{self, HelperFault};
 use crate::reference::DOCKER_HUB;
+use crate::Cancel;
 
 /// The user name NGC's registry takes with an API key as password.
 pub const NGC_USER: &str = "$oauthtoken";
@@ -23,6 +25,13 @@ pub const NGC_REGISTRY: &str = "nvcr.io";
 
 /// The key Docker files Docker Hub logins under.
 pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+
+/// How long a credential helper may run before it is stopped.
+pub const HELPER_TIME_LIMIT: Duration = Duration::from_secs(30);
+
+/// Shortens [`HELPER_TIME_LIMIT`] in [`RegistryAuth::new`], in seconds: for
+/// tests only.
+pub const HELPER_TIME_LIMIT_VARIABLE: &str = "BUDGETGUARD_TEST_HELPER_TIME_LIMIT";
 
 /// A login for one registry. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -82,20 +91,21 @@ pub enum CredentialError {
         /// The Docker configuration naming it.
         path: PathBuf,
     },
-    /// The credential helper ran and failed.
-    #[error("the credential helper `{helper}` failed for {registry} ({detail}); check it works (`echo {registry} | {helper} get`) or run `docker login {registry}` again")]
+    /// The credential helper ran and failed; what it printed is never
+    /// shown (it may be a secret).
+    #[error("the credential helper `{helper}` failed for {registry} ({fault}); check it works (`echo {registry} | {helper} get`) or run `docker login {registry}` again")]
     HelperFailed {
         /// The helper's program name.
         helper: String,
         /// The registry.
         registry: String,
-        /// What it said.
-        detail: String,
+        /// How it failed.
+        fault: HelperFault,
     },
 }
 
 /// Where registry logins come from. `Debug` never shows the NGC key.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct RegistryAuth {
     /// The NGC API key, used as the password of user `$oauthtoken` on nvcr.io.
     pub ngc_api_key: Option<String>,
@@ -104,6 +114,21 @@ pub struct RegistryAuth {
     /// The folders searched for `docker-credential-*` helpers, as in `PATH`;
     /// `None` searches this process's `PATH`.
     pub helper_path: Option<OsString>,
+    /// How long a credential helper may run before it is stopped.
+    pub helper_time_limit: Duration,
+}
+
+impl Default for RegistryAuth {
+    /// No NGC key, no Docker configuration, helpers on `PATH` with
+    /// [`HELPER_TIME_LIMIT`].
+    fn default() -> Self {
+        Self {
+            ngc_api_key: None,
+            docker_config: None,
+            helper_path: None,
+            helper_time_limit: HELPER_TIME_LIMIT,
+        }
+    }
 }
 
 impl std::fmt::Debug for RegistryAuth {
@@ -115,6 +140,7 @@ impl std::fmt::Debug for RegistryAuth {
             )
             .field("docker_config", &self.docker_config)
             .field("helper_path", &self.helper_path)
+            .field("helper_time_limit", &self.helper_time_limit)
             .finish()
     }
 }
@@ -142,23 +168,47 @@ struct AuthEntry {
 impl RegistryAuth {
     /// The NGC key given (from the environment or the credentials store) and
     /// the Docker configuration at `$DOCKER_CONFIG/config.json` or
-    /// `~/.docker/config.json`; helpers are searched on `PATH`.
+    /// `~/.docker/config.json`; helpers are searched on `PATH`, and stopped
+    /// after [`HELPER_TIME_LIMIT`] (or [`HELPER_TIME_LIMIT_VARIABLE`]'s
+    /// seconds).
     pub fn new(ngc_api_key: Option<String>) -> Self {
         let docker_config = std::env::var_os("DOCKER_CONFIG")
             .map(PathBuf::from)
             .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().join(".docker")))
             .map(|dir| dir.join("config.json"));
+        let helper_time_limit = std::env::var(HELPER_TIME_LIMIT_VARIABLE)
+            .ok()
+            .and_then(|seconds| seconds.trim().parse().ok())
+            .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+            .unwrap_or(HELPER_TIME_LIMIT);
         Self {
             ngc_api_key,
             docker_config,
             helper_path: None,
+            helper_time_limit,
+        }
+    }
+
+    /// [`Self::login_for`] on a blocking thread; dropping the future cancels
+    /// the lookup, and stops a credential helper it runs.
+    pub async fn login(&self, registry: &str) -> Result<Option<Credential>, CredentialError> {
+        let cancel = Cancel::new();
+        let _stop_on_drop = cancel.clone().drop_guard();
+        let (auth, registry) = (self.clone(), registry.to_owned());
+        match tokio::task::spawn_blocking(move || auth.login_for(&registry, &cancel)).await {
+            Ok(login) => login,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     }
 
     /// The login for `registry` (a host as in [`crate::reference::Reference::registry`]),
-    /// or `None` to go anonymous. May run a credential helper: call it where
-    /// blocking is allowed.
-    pub fn login_for(&self, registry: &str) -> Result<Option<Credential>, CredentialError> {
+    /// or `None` to go anonymous. May run a credential helper, which
+    /// `cancel` stops: call it where blocking is allowed.
+    pub fn login_for(
+        &self,
+        registry: &str,
+        cancel: &Cancel,
+    ) -> Result<Option<Credential>, CredentialError> {
         if registry == NGC_REGISTRY {
             if let Some(key) = &self.ngc_api_key {
                 return Ok(Some(Credential::Password {
@@ -193,20 +243,25 @@ impl RegistryAuth {
             .or(config.creds_store.as_ref())
             .filter(|name| !name.is_empty());
         if let Some(name) = helper {
-            let found = helper::get(name, key, registry, self.helper_path.as_deref()).map_err(
-                |e| match e {
-                    helper::Failure::Missing(helper) => CredentialError::HelperMissing {
-                        helper,
-                        registry: registry.to_owned(),
-                        path: path.clone(),
-                    },
-                    helper::Failure::Failed { helper, detail } => CredentialError::HelperFailed {
-                        helper,
-                        registry: registry.to_owned(),
-                        detail,
-                    },
+            let found = helper::get(
+                name,
+                key,
+                self.helper_path.as_deref(),
+                self.helper_time_limit,
+                cancel,
+            )
+            .map_err(|e| match e {
+                helper::Failure::Missing(helper) => CredentialError::HelperMissing {
+                    helper,
+                    registry: registry.to_owned(),
+                    path: path.clone(),
                 },
-            )?;
+                helper::Failure::Failed { helper, fault } => CredentialError::HelperFailed {
+                    helper,
+                    registry: registry.to_owned(),
+                    fault,
+                },
+            })?;
             if found.is_some() {
                 return Ok(found);
             }
@@ -294,9 +349,9 @@ mod tests {
         let path = dir.path().join("config.json");
         std::fs::write(&path, json).unwrap();
         let auth = RegistryAuth {
-            ngc_api_key: None,
             docker_config: Some(path),
             helper_path: Some(dir.path().as_os_str().to_owned()),
+            ..RegistryAuth::default()
         };
         (dir, auth)
     }
@@ -313,10 +368,10 @@ mod tests {
         let (_dir, mut auth) = with_config(r#"{"auths":{"nvcr.io":{"auth":"dXNlcjpwYXNz"}}}"#);
         auth.ngc_api_key = Some("nvapi-test".into());
         assert_eq!(
-            auth.login_for("nvcr.io").unwrap(),
+            auth.login_for("nvcr.io", &Cancel::new()).unwrap(),
             password("$oauthtoken", "nvapi-test")
         );
-        assert_eq!(auth.login_for("example.com").unwrap(), None);
+        assert_eq!(auth.login_for("example.com", &Cancel::new()).unwrap(), None);
         let shown = format!("{auth:?}");
         assert!(!shown.contains("nvapi"), "{shown}");
     }
@@ -333,24 +388,33 @@ mod tests {
             }}"#,
         );
         assert_eq!(
-            auth.login_for("127.0.0.1:5000").unwrap(),
+            auth.login_for("127.0.0.1:5000", &Cancel::new()).unwrap(),
             password("user", "pass")
         );
         assert_eq!(
-            auth.login_for("other.example:444").unwrap(),
+            auth.login_for("other.example:444", &Cancel::new()).unwrap(),
             password("u", "p")
         );
         assert_eq!(
-            auth.login_for("docker.io").unwrap(),
+            auth.login_for("docker.io", &Cancel::new()).unwrap(),
             password("hub", "secret")
         );
         assert_eq!(
-            auth.login_for("oauth.example").unwrap(),
+            auth.login_for("oauth.example", &Cancel::new()).unwrap(),
             Some(Credential::IdentityToken("refresh-me".into()))
         );
-        assert_eq!(auth.login_for("empty.example").unwrap(), None);
-        assert_eq!(auth.login_for("unknown.example").unwrap(), None);
-        let shown = format!("{:?}", auth.login_for("127.0.0.1:5000").unwrap());
+        assert_eq!(
+            auth.login_for("empty.example", &Cancel::new()).unwrap(),
+            None
+        );
+        assert_eq!(
+            auth.login_for("unknown.example", &Cancel::new()).unwrap(),
+            None
+        );
+        let shown = format!(
+            "{:?}",
+            auth.login_for("127.0.0.1:5000", &Cancel::new()).unwrap()
+        );
         assert!(!shown.contains("\"pass\""), "{shown}");
     }
 
@@ -360,19 +424,25 @@ mod tests {
             docker_config: Some("/nonexistent/config.json".into()),
             ..RegistryAuth::default()
         };
-        assert_eq!(auth.login_for("example.com").unwrap(), None);
+        assert_eq!(auth.login_for("example.com", &Cancel::new()).unwrap(), None);
         let (_dir, auth) = with_config("{not json");
-        let message = auth.login_for("example.com").unwrap_err().to_string();
+        let message = auth
+            .login_for("example.com", &Cancel::new())
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("config.json"), "{message}");
         let (_dir, auth) = with_config(r#"{"auths":{"example.com":{"auth":"!!"}}}"#);
-        let message = auth.login_for("example.com").unwrap_err().to_string();
+        let message = auth
+            .login_for("example.com", &Cancel::new())
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("docker login example.com"), "{message}");
     }
 
     #[test]
     fn a_missing_helper_is_named_with_the_fix() {
         let (_dir, auth) = with_config(r#"{"credsStore":"nonexistent-helper"}"#);
-        let error = auth.login_for("example.com").unwrap_err();
+        let error = auth.login_for("example.com", &Cancel::new()).unwrap_err();
         assert!(
             matches!(&error, CredentialError::HelperMissing { helper, .. } if helper == "docker-credential-nonexistent-helper"),
             "{error}"

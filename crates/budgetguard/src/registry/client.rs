@@ -130,6 +130,7 @@ impl RegistryClient {
         install_tls_provider();
         let http = reqwest::Client::builder()
             .user_agent(concat!("budgetguard-techops/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::custom(follow_redirect))
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
             .build()
@@ -187,10 +188,10 @@ impl RegistryClient {
             if let Some(value) = authorization {
                 request = request.header(AUTHORIZATION, value);
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| unreachable(reference.registry(), &e))?;
+            let response = request.send().await.map_err(|e| {
+                refused_redirect(reference.registry(), &e)
+                    .unwrap_or_else(|| unreachable(reference.registry(), &e))
+            })?;
             let status = response.status();
             match status.as_u16() {
                 401 if !challenged => {
@@ -279,22 +280,20 @@ impl RegistryClient {
         }
     }
 
-    /// The login for `registry`, looked up once (a credential helper is a
-    /// program: it runs on a blocking thread).
+    /// The login for `registry`, looked up once.
     async fn login(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {
         let mut logins = self.inner.logins.lock().await;
         if let Some(login) = logins.get(registry) {
             return Ok(login.clone());
         }
-        let auth = self.inner.auth.clone();
-        let host = registry.to_owned();
-        let login = tokio::task::spawn_blocking(move || auth.login_for(&host))
-            .await
-            .map_err(|e| RegistryError::Setup(format!("the login lookup stopped: {e}")))??;
+        let login = self.inner.auth.login(registry).await?;
         logins.insert(registry.to_owned(), login.clone());
         Ok(login)
     }
 }
+
+/// The most redirects followed for one request.
+const MAX_REDIRECTS: usize = 10;
 
 /// The address of a registry's API: plain HTTP on loopback (as Docker
 /// allows there), HTTPS elsewhere; Docker Hub's API has a host of its own.
@@ -313,14 +312,68 @@ pub(super) fn base_url(registry: &str) -> String {
 /// Whether a registry host (with optional port) is this machine:
 /// `localhost`, `127.0.0.0/8` or `[::1]`.
 fn is_loopback(registry: &str) -> bool {
-    let host = match registry.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(rest),
-        None => registry.split(':').next().unwrap_or(registry),
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    reqwest::Url::parse(&format!("http://{registry}")).is_ok_and(|url| is_loopback_url(&url))
+}
+
+/// Whether `url`'s host is this machine.
+fn is_loopback_url(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The host (and port) of `url` when a login or token must not be sent
+/// there: plain HTTP to another machine. Credentials travel only over
+/// HTTPS, or to this machine.
+pub(super) fn plain_http_host(url: &reqwest::Url) -> Option<String> {
+    (url.scheme() != "https" && !is_loopback_url(url)).then(|| {
+        let host = url.host_str().unwrap_or_default();
+        match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    })
+}
+
+/// A redirect refused: to plain HTTP on another machine.
+#[derive(Debug)]
+struct PlainHttpRedirect(String);
+
+impl std::fmt::Display for PlainHttpRedirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a redirect to plain HTTP on {}", self.0)
+    }
+}
+
+impl std::error::Error for PlainHttpRedirect {}
+
+/// The client's redirect policy: at most [`MAX_REDIRECTS`], never to plain
+/// HTTP on another machine (the request may carry a token).
+fn follow_redirect(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    if let Some(host) = plain_http_host(attempt.url()) {
+        attempt.error(PlainHttpRedirect(host))
+    } else if attempt.previous().len() > MAX_REDIRECTS {
+        attempt.error("too many redirects")
+    } else {
+        attempt.follow()
+    }
+}
+
+/// The refusal of a request that `registry` redirected to plain HTTP on
+/// another machine, if that is why `error` happened.
+pub(super) fn refused_redirect(registry: &str, error: &reqwest::Error) -> Option<RegistryError> {
+    std::iter::successors(Some(error as &(dyn std::error::Error + 'static)), |e| {
+        e.source()
+    })
+    .find_map(|e| e.downcast_ref::<PlainHttpRedirect>())
+    .map(|refused| RegistryError::PlainHttp {
+        registry: registry.to_owned(),
+        what: "a redirect",
+        host: refused.0.clone(),
+    })
 }
 
 /// A request that got no answer, with what to check, told by the error's
@@ -411,6 +464,28 @@ mod tests {
         assert_eq!(
             base_url("localhost.example.com"),
             "https://localhost.example.com"
+        );
+    }
+
+    #[test]
+    fn credentials_go_over_plain_http_only_to_this_machine() {
+        let plain = |url: &str| plain_http_host(&reqwest::Url::parse(url).unwrap());
+        assert_eq!(plain("http://127.0.0.1:5000/token"), None);
+        assert_eq!(plain("http://localhost/token"), None);
+        assert_eq!(plain("http://[::1]:8080/token"), None);
+        assert_eq!(plain("https://auth.example/token"), None);
+        assert_eq!(plain("https://10.0.0.1:5000/v2/"), None);
+        assert_eq!(
+            plain("http://auth.example/token?secret=x"),
+            Some("auth.example".into())
+        );
+        assert_eq!(
+            plain("http://192.0.2.2:8080/v2/"),
+            Some("192.0.2.2:8080".into())
+        );
+        assert_eq!(
+            plain("http://localhost.example.com/"),
+            Some("localhost.example.com".into())
         );
     }
 

@@ -143,6 +143,18 @@ pub enum RegistryError {
         /// What failed.
         detail: String,
     },
+    /// The registry sent a request to plain HTTP on another machine (its
+    /// token service, a redirect): refused, as logins and tokens travel
+    /// only over HTTPS there.
+    #[error("{what} of {registry} is plain HTTP on {host}: refused, as logins and tokens go over HTTPS except to this machine; have the registry's owner serve it over HTTPS")]
+    PlainHttp {
+        /// The registry host.
+        registry: String,
+        /// What pointed there: `the token service`, `a redirect`.
+        what: &'static str,
+        /// The host (and port) refused.
+        host: String,
+    },
     /// The registry's login cannot be resolved.
     #[error(transparent)]
     Credentials(#[from] super::CredentialError),

@@ -6,7 +6,10 @@
 //! Logins are found as `docker pull` finds them ([`RegistryAuth`]); basic
 //! and bearer-token registries both work. Loopback registries are spoken to
 //! over plain HTTP, every other one over HTTPS (rustls, the system's CA
-//! certificates).
+//! certificates); a token service or a redirect on plain HTTP is refused
+//! unless it is on this machine too, so logins and tokens travel only over
+//! TLS. A credential helper's output is never shown, and it runs with a
+//! time limit and an output limit.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), budgetguard::registry::RegistryError> {
@@ -38,11 +41,15 @@ mod queue;
 mod resolve;
 mod token;
 
-pub use auth::{Credential, CredentialError, RegistryAuth, DOCKER_HUB_KEY, NGC_REGISTRY, NGC_USER};
+pub use auth::{
+    Credential, CredentialError, RegistryAuth, DOCKER_HUB_KEY, HELPER_TIME_LIMIT,
+    HELPER_TIME_LIMIT_VARIABLE, NGC_REGISTRY, NGC_USER,
+};
 pub use blob::BlobReader;
 pub use client::{install_tls_provider, ClientOptions, RegistryClient};
 pub(crate) use error::login_hint;
 pub use error::RegistryError;
+pub use helper::HelperFault;
 pub use manifest::{
     Descriptor, Platform, PlatformError, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
     OCI_MANIFEST,

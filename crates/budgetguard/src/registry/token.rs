@@ -9,7 +9,7 @@ use base64::Engine as _;
 use reqwest::header::HeaderValue;
 use serde::Deserialize;
 
-use super::client::read_limited;
+use super::client::{plain_http_host, read_limited, refused_redirect};
 use super::{Credential, RegistryError};
 
 /// The longest token answer read.
@@ -122,6 +122,13 @@ pub(super) async fn fetch_token(
     };
     let mut url = reqwest::Url::parse(request.realm)
         .map_err(|e| failed(format!("its address is not a URL: {e}")))?;
+    if let Some(host) = plain_http_host(&url) {
+        return Err(RegistryError::PlainHttp {
+            registry: request.registry.to_owned(),
+            what: "the token service",
+            host,
+        });
+    }
     let builder = match request.credential {
         Some(Credential::IdentityToken(token)) => {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
@@ -156,10 +163,9 @@ pub(super) async fn fetch_token(
             }
         }
     };
-    let response = builder
-        .send()
-        .await
-        .map_err(|e| failed(crate::error_text(&e)))?;
+    let response = builder.send().await.map_err(|e| {
+        refused_redirect(request.registry, &e).unwrap_or_else(|| failed(crate::error_text(&e)))
+    })?;
     let status = response.status().as_u16();
     if status == 401 || status == 403 {
         return Err(RegistryError::Unauthorized {
