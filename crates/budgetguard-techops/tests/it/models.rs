@@ -802,11 +802,15 @@ fn damaged_or_hostile_models_are_refused_and_change_nothing() {
     }
 }
 
+/// The GPU the probe container sees (granted by a proxy, its `nvidia-smi`
+/// the Demo's stand-in) is compared with the packaged profiles; the
+/// workstation's own `PATH` has no `nvidia-smi`, as in WSL2.
 fn the_preflight_says_when_the_models_do_not_fit_the_gpu() {
-    let (engine, demo, _copy, home, server, cache) = model_fixture("gpu-fit", 1 << 20);
+    let (engine, _demo, _copy, home, server, cache) = model_fixture("gpu-fit", 1 << 20);
+    let (gpu_image, _gpu_copy) = gpu_demo_copy(&engine, "gpu-fit-smi");
     let catalog = model_catalog(
         home.path(),
-        &demo,
+        &gpu_image,
         &cache,
         &[("Gpu Fit", free_port(), "base")],
     );
@@ -823,22 +827,11 @@ fn the_preflight_says_when_the_models_do_not_fit_the_gpu() {
         &["--profile", "demo-base-fp4"],
     )
     .success();
-    let fake = home.path().join("bin");
-    std::fs::create_dir_all(&fake).unwrap();
-    std::fs::write(
-        fake.join("nvidia-smi"),
-        "#!/bin/sh\necho 'NVIDIA RTX A6000'\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        fake.join("nvidia-smi"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+    let socket = engine.host.strip_prefix("unix://").expect("a unix socket");
+    let proxy = testkit::gpu_proxy::GpuProxy::start(Path::new(socket));
     let dir = home.path().join("install");
     let result = run(installer(home.path(), &engine, &dir)
-        .env("PATH", &path)
+        .env("DOCKER_HOST", proxy.host())
         .args(["install-package", "--package"])
         .arg(&package))
     .success();
@@ -848,7 +841,7 @@ fn the_preflight_says_when_the_models_do_not_fit_the_gpu() {
             .contains("hold profiles for NVIDIA GeForce RTX 5090")
             && result
                 .stderr
-                .contains("this workstation has NVIDIA RTX A6000"),
+                .contains(&format!("this workstation has {DEMO_GPU}")),
         "{}",
         result.stderr
     );
