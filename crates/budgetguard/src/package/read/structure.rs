@@ -11,7 +11,8 @@ use super::Package;
 use crate::package::error::{BaseProblem, CacheProblem, EntryProblem, ImageProblem, Structure};
 use crate::package::layout;
 use crate::package::manifest::{
-    Blob, Manifest, PackageBase, PackagedImage, FORMAT, FORMAT_VERSION, GZIP_LAYER,
+    Blob, Manifest, PackageBase, PackagedImage, FORMAT, FORMAT_VERSION, GZIP_LAYER, MAX_IMAGES,
+    MAX_ITEMS, MAX_NODES,
 };
 use crate::package::quote::is_unsafe;
 use crate::package::zip::stays_inside;
@@ -24,7 +25,8 @@ const COMPOSE_DIR: &str = "compose/";
 
 /// Parses the manifest of the package at `path`: JSON of this format, of a
 /// version this tool reads (checked before the fields, which a newer version
-/// may change), with no control character in any text.
+/// may change), with no more nodes, images, caches (each one a node's) and
+/// items than a package may hold, no control character in any text, and sizes whose sums fit.
 pub(super) fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, PackageError> {
     let not_a_package = |problem| PackageError::NotAPackage {
         path: path.to_owned(),
@@ -46,10 +48,39 @@ pub(super) fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, Pack
             supported: FORMAT_VERSION,
         });
     }
+    let listed = |field| {
+        value
+            .get(field)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    let counts = [
+        ("nodes", listed("nodes"), MAX_NODES),
+        ("images", listed("images"), MAX_IMAGES),
+        ("model caches", listed("caches"), MAX_NODES),
+        ("items", items(&value), MAX_ITEMS),
+    ];
+    if let Some((what, count, max)) = counts.into_iter().find(|(_, count, max)| count > max) {
+        return Err(not_a_package(Structure::TooMany { what, count, max }));
+    }
     if let Some(text) = control_text(&value) {
         return Err(not_a_package(Structure::ManifestControl(text.to_owned())));
     }
-    serde_json::from_value(value).map_err(|e| not_a_package(Structure::ManifestInvalid(e)))
+    let manifest: Manifest =
+        serde_json::from_value(value).map_err(|e| not_a_package(Structure::ManifestInvalid(e)))?;
+    if !manifest.sizes_fit() {
+        return Err(not_a_package(Structure::SizeOverflow));
+    }
+    Ok(manifest)
+}
+
+/// The items of every list in `value`, at any depth.
+fn items(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.len() + items.iter().map(self::items).sum::<usize>(),
+        Value::Object(map) => map.values().map(items).sum(),
+        _ => 0,
+    }
 }
 
 /// The first text (key or string) of `value` holding a control or

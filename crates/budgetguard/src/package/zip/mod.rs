@@ -13,6 +13,7 @@ mod writer;
 
 pub use error::{
     DataError, DataProblem, FileKind, HeaderField, NameProblem, ZipError, MAX_DIRECTORY,
+    MAX_ENTRIES,
 };
 pub(crate) use names::stays_inside;
 pub use names::MAX_NAME;
