@@ -9,6 +9,7 @@
 mod compose_config;
 mod create;
 mod create_errors;
+mod hostile_manifests;
 mod install;
 mod install_errors;
 mod logs;
@@ -30,6 +31,7 @@ fn main() -> std::process::ExitCode {
             compose_config::tests(),
             create::tests(),
             create_errors::tests(),
+            hostile_manifests::tests(),
             install::tests(),
             install_errors::tests(),
             logs::tests(),

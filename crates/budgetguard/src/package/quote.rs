@@ -47,6 +47,12 @@ pub fn is_unsafe(c: char) -> bool {
         )
 }
 
+/// Whether `text` holds a character that [`is_unsafe`]: printable ASCII
+/// text, the usual case, is settled byte by byte.
+pub fn has_unsafe(text: &str) -> bool {
+    !text.bytes().all(|b| (0x20..0x7f).contains(&b)) && text.chars().any(is_unsafe)
+}
+
 /// Text from a package as a message shows it: unsafe characters escaped as
 /// `\u{1b}`, and cut with `…` once it reaches its limit.
 #[derive(Debug, Clone, Copy)]

@@ -14,7 +14,7 @@ use crate::package::manifest::{
     Blob, Manifest, PackageBase, PackagedImage, FORMAT, FORMAT_VERSION, GZIP_LAYER, MAX_IMAGES,
     MAX_ITEMS, MAX_NODES,
 };
-use crate::package::quote::is_unsafe;
+use crate::package::quote::has_unsafe;
 use crate::package::zip::stays_inside;
 use crate::package::PackageError;
 use crate::reference::{familiar, is_sha256_digest};
@@ -87,7 +87,7 @@ fn items(value: &Value) -> usize {
 /// direction-changing character: the manifest's texts reach terminals and
 /// the GUI as they are.
 fn control_text(value: &Value) -> Option<&str> {
-    let unsafe_text = |text: &str| text.chars().any(is_unsafe);
+    let unsafe_text = has_unsafe;
     match value {
         Value::String(text) => unsafe_text(text).then_some(text.as_str()),
         Value::Array(items) => items.iter().find_map(control_text),
