@@ -249,6 +249,9 @@ pub enum CacheProblem {
     /// A path that would leave the cache.
     #[error("has a path that leaves the cache: `{}`", quote(.0))]
     PathLeaves(String),
+    /// A path deeper or longer than a package holds.
+    #[error("has a path deeper or longer than a package holds: `{}`", quote(.0))]
+    PathTooDeep(String),
     /// The same path twice.
     #[error("has the path `{}` twice", quote(.0))]
     PathTwice(String),

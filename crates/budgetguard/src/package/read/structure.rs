@@ -15,7 +15,7 @@ use crate::package::manifest::{
     MAX_ITEMS, MAX_NODES,
 };
 use crate::package::quote::has_unsafe;
-use crate::package::zip::stays_inside;
+use crate::package::zip::{cache_path_problem, is_cache_link, CachePathProblem};
 use crate::package::PackageError;
 use crate::reference::{familiar, is_sha256_digest};
 use crate::signing::SIGNATURE_ENTRY;
@@ -276,8 +276,14 @@ impl Package {
                 .chain(cache.links.iter().map(|l| &l.path))
                 .chain(&cache.dirs);
             for path in all_paths {
-                if !stays_inside(path) || path.len() > 1024 {
-                    return Err(invalid(name, CacheProblem::PathLeaves(path.clone())));
+                match cache_path_problem(path) {
+                    Some(CachePathProblem::Name) => {
+                        return Err(invalid(name, CacheProblem::PathLeaves(path.clone())))
+                    }
+                    Some(CachePathProblem::TooDeep) => {
+                        return Err(invalid(name, CacheProblem::PathTooDeep(path.clone())))
+                    }
+                    None => {}
                 }
                 if !paths.insert(path.as_str()) {
                     return Err(invalid(name, CacheProblem::PathTwice(path.clone())));
@@ -291,11 +297,7 @@ impl Package {
                 }
             }
             for link in &cache.links {
-                if link.target.is_empty()
-                    || link.target.starts_with('/')
-                    || link.target.contains(['\\', '\0'])
-                    || crate::models::resolve(&link.path, &link.target).is_none()
-                {
+                if !is_cache_link(&link.path, &link.target) {
                     return Err(invalid(name, CacheProblem::LinkOutside(link.path.clone())));
                 }
             }
