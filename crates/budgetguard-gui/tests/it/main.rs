@@ -12,6 +12,7 @@ mod browser;
 mod deploy;
 mod install;
 mod installed;
+mod listing;
 mod models;
 mod registry;
 mod security;
@@ -25,6 +26,7 @@ fn main() -> std::process::ExitCode {
             deploy::tests(),
             install::tests(),
             installed::tests(),
+            listing::tests(),
             models::tests(),
             registry::tests(),
             security::tests(),
