@@ -61,6 +61,18 @@ pub struct Quoted<'a> {
     limit: usize,
 }
 
+/// The most characters a whole message takes (escapes included).
+pub const MESSAGE_LIMIT: usize = 2000;
+
+/// A whole message, as the last guard before a terminal, a page or a log:
+/// what an engine or a registry said may reach it unquoted.
+pub fn quote_message(text: &str) -> Quoted<'_> {
+    Quoted {
+        text,
+        limit: MESSAGE_LIMIT,
+    }
+}
+
 /// A name (entry, node, image reference) from a package, for a message.
 pub fn quote(text: &str) -> Quoted<'_> {
     Quoted {
