@@ -36,7 +36,9 @@ pub(crate) fn seconds_from_env(name: &str, default: std::time::Duration) -> std:
 
 /// An error and the causes its message does not already hold, on one line
 /// joined by `: `: the form every message of this tool takes, on the
-/// terminal and in the GUI alike.
+/// terminal and in the GUI alike. Control and invisible format characters
+/// (an engine's or a registry's words may hold them) are escaped, and the
+/// line is cut at [`package::quote::MESSAGE_LIMIT`] characters.
 pub fn error_text(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -48,11 +50,26 @@ pub fn error_text(error: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    text
+    package::quote::quote_message(&text).to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn what_an_engine_says_stays_one_safe_line() {
+        let said = format!(
+            "no such image\n\u{202e}gpj.exe\u{200b}{}",
+            "x".repeat(100_000)
+        );
+        let text = super::error_text(&std::io::Error::other(said));
+        assert!(
+            text.starts_with("no such image\\u{a}\\u{202e}gpj.exe\\u{200b}x"),
+            "{text}"
+        );
+        assert!(!text.chars().any(super::package::quote::is_unsafe));
+        assert!(text.chars().count() <= super::package::quote::MESSAGE_LIMIT + 1);
+    }
+
     #[test]
     fn causes_already_in_the_message_are_not_repeated() {
         let inner = std::io::Error::other("no such folder");

@@ -146,3 +146,75 @@ impl Drop for Tmpfs {
             .status();
     }
 }
+
+/// What a forged package holds: how many nodes, images (the nodes run them
+/// in turn), extra image blobs, and files of one model cache.
+#[derive(Debug, Clone, Copy)]
+pub struct Forge {
+    /// Nodes, each with its Compose file.
+    pub nodes: usize,
+    /// Images, sharing one config and one image manifest blob.
+    pub images: usize,
+    /// Image blobs no image uses (a package may carry them).
+    pub blobs: usize,
+    /// Files of a model cache, all with the same content.
+    pub model_files: usize,
+}
+
+/// Writes at `path`, with Python's `zipfile`, a package whose manifest
+/// passes every structural check, as `forge` says; `change` (Python code)
+/// may change `manifest` (a dict) before it is written, and `listed(name,
+/// data)` adds an entry. No engine is needed: the image blobs are stand-ins,
+/// which only opening the package does not read.
+pub fn forge_package(path: &Path, forge: Forge, change: &str) {
+    let script = format!(
+        r#"
+import sys, zipfile, json, hashlib
+out, nodes, images, blobs, files = sys.argv[1], *map(int, sys.argv[2:6])
+entries, data = [], {{}}
+def listed(name, content):
+    data[name] = content
+    entries.append({{'name': name, 'size': len(content), 'sha256': hashlib.sha256(content).hexdigest()}})
+def blob(content):
+    h = hashlib.sha256(content).hexdigest()
+    if 'images/blobs/sha256/' + h not in data:
+        listed('images/blobs/sha256/' + h, content)
+    return {{'digest': 'sha256:' + h, 'size': len(content)}}
+config, image_manifest = blob(b'{{"config":1}}'), blob(b'{{"manifest":1}}')
+manifest = {{'format': 'budgetguard-install-package', 'format_version': 2 if files else 1,
+    'tool_version': '0.0.0', 'created': '2026-12-01T00:00:00Z', 'source_engine': 'forged',
+    'compression': 'none', 'nodes': [], 'images': [], 'caches': [], 'entries': entries}}
+for i in range(images):
+    manifest['images'].append({{'references': ['forged%d:1' % i], 'id': 'sha256:%064x' % (i + 1),
+        'manifest': image_manifest, 'config': config, 'layers': []}})
+for i in range(nodes):
+    listed('compose/n%d/docker-compose.yml' % i, b'services: {{}}\n')
+    manifest['nodes'].append({{'name': 'n%d' % i, 'image': 'forged%d:1' % (i % max(images, 1)),
+        'host_port': 1 + i % 65535, 'compose_file': 'compose/n%d/docker-compose.yml' % i}})
+for i in range(blobs):
+    blob(b'blob %d' % i)
+if files:
+    h = hashlib.sha256(b'weights').hexdigest()
+    listed('models/blobs/sha256/' + h, b'weights')
+    manifest['caches'].append({{'name': 'forged', 'image': 'forged0:1', 'files': [
+        {{'path': 'd%d/f%d' % (i // 1000, i), 'size': 7, 'mode': 420, 'sha256': h}} for i in range(files)]}})
+{change}
+with zipfile.ZipFile(out, 'w') as z:
+    z.writestr('budgetguard-package.json', json.dumps(manifest, separators=(',', ':')))
+    for e in entries:
+        z.writestr(e['name'], data[e['name']])
+"#
+    );
+    let counts = [forge.nodes, forge.images, forge.blobs, forge.model_files];
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .arg(path)
+        .args(counts.map(|n| n.to_string()))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

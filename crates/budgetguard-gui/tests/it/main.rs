@@ -14,6 +14,7 @@ mod exposure;
 mod gpu;
 mod install;
 mod installed;
+mod listing;
 mod models;
 mod registry;
 mod security;
@@ -29,6 +30,7 @@ fn main() -> std::process::ExitCode {
             gpu::tests(),
             install::tests(),
             installed::tests(),
+            listing::tests(),
             models::tests(),
             registry::tests(),
             security::tests(),

@@ -11,6 +11,7 @@ mod create;
 mod create_errors;
 mod exposure;
 mod gpu;
+mod hostile_manifests;
 mod install;
 mod install_errors;
 mod logs;
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
             create_errors::tests(),
             exposure::tests(),
             gpu::tests(),
+            hostile_manifests::tests(),
             install::tests(),
             install_errors::tests(),
             logs::tests(),

@@ -25,6 +25,7 @@ testkit::tests![
     an_update_package_leaves_out_the_model_files_its_base_holds,
     nodes_of_one_cache_share_it_and_a_stopped_install_resumes,
     damaged_or_hostile_models_are_refused_and_change_nothing,
+    caches_the_reader_would_refuse_are_refused_at_create_and_a_relative_cache_is_a_folder,
     the_preflight_says_when_the_models_do_not_fit_the_gpu,
     an_engine_that_hangs_during_a_fill_gives_a_clear_error_and_leaves_no_container,
 ];
@@ -799,6 +800,127 @@ fn damaged_or_hostile_models_are_refused_and_change_nothing() {
             result.stderr
         );
         assert!(!out.exists());
+    }
+}
+
+fn caches_the_reader_would_refuse_are_refused_at_create_and_a_relative_cache_is_a_folder() {
+    let (engine, demo, _copy, home, server, cache) = model_fixture("unfit-names", 1 << 20);
+    let catalog = model_catalog(
+        home.path(),
+        &demo,
+        &cache,
+        &[("Unfit", free_port(), "base")],
+    );
+    create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Unfit",
+        &home.path().join("good.zip"),
+        &[],
+    )
+    .success();
+    let store = home
+        .path()
+        .join("data/budgetguard-techops/model-cache")
+        .join(&cache);
+    let copy = |name: &str| {
+        let given = home.path().join(name);
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(&store)
+            .arg(&given)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        given
+    };
+    // A cache given by a relative path is the working directory's folder,
+    // not a volume of that name.
+    let folder = format!("relative-{cache}");
+    copy(&folder);
+    let relative = home.path().join("relative.zip");
+    let made = create(
+        techops(home.path(), &engine, &server).current_dir(home.path()),
+        &catalog,
+        "Unfit",
+        &relative,
+        &[&format!("--model-cache={folder}")],
+    );
+    let volumes = engine.docker_ok(&["volume", "ls", "-q"]);
+    if volumes.lines().any(|v| v == folder) {
+        engine.docker_ok(&["volume", "rm", &folder]);
+        panic!("the engine was given `{folder}` as a volume name");
+    }
+    made.success();
+    let inspected = run(bin(home.path(), None)
+        .args(["inspect-package", "--json", "--package"])
+        .arg(&relative))
+    .success();
+    let report: serde_json::Value = serde_json::from_str(&inspected.stdout).unwrap();
+    let files = &report["manifest"]["caches"][0]["files"];
+    assert!(files.as_array().is_some_and(|f| !f.is_empty()), "{report}");
+
+    let outside = home.path().join("outside-secret");
+    std::fs::write(&outside, b"a file the cache's owner cannot read").unwrap();
+    let deep = vec!["d"; 64].join("/");
+    let plants: [(&str, String, &str); 6] = [
+        (
+            "backslash",
+            "back\\slash".into(),
+            "has a name a package cannot hold",
+        ),
+        (
+            "colon",
+            "c:drive".into(),
+            "has a name a package cannot hold",
+        ),
+        (
+            "bidi",
+            "rlo\u{202e}txt.exe".into(),
+            "has a name a package cannot hold",
+        ),
+        (
+            "zero-width",
+            "zero\u{200b}width".into(),
+            "has a name a package cannot hold",
+        ),
+        (
+            "deep",
+            format!("{deep}/f"),
+            "is nested deeper or named longer than a package holds",
+        ),
+        (
+            "hard-link",
+            "linked".into(),
+            "is a file with a hard link outside the cache",
+        ),
+    ];
+    for (what, name, expected) in plants {
+        let given = copy(&format!("given-{what}"));
+        let planted = given.join(&name);
+        std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+        if what == "hard-link" {
+            std::fs::hard_link(&outside, &planted).unwrap();
+        } else {
+            std::fs::write(&planted, b"x").unwrap();
+        }
+        let out = home.path().join(format!("{what}.zip"));
+        let arg = format!("--model-cache={}", given.display());
+        let result = create(
+            &mut techops(home.path(), &engine, &server),
+            &catalog,
+            "Unfit",
+            &out,
+            &[&arg],
+        );
+        let error = error_text(&result);
+        assert!(error.contains(expected), "{what}: {error}");
+        assert!(error.contains(&format!("given-{what}/")), "{what}: {error}");
+        assert!(
+            !error.chars().any(|c| c == '\u{202e}' || c == '\u{200b}'),
+            "{what}: {error}"
+        );
+        assert!(!out.exists(), "{what}: the package was written");
     }
 }
 

@@ -299,15 +299,13 @@ impl Catalog {
     /// Checks every node (see [`Node::validate`]) and that no two share a
     /// name.
     pub fn validate(&self) -> Result<(), CatalogError> {
-        for (i, node) in self.nodes.iter().enumerate() {
+        let mut services = std::collections::HashMap::with_capacity(self.nodes.len());
+        for node in &self.nodes {
             node.validate()?;
-            if let Some(other) = self.nodes[..i]
-                .iter()
-                .find(|o| o.service_name() == node.service_name())
-            {
+            if let Some(other) = services.insert(node.service_name(), node.name.as_str()) {
                 return Err(CatalogError::InvalidNode {
                     node: node.name.clone(),
-                    reason: format!("its name clashes with `{}`", other.name),
+                    reason: format!("its name clashes with `{other}`"),
                 });
             }
         }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::engine::EngineError;
+use crate::package::quote::quote_path;
 
 /// What makes a cache unfit to package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,8 +14,14 @@ pub enum Unfit {
     LinkOutside,
     /// A device, FIFO or socket.
     Special,
-    /// A name that is not UTF-8 or holds a control character.
+    /// A name that is not UTF-8 or that a package cannot hold (see
+    /// `package::zip::cache_path_problem`).
     BadName,
+    /// A path deeper or longer than a package holds.
+    TooDeep,
+    /// A file with a hard link outside the cache: its content may be a
+    /// file the cache's owner could not read.
+    HardLinkOutside,
 }
 
 impl std::fmt::Display for Unfit {
@@ -23,7 +30,9 @@ impl std::fmt::Display for Unfit {
             Unfit::AbsoluteLink => "is a link with an absolute target",
             Unfit::LinkOutside => "is a link that points outside the cache",
             Unfit::Special => "is a device, FIFO or socket",
-            Unfit::BadName => "has a name that is not UTF-8 or holds a control character",
+            Unfit::BadName => "has a name a package cannot hold: not UTF-8, or with `\\`, `:`, a control or invisible format character",
+            Unfit::TooDeep => "is nested deeper or named longer than a package holds (64 folders, 1024 bytes)",
+            Unfit::HardLinkOutside => "is a file with a hard link outside the cache",
         })
     }
 }
@@ -92,7 +101,7 @@ pub enum ModelError {
         caches: Vec<String>,
     },
     /// Something in a cache cannot be packaged.
-    #[error("`{}` {unfit}: a model cache holds files, folders and links inside itself only; fix or remove it", path.display())]
+    #[error("`{}` {unfit}: a model cache holds files, folders and links inside itself only; fix or remove it", quote_path(path))]
     Unfit {
         /// The entry.
         path: PathBuf,

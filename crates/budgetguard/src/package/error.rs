@@ -159,6 +159,19 @@ pub enum Structure {
     /// The manifest has no `format_version`.
     #[error("its manifest has no format version")]
     NoVersion,
+    /// The manifest lists more of something than a package may hold.
+    #[error("its manifest lists {count} {what}, more than the {max} a package may hold")]
+    TooMany {
+        /// What it lists: `nodes`, `images`, `model caches` or `items`.
+        what: &'static str,
+        /// How many it lists.
+        count: usize,
+        /// The most a package may hold.
+        max: usize,
+    },
+    /// A sum of the manifest's sizes does not fit in 64 bits.
+    #[error("its manifest lists sizes whose sum is more than 16 EiB")]
+    SizeOverflow,
     /// A text of the manifest holds a control character.
     #[error("its manifest holds a control character in `{}`", quote(.0))]
     ManifestControl(String),
@@ -245,6 +258,9 @@ pub enum CacheProblem {
     /// A path that would leave the cache.
     #[error("has a path that leaves the cache: `{}`", quote(.0))]
     PathLeaves(String),
+    /// A path deeper or longer than a package holds.
+    #[error("has a path deeper or longer than a package holds: `{}`", quote(.0))]
+    PathTooDeep(String),
     /// The same path twice.
     #[error("has the path `{}` twice", quote(.0))]
     PathTwice(String),

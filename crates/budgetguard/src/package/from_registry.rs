@@ -23,6 +23,7 @@ use crate::reference::Reference;
 use crate::registry::{
     ClientOptions, Descriptor, Platform, RegistryAuth, RegistryClient, RegistryError,
 };
+use crate::size::total;
 use crate::Cancel;
 
 /// How images are read from their registries.
@@ -153,19 +154,21 @@ impl RegistryImages {
     }
 
     /// The bytes of their blobs, each once, as the registries serve them,
-    /// but for those the base holds.
+    /// but for those the base holds (at most `u64::MAX`: a registry may
+    /// give any sizes, and fetching checks each one).
     pub(crate) fn size(&self, base: Option<&BaseHolds>) -> u64 {
         let mut seen = HashSet::new();
         let held = |blob: &Blob| {
             let entry = layout::blob_entry(layout::hex_of(&blob.digest));
             base.is_some_and(|base| base.entries.contains(&entry))
         };
-        self.images
+        let sizes = self
+            .images
             .iter()
             .flat_map(|i| std::iter::once(&i.config).chain(&i.layers))
             .filter(|b| seen.insert(&b.digest) && !held(b))
-            .map(|b| b.size)
-            .sum()
+            .map(|b| b.size);
+        total(sizes).unwrap_or(u64::MAX)
     }
 
     /// Writes every image into the package: the configs, the layers (those
@@ -209,7 +212,7 @@ impl RegistryImages {
                 }
             }
         }
-        let total = blobs.iter().map(|b| b.size).sum();
+        let total = total(blobs.iter().map(|b| b.size)).unwrap_or(u64::MAX);
         tracing::info!(
             blobs = blobs.len(),
             bytes = total,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::zip::Compression;
 use crate::catalog::Node;
 use crate::models::Profile;
+use crate::size::total;
 
 /// The value of [`Manifest::format`].
 pub const FORMAT: &str = "budgetguard-install-package";
@@ -26,6 +27,17 @@ pub const FORMAT_VERSION_MODELS: u32 = 2;
 /// The media type of a gzip-compressed layer in a package (format 3), as
 /// its OCI image manifest names it.
 pub const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// The most nodes a package may hold: far more than a workstation runs.
+pub const MAX_NODES: usize = 1_000;
+
+/// The most images a package may hold.
+pub const MAX_IMAGES: usize = 1_000;
+
+/// The most items a manifest may list, all its lists together (entries,
+/// model files, layers, references…): no real package comes close, and a
+/// reader's checks stay quick.
+pub const MAX_ITEMS: usize = 200_000;
 
 /// The package manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +90,26 @@ impl Manifest {
             FORMAT_VERSION_IMAGES_ONLY
         }
     }
+
+    /// Whether every sum of sizes a reader makes fits in 64 bits: of the
+    /// entries, of each image and all images, of each cache and all caches,
+    /// and of what the base saves.
+    pub fn sizes_fit(&self) -> bool {
+        fn sum<T>(items: &[T], size: fn(&T) -> Option<u64>) -> Option<u64> {
+            items
+                .iter()
+                .try_fold(0u64, |sum, item| sum.checked_add(size(item)?))
+        }
+        let images = sum(&self.images, PackagedImage::checked_size);
+        let caches = sum(&self.caches, PackagedCache::checked_size);
+        total(self.entries.iter().map(|e| e.size)).is_some()
+            && images.is_some()
+            && caches.is_some()
+            && self
+                .base
+                .as_ref()
+                .is_none_or(|b| b.checked_savings().is_some())
+    }
 }
 
 /// What an update package leaves out, and the package that holds it.
@@ -99,13 +131,14 @@ pub struct PackageBase {
 }
 
 impl PackageBase {
-    /// The bytes left out: what installing the base first saves.
+    /// The bytes left out: what installing the base first saves (at most
+    /// `u64::MAX`; an opened package's sizes fit, see [`Manifest::sizes_fit`]).
     pub fn savings(&self) -> u64 {
-        self.blobs
-            .iter()
-            .chain(&self.model_files)
-            .map(|b| b.size)
-            .sum()
+        self.checked_savings().unwrap_or(u64::MAX)
+    }
+
+    fn checked_savings(&self) -> Option<u64> {
+        total(self.blobs.iter().chain(&self.model_files).map(|b| b.size))
     }
 
     /// How messages name the base: its file name and short id, or its id.
@@ -158,9 +191,14 @@ pub struct PackagedImage {
 }
 
 impl PackagedImage {
-    /// The bytes of its layers (as the package holds them).
+    /// The bytes of its layers (as the package holds them; at most
+    /// `u64::MAX`, see [`Manifest::sizes_fit`]).
     pub fn size(&self) -> u64 {
-        self.layers.iter().map(|l| l.size).sum()
+        self.checked_size().unwrap_or(u64::MAX)
+    }
+
+    fn checked_size(&self) -> Option<u64> {
+        total(self.layers.iter().map(|l| l.size))
     }
 
     /// The diff IDs of its layers, bottom first: [`PackagedImage::diff_ids`],
@@ -220,9 +258,14 @@ pub struct PackagedCache {
 }
 
 impl PackagedCache {
-    /// The bytes of its files.
+    /// The bytes of its files (at most `u64::MAX`, see
+    /// [`Manifest::sizes_fit`]).
     pub fn size(&self) -> u64 {
-        self.files.iter().map(|f| f.size).sum()
+        self.checked_size().unwrap_or(u64::MAX)
+    }
+
+    fn checked_size(&self) -> Option<u64> {
+        total(self.files.iter().map(|f| f.size))
     }
 }
 

@@ -14,11 +14,14 @@ use sha2::{Digest, Sha256};
 use super::layout;
 use super::manifest::{Blob, CacheFile, CacheLink, PackagedCache};
 use super::writer::PackageWriter;
+use super::zip::{cache_path_problem, is_cache_link, CachePathProblem};
 use super::PackageError;
 use crate::catalog::Node;
 use crate::credentials::Credentials;
 use crate::engine::Engine;
-use crate::models::{describe_given, walk, ModelError, ModelStore, ReadyCache, Walked, WalkedFile};
+use crate::models::{
+    describe_given, walk, ModelError, ModelStore, ReadyCache, Unfit, Walked, WalkedFile,
+};
 use crate::progress::{Counted, Event, Reporter, SharedReporter, Step, Throttle};
 use crate::Cancel;
 
@@ -100,7 +103,12 @@ pub(crate) async fn prepare_caches(
             .iter()
             .find(|(name, _)| name.as_deref().is_none_or(|n| n == cache));
         let ready = match (given, &options.store) {
-            (Some((_, dir)), _) => describe_given(engine, node, dir, &chosen, cancel).await?,
+            (Some((_, dir)), _) => {
+                // A relative folder is the working directory's: the engine
+                // would take it for the name of a volume.
+                let dir = std::path::absolute(dir).map_err(ModelError::io("read", dir))?;
+                describe_given(engine, node, &dir, &chosen, cancel).await?
+            }
             (None, Some(store)) => {
                 store
                     .fill(
@@ -116,12 +124,59 @@ pub(crate) async fn prepare_caches(
             (None, None) => return Err(ModelError::NoStore.into()),
         };
         let dir = ready.dir.clone();
-        let walked = tokio::task::spawn_blocking(move || walk(&dir))
-            .await
-            .expect("listing a cache does not panic")?;
+        let walked = tokio::task::spawn_blocking(move || {
+            let walked = walk(&dir)?;
+            check_fit(&dir, &walked).map(|()| walked)
+        })
+        .await
+        .expect("listing a cache does not panic")?;
         sources.push(CacheSource { ready, walked });
     }
     Ok(sources)
+}
+
+/// Refuses, with its path, what a package's reader would refuse in the
+/// cache at `root` (see [`cache_path_problem`]: create never writes what
+/// install refuses), and a file with a hard link outside the cache: its
+/// content may be a file the cache's owner could not read.
+fn check_fit(root: &Path, walked: &Walked) -> Result<(), ModelError> {
+    let unfit = |path: &str, unfit| ModelError::Unfit {
+        path: root.join(path),
+        unfit,
+    };
+    let paths = walked
+        .files
+        .iter()
+        .map(|f| &f.path)
+        .chain(walked.links.iter().map(|l| &l.path))
+        .chain(&walked.dirs);
+    for path in paths {
+        match cache_path_problem(path) {
+            Some(CachePathProblem::Name) => return Err(unfit(path, Unfit::BadName)),
+            Some(CachePathProblem::TooDeep) => return Err(unfit(path, Unfit::TooDeep)),
+            None => {}
+        }
+    }
+    if let Some(link) = walked
+        .links
+        .iter()
+        .find(|l| !is_cache_link(&l.path, &l.target))
+    {
+        return Err(unfit(&link.path, Unfit::LinkOutside));
+    }
+    let mut inside: HashMap<(u64, u64), u64> = HashMap::new();
+    for file in &walked.files {
+        *inside.entry((file.dev, file.ino)).or_default() += 1;
+    }
+    for file in &walked.files {
+        let path = root.join(&file.path);
+        let meta = std::fs::symlink_metadata(&path).map_err(ModelError::io("read", &path))?;
+        let links = inside.get(&(meta.dev(), meta.ino())).copied().unwrap_or(0);
+        if meta.nlink() > links.max(1) {
+            return Err(unfit(&file.path, Unfit::HardLinkOutside));
+        }
+    }
+    Ok(())
 }
 
 /// A cache to package: where it is, what it holds.
@@ -432,6 +487,67 @@ mod tests {
             },
             walked: walk(dir).unwrap(),
         }
+    }
+
+    /// The refusal of a cache holding, besides a good file, what `plant`
+    /// puts at the path it is given, with the path and unfitness it names.
+    fn refusal(plant: impl Fn(&Path) -> String) -> (PathBuf, Unfit) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("good"), b"weights").unwrap();
+        let planted = plant(dir.path());
+        let walked = walk(dir.path()).unwrap();
+        match check_fit(dir.path(), &walked) {
+            Err(ModelError::Unfit { path, unfit }) => {
+                assert_eq!(path, dir.path().join(&planted));
+                (path, unfit)
+            }
+            other => panic!("{planted}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_reader_refuses_are_refused_with_their_path() {
+        for name in [
+            "back\\slash",
+            "drive:c",
+            "rlo\u{202e}txt.exe",
+            "zero\u{200b}width",
+            "bom\u{feff}",
+        ] {
+            let (path, unfit) = refusal(|dir| {
+                std::fs::write(dir.join(name), b"x").unwrap();
+                name.to_owned()
+            });
+            assert_eq!(unfit, Unfit::BadName, "{}", path.display());
+        }
+        let (_, unfit) = refusal(|dir| {
+            let deep = vec!["d"; crate::package::zip::MAX_CACHE_DEPTH].join("/");
+            std::fs::create_dir_all(dir.join(&deep)).unwrap();
+            std::fs::write(dir.join(&deep).join("f"), b"x").unwrap();
+            format!("{deep}/f")
+        });
+        assert_eq!(unfit, Unfit::TooDeep);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fine"), b"x").unwrap();
+        check_fit(dir.path(), &walk(dir.path()).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_file_with_a_hard_link_outside_the_cache_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, b"not the cache owner's").unwrap();
+        let (_, unfit) = refusal(|dir| {
+            std::fs::hard_link(&secret, dir.join("linked")).unwrap();
+            "linked".to_owned()
+        });
+        assert_eq!(unfit, Unfit::HardLinkOutside);
+        // Links that all lie inside the cache are one file stored once.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"x").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::hard_link(dir.path().join("a"), dir.path().join("sub/b")).unwrap();
+        check_fit(dir.path(), &walk(dir.path()).unwrap()).unwrap();
     }
 
     #[test]

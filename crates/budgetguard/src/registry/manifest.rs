@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::RegistryError;
+use crate::package::quote::quote_list;
 use crate::reference::is_sha256_digest;
 
 /// Docker schema 2 image manifest.
@@ -240,13 +241,14 @@ pub(super) fn choose<'a>(
                 .filter(|p| p.os != "unknown")
                 .map(Platform::to_string)
                 .collect();
+            let available: Vec<&str> = available.iter().map(String::as_str).collect();
             RegistryError::NoMatchingPlatform {
                 reference: reference.to_owned(),
                 platform: platform.to_string(),
                 available: if available.is_empty() {
                     "none".into()
                 } else {
-                    available.join(", ")
+                    quote_list(&available, "platforms")
                 },
             }
         })
@@ -297,6 +299,33 @@ mod tests {
             .to_string();
         assert!(message.contains("it has linux/arm64/v8"), "{message}");
         assert!(message.contains("choose one of those"), "{message}");
+    }
+
+    #[test]
+    fn an_index_of_many_platforms_gives_one_short_line() {
+        let platforms: Vec<IndexEntry> = (0..15_000)
+            .map(|i| IndexEntry {
+                platform: Some(Platform {
+                    os: "linux".into(),
+                    architecture: format!("arch{i}\u{202e}\n"),
+                    variant: None,
+                }),
+                ..entry("linux/arm64")
+            })
+            .collect();
+        let message = choose("x", &platforms, &Platform::default())
+            .unwrap_err()
+            .to_string();
+        assert!(message.len() < 1000, "{} bytes: {message}", message.len());
+        assert!(
+            !message.chars().any(crate::package::quote::is_unsafe),
+            "{message}"
+        );
+        assert!(
+            message.contains("15000 platforms: linux/arch0"),
+            "{message}"
+        );
+        assert!(message.contains("and 14990 more"), "{message}");
     }
 
     #[test]

@@ -11,10 +11,11 @@ use super::Package;
 use crate::package::error::{BaseProblem, CacheProblem, EntryProblem, ImageProblem, Structure};
 use crate::package::layout;
 use crate::package::manifest::{
-    Blob, Manifest, PackageBase, PackagedImage, FORMAT, FORMAT_VERSION, GZIP_LAYER,
+    Blob, Manifest, PackageBase, PackagedImage, FORMAT, FORMAT_VERSION, GZIP_LAYER, MAX_IMAGES,
+    MAX_ITEMS, MAX_NODES,
 };
-use crate::package::quote::is_unsafe;
-use crate::package::zip::stays_inside;
+use crate::package::quote::has_unsafe;
+use crate::package::zip::{cache_path_problem, is_cache_link, CachePathProblem};
 use crate::package::PackageError;
 use crate::reference::{familiar, is_sha256_digest};
 use crate::signing::SIGNATURE_ENTRY;
@@ -24,7 +25,8 @@ const COMPOSE_DIR: &str = "compose/";
 
 /// Parses the manifest of the package at `path`: JSON of this format, of a
 /// version this tool reads (checked before the fields, which a newer version
-/// may change), with no control character in any text.
+/// may change), with no more nodes, images, caches (each one a node's) and
+/// items than a package may hold, no control character in any text, and sizes whose sums fit.
 pub(super) fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, PackageError> {
     let not_a_package = |problem| PackageError::NotAPackage {
         path: path.to_owned(),
@@ -46,17 +48,46 @@ pub(super) fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, Pack
             supported: FORMAT_VERSION,
         });
     }
+    let listed = |field| {
+        value
+            .get(field)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    let counts = [
+        ("nodes", listed("nodes"), MAX_NODES),
+        ("images", listed("images"), MAX_IMAGES),
+        ("model caches", listed("caches"), MAX_NODES),
+        ("items", items(&value), MAX_ITEMS),
+    ];
+    if let Some((what, count, max)) = counts.into_iter().find(|(_, count, max)| count > max) {
+        return Err(not_a_package(Structure::TooMany { what, count, max }));
+    }
     if let Some(text) = control_text(&value) {
         return Err(not_a_package(Structure::ManifestControl(text.to_owned())));
     }
-    serde_json::from_value(value).map_err(|e| not_a_package(Structure::ManifestInvalid(e)))
+    let manifest: Manifest =
+        serde_json::from_value(value).map_err(|e| not_a_package(Structure::ManifestInvalid(e)))?;
+    if !manifest.sizes_fit() {
+        return Err(not_a_package(Structure::SizeOverflow));
+    }
+    Ok(manifest)
+}
+
+/// The items of every list in `value`, at any depth.
+fn items(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.len() + items.iter().map(self::items).sum::<usize>(),
+        Value::Object(map) => map.values().map(items).sum(),
+        _ => 0,
+    }
 }
 
 /// The first text (key or string) of `value` holding a control or
 /// direction-changing character: the manifest's texts reach terminals and
 /// the GUI as they are.
 fn control_text(value: &Value) -> Option<&str> {
-    let unsafe_text = |text: &str| text.chars().any(is_unsafe);
+    let unsafe_text = has_unsafe;
     match value {
         Value::String(text) => unsafe_text(text).then_some(text.as_str()),
         Value::Array(items) => items.iter().find_map(control_text),
@@ -245,8 +276,14 @@ impl Package {
                 .chain(cache.links.iter().map(|l| &l.path))
                 .chain(&cache.dirs);
             for path in all_paths {
-                if !stays_inside(path) || path.len() > 1024 {
-                    return Err(invalid(name, CacheProblem::PathLeaves(path.clone())));
+                match cache_path_problem(path) {
+                    Some(CachePathProblem::Name) => {
+                        return Err(invalid(name, CacheProblem::PathLeaves(path.clone())))
+                    }
+                    Some(CachePathProblem::TooDeep) => {
+                        return Err(invalid(name, CacheProblem::PathTooDeep(path.clone())))
+                    }
+                    None => {}
                 }
                 if !paths.insert(path.as_str()) {
                     return Err(invalid(name, CacheProblem::PathTwice(path.clone())));
@@ -260,11 +297,7 @@ impl Package {
                 }
             }
             for link in &cache.links {
-                if link.target.is_empty()
-                    || link.target.starts_with('/')
-                    || link.target.contains(['\\', '\0'])
-                    || crate::models::resolve(&link.path, &link.target).is_none()
-                {
+                if !is_cache_link(&link.path, &link.target) {
                     return Err(invalid(name, CacheProblem::LinkOutside(link.path.clone())));
                 }
             }

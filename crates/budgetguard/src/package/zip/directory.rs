@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-use super::error::{FileKind, ZipError, MAX_DIRECTORY};
+use super::error::{FileKind, ZipError, MAX_DIRECTORY, MAX_ENTRIES};
 use super::fields::{zip64_field, ExtraProblem, Fields};
 use super::names::check_name;
 use super::records::{
@@ -129,6 +129,11 @@ pub(super) fn read_end(file: &mut File, file_size: u64) -> Result<Directory, Zip
     if directory.size > MAX_DIRECTORY {
         return Err(ZipError::DirectoryTooLarge {
             size: directory.size,
+        });
+    }
+    if directory.count > MAX_ENTRIES {
+        return Err(ZipError::TooManyEntries {
+            count: directory.count,
         });
     }
     Ok(directory)

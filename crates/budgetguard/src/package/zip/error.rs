@@ -9,6 +9,10 @@ use crate::package::quote::quote;
 /// The largest central directory the reader takes (about 400 000 entries).
 pub const MAX_DIRECTORY: u64 = 64 << 20;
 
+/// The most entries the reader takes (a package's manifest lists every
+/// entry, and no real one comes close).
+pub const MAX_ENTRIES: u64 = 200_000;
+
 /// Why a file is not a ZIP archive that a package reader accepts.
 #[derive(Debug, thiserror::Error)]
 pub enum ZipError {
@@ -45,6 +49,12 @@ pub enum ZipError {
     DirectoryTooLarge {
         /// Its size.
         size: u64,
+    },
+    /// The central directory lists more entries than the reader takes.
+    #[error("it has {count} entries, more than the {MAX_ENTRIES} this reader takes")]
+    TooManyEntries {
+        /// How many its end record gives.
+        count: u64,
     },
     /// A central directory record is cut short or has no signature.
     #[error("record {index} of its central directory is cut short or malformed")]

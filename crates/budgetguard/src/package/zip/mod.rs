@@ -13,9 +13,10 @@ mod writer;
 
 pub use error::{
     DataError, DataProblem, FileKind, HeaderField, NameProblem, ZipError, MAX_DIRECTORY,
+    MAX_ENTRIES,
 };
-pub(crate) use names::stays_inside;
-pub use names::MAX_NAME;
+pub(crate) use names::{cache_path_problem, is_cache_link, CachePathProblem};
+pub use names::{MAX_CACHE_DEPTH, MAX_CACHE_PATH, MAX_NAME};
 pub use reader::{EntryInfo, ZipReader};
 pub use writer::{EntryWriter, Finished, ZipWriter};
 

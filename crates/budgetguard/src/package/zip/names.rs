@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::directory::CentralRecord;
 use super::error::{NameProblem, ZipError};
-use crate::package::quote::is_unsafe;
+use crate::package::quote::has_unsafe;
 
 /// The longest entry name, in bytes.
 pub const MAX_NAME: usize = 512;
@@ -23,7 +23,7 @@ pub(super) fn check_name(raw: &[u8], utf8_flag: bool) -> Result<String, (String,
             ))
         }
     };
-    let problem = if name.chars().any(is_unsafe) {
+    let problem = if has_unsafe(name) {
         Some(NameProblem::Control)
     } else if name.len() > MAX_NAME {
         Some(NameProblem::TooLong(name.len()))
@@ -85,17 +85,54 @@ pub(super) fn index_names(records: &[CentralRecord]) -> Result<HashMap<String, u
     Ok(index)
 }
 
-/// Names stay inside the package: relative, `/`-separated, no `..`, `.` or
-/// empty parts, no backslashes, drive letters or NUL.
+/// The longest path inside a model cache, in bytes.
+pub const MAX_CACHE_PATH: usize = 1024;
+
+/// The most parts a path inside a model cache has.
+pub const MAX_CACHE_DEPTH: usize = 64;
+
+/// Why a path inside a model cache cannot be in a package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CachePathProblem {
+    /// It leaves the cache, or holds `\`, `:`, a control or invisible
+    /// format character.
+    Name,
+    /// More than [`MAX_CACHE_DEPTH`] parts or [`MAX_CACHE_PATH`] bytes.
+    TooDeep,
+}
+
+/// Checks a path inside a model cache (a file, link or folder), for the
+/// writer and the reader alike: whatever one packages, the other installs.
+pub(crate) fn cache_path_problem(path: &str) -> Option<CachePathProblem> {
+    if !stays_inside(path) || has_unsafe(path) {
+        Some(CachePathProblem::Name)
+    } else if path.len() > MAX_CACHE_PATH || path.split('/').count() > MAX_CACHE_DEPTH {
+        Some(CachePathProblem::TooDeep)
+    } else {
+        None
+    }
+}
+
+/// Whether the link at `path` inside a model cache may point at `target`:
+/// relative, without `\` or NUL, and resolving inside the cache.
+pub(crate) fn is_cache_link(path: &str, target: &str) -> bool {
+    !target.is_empty()
+        && !target.starts_with('/')
+        && !target.contains(['\\', '\0'])
+        && !has_unsafe(target)
+        && crate::models::resolve(path, target).is_some()
+}
+
 /// Relative, `/`-separated, without empty, `.` or `..` parts, backslashes,
-/// drive letters or NUL: a name that stays inside its folder.
-pub(crate) fn stays_inside(name: &str) -> bool {
+/// drive letters or NUL: a name that stays inside its folder (checked byte
+/// by byte: a package may list a hundred thousand).
+fn stays_inside(name: &str) -> bool {
+    let name = name.as_bytes();
     !name.is_empty()
-        && !name.starts_with('/')
-        && !name.contains(['\\', ':', '\0'])
+        && !name.iter().any(|b| matches!(b, b'\\' | b':' | 0))
         && name
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
+            .split(|&b| b == b'/')
+            .all(|part| !matches!(part, b"" | b"." | b".."))
 }
 
 #[cfg(test)]
@@ -122,6 +159,34 @@ mod tests {
         ] {
             assert_eq!(problem(bad), Some(NameProblem::Leaves), "{bad}");
         }
+    }
+
+    #[test]
+    fn cache_paths_the_reader_refuses_are_refused() {
+        assert_eq!(cache_path_problem("hub/models--a--b/blobs/x"), None);
+        for bad in [
+            "a\\b",
+            "c:x",
+            "a/../..",
+            "a\u{1b}b",
+            "a\u{202e}b",
+            "a\u{200b}",
+            "/etc",
+        ] {
+            assert_eq!(
+                cache_path_problem(bad),
+                Some(CachePathProblem::Name),
+                "{bad}"
+            );
+        }
+        let deep = vec!["d"; MAX_CACHE_DEPTH + 1].join("/");
+        assert_eq!(cache_path_problem(&deep), Some(CachePathProblem::TooDeep));
+        let long = "a".repeat(MAX_CACHE_PATH + 1);
+        assert_eq!(cache_path_problem(&long), Some(CachePathProblem::TooDeep));
+        assert!(is_cache_link("a/b", "../c"));
+        assert!(!is_cache_link("a/b", "../../c"));
+        assert!(!is_cache_link("a/b", "x\\y"));
+        assert!(!is_cache_link("a/b", "/etc/passwd"));
     }
 
     #[test]

@@ -1,0 +1,59 @@
+//! The listing of a folder's packages, over plain HTTP with no engine: a
+//! folder holding packages of 40 000 or 1 000 nodes (forged with Python's
+//! `zipfile`) is listed within the time opening a package may take, and
+//! the other pages answer meanwhile.
+
+use std::time::{Duration, Instant};
+
+use budgetguard::catalog::Catalog;
+use testkit::fixtures::{forge_package, Forge};
+
+use crate::support::{options, run, Server};
+
+testkit::tests![a_folder_of_huge_packages_is_listed_quickly_and_other_pages_answer_meanwhile];
+
+fn a_folder_of_huge_packages_is_listed_quickly_and_other_pages_answer_meanwhile() {
+    run(Duration::from_secs(600), async {
+        let home = tempfile::tempdir().unwrap();
+        let forge = |nodes, images| Forge {
+            nodes,
+            images,
+            blobs: 0,
+            model_files: 0,
+        };
+        forge_package(&home.path().join("huge.zip"), forge(40_000, 1), "");
+        forge_package(&home.path().join("most.zip"), forge(1_000, 1_000), "");
+        let server = Server::start(options(Catalog::builtin(), None, home.path())).await;
+        let output = home.path().join("install-package.zip");
+        let body = serde_json::json!({ "output": output }).to_string();
+        let started = Instant::now();
+        let listing = async {
+            let reply = server.post("/api/packages", &body).await;
+            (reply, started.elapsed())
+        };
+        let other_page = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let asked = Instant::now();
+            let reply = server.get("/installed").await;
+            (reply, asked.elapsed())
+        };
+        let ((listed, listing_took), (page, page_took)) = tokio::join!(listing, other_page);
+        assert_eq!(listed.status, 200, "{}", listed.body);
+        assert!(
+            listed.body.contains("40000 nodes, more than the 1000"),
+            "{}",
+            listed.body
+        );
+        assert!(listed.body.contains("n999"), "{}", listed.body);
+        assert!(
+            listing_took < Duration::from_secs(2),
+            "the listing took {listing_took:?}"
+        );
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page_took < Duration::from_secs(1),
+            "the Installed page took {page_took:?} while the listing ran ({listing_took:?})"
+        );
+        server.stop().await;
+    });
+}
