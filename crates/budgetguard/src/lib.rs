@@ -34,11 +34,16 @@ pub(crate) fn seconds_from_env(name: &str, default: std::time::Duration) -> std:
         .map_or(default, std::time::Duration::from_secs)
 }
 
+/// What starts each item of a message that lists several problems (the
+/// preflight's), one line each.
+pub(crate) const LIST_ITEM: &str = "\n  - ";
+
 /// An error and the causes its message does not already hold, on one line
 /// joined by `: `: the form every message of this tool takes, on the
-/// terminal and in the GUI alike. Control and invisible format characters
-/// (an engine's or a registry's words may hold them) are escaped, and the
-/// line is cut at [`package::quote::MESSAGE_LIMIT`] characters.
+/// terminal and in the GUI alike (a list of problems keeps one line per
+/// item). Control and invisible format characters (an engine's or a
+/// registry's words may hold them) are escaped, and each line is cut at
+/// [`package::quote::MESSAGE_LIMIT`] characters.
 pub fn error_text(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -50,7 +55,10 @@ pub fn error_text(error: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    package::quote::quote_message(&text).to_string()
+    text.split(LIST_ITEM)
+        .map(|line| package::quote::quote_message(line).to_string())
+        .collect::<Vec<_>>()
+        .join(LIST_ITEM)
 }
 
 #[cfg(test)]

@@ -830,7 +830,11 @@ fn a_package_that_listens_off_loopback_is_refused_or_warned_about() {
     let foreign = listening(&good, home.path(), "foreign.zip", "203.0.113.5");
     let before = engine_state(&engine);
     let dir = home.path().join("install");
-    for extra in [&[][..], &["--no-start"][..]] {
+    // The user's own choice of an address this workstation lacks.
+    for extra in [
+        &["--listen", "203.0.113.5"][..],
+        &["--listen", "203.0.113.5", "--no-start"][..],
+    ] {
         let error = error_text(&install(home.path(), &engine.host, &dir, &foreign, extra));
         assert!(
             error.contains(
@@ -842,34 +846,53 @@ fn a_package_that_listens_off_loopback_is_refused_or_warned_about() {
         assert!(!dir.join("endpoints.json").exists());
     }
 
-    let open = listening(&good, home.path(), "open.zip", "0.0.0.0");
-    let installed = install(home.path(), &engine.host, &dir, &open, &[]).success();
-    assert!(
-        installed
-            .stderr
-            .contains("will listen on 0.0.0.0, as its package says"),
-        "{}",
-        installed.stderr
-    );
-    assert!(
-        installed
-            .hints()
-            .contains(&"pass `--listen 127.0.0.1` to keep the node to this workstation"),
-        "{}",
-        installed.stderr
-    );
-    run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
-    let kept = install(
+    // A package's own choice, whatever it is, is not taken without consent.
+    for (package, asked) in [
+        (foreign.clone(), "203.0.113.5"),
+        (
+            listening(&good, home.path(), "open.zip", "0.0.0.0"),
+            "0.0.0.0",
+        ),
+    ] {
+        let installed = install(home.path(), &engine.host, &dir, &package, &[]).success();
+        assert!(
+            installed.stderr.contains(&format!(
+                "package asks to listen on {asked}, where other machines could use it with no login; it listens on 127.0.0.1 only"
+            )),
+            "{}",
+            installed.stderr
+        );
+        assert!(
+            installed.hints().contains(
+                &"to publish it on the network for anyone who reaches it, pass `--listen ADDR` (`0.0.0.0` for every address)"
+            ),
+            "{}",
+            installed.stderr
+        );
+        let endpoints = std::fs::read_to_string(dir.join("endpoints.json")).unwrap();
+        assert!(
+            endpoints.contains("\"listen\": \"127.0.0.1\""),
+            "{endpoints}"
+        );
+        run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+    }
+
+    let open = home.path().join("open.zip");
+    let published = install(
         home.path(),
         &engine.host,
         &dir,
         &open,
-        &["--listen", "127.0.0.1"],
+        &["--listen", "0.0.0.0"],
     )
     .success();
-    assert!(!kept.stderr.contains("will listen on"), "{}", kept.stderr);
+    assert!(
+        !published.stderr.contains("asks to listen"),
+        "{}",
+        published.stderr
+    );
     let endpoints = std::fs::read_to_string(dir.join("endpoints.json")).unwrap();
-    assert!(endpoints.contains("127.0.0.1"), "{endpoints}");
+    assert!(endpoints.contains("\"listen\": \"0.0.0.0\""), "{endpoints}");
     run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
 }
 

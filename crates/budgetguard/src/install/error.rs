@@ -25,7 +25,7 @@ pub enum InstallError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     /// Checks made before changing anything found problems.
-    #[error("nothing was changed, because:{}", problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
+    #[error("nothing was changed, because:{}", problems.iter().map(|p| format!("{}{p}", crate::LIST_ITEM)).collect::<String>())]
     Preflight {
         /// Every problem found, each naming its fix.
         problems: Vec<Problem>,
