@@ -32,22 +32,7 @@ fn package_of(
     for (key, value) in extra.as_object().unwrap() {
         node[key] = value.clone();
     }
-    let catalog = home.join("catalog.json");
-    std::fs::write(&catalog, serde_json::json!({ "nodes": [node] }).to_string()).unwrap();
-    let package = home.join("node.zip");
-    run(bin(home, Some(&engine.host))
-        .args([
-            "create-install-package",
-            "--no-pull",
-            "--nodes",
-            name,
-            "--output",
-        ])
-        .arg(&package)
-        .arg("--catalog")
-        .arg(&catalog))
-    .success();
-    package
+    package_one(engine, home, node)
 }
 
 /// The host addresses the engine publishes `container`'s ports on.

@@ -5,7 +5,7 @@
 //! that grants only CDI requests, one that hangs on the probe, and the real
 //! engines themselves, which refuse the GPU with their own words.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use testkit::engines::{self, TestEngine};
@@ -23,39 +23,17 @@ testkit::tests![
     a_probe_the_engine_never_answers_is_bounded_and_removed,
 ];
 
-/// Writes a catalog of one GPU node `name` of `image` on `port` (serving
-/// without a model) and packages it from `engine`.
-fn gpu_package(
-    engine: &TestEngine,
-    home: &Path,
-    name: &str,
-    image: &str,
-    port: u16,
-) -> std::path::PathBuf {
-    let catalog = home.join("catalog.json");
-    std::fs::write(
-        &catalog,
-        serde_json::json!({"nodes": [{
+/// Packages one GPU node `name` of `image` on `port` (serving without a
+/// model) from `engine`.
+fn gpu_package(engine: &TestEngine, home: &Path, name: &str, image: &str, port: u16) -> PathBuf {
+    package_one(
+        engine,
+        home,
+        serde_json::json!({
             "name": name, "image": image, "host_port": port, "gpu": true,
             "environment": {"DEMO_NIM_REQUIRE_MODEL": "0"},
-        }]})
-        .to_string(),
+        }),
     )
-    .unwrap();
-    let package = home.join("gpu.zip");
-    run(bin(home, Some(&engine.host))
-        .args([
-            "create-install-package",
-            "--no-pull",
-            "--nodes",
-            name,
-            "--output",
-        ])
-        .arg(&package)
-        .arg("--catalog")
-        .arg(&catalog))
-    .success();
-    package
 }
 
 /// The probe containers of `image` on `engine` (none may be left).

@@ -274,6 +274,28 @@ pub fn make_package(
     output
 }
 
+/// Writes a catalog of the one node `node` (catalog JSON) in `home` and
+/// packages it from `engine` as `home/node.zip`.
+pub fn package_one(engine: &TestEngine, home: &Path, node: serde_json::Value) -> PathBuf {
+    let name = node["name"].as_str().expect("a node name").to_owned();
+    let catalog = home.join("catalog.json");
+    std::fs::write(&catalog, serde_json::json!({ "nodes": [node] }).to_string()).unwrap();
+    let package = home.join("node.zip");
+    run(bin(home, Some(&engine.host))
+        .args([
+            "create-install-package",
+            "--no-pull",
+            "--nodes",
+            &name,
+            "--output",
+        ])
+        .arg(&package)
+        .arg("--catalog")
+        .arg(&catalog))
+    .success();
+    package
+}
+
 /// Starts `command`, waits until its stderr shows a line starting with
 /// `marker`, lets it run 300 ms more, sends `signal` (`INT` as Ctrl-C does,
 /// `TERM` as `kill` does) and returns its exit code and the rest of its
