@@ -105,7 +105,10 @@ pub struct SizeEstimate {
 impl SizeEstimate {
     /// The bytes of the model caches whose size is known.
     pub fn models_bytes(&self) -> u64 {
-        self.caches.iter().filter_map(|c| c.size.bytes()).sum()
+        self.caches
+            .iter()
+            .filter_map(|c| c.size.bytes())
+            .fold(0, u64::saturating_add)
     }
 
     /// The caches Create must download first, whose size is not known yet.
@@ -144,7 +147,7 @@ pub fn estimate(
             ImageSize::Present { id, size } => {
                 if !ids.contains(&id.as_str()) {
                     ids.push(id);
-                    estimate.bytes += size;
+                    estimate.bytes = estimate.bytes.saturating_add(*size);
                 }
             }
             ImageSize::Missing => {
@@ -202,7 +205,7 @@ pub fn estimate(
             (None, None) => CacheSize::ToDownload,
         };
         if let Some(bytes) = size.bytes() {
-            estimate.bytes += bytes;
+            estimate.bytes = estimate.bytes.saturating_add(bytes);
         }
         estimate.caches.push(CacheEstimate {
             name: model.cache.clone(),
@@ -288,7 +291,7 @@ pub fn engine_left_out(since: &Path, images: &[ImageInfo]) -> Result<u64, Packag
                 && counted.insert(blob.digest.as_str())
         })
         .map(|blob| blob.size)
-        .sum())
+        .fold(0, u64::saturating_add))
 }
 
 /// The bytes of the regular files below `dir`, links not followed (errors
@@ -304,7 +307,7 @@ fn folder_size(dir: &Path) -> u64 {
             Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |m| m.len()),
             _ => 0,
         })
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 #[cfg(test)]
