@@ -16,9 +16,11 @@ use std::process::Stdio;
 use sha2::{Digest, Sha256};
 use testkit::engines::TestEngine;
 use testkit::images::{unique_reference, ImageGuard};
+use testkit::registry::{no_registry, TestRegistry};
 
 use crate::install_errors::{error_text, flip_byte};
 use crate::models::{answers, create, installer, model_catalog, model_fixture, techops};
+use crate::registry::demo_plus;
 use crate::repack::Repack;
 use crate::support::*;
 
@@ -27,6 +29,8 @@ testkit::tests![
     a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean,
     every_earlier_versions_image_goes_and_the_users_own_stays,
     a_take_back_that_fails_keeps_its_journal_for_the_next_run,
+    a_deploy_that_pulls_is_taken_back_at_any_step,
+    a_killed_deploys_pull_never_takes_an_image_the_user_put_there_since,
 ];
 
 /// Every file, link and folder below `dir` (none when it does not exist)
@@ -290,6 +294,18 @@ const DEPLOY_STEPS: [&str; 5] = [
     "configure_nodes",
     "commit",
     "state_files",
+    "cleanup",
+];
+
+/// The step boundaries a deploy passes whose image is pulled, the pull's
+/// end first: a sample always kills there.
+const DEPLOY_PULL_STEPS: [&str; 7] = [
+    "pulled",
+    "claim",
+    "pull",
+    "configure_nodes",
+    "state_files",
+    "commit",
     "cleanup",
 ];
 
@@ -787,5 +803,130 @@ fn a_take_back_that_fails_keeps_its_journal_for_the_next_run() {
         again.stderr
     );
     assert!(!container(), "the node is gone");
+    assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
+}
+
+/// A deploy-local of `node` (from `catalog`) into `dir`, with `home`'s
+/// environment.
+fn deploy_local(
+    engine: &TestEngine,
+    home: &Path,
+    dir: &Path,
+    catalog: &Path,
+    node: &str,
+) -> std::process::Command {
+    let mut command = installer(home, engine, dir);
+    command
+        .args(["deploy-local", "--nodes", node, "--catalog"])
+        .arg(catalog);
+    command
+}
+
+/// The ID `reference` names on the engine (empty: none).
+fn id_of(engine: &TestEngine, reference: &str) -> String {
+    let out = engine
+        .docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", reference])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn a_deploy_that_pulls_is_taken_back_at_any_step() {
+    let engine = testkit::engines::require_primary();
+    let registry = TestRegistry::start().unwrap_or_else(no_registry);
+    let home = tempfile::tempdir().unwrap();
+    let (demo, _demo_guard) = demo_copy(&engine, "pull-faults");
+    let pushed = demo_plus(&registry, &engine, &demo, "pull-faults", "1", 171);
+    let reference = pushed.reference;
+    let _guard = ImageGuard::new(&engine, vec![reference.clone()]);
+    let _leftovers = NodeLeftovers::new(&engine, "budgetguard-pull-fault");
+    let catalog = write_catalog(home.path(), &[("Pull Fault", &reference, free_port())]);
+    let dir = home.path().join("install");
+    let deploy = || deploy_local(&engine, home.path(), &dir, &catalog, "Pull Fault");
+    let uninstall = || {
+        run(installer(home.path(), &engine, &dir).args(["uninstall", "--all", "--purge-cache"]))
+            .success()
+    };
+    // The user's own image, and what the engine has under the reference.
+    let before = || (id_of(&engine, &demo), id_of(&engine, &reference));
+    let engine_before = before();
+    assert_eq!(engine_before.1, "", "the reference names nothing yet");
+
+    // A clean deploy pulls; its uninstall removes the pulled image.
+    run(&mut deploy()).success();
+    let pulled = id_of(&engine, &reference);
+    assert!(!pulled.is_empty(), "the deploy pulled");
+    uninstall();
+    assert!(!has_image(&engine, &pulled), "the pulled image is gone");
+    assert_eq!(before(), engine_before);
+
+    for (_, _, fault) in faults(&DEPLOY_PULL_STEPS) {
+        let stopped = run(deploy().env("BUDGETGUARD_TEST_FAULT", &fault));
+        assert_ne!(stopped.code, 0, "deploy {fault}: {}", stopped.stderr);
+        // The next command takes the run back (or, after its commit,
+        // uninstalls it): the pulled image goes, nothing else.
+        uninstall();
+        assert_eq!(left(&dir), BTreeMap::new(), "deploy {fault}: left");
+        assert!(
+            !has_image(&engine, &pulled),
+            "deploy {fault}: the pulled image is gone"
+        );
+        assert_eq!(before(), engine_before, "deploy {fault}: the engine");
+    }
+}
+
+fn a_killed_deploys_pull_never_takes_an_image_the_user_put_there_since() {
+    let engine = testkit::engines::require_primary();
+    let registry = TestRegistry::start().unwrap_or_else(no_registry);
+    let home = tempfile::tempdir().unwrap();
+    let (demo, _demo_guard) = demo_copy(&engine, "repull");
+    let pushed = demo_plus(&registry, &engine, &demo, "repull", "1", 172);
+    let reference = pushed.reference;
+    let _guard = ImageGuard::new(&engine, vec![reference.clone()]);
+    let _leftovers = NodeLeftovers::new(&engine, "budgetguard-repull");
+    let catalog = write_catalog(home.path(), &[("Repull", &reference, free_port())]);
+    let dir = home.path().join("install");
+    let deploy = || deploy_local(&engine, home.path(), &dir, &catalog, "Repull");
+    let recover = || {
+        let recovered =
+            run(installer(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+        assert!(
+            recovered
+                .stderr
+                .contains("Took back the unfinished `deploy-local` run"),
+            "{}",
+            recovered.stderr
+        );
+    };
+    let demo_id = id_of(&engine, &demo);
+
+    // Killed after its pull; the user then points the reference at an
+    // image they had before: the tag and the image stay theirs.
+    let killed = run(deploy().env("BUDGETGUARD_TEST_FAULT", "configure_nodes:kill"));
+    assert_ne!(killed.code, 0, "{}", killed.stderr);
+    let pulled = id_of(&engine, &reference);
+    assert!(!pulled.is_empty(), "the killed deploy pulled");
+    engine.docker_ok(&["tag", &demo, &reference]);
+    recover();
+    assert_eq!(id_of(&engine, &reference), demo_id, "the user's tag stays");
+    assert_eq!(id_of(&engine, &demo), demo_id, "the user's image stays");
+    assert!(!has_image(&engine, &pulled), "the pulled image is gone");
+    engine.docker_ok(&["rmi", &reference]);
+
+    // Killed after its pull; the user then builds (or pulls) the
+    // reference anew: their new image stays.
+    let killed = run(deploy().env("BUDGETGUARD_TEST_FAULT", "configure_nodes:kill"));
+    assert_ne!(killed.code, 0, "{}", killed.stderr);
+    assert_eq!(id_of(&engine, &reference), pulled, "the same image pulled");
+    build_label(&engine, &demo, &reference, "rebuilt");
+    let rebuilt_id = id_of(&engine, &reference);
+    recover();
+    assert_eq!(
+        id_of(&engine, &reference),
+        rebuilt_id,
+        "the user's new image stays"
+    );
+    assert!(!has_image(&engine, &pulled), "the pulled image is gone");
     assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
 }
