@@ -279,6 +279,18 @@ const INSTALL_STEPS: [&str; 8] = [
     "cleanup",
 ];
 
+/// The step boundaries of an upgrade whose switch takes three renames (no
+/// RENAME_EXCHANGE), the ones between them first: a sample always kills
+/// there.
+const NO_EXCHANGE_STEPS: [&str; 6] = [
+    "cache_parked",
+    "cache_moved",
+    "log_parked",
+    "log_moved",
+    "switch_cache",
+    "configure_nodes",
+];
+
 /// The step boundaries an update package passes whose models do not change.
 const UPDATE_STEPS: [&str; 5] = [
     "load_images",
@@ -461,6 +473,51 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
         engine_before,
         "a clean install and uninstall leave the engine as it was"
     );
+    // An upgrade stopped at `step`: v1 as it was (or, stopped after its
+    // commit, v2); then the rerun gives a clean install of v2.
+    // `no_exchange`: every run switches without RENAME_EXCHANGE.
+    let upgrade_stopped = |step: &str, kill: bool, fault: &str, no_exchange: bool| {
+        let tool = || {
+            let mut command = tool();
+            if no_exchange {
+                command.env("BUDGETGUARD_TEST_NO_EXCHANGE", "1");
+            }
+            command
+        };
+        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+        let stopped = run(tool()
+            .env("BUDGETGUARD_TEST_FAULT", fault)
+            .args(["install-package", "--package"])
+            .arg(&v2));
+        assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
+        // Stopped before the switch, or taken back by the run itself: v1
+        // byte for byte; after its commit: v2. (Killed in or after the
+        // switch, the next run takes it back first.)
+        let live = files_of(&contents(&dir.join("models").join(&cache)));
+        let switched = !INSTALL_STEPS.contains(&step)
+            || ["configure_nodes", "state_files", "commit"].contains(&step);
+        if step == "cleanup" {
+            assert_eq!(live, listed(&v2), "{fault}: the live cache");
+        } else if !(kill && switched) {
+            assert_eq!(live, listed(&v1), "{fault}: the live cache");
+        }
+        let rerun = run(tool().args(["install-package", "--package"]).arg(&v2)).success();
+        if kill && step != "cleanup" {
+            assert!(
+                rerun
+                    .stderr
+                    .contains("Took back the unfinished `install-package` run"),
+                "{fault}: {}",
+                rerun.stderr
+            );
+        }
+        assert_eq!(state(), clean_v2, "{fault}: rerun of the upgrade");
+        // And back to v1 the same way.
+        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+        assert_eq!(state(), clean_v1, "{fault}: v1 again");
+        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+        assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
+    };
     for (step, kill, fault) in faults(&INSTALL_STEPS) {
         // A first install stopped there, then uninstalled: as before.
         let stopped = run(tool()
@@ -476,35 +533,15 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
             "{fault}: first install, then uninstall"
         );
 
-        if step == "claim" {
-            // An upgrade holds its node's claim already: it makes none.
-            continue;
+        if step != "claim" {
+            // (An upgrade holds its node's claim already: it makes none.)
+            upgrade_stopped(step, kill, &fault, false);
         }
-        // An upgrade stopped there: v1 as it was (or, stopped after its
-        // commit, v2); then the rerun gives a clean install of v2.
-        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
-        let stopped = run(tool()
-            .env("BUDGETGUARD_TEST_FAULT", &fault)
-            .args(["install-package", "--package"])
-            .arg(&v2));
-        assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
-        // Stopped before the switch, or taken back by the run itself: v1
-        // byte for byte; after its commit: v2. (Killed after the switch,
-        // the next run takes it back first.)
-        let live = files_of(&contents(&dir.join("models").join(&cache)));
-        let switched = ["configure_nodes", "state_files", "commit"].contains(&step);
-        if step == "cleanup" {
-            assert_eq!(live, listed(&v2), "{fault}: the live cache");
-        } else if !(kill && switched) {
-            assert_eq!(live, listed(&v1), "{fault}: the live cache");
-        }
-        run(tool().args(["install-package", "--package"]).arg(&v2)).success();
-        assert_eq!(state(), clean_v2, "{fault}: rerun of the upgrade");
-        // And back to v1 the same way.
-        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
-        assert_eq!(state(), clean_v1, "{fault}: v1 again");
-        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
-        assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
+    }
+    // The same where the file system has no RENAME_EXCHANGE: stopped
+    // between the renames of the switch, too.
+    for (step, kill, fault) in faults(&NO_EXCHANGE_STEPS) {
+        upgrade_stopped(step, kill, &fault, true);
     }
 
     // A deploy stopped at each of its steps: taken back (or, after its

@@ -27,7 +27,9 @@ use crate::progress::{Event, Reporter};
 
 /// The environment variable that makes a run fail (`STEP`) or kill itself
 /// (`STEP:kill`) when it reaches the step boundary `STEP` (a [`Step`]'s
-/// name, `commit` or `cleanup`): for the tests of every boundary.
+/// name, `commit`, `cleanup`, or one between the renames of a switch
+/// without `RENAME_EXCHANGE`, `cache_parked`, `cache_moved`, `log_parked`,
+/// `log_moved`): for the tests of every boundary.
 pub(crate) const FAULT_VARIABLE: &str = "BUDGETGUARD_TEST_FAULT";
 
 /// What `journal.json` holds: the unfinished run of the folder.
@@ -602,7 +604,7 @@ fn exists(path: &std::path::Path) -> bool {
 
 /// Fails or kills the run at the step boundary `name` when
 /// [`FAULT_VARIABLE`] names it.
-fn fault(name: &str) -> Result<(), InstallError> {
+pub(crate) fn fault(name: &str) -> Result<(), InstallError> {
     let Ok(wanted) = std::env::var(FAULT_VARIABLE) else {
         return Ok(());
     };
