@@ -995,6 +995,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_switch_without_exchange_stopped_between_its_renames_is_completed_or_undone() {
+        let root = tempfile::tempdir().unwrap();
+        let (live, staged) = (root.path().join("cache"), root.path().join("staged"));
+        let parked = parked(&staged);
+        let version = |path: &Path| std::fs::read_to_string(path.join("v")).unwrap();
+        let setup = || {
+            for (path, version) in [(&live, "old"), (&staged, "new")] {
+                let _ = std::fs::remove_dir_all(path);
+                std::fs::create_dir(path).unwrap();
+                std::fs::write(path.join("v"), version).unwrap();
+            }
+        };
+        // Stopped once the live version was parked: undone.
+        setup();
+        std::fs::rename(&live, &parked).unwrap();
+        unpark(&staged, &live, &parked).unwrap();
+        assert_eq!(
+            (version(&live), version(&staged)),
+            ("old".into(), "new".into())
+        );
+        // Stopped once the staged version was moved in: completed.
+        std::fs::rename(&live, &parked).unwrap();
+        std::fs::rename(&staged, &live).unwrap();
+        unpark(&staged, &live, &parked).unwrap();
+        assert_eq!(
+            (version(&live), version(&staged)),
+            ("new".into(), "old".into())
+        );
+        assert!(!parked.exists());
+        // Nothing parked: nothing to do; all three there: said, untouched.
+        unpark(&staged, &live, &parked).unwrap();
+        setup();
+        std::fs::create_dir(&parked).unwrap();
+        let error = unpark(&staged, &live, &parked).unwrap_err().to_string();
+        assert!(error.contains("move one of them away"), "{error}");
+        assert!(parked.exists());
+    }
+
+    #[test]
     fn after_linking_only_the_linked_files_are_vouched_for_again() {
         let root = tempfile::tempdir().unwrap();
         let live = root.path().join("live");
