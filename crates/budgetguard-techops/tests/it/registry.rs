@@ -39,7 +39,7 @@ fn no_skopeo() -> PushedImage {
 
 /// The Demo image `demo` of `engine` with one more layer of 1 MiB random
 /// bytes (from `seed`), pushed to `registry` as `<name>:<tag>`.
-pub(crate) fn demo_plus(
+fn demo_plus(
     registry: &TestRegistry,
     engine: &TestEngine,
     demo: &str,

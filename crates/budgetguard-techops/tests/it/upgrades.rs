@@ -20,7 +20,6 @@ use testkit::registry::{no_registry, TestRegistry};
 
 use crate::install_errors::{error_text, flip_byte};
 use crate::models::{answers, create, installer, model_catalog, model_fixture, techops};
-use crate::registry::demo_plus;
 use crate::repack::Repack;
 use crate::support::*;
 
@@ -859,6 +858,16 @@ fn deploy_local(
     command
 }
 
+/// An image of the Demo's own (a label of its own), pushed to `registry`
+/// from `engine` and removed there: its reference.
+fn pushed_demo(engine: &TestEngine, registry: &TestRegistry, demo: &str, name: &str) -> String {
+    let reference = format!("{}/{name}:1", registry.host());
+    build_label(engine, demo, &reference, name);
+    engine.docker_ok(&["push", &reference]);
+    engine.docker_ok(&["rmi", &reference]);
+    reference
+}
+
 /// The ID `reference` names on the engine (empty: none).
 fn id_of(engine: &TestEngine, reference: &str) -> String {
     let out = engine
@@ -874,8 +883,7 @@ fn a_deploy_that_pulls_is_taken_back_at_any_step() {
     let registry = TestRegistry::start().unwrap_or_else(no_registry);
     let home = tempfile::tempdir().unwrap();
     let (demo, _demo_guard) = demo_copy(&engine, "pull-faults");
-    let pushed = demo_plus(&registry, &engine, &demo, "pull-faults", "1", 171);
-    let reference = pushed.reference;
+    let reference = pushed_demo(&engine, &registry, &demo, "pull-faults");
     let _guard = ImageGuard::new(&engine, vec![reference.clone()]);
     let _leftovers = NodeLeftovers::new(&engine, "budgetguard-pull-fault");
     let catalog = write_catalog(home.path(), &[("Pull Fault", &reference, free_port())]);
@@ -918,8 +926,7 @@ fn a_killed_deploys_pull_never_takes_an_image_the_user_put_there_since() {
     let registry = TestRegistry::start().unwrap_or_else(no_registry);
     let home = tempfile::tempdir().unwrap();
     let (demo, _demo_guard) = demo_copy(&engine, "repull");
-    let pushed = demo_plus(&registry, &engine, &demo, "repull", "1", 172);
-    let reference = pushed.reference;
+    let reference = pushed_demo(&engine, &registry, &demo, "repull");
     let _guard = ImageGuard::new(&engine, vec![reference.clone()]);
     let _leftovers = NodeLeftovers::new(&engine, "budgetguard-repull");
     let catalog = write_catalog(home.path(), &[("Repull", &reference, free_port())]);
