@@ -16,6 +16,7 @@ use std::process::Stdio;
 use sha2::{Digest, Sha256};
 use testkit::engines::TestEngine;
 use testkit::images::{unique_reference, ImageGuard};
+use testkit::registry::{no_registry, TestRegistry};
 
 use crate::install_errors::{error_text, flip_byte};
 use crate::models::{answers, create, installer, model_catalog, model_fixture, techops};
@@ -27,6 +28,8 @@ testkit::tests![
     a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean,
     every_earlier_versions_image_goes_and_the_users_own_stays,
     a_take_back_that_fails_keeps_its_journal_for_the_next_run,
+    a_deploy_that_pulls_is_taken_back_at_any_step,
+    a_killed_deploys_pull_never_takes_an_image_the_user_put_there_since,
 ];
 
 /// Every file, link and folder below `dir` (none when it does not exist)
@@ -275,6 +278,18 @@ const INSTALL_STEPS: [&str; 8] = [
     "cleanup",
 ];
 
+/// The step boundaries of an upgrade whose switch takes three renames (no
+/// RENAME_EXCHANGE), the ones between them first: a sample always kills
+/// there.
+const NO_EXCHANGE_STEPS: [&str; 6] = [
+    "cache_parked",
+    "cache_moved",
+    "log_parked",
+    "log_moved",
+    "switch_cache",
+    "configure_nodes",
+];
+
 /// The step boundaries an update package passes whose models do not change.
 const UPDATE_STEPS: [&str; 5] = [
     "load_images",
@@ -290,6 +305,18 @@ const DEPLOY_STEPS: [&str; 5] = [
     "configure_nodes",
     "commit",
     "state_files",
+    "cleanup",
+];
+
+/// The step boundaries a deploy passes whose image is pulled, the pull's
+/// end first: a sample always kills there.
+const DEPLOY_PULL_STEPS: [&str; 7] = [
+    "pulled",
+    "claim",
+    "pull",
+    "configure_nodes",
+    "state_files",
+    "commit",
     "cleanup",
 ];
 
@@ -445,6 +472,51 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
         engine_before,
         "a clean install and uninstall leave the engine as it was"
     );
+    // An upgrade stopped at `step`: v1 as it was (or, stopped after its
+    // commit, v2); then the rerun gives a clean install of v2.
+    // `no_exchange`: every run switches without RENAME_EXCHANGE.
+    let upgrade_stopped = |step: &str, kill: bool, fault: &str, no_exchange: bool| {
+        let tool = || {
+            let mut command = tool();
+            if no_exchange {
+                command.env("BUDGETGUARD_TEST_NO_EXCHANGE", "1");
+            }
+            command
+        };
+        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+        let stopped = run(tool()
+            .env("BUDGETGUARD_TEST_FAULT", fault)
+            .args(["install-package", "--package"])
+            .arg(&v2));
+        assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
+        // Stopped before the switch, or taken back by the run itself: v1
+        // byte for byte; after its commit: v2. (Killed in or after the
+        // switch, the next run takes it back first.)
+        let live = files_of(&contents(&dir.join("models").join(&cache)));
+        let switched = !INSTALL_STEPS.contains(&step)
+            || ["configure_nodes", "state_files", "commit"].contains(&step);
+        if step == "cleanup" {
+            assert_eq!(live, listed(&v2), "{fault}: the live cache");
+        } else if !(kill && switched) {
+            assert_eq!(live, listed(&v1), "{fault}: the live cache");
+        }
+        let rerun = run(tool().args(["install-package", "--package"]).arg(&v2)).success();
+        if kill && step != "cleanup" {
+            assert!(
+                rerun
+                    .stderr
+                    .contains("Took back the unfinished `install-package` run"),
+                "{fault}: {}",
+                rerun.stderr
+            );
+        }
+        assert_eq!(state(), clean_v2, "{fault}: rerun of the upgrade");
+        // And back to v1 the same way.
+        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+        assert_eq!(state(), clean_v1, "{fault}: v1 again");
+        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+        assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
+    };
     for (step, kill, fault) in faults(&INSTALL_STEPS) {
         // A first install stopped there, then uninstalled: as before.
         let stopped = run(tool()
@@ -460,35 +532,15 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
             "{fault}: first install, then uninstall"
         );
 
-        if step == "claim" {
-            // An upgrade holds its node's claim already: it makes none.
-            continue;
+        if step != "claim" {
+            // (An upgrade holds its node's claim already: it makes none.)
+            upgrade_stopped(step, kill, &fault, false);
         }
-        // An upgrade stopped there: v1 as it was (or, stopped after its
-        // commit, v2); then the rerun gives a clean install of v2.
-        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
-        let stopped = run(tool()
-            .env("BUDGETGUARD_TEST_FAULT", &fault)
-            .args(["install-package", "--package"])
-            .arg(&v2));
-        assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
-        // Stopped before the switch, or taken back by the run itself: v1
-        // byte for byte; after its commit: v2. (Killed after the switch,
-        // the next run takes it back first.)
-        let live = files_of(&contents(&dir.join("models").join(&cache)));
-        let switched = ["configure_nodes", "state_files", "commit"].contains(&step);
-        if step == "cleanup" {
-            assert_eq!(live, listed(&v2), "{fault}: the live cache");
-        } else if !(kill && switched) {
-            assert_eq!(live, listed(&v1), "{fault}: the live cache");
-        }
-        run(tool().args(["install-package", "--package"]).arg(&v2)).success();
-        assert_eq!(state(), clean_v2, "{fault}: rerun of the upgrade");
-        // And back to v1 the same way.
-        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
-        assert_eq!(state(), clean_v1, "{fault}: v1 again");
-        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
-        assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
+    }
+    // The same where the file system has no RENAME_EXCHANGE: stopped
+    // between the renames of the switch, too.
+    for (step, kill, fault) in faults(&NO_EXCHANGE_STEPS) {
+        upgrade_stopped(step, kill, &fault, true);
     }
 
     // A deploy stopped at each of its steps: taken back (or, after its
@@ -787,5 +839,138 @@ fn a_take_back_that_fails_keeps_its_journal_for_the_next_run() {
         again.stderr
     );
     assert!(!container(), "the node is gone");
+    assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
+}
+
+/// A deploy-local of `node` (from `catalog`) into `dir`, with `home`'s
+/// environment.
+fn deploy_local(
+    engine: &TestEngine,
+    home: &Path,
+    dir: &Path,
+    catalog: &Path,
+    node: &str,
+) -> std::process::Command {
+    let mut command = installer(home, engine, dir);
+    command
+        .args(["deploy-local", "--nodes", node, "--catalog"])
+        .arg(catalog);
+    command
+}
+
+/// An image of the Demo's own (a label of its own), pushed to `registry`
+/// from `engine` and removed there: its reference.
+fn pushed_demo(engine: &TestEngine, registry: &TestRegistry, demo: &str, name: &str) -> String {
+    let reference = format!("{}/{name}:1", registry.host());
+    build_label(engine, demo, &reference, name);
+    engine.docker_ok(&["push", &reference]);
+    engine.docker_ok(&["rmi", &reference]);
+    reference
+}
+
+/// The ID `reference` names on the engine (empty: none).
+fn id_of(engine: &TestEngine, reference: &str) -> String {
+    let out = engine
+        .docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", reference])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn a_deploy_that_pulls_is_taken_back_at_any_step() {
+    let engine = testkit::engines::require_primary();
+    let registry = TestRegistry::start().unwrap_or_else(no_registry);
+    let home = tempfile::tempdir().unwrap();
+    let (demo, _demo_guard) = demo_copy(&engine, "pull-faults");
+    let reference = pushed_demo(&engine, &registry, &demo, "pull-faults");
+    let _guard = ImageGuard::new(&engine, vec![reference.clone()]);
+    let _leftovers = NodeLeftovers::new(&engine, "budgetguard-pull-fault");
+    let catalog = write_catalog(home.path(), &[("Pull Fault", &reference, free_port())]);
+    let dir = home.path().join("install");
+    let deploy = || deploy_local(&engine, home.path(), &dir, &catalog, "Pull Fault");
+    let uninstall = || {
+        run(installer(home.path(), &engine, &dir).args(["uninstall", "--all", "--purge-cache"]))
+            .success()
+    };
+    // The user's own image, and what the engine has under the reference.
+    let before = || (id_of(&engine, &demo), id_of(&engine, &reference));
+    let engine_before = before();
+    assert_eq!(engine_before.1, "", "the reference names nothing yet");
+
+    // A clean deploy pulls; its uninstall removes the pulled image.
+    run(&mut deploy()).success();
+    let pulled = id_of(&engine, &reference);
+    assert!(!pulled.is_empty(), "the deploy pulled");
+    uninstall();
+    assert!(!has_image(&engine, &pulled), "the pulled image is gone");
+    assert_eq!(before(), engine_before);
+
+    for (_, _, fault) in faults(&DEPLOY_PULL_STEPS) {
+        let stopped = run(deploy().env("BUDGETGUARD_TEST_FAULT", &fault));
+        assert_ne!(stopped.code, 0, "deploy {fault}: {}", stopped.stderr);
+        // The next command takes the run back (or, after its commit,
+        // uninstalls it): the pulled image goes, nothing else.
+        uninstall();
+        assert_eq!(left(&dir), BTreeMap::new(), "deploy {fault}: left");
+        assert!(
+            !has_image(&engine, &pulled),
+            "deploy {fault}: the pulled image is gone"
+        );
+        assert_eq!(before(), engine_before, "deploy {fault}: the engine");
+    }
+}
+
+fn a_killed_deploys_pull_never_takes_an_image_the_user_put_there_since() {
+    let engine = testkit::engines::require_primary();
+    let registry = TestRegistry::start().unwrap_or_else(no_registry);
+    let home = tempfile::tempdir().unwrap();
+    let (demo, _demo_guard) = demo_copy(&engine, "repull");
+    let reference = pushed_demo(&engine, &registry, &demo, "repull");
+    let _guard = ImageGuard::new(&engine, vec![reference.clone()]);
+    let _leftovers = NodeLeftovers::new(&engine, "budgetguard-repull");
+    let catalog = write_catalog(home.path(), &[("Repull", &reference, free_port())]);
+    let dir = home.path().join("install");
+    let deploy = || deploy_local(&engine, home.path(), &dir, &catalog, "Repull");
+    let recover = || {
+        let recovered =
+            run(installer(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+        assert!(
+            recovered
+                .stderr
+                .contains("Took back the unfinished `deploy-local` run"),
+            "{}",
+            recovered.stderr
+        );
+    };
+    let demo_id = id_of(&engine, &demo);
+
+    // Killed after its pull; the user then points the reference at an
+    // image they had before: the tag and the image stay theirs.
+    let killed = run(deploy().env("BUDGETGUARD_TEST_FAULT", "configure_nodes:kill"));
+    assert_ne!(killed.code, 0, "{}", killed.stderr);
+    let pulled = id_of(&engine, &reference);
+    assert!(!pulled.is_empty(), "the killed deploy pulled");
+    engine.docker_ok(&["tag", &demo, &reference]);
+    recover();
+    assert_eq!(id_of(&engine, &reference), demo_id, "the user's tag stays");
+    assert_eq!(id_of(&engine, &demo), demo_id, "the user's image stays");
+    assert!(!has_image(&engine, &pulled), "the pulled image is gone");
+    engine.docker_ok(&["rmi", &reference]);
+
+    // Killed after its pull; the user then builds (or pulls) the
+    // reference anew: their new image stays.
+    let killed = run(deploy().env("BUDGETGUARD_TEST_FAULT", "configure_nodes:kill"));
+    assert_ne!(killed.code, 0, "{}", killed.stderr);
+    assert_eq!(id_of(&engine, &reference), pulled, "the same image pulled");
+    build_label(&engine, &demo, &reference, "rebuilt");
+    let rebuilt_id = id_of(&engine, &reference);
+    recover();
+    assert_eq!(
+        id_of(&engine, &reference),
+        rebuilt_id,
+        "the user's new image stays"
+    );
+    assert!(!has_image(&engine, &pulled), "the pulled image is gone");
     assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
 }

@@ -168,6 +168,12 @@ async fn deploy(
             info = engine.ensure_image(&node.image, options.pull, &options.auth, &**reporter) => info?,
             _ = configure.cancel.cancelled() => return Err(InstallError::Cancelled),
         };
+        if before.is_none() {
+            transaction.record(Step::Pulled {
+                reference: node.image.clone(),
+                id: info.id.clone(),
+            })?;
+        }
         let new = before.is_none() && !ids_before.contains(&info.id);
         if new && !pulled.iter().any(|p| p.id == info.id) {
             pulled.push(LoadedImage {

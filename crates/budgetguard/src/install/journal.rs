@@ -27,7 +27,9 @@ use crate::progress::{Event, Reporter};
 
 /// The environment variable that makes a run fail (`STEP`) or kill itself
 /// (`STEP:kill`) when it reaches the step boundary `STEP` (a [`Step`]'s
-/// name, `commit` or `cleanup`): for the tests of every boundary.
+/// name, `commit`, `cleanup`, or one between the renames of a switch
+/// without `RENAME_EXCHANGE`, `cache_parked`, `cache_moved`, `log_parked`,
+/// `log_moved`): for the tests of every boundary.
 pub(crate) const FAULT_VARIABLE: &str = "BUDGETGUARD_TEST_FAULT";
 
 /// What `journal.json` holds: the unfinished run of the folder.
@@ -68,6 +70,14 @@ pub(crate) enum Step {
         reference: String,
         /// The engine's image IDs before.
         ids_before: Vec<String>,
+    },
+    /// The pull of `reference` done, giving the image `id`: taking the
+    /// pull back removes that image under that name only.
+    Pulled {
+        /// The reference pulled.
+        reference: String,
+        /// The engine ID of the image the pull gave.
+        id: String,
     },
     /// A model cache's new version written beside the live one
     /// (`models/.staging/<cache>`).
@@ -113,6 +123,7 @@ impl Step {
             Step::Claim { .. } => "claim",
             Step::LoadImages(_) => "load_images",
             Step::Pull { .. } => "pull",
+            Step::Pulled { .. } => "pulled",
             Step::StageCache { .. } => "stage_cache",
             Step::SwitchCache { .. } => "switch_cache",
             Step::ConfigureNodes { .. } => "configure_nodes",
@@ -497,16 +508,16 @@ async fn take_back(
             Step::Pull {
                 reference,
                 ids_before,
-            } => match engine.image(reference).await {
-                Ok(Some(now)) if ids_before.contains(&now.id) => {
-                    note(&mut failed, engine.untag(reference).await);
-                }
-                Ok(Some(now)) => {
-                    note(&mut failed, engine.remove_image_if_unused(&now.id).await);
-                }
-                Ok(None) => {}
-                Err(e) => note(&mut failed, Err::<(), _>(e)),
-            },
+            } => {
+                let pulled = steps.iter().find_map(|step| match step {
+                    Step::Pulled { reference: r, id } if r == reference => Some(id.as_str()),
+                    _ => None,
+                });
+                note(
+                    &mut failed,
+                    take_back_pull(engine, reference, ids_before, pulled).await,
+                );
+            }
             Step::StageCache { cache } => {
                 note(&mut failed, models::take_back_staged(dir, cache, damaged));
             }
@@ -517,6 +528,38 @@ async fn take_back(
         }
     }
     failed
+}
+
+/// Takes back a pull of `reference`, which named nothing before: the name
+/// goes while it names the image the pull gave (`pulled`; unknown when the
+/// run was stopped during the pull, then an image the engine did not have
+/// before), and the image with it unless the engine had it before or a
+/// container uses it. A name the user has pointed at another image since
+/// stays as it is, and so does that image; the pulled image, left without
+/// a name by it, goes.
+async fn take_back_pull(
+    engine: &Engine,
+    reference: &str,
+    ids_before: &[String],
+    pulled: Option<&str>,
+) -> Result<(), crate::engine::EngineError> {
+    let now = engine.image(reference).await?.map(|info| info.id);
+    let had = |id: &str| ids_before.iter().any(|before| before == id);
+    match (now.as_deref(), pulled) {
+        // An image the engine had under another name: only the name goes.
+        (Some(now), Some(pulled)) if now == pulled && had(pulled) => engine.untag(reference).await,
+        (Some(now), Some(pulled)) if now == pulled => {
+            engine.remove_image_if_unused(reference).await.map(drop)
+        }
+        (Some(now), None) if !had(now) => engine.remove_image_if_unused(reference).await.map(drop),
+        (_, Some(pulled)) if !had(pulled) => match engine.image(pulled).await? {
+            Some(left) if left.tags.is_empty() => {
+                engine.remove_image_if_unused(pulled).await.map(drop)
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
 }
 
 /// Adds the error of `result`, if any, to `failed`.
@@ -561,7 +604,7 @@ fn exists(path: &std::path::Path) -> bool {
 
 /// Fails or kills the run at the step boundary `name` when
 /// [`FAULT_VARIABLE`] names it.
-fn fault(name: &str) -> Result<(), InstallError> {
+pub(crate) fn fault(name: &str) -> Result<(), InstallError> {
     let Ok(wanted) = std::env::var(FAULT_VARIABLE) else {
         return Ok(());
     };

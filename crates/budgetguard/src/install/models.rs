@@ -10,7 +10,10 @@
 //! the switch the live version is untouched, byte for byte, and a running
 //! node keeps serving from it (its container holds the folder, not the
 //! name); after it, the node's container is made anew and the previous
-//! version, with the files the new one no longer has, is removed.
+//! version, with the files the new one no longer has, is removed. Where the
+//! file system cannot exchange two names in one rename (NFS, CIFS, OpenZFS
+//! before 2.2), the switch takes three, and a run stopped between them is
+//! completed or undone by what is on disk.
 //!
 //! Each new file streams from its entry into a temporary name beside its
 //! place, its SHA-256 checked on the way, and is renamed into place only
@@ -685,6 +688,10 @@ fn prune(root: &Path, cache: &PackagedCache) -> Result<(), InstallError> {
     Ok(())
 }
 
+/// The environment variable that makes switches do without
+/// `RENAME_EXCHANGE` (`1`), as on a file system that lacks it: for tests.
+const NO_EXCHANGE_VARIABLE: &str = "BUDGETGUARD_TEST_NO_EXCHANGE";
+
 /// The inodes of the cache's staged version and of its log, which
 /// [`switch`] makes live.
 pub(crate) fn staged_inodes(dir: &InstallDir, cache: &str) -> Result<(u64, u64), InstallError> {
@@ -700,41 +707,113 @@ pub(crate) fn staged_inodes(dir: &InstallDir, cache: &str) -> Result<(u64, u64),
 /// exchanges the two folders (the previous version is then under the
 /// staging name), then does the same with their logs.
 pub(crate) fn switch(dir: &InstallDir, cache: &str) -> Result<(), InstallError> {
-    exchange(&dir.staged_dir(cache), &dir.models_dir(cache))?;
-    exchange(&dir.staged_log(cache), &dir.models_log(cache))
+    let (staged, live) = (dir.staged_dir(cache), dir.models_dir(cache));
+    exchange(&staged, &live, &parked(&staged), Some("cache"))?;
+    let (staged, live) = (dir.staged_log(cache), dir.models_log(cache));
+    exchange(&staged, &live, &parked(&staged), Some("log"))
 }
 
 /// Puts the previous version of `cache` and its log back where [`switch`]
 /// made the staged ones (inodes `staged`) live; what was not switched
-/// stays.
+/// stays. A switch stopped half-way without `RENAME_EXCHANGE` is first
+/// completed or undone (see [`unpark`]).
 pub(crate) fn switch_back(
     dir: &InstallDir,
     cache: &str,
     staged: (u64, u64),
 ) -> Result<(), InstallError> {
-    let live = dir.models_dir(cache);
-    let log = dir.models_log(cache);
     let is =
         |path: &Path, inode: u64| std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == inode);
-    if is(&live, staged.0) {
-        exchange(&live, &dir.staged_dir(cache))?;
-    }
-    if is(&log, staged.1) {
-        exchange(&log, &dir.staged_log(cache))?;
+    for (staged_name, live, inode) in [
+        (dir.staged_dir(cache), dir.models_dir(cache), staged.0),
+        (dir.staged_log(cache), dir.models_log(cache), staged.1),
+    ] {
+        let parked = parked(&staged_name);
+        unpark(&staged_name, &live, &parked)?;
+        if is(&live, inode) {
+            exchange(&live, &staged_name, &parked, None)?;
+        }
     }
     refresh_linked(dir, cache)
 }
 
+/// Where a switch without `RENAME_EXCHANGE` parks one of the two versions
+/// between its renames: beside the staged name, `<staged>.previous`.
+fn parked(staged: &Path) -> PathBuf {
+    let mut name = staged.as_os_str().to_owned();
+    name.push(".previous");
+    PathBuf::from(name)
+}
+
 /// Swaps what is at `from` and `to` in one rename; when nothing is at
-/// `to`, moves `from` there.
-fn exchange(from: &Path, to: &Path) -> Result<(), InstallError> {
+/// `to`, moves `from` there. Where the file system has no
+/// `RENAME_EXCHANGE` (NFS, CIFS, OpenZFS before 2.2), or
+/// [`NO_EXCHANGE_VARIABLE`] says so, in three renames: `to` to `parked`,
+/// `from` to `to`, `parked` to `from`; a run stopped between them leaves
+/// what [`unpark`] completes or undoes. `fault`: the name of the
+/// boundaries between them for the fault hook (`<fault>_parked`,
+/// `<fault>_moved`).
+fn exchange(
+    from: &Path,
+    to: &Path,
+    parked: &Path,
+    fault: Option<&str>,
+) -> Result<(), InstallError> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
-    let flags = match std::fs::symlink_metadata(to) {
-        Ok(_) => RenameFlags::EXCHANGE,
-        Err(_) => RenameFlags::NOREPLACE,
+    use rustix::io::Errno;
+    let occupied = std::fs::symlink_metadata(to).is_ok();
+    if std::env::var(NO_EXCHANGE_VARIABLE).as_deref() != Ok("1") {
+        let flags = if occupied {
+            RenameFlags::EXCHANGE
+        } else {
+            RenameFlags::NOREPLACE
+        };
+        match renameat_with(CWD, from, CWD, to, flags) {
+            Ok(()) => return Ok(()),
+            Err(e) if [Errno::INVAL, Errno::NOTSUP, Errno::NOSYS].contains(&e) => {
+                tracing::debug!(path = %to.display(), error = %e, "no RENAME_EXCHANGE here: switching in three renames");
+            }
+            Err(e) => return Err(InstallError::io("switch to", to)(e.into())),
+        }
+    }
+    // The install folder's lock is held: nothing else renames here.
+    if !occupied {
+        return rename(from, to);
+    }
+    let boundary = |name: &str| match fault {
+        Some(fault) => super::journal::fault(&format!("{fault}_{name}")),
+        None => Ok(()),
     };
-    renameat_with(CWD, from, CWD, to, flags)
-        .map_err(|e| InstallError::io("switch to", to)(e.into()))
+    rename(to, parked)?;
+    boundary("parked")?;
+    rename(from, to)?;
+    boundary("moved")?;
+    rename(parked, from)
+}
+
+/// Completes or undoes a switch without `RENAME_EXCHANGE` that stopped
+/// between its renames, from what is on disk: the version at `parked`
+/// goes back to whichever of `staged` and `live` is free (the other one
+/// has moved, or not yet).
+fn unpark(staged: &Path, live: &Path, parked: &Path) -> Result<(), InstallError> {
+    let exists = |path: &Path| std::fs::symlink_metadata(path).is_ok();
+    if !exists(parked) {
+        return Ok(());
+    }
+    if !exists(live) {
+        rename(parked, live)
+    } else if !exists(staged) {
+        rename(parked, staged)
+    } else {
+        Err(InstallError::io("switch back", parked)(io::Error::other(
+            "both the live and the staged version are there too: move one of them away",
+        )))
+    }
+}
+
+/// Renames `from` to `to`, as part of a switch.
+fn rename(from: &Path, to: &Path) -> Result<(), InstallError> {
+    std::fs::rename(from, to).map_err(InstallError::io("switch to", to))
 }
 
 /// What takes back the staged version of `cache`: its files stay, for the
@@ -914,6 +993,45 @@ impl Write for HashWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_switch_without_exchange_stopped_between_its_renames_is_completed_or_undone() {
+        let root = tempfile::tempdir().unwrap();
+        let (live, staged) = (root.path().join("cache"), root.path().join("staged"));
+        let parked = parked(&staged);
+        let version = |path: &Path| std::fs::read_to_string(path.join("v")).unwrap();
+        let setup = || {
+            for (path, version) in [(&live, "old"), (&staged, "new")] {
+                let _ = std::fs::remove_dir_all(path);
+                std::fs::create_dir(path).unwrap();
+                std::fs::write(path.join("v"), version).unwrap();
+            }
+        };
+        // Stopped once the live version was parked: undone.
+        setup();
+        std::fs::rename(&live, &parked).unwrap();
+        unpark(&staged, &live, &parked).unwrap();
+        assert_eq!(
+            (version(&live), version(&staged)),
+            ("old".into(), "new".into())
+        );
+        // Stopped once the staged version was moved in: completed.
+        std::fs::rename(&live, &parked).unwrap();
+        std::fs::rename(&staged, &live).unwrap();
+        unpark(&staged, &live, &parked).unwrap();
+        assert_eq!(
+            (version(&live), version(&staged)),
+            ("new".into(), "old".into())
+        );
+        assert!(!parked.exists());
+        // Nothing parked: nothing to do; all three there: said, untouched.
+        unpark(&staged, &live, &parked).unwrap();
+        setup();
+        std::fs::create_dir(&parked).unwrap();
+        let error = unpark(&staged, &live, &parked).unwrap_err().to_string();
+        assert!(error.contains("move one of them away"), "{error}");
+        assert!(parked.exists());
+    }
 
     #[test]
     fn after_linking_only_the_linked_files_are_vouched_for_again() {
