@@ -21,6 +21,7 @@ testkit::tests![
     an_engine_dying_mid_export_leaves_nothing,
     only_a_regular_file_is_replaced_and_never_the_base,
     a_killed_creates_partial_file_is_removed_by_the_next_create_but_a_running_ones_is_not,
+    more_nodes_than_install_opens_are_refused_at_create,
 ];
 
 /// The one `error:` line of a failed run.
@@ -434,4 +435,34 @@ fn a_killed_creates_partial_file_is_removed_by_the_next_create_but_a_running_one
     .success();
     assert!(!killed_partial.exists(), "the next create removed it");
     assert_eq!(files_in(&out_dir), ["a.zip", "b.zip", "d.zip"]);
+}
+
+/// Create never writes a package install would refuse: more nodes than a
+/// package may hold are refused before anything is exported.
+fn more_nodes_than_install_opens_are_refused_at_create() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..1_001).map(|i| format!("Many {i}")).collect();
+    let nodes: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            serde_json::json!({"name": name, "image": DEMO_IMAGE, "host_port": 20_000 + i})
+        })
+        .collect();
+    let catalog = home.path().join("catalog.json");
+    std::fs::write(&catalog, serde_json::json!({ "nodes": nodes }).to_string()).unwrap();
+    let output = home.path().join("many.zip");
+    let refused = run(bin(home.path(), Some(&engine.host))
+        .args(["create-install-package", "--no-pull", "--output"])
+        .arg(&output)
+        .arg("--catalog")
+        .arg(&catalog)
+        .args(["--nodes", &names.join(",")]));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert_eq!(
+        error_line(&refused),
+        "error: 1001 nodes were chosen, more than the 1000 a package may hold; split them over several packages"
+    );
+    assert_eq!(left_in(home.path()), ["catalog.json"]);
 }

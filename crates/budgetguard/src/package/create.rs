@@ -112,6 +112,12 @@ pub async fn create_package(
             });
         }
     }
+    if options.nodes.len() > super::manifest::MAX_NODES {
+        return Err(PackageError::TooManyNodes {
+            count: options.nodes.len(),
+            max: super::manifest::MAX_NODES,
+        });
+    }
     check_output(&output, options.force)?;
     let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
     partial::remove_stale(&dir);

@@ -73,6 +73,14 @@ pub enum PackageError {
         /// The base package.
         path: PathBuf,
     },
+    /// More nodes were chosen than a package may hold (install refuses it).
+    #[error("{count} nodes were chosen, more than the {max} a package may hold; split them over several packages")]
+    TooManyNodes {
+        /// How many were chosen.
+        count: usize,
+        /// The most a package may hold.
+        max: usize,
+    },
     /// The output file exists and replacing it was not asked for.
     #[error("`{}` already exists", path.display())]
     OutputExists {
