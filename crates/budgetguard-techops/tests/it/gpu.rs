@@ -21,6 +21,7 @@ testkit::tests![
     a_cdi_gpu_is_asked_for_as_a_cdi_device,
     a_gpu_the_engine_refuses_is_refused_before_any_change_on_every_engine,
     a_probe_the_engine_never_answers_is_bounded_and_removed,
+    a_deploy_asks_the_engine_as_an_install_does,
 ];
 
 /// Packages one GPU node `name` of `image` on `port` (serving without a
@@ -273,4 +274,54 @@ fn a_probe_the_engine_never_answers_is_bounded_and_removed() {
         "",
         "the probe container is removed"
     );
+}
+
+fn a_deploy_asks_the_engine_as_an_install_does() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let (image, _guard) = gpu_demo_copy(&engine, "gpu-deploy");
+    let catalog = home.path().join("catalog.json");
+    std::fs::write(
+        &catalog,
+        serde_json::json!({"nodes": [{
+            "name": "GPU Deploy", "image": image, "host_port": free_port(), "gpu": true,
+            "environment": {"DEMO_NIM_REQUIRE_MODEL": "0"},
+        }]})
+        .to_string(),
+    )
+    .unwrap();
+    let _leftovers = NodeLeftovers::new(&engine, "budgetguard-gpu-deploy");
+    let dir = home.path().join("install");
+    let deploy = |host: &str| {
+        run(tool(home.path(), host, &dir)
+            .args([
+                "deploy-local",
+                "--start",
+                "--no-pull",
+                "--nodes",
+                "GPU Deploy",
+                "--catalog",
+            ])
+            .arg(&catalog))
+    };
+
+    let refused = deploy(&engine.host);
+    let error = error_text(&refused);
+    assert!(
+        error.contains("node `GPU Deploy` needs an NVIDIA GPU, but the Docker engine does not run a GPU container here (could not select device driver"),
+        "{error}"
+    );
+    assert!(!dir.join("endpoints.json").exists());
+
+    let proxy = GpuProxy::start(socket_of(&engine));
+    let deployed = deploy(&proxy.host()).success();
+    assert!(
+        deployed
+            .stdout
+            .contains(&format!("GPU ready: a test container saw {DEMO_GPU}")),
+        "{}",
+        deployed.stdout
+    );
+    assert_eq!(probes_of(&engine, &image), "");
+    run(tool(home.path(), &engine.host, &dir).args(["uninstall", "--all"])).success();
 }
