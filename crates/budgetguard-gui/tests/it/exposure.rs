@@ -10,8 +10,8 @@ use budgetguard::compose;
 use testkit::engines::{self, TestEngine};
 use testkit::fixtures::demo_copy;
 
-use crate::install::make_package_of;
-use crate::support::{free_port, options, run, Browser, NodeCleanup, Server};
+use crate::install::package_of_node;
+use crate::support::{free_port, options, run, Browser, Server};
 
 testkit::tests![a_package_asking_for_the_network_installs_on_loopback_by_default];
 
@@ -34,32 +34,17 @@ fn a_package_asking_for_the_network_installs_on_loopback_by_default() {
         let (image, _guard) = demo_copy(&engine, "gui-exposure");
         let home = tempfile::tempdir().unwrap();
         let name = format!("GUI Exposure {}", std::process::id());
-        let catalog_file = home.path().join("exposure-catalog.json");
-        std::fs::write(
-            &catalog_file,
-            serde_json::json!({"nodes": [{
+        let (node, package, _cleanup) = package_of_node(
+            &engine,
+            home.path(),
+            serde_json::json!({
                 "name": name, "image": image, "host_port": free_port(), "listen": "0.0.0.0",
                 "environment": {"DEMO_NIM_REQUIRE_MODEL": "0"},
-            }]})
-            .to_string(),
-        )
-        .unwrap();
-        let node = Catalog::load(Some(&catalog_file), true)
-            .unwrap()
-            .get(&name)
-            .unwrap()
-            .clone();
-        let package = make_package_of(
-            &engine,
-            vec![node.clone()],
-            home.path().join("exposure.zip"),
+            }),
+            "exposure.zip",
         )
         .await;
         let container = compose::container_name(&node);
-        let _cleanup = NodeCleanup {
-            engine: engine.clone(),
-            project: compose::project_name(&node),
-        };
         let workstation = home.path().join("workstation");
         std::fs::create_dir(&workstation).unwrap();
         let server = Server::start(options(
@@ -69,13 +54,7 @@ fn a_package_asking_for_the_network_installs_on_loopback_by_default() {
         ))
         .await;
         let browser = Browser::start().await;
-        browser.driver.goto(&server.url).await.unwrap();
-        browser.click("nav a[href^='/install?']").await;
-        browser
-            .wait_for("the install page", Duration::from_secs(10), || {
-                browser.shown("#package-path")
-            })
-            .await;
+        browser.open_install_page(&server.url).await;
         browser
             .set_text("#package-path", package.to_str().unwrap())
             .await;

@@ -7,13 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use budgetguard::catalog::Catalog;
-use budgetguard::compose;
 use testkit::engines;
 use testkit::fixtures::{gpu_demo_copy, DEMO_GPU};
 use testkit::gpu_proxy::GpuProxy;
 
-use crate::install::make_package_of;
-use crate::support::{free_port, options, run, Browser, NodeCleanup, Server};
+use crate::install::package_of_node;
+use crate::support::{free_port, options, run, Browser, Server};
 
 testkit::tests![the_install_result_says_what_the_gpu_probe_found];
 
@@ -26,24 +25,16 @@ fn the_install_result_says_what_the_gpu_probe_found() {
         let (image, _guard) = gpu_demo_copy(&engine, "gui-gpu");
         let home = tempfile::tempdir().unwrap();
         let name = format!("GUI GPU {}", std::process::id());
-        let catalog_file = home.path().join("gpu-catalog.json");
-        std::fs::write(
-            &catalog_file,
-            serde_json::json!({"nodes": [{
+        let (_node, package, _cleanup) = package_of_node(
+            &engine,
+            home.path(),
+            serde_json::json!({
                 "name": name, "image": image, "host_port": free_port(), "gpu": true,
                 "environment": {"DEMO_NIM_REQUIRE_MODEL": "0"},
-            }]})
-            .to_string(),
+            }),
+            "gpu.zip",
         )
-        .unwrap();
-        let catalog = Catalog::load(Some(&catalog_file), true).unwrap();
-        let node = catalog.get(&name).unwrap().clone();
-        let package =
-            make_package_of(&engine, vec![node.clone()], home.path().join("gpu.zip")).await;
-        let _cleanup = NodeCleanup {
-            engine: engine.clone(),
-            project: compose::project_name(&node),
-        };
+        .await;
         let body = serde_json::json!({ "path": package, "start": "stop" }).to_string();
         let workstation = home.path().join("workstation");
         std::fs::create_dir(&workstation).unwrap();

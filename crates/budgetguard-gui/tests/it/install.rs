@@ -36,8 +36,37 @@ async fn make_package(
     make_package_of(engine, catalog.select_names(names).unwrap(), output).await
 }
 
+/// Makes the package `home/<file>` of the one catalog node `node` (its
+/// catalog JSON) from `engine`: the node, the package, and the guard that
+/// removes the node's container and claim.
+pub(crate) async fn package_of_node(
+    engine: &TestEngine,
+    home: &Path,
+    node: serde_json::Value,
+    file: &str,
+) -> (budgetguard::catalog::Node, PathBuf, NodeCleanup) {
+    let catalog_file = home.join(format!("{file}.catalog.json"));
+    let name = node["name"].as_str().expect("a node name").to_owned();
+    std::fs::write(
+        &catalog_file,
+        serde_json::json!({ "nodes": [node] }).to_string(),
+    )
+    .unwrap();
+    let node = Catalog::load(Some(&catalog_file), true)
+        .unwrap()
+        .get(&name)
+        .unwrap()
+        .clone();
+    let package = make_package_of(engine, vec![node.clone()], home.join(file)).await;
+    let cleanup = NodeCleanup {
+        engine: engine.clone(),
+        project: compose::project_name(&node),
+    };
+    (node, package, cleanup)
+}
+
 /// Makes a package of the catalog nodes `nodes` from `engine` at `output`.
-pub(crate) async fn make_package_of(
+async fn make_package_of(
     engine: &TestEngine,
     nodes: Vec<budgetguard::catalog::Node>,
     output: PathBuf,
@@ -104,13 +133,7 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
         ))
         .await;
         let browser = Browser::start().await;
-        browser.driver.goto(&server.url).await.unwrap();
-        browser.click("nav a[href^='/install?']").await;
-        browser
-            .wait_for("the install page", Duration::from_secs(10), || {
-                browser.shown("#package-path")
-            })
-            .await;
+        browser.open_install_page(&server.url).await;
         assert!(!browser.enabled("#install-button").await);
         assert_eq!(
             browser.text("#install-reasons").await,
@@ -275,12 +298,7 @@ fn a_hostile_package_shows_its_texts_as_text() {
         browser.screenshot("22-hostile-inspected").await;
 
         // The Install page's Inspect, too.
-        browser.click("nav a[href^='/install?']").await;
-        browser
-            .wait_for("the install page", Duration::from_secs(10), || {
-                browser.shown("#package-path")
-            })
-            .await;
+        browser.go_to_install_page().await;
         browser
             .set_text("#package-path", file.to_str().unwrap())
             .await;

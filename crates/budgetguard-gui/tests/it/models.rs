@@ -239,12 +239,7 @@ fn create_a_package_with_models_in_the_browser() {
         browser.screenshot("33-models-inspected").await;
 
         // Install it here, stopped: the models are written.
-        browser.click("nav a[href^='/install?']").await;
-        browser
-            .wait_for("the install page", Duration::from_secs(10), || {
-                browser.shown("#package-path")
-            })
-            .await;
+        browser.go_to_install_page().await;
         browser
             .set_text("#package-path", output.to_str().unwrap())
             .await;

@@ -448,6 +448,21 @@ impl Browser {
         steps
     }
 
+    /// Opens the GUI at `url` (with its token) and goes to the Install page.
+    pub async fn open_install_page(&self, url: &str) {
+        self.driver.goto(url).await.unwrap();
+        self.go_to_install_page().await;
+    }
+
+    /// Goes to the Install page from the page shown.
+    pub async fn go_to_install_page(&self) {
+        self.click("nav a[href^='/install?']").await;
+        self.wait_for("the install page", Duration::from_secs(10), || {
+            self.shown("#package-path")
+        })
+        .await;
+    }
+
     /// Whether an element with this CSS selector is shown.
     pub async fn shown(&self, css: &str) -> bool {
         match self.driver.find(By::Css(css)).await {
