@@ -23,6 +23,15 @@ pub struct TestEngine {
 }
 
 impl TestEngine {
+    /// The engine's socket path, for a proxy in front of it; a test of an
+    /// engine not on a unix socket is skipped.
+    pub fn socket(&self) -> &std::path::Path {
+        match self.host.strip_prefix("unix://") {
+            Some(socket) => std::path::Path::new(socket),
+            None => skip("the engine is not on a unix socket"),
+        }
+    }
+
     /// A `docker` CLI command aimed at this engine (for test set-up only).
     pub fn docker(&self) -> Command {
         let mut command = Command::new("docker");

@@ -3,7 +3,6 @@
 //! Desktop or the toolkit's hook would, with no `nvidia` runtime listed),
 //! and the real engine here, which refuses it.
 
-use std::path::Path;
 use std::time::Duration;
 
 use budgetguard::catalog::Catalog;
@@ -19,9 +18,6 @@ testkit::tests![the_install_result_says_what_the_gpu_probe_found];
 fn the_install_result_says_what_the_gpu_probe_found() {
     run(Duration::from_secs(600), async {
         let engine = engines::require_primary();
-        let Some(socket) = engine.host.strip_prefix("unix://") else {
-            engines::skip("the engine is not on a unix socket");
-        };
         let (image, _guard) = gpu_demo_copy(&engine, "gui-gpu");
         let home = tempfile::tempdir().unwrap();
         let name = format!("GUI GPU {}", std::process::id());
@@ -40,7 +36,7 @@ fn the_install_result_says_what_the_gpu_probe_found() {
         std::fs::create_dir(&workstation).unwrap();
 
         // Granted: installed, and the result names the GPU the probe saw.
-        let proxy = GpuProxy::start(Path::new(socket));
+        let proxy = GpuProxy::start(engine.socket());
         let host = proxy.host();
         let server = Server::start(options(Catalog::builtin(), Some(&host), &workstation)).await;
         let browser = Browser::start().await;

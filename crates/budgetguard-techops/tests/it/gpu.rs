@@ -51,14 +51,6 @@ fn probes_of(engine: &TestEngine, image: &str) -> String {
     ])
 }
 
-/// The engine's socket path, for a proxy in front of it.
-fn socket_of(engine: &TestEngine) -> &Path {
-    match engine.host.strip_prefix("unix://") {
-        Some(socket) => Path::new(socket),
-        None => engines::skip("the engine is not on a unix socket"),
-    }
-}
-
 /// The tool with the install folder `dir`, talking to `host`.
 fn tool(home: &Path, host: &str, dir: &Path) -> std::process::Command {
     let mut command = bin(home, Some(host));
@@ -82,7 +74,7 @@ fn a_gpu_the_engine_grants_installs_without_an_nvidia_runtime() {
     drop(guard);
     let _cleanup = images::ImageGuard::new(&engine, vec![image.clone()]);
     let _leftovers = NodeLeftovers::new(&engine, "budgetguard-gpu-granted");
-    let proxy = GpuProxy::start(socket_of(&engine));
+    let proxy = GpuProxy::start(engine.socket());
     let dir = home.path().join("install");
 
     let report = run(tool(home.path(), &proxy.host(), &dir)
@@ -130,7 +122,7 @@ fn a_cdi_gpu_is_asked_for_as_a_cdi_device() {
     let port = free_port();
     let package = gpu_package(&engine, home.path(), "GPU CDI", &image, port);
     let _leftovers = NodeLeftovers::new(&engine, "budgetguard-gpu-cdi");
-    let proxy = GpuProxy::cdi(socket_of(&engine));
+    let proxy = GpuProxy::cdi(engine.socket());
     let dir = home.path().join("install");
     for compose in ["docker-compose", "docker compose"] {
         let report = run(tool(home.path(), &proxy.host(), &dir)
@@ -248,7 +240,7 @@ fn a_probe_the_engine_never_answers_is_bounded_and_removed() {
         free_port(),
     );
     let before = engine_state(&engine);
-    let proxy = CuttingProxy::hang_requests(socket_of(&engine), |line| {
+    let proxy = CuttingProxy::hang_requests(engine.socket(), |line| {
         line.contains("/containers/budgetguard-gpu-probe-") && line.contains("/start")
     });
     let dir = home.path().join("install");
@@ -313,7 +305,7 @@ fn a_deploy_asks_the_engine_as_an_install_does() {
     );
     assert!(!dir.join("endpoints.json").exists());
 
-    let proxy = GpuProxy::start(socket_of(&engine));
+    let proxy = GpuProxy::start(engine.socket());
     let deployed = deploy(&proxy.host()).success();
     assert!(
         deployed

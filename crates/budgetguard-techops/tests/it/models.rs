@@ -949,8 +949,7 @@ fn the_preflight_says_when_the_models_do_not_fit_the_gpu() {
         &["--profile", "demo-base-fp4"],
     )
     .success();
-    let socket = engine.host.strip_prefix("unix://").expect("a unix socket");
-    let proxy = testkit::gpu_proxy::GpuProxy::start(Path::new(socket));
+    let proxy = testkit::gpu_proxy::GpuProxy::start(engine.socket());
     let dir = home.path().join("install");
     let result = run(installer(home.path(), &engine, &dir)
         .env("DOCKER_HOST", proxy.host())

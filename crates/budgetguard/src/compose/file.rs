@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::catalog::Node;
-use crate::engine::{GpuRequest, CDI_DEVICE};
+use crate::engine::GpuRequest;
 
 /// The credentials file, relative to a node's Compose folder
 /// (`<install dir>/compose/<node>/`): `install-credentials` writes it at
@@ -125,20 +125,13 @@ pub fn compose_file_for(node: &Node, offline: bool, gpu: GpuRequest) -> ComposeF
     }
 }
 
-/// The device reservation of a GPU node: one GPU through the `nvidia`
-/// driver, or every NVIDIA GPU as CDI names them (`count` and `device_ids`
-/// exclude each other in Compose; the engine's CDI driver ignores
-/// capabilities, which Compose requires).
+/// The device reservation of a GPU node, as [`GpuRequest`] describes it.
 fn device(gpu: GpuRequest) -> Device {
-    let (driver, count, device_ids) = match gpu {
-        GpuRequest::Nvidia => ("nvidia", Some(1), Vec::new()),
-        GpuRequest::Cdi => ("cdi", None, vec![CDI_DEVICE.to_owned()]),
-    };
     Device {
-        driver: driver.to_owned(),
-        count,
-        device_ids,
-        capabilities: vec!["gpu".to_owned()],
+        driver: gpu.driver().to_owned(),
+        count: gpu.count(),
+        device_ids: gpu.device_ids(),
+        capabilities: gpu.capabilities(),
     }
 }
 

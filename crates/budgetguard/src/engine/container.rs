@@ -194,18 +194,12 @@ impl Engine {
 /// The engine's form of `gpu`: what Compose sends for the device
 /// reservation of a node's Compose file.
 fn device_request(gpu: GpuRequest) -> DeviceRequest {
-    match gpu {
-        GpuRequest::Nvidia => DeviceRequest {
-            driver: Some("nvidia".to_owned()),
-            count: Some(1),
-            capabilities: Some(vec![vec!["gpu".to_owned()]]),
-            ..Default::default()
-        },
-        GpuRequest::Cdi => DeviceRequest {
-            driver: Some("cdi".to_owned()),
-            device_ids: Some(vec![super::gpu::CDI_DEVICE.to_owned()]),
-            capabilities: Some(vec![vec!["gpu".to_owned()]]),
-            ..Default::default()
-        },
+    let device_ids = gpu.device_ids();
+    DeviceRequest {
+        driver: Some(gpu.driver().to_owned()),
+        count: gpu.count().map(i64::from),
+        device_ids: (!device_ids.is_empty()).then_some(device_ids),
+        capabilities: Some(vec![gpu.capabilities()]),
+        ..Default::default()
     }
 }

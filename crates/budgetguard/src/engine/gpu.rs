@@ -36,6 +36,39 @@ pub enum GpuRequest {
     Cdi,
 }
 
+impl GpuRequest {
+    /// The device driver the engine is asked for (`driver` in Compose).
+    pub fn driver(self) -> &'static str {
+        match self {
+            Self::Nvidia => "nvidia",
+            Self::Cdi => "cdi",
+        }
+    }
+
+    /// How many GPUs: one through the `nvidia` driver, none for CDI, which
+    /// names its devices (`count` and `device_ids` exclude each other).
+    pub fn count(self) -> Option<u32> {
+        match self {
+            Self::Nvidia => Some(1),
+            Self::Cdi => None,
+        }
+    }
+
+    /// The devices named, for CDI.
+    pub fn device_ids(self) -> Vec<String> {
+        match self {
+            Self::Nvidia => Vec::new(),
+            Self::Cdi => vec![CDI_DEVICE.to_owned()],
+        }
+    }
+
+    /// The capabilities asked for: `gpu` (the engine's CDI driver ignores
+    /// them, and Compose requires them).
+    pub fn capabilities(self) -> Vec<String> {
+        vec!["gpu".to_owned()]
+    }
+}
+
 impl std::fmt::Display for GpuRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
