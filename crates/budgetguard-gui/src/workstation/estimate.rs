@@ -277,10 +277,23 @@ pub(crate) fn list_packages(folder: &Path) -> Result<Vec<PackageFile>, String> {
         .collect();
     files.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     files.truncate(LISTED);
+    // Each package is opened on a thread of its own: opening a large
+    // manifest is CPU work, and the files are independent.
+    let opened: Vec<_> = std::thread::scope(|scope| {
+        let openings: Vec<_> = files
+            .iter()
+            .map(|(_, path, _)| scope.spawn(move || Package::open(path)))
+            .collect();
+        openings
+            .into_iter()
+            .map(|opening| opening.join().expect("opening a package does not panic"))
+            .collect()
+    });
     Ok(files
         .into_iter()
-        .map(|(modified, path, size)| {
-            let package = Package::open(&path).map_err(|e| budgetguard::error_text(&e));
+        .zip(opened)
+        .map(|((modified, path, size), package)| {
+            let package = package.map_err(|e| budgetguard::error_text(&e));
             let manifest = package.as_ref().map(Package::manifest);
             PackageFile {
                 name: path
