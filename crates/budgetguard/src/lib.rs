@@ -18,6 +18,7 @@ pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod remedy;
+pub mod session;
 pub mod signing;
 pub mod size;
 
