@@ -109,15 +109,7 @@ pub(crate) fn check_names(caches: &[CachePlan], models: &ModelOptions) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-
-    fn nodes(names: &[&str]) -> Vec<Node> {
-        let catalog = Catalog::builtin();
-        names
-            .iter()
-            .map(|n| catalog.get(n).unwrap().clone())
-            .collect()
-    }
+    use crate::package::plan::tests::nodes;
 
     #[test]
     fn each_cache_once_with_the_choices_for_it() {

@@ -133,7 +133,8 @@ pub(crate) mod tests {
         }
     }
 
-    fn nodes(names: &[&str]) -> Vec<Node> {
+    /// The built-in catalog's nodes called `names`.
+    pub(crate) fn nodes(names: &[&str]) -> Vec<Node> {
         let catalog = Catalog::builtin();
         names
             .iter()
@@ -237,7 +238,10 @@ pub(crate) mod tests {
             holds: None,
         };
         assert_eq!(whole.needed(&[]), 100 + OVERHEAD);
-        assert_eq!(whole.needed(&[cache.clone()]), 100 + OVERHEAD + 500);
+        assert_eq!(
+            whole.needed(std::slice::from_ref(&cache)),
+            100 + OVERHEAD + 500
+        );
         let update = Resolved {
             images: Box::new(Sized),
             holds: Some(BaseHolds {
