@@ -110,16 +110,11 @@ pub async fn create_package(
             });
         }
     }
-    if options.nodes.len() > super::manifest::MAX_NODES {
-        return Err(PackageError::TooManyNodes {
-            count: options.nodes.len(),
-            max: super::manifest::MAX_NODES,
-        });
-    }
+    let plan = PackagePlan::new(options);
+    plan.check_nodes()?;
     check_output(&output, options.force)?;
     let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
     partial::remove_stale(&dir);
-    let plan = PackagePlan::new(options);
     let resolved = plan.resolve(engine, &*reporter, cancel).await?;
     let caches = prepare_caches(engine, &plan, reporter.clone(), cancel).await?;
     let needed = resolved.needed(&caches);

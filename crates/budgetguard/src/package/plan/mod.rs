@@ -1,8 +1,9 @@
-//! The plan of a package, made once from its [`CreateOptions`]: where its
-//! images come from (the engine or their registries), the model caches it
-//! carries with the choices made for each, and, for an update package, its
-//! base. The estimate and `create_package` both work from it, so they
-//! decide alike: as install has its load and model plans, create has this.
+//! The plan of a package, made once from its [`CreateOptions`]: its nodes
+//! (no more than a reader opens), where its images come from (the engine
+//! or their registries), the model caches it carries with the choices made
+//! for each, and, for an update package, its base. The estimate and
+//! `create_package` both work from it, so they decide alike: as install
+//! has its load and model plans, create has this.
 
 mod caches;
 mod images;
@@ -11,6 +12,7 @@ pub(crate) use caches::{check_names, CacheFrom, CachePlan};
 pub(crate) use images::{ImageInput, ImageStream, ResolvedImages};
 
 use super::estimate::OVERHEAD;
+use super::manifest::MAX_NODES;
 use super::models::CacheSource;
 use super::since::Base;
 use super::writer::BaseHolds;
@@ -54,6 +56,18 @@ impl<'a> PackagePlan<'a> {
     /// images, or to fill or list a model cache with an image's own tools.
     pub fn needs_engine(&self) -> bool {
         self.registry().is_none() || !self.caches.is_empty()
+    }
+
+    /// Refuses more nodes than a package's reader opens.
+    pub(crate) fn check_nodes(&self) -> Result<(), PackageError> {
+        let count = self.options.nodes.len();
+        if count > MAX_NODES {
+            return Err(PackageError::TooManyNodes {
+                count,
+                max: MAX_NODES,
+            });
+        }
+        Ok(())
     }
 
     /// The options the plan was made from.
@@ -172,6 +186,19 @@ pub(crate) mod tests {
             "every node's image"
         );
         assert_eq!(plan.caches().len(), 2, "each cache once");
+    }
+
+    #[test]
+    fn more_nodes_than_a_reader_opens_are_refused() {
+        let demo = nodes(&["Demo"]);
+        let mut options = options(&demo, &ModelOptions::default());
+        options.nodes = vec![demo[0].clone(); MAX_NODES];
+        PackagePlan::new(&options).check_nodes().unwrap();
+        options.nodes.push(demo[0].clone());
+        assert!(matches!(
+            PackagePlan::new(&options).check_nodes(),
+            Err(PackageError::TooManyNodes { count, max }) if count == MAX_NODES + 1 && max == MAX_NODES
+        ));
     }
 
     #[tokio::test]
