@@ -15,7 +15,7 @@ use budgetguard::models::ModelError;
 use budgetguard::package::PackageError;
 use budgetguard::progress::Warning;
 use budgetguard::registry::{RegistryError, NGC_REGISTRY};
-use budgetguard::remedy::{diagnosis, remedies, Diagnose, Input, Remedy};
+use budgetguard::remedy::{diagnosis, remedies, Input, Remedy};
 use budgetguard::signing::SigningError;
 use serde::Serialize;
 
@@ -261,11 +261,12 @@ pub(crate) fn signing_error(error: &SigningError, field: Field) -> Message {
 /// GUI's controls (from its typed remedies), at the field of the input it
 /// concerns.
 pub(crate) fn fallback(error: &(dyn std::error::Error + 'static)) -> Message {
-    let diagnosis = diagnosis(error);
     let mut message = Message::new(error_text(error));
-    message.field = diagnosis.and_then(Diagnose::input).and_then(field);
-    let remedies = diagnosis.map(Diagnose::remedies).unwrap_or_default();
-    for words in remedies.iter().filter_map(remedy) {
+    let Some(diagnosis) = diagnosis(error) else {
+        return message;
+    };
+    message.field = diagnosis.input.and_then(field);
+    for words in diagnosis.remedies.iter().filter_map(remedy) {
         message.text = format!("{}. {words}", message.text.trim_end_matches('.'));
     }
     message

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anstyle::{AnsiColor, Style};
 use budgetguard::progress::Warning;
-use budgetguard::remedy::{diagnosis, remedies, Class, Diagnose, Remedy};
+use budgetguard::remedy::{diagnosis, remedies, Class, Remedy};
 use serde::Serialize;
 
 use crate::table::Text;
@@ -109,15 +109,14 @@ impl Printer {
         let message = budgetguard::error_text(error.as_ref());
         let diagnosis = diagnosis(error.as_ref());
         let mut hints: Vec<String> = diagnosis
-            .map(Diagnose::remedies)
-            .unwrap_or_default()
             .iter()
+            .flat_map(|d| &d.remedies)
             .filter_map(hint)
             .collect();
         if let Some(hinted) = error.downcast_ref::<Hinted>() {
             hints.insert(0, hinted.hint.clone());
         }
-        let code = diagnosis.map_or(FAILED, |d| exit_code(d.class()));
+        let code = diagnosis.map_or(FAILED, |d| exit_code(d.class));
         tracing::error!(error = %message, ?hints, exit_code = code, "failed");
         anstream::eprintln!("{ERROR}error{ERROR:#}: {message}");
         for hint in &hints {

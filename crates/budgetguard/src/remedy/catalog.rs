@@ -1,35 +1,19 @@
 //! The diagnosis of catalog errors.
 
-use super::{Class, Diagnose, Input, Remedy};
+use super::{Class, Diagnose, Diagnosis, Input, Remedy};
 use crate::catalog::CatalogError;
 
 impl Diagnose for CatalogError {
-    fn input(&self) -> Option<Input> {
-        Some(match self {
+    fn diagnose(&self) -> Diagnosis {
+        match self {
             CatalogError::Read { .. }
             | CatalogError::Parse { .. }
-            | CatalogError::InvalidNode { .. } => Input::Catalog,
-            CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. } => Input::Nodes,
-        })
-    }
-
-    fn remedies(&self) -> Vec<Remedy> {
-        match self {
+            | CatalogError::InvalidNode { .. } => Diagnosis::of(Class::Input).at(Input::Catalog),
             CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. } => {
-                vec![Remedy::NameKnownNode]
+                Diagnosis::of(Class::Usage)
+                    .at(Input::Nodes)
+                    .remedy(Remedy::NameKnownNode)
             }
-            CatalogError::Read { .. }
-            | CatalogError::Parse { .. }
-            | CatalogError::InvalidNode { .. } => Vec::new(),
-        }
-    }
-
-    fn class(&self) -> Class {
-        match self {
-            CatalogError::UnknownNode { .. } | CatalogError::NoNodes { .. } => Class::Usage,
-            CatalogError::Read { .. }
-            | CatalogError::Parse { .. }
-            | CatalogError::InvalidNode { .. } => Class::Input,
         }
     }
 }

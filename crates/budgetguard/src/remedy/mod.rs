@@ -166,28 +166,68 @@ pub enum Class {
 }
 
 /// What an error concerns, what the user can do about it and what kind of
-/// failure it is. Every library error implements it; an error that wraps
-/// another answers with the inner error's diagnosis.
-pub trait Diagnose: std::error::Error {
+/// failure it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
     /// The input it concerns, if one does.
-    fn input(&self) -> Option<Input>;
-
+    pub input: Option<Input>,
     /// What the user can do about it with a face's controls, each once,
     /// the first foremost.
-    fn remedies(&self) -> Vec<Remedy>;
-
+    pub remedies: Vec<Remedy>,
     /// What kind of failure it is.
-    fn class(&self) -> Class;
+    pub class: Class,
+}
+
+impl Diagnosis {
+    /// A failure of `class`, about no input in particular, with no remedy.
+    pub fn of(class: Class) -> Self {
+        Self {
+            input: None,
+            remedies: Vec::new(),
+            class,
+        }
+    }
+
+    /// The same, about `input`.
+    pub fn at(self, input: Input) -> Self {
+        Self {
+            input: Some(input),
+            ..self
+        }
+    }
+
+    /// The same, about `input` when it concerns none yet.
+    pub fn or_at(self, input: Input) -> Self {
+        Self {
+            input: self.input.or(Some(input)),
+            ..self
+        }
+    }
+
+    /// The same, with `remedy` too (once).
+    pub fn remedy(mut self, remedy: Remedy) -> Self {
+        if !self.remedies.contains(&remedy) {
+            self.remedies.push(remedy);
+        }
+        self
+    }
+}
+
+/// Implemented by every library error (and warning): its [`Diagnosis`]. An
+/// error that wraps another answers with the inner error's diagnosis.
+pub trait Diagnose: std::error::Error {
+    /// What it concerns, what to do about it, what kind of failure it is.
+    fn diagnose(&self) -> Diagnosis;
 }
 
 /// The diagnosis of the first error in `error`'s chain of causes that has
 /// one (the outermost first): a face's own context around a library error
 /// is looked through.
-pub fn diagnosis<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Diagnose> {
+pub fn diagnosis(error: &(dyn std::error::Error + 'static)) -> Option<Diagnosis> {
     macro_rules! first_of {
         ($cause:expr, $($error:ty),+) => {
             $(if let Some(e) = $cause.downcast_ref::<$error>() {
-                return Some(e);
+                return Some(e.diagnose());
             })+
         };
     }
@@ -218,19 +258,7 @@ pub fn diagnosis<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a
 /// The remedies of `error`'s diagnosis ([`diagnosis`]); none when no error
 /// of its chain has one.
 pub fn remedies(error: &(dyn std::error::Error + 'static)) -> Vec<Remedy> {
-    diagnosis(error).map(Diagnose::remedies).unwrap_or_default()
-}
-
-/// The remedies of several errors (a preflight's problems), each once, in
-/// the order first found.
-fn unique<'a, E: Diagnose + 'a>(errors: impl IntoIterator<Item = &'a E>) -> Vec<Remedy> {
-    let mut found = Vec::new();
-    for remedy in errors.into_iter().flat_map(Diagnose::remedies) {
-        if !found.contains(&remedy) {
-            found.push(remedy);
-        }
-    }
-    found
+    diagnosis(error).map(|d| d.remedies).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -265,6 +293,82 @@ mod tests {
         assert_eq!(remedies(&preflight), [Remedy::StoreCredentials]);
         let io = std::io::Error::other("disk on fire");
         assert!(remedies(&io).is_empty());
+    }
+
+    #[test]
+    fn wrappers_answer_with_their_inner_errors_diagnosis() {
+        let unknown = || CatalogError::UnknownNode {
+            name: "x".into(),
+            known: vec!["a".into()],
+        };
+        for error in [
+            &unknown() as &(dyn std::error::Error + 'static),
+            &PackageError::Catalog(unknown()),
+            &InstallError::Catalog(unknown()),
+            &InstallError::Package(PackageError::Catalog(unknown())),
+        ] {
+            let diagnosis = diagnosis(error).expect("a library error");
+            assert_eq!(diagnosis.class, Class::Usage, "{error}");
+            assert_eq!(diagnosis.input, Some(Input::Nodes), "{error}");
+            assert_eq!(diagnosis.remedies, [Remedy::NameKnownNode], "{error}");
+        }
+        let not_installed = InstallError::NotInstalled {
+            name: "x".into(),
+            installed: vec![],
+        };
+        assert_eq!(not_installed.diagnose().class, Class::Usage);
+        assert_eq!(not_installed.diagnose().input, Some(Input::InstalledNode));
+        let base = PackageError::Base(Box::new(PackageError::NotAPackage {
+            path: "old.zip".into(),
+            problem: crate::package::Structure::Empty,
+        }));
+        assert_eq!(base.diagnose().input, Some(Input::BasePackage));
+        assert_eq!(base.diagnose().remedies, [Remedy::NewPackage]);
+        // A package error outside any other input is the package's.
+        let locked = InstallError::Package(PackageError::Cancelled);
+        assert_eq!(locked.diagnose().input, Some(Input::Package));
+        assert_eq!(locked.diagnose().class, Class::Interrupted);
+    }
+
+    #[test]
+    fn signing_zip_and_compose_errors_are_diagnosed_too() {
+        let wrong = PackageError::Signing(SigningError::WrongPassword { path: "k".into() });
+        assert_eq!(diagnosis(&wrong).unwrap().input, Some(Input::KeyPassword));
+        let compose = InstallError::Compose(ComposeError::Missing);
+        assert_eq!(diagnosis(&compose).unwrap().class, Class::Workstation);
+        assert_eq!(
+            diagnosis(&ZipError::NoEndRecord).unwrap().input,
+            Some(Input::Package)
+        );
+        let platform = "linux".parse::<crate::registry::Platform>().unwrap_err();
+        assert_eq!(diagnosis(&platform).unwrap().input, Some(Input::Platform));
+    }
+
+    #[test]
+    fn the_first_diagnosed_error_of_a_chain_answers() {
+        /// A face's own context around a library error.
+        #[derive(Debug)]
+        struct Context(PackageError);
+        impl std::fmt::Display for Context {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("while packaging")
+            }
+        }
+        impl std::error::Error for Context {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let full = Context(PackageError::DiskFull {
+            dir: "/d".into(),
+            needed: 2,
+            available: 1,
+        });
+        let diagnosis = diagnosis(&full).unwrap();
+        assert_eq!(diagnosis.input, Some(Input::Output));
+        assert_eq!(diagnosis.class, Class::Workstation);
+        assert_eq!(remedies(&full), [Remedy::OutputElsewhere]);
+        assert!(super::diagnosis(&std::io::Error::other("disk on fire")).is_none());
     }
 
     #[test]

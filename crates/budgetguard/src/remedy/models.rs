@@ -1,56 +1,34 @@
 //! The diagnosis of model cache errors.
 
-use super::{Class, Diagnose, Input, Remedy};
+use super::{Class, Diagnose, Diagnosis, Input, Remedy};
 use crate::models::ModelError;
 
 impl Diagnose for ModelError {
-    fn input(&self) -> Option<Input> {
+    fn diagnose(&self) -> Diagnosis {
         match self {
-            ModelError::Engine(e) => e.input(),
-            ModelError::MissingCredentials { .. }
-            | ModelError::FillFailed { .. }
-            | ModelError::ListFailed { .. }
-            | ModelError::NoStore => Some(Input::Models),
-            ModelError::NoProfiles { .. } | ModelError::UnknownCache { .. } => {
-                Some(Input::Profiles)
+            ModelError::Engine(e) => e.diagnose(),
+            ModelError::MissingCredentials { .. } => Diagnosis::of(Class::Workstation)
+                .at(Input::Models)
+                .remedy(Remedy::StoreCredentials),
+            ModelError::NoProfiles { .. } => Diagnosis::of(Class::Input)
+                .at(Input::Profiles)
+                .remedy(Remedy::ChooseProfiles),
+            ModelError::UnknownCache { .. } => Diagnosis::of(Class::Input).at(Input::Profiles),
+            ModelError::FillFailed { .. } => Diagnosis::of(Class::Engine)
+                .at(Input::Models)
+                .remedy(Remedy::LeaveModelsOut),
+            ModelError::NoStore => Diagnosis::of(Class::Workstation)
+                .at(Input::Models)
+                .remedy(Remedy::LeaveModelsOut),
+            ModelError::ListFailed { .. } => Diagnosis::of(Class::Engine).at(Input::Models),
+            ModelError::WhichCache { .. } => Diagnosis::of(Class::Input)
+                .at(Input::ModelCache)
+                .remedy(Remedy::NameTheCache),
+            ModelError::NotAFolder { .. } | ModelError::Unfit { .. } => {
+                Diagnosis::of(Class::Input).at(Input::ModelCache)
             }
-            ModelError::NotAFolder { .. }
-            | ModelError::WhichCache { .. }
-            | ModelError::Unfit { .. }
-            | ModelError::Changed { .. } => Some(Input::ModelCache),
-            ModelError::Io { .. } => None,
-        }
-    }
-
-    fn remedies(&self) -> Vec<Remedy> {
-        match self {
-            ModelError::Engine(e) => e.remedies(),
-            ModelError::MissingCredentials { .. } => vec![Remedy::StoreCredentials],
-            ModelError::NoProfiles { .. } => vec![Remedy::ChooseProfiles],
-            ModelError::WhichCache { .. } => vec![Remedy::NameTheCache],
-            ModelError::FillFailed { .. } | ModelError::NoStore => vec![Remedy::LeaveModelsOut],
-            ModelError::ListFailed { .. }
-            | ModelError::UnknownCache { .. }
-            | ModelError::NotAFolder { .. }
-            | ModelError::Unfit { .. }
-            | ModelError::Changed { .. }
-            | ModelError::Io { .. } => Vec::new(),
-        }
-    }
-
-    fn class(&self) -> Class {
-        match self {
-            ModelError::Engine(e) => e.class(),
-            ModelError::FillFailed { .. } | ModelError::ListFailed { .. } => Class::Engine,
-            ModelError::NoProfiles { .. }
-            | ModelError::UnknownCache { .. }
-            | ModelError::NotAFolder { .. }
-            | ModelError::WhichCache { .. }
-            | ModelError::Unfit { .. } => Class::Input,
-            ModelError::MissingCredentials { .. }
-            | ModelError::NoStore
-            | ModelError::Changed { .. }
-            | ModelError::Io { .. } => Class::Workstation,
+            ModelError::Changed { .. } => Diagnosis::of(Class::Workstation).at(Input::ModelCache),
+            ModelError::Io { .. } => Diagnosis::of(Class::Workstation),
         }
     }
 }

@@ -1,82 +1,45 @@
 //! The diagnosis of package errors.
 
-use super::{Class, Diagnose, Input, Remedy};
+use super::{Class, Diagnose, Diagnosis, Input, Remedy};
 use crate::package::PackageError;
 
 impl Diagnose for PackageError {
-    fn input(&self) -> Option<Input> {
+    fn diagnose(&self) -> Diagnosis {
         match self {
-            PackageError::Catalog(e) => e.input(),
-            PackageError::Engine(e) => e.input(),
-            PackageError::Model(e) => e.input(),
-            PackageError::Signing(e) => e.input(),
-            PackageError::Registry(e) => e.input(),
-            PackageError::Base(_) => Some(Input::BasePackage),
-            PackageError::UnsupportedImage { .. } => Some(Input::Image),
-            PackageError::BadSourceDateEpoch { .. } => Some(Input::Environment),
+            PackageError::Catalog(e) => e.diagnose(),
+            PackageError::Engine(e) => e.diagnose(),
+            PackageError::Model(e) => e.diagnose(),
+            PackageError::Signing(e) => e.diagnose(),
+            PackageError::Registry(e) => e.diagnose(),
+            PackageError::Base(e) => e.diagnose().at(Input::BasePackage),
+            PackageError::SourceDiffers { .. } => Diagnosis::of(Class::Registry),
+            PackageError::UnsupportedImage { .. } => {
+                Diagnosis::of(Class::Registry).at(Input::Image)
+            }
+            PackageError::BadSourceDateEpoch { .. } => {
+                Diagnosis::of(Class::Input).at(Input::Environment)
+            }
             PackageError::NeedsEngine { .. } | PackageError::BadExport { .. } => {
-                Some(Input::Engine)
+                Diagnosis::of(Class::Engine).at(Input::Engine)
             }
-            PackageError::TooManyNodes { .. } => Some(Input::Nodes),
-            PackageError::BaseIsOutput { .. }
-            | PackageError::OutputExists { .. }
-            | PackageError::DiskFull { .. } => Some(Input::Output),
-            PackageError::NotAPackage { .. }
-            | PackageError::UnsupportedVersion { .. }
-            | PackageError::Mismatch { .. } => Some(Input::Package),
-            PackageError::SourceDiffers { .. }
-            | PackageError::Io { .. }
-            | PackageError::Cancelled => None,
-        }
-    }
-
-    fn remedies(&self) -> Vec<Remedy> {
-        match self {
-            PackageError::Catalog(e) => e.remedies(),
-            PackageError::Engine(e) => e.remedies(),
-            PackageError::Model(e) => e.remedies(),
-            PackageError::Signing(e) => e.remedies(),
-            PackageError::Registry(e) => e.remedies(),
-            PackageError::Base(e) => e.remedies(),
-            PackageError::OutputExists { .. } => vec![Remedy::ReplaceOutput],
-            PackageError::DiskFull { .. } => vec![Remedy::OutputElsewhere],
+            PackageError::TooManyNodes { .. } => Diagnosis::of(Class::Input).at(Input::Nodes),
+            PackageError::BaseIsOutput { .. } => Diagnosis::of(Class::Input).at(Input::Output),
+            PackageError::OutputExists { .. } => Diagnosis::of(Class::Input)
+                .at(Input::Output)
+                .remedy(Remedy::ReplaceOutput),
+            PackageError::DiskFull { .. } => Diagnosis::of(Class::Workstation)
+                .at(Input::Output)
+                .remedy(Remedy::OutputElsewhere),
+            PackageError::Io { .. } => Diagnosis::of(Class::Workstation),
+            PackageError::Cancelled => Diagnosis::of(Class::Interrupted),
             PackageError::NotAPackage { .. } | PackageError::Mismatch { .. } => {
-                vec![Remedy::NewPackage]
+                Diagnosis::of(Class::Input)
+                    .at(Input::Package)
+                    .remedy(Remedy::NewPackage)
             }
-            PackageError::SourceDiffers { .. }
-            | PackageError::UnsupportedImage { .. }
-            | PackageError::BadSourceDateEpoch { .. }
-            | PackageError::NeedsEngine { .. }
-            | PackageError::BaseIsOutput { .. }
-            | PackageError::TooManyNodes { .. }
-            | PackageError::Io { .. }
-            | PackageError::BadExport { .. }
-            | PackageError::Cancelled
-            | PackageError::UnsupportedVersion { .. } => Vec::new(),
-        }
-    }
-
-    fn class(&self) -> Class {
-        match self {
-            PackageError::Catalog(e) => e.class(),
-            PackageError::Engine(e) => e.class(),
-            PackageError::Model(e) => e.class(),
-            PackageError::Signing(e) => e.class(),
-            PackageError::Registry(e) => e.class(),
-            PackageError::Base(e) => e.class(),
-            PackageError::SourceDiffers { .. } | PackageError::UnsupportedImage { .. } => {
-                Class::Registry
+            PackageError::UnsupportedVersion { .. } => {
+                Diagnosis::of(Class::Input).at(Input::Package)
             }
-            PackageError::NeedsEngine { .. } | PackageError::BadExport { .. } => Class::Engine,
-            PackageError::BadSourceDateEpoch { .. }
-            | PackageError::BaseIsOutput { .. }
-            | PackageError::TooManyNodes { .. }
-            | PackageError::OutputExists { .. }
-            | PackageError::NotAPackage { .. }
-            | PackageError::UnsupportedVersion { .. }
-            | PackageError::Mismatch { .. } => Class::Input,
-            PackageError::DiskFull { .. } | PackageError::Io { .. } => Class::Workstation,
-            PackageError::Cancelled => Class::Interrupted,
         }
     }
 }

@@ -1,77 +1,30 @@
 //! The diagnosis of registry errors: refusals, logins, references and
 //! platforms.
 
-use super::{Class, Diagnose, Input, Remedy};
+use super::{Class, Diagnose, Diagnosis, Input, Remedy};
 use crate::reference::ReferenceError;
 use crate::registry::{CredentialError, PlatformError, RegistryError, NGC_REGISTRY};
 
 impl Diagnose for RegistryError {
-    fn input(&self) -> Option<Input> {
+    fn diagnose(&self) -> Diagnosis {
+        let refused = Diagnosis::of(Class::Registry).at(Input::Registry);
         match self {
-            RegistryError::Credentials(e) => e.input(),
-            RegistryError::NoMatchingPlatform { .. } => Some(Input::Platform),
-            RegistryError::Unauthorized { .. }
-            | RegistryError::NoEntitlement { .. }
-            | RegistryError::Denied { .. }
-            | RegistryError::ManifestNotFound { .. }
-            | RegistryError::BlobNotFound { .. }
-            | RegistryError::Unreachable { .. }
-            | RegistryError::DigestMismatch { .. }
-            | RegistryError::SizeMismatch { .. }
-            | RegistryError::TooManyRetries { .. }
-            | RegistryError::Status { .. }
-            | RegistryError::UnsupportedManifest { .. }
-            | RegistryError::BadManifest { .. }
-            | RegistryError::TokenService { .. }
-            | RegistryError::PlainHttp { .. }
-            | RegistryError::Cancelled
-            | RegistryError::Sink(_)
-            | RegistryError::Setup(_) => Some(Input::Registry),
-        }
-    }
-
-    fn remedies(&self) -> Vec<Remedy> {
-        match self {
-            RegistryError::Credentials(e) => e.remedies(),
-            RegistryError::Unauthorized { registry, .. } if registry == NGC_REGISTRY => {
-                vec![Remedy::StoreCredentials, Remedy::UseEngineImages]
-            }
+            RegistryError::Credentials(e) => e.diagnose(),
+            RegistryError::NoMatchingPlatform { .. } => Diagnosis::of(Class::Input)
+                .at(Input::Platform)
+                .remedy(Remedy::ChoosePlatform),
+            RegistryError::Unauthorized { registry, .. } if registry == NGC_REGISTRY => refused
+                .remedy(Remedy::StoreCredentials)
+                .remedy(Remedy::UseEngineImages),
             RegistryError::Denied { registry, .. } if registry == NGC_REGISTRY => {
-                vec![Remedy::StoreCredentials]
+                refused.remedy(Remedy::StoreCredentials)
             }
             RegistryError::Unauthorized { .. }
             | RegistryError::ManifestNotFound { .. }
-            | RegistryError::Unreachable { .. } => vec![Remedy::UseEngineImages],
-            RegistryError::NoMatchingPlatform { .. } => vec![Remedy::ChoosePlatform],
-            RegistryError::NoEntitlement { .. }
-            | RegistryError::Denied { .. }
-            | RegistryError::BlobNotFound { .. }
-            | RegistryError::DigestMismatch { .. }
-            | RegistryError::SizeMismatch { .. }
-            | RegistryError::TooManyRetries { .. }
-            | RegistryError::Status { .. }
-            | RegistryError::UnsupportedManifest { .. }
-            | RegistryError::BadManifest { .. }
-            | RegistryError::TokenService { .. }
-            | RegistryError::PlainHttp { .. }
-            | RegistryError::Cancelled
-            | RegistryError::Sink(_)
-            | RegistryError::Setup(_) => Vec::new(),
-        }
-    }
-
-    fn class(&self) -> Class {
-        match self {
-            RegistryError::Credentials(e) => e.class(),
-            RegistryError::NoMatchingPlatform { .. } => Class::Input,
-            RegistryError::Cancelled => Class::Interrupted,
-            RegistryError::Sink(_) | RegistryError::Setup(_) => Class::Workstation,
-            RegistryError::Unauthorized { .. }
+            | RegistryError::Unreachable { .. } => refused.remedy(Remedy::UseEngineImages),
+            RegistryError::Denied { .. }
             | RegistryError::NoEntitlement { .. }
-            | RegistryError::Denied { .. }
-            | RegistryError::ManifestNotFound { .. }
             | RegistryError::BlobNotFound { .. }
-            | RegistryError::Unreachable { .. }
             | RegistryError::DigestMismatch { .. }
             | RegistryError::SizeMismatch { .. }
             | RegistryError::TooManyRetries { .. }
@@ -79,59 +32,43 @@ impl Diagnose for RegistryError {
             | RegistryError::UnsupportedManifest { .. }
             | RegistryError::BadManifest { .. }
             | RegistryError::TokenService { .. }
-            | RegistryError::PlainHttp { .. } => Class::Registry,
+            | RegistryError::PlainHttp { .. } => refused,
+            RegistryError::Cancelled => Diagnosis::of(Class::Interrupted).at(Input::Registry),
+            RegistryError::Sink(_) | RegistryError::Setup(_) => {
+                Diagnosis::of(Class::Workstation).at(Input::Registry)
+            }
         }
     }
 }
 
 impl Diagnose for CredentialError {
-    fn input(&self) -> Option<Input> {
-        Some(Input::Registry)
-    }
-
-    fn remedies(&self) -> Vec<Remedy> {
-        Vec::new()
-    }
-
-    fn class(&self) -> Class {
+    /// A login of this machine's Docker configuration, for reading images
+    /// from their registries.
+    fn diagnose(&self) -> Diagnosis {
         match self {
             CredentialError::BadConfig { .. }
             | CredentialError::BadAuthEntry { .. }
             | CredentialError::HelperMissing { .. }
-            | CredentialError::HelperFailed { .. } => Class::Workstation,
+            | CredentialError::HelperFailed { .. } => {
+                Diagnosis::of(Class::Workstation).at(Input::Registry)
+            }
         }
     }
 }
 
 impl Diagnose for ReferenceError {
-    fn input(&self) -> Option<Input> {
-        Some(Input::Image)
-    }
-
-    fn remedies(&self) -> Vec<Remedy> {
-        Vec::new()
-    }
-
-    fn class(&self) -> Class {
+    fn diagnose(&self) -> Diagnosis {
         match self {
             ReferenceError::Empty
             | ReferenceError::InvalidName { .. }
             | ReferenceError::InvalidTag { .. }
-            | ReferenceError::InvalidDigest { .. } => Class::Input,
+            | ReferenceError::InvalidDigest { .. } => Diagnosis::of(Class::Input).at(Input::Image),
         }
     }
 }
 
 impl Diagnose for PlatformError {
-    fn input(&self) -> Option<Input> {
-        Some(Input::Platform)
-    }
-
-    fn remedies(&self) -> Vec<Remedy> {
-        Vec::new()
-    }
-
-    fn class(&self) -> Class {
-        Class::Input
+    fn diagnose(&self) -> Diagnosis {
+        Diagnosis::of(Class::Input).at(Input::Platform)
     }
 }

@@ -1,33 +1,19 @@
 //! The diagnosis of signing errors.
 
-use super::{Class, Diagnose, Input, Remedy};
+use super::{Class, Diagnose, Diagnosis, Input};
 use crate::signing::SigningError;
 
 impl Diagnose for SigningError {
-    fn input(&self) -> Option<Input> {
-        Some(match self {
-            SigningError::WrongPassword { .. } | SigningError::NeedsPassword { .. } => {
-                Input::KeyPassword
-            }
-            SigningError::KeyExists { .. }
-            | SigningError::NotAKey { .. }
-            | SigningError::Crypto { .. }
-            | SigningError::Io { .. } => Input::Key,
-        })
-    }
-
-    fn remedies(&self) -> Vec<Remedy> {
-        Vec::new()
-    }
-
-    fn class(&self) -> Class {
+    fn diagnose(&self) -> Diagnosis {
         match self {
-            SigningError::KeyExists { .. }
-            | SigningError::WrongPassword { .. }
-            | SigningError::NeedsPassword { .. }
-            | SigningError::NotAKey { .. } => Class::Input,
-            SigningError::Crypto { .. } => Class::Internal,
-            SigningError::Io { .. } => Class::Workstation,
+            SigningError::WrongPassword { .. } | SigningError::NeedsPassword { .. } => {
+                Diagnosis::of(Class::Input).at(Input::KeyPassword)
+            }
+            SigningError::KeyExists { .. } | SigningError::NotAKey { .. } => {
+                Diagnosis::of(Class::Input).at(Input::Key)
+            }
+            SigningError::Crypto { .. } => Diagnosis::of(Class::Internal).at(Input::Key),
+            SigningError::Io { .. } => Diagnosis::of(Class::Workstation).at(Input::Key),
         }
     }
 }
