@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod compose;
 pub mod credentials;
+pub mod digest;
 pub mod engine;
 pub mod files;
 pub mod install;

@@ -78,7 +78,7 @@ fn engine_pulls_take_logins_from_credential_helpers() {
             .expect("pulled");
         // The classic store names images by config, containerd's by manifest.
         assert!(
-            [&image.config.digest, &image.manifest_digest].contains(&&info.id),
+            [&image.config.digest, &image.manifest_digest].contains(&&info.id.to_string()),
             "{info:?}"
         );
     });

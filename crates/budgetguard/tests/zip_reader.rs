@@ -743,6 +743,19 @@ fn update_packages_and_compressed_layers_are_checked_on_open() {
             "its image `budgetguard/test:1` lists diff IDs",
             "that do not fit its layers",
         ),
+        (
+            package_error(&demo(), |m| m["images"][0]["id"] = "sha256:../x".into()),
+            "its image `budgetguard/test:1` has an ID or a blob digest that is no digest",
+            "`sha256:../x` is not a `sha256:` digest",
+        ),
+        (
+            package_error(&demo(), |m| {
+                let digest = m["images"][0]["layers"][0]["digest"].as_str().unwrap();
+                m["images"][0]["layers"][0]["digest"] = digest["sha256:".len()..].into();
+            }),
+            "its image `budgetguard/test:1` has an ID or a blob digest",
+            "is not a `sha256:` digest of 64 lowercase hex digits",
+        ),
     ];
     for (error, first, second) in refusals {
         let message = error.to_string();

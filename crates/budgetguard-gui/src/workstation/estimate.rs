@@ -35,7 +35,7 @@ pub(crate) async fn image_info(
 pub(crate) fn image_size(found: &Result<Option<ImageInfo>, ()>) -> ImageSize {
     match found {
         Ok(Some(info)) => ImageSize::Present {
-            id: info.id.clone(),
+            id: info.id.to_string(),
             size: info.size,
         },
         Ok(None) => ImageSize::Missing,

@@ -174,7 +174,9 @@ impl Inspection {
         for image in &manifest.images {
             let present = match engine {
                 Some(engine) => match engine.image(&image.references[0]).await {
-                    Ok(Some(info)) => Some(info.id == image.id || info.id == image.manifest.digest),
+                    Ok(Some(info)) => Some(
+                        info.id.as_str() == image.id || info.id.as_str() == image.manifest.digest,
+                    ),
                     Ok(None) => Some(false),
                     Err(_) => None,
                 },

@@ -85,6 +85,14 @@ pub enum EngineError {
         /// What the engine said.
         detail: String,
     },
+    /// The engine answered with an ID or a digest that is none.
+    #[error("the Docker engine answered {action} with a wrong digest: {source}")]
+    Answer {
+        /// What was asked.
+        action: String,
+        /// What was wrong.
+        source: crate::digest::NotADigest,
+    },
     /// A name to give an image is no image reference.
     #[error(transparent)]
     Reference(#[from] crate::reference::ReferenceError),

@@ -10,7 +10,11 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::idle::Activity;
-use super::{api_error, elapsed_ms, found, log_call, lookup_error, Engine, EngineError, ImageInfo};
+use super::{
+    answer_error, api_error, elapsed_ms, found, log_call, lookup_error, Engine, EngineError,
+    ImageInfo,
+};
+use crate::digest::ImageId;
 use crate::reference::Reference;
 
 /// Facts about the engine that decide how to load and run.
@@ -105,13 +109,13 @@ impl Engine {
     }
 
     /// The IDs of every tagged or untagged top-level image: one request.
-    pub async fn image_ids(&self) -> Result<Vec<String>, EngineError> {
-        Ok(self
-            .image_summaries()
+    pub async fn image_ids(&self) -> Result<Vec<ImageId>, EngineError> {
+        self.image_summaries()
             .await?
             .into_iter()
-            .map(|summary| summary.id)
-            .collect())
+            .map(|summary| summary.id.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|source| answer_error("the list of images".into(), source))
     }
 
     /// The engine's list of images.
@@ -139,14 +143,14 @@ impl Engine {
 
     /// Tags the image `id` as `reference` (`name:tag`; `latest` when it
     /// names no tag).
-    pub async fn tag(&self, id: &str, reference: &str) -> Result<(), EngineError> {
+    pub async fn tag(&self, id: &ImageId, reference: &str) -> Result<(), EngineError> {
         let parsed = Reference::parse(reference)?;
         let (repo, tag) = parsed.name_and_tag();
         let started = Instant::now();
         let tagged = self
             .docker()
             .tag_image(
-                id,
+                id.as_str(),
                 Some(
                     TagImageOptionsBuilder::default()
                         .repo(&repo)
@@ -236,9 +240,9 @@ impl Engine {
 
     /// Whether any container, running or not, was made from the image `id`
     /// (or from an image built on it).
-    pub async fn image_used(&self, id: &str) -> Result<bool, EngineError> {
+    pub async fn image_used(&self, id: &ImageId) -> Result<bool, EngineError> {
         let started = Instant::now();
-        let filters = std::collections::HashMap::from([("ancestor", vec![id])]);
+        let filters = std::collections::HashMap::from([("ancestor", vec![id.as_str()])]);
         let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
             .all(true)
             .filters(&filters)
@@ -248,7 +252,7 @@ impl Engine {
             .list_containers(Some(options))
             .await
             .map_err(|source| lookup_error(format!("list the containers of {id}"), source));
-        log_call("list containers", id, started, &listed);
+        log_call("list containers", id.as_str(), started, &listed);
         Ok(!listed?.is_empty())
     }
 
@@ -267,8 +271,8 @@ impl Engine {
 
     /// Removes the image `id` with all its tags (`force`: even if a stopped
     /// container uses it); one already gone is fine.
-    pub async fn remove_image(&self, id: &str, force: bool) -> Result<(), EngineError> {
-        match self.remove(id, force).await {
+    pub async fn remove_image(&self, id: &ImageId, force: bool) -> Result<(), EngineError> {
+        match self.remove(id.as_str(), force).await {
             Ok(())
             | Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..

@@ -22,6 +22,8 @@ use bollard::Docker;
 use bytes::Bytes;
 use futures_util::Stream;
 
+use crate::digest::{Digest, ImageId, NotADigest};
+
 /// The socket used when `DOCKER_HOST` is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
@@ -44,12 +46,13 @@ const STREAM_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// What the engine knows of one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageInfo {
-    /// The image ID (`sha256:…`), the digest of its config.
-    pub id: String,
+    /// The image ID: the digest of its config on the classic store, of
+    /// its manifest (or index) on the containerd store.
+    pub id: ImageId,
     /// The registry digests it was pulled by.
     pub repo_digests: Vec<String>,
     /// The diff IDs of its layers, bottom first.
-    pub layers: Vec<String>,
+    pub layers: Vec<Digest>,
     /// Its uncompressed size in bytes.
     pub size: u64,
     /// Its tags.
@@ -152,11 +155,19 @@ impl Engine {
             format!("inspect image `{reference}`")
         });
         log_call("inspect image", reference, started, &inspect);
-        let inspect = inspect?;
-        Ok(inspect.map(|inspect| ImageInfo {
-            id: inspect.id.unwrap_or_default(),
+        let Some(inspect) = inspect? else {
+            return Ok(None);
+        };
+        let wrong = |source| answer_error(format!("the inspection of `{reference}`"), source);
+        let layers = inspect.root_fs.and_then(|r| r.layers).unwrap_or_default();
+        Ok(Some(ImageInfo {
+            id: inspect.id.unwrap_or_default().parse().map_err(wrong)?,
             repo_digests: inspect.repo_digests.unwrap_or_default(),
-            layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+            layers: layers
+                .into_iter()
+                .map(Digest::try_from)
+                .collect::<Result<_, _>>()
+                .map_err(wrong)?,
             size: inspect.size.unwrap_or(0).max(0) as u64,
             tags: inspect.repo_tags.unwrap_or_default(),
             created: inspect.created,
@@ -221,6 +232,11 @@ fn found<T>(
 /// A failed API call of `action`; a call that ran out of time says so.
 pub(crate) fn api_error(action: String, source: bollard::errors::Error) -> EngineError {
     error_within(action, source, CALL_TIMEOUT)
+}
+
+/// An answer to `action` that held `source` where a digest belongs.
+pub(crate) fn answer_error(action: String, source: NotADigest) -> EngineError {
+    EngineError::Answer { action, source }
 }
 
 /// A failed lookup (made with [`Engine::lookups`]) of `action`.

@@ -66,7 +66,10 @@ async fn remove_image(
         reporter.report(Event::Note {
             message: format!(
                 "Kept image {}: a container still uses it",
-                image.references.first().unwrap_or(&image.id)
+                image
+                    .references
+                    .first()
+                    .map_or(image.id.as_str(), String::as_str)
             ),
         });
         return Ok(Removal::InUse(image.clone()));
@@ -90,7 +93,7 @@ async fn remove_image(
     }
     for (reference, previous) in &image.replaced {
         let free = engine.image(reference).await?.is_none();
-        if free && engine.image(previous).await?.is_some() {
+        if free && engine.image(previous.as_str()).await?.is_some() {
             engine.tag(previous, reference).await?;
             if let Some(kept) = super::load::kept_name(reference) {
                 engine.untag(&kept).await?;
@@ -103,8 +106,8 @@ async fn remove_image(
     // An earlier version whose tag a newer one took has no name left.
     // (One lookup of the ID, not a listing of every image: its last tag's
     // removal may have removed it already.)
-    if engine.image(&image.id).await?.is_some() && !engine.remove_image_if_unused(&image.id).await?
-    {
+    let id = image.id.as_str();
+    if engine.image(id).await?.is_some() && !engine.remove_image_if_unused(id).await? {
         reporter.report(Event::Note {
             message: format!("Kept image {}: a container still uses it", image.id),
         });

@@ -150,7 +150,7 @@ pub(crate) async fn judge(
     let (image, stand_in) = match own {
         Some(image) => (image, false),
         None => match engine.image_ids().await?.into_iter().next() {
-            Some(id) => (id, true),
+            Some(id) => (id.to_string(), true),
             None => return Ok(None),
         },
     };

@@ -22,6 +22,7 @@ use super::lock::DirLock;
 use super::state::{Endpoints, InstalledNode, LoadedImages};
 use super::{collect, configure, models, owner, InstallError};
 use crate::compose::Compose;
+use crate::digest::ImageId;
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 
@@ -71,7 +72,7 @@ pub(crate) enum Step {
         /// The reference pulled.
         reference: String,
         /// The engine's image IDs before.
-        ids_before: Vec<String>,
+        ids_before: Vec<ImageId>,
     },
     /// The pull of `reference` done, giving the image `id`: taking the
     /// pull back removes that image under that name only.
@@ -79,7 +80,7 @@ pub(crate) enum Step {
         /// The reference pulled.
         reference: String,
         /// The engine ID of the image the pull gave.
-        id: String,
+        id: ImageId,
     },
     /// A model cache's new version written beside the live one
     /// (`models/.staging/<cache>`).
@@ -139,9 +140,9 @@ impl Step {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ImageUndo {
     /// The images the engine did not have before (engine IDs).
-    pub added: Vec<String>,
+    pub added: Vec<ImageId>,
     /// What each reference of the package named before.
-    pub tags_before: BTreeMap<String, Option<String>>,
+    pub tags_before: BTreeMap<String, Option<ImageId>>,
     /// The kept tags ([`super::load::kept_name`]) the run gives the user's
     /// images, by the reference they kept.
     pub kept: BTreeMap<String, String>,
@@ -161,7 +162,7 @@ impl ImageUndo {
                 }
             };
             match (before, now) {
-                (Some(before), now) if now.as_deref() != Some(before) => {
+                (Some(before), now) if now.as_ref() != Some(before) => {
                     note(failed, engine.tag(before, reference).await);
                 }
                 (None, Some(now)) if !self.added.contains(&now) => {
@@ -188,7 +189,7 @@ impl ImageUndo {
             }
         }
         for id in &self.added {
-            note(failed, engine.remove_image_if_unused(id).await);
+            note(failed, engine.remove_image_if_unused(id.as_str()).await);
         }
         for kept in self.kept.values() {
             note(failed, engine.untag(kept).await);
@@ -512,7 +513,7 @@ async fn take_back(
                 ids_before,
             } => {
                 let pulled = steps.iter().find_map(|step| match step {
-                    Step::Pulled { reference: r, id } if r == reference => Some(id.as_str()),
+                    Step::Pulled { reference: r, id } if r == reference => Some(id),
                     _ => None,
                 });
                 note(
@@ -542,12 +543,12 @@ async fn take_back(
 async fn take_back_pull(
     engine: &Engine,
     reference: &str,
-    ids_before: &[String],
-    pulled: Option<&str>,
+    ids_before: &[ImageId],
+    pulled: Option<&ImageId>,
 ) -> Result<(), crate::engine::EngineError> {
     let now = engine.image(reference).await?.map(|info| info.id);
-    let had = |id: &str| ids_before.iter().any(|before| before == id);
-    match (now.as_deref(), pulled) {
+    let had = |id: &ImageId| ids_before.contains(id);
+    match (now.as_ref(), pulled) {
         // An image the engine had under another name: only the name goes.
         (Some(now), Some(pulled)) if now == pulled && had(pulled) => engine.untag(reference).await,
         (Some(now), Some(pulled)) if now == pulled => {
@@ -557,10 +558,11 @@ async fn take_back_pull(
         // Stopped during the pull, which gave an image the engine had
         // under another name: the name named nothing before, so it goes.
         (Some(_), None) => engine.untag(reference).await,
-        (_, Some(pulled)) if !had(pulled) => match engine.image(pulled).await? {
-            Some(left) if left.tags.is_empty() => {
-                engine.remove_image_if_unused(pulled).await.map(drop)
-            }
+        (_, Some(pulled)) if !had(pulled) => match engine.image(pulled.as_str()).await? {
+            Some(left) if left.tags.is_empty() => engine
+                .remove_image_if_unused(pulled.as_str())
+                .await
+                .map(drop),
             _ => Ok(()),
         },
         _ => Ok(()),
@@ -654,4 +656,90 @@ pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .expect("the current time always formats")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal as the tool wrote it while IDs and digests were plain
+    /// text, with every step that holds some.
+    const WRITTEN: &str = r#"{
+  "command": "install-package",
+  "pid": 4242,
+  "started_at": "2026-12-06T10:00:00Z",
+  "engine": "unix:///var/run/docker.sock",
+  "committed": false,
+  "steps": [
+    {
+      "step": "load_images",
+      "added": [
+        "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      ],
+      "tags_before": {
+        "demo:1": "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        "demo:2": null
+      },
+      "kept": {
+        "demo:1": "demo:1-before-budgetguard"
+      }
+    },
+    {
+      "step": "pull",
+      "reference": "demo:3",
+      "ids_before": [
+        "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+      ]
+    },
+    {
+      "step": "pulled",
+      "reference": "demo:3",
+      "id": "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+    },
+    {
+      "step": "state_files",
+      "endpoints": null,
+      "images": {
+        "images": [
+          {
+            "engine": "unix:///var/run/docker.sock",
+            "id": "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "blobs": [
+              "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+            ],
+            "references": [
+              "demo:1"
+            ],
+            "replaced": {
+              "demo:1": "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+            }
+          }
+        ]
+      }
+    }
+  ]
+}
+"#;
+
+    #[test]
+    fn a_journal_written_before_reads_and_writes_the_same_bytes() {
+        let journal: Journal = serde_json::from_str(WRITTEN).unwrap();
+        match &journal.steps[2] {
+            Step::Pulled { id, .. } => assert_eq!(id.hex(), "c".repeat(64)),
+            other => panic!("{other:?}"),
+        }
+        let mut bytes = serde_json::to_vec_pretty(&journal).unwrap();
+        bytes.push(b'\n');
+        assert_eq!(String::from_utf8(bytes).unwrap(), WRITTEN);
+    }
+
+    #[test]
+    fn a_journal_with_an_id_that_is_no_digest_is_refused() {
+        let forged = WRITTEN.replace(
+            "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
+            "sha256:c",
+        );
+        assert!(serde_json::from_str::<Journal>(&forged).is_err());
+    }
 }

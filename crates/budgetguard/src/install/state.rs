@@ -12,6 +12,7 @@ use super::dir::{read_own, remove_any, write_atomic};
 use super::{InstallDir, InstallError};
 use crate::catalog::Node;
 use crate::compose;
+use crate::digest::{Digest, ImageId};
 
 /// What `endpoints.json` holds: the installed nodes, for artists' tools.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,15 +93,15 @@ pub struct LoadedImage {
     pub engine: String,
     /// Its ID there: the config digest on the classic store, the manifest
     /// digest on the containerd store.
-    pub id: String,
+    pub id: ImageId,
     /// The exact blobs the engine received for it from a package, by digest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub blobs: Vec<String>,
+    pub blobs: Vec<Digest>,
     /// The references this tool tagged it with.
     pub references: Vec<String>,
     /// References that named another image before: that image's ID.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub replaced: BTreeMap<String, String>,
+    pub replaced: BTreeMap<String, ImageId>,
 }
 
 impl LoadedImages {

@@ -238,6 +238,9 @@ pub enum ImageProblem {
     /// Its diff IDs do not fit its layers.
     #[error("lists diff IDs that do not fit its layers")]
     DiffIds,
+    /// Its ID or a blob's digest is not a `sha256:` digest.
+    #[error("has an ID or a blob digest that is no digest: {0}")]
+    NotADigest(#[from] crate::digest::NotADigest),
 }
 
 /// What is wrong with an update package's base.

@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::plan::{CacheFrom, PackagePlan};
 use super::since::{Base, ImageLayers};
 use super::{layout, PackageError};
+use crate::digest::Digest;
 use crate::engine::ImageInfo;
 use crate::progress::Silent;
 use crate::Cancel;
@@ -252,8 +253,8 @@ fn exported_left_out(since: &Path, images: &[ImageInfo]) -> Result<u64, PackageE
     let holds = base.holds(&layers);
     let ours: HashSet<&str> = images
         .iter()
-        .flat_map(|i| std::iter::once(&i.id).chain(&i.layers))
-        .map(String::as_str)
+        .flat_map(|i| std::iter::once(i.id.digest()).chain(&i.layers))
+        .map(Digest::as_str)
         .collect();
     let mut counted = HashSet::new();
     Ok(base

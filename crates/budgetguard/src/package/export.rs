@@ -20,6 +20,7 @@ use super::layout::{self, SaveManifestItem};
 use super::manifest::{Blob, PackagedImage};
 use super::writer::PackageWriter;
 use super::PackageError;
+use crate::digest::ImageId;
 use crate::progress::{Counted, Event, Reporter, Step, Throttle};
 use crate::reference::familiar;
 use crate::Cancel;
@@ -36,9 +37,9 @@ const TINY_FILE: u64 = 4096;
 pub(crate) struct WantedImage {
     /// The image ID the engine reports: the config digest on the classic
     /// store, the manifest digest on the containerd store.
-    pub id: String,
+    pub id: ImageId,
     /// The diff IDs of its layers, bottom first.
-    pub layers: Vec<String>,
+    pub layers: Vec<crate::digest::Digest>,
     /// The references to tag it with.
     pub references: Vec<String>,
     /// Registry digests, recorded in the manifest.
@@ -198,7 +199,7 @@ impl Converter<'_> {
                 .flatten()
                 .any(|tag| wanted_tags.contains(&familiar(tag)));
             let id = format!("sha256:{}", hex::encode(Sha256::digest(config)));
-            if tagged || id == want.id {
+            if tagged || id == want.id.as_str() {
                 return Ok((config_path, config.clone(), item.layers.clone()));
             }
         }
@@ -227,7 +228,14 @@ impl Converter<'_> {
             let id = format!("sha256:{}", hex::encode(Sha256::digest(&config_bytes)));
             let config = ImageConfig::parse(&config_bytes)
                 .map_err(|e| bad(format!("config of {id} is not valid: {e}")))?;
-            if config.rootfs.diff_ids != want.layers {
+            let reported = want.layers.iter().map(crate::digest::Digest::as_str);
+            if config
+                .rootfs
+                .diff_ids
+                .iter()
+                .map(String::as_str)
+                .ne(reported)
+            {
                 return Err(bad(format!(
                     "the exported config of `{}` has other layers than the engine reported",
                     want.references[0]

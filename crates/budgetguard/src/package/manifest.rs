@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::zip::Compression;
 use crate::catalog::Node;
+use crate::digest::{Digest, ImageId};
 use crate::models::Profile;
 use crate::size::total;
 
@@ -201,6 +202,12 @@ impl PackagedImage {
         total(self.layers.iter().map(|l| l.size))
     }
 
+    /// Its ID, of an opened package (whose structure check makes sure it
+    /// is a digest).
+    pub(crate) fn checked_id(&self) -> ImageId {
+        checked(&self.id).into()
+    }
+
     /// The diff IDs of its layers, bottom first: [`PackagedImage::diff_ids`],
     /// or the layers' digests when the layers are uncompressed.
     pub fn layer_diff_ids(&self) -> Vec<&str> {
@@ -226,6 +233,12 @@ pub struct Blob {
 }
 
 impl Blob {
+    /// Its digest, of an opened package (whose structure check makes sure
+    /// it is one).
+    pub(crate) fn checked_digest(&self) -> Digest {
+        checked(&self.digest)
+    }
+
     /// An uncompressed blob (a tar layer, a config, a manifest).
     pub fn plain(digest: String, size: u64) -> Self {
         Self {
@@ -234,6 +247,12 @@ impl Blob {
             media_type: None,
         }
     }
+}
+
+/// `text`, an image ID or a blob digest of an opened package's manifest.
+fn checked(text: &str) -> Digest {
+    text.parse()
+        .expect("an opened package's image IDs and blob digests are checked")
 }
 
 /// A model cache in a package: its files (content in

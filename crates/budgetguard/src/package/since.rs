@@ -39,10 +39,11 @@ pub(crate) struct ImageLayers {
 impl ImageLayers {
     /// The layers of an image the engine exports: uncompressed, each blob
     /// named by its diff ID (`diff_ids`, bottom first).
-    pub(crate) fn exported(diff_ids: &[String]) -> Self {
+    pub(crate) fn exported(diff_ids: &[crate::digest::Digest]) -> Self {
+        let diff_ids: Vec<String> = diff_ids.iter().map(ToString::to_string).collect();
         Self {
-            blobs: diff_ids.to_vec(),
-            diff_ids: diff_ids.to_vec(),
+            blobs: diff_ids.clone(),
+            diff_ids,
         }
     }
 }

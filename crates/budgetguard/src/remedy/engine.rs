@@ -29,6 +29,7 @@ impl Diagnose for EngineError {
             EngineError::Unreachable { .. }
             | EngineError::Stalled { .. }
             | EngineError::Load { .. }
+            | EngineError::Answer { .. }
             | EngineError::Api { .. } => Diagnosis::of(Class::Engine).at(Input::Engine),
         }
     }

@@ -22,9 +22,10 @@ pub(crate) use plan::LoadPlan;
 use super::journal::ImageUndo;
 use super::state::LoadedImage;
 use super::InstallError;
+use crate::digest::ImageId;
 use crate::engine::Engine;
 use crate::package::layout;
-use crate::package::manifest::PackagedImage;
+use crate::package::manifest::{Blob, PackagedImage};
 use crate::package::Package;
 use crate::progress::{Event, SharedReporter};
 use crate::reference::Reference;
@@ -38,11 +39,11 @@ pub(crate) struct LoadRun {
     containerd: bool,
     images: Vec<PackagedImage>,
     /// Engine IDs of the package's images the engine had before.
-    present_before: HashSet<String>,
+    present_before: HashSet<ImageId>,
     /// What each reference of the package named before (an engine ID).
-    tags_before: HashMap<String, Option<String>>,
+    tags_before: HashMap<String, Option<ImageId>>,
     /// What each reference's kept tag ([`kept_name`]) named before.
-    kept_before: HashMap<String, Option<String>>,
+    kept_before: HashMap<String, Option<ImageId>>,
     /// The images this tool loaded earlier into this engine.
     loaded_before: Vec<LoadedImage>,
 }
@@ -72,7 +73,7 @@ impl LoadRun {
         let (plan, outcomes) = LoadPlan::new(&images, &local, &loaded, containerd, absent);
         let present_before = images
             .iter()
-            .map(|image| engine_id(image, containerd).to_owned())
+            .map(|image| engine_id(image, containerd))
             .filter(|id| local.iter().any(|l| &l.info.id == id))
             .collect();
         let mut tags_before = HashMap::new();
@@ -147,8 +148,8 @@ impl LoadRun {
             let id = engine_id(image, self.containerd);
             for reference in &image.references {
                 let named = engine.image(reference).await?.map(|info| info.id);
-                if named.as_deref() != Some(id) {
-                    engine.tag(id, reference).await?;
+                if named.as_ref() != Some(&id) {
+                    engine.tag(&id, reference).await?;
                 }
             }
         }
@@ -157,30 +158,30 @@ impl LoadRun {
 
     /// References of the package that named another image before, and
     /// that image.
-    fn displaced(&self) -> impl Iterator<Item = (&String, &String)> {
+    fn displaced(&self) -> impl Iterator<Item = (&String, &ImageId)> {
         self.images.iter().flat_map(move |image| {
             let id = engine_id(image, self.containerd);
             image
                 .references
                 .iter()
                 .filter_map(move |r| match self.tags_before.get(r) {
-                    Some(Some(before)) if before != id => Some((r, before)),
+                    Some(Some(before)) if *before != id => Some((r, before)),
                     _ => None,
                 })
         })
     }
 
     /// The earlier record of this tool's load of `id` under `reference`.
-    fn loaded_by_tool(&self, reference: &str, id: &str) -> Option<&LoadedImage> {
+    fn loaded_by_tool(&self, reference: &str, id: &ImageId) -> Option<&LoadedImage> {
         self.loaded_before
             .iter()
-            .find(|image| image.id == id && image.references.iter().any(|r| r == reference))
+            .find(|image| image.id == *id && image.references.iter().any(|r| r == reference))
     }
 
     /// The kept tag this run gives `previous`, the user's image that
     /// `reference` named: none for an image this tool loaded, or when the
     /// kept tag names it already.
-    fn keeps(&self, reference: &str, previous: &str) -> Option<String> {
+    fn keeps(&self, reference: &str, previous: &ImageId) -> Option<String> {
         let kept = kept_name(reference)?;
         let unkept = matches!(self.kept_before.get(&kept), Some(None));
         (unkept && self.loaded_by_tool(reference, previous).is_none()).then_some(kept)
@@ -188,10 +189,10 @@ impl LoadRun {
 
     /// The user's image `reference` named before this tool's first load
     /// took it, given `previous`, the image it named before this run.
-    fn original(&self, reference: &str, previous: &str) -> Option<String> {
+    fn original(&self, reference: &str, previous: &ImageId) -> Option<ImageId> {
         match self.loaded_by_tool(reference, previous) {
             Some(earlier) => earlier.replaced.get(reference).cloned(),
-            None => Some(previous.to_owned()),
+            None => Some(previous.clone()),
         }
     }
 
@@ -202,19 +203,19 @@ impl LoadRun {
             .filter(|image| {
                 !self
                     .present_before
-                    .contains(engine_id(image, self.containerd))
+                    .contains(&engine_id(image, self.containerd))
             })
             .map(|image| {
                 let id = engine_id(image, self.containerd);
-                let replaced: BTreeMap<String, String> = self
+                let replaced: BTreeMap<String, ImageId> = self
                     .displaced()
                     .filter(|(r, _)| image.references.contains(r))
                     .filter_map(|(r, before)| Some((r.clone(), self.original(r, before)?)))
                     .collect();
                 LoadedImage {
                     engine: self.engine.clone(),
-                    id: id.to_owned(),
-                    blobs: blobs_of(image).map(|b| b.digest.clone()).collect(),
+                    id,
+                    blobs: blobs_of(image).map(Blob::checked_digest).collect(),
                     references: image.references.clone(),
                     replaced,
                 }
@@ -229,7 +230,7 @@ impl LoadRun {
             added: self
                 .images
                 .iter()
-                .map(|image| engine_id(image, self.containerd).to_owned())
+                .map(|image| engine_id(image, self.containerd))
                 .filter(|id| !self.present_before.contains(id))
                 .collect(),
             tags_before: self
@@ -241,7 +242,7 @@ impl LoadRun {
                 .tags_before
                 .iter()
                 .filter_map(|(reference, before)| {
-                    let kept = self.keeps(reference, before.as_deref()?)?;
+                    let kept = self.keeps(reference, before.as_ref()?)?;
                     Some((reference.clone(), kept))
                 })
                 .collect(),

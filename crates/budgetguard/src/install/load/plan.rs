@@ -12,6 +12,7 @@
 
 use std::collections::HashSet;
 
+use crate::digest::{Digest, ImageId};
 use crate::engine::LocalImage;
 use crate::package::manifest::{Blob, PackagedImage};
 
@@ -63,7 +64,7 @@ impl LoadPlan {
             if is_present(image, local, containerd) {
                 tracing::info!(
                     image = ?image.references,
-                    id = engine_id(image, containerd),
+                    id = %engine_id(image, containerd),
                     "image already in the engine: not streamed"
                 );
                 outcomes.push(ImageOutcome::AlreadyPresent);
@@ -160,7 +161,11 @@ fn present_chains(local: &[LocalImage], stream: &[PackagedImage]) -> HashSet<Str
             let chain = &diff_ids[..=i];
             let present = local.iter().any(|l| {
                 l.info.layers.len() >= chain.len()
-                    && l.info.layers.iter().zip(chain).all(|(a, b)| a == b)
+                    && l.info
+                        .layers
+                        .iter()
+                        .zip(chain)
+                        .all(|(a, b)| a.as_str() == *b)
             });
             if present {
                 omit.insert(layer.digest.clone());
@@ -181,13 +186,13 @@ fn held_blobs(
     loaded: &[LoadedImage],
     stream: &[PackagedImage],
 ) -> HashSet<String> {
-    let present = |id: &str| local.iter().any(|l| l.info.id == id);
+    let present = |id: &str| local.iter().any(|l| l.info.id.as_str() == id);
     let mut held: HashSet<String> = HashSet::new();
     for image in images.iter().filter(|i| present(&i.manifest.digest)) {
         held.extend(blobs_of(image).map(|b| b.digest.clone()));
     }
-    for image in loaded.iter().filter(|i| present(&i.id)) {
-        held.extend(image.blobs.iter().cloned());
+    for image in loaded.iter().filter(|i| present(i.id.as_str())) {
+        held.extend(image.blobs.iter().map(Digest::to_string));
     }
     stream
         .iter()
@@ -199,18 +204,17 @@ fn held_blobs(
 
 /// Whether the engine has the image (see [`engine_id`]).
 pub(crate) fn is_present(image: &PackagedImage, local: &[LocalImage], containerd: bool) -> bool {
-    local
-        .iter()
-        .any(|l| l.info.id == engine_id(image, containerd))
+    let id = engine_id(image, containerd);
+    local.iter().any(|l| l.info.id == id)
 }
 
 /// The ID the engine gives the image: its config digest on the classic
 /// store, its manifest digest on the containerd store.
-pub(crate) fn engine_id(image: &PackagedImage, containerd: bool) -> &str {
+pub(crate) fn engine_id(image: &PackagedImage, containerd: bool) -> ImageId {
     if containerd {
-        &image.manifest.digest
+        image.manifest.checked_digest().into()
     } else {
-        &image.id
+        image.checked_id()
     }
 }
 
@@ -225,15 +229,21 @@ pub(crate) fn blobs_of(image: &PackagedImage) -> impl Iterator<Item = &Blob> {
 mod tests {
     use super::*;
     use crate::engine::ImageInfo;
+    use sha2::Digest as _;
 
-    fn blob(digest: &str) -> Blob {
-        Blob::plain(digest.to_owned(), 1)
+    /// The digest that stands for `name` in these tests.
+    fn d(name: &str) -> String {
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(name)))
+    }
+
+    fn blob(name: &str) -> Blob {
+        Blob::plain(d(name), 1)
     }
 
     fn image(id: &str, layers: &[&str]) -> PackagedImage {
         PackagedImage {
             references: vec![format!("{id}:1")],
-            id: id.to_owned(),
+            id: d(id),
             repo_digests: Vec::new(),
             manifest: blob(&format!("{id}-manifest")),
             config: blob(id),
@@ -246,9 +256,9 @@ mod tests {
         LocalImage {
             tags: Vec::new(),
             info: ImageInfo {
-                id: id.to_owned(),
+                id: d(id).parse().unwrap(),
                 repo_digests: Vec::new(),
-                layers: layers.iter().map(|l| l.to_string()).collect(),
+                layers: layers.iter().map(|l| d(l).parse().unwrap()).collect(),
                 size: 0,
                 tags: Vec::new(),
                 created: None,
@@ -259,8 +269,8 @@ mod tests {
     fn loaded(id: &str, blobs: &[&str]) -> LoadedImage {
         LoadedImage {
             engine: "e".into(),
-            id: id.into(),
-            blobs: blobs.iter().map(|b| b.to_string()).collect(),
+            id: d(id).parse().unwrap(),
+            blobs: blobs.iter().map(|b| d(b).parse().unwrap()).collect(),
             references: Vec::new(),
             replaced: Default::default(),
         }
@@ -281,7 +291,7 @@ mod tests {
             [ImageOutcome::AlreadyPresent, ImageOutcome::Loaded]
         );
         assert_eq!(plan.stream.len(), 1);
-        assert_eq!(plan.omit, HashSet::from(["A".to_owned(), "B".to_owned()]));
+        assert_eq!(plan.omit, HashSet::from([d("A"), d("B")]));
     }
 
     #[test]
@@ -295,21 +305,22 @@ mod tests {
             false,
             HashSet::new(),
         );
-        assert_eq!(plan.omit, HashSet::from(["A".to_owned()]));
+        assert_eq!(plan.omit, HashSet::from([d("A")]));
     }
 
     #[test]
     fn compressed_layers_go_by_their_diff_ids_and_missing_blobs_are_named() {
         let mut compressed = image("new", &["gzA", "gzB"]);
-        compressed.diff_ids = vec!["A".into(), "B".into()];
-        let absent = HashSet::from(["gzA".to_owned(), "gzB".to_owned()]);
+        compressed.diff_ids = vec![d("A"), d("B")];
+        let absent = HashSet::from([d("gzA"), d("gzB")]);
         let plan = |local: &[&str]| {
             let present = [self::local("old", local)];
             LoadPlan::new(&[compressed.clone()], &present, &[], false, absent.clone()).0
         };
         let half = plan(&["A"]);
-        assert_eq!(half.omit, HashSet::from(["gzA".to_owned()]));
-        assert_eq!(half.missing().as_deref(), Some("the layer gzB of `new:1`"));
+        assert_eq!(half.omit, HashSet::from([d("gzA")]));
+        let missing = format!("the layer {} of `new:1`", d("gzB"));
+        assert_eq!(half.missing(), Some(missing));
         assert!(!half.can_stream_more(), "what is left out is all absent");
         let whole = plan(&["A", "B"]);
         assert_eq!(whole.missing(), None);
@@ -342,7 +353,7 @@ mod tests {
         let earlier = [loaded("old-manifest", &["old-manifest", "old", "A", "B"])];
         let present = [local("old-manifest", &["A", "B"])];
         let (plan, _) = LoadPlan::new(&images, &present, &earlier, true, HashSet::new());
-        assert_eq!(plan.omit, HashSet::from(["A".to_owned(), "B".to_owned()]));
+        assert_eq!(plan.omit, HashSet::from([d("A"), d("B")]));
         // Gone from the engine: nothing is known to be held.
         let (plan, _) = LoadPlan::new(&images, &[], &earlier, true, HashSet::new());
         assert!(plan.omit.is_empty());

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Package;
+use crate::digest::Digest;
 use crate::package::error::{BaseProblem, CacheProblem, EntryProblem, ImageProblem, Structure};
 use crate::package::layout;
 use crate::package::manifest::{
@@ -235,6 +236,9 @@ impl Package {
                 node.node.name.clone(),
             )));
         }
+        for image in &self.manifest.images {
+            self.check_digests(image)?;
+        }
         Ok(())
     }
 
@@ -384,6 +388,28 @@ impl Package {
             Ok(())
         } else {
             invalid(ImageProblem::DiffIds)
+        }
+    }
+
+    /// An image's ID and its blobs' digests are digests, as an install
+    /// records them.
+    fn check_digests(&self, image: &PackagedImage) -> Result<(), PackageError> {
+        let digests = [&image.manifest, &image.config]
+            .into_iter()
+            .chain(&image.layers)
+            .map(|blob| blob.digest.as_str());
+        match std::iter::once(image.id.as_str())
+            .chain(digests)
+            .try_for_each(|digest| digest.parse::<Digest>().map(drop))
+        {
+            Ok(()) => Ok(()),
+            Err(wrong) => Err(PackageError::NotAPackage {
+                path: self.path.clone(),
+                problem: Structure::Image {
+                    image: image.references.first().unwrap_or(&image.id).clone(),
+                    problem: ImageProblem::NotADigest(wrong),
+                },
+            }),
         }
     }
 
