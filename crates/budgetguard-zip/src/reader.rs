@@ -44,7 +44,7 @@ impl ZipReader {
     /// central directory record, every local header against its record, and
     /// that the entries' names are distinct and their bytes do not overlap.
     pub fn open(path: &Path) -> Result<Self, ZipError> {
-        let mut file = crate::files::open_regular(path)?;
+        let mut file = budgetguard_base::files::open_regular(path)?;
         let file_size = file.metadata()?.len();
         let directory = read_end(&mut file, file_size)?;
         let records = read_records(&mut file, &directory)?;
@@ -83,7 +83,7 @@ impl ZipReader {
     /// [`DataError`] inside its `io::Error` if the data decompresses to more
     /// or less than the entry's recorded size, or does not match its CRC-32.
     pub fn open_entry(&self, entry: &EntryInfo) -> io::Result<Box<dyn Read + Send>> {
-        let mut file = crate::files::open_regular(&self.path)?;
+        let mut file = budgetguard_base::files::open_regular(&self.path)?;
         file.seek(SeekFrom::Start(entry.data_start))?;
         let raw = BufReader::with_capacity(1 << 20, file).take(entry.compressed_size);
         let data: Box<dyn Read + Send> = match entry.compression {
