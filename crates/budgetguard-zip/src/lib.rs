@@ -11,6 +11,7 @@ mod local;
 mod names;
 mod reader;
 mod records;
+mod source;
 mod writer;
 
 pub use error::{
@@ -22,6 +23,7 @@ pub use names::{
     MAX_CACHE_PATH, MAX_NAME,
 };
 pub use reader::{EntryInfo, ZipReader};
+pub use source::{FileSource, PackageSource};
 pub use writer::{EntryWriter, Finished, ZipWriter};
 
 use serde::{Deserialize, Serialize};
