@@ -1,5 +1,6 @@
 //! The ZIP container of a package: a streaming writer of our own and a strict
-//! reader that hands out each entry's bytes straight from the file. The
+//! reader that hands out each entry's bytes straight from the package's
+//! [`PackageSource`] (a file today), without extracting anything. The
 //! names a package may hold (entries, model cache files and links) are
 //! decided here, for the writer and the reader alike.
 

@@ -1,5 +1,5 @@
 //! Reads a package's ZIP directory, strictly (see `docs/package-format.md`,
-//! "What a reader must refuse"), and streams single entries from the file,
+//! "What a reader must refuse"), and streams single entries from their source,
 //! without extracting anything to disk.
 
 use std::collections::HashMap;
@@ -75,11 +75,6 @@ impl ZipReader {
             entries,
             index,
         })
-    }
-
-    /// Where the bytes come from.
-    pub fn source(&self) -> &Arc<dyn PackageSource> {
-        &self.source
     }
 
     /// All entries, in the order of the central directory.
