@@ -9,6 +9,12 @@
 //! done by the `budgetguard` library, which reports the same progress events
 //! the CLI's bars show.
 //!
+//! Imports run one way, each module naming only modules below it: `server`
+//! → `routes` → `state` → `security`, `pages` → `workstation` (the one seam
+//! to the library's install side) → `jobs` → `paths` → `messages`,
+//! `format`, `settings`. What two modules share moves down: the create
+//! form's values are `settings`, text for people is `format`.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), budgetguard_gui::GuiError> {
 //! use budgetguard::catalog::Catalog;
@@ -22,6 +28,7 @@
 
 mod browser;
 mod error;
+mod format;
 mod jobs;
 mod messages;
 mod pages;
@@ -29,6 +36,7 @@ mod paths;
 mod routes;
 mod security;
 mod server;
+mod settings;
 mod state;
 mod workstation;
 

@@ -3,15 +3,11 @@
 //! by other sites' pages, and wants the per-run token everywhere but on the
 //! static assets.
 
-use std::sync::Arc;
-
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-
-use crate::state::AppState;
 
 /// The request header the page's script sends the token in (pages and the
 /// event stream take it as the `token` query parameter instead).
@@ -120,12 +116,8 @@ impl IntoResponse for Refusal {
 }
 
 /// The middleware: refuses what [`Guard`] refuses, passes the rest on.
-pub(crate) async fn check(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = match state.guard.refusal(request.uri(), request.headers()) {
+pub(crate) async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let mut response = match guard.refusal(request.uri(), request.headers()) {
         Some(refusal) => refusal.into_response(),
         None => next.run(request).await,
     };

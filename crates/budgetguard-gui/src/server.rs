@@ -9,6 +9,7 @@ use budgetguard::catalog::Catalog;
 use budgetguard::engine::RegistryAuth;
 use budgetguard::install::InstallDir;
 use budgetguard::models::ModelStore;
+use budgetguard::session::{Session, Settings};
 use budgetguard::Cancel;
 use tokio::net::TcpListener;
 
@@ -16,7 +17,8 @@ use crate::error::GuiError;
 use crate::jobs::Jobs;
 use crate::routes;
 use crate::security::{Guard, Token};
-use crate::state::{AppState, PackageSettings};
+use crate::settings::PackageSettings;
+use crate::state::AppState;
 use crate::workstation::Workstation;
 
 /// What the GUI serves and where.
@@ -83,12 +85,13 @@ impl Gui {
         let url = format!("http://127.0.0.1:{port}/?token={}", token.as_str());
         let stop = Cancel::new();
         let state = Arc::new(AppState {
-            workstation: Arc::new(Workstation::new(
-                options.docker_host,
-                options.install_dir,
-                options.auth,
-                options.model_store,
-            )),
+            workstation: Arc::new(Workstation::new(Session::new(Settings {
+                catalog: None,
+                docker_host: options.docker_host,
+                install_dir: options.install_dir.map(|dir| dir.root().to_owned()),
+                model_store: options.model_store,
+                auth: Some(options.auth),
+            }))),
             catalog: options.catalog,
             settings: std::sync::Mutex::new(PackageSettings::new(
                 options.default_output.display().to_string(),

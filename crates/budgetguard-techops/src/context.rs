@@ -8,76 +8,82 @@ use budgetguard::catalog::{Catalog, Node};
 use budgetguard::credentials::Credentials;
 use budgetguard::engine::{Engine, RegistryAuth};
 use budgetguard::install::InstallDir;
+use budgetguard::session::{Session, SessionError, Settings};
+use budgetguard::signing::{TrustStore, TrustedKey};
 
 use crate::cli::{GlobalArgs, NodeNames};
 use crate::printer::{Hinted, Printer};
 use crate::reporter::TerminalReporter;
 
-/// The global options and the printer of one run.
+/// The global options, the session they open and the printer of one run.
 pub struct Context {
     /// The global options.
     pub global: GlobalArgs,
+    /// The catalog, install folder, credentials, logins and engine the
+    /// global options name.
+    pub session: Session,
     /// Where all output goes.
     pub printer: Printer,
 }
 
 impl Context {
+    /// The context of a run with the options `global`, printing with
+    /// `printer`.
+    pub fn new(global: GlobalArgs, printer: Printer) -> Self {
+        let defaults = Settings::user_defaults();
+        let session = Session::new(Settings {
+            catalog: global.catalog.clone(),
+            docker_host: global.docker_host.clone(),
+            install_dir: global.install_dir.clone().or(defaults.install_dir),
+            ..defaults
+        });
+        Self {
+            global,
+            session,
+            printer,
+        }
+    }
+
     /// The catalog: built-in nodes plus the `--catalog` file or the default one.
     pub fn catalog(&self) -> anyhow::Result<Catalog> {
-        let catalog = match &self.global.catalog {
-            Some(path) => Catalog::load(Some(path), true)?,
-            None => Catalog::load(Catalog::default_path().as_deref(), false)?,
-        };
-        Ok(catalog)
+        Ok(self.session.catalog()?)
     }
 
     /// The catalog nodes `names` stands for.
     pub fn nodes(&self, names: &NodeNames) -> anyhow::Result<Vec<Node>> {
-        let names = names.names.iter().map(|n| n.as_str());
-        Ok(self
-            .catalog()?
-            .select_names(names.filter(|n| !n.trim().is_empty()))?)
+        Ok(self.session.nodes(names.names.iter().map(|n| n.as_str()))?)
     }
 
     /// The install folder: `--install-dir` or the user's data folder.
     pub fn install_dir(&self) -> anyhow::Result<InstallDir> {
-        match &self.global.install_dir {
-            Some(dir) => Ok(InstallDir::new(std::path::absolute(dir)?)),
-            None => InstallDir::default_location().ok_or_else(|| {
-                Hinted::new(
-                    "no home folder to install into",
-                    "pass `--install-dir DIR`, or set `BUDGETGUARD_INSTALL_DIR`",
-                )
-                .into()
-            }),
-        }
+        self.session.install_dir().map_err(no_install_dir)
+    }
+
+    /// The keys this workstation trusts, in the install folder.
+    pub fn trust_store(&self) -> anyhow::Result<TrustStore> {
+        self.session.trust_store().map_err(no_install_dir)
     }
 
     /// The credentials: `NGC_API_KEY` and `HF_TOKEN` from the environment,
     /// else the stored ones.
     pub fn secrets(&self) -> Credentials {
-        self.install_dir()
-            .ok()
-            .and_then(|dir| Credentials::load(&dir.credentials_file()).ok())
-            .unwrap_or_default()
-            .with_environment()
+        self.session.credentials()
     }
 
     /// Registry logins: the NGC API key from `NGC_API_KEY`, else the stored
     /// credentials; `docker login` for other registries.
     pub fn auth(&self) -> RegistryAuth {
-        RegistryAuth::new(self.secrets().ngc_api_key)
+        self.session.auth()
     }
 
     /// The keys this workstation trusts (none when it trusts none yet).
-    pub fn trusted_keys(&self) -> anyhow::Result<Vec<budgetguard::signing::TrustedKey>> {
-        let store = budgetguard::signing::TrustStore::new(self.install_dir()?.root());
-        Ok(store.keys()?)
+    pub fn trusted_keys(&self) -> anyhow::Result<Vec<TrustedKey>> {
+        Ok(self.trust_store()?.keys()?)
     }
 
     /// Connects to the engine `--docker-host` or `DOCKER_HOST` names.
     pub async fn engine(&self) -> anyhow::Result<Engine> {
-        Ok(Engine::connect(self.global.docker_host.as_deref()).await?)
+        Ok(self.session.engine().await?)
     }
 
     /// Progress on stderr, as the printer allows.
@@ -96,6 +102,18 @@ impl Context {
             token.cancel();
         });
         cancel
+    }
+}
+
+/// `error` with what to do when there is no install folder.
+fn no_install_dir(error: SessionError) -> anyhow::Error {
+    match error {
+        SessionError::NoInstallDir => Hinted::new(
+            error.to_string(),
+            "pass `--install-dir DIR`, or set `BUDGETGUARD_INSTALL_DIR`",
+        )
+        .into(),
+        error => error.into(),
     }
 }
 

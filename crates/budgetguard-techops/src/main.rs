@@ -42,10 +42,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return printer.error(&anyhow::Error::new(e).context("cannot start")),
     };
-    let ctx = context::Context {
-        global: cli.global.clone(),
-        printer,
-    };
+    let ctx = context::Context::new(cli.global.clone(), printer);
     let run = cli
         .command
         .run(&ctx)

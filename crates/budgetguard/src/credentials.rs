@@ -26,26 +26,44 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Text given as credentials that holds a line that is none. The line is
+/// not quoted: it may be a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the text should hold `NGC_API_KEY=…` and `HF_TOKEN=…` lines, not other text")]
+pub struct OtherText;
+
 /// The file name of the credentials in the install folder.
 pub const FILE_NAME: &str = "credentials.env";
 
 impl Credentials {
-    /// Reads the file at `path`; a missing file holds no credentials.
+    /// Reads the file at `path`; a missing file holds no credentials, and
+    /// lines that are no credential are passed over.
     pub fn load(path: &Path) -> io::Result<Self> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(e),
         };
+        Ok(Self::from_lines(&text, false).unwrap_or_default())
+    }
+
+    /// Reads `NGC_API_KEY=…` and `HF_TOKEN=…` lines given by the user;
+    /// empty lines are passed over, any other line is refused.
+    pub fn parse(text: &str) -> Result<Self, OtherText> {
+        Self::from_lines(text, true)
+    }
+
+    /// The credentials of `text`, one `NAME=value` line each (an empty
+    /// value unsets); `strict`: a line that is no credential is refused.
+    fn from_lines(text: &str, strict: bool) -> Result<Self, OtherText> {
         let mut credentials = Self::default();
         for line in text.lines() {
-            if let Some((key, value)) = line.split_once('=') {
-                let value = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
-                match key.trim() {
-                    "NGC_API_KEY" => credentials.ngc_api_key = value,
-                    "HF_TOKEN" => credentials.hf_token = value,
-                    _ => {}
-                }
+            let value = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+            match line.split_once('=').map(|(key, rest)| (key.trim(), rest)) {
+                Some(("NGC_API_KEY", rest)) => credentials.ngc_api_key = value(rest),
+                Some(("HF_TOKEN", rest)) => credentials.hf_token = value(rest),
+                _ if !strict || line.trim().is_empty() => {}
+                _ => return Err(OtherText),
             }
         }
         Ok(credentials)
@@ -119,5 +137,14 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(!format!("{credentials:?}").contains("nvapi"));
+    }
+
+    #[test]
+    fn lines_given_by_the_user_hold_credentials_only() {
+        let given = Credentials::parse("\n NGC_API_KEY = nvapi-x \nHF_TOKEN=\n").unwrap();
+        assert_eq!(given.ngc_api_key.as_deref(), Some("nvapi-x"));
+        assert_eq!(given.hf_token, None);
+        assert_eq!(Credentials::parse("nvapi-secret"), Err(OtherText));
+        assert!(!OtherText.to_string().contains("secret"));
     }
 }

@@ -21,6 +21,7 @@ pub mod package;
 pub mod paths;
 pub mod progress;
 pub mod remedy;
+pub mod session;
 pub mod signing;
 
 pub(crate) use budgetguard_base::LIST_ITEM;

@@ -8,7 +8,7 @@ use budgetguard::progress::{Event, Step};
 use budgetguard::size::human;
 use serde::Serialize;
 
-use crate::pages::duration;
+use crate::format::duration;
 
 /// How many notes the page keeps.
 const NOTES: usize = 5;

@@ -3,10 +3,8 @@
 //! value for HTML: text from a package (node names, image references,
 //! paths) never becomes markup.
 
-mod format;
 mod views;
 
-pub(crate) use format::{base_text, duration, shell_word, utc_time, utc_time_text};
 pub(crate) use views::{
     state_class, CreatedView, EngineBadge, InstalledOutcome, JobPanel, NodeRow,
 };
@@ -16,7 +14,7 @@ use budgetguard::install::InstallReport;
 use budgetguard::package::VerifyReport;
 
 use crate::messages::Message;
-use crate::state::PackageSettings;
+use crate::settings::PackageSettings;
 use crate::workstation::{Activity, Inspection, Installed, NodeModel, PackageFile};
 
 /// Which page is shown, for the navigation.
@@ -79,7 +77,7 @@ pub(crate) struct InstallPage {
 #[template(path = "trusted_keys.html")]
 pub(crate) struct TrustedKeys {
     /// Their ids, or why they cannot be read.
-    pub keys: Result<Vec<String>, String>,
+    pub keys: Result<Vec<String>, Message>,
 }
 
 /// The installed nodes, refreshed live.

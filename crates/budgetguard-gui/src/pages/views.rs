@@ -9,8 +9,8 @@ use budgetguard::package::CreateReport;
 use budgetguard::signing::Signer;
 use budgetguard::size::human;
 
-use super::format::{base_text, duration, shell_word, utc_time_text};
 use super::OutcomeView;
+use crate::format::{base_text, duration, shell_word, utc_time_text};
 use crate::jobs::{JobKind, JobState, Outcome, ProgressView};
 use crate::messages::controls;
 use crate::workstation::{fit_view, Capabilities, FitView, InstalledView, ModelFacts};

@@ -14,7 +14,8 @@ use super::{refuse, started};
 use crate::jobs::JobKind;
 use crate::messages::{Field, Message};
 use crate::paths::zip_file;
-use crate::state::{AppState, PackageSettings};
+use crate::settings::PackageSettings;
+use crate::state::AppState;
 use crate::workstation::{engine_needed, open_key, Draft, Password, Workstation};
 
 /// The package form: the nodes, the form's settings and the signing key's

@@ -52,7 +52,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/assets/app.css", get(assets::stylesheet))
         .route("/assets/app.js", get(assets::script))
         .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
+            state.guard.clone(),
             security::check,
         ))
         .with_state(state)

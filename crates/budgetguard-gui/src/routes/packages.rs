@@ -15,7 +15,8 @@ use super::refuse;
 use crate::messages::{package_error, Field};
 use crate::pages::{InspectionView, PackageList};
 use crate::paths::{expand, zip_file};
-use crate::state::{AppState, PackageSettings};
+use crate::settings::PackageSettings;
+use crate::state::AppState;
 use crate::workstation::{
     engine_needed, image_info, image_size, key_note, list_packages, Draft, Estimate, ImageBytes,
     Inspection,
@@ -165,7 +166,7 @@ pub(crate) async fn inspect(
     };
     let engine = state.workstation.engine().await;
     let dir = state.workstation.dir().ok();
-    match Inspection::open(path, answering(&engine), dir, form.install).await {
+    match Inspection::open(path, answering(&engine), dir.as_ref(), form.install).await {
         Ok(view) => render(&InspectionView {
             view,
             install: form.install,

@@ -13,7 +13,7 @@ use crate::pages::{
     Page, TrustedKeys,
 };
 use crate::state::AppState;
-use crate::workstation::{image_info, image_size, Capabilities, ModelFacts};
+use crate::workstation::{image_info, image_size, Capabilities, ModelFacts, Unavailable};
 
 /// `/`: nodes, the package form, the packages made, deploying here.
 pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
@@ -108,7 +108,7 @@ fn layout(state: &AppState, page: Page, capabilities: &Capabilities) -> Layout {
 }
 
 /// The engine, when it answers.
-pub(crate) fn answering(engine: &Result<Engine, String>) -> Option<&Engine> {
+pub(crate) fn answering(engine: &Result<Engine, Unavailable>) -> Option<&Engine> {
     engine.as_ref().ok()
 }
 

@@ -2,6 +2,8 @@
 //! disables "Deploy" with the reason; `deploy-local` then runs the full
 //! preflight, whose GPU probe decides whether GPU nodes run here.
 
+use super::Unavailable;
+
 /// What the engine says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EngineSummary {
@@ -13,18 +15,18 @@ pub(crate) struct EngineSummary {
 }
 
 /// What this machine can run, probed when a page is rendered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Capabilities {
-    engine: Result<EngineSummary, String>,
-    install_dir: Result<(), String>,
+    engine: Result<EngineSummary, Unavailable>,
+    install_dir: Result<(), Unavailable>,
 }
 
 impl Capabilities {
     /// From the engine's answer (or why it gave none) and whether there is
     /// an install folder.
     pub(crate) fn new(
-        engine: Result<EngineSummary, String>,
-        install_dir: Result<(), String>,
+        engine: Result<EngineSummary, Unavailable>,
+        install_dir: Result<(), Unavailable>,
     ) -> Self {
         Self {
             engine,
@@ -43,7 +45,7 @@ impl Capabilities {
             .as_ref()
             .err()
             .or(self.install_dir.as_ref().err())
-            .cloned()
+            .map(Unavailable::to_string)
     }
 }
 
@@ -51,15 +53,34 @@ impl Capabilities {
 mod tests {
     use super::*;
 
+    use budgetguard::session::SessionError;
+
+    fn no_folder() -> Unavailable {
+        SessionError::NoInstallDir.into()
+    }
+
+    fn engine_down() -> Unavailable {
+        budgetguard::engine::EngineError::Stalled {
+            action: "answering".into(),
+            seconds: 5,
+        }
+        .into()
+    }
+
     #[test]
     fn an_unreachable_engine_blocks_every_node() {
-        let down = Capabilities::new(Err("cannot reach the Docker engine".into()), Ok(()));
-        assert_eq!(
-            down.blocker().as_deref(),
-            Some("cannot reach the Docker engine")
-        );
+        let down = Capabilities::new(Err(engine_down()), Ok(()));
+        assert_eq!(down.blocker(), Some(engine_down().to_string()));
         assert_eq!(down.engine(), None);
-        let no_dir = Capabilities::new(Err("engine".into()), Err("no folder".into()));
-        assert_eq!(no_dir.blocker().as_deref(), Some("engine"));
+        let no_dir = Capabilities::new(Err(engine_down()), Err(no_folder()));
+        assert_eq!(no_dir.blocker(), Some(engine_down().to_string()));
+        let only_dir = Capabilities::new(
+            Ok(EngineSummary {
+                version: "20.10.24".into(),
+                nvidia_runtime: false,
+            }),
+            Err(no_folder()),
+        );
+        assert!(only_dir.blocker().unwrap().contains("no data folder"));
     }
 }

@@ -15,10 +15,10 @@ use budgetguard::package::{source_date_epoch, CreateOptions, Package, PackageErr
 use budgetguard::registry::Platform;
 use budgetguard::Cancel;
 
-use super::Workstation;
+use super::{Unavailable, Workstation};
 use crate::messages::{controls, package_error, Field, Message};
 use crate::paths::zip_file;
-use crate::state::PackageSettings;
+use crate::settings::PackageSettings;
 
 /// The most downloads at once the form takes (as the command line).
 const MAX_JOBS: usize = 64;
@@ -89,7 +89,7 @@ impl Workstation {
                 compression: settings.compression,
                 force: settings.force,
                 pull: !settings.no_pull,
-                auth: self.auth.clone(),
+                auth: self.session.auth(),
                 start_after_install: settings.start_after_install,
                 models,
                 sign: None,
@@ -124,9 +124,10 @@ impl Workstation {
             }
         }
         let cancel = Cancel::new();
+        let auth = self.session.auth();
         let asked = registry_size(
             &options.nodes,
-            &self.auth,
+            &auth,
             source,
             options.since.as_deref(),
             &cancel,
@@ -148,8 +149,8 @@ impl Workstation {
 }
 
 /// Why Create cannot make the package of `options` while Docker does not
-/// answer (`down`: the engine's words), and what to do.
-pub(crate) fn engine_needed(options: &CreateOptions, down: &str) -> Message {
+/// answer (`down`: why), and what to do.
+pub(crate) fn engine_needed(options: &CreateOptions, down: &Unavailable) -> Message {
     let (why, fix) = if options.from_registry.is_none() {
         (
             "Create exports the images from it",
@@ -163,7 +164,7 @@ pub(crate) fn engine_needed(options: &CreateOptions, down: &str) -> Message {
     };
     Message::new(format!(
         "Docker does not answer, and {why}: {}. Start Docker, or {fix}.",
-        down.trim_end_matches('.')
+        down.to_string().trim_end_matches('.')
     ))
 }
 

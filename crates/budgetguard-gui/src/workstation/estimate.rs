@@ -14,8 +14,8 @@ use budgetguard::package::{CreateOptions, Package, SizeEstimate};
 use budgetguard::size::human;
 use serde::Serialize;
 
+use crate::format::{base_text, utc_time};
 use crate::messages::{controls, Field, Message};
-use crate::pages::{base_text, utc_time};
 
 /// How many packages the list shows, newest first.
 const LISTED: usize = 50;

@@ -15,8 +15,8 @@ use budgetguard::size::human;
 use budgetguard::Cancel;
 
 use super::models::{fit_view, FitView};
+use crate::format::{base_text, shell_word, utc_time_text};
 use crate::messages::{package_error, signature_refusal, Field, Message};
-use crate::pages::{base_text, shell_word, utc_time_text};
 
 /// A package's contents, as the Inspect panel shows them.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ mod estimate;
 mod inspect;
 mod models;
 mod signing;
+mod unavailable;
 
 pub(crate) use capabilities::{Capabilities, EngineSummary};
 pub(crate) use create::{engine_needed, Draft};
@@ -17,6 +18,7 @@ pub(crate) use estimate::{
 pub(crate) use inspect::{Inspection, NodeModel};
 pub(crate) use models::{fit_view, parse_profiles, FitView, ModelFacts};
 pub(crate) use signing::{key_note, open_key, Password};
+pub(crate) use unavailable::Unavailable;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,8 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use budgetguard::catalog::Node;
-use budgetguard::credentials::Credentials;
-use budgetguard::engine::{Engine, RegistryAuth};
+use budgetguard::engine::Engine;
 use budgetguard::error_text;
 use budgetguard::install::{
     self, DeployOptions, InstallDir, InstallError, InstallOptions, InstalledNode, Listen,
@@ -34,7 +35,8 @@ use budgetguard::install::{
 use budgetguard::models::ModelStore;
 use budgetguard::package::{self, CreateOptions, ModelOptions, Package, PackageError};
 use budgetguard::progress::{SharedReporter, Silent};
-use budgetguard::signing::{TrustStore, TrustedKey};
+use budgetguard::session::Session;
+use budgetguard::signing::TrustedKey;
 use budgetguard::Cancel;
 
 use crate::jobs::Outcome;
@@ -50,11 +52,8 @@ const READY_WAIT: Duration = Duration::from_secs(30 * 60);
 /// The engine and install folder the GUI deploys to.
 #[derive(Debug)]
 pub(crate) struct Workstation {
-    docker_host: Option<String>,
-    install_dir: Option<InstallDir>,
-    auth: RegistryAuth,
-    /// Where Create keeps the model caches it fills.
-    model_store: Option<ModelStore>,
+    /// The engine, install folder, credentials, logins and model store.
+    pub(super) session: Session,
     /// What the GUI last did to installed nodes, by name.
     activities: Mutex<BTreeMap<String, Activity>>,
     /// The size of images read from their registries, last asked for.
@@ -71,7 +70,7 @@ pub(crate) enum Activity {
 }
 
 /// What the Installed page shows: the nodes, or why they cannot be listed.
-pub(crate) type Installed = Result<Vec<InstalledView>, String>;
+pub(crate) type Installed = Result<Vec<InstalledView>, Unavailable>;
 
 /// One installed node and what the GUI last did to it.
 #[derive(Debug, Clone)]
@@ -99,17 +98,11 @@ impl Workstation {
         } else {
             Vec::new()
         };
-        let secrets = self
-            .install_dir
-            .as_ref()
-            .and_then(|dir| Credentials::load(&dir.credentials_file()).ok())
-            .unwrap_or_default()
-            .with_environment();
         Ok(ModelOptions {
             skip: !models,
             profiles,
-            store: self.model_store.clone(),
-            secrets,
+            store: self.model_store().cloned(),
+            secrets: self.session.credentials(),
             ..Default::default()
         })
     }
@@ -117,32 +110,21 @@ impl Workstation {
     /// Where Create keeps the model caches it fills, if this machine has a
     /// data folder.
     pub(crate) fn model_store(&self) -> Option<&ModelStore> {
-        self.model_store.as_ref()
+        self.session.model_store()
     }
 
-    /// The workstation behind `docker_host`, installing into `install_dir`,
-    /// filling model caches in `model_store`.
-    pub(crate) fn new(
-        docker_host: Option<String>,
-        install_dir: Option<InstallDir>,
-        auth: RegistryAuth,
-        model_store: Option<ModelStore>,
-    ) -> Self {
+    /// The workstation `session` opens.
+    pub(crate) fn new(session: Session) -> Self {
         Self {
-            docker_host,
-            install_dir,
-            auth,
-            model_store,
+            session,
             activities: Mutex::default(),
             registry_sizes: create::RegistrySizes::default(),
         }
     }
 
     /// The engine this workstation uses (packages are made from it too).
-    pub(crate) async fn engine(&self) -> Result<Engine, String> {
-        Engine::connect(self.docker_host.as_deref())
-            .await
-            .map_err(|e| error_text(&e))
+    pub(crate) async fn engine(&self) -> Result<Engine, Unavailable> {
+        Ok(self.session.engine().await?)
     }
 
     /// What this machine can run now.
@@ -152,14 +134,17 @@ impl Workstation {
 
     /// What this machine can run, given the engine already connected (or
     /// why it is not).
-    pub(crate) async fn capabilities_with(&self, engine: &Result<Engine, String>) -> Capabilities {
+    pub(crate) async fn capabilities_with(
+        &self,
+        engine: &Result<Engine, Unavailable>,
+    ) -> Capabilities {
         let engine = match engine {
             Ok(engine) => match engine.facts().await {
                 Ok(facts) => Ok(EngineSummary {
                     version: engine.version().to_owned(),
                     nvidia_runtime: facts.nvidia_runtime,
                 }),
-                Err(e) => Err(error_text(&e)),
+                Err(e) => Err(e.into()),
             },
             Err(e) => Err(e.clone()),
         };
@@ -167,10 +152,8 @@ impl Workstation {
     }
 
     /// The install folder, or why there is none.
-    pub(crate) fn dir(&self) -> Result<&InstallDir, String> {
-        self.install_dir.as_ref().ok_or_else(|| {
-            "this machine has no data folder for installed nodes: set `HOME` (or `XDG_DATA_HOME`) and restart the GUI".to_owned()
-        })
+    pub(crate) fn dir(&self) -> Result<InstallDir, Unavailable> {
+        Ok(self.session.install_dir()?)
     }
 
     /// Makes a package, as `create-install-package` does: from this
@@ -189,7 +172,7 @@ impl Workstation {
             };
             match engine {
                 Ok(engine) => Some(engine),
-                Err(text) => return Outcome::Failed(engine_needed(&options, &text)),
+                Err(down) => return Outcome::Failed(engine_needed(&options, &down)),
             }
         } else {
             None
@@ -211,15 +194,15 @@ impl Workstation {
         cancel: Cancel,
     ) -> Outcome {
         let deployed = async {
-            let engine = self.engine().await.map_err(Message::new)?;
+            let engine = self.engine().await?;
             let options = DeployOptions {
                 listen: None,
                 nodes,
-                dir: self.dir().map_err(Message::new)?.clone(),
+                dir: self.dir()?,
                 start,
                 wait: READY_WAIT,
                 pull: true,
-                auth: self.auth.clone(),
+                auth: self.session.auth(),
             };
             install::deploy_local(&engine, &options, reporter, &cancel)
                 .await
@@ -243,10 +226,10 @@ impl Workstation {
         cancel: Cancel,
     ) -> Outcome {
         let installed = async {
-            let engine = self.engine().await.map_err(Message::new)?;
+            let engine = self.engine().await?;
             let options = InstallOptions {
                 package: path,
-                dir: self.dir().map_err(Message::new)?.clone(),
+                dir: self.dir()?,
                 start,
                 wait: READY_WAIT,
                 listen: if publish {
@@ -303,10 +286,10 @@ impl Workstation {
     ) -> Outcome {
         let removed = async {
             let (engine, node) = self.resolve(&name).await?;
-            let dir = self.dir().map_err(Message::new)?;
+            let dir = self.dir()?;
             install::uninstall(
                 &engine,
-                dir,
+                &dir,
                 std::slice::from_ref(&node),
                 purge_cache,
                 &*reporter,
@@ -340,11 +323,9 @@ impl Workstation {
     }
 
     /// The installed nodes with their state and health, on `engine`.
-    pub(crate) async fn installed(&self, engine: Result<Engine, String>) -> Installed {
+    pub(crate) async fn installed(&self, engine: Result<Engine, Unavailable>) -> Installed {
         let engine = engine?;
-        let statuses = install::status(&engine, self.dir()?, false)
-            .await
-            .map_err(|e| error_text(&e))?;
+        let statuses = install::status(&engine, &self.dir()?, false).await?;
         let activities = self.activities.lock().expect("not poisoned");
         Ok(statuses
             .into_iter()
@@ -365,10 +346,10 @@ impl Workstation {
         stop: &Cancel,
     ) -> Result<(), Message> {
         let (engine, node) = self.resolve(name).await?;
-        let dir = self.dir().map_err(Message::new)?;
+        let dir = self.dir()?;
         let problems = install::start_problems(
             &engine,
-            dir,
+            &dir,
             std::slice::from_ref(&node.node),
             &Silent,
             stop,
@@ -440,17 +421,17 @@ impl Workstation {
 
     /// The keys this workstation trusts (their ids), or why they cannot be
     /// read.
-    pub(crate) fn trusted_keys(&self) -> Result<Vec<String>, String> {
-        let store = TrustStore::new(self.dir()?.root());
+    pub(crate) fn trusted_keys(&self) -> Result<Vec<String>, Message> {
+        let store = self.session.trust_store().map_err(Unavailable::from)?;
         store
             .keys()
             .map(|keys| keys.iter().map(TrustedKey::id).collect())
-            .map_err(|e| signing_error(&e, Field::TrustKey).text)
+            .map_err(|e| signing_error(&e, Field::TrustKey))
     }
 
     /// Trusts the public key in the file `path` (a `.pub` file); its id.
     pub(crate) fn trust(&self, path: &std::path::Path) -> Result<String, Message> {
-        let store = TrustStore::new(self.dir().map_err(Message::new)?.root());
+        let store = self.session.trust_store().map_err(Unavailable::from)?;
         let key = TrustedKey::read(path).map_err(|e| signing_error(&e, Field::TrustKey))?;
         store
             .add(&key)
@@ -460,7 +441,7 @@ impl Workstation {
 
     /// Stops trusting the key `id`.
     pub(crate) fn distrust(&self, id: &str) -> Result<(), Message> {
-        let store = TrustStore::new(self.dir().map_err(Message::new)?.root());
+        let store = self.session.trust_store().map_err(Unavailable::from)?;
         let removed = store
             .remove(id.trim())
             .map_err(|e| signing_error(&e, Field::TrustKey))?;
@@ -475,9 +456,8 @@ impl Workstation {
 
     /// The engine and the installed node `name`.
     async fn resolve(&self, name: &str) -> Result<(Engine, InstalledNode), Message> {
-        let dir = self.dir().map_err(Message::new)?;
-        let node = dir.installed(name).map_err(|e| install_error(&e))?;
-        Ok((self.engine().await.map_err(Message::new)?, node))
+        let node = self.dir()?.installed(name).map_err(|e| install_error(&e))?;
+        Ok((self.engine().await?, node))
     }
 
     /// Records what the page should say about the node `name`.

@@ -3,14 +3,11 @@
 //! package's models fit this workstation's GPU.
 
 use budgetguard::catalog::Node;
-use budgetguard::models::{GpuFit, ModelStore};
+use budgetguard::models::{GpuFit, ModelStore, ProfileChoice};
 use budgetguard::size::human;
 use serde::Serialize;
 
 use crate::messages::{controls, Field, Message};
-
-/// The longest profile id accepted (the catalog's own limit).
-const MAX_PROFILE: usize = 128;
 
 /// A node's model cache on this machine, for its row in the Nodes table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,10 +66,10 @@ impl ModelFacts {
     }
 }
 
-/// The profiles field: ids (or `cache=id` for one cache) separated by
-/// commas or spaces; empty: each node's defaults. A cache name that no
-/// node of `nodes` uses, or text that is no profile id, is refused at the
-/// field.
+/// The profiles field: profile choices (`id`, or `cache=id` for one cache,
+/// parsed as the library parses them) separated by commas or spaces; empty:
+/// each node's defaults. A cache name that no node of `nodes` uses, or text
+/// that is no profile choice, is refused at the field.
 pub(crate) fn parse_profiles(
     text: &str,
     nodes: &[Node],
@@ -86,24 +83,17 @@ pub(crate) fn parse_profiles(
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|w| !w.is_empty())
     {
-        let (cache, id) = match word.split_once('=') {
-            Some((cache, id)) => (Some(cache), id),
-            None => (None, word),
-        };
-        if id.is_empty()
-            || id.len() > MAX_PROFILE
-            || !id.bytes().all(|b| b.is_ascii_graphic() && b != b'=')
-        {
-            return Err(Message::at(
+        let choice: ProfileChoice = word.parse().map_err(|_| {
+            Message::at(
                 Field::Profiles,
                 format!(
                     "`{}` is not a profile id: enter ids (or cache=id) separated by commas, as the image's `list-model-profiles` prints them.",
                     shown_word(word)
                 ),
-            ));
-        }
-        if let Some(cache) = cache {
-            if !caches.contains(&cache) {
+            )
+        })?;
+        if let Some(cache) = &choice.cache {
+            if !caches.contains(&cache.as_str()) {
                 return Err(Message::at(
                     Field::Profiles,
                     format!(
@@ -119,7 +109,7 @@ pub(crate) fn parse_profiles(
                 ));
             }
         }
-        let entry = (cache.map(str::to_owned), id.to_owned());
+        let entry = choice.into();
         if !profiles.contains(&entry) {
             profiles.push(entry);
         }

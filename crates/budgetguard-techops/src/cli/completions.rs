@@ -3,8 +3,16 @@
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, CompletionsArgs};
+use crate::cli::Cli;
 use crate::context::Context;
+
+/// Arguments of `completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
 
 /// Prints the completion script for the shell on stdout.
 pub async fn run(ctx: &Context, args: &CompletionsArgs) -> anyhow::Result<()> {

@@ -1,17 +1,131 @@
 //! `create-install-package`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use budgetguard::models::ModelStore;
+use budgetguard::models::{CacheFolder, ProfileChoice};
+use budgetguard::package::zip::Compression;
 use budgetguard::package::{
     create_package, source_date_epoch, CreateOptions, CreateReport, ModelOptions, RegistrySource,
 };
+use budgetguard::registry::Platform;
 use budgetguard::signing::SigningKey;
 use budgetguard::size::human;
 
-use crate::cli::CreateArgs;
+use clap::ValueEnum;
+
+use crate::cli::NodeNames;
 use crate::context::Context;
 use crate::table::Text;
+
+/// Arguments of `create-install-package`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// The nodes to package.
+    #[command(flatten)]
+    pub nodes: NodeNames,
+
+    /// The ZIP file to write.
+    #[arg(
+        long,
+        short,
+        value_name = "FILE",
+        default_value = "install-package.zip"
+    )]
+    pub output: PathBuf,
+
+    /// How to compress the package.
+    #[arg(long, value_name = "METHOD", value_enum, default_value_t = CompressionArg::None)]
+    pub compression: CompressionArg,
+
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Use only images already in the engine; never pull.
+    #[arg(long)]
+    pub no_pull: bool,
+
+    /// Read the images from their registries, with no Docker engine: layers
+    /// stay compressed as served (logins: `NGC_API_KEY` for nvcr.io, else
+    /// the user's `docker login`).
+    #[arg(long, conflicts_with = "no_pull")]
+    pub from_registry: bool,
+
+    /// The platform a multi-platform image resolves to (with
+    /// --from-registry), e.g. linux/arm64.
+    #[arg(
+        long,
+        value_name = "OS/ARCH[/VARIANT]",
+        default_value = "linux/amd64",
+        requires = "from_registry"
+    )]
+    pub platform: Platform,
+
+    /// How many blobs download at once (with --from-registry).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u16).range(1..=64),
+        requires = "from_registry"
+    )]
+    pub jobs: u16,
+
+    /// Make an update package of an older package: leave out every layer,
+    /// config and model file OLD holds. It installs only where OLD is
+    /// installed.
+    #[arg(long, value_name = "OLD.zip")]
+    pub since: Option<PathBuf>,
+
+    /// Record in the package that its nodes start after install
+    /// (`install-package --no-start` still leaves them stopped).
+    #[arg(long)]
+    pub start_after_install: bool,
+
+    /// Leave the model caches out: the nodes download their models at
+    /// first start (needs internet and credentials on the workstation).
+    #[arg(long, conflicts_with_all = ["profile", "model_cache"])]
+    pub no_models: bool,
+
+    /// A model profile to package (repeatable): `ID` for every model cache
+    /// of the nodes, `CACHE=ID` for one [default: the catalog's; see
+    /// `list-model-profiles` in the image].
+    #[arg(long, value_name = "ID")]
+    pub profile: Vec<ProfileChoice>,
+
+    /// A model cache filled beforehand, packaged as it is and never changed:
+    /// `DIR`, or `CACHE=DIR` when the nodes use several caches [default:
+    /// the tool fills its own caches, in its data folder].
+    #[arg(long, value_name = "DIR")]
+    pub model_cache: Vec<CacheFolder>,
+
+    /// Sign the package with this secret key (see `keygen`); its password
+    /// comes from `BUDGETGUARD_KEY_PASSWORD` or a hidden prompt.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+}
+
+/// How to compress the package's entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    /// Stored as they are: the fastest, and every ZIP reader takes it.
+    None,
+    /// Smaller on compressible layers; every ZIP reader takes it.
+    Deflate,
+    /// The smallest, but `unzip` and Python before 3.14 cannot read it.
+    Zstd,
+}
+
+impl From<CompressionArg> for Compression {
+    fn from(arg: CompressionArg) -> Self {
+        match arg {
+            CompressionArg::None => Compression::None,
+            CompressionArg::Deflate => Compression::Deflate,
+            CompressionArg::Zstd => Compression::Zstd,
+        }
+    }
+}
 
 /// Makes the package and prints what it holds.
 pub async fn run(ctx: &Context, args: &CreateArgs) -> anyhow::Result<()> {
@@ -25,17 +139,9 @@ pub async fn run(ctx: &Context, args: &CreateArgs) -> anyhow::Result<()> {
         start_after_install: args.start_after_install,
         models: ModelOptions {
             skip: args.no_models,
-            profiles: args.profile.iter().map(|p| split_cache(p)).collect(),
-            given: args
-                .model_cache
-                .iter()
-                .map(|d| match split_cache(d) {
-                    // A folder whose name has `=` in it is a folder.
-                    (Some(_), _) if std::path::Path::new(d).exists() => (None, d.into()),
-                    (cache, dir) => (cache, dir.into()),
-                })
-                .collect(),
-            store: ModelStore::default_location(),
+            profiles: args.profile.iter().cloned().map(Into::into).collect(),
+            given: args.model_cache.iter().cloned().map(Into::into).collect(),
+            store: ctx.session.model_store().cloned(),
             secrets: ctx.secrets(),
         },
         sign: match &args.sign {
@@ -134,21 +240,5 @@ fn open_key(path: &std::path::Path) -> anyhow::Result<SigningKey> {
             Ok(SigningKey::open(path, Some(super::keys::password(false)?))?)
         }
         other => Ok(other?),
-    }
-}
-
-/// `cache=value` as `(Some(cache), value)` when the part before `=` is a
-/// cache name; anything else as `(None, text)`.
-fn split_cache(text: &str) -> (Option<String>, String) {
-    match text.split_once('=') {
-        Some((cache, value))
-            if !cache.is_empty()
-                && cache
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
-        {
-            (Some(cache.to_owned()), value.to_owned())
-        }
-        _ => (None, text.to_owned()),
     }
 }

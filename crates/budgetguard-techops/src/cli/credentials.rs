@@ -2,14 +2,25 @@
 //! hidden prompt, standard input or the environment. Values are never
 //! printed nor logged.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{IsTerminal, Read};
 
 use anyhow::Context as _;
 use budgetguard::credentials::Credentials;
 
-use crate::cli::CredentialsArgs;
 use crate::context::Context;
 use crate::printer::Hinted;
+
+/// Arguments of `install-credentials`.
+#[derive(Debug, clap::Args)]
+pub struct CredentialsArgs {
+    /// Read `NGC_API_KEY=…` and `HF_TOKEN=…` lines from standard input.
+    #[arg(long, conflicts_with = "from_env")]
+    pub stdin: bool,
+
+    /// Take them from the environment variables NGC_API_KEY and HF_TOKEN.
+    #[arg(long)]
+    pub from_env: bool,
+}
 
 /// Stores the credentials given, keeping stored values not given again.
 pub async fn run(ctx: &Context, args: &CredentialsArgs) -> anyhow::Result<()> {
@@ -17,12 +28,9 @@ pub async fn run(ctx: &Context, args: &CredentialsArgs) -> anyhow::Result<()> {
     let mut stored =
         Credentials::load(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let given = if args.from_env {
-        Credentials {
-            ngc_api_key: std::env::var("NGC_API_KEY").ok(),
-            hf_token: std::env::var("HF_TOKEN").ok(),
-        }
+        Credentials::default().with_environment()
     } else if args.stdin {
-        from_lines(std::io::stdin().lock())?
+        from_stdin()?
     } else if std::io::stdin().is_terminal() {
         prompt()?
     } else {
@@ -73,22 +81,16 @@ pub async fn run(ctx: &Context, args: &CredentialsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads `NGC_API_KEY=…` and `HF_TOKEN=…` lines. A line that is neither is
-/// refused without quoting it: it may be a secret.
-fn from_lines(input: impl BufRead) -> anyhow::Result<Credentials> {
-    let mut credentials = Credentials::default();
-    for line in input.lines() {
-        let line = line?;
-        match line.trim().split_once('=') {
-            Some(("NGC_API_KEY", value)) => credentials.ngc_api_key = Some(value.trim().to_owned()),
-            Some(("HF_TOKEN", value)) => credentials.hf_token = Some(value.trim().to_owned()),
-            _ if line.trim().is_empty() => {}
-            _ => anyhow::bail!(
-                "standard input should hold `NGC_API_KEY=…` and `HF_TOKEN=…` lines, not other text"
-            ),
-        }
-    }
-    Ok(credentials)
+/// Reads `NGC_API_KEY=…` and `HF_TOKEN=…` lines from standard input. A
+/// line that is neither is refused without quoting it: it may be a secret.
+fn from_stdin() -> anyhow::Result<Credentials> {
+    let mut text = String::new();
+    std::io::stdin().lock().read_to_string(&mut text)?;
+    Credentials::parse(&text).map_err(|_| {
+        anyhow::anyhow!(
+            "standard input should hold `NGC_API_KEY=…` and `HF_TOKEN=…` lines, not other text"
+        )
+    })
 }
 
 fn prompt() -> anyhow::Result<Credentials> {

@@ -2,8 +2,19 @@
 
 use budgetguard_gui::{open_browser, Gui, GuiOptions};
 
-use crate::cli::GuiArgs;
 use crate::context::Context;
+
+/// Arguments of `gui`.
+#[derive(Debug, clap::Args)]
+pub struct GuiArgs {
+    /// The port to serve on [default: a free one].
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Print the URL but do not open a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+}
 
 /// Prints the URL (with its per-run token), opens the browser unless told
 /// not to, and serves until Ctrl-C.

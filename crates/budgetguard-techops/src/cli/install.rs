@@ -1,5 +1,6 @@
 //! `install-package`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use budgetguard::install::{
@@ -7,9 +8,35 @@ use budgetguard::install::{
 };
 use budgetguard::size::human;
 
-use crate::cli::InstallArgs;
 use crate::context::Context;
 use crate::table::{Table, Text};
+
+/// Arguments of `install-package`.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// The package file.
+    #[arg(long, value_name = "FILE")]
+    pub package: PathBuf,
+
+    /// Start the nodes and wait until they are ready [default: as the
+    /// package says, stopped unless made with --start-after-install].
+    #[arg(long, conflicts_with = "no_start")]
+    pub start: bool,
+
+    /// Leave the nodes stopped, whatever the package says.
+    #[arg(long)]
+    pub no_start: bool,
+
+    /// How long to wait for readiness when starting.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub wait: u64,
+
+    /// Publish the nodes' ports on this address, e.g. 0.0.0.0 to serve the
+    /// studio network (a NIM has no authentication) [default: 127.0.0.1,
+    /// whatever the package asks].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::IpAddr>,
+}
 
 /// Installs the package and prints what it did.
 pub async fn run(ctx: &Context, args: &InstallArgs) -> anyhow::Result<()> {

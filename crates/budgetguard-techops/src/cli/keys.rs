@@ -4,14 +4,46 @@
 //! nor logged.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
-use budgetguard::signing::{generate, TrustStore, TrustedKey};
+use budgetguard::signing::{generate, TrustedKey};
 
-use crate::cli::{KeygenArgs, TrustKeyArgs};
 use crate::context::Context;
 use crate::printer::Hinted;
 use crate::table::Table;
+
+/// Arguments of `keygen`.
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// The secret key file to write; the public key goes beside it as
+    /// `<file>.pub`. Neither may exist.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Leave the secret key without a password (anyone who can read the
+    /// file can sign) [default: a password from `BUDGETGUARD_KEY_PASSWORD`
+    /// or a hidden prompt].
+    #[arg(long)]
+    pub no_password: bool,
+}
+
+/// Arguments of `trust-key`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["key", "list", "remove"])))]
+pub struct TrustKeyArgs {
+    /// The public key file to trust (`<key>.pub` from `keygen`).
+    #[arg(value_name = "KEY.pub")]
+    pub key: Option<PathBuf>,
+
+    /// List the trusted keys.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Stop trusting the key with this id.
+    #[arg(long, value_name = "KEY_ID")]
+    pub remove: Option<String>,
+}
 
 /// Makes a key pair and says where it went.
 pub async fn keygen(ctx: &Context, args: &KeygenArgs) -> anyhow::Result<()> {
@@ -40,7 +72,7 @@ pub async fn keygen(ctx: &Context, args: &KeygenArgs) -> anyhow::Result<()> {
 
 /// Trusts a key, lists the trusted ones, or stops trusting one.
 pub async fn trust(ctx: &Context, args: &TrustKeyArgs) -> anyhow::Result<()> {
-    let store = TrustStore::new(ctx.install_dir()?.root());
+    let store = ctx.trust_store()?;
     if let Some(path) = &args.key {
         let key = TrustedKey::read(path)?;
         let stored = store.add(&key)?;

@@ -1,10 +1,21 @@
 //! `man` (hidden): the man pages, from the same definitions clap parses with.
 
+use std::path::PathBuf;
+
 use anyhow::Context as _;
 use clap::CommandFactory;
 
-use crate::cli::{Cli, ManArgs};
+use crate::cli::Cli;
 use crate::context::Context;
+
+/// Arguments of `man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write `budgetguard-techops.1` and one page per command
+    /// (`budgetguard-techops-<command>.1`) into this folder instead.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+}
 
 /// Prints the main page on stdout, or writes every page into `--output`.
 pub async fn run(ctx: &Context, args: &ManArgs) -> anyhow::Result<()> {

@@ -4,9 +4,53 @@ use std::time::Duration;
 
 use budgetguard::install::{self, InstalledNode};
 
-use crate::cli::{NodesArgs, StartArgs, StatusArgs, UninstallArgs};
 use crate::context::Context;
 use crate::table::Table;
+
+/// Installed nodes to act on.
+#[derive(Debug, clap::Args)]
+pub struct NodesArgs {
+    /// Node names.
+    #[arg(value_name = "NODE", required_unless_present = "all")]
+    pub nodes: Vec<String>,
+
+    /// Every installed node.
+    #[arg(long, conflicts_with = "nodes")]
+    pub all: bool,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Also check each node's image and re-hash its model files against
+    /// what was installed.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// Arguments of `start`.
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// The nodes.
+    #[command(flatten)]
+    pub nodes: NodesArgs,
+
+    /// How long to wait for readiness.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub wait: u64,
+}
+
+/// Arguments of `uninstall`.
+#[derive(Debug, clap::Args)]
+pub struct UninstallArgs {
+    /// The nodes.
+    #[command(flatten)]
+    pub nodes: NodesArgs,
+
+    /// Also delete the nodes' model caches.
+    #[arg(long)]
+    pub purge_cache: bool,
+}
 
 /// Prints each installed node's state, health and endpoint, and a run in
 /// the folder that did not finish; with `--verify`, fails when a node's

@@ -26,6 +26,7 @@ use crate::support::*;
 testkit::tests![
     a_failed_or_killed_upgrade_leaves_the_running_version_serving_as_it_was,
     a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean,
+    a_fault_at_a_later_caches_switch_takes_back_the_ones_switched_before,
     every_earlier_versions_image_goes_and_the_users_own_stays,
     a_take_back_that_fails_keeps_its_journal_for_the_next_run,
     a_deploy_that_pulls_is_taken_back_at_any_step,
@@ -66,41 +67,49 @@ fn left(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
 }
 
 /// `v1` with a model file changed at the same path (the profile record,
-/// still valid JSON) and a new file of `extra` bytes: the next version.
+/// still valid JSON) and a new file of `extra` bytes in each of its caches:
+/// the next version. Gives the new file's entry.
 fn next_version(v1: &Path, to: &Path, extra: usize) -> String {
     let mut repack = Repack::open(v1);
-    let files = repack.manifest["caches"][0]["files"]
-        .as_array_mut()
-        .unwrap();
-    let profile = files
-        .iter_mut()
-        .find(|f| f["path"].as_str().unwrap().ends_with(".json"))
-        .expect("a profile record");
-    let old = format!(
-        "models/blobs/sha256/{}",
-        profile["sha256"].as_str().unwrap()
-    );
-    let mut changed = repack.entries[&old].clone();
-    changed.extend_from_slice(b"\n\n");
-    let sha = hex::encode(Sha256::digest(&changed));
-    profile["sha256"] = sha.clone().into();
-    profile["size"] = changed.len().into();
-    repack
-        .entries
-        .insert(format!("models/blobs/sha256/{sha}"), changed);
     let data: Vec<u8> = (0..extra).map(|i| (i * 7 % 251) as u8).collect();
     let sha = hex::encode(Sha256::digest(&data));
-    files.push(serde_json::json!({
-        "path": "extra/next-version.bin", "size": data.len(), "mode": 0o644, "sha256": sha,
-    }));
-    repack.manifest["caches"][0]["dirs"]
-        .as_array_mut()
-        .unwrap()
-        .push("extra".into());
     let extra_entry = format!("models/blobs/sha256/{sha}");
+    let caches = repack.manifest["caches"].as_array().unwrap().len();
+    let mut replaced = Vec::new();
+    for cache in 0..caches {
+        let files = repack.manifest["caches"][cache]["files"]
+            .as_array_mut()
+            .unwrap();
+        let profile = files
+            .iter_mut()
+            .find(|f| f["path"].as_str().unwrap().ends_with(".json"))
+            .expect("a profile record");
+        let old = format!(
+            "models/blobs/sha256/{}",
+            profile["sha256"].as_str().unwrap()
+        );
+        let mut changed = repack.entries[&old].clone();
+        changed.extend_from_slice(b"\n\n");
+        let changed_sha = hex::encode(Sha256::digest(&changed));
+        profile["sha256"] = changed_sha.clone().into();
+        profile["size"] = changed.len().into();
+        files.push(serde_json::json!({
+            "path": "extra/next-version.bin", "size": data.len(), "mode": 0o644, "sha256": sha,
+        }));
+        repack.manifest["caches"][cache]["dirs"]
+            .as_array_mut()
+            .unwrap()
+            .push("extra".into());
+        repack
+            .entries
+            .insert(format!("models/blobs/sha256/{changed_sha}"), changed);
+        replaced.push(old);
+    }
     repack.entries.insert(extra_entry.clone(), data);
-    if !files_use(&repack, &old) {
-        repack.entries.remove(&old);
+    for old in replaced {
+        if !files_use(&repack, &old) {
+            repack.entries.remove(&old);
+        }
     }
     repack.write(to);
     extra_entry
@@ -108,16 +117,18 @@ fn next_version(v1: &Path, to: &Path, extra: usize) -> String {
 
 /// Whether a file of the package's caches still has the content `entry`.
 fn files_use(repack: &Repack, entry: &str) -> bool {
-    repack.manifest["caches"][0]["files"]
+    repack.manifest["caches"]
         .as_array()
         .unwrap()
         .iter()
+        .flat_map(|cache| cache["files"].as_array().unwrap())
         .any(|f| entry.ends_with(f["sha256"].as_str().unwrap()))
 }
 
-/// The files a package's cache lists, by path, with their SHA-256.
-fn listed(package: &Path) -> BTreeMap<PathBuf, String> {
-    manifest_of(package)["caches"][0]["files"]
+/// The files a package's cache number `cache` lists, by path, with their
+/// SHA-256.
+fn listed(package: &Path, cache: usize) -> BTreeMap<PathBuf, String> {
+    manifest_of(package)["caches"][cache]["files"]
         .as_array()
         .unwrap()
         .iter()
@@ -227,7 +238,7 @@ fn a_failed_or_killed_upgrade_leaves_the_running_version_serving_as_it_was() {
         "{}",
         upgraded.stderr
     );
-    assert_eq!(files_of(&contents(&live)), listed(&v2));
+    assert_eq!(files_of(&contents(&live)), listed(&v2, 0));
     assert!(answers(port), "v2 serves");
     assert!(!dir.join("models/.staging").exists());
     assert!(!dir.join("journal.json").exists());
@@ -290,6 +301,19 @@ const NO_EXCHANGE_STEPS: [&str; 6] = [
     "configure_nodes",
 ];
 
+/// The step boundaries of the second of two caches an upgrade switches
+/// (`STEP#2`: the second time the run reaches `STEP`), one between the
+/// renames of a switch without RENAME_EXCHANGE first: a sample always
+/// kills there.
+const SECOND_CACHE_STEPS: [&str; 6] = [
+    "cache_moved#2",
+    "switch_cache#2",
+    "stage_cache#2",
+    "cache_parked#2",
+    "log_parked#2",
+    "log_moved#2",
+];
+
 /// The step boundaries an update package passes whose models do not change.
 const UPDATE_STEPS: [&str; 5] = [
     "load_images",
@@ -310,8 +334,9 @@ const DEPLOY_STEPS: [&str; 5] = [
 
 /// The step boundaries a deploy passes whose image is pulled, the pull's
 /// end first: a sample always kills there.
-const DEPLOY_PULL_STEPS: [&str; 7] = [
+const DEPLOY_PULL_STEPS: [&str; 8] = [
     "pulled",
+    "pull_done",
     "claim",
     "pull",
     "configure_nodes",
@@ -496,9 +521,9 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
         let switched = !INSTALL_STEPS.contains(&step)
             || ["configure_nodes", "state_files", "commit"].contains(&step);
         if step == "cleanup" {
-            assert_eq!(live, listed(&v2), "{fault}: the live cache");
+            assert_eq!(live, listed(&v2, 0), "{fault}: the live cache");
         } else if !(kill && switched) {
-            assert_eq!(live, listed(&v1), "{fault}: the live cache");
+            assert_eq!(live, listed(&v1, 0), "{fault}: the live cache");
         }
         let rerun = run(tool().args(["install-package", "--package"]).arg(&v2)).success();
         if kill && step != "cleanup" {
@@ -625,6 +650,94 @@ fn build_label(engine: &TestEngine, base: &str, reference: &str, version: &str) 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn a_fault_at_a_later_caches_switch_takes_back_the_ones_switched_before() {
+    let (engine, demo, _copy, home, server, cache) = model_fixture("caches", 1 << 20);
+    // Two nodes, each with a cache of its own.
+    let other = format!("{cache}-two");
+    let catalog = model_catalog(
+        home.path(),
+        &demo,
+        &cache,
+        &[
+            ("Cache One", free_port(), "base"),
+            ("Cache Two", free_port(), "base"),
+        ],
+    );
+    let mut nodes: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&catalog).unwrap()).unwrap();
+    nodes["nodes"][1]["model"]["cache"] = other.clone().into();
+    std::fs::write(&catalog, nodes.to_string()).unwrap();
+    let v1 = home.path().join("v1.zip");
+    create(
+        &mut techops(home.path(), &engine, &server),
+        &catalog,
+        "Cache One,Cache Two",
+        &v1,
+        &[],
+    )
+    .success();
+    drop(server);
+    let v2 = home.path().join("v2.zip");
+    next_version(&v1, &v2, 1 << 20);
+    let dir = home.path().join("install");
+    let tool = |no_exchange: bool| {
+        let mut command = installer(home.path(), &engine, &dir);
+        if no_exchange {
+            command.env("BUDGETGUARD_TEST_NO_EXCHANGE", "1");
+        }
+        command
+    };
+    let install = |package: &Path, no_exchange: bool| {
+        run(tool(no_exchange)
+            .args(["install-package", "--package"])
+            .arg(package))
+        .success();
+    };
+    // The live files of both caches, by the package's order of caches.
+    let names: Vec<String> = manifest_of(&v1)["caches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "two caches: {names:?}");
+    let live = || {
+        names
+            .iter()
+            .map(|name| files_of(&contents(&dir.join("models").join(name))))
+            .collect::<Vec<_>>()
+    };
+    let version = |package: &Path| vec![listed(package, 0), listed(package, 1)];
+    install(&v2, false);
+    let clean_v2 = folder_state(&dir);
+    run(tool(false).args(["uninstall", "--all", "--purge-cache"])).success();
+
+    for (step, kill, fault) in faults(&SECOND_CACHE_STEPS) {
+        // The boundaries between renames are met only without the exchange.
+        let no_exchange = step.starts_with("cache_") || step.starts_with("log_");
+        install(&v1, no_exchange);
+        assert_eq!(live(), version(&v1), "{fault}: v1");
+        let stopped = run(tool(no_exchange)
+            .env("BUDGETGUARD_TEST_FAULT", &fault)
+            .args(["install-package", "--package"])
+            .arg(&v2));
+        assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
+        if !kill {
+            // Taken back by the run itself: the first cache, switched
+            // already, is v1 again, byte for byte, and so is the second.
+            assert_eq!(live(), version(&v1), "{fault}: both caches");
+        }
+        // A killed run is taken back by the next, which then installs v1
+        // again over an unchanged v1.
+        install(&v1, no_exchange);
+        assert_eq!(live(), version(&v1), "{fault}: v1 after the next run");
+        install(&v2, no_exchange);
+        assert_eq!(folder_state(&dir), clean_v2, "{fault}: the upgrade's rerun");
+        run(tool(false).args(["uninstall", "--all", "--purge-cache"])).success();
+        assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
+    }
 }
 
 fn every_earlier_versions_image_goes_and_the_users_own_stays() {
@@ -972,5 +1085,26 @@ fn a_killed_deploys_pull_never_takes_an_image_the_user_put_there_since() {
         "the user's new image stays"
     );
     assert!(!has_image(&engine, &pulled), "the pulled image is gone");
+    assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
+    engine.docker_ok(&["rmi", &reference]);
+
+    // Killed once the pull gave an image the engine had under another
+    // name, before the run said which: the name it took goes, the user's
+    // name and image stay.
+    let theirs = format!("{demo}-theirs");
+    engine.docker_ok(&["pull", &reference]);
+    engine.docker_ok(&["tag", &reference, &theirs]);
+    engine.docker_ok(&["rmi", &reference]);
+    let _theirs_guard = ImageGuard::new(&engine, vec![theirs.clone()]);
+    let theirs_id = id_of(&engine, &theirs);
+    let killed = run(deploy().env("BUDGETGUARD_TEST_FAULT", "pull_done:kill"));
+    assert_ne!(killed.code, 0, "{}", killed.stderr);
+    assert!(
+        !id_of(&engine, &reference).is_empty(),
+        "the killed deploy pulled"
+    );
+    recover();
+    assert_eq!(id_of(&engine, &reference), "", "the name it took is gone");
+    assert_eq!(id_of(&engine, &theirs), theirs_id, "the user's image stays");
     assert_eq!(left(&dir), BTreeMap::new(), "nothing left");
 }

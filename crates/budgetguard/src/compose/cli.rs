@@ -55,6 +55,34 @@ pub struct Compose {
     limit: Duration,
 }
 
+/// Compose being looked for in the background while a run does other
+/// work (`compose version` takes a tenth of a second, `docker-compose` v1
+/// far longer); stopped when dropped unused.
+#[derive(Debug)]
+pub struct Detecting(tokio::task::JoinHandle<Result<Compose, ComposeError>>);
+
+impl Detecting {
+    /// Starts looking for Compose for the engine at `docker_host`, as
+    /// [`Compose::detect`] does.
+    pub fn start(docker_host: &str) -> Self {
+        let docker_host = docker_host.to_owned();
+        Self(tokio::spawn(
+            async move { Compose::detect(&docker_host).await },
+        ))
+    }
+
+    /// What the search found.
+    pub async fn wait(mut self) -> Result<Compose, ComposeError> {
+        (&mut self.0).await.unwrap_or(Err(ComposeError::Missing))
+    }
+}
+
+impl Drop for Detecting {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Compose {
     /// Finds Compose for the engine at `docker_host`: the command in
     /// `BUDGETGUARD_COMPOSE` when set (e.g. `docker-compose`), else the v2

@@ -66,6 +66,8 @@ pub async fn deploy_local(
     for node in &nodes {
         node.validate()?;
     }
+    // Compose is looked for while the run waits for its lock and probes.
+    let detecting = crate::compose::Detecting::start(engine.host());
     let lock = options.dir.lock(&*reporter, cancel).await?;
     let mut transaction =
         Transaction::begin(&options.dir, &lock, engine, "deploy-local", &*reporter).await?;
@@ -82,7 +84,7 @@ pub async fn deploy_local(
         compose: true,
         gpu: gpu.as_ref(),
     };
-    let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
+    let compose = preflight::check(engine, &facts, &options.dir, &needs, detecting).await?;
     if !options.start {
         gpu::warn(gpu.as_ref(), &nodes, &*reporter);
     }
@@ -169,6 +171,8 @@ async fn deploy(
             _ = configure.cancel.cancelled() => return Err(InstallError::Cancelled),
         };
         if before.is_none() {
+            // A run stopped here has pulled without saying which image.
+            super::journal::fault("pull_done")?;
             transaction.record(Step::Pulled {
                 reference: node.image.clone(),
                 id: info.id.clone(),

@@ -29,7 +29,9 @@ use crate::progress::{Event, Reporter};
 /// (`STEP:kill`) when it reaches the step boundary `STEP` (a [`Step`]'s
 /// name, `commit`, `cleanup`, or one between the renames of a switch
 /// without `RENAME_EXCHANGE`, `cache_parked`, `cache_moved`, `log_parked`,
-/// `log_moved`): for the tests of every boundary.
+/// `log_moved`, or `pull_done` between a pull and its record): for the
+/// tests of every boundary. `STEP#N` stops at the `N`th time the run
+/// reaches it (the second cache's switch, …), `STEP` at the first.
 pub(crate) const FAULT_VARIABLE: &str = "BUDGETGUARD_TEST_FAULT";
 
 /// What `journal.json` holds: the unfinished run of the folder.
@@ -532,9 +534,9 @@ async fn take_back(
 
 /// Takes back a pull of `reference`, which named nothing before: the name
 /// goes while it names the image the pull gave (`pulled`; unknown when the
-/// run was stopped during the pull, then an image the engine did not have
-/// before), and the image with it unless the engine had it before or a
-/// container uses it. A name the user has pointed at another image since
+/// run was stopped during the pull, then whatever the name names now), and
+/// the image with it unless the engine had it before or a container uses
+/// it. A name the user has pointed at another image since
 /// stays as it is, and so does that image; the pulled image, left without
 /// a name by it, goes.
 async fn take_back_pull(
@@ -552,6 +554,9 @@ async fn take_back_pull(
             engine.remove_image_if_unused(reference).await.map(drop)
         }
         (Some(now), None) if !had(now) => engine.remove_image_if_unused(reference).await.map(drop),
+        // Stopped during the pull, which gave an image the engine had
+        // under another name: the name named nothing before, so it goes.
+        (Some(_), None) => engine.untag(reference).await,
         (_, Some(pulled)) if !had(pulled) => match engine.image(pulled).await? {
             Some(left) if left.tags.is_empty() => {
                 engine.remove_image_if_unused(pulled).await.map(drop)
@@ -608,12 +613,39 @@ pub(crate) fn fault(name: &str) -> Result<(), InstallError> {
     let Ok(wanted) = std::env::var(FAULT_VARIABLE) else {
         return Ok(());
     };
-    match wanted.split_once(':') {
-        Some((step, "kill")) if step == name => std::process::abort(),
-        None if wanted == name => Err(InstallError::Fault {
-            step: name.to_owned(),
-        }),
-        _ => Ok(()),
+    let (boundary, kill) = match wanted.split_once(':') {
+        Some((boundary, "kill")) => (boundary, true),
+        _ => (wanted.as_str(), false),
+    };
+    let (step, nth) = match boundary.split_once('#') {
+        Some((step, nth)) => (step, nth.parse().unwrap_or(1)),
+        None => (boundary, 1),
+    };
+    if step != name || reached(name) != nth {
+        return Ok(());
+    }
+    if kill {
+        std::process::abort()
+    }
+    Err(InstallError::Fault {
+        step: boundary.to_owned(),
+    })
+}
+
+/// How many times this run has reached the boundary `name`, this time
+/// included.
+fn reached(name: &str) -> usize {
+    static REACHED: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+    let mut reached = REACHED.lock().unwrap_or_else(|e| e.into_inner());
+    match reached.iter_mut().find(|(step, _)| step == name) {
+        Some((_, count)) => {
+            *count += 1;
+            *count
+        }
+        None => {
+            reached.push((name.to_owned(), 1));
+            1
+        }
     }
 }
 

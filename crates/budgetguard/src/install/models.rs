@@ -109,6 +109,15 @@ impl ModelPlan {
                 if vouched(&log, &root, file) {
                     continue;
                 }
+                // The log vouches for other content at that place: no need
+                // to read the file to know it changes.
+                if log
+                    .get(&file.path)
+                    .is_some_and(|logged| unchanged(logged, &root.join(&file.path)))
+                {
+                    changes = true;
+                    continue;
+                }
                 // Hashed even when the cache changes anyway: a staged
                 // version links it, and an update package may not carry it.
                 if holds_file(&root.join(&file.path), file)? {
@@ -778,7 +787,7 @@ fn exchange(
     }
     // The install folder's lock is held: nothing else renames here.
     if !occupied {
-        return rename(from, to);
+        return move_to_free(from, to);
     }
     let boundary = |name: &str| match fault {
         Some(fault) => super::journal::fault(&format!("{fault}_{name}")),
@@ -801,14 +810,27 @@ fn unpark(staged: &Path, live: &Path, parked: &Path) -> Result<(), InstallError>
         return Ok(());
     }
     if !exists(live) {
-        rename(parked, live)
+        move_to_free(parked, live)
     } else if !exists(staged) {
-        rename(parked, staged)
+        move_to_free(parked, staged)
     } else {
         Err(InstallError::io("switch back", parked)(io::Error::other(
             "both the live and the staged version are there too: move one of them away",
         )))
     }
+}
+
+/// Moves `from` to `to`, where nothing is, without replacing what may have
+/// appeared there since (what `RENAME_NOREPLACE` does where it exists): a
+/// file is linked at `to` (which fails on anything there) and then
+/// unlinked at `from`; a folder is renamed, which fails on anything but an
+/// empty folder at `to`, and replacing that loses nothing.
+fn move_to_free(from: &Path, to: &Path) -> Result<(), InstallError> {
+    if std::fs::symlink_metadata(from).is_ok_and(|m| m.is_dir()) {
+        return rename(from, to);
+    }
+    std::fs::hard_link(from, to).map_err(InstallError::io("switch to", to))?;
+    std::fs::remove_file(from).map_err(InstallError::io("switch from", from))
 }
 
 /// Renames `from` to `to`, as part of a switch.
@@ -1031,6 +1053,28 @@ mod tests {
         let error = unpark(&staged, &live, &parked).unwrap_err().to_string();
         assert!(error.contains("move one of them away"), "{error}");
         assert!(parked.exists());
+    }
+
+    #[test]
+    fn a_move_without_exchange_never_replaces_what_appeared_at_its_target() {
+        let root = tempfile::tempdir().unwrap();
+        let (from, to) = (root.path().join("from.files"), root.path().join("to.files"));
+        std::fs::write(&from, "staged").unwrap();
+        std::fs::write(&to, "appeared").unwrap();
+        assert!(move_to_free(&from, &to).is_err());
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "appeared");
+        assert_eq!(std::fs::read_to_string(&from).unwrap(), "staged");
+        std::fs::remove_file(&to).unwrap();
+        move_to_free(&from, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "staged");
+        assert!(!from.exists());
+        // A folder moves onto nothing, never onto a folder with files.
+        let (from, to) = (root.path().join("from"), root.path().join("to"));
+        std::fs::create_dir(&from).unwrap();
+        std::fs::create_dir(&to).unwrap();
+        std::fs::write(to.join("v"), "appeared").unwrap();
+        assert!(move_to_free(&from, &to).is_err());
+        assert_eq!(std::fs::read_to_string(to.join("v")).unwrap(), "appeared");
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub async fn install_package(
     reporter: SharedReporter,
     cancel: &Cancel,
 ) -> Result<InstallReport, InstallError> {
+    // Compose is looked for while the package is read and the run planned.
+    let detecting = crate::compose::Detecting::start(engine.host());
     let package = Arc::new(Package::open(&options.package)?);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
     let mut nodes = package_nodes(&package, options.listen, &*reporter)?;
@@ -166,7 +168,7 @@ pub async fn install_package(
         compose: configure::changes_any(engine, &options.dir, &nodes, start).await?,
         gpu: gpu.as_ref(),
     };
-    let compose = preflight::check(engine, &facts, &options.dir, &needs).await?;
+    let compose = preflight::check(engine, &facts, &options.dir, &needs, detecting).await?;
     if !start {
         gpu::warn(gpu.as_ref(), &plain, &*reporter);
     }

@@ -10,7 +10,7 @@ use super::dir::InstallDir;
 use super::gpu::{self, GpuFix, GpuReadiness};
 use super::InstallError;
 use crate::catalog::Node;
-use crate::compose::Compose;
+use crate::compose::{Compose, Detecting};
 use crate::credentials::Credentials;
 use crate::engine::{Engine, EngineFacts};
 use crate::size::human;
@@ -140,20 +140,21 @@ pub(crate) struct Needs<'a> {
     pub gpu: Option<&'a GpuReadiness>,
 }
 
-/// Runs every check, and finds Compose when it will run: the Compose to
-/// use (`None` when it will not run), or an error listing every problem
-/// found.
+/// Runs every check, and takes what `detecting` found when Compose will
+/// run: the Compose to use (`None` when it will not run), or an error
+/// listing every problem found.
 pub(crate) async fn check(
     engine: &Engine,
     facts: &EngineFacts,
     dir: &InstallDir,
     needs: &Needs<'_>,
+    detecting: Detecting,
 ) -> Result<Option<Compose>, InstallError> {
+    let mut problems = problems(engine, facts, dir, needs).await;
     let compose = match needs.compose {
-        true => Some(Compose::detect(engine.host()).await),
+        true => Some(detecting.wait().await),
         false => None,
     };
-    let mut problems = problems(engine, facts, dir, needs).await;
     match compose {
         Some(Err(_)) => {
             problems.insert(0, Problem::ComposeMissing);

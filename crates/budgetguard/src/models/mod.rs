@@ -4,12 +4,14 @@
 //! the installer writes a packaged cache file by file, and [`gpu`](self)
 //! compares its profiles with the workstation's GPUs.
 
+mod choice;
 mod error;
 mod fill;
 mod gpu;
 mod profiles;
 mod walk;
 
+pub use choice::{CacheFolder, NotAProfile, ProfileChoice, MAX_PROFILE_ID};
 pub use error::{ModelError, Unfit};
 pub use fill::{describe_given, ModelStore, ReadyCache};
 pub use gpu::{gpu_fit, GpuFit};

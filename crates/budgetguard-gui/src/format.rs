@@ -1,5 +1,5 @@
-//! Text for the pages: sizes, durations, shell commands, an update
-//! package's base.
+//! Text for people, as the pages and the job panel say it: durations,
+//! times, shell commands, an update package's base.
 
 use budgetguard::package::manifest::PackageBase;
 use budgetguard::size::human;
