@@ -1,10 +1,10 @@
-//! The GUI's words for what went wrong: typed library errors mapped to text
-//! that names the GUI's controls (never a command-line flag) and to the
-//! field they concern, so the page can show them beside it. The mapping is
-//! on the error's variant and on the library's typed remedies
-//! ([`budgetguard::remedy`]), never on message text: variants without a
-//! GUI wording keep the library's words, followed by what to do with the
-//! GUI's controls when a remedy says so.
+//! The GUI's words for what went wrong: a library error's own text, then
+//! what to do about it with the GUI's controls (never a command-line flag),
+//! at the field it concerns, so the page can show it beside it. Field and
+//! controls come from the error's diagnosis ([`budgetguard::remedy`]: the
+//! input it concerns and its typed remedies), never from message text. A
+//! few variants keep words of the GUI's own, where the page's tests pin
+//! them.
 
 use std::path::Path;
 
@@ -12,13 +12,11 @@ use budgetguard::engine::EngineError;
 use budgetguard::error_text;
 use budgetguard::install::{InstallError, Problem};
 use budgetguard::models::ModelError;
-use budgetguard::package::quote::quote;
 use budgetguard::package::PackageError;
 use budgetguard::progress::Warning;
 use budgetguard::registry::{RegistryError, NGC_REGISTRY};
-use budgetguard::remedy::{remedies, Remedy};
+use budgetguard::remedy::{diagnosis, remedies, Input, Remedy};
 use budgetguard::signing::SigningError;
-use budgetguard::size::human;
 use serde::Serialize;
 
 /// The control names the messages use, as the page labels them.
@@ -31,8 +29,6 @@ pub(crate) mod controls {
     pub const MODELS: &str = "Package models";
     /// The create form's profiles field.
     pub const PROFILES: &str = "Profiles";
-    /// The create form's signing key field.
-    pub const SIGN_KEY: &str = "Sign with key";
     /// The create form's key password field.
     pub const KEY_PASSWORD: &str = "Key password";
     /// The Install page's box of trusted keys.
@@ -146,26 +142,6 @@ pub(crate) fn package_error(error: &PackageError) -> Message {
                 controls::FORCE
             ),
         ),
-        PackageError::DiskFull {
-            dir,
-            needed,
-            available,
-        } => Message::at(
-            Field::Output,
-            format!(
-                "Not enough free space in {}: the package needs about {}, {} is free. Free some space, or choose an output file in another folder.",
-                shown(dir),
-                human(*needed),
-                human(*available)
-            ),
-        ),
-        PackageError::Io { path, source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            Message::new(format!(
-                "{} does not exist: check the path. ({})",
-                shown(path),
-                error_text(error)
-            ))
-        }
         PackageError::Engine(engine) => engine_error(engine),
         PackageError::Model(model) => model_error(model),
         PackageError::Signing(signing) => signing_error(signing, Field::SignKey),
@@ -179,30 +155,15 @@ pub(crate) fn package_error(error: &PackageError) -> Message {
                 controls::SINCE
             ),
         ),
-        PackageError::BaseIsOutput { path } => Message::at(
-            Field::Output,
-            format!(
-                "{} is the old package in “{}”: choose another output file.",
-                shown(path),
-                controls::SINCE
-            ),
-        ),
-        PackageError::BadSourceDateEpoch { value } => Message::new(format!(
-            "`SOURCE_DATE_EPOCH` is `{}` in the GUI's environment, which is not a whole number of seconds since 1970: set it to one (e.g. `git log -1 --format=%ct`) or unset it, then restart the GUI.",
-            quote(value)
-        )),
         PackageError::Cancelled => Message::new("Cancelled: no package was written."),
         other => fallback(other),
     }
 }
 
-/// Why an image could not be read from its registry: each refusal in its
-/// own words, and where Docker may have the image, the way back to it.
+/// Why an image could not be read from its registry, and where Docker may
+/// have the image, the way back to it.
 pub(crate) fn registry_error(error: &RegistryError) -> Message {
-    let untick = format!(
-        "Or untick “{}” to package the images Docker has.",
-        controls::FROM_REGISTRY
-    );
+    let untick = remedy(&Remedy::UseEngineImages).unwrap_or_default();
     let text = match error {
         RegistryError::Unauthorized {
             reference,
@@ -216,22 +177,6 @@ pub(crate) fn registry_error(error: &RegistryError) -> Message {
                 "anonymous access"
             },
             login(registry)
-        ),
-        RegistryError::NoEntitlement { reference } => format!(
-            "The NGC account has no entitlement for `{reference}` (402): request access to the image on NGC, then Create again."
-        ),
-        RegistryError::Denied {
-            reference,
-            registry,
-        } => format!(
-            "{registry} denied access to `{reference}` (403): check that this account may pull it. {}",
-            login(registry)
-        ),
-        RegistryError::ManifestNotFound {
-            reference,
-            registry,
-        } => format!(
-            "`{reference}` is not on {registry} (404: no such repository, tag or digest): check the node's image in the catalog. {untick}"
         ),
         RegistryError::Unreachable {
             registry,
@@ -251,7 +196,7 @@ pub(crate) fn registry_error(error: &RegistryError) -> Message {
                 ),
             )
         }
-        other => return fallback(other).or_at(Field::FromRegistry),
+        other => return fallback(other),
     };
     Message::at(Field::FromRegistry, text)
 }
@@ -279,35 +224,6 @@ pub(crate) fn model_error(error: &ModelError) -> Message {
                 controls::MODELS
             ),
         ),
-        ModelError::NoProfiles { cache } => Message::at(
-            Field::Profiles,
-            format!(
-                "The catalog names no default profile for the models of `{cache}`, and no command that downloads every profile: enter the profiles to package in “{}”.",
-                controls::PROFILES
-            ),
-        ),
-        ModelError::UnknownCache { name, known } => Message::at(
-            Field::Profiles,
-            format!(
-                "No selected node uses a model cache called `{name}` (in “{}”); their caches: {}.",
-                controls::PROFILES,
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-            ),
-        ),
-        ModelError::FillFailed { cache, code, last } => Message::at(
-            Field::Models,
-            format!(
-                "Downloading the models of `{cache}` failed (exit code {code}): {last}. Fix the cause and Create again: the download resumes where it stopped. Or untick “{}” to let the nodes download their models at first start.",
-                controls::MODELS
-            ),
-        ),
-        ModelError::NoStore => Message::at(
-            Field::Models,
-            format!(
-                "This machine has no data folder to keep model caches in: set `HOME` (or `XDG_DATA_HOME`) and restart the GUI, or untick “{}”.",
-                controls::MODELS
-            ),
-        ),
         other => fallback(other),
     }
 }
@@ -324,26 +240,11 @@ pub(crate) fn signing_error(error: &SigningError, field: Field) -> Message {
                 controls::KEY_PASSWORD
             ),
         ),
-        SigningError::WrongPassword { path } => Message::at(
-            Field::KeyPassword,
-            format!(
-                "The password does not open the key {}: check it, and try again.",
-                shown(path)
-            ),
-        ),
         SigningError::NotAKey { path, kind, .. } if *kind == "public" => Message::at(
             field,
             format!(
                 "{} is not a minisign public key: choose the key's `.pub` file, as TechOps sent it.",
                 shown(path)
-            ),
-        ),
-        SigningError::NotAKey { path, .. } => Message::at(
-            field,
-            format!(
-                "{} is not a minisign secret key: in “{}”, choose the secret key file `budgetguard-techops keygen` made (not its `.pub` file).",
-                shown(path),
-                controls::SIGN_KEY
             ),
         ),
         SigningError::Io { path, source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
@@ -357,69 +258,77 @@ pub(crate) fn signing_error(error: &SigningError, field: Field) -> Message {
 }
 
 /// The library's words for `error`, then what to do about it with the
-/// GUI's controls (from its typed remedies), at the field the first one
+/// GUI's controls (from its typed remedies), at the field of the input it
 /// concerns.
 pub(crate) fn fallback(error: &(dyn std::error::Error + 'static)) -> Message {
     let mut message = Message::new(error_text(error));
-    for (field, words) in remedies(error).iter().filter_map(remedy) {
+    let Some(diagnosis) = diagnosis(error) else {
+        return message;
+    };
+    message.field = diagnosis.input.and_then(field);
+    for words in diagnosis.remedies.iter().filter_map(remedy) {
         message.text = format!("{}. {words}", message.text.trim_end_matches('.'));
-        if let Some(field) = field {
-            message.field.get_or_insert(field);
-        }
     }
     message
 }
 
-/// What the GUI says to do about `remedy`, and the field it concerns;
-/// `None` when the library's words say it already (make a new package) or
-/// the page makes the mistake impossible (nodes are picked from a list).
-fn remedy(remedy: &Remedy) -> Option<(Option<Field>, String)> {
+/// The form field that shows an input, if the page has one; a key file's
+/// field depends on the form (see [`signing_error`]).
+fn field(input: Input) -> Option<Field> {
+    Some(match input {
+        Input::Output => Field::Output,
+        Input::Nodes => Field::Nodes,
+        Input::Pull => Field::NoPull,
+        Input::Registry => Field::FromRegistry,
+        Input::Platform => Field::Platform,
+        Input::Models => Field::Models,
+        Input::Profiles => Field::Profiles,
+        Input::KeyPassword => Field::KeyPassword,
+        Input::BasePackage => Field::Since,
+        Input::Package => Field::Package,
+        // Chosen from lists, or not typed into a field of the page.
+        _ => return None,
+    })
+}
+
+/// What the GUI says to do about `remedy`; `None` when the library's words
+/// say it already (make a new package) or the page makes the mistake
+/// impossible (nodes are picked from a list).
+fn remedy(remedy: &Remedy) -> Option<String> {
     Some(match remedy {
-        Remedy::ReplaceOutput => (
-            Some(Field::Output),
-            format!(
-                "Tick “{}”, or choose another output file.",
-                controls::FORCE
-            ),
+        Remedy::ReplaceOutput => format!(
+            "Tick “{}”, or choose another output file.",
+            controls::FORCE
         ),
-        Remedy::OutputElsewhere => (
-            Some(Field::Output),
-            "Choose an output file on a disk with more room.".to_owned(),
+        Remedy::OutputElsewhere => "Choose an output file on a disk with more room.".to_owned(),
+        Remedy::AllowPull => format!("Untick “{}” to let Docker pull it.", controls::NO_PULL),
+        Remedy::PullBeforehand => format!(
+            "Connect this machine to the network, or pull the image beforehand and tick “{}”.",
+            controls::NO_PULL
         ),
-        Remedy::AllowPull => (
-            Some(Field::NoPull),
-            format!("Untick “{}” to let Docker pull it.", controls::NO_PULL),
+        Remedy::StoreCredentials => STORE_CREDENTIALS.to_owned(),
+        Remedy::WaitLonger { .. } => "It may still be loading its model: see its log on the Installed nodes page, then start it again.".to_owned(),
+        Remedy::ChooseProfiles => format!(
+            "Enter the profiles to package, or untick “{}”.",
+            controls::MODELS
         ),
-        Remedy::PullBeforehand => (
-            Some(Field::NoPull),
-            format!(
-                "Connect this machine to the network, or pull the image beforehand and tick “{}”.",
-                controls::NO_PULL
-            ),
+        Remedy::TrustKey => {
+            "Add TechOps' public key under Trusted keys, then install again.".to_owned()
+        }
+        Remedy::SignedPackage => {
+            "Ask TechOps for a package signed with a key this workstation trusts.".to_owned()
+        }
+        Remedy::ChoosePlatform => format!(
+            "Enter one of the platforms it has in “{}”.",
+            controls::PLATFORM
         ),
-        Remedy::StoreCredentials => (None, STORE_CREDENTIALS.to_owned()),
-        Remedy::WaitLonger { .. } => (
-            None,
-            "It may still be loading its model: see its log on the Installed nodes page, then start it again.".to_owned(),
+        Remedy::UseEngineImages => format!(
+            "Or untick “{}” to package the images Docker has.",
+            controls::FROM_REGISTRY
         ),
-        Remedy::ChooseProfiles => (
-            Some(Field::Profiles),
-            "Enter the profiles to package, or untick “Package models”.".to_owned(),
-        ),
-        Remedy::TrustKey => (
-            None,
-            "Add TechOps' public key under Trusted keys, then install again.".to_owned(),
-        ),
-        Remedy::SignedPackage => (
-            None,
-            "Ask TechOps for a package signed with a key this workstation trusts.".to_owned(),
-        ),
-        Remedy::ChoosePlatform => (
-            Some(Field::Platform),
-            format!(
-                "Enter one of the platforms it has in “{}”.",
-                controls::PLATFORM
-            ),
+        Remedy::LeaveModelsOut => format!(
+            "Or untick “{}” to let the nodes download their models at first start.",
+            controls::MODELS
         ),
         _ => return None,
     })
@@ -448,7 +357,7 @@ pub(crate) fn warning(warning: &Warning) -> String {
 const STORE_CREDENTIALS: &str =
     "Store them on this machine with `budgetguard-techops install-credentials` in a terminal, then try again.";
 
-/// What the engine said, in the GUI's words where they differ.
+/// What the engine said, in the GUI's words where a test pins them.
 pub(crate) fn engine_error(error: &EngineError) -> Message {
     match error {
         EngineError::ImageMissing { image } => Message::at(
@@ -458,21 +367,6 @@ pub(crate) fn engine_error(error: &EngineError) -> Message {
                 controls::NO_PULL
             ),
         ),
-        EngineError::NoNetwork {
-            image,
-            registry,
-            detail,
-        } => Message::at(
-            Field::NoPull,
-            format!(
-                "Pulling `{image}`: cannot reach {registry} ({detail}). Connect this machine to the network, or pull the image beforehand and tick “{}”.",
-                controls::NO_PULL
-            ),
-        ),
-        EngineError::Unauthorized { image, registry } => Message::new(format!(
-            "Pulling `{image}`: {registry} refused the credentials. {}",
-            login(registry)
-        )),
         other => fallback(other),
     }
 }
@@ -487,12 +381,6 @@ pub(crate) fn install_error(error: &InstallError) -> Message {
             lines: problems.iter().map(problem).collect(),
             field: None,
         },
-        InstallError::NotReady {
-            node, url, seconds, ..
-        } => Message::new(format!(
-            "Node “{node}” did not answer ready at {url} within {seconds} s. It may still be loading its model: see its log on the Installed nodes page."
-        )),
-        InstallError::Cancelled => Message::new("Cancelled: run it again to complete it."),
         InstallError::Unsigned { .. }
         | InstallError::UntrustedSigner { .. }
         | InstallError::BadSignature { .. } => Message::new(format!(
@@ -535,49 +423,8 @@ pub(crate) fn signature_refusal(error: &InstallError) -> Option<String> {
 /// One problem found before anything changed, in plain words.
 pub(crate) fn problem(problem: &Problem) -> String {
     match problem {
-        Problem::ComposeMissing => "Docker Compose is not installed on this workstation: install the Compose plugin (package docker-compose-plugin), then try again.".to_owned(),
-        Problem::CredentialsUnreadable { path, detail } => format!(
-            "The credentials file {} cannot be read ({detail}): fix its permissions, or store the credentials again with `budgetguard-techops install-credentials`.",
-            shown(path)
-        ),
-        Problem::CredentialsMissing { node, missing, .. } => format!(
-            "Node “{node}” needs {} {}, which {} not stored on this workstation: run `budgetguard-techops install-credentials` in a terminal, then try again.",
-            if missing.len() == 1 { "the credential" } else { "the credentials" },
-            missing.join(" and "),
-            if missing.len() == 1 { "is" } else { "are" }
-        ),
-        Problem::EngineDisk {
-            path,
-            available,
-            needed,
-        } => format!(
-            "Docker's folder {} has {} free, but loading the images needs about {}: free some space (for example with `docker system prune`) and try again.",
-            shown(path),
-            human(*available),
-            human(*needed)
-        ),
-        Problem::ModelDisk {
-            path,
-            available,
-            needed,
-        } => format!(
-            "The install folder {} has {} free, but the package's models need about {}: free some space, or choose another install folder, and try again.",
-            shown(path),
-            human(*available),
-            human(*needed)
-        ),
-        Problem::PortClash {
-            first,
-            second,
-            port,
-        } => format!(
-            "Nodes “{first}” and “{second}” both use port {port}: only one of them can be installed on this workstation."
-        ),
         Problem::GpuNotReady { node, reason, fix } => format!(
             "Node “{node}” needs an NVIDIA GPU, but Docker could not run a GPU container on this workstation (it said: {reason}). To fix it, {fix}."
-        ),
-        Problem::GpuUnanswered { node, detail } => format!(
-            "Node “{node}” needs an NVIDIA GPU, and Docker did not answer when asked to run a GPU container: {detail}."
         ),
         Problem::PortInUse { node, address } => {
             let port = address.rsplit(':').next().unwrap_or(address);
@@ -585,21 +432,7 @@ pub(crate) fn problem(problem: &Problem) -> String {
                 "Port {port} is already in use by another program ({address}), so node “{node}” cannot start: stop that program, then try again."
             )
         }
-        Problem::ForeignAddress { node, address } => format!(
-            "Node “{node}” is to listen on {address}, which is not an address of this workstation: ask TechOps for a package whose node listens on 127.0.0.1, or on one of this workstation's addresses."
-        ),
-        Problem::ContainerOfOtherFolder {
-            node,
-            container,
-            folder,
-        } => format!(
-            "Node “{node}” needs the container name {container}, which a container {} has already: uninstall the node there, or remove that container, then try again.",
-            match folder {
-                Some(folder) => format!("of another install folder ({folder})"),
-                None => "made by hand".to_owned(),
-            }
-        ),
-        Problem::InstallFolder { detail } => detail.clone(),
+        other => fallback(other).text,
     }
 }
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anstyle::{AnsiColor, Style};
 use budgetguard::progress::Warning;
-use budgetguard::remedy::{remedies, Remedy};
+use budgetguard::remedy::{diagnosis, remedies, Class, Remedy};
 use serde::Serialize;
 
 use crate::table::Text;
@@ -23,6 +23,9 @@ const HINT: Style = AnsiColor::Cyan.on_default().bold();
 /// The exit code of a failure that is bad usage: an unknown option or node,
 /// a node that is not installed. (Usage errors clap finds exit with 2 too.)
 const USAGE: u8 = 2;
+
+/// The exit code of any other failure.
+const FAILED: u8 = 1;
 
 /// How output is shown in this run.
 #[derive(Debug, Clone, Copy)]
@@ -104,15 +107,16 @@ impl Printer {
     /// any other failure.
     pub fn error(&self, error: &anyhow::Error) -> ExitCode {
         let message = budgetguard::error_text(error.as_ref());
-        let remedies = remedies(error.as_ref());
-        let mut hints: Vec<String> = remedies.iter().filter_map(hint).collect();
+        let diagnosis = diagnosis(error.as_ref());
+        let mut hints: Vec<String> = diagnosis
+            .iter()
+            .flat_map(|d| &d.remedies)
+            .filter_map(hint)
+            .collect();
         if let Some(hinted) = error.downcast_ref::<Hinted>() {
             hints.insert(0, hinted.hint.clone());
         }
-        let usage = remedies
-            .iter()
-            .any(|r| matches!(r, Remedy::NameKnownNode | Remedy::NameInstalledNode));
-        let code = if usage { USAGE } else { 1 };
+        let code = diagnosis.map_or(FAILED, |d| exit_code(d.class));
         tracing::error!(error = %message, ?hints, exit_code = code, "failed");
         anstream::eprintln!("{ERROR}error{ERROR:#}: {message}");
         for hint in &hints {
@@ -143,6 +147,19 @@ fn stdout(text: &str) {
 /// `value` as pretty JSON, one line feed after it.
 fn json_text<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("reports serialize") + "\n"
+}
+
+/// The exit code of a failure of `class`: 2 for bad usage, 1 for any other.
+fn exit_code(class: Class) -> u8 {
+    match class {
+        Class::Usage => USAGE,
+        Class::Input
+        | Class::Engine
+        | Class::Registry
+        | Class::Workstation
+        | Class::Interrupted
+        | Class::Internal => FAILED,
+    }
 }
 
 /// What the terminal says to do about a remedy, with this face's options.
@@ -180,6 +197,10 @@ fn hint(remedy: &Remedy) -> Option<String> {
         Remedy::ChoosePlatform => "pass `--platform` with one of the platforms it has".into(),
         // The message lists the nodes to choose from.
         Remedy::NameKnownNode | Remedy::NameInstalledNode => return None,
+        // The message says what to do; the options that would do it
+        // (leaving out `--from-registry`, passing `--no-models`) are the
+        // user's choice of what to package.
+        Remedy::UseEngineImages | Remedy::LeaveModelsOut => return None,
         _ => return None,
     })
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use budgetguard::package::estimate::engine_left_out;
+use budgetguard::package::PackagePlan;
 use serde::Deserialize;
 
 use super::pages::{answering, render};
@@ -94,14 +94,13 @@ pub(crate) async fn estimate(
     }
     let sign_key = form.settings.sign_key;
     let (mut estimate, note) = tokio::task::spawn_blocking(move || {
-        let sizes = budgetguard::package::estimate(&options.nodes, &images, &options.models);
+        let plan = PackagePlan::new(&options);
+        let sizes = plan.estimate(&images);
         let bytes = match registry {
             Some(size) => ImageBytes::Registry(size),
             None => ImageBytes::Engine(
-                options
-                    .since
-                    .as_deref()
-                    .map(|since| engine_left_out(since, &infos).map_err(|e| package_error(&e))),
+                plan.engine_left_out(&infos)
+                    .map(|left_out| left_out.map_err(|e| package_error(&e))),
             ),
         };
         // A platform the images lack, or a base that cannot be used: the

@@ -9,9 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use budgetguard::catalog::Node;
-use budgetguard::package::estimate::{registry_size, RegistrySize};
-use budgetguard::package::RegistrySource;
+use budgetguard::package::estimate::RegistrySize;
 use budgetguard::package::{source_date_epoch, CreateOptions, Package, PackageError};
+use budgetguard::package::{PackagePlan, RegistrySource};
 use budgetguard::registry::Platform;
 use budgetguard::Cancel;
 
@@ -109,7 +109,8 @@ impl Workstation {
         &self,
         options: &CreateOptions,
     ) -> Option<Result<RegistrySize, Message>> {
-        let source = options.from_registry.as_ref()?;
+        let plan = PackagePlan::new(options);
+        let source = plan.registry()?;
         let key = (
             options.nodes.iter().map(|n| n.image.clone()).collect(),
             source.platform.to_string(),
@@ -124,16 +125,9 @@ impl Workstation {
             }
         }
         let cancel = Cancel::new();
-        let auth = self.session.auth();
-        let asked = registry_size(
-            &options.nodes,
-            &auth,
-            source,
-            options.since.as_deref(),
-            &cancel,
-        );
+        let asked = plan.registry_size(&cancel);
         let size = match tokio::time::timeout(SIZE_LIMIT, asked).await {
-            Ok(size) => size.map_err(|e| package_error(&e)),
+            Ok(size) => size?.map_err(|e| package_error(&e)),
             Err(_) => Err(Message::new(format!(
                 "the registries did not answer within {} s",
                 SIZE_LIMIT.as_secs()

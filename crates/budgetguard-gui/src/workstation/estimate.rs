@@ -1,6 +1,6 @@
 //! Before building: each node's image as the engine has it, the estimated
 //! package size of a selection (images and model caches, from the
-//! library's [`estimate`](budgetguard::package::estimate); images read from
+//! library's [`PackagePlan::estimate`](budgetguard::package::PackagePlan::estimate); images read from
 //! their registries sized from their manifests; what an update package's
 //! base holds left out) against the free space where it goes, and the
 //! packages already made in the output folder.
@@ -318,7 +318,7 @@ mod tests {
     use budgetguard::catalog::Catalog;
     use budgetguard::engine::RegistryAuth;
     use budgetguard::package::zip::Compression;
-    use budgetguard::package::{estimate, ModelOptions};
+    use budgetguard::package::{ModelOptions, PackagePlan};
 
     fn sizes(
         images: &[(String, ImageSize)],
@@ -326,11 +326,14 @@ mod tests {
         models: &ModelOptions,
     ) -> SizeEstimate {
         let catalog = Catalog::builtin();
-        let nodes: Vec<Node> = nodes
-            .iter()
-            .map(|n| catalog.get(n).unwrap().clone())
-            .collect();
-        estimate(&nodes, images, models)
+        let options = CreateOptions {
+            nodes: nodes
+                .iter()
+                .map(|n| catalog.get(n).unwrap().clone())
+                .collect(),
+            ..options(PathBuf::from("p.zip"), false, models)
+        };
+        PackagePlan::new(&options).estimate(images)
     }
 
     /// Options writing `output` (`force`: replacing it), with `models`.

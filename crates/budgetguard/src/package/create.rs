@@ -11,18 +11,17 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::created::package_time;
-use super::from_engine::EngineImages;
-use super::from_registry::{RegistryImages, RegistrySource};
-use super::job::{ImageInput, PackageJob};
+use super::from_registry::RegistrySource;
+use super::job::PackageJob;
 use super::manifest::Manifest;
 use super::models::{prepare_caches, ModelOptions};
 use super::partial;
-use super::since::Base;
+use super::plan::{ImageStream, PackagePlan};
 use super::zip::Compression;
 use super::PackageError;
 use crate::catalog::Node;
 use crate::engine::{Engine, RegistryAuth};
-use crate::progress::{Event, SharedReporter, Step};
+use crate::progress::SharedReporter;
 use crate::signing::SigningKey;
 use crate::Cancel;
 
@@ -67,8 +66,7 @@ impl CreateOptions {
     /// A face may then leave the engine out (`None`) of
     /// [`create_package`].
     pub fn needs_engine(&self) -> bool {
-        self.from_registry.is_none()
-            || !self.models.skip && self.nodes.iter().any(|n| n.model.is_some())
+        PackagePlan::new(self).needs_engine()
     }
 }
 
@@ -112,71 +110,14 @@ pub async fn create_package(
             });
         }
     }
-    if options.nodes.len() > super::manifest::MAX_NODES {
-        return Err(PackageError::TooManyNodes {
-            count: options.nodes.len(),
-            max: super::manifest::MAX_NODES,
-        });
-    }
+    let plan = PackagePlan::new(options);
+    plan.check_nodes()?;
     check_output(&output, options.force)?;
     let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
     partial::remove_stale(&dir);
-    let base = options.since.as_deref().map(Base::open).transpose()?;
-
-    let (images, holds, created, mut needed) = match (&options.from_registry, engine) {
-        (Some(source), _) => {
-            let images =
-                RegistryImages::resolve(&options.nodes, &options.auth, source, &*reporter, cancel)
-                    .await?;
-            let holds = base.map(|base| base.holds(&images.layers()));
-            let (created, size) = (images.created(), images.size(holds.as_ref()));
-            (Images::Registry(images), holds, created, size)
-        }
-        (None, Some(engine)) => {
-            let images = EngineImages::resolve(
-                engine,
-                &options.nodes,
-                options.pull,
-                &options.auth,
-                &*reporter,
-                cancel,
-            )
-            .await?;
-            // The export streams every layer; those the base holds are
-            // dropped as they arrive, so the whole size is the estimate.
-            let holds = base.map(|base| base.holds(&images.layers()));
-            let (created, size) = (images.created.clone(), images.size);
-            (Images::Engine(engine, images), holds, created, size)
-        }
-        (None, None) => {
-            return Err(PackageError::NeedsEngine {
-                what: "exporting the images",
-            })
-        }
-    };
-    if let (Some(_), Some(engine)) = (&options.from_registry, engine) {
-        // A model cache is filled or listed by the image's own tools, which
-        // run in the engine: there, the image must be in the engine too.
-        let runs_tools = |n: &&Node| n.model.is_some() && !options.models.skip;
-        for node in options.nodes.iter().filter(runs_tools) {
-            tokio::select! {
-                found = engine.ensure_image(&node.image, options.pull, &options.auth, &*reporter) => found?,
-                _ = cancel.cancelled() => return Err(PackageError::Cancelled),
-            };
-        }
-    }
-    let caches = prepare_caches(
-        engine,
-        &options.nodes,
-        &options.models,
-        reporter.clone(),
-        cancel,
-    )
-    .await?;
-    needed += 1 << 20;
-    for cache in &caches {
-        needed += cache.walked.size();
-    }
+    let resolved = plan.resolve(engine, &*reporter, cancel).await?;
+    let caches = prepare_caches(engine, &plan, reporter.clone(), cancel).await?;
+    let needed = resolved.needed(&caches);
     let available = fs4::available_space(&dir).map_err(|source| PackageError::Io {
         action: "check free space in",
         path: dir.clone(),
@@ -204,32 +145,23 @@ pub async fn create_package(
         source,
     })?;
 
-    let (input, source_engine, pump) = match images {
-        Images::Registry(images) => (ImageInput::Registry(images), "registry".to_owned(), None),
-        Images::Engine(engine, images) => {
-            reporter.report(Event::Started {
-                step: Step::Export,
-                total: Some(images.size),
-            });
-            let (stream, pump) = images.export(engine, cancel);
-            let input = ImageInput::Export {
-                wanted: images.wanted,
-                stream,
-            };
-            (input, format!("Docker {}", engine.version()), Some(pump))
-        }
-    };
+    let time = package_time(options.created, resolved.images.created());
+    let ImageStream {
+        input,
+        pump,
+        origin,
+    } = resolved.images.start(&*reporter, cancel);
     let job = PackageJob {
         nodes: options.nodes.clone(),
         images: input,
         compression: options.compression,
         output: output.clone(),
-        source_engine,
+        source_engine: origin,
         start_after_install: options.start_after_install,
         caches,
         sign: options.sign.clone(),
-        time: package_time(options.created, created),
-        base: holds,
+        time,
+        base: resolved.holds,
     };
     let written = {
         let reporter = reporter.clone();
@@ -276,14 +208,6 @@ pub async fn create_package(
         savings: written.manifest.base.as_ref().map_or(0, |b| b.savings()),
         manifest: written.manifest,
     })
-}
-
-/// The images, resolved where they come from.
-enum Images<'a> {
-    /// In the engine.
-    Engine(&'a Engine, EngineImages),
-    /// In their registries.
-    Registry(RegistryImages),
 }
 
 /// Whether `a` and `b` name the same existing file.

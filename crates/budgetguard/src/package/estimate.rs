@@ -1,23 +1,23 @@
-//! The size of a package before it is made: its images (each once, by ID),
-//! the model caches it would carry (each once) and the small entries beside
-//! them, with what cannot be known yet (images to pull, models to
-//! download). Both faces show it before Create; `create_package` makes the
-//! same sum again, exactly, once the images are pulled and the caches filled.
-//! Images read from their registries are sized from their manifests
-//! ([`registry_size`]), and what an update package leaves out because its
-//! base holds it is decided as `create_package` decides it
-//! ([`registry_size`], [`engine_left_out`]).
+//! The size of a package before it is made, from its [`PackagePlan`]: its
+//! images (each once, by ID), the model caches it would carry (each once)
+//! and the small entries beside them, with what cannot be known yet (images
+//! to pull, models to download). Both faces show it before Create;
+//! `create_package` makes the same sum again, exactly, once the images are
+//! pulled and the caches filled. Images read from their registries are
+//! sized from their manifests ([`PackagePlan::registry_size`]), and what an
+//! update package leaves out because its base holds it is decided as
+//! `create_package` decides it ([`PackagePlan::registry_size`],
+//! [`PackagePlan::engine_left_out`]).
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::from_registry::{RegistryImages, RegistrySource};
+use super::plan::{CacheFrom, PackagePlan};
 use super::since::{Base, ImageLayers};
-use super::{layout, ModelOptions, Package, PackageError};
-use crate::catalog::Node;
-use crate::engine::{ImageInfo, RegistryAuth};
+use super::{layout, PackageError};
+use crate::engine::ImageInfo;
 use crate::progress::Silent;
 use crate::Cancel;
 
@@ -125,97 +125,6 @@ impl SizeEstimate {
     }
 }
 
-/// The estimate for a package of `nodes`, whose images' sizes the caller
-/// asked the engine for (`(reference, size)`, in any order, repeats
-/// allowed), carrying the model caches `models` says, as `create_package`
-/// would fill or find them. Reads the sizes of cache folders; runs nothing.
-pub fn estimate(
-    nodes: &[Node],
-    images: &[(String, ImageSize)],
-    models: &ModelOptions,
-) -> SizeEstimate {
-    let mut estimate = SizeEstimate {
-        bytes: OVERHEAD,
-        images: 0,
-        to_pull: Vec::new(),
-        images_unknown: false,
-        caches: Vec::new(),
-    };
-    let mut ids: Vec<&str> = Vec::new();
-    for (reference, size) in images {
-        match size {
-            ImageSize::Present { id, size } => {
-                if !ids.contains(&id.as_str()) {
-                    ids.push(id);
-                    estimate.bytes = estimate.bytes.saturating_add(*size);
-                }
-            }
-            ImageSize::Missing => {
-                if !estimate.to_pull.contains(reference) {
-                    estimate.to_pull.push(reference.clone());
-                }
-            }
-            ImageSize::Unknown => estimate.images_unknown = true,
-        }
-    }
-    estimate.images = ids.len();
-    if models.skip {
-        return estimate;
-    }
-    for node in nodes {
-        let Some(model) = &node.model else { continue };
-        if estimate.caches.iter().any(|c| c.name == model.cache) {
-            continue;
-        }
-        let mut profiles: Vec<String> = models
-            .profiles
-            .iter()
-            .filter(|(name, _)| name.as_deref().is_none_or(|n| n == model.cache))
-            .map(|(_, id)| id.clone())
-            .collect();
-        if profiles.is_empty() {
-            profiles.clone_from(&model.profiles);
-        }
-        let given = models
-            .given
-            .iter()
-            .find(|(name, _)| name.as_deref().is_none_or(|n| n == model.cache));
-        let size = match (given, &models.store) {
-            (Some((_, dir)), _) => CacheSize::Given {
-                bytes: folder_size(dir),
-            },
-            (None, Some(store)) => {
-                let held: Vec<String> = store
-                    .held_profiles(&model.cache)
-                    .into_iter()
-                    .map(|p| p.id)
-                    .collect();
-                // Every profile (no choice, no default): held when the
-                // store records any, as after a fill of all of them.
-                let holds = if profiles.is_empty() {
-                    !held.is_empty()
-                } else {
-                    profiles.iter().all(|id| held.contains(id))
-                };
-                match store.cache_size(&model.cache) {
-                    Some(bytes) if holds => CacheSize::Held { bytes },
-                    _ => CacheSize::ToDownload,
-                }
-            }
-            (None, None) => CacheSize::ToDownload,
-        };
-        if let Some(bytes) = size.bytes() {
-            estimate.bytes = estimate.bytes.saturating_add(bytes);
-        }
-        estimate.caches.push(CacheEstimate {
-            name: model.cache.clone(),
-            profiles,
-            size,
-        });
-    }
-    estimate
-}
-
 /// What the images of a package come to when they are read from their
 /// registries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -229,56 +138,125 @@ pub struct RegistrySize {
     pub left_out: u64,
 }
 
-/// The images of `nodes` read from their registries as `source` says, in
-/// an update package of the package at `since` when given: exactly what
-/// `create_package` writes of them. Reads their manifests and configs (and
-/// the base's manifest), no layer; a base that cannot be used fails before
-/// any request.
-pub async fn registry_size(
-    nodes: &[Node],
-    auth: &RegistryAuth,
-    source: &RegistrySource,
-    since: Option<&Path>,
-    cancel: &Cancel,
-) -> Result<RegistrySize, PackageError> {
-    let base = since.map(Base::open).transpose()?;
-    let images = RegistryImages::resolve(nodes, auth, source, &Silent, cancel).await?;
-    let layers = images.layers();
-    let holds = base.map(|base| base.holds(&layers));
-    let bytes = images.size(holds.as_ref());
-    Ok(RegistrySize {
-        images: layers.len(),
-        bytes,
-        left_out: images.size(None) - bytes,
-    })
+impl PackagePlan<'_> {
+    /// The estimate for the package, whose images' sizes the caller asked
+    /// the engine for (`(reference, size)`, in any order, repeats
+    /// allowed), carrying the model caches as `create_package` would fill
+    /// or find them. Reads the sizes of cache folders; runs nothing.
+    pub fn estimate(&self, images: &[(String, ImageSize)]) -> SizeEstimate {
+        let mut estimate = SizeEstimate {
+            bytes: OVERHEAD,
+            images: 0,
+            to_pull: Vec::new(),
+            images_unknown: false,
+            caches: Vec::new(),
+        };
+        let mut ids: Vec<&str> = Vec::new();
+        for (reference, size) in images {
+            match size {
+                ImageSize::Present { id, size } => {
+                    if !ids.contains(&id.as_str()) {
+                        ids.push(id);
+                        estimate.bytes = estimate.bytes.saturating_add(*size);
+                    }
+                }
+                ImageSize::Missing => {
+                    if !estimate.to_pull.contains(reference) {
+                        estimate.to_pull.push(reference.clone());
+                    }
+                }
+                ImageSize::Unknown => estimate.images_unknown = true,
+            }
+        }
+        estimate.images = ids.len();
+        for cache in self.caches() {
+            let profiles = cache.profiles();
+            let size = match cache.from {
+                CacheFrom::Given(dir) => CacheSize::Given {
+                    bytes: folder_size(dir),
+                },
+                CacheFrom::Store(store) => {
+                    let held: Vec<String> = store
+                        .held_profiles(cache.name)
+                        .into_iter()
+                        .map(|p| p.id)
+                        .collect();
+                    // Every profile (no choice, no default): held when the
+                    // store records any, as after a fill of all of them.
+                    let holds = if profiles.is_empty() {
+                        !held.is_empty()
+                    } else {
+                        profiles.iter().all(|id| held.contains(id))
+                    };
+                    match store.cache_size(cache.name) {
+                        Some(bytes) if holds => CacheSize::Held { bytes },
+                        _ => CacheSize::ToDownload,
+                    }
+                }
+                CacheFrom::NoStore => CacheSize::ToDownload,
+            };
+            if let Some(bytes) = size.bytes() {
+                estimate.bytes = estimate.bytes.saturating_add(bytes);
+            }
+            estimate.caches.push(CacheEstimate {
+                name: cache.name.to_owned(),
+                profiles,
+                size,
+            });
+        }
+        estimate
+    }
+
+    /// What the images come to when they are read from their registries,
+    /// in an update package of its base when it has one: exactly what
+    /// `create_package` writes of them; `None` when the engine exports
+    /// them. Reads their manifests and configs (and the base's manifest),
+    /// no layer; a base that cannot be used fails before any request.
+    pub async fn registry_size(
+        &self,
+        cancel: &Cancel,
+    ) -> Option<Result<RegistrySize, PackageError>> {
+        self.registry()?;
+        let size = async {
+            let resolved = self.resolve(None, &Silent, cancel).await?;
+            let bytes = resolved.images.size(resolved.holds.as_ref());
+            Ok(RegistrySize {
+                images: resolved.images.layers().len(),
+                bytes,
+                left_out: resolved.images.size(None) - bytes,
+            })
+        };
+        Some(size.await)
+    }
+
+    /// The bytes an update package of the engine's `images` (as
+    /// [`Engine::image`](crate::engine::Engine::image) describes them)
+    /// leaves out because its base holds them, as `create_package` decides
+    /// it: the configs and layers the base holds at the same place, with
+    /// their sizes from the base's manifest (the engine gives none per
+    /// layer); `None` when it is no update package. The export still
+    /// streams them: `create_package` wants room for all of it.
+    pub fn engine_left_out(&self, images: &[ImageInfo]) -> Option<Result<u64, PackageError>> {
+        let since = self.options().since.as_deref()?;
+        Some(exported_left_out(since, images))
+    }
 }
 
-/// The bytes an update package of the engine's `images` (as
-/// [`Engine::image`](crate::engine::Engine::image) describes them) leaves
-/// out because the package at `since` holds them, as `create_package`
-/// decides it: the configs and layers the base holds at the same place,
-/// with their sizes from the base's manifest (the engine gives none per
-/// layer). The export still streams them: `create_package` wants room for
-/// all of it.
-pub fn engine_left_out(since: &Path, images: &[ImageInfo]) -> Result<u64, PackageError> {
+/// [`PackagePlan::engine_left_out`] of the base at `since`.
+fn exported_left_out(since: &Path, images: &[ImageInfo]) -> Result<u64, PackageError> {
     let base = Base::open(since)?;
-    // Exported layers are uncompressed: each is named by its diff ID.
     let layers: Vec<ImageLayers> = images
         .iter()
-        .map(|i| ImageLayers {
-            blobs: i.layers.clone(),
-            diff_ids: i.layers.clone(),
-        })
+        .map(|i| ImageLayers::exported(&i.layers))
         .collect();
     let holds = base.holds(&layers);
-    let package = Package::open(since).map_err(|e| PackageError::Base(Box::new(e)))?;
     let ours: HashSet<&str> = images
         .iter()
         .flat_map(|i| std::iter::once(&i.id).chain(&i.layers))
         .map(String::as_str)
         .collect();
     let mut counted = HashSet::new();
-    Ok(package
+    Ok(base
         .manifest()
         .images
         .iter()
@@ -313,8 +291,19 @@ fn folder_size(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::catalog::{Catalog, Node};
     use crate::models::ModelStore;
+    use crate::package::plan::tests::options;
+    use crate::package::ModelOptions;
+
+    /// The estimate of a package of `nodes` and `models`.
+    fn estimate(
+        nodes: &[Node],
+        images: &[(String, ImageSize)],
+        models: &ModelOptions,
+    ) -> SizeEstimate {
+        PackagePlan::new(&options(nodes, models)).estimate(images)
+    }
 
     fn present(id: &str, size: u64) -> ImageSize {
         ImageSize::Present {

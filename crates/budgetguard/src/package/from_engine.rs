@@ -10,12 +10,15 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::created::parse_time;
-use super::export::WantedImage;
+use super::export::{write_images, WantedImage};
+use super::manifest::PackagedImage;
+use super::plan::{ImageInput, ImageStream, ResolvedImages};
 use super::since::ImageLayers;
+use super::writer::{BaseHolds, PackageWriter};
 use super::PackageError;
 use crate::catalog::Node;
 use crate::engine::{Engine, EngineError, RegistryAuth};
-use crate::progress::Reporter;
+use crate::progress::{Event, Reporter, Step};
 use crate::Cancel;
 
 /// The images to export, with what the package needs to know of them
@@ -77,23 +80,11 @@ impl EngineImages {
         Ok(images)
     }
 
-    /// The layers the package will hold: uncompressed, named by their diff
-    /// IDs.
-    pub(crate) fn layers(&self) -> Vec<ImageLayers> {
-        self.wanted
-            .iter()
-            .map(|w| ImageLayers {
-                blobs: w.layers.clone(),
-                diff_ids: w.layers.clone(),
-            })
-            .collect()
-    }
-
     /// Starts the export of every image in one request, moved by a task of
     /// its own into the returned reader for the writer's thread; the task
     /// ends with the stream, on a failure (handed on for the writer to
     /// report) or when `cancel` is set.
-    pub(crate) fn export(
+    fn export(
         &self,
         engine: &Engine,
         cancel: &Cancel,
@@ -106,6 +97,74 @@ impl EngineImages {
         let (sender, receiver) = mpsc::channel(4);
         let pump = tokio::spawn(pump(engine.export(&references), sender, cancel.clone()));
         (ChannelReader::new(receiver), pump)
+    }
+}
+
+/// The images in an engine, to export from it.
+pub(crate) struct FromEngine<'a> {
+    /// The engine.
+    pub engine: &'a Engine,
+    /// The images.
+    pub images: EngineImages,
+}
+
+impl ResolvedImages for FromEngine<'_> {
+    /// Uncompressed, named by their diff IDs.
+    fn layers(&self) -> Vec<ImageLayers> {
+        self.images
+            .wanted
+            .iter()
+            .map(|w| ImageLayers::exported(&w.layers))
+            .collect()
+    }
+
+    fn created(&self) -> Vec<Option<time::OffsetDateTime>> {
+        self.images.created.clone()
+    }
+
+    /// The export streams every layer; those the base holds are dropped as
+    /// they arrive, so the whole size is wanted.
+    fn size(&self, _base: Option<&BaseHolds>) -> u64 {
+        self.images.size
+    }
+
+    fn start(self: Box<Self>, reporter: &dyn Reporter, cancel: &Cancel) -> ImageStream {
+        let Self { engine, images } = *self;
+        reporter.report(Event::Started {
+            step: Step::Export,
+            total: Some(images.size),
+        });
+        let (stream, pump) = images.export(engine, cancel);
+        ImageStream {
+            input: Box::new(Export {
+                wanted: images.wanted,
+                stream,
+            }),
+            pump: Some(pump),
+            origin: format!("Docker {}", engine.version()),
+        }
+    }
+}
+
+/// The engine's `docker save` stream of some images, on the writer's
+/// thread.
+struct Export {
+    /// The images.
+    wanted: Vec<WantedImage>,
+    /// The stream.
+    stream: ChannelReader,
+}
+
+impl ImageInput for Export {
+    fn write(
+        self: Box<Self>,
+        package: &mut PackageWriter,
+        reporter: &dyn Reporter,
+        cancel: &Cancel,
+    ) -> Result<Vec<PackagedImage>, PackageError> {
+        let images = write_images(self.stream, package, &self.wanted, reporter, cancel)?;
+        reporter.report(Event::Finished { step: Step::Export });
+        Ok(images)
     }
 }
 
@@ -155,7 +214,7 @@ async fn pump(
 const BATCH: usize = 1 << 20;
 
 /// Reads the batches of chunks the async side sends, as a blocking `Read`.
-pub(crate) struct ChannelReader {
+struct ChannelReader {
     receiver: mpsc::Receiver<Vec<io::Result<Bytes>>>,
     batch: std::vec::IntoIter<io::Result<Bytes>>,
     current: Bytes,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::image_config::ImageConfig;
 use super::layout::{self, BLOBS_DIR};
 use super::manifest::{Blob, PackagedImage, GZIP_LAYER};
+use super::plan::{ImageInput, ImageStream, ResolvedImages};
 use super::since::ImageLayers;
 use super::writer::{BaseHolds, PackageWriter};
 use super::PackageError;
@@ -136,9 +137,10 @@ impl RegistryImages {
             images,
         })
     }
+}
 
-    /// The layers the package will hold.
-    pub(crate) fn layers(&self) -> Vec<ImageLayers> {
+impl ResolvedImages for RegistryImages {
+    fn layers(&self) -> Vec<ImageLayers> {
         self.images
             .iter()
             .map(|i| ImageLayers {
@@ -148,15 +150,15 @@ impl RegistryImages {
             .collect()
     }
 
-    /// The images' creation times.
-    pub(crate) fn created(&self) -> Vec<Option<time::OffsetDateTime>> {
+    fn created(&self) -> Vec<Option<time::OffsetDateTime>> {
         self.images.iter().map(|i| i.created).collect()
     }
 
     /// The bytes of their blobs, each once, as the registries serve them,
     /// but for those the base holds (at most `u64::MAX`: a registry may
-    /// give any sizes, and fetching checks each one).
-    pub(crate) fn size(&self, base: Option<&BaseHolds>) -> u64 {
+    /// give any sizes, and fetching checks each one): those are never
+    /// downloaded.
+    fn size(&self, base: Option<&BaseHolds>) -> u64 {
         let mut seen = HashSet::new();
         let held = |blob: &Blob| {
             let entry = layout::blob_entry(layout::hex_of(&blob.digest));
@@ -171,12 +173,22 @@ impl RegistryImages {
         total(sizes).unwrap_or(u64::MAX)
     }
 
+    /// Read on the writer's thread as they are.
+    fn start(self: Box<Self>, _reporter: &dyn Reporter, _cancel: &Cancel) -> ImageStream {
+        ImageStream {
+            input: self,
+            pump: None,
+            origin: "registry".to_owned(),
+        }
+    }
+}
+
+impl ImageInput for RegistryImages {
     /// Writes every image into the package: the configs, the layers (those
     /// the package does not have yet, nor its base), then each image's OCI
-    /// manifest and the layout's documents. Blocks: run it on the writer's
-    /// thread.
-    pub(crate) fn write(
-        self,
+    /// manifest and the layout's documents.
+    fn write(
+        self: Box<Self>,
         package: &mut PackageWriter,
         reporter: &dyn Reporter,
         cancel: &Cancel,

@@ -7,40 +7,25 @@
 use std::fs::File;
 
 use super::created::format_time;
-use super::export::{write_images, WantedImage};
-use super::from_engine::ChannelReader;
-use super::from_registry::RegistryImages;
 use super::layout;
 use super::manifest::{Manifest, PackagedImage, PackagedNode, FORMAT};
 use super::models::{fallback_script, write_caches, CacheSource};
+use super::plan::ImageInput;
 use super::writer::{BaseHolds, PackageWriter, Written};
 use super::zip::{Compression, DosTime};
 use super::PackageError;
 use crate::catalog::Node;
 use crate::compose::compose_file;
-use crate::progress::{Event, Reporter, Step};
+use crate::progress::Reporter;
 use crate::signing::SigningKey;
 use crate::Cancel;
-
-/// Where the writer's thread reads the images from.
-pub(crate) enum ImageInput {
-    /// The engine's `docker save` stream of these images.
-    Export {
-        /// The images.
-        wanted: Vec<WantedImage>,
-        /// The stream.
-        stream: ChannelReader,
-    },
-    /// Their registries.
-    Registry(RegistryImages),
-}
 
 /// Everything the writer's thread needs.
 pub(crate) struct PackageJob {
     /// The nodes, in the order asked for.
     pub nodes: Vec<Node>,
     /// The images.
-    pub images: ImageInput,
+    pub images: Box<dyn ImageInput>,
     /// How entries are compressed.
     pub compression: Compression,
     /// The output path, for messages.
@@ -113,14 +98,7 @@ impl PackageJob {
             layout::INSTALL_PS1,
             include_str!("scripts/install.ps1").as_bytes(),
         )?;
-        let images = match self.images {
-            ImageInput::Export { wanted, stream } => {
-                let images = write_images(stream, &mut package, &wanted, reporter, cancel)?;
-                reporter.report(Event::Finished { step: Step::Export });
-                images
-            }
-            ImageInput::Registry(registry) => registry.write(&mut package, reporter, cancel)?,
-        };
+        let images = self.images.write(&mut package, reporter, cancel)?;
         let caches = write_caches(&mut package, &self.caches, reporter, cancel)?;
         if !caches.is_empty() {
             let script = fallback_script(

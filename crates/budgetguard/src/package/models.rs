@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 
 use super::layout;
 use super::manifest::{Blob, CacheFile, CacheLink, PackagedCache};
+use super::plan::{check_names, CacheFrom, PackagePlan};
 use super::writer::PackageWriter;
 use super::zip::{cache_path_problem, is_cache_link, CachePathProblem};
 use super::PackageError;
-use crate::catalog::Node;
 use crate::credentials::Credentials;
 use crate::engine::Engine;
 use crate::models::{
@@ -42,47 +42,20 @@ pub struct ModelOptions {
     pub secrets: Credentials,
 }
 
-/// Fills or finds the cache of every node that has a model section (each
-/// cache once), and lists each one.
+/// Fills or finds each model cache of `plan`, and lists each one.
 pub(crate) async fn prepare_caches(
     engine: Option<&Engine>,
-    nodes: &[Node],
-    options: &ModelOptions,
+    plan: &PackagePlan<'_>,
     reporter: SharedReporter,
     cancel: &Cancel,
 ) -> Result<Vec<CacheSource>, PackageError> {
+    let options = &plan.options().models;
     if options.skip {
         return Ok(Vec::new());
     }
-    let mut users: Vec<(&str, &Node)> = Vec::new();
-    for node in nodes {
-        if let Some(model) = &node.model {
-            if !users.iter().any(|(cache, _)| *cache == model.cache) {
-                users.push((&model.cache, node));
-            }
-        }
-    }
-    let names: Vec<String> = users.iter().map(|(c, _)| c.to_string()).collect();
-    let known = |name: &Option<String>| -> Result<(), ModelError> {
-        match name {
-            Some(name) if !names.contains(name) => Err(ModelError::UnknownCache {
-                name: name.clone(),
-                known: names.clone(),
-            }),
-            _ => Ok(()),
-        }
-    };
-    for (name, _) in &options.profiles {
-        known(name)?;
-    }
-    for (name, _) in &options.given {
-        known(name)?;
-        if name.is_none() && names.len() > 1 {
-            return Err(ModelError::WhichCache { caches: names }.into());
-        }
-    }
+    check_names(plan.caches(), options)?;
     let mut sources = Vec::new();
-    let engine = match (users.is_empty(), engine) {
+    let engine = match (plan.caches().is_empty(), engine) {
         (true, _) => return Ok(sources),
         (false, Some(engine)) => engine,
         (false, None) => {
@@ -91,37 +64,28 @@ pub(crate) async fn prepare_caches(
             })
         }
     };
-    for (cache, node) in users {
-        let chosen: Vec<String> = options
-            .profiles
-            .iter()
-            .filter(|(name, _)| name.as_deref().is_none_or(|n| n == cache))
-            .map(|(_, id)| id.clone())
-            .collect();
-        let given = options
-            .given
-            .iter()
-            .find(|(name, _)| name.as_deref().is_none_or(|n| n == cache));
-        let ready = match (given, &options.store) {
-            (Some((_, dir)), _) => {
+    for cache in plan.caches() {
+        let (node, chosen) = (cache.node, &cache.chosen);
+        let ready = match cache.from {
+            CacheFrom::Given(dir) => {
                 // A relative folder is the working directory's: the engine
                 // would take it for the name of a volume.
                 let dir = std::path::absolute(dir).map_err(ModelError::io("read", dir))?;
-                describe_given(engine, node, &dir, &chosen, cancel).await?
+                describe_given(engine, node, &dir, chosen, cancel).await?
             }
-            (None, Some(store)) => {
+            CacheFrom::Store(store) => {
                 store
                     .fill(
                         engine,
                         node,
-                        &chosen,
+                        chosen,
                         &options.secrets,
                         reporter.clone(),
                         cancel,
                     )
                     .await?
             }
-            (None, None) => return Err(ModelError::NoStore.into()),
+            CacheFrom::NoStore => return Err(ModelError::NoStore.into()),
         };
         let dir = ready.dir.clone();
         let walked = tokio::task::spawn_blocking(move || {

@@ -36,6 +36,17 @@ pub(crate) struct ImageLayers {
     pub diff_ids: Vec<String>,
 }
 
+impl ImageLayers {
+    /// The layers of an image the engine exports: uncompressed, each blob
+    /// named by its diff ID (`diff_ids`, bottom first).
+    pub(crate) fn exported(diff_ids: &[String]) -> Self {
+        Self {
+            blobs: diff_ids.to_vec(),
+            diff_ids: diff_ids.to_vec(),
+        }
+    }
+}
+
 impl Base {
     /// Opens the base package at `path`, checking its structure as every
     /// reader does.
@@ -48,6 +59,11 @@ impl Base {
                 .map(|name| name.to_string_lossy().into_owned()),
             manifest: package.manifest().clone(),
         })
+    }
+
+    /// The base's manifest.
+    pub(crate) fn manifest(&self) -> &Manifest {
+        &self.manifest
     }
 
     /// What a package of `images` (and of any model files) leaves out.
