@@ -106,8 +106,6 @@ pub async fn install_package(
     reporter: SharedReporter,
     cancel: &Cancel,
 ) -> Result<InstallReport, InstallError> {
-    // Compose is looked for while the package is read and the run planned.
-    let detecting = crate::compose::Detecting::start(engine.host());
     let package = Arc::new(Package::open(&options.package)?);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
     let mut nodes = package_nodes(&package, options.listen, &*reporter)?;
@@ -135,6 +133,11 @@ pub async fn install_package(
         tracing::info!(base = %base.package_id, "the workstation holds what the update package leaves out");
     }
     let switching: Vec<String> = models.changing().map(str::to_owned).collect();
+    // A run that loads or switches makes its nodes anew: Compose is looked
+    // for while the GPU is probed and the workstation checked. (A run that
+    // changes nothing starts no Compose process at all.)
+    let detecting = (plan.stream_bytes() > 0 || !switching.is_empty())
+        .then(|| crate::compose::Detecting::start(engine.host()));
 
     for (setup, image) in nodes.iter_mut().zip(node_images(&package)) {
         let cache_switches = setup.offline
