@@ -113,9 +113,19 @@ impl Engine {
         self.image_summaries()
             .await?
             .into_iter()
-            .map(|summary| summary.id.parse())
-            .collect::<Result<_, _>>()
-            .map_err(|source| answer_error("the list of images".into(), source))
+            .map(listed_id)
+            .collect()
+    }
+
+    /// The ID of the engine's oldest image: the one least likely to be
+    /// loaded or removed by somebody while it stands in for another.
+    pub async fn oldest_image(&self) -> Result<Option<ImageId>, EngineError> {
+        self.image_summaries()
+            .await?
+            .into_iter()
+            .min_by_key(|summary| summary.created)
+            .map(listed_id)
+            .transpose()
     }
 
     /// The engine's list of images.
@@ -198,6 +208,14 @@ impl Engine {
         log_call("load images", "", started, &loaded);
         loaded
     }
+}
+
+/// The ID of an image the engine listed.
+fn listed_id(summary: bollard::models::ImageSummary) -> Result<ImageId, EngineError> {
+    summary
+        .id
+        .parse()
+        .map_err(|source| answer_error("the list of images".into(), source))
 }
 
 impl Engine {

@@ -149,7 +149,9 @@ pub(crate) async fn judge(
     }
     let (image, stand_in) = match own {
         Some(image) => (image, false),
-        None => match engine.image_ids().await?.into_iter().next() {
+        // The oldest image: a container of it would keep a newer one,
+        // perhaps being replaced right now, from being removed.
+        None => match engine.oldest_image().await? {
             Some(id) => (id.to_string(), true),
             None => return Ok(None),
         },
