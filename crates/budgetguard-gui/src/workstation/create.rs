@@ -96,6 +96,7 @@ impl Workstation {
                 from_registry,
                 since,
                 created,
+                split: None,
             },
             problems,
         })

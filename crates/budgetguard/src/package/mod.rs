@@ -25,6 +25,7 @@ mod plan;
 pub mod quote;
 mod read;
 mod since;
+pub mod split;
 mod writer;
 pub mod zip;
 

@@ -18,7 +18,7 @@ pub use error::{
 pub(crate) use names::{cache_path_problem, is_cache_link, CachePathProblem};
 pub use names::{MAX_CACHE_DEPTH, MAX_CACHE_PATH, MAX_NAME};
 pub use reader::{EntryInfo, ZipReader};
-pub use writer::{EntryWriter, Finished, ZipWriter};
+pub use writer::{EntryWriter, Finished, ZipOutput, ZipWriter};
 
 use serde::{Deserialize, Serialize};
 
