@@ -17,6 +17,7 @@ mod install;
 mod keys;
 mod man;
 mod nodes;
+mod split;
 mod verify;
 
 use std::path::PathBuf;
@@ -97,6 +98,10 @@ pub enum Command {
     /// Check every entry of a package against its manifest.
     VerifyPackage(PackageArg),
 
+    /// Write an existing package into parts of at most a size (e.g. for a
+    /// FAT32 drive); joined with `cat` they are the package again.
+    SplitPackage(split::SplitArgs),
+
     /// Store the NGC API key and Hugging Face token for the nodes on this workstation.
     InstallCredentials(credentials::CredentialsArgs),
 
@@ -149,6 +154,7 @@ impl Command {
             Command::CreateInstallPackage(args) => create::run(ctx, args).await,
             Command::InspectPackage(args) => inspect::run(ctx, args).await,
             Command::VerifyPackage(args) => verify::run(ctx, args).await,
+            Command::SplitPackage(args) => split::run(ctx, args).await,
             Command::InstallCredentials(args) => credentials::run(ctx, args).await,
             Command::InstallPackage(args) => install::run(ctx, args).await,
             Command::DeployLocal(args) => deploy::run(ctx, args).await,
