@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use budgetguard::models::{CacheFolder, ProfileChoice};
+use budgetguard::package::split::{list_name, PartSize};
 use budgetguard::package::zip::Compression;
 use budgetguard::package::{
     create_package, source_date_epoch, CreateOptions, CreateReport, ModelOptions, RegistrySource,
 };
-use budgetguard::package::split::{list_name, PartSize};
 use budgetguard::registry::Platform;
 use budgetguard::signing::SigningKey;
 use budgetguard::size::human;

@@ -56,10 +56,7 @@ fn text(out: &mut Text, report: &SplitReport) {
 pub(super) fn parts_fields(out: &mut Text, list: String, parts: &PartList) {
     let mut fields = Vec::with_capacity(parts.count() + 1);
     for part in &parts.parts {
-        fields.push((
-            "part",
-            format!("{} ({})", part.name, human(part.size)),
-        ));
+        fields.push(("part", format!("{} ({})", part.name, human(part.size))));
     }
     fields.push(("part list", list));
     out.fields(fields);

@@ -1,0 +1,175 @@
+//! Split packages: the Demo package written as 7 MiB parts (by
+//! `create-install-package --split-size` and by `split-package`) joins with
+//! `cat` into the very package an unsplit create writes, which `unzip`,
+//! Python and the tool read, with the same package id and signature.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use testkit::engines::{self, TestEngine};
+use testkit::model_server::ModelServer;
+
+use crate::support::*;
+
+testkit::tests![
+    the_demo_package_in_parts_joins_into_the_unsplit_package,
+    split_package_keeps_a_signed_package_and_its_signature,
+];
+
+/// A fixed package time, so two creates write the same bytes.
+const EPOCH: &str = "1767225600";
+
+/// `budgetguard-techops` with the Demo's model server and a fixed time.
+fn demo(engine: &TestEngine, home: &Path, server: &ModelServer) -> Command {
+    let mut command = bin(home, Some(&engine.host));
+    command
+        .env("NGC_API_KEY", "demo-token")
+        .env("DEMO_NIM_MODEL_SERVER", server.url())
+        .env("SOURCE_DATE_EPOCH", EPOCH);
+    command
+}
+
+/// The files `<package>.001`, `.002`, … beside `package`, in order.
+fn parts_of(package: &Path) -> Vec<PathBuf> {
+    let name = package.file_name().unwrap().to_string_lossy().into_owned();
+    (1..)
+        .map(|n| package.with_file_name(format!("{name}.{n:03}")))
+        .take_while(|p| p.exists())
+        .collect()
+}
+
+/// The parts joined, as `cat` joins them, into `into`.
+fn join(parts: &[PathBuf], into: &Path) {
+    let bytes: Vec<u8> = parts
+        .iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect();
+    std::fs::write(into, bytes).unwrap();
+}
+
+fn the_demo_package_in_parts_joins_into_the_unsplit_package() {
+    let engine = engines::require_primary();
+    let _copy = demo_copy(&engine, "demo-split");
+    let home = tempfile::tempdir().unwrap();
+    let server = ModelServer::demo(32 << 20);
+    server.set_token(Some("demo-token"));
+    let whole = home.path().join("demo.zip");
+    run(demo(&engine, home.path(), &server)
+        .args(["create-install-package", "--nodes", "Demo", "--output"])
+        .arg(&whole))
+    .success();
+
+    let split = home.path().join("parts").join("demo.zip");
+    std::fs::create_dir(split.parent().unwrap()).unwrap();
+    let made = run(demo(&engine, home.path(), &server)
+        .args(["create-install-package", "--json", "--nodes", "Demo"])
+        .args(["--split-size", "7MiB", "--output"])
+        .arg(&split))
+    .success()
+    .json();
+    assert!(!split.exists(), "a split create writes no whole package");
+    let parts = parts_of(&split);
+    let size = std::fs::metadata(&whole).unwrap().len();
+    assert_eq!(parts.len() as u64, size.div_ceil(7 << 20), "{parts:?}");
+    assert!(parts.len() >= 4, "the Demo fills at least 4 parts of 7 MiB");
+    for part in &parts[..parts.len() - 1] {
+        assert_eq!(std::fs::metadata(part).unwrap().len(), 7 << 20);
+    }
+    assert_eq!(
+        made["parts"]["parts"].as_array().unwrap().len(),
+        parts.len()
+    );
+    assert_eq!(made["package_id"].as_str().unwrap(), package_id_of(&whole));
+    let list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(split.with_file_name("demo.zip.parts")).unwrap())
+            .unwrap();
+    assert_eq!(list, made["parts"]);
+    assert!(
+        files_in(split.parent().unwrap())
+            .iter()
+            .all(|n| !n.ends_with(".partial")),
+        "no partial file is left"
+    );
+
+    let joined = home.path().join("joined.zip");
+    join(&parts, &joined);
+    assert!(
+        std::fs::read(&joined).unwrap() == std::fs::read(&whole).unwrap(),
+        "cat of the parts is the unsplit package, byte for byte"
+    );
+    real_zip_readers_accept(&joined);
+    verify_package(home.path(), &joined);
+
+    // `split-package` of the unsplit package writes the same parts.
+    let again = home.path().join("again");
+    std::fs::create_dir(&again).unwrap();
+    let copy = again.join("demo.zip");
+    std::fs::copy(&whole, &copy).unwrap();
+    run(bin(home.path(), None)
+        .args(["split-package", "--size", "7MiB", "--package"])
+        .arg(&copy))
+    .success();
+    for (ours, theirs) in parts_of(&copy).iter().zip(&parts) {
+        assert!(std::fs::read(ours).unwrap() == std::fs::read(theirs).unwrap());
+    }
+    assert_eq!(
+        std::fs::read(again.join("demo.zip.parts")).unwrap(),
+        std::fs::read(split.with_file_name("demo.zip.parts")).unwrap()
+    );
+    // The parts exist: a second split refuses, as a second create does.
+    let refused = run(bin(home.path(), None)
+        .args(["split-package", "--size", "7MiB", "--package"])
+        .arg(&copy));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("already exists"),
+        "{}",
+        refused.stderr
+    );
+}
+
+fn split_package_keeps_a_signed_package_and_its_signature() {
+    let engine = engines::require_primary();
+    let _copy = demo_copy(&engine, "demo-split-signed");
+    let home = tempfile::tempdir().unwrap();
+    let server = ModelServer::demo(4 << 20);
+    server.set_token(Some("demo-token"));
+    let key = home.path().join("techops.key");
+    run(bin(home.path(), None)
+        .args(["keygen", "--no-password", "--output"])
+        .arg(&key))
+    .success();
+    let signed = home.path().join("signed.zip");
+    run(demo(&engine, home.path(), &server)
+        .args(["create-install-package", "--nodes", "Demo", "--sign"])
+        .arg(&key)
+        .arg("--output")
+        .arg(&signed))
+    .success();
+    let split = run(bin(home.path(), None)
+        .args(["split-package", "--json", "--size", "7MiB", "--package"])
+        .arg(&signed))
+    .success()
+    .json();
+    assert_eq!(
+        split["package_id"].as_str().unwrap(),
+        package_id_of(&signed)
+    );
+    let joined = home.path().join("joined.zip");
+    join(&parts_of(&signed), &joined);
+    assert!(std::fs::read(&joined).unwrap() == std::fs::read(&signed).unwrap());
+    let dir = home.path().join("workstation");
+    let public = PathBuf::from(format!("{}.pub", key.display()));
+    run(bin(home.path(), None)
+        .env("BUDGETGUARD_INSTALL_DIR", &dir)
+        .arg("trust-key")
+        .arg(&public))
+    .success();
+    let verified = run(bin(home.path(), None)
+        .env("BUDGETGUARD_INSTALL_DIR", &dir)
+        .args(["verify-package", "--json", "--package"])
+        .arg(&joined))
+    .success()
+    .json();
+    assert_eq!(verified["signer"]["signature"], "trusted", "{verified}");
+}
