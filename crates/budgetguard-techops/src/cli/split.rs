@@ -15,8 +15,7 @@ pub struct SplitArgs {
     #[arg(long, value_name = "FILE")]
     pub package: PathBuf,
 
-    /// The largest part, e.g. 4095MiB for a FAT32 drive (its files hold at
-    /// most 1 byte under 4 GiB), 700MB, 7MiB.
+    /// The largest part, e.g. 4095MiB for a FAT32 drive, 700MB, 7MiB.
     #[arg(long, value_name = "SIZE")]
     pub size: PartSize,
 
