@@ -4,26 +4,30 @@
 //! nodes' images out of the Docker engine into one ZIP. On a workstation the
 //! package is read straight from that ZIP. Both faces (CLI and GUI) call these
 //! functions and receive the same [`progress`] events.
+//!
+//! The strict ZIP reader and writer ([`package::zip`], the crate
+//! `budgetguard-zip`) and the registry client ([`registry`], [`reference`]:
+//! `budgetguard-registry`) are crates of their own, and what all of them
+//! share (quoting, error text, [`Cancel`], [`files`], [`size`]) is
+//! `budgetguard-base`; their paths here stay as they were.
 
 pub mod catalog;
 pub mod compose;
 pub mod credentials;
 pub mod engine;
-pub mod files;
 pub mod install;
 pub mod models;
 pub mod package;
 pub mod paths;
 pub mod progress;
-pub mod reference;
-pub mod registry;
 pub mod remedy;
 pub mod session;
 pub mod signing;
-pub mod size;
 
-/// Cancels long work: the CLI on Ctrl-C, the GUI's cancel button.
-pub type Cancel = tokio_util::sync::CancellationToken;
+pub(crate) use budgetguard_base::LIST_ITEM;
+pub use budgetguard_base::{error_text, files, size, Cancel};
+pub use budgetguard_registry as registry;
+pub use budgetguard_registry::reference;
 
 /// A limit in seconds from the environment variable `name` (a positive
 /// whole number), else `default`.
@@ -33,80 +37,4 @@ pub(crate) fn seconds_from_env(name: &str, default: std::time::Duration) -> std:
         .and_then(|v| v.trim().parse().ok())
         .filter(|seconds| *seconds > 0)
         .map_or(default, std::time::Duration::from_secs)
-}
-
-/// What starts each item of a message that lists several problems (the
-/// preflight's), one line each.
-pub(crate) const LIST_ITEM: &str = "\n  - ";
-
-/// An error and the causes its message does not already hold, on one line
-/// joined by `: `: the form every message of this tool takes, on the
-/// terminal and in the GUI alike (a list of problems keeps one line per
-/// item). Control and invisible format characters (an engine's or a
-/// registry's words may hold them) are escaped, and each line is cut at
-/// [`package::quote::MESSAGE_LIMIT`] characters.
-pub fn error_text(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text.split(LIST_ITEM)
-        .map(|line| package::quote::quote_message(line).to_string())
-        .collect::<Vec<_>>()
-        .join(LIST_ITEM)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn what_an_engine_says_stays_one_safe_line() {
-        let said = format!(
-            "no such image\n\u{202e}gpj.exe\u{200b}{}",
-            "x".repeat(100_000)
-        );
-        let text = super::error_text(&std::io::Error::other(said));
-        assert!(
-            text.starts_with("no such image\\u{a}\\u{202e}gpj.exe\\u{200b}x"),
-            "{text}"
-        );
-        assert!(!text.chars().any(super::package::quote::is_unsafe));
-        assert!(text.chars().count() <= super::package::quote::MESSAGE_LIMIT + 1);
-    }
-
-    #[test]
-    fn causes_already_in_the_message_are_not_repeated() {
-        let inner = std::io::Error::other("no such folder");
-        let outer = std::io::Error::new(std::io::ErrorKind::NotFound, inner);
-        assert_eq!(super::error_text(&outer), "no such folder");
-        let chained = anyhow_like("cannot write `x`", outer);
-        assert_eq!(
-            super::error_text(&chained),
-            "cannot write `x`: no such folder"
-        );
-    }
-
-    #[derive(Debug)]
-    struct Wrapped(String, std::io::Error);
-
-    impl std::fmt::Display for Wrapped {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(&self.0)
-        }
-    }
-
-    impl std::error::Error for Wrapped {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.1)
-        }
-    }
-
-    fn anyhow_like(message: &str, source: std::io::Error) -> Wrapped {
-        Wrapped(message.to_owned(), source)
-    }
 }

@@ -14,9 +14,6 @@ use serde::Serialize;
 pub enum Step {
     /// Pulling an image from its registry.
     Pull(String),
-    /// Downloading one blob (`<image> <short digest>`) from its registry,
-    /// with no engine involved.
-    Download(String),
     /// Exporting the images from the engine into the package.
     Export,
     /// Copying the images' blobs from their registries into the package,
@@ -42,7 +39,6 @@ impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Step::Pull(image) => write!(f, "Pulling {image}"),
-            Step::Download(blob) => write!(f, "Downloading {blob}"),
             Step::Export => f.write_str("Exporting images"),
             Step::FromRegistry => f.write_str("Downloading images"),
             Step::Verify => f.write_str("Verifying package"),
@@ -188,14 +184,11 @@ impl Reporter for Silent {
 /// A shared reporter, as long work hands it to its worker threads.
 pub type SharedReporter = Arc<dyn Reporter>;
 
-/// Bytes between two `Advanced` events of a [`Throttle`].
-const THROTTLE_INTERVAL: u64 = 4 << 20;
-
-/// Reports `Advanced` for one step at most every [`THROTTLE_INTERVAL`] bytes.
+/// Reports `Advanced` for one step at most every
+/// [`budgetguard_base::throttle::INTERVAL`] bytes.
 pub(crate) struct Throttle {
     step: Step,
-    done: u64,
-    last: u64,
+    bytes: budgetguard_base::throttle::Throttle,
 }
 
 impl Throttle {
@@ -203,26 +196,23 @@ impl Throttle {
     pub(crate) fn new(step: Step) -> Self {
         Self {
             step,
-            done: 0,
-            last: 0,
+            bytes: Default::default(),
         }
     }
 
     /// Adds `bytes` and reports when enough have gathered.
     pub(crate) fn add(&mut self, bytes: u64, reporter: &dyn Reporter) {
-        self.done += bytes;
-        if self.done - self.last >= THROTTLE_INTERVAL {
-            self.last = self.done;
+        if let Some(done) = self.bytes.add(bytes) {
             reporter.report(Event::Advanced {
                 step: self.step.clone(),
-                done: self.done,
+                done,
             });
         }
     }
 
     /// Bytes counted so far.
     pub(crate) fn done(&self) -> u64 {
-        self.done
+        self.bytes.done()
     }
 }
 

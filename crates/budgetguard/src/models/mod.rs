@@ -16,4 +16,4 @@ pub use error::{ModelError, Unfit};
 pub use fill::{describe_given, ModelStore, ReadyCache};
 pub use gpu::{gpu_fit, GpuFit};
 pub use profiles::Profile;
-pub(crate) use walk::{is_partial, resolve, walk, Walked, WalkedFile};
+pub(crate) use walk::{is_partial, walk, Walked, WalkedFile};

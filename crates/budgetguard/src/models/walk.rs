@@ -4,9 +4,10 @@
 //! sockets are refused. Partial downloads are left out.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::{ModelError, Unfit};
+use crate::package::zip::resolve_link;
 
 /// A regular file of a cache, with what identifies its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,27 +142,10 @@ fn link_target(inside: &str, path: &Path) -> Result<String, ModelError> {
     if target.starts_with('/') {
         return Err(unfit(Unfit::AbsoluteLink));
     }
-    if resolve(inside, &target).is_none() {
+    if resolve_link(inside, &target).is_none() {
         return Err(unfit(Unfit::LinkOutside));
     }
     Ok(target)
-}
-
-/// Where the link at `inside` (a path in the cache) points, as a path in
-/// the cache; `None` when it leaves the cache.
-pub(crate) fn resolve(inside: &str, target: &str) -> Option<PathBuf> {
-    let mut parts: Vec<&str> = inside.split('/').collect();
-    parts.pop();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            part => parts.push(part),
-        }
-    }
-    Some(parts.iter().collect())
 }
 
 #[cfg(test)]
@@ -204,15 +188,5 @@ mod tests {
                 ..
             })
         ));
-    }
-
-    #[test]
-    fn links_resolve_from_their_folder() {
-        assert_eq!(
-            resolve("a/s/rev/w", "../../blobs/x"),
-            Some(PathBuf::from("a/blobs/x"))
-        );
-        assert_eq!(resolve("w", "../x"), None);
-        assert_eq!(resolve("a/w", "./b/../c"), Some(PathBuf::from("a/c")));
     }
 }

@@ -19,7 +19,7 @@ use super::since::ImageLayers;
 use super::writer::{BaseHolds, PackageWriter};
 use super::PackageError;
 use crate::catalog::Node;
-use crate::progress::{Counted, Event, Reporter, Silent, Step, Throttle, Warning};
+use crate::progress::{Counted, Event, Reporter, Step, Throttle, Warning};
 use crate::reference::Reference;
 use crate::registry::{
     ClientOptions, Descriptor, Platform, RegistryAuth, RegistryClient, RegistryError,
@@ -238,7 +238,7 @@ impl ImageInput for RegistryImages {
         let mut progress = Throttle::new(Step::FromRegistry);
         let queue = self
             .client
-            .blob_queue_of(fetch, self.jobs, Arc::new(Silent), cancel);
+            .blob_queue_of(fetch, self.jobs, Arc::new(()), cancel);
         for (blob, (_, reader)) in blobs.iter().zip(queue) {
             let mut data = Counted {
                 inner: reader,

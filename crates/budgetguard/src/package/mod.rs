@@ -22,12 +22,13 @@ pub mod manifest;
 mod models;
 mod partial;
 mod plan;
-pub mod quote;
 mod read;
 mod since;
 pub mod split;
 mod writer;
-pub mod zip;
+
+pub use budgetguard_base::quote;
+pub use budgetguard_zip as zip;
 
 pub use create::{create_package, CreateOptions, CreateReport};
 pub use created::{source_date_epoch, SOURCE_DATE_EPOCH};

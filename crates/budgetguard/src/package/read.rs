@@ -8,6 +8,7 @@ mod structure;
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ChecksumError, EntryProblem, Structure};
 use super::layout;
 use super::manifest::{EntryDigest, Manifest};
-use super::zip::{DataError, ZipError, ZipReader};
+use super::zip::{DataError, FileSource, PackageSource, ZipError, ZipReader};
 use super::PackageError;
 use crate::progress::{Event, Reporter, Step, Throttle};
 use crate::signing::{Signer, TrustedKey, MAX_SIGNATURE, SIGNATURE_ENTRY};
@@ -59,19 +60,24 @@ impl Package {
     /// the manifest with its size, none is missing, and the manifest agrees
     /// with itself.
     pub fn open(path: &Path) -> Result<Self, PackageError> {
+        let source = FileSource::open(path).map_err(|source| PackageError::Io {
+            action: "open",
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::open_source(Arc::new(source))
+    }
+
+    /// Opens the package in `source` and checks it as [`Package::open`]
+    /// checks a file; messages name it by its description.
+    pub fn open_source(source: Arc<dyn PackageSource>) -> Result<Self, PackageError> {
+        let path = &source.description().to_owned();
         let not_a_package = |problem| PackageError::NotAPackage {
             path: path.to_owned(),
             problem,
         };
-        let file_size = crate::files::open_regular(path)
-            .and_then(|file| file.metadata())
-            .map_err(|source| PackageError::Io {
-                action: "open",
-                path: path.to_owned(),
-                source,
-            })?
-            .len();
-        let zip = ZipReader::open(path).map_err(|e| zip_error(path, e))?;
+        let file_size = source.size();
+        let zip = ZipReader::from_source(source).map_err(|e| zip_error(path, e))?;
         let first = zip
             .entries()
             .first()

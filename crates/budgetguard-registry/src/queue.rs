@@ -12,10 +12,11 @@
 
 use std::collections::VecDeque;
 
-use super::{BlobReader, Descriptor, RegistryClient};
-use crate::progress::SharedReporter;
+use budgetguard_base::Cancel;
+
+use crate::progress::SharedBlobReporter;
 use crate::reference::Reference;
-use crate::Cancel;
+use crate::{BlobReader, Descriptor, RegistryClient};
 
 /// Blobs handed out in order with up to `jobs` downloading.
 pub struct BlobQueue {
@@ -23,7 +24,7 @@ pub struct BlobQueue {
     pending: VecDeque<(Reference, Descriptor)>,
     open: VecDeque<(Descriptor, BlobReader)>,
     jobs: usize,
-    reporter: SharedReporter,
+    reporter: SharedBlobReporter,
     cancel: Cancel,
 }
 
@@ -46,7 +47,7 @@ impl RegistryClient {
         reference: &Reference,
         blobs: Vec<Descriptor>,
         jobs: usize,
-        reporter: SharedReporter,
+        reporter: SharedBlobReporter,
         cancel: &Cancel,
     ) -> BlobQueue {
         let blobs = blobs.into_iter().map(|b| (reference.clone(), b)).collect();
@@ -60,7 +61,7 @@ impl RegistryClient {
         &self,
         blobs: Vec<(Reference, Descriptor)>,
         jobs: usize,
-        reporter: SharedReporter,
+        reporter: SharedBlobReporter,
         cancel: &Cancel,
     ) -> BlobQueue {
         BlobQueue {

@@ -1,16 +1,18 @@
 //! Reads a package's ZIP directory, strictly (see `docs/package-format.md`,
-//! "What a reader must refuse"), and streams single entries from the file,
+//! "What a reader must refuse"), and streams single entries from their source,
 //! without extracting anything to disk.
 
 use std::collections::HashMap;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
 
 use super::data::EntryData;
 use super::directory::{read_end, read_records};
 use super::error::{DataError, ZipError};
 use super::local::check_local_headers;
 use super::names::index_names;
+use super::source::{Cursor, FileSource, PackageSource};
 use super::Compression;
 
 /// Where one entry's data lies in the file and how to read it.
@@ -31,10 +33,10 @@ pub struct EntryInfo {
 }
 
 /// A package's ZIP directory, read and checked once; entries are then read
-/// from their byte ranges with a file handle of their own.
+/// from their byte ranges, each with a reader of its own.
 #[derive(Debug)]
 pub struct ZipReader {
-    path: PathBuf,
+    source: Arc<dyn PackageSource>,
     entries: Vec<EntryInfo>,
     index: HashMap<String, usize>,
 }
@@ -44,8 +46,14 @@ impl ZipReader {
     /// central directory record, every local header against its record, and
     /// that the entries' names are distinct and their bytes do not overlap.
     pub fn open(path: &Path) -> Result<Self, ZipError> {
-        let mut file = crate::files::open_regular(path)?;
-        let file_size = file.metadata()?.len();
+        Self::from_source(Arc::new(FileSource::open(path)?))
+    }
+
+    /// Reads and checks the ZIP in `source`, as [`ZipReader::open`] reads a
+    /// file.
+    pub fn from_source(source: Arc<dyn PackageSource>) -> Result<Self, ZipError> {
+        let file_size = source.size();
+        let mut file = Cursor::new(&*source);
         let directory = read_end(&mut file, file_size)?;
         let records = read_records(&mut file, &directory)?;
         let index = index_names(&records)?;
@@ -63,7 +71,7 @@ impl ZipReader {
             })
             .collect();
         Ok(Self {
-            path: path.to_owned(),
+            source,
             entries,
             index,
         })
@@ -83,9 +91,9 @@ impl ZipReader {
     /// [`DataError`] inside its `io::Error` if the data decompresses to more
     /// or less than the entry's recorded size, or does not match its CRC-32.
     pub fn open_entry(&self, entry: &EntryInfo) -> io::Result<Box<dyn Read + Send>> {
-        let mut file = crate::files::open_regular(&self.path)?;
-        file.seek(SeekFrom::Start(entry.data_start))?;
-        let raw = BufReader::with_capacity(1 << 20, file).take(entry.compressed_size);
+        let raw = self
+            .source
+            .open_range(entry.data_start, entry.compressed_size)?;
         let data: Box<dyn Read + Send> = match entry.compression {
             Compression::None => Box::new(raw),
             Compression::Deflate => Box::new(flate2::read::DeflateDecoder::new(raw)),

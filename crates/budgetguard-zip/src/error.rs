@@ -3,8 +3,9 @@
 
 use std::io;
 
+use budgetguard_base::quote::quote;
+
 use super::names::MAX_NAME;
-use crate::package::quote::quote;
 
 /// The largest central directory the reader takes (about 400 000 entries).
 pub const MAX_DIRECTORY: u64 = 64 << 20;

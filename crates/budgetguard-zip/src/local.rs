@@ -4,7 +4,6 @@
 //! hide, no two entries sharing bytes (which would let a small file make a
 //! reader read far more than its size).
 
-use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use super::directory::{extra_error, CentralRecord};
@@ -19,7 +18,7 @@ const MAX32: u32 = super::records::MAX32 as u32;
 /// entries in `file` (`file_size` bytes, central directory at `directory`).
 /// Returns where each record's data starts, in the order of `records`.
 pub(super) fn check_local_headers(
-    mut file: File,
+    mut file: impl Read + Seek,
     records: &[CentralRecord],
     directory: u64,
     file_size: u64,
@@ -81,7 +80,7 @@ pub(super) fn check_local_headers(
 /// `record` (`rest` holds its name and extra fields); returns where its data
 /// starts.
 fn read_local_header(
-    reader: &mut BufReader<File>,
+    reader: &mut impl Read,
     record: &CentralRecord,
     directory: u64,
     rest: &mut Vec<u8>,

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::RegistryError;
-use crate::package::quote::quote_list;
 use crate::reference::is_sha256_digest;
+use budgetguard_base::quote::quote_list;
 
 /// Docker schema 2 image manifest.
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -318,7 +318,7 @@ mod tests {
             .to_string();
         assert!(message.len() < 1000, "{} bytes: {message}", message.len());
         assert!(
-            !message.chars().any(crate::package::quote::is_unsafe),
+            !message.chars().any(budgetguard_base::quote::is_unsafe),
             "{message}"
         );
         assert!(

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::helper::{self, HelperFault};
 use crate::reference::DOCKER_HUB;
-use crate::Cancel;
+use budgetguard_base::Cancel;
 
 /// The user name NGC's registry takes with an API key as password.
 pub const NGC_USER: &str = "$oauthtoken";

@@ -134,7 +134,7 @@ impl RegistryClient {
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
             .build()
-            .map_err(|e| RegistryError::Setup(crate::error_text(&e)))?;
+            .map_err(|e| RegistryError::Setup(budgetguard_base::error_text(&e)))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -398,7 +398,7 @@ pub(super) fn unreachable(registry: &str, error: &reqwest::Error) -> RegistryErr
     };
     RegistryError::Unreachable {
         registry: registry.to_owned(),
-        detail: crate::error_text(error),
+        detail: budgetguard_base::error_text(error),
         fix,
     }
 }
@@ -442,7 +442,7 @@ pub(super) enum BodyError {
 impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BodyError::Dropped(e) => f.write_str(&crate::error_text(e)),
+            BodyError::Dropped(e) => f.write_str(&budgetguard_base::error_text(e)),
             BodyError::TooLarge => f.write_str("longer than a body of its kind may be"),
         }
     }

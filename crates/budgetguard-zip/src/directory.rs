@@ -3,7 +3,6 @@
 //! record and locator right before it when it needs them, and the central
 //! directory right before those, holding exactly the entries they count.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use super::error::{FileKind, ZipError, MAX_DIRECTORY, MAX_ENTRIES};
@@ -66,7 +65,10 @@ pub(super) struct CentralRecord {
 }
 
 /// Reads the end records of a file of `file_size` bytes.
-pub(super) fn read_end(file: &mut File, file_size: u64) -> Result<Directory, ZipError> {
+pub(super) fn read_end(
+    file: &mut (impl Read + Seek),
+    file_size: u64,
+) -> Result<Directory, ZipError> {
     if file_size < EOCD_LEN as u64 {
         return Err(ZipError::NoEndRecord);
     }
@@ -143,7 +145,7 @@ pub(super) fn read_end(file: &mut File, file_size: u64) -> Result<Directory, Zip
 /// signature) points at; it must end where the locator, at `locator_offset`,
 /// begins. Returns the directory it describes and where the record starts.
 fn read_zip64_end(
-    file: &mut File,
+    file: &mut (impl Read + Seek),
     locator: &[u8],
     locator_offset: u64,
 ) -> Result<(Directory, u64), ZipError> {
@@ -181,7 +183,7 @@ fn read_zip64_end(
 
 /// Reads and checks every record of the central directory.
 pub(super) fn read_records(
-    file: &mut File,
+    file: &mut (impl Read + Seek),
     directory: &Directory,
 ) -> Result<Vec<CentralRecord>, ZipError> {
     let bytes = read_at(file, directory.offset, directory.size as usize)?;
@@ -322,7 +324,7 @@ pub(super) fn extra_error(entry: &str, problem: ExtraProblem) -> ZipError {
 }
 
 /// Reads `len` bytes at `offset`.
-fn read_at(file: &mut File, offset: u64, len: usize) -> Result<Vec<u8>, ZipError> {
+fn read_at(file: &mut (impl Read + Seek), offset: u64, len: usize) -> Result<Vec<u8>, ZipError> {
     let mut bytes = vec![0; len];
     file.seek(SeekFrom::Start(offset))?;
     file.read_exact(&mut bytes)?;

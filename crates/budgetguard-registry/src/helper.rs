@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::Credential;
-use crate::Cancel;
+use budgetguard_base::Cancel;
 
 /// What helpers print when they hold nothing for the server.
 const NOT_FOUND: &str = "credentials not found";

@@ -9,24 +9,25 @@
 //! certificates); a token service or a redirect on plain HTTP is refused
 //! unless it is on this machine too, so logins and tokens travel only over
 //! TLS. A credential helper's output is never shown, and it runs with a
-//! time limit and an output limit.
+//! time limit and an output limit. [`reference`] reads image references as
+//! Docker does; [`progress`] is what a blob download reports.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), budgetguard::registry::RegistryError> {
+//! # async fn demo() -> Result<(), budgetguard_registry::RegistryError> {
 //! use std::sync::Arc;
-//! use budgetguard::reference::Reference;
-//! use budgetguard::registry::{ClientOptions, Platform, RegistryAuth, RegistryClient};
+//! use budgetguard_registry::reference::Reference;
+//! use budgetguard_registry::{ClientOptions, Platform, RegistryAuth, RegistryClient};
 //!
 //! let client = RegistryClient::new(RegistryAuth::new(None), ClientOptions::default())?;
 //! let reference = Reference::parse("nvcr.io/nim/black-forest-labs/flux.1-dev:1.2.3").unwrap();
 //! let image = client.resolve(&reference, &Platform::default()).await?;
-//! let cancel = budgetguard::Cancel::new();
-//! let reporter = Arc::new(budgetguard::progress::Silent);
+//! let cancel = budgetguard_base::Cancel::new();
+//! let reporter = Arc::new(());
 //! tokio::task::spawn_blocking(move || {
 //!     for (_descriptor, mut blob) in client.blob_queue(&reference, image.layers, 3, reporter, &cancel) {
-//!         std::io::copy(&mut blob, &mut std::io::sink()).map_err(budgetguard::registry::RegistryError::from_io)?;
+//!         std::io::copy(&mut blob, &mut std::io::sink()).map_err(budgetguard_registry::RegistryError::from_io)?;
 //!     }
-//!     Ok::<_, budgetguard::registry::RegistryError>(())
+//!     Ok::<_, budgetguard_registry::RegistryError>(())
 //! }).await.unwrap()?;
 //! # Ok(()) }
 //! ```
@@ -37,7 +38,9 @@ mod client;
 mod error;
 mod helper;
 mod manifest;
+pub mod progress;
 mod queue;
+pub mod reference;
 mod resolve;
 mod token;
 
@@ -47,8 +50,7 @@ pub use auth::{
 };
 pub use blob::BlobReader;
 pub use client::{install_tls_provider, ClientOptions, RegistryClient};
-pub(crate) use error::login_hint;
-pub use error::RegistryError;
+pub use error::{login_hint, RegistryError};
 pub use helper::HelperFault;
 pub use manifest::{
     Descriptor, Platform, PlatformError, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,

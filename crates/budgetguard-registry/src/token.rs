@@ -164,7 +164,8 @@ pub(super) async fn fetch_token(
         }
     };
     let response = builder.send().await.map_err(|e| {
-        refused_redirect(request.registry, &e).unwrap_or_else(|| failed(crate::error_text(&e)))
+        refused_redirect(request.registry, &e)
+            .unwrap_or_else(|| failed(budgetguard_base::error_text(&e)))
     })?;
     let status = response.status().as_u16();
     if status == 401 || status == 403 {

@@ -7,9 +7,9 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use budgetguard::progress::{Event, Reporter, Step};
-use budgetguard::reference::Reference;
-use budgetguard::registry::{ClientOptions, Platform, RegistryAuth, RegistryClient, RegistryError};
+use budgetguard_registry::progress::{BlobEvent, BlobReporter};
+use budgetguard_registry::reference::Reference;
+use budgetguard_registry::{ClientOptions, Platform, RegistryAuth, RegistryClient, RegistryError};
 use sha2::{Digest, Sha256};
 use testkit::engines::run;
 use testkit::http_faults::{Fault, FaultProxy};
@@ -32,10 +32,10 @@ fn main() -> std::process::ExitCode {
 
 /// Records every event.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<Event>>);
+struct Recorder(Mutex<Vec<BlobEvent>>);
 
-impl Reporter for Recorder {
-    fn report(&self, event: Event) {
+impl BlobReporter for Recorder {
+    fn report(&self, event: BlobEvent) {
         self.0.lock().unwrap().push(event);
     }
 }
@@ -54,7 +54,10 @@ fn client() -> RegistryClient {
 
 /// Reads the whole layer `index` of the image at `reference` through the
 /// client in small reads; returns its bytes (or the error) and the events.
-async fn read_layer(reference: &str, index: usize) -> (Result<Vec<u8>, RegistryError>, Vec<Event>) {
+async fn read_layer(
+    reference: &str,
+    index: usize,
+) -> (Result<Vec<u8>, RegistryError>, Vec<BlobEvent>) {
     let client = client();
     let reference = Reference::parse(reference).unwrap();
     let resolved = client
@@ -68,7 +71,7 @@ async fn read_layer(reference: &str, index: usize) -> (Result<Vec<u8>, RegistryE
             &reference,
             &resolved.layers[index],
             reporter,
-            &budgetguard::Cancel::new(),
+            &budgetguard_base::Cancel::new(),
         );
         let mut bytes = Vec::new();
         let mut buffer = [0; 7000];
@@ -122,12 +125,9 @@ fn a_cut_download_resumes_with_a_range_request() {
             blob_requests[1].range.as_deref(),
             Some(&*format!("bytes={cut_at}-"))
         );
-        assert!(events.iter().any(|e| matches!(
-            e,
-            Event::Finished {
-                step: Step::Download(_)
-            }
-        )));
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, BlobEvent::Finished { .. })));
     });
 }
 
@@ -180,7 +180,9 @@ fn retries_are_counted_only_while_nothing_arrives() {
             message.contains("check the network connection"),
             "{message}"
         );
-        assert!(!events.iter().any(|e| matches!(e, Event::Finished { .. })));
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, BlobEvent::Finished { .. })));
     });
 }
 
@@ -216,7 +218,9 @@ fn a_registry_that_serves_wrong_bytes_is_refused() {
             "{message}"
         );
         assert!(
-            !events.iter().any(|e| matches!(e, Event::Finished { .. })),
+            !events
+                .iter()
+                .any(|e| matches!(e, BlobEvent::Finished { .. })),
             "{events:?}"
         );
         // Refused at once: a lie is not retried.
@@ -247,14 +251,14 @@ fn cancelling_stops_a_download_with_its_own_error() {
             .resolve(&reference, &Platform::default())
             .await
             .unwrap();
-        let cancel = budgetguard::Cancel::new();
+        let cancel = budgetguard_base::Cancel::new();
         cancel.cancel();
         let error = tokio::task::spawn_blocking(move || {
             client.fetch_blob(
                 &reference,
                 &resolved.layers[0],
                 &mut std::io::sink(),
-                Arc::new(budgetguard::progress::Silent),
+                Arc::new(()),
                 &cancel,
             )
         })

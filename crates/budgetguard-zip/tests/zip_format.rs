@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
-use budgetguard::package::zip::{Compression, DosTime, ZipReader, ZipWriter};
+use budgetguard_zip::{Compression, DosTime, ZipReader, ZipWriter};
 
 fn time() -> DosTime {
     DosTime::from_utc(time::macros::datetime!(2026-11-27 12:00:00 UTC))

@@ -1,5 +1,8 @@
 //! The ZIP container of a package: a streaming writer of our own and a strict
-//! reader that hands out each entry's bytes straight from the file.
+//! reader that hands out each entry's bytes straight from the package's
+//! [`PackageSource`] (a file today), without extracting anything. The
+//! names a package may hold (entries, model cache files and links) are
+//! decided here, for the writer and the reader alike.
 
 mod data;
 mod directory;
@@ -9,15 +12,19 @@ mod local;
 mod names;
 mod reader;
 mod records;
+mod source;
 mod writer;
 
 pub use error::{
     DataError, DataProblem, FileKind, HeaderField, NameProblem, ZipError, MAX_DIRECTORY,
     MAX_ENTRIES,
 };
-pub(crate) use names::{cache_path_problem, is_cache_link, CachePathProblem};
-pub use names::{MAX_CACHE_DEPTH, MAX_CACHE_PATH, MAX_NAME};
+pub use names::{
+    cache_path_problem, is_cache_link, resolve_link, CachePathProblem, MAX_CACHE_DEPTH,
+    MAX_CACHE_PATH, MAX_NAME,
+};
 pub use reader::{EntryInfo, ZipReader};
+pub use source::{FileSource, PackageSource};
 pub use writer::{EntryWriter, Finished, ZipOutput, ZipWriter};
 
 use serde::{Deserialize, Serialize};

@@ -190,7 +190,7 @@ impl RegistryError {
 
 /// How to log in to `registry`, as the last part of a message (an engine's
 /// pull says the same).
-pub(crate) fn login_hint(registry: &str) -> String {
+pub fn login_hint(registry: &str) -> String {
     match registry {
         "nvcr.io" => {
             "set a valid NGC API key in `NGC_API_KEY`, or store one on this machine".to_owned()

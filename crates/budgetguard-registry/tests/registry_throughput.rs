@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use budgetguard::reference::Reference;
-use budgetguard::registry::{ClientOptions, Platform, RegistryAuth, RegistryClient};
+use budgetguard_registry::reference::Reference;
+use budgetguard_registry::{ClientOptions, Platform, RegistryAuth, RegistryClient};
 use sha2::{Digest, Sha256};
 use testkit::engines::run;
 use testkit::http_faults::{Fault, FaultProxy};
@@ -83,8 +83,8 @@ fn a_300_mb_blob_streams_in_bounded_memory() {
                     &reference,
                     &resolved.layers[0],
                     &mut std::io::sink(),
-                    Arc::new(budgetguard::progress::Silent),
-                    &budgetguard::Cancel::new(),
+                    Arc::new(()),
+                    &budgetguard_base::Cancel::new(),
                 )
                 .unwrap()
         })
@@ -128,8 +128,8 @@ fn blobs_in_flight_hide_a_distant_registrys_round_trips() {
                     &reference,
                     blobs,
                     jobs,
-                    Arc::new(budgetguard::progress::Silent),
-                    &budgetguard::Cancel::new(),
+                    Arc::new(()),
+                    &budgetguard_base::Cancel::new(),
                 );
                 for (descriptor, mut blob) in queue {
                     let mut sink = HashSink(Sha256::new());

@@ -3,10 +3,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::PathBuf;
+
+use budgetguard_base::quote::has_unsafe;
 
 use super::directory::CentralRecord;
 use super::error::{NameProblem, ZipError};
-use crate::package::quote::has_unsafe;
 
 /// The longest entry name, in bytes.
 pub const MAX_NAME: usize = 512;
@@ -93,7 +95,7 @@ pub const MAX_CACHE_DEPTH: usize = 64;
 
 /// Why a path inside a model cache cannot be in a package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CachePathProblem {
+pub enum CachePathProblem {
     /// It leaves the cache, or holds `\`, `:`, a control or invisible
     /// format character.
     Name,
@@ -103,7 +105,7 @@ pub(crate) enum CachePathProblem {
 
 /// Checks a path inside a model cache (a file, link or folder), for the
 /// writer and the reader alike: whatever one packages, the other installs.
-pub(crate) fn cache_path_problem(path: &str) -> Option<CachePathProblem> {
+pub fn cache_path_problem(path: &str) -> Option<CachePathProblem> {
     if !stays_inside(path) || has_unsafe(path) {
         Some(CachePathProblem::Name)
     } else if path.len() > MAX_CACHE_PATH || path.split('/').count() > MAX_CACHE_DEPTH {
@@ -115,12 +117,29 @@ pub(crate) fn cache_path_problem(path: &str) -> Option<CachePathProblem> {
 
 /// Whether the link at `path` inside a model cache may point at `target`:
 /// relative, without `\` or NUL, and resolving inside the cache.
-pub(crate) fn is_cache_link(path: &str, target: &str) -> bool {
+pub fn is_cache_link(path: &str, target: &str) -> bool {
     !target.is_empty()
         && !target.starts_with('/')
         && !target.contains(['\\', '\0'])
         && !has_unsafe(target)
-        && crate::models::resolve(path, target).is_some()
+        && resolve_link(path, target).is_some()
+}
+
+/// Where the link at `inside` (a path in the cache) points, as a path in
+/// the cache; `None` when it leaves the cache.
+pub fn resolve_link(inside: &str, target: &str) -> Option<PathBuf> {
+    let mut parts: Vec<&str> = inside.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.iter().collect())
 }
 
 /// Relative, `/`-separated, without empty, `.` or `..` parts, backslashes,
@@ -210,5 +229,15 @@ mod tests {
             check_name(b"a\xffb", true).unwrap_err(),
             ("a\u{fffd}b".to_owned(), NameProblem::NotUtf8)
         );
+    }
+
+    #[test]
+    fn links_resolve_from_their_folder() {
+        assert_eq!(
+            resolve_link("a/s/rev/w", "../../blobs/x"),
+            Some(PathBuf::from("a/blobs/x"))
+        );
+        assert_eq!(resolve_link("w", "../x"), None);
+        assert_eq!(resolve_link("a/w", "./b/../c"), Some(PathBuf::from("a/c")));
     }
 }

@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use budgetguard::package::zip::{Compression, DosTime, ZipReader, ZipWriter};
+use budgetguard_zip::{Compression, DosTime, ZipReader, ZipWriter};
 use proptest::prelude::*;
 
 const U32_MAX: u64 = u32::MAX as u64;

@@ -11,11 +11,13 @@ use bytes::{Buf, Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::client::Target;
-use super::{Descriptor, RegistryClient, RegistryError};
-use crate::progress::{Event, SharedReporter, Step, Throttle};
+use budgetguard_base::throttle::Throttle;
+use budgetguard_base::{error_text, Cancel};
+
+use crate::client::Target;
+use crate::progress::{BlobEvent, SharedBlobReporter};
 use crate::reference::{is_sha256_digest, Reference};
-use crate::Cancel;
+use crate::{Descriptor, RegistryClient, RegistryError};
 
 /// Bytes handed to the reader at once: few wake-ups, bounded memory.
 const BATCH: usize = 1 << 20;
@@ -95,13 +97,13 @@ impl Read for BlobReader {
 
 impl RegistryClient {
     /// Starts downloading `descriptor`'s blob of `reference` and returns its
-    /// reader. Progress goes to `reporter` as a [`Step::Download`]; its
+    /// reader. Progress goes to `reporter` as [`BlobEvent`]s; its
     /// `Finished` comes only after the digest matched.
     pub fn open_blob(
         &self,
         reference: &Reference,
         descriptor: &Descriptor,
-        reporter: SharedReporter,
+        reporter: SharedBlobReporter,
         cancel: &Cancel,
     ) -> BlobReader {
         let capacity = (self.inner.options.buffer / BATCH).max(1);
@@ -139,7 +141,7 @@ impl RegistryClient {
         reference: &Reference,
         descriptor: &Descriptor,
         sink: &mut impl Write,
-        reporter: SharedReporter,
+        reporter: SharedBlobReporter,
         cancel: &Cancel,
     ) -> Result<u64, RegistryError> {
         let mut reader = self.open_blob(reference, descriptor, reporter, cancel);
@@ -171,7 +173,7 @@ struct Download {
     reference: Reference,
     descriptor: Descriptor,
     sender: mpsc::Sender<Message>,
-    reporter: SharedReporter,
+    reporter: SharedBlobReporter,
 }
 
 /// The state that lives across attempts.
@@ -183,19 +185,20 @@ struct Progress {
 }
 
 impl Download {
-    fn step(&self) -> Step {
+    /// The blob as its events name it: `<image> <short digest>`.
+    fn name(&self) -> String {
         let digest = &self.descriptor.digest;
         let short = digest.get(7..19).unwrap_or(digest);
-        Step::Download(format!("{} {short}", self.reference))
+        format!("{} {short}", self.reference)
     }
 
     /// Downloads the whole blob, resuming and retrying; returns the last
     /// batch, held back until the digest matched.
     async fn transfer(&self) -> Result<Bytes, RegistryError> {
-        let step = self.step();
-        self.reporter.report(Event::Started {
-            step: step.clone(),
-            total: Some(self.descriptor.size),
+        let blob = self.name();
+        self.reporter.report(BlobEvent::Started {
+            blob: blob.clone(),
+            total: self.descriptor.size,
         });
         if !is_sha256_digest(&self.descriptor.digest) {
             return Err(RegistryError::BadManifest {
@@ -208,7 +211,7 @@ impl Download {
             hasher: Sha256::new(),
             received: 0,
             batch: BytesMut::with_capacity(BATCH),
-            throttle: Throttle::new(step.clone()),
+            throttle: Throttle::default(),
         };
         let mut failures = 0;
         while progress.received < self.descriptor.size {
@@ -244,8 +247,8 @@ impl Download {
                 actual,
             });
         }
-        self.reporter.report(Event::Advanced {
-            step,
+        self.reporter.report(BlobEvent::Advanced {
+            blob,
             done: progress.received,
         });
         Ok(progress.batch.freeze())
@@ -277,7 +280,7 @@ impl Download {
         while let Some(mut chunk) = response
             .chunk()
             .await
-            .map_err(|e| Stop::Retry(crate::error_text(&e)))?
+            .map_err(|e| Stop::Retry(error_text(&e)))?
         {
             let skipped = chunk.len().min(usize::try_from(skip).unwrap_or(usize::MAX));
             chunk.advance(skipped);
@@ -291,7 +294,12 @@ impl Download {
             }
             progress.hasher.update(&chunk);
             progress.received += chunk.len() as u64;
-            progress.throttle.add(chunk.len() as u64, &*self.reporter);
+            if let Some(done) = progress.throttle.add(chunk.len() as u64) {
+                self.reporter.report(BlobEvent::Advanced {
+                    blob: self.name(),
+                    done,
+                });
+            }
             progress.batch.extend_from_slice(&chunk);
             if progress.batch.len() >= BATCH {
                 let full = progress.batch.split().freeze();
@@ -334,7 +342,8 @@ impl Download {
                 if !last.is_empty() && self.sender.send(Message::Data(last)).await.is_err() {
                     return;
                 }
-                self.reporter.report(Event::Finished { step: self.step() });
+                self.reporter
+                    .report(BlobEvent::Finished { blob: self.name() });
                 let _ = self.sender.send(Message::Done).await;
             }
             Err(error) => {
