@@ -110,6 +110,14 @@ pub async fn install_package(
     let detecting = crate::compose::Detecting::start(engine.host());
     let package = Arc::new(Package::open(&options.package)?);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
+    // A split package's parts are each checked whole before any change,
+    // so a damaged part is named before anything is loaded.
+    {
+        let (package, reporter, cancel) = (package.clone(), reporter.clone(), cancel.clone());
+        tokio::task::spawn_blocking(move || package.check_parts(&*reporter, &cancel))
+            .await
+            .expect("checking parts does not panic")?;
+    }
     let mut nodes = package_nodes(&package, options.listen, &*reporter)?;
     let start = options
         .start

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::PartError;
 use super::list::{list_name, part_name, part_number, PartList};
+use crate::package::zip::PackageSource;
 use crate::progress::{Event, Reporter, Step, Throttle};
 use crate::Cancel;
 
@@ -224,55 +225,10 @@ impl SplitParts {
         Ok(())
     }
 
-    /// The joined size in bytes.
-    pub fn size(&self) -> u64 {
-        self.list.size
-    }
-
-    /// What messages call the package: its name beside the first part.
-    pub fn description(&self) -> &Path {
-        &self.paths[0]
-    }
-
     /// The part holding byte `offset`, and the offset in it.
     fn locate(&self, offset: u64) -> (usize, u64) {
         let part = (offset / self.list.part_size) as usize;
         (part, offset - part as u64 * self.list.part_size)
-    }
-
-    /// Reads up to `buf.len()` bytes at `offset`, across parts; fewer only
-    /// at the end of the package.
-    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let mut done = 0;
-        while done < buf.len() && offset + (done as u64) < self.size() {
-            let (part, at) = self.locate(offset + done as u64);
-            let n = self.files[part].read_at(&mut buf[done..], at)?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("part {} ended early", part + 1),
-                ));
-            }
-            done += n;
-        }
-        Ok(done)
-    }
-
-    /// A buffered reader of the `len` bytes from `start`, independent of
-    /// any other: each part it crosses is opened again.
-    pub fn open_range(&self, start: u64, len: u64) -> io::Result<Box<dyn BufRead + Send>> {
-        let end = start.saturating_add(len).min(self.size());
-        let mut reader: Box<dyn Read + Send> = Box::new(io::empty());
-        let mut at = start;
-        while at < end {
-            let (part, offset) = self.locate(at);
-            let n = (self.list.part_size - offset).min(end - at);
-            let mut file = crate::files::open_regular(&self.paths[part])?;
-            file.seek(SeekFrom::Start(offset))?;
-            reader = Box::new(reader.chain(file.take(n)));
-            at += n;
-        }
-        Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
     }
 }
 
@@ -289,4 +245,45 @@ fn package_of(given: &Path) -> Result<(String, PathBuf), PartError> {
         (None, None) => name,
     };
     Ok((package.to_owned(), dir))
+}
+
+impl PackageSource for SplitParts {
+    fn size(&self) -> u64 {
+        self.list.size
+    }
+
+    fn description(&self) -> &Path {
+        &self.paths[0]
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() && offset + (done as u64) < self.size() {
+            let (part, at) = self.locate(offset + done as u64);
+            let n = self.files[part].read_at(&mut buf[done..], at)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("part {} ended early", part + 1),
+                ));
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
+    fn open_range(&self, start: u64, len: u64) -> io::Result<Box<dyn BufRead + Send>> {
+        let end = start.saturating_add(len).min(self.size());
+        let mut reader: Box<dyn Read + Send> = Box::new(io::empty());
+        let mut at = start;
+        while at < end {
+            let (part, offset) = self.locate(at);
+            let n = (self.list.part_size - offset).min(end - at);
+            let mut file = crate::files::open_regular(&self.paths[part])?;
+            file.seek(SeekFrom::Start(offset))?;
+            reader = Box::new(reader.chain(file.take(n)));
+            at += n;
+        }
+        Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+    }
 }

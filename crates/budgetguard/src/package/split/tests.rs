@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::package::zip::PackageSource;
 use crate::package::zip::{Compression, DosTime, ZipOutput, ZipWriter};
 use crate::progress::Silent;
 
