@@ -9,11 +9,14 @@ use std::process::Command;
 use testkit::engines::{self, TestEngine};
 use testkit::model_server::ModelServer;
 
+use crate::install_errors::{assert_untouched, engine_state, error_text, install, package_traces};
+use crate::models::model_catalog;
 use crate::support::*;
 
 testkit::tests![
     the_demo_package_in_parts_joins_into_the_unsplit_package,
     split_package_keeps_a_signed_package_and_its_signature,
+    a_split_package_is_checked_part_by_part_and_installed_in_place,
 ];
 
 /// A fixed package time, so two creates write the same bytes.
@@ -172,4 +175,127 @@ fn split_package_keeps_a_signed_package_and_its_signature() {
     .success()
     .json();
     assert_eq!(verified["signer"]["signature"], "trusted", "{verified}");
+}
+
+fn a_split_package_is_checked_part_by_part_and_installed_in_place() {
+    let engine = engines::require_primary();
+    let (image, _copy) = demo_copy(&engine, "demo-split-install");
+    let home = tempfile::tempdir().unwrap();
+    let server = ModelServer::demo(32 << 20);
+    server.set_token(Some("demo-token"));
+    let port = free_port();
+    let catalog = model_catalog(
+        home.path(),
+        &image,
+        &format!("split{port}"),
+        &[("Split Demo", port, "base")],
+    );
+    let create = |output: &Path, epoch: &str| {
+        run(demo(&engine, home.path(), &server)
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .args(["create-install-package", "--json", "--no-pull"])
+            .args(["--nodes", "Split Demo", "--split-size", "7MiB", "--output"])
+            .arg(output)
+            .arg("--catalog")
+            .arg(&catalog))
+        .success()
+        .json()
+    };
+    let package = home.path().join("demo.zip");
+    let made = create(&package, EPOCH);
+    let parts = parts_of(&package);
+    let count = parts.len();
+    assert!(count >= 4, "{count} parts");
+    let other = home.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    create(&other.join("demo.zip"), "1767225700");
+    let other_first = std::fs::read(other.join("demo.zip.001")).unwrap();
+
+    // The tool reads the parts in place: given the first part, the name
+    // beside them or any part.
+    let verified = run(bin(home.path(), None)
+        .args(["verify-package", "--json", "--package"])
+        .arg(&parts[0]))
+    .success()
+    .json();
+    assert_eq!(verified["package_id"], made["package_id"]);
+    let inspected = run(bin(home.path(), None)
+        .args(["inspect-package", "--json", "--package"])
+        .arg(&package))
+    .success()
+    .json();
+    assert_eq!(inspected["package_id"], made["package_id"]);
+
+    // Each bad copy is refused before any change, naming the part; the
+    // joined file is never needed.
+    let dir = home.path().join("workstation");
+    let traces = package_traces(&{
+        let joined = home.path().join("joined.zip");
+        join(&parts, &joined);
+        joined
+    });
+    let refused = |context: &str, expected: &str| {
+        let before = engine_state(&engine);
+        let run = install(home.path(), &engine.host, &dir, &parts[0], &[]);
+        let text = error_text(&run);
+        assert!(
+            text.starts_with(&format!("error: {expected}")),
+            "{context}: {text}"
+        );
+        assert_untouched(&engine, &before, &traces, context);
+        assert!(
+            !dir.join("nodes").exists(),
+            "{context}: no node was written"
+        );
+        let verify = run_verify(home.path(), &parts[0]);
+        assert!(
+            verify.starts_with(&format!("error: {expected}")),
+            "{context}: verify-package: {verify}"
+        );
+    };
+    let third = std::fs::read(&parts[2]).unwrap();
+    let mut flipped = third.clone();
+    flipped[third.len() / 2] ^= 0x20;
+    std::fs::write(&parts[2], &flipped).unwrap();
+    refused("a flipped byte", &format!("part 3 of {count} is damaged"));
+    std::fs::write(&parts[2], &third).unwrap();
+
+    let last = std::fs::read(&parts[count - 1]).unwrap();
+    std::fs::remove_file(&parts[count - 1]).unwrap();
+    refused(
+        "a missing last part",
+        &format!("part {count} of {count} is missing"),
+    );
+    std::fs::write(&parts[count - 1], &last).unwrap();
+
+    let first = std::fs::read(&parts[0]).unwrap();
+    std::fs::write(&parts[0], &other_first).unwrap();
+    refused(
+        "a part of another package",
+        &format!("part 1 of {count} is damaged"),
+    );
+
+    let second = std::fs::read(&parts[1]).unwrap();
+    std::fs::write(&parts[0], &second).unwrap();
+    std::fs::write(&parts[1], &first).unwrap();
+    refused("swapped parts", &format!("part 1 of {count} holds part 2"));
+    std::fs::write(&parts[0], &first).unwrap();
+    std::fs::write(&parts[1], &second).unwrap();
+
+    // Restored, any part installs the package, read in place.
+    let done = install(home.path(), &engine.host, &dir, &parts[2], &["--json"])
+        .success()
+        .json();
+    assert_eq!(done["package_id"], made["package_id"], "{done}");
+    run(bin(home.path(), Some(&engine.host))
+        .env("BUDGETGUARD_INSTALL_DIR", &dir)
+        .args(["uninstall", "--all"]))
+    .success();
+}
+
+/// `verify-package` of `package`, which must fail: its error.
+fn run_verify(home: &Path, package: &Path) -> String {
+    error_text(&run(bin(home, None)
+        .args(["verify-package", "--package"])
+        .arg(package)))
 }

@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use super::error::{ChecksumError, EntryProblem, Structure};
 use super::layout;
 use super::manifest::{EntryDigest, Manifest};
-use super::zip::{DataError, FileSource, PackageSource, ZipError, ZipReader};
 use super::split::SplitParts;
+use super::zip::{DataError, FileSource, PackageSource, ZipError, ZipReader};
 use super::PackageError;
 use crate::progress::{Event, Reporter, Step, Throttle};
 use crate::signing::{Signer, TrustedKey, MAX_SIGNATURE, SIGNATURE_ENTRY};
@@ -150,7 +150,11 @@ impl Package {
     /// For a split package, reads every part and checks it against its
     /// part list; the first part that differs is the error, named by its
     /// number. Nothing for a package in one file.
-    pub fn check_parts(&self, reporter: &dyn Reporter, cancel: &Cancel) -> Result<(), PackageError> {
+    pub fn check_parts(
+        &self,
+        reporter: &dyn Reporter,
+        cancel: &Cancel,
+    ) -> Result<(), PackageError> {
         match &self.parts {
             Some(parts) => parts.check(reporter, cancel),
             None => Ok(()),
