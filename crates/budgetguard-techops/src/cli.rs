@@ -187,9 +187,10 @@ pub struct NodeNames {
 /// A package argument (`inspect-package`, `verify-package`).
 #[derive(Debug, clap::Args)]
 pub struct PackageArg {
-    /// The package file.
-    #[arg(long, value_name = "FILE")]
-    pub package: PathBuf,
+    /// The package file, or a part of a split package (the others beside
+    /// it; repeat --package for parts in several folders).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub package: Vec<PathBuf>,
 }
 
 #[cfg(test)]

@@ -282,6 +282,19 @@ fn a_split_package_is_checked_part_by_part_and_installed_in_place() {
     std::fs::write(&parts[0], &first).unwrap();
     std::fs::write(&parts[1], &second).unwrap();
 
+    // Parts in several folders are given one by one.
+    let elsewhere = home.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let moved = elsewhere.join(parts[count - 1].file_name().unwrap());
+    std::fs::rename(&parts[count - 1], &moved).unwrap();
+    run(bin(home.path(), None)
+        .args(["verify-package", "--package"])
+        .arg(&parts[0])
+        .arg("--package")
+        .arg(&moved))
+    .success();
+    std::fs::rename(&moved, &parts[count - 1]).unwrap();
+
     // Restored, any part installs the package, read in place.
     let done = install(home.path(), &engine.host, &dir, &parts[2], &["--json"])
         .success()

@@ -29,8 +29,11 @@ use crate::Cancel;
 /// What to install, and how.
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
-    /// The package file.
+    /// The package file (or a part of a split package).
     pub package: PathBuf,
+    /// The other parts of a split package, when they are given one by one
+    /// (parts in several folders); empty otherwise.
+    pub parts: Vec<PathBuf>,
     /// The install folder.
     pub dir: InstallDir,
     /// Start the nodes (and wait until they are ready), or leave them
@@ -108,7 +111,10 @@ pub async fn install_package(
 ) -> Result<InstallReport, InstallError> {
     // Compose is looked for while the package is read and the run planned.
     let detecting = crate::compose::Detecting::start(engine.host());
-    let package = Arc::new(Package::open(&options.package)?);
+    let given: Vec<PathBuf> = std::iter::once(options.package.clone())
+        .chain(options.parts.iter().cloned())
+        .collect();
+    let package = Arc::new(Package::open_given(&given)?);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
     // A split package's parts are each checked whole before any change,
     // so a damaged part is named before anything is loaded.

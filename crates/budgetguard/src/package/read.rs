@@ -128,6 +128,15 @@ impl Package {
         Ok(package)
     }
 
+    /// Opens the package `given`: one file (see [`Package::open`]), or the
+    /// parts of a split package given one by one.
+    pub fn open_given(given: &[PathBuf]) -> Result<Self, PackageError> {
+        match given {
+            [one] => Self::open(one),
+            parts => Self::open_parts(parts),
+        }
+    }
+
     /// Opens a split package in place from its parts `given` (one part,
     /// its list or its name, the others beside it; or every part): each
     /// part is there with its listed size, then the joined parts are
