@@ -17,6 +17,7 @@ testkit::tests![
     the_demo_package_in_parts_joins_into_the_unsplit_package,
     split_package_keeps_a_signed_package_and_its_signature,
     a_split_package_is_checked_part_by_part_and_installed_in_place,
+    a_split_package_installs_in_place_on_each_engine,
 ];
 
 /// A fixed package time, so two creates write the same bytes.
@@ -311,4 +312,60 @@ fn run_verify(home: &Path, package: &Path) -> String {
     error_text(&run(bin(home, None)
         .args(["verify-package", "--package"])
         .arg(package)))
+}
+
+fn a_split_package_installs_in_place_on_each_engine() {
+    let engines = engines::require_available();
+    let primary = engines::require_primary();
+    let (image, _copy) = demo_copy(&primary, "demo-split-engines");
+    let home = tempfile::tempdir().unwrap();
+    let package = make_split(&primary, home.path(), &image);
+    let parts = parts_of(&package);
+    assert!(parts.len() >= 2, "{parts:?}");
+    for engine in &engines {
+        let dir = home.path().join(format!("on-{}", engine.name));
+        let done = install(home.path(), &engine.host, &dir, &parts[0], &["--json"])
+            .success()
+            .json();
+        assert_eq!(
+            done["package_id"].as_str().unwrap(),
+            package_id_of(&{
+                let joined = home.path().join("joined.zip");
+                join(&parts, &joined);
+                joined
+            })
+        );
+        run(bin(home.path(), Some(&engine.host))
+            .env("BUDGETGUARD_INSTALL_DIR", &dir)
+            .args(["uninstall", "--all"]))
+        .success();
+    }
+}
+
+/// A package of one Demo node of `image` with its models, made on
+/// `engine` and split into 7 MiB parts in `home`.
+fn make_split(engine: &TestEngine, home: &Path, image: &str) -> PathBuf {
+    let server = ModelServer::demo(16 << 20);
+    server.set_token(Some("demo-token"));
+    let port = free_port();
+    let catalog = model_catalog(
+        home,
+        image,
+        &format!("engines{port}"),
+        &[("Split Engines", port, "base")],
+    );
+    let output = home.join("engines.zip");
+    run(demo(engine, home, &server)
+        .args([
+            "create-install-package",
+            "--no-pull",
+            "--nodes",
+            "Split Engines",
+        ])
+        .args(["--split-size", "7MiB", "--output"])
+        .arg(&output)
+        .arg("--catalog")
+        .arg(&catalog))
+    .success();
+    output
 }
