@@ -281,11 +281,21 @@
         // Not a number: refused at the field.
         jobs: Number.parseInt(byId('jobs').value, 10) || 0,
         since: since.value,
+        split: splitSize(form),
       };
     }
 
+    /** The part size the Split choice stands for; empty for one file. */
+    function splitSize(form) {
+      switch (form.get('split_choice')) {
+        case 'fat32': return '4095MiB';
+        case 'custom': return byId('split_size').value;
+        default: return '';
+      }
+    }
+
     /** The fields whose problems the estimate reports. */
-    const ESTIMATED_FIELDS = ['profiles', 'sign_key', 'platform', 'jobs', 'since'];
+    const ESTIMATED_FIELDS = ['profiles', 'sign_key', 'platform', 'jobs', 'since', 'split_size'];
 
     /** Why Create cannot work now; empty when it can. Whether it needs
      * Docker, and whether Docker answers, the estimate says. */
@@ -389,7 +399,7 @@
       profiles.disabled = !models.checked;
       fieldError('models', '');
     });
-    for (const field of [profiles, byId('sign_key'), byId('platform'), byId('jobs'), since]) {
+    for (const field of [profiles, byId('sign_key'), byId('platform'), byId('jobs'), since, byId('split_size')]) {
       field.addEventListener('input', () => {
         estimate();
         saveSettings();
