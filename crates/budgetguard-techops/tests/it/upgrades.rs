@@ -853,7 +853,7 @@ fn every_earlier_versions_image_goes_and_the_users_own_stays() {
         } else {
             &[]
         };
-        run(tool()
+        let installed = run(tool()
             .arg("install-package")
             .args(start)
             .arg("--package")
@@ -865,10 +865,11 @@ fn every_earlier_versions_image_goes_and_the_users_own_stays() {
             assert_eq!(
                 has_image(&engine, id),
                 i == j,
-                "after v{}: the image of v{} {}",
+                "after v{}: the image of v{} {}; the install said: {}",
                 i + 1,
                 j + 1,
-                if i == j { "is there" } else { "is gone" }
+                if i == j { "is there" } else { "is gone" },
+                installed.stderr
             );
         }
     }

@@ -84,7 +84,7 @@ pub async fn deploy_local(
         compose: true,
         gpu: gpu.as_ref(),
     };
-    let compose = preflight::check(engine, &facts, &options.dir, &needs, detecting).await?;
+    let compose = preflight::check(engine, &facts, &options.dir, &needs, Some(detecting)).await?;
     if !options.start {
         gpu::warn(gpu.as_ref(), &nodes, &*reporter);
     }

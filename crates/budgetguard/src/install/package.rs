@@ -109,8 +109,6 @@ pub async fn install_package(
     reporter: SharedReporter,
     cancel: &Cancel,
 ) -> Result<InstallReport, InstallError> {
-    // Compose is looked for while the package is read and the run planned.
-    let detecting = crate::compose::Detecting::start(engine.host());
     let given: Vec<PathBuf> = std::iter::once(options.package.clone())
         .chain(options.parts.iter().cloned())
         .collect();
@@ -149,6 +147,11 @@ pub async fn install_package(
         tracing::info!(base = %base.package_id, "the workstation holds what the update package leaves out");
     }
     let switching: Vec<String> = models.changing().map(str::to_owned).collect();
+    // A run that loads or switches makes its nodes anew: Compose is looked
+    // for while the GPU is probed and the workstation checked. (A run that
+    // changes nothing starts no Compose process at all.)
+    let detecting = (plan.stream_bytes() > 0 || !switching.is_empty())
+        .then(|| crate::compose::Detecting::start(engine.host()));
 
     for (setup, image) in nodes.iter_mut().zip(node_images(&package)) {
         let cache_switches = setup.offline

@@ -140,20 +140,22 @@ pub(crate) struct Needs<'a> {
     pub gpu: Option<&'a GpuReadiness>,
 }
 
-/// Runs every check, and takes what `detecting` found when Compose will
-/// run: the Compose to use (`None` when it will not run), or an error
-/// listing every problem found.
+/// Runs every check, and finds Compose when it will run (taking what
+/// `detecting` found, when the run started looking early): the Compose to
+/// use (`None` when it will not run), or an error listing every problem
+/// found.
 pub(crate) async fn check(
     engine: &Engine,
     facts: &EngineFacts,
     dir: &InstallDir,
     needs: &Needs<'_>,
-    detecting: Detecting,
+    detecting: Option<Detecting>,
 ) -> Result<Option<Compose>, InstallError> {
     let mut problems = problems(engine, facts, dir, needs).await;
-    let compose = match needs.compose {
-        true => Some(detecting.wait().await),
-        false => None,
+    let compose = match (needs.compose, detecting) {
+        (true, Some(detecting)) => Some(detecting.wait().await),
+        (true, None) => Some(Compose::detect(engine.host()).await),
+        (false, _) => None,
     };
     match compose {
         Some(Err(_)) => {
