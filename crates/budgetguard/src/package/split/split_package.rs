@@ -70,6 +70,7 @@ pub fn split_package(
                 path: dir.clone(),
                 source,
             })?;
+        parts.settle_written();
         progress.add(n as u64, reporter);
         if cancel.is_cancelled() {
             return Err(PackageError::Cancelled);

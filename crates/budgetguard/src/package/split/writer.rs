@@ -66,6 +66,15 @@ impl PartsWriter {
         })))
     }
 
+    /// Marks every byte written so far final (a copy that never goes
+    /// back), so that each completed part is hashed while the next is
+    /// written.
+    pub(crate) fn settle_written(&self) {
+        let mut parts = self.parts();
+        let position = parts.position;
+        parts.settle(position);
+    }
+
     fn parts(&self) -> MutexGuard<'_, Parts> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
