@@ -2,7 +2,7 @@
 //! own `docker save` and `docker load` on a synthetic image set, and fails
 //! when a target is missed.
 //!
-//! Usage: `budgetguard-bench create|install|models|upgrade|registry|entries` (engine: `DOCKER_HOST`, default
+//! Usage: `budgetguard-bench create|install|models|upgrade|registry|entries|split` (engine: `DOCKER_HOST`, default
 //! `unix:///var/run/docker.sock`; layer size: `BENCH_LAYER_MB`, default 600).
 
 mod create;
@@ -12,11 +12,12 @@ mod measure;
 mod models;
 mod registry;
 mod setup;
+mod split;
 mod upgrade;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: budgetguard-bench create|install|models|upgrade|registry|entries
+const USAGE: &str = "usage: budgetguard-bench create|install|models|upgrade|registry|entries|split
 
   create   time create-install-package (none, deflate, zstd) against `docker save -o`
            on a synthetic two-image set; exits 1 when the `none` case misses a target
@@ -34,6 +35,9 @@ const USAGE: &str = "usage: budgetguard-bench create|install|models|upgrade|regi
            against `docker pull` + create, and an update package (--since)
   entries  inspect-package of a package of 100 000 one-byte entries against Python's
            zipfile (no engine needed); exits 1 when it takes 2 s or more
+  split    create with --split-size against into one file, and install from the parts
+           against from one file (medians of three alternated runs each); exits 1 when
+           either takes more than 1.02 times as long
 
 environment:
   DOCKER_HOST        the engine [default: unix:///var/run/docker.sock]
@@ -41,6 +45,7 @@ environment:
                      upgrade: the image's base layer, 200]
   BENCH_MODEL_MB     models only: a quarter of each cache in MiB [default: 256]
   BENCH_ENTRIES      entries only: the number of entries [default: 100000]
+  BENCH_PART_MB      split only: the part size in MiB [default: 100]
   BENCH_SOURCE_HOST  install only: the engine the images are made, saved and packaged on
                      [default: DOCKER_HOST]; Docker 26.1's classic store keeps the layers a
                      multi-image save exported, so measure it with another source engine";
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Some("upgrade") if args.len() == 1 => upgrade::run(),
         Some("registry") if args.len() == 1 => registry::run(),
         Some("entries") if args.len() == 1 => entries::run(),
+        Some("split") if args.len() == 1 => split::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -41,6 +41,8 @@ pub(crate) mod controls {
     pub const JOBS: &str = "Downloads at once";
     /// The create form's old package field.
     pub const SINCE: &str = "Update of";
+    /// The create form's part size field.
+    pub const SPLIT: &str = "Split into parts of";
     /// The Install page's consent to publish the nodes on the network.
     pub const PUBLISH: &str = "Publish on the network";
 }
@@ -87,6 +89,9 @@ pub(crate) enum Field {
     /// The create form's old package, of an update package.
     #[serde(rename = "since")]
     Since,
+    /// The create form's part size.
+    #[serde(rename = "split_size")]
+    Split,
 }
 
 /// A message for the page: one sentence, maybe a list of lines under it, and

@@ -23,17 +23,47 @@ pub(crate) fn expand(input: &str) -> PathBuf {
 
 /// A package file typed into `field`: not empty, ending in `.zip`.
 pub(crate) fn zip_file(input: &str, field: Field) -> Result<PathBuf, Message> {
+    named(
+        input,
+        field,
+        is_zip,
+        "The file name must end in .zip: a package is one ZIP file.",
+    )
+}
+
+/// A package to read typed into `field`: a `.zip` file, or a part of a
+/// split package (`.zip.001`).
+pub(crate) fn package_file(input: &str, field: Field) -> Result<PathBuf, Message> {
+    named(
+        input,
+        field,
+        |path| is_zip(path) || is_zip(&path.with_extension("")) && is_part(path),
+        "The file name must end in .zip, or .zip.001 for a package in parts.",
+    )
+}
+
+/// `input` expanded, if not empty and a name `fits`; else `problem`.
+fn named(
+    input: &str,
+    field: Field,
+    fits: impl Fn(&Path) -> bool,
+    problem: &str,
+) -> Result<PathBuf, Message> {
     if input.trim().is_empty() {
         return Err(Message::at(field, "Enter the path of the package file."));
     }
     let path = expand(input);
-    if !is_zip(&path) {
-        return Err(Message::at(
-            field,
-            "The file name must end in .zip: a package is one ZIP file.",
-        ));
+    if !fits(&path) {
+        return Err(Message::at(field, problem.to_owned()));
     }
     Ok(path)
+}
+
+/// Whether the file name ends in a part number (`.001`).
+fn is_part(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.len() == 3 && e.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Whether the file name ends in `.zip` (in any case).
@@ -64,5 +94,9 @@ mod tests {
         assert_eq!(refused.field, Some(Field::Output));
         assert!(zip_file("/tmp/.zip", Field::Output).is_err());
         assert!(zip_file("  ", Field::Package).is_err());
+        assert!(package_file("/tmp/p.zip.001", Field::Package).is_ok());
+        assert!(package_file("/tmp/p.zip", Field::Package).is_ok());
+        assert!(package_file("/tmp/p.tar.001", Field::Package).is_err());
+        assert!(zip_file("/tmp/p.zip.001", Field::Package).is_err());
     }
 }

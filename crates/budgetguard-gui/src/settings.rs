@@ -45,7 +45,15 @@ pub(crate) struct PackageSettings {
     /// The old package this one updates, as typed; empty: a whole package.
     #[serde(default)]
     pub since: String,
+    /// The size of the parts to split the package into, as typed
+    /// (`4095MiB` for a FAT32 drive); empty: one file.
+    #[serde(default)]
+    pub split: String,
 }
+
+/// The part size for a FAT32 drive, whose files hold at most 1 byte under
+/// 4 GiB.
+pub(crate) const FAT32_PART: &str = "4095MiB";
 
 fn yes() -> bool {
     true
@@ -80,6 +88,17 @@ impl PackageSettings {
             platform: default_platform(),
             jobs: default_jobs(),
             since: String::new(),
+            split: String::new(),
+        }
+    }
+
+    /// Whether the form's parts are the FAT32 drive's size, or any other
+    /// typed size (`custom`), or none (`none`).
+    pub(crate) fn split_is(&self, choice: &str) -> bool {
+        match self.split.trim() {
+            "" => choice == "none",
+            FAT32_PART => choice == "fat32",
+            _ => choice == "custom",
         }
     }
 

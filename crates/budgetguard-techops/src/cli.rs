@@ -17,6 +17,7 @@ mod install;
 mod keys;
 mod man;
 mod nodes;
+mod split;
 mod verify;
 
 use std::path::PathBuf;
@@ -97,6 +98,10 @@ pub enum Command {
     /// Check every entry of a package against its manifest.
     VerifyPackage(PackageArg),
 
+    /// Write an existing package into parts of at most a size (e.g. for a
+    /// FAT32 drive); joined with `cat` they are the package again.
+    SplitPackage(split::SplitArgs),
+
     /// Store the NGC API key and Hugging Face token for the nodes on this workstation.
     InstallCredentials(credentials::CredentialsArgs),
 
@@ -149,6 +154,7 @@ impl Command {
             Command::CreateInstallPackage(args) => create::run(ctx, args).await,
             Command::InspectPackage(args) => inspect::run(ctx, args).await,
             Command::VerifyPackage(args) => verify::run(ctx, args).await,
+            Command::SplitPackage(args) => split::run(ctx, args).await,
             Command::InstallCredentials(args) => credentials::run(ctx, args).await,
             Command::InstallPackage(args) => install::run(ctx, args).await,
             Command::DeployLocal(args) => deploy::run(ctx, args).await,
@@ -181,9 +187,10 @@ pub struct NodeNames {
 /// A package argument (`inspect-package`, `verify-package`).
 #[derive(Debug, clap::Args)]
 pub struct PackageArg {
-    /// The package file.
-    #[arg(long, value_name = "FILE")]
-    pub package: PathBuf,
+    /// The package file, or a part of a split package (the others beside
+    /// it; repeat --package for parts in several folders).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub package: Vec<PathBuf>,
 }
 
 #[cfg(test)]

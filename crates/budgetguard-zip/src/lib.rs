@@ -25,7 +25,7 @@ pub use names::{
 };
 pub use reader::{EntryInfo, ZipReader};
 pub use source::{FileSource, PackageSource};
-pub use writer::{EntryWriter, Finished, ZipWriter};
+pub use writer::{EntryWriter, Finished, ZipOutput, ZipWriter};
 
 use serde::{Deserialize, Serialize};
 

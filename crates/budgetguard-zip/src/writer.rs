@@ -22,6 +22,26 @@ const VERSION_MADE_BY: u16 = (3 << 8) | 63;
 const EXTERNAL_ATTRIBUTES: u32 = 0o100644 << 16;
 const BUFFER_SIZE: usize = 1 << 20;
 
+/// Where an archive is written: a file, or the parts of a split package.
+/// The writer goes back to complete each entry's local header, and cuts a
+/// discarded entry off the end.
+pub trait ZipOutput: Write + Seek {
+    /// Cuts the output back to its first `len` bytes.
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+}
+
+impl ZipOutput for File {
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)
+    }
+}
+
+impl<T: ZipOutput + ?Sized> ZipOutput for Box<T> {
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        (**self).truncate(len)
+    }
+}
+
 /// What the central directory needs to know of one written entry.
 #[derive(Debug, Clone)]
 struct EntryRecord {
@@ -35,25 +55,25 @@ struct EntryRecord {
 
 /// Writes a ZIP archive entry by entry. Call [`ZipWriter::finish`] at the end;
 /// dropping it earlier leaves an incomplete archive.
-pub struct ZipWriter {
-    out: CountingWriter<BufWriter<File>>,
+pub struct ZipWriter<W: ZipOutput = File> {
+    out: CountingWriter<BufWriter<W>>,
     entries: Vec<EntryRecord>,
     time: DosTime,
 }
 
 /// What [`ZipWriter::finish`] returns.
 #[derive(Debug)]
-pub struct Finished {
+pub struct Finished<W = File> {
     /// The archive file.
-    pub file: File,
+    pub file: W,
     /// Its size in bytes.
     pub size: u64,
 }
 
-impl ZipWriter {
+impl<W: ZipOutput> ZipWriter<W> {
     /// Starts an archive at the current position of `file` (normally an empty
     /// file); every entry gets the modification time `time`.
-    pub fn new(file: File, time: DosTime) -> Self {
+    pub fn new(file: W, time: DosTime) -> Self {
         Self {
             out: CountingWriter::new(BufWriter::with_capacity(BUFFER_SIZE, file)),
             entries: Vec::new(),
@@ -89,7 +109,7 @@ impl ZipWriter {
         &mut self,
         name: &str,
         compression: Compression,
-    ) -> io::Result<EntryWriter<'_>> {
+    ) -> io::Result<EntryWriter<'_, W>> {
         let header_offset = self.out.count;
         let record = EntryRecord {
             name: name.to_owned(),
@@ -112,7 +132,7 @@ impl ZipWriter {
     }
 
     /// Writes the central directory and flushes.
-    pub fn finish(mut self) -> io::Result<Finished> {
+    pub fn finish(mut self) -> io::Result<Finished<W>> {
         let cd_start = self.out.count;
         for record in &self.entries {
             write_central_header(&mut self.out, record, self.time)?;
@@ -154,15 +174,15 @@ impl ZipWriter {
 
 /// Receives one entry's uncompressed data; [`EntryWriter::finish`] completes it.
 /// Dropping it unfinished leaves the archive unusable.
-pub struct EntryWriter<'a> {
-    zip: &'a mut ZipWriter,
+pub struct EntryWriter<'a, W: ZipOutput = File> {
+    zip: &'a mut ZipWriter<W>,
     record: EntryRecord,
     data_start: u64,
     encoder: Encoder,
     hasher: crc32fast::Hasher,
 }
 
-impl EntryWriter<'_> {
+impl<W: ZipOutput> EntryWriter<'_, W> {
     /// Uncompressed bytes written to this entry so far.
     pub fn size(&self) -> u64 {
         self.record.size
@@ -196,14 +216,14 @@ impl EntryWriter<'_> {
     pub fn discard(self) -> io::Result<()> {
         let out = &mut self.zip.out;
         out.inner.flush()?;
-        out.inner.get_ref().set_len(self.record.header_offset)?;
+        out.inner.get_mut().truncate(self.record.header_offset)?;
         out.inner.seek(SeekFrom::Start(self.record.header_offset))?;
         out.count = self.record.header_offset;
         Ok(())
     }
 }
 
-impl Write for EntryWriter<'_> {
+impl<W: ZipOutput> Write for EntryWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.encoder.write_all(&mut self.zip.out, buf)?;
         self.hasher.update(buf);

@@ -29,6 +29,10 @@ pub enum Step {
     PackModels,
     /// Writing a package's model files on the workstation.
     PlaceModels,
+    /// Writing an existing package into parts.
+    Split,
+    /// Checking each part of a split package against its part list.
+    CheckParts,
 }
 
 impl std::fmt::Display for Step {
@@ -42,6 +46,8 @@ impl std::fmt::Display for Step {
             Step::FillModels(cache) => write!(f, "Downloading models ({cache})"),
             Step::PackModels => f.write_str("Packaging models"),
             Step::PlaceModels => f.write_str("Writing models"),
+            Step::Split => f.write_str("Splitting package"),
+            Step::CheckParts => f.write_str("Checking parts"),
         }
     }
 }

@@ -254,6 +254,8 @@
 
   const zipName = (path) => /[^/\\]\.zip$/i.test(path.trim());
   const NOT_ZIP = 'The file name must end in .zip: a package is one ZIP file.';
+  const packageName = (path) => /[^/\\]\.zip(\.\d{3})?$/i.test(path.trim());
+  const NOT_PACKAGE = 'The file name must end in .zip, or .zip.001 for a package in parts.';
 
   function setUpNodes() {
     const createForm = byId('create-form');
@@ -281,11 +283,21 @@
         // Not a number: refused at the field.
         jobs: Number.parseInt(byId('jobs').value, 10) || 0,
         since: since.value,
+        split: splitSize(form),
       };
     }
 
+    /** The part size the Split choice stands for; empty for one file. */
+    function splitSize(form) {
+      switch (form.get('split_choice')) {
+        case 'fat32': return '4095MiB';
+        case 'custom': return byId('split_size').value;
+        default: return '';
+      }
+    }
+
     /** The fields whose problems the estimate reports. */
-    const ESTIMATED_FIELDS = ['profiles', 'sign_key', 'platform', 'jobs', 'since'];
+    const ESTIMATED_FIELDS = ['profiles', 'sign_key', 'platform', 'jobs', 'since', 'split_size'];
 
     /** Why Create cannot work now; empty when it can. Whether it needs
      * Docker, and whether Docker answers, the estimate says. */
@@ -389,7 +401,7 @@
       profiles.disabled = !models.checked;
       fieldError('models', '');
     });
-    for (const field of [profiles, byId('sign_key'), byId('platform'), byId('jobs'), since]) {
+    for (const field of [profiles, byId('sign_key'), byId('platform'), byId('jobs'), since, byId('split_size')]) {
       field.addEventListener('input', () => {
         estimate();
         saveSettings();
@@ -519,7 +531,7 @@
     function reasons() {
       if (form.dataset.blocker) return [form.dataset.blocker];
       const list = [];
-      if (!zipName(path.value)) list.push(path.value.trim() ? NOT_ZIP : 'Enter the path of the package file.');
+      if (!packageName(path.value)) list.push(path.value.trim() ? NOT_PACKAGE : 'Enter the path of the package file.');
       else if (inspected !== path.value.trim()) list.push('Inspect the package first.');
       else if (byId('inspected')?.dataset.refusal) list.push(byId('inspected').dataset.refusal);
       if (jobRunning) list.push('A job is running: wait for it to finish, or cancel it.');
@@ -535,7 +547,7 @@
     async function inspect() {
       fieldError('package-path', '');
       showMessage(byId('install-message'), null);
-      if (!zipName(path.value)) {
+      if (!packageName(path.value)) {
         fieldError('package-path', path.value.trim() ? NOT_ZIP : 'Enter the path of the package file.');
         return;
       }
@@ -556,7 +568,7 @@
     }
 
     path.addEventListener('input', () => {
-      fieldError('package-path', zipName(path.value) || !path.value.trim() ? '' : NOT_ZIP);
+      fieldError('package-path', packageName(path.value) || !path.value.trim() ? '' : NOT_PACKAGE);
       if (inspected !== path.value.trim()) byId('inspection').replaceChildren();
       update();
     });

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{refuse, started};
 use crate::jobs::JobKind;
 use crate::messages::{Field, Message};
-use crate::paths::zip_file;
+use crate::paths::package_file;
 use crate::settings::PackageSettings;
 use crate::state::AppState;
 use crate::workstation::{engine_needed, open_key, Draft, Password, Workstation};
@@ -143,7 +143,7 @@ pub(crate) async fn install(
     Json(form): Json<PackageFileForm>,
 ) -> Response {
     *state.install_path.lock().expect("not poisoned") = form.path.clone();
-    let path = match zip_file(&form.path, Field::Package) {
+    let path = match package_file(&form.path, Field::Package) {
         Ok(path) => path,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
@@ -180,7 +180,7 @@ pub(crate) async fn verify(
     State(state): State<Arc<AppState>>,
     Json(form): Json<PackageFileForm>,
 ) -> Response {
-    let path = match zip_file(&form.path, Field::Package) {
+    let path = match package_file(&form.path, Field::Package) {
         Ok(path) => path,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };

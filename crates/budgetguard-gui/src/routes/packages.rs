@@ -14,7 +14,7 @@ use super::pages::{answering, render};
 use super::refuse;
 use crate::messages::{package_error, Field};
 use crate::pages::{InspectionView, PackageList};
-use crate::paths::{expand, zip_file};
+use crate::paths::{expand, package_file};
 use crate::settings::PackageSettings;
 use crate::state::AppState;
 use crate::workstation::{
@@ -159,7 +159,7 @@ pub(crate) async fn inspect(
     if form.install {
         *state.install_path.lock().expect("not poisoned") = form.path.clone();
     }
-    let path = match zip_file(&form.path, Field::Package) {
+    let path = match package_file(&form.path, Field::Package) {
         Ok(path) => path,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };

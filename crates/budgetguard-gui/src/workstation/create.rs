@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use budgetguard::catalog::Node;
 use budgetguard::package::estimate::RegistrySize;
+use budgetguard::package::split::PartSize;
 use budgetguard::package::{source_date_epoch, CreateOptions, Package, PackageError};
 use budgetguard::package::{PackagePlan, RegistrySource};
 use budgetguard::registry::Platform;
@@ -74,6 +75,7 @@ impl Workstation {
                     .unwrap_or_default()
             });
         let from_registry = registry_source(settings, &mut problems);
+        let split = part_size(&settings.split, &mut problems);
         let since = since(&settings.since, &output).unwrap_or_else(|message| {
             problems.push(message);
             None
@@ -96,6 +98,7 @@ impl Workstation {
                 from_registry,
                 since,
                 created,
+                split,
             },
             problems,
         })
@@ -192,6 +195,26 @@ fn registry_source(
     Some(RegistrySource { platform, jobs })
 }
 
+/// The part size typed in “Split into parts of”; `None` for one file (or
+/// a size refused, with its problem).
+fn part_size(typed: &str, problems: &mut Vec<Message>) -> Option<PartSize> {
+    if typed.trim().is_empty() {
+        return None;
+    }
+    typed
+        .parse()
+        .map_err(|problem| {
+            problems.push(Message::at(
+                Field::Split,
+                format!(
+                    "Enter a part size in “{}”, e.g. 4095MiB for a FAT32 drive or 700MB: {problem}.",
+                    controls::SPLIT
+                ),
+            ))
+        })
+        .ok()
+}
+
 /// The platform typed in “Platform”.
 fn platform(typed: &str) -> Result<Platform, Message> {
     if typed.trim().is_empty() {
@@ -273,6 +296,30 @@ mod tests {
             assert_eq!(source.platform.to_string(), "linux/arm64", "kept");
             assert_eq!(source.jobs, RegistrySource::default().jobs);
             assert_eq!(problems.pop().unwrap().field, Some(Field::Jobs));
+        }
+    }
+
+    #[test]
+    fn the_part_size_is_checked_at_its_field() {
+        let mut problems = Vec::new();
+        assert_eq!(part_size(" ", &mut problems), None);
+        let fat32 = part_size(crate::settings::FAT32_PART, &mut problems).unwrap();
+        assert_eq!(fat32.bytes(), 4095 << 20);
+        assert_eq!(problems, []);
+        assert_eq!(part_size("4 parsecs", &mut problems), None);
+        let problem = problems.pop().unwrap();
+        assert_eq!(problem.field, Some(Field::Split));
+        assert!(
+            problem.text.contains("Split into parts of"),
+            "{}",
+            problem.text
+        );
+        for (typed, choice) in [("", "none"), ("4095MiB", "fat32"), ("700MB", "custom")] {
+            let settings = PackageSettings {
+                split: typed.into(),
+                ..settings()
+            };
+            assert!(settings.split_is(choice), "{typed}");
         }
     }
 

@@ -351,6 +351,7 @@ mod tests {
             from_registry: None,
             since: None,
             created: None,
+            split: None,
         }
     }
 

@@ -229,6 +229,7 @@ impl Workstation {
             let engine = self.engine().await?;
             let options = InstallOptions {
                 package: path,
+                parts: Vec::new(),
                 dir: self.dir()?,
                 start,
                 wait: READY_WAIT,

@@ -85,6 +85,7 @@ async fn make_package_of(
         from_registry: None,
         since: None,
         created: None,
+        split: None,
     };
     within(
         "making the package",

@@ -257,6 +257,7 @@ fn sign_a_package_and_trust_its_key_in_the_browser() {
             from_registry: None,
             since: None,
             created: None,
+            split: None,
         };
         within(
             "making the unsigned package",

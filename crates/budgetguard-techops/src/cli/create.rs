@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use budgetguard::models::{CacheFolder, ProfileChoice};
+use budgetguard::package::split::{list_name, PartSize};
 use budgetguard::package::zip::Compression;
 use budgetguard::package::{
     create_package, source_date_epoch, CreateOptions, CreateReport, ModelOptions, RegistrySource,
@@ -41,6 +42,12 @@ pub struct CreateArgs {
     /// Replace the output file if it exists.
     #[arg(long)]
     pub force: bool,
+
+    /// Write the package as parts of at most SIZE (FILE.001, FILE.002, …,
+    /// with their list FILE.parts), e.g. 4095MiB for a FAT32 drive;
+    /// joined with `cat` they are the package.
+    #[arg(long, value_name = "SIZE")]
+    pub split_size: Option<PartSize>,
 
     /// Use only images already in the engine; never pull.
     #[arg(long)]
@@ -154,6 +161,7 @@ pub async fn run(ctx: &Context, args: &CreateArgs) -> anyhow::Result<()> {
         }),
         since: args.since.clone(),
         created: source_date_epoch()?,
+        split: args.split_size,
     };
     // Images from their registries need no engine, unless a model cache
     // must be filled or listed with an image's tools.
@@ -169,7 +177,14 @@ pub async fn run(ctx: &Context, args: &CreateArgs) -> anyhow::Result<()> {
 
 fn text(out: &mut Text, report: &CreateReport) {
     let manifest = &report.manifest;
-    out.line(format_args!("Created {}", report.path.display()));
+    match &report.parts {
+        Some(parts) => out.line(format_args!(
+            "Created {} in {} parts",
+            report.path.display(),
+            parts.count()
+        )),
+        None => out.line(format_args!("Created {}", report.path.display())),
+    }
     let mut fields = vec![
         (
             "size",
@@ -212,10 +227,15 @@ fn text(out: &mut Text, report: &CreateReport) {
         ));
     }
     out.fields(fields);
-    let file = report.path.file_name().map_or_else(
+    let mut file = report.path.file_name().map_or_else(
         || report.path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
+    if let Some(parts) = &report.parts {
+        let list = report.path.with_file_name(list_name(&parts.package));
+        super::split::parts_fields(out, list.display().to_string(), parts);
+        file = parts.parts[0].name.clone();
+    }
     out.line("Install it on a workstation with:");
     out.line(format_args!(
         "  budgetguard-techops install-package --package {file}"

@@ -10,7 +10,7 @@ use crate::table::{Table, Text};
 
 /// Prints the package's signer, nodes, images, models, sizes and ports.
 pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
-    let package = Package::open(&args.package)?;
+    let package = Package::open_given(&args.package)?;
     let signer = package.signer(&ctx.trusted_keys()?);
     let base = package.manifest().base.as_ref();
     let report = serde_json::json!({
@@ -21,13 +21,13 @@ pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
         "manifest": package.manifest(),
     });
     ctx.printer
-        .report(&report, |out| text(out, &package, &signer, args));
+        .report(&report, |out| text(out, &package, &signer));
     Ok(())
 }
 
-fn text(out: &mut Text, package: &Package, signer: &Signer, args: &PackageArg) {
+fn text(out: &mut Text, package: &Package, signer: &Signer) {
     let manifest = package.manifest();
-    out.line(format_args!("Package {}", args.package.display()));
+    out.line(format_args!("Package {}", package.path().display()));
     let mut fields = vec![
         ("package id", package.id().to_string()),
         ("signature", signer.to_string()),

@@ -14,9 +14,10 @@ use crate::table::{Table, Text};
 /// Arguments of `install-package`.
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// The package file.
-    #[arg(long, value_name = "FILE")]
-    pub package: PathBuf,
+    /// The package file, or a part of a split package (the others beside
+    /// it; repeat --package for parts in several folders).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub package: Vec<PathBuf>,
 
     /// Start the nodes and wait until they are ready [default: as the
     /// package says, stopped unless made with --start-after-install].
@@ -41,7 +42,8 @@ pub struct InstallArgs {
 /// Installs the package and prints what it did.
 pub async fn run(ctx: &Context, args: &InstallArgs) -> anyhow::Result<()> {
     let options = InstallOptions {
-        package: args.package.clone(),
+        package: args.package[0].clone(),
+        parts: args.package[1..].to_vec(),
         dir: ctx.install_dir()?,
         start: match (args.start, args.no_start) {
             (true, _) => Some(true),

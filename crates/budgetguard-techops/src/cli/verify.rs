@@ -11,7 +11,7 @@ use crate::printer::Hinted;
 /// Checks the signature, then reads the whole package; the first mismatch
 /// is the error.
 pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
-    let package = Package::open(&args.package)?;
+    let package = Package::open_given(&args.package)?;
     // A signature that no longer matches says the most: checked first.
     let signer = package.signer(&ctx.trusted_keys()?);
     if let Signer::Invalid { key_id } = &signer {
@@ -32,7 +32,7 @@ pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
     ctx.printer.report(&json, |out| {
         out.line(format_args!(
             "{}: OK ({} entries, {} checked; {signer})",
-            args.package.display(),
+            package.path().display(),
             report.entries,
             human(report.bytes)
         ));

@@ -23,6 +23,7 @@ mod pull;
 mod registry;
 mod repack;
 mod signing;
+mod split;
 mod support;
 mod upgrades;
 mod zip_structure;
@@ -46,6 +47,7 @@ fn main() -> std::process::ExitCode {
             pull::tests(),
             registry::tests(),
             signing::tests(),
+            split::tests(),
             upgrades::tests(),
             zip_structure::tests(),
         ]

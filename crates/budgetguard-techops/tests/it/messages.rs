@@ -25,11 +25,12 @@ testkit::tests![
 ];
 
 /// The commands whose `--help` is kept (`man` is hidden but kept too).
-const COMMANDS: [&str; 17] = [
+const COMMANDS: [&str; 18] = [
     "catalog",
     "create-install-package",
     "inspect-package",
     "verify-package",
+    "split-package",
     "install-credentials",
     "install-package",
     "deploy-local",

@@ -29,8 +29,11 @@ use crate::Cancel;
 /// What to install, and how.
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
-    /// The package file.
+    /// The package file (or a part of a split package).
     pub package: PathBuf,
+    /// The other parts of a split package, when they are given one by one
+    /// (parts in several folders); empty otherwise.
+    pub parts: Vec<PathBuf>,
     /// The install folder.
     pub dir: InstallDir,
     /// Start the nodes (and wait until they are ready), or leave them
@@ -106,8 +109,19 @@ pub async fn install_package(
     reporter: SharedReporter,
     cancel: &Cancel,
 ) -> Result<InstallReport, InstallError> {
-    let package = Arc::new(Package::open(&options.package)?);
+    let given: Vec<PathBuf> = std::iter::once(options.package.clone())
+        .chain(options.parts.iter().cloned())
+        .collect();
+    let package = Arc::new(Package::open_given(&given)?);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
+    // A split package's parts are each checked whole before any change,
+    // so a damaged part is named before anything is loaded.
+    {
+        let (package, reporter, cancel) = (package.clone(), reporter.clone(), cancel.clone());
+        tokio::task::spawn_blocking(move || package.check_parts(&*reporter, &cancel))
+            .await
+            .expect("checking parts does not panic")?;
+    }
     let mut nodes = package_nodes(&package, options.listen, &*reporter)?;
     let start = options
         .start

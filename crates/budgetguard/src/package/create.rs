@@ -17,7 +17,8 @@ use super::manifest::Manifest;
 use super::models::{prepare_caches, ModelOptions};
 use super::partial;
 use super::plan::{ImageStream, PackagePlan};
-use super::zip::Compression;
+use super::split::{PartList, PartSize, PartsWriter};
+use super::zip::{Compression, ZipOutput};
 use super::PackageError;
 use crate::catalog::Node;
 use crate::engine::{Engine, RegistryAuth};
@@ -58,6 +59,9 @@ pub struct CreateOptions {
     /// `None` takes the newest creation time of its images. Faces pass
     /// [`super::source_date_epoch`].
     pub created: Option<time::OffsetDateTime>,
+    /// Write the package as parts of at most this size (`<output>.001`,
+    /// …) with their list, instead of one file.
+    pub split: Option<PartSize>,
 }
 
 impl CreateOptions {
@@ -85,6 +89,9 @@ pub struct CreateReport {
     /// For an update package: the bytes it leaves out because its base
     /// holds them.
     pub savings: u64,
+    /// The parts and their list, when the package was split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<PartList>,
     /// The manifest it carries (its `base` names an update package's base).
     pub manifest: Manifest,
 }
@@ -112,7 +119,10 @@ pub async fn create_package(
     }
     let plan = PackagePlan::new(options);
     plan.check_nodes()?;
-    check_output(&output, options.force)?;
+    match options.split {
+        Some(_) => super::split::check_parts_free(&output, options.force)?,
+        None => check_output(&output, options.force)?,
+    }
     let dir = output.parent().unwrap_or(Path::new("/")).to_owned();
     partial::remove_stale(&dir);
     let resolved = plan.resolve(engine, &*reporter, cancel).await?;
@@ -134,16 +144,16 @@ pub async fn create_package(
     let file_name = output
         .file_name()
         .map_or("package".into(), |n| n.to_string_lossy());
-    let temp = partial::create(&dir, &file_name).map_err(|source| PackageError::Io {
-        action: "create a file in",
-        path: dir.clone(),
-        source,
-    })?;
-    let file = temp.reopen().map_err(|source| PackageError::Io {
-        action: "open",
-        path: temp.path().to_owned(),
-        source,
-    })?;
+    let destination = match options.split {
+        Some(size) => Destination::Parts(PartsWriter::new(&dir, &file_name, size)),
+        None => Destination::File(partial::create(&dir, &file_name).map_err(|source| {
+            PackageError::Io {
+                action: "create a file in",
+                path: dir.clone(),
+                source,
+            }
+        })?),
+    };
 
     let time = package_time(options.created, resolved.images.created());
     let ImageStream {
@@ -166,7 +176,18 @@ pub async fn create_package(
     let written = {
         let reporter = reporter.clone();
         let cancel = cancel.clone();
-        tokio::task::spawn_blocking(move || job.write(file, &*reporter, &cancel))
+        let file: Result<Box<dyn ZipOutput + Send>, _> = match &destination {
+            Destination::File(temp) => match temp.reopen() {
+                Ok(file) => Ok(Box::new(file)),
+                Err(source) => Err(PackageError::Io {
+                    action: "open",
+                    path: temp.path().to_owned(),
+                    source,
+                }),
+            },
+            Destination::Parts(parts) => Ok(Box::new(parts.clone())),
+        };
+        tokio::task::spawn_blocking(move || job.write(file?, &*reporter, &cancel))
     }
     .await
     .expect("the package writer does not panic");
@@ -177,37 +198,62 @@ pub async fn create_package(
         return Err(PackageError::Cancelled);
     }
     let written = written?;
+    let package_id = hex::encode(Sha256::digest(&written.manifest_bytes));
+    let parts = match destination {
+        Destination::File(temp) => {
+            persist(temp, &output, options.force)?;
+            None
+        }
+        Destination::Parts(parts) => Some(parts.finish(&package_id, options.force)?),
+    };
+    Ok(CreateReport {
+        path: output,
+        size: written.size,
+        package_id,
+        signed_by: options.sign.as_ref().map(|k| k.id()),
+        savings: written.manifest.base.as_ref().map_or(0, |b| b.savings()),
+        parts,
+        manifest: written.manifest,
+    })
+}
 
+/// Where the package is written.
+enum Destination {
+    /// One partial file, renamed to the output at the end.
+    File(tempfile::NamedTempFile),
+    /// Parts beside the output.
+    Parts(PartsWriter),
+}
+
+/// Renames the finished package file (or part) `temp` to `output`.
+pub(super) fn persist(
+    temp: tempfile::NamedTempFile,
+    output: &Path,
+    force: bool,
+) -> Result<(), PackageError> {
     make_readable(temp.as_file()).map_err(|source| PackageError::Io {
         action: "set permissions of",
         path: temp.path().to_owned(),
         source,
     })?;
     // The output may have been replaced by something else meanwhile.
-    check_output(&output, options.force)?;
-    let persisted = if options.force {
-        temp.persist(&output)
+    check_output(output, force)?;
+    let persisted = if force {
+        temp.persist(output)
     } else {
-        temp.persist_noclobber(&output)
+        temp.persist_noclobber(output)
     };
     persisted.map_err(|e| match e.error.kind() {
         io::ErrorKind::AlreadyExists => PackageError::OutputExists {
-            path: output.clone(),
+            path: output.to_owned(),
         },
         _ => PackageError::Io {
             action: "rename the finished package to",
-            path: output.clone(),
+            path: output.to_owned(),
             source: e.error,
         },
     })?;
-    Ok(CreateReport {
-        path: output,
-        size: written.size,
-        package_id: hex::encode(Sha256::digest(&written.manifest_bytes)),
-        signed_by: options.sign.as_ref().map(|k| k.id()),
-        savings: written.manifest.base.as_ref().map_or(0, |b| b.savings()),
-        manifest: written.manifest,
-    })
+    Ok(())
 }
 
 /// Whether `a` and `b` name the same existing file.
@@ -222,7 +268,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Refuses an output that is a folder, a device, a named pipe or a socket
 /// (only a regular file or a symbolic link's own entry is ever replaced),
 /// one that exists when `force` is not given, and one in a missing folder.
-fn check_output(output: &Path, force: bool) -> Result<(), PackageError> {
+pub(super) fn check_output(output: &Path, force: bool) -> Result<(), PackageError> {
     match std::fs::symlink_metadata(output) {
         Ok(meta) if meta.is_dir() => Err(PackageError::Io {
             action: "write the package to",

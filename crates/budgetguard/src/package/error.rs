@@ -26,6 +26,9 @@ pub enum PackageError {
     /// An image could not be read from its registry.
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// The parts of a split package are not the ones listed.
+    #[error(transparent)]
+    Part(#[from] super::split::PartError),
     /// The package an update package is made against cannot be used.
     #[error("cannot use the base package")]
     Base(#[source] Box<PackageError>),

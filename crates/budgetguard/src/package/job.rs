@@ -4,15 +4,13 @@
 //! package `install/base.txt`, then `SHA256SUMS` and the manifest. The
 //! order depends on the inputs only, so the same inputs make the same file.
 
-use std::fs::File;
-
 use super::created::format_time;
 use super::layout;
 use super::manifest::{Manifest, PackagedImage, PackagedNode, FORMAT};
 use super::models::{fallback_script, write_caches, CacheSource};
 use super::plan::ImageInput;
 use super::writer::{BaseHolds, PackageWriter, Written};
-use super::zip::{Compression, DosTime};
+use super::zip::{Compression, DosTime, ZipOutput};
 use super::PackageError;
 use crate::catalog::Node;
 use crate::compose::compose_file;
@@ -45,10 +43,11 @@ pub(crate) struct PackageJob {
 }
 
 impl PackageJob {
-    /// Writes the whole ZIP into `file`.
+    /// Writes the whole ZIP into `file` (a file, or the parts of a split
+    /// package).
     pub(crate) fn write(
         self,
-        file: File,
+        file: impl ZipOutput + Send + 'static,
         reporter: &dyn Reporter,
         cancel: &Cancel,
     ) -> Result<Written, PackageError> {

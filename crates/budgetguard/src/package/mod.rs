@@ -24,6 +24,7 @@ mod partial;
 mod plan;
 mod read;
 mod since;
+pub mod split;
 mod writer;
 
 pub use budgetguard_base::quote;

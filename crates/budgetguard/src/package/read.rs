@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ChecksumError, EntryProblem, Structure};
 use super::layout;
 use super::manifest::{EntryDigest, Manifest};
+use super::split::SplitParts;
 use super::zip::{DataError, FileSource, PackageSource, ZipError, ZipReader};
 use super::PackageError;
 use crate::progress::{Event, Reporter, Step, Throttle};
@@ -40,6 +41,8 @@ pub struct Package {
     signature: Option<Vec<u8>>,
     /// The manifest's entries by name.
     listed: HashMap<String, usize>,
+    /// The parts, when the package is split.
+    parts: Option<Arc<SplitParts>>,
 }
 
 /// The outcome of a full verification.
@@ -59,7 +62,12 @@ impl Package {
     /// a manifest of a known format version; every other entry is listed in
     /// the manifest with its size, none is missing, and the manifest agrees
     /// with itself.
+    /// A part of a split package, its part list or its name beside them
+    /// opens the parts (see [`Package::open_parts`]).
     pub fn open(path: &Path) -> Result<Self, PackageError> {
+        if SplitParts::is_split(path) {
+            return Self::open_parts(&[path.to_owned()]);
+        }
         let source = FileSource::open(path).map_err(|source| PackageError::Io {
             action: "open",
             path: path.to_owned(),
@@ -113,10 +121,53 @@ impl Package {
             manifest_bytes: bytes,
             signature,
             listed,
+            parts: None,
         };
         package.check_entries()?;
         package.check_contents()?;
         Ok(package)
+    }
+
+    /// Opens the package `given`: one file (see [`Package::open`]), or the
+    /// parts of a split package given one by one.
+    pub fn open_given(given: &[PathBuf]) -> Result<Self, PackageError> {
+        match given {
+            [one] => Self::open(one),
+            parts => Self::open_parts(parts),
+        }
+    }
+
+    /// Opens a split package in place from its parts `given` (one part,
+    /// its list or its name, the others beside it; or every part): each
+    /// part is there with its listed size, then the joined parts are
+    /// checked as [`Package::open`] checks a file, and must be the package
+    /// their list names. A joined package that is no package is checked
+    /// part by part, so the damaged part is named.
+    pub fn open_parts(given: &[PathBuf]) -> Result<Self, PackageError> {
+        let parts = Arc::new(SplitParts::open(given)?);
+        let mut package = Self::open_source(parts.clone()).map_err(|e| {
+            match parts.check(&crate::progress::Silent, &Cancel::default()) {
+                Ok(()) => e,
+                Err(part) => part,
+            }
+        })?;
+        parts.check_package(&package.id)?;
+        package.parts = Some(parts);
+        Ok(package)
+    }
+
+    /// For a split package, reads every part and checks it against its
+    /// part list; the first part that differs is the error, named by its
+    /// number. Nothing for a package in one file.
+    pub fn check_parts(
+        &self,
+        reporter: &dyn Reporter,
+        cancel: &Cancel,
+    ) -> Result<(), PackageError> {
+        match &self.parts {
+            Some(parts) => parts.check(reporter, cancel),
+            None => Ok(()),
+        }
     }
 
     /// The package file.
@@ -216,6 +267,7 @@ impl Package {
         reporter: &dyn Reporter,
         cancel: &Cancel,
     ) -> Result<VerifyReport, PackageError> {
+        self.check_parts(reporter, cancel)?;
         self.check_fallback_files()?;
         let total: u64 = self.manifest.entries.iter().map(|e| e.size).sum();
         reporter.report(Event::Started {

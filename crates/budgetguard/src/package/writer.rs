@@ -7,7 +7,6 @@
 //! manifest, which lists every entry.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -16,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::hasher::ThreadedHasher;
 use super::layout;
 use super::manifest::{Blob, EntryDigest, Manifest, PackageBase, PackagedImage};
-use super::zip::{Compression, DosTime, EntryWriter, ZipWriter};
+use super::zip::{Compression, DosTime, EntryWriter, ZipOutput, ZipWriter};
 use super::PackageError;
 use crate::signing::{SigningKey, SIGNATURE_ENTRY};
 use crate::Cancel;
@@ -24,9 +23,12 @@ use crate::Cancel;
 /// The chunk size of the blob copy loop.
 const CHUNK: usize = 1 << 20;
 
+/// Where a package is written: its file, or the parts of a split package.
+type Output = Box<dyn ZipOutput + Send>;
+
 /// Writes the entries of one package.
 pub(crate) struct PackageWriter {
-    zip: ZipWriter,
+    zip: ZipWriter<Output>,
     path: PathBuf,
     compression: Compression,
     entries: Vec<EntryDigest>,
@@ -63,18 +65,18 @@ pub(crate) struct Written {
 }
 
 impl PackageWriter {
-    /// Starts a package in `file`; `path` names it in messages; every entry
-    /// gets the time `time`; `base`, for an update package, says what it
-    /// leaves out.
+    /// Starts a package in `file` (a file, or the parts of a split
+    /// package); `path` names it in messages; every entry gets the time
+    /// `time`; `base`, for an update package, says what it leaves out.
     pub(crate) fn new(
-        file: File,
+        file: impl ZipOutput + Send + 'static,
         path: &Path,
         compression: Compression,
         time: DosTime,
         base: Option<BaseHolds>,
     ) -> Self {
         Self {
-            zip: ZipWriter::new(file, time),
+            zip: ZipWriter::new(Box::new(file) as Output, time),
             path: path.to_owned(),
             compression,
             entries: Vec::new(),
@@ -325,7 +327,7 @@ fn started<'a>(
 /// Copies `data` into `entry`, hashed on `hasher`'s thread as it passes;
 /// returns the SHA-256 in hex.
 fn copy(
-    entry: &mut EntryWriter<'_>,
+    entry: &mut EntryWriter<'_, Output>,
     data: &mut dyn Read,
     hasher: &mut ThreadedHasher,
     cancel: &Cancel,
@@ -338,7 +340,7 @@ fn copy(
 }
 
 fn copy_chunks(
-    entry: &mut EntryWriter<'_>,
+    entry: &mut EntryWriter<'_, Output>,
     data: &mut dyn Read,
     hasher: &mut ThreadedHasher,
     cancel: &Cancel,
@@ -390,7 +392,7 @@ mod tests {
 
     fn writer(dir: &Path, base: Option<BaseHolds>) -> PackageWriter {
         let path = dir.join("p.zip");
-        let file = File::create(&path).unwrap();
+        let file = std::fs::File::create(&path).unwrap();
         let time = DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH);
         PackageWriter::new(file, &path, Compression::None, time, base)
     }

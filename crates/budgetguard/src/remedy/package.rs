@@ -37,7 +37,7 @@ impl Diagnose for PackageError {
                     .at(Input::Package)
                     .remedy(Remedy::NewPackage)
             }
-            PackageError::UnsupportedVersion { .. } => {
+            PackageError::UnsupportedVersion { .. } | PackageError::Part(_) => {
                 Diagnosis::of(Class::Input).at(Input::Package)
             }
         }

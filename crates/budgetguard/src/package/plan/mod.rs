@@ -144,6 +144,7 @@ pub(crate) mod tests {
             from_registry: None,
             since: None,
             created: None,
+            split: None,
         }
     }
 

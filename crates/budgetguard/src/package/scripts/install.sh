@@ -10,6 +10,9 @@
 # install folder (BUDGETGUARD_INSTALL_DIR, by
 # default ~/.local/share/budgetguard-techops) and creates the containers;
 # --start also starts them.
+#
+# A package split into parts (p.zip.001, p.zip.002, … with their list
+# p.zip.parts) is joined first, then unzipped: cat p.zip.0* > p.zip
 set -eu
 cd "$(dirname "$0")/.."
 

@@ -1,0 +1,134 @@
+//! `split`: `create-install-package --split-size` against the same create
+//! into one file, and `install-package` from the parts (read in place)
+//! against from the one file; medians of alternated runs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::ensure;
+use testkit::images::ImageGuard;
+use testkit::process::run_measured;
+
+use crate::measure::{remove_images, settle, MIB};
+use crate::setup::{target, Setup};
+
+/// The slowest split create or install allowed, as a multiple of the same
+/// run on one file.
+const TARGET_SPLIT_RATIO: f64 = 1.02;
+/// Runs of each kind, alternated.
+const RUNS: usize = 3;
+
+/// Runs the benchmark; `Ok(false)` when a target is missed.
+pub fn run() -> anyhow::Result<bool> {
+    let setup = Setup::prepare()?;
+    let engine = &setup.engine;
+    let dir = setup.dir();
+    let part_mb: u64 = std::env::var("BENCH_PART_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let made = setup.load_images();
+    let references = made.references().to_vec();
+    let layers = setup.diff_ids()?;
+    let _images = ImageGuard::new(engine, references.clone());
+    let catalog = setup.write_catalog()?;
+
+    let whole = dir.join("whole.zip");
+    let parts = dir.join("parts").join("split.zip");
+    std::fs::create_dir_all(parts.parent().unwrap())?;
+    let mut creates = [Vec::new(), Vec::new()];
+    for round in 0..RUNS * 2 {
+        let split = round % 2 == 1;
+        eprintln!(
+            "bench: create-install-package{}",
+            if split { " --split-size" } else { "" }
+        );
+        let output = if split { &parts } else { &whole };
+        creates[usize::from(split)].push(create(
+            &setup,
+            &catalog,
+            output,
+            split.then_some(part_mb),
+        )?);
+    }
+    drop(made);
+    let first_part = parts.with_file_name("split.zip.001");
+    let mut installs = [Vec::new(), Vec::new()];
+    for round in 0..RUNS * 2 {
+        let split = round % 2 == 1;
+        eprintln!(
+            "bench: install-package from {}",
+            if split { "parts" } else { "one file" }
+        );
+        remove_images(engine, &references, &layers)?;
+        let package = if split { &first_part } else { &whole };
+        let install_dir = dir.join(format!("install-{round}"));
+        installs[usize::from(split)].push(install(&setup, package, &install_dir)?);
+        setup.uninstall_all(&install_dir)?;
+    }
+
+    setup.print_engine();
+    let mut met = true;
+    for (what, [one, split]) in [("create", creates), ("install", installs)] {
+        let (one, split) = (median(one), median(split));
+        let ratio = split / one;
+        let ok = ratio <= TARGET_SPLIT_RATIO;
+        met &= ok;
+        println!(
+            "{what} from/into parts of {part_mb} MiB: {split:.2} s against {one:.2} s in one file, ratio {ratio:.3}{}",
+            target(&format!("<= {TARGET_SPLIT_RATIO}"), ok)
+        );
+    }
+    setup.finish()?;
+    Ok(met)
+}
+
+/// The median of `times`.
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// One create of both nodes into `output` (parts of `part_mb` MiB when
+/// given), replacing what is there; its wall time in seconds.
+fn create(
+    setup: &Setup,
+    catalog: &Path,
+    output: &PathBuf,
+    part_mb: Option<u64>,
+) -> anyhow::Result<f64> {
+    settle();
+    let mut command = setup.tool_command(&setup.source);
+    command
+        .args([
+            "create-install-package",
+            "--no-pull",
+            "--force",
+            "--catalog",
+        ])
+        .arg(catalog)
+        .args(["--nodes", "Bench A,Bench B", "--output"])
+        .arg(output);
+    if let Some(mb) = part_mb {
+        command.arg("--split-size").arg(format!("{}", mb * MIB));
+    }
+    let run = run_measured(&mut command);
+    ensure!(run.status.success(), "create failed: {}", run.stderr.trim());
+    Ok(run.wall.as_secs_f64())
+}
+
+/// One install of `package` into `install_dir`; its wall time in seconds.
+fn install(setup: &Setup, package: &Path, install_dir: &Path) -> anyhow::Result<f64> {
+    settle();
+    let mut command = setup.tool_command(&setup.engine);
+    command
+        .env("BUDGETGUARD_INSTALL_DIR", install_dir)
+        .args(["install-package", "--no-start", "--package"])
+        .arg(package);
+    let run = run_measured(&mut command);
+    ensure!(
+        run.status.success(),
+        "install-package failed: {}",
+        run.stderr.trim()
+    );
+    Ok(run.wall.as_secs_f64())
+}

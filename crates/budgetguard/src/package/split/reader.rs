@@ -1,0 +1,289 @@
+//! Reading a split package in place: its parts, found from the first part,
+//! any part, the package's own name or the parts given one by one, are read
+//! as one package of their joined size, by position or as independent
+//! readers of a byte range that cross from part to part.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::error::PartError;
+use super::list::{list_name, part_name, part_number, PartList};
+use crate::package::zip::PackageSource;
+use crate::progress::{Event, Reporter, Step, Throttle};
+use crate::Cancel;
+
+/// The parts of a split package, each of the size its list gives.
+#[derive(Debug)]
+pub struct SplitParts {
+    list_path: PathBuf,
+    list: PartList,
+    paths: Vec<PathBuf>,
+    files: Vec<File>,
+}
+
+impl SplitParts {
+    /// Whether `given` names a split package: a part (`flux.zip.001`), a
+    /// part list (`flux.zip.parts`), or a package name that has a part
+    /// list beside it but is no file itself.
+    pub fn is_split(given: &Path) -> bool {
+        let Some(name) = given.file_name().and_then(|n| n.to_str()) else {
+            return false;
+        };
+        part_number(name).is_some()
+            || name.ends_with(".parts")
+            || !given.exists() && given.with_file_name(list_name(name)).exists()
+    }
+
+    /// Opens the parts `given`: one path (a part, the part list or the
+    /// package's name, the other parts beside it), or every part, in any
+    /// folders. Refuses a missing part, one of the wrong size, one of
+    /// another package and a file named as a part the list lacks.
+    pub fn open(given: &[PathBuf]) -> Result<Self, PartError> {
+        let (package, dir) = package_of(&given[0])?;
+        let mut named: Vec<(usize, &PathBuf)> = Vec::new();
+        if given.len() > 1 {
+            for path in given {
+                match path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(part_number)
+                {
+                    Some((of, number)) if of == package => named.push((number, path)),
+                    _ => {
+                        return Err(PartError::Foreign {
+                            path: path.clone(),
+                            package,
+                        })
+                    }
+                }
+            }
+        }
+        let list_dirs = std::iter::once(dir.clone()).chain(
+            named
+                .iter()
+                .filter_map(|(_, p)| p.parent().map(Path::to_owned)),
+        );
+        let mut list_path = dir.join(list_name(&package));
+        for candidate in list_dirs.map(|d| d.join(list_name(&package))) {
+            if candidate.exists() {
+                list_path = candidate;
+                break;
+            }
+        }
+        let list = PartList::read(&list_path)?;
+        let count = list.count();
+        let mut paths = Vec::with_capacity(count);
+        for number in 1..=count {
+            let path = named.iter().find(|(n, _)| *n == number).map_or_else(
+                || dir.join(part_name(&package, number)),
+                |(_, path)| (*path).clone(),
+            );
+            paths.push(path);
+        }
+        for (number, path) in &named {
+            if *number > count {
+                return Err(PartError::Extra {
+                    path: (*path).clone(),
+                    count,
+                });
+            }
+        }
+        let extra = dir.join(part_name(&package, count + 1));
+        if named.is_empty() && extra.exists() {
+            return Err(PartError::Extra { path: extra, count });
+        }
+        let mut files = Vec::with_capacity(count);
+        for (i, (path, record)) in paths.iter().zip(&list.parts).enumerate() {
+            let number = i + 1;
+            let file = crate::files::open_regular(path).map_err(|source| {
+                if source.kind() == io::ErrorKind::NotFound {
+                    PartError::Missing {
+                        number,
+                        count,
+                        path: path.clone(),
+                    }
+                } else {
+                    PartError::Unreadable {
+                        number,
+                        count,
+                        path: path.clone(),
+                        source,
+                    }
+                }
+            })?;
+            let size = file
+                .metadata()
+                .map_err(|source| PartError::Unreadable {
+                    number,
+                    count,
+                    path: path.clone(),
+                    source,
+                })?
+                .len();
+            if size != record.size {
+                return Err(PartError::Damaged {
+                    number,
+                    count,
+                    path: path.clone(),
+                    detail: format!("is {size} bytes, not {}", record.size),
+                });
+            }
+            files.push(file);
+        }
+        Ok(Self {
+            list_path,
+            list,
+            paths,
+            files,
+        })
+    }
+
+    /// The part list.
+    pub fn list(&self) -> &PartList {
+        &self.list
+    }
+
+    /// Refuses parts whose list names another package than `package_id`
+    /// (the id of the package they join into).
+    pub fn check_package(&self, package_id: &str) -> Result<(), PartError> {
+        if self.list.package_id == package_id {
+            return Ok(());
+        }
+        Err(PartError::OtherPackage {
+            path: self.list_path.clone(),
+            listed: self.list.package_id.clone(),
+            actual: package_id.to_owned(),
+        })
+    }
+
+    /// Reads every part whole and checks it against its SHA-256; the first
+    /// part that differs is the error, named by its number (and the part it
+    /// holds instead, when it is another part of the package).
+    pub fn check(
+        &self,
+        reporter: &dyn Reporter,
+        cancel: &Cancel,
+    ) -> Result<(), crate::package::PackageError> {
+        let count = self.list.count();
+        reporter.report(Event::Started {
+            step: Step::CheckParts,
+            total: Some(self.list.size),
+        });
+        let mut progress = Throttle::new(Step::CheckParts);
+        let mut buffer = vec![0; 1 << 20];
+        for (i, (file, record)) in self.files.iter().zip(&self.list.parts).enumerate() {
+            let number = i + 1;
+            let path = &self.paths[i];
+            let mut hasher = Sha256::new();
+            let mut offset = 0;
+            loop {
+                let n =
+                    file.read_at(&mut buffer, offset)
+                        .map_err(|source| PartError::Unreadable {
+                            number,
+                            count,
+                            path: path.clone(),
+                            source,
+                        })?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..n]);
+                offset += n as u64;
+                progress.add(n as u64, reporter);
+                if cancel.is_cancelled() {
+                    return Err(crate::package::PackageError::Cancelled);
+                }
+            }
+            let actual = hex::encode(hasher.finalize());
+            if actual != record.sha256 {
+                let holds = self.list.parts.iter().position(|p| p.sha256 == actual);
+                return Err(match holds {
+                    Some(j) => PartError::Misplaced {
+                        number,
+                        count,
+                        path: path.clone(),
+                        holds: j + 1,
+                    },
+                    None => PartError::Damaged {
+                        number,
+                        count,
+                        path: path.clone(),
+                        detail: "differs from the part TechOps made".to_owned(),
+                    },
+                }
+                .into());
+            }
+        }
+        reporter.report(Event::Finished {
+            step: Step::CheckParts,
+        });
+        Ok(())
+    }
+
+    /// The part holding byte `offset`, and the offset in it.
+    fn locate(&self, offset: u64) -> (usize, u64) {
+        let part = (offset / self.list.part_size) as usize;
+        (part, offset - part as u64 * self.list.part_size)
+    }
+}
+
+/// The package's file name and folder of a given path.
+fn package_of(given: &Path) -> Result<(String, PathBuf), PartError> {
+    let dir = given.parent().map(Path::to_owned).unwrap_or_default();
+    let name = given
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let package = match (part_number(name), name.strip_suffix(".parts")) {
+        (Some((package, _)), _) => package,
+        (None, Some(package)) => package,
+        (None, None) => name,
+    };
+    Ok((package.to_owned(), dir))
+}
+
+impl PackageSource for SplitParts {
+    fn size(&self) -> u64 {
+        self.list.size
+    }
+
+    fn description(&self) -> &Path {
+        &self.paths[0]
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() && offset + (done as u64) < self.size() {
+            let (part, at) = self.locate(offset + done as u64);
+            let n = self.files[part].read_at(&mut buf[done..], at)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("part {} ended early", part + 1),
+                ));
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
+    fn open_range(&self, start: u64, len: u64) -> io::Result<Box<dyn BufRead + Send>> {
+        let end = start.saturating_add(len).min(self.size());
+        let mut reader: Box<dyn Read + Send> = Box::new(io::empty());
+        let mut at = start;
+        while at < end {
+            let (part, offset) = self.locate(at);
+            let n = (self.list.part_size - offset).min(end - at);
+            let mut file = crate::files::open_regular(&self.paths[part])?;
+            file.seek(SeekFrom::Start(offset))?;
+            reader = Box::new(reader.chain(file.take(n)));
+            at += n;
+        }
+        Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+    }
+}
