@@ -629,7 +629,10 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
     }
 }
 
-/// Builds `reference` from `base` with one label: an image of its own ID.
+/// Builds `reference` from `base` with a label of `version` and one of
+/// `reference` itself: an image of its own ID, which no other test's build
+/// shares (the builder's cache gives two builds of one base with the same
+/// labels one image, whose removal by one test then only untags it).
 fn build_label(engine: &TestEngine, base: &str, reference: &str, version: &str) {
     let mut child = engine
         .docker()
@@ -641,7 +644,7 @@ fn build_label(engine: &TestEngine, base: &str, reference: &str, version: &str) 
         .unwrap();
     write!(
         child.stdin.take().unwrap(),
-        "FROM {base}\nLABEL com.budgetguard.test.version=\"{version}\"\n"
+        "FROM {base}\nLABEL com.budgetguard.test.version=\"{version}\" com.budgetguard.test.reference=\"{reference}\"\n"
     )
     .unwrap();
     let out = child.wait_with_output().unwrap();
