@@ -70,10 +70,7 @@ impl ModelFacts {
 /// parsed as the library parses them) separated by commas or spaces; empty:
 /// each node's defaults. A cache name that no node of `nodes` uses, or text
 /// that is no profile choice, is refused at the field.
-pub(crate) fn parse_profiles(
-    text: &str,
-    nodes: &[Node],
-) -> Result<Vec<(Option<String>, String)>, Message> {
+pub(crate) fn parse_profiles(text: &str, nodes: &[Node]) -> Result<Vec<ProfileChoice>, Message> {
     let caches: Vec<&str> = nodes
         .iter()
         .filter_map(|n| n.model.as_ref().map(|m| m.cache.as_str()))
@@ -109,9 +106,8 @@ pub(crate) fn parse_profiles(
                 ));
             }
         }
-        let entry = choice.into();
-        if !profiles.contains(&entry) {
-            profiles.push(entry);
+        if !profiles.contains(&choice) {
+            profiles.push(choice);
         }
     }
     Ok(profiles)
@@ -181,8 +177,14 @@ mod tests {
         assert_eq!(
             parse_profiles("demo-base-cpu, flux-dev=abc123 demo-base-cpu", &demo).unwrap(),
             [
-                (None, "demo-base-cpu".to_owned()),
-                (Some("flux-dev".to_owned()), "abc123".to_owned())
+                ProfileChoice {
+                    cache: None,
+                    id: "demo-base-cpu".to_owned()
+                },
+                ProfileChoice {
+                    cache: Some("flux-dev".to_owned()),
+                    id: "abc123".to_owned()
+                }
             ]
         );
         let unknown = parse_profiles("flux-schnell=x", &demo).unwrap_err();

@@ -146,8 +146,8 @@ pub async fn run(ctx: &Context, args: &CreateArgs) -> anyhow::Result<()> {
         start_after_install: args.start_after_install,
         models: ModelOptions {
             skip: args.no_models,
-            profiles: args.profile.iter().cloned().map(Into::into).collect(),
-            given: args.model_cache.iter().cloned().map(Into::into).collect(),
+            profiles: args.profile.clone(),
+            given: args.model_cache.clone(),
             store: ctx.session.model_store().cloned(),
             secrets: ctx.secrets(),
         },

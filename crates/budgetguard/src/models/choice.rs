@@ -58,12 +58,6 @@ impl fmt::Display for ProfileChoice {
     }
 }
 
-impl From<ProfileChoice> for (Option<String>, String) {
-    fn from(choice: ProfileChoice) -> Self {
-        (choice.cache, choice.id)
-    }
-}
-
 /// A model cache filled beforehand, packaged as it is: for the nodes' one
 /// cache, or for the cache it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,12 +93,6 @@ impl fmt::Display for CacheFolder {
             Some(cache) => write!(f, "{cache}={}", self.dir.display()),
             None => write!(f, "{}", self.dir.display()),
         }
-    }
-}
-
-impl From<CacheFolder> for (Option<String>, PathBuf) {
-    fn from(folder: CacheFolder) -> Self {
-        (folder.cache, folder.dir)
     }
 }
 

@@ -293,7 +293,7 @@ fn folder_size(dir: &Path) -> u64 {
 mod tests {
     use super::*;
     use crate::catalog::{Catalog, Node};
-    use crate::models::ModelStore;
+    use crate::models::{CacheFolder, ModelStore, ProfileChoice};
     use crate::package::plan::tests::options;
     use crate::package::ModelOptions;
 
@@ -364,7 +364,10 @@ mod tests {
         assert_eq!(held.caches[1].size, CacheSize::Held { bytes: 500 });
         assert_eq!(held.bytes, OVERHEAD + 500);
         let other = ModelOptions {
-            profiles: vec![(None, "demo-base-fp8".into())],
+            profiles: vec![ProfileChoice {
+                cache: None,
+                id: "demo-base-fp8".into(),
+            }],
             ..options.clone()
         };
         assert_eq!(
@@ -378,8 +381,14 @@ mod tests {
         std::fs::create_dir(given.path().join("sub")).unwrap();
         std::fs::write(given.path().join("sub/w.bin"), [0u8; 1000]).unwrap();
         let options = ModelOptions {
-            given: vec![(Some("demo".into()), given.path().to_owned())],
-            profiles: vec![(Some("flux-dev".into()), "p1".into())],
+            given: vec![CacheFolder {
+                cache: Some("demo".into()),
+                dir: given.path().to_owned(),
+            }],
+            profiles: vec![ProfileChoice {
+                cache: Some("flux-dev".into()),
+                id: "p1".into(),
+            }],
             store: Some(store),
             ..Default::default()
         };

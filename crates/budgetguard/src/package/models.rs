@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -20,7 +20,8 @@ use super::PackageError;
 use crate::credentials::Credentials;
 use crate::engine::Engine;
 use crate::models::{
-    describe_given, walk, ModelError, ModelStore, ReadyCache, Unfit, Walked, WalkedFile,
+    describe_given, walk, CacheFolder, ModelError, ModelStore, ProfileChoice, ReadyCache, Unfit,
+    Walked, WalkedFile,
 };
 use crate::progress::{Counted, Event, Reporter, SharedReporter, Step, Throttle};
 use crate::Cancel;
@@ -30,12 +31,12 @@ use crate::Cancel;
 pub struct ModelOptions {
     /// Leave every model out: the nodes download theirs at first start.
     pub skip: bool,
-    /// Profiles to package: `(None, id)` for every cache, `(Some(cache),
-    /// id)` for one. None: each node's catalog defaults.
-    pub profiles: Vec<(Option<String>, String)>,
-    /// Caches filled beforehand, used as they are: `(None, folder)` when
-    /// the nodes use one cache, `(Some(cache), folder)` otherwise.
-    pub given: Vec<(Option<String>, PathBuf)>,
+    /// Profiles to package, each for every cache or for the one it
+    /// names. None: each node's catalog defaults.
+    pub profiles: Vec<ProfileChoice>,
+    /// Caches filled beforehand, used as they are: for the nodes' one
+    /// cache, or for the cache each names.
+    pub given: Vec<CacheFolder>,
     /// Where the tool keeps the caches it fills itself.
     pub store: Option<ModelStore>,
     /// The secrets a fill needs (NGC API key, Hugging Face token).
@@ -427,6 +428,8 @@ fn quote(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     /// A package writer into `path`.

@@ -56,11 +56,11 @@ impl<'a> CachePlan<'a> {
                 chosen: models
                     .profiles
                     .iter()
-                    .filter(|(cache, _)| for_this(cache))
-                    .map(|(_, id)| id.clone())
+                    .filter(|choice| for_this(&choice.cache))
+                    .map(|choice| choice.id.clone())
                     .collect(),
-                from: match models.given.iter().find(|(cache, _)| for_this(cache)) {
-                    Some((_, dir)) => CacheFrom::Given(dir),
+                from: match models.given.iter().find(|given| for_this(&given.cache)) {
+                    Some(given) => CacheFrom::Given(&given.dir),
                     None => models
                         .store
                         .as_ref()
@@ -94,12 +94,12 @@ pub(crate) fn check_names(caches: &[CachePlan], models: &ModelOptions) -> Result
             _ => Ok(()),
         }
     };
-    for (name, _) in &models.profiles {
-        known(name)?;
+    for choice in &models.profiles {
+        known(&choice.cache)?;
     }
-    for (name, _) in &models.given {
-        known(name)?;
-        if name.is_none() && names.len() > 1 {
+    for given in &models.given {
+        known(&given.cache)?;
+        if given.cache.is_none() && names.len() > 1 {
             return Err(ModelError::WhichCache { caches: names });
         }
     }
@@ -109,6 +109,7 @@ pub(crate) fn check_names(caches: &[CachePlan], models: &ModelOptions) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::{CacheFolder, ProfileChoice};
     use crate::package::plan::tests::nodes;
 
     #[test]
@@ -116,10 +117,19 @@ mod tests {
         let nodes = nodes(&["FLUX Dev", "FLUX Canny", "Demo"]);
         let models = ModelOptions {
             profiles: vec![
-                (None, "p-all".into()),
-                (Some("demo".into()), "p-demo".into()),
+                ProfileChoice {
+                    cache: None,
+                    id: "p-all".into(),
+                },
+                ProfileChoice {
+                    cache: Some("demo".into()),
+                    id: "p-demo".into(),
+                },
             ],
-            given: vec![(Some("flux-dev".into()), "/given".into())],
+            given: vec![CacheFolder {
+                cache: Some("flux-dev".into()),
+                dir: "/given".into(),
+            }],
             ..Default::default()
         };
         let caches = CachePlan::all(&nodes, &models);
@@ -165,7 +175,10 @@ mod tests {
     fn names_of_no_cache_and_one_folder_for_several_are_refused() {
         let nodes = nodes(&["FLUX Dev", "Demo"]);
         let unknown = ModelOptions {
-            profiles: vec![(Some("other".into()), "p".into())],
+            profiles: vec![ProfileChoice {
+                cache: Some("other".into()),
+                id: "p".into(),
+            }],
             ..Default::default()
         };
         let caches = CachePlan::all(&nodes, &unknown);
@@ -174,7 +187,10 @@ mod tests {
             Err(ModelError::UnknownCache { name, known }) if name == "other" && known == ["flux-dev", "demo"]
         ));
         let which = ModelOptions {
-            given: vec![(None, "/given".into())],
+            given: vec![CacheFolder {
+                cache: None,
+                dir: "/given".into(),
+            }],
             ..Default::default()
         };
         let caches = CachePlan::all(&nodes, &which);
