@@ -117,17 +117,6 @@ impl Engine {
             .collect()
     }
 
-    /// The ID of the engine's oldest image: the one least likely to be
-    /// loaded or removed by somebody while it stands in for another.
-    pub async fn oldest_image(&self) -> Result<Option<ImageId>, EngineError> {
-        self.image_summaries()
-            .await?
-            .into_iter()
-            .min_by_key(|summary| summary.created)
-            .map(listed_id)
-            .transpose()
-    }
-
     /// The engine's list of images.
     async fn image_summaries(&self) -> Result<Vec<bollard::models::ImageSummary>, EngineError> {
         let mut attempt = 1;

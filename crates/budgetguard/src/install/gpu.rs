@@ -149,9 +149,7 @@ pub(crate) async fn judge(
     }
     let (image, stand_in) = match own {
         Some(image) => (image, false),
-        // The oldest image: a container of it would keep a newer one,
-        // perhaps being replaced right now, from being removed.
-        None => match engine.oldest_image().await? {
+        None => match engine.image_ids().await?.into_iter().next() {
             Some(id) => (id.to_string(), true),
             None => return Ok(None),
         },
