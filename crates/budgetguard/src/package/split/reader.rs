@@ -7,6 +7,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
@@ -160,9 +162,10 @@ impl SplitParts {
         })
     }
 
-    /// Reads every part whole and checks it against its SHA-256; the first
-    /// part that differs is the error, named by its number (and the part it
-    /// holds instead, when it is another part of the package).
+    /// Reads every part whole and checks it against its SHA-256, several
+    /// parts at once (one per core); the lowest-numbered part that differs
+    /// is the error, named by its number (and the part it holds instead,
+    /// when it is another part of the package).
     pub fn check(
         &self,
         reporter: &dyn Reporter,
@@ -173,56 +176,104 @@ impl SplitParts {
             step: Step::CheckParts,
             total: Some(self.list.size),
         });
-        let mut progress = Throttle::new(Step::CheckParts);
-        let mut buffer = vec![0; 1 << 20];
-        for (i, (file, record)) in self.files.iter().zip(&self.list.parts).enumerate() {
-            let number = i + 1;
-            let path = &self.paths[i];
-            let mut hasher = Sha256::new();
-            let mut offset = 0;
-            loop {
-                let n =
-                    file.read_at(&mut buffer, offset)
-                        .map_err(|source| PartError::Unreadable {
-                            number,
-                            count,
-                            path: path.clone(),
-                            source,
-                        })?;
-                if n == 0 {
-                    break;
+        let progress = Mutex::new(Throttle::new(Step::CheckParts));
+        let next = AtomicUsize::new(0);
+        // The lowest part found to differ so far: parts after it need no
+        // more reading.
+        let failed = AtomicUsize::new(usize::MAX);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(count);
+        let mut errors: Vec<(usize, crate::package::PackageError)> = std::thread::scope(|scope| {
+            let worker = || {
+                let mut errors = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count || i > failed.load(Ordering::Relaxed) {
+                        return errors;
+                    }
+                    let outcome = self.check_part(i, &failed, &progress, reporter, cancel);
+                    if let Err(e) = outcome {
+                        failed.fetch_min(i, Ordering::Relaxed);
+                        errors.push((i, e));
+                    }
                 }
-                hasher.update(&buffer[..n]);
-                offset += n as u64;
-                progress.add(n as u64, reporter);
-                if cancel.is_cancelled() {
-                    return Err(crate::package::PackageError::Cancelled);
-                }
-            }
-            let actual = hex::encode(hasher.finalize());
-            if actual != record.sha256 {
-                let holds = self.list.parts.iter().position(|p| p.sha256 == actual);
-                return Err(match holds {
-                    Some(j) => PartError::Misplaced {
-                        number,
-                        count,
-                        path: path.clone(),
-                        holds: j + 1,
-                    },
-                    None => PartError::Damaged {
-                        number,
-                        count,
-                        path: path.clone(),
-                        detail: "differs from the part TechOps made".to_owned(),
-                    },
-                }
-                .into());
-            }
+            };
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("checking a part does not panic"))
+                .collect()
+        });
+        errors.sort_by_key(|(i, _)| *i);
+        if let Some((_, e)) = errors.into_iter().next() {
+            return Err(e);
         }
         reporter.report(Event::Finished {
             step: Step::CheckParts,
         });
         Ok(())
+    }
+
+    /// Hashes part `i` (from 0) and compares it with its list; stops early,
+    /// with `Ok`, once a part before it is found to differ (`failed`).
+    fn check_part(
+        &self,
+        i: usize,
+        failed: &AtomicUsize,
+        progress: &Mutex<Throttle>,
+        reporter: &dyn Reporter,
+        cancel: &Cancel,
+    ) -> Result<(), crate::package::PackageError> {
+        let (count, number, path) = (self.list.count(), i + 1, &self.paths[i]);
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0; 1 << 20];
+        let mut offset = 0;
+        loop {
+            let n = self.files[i]
+                .read_at(&mut buffer, offset)
+                .map_err(|source| PartError::Unreadable {
+                    number,
+                    count,
+                    path: path.clone(),
+                    source,
+                })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            offset += n as u64;
+            progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(n as u64, reporter);
+            if cancel.is_cancelled() {
+                return Err(crate::package::PackageError::Cancelled);
+            }
+            if failed.load(Ordering::Relaxed) < i {
+                return Ok(());
+            }
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual == self.list.parts[i].sha256 {
+            return Ok(());
+        }
+        let holds = self.list.parts.iter().position(|p| p.sha256 == actual);
+        Err(match holds {
+            Some(j) => PartError::Misplaced {
+                number,
+                count,
+                path: path.clone(),
+                holds: j + 1,
+            },
+            None => PartError::Damaged {
+                number,
+                count,
+                path: path.clone(),
+                detail: "differs from the part TechOps made".to_owned(),
+            },
+        }
+        .into())
     }
 
     /// The part holding byte `offset`, and the offset in it.
