@@ -176,6 +176,57 @@ fn split_package_keeps_a_signed_package_and_its_signature() {
     .success()
     .json();
     assert_eq!(verified["signer"]["signature"], "trusted", "{verified}");
+
+    // Split again with the part list signed: minisign itself accepts the
+    // list's signature, verify-package from the parts says who signed it,
+    // and a list changed afterwards is refused, naming it.
+    run(bin(home.path(), None)
+        .env("BUDGETGUARD_KEY_PASSWORD", "")
+        .args(["split-package", "--force", "--size", "7MiB", "--sign"])
+        .arg(&key)
+        .arg("--package")
+        .arg(&signed))
+    .success();
+    let list = home.path().join("signed.zip.parts");
+    let checked = run(Command::new("minisign")
+        .args(["-V", "-p"])
+        .arg(&public)
+        .arg("-m")
+        .arg(&list));
+    assert_eq!(checked.code, 0, "minisign: {}", checked.stderr);
+    let from_parts = || {
+        run(bin(home.path(), None)
+            .env("BUDGETGUARD_INSTALL_DIR", &dir)
+            .args(["verify-package", "--json", "--package"])
+            .arg(home.path().join("signed.zip.001")))
+    };
+    let verified = from_parts().success().json();
+    assert_eq!(
+        verified["parts_signer"]["signature"], "trusted",
+        "{verified}"
+    );
+    let text = std::fs::read_to_string(&list).unwrap();
+    std::fs::write(&list, text.replacen("  ", "   ", 1)).unwrap();
+    let refused = from_parts();
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("does not match its signature by key"),
+        "{}",
+        refused.stderr
+    );
+    // Split once more without a key: the old signature goes with the old list.
+    run(bin(home.path(), None)
+        .args(["split-package", "--force", "--size", "7MiB", "--package"])
+        .arg(&signed))
+    .success();
+    assert!(!home.path().join("signed.zip.parts.minisig").exists());
+    let verified = from_parts().success().json();
+    assert_eq!(
+        verified["parts_signer"]["signature"], "unsigned",
+        "{verified}"
+    );
 }
 
 fn a_split_package_is_checked_part_by_part_and_installed_in_place() {

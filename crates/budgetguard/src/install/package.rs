@@ -496,6 +496,7 @@ fn check_signature(
 ) -> Result<Signer, InstallError> {
     let trusted = TrustStore::new(dir.root()).keys()?;
     let signer = package.signer(&trusted);
+    package.parts_signer(&trusted)?;
     if let Some(warning) = judge_signature(&signer, &trusted)? {
         reporter.report(Event::Warning { warning });
     }

@@ -201,6 +201,16 @@ impl Package {
         )
     }
 
+    /// For a split package, who signed its part list, of the keys
+    /// `trusted` (a list whose signature does not match it is refused);
+    /// `None` for a package in one file.
+    pub fn parts_signer(&self, trusted: &[TrustedKey]) -> Result<Option<Signer>, PackageError> {
+        match &self.parts {
+            Some(parts) => Ok(Some(parts.list_signer(trusted)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Whether the package carries the entry `name` (an update package
     /// leaves out what its base holds).
     pub fn carries(&self, name: &str) -> bool {

@@ -32,6 +32,17 @@ pub enum PartError {
         /// What is wrong.
         detail: String,
     },
+    /// The part list's signature does not match it (or is no signature).
+    #[error(
+        "the part list `{}` does not match its signature by key {key_id}: it was changed after TechOps signed it; copy it and `{}.minisig` again from TechOps",
+        quote_path(path), quote_path(path)
+    )]
+    ListSignature {
+        /// The list.
+        path: PathBuf,
+        /// The key the signature names (`?` when it is no signature).
+        key_id: String,
+    },
     /// A part is not there.
     #[error(
         "part {number} of {count} is missing: `{}` not found; copy it again from TechOps",

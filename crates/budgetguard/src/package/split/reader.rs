@@ -13,9 +13,10 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::error::PartError;
-use super::list::{list_name, part_name, part_number, PartList};
+use super::list::{list_name, list_signature_name, part_name, part_number, PartList};
 use crate::package::zip::PackageSource;
 use crate::progress::{Event, Reporter, Step, Throttle};
+use crate::signing::{Signer, TrustedKey};
 use crate::Cancel;
 
 /// The parts of a split package, each of the size its list gives.
@@ -23,6 +24,9 @@ use crate::Cancel;
 pub struct SplitParts {
     list_path: PathBuf,
     list: PartList,
+    /// The list's bytes, and its signature file when one is beside it.
+    list_bytes: Vec<u8>,
+    list_signature: Option<Vec<u8>>,
     paths: Vec<PathBuf>,
     files: Vec<File>,
 }
@@ -76,7 +80,9 @@ impl SplitParts {
                 break;
             }
         }
-        let list = PartList::read(&list_path)?;
+        let (list, list_bytes) = PartList::read_bytes(&list_path)?;
+        let list_signature =
+            read_signature(&list_path.with_file_name(list_signature_name(&package)))?;
         let count = list.count();
         let mut paths = Vec::with_capacity(count);
         for number in 1..=count {
@@ -139,6 +145,8 @@ impl SplitParts {
         Ok(Self {
             list_path,
             list,
+            list_bytes,
+            list_signature,
             paths,
             files,
         })
@@ -147,6 +155,25 @@ impl SplitParts {
     /// The part list.
     pub fn list(&self) -> &PartList {
         &self.list
+    }
+
+    /// Who signed the part list, of the keys `trusted`: unsigned when no
+    /// signature is beside it. A signature that does not match the list
+    /// is refused.
+    pub fn list_signer(&self, trusted: &[TrustedKey]) -> Result<Signer, PartError> {
+        let signer = crate::signing::check(
+            self.list_signature.as_deref(),
+            &self.list_bytes,
+            &self.list.package_id,
+            trusted,
+        );
+        match signer {
+            Signer::Invalid { key_id } => Err(PartError::ListSignature {
+                path: self.list_path.clone(),
+                key_id,
+            }),
+            signer => Ok(signer),
+        }
     }
 
     /// Refuses parts whose list names another package than `package_id`
@@ -281,6 +308,24 @@ impl SplitParts {
         let part = (offset / self.list.part_size) as usize;
         (part, offset - part as u64 * self.list.part_size)
     }
+}
+
+/// The signature file at `path`, if there is one.
+fn read_signature(path: &Path) -> Result<Option<Vec<u8>>, PartError> {
+    let unreadable = |source| PartError::ListUnreadable {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match crate::files::open_regular(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(crate::signing::MAX_SIGNATURE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    Ok(Some(bytes))
 }
 
 /// The package's file name and folder of a given path.

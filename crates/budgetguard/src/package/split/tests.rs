@@ -37,7 +37,7 @@ fn split_in(dir: &Path) -> PathBuf {
     write_zip(std::fs::File::create(&whole).unwrap());
     let parts = PartsWriter::new(dir, "p.zip", "1MiB".parse().unwrap());
     write_zip(parts.clone());
-    parts.finish(&"ab".repeat(32), false).unwrap();
+    parts.finish(&"ab".repeat(32), false, None).unwrap();
     whole
 }
 
