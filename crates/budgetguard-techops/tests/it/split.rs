@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::Digest;
+
 use testkit::engines::{self, TestEngine};
 use testkit::model_server::ModelServer;
 
@@ -40,6 +42,21 @@ fn parts_of(package: &Path) -> Vec<PathBuf> {
         .map(|n| package.with_file_name(format!("{name}.{n:03}")))
         .take_while(|p| p.exists())
         .collect()
+}
+
+/// Whether `error` says an entry is in part `number` of `count` (alone,
+/// or in a range of parts).
+fn names_part(error: &str, number: usize, count: usize) -> bool {
+    let Some((_, rest)) = error.split_once("it is in part") else {
+        return false;
+    };
+    let words: Vec<&str> = rest.trim_start_matches('s').split_whitespace().collect();
+    let number_at = |i: usize| words.get(i).and_then(|w| w.parse::<usize>().ok());
+    let (first, last, of) = match words.get(1) {
+        Some(&"to") => (number_at(0), number_at(2), number_at(4)),
+        _ => (number_at(0), number_at(0), number_at(2)),
+    };
+    matches!((first, last, of), (Some(a), Some(b), Some(c)) if a <= number && number <= b && c == count)
 }
 
 /// The parts joined, as `cat` joins them, into `into`.
@@ -310,6 +327,25 @@ fn a_split_package_is_checked_part_by_part_and_installed_in_place() {
     flipped[third.len() / 2] ^= 0x20;
     std::fs::write(&parts[2], &flipped).unwrap();
     refused("a flipped byte", &format!("part 3 of {count} is damaged"));
+    // With its list changed to match (the list is unsigned): the parts
+    // pass their check, the entry holding the byte does not, and is named
+    // with its part; the install takes back what it began.
+    let list_path = home.path().join("demo.zip.parts");
+    let list = std::fs::read_to_string(&list_path).unwrap();
+    let mut forged: serde_json::Value = serde_json::from_str(&list).unwrap();
+    forged["parts"][2]["sha256"] = hex::encode(sha2::Sha256::digest(&flipped)).into();
+    std::fs::write(&list_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    let verify = run_verify(home.path(), &parts[0]);
+    assert!(
+        verify.starts_with("error: entry `") && names_part(&verify, 3, count),
+        "verify-package: {verify}"
+    );
+    let before = engine_state(&engine);
+    let installed = install(home.path(), &engine.host, &dir, &parts[0], &[]);
+    let text = error_text(&installed);
+    assert!(names_part(&text, 3, count), "install: {text}");
+    assert_untouched(&engine, &before, &traces, "a forged list");
+    std::fs::write(&list_path, list).unwrap();
     std::fs::write(&parts[2], &third).unwrap();
 
     let last = std::fs::read(&parts[count - 1]).unwrap();

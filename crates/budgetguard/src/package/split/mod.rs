@@ -13,7 +13,7 @@ mod reader;
 mod split_package;
 mod writer;
 
-pub use error::PartError;
+pub use error::{PartError, PartsHolding};
 pub use list::{list_name, list_signature_name, part_name, PartList, PartRecord};
 pub use part_size::{PartSize, MAX_PARTS, MIN_PART_SIZE};
 pub use reader::SplitParts;

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use super::error::PartError;
+use super::error::{PartError, PartsHolding};
 use super::list::{list_name, list_signature_name, part_name, part_number, PartList};
 use crate::package::zip::PackageSource;
 use crate::progress::{Event, Reporter, Step, Throttle};
@@ -301,6 +301,18 @@ impl SplitParts {
             },
         }
         .into())
+    }
+
+    /// The parts that hold the `len` bytes from `offset`.
+    pub(crate) fn holding(&self, offset: u64, len: u64) -> PartsHolding {
+        let first = self.locate(offset).0;
+        let last = self.locate(offset + len.saturating_sub(1)).0.max(first);
+        PartsHolding {
+            first: first + 1,
+            last: last.min(self.paths.len() - 1) + 1,
+            count: self.list.count(),
+            path: self.paths[first].clone(),
+        }
     }
 
     /// The part holding byte `offset`, and the offset in it.
