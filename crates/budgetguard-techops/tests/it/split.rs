@@ -334,6 +334,7 @@ fn a_split_package_is_checked_part_by_part_and_installed_in_place() {
     let list = std::fs::read_to_string(&list_path).unwrap();
     let mut forged: serde_json::Value = serde_json::from_str(&list).unwrap();
     forged["parts"][2]["sha256"] = hex::encode(sha2::Sha256::digest(&flipped)).into();
+    forged["parts"][2]["crc32"] = crc32fast::hash(&flipped).into();
     std::fs::write(&list_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
     let verify = run_verify(home.path(), &parts[0]);
     assert!(

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::error::PartError;
 
@@ -42,6 +43,66 @@ pub struct PartRecord {
     pub size: u64,
     /// Its SHA-256, in hex.
     pub sha256: String,
+    /// Its CRC-32 (IEEE), which readers check it with: a damaged copy is
+    /// found at the speed of reading it, and a changed entry still cannot
+    /// pass, since every entry is checked against the signed manifest as it
+    /// is read. (Lists written before it had only the SHA-256, which is then
+    /// checked.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<u32>,
+}
+
+/// What a part's bytes are checked by: its CRC-32 where its list records
+/// one, else its SHA-256.
+pub(crate) enum PartHasher {
+    /// By CRC-32.
+    Crc32(crc32fast::Hasher),
+    /// By SHA-256.
+    Sha256(Sha256),
+}
+
+impl PartHasher {
+    /// The hasher that checks parts like `record`.
+    pub(crate) fn like(record: &PartRecord) -> Self {
+        match record.crc32 {
+            Some(_) => Self::Crc32(crc32fast::Hasher::new()),
+            None => Self::Sha256(Sha256::new()),
+        }
+    }
+
+    /// Adds the next bytes.
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Crc32(h) => h.update(bytes),
+            Self::Sha256(h) => h.update(bytes),
+        }
+    }
+
+    /// The part's value, to compare with records by [`PartRecord::is`].
+    pub(crate) fn finish(self) -> PartValue {
+        match self {
+            Self::Crc32(h) => PartValue::Crc32(h.finalize()),
+            Self::Sha256(h) => PartValue::Sha256(hex::encode(h.finalize())),
+        }
+    }
+}
+
+/// A part's checked value.
+pub(crate) enum PartValue {
+    /// Its CRC-32.
+    Crc32(u32),
+    /// Its SHA-256, in hex.
+    Sha256(String),
+}
+
+impl PartRecord {
+    /// Whether the part with `value` is this one.
+    pub(crate) fn is(&self, value: &PartValue) -> bool {
+        match value {
+            PartValue::Crc32(crc) => self.crc32 == Some(*crc),
+            PartValue::Sha256(sha) => self.sha256 == *sha,
+        }
+    }
 }
 
 /// The name of the part list of the package `package` (a file name).
@@ -161,6 +222,7 @@ mod tests {
             name: part_name("p.zip", n),
             size,
             sha256: "0".repeat(64),
+            crc32: Some(0),
         };
         let list = PartList {
             format: FORMAT.into(),

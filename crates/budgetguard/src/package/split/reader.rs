@@ -10,10 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
-
 use super::error::{PartError, PartsHolding};
-use super::list::{list_name, list_signature_name, part_name, part_number, PartList};
+use super::list::{list_name, list_signature_name, part_name, part_number, PartHasher, PartList};
 use crate::package::zip::PackageSource;
 use crate::progress::{Event, Reporter, Step, Throttle};
 use crate::signing::{Signer, TrustedKey};
@@ -253,7 +251,7 @@ impl SplitParts {
         cancel: &Cancel,
     ) -> Result<(), crate::package::PackageError> {
         let (count, number, path) = (self.list.count(), i + 1, &self.paths[i]);
-        let mut hasher = Sha256::new();
+        let mut hasher = PartHasher::like(&self.list.parts[i]);
         let mut buffer = vec![0; 1 << 20];
         let mut offset = 0;
         loop {
@@ -281,11 +279,11 @@ impl SplitParts {
                 return Ok(());
             }
         }
-        let actual = hex::encode(hasher.finalize());
-        if actual == self.list.parts[i].sha256 {
+        let actual = hasher.finish();
+        if self.list.parts[i].is(&actual) {
             return Ok(());
         }
-        let holds = self.list.parts.iter().position(|p| p.sha256 == actual);
+        let holds = self.list.parts.iter().position(|p| p.is(&actual));
         Err(match holds {
             Some(j) => PartError::Misplaced {
                 number,

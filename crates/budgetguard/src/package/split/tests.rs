@@ -110,6 +110,16 @@ fn a_bad_part_is_named_before_the_package_is_read() {
         assert!(check().starts_with("part 3 of 4 is damaged"), "{}", check());
     }
     std::fs::write(part(4), &fourth).unwrap();
+    // A list written before parts had a CRC-32: checked by SHA-256.
+    let list_path = dir.path().join("p.zip.parts");
+    let list = std::fs::read(&list_path).unwrap();
+    let mut old: serde_json::Value = serde_json::from_slice(&list).unwrap();
+    for part in old["parts"].as_array_mut().unwrap() {
+        part.as_object_mut().unwrap().remove("crc32").unwrap();
+    }
+    std::fs::write(&list_path, serde_json::to_vec(&old).unwrap()).unwrap();
+    assert!(check().starts_with("part 3 of 4 is damaged"), "{}", check());
+    std::fs::write(&list_path, list).unwrap();
     std::fs::write(part(3), &good).unwrap();
 
     let (one, two) = (

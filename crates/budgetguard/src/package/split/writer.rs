@@ -50,7 +50,7 @@ struct Parts {
 struct Part {
     temp: NamedTempFile,
     /// Its SHA-256, computing once the part is final.
-    hash: Option<JoinHandle<io::Result<String>>>,
+    hash: Option<JoinHandle<io::Result<(String, u32)>>>,
 }
 
 impl PartsWriter {
@@ -106,10 +106,12 @@ impl PartsWriter {
                 source,
             };
             let part_size = part.temp.as_file().metadata().map_err(io)?.len();
+            let (sha256, crc32) = sha256.map_err(io)?;
             records.push(PartRecord {
                 name: part_name(&name, i + 1),
                 size: part_size,
-                sha256: sha256.map_err(io)?,
+                sha256,
+                crc32: Some(crc32),
             });
             temps.push(part.temp);
         }
@@ -189,18 +191,20 @@ fn remove_beyond(dir: &Path, name: &str, count: usize) {
 }
 
 /// Hashes a finished part on a thread of its own.
-fn hash_part(temp: &NamedTempFile) -> JoinHandle<io::Result<String>> {
+fn hash_part(temp: &NamedTempFile) -> JoinHandle<io::Result<(String, u32)>> {
     let file = temp.reopen();
     std::thread::spawn(move || {
         let mut file = file?;
         let mut hasher = Sha256::new();
+        let mut crc = crc32fast::Hasher::new();
         let mut buffer = vec![0; 1 << 20];
         loop {
             let n = file.read(&mut buffer)?;
             if n == 0 {
-                return Ok(hex::encode(hasher.finalize()));
+                return Ok((hex::encode(hasher.finalize()), crc.finalize()));
             }
             hasher.update(&buffer[..n]);
+            crc.update(&buffer[..n]);
         }
     })
 }
