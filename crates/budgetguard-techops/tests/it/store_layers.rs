@@ -69,21 +69,23 @@ fn docker_save_size(engine: &TestEngine, reference: &str) -> u64 {
     size
 }
 
-/// `create-install-package` of the node `App` (image `reference`) from
+/// `create-install-package` of the node `node` (image `reference`, a name
+/// of its own per test: tests run side by side on the same engines) from
 /// `engine` into `home/name`, with `extra` options.
 fn package(
     engine: &TestEngine,
     home: &Path,
     name: &str,
+    node: &str,
     reference: &str,
     extra: &[&str],
 ) -> (PathBuf, Run) {
     let folder = home.join(name.trim_end_matches(".zip"));
     std::fs::create_dir_all(&folder).unwrap();
-    let catalog = write_catalog(&folder, &[("App", reference, 9151)]);
+    let catalog = write_catalog(&folder, &[(node, reference, 9151)]);
     let output = home.join(name);
     let made = run(bin(home, Some(&engine.host))
-        .args(["create-install-package", "--no-pull", "--nodes", "App"])
+        .args(["create-install-package", "--no-pull", "--nodes", node])
         .arg("--output")
         .arg(&output)
         .arg("--catalog")
@@ -125,7 +127,14 @@ fn containerd_packages_keep_compressed_layers_and_install_on_every_store() {
     let _pulled = images::load_as(&containerd, &[spec], LayerFiles::Gzip);
     let diff_ids = engine_diff_ids(&containerd, &reference);
     let home = tempfile::tempdir().unwrap();
-    let (made, _) = package(&containerd, home.path(), "kept.zip", &reference, &[]);
+    let (made, _) = package(
+        &containerd,
+        home.path(),
+        "kept.zip",
+        "Kept",
+        &reference,
+        &[],
+    );
     verify_package(home.path(), &made);
     real_zip_readers_accept(&made);
 
@@ -190,7 +199,7 @@ fn containerd_packages_keep_compressed_layers_and_install_on_every_store() {
         assert_eq!(again["loaded_bytes"], 0, "{}: re-install", other.name);
 
         let back_name = format!("back-{}.zip", other.name);
-        let (back, _) = package(other, home.path(), &back_name, &reference, &[]);
+        let (back, _) = package(other, home.path(), &back_name, "Kept", &reference, &[]);
         uninstall(home.path(), other, &dir);
         let _back_loaded = ImageGuard::new(&containerd, vec![reference.clone()]);
         let back_dir = home.path().join(format!("back-{}", other.name));
@@ -235,7 +244,7 @@ fn updates_leave_out_the_base_layers_whichever_store_made_either() {
         for (store, engine) in stores {
             loaded.push(images::load_as(engine, &versions, layer_files(engine)));
             let name = format!("v1-{store}.zip");
-            let (base, _) = package(engine, home.path(), &name, &v1.reference, &[]);
+            let (base, _) = package(engine, home.path(), &name, "Update", &v1.reference, &[]);
             bases.push((store, base));
         }
         for (base_store, base) in &bases {
@@ -248,6 +257,7 @@ fn updates_leave_out_the_base_layers_whichever_store_made_either() {
                     engine,
                     home.path(),
                     &name,
+                    "Update",
                     &v2.reference,
                     &[&since, "--json"],
                 );
