@@ -337,13 +337,37 @@ impl SigningKey {
     /// The minisign signature file of `manifest`, whose SHA-256 (the
     /// package id) the trusted comment names.
     pub fn sign(&self, manifest: &[u8], package_id: &str) -> Result<Vec<u8>, SigningError> {
-        let comment = format!("budgetguard-techops package {package_id}");
+        self.sign_as(
+            manifest,
+            &format!("budgetguard-techops package {package_id}"),
+            "signature of a budgetguard-techops install package's manifest",
+        )
+    }
+
+    /// The minisign signature file of the part list `list` of a split
+    /// package (see [`crate::package::split`]), whose trusted comment
+    /// names the package id the parts join into.
+    pub fn sign_part_list(&self, list: &[u8], package_id: &str) -> Result<Vec<u8>, SigningError> {
+        self.sign_as(
+            list,
+            &format!("budgetguard-techops part list of package {package_id}"),
+            "signature of a budgetguard-techops split package's part list",
+        )
+    }
+
+    /// Signs `data` with the trusted comment `comment`.
+    fn sign_as(
+        &self,
+        data: &[u8],
+        comment: &str,
+        untrusted: &str,
+    ) -> Result<Vec<u8>, SigningError> {
         let signature = minisign::sign(
             Some(&self.public),
             &self.secret,
-            Cursor::new(manifest),
-            Some(&comment),
-            Some("signature of a budgetguard-techops install package's manifest"),
+            Cursor::new(data),
+            Some(comment),
+            Some(untrusted),
         )
         .map_err(crypto("sign the package"))?;
         Ok(signature.into_string().into_bytes())

@@ -254,7 +254,7 @@ pub(super) fn left_out(base: &budgetguard::package::manifest::PackageBase) -> St
 
 /// Opens the signing key at `path`, asking for its password (from
 /// `BUDGETGUARD_KEY_PASSWORD`, else a hidden prompt) when it has one.
-fn open_key(path: &std::path::Path) -> anyhow::Result<SigningKey> {
+pub(super) fn open_key(path: &std::path::Path) -> anyhow::Result<SigningKey> {
     match SigningKey::open(path, None) {
         Err(budgetguard::signing::SigningError::NeedsPassword { .. }) => {
             Ok(SigningKey::open(path, Some(super::keys::password(false)?))?)

@@ -22,10 +22,21 @@ pub struct SplitArgs {
     /// Replace parts of the package that exist.
     #[arg(long)]
     pub force: bool,
+
+    /// Sign the part list with this secret key (see `keygen`), as
+    /// `create-install-package --sign` does; its password comes from
+    /// `BUDGETGUARD_KEY_PASSWORD` or a hidden prompt.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 /// Splits the package and prints its parts.
 pub async fn run(ctx: &Context, args: &SplitArgs) -> anyhow::Result<()> {
+    let key = args
+        .sign
+        .as_deref()
+        .map(super::create::open_key)
+        .transpose()?;
     let cancel = ctx.cancel_on_ctrl_c();
     let reporter = ctx.reporter();
     let report = tokio::task::block_in_place(|| {
@@ -33,6 +44,7 @@ pub async fn run(ctx: &Context, args: &SplitArgs) -> anyhow::Result<()> {
             &args.package,
             args.size,
             args.force,
+            key.as_ref(),
             reporter.as_ref(),
             &cancel,
         )

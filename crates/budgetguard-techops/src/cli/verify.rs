@@ -21,6 +21,7 @@ pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
         )
         .into());
     }
+    let parts_signer = package.parts_signer(&ctx.trusted_keys()?)?;
     let cancel = ctx.cancel_on_ctrl_c();
     let reporter = ctx.reporter();
     let report = tokio::task::block_in_place(|| package.verify(reporter.as_ref(), &cancel))?;
@@ -28,6 +29,7 @@ pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
         "package_id": package.id(),
         "verified": report,
         "signer": signer,
+        "parts_signer": parts_signer,
     });
     ctx.printer.report(&json, |out| {
         out.line(format_args!(
@@ -37,6 +39,9 @@ pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
             human(report.bytes)
         ));
         out.line(format_args!("package id {}", package.id()));
+        if let Some(signer) = &parts_signer {
+            out.line(format_args!("part list: {signer}"));
+        }
     });
     Ok(())
 }

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::Digest;
+
 use testkit::engines::{self, TestEngine};
 use testkit::model_server::ModelServer;
 
@@ -40,6 +42,21 @@ fn parts_of(package: &Path) -> Vec<PathBuf> {
         .map(|n| package.with_file_name(format!("{name}.{n:03}")))
         .take_while(|p| p.exists())
         .collect()
+}
+
+/// Whether `error` says an entry is in part `number` of `count` (alone,
+/// or in a range of parts).
+fn names_part(error: &str, number: usize, count: usize) -> bool {
+    let Some((_, rest)) = error.split_once("it is in part") else {
+        return false;
+    };
+    let words: Vec<&str> = rest.trim_start_matches('s').split_whitespace().collect();
+    let number_at = |i: usize| words.get(i).and_then(|w| w.parse::<usize>().ok());
+    let (first, last, of) = match words.get(1) {
+        Some(&"to") => (number_at(0), number_at(2), number_at(4)),
+        _ => (number_at(0), number_at(0), number_at(2)),
+    };
+    matches!((first, last, of), (Some(a), Some(b), Some(c)) if a <= number && number <= b && c == count)
 }
 
 /// The parts joined, as `cat` joins them, into `into`.
@@ -176,6 +193,57 @@ fn split_package_keeps_a_signed_package_and_its_signature() {
     .success()
     .json();
     assert_eq!(verified["signer"]["signature"], "trusted", "{verified}");
+
+    // Split again with the part list signed: minisign itself accepts the
+    // list's signature, verify-package from the parts says who signed it,
+    // and a list changed afterwards is refused, naming it.
+    run(bin(home.path(), None)
+        .env("BUDGETGUARD_KEY_PASSWORD", "")
+        .args(["split-package", "--force", "--size", "7MiB", "--sign"])
+        .arg(&key)
+        .arg("--package")
+        .arg(&signed))
+    .success();
+    let list = home.path().join("signed.zip.parts");
+    let checked = run(Command::new("minisign")
+        .args(["-V", "-p"])
+        .arg(&public)
+        .arg("-m")
+        .arg(&list));
+    assert_eq!(checked.code, 0, "minisign: {}", checked.stderr);
+    let from_parts = || {
+        run(bin(home.path(), None)
+            .env("BUDGETGUARD_INSTALL_DIR", &dir)
+            .args(["verify-package", "--json", "--package"])
+            .arg(home.path().join("signed.zip.001")))
+    };
+    let verified = from_parts().success().json();
+    assert_eq!(
+        verified["parts_signer"]["signature"], "trusted",
+        "{verified}"
+    );
+    let text = std::fs::read_to_string(&list).unwrap();
+    std::fs::write(&list, text.replacen("  ", "   ", 1)).unwrap();
+    let refused = from_parts();
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("does not match its signature by key"),
+        "{}",
+        refused.stderr
+    );
+    // Split once more without a key: the old signature goes with the old list.
+    run(bin(home.path(), None)
+        .args(["split-package", "--force", "--size", "7MiB", "--package"])
+        .arg(&signed))
+    .success();
+    assert!(!home.path().join("signed.zip.parts.minisig").exists());
+    let verified = from_parts().success().json();
+    assert_eq!(
+        verified["parts_signer"]["signature"], "unsigned",
+        "{verified}"
+    );
 }
 
 fn a_split_package_is_checked_part_by_part_and_installed_in_place() {
@@ -259,6 +327,25 @@ fn a_split_package_is_checked_part_by_part_and_installed_in_place() {
     flipped[third.len() / 2] ^= 0x20;
     std::fs::write(&parts[2], &flipped).unwrap();
     refused("a flipped byte", &format!("part 3 of {count} is damaged"));
+    // With its list changed to match (the list is unsigned): the parts
+    // pass their check, the entry holding the byte does not, and is named
+    // with its part; the install takes back what it began.
+    let list_path = home.path().join("demo.zip.parts");
+    let list = std::fs::read_to_string(&list_path).unwrap();
+    let mut forged: serde_json::Value = serde_json::from_str(&list).unwrap();
+    forged["parts"][2]["sha256"] = hex::encode(sha2::Sha256::digest(&flipped)).into();
+    std::fs::write(&list_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    let verify = run_verify(home.path(), &parts[0]);
+    assert!(
+        verify.starts_with("error: entry `") && names_part(&verify, 3, count),
+        "verify-package: {verify}"
+    );
+    let before = engine_state(&engine);
+    let installed = install(home.path(), &engine.host, &dir, &parts[0], &[]);
+    let text = error_text(&installed);
+    assert!(names_part(&text, 3, count), "install: {text}");
+    assert_untouched(&engine, &before, &traces, "a forged list");
+    std::fs::write(&list_path, list).unwrap();
     std::fs::write(&parts[2], &third).unwrap();
 
     let last = std::fs::read(&parts[count - 1]).unwrap();

@@ -567,6 +567,29 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
     for (step, kill, fault) in faults(&NO_EXCHANGE_STEPS) {
         upgrade_stopped(step, kill, &fault, true);
     }
+    // An upgrade there killed once its live log was parked, then the next
+    // run stopped while taking that back, between the link and the unlink
+    // that move the parked log back (one file under both names): the run
+    // after completes that move, takes the upgrade back and upgrades.
+    for (_, _, fault) in faults(&["moved_linked"]) {
+        let tool = || {
+            let mut command = tool();
+            command.env("BUDGETGUARD_TEST_NO_EXCHANGE", "1");
+            command
+        };
+        run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+        for fault in ["log_parked:kill", fault.as_str()] {
+            let stopped = run(tool()
+                .env("BUDGETGUARD_TEST_FAULT", fault)
+                .args(["install-package", "--package"])
+                .arg(&v2));
+            assert_ne!(stopped.code, 0, "{fault}: {}", stopped.stderr);
+        }
+        run(tool().args(["install-package", "--package"]).arg(&v2)).success();
+        assert_eq!(state(), clean_v2, "{fault}: the upgrade after");
+        run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+        assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
+    }
 
     // A deploy stopped at each of its steps: taken back (or, after its
     // commit, uninstalled) to nothing; a rerun deploys.

@@ -113,7 +113,7 @@ pub enum InstallError {
         missing: String,
     },
     /// The run a kill left unfinished could not be taken back.
-    #[error("a `{command}` run in this install folder did not finish, and taking it back failed ({detail}): fix that (start Docker, install Compose) and run the command again; nothing else was changed")]
+    #[error("a `{command}` run in this install folder did not finish, and taking it back failed ({detail}): fix what that names (start Docker, install Compose, move away a file) and run the command again; nothing else was changed")]
     TakeBack {
         /// The unfinished run's command.
         command: String,

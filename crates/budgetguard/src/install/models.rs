@@ -739,6 +739,12 @@ pub(crate) fn switch_back(
     ] {
         let parked = parked(&staged_name);
         unpark(&staged_name, &live, &parked)?;
+        // A move of the staged file between the two names (the switch,
+        // or an earlier switch back) stopped between its link and unlink:
+        // it belongs at the staged name.
+        if is(&staged_name, inode) {
+            finish_move(&staged_name, &live)?;
+        }
         if is(&live, inode) {
             exchange(&live, &staged_name, &parked, None)?;
         }
@@ -806,6 +812,9 @@ fn exchange(
 /// has moved, or not yet).
 fn unpark(staged: &Path, live: &Path, parked: &Path) -> Result<(), InstallError> {
     let exists = |path: &Path| std::fs::symlink_metadata(path).is_ok();
+    // A move of the parked version stopped between its link and unlink.
+    finish_move(live, parked)?;
+    finish_move(staged, parked)?;
     if !exists(parked) {
         return Ok(());
     }
@@ -823,14 +832,37 @@ fn unpark(staged: &Path, live: &Path, parked: &Path) -> Result<(), InstallError>
 /// Moves `from` to `to`, where nothing is, without replacing what may have
 /// appeared there since (what `RENAME_NOREPLACE` does where it exists): a
 /// file is linked at `to` (which fails on anything there) and then
-/// unlinked at `from`; a folder is renamed, which fails on anything but an
+/// unlinked at `from` (a failed unlink takes the link back); a folder is renamed, which fails on anything but an
 /// empty folder at `to`, and replacing that loses nothing.
 fn move_to_free(from: &Path, to: &Path) -> Result<(), InstallError> {
     if std::fs::symlink_metadata(from).is_ok_and(|m| m.is_dir()) {
         return rename(from, to);
     }
     std::fs::hard_link(from, to).map_err(InstallError::io("switch to", to))?;
-    std::fs::remove_file(from).map_err(InstallError::io("switch from", from))
+    let unlinked = super::journal::fault("moved_linked")
+        .and_then(|()| std::fs::remove_file(from).map_err(InstallError::io("switch from", from)));
+    if unlinked.is_err() {
+        // Not moved: the file stays under its one name (a stop right here
+        // leaves both, which `finish_move` completes).
+        let _ = std::fs::remove_file(to);
+    }
+    unlinked
+}
+
+/// Completes a [`move_to_free`] of a file that stopped between its link
+/// and its unlink, which left one file under both names: `kept` stays,
+/// `extra` goes. Anything else at the two names is left as it is.
+fn finish_move(kept: &Path, extra: &Path) -> Result<(), InstallError> {
+    let (Ok(a), Ok(b)) = (
+        std::fs::symlink_metadata(kept),
+        std::fs::symlink_metadata(extra),
+    ) else {
+        return Ok(());
+    };
+    if a.is_file() && (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+        std::fs::remove_file(extra).map_err(InstallError::io("switch back", extra))?;
+    }
+    Ok(())
 }
 
 /// Renames `from` to `to`, as part of a switch.
@@ -1039,6 +1071,26 @@ mod tests {
         std::fs::create_dir(&parked).unwrap();
         let error = unpark(&staged, &live, &parked).unwrap_err().to_string();
         assert!(error.contains("move one of them away"), "{error}");
+        assert!(parked.exists());
+    }
+
+    #[test]
+    fn a_move_of_a_file_stopped_between_its_link_and_unlink_is_completed() {
+        let root = tempfile::tempdir().unwrap();
+        let (live, staged) = (root.path().join("c.files"), root.path().join("s.files"));
+        let parked = parked(&staged);
+        // The live log parked, the staged one moved in, and the parked
+        // one linked back at the staged name but not yet unlinked.
+        std::fs::write(&live, "new").unwrap();
+        std::fs::write(&staged, "old").unwrap();
+        std::fs::hard_link(&staged, &parked).unwrap();
+        unpark(&staged, &live, &parked).unwrap();
+        assert!(!parked.exists());
+        assert_eq!(std::fs::read_to_string(&staged).unwrap(), "old");
+        assert_eq!(std::fs::read_to_string(&live).unwrap(), "new");
+        // Two different files under the two names are not one moved.
+        std::fs::write(&parked, "old").unwrap();
+        finish_move(&staged, &parked).unwrap();
         assert!(parked.exists());
     }
 

@@ -114,14 +114,21 @@ pub async fn install_package(
         .collect();
     let package = Arc::new(Package::open_given(&given)?);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
-    // A split package's parts are each checked whole before any change,
-    // so a damaged part is named before anything is loaded.
-    {
-        let (package, reporter, cancel) = (package.clone(), reporter.clone(), cancel.clone());
-        tokio::task::spawn_blocking(move || package.check_parts(&*reporter, &cancel))
-            .await
-            .expect("checking parts does not panic")?;
-    }
+    // A split package's parts are each checked whole while the run plans,
+    // and the check is waited for before the first change, so a damaged
+    // part is named before anything is loaded.
+    let parts_checked = {
+        let (package, reporter) = (package.clone(), reporter.clone());
+        let cancel = cancel.child_token();
+        let stop = cancel.clone().drop_guard();
+        let checking =
+            tokio::task::spawn_blocking(move || package.check_parts(&*reporter, &cancel));
+        async move {
+            let checked = checking.await.expect("checking parts does not panic");
+            drop(stop);
+            checked
+        }
+    };
     let mut nodes = package_nodes(&package, options.listen, &*reporter)?;
     let start = options
         .start
@@ -189,6 +196,7 @@ pub async fn install_package(
     if !start {
         gpu::warn(gpu.as_ref(), &plain, &*reporter);
     }
+    parts_checked.await?;
     if let Err(e) = owner::claim_nodes(engine, &options.dir, &plain, &mut transaction).await {
         transaction.take_back(engine, &*reporter, false).await;
         return Err(e);
@@ -488,6 +496,7 @@ fn check_signature(
 ) -> Result<Signer, InstallError> {
     let trusted = TrustStore::new(dir.root()).keys()?;
     let signer = package.signer(&trusted);
+    package.parts_signer(&trusted)?;
     if let Some(warning) = judge_signature(&signer, &trusted)? {
         reporter.report(Event::Warning { warning });
     }

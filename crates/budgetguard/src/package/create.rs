@@ -204,7 +204,9 @@ pub async fn create_package(
             persist(temp, &output, options.force)?;
             None
         }
-        Destination::Parts(parts) => Some(parts.finish(&package_id, options.force)?),
+        Destination::Parts(parts) => {
+            Some(parts.finish(&package_id, options.force, options.sign.as_deref())?)
+        }
     };
     Ok(CreateReport {
         path: output,

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ChecksumError, EntryProblem, Structure};
 use super::layout;
 use super::manifest::{EntryDigest, Manifest};
-use super::split::SplitParts;
+use super::split::{PartError, SplitParts};
 use super::zip::{DataError, FileSource, PackageSource, ZipError, ZipReader};
 use super::PackageError;
 use crate::progress::{Event, Reporter, Step, Throttle};
@@ -201,6 +201,16 @@ impl Package {
         )
     }
 
+    /// For a split package, who signed its part list, of the keys
+    /// `trusted` (a list whose signature does not match it is refused);
+    /// `None` for a package in one file.
+    pub fn parts_signer(&self, trusted: &[TrustedKey]) -> Result<Option<Signer>, PackageError> {
+        match &self.parts {
+            Some(parts) => Ok(Some(parts.list_signer(trusted)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Whether the package carries the entry `name` (an update package
     /// leaves out what its base holds).
     pub fn carries(&self, name: &str) -> bool {
@@ -212,8 +222,23 @@ impl Package {
         self.listed.get(name).map(|&i| &self.manifest.entries[i])
     }
 
+    /// An entry that differs from the manifest; in a split package, named
+    /// with the parts its bytes are in.
     fn mismatch(&self, entry: &str, problem: EntryProblem) -> PackageError {
-        mismatch(&self.path, entry, problem)
+        let in_parts = self
+            .parts
+            .as_ref()
+            .zip(self.zip.entry(entry))
+            .map(|(parts, info)| parts.holding(info.data_start, info.compressed_size));
+        match in_parts {
+            Some(parts) => PartError::Entry {
+                entry: entry.to_owned(),
+                problem: problem.to_string(),
+                parts,
+            }
+            .into(),
+            None => mismatch(&self.path, entry, problem),
+        }
     }
 
     /// Opens a listed entry's data. The reader fails with an error that

@@ -5,6 +5,47 @@ use std::path::PathBuf;
 
 use crate::package::quote::quote_path;
 
+/// The parts that hold a range of a split package's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartsHolding {
+    /// The first, from 1.
+    pub first: usize,
+    /// The last, from 1.
+    pub last: usize,
+    /// How many parts there are.
+    pub count: usize,
+    /// The first one's file.
+    pub path: PathBuf,
+}
+
+impl PartsHolding {
+    /// `it` for one part, `them` for several.
+    fn them(&self) -> &'static str {
+        if self.first == self.last {
+            "it"
+        } else {
+            "them"
+        }
+    }
+}
+
+impl std::fmt::Display for PartsHolding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            first, last, count, ..
+        } = self;
+        if first == last {
+            write!(f, "part {first} of {count} (`{}`)", quote_path(&self.path))
+        } else {
+            write!(
+                f,
+                "parts {first} to {last} of {count} (from `{}`)",
+                quote_path(&self.path)
+            )
+        }
+    }
+}
+
 /// A problem with the parts of a split package, found before the package
 /// is read.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +72,28 @@ pub enum PartError {
         path: PathBuf,
         /// What is wrong.
         detail: String,
+    },
+    /// The part list's signature does not match it (or is no signature).
+    #[error(
+        "the part list `{}` does not match its signature by key {key_id}: it was changed after TechOps signed it; copy it and `{}.minisig` again from TechOps",
+        quote_path(path), quote_path(path)
+    )]
+    ListSignature {
+        /// The list.
+        path: PathBuf,
+        /// The key the signature names (`?` when it is no signature).
+        key_id: String,
+    },
+    /// An entry read from the parts differs from the manifest: a part
+    /// changed after it was checked, or its list was made for other parts.
+    #[error("entry `{entry}` {problem}: it is in {parts}, changed since checked or not as TechOps made {}; copy {} again from TechOps", parts.them(), parts.them())]
+    Entry {
+        /// The entry.
+        entry: String,
+        /// How it differs.
+        problem: String,
+        /// The parts its bytes are in.
+        parts: PartsHolding,
     },
     /// A part is not there.
     #[error(

@@ -49,6 +49,12 @@ pub fn list_name(package: &str) -> String {
     format!("{package}.parts")
 }
 
+/// The name of the signature of the part list of the package `package`:
+/// beside the list, written when the package is signed.
+pub fn list_signature_name(package: &str) -> String {
+    format!("{package}.parts.minisig")
+}
+
 /// The name of part `number` (from 1) of the package `package`.
 pub fn part_name(package: &str, number: usize) -> String {
     format!("{package}.{number:03}")
@@ -75,6 +81,11 @@ impl PartList {
     /// parts named as its package's, every part but the last of the part
     /// size, the sizes adding up to the package's.
     pub fn read(path: &Path) -> Result<Self, PartError> {
+        Self::read_bytes(path).map(|(list, _)| list)
+    }
+
+    /// [`Self::read`], with the bytes read (which a signature covers).
+    pub fn read_bytes(path: &Path) -> Result<(Self, Vec<u8>), PartError> {
         let bad = |detail: String| PartError::BadList {
             path: path.to_owned(),
             detail,
@@ -119,7 +130,7 @@ impl PartList {
         if crate::size::total(list.parts.iter().map(|p| p.size)) != Some(list.size) {
             return Err(bad("its parts do not add up to the package".into()));
         }
-        Ok(list)
+        Ok((list, bytes))
     }
 
     /// The number of parts.

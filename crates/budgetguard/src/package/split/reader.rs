@@ -7,13 +7,16 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use super::error::PartError;
-use super::list::{list_name, part_name, part_number, PartList};
+use super::error::{PartError, PartsHolding};
+use super::list::{list_name, list_signature_name, part_name, part_number, PartList};
 use crate::package::zip::PackageSource;
 use crate::progress::{Event, Reporter, Step, Throttle};
+use crate::signing::{Signer, TrustedKey};
 use crate::Cancel;
 
 /// The parts of a split package, each of the size its list gives.
@@ -21,6 +24,9 @@ use crate::Cancel;
 pub struct SplitParts {
     list_path: PathBuf,
     list: PartList,
+    /// The list's bytes, and its signature file when one is beside it.
+    list_bytes: Vec<u8>,
+    list_signature: Option<Vec<u8>>,
     paths: Vec<PathBuf>,
     files: Vec<File>,
 }
@@ -74,7 +80,9 @@ impl SplitParts {
                 break;
             }
         }
-        let list = PartList::read(&list_path)?;
+        let (list, list_bytes) = PartList::read_bytes(&list_path)?;
+        let list_signature =
+            read_signature(&list_path.with_file_name(list_signature_name(&package)))?;
         let count = list.count();
         let mut paths = Vec::with_capacity(count);
         for number in 1..=count {
@@ -137,6 +145,8 @@ impl SplitParts {
         Ok(Self {
             list_path,
             list,
+            list_bytes,
+            list_signature,
             paths,
             files,
         })
@@ -145,6 +155,25 @@ impl SplitParts {
     /// The part list.
     pub fn list(&self) -> &PartList {
         &self.list
+    }
+
+    /// Who signed the part list, of the keys `trusted`: unsigned when no
+    /// signature is beside it. A signature that does not match the list
+    /// is refused.
+    pub fn list_signer(&self, trusted: &[TrustedKey]) -> Result<Signer, PartError> {
+        let signer = crate::signing::check(
+            self.list_signature.as_deref(),
+            &self.list_bytes,
+            &self.list.package_id,
+            trusted,
+        );
+        match signer {
+            Signer::Invalid { key_id } => Err(PartError::ListSignature {
+                path: self.list_path.clone(),
+                key_id,
+            }),
+            signer => Ok(signer),
+        }
     }
 
     /// Refuses parts whose list names another package than `package_id`
@@ -160,9 +189,10 @@ impl SplitParts {
         })
     }
 
-    /// Reads every part whole and checks it against its SHA-256; the first
-    /// part that differs is the error, named by its number (and the part it
-    /// holds instead, when it is another part of the package).
+    /// Reads every part whole and checks it against its SHA-256, several
+    /// parts at once (one per core); the lowest-numbered part that differs
+    /// is the error, named by its number (and the part it holds instead,
+    /// when it is another part of the package).
     pub fn check(
         &self,
         reporter: &dyn Reporter,
@@ -173,51 +203,38 @@ impl SplitParts {
             step: Step::CheckParts,
             total: Some(self.list.size),
         });
-        let mut progress = Throttle::new(Step::CheckParts);
-        let mut buffer = vec![0; 1 << 20];
-        for (i, (file, record)) in self.files.iter().zip(&self.list.parts).enumerate() {
-            let number = i + 1;
-            let path = &self.paths[i];
-            let mut hasher = Sha256::new();
-            let mut offset = 0;
-            loop {
-                let n =
-                    file.read_at(&mut buffer, offset)
-                        .map_err(|source| PartError::Unreadable {
-                            number,
-                            count,
-                            path: path.clone(),
-                            source,
-                        })?;
-                if n == 0 {
-                    break;
+        let progress = Mutex::new(Throttle::new(Step::CheckParts));
+        let next = AtomicUsize::new(0);
+        // The lowest part found to differ so far: parts after it need no
+        // more reading.
+        let failed = AtomicUsize::new(usize::MAX);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(count);
+        let mut errors: Vec<(usize, crate::package::PackageError)> = std::thread::scope(|scope| {
+            let worker = || {
+                let mut errors = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count || i > failed.load(Ordering::Relaxed) {
+                        return errors;
+                    }
+                    let outcome = self.check_part(i, &failed, &progress, reporter, cancel);
+                    if let Err(e) = outcome {
+                        failed.fetch_min(i, Ordering::Relaxed);
+                        errors.push((i, e));
+                    }
                 }
-                hasher.update(&buffer[..n]);
-                offset += n as u64;
-                progress.add(n as u64, reporter);
-                if cancel.is_cancelled() {
-                    return Err(crate::package::PackageError::Cancelled);
-                }
-            }
-            let actual = hex::encode(hasher.finalize());
-            if actual != record.sha256 {
-                let holds = self.list.parts.iter().position(|p| p.sha256 == actual);
-                return Err(match holds {
-                    Some(j) => PartError::Misplaced {
-                        number,
-                        count,
-                        path: path.clone(),
-                        holds: j + 1,
-                    },
-                    None => PartError::Damaged {
-                        number,
-                        count,
-                        path: path.clone(),
-                        detail: "differs from the part TechOps made".to_owned(),
-                    },
-                }
-                .into());
-            }
+            };
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("checking a part does not panic"))
+                .collect()
+        });
+        errors.sort_by_key(|(i, _)| *i);
+        if let Some((_, e)) = errors.into_iter().next() {
+            return Err(e);
         }
         reporter.report(Event::Finished {
             step: Step::CheckParts,
@@ -225,11 +242,102 @@ impl SplitParts {
         Ok(())
     }
 
+    /// Hashes part `i` (from 0) and compares it with its list; stops early,
+    /// with `Ok`, once a part before it is found to differ (`failed`).
+    fn check_part(
+        &self,
+        i: usize,
+        failed: &AtomicUsize,
+        progress: &Mutex<Throttle>,
+        reporter: &dyn Reporter,
+        cancel: &Cancel,
+    ) -> Result<(), crate::package::PackageError> {
+        let (count, number, path) = (self.list.count(), i + 1, &self.paths[i]);
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0; 1 << 20];
+        let mut offset = 0;
+        loop {
+            let n = self.files[i]
+                .read_at(&mut buffer, offset)
+                .map_err(|source| PartError::Unreadable {
+                    number,
+                    count,
+                    path: path.clone(),
+                    source,
+                })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            offset += n as u64;
+            progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(n as u64, reporter);
+            if cancel.is_cancelled() {
+                return Err(crate::package::PackageError::Cancelled);
+            }
+            if failed.load(Ordering::Relaxed) < i {
+                return Ok(());
+            }
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual == self.list.parts[i].sha256 {
+            return Ok(());
+        }
+        let holds = self.list.parts.iter().position(|p| p.sha256 == actual);
+        Err(match holds {
+            Some(j) => PartError::Misplaced {
+                number,
+                count,
+                path: path.clone(),
+                holds: j + 1,
+            },
+            None => PartError::Damaged {
+                number,
+                count,
+                path: path.clone(),
+                detail: "differs from the part TechOps made".to_owned(),
+            },
+        }
+        .into())
+    }
+
+    /// The parts that hold the `len` bytes from `offset`.
+    pub(crate) fn holding(&self, offset: u64, len: u64) -> PartsHolding {
+        let first = self.locate(offset).0;
+        let last = self.locate(offset + len.saturating_sub(1)).0.max(first);
+        PartsHolding {
+            first: first + 1,
+            last: last.min(self.paths.len() - 1) + 1,
+            count: self.list.count(),
+            path: self.paths[first].clone(),
+        }
+    }
+
     /// The part holding byte `offset`, and the offset in it.
     fn locate(&self, offset: u64) -> (usize, u64) {
         let part = (offset / self.list.part_size) as usize;
         (part, offset - part as u64 * self.list.part_size)
     }
+}
+
+/// The signature file at `path`, if there is one.
+fn read_signature(path: &Path) -> Result<Option<Vec<u8>>, PartError> {
+    let unreadable = |source| PartError::ListUnreadable {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match crate::files::open_regular(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(crate::signing::MAX_SIGNATURE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    Ok(Some(bytes))
 }
 
 /// The package's file name and folder of a given path.

@@ -11,6 +11,7 @@ use super::part_size::PartSize;
 use super::writer::PartsWriter;
 use crate::package::{partial, Package, PackageError};
 use crate::progress::{Event, Reporter, Step, Throttle};
+use crate::signing::SigningKey;
 use crate::Cancel;
 
 /// What `split-package` made.
@@ -27,12 +28,14 @@ pub struct SplitReport {
 }
 
 /// Splits the package at `path` into parts of at most `size` bytes beside
-/// it (replacing earlier parts when `force` is given). The package's
-/// structure is checked first; its bytes are copied as they are.
+/// it (replacing earlier parts when `force` is given), their list signed
+/// with `sign` when given. The package's structure is checked first; its
+/// bytes are copied as they are.
 pub fn split_package(
     path: &Path,
     size: PartSize,
     force: bool,
+    sign: Option<&SigningKey>,
     reporter: &dyn Reporter,
     cancel: &Cancel,
 ) -> Result<SplitReport, PackageError> {
@@ -77,7 +80,7 @@ pub fn split_package(
         }
     }
     drop(out);
-    let list = parts.finish(package.id(), force)?;
+    let list = parts.finish(package.id(), force, sign)?;
     reporter.report(Event::Finished { step: Step::Split });
     Ok(SplitReport {
         package: path.to_owned(),

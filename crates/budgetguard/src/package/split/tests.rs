@@ -37,7 +37,7 @@ fn split_in(dir: &Path) -> PathBuf {
     write_zip(std::fs::File::create(&whole).unwrap());
     let parts = PartsWriter::new(dir, "p.zip", "1MiB".parse().unwrap());
     write_zip(parts.clone());
-    parts.finish(&"ab".repeat(32), false).unwrap();
+    parts.finish(&"ab".repeat(32), false, None).unwrap();
     whole
 }
 
@@ -101,6 +101,15 @@ fn a_bad_part_is_named_before_the_package_is_read() {
     flipped[1234] ^= 1;
     std::fs::write(part(3), &flipped).unwrap();
     assert!(check().starts_with("part 3 of 4 is damaged"), "{}", check());
+    // Parts are checked at once; of two damaged, the first is named.
+    let fourth = std::fs::read(part(4)).unwrap();
+    let mut damaged = fourth.clone();
+    damaged[10] ^= 1;
+    std::fs::write(part(4), &damaged).unwrap();
+    for _ in 0..5 {
+        assert!(check().starts_with("part 3 of 4 is damaged"), "{}", check());
+    }
+    std::fs::write(part(4), &fourth).unwrap();
     std::fs::write(part(3), &good).unwrap();
 
     let (one, two) = (

@@ -20,12 +20,13 @@ use std::thread::JoinHandle;
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use super::list::{list_name, part_name, PartList, PartRecord, FORMAT};
+use super::list::{list_name, list_signature_name, part_name, PartList, PartRecord, FORMAT};
 use super::part_size::{PartSize, MAX_PARTS};
 use crate::package::create::{check_output, persist};
 use crate::package::partial;
 use crate::package::zip::ZipOutput;
 use crate::package::PackageError;
+use crate::signing::SigningKey;
 
 /// Writes a package into parts; clones share the parts, so the create
 /// keeps one to [finish](PartsWriter::finish) them after the ZIP writer has
@@ -82,7 +83,12 @@ impl PartsWriter {
     /// Renames the written parts into place (replacing what is there when
     /// `force` is given), with their list naming the package `package_id`.
     /// On an error no part is left.
-    pub(crate) fn finish(self, package_id: &str, force: bool) -> Result<PartList, PackageError> {
+    pub(crate) fn finish(
+        self,
+        package_id: &str,
+        force: bool,
+        sign: Option<&SigningKey>,
+    ) -> Result<PartList, PackageError> {
         let mut parts = self.parts();
         let count = parts.files.len();
         let size = parts.size;
@@ -126,6 +132,22 @@ impl PartsWriter {
         let mut targets: Vec<PathBuf> =
             (1..=count).map(|n| dir.join(part_name(&name, n))).collect();
         targets.push(dir.join(list_name(&name)));
+        let signature_path = dir.join(list_signature_name(&name));
+        if let Some(key) = sign {
+            let signature = key.sign_part_list(&list.to_bytes(), package_id)?;
+            let temp = partial::create(&dir, &list_signature_name(&name))
+                .and_then(|mut temp| temp.write_all(&signature).map(|()| temp))
+                .map_err(|source| PackageError::Io {
+                    action: "write the part list's signature in",
+                    path: dir.clone(),
+                    source,
+                })?;
+            temps.push(temp);
+            targets.push(signature_path);
+        } else if force {
+            // An earlier signed split's signature would not match this list.
+            let _ = std::fs::remove_file(&signature_path);
+        }
         persist_all(temps, &targets, force)?;
         if force {
             remove_beyond(&dir, &name, count);
@@ -290,5 +312,6 @@ pub(crate) fn check_parts_free(output: &Path, force: bool) -> Result<(), Package
         .file_name()
         .map_or("package".into(), |n| n.to_string_lossy().into_owned());
     check_output(&output.with_file_name(list_name(&name)), force)?;
+    check_output(&output.with_file_name(list_signature_name(&name)), force)?;
     check_output(&output.with_file_name(part_name(&name, 1)), force)
 }
