@@ -2,9 +2,11 @@
 //! (an engine's answer, a state file) instead of passed around as text.
 
 use std::fmt;
+use std::io;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use crate::reference::is_sha256_digest;
 
@@ -131,6 +133,27 @@ impl AsRef<str> for ImageId {
 impl fmt::Display for ImageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// A writer that hashes what it is given (SHA-256).
+#[derive(Default)]
+pub(crate) struct HashWriter(sha2::Sha256);
+
+impl HashWriter {
+    /// The SHA-256 of what was written, in hex.
+    pub(crate) fn hex(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
+impl io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -5,9 +5,14 @@
 use std::io::{self, Read, Write};
 use std::process::Stdio;
 
+use flate2::read::GzEncoder;
 use sha2::{Digest, Sha256};
 
 use crate::engines::TestEngine;
+
+/// The gzip level of compressed layer files: fast, as the benchmark makes
+/// gigabytes of them.
+const FAST: flate2::Compression = flate2::Compression::fast();
 
 /// The content of one layer: one file of that many bytes.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +99,22 @@ pub fn unique_reference(name: &str) -> String {
 
 /// Loads the images into `engine` (one `docker load`) and guards them.
 pub fn load(engine: &TestEngine, images: &[ImageSpec]) -> ImageGuard {
+    load_as(engine, images, LayerFiles::Plain)
+}
+
+/// How the layer files of a written `docker save` tar are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerFiles {
+    /// Uncompressed tars, as `docker save` writes them.
+    Plain,
+    /// Gzip-compressed (fast level): the containerd image store keeps them
+    /// so, as it keeps the layers of a pulled image.
+    Gzip,
+}
+
+/// Loads the images into `engine` with their layer files stored as `files`
+/// say (one `docker load`) and guards them.
+pub fn load_as(engine: &TestEngine, images: &[ImageSpec], files: LayerFiles) -> ImageGuard {
     let guard = ImageGuard::new(engine, images.iter().map(|i| i.reference.clone()).collect());
     let mut child = engine
         .docker()
@@ -104,7 +125,7 @@ pub fn load(engine: &TestEngine, images: &[ImageSpec]) -> ImageGuard {
         .spawn()
         .expect("docker load starts");
     let stdin = child.stdin.take().expect("stdin is piped");
-    write_save_tar(io::BufWriter::with_capacity(1 << 20, stdin), images)
+    write_save_tar_as(io::BufWriter::with_capacity(1 << 20, stdin), images, files)
         .expect("docker load reads the images");
     let out = child.wait_with_output().expect("docker load ends");
     assert!(
@@ -119,6 +140,15 @@ pub fn load(engine: &TestEngine, images: &[ImageSpec]) -> ImageGuard {
 /// Writes `images` as a classic `docker save` tar (layers shared by content
 /// are written once).
 pub fn write_save_tar(out: impl Write, images: &[ImageSpec]) -> io::Result<()> {
+    write_save_tar_as(out, images, LayerFiles::Plain)
+}
+
+/// [`write_save_tar`], with the layer files stored as `files` say.
+pub fn write_save_tar_as(
+    out: impl Write,
+    images: &[ImageSpec],
+    files: LayerFiles,
+) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
     let mut written: Vec<(String, String)> = Vec::new(); // (layer key, diff id)
     let mut manifest = Vec::new();
@@ -130,7 +160,7 @@ pub fn write_save_tar(out: impl Write, images: &[ImageSpec]) -> io::Result<()> {
             let diff_id = match written.iter().find(|(k, _)| *k == key) {
                 Some((_, id)) => id.clone(),
                 None => {
-                    let id = append_layer(&mut tar, *layer)?;
+                    let id = append_layer(&mut tar, *layer, files)?;
                     written.push((key, id.clone()));
                     id
                 }
@@ -164,8 +194,13 @@ pub fn write_save_tar(out: impl Write, images: &[ImageSpec]) -> io::Result<()> {
     tar.into_inner()?.flush()
 }
 
-/// Appends `<diff id hex>/layer.tar`: a tar holding one file, `/data`.
-fn append_layer<W: Write>(tar: &mut tar::Builder<W>, layer: Layer) -> io::Result<String> {
+/// Appends `<diff id hex>/layer.tar`: a tar holding one file, `/data`,
+/// stored as `files` say.
+fn append_layer<W: Write>(
+    tar: &mut tar::Builder<W>,
+    layer: Layer,
+    files: LayerFiles,
+) -> io::Result<String> {
     // The inner tar: a header, the data padded to 512 bytes, two zero blocks.
     let inner_size = 512 + layer.size().div_ceil(512) * 512 + 1024;
     let mut inner_header = tar::Header::new_gnu();
@@ -180,9 +215,19 @@ fn append_layer<W: Write>(tar: &mut tar::Builder<W>, layer: Layer) -> io::Result
         write_inner(&mut hasher, &inner_header, layer)?;
         format!("sha256:{}", hex::encode(hasher.0.finalize()))
     };
-    let mut reader = inner_tar(&inner_header, layer);
     let name = format!("{}/layer.tar", &diff_id[7..]);
-    append_file(tar, &name, inner_size, &mut reader)?;
+    match files {
+        LayerFiles::Plain => {
+            append_file(tar, &name, inner_size, inner_tar(&inner_header, layer))?;
+        }
+        LayerFiles::Gzip => {
+            // Compressed twice (the same bytes): once to learn the size the
+            // tar header needs, once into the tar; never held in memory.
+            let gzip = |layer| GzEncoder::new(inner_tar(&inner_header, layer), FAST);
+            let size = io::copy(&mut gzip(layer), &mut io::sink())?;
+            append_file(tar, &name, size, gzip(layer))?;
+        }
+    }
     Ok(diff_id)
 }
 

@@ -24,6 +24,7 @@ mod registry;
 mod repack;
 mod signing;
 mod split;
+mod store_layers;
 mod support;
 mod upgrades;
 mod zip_structure;
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
             registry::tests(),
             signing::tests(),
             split::tests(),
+            store_layers::tests(),
             upgrades::tests(),
             zip_structure::tests(),
         ]

@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 
 use super::dir::{remove_any, write_atomic, InstallDir};
 use super::InstallError;
+use crate::digest::HashWriter;
 use crate::package::layout;
 use crate::package::manifest::{CacheFile, PackagedCache};
 use crate::package::Package;
@@ -539,11 +540,10 @@ fn holds_file(target: &Path, file: &CacheFile) -> Result<bool, InstallError> {
         Ok(meta) if meta.is_file() && meta.len() == file.size => {}
         _ => return Ok(false),
     }
-    let mut hasher = Sha256::new();
+    let mut hasher = HashWriter::default();
     let mut source = File::open(target).map_err(InstallError::io("read", target))?;
-    io::copy(&mut source, &mut HashWriter(&mut hasher))
-        .map_err(InstallError::io("read", target))?;
-    Ok(hex::encode(hasher.finalize()) == file.sha256)
+    io::copy(&mut source, &mut hasher).map_err(InstallError::io("read", target))?;
+    Ok(hasher.hex() == file.sha256)
 }
 
 /// A model file of this workstation read to be copied, checked against
@@ -1029,19 +1029,6 @@ pub(crate) fn give_to_container(path: &Path, mode: u32) -> Result<(), InstallErr
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(InstallError::io("set permissions of", path))
-}
-
-/// A writer into a hasher.
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ use serde::Serialize;
 use super::plan::{CacheFrom, PackagePlan};
 use super::since::{Base, ImageLayers};
 use super::{layout, PackageError};
-use crate::digest::Digest;
 use crate::engine::ImageInfo;
 use crate::progress::Silent;
 use crate::Cancel;
@@ -233,7 +232,7 @@ impl PackagePlan<'_> {
     /// The bytes an update package of the engine's `images` (as
     /// [`Engine::image`](crate::engine::Engine::image) describes them)
     /// leaves out because its base holds them, as `create_package` decides
-    /// it: the configs and layers the base holds at the same place, with
+    /// it: the configs, and the layers the base holds at the same place, with
     /// their sizes from the base's manifest (the engine gives none per
     /// layer); `None` when it is no update package. The export still
     /// streams them: `create_package` wants room for all of it.
@@ -251,24 +250,22 @@ fn exported_left_out(since: &Path, images: &[ImageInfo]) -> Result<u64, PackageE
         .map(|i| ImageLayers::exported(&i.layers))
         .collect();
     let holds = base.holds(&layers);
-    let ours: HashSet<&str> = images
-        .iter()
-        .flat_map(|i| std::iter::once(i.id.digest()).chain(&i.layers))
-        .map(Digest::as_str)
-        .collect();
-    let mut counted = HashSet::new();
-    Ok(base
+    let ours: HashSet<&str> = images.iter().map(|i| i.id.digest().as_str()).collect();
+    let configs = base
         .manifest()
         .images
         .iter()
-        .flat_map(|i| std::iter::once(&i.config).chain(&i.layers))
-        .filter(|blob| {
-            ours.contains(blob.digest.as_str())
+        .map(|i| &i.config)
+        .filter(|config| {
+            ours.contains(config.digest.as_str())
                 && holds
                     .entries
-                    .contains(&layout::blob_entry(layout::hex_of(&blob.digest)))
-                && counted.insert(blob.digest.as_str())
-        })
+                    .contains(&layout::blob_entry(layout::hex_of(&config.digest)))
+        });
+    let mut counted = HashSet::new();
+    Ok(configs
+        .chain(holds.layers.values())
+        .filter(|blob| counted.insert(blob.digest.as_str()))
         .map(|blob| blob.size)
         .fold(0, u64::saturating_add))
 }

@@ -1,6 +1,9 @@
 //! Turns the engine's `docker save` stream into the package's OCI layout, as
 //! it arrives: every layer goes straight into its ZIP entry, named by the
-//! SHA-256 computed on the way.
+//! SHA-256 computed on the way. Layers stay as the engine exports them:
+//! uncompressed tars from the classic store; from the containerd store, as
+//! it keeps them (gzip-compressed when pulled or built), with their diff IDs
+//! from the image config, as a registry's layers are packaged.
 //!
 //! Both save formats are read the same way. Docker 20.10 writes
 //! `<id>/layer.tar` (a layer shared by two images is a symlink) and
@@ -10,17 +13,19 @@
 //! what `manifest.json` does not name (Docker's own OCI manifests and index,
 //! `VERSION` files) is dropped, since the package writes its own.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
 use super::image_config::ImageConfig;
-use super::layout::{self, SaveManifestItem};
-use super::manifest::{Blob, PackagedImage};
+use super::layout::{self, SaveManifestItem, BLOBS_DIR};
+use super::manifest::{Blob, PackagedImage, GZIP_LAYER};
+use super::since::chain_ids;
 use super::writer::PackageWriter;
 use super::PackageError;
-use crate::digest::ImageId;
+use crate::digest::{HashWriter, ImageId};
 use crate::progress::{Counted, Event, Reporter, Step, Throttle};
 use crate::reference::familiar;
 use crate::Cancel;
@@ -137,16 +142,44 @@ impl Converter<'_> {
         Ok(())
     }
 
-    /// Streams one blob (uncompressed) into the package's image layout.
-    fn write_blob(&mut self, data: &mut impl Read) -> Result<Blob, PackageError> {
-        let mut data = uncompressed(data).map_err(bad_export)?;
-        let blob = self
-            .package
-            .add_blob(layout::BLOBS_DIR, &mut data, self.cancel, &bad_export);
-        if let Ok(blob) = &blob {
-            tracing::debug!(digest = %blob.digest, size = blob.size, "export: blob written");
-        }
-        blob
+    /// Streams one blob into the package's image layout, as the package
+    /// holds it (see [`as_packaged`]). In an update package, a layer whose
+    /// diff ID the base holds is left out, whatever blob brings it: a
+    /// compressed blob's diff ID is computed as it streams.
+    fn write_blob(&mut self, data: &mut dyn Read) -> Result<Blob, PackageError> {
+        let (data, gzip) = as_packaged(data).map_err(bad_export)?;
+        let decode = gzip
+            && self
+                .package
+                .base()
+                .is_some_and(|base| !base.diff_ids.is_empty());
+        let diff_id = RefCell::new(None);
+        let mut data: Box<dyn Read + '_> = if decode {
+            Box::new(DiffIdReader {
+                inner: data,
+                decoder: Some(flate2::write::MultiGzDecoder::new(HashWriter::default())),
+                diff_id: &diff_id,
+            })
+        } else {
+            data
+        };
+        let layer_diff_id = |hex: &str| {
+            if gzip {
+                diff_id.borrow().clone()
+            } else {
+                Some(format!("sha256:{hex}"))
+            }
+        };
+        let blob = self.package.add_layer_blob(
+            BLOBS_DIR,
+            &mut data,
+            gzip.then_some(GZIP_LAYER),
+            self.cancel,
+            &bad_export,
+            &layer_diff_id,
+        )?;
+        tracing::debug!(digest = %blob.digest, size = blob.size, gzip, "export: blob written");
+        Ok(blob)
     }
 
     /// Follows links from `path` (at most 32): the path reached and what is
@@ -242,16 +275,44 @@ impl Converter<'_> {
                 )));
             }
             let config_blob = self.blob_at(&config_path)?;
-            let mut layers = Vec::new();
-            for path in &layer_paths {
-                layers.push(self.blob_at(path)?);
+            let diff_ids = config.rootfs.diff_ids;
+            if layer_paths.len() != diff_ids.len() {
+                return Err(bad(format!("the layers of {id} do not match its config")));
             }
-            let digests: Vec<&str> = layers.iter().map(|l| l.digest.as_str()).collect();
-            if digests != config.rootfs.diff_ids {
+            let diff_id_strs: Vec<&str> = diff_ids.iter().map(String::as_str).collect();
+            let mut layers = Vec::new();
+            for (path, chain) in layer_paths.iter().zip(chain_ids(&diff_id_strs)) {
+                // Where the base holds the layer, the base's blob stands
+                // for it (the export's was left out as it streamed).
+                let held = self
+                    .package
+                    .base()
+                    .and_then(|base| base.layers.get(&chain))
+                    .cloned();
+                layers.push(match held {
+                    Some(blob) => {
+                        self.package.has(BLOBS_DIR, &blob);
+                        blob
+                    }
+                    None => self.blob_at(path)?,
+                });
+            }
+            // An uncompressed layer is named by its diff ID; a compressed
+            // one by its digest, its diff ID from the config.
+            if layers
+                .iter()
+                .zip(&diff_ids)
+                .any(|(layer, diff_id)| layer.media_type.is_none() && layer.digest != *diff_id)
+            {
                 return Err(bad(format!("the layers of {id} do not match its config")));
             }
             let manifest_bytes = layout::oci_manifest(&config_blob, &layers);
-            let manifest_blob = self.write_blob(&mut manifest_bytes.as_slice())?;
+            let manifest_blob = self.package.add_blob(
+                BLOBS_DIR,
+                &mut manifest_bytes.as_slice(),
+                self.cancel,
+                &bad_export,
+            )?;
             tracing::info!(
                 image = ?want.references,
                 id = %id,
@@ -264,8 +325,8 @@ impl Converter<'_> {
                 repo_digests: want.repo_digests.clone(),
                 manifest: manifest_blob,
                 config: config_blob,
+                diff_ids: PackagedImage::recorded_diff_ids(&layers, diff_ids),
                 layers,
-                diff_ids: Vec::new(),
             });
         }
         self.package.add_image_layout(&images)?;
@@ -291,25 +352,47 @@ impl Converter<'_> {
     }
 }
 
-/// The data of a blob as an uncompressed stream. The containerd image store
-/// exports layers as it keeps them, gzip- or zstd-compressed when they were
-/// pulled; the package holds every layer uncompressed, named by its diff ID,
-/// so that every engine loads it.
-fn uncompressed<'a>(data: &'a mut dyn Read) -> io::Result<Box<dyn Read + 'a>> {
+/// The data of a blob as the package holds it, and whether it is a
+/// gzip-compressed layer. The containerd image store exports layers as it
+/// keeps them: gzip-compressed ones stay so (every supported engine loads
+/// them), zstd-compressed ones are decompressed (Docker 20.10 loads no zstd
+/// layer); the classic store exports uncompressed tars.
+fn as_packaged<'a>(data: &'a mut dyn Read) -> io::Result<(Box<dyn Read + 'a>, bool)> {
     let mut magic = Vec::with_capacity(4);
     data.take(4).read_to_end(&mut magic)?;
     let whole = io::Cursor::new(magic.clone()).chain(data);
     Ok(match magic.as_slice() {
-        [0x1f, 0x8b, ..] => {
-            tracing::debug!("export: a gzip-compressed blob, stored uncompressed");
-            Box::new(flate2::read::MultiGzDecoder::new(whole))
-        }
+        [0x1f, 0x8b, ..] => (Box::new(whole), true),
         [0x28, 0xb5, 0x2f, 0xfd] => {
             tracing::debug!("export: a zstd-compressed blob, stored uncompressed");
-            Box::new(zstd::stream::read::Decoder::new(whole)?)
+            (Box::new(zstd::stream::read::Decoder::new(whole)?), false)
         }
-        _ => Box::new(whole),
+        _ => (Box::new(whole), false),
     })
+}
+
+/// Reads a gzip-compressed layer through as it is, decompressing it on the
+/// side to compute its diff ID (the SHA-256 of the uncompressed tar), which
+/// `diff_id` holds once the data has ended.
+struct DiffIdReader<'a, R> {
+    inner: R,
+    decoder: Option<flate2::write::MultiGzDecoder<HashWriter>>,
+    diff_id: &'a RefCell<Option<String>>,
+}
+
+impl<R: Read> Read for DiffIdReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            if let Some(decoder) = &mut self.decoder {
+                decoder.write_all(&buf[..n])?;
+            }
+        } else if let Some(decoder) = self.decoder.take() {
+            let hex = decoder.finish()?.hex();
+            *self.diff_id.borrow_mut() = Some(format!("sha256:{hex}"));
+        }
+        Ok(n)
+    }
 }
 
 /// `./a//b/` becomes `a/b`.
@@ -370,32 +453,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compressed_blobs_are_read_uncompressed() {
+    fn gzip_blobs_stay_compressed_and_zstd_ones_are_decompressed() {
         use std::io::Write;
         let plain: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gzip.write_all(&plain).unwrap();
         let gzip = gzip.finish().unwrap();
         let zstd = zstd::encode_all(plain.as_slice(), 1).unwrap();
-        for (what, data) in [
-            ("gzip", gzip),
-            ("zstd", zstd),
-            ("plain", plain.clone()),
-            ("tiny", b"ab".to_vec()),
+        for (what, data, expected, compressed) in [
+            ("gzip", gzip.clone(), gzip.clone(), true),
+            ("zstd", zstd, plain.clone(), false),
+            ("plain", plain.clone(), plain.clone(), false),
+            ("tiny", b"ab".to_vec(), b"ab".to_vec(), false),
         ] {
             let mut source = data.as_slice();
             let mut out = Vec::new();
-            uncompressed(&mut source)
-                .unwrap()
-                .read_to_end(&mut out)
-                .unwrap();
-            let expected = if what == "tiny" {
-                b"ab".to_vec()
-            } else {
-                plain.clone()
-            };
+            let (mut packaged, gzip) = as_packaged(&mut source).unwrap();
+            packaged.read_to_end(&mut out).unwrap();
             assert_eq!(out, expected, "{what}");
+            assert_eq!(gzip, compressed, "{what}");
         }
+    }
+
+    #[test]
+    fn a_gzip_layer_passes_unchanged_and_its_diff_id_is_computed() {
+        let plain: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        // Two gzip members, as some compressors write them.
+        let mut gzip = Vec::new();
+        for half in plain.chunks(plain.len() / 2) {
+            let mut member =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            member.write_all(half).unwrap();
+            gzip.extend(member.finish().unwrap());
+        }
+        let diff_id = RefCell::new(None);
+        let mut reader = DiffIdReader {
+            inner: gzip.as_slice(),
+            decoder: Some(flate2::write::MultiGzDecoder::new(HashWriter::default())),
+            diff_id: &diff_id,
+        };
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        assert_eq!(out, gzip);
+        assert_eq!(
+            diff_id.into_inner(),
+            Some(format!("sha256:{}", hex::encode(Sha256::digest(&plain))))
+        );
+        let mut broken = gzip.clone();
+        broken.truncate(gzip.len() / 2);
+        broken.extend([0u8; 64]);
+        let diff_id = RefCell::new(None);
+        let mut reader = DiffIdReader {
+            inner: broken.as_slice(),
+            decoder: Some(flate2::write::MultiGzDecoder::new(HashWriter::default())),
+            diff_id: &diff_id,
+        };
+        assert!(reader.read_to_end(&mut Vec::new()).is_err() || diff_id.into_inner().is_none());
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub(crate) struct FromEngine<'a> {
 }
 
 impl ResolvedImages for FromEngine<'_> {
-    /// Uncompressed, named by their diff IDs.
+    /// Their diff IDs; their blobs are known as the export streams them.
     fn layers(&self) -> Vec<ImageLayers> {
         self.images
             .wanted

@@ -144,7 +144,7 @@ impl ResolvedImages for RegistryImages {
         self.images
             .iter()
             .map(|i| ImageLayers {
-                blobs: i.layers.iter().map(|l| l.digest.clone()).collect(),
+                blobs: Some(i.layers.iter().map(|l| l.digest.clone()).collect()),
                 diff_ids: i.diff_ids.clone(),
             })
             .collect()
@@ -261,19 +261,14 @@ impl ImageInput for RegistryImages {
             let document = layout::oci_manifest(&image.config, &image.layers);
             let manifest =
                 package.add_blob(BLOBS_DIR, &mut document.as_slice(), cancel, &read_error)?;
-            let compressed = image.layers.iter().any(|l| l.media_type.is_some());
             images.push(PackagedImage {
                 references: image.references,
                 id: image.config.digest.clone(),
                 repo_digests: image.repo_digests,
                 manifest,
                 config: image.config,
+                diff_ids: PackagedImage::recorded_diff_ids(&image.layers, image.diff_ids),
                 layers: image.layers,
-                diff_ids: if compressed {
-                    image.diff_ids
-                } else {
-                    Vec::new()
-                },
             });
         }
         package.add_image_layout(&images)?;

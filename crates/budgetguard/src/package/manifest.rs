@@ -181,8 +181,8 @@ pub struct PackagedImage {
     /// Its config blob.
     pub config: Blob,
     /// Its layers, bottom first: uncompressed tars named by their diff IDs,
-    /// or (format 3) compressed as their registry served them, named by
-    /// their digest, with their media type.
+    /// or (format 3) compressed as their registry served them or the
+    /// engine exported them, named by their digest, with their media type.
     pub layers: Vec<Blob>,
     /// The diff IDs of its layers as its config gives them, bottom first,
     /// when they are not the layers' own digests (compressed layers,
@@ -192,6 +192,17 @@ pub struct PackagedImage {
 }
 
 impl PackagedImage {
+    /// The diff IDs a package records for `layers`, whose config gives
+    /// `diff_ids`: those when a layer is compressed, else none (each
+    /// layer's digest is its diff ID).
+    pub(crate) fn recorded_diff_ids(layers: &[Blob], diff_ids: Vec<String>) -> Vec<String> {
+        if layers.iter().any(|l| l.media_type.is_some()) {
+            diff_ids
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The bytes of its layers (as the package holds them; at most
     /// `u64::MAX`, see [`Manifest::sizes_fit`]).
     pub fn size(&self) -> u64 {

@@ -7,6 +7,15 @@
 //! and as the same blob: the classic image store keeps layers by chain, so
 //! a layer the base has under other layers would still have to be sent,
 //! and the containerd store keeps blobs by their exact digest.
+//!
+//! The engine's export names its blobs only as it streams them, and two
+//! stores export one layer as different blobs (the classic store
+//! uncompressed, the containerd store as it keeps it, often compressed). So
+//! a layer of the export is left out where the base has its chain, wherever
+//! the new images use its diff ID, and the update then names the base's
+//! blob for it: a workstation that installed the base holds that very blob
+//! (containerd store) and that chain (classic store), whichever store made
+//! either package.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -14,7 +23,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::layout;
-use super::manifest::Manifest;
+use super::manifest::{Blob, Manifest};
 use super::read::Package;
 use super::writer::BaseHolds;
 use super::PackageError;
@@ -30,20 +39,20 @@ pub(crate) struct Base {
 /// The layers of one image of the new package.
 #[derive(Debug, Clone)]
 pub(crate) struct ImageLayers {
-    /// Each layer's blob digest, bottom first.
-    pub blobs: Vec<String>,
+    /// Each layer's blob digest, bottom first; `None` when the source names
+    /// its blobs only as it streams them (the engine's export).
+    pub blobs: Option<Vec<String>>,
     /// Each layer's diff ID, bottom first.
     pub diff_ids: Vec<String>,
 }
 
 impl ImageLayers {
-    /// The layers of an image the engine exports: uncompressed, each blob
-    /// named by its diff ID (`diff_ids`, bottom first).
+    /// The layers of an image the engine exports, whose blobs are known
+    /// once they stream (`diff_ids`, bottom first).
     pub(crate) fn exported(diff_ids: &[crate::digest::Digest]) -> Self {
-        let diff_ids: Vec<String> = diff_ids.iter().map(ToString::to_string).collect();
         Self {
-            blobs: diff_ids.clone(),
-            diff_ids,
+            blobs: None,
+            diff_ids: diff_ids.iter().map(ToString::to_string).collect(),
         }
     }
 }
@@ -71,7 +80,7 @@ impl Base {
     pub(crate) fn holds(&self, images: &[ImageLayers]) -> BaseHolds {
         let mut entries: HashSet<String> = HashSet::new();
         // Each chain the base has, with the blob at its top.
-        let mut chains: HashMap<String, &str> = HashMap::new();
+        let mut chains: HashMap<String, &Blob> = HashMap::new();
         for image in &self.manifest.images {
             for blob in [&image.manifest, &image.config] {
                 entries.insert(layout::blob_entry(layout::hex_of(&blob.digest)));
@@ -80,7 +89,7 @@ impl Base {
                 .into_iter()
                 .zip(&image.layers)
             {
-                chains.insert(chain, &layer.digest);
+                chains.insert(chain, layer);
             }
         }
         for file in self.manifest.caches.iter().flat_map(|c| &c.files) {
@@ -88,23 +97,54 @@ impl Base {
         }
         let mut held = HashSet::new();
         let mut needed = HashSet::new();
+        // Exported layers: the base's blob at each place, by chain, with
+        // the diff ID; and the diff IDs used somewhere the base lacks.
+        let mut places: HashMap<String, (&str, &Blob)> = HashMap::new();
+        let mut unheld: HashSet<&str> = HashSet::new();
         for image in images {
             let diff_ids: Vec<&str> = image.diff_ids.iter().map(String::as_str).collect();
-            for (chain, blob) in chain_ids(&diff_ids).into_iter().zip(&image.blobs) {
-                if chains.get(&chain) == Some(&blob.as_str()) {
-                    held.insert(blob.as_str());
-                } else {
-                    needed.insert(blob.as_str());
+            let image_chains = chain_ids(&diff_ids).into_iter().zip(&diff_ids);
+            match &image.blobs {
+                Some(blobs) => {
+                    for ((chain, _), blob) in image_chains.zip(blobs) {
+                        if chains.get(&chain).map(|b| b.digest.as_str()) == Some(blob.as_str()) {
+                            held.insert(blob.as_str());
+                        } else {
+                            needed.insert(blob.as_str());
+                        }
+                    }
+                }
+                None => {
+                    for (chain, diff_id) in image_chains {
+                        match chains.get(&chain) {
+                            Some(blob) => {
+                                places.insert(chain, (diff_id, blob));
+                            }
+                            None => {
+                                unheld.insert(diff_id);
+                            }
+                        }
+                    }
                 }
             }
         }
         for blob in held.difference(&needed) {
             entries.insert(layout::blob_entry(layout::hex_of(blob)));
         }
+        places.retain(|_, (diff_id, _)| !unheld.contains(diff_id));
+        let mut layers = HashMap::new();
+        let mut diff_ids = HashSet::new();
+        for (chain, (diff_id, blob)) in places {
+            entries.insert(layout::blob_entry(layout::hex_of(&blob.digest)));
+            diff_ids.insert(diff_id.to_owned());
+            layers.insert(chain, blob.clone());
+        }
         BaseHolds {
             package_id: self.package_id.clone(),
             file_name: self.file_name.clone(),
             entries,
+            layers,
+            diff_ids,
         }
     }
 }
@@ -130,7 +170,7 @@ pub(crate) fn chain_ids(diff_ids: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::manifest::{Blob, PackagedImage, FORMAT};
+    use crate::package::manifest::{PackagedImage, FORMAT};
     use crate::package::zip::Compression;
 
     fn image(layers: &[(&str, &str)]) -> PackagedImage {
@@ -171,7 +211,7 @@ mod tests {
 
     fn layers(pairs: &[(&str, &str)]) -> ImageLayers {
         ImageLayers {
-            blobs: pairs.iter().map(|(b, _)| (*b).to_owned()).collect(),
+            blobs: Some(pairs.iter().map(|(b, _)| (*b).to_owned()).collect()),
             diff_ids: pairs.iter().map(|(_, d)| (*d).to_owned()).collect(),
         }
     }
@@ -199,6 +239,36 @@ mod tests {
             layers(&[("gzX", "X"), ("gzA", "A")]),
         ]);
         assert!(!holds.entries.contains(&entry("gzA")));
+    }
+
+    #[test]
+    fn exported_layers_are_named_by_the_base_blob_where_the_base_has_their_chain() {
+        // A base made on the containerd store (gzip blobs), and on the
+        // classic store (uncompressed, named by their diff IDs).
+        let gzip = base(vec![image(&[("gzA", "A"), ("gzB", "B")])]);
+        let plain = base(vec![image(&[("A", "A"), ("B", "B")])]);
+        let exported = |diff_ids: &[&str]| ImageLayers {
+            blobs: None,
+            diff_ids: diff_ids.iter().map(|d| (*d).to_owned()).collect(),
+        };
+        for (old, a, b) in [(&gzip, "gzA", "gzB"), (&plain, "A", "B")] {
+            let holds = old.holds(&[exported(&["A", "B", "C"])]);
+            let chains = chain_ids(&["A", "B", "C"]);
+            assert_eq!(holds.layers[&chains[0]].digest, a);
+            assert_eq!(holds.layers[&chains[1]].digest, b);
+            assert!(!holds.layers.contains_key(&chains[2]));
+            assert_eq!(holds.diff_ids, HashSet::from(["A".into(), "B".into()]));
+            for blob in [a, b] {
+                assert!(holds.entries.contains(&layout::blob_entry(blob)));
+            }
+            assert!(holds.entries.contains(&layout::blob_entry("config")));
+            // B on another layer: not held there, so not held anywhere (an
+            // export streams one blob for it); A still is.
+            let holds = old.holds(&[exported(&["A", "B"]), exported(&["X", "B"])]);
+            assert_eq!(holds.diff_ids, HashSet::from(["A".into()]));
+            assert_eq!(holds.layers.len(), 1);
+            assert!(!holds.entries.contains(&layout::blob_entry(b)));
+        }
     }
 
     #[test]

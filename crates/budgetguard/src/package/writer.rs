@@ -6,7 +6,7 @@
 //! as left out. [`PackageWriter::finish`] adds `SHA256SUMS` and the
 //! manifest, which lists every entry.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -52,6 +52,14 @@ pub(crate) struct BaseHolds {
     /// `models/blobs/sha256/<hex>`) this package leaves out when it comes
     /// to them.
     pub entries: HashSet<String>,
+    /// Layers of the engine's export the base holds at every place the
+    /// package uses them: the base's blob, by the layer's chain ID. The
+    /// package names that blob for the layer, whatever blob the export
+    /// streams for it.
+    pub layers: HashMap<String, Blob>,
+    /// The diff IDs of those layers: a blob of the export that decompresses
+    /// to one of them is left out.
+    pub diff_ids: HashSet<String>,
 }
 
 /// A finished package.
@@ -118,6 +126,11 @@ impl PackageWriter {
         known
     }
 
+    /// What the base of an update package holds, if it is one.
+    pub(crate) fn base(&self) -> Option<&BaseHolds> {
+        self.base.as_ref()
+    }
+
     /// Streams `data` into an entry of `folder` named by its SHA-256, once:
     /// a blob already written, or held by the base, is dropped again.
     /// Errors reading `data` are turned into package errors by `read_error`.
@@ -128,6 +141,23 @@ impl PackageWriter {
         cancel: &Cancel,
         read_error: &dyn Fn(io::Error) -> PackageError,
     ) -> Result<Blob, PackageError> {
+        self.add_layer_blob(folder, data, None, cancel, read_error, &|_| None)
+    }
+
+    /// As [`PackageWriter::add_blob`], for a blob that may be a layer of
+    /// the engine's export, of `media_type` (a compressed layer's): also
+    /// dropped when the base holds its diff ID (see [`BaseHolds::diff_ids`]),
+    /// which `diff_id` gives once `data` is read, from the blob's SHA-256 in
+    /// hex.
+    pub(crate) fn add_layer_blob(
+        &mut self,
+        folder: &str,
+        data: &mut dyn Read,
+        media_type: Option<&str>,
+        cancel: &Cancel,
+        read_error: &dyn Fn(io::Error) -> PackageError,
+        diff_id: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Blob, PackageError> {
         let placeholder = format!("{folder}{}", "0".repeat(64));
         let mut entry = self
             .zip
@@ -136,10 +166,21 @@ impl PackageWriter {
         let hasher = started(&mut self.hasher, &self.path)?;
         let hex = copy(&mut entry, data, hasher, cancel, read_error)
             .map_err(|e| e.into_package_error(&self.path))?;
-        let blob = Blob::plain(format!("sha256:{hex}"), entry.size());
+        let blob = Blob {
+            digest: format!("sha256:{hex}"),
+            size: entry.size(),
+            media_type: media_type.map(str::to_owned),
+        };
         let name = format!("{folder}{hex}");
-        if known(&self.names, self.base.as_ref(), &name) {
+        let held_layer = self
+            .base
+            .as_ref()
+            .and_then(|base| diff_id(&hex).filter(|d| base.diff_ids.contains(d)));
+        if known(&self.names, self.base.as_ref(), &name) || held_layer.is_some() {
             entry.discard().map_err(|e| write_error(&self.path, e))?;
+            if let Some(diff_id) = held_layer {
+                tracing::debug!(blob = %blob.digest, %diff_id, why = "the base package holds this layer (as another blob)", "left out");
+            }
             self.has(folder, &blob);
         } else {
             entry
@@ -458,6 +499,8 @@ mod tests {
                 layout::blob_entry(layout::hex_of(&held.digest)),
                 layout::model_blob_entry(layout::hex_of(&blob_of(b"model").digest)),
             ]),
+            layers: HashMap::new(),
+            diff_ids: HashSet::new(),
         };
         let mut package = writer(dir.path(), Some(base));
         let cancel = Cancel::new();

@@ -276,6 +276,8 @@ pub(crate) mod tests {
                 package_id: "ab".repeat(32),
                 file_name: None,
                 entries: HashSet::new(),
+                layers: Default::default(),
+                diff_ids: HashSet::new(),
             }),
         };
         assert_eq!(update.needed(&[cache]), 40 + OVERHEAD + 500);
