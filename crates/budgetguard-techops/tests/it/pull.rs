@@ -281,17 +281,23 @@ fn an_unreachable_registry_is_named_with_the_way_out() {
 fn pulled_images_package_on_every_engine() {
     let all = engines::require_available();
     let registry = Registry::start("techops", "s3cret");
+    // Pushed once from the classic store, which compresses on push (the
+    // containerd store pushes the blobs it holds, here uncompressed).
+    let pusher = tempfile::tempdir().unwrap();
+    let pusher_config = pusher.path().join("docker");
+    login(&all[0], &pusher_config, registry.port, "techops", "s3cret");
+    let (remote, _pushed) = push_image(
+        &all[0],
+        &registry,
+        &pusher_config,
+        "compressed",
+        vec![Layer::Compressible(3 << 20, 91), Layer::Random(200_000, 92)],
+    );
     for engine in &all {
         let home = tempfile::tempdir().unwrap();
         let docker_config = home.path().join("docker");
         login(engine, &docker_config, registry.port, "techops", "s3cret");
-        let (remote, _remote_guard) = push_image(
-            engine,
-            &registry,
-            &docker_config,
-            "compressed",
-            vec![Layer::Compressible(3 << 20, 91), Layer::Random(200_000, 92)],
-        );
+        let _remote_guard = images::ImageGuard::new(engine, vec![remote.clone()]);
         let pulled = engine
             .docker()
             .arg("--config")
