@@ -188,9 +188,48 @@ pub struct NodeNames {
 #[derive(Debug, clap::Args)]
 pub struct PackageArg {
     /// The package file, or a part of a split package (the others beside
-    /// it; repeat --package for parts in several folders).
-    #[arg(long, value_name = "FILE", required = true)]
+    /// it; repeat --package for parts in several folders), or its https://
+    /// URL on a server that answers range requests.
+    #[arg(long, value_name = "FILE|URL", required = true)]
     pub package: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// How a package given by URL is read.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
+    /// Read a package over plain http:// from another machine (only on a
+    /// network you trust; this machine's http:// needs no option).
+    #[arg(long)]
+    pub allow_http: bool,
+
+    /// Send the bearer token in this file to the package's server [default:
+    /// the server's login in ~/.netrc, if any].
+    #[arg(long, value_name = "FILE", conflicts_with = "token_env")]
+    pub token_file: Option<PathBuf>,
+
+    /// Send the bearer token in this environment variable to the package's
+    /// server.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+}
+
+impl HttpArgs {
+    /// The library's options for these arguments.
+    pub fn options(&self) -> budgetguard::package::http::HttpOptions {
+        use budgetguard::package::http::{HttpOptions, TokenSource};
+        HttpOptions {
+            allow_http: self.allow_http,
+            token: match (&self.token_file, &self.token_env) {
+                (Some(file), _) => Some(TokenSource::File(file.clone())),
+                (None, Some(name)) => Some(TokenSource::Env(name.clone())),
+                (None, None) => None,
+            },
+            ..HttpOptions::default()
+        }
+    }
 }
 
 #[cfg(test)]

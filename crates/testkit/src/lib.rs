@@ -10,6 +10,7 @@ pub mod http_faults;
 pub mod images;
 pub mod layer_tar;
 pub mod model_server;
+pub mod nginx;
 pub mod plain_http;
 pub mod process;
 pub mod proxy;

@@ -1,0 +1,174 @@
+//! One byte range of a remote package, streamed: a download task on the
+//! source's runtime requests the range, resumes a dropped connection with a
+//! new `Range` request from the byte reached (failures in a row bounded,
+//! with backoff), and hands chunks through a small bounded channel to a
+//! [`RangeReader`] read on a blocking thread. Memory stays at a few chunks
+//! whatever the range's size.
+
+use std::io::{self, BufRead, Read};
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use tokio::sync::mpsc;
+
+use super::{HttpError, Server, Stop};
+
+/// Chunks the download may run ahead of its reader.
+const AHEAD: usize = 64;
+
+/// What the download task sends: the next bytes, or why it stopped.
+type Chunk = Result<Bytes, HttpError>;
+
+/// Downloads `start..end` of the package into `sender`, every byte once and
+/// in order across resumed connections; an error is the last message.
+pub(super) async fn transfer(
+    server: Arc<Server>,
+    start: u64,
+    end: u64,
+    sender: mpsc::Sender<Chunk>,
+) {
+    let mut at = start;
+    let mut failures = 0;
+    while at < end {
+        let before = at;
+        let last = match attempt(&server, &mut at, end, &sender).await {
+            Ok(()) if at == end => return,
+            Ok(()) => format!(
+                "the connection closed after {} of {} bytes",
+                at - start,
+                end - start
+            ),
+            Err(Stop::Retry(why)) => why,
+            Err(Stop::Fatal(error)) => {
+                let _ = sender.send(Err(error)).await;
+                return;
+            }
+        };
+        if sender.is_closed() {
+            return;
+        }
+        if at > before {
+            failures = 0;
+        }
+        failures += 1;
+        if failures > server.options.retries {
+            let _ = sender.send(Err(server.cut_too_often(failures, last))).await;
+            return;
+        }
+        tracing::info!(url = %server.address.shown, at, end, failures, why = %last, "range cut: resuming");
+        tokio::time::sleep(server.options.backoff_after(failures - 1)).await;
+    }
+}
+
+/// One request, from `at` to `end`; `at` follows the bytes sent on.
+async fn attempt(
+    server: &Server,
+    at: &mut u64,
+    end: u64,
+    sender: &mpsc::Sender<Chunk>,
+) -> Result<(), Stop> {
+    let mut response = server.get(&format!("bytes={}-{}", *at, end - 1)).await?;
+    let range = server.range_of(&response)?;
+    if range.first != *at || range.last + 1 > end {
+        return Err(Stop::Fatal(HttpError::NoRanges {
+            url: server.address.shown.clone(),
+            detail: format!(
+                "asked for bytes {}-{}, it sent {}-{}",
+                *at,
+                end - 1,
+                range.first,
+                range.last
+            ),
+        }));
+    }
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Stop::Retry(budgetguard_base::error_text(&e.without_url())))?
+    {
+        let chunk = chunk.slice(..chunk.len().min((end - *at) as usize));
+        *at += chunk.len() as u64;
+        if sender.send(Ok(chunk)).await.is_err() {
+            // The reader is gone: nobody wants the rest.
+            return Ok(());
+        }
+        if *at == end {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A byte range of a remote package, read as a blocking [`BufRead`]. Its
+/// download starts when it is opened; dropping it stops the download. An
+/// error carries an [`HttpError`] (see [`HttpError::from_io`]).
+pub(super) struct RangeReader {
+    receiver: mpsc::Receiver<Chunk>,
+    current: Bytes,
+    left: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RangeReader {
+    /// Starts downloading `start..end` on `runtime`.
+    pub(super) fn open(
+        server: Arc<Server>,
+        runtime: &tokio::runtime::Handle,
+        start: u64,
+        end: u64,
+    ) -> Self {
+        let (sender, receiver) = mpsc::channel(AHEAD);
+        let task = runtime.spawn(transfer(server, start, end.max(start), sender));
+        Self {
+            receiver,
+            current: Bytes::new(),
+            left: end.saturating_sub(start),
+            task,
+        }
+    }
+}
+
+impl Drop for RangeReader {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl BufRead for RangeReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.current.is_empty() && self.left > 0 {
+            match self.receiver.blocking_recv() {
+                Some(Ok(bytes)) => {
+                    self.left -= bytes.len() as u64;
+                    self.current = bytes;
+                }
+                Some(Err(error)) => {
+                    self.left = 0;
+                    return Err(io::Error::other(error));
+                }
+                None => {
+                    self.left = 0;
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the download stopped early",
+                    ));
+                }
+            }
+        }
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.current.advance(amount);
+    }
+}
+
+impl Read for RangeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}

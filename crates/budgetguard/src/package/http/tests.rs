@@ -1,0 +1,181 @@
+//! The HTTP source against Debian's nginx on loopback: reads alike a file,
+//! its end and headers in few requests, entries resumed after cuts, and a
+//! server without ranges refused.
+
+use std::fs::File;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use testkit::http_faults::{Fault, FaultProxy};
+use testkit::nginx::Nginx;
+
+use super::*;
+use crate::package::zip::{Compression, DosTime, ZipReader, ZipWriter};
+
+/// A folder with `p.zip`: 40 small entries and 3 of 300 KB.
+fn served_zip() -> (tempfile::TempDir, Vec<(String, Vec<u8>)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let time = DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH);
+    let mut zip = ZipWriter::new(File::create(dir.path().join("p.zip")).unwrap(), time);
+    let mut entries = Vec::new();
+    for i in 0..43u32 {
+        let size = if i % 20 == 5 {
+            300_000
+        } else {
+            100 + i as usize
+        };
+        let data: Vec<u8> = (0..size).map(|b| (b as u32 * 7 + i) as u8).collect();
+        let name = format!("e{i:02}");
+        zip.write_entry(&name, Compression::None, &data).unwrap();
+        entries.push((name, data));
+    }
+    zip.finish().unwrap();
+    (dir, entries)
+}
+
+fn fast() -> HttpOptions {
+    HttpOptions {
+        backoff: Duration::from_millis(10),
+        ..HttpOptions::default()
+    }
+}
+
+fn read_all(reader: &ZipReader) -> Vec<(String, Vec<u8>)> {
+    reader
+        .entries()
+        .iter()
+        .map(|entry| {
+            let mut data = Vec::new();
+            reader
+                .open_entry(entry)
+                .unwrap()
+                .read_to_end(&mut data)
+                .unwrap();
+            (entry.name.clone(), data)
+        })
+        .collect()
+}
+
+#[test]
+fn reads_alike_a_file_in_few_requests() {
+    let (dir, entries) = served_zip();
+    let nginx = Nginx::serve(dir.path());
+    let source = HttpSource::open(&nginx.url("p.zip"), &fast()).unwrap();
+    assert_eq!(source.description(), Path::new(&nginx.url("p.zip")));
+    let reader = ZipReader::from_source(Arc::new(source)).unwrap();
+    // One request for the end (the directory is in it), and the headers
+    // merged: the small entries' in one, each large entry's on its own.
+    let opened = nginx.served();
+    assert!(opened.len() <= 5, "{opened:?}");
+    assert_eq!(opened[0].range, format!("bytes=-{END_WINDOW}"));
+    assert_eq!(read_all(&reader), entries);
+    assert_eq!(nginx.served().len(), opened.len() + entries.len());
+}
+
+#[test]
+fn a_cut_entry_resumes_from_the_byte_reached() {
+    let (dir, entries) = served_zip();
+    let nginx = Nginx::serve(dir.path());
+    let backend = format!("127.0.0.1:{}", nginx.port()).parse().unwrap();
+    let proxy = FaultProxy::start(
+        backend,
+        Fault::CutRanges {
+            longer_than: 100_000,
+            after: 100_000,
+            times: 2,
+        },
+    );
+    let url = format!("http://{}/p.zip", proxy.host());
+    let reader =
+        ZipReader::from_source(Arc::new(HttpSource::open(&url, &fast()).unwrap())).unwrap();
+    assert_eq!(read_all(&reader), entries);
+    let resumed: Vec<_> = proxy.seen().into_iter().filter_map(|s| s.range).collect();
+    assert_eq!(resumed.len(), nginx.served().len());
+    // A large entry cut twice: its second and third requests start later.
+    let large = reader.entry("e05").unwrap();
+    let starts: Vec<u64> = resumed
+        .iter()
+        .filter_map(|r| r.strip_prefix("bytes=")?.split('-').next()?.parse().ok())
+        .filter(|&s| s >= large.data_start && s < large.data_start + large.size)
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            large.data_start,
+            large.data_start + 100_000,
+            large.data_start + 200_000
+        ]
+    );
+}
+
+#[test]
+fn cuts_beyond_the_retries_are_an_error() {
+    let (dir, _) = served_zip();
+    let nginx = Nginx::serve(dir.path());
+    let backend = format!("127.0.0.1:{}", nginx.port()).parse().unwrap();
+    let proxy = FaultProxy::start(
+        backend,
+        Fault::CutRanges {
+            longer_than: 100_000,
+            after: 0,
+            times: 1000,
+        },
+    );
+    let url = format!("http://{}/p.zip", proxy.host());
+    let options = HttpOptions {
+        retries: 2,
+        ..fast()
+    };
+    let reader =
+        ZipReader::from_source(Arc::new(HttpSource::open(&url, &options).unwrap())).unwrap();
+    let entry = reader.entry("e05").unwrap();
+    let error = reader
+        .open_entry(entry)
+        .unwrap()
+        .read_to_end(&mut Vec::new())
+        .unwrap_err();
+    let http = HttpError::from_io(&error).expect("an HTTP error");
+    assert!(
+        matches!(http, HttpError::CutTooOften { attempts: 3, .. }),
+        "{http}"
+    );
+}
+
+#[test]
+fn a_server_without_ranges_a_missing_file_and_plain_http_are_refused() {
+    let (dir, _) = served_zip();
+    let nginx = Nginx::serve_without_ranges(dir.path());
+    let refused = HttpSource::open(&nginx.url("p.zip"), &fast()).unwrap_err();
+    assert!(matches!(refused, HttpError::NoRanges { .. }), "{refused}");
+    let nginx = Nginx::serve(dir.path());
+    let missing = HttpSource::open(&nginx.url("nothing.zip"), &fast()).unwrap_err();
+    assert!(matches!(missing, HttpError::NotFound { .. }), "{missing}");
+    let plain = HttpSource::open("http://192.0.2.1/p.zip", &fast()).unwrap_err();
+    assert!(matches!(plain, HttpError::PlainHttp { .. }), "{plain}");
+    let closed = format!("http://127.0.0.1:{}/p.zip", testkit::fixtures::free_port());
+    let options = HttpOptions {
+        retries: 1,
+        ..fast()
+    };
+    let unreachable = HttpSource::open(&closed, &options).unwrap_err();
+    assert!(
+        matches!(unreachable, HttpError::CutTooOften { .. }),
+        "{unreachable}"
+    );
+}
+
+#[test]
+fn content_ranges_are_parsed_strictly() {
+    assert_eq!(
+        content_range("bytes 5-9/10"),
+        Some(ContentRange {
+            first: 5,
+            last: 9,
+            total: 10
+        })
+    );
+    assert_eq!(content_range("bytes 5-10/10"), None);
+    assert_eq!(content_range("bytes */10"), None);
+    assert_eq!(content_range("5-9/10"), None);
+}
