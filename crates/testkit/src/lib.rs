@@ -9,6 +9,7 @@ pub mod http;
 pub mod http_faults;
 pub mod images;
 pub mod layer_tar;
+pub mod model_cache;
 pub mod model_server;
 pub mod nginx;
 pub mod plain_http;

@@ -18,6 +18,8 @@ pub struct Served {
     pub bytes: u64,
     /// The `Range` header asked, or `-`.
     pub range: String,
+    /// The `Authorization` header sent, or `-` (the login a test gave).
+    pub authorization: String,
 }
 
 /// A running nginx.
@@ -55,7 +57,7 @@ impl Nginx {
         let config = format!(
             "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
              error_log {d}/error.log;\nevents {{ worker_connections 256; }}\n\
-             http {{\n  log_format counted '$status $bytes_sent \"$http_range\"';\n\
+             http {{\n  log_format counted '$status $bytes_sent \"$http_range\" \"$http_authorization\"';\n\
              access_log {d}/access.log counted;\n  default_type application/octet-stream;\n\
              client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
@@ -104,10 +106,14 @@ impl Nginx {
         log.lines()
             .filter_map(|line| {
                 let mut words = line.splitn(3, ' ');
+                let status = words.next()?.parse().ok()?;
+                let bytes = words.next()?.parse().ok()?;
+                let (range, authorization) = words.next()?.split_once("\" \"")?;
                 Some(Served {
-                    status: words.next()?.parse().ok()?,
-                    bytes: words.next()?.parse().ok()?,
-                    range: words.next()?.trim_matches('"').to_owned(),
+                    status,
+                    bytes,
+                    range: range.trim_matches('"').to_owned(),
+                    authorization: authorization.trim_matches('"').to_owned(),
                 })
             })
             .collect()

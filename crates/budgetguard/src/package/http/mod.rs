@@ -16,6 +16,7 @@ mod address;
 mod blocks;
 mod error;
 mod login;
+mod runtime;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_RANGE, ETAG, LAST_MODI
 use super::zip::PackageSource;
 use address::Address;
 use blocks::Blocks;
+use runtime::Runtime;
 
 pub use address::{is_url, redacted};
 pub use error::HttpError;
@@ -90,9 +92,9 @@ impl HttpOptions {
     }
 }
 
-/// A package on a web server, read by byte ranges. Read it from blocking
-/// threads (not inside async code): its requests run on a small runtime of
-/// its own.
+/// A package on a web server, read by byte ranges. Its requests run on a
+/// small runtime of its own, so it reads alike from any thread (a read
+/// inside async code blocks that thread, as a file's read does).
 pub struct HttpSource {
     server: Arc<Server>,
     description: PathBuf,
@@ -153,7 +155,6 @@ fn content_range(value: &str) -> Option<ContentRange> {
 impl HttpSource {
     /// Opens the package at `given` (`https://…`, or `http://…` as
     /// `options` allow): one request fetches its end and tells its size.
-    /// Call it from a blocking thread.
     pub fn open(given: &str, options: &HttpOptions) -> Result<Self, HttpError> {
         let address = Address::parse(given, options.allow_http)?;
         let authorization = login::authorization(options.token.as_ref(), address.host())?;
@@ -190,7 +191,7 @@ impl HttpSource {
             detail: e.to_string(),
         })?;
         let description = PathBuf::from(&address.shown);
-        let mut server = Server {
+        let server = Server {
             address,
             client,
             authorization,
@@ -198,7 +199,7 @@ impl HttpSource {
             size: 0,
             validator: None,
         };
-        let (start, tail) = runtime.block_on(server.fetch_end())?;
+        let (server, start, tail) = runtime.run(server.fetch_end())?;
         let mut blocks = Blocks::default();
         blocks.insert(start, tail);
         tracing::info!(url = %server.address.shown, size = server.size, "package opened over HTTP");
@@ -214,7 +215,7 @@ impl HttpSource {
     fn fetch(&self, start: u64, end: u64) -> io::Result<()> {
         let bytes = self
             .runtime
-            .block_on(self.server.clone().fetch(start, end))
+            .run(self.server.clone().fetch(start, end))
             .map_err(io::Error::other)?;
         self.blocks
             .lock()
@@ -227,11 +228,11 @@ impl HttpSource {
 impl Server {
     /// The end of the package: its size and its last [`END_WINDOW`] bytes
     /// (or all of it), with where they start.
-    async fn fetch_end(&mut self) -> Result<(u64, Vec<u8>), HttpError> {
+    async fn fetch_end(mut self) -> Result<(Self, u64, Vec<u8>), HttpError> {
         let mut failures = 0;
         loop {
             let last = match self.attempt_end().await {
-                Ok(end) => return Ok(end),
+                Ok((start, bytes)) => return Ok((self, start, bytes)),
                 Err(Stop::Fatal(error)) => return Err(error),
                 Err(Stop::Retry(why)) => why,
             };
@@ -410,17 +411,20 @@ impl PackageSource for HttpSource {
                 _ => groups.push(vec![span]),
             }
         }
-        let server = &self.server;
         let jobs = self.server.options.jobs.max(1);
-        let requests = groups.into_iter().map(|group| {
-            let start = group[0].0;
-            let end = group.last().map_or(start, |s| s.1);
-            async move {
-                let bytes = server.clone().fetch(start, end).await?;
-                Ok::<_, HttpError>((start, group, bytes))
-            }
-        });
-        let fetched: Vec<_> = self.runtime.block_on(
+        let requests: Vec<_> = groups
+            .into_iter()
+            .map(|group| {
+                let server = self.server.clone();
+                let start = group[0].0;
+                let end = group.last().map_or(start, |s| s.1);
+                async move {
+                    let bytes = server.fetch(start, end).await?;
+                    Ok::<_, HttpError>((start, group, bytes))
+                }
+            })
+            .collect();
+        let fetched: Vec<_> = self.runtime.run(
             futures_util::stream::iter(requests)
                 .buffer_unordered(jobs)
                 .collect::<Vec<_>>(),
@@ -445,39 +449,5 @@ impl PackageSource for HttpSource {
             start,
             end,
         )))
-    }
-}
-
-/// The source's own runtime: its requests run there whatever the caller
-/// runs on; dropped without waiting (also from async code).
-struct Runtime(Option<tokio::runtime::Runtime>);
-
-impl Runtime {
-    fn new() -> io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("package-http")
-            .enable_all()
-            .build()?;
-        Ok(Self(Some(runtime)))
-    }
-
-    fn handle(&self) -> &tokio::runtime::Handle {
-        self.0.as_ref().expect("present until dropped").handle()
-    }
-
-    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.0
-            .as_ref()
-            .expect("present until dropped")
-            .block_on(future)
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
     }
 }
