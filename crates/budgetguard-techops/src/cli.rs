@@ -214,6 +214,11 @@ pub struct HttpArgs {
     /// server.
     #[arg(long, value_name = "VAR")]
     pub token_env: Option<String>,
+
+    /// Range requests at once to a package's server: pieces of a long
+    /// entry download side by side (4 MiB of memory each).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
 }
 
 impl HttpArgs {
@@ -227,6 +232,7 @@ impl HttpArgs {
                 (None, Some(name)) => Some(TokenSource::Env(name.clone())),
                 (None, None) => None,
             },
+            jobs: usize::from(self.jobs),
             ..HttpOptions::default()
         }
     }

@@ -22,9 +22,6 @@ pub struct InstallArgs {
     #[arg(long, value_name = "FILE|URL", required = true)]
     pub package: Vec<PathBuf>,
 
-    #[command(flatten)]
-    pub http: crate::cli::HttpArgs,
-
     /// Start the nodes and wait until they are ready [default: as the
     /// package says, stopped unless made with --start-after-install].
     #[arg(long, conflicts_with = "no_start")]
@@ -43,6 +40,9 @@ pub struct InstallArgs {
     /// whatever the package asks].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::IpAddr>,
+
+    #[command(flatten)]
+    pub http: crate::cli::HttpArgs,
 }
 
 /// Installs the package and prints what it did.

@@ -55,7 +55,8 @@ pub struct HttpOptions {
     pub allow_http: bool,
     /// The bearer token, if one is sent; else `~/.netrc` gives the login.
     pub token: Option<TokenSource>,
-    /// Requests made at once where reads are independent.
+    /// Requests made at once: for the local headers, and for the pieces
+    /// of a long entry (each piece buffered, so memory grows with it).
     pub jobs: usize,
     /// Failed attempts in a row (no new byte) before a read is given up.
     pub retries: u32,
@@ -443,11 +444,12 @@ impl PackageSource for HttpSource {
 
     fn open_range(&self, start: u64, len: u64) -> io::Result<Box<dyn BufRead + Send>> {
         let end = start.saturating_add(len).min(self.server.size);
-        Ok(Box::new(stream::RangeReader::open(
-            self.server.clone(),
-            self.runtime.handle(),
-            start,
-            end,
-        )))
+        let (server, runtime) = (self.server.clone(), self.runtime.handle());
+        let jobs = self.server.options.jobs;
+        Ok(if jobs > 1 && end - start > stream::SEGMENT {
+            Box::new(stream::Segments::open(server, runtime, start, end, jobs))
+        } else {
+            Box::new(stream::RangeReader::open(server, runtime, start, end))
+        })
     }
 }

@@ -15,6 +15,8 @@ use super::{HttpError, Server, Stop};
 
 /// Chunks the download may run ahead of its reader.
 const AHEAD: usize = 64;
+/// The piece of a long range that one request of [`Segments`] fetches.
+pub(super) const SEGMENT: u64 = 4 << 20;
 
 /// What the download task sends: the next bytes, or why it stopped.
 type Chunk = Result<Bytes, HttpError>;
@@ -110,14 +112,26 @@ pub(super) struct RangeReader {
 }
 
 impl RangeReader {
-    /// Starts downloading `start..end` on `runtime`.
+    /// Starts downloading `start..end` on `runtime`, running ahead of its
+    /// reader by a few chunks.
     pub(super) fn open(
         server: Arc<Server>,
         runtime: &tokio::runtime::Handle,
         start: u64,
         end: u64,
     ) -> Self {
-        let (sender, receiver) = mpsc::channel(AHEAD);
+        Self::with_room(server, runtime, start, end, AHEAD)
+    }
+
+    /// The same, running ahead by up to `room` chunks.
+    fn with_room(
+        server: Arc<Server>,
+        runtime: &tokio::runtime::Handle,
+        start: u64,
+        end: u64,
+        room: usize,
+    ) -> Self {
+        let (sender, receiver) = mpsc::channel(room);
         let task = runtime.spawn(transfer(server, start, end.max(start), sender));
         Self {
             receiver,
@@ -164,6 +178,100 @@ impl BufRead for RangeReader {
 }
 
 impl Read for RangeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// A long range read in [`SEGMENT`]s, `jobs` downloading at once, in order.
+pub(super) struct Segments {
+    server: Arc<Server>,
+    runtime: tokio::runtime::Handle,
+    /// The pieces downloading, the one being read first.
+    open: std::collections::VecDeque<RangeReader>,
+    /// The first byte of the next piece to open, and the range's end.
+    next: u64,
+    end: u64,
+}
+
+impl Segments {
+    /// Starts the first `jobs` pieces of `start..end`.
+    pub(super) fn open(
+        server: Arc<Server>,
+        runtime: &tokio::runtime::Handle,
+        start: u64,
+        end: u64,
+        jobs: usize,
+    ) -> Self {
+        let mut segments = Self {
+            server,
+            runtime: runtime.clone(),
+            open: std::collections::VecDeque::with_capacity(jobs),
+            next: start,
+            end,
+        };
+        for _ in 0..jobs {
+            segments.open_next();
+        }
+        segments
+    }
+
+    /// Starts the next piece, if one is left. A piece may download whole
+    /// before it is read: its channel has room for it (chunks are rarely
+    /// below 4 KiB).
+    fn open_next(&mut self) {
+        if self.next < self.end {
+            let end = (self.next + SEGMENT).min(self.end);
+            let room = (SEGMENT / 4096) as usize;
+            self.open.push_back(RangeReader::with_room(
+                self.server.clone(),
+                &self.runtime,
+                self.next,
+                end,
+                room,
+            ));
+            self.next = end;
+        }
+    }
+}
+
+impl BufRead for Segments {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self
+            .open
+            .front_mut()
+            .is_some_and(|front| front.left == 0 && front.current.is_empty())
+        {
+            self.open.pop_front();
+            self.open_next();
+        }
+        let Some(front) = self.open.front_mut() else {
+            return Ok(&[]);
+        };
+        if let Err(error) = front.fill_buf() {
+            // Nothing more after an error: the pieces ahead stop.
+            self.open.clear();
+            self.next = self.end;
+            return Err(error);
+        }
+        Ok(self
+            .open
+            .front_mut()
+            .map_or(&[], |front| &front.current[..]))
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if let Some(front) = self.open.front_mut() {
+            front.consume(amount);
+        }
+    }
+}
+
+impl Read for Segments {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let available = self.fill_buf()?;
         let n = available.len().min(buf.len());

@@ -179,3 +179,57 @@ fn content_ranges_are_parsed_strictly() {
     assert_eq!(content_range("bytes */10"), None);
     assert_eq!(content_range("5-9/10"), None);
 }
+
+#[test]
+fn a_long_entry_is_read_in_pieces_at_once_and_each_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let time = DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH);
+    let mut zip = ZipWriter::new(File::create(dir.path().join("p.zip")).unwrap(), time);
+    let data: Vec<u8> = (0..9u32 << 20).map(|b| (b * 13 % 251) as u8).collect();
+    zip.write_entry("long", Compression::None, &data).unwrap();
+    zip.finish().unwrap();
+    let nginx = Nginx::serve(dir.path());
+    let backend = format!("127.0.0.1:{}", nginx.port()).parse().unwrap();
+    let proxy = FaultProxy::start(
+        backend,
+        Fault::CutRanges {
+            longer_than: 1 << 20,
+            after: 1 << 20,
+            times: 2,
+        },
+    );
+    let url = format!("http://{}/p.zip", proxy.host());
+    let options = HttpOptions { jobs: 3, ..fast() };
+    let reader =
+        ZipReader::from_source(Arc::new(HttpSource::open(&url, &options).unwrap())).unwrap();
+    let entry = reader.entry("long").unwrap();
+    let mut read = Vec::new();
+    reader
+        .open_entry(entry)
+        .unwrap()
+        .read_to_end(&mut read)
+        .unwrap();
+    assert!(read == data, "the pieces join into the entry");
+    let starts: Vec<u64> = proxy
+        .seen()
+        .iter()
+        .filter_map(|s| {
+            s.range
+                .as_deref()?
+                .strip_prefix("bytes=")?
+                .split('-')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .filter(|&s| s >= entry.data_start)
+        .map(|s| s - entry.data_start)
+        .collect();
+    let segment = stream::SEGMENT;
+    for piece in [0, segment, 2 * segment] {
+        assert!(starts.contains(&piece), "{starts:?}");
+    }
+    // Two pieces were cut 1 MiB in, and went on from there.
+    let resumed = starts.iter().filter(|&&s| s % segment == 1 << 20).count();
+    assert_eq!(resumed, 2, "{starts:?}");
+}
