@@ -61,10 +61,23 @@ pub struct Seen {
     pub range: Option<String>,
 }
 
+/// The first and last byte of a `Range: bytes=first-last` request, when it
+/// names both.
+fn range_bounds(range: Option<&str>) -> Option<(u64, u64)> {
+    let (first, last) = range?.strip_prefix("bytes=")?.split_once('-')?;
+    Some((first.parse().ok()?, last.parse().ok()?))
+}
+
 /// The length of a `Range: bytes=first-last` request, when it names both.
 fn range_len(range: Option<&str>) -> Option<u64> {
-    let (first, last) = range?.strip_prefix("bytes=")?.split_once('-')?;
-    Some(last.parse::<u64>().ok()? + 1 - first.parse::<u64>().ok()?)
+    range_bounds(range).map(|(first, last)| last + 1 - first)
+}
+
+impl Seen {
+    /// The first and last byte its `Range` asked for, when it named both.
+    pub fn range_bounds(&self) -> Option<(u64, u64)> {
+        range_bounds(self.range.as_deref())
+    }
 }
 
 /// A running proxy; it stops accepting when dropped.

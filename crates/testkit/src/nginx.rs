@@ -95,9 +95,9 @@ impl Nginx {
         format!("http://127.0.0.1:{}/{name}", self.port)
     }
 
-    /// Its port.
-    pub fn port(&self) -> u16 {
-        self.port
+    /// Its address, for a proxy in front of it.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     /// Every request logged so far.

@@ -238,9 +238,8 @@ fn a_connection_cut_mid_entry_resumes_and_the_install_completes() {
     let versions = versions(&engine, home.path(), "HTTP Resume");
     let _leftovers = NodeLeftovers::new(&engine, &versions.project);
     let nginx = Nginx::serve(versions.packages[0].parent().unwrap());
-    let backend = format!("127.0.0.1:{}", nginx.port()).parse().unwrap();
     let proxy = FaultProxy::start(
-        backend,
+        nginx.addr(),
         Fault::CutRanges {
             longer_than: MIB,
             after: MIB / 2,
@@ -256,14 +255,7 @@ fn a_connection_cut_mid_entry_resumes_and_the_install_completes() {
     let ranges: Vec<(u64, u64)> = proxy
         .seen()
         .iter()
-        .filter_map(|s| {
-            let (first, last) = s
-                .range
-                .as_deref()?
-                .strip_prefix("bytes=")?
-                .split_once('-')?;
-            Some((first.parse().ok()?, last.parse().ok()?))
-        })
+        .filter_map(|s| s.range_bounds())
         .collect();
     let resumed = ranges
         .iter()
