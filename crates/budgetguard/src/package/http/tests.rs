@@ -222,3 +222,21 @@ fn a_long_entry_is_read_in_pieces_at_once_and_each_resumes() {
     let resumed = starts.iter().filter(|&&s| s % segment == 1 << 20).count();
     assert_eq!(resumed, 2, "{starts:?}");
 }
+
+#[test]
+fn a_token_never_goes_over_plain_http_to_another_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "tok-plain").unwrap();
+    let options = HttpOptions {
+        allow_http: true,
+        token: Some(TokenSource::File(token)),
+        ..fast()
+    };
+    let refused = HttpSource::open("http://192.0.2.1/p.zip", &options).unwrap_err();
+    assert!(
+        matches!(refused, HttpError::LoginOverPlainHttp { .. }),
+        "{refused}"
+    );
+    assert!(!refused.to_string().contains("tok-plain"));
+}
