@@ -361,4 +361,13 @@ fn plain_http_elsewhere_a_missing_file_and_a_login_in_the_address_say_what_to_do
     let missing = inspect(&nginx.url("nothing.zip"));
     assert_eq!(missing.code, 1);
     assert!(missing.stderr.contains("404"), "{}", missing.stderr);
+
+    let closed = format!("http://127.0.0.1:{}/flux.zip", free_port());
+    let unreachable = inspect(&closed);
+    assert_eq!(unreachable.code, 1);
+    assert!(
+        unreachable.stderr.contains("cannot reach the server"),
+        "{}",
+        unreachable.stderr
+    );
 }

@@ -130,6 +130,10 @@ struct Server {
 enum Stop {
     /// Worth another attempt (a connection lost, a server error).
     Retry(String),
+    /// No connection could be made: worth another attempt while reading
+    /// (the server was there a moment ago), not at open (a wrong address
+    /// is said at once).
+    Unreachable(String),
     /// Final.
     Fatal(HttpError),
 }
@@ -166,7 +170,8 @@ impl HttpSource {
         }
         let authorization = authorization.filter(|_| address.may_carry_login());
         budgetguard_registry::install_tls_provider();
-        let allow_http = options.allow_http;
+        // A redirect never takes a login to plain HTTP elsewhere.
+        let allow_http = options.allow_http && authorization.is_none();
         let client = reqwest::Client::builder()
             .user_agent(concat!("budgetguard-techops/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
@@ -235,6 +240,7 @@ impl Server {
             let last = match self.attempt_end().await {
                 Ok((start, bytes)) => return Ok((self, start, bytes)),
                 Err(Stop::Fatal(error)) => return Err(error),
+                Err(Stop::Unreachable(detail)) => return Err(self.unreachable(detail)),
                 Err(Stop::Retry(why)) => why,
             };
             failures += 1;
@@ -288,12 +294,12 @@ impl Server {
         }
         let url = || self.address.shown.clone();
         let response = request.send().await.map_err(|e| {
-            let fatal = e.is_redirect() || e.is_builder();
+            let (fatal, connect) = (e.is_redirect() || e.is_builder(), e.is_connect());
             let detail = budgetguard_base::error_text(&e.without_url());
-            if fatal {
-                Stop::Fatal(HttpError::Unreachable { url: url(), detail })
-            } else {
-                Stop::Retry(detail)
+            match (fatal, connect) {
+                (true, _) => Stop::Fatal(HttpError::Unreachable { url: url(), detail }),
+                (false, true) => Stop::Unreachable(detail),
+                (false, false) => Stop::Retry(detail),
             }
         })?;
         let status = response.status().as_u16();
@@ -344,6 +350,13 @@ impl Server {
             }));
         }
         Ok(range)
+    }
+
+    fn unreachable(&self, detail: String) -> HttpError {
+        HttpError::Unreachable {
+            url: self.address.shown.clone(),
+            detail,
+        }
     }
 
     fn cut_too_often(&self, attempts: u32, last: String) -> HttpError {

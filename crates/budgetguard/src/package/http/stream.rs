@@ -33,14 +33,18 @@ pub(super) async fn transfer(
     let mut failures = 0;
     while at < end {
         let before = at;
-        let last = match attempt(&server, &mut at, end, &sender).await {
+        let (last, unreachable) = match attempt(&server, &mut at, end, &sender).await {
             Ok(()) if at == end => return,
-            Ok(()) => format!(
-                "the connection closed after {} of {} bytes",
-                at - start,
-                end - start
+            Ok(()) => (
+                format!(
+                    "the connection closed after {} of {} bytes",
+                    at - start,
+                    end - start
+                ),
+                false,
             ),
-            Err(Stop::Retry(why)) => why,
+            Err(Stop::Retry(why)) => (why, false),
+            Err(Stop::Unreachable(why)) => (why, true),
             Err(Stop::Fatal(error)) => {
                 let _ = sender.send(Err(error)).await;
                 return;
@@ -54,7 +58,11 @@ pub(super) async fn transfer(
         }
         failures += 1;
         if failures > server.options.retries {
-            let _ = sender.send(Err(server.cut_too_often(failures, last))).await;
+            let error = match unreachable {
+                true => server.unreachable(last),
+                false => server.cut_too_often(failures, last),
+            };
+            let _ = sender.send(Err(error)).await;
             return;
         }
         tracing::info!(url = %server.address.shown, at, end, failures, why = %last, "range cut: resuming");
