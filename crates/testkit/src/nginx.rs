@@ -40,20 +40,35 @@ impl std::fmt::Debug for Nginx {
 impl Nginx {
     /// Serves `root` (range requests answered).
     pub fn serve(root: &Path) -> Self {
-        Self::start(root, true)
+        Self::start(root, true, None)
     }
 
     /// Serves `root` ignoring `Range` (`max_ranges 0`: the whole file,
     /// status 200, for every request).
     pub fn serve_without_ranges(root: &Path) -> Self {
-        Self::start(root, false)
+        Self::start(root, false, None)
     }
 
-    fn start(root: &Path, ranges: bool) -> Self {
+    /// Serves `root` only to requests with the basic login `user` and
+    /// `password` (else 401).
+    pub fn serve_with_login(root: &Path, user: &str, password: &str) -> Self {
+        Self::start(root, true, Some((user, password)))
+    }
+
+    fn start(root: &Path, ranges: bool, login: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().expect("a temp folder");
         let port = crate::fixtures::free_port();
         let d = dir.path().display();
-        let max_ranges = if ranges { "" } else { "max_ranges 0;" };
+        let mut max_ranges = if ranges { "" } else { "max_ranges 0;" }.to_owned();
+        if let Some((user, password)) = login {
+            let users = dir.path().join("htpasswd");
+            std::fs::write(&users, format!("{user}:{{PLAIN}}{password}\n"))
+                .expect("the login file is written");
+            max_ranges.push_str(&format!(
+                " auth_basic packages; auth_basic_user_file {};",
+                users.display()
+            ));
+        }
         let config = format!(
             "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
              error_log {d}/error.log;\nevents {{ worker_connections 256; }}\n\

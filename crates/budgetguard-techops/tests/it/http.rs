@@ -21,6 +21,7 @@ testkit::tests![
     a_connection_cut_mid_entry_resumes_and_the_install_completes,
     a_server_ignoring_range_or_a_tampered_byte_is_refused_and_nothing_changes,
     plain_http_elsewhere_a_missing_file_and_a_login_in_the_address_say_what_to_do,
+    a_server_wanting_a_login_gets_the_one_in_netrc,
 ];
 
 /// The bytes the ZIP reader reads first from the end of a package: its end
@@ -376,4 +377,37 @@ fn plain_http_elsewhere_a_missing_file_and_a_login_in_the_address_say_what_to_do
         "{}",
         unreachable.stderr
     );
+}
+
+fn a_server_wanting_a_login_gets_the_one_in_netrc() {
+    let home = tempfile::tempdir().unwrap();
+    let served = tempfile::tempdir().unwrap();
+    std::fs::write(served.path().join("p.zip"), b"not yet a package").unwrap();
+    let nginx = Nginx::serve_with_login(served.path(), "fleet", "s3cret-netrc");
+    let url = nginx.url("p.zip");
+    let inspect = || run(bin(home.path(), None).args(["inspect-package", "--package", &url]));
+    let refused = inspect();
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("(401)"), "{}", refused.stderr);
+    assert!(
+        refused.hints().iter().any(|h| h.contains("~/.netrc")),
+        "{}",
+        refused.stderr
+    );
+    // With the login in `~/.netrc` the server answers, and the file is
+    // judged for what it is.
+    std::fs::write(
+        home.path().join(".netrc"),
+        "machine 127.0.0.1 login fleet password s3cret-netrc\n",
+    )
+    .unwrap();
+    let read = inspect();
+    assert_eq!(read.code, 1, "{}", read.stderr);
+    assert!(
+        read.stderr.contains("is not a valid install package"),
+        "{}",
+        read.stderr
+    );
+    assert!(nginx.served().iter().any(|s| s.status == 206));
+    assert!(!read.stderr.contains("s3cret") && !logs(home.path()).contains("s3cret"));
 }
