@@ -44,6 +44,10 @@ pub fn run() -> anyhow::Result<bool> {
     drop(made);
     let nginx = Nginx::serve(&served);
     let url = nginx.url("bench.zip");
+    let jobs: Vec<String> = match std::env::var("BENCH_HTTP_JOBS") {
+        Ok(n) => vec![format!("--jobs={}", n.trim())],
+        Err(_) => Vec::new(),
+    };
 
     let mut times = [Vec::new(), Vec::new()];
     let mut full_bytes = 0;
@@ -56,12 +60,12 @@ pub fn run() -> anyhow::Result<bool> {
         remove_images(engine, &references, &layers)?;
         let install_dir = dir.join(format!("install-{round}"));
         let before = nginx.bytes_sent();
-        let given = if over_http {
-            url.as_str().as_ref()
+        let (given, extra) = if over_http {
+            (url.as_str().as_ref(), &jobs[..])
         } else {
-            package.as_os_str()
+            (package.as_os_str(), &[][..])
         };
-        times[usize::from(over_http)].push(install(&setup, given, &install_dir)?);
+        times[usize::from(over_http)].push(install(&setup, given, &install_dir, extra)?);
         if over_http {
             full_bytes = nginx.bytes_sent() - before;
         }
@@ -75,9 +79,15 @@ pub fn run() -> anyhow::Result<bool> {
     let ok = [ratio <= TARGET_RATIO, bytes_ratio <= TARGET_BYTES];
 
     setup.print_engine();
+    let runs = |times: &[f64]| {
+        let text: Vec<String> = times.iter().map(|t| format!("{t:.2}")).collect();
+        text.join(", ")
+    };
     println!(
-        "install of a {} package: over HTTP {http:.2} s against {file:.2} s from the file, ratio {ratio:.3}{}",
+        "install of a {} package: over HTTP {http:.2} s ({}) against {file:.2} s from the file ({}), ratio {ratio:.3}{}",
         gb(created.size),
+        runs(&times[1]),
+        runs(&times[0]),
         target(&format!("<= {TARGET_RATIO}"), ok[0])
     );
     println!(
@@ -179,7 +189,7 @@ fn update_bytes(setup: &Setup, dir: &Path) -> anyhow::Result<Update> {
     drop(made);
     let _ = engine.docker().arg("rmi").args(&references).output();
     let install_dir = dir.join("install-update");
-    install(setup, served.join("v1.zip"), &install_dir)?;
+    install(setup, served.join("v1.zip"), &install_dir, &[])?;
     settle();
     let nginx = Nginx::serve(&served);
     eprintln!("bench: install-package of v2 from nginx (the update)");

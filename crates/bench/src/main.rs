@@ -51,6 +51,7 @@ environment:
   BENCH_MODEL_MB     models only: a quarter of each cache in MiB [default: 256]
   BENCH_ENTRIES      entries only: the number of entries [default: 100000]
   BENCH_PART_MB      split only: the part size in MiB [default: 100]
+  BENCH_HTTP_JOBS    http only: `--jobs` of the installs over HTTP [default: the tool's, 1]
   BENCH_SOURCE_HOST  install only: the engine the images are made, saved and packaged on
                      [default: DOCKER_HOST]; Docker 26.1's classic store keeps the layers a
                      multi-image save exported, so measure it with another source engine";

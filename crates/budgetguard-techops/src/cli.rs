@@ -215,9 +215,10 @@ pub struct HttpArgs {
     #[arg(long, value_name = "VAR")]
     pub token_env: Option<String>,
 
-    /// Range requests at once to a package's server: pieces of a long
-    /// entry download side by side (4 MiB of memory each).
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Range requests at once to a package's server: above 1, pieces of a
+    /// long entry download side by side (4 MiB of memory each), for
+    /// servers that cap each connection (object stores).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
 }
 

@@ -157,13 +157,15 @@ fn a_package_installs_from_nginx_and_inspect_and_verify_read_its_url() {
         "inspect read {inspect_bytes} bytes"
     );
 
-    // Verify reads every entry once, with a bearer token that reaches the
-    // server and nowhere else.
+    // Verify reads every entry once (the long layer in pieces side by
+    // side), with a bearer token that reaches the server and nowhere else.
     let before = nginx.bytes_sent();
     let verified = run(bin(home.path(), None)
         .env("FLEET_TOKEN", "tok-never-shown-4711")
         .args([
             "verify-package",
+            "--jobs",
+            "3",
             "--token-env",
             "FLEET_TOKEN",
             "--package",

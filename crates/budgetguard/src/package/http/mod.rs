@@ -75,7 +75,9 @@ impl Default for HttpOptions {
         Self {
             allow_http: false,
             token: None,
-            jobs: 4,
+            // One stream per entry: on a LAN it reaches the line's rate, and
+            // pieces side by side cost CPU (measured: `scripts/bench http`).
+            jobs: 1,
             retries: 5,
             backoff: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(30),
