@@ -8,13 +8,15 @@
 use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::{HttpError, Server, Stop};
 
-/// Chunks the download may run ahead of its reader.
-const AHEAD: usize = 64;
+/// Batches the download may run ahead of its reader.
+const AHEAD: usize = 4;
+/// The bytes handed to the reader at once.
+const BATCH: usize = 256 << 10;
 /// The piece of a long range that one request of [`Segments`] fetches.
 pub(super) const SEGMENT: u64 = 4 << 20;
 
@@ -91,22 +93,34 @@ async fn attempt(
             ),
         }));
     }
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| Stop::Retry(budgetguard_base::error_text(&e.without_url())))?
-    {
+    // Chunks go to the reader in batches: one wake-up of its thread per
+    // batch, not per network read.
+    let mut batch = BytesMut::new();
+    let outcome = loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(Stop::Retry(budgetguard_base::error_text(&e.without_url()))),
+        };
         let chunk = chunk.slice(..chunk.len().min((end - *at) as usize));
         *at += chunk.len() as u64;
-        if sender.send(Ok(chunk)).await.is_err() {
-            // The reader is gone: nobody wants the rest.
-            return Ok(());
+        batch.extend_from_slice(&chunk);
+        if batch.len() >= BATCH || *at == end {
+            if sender.send(Ok(batch.split().freeze())).await.is_err() {
+                // The reader is gone: nobody wants the rest.
+                return Ok(());
+            }
         }
         if *at == end {
-            break;
+            break Ok(());
         }
+    };
+    // What arrived before a cut is good: the reader gets it, and the next
+    // attempt goes on after it.
+    if !batch.is_empty() && sender.send(Ok(batch.freeze())).await.is_err() {
+        return Ok(());
     }
-    Ok(())
+    outcome
 }
 
 /// A byte range of a remote package, read as a blocking [`BufRead`]. Its
@@ -235,12 +249,11 @@ impl Segments {
     }
 
     /// Starts the next piece, if one is left. A piece may download whole
-    /// before it is read: its channel has room for it (chunks are rarely
-    /// below 4 KiB).
+    /// before it is read: its channel has room for all its batches.
     fn open_next(&mut self) {
         if self.next < self.end {
             let end = (self.next + SEGMENT).min(self.end);
-            let room = (SEGMENT / 4096) as usize;
+            let room = (SEGMENT as usize).div_ceil(BATCH);
             self.open.push_back(RangeReader::with_room(
                 self.server.clone(),
                 &self.runtime,
