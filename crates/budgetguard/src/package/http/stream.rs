@@ -105,11 +105,10 @@ async fn attempt(
         let chunk = chunk.slice(..chunk.len().min((end - *at) as usize));
         *at += chunk.len() as u64;
         batch.extend_from_slice(&chunk);
-        if batch.len() >= BATCH || *at == end {
-            if sender.send(Ok(batch.split().freeze())).await.is_err() {
-                // The reader is gone: nobody wants the rest.
-                return Ok(());
-            }
+        let full = batch.len() >= BATCH || *at == end;
+        if full && sender.send(Ok(batch.split().freeze())).await.is_err() {
+            // The reader is gone: nobody wants the rest.
+            return Ok(());
         }
         if *at == end {
             break Ok(());
