@@ -7,7 +7,7 @@
 set -Eeuo pipefail
 trap 'echo "deps.sh: line $LINENO: failed: $BASH_COMMAND" >&2' ERR
 
-PACKAGES=(docker-registry apache2-utils unzip python3 curl chromium chromium-driver libc6-dev iproute2 minisign skopeo)
+PACKAGES=(docker-registry apache2-utils unzip python3 curl chromium chromium-driver libc6-dev iproute2 minisign skopeo nginx-light)
 RUST_TARGET=x86_64-unknown-linux-gnu
 
 die() { echo "deps.sh: $*" >&2; exit 1; }

@@ -2,11 +2,12 @@
 //! own `docker save` and `docker load` on a synthetic image set, and fails
 //! when a target is missed.
 //!
-//! Usage: `budgetguard-bench create|install|models|upgrade|registry|entries|split` (engine: `DOCKER_HOST`, default
+//! Usage: `budgetguard-bench create|install|models|upgrade|registry|entries|split|http` (engine: `DOCKER_HOST`, default
 //! `unix:///var/run/docker.sock`; layer size: `BENCH_LAYER_MB`, default 600).
 
 mod create;
 mod entries;
+mod http;
 mod install;
 mod measure;
 mod models;
@@ -17,7 +18,8 @@ mod upgrade;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: budgetguard-bench create|install|models|upgrade|registry|entries|split
+const USAGE: &str =
+    "usage: budgetguard-bench create|install|models|upgrade|registry|entries|split|http
 
   create   time create-install-package (none, deflate, zstd) against `docker save -o`
            on a synthetic two-image set; exits 1 when the `none` case misses a target
@@ -38,14 +40,18 @@ const USAGE: &str = "usage: budgetguard-bench create|install|models|upgrade|regi
   split    create with --split-size against into one file, and install from the parts
            against from one file (medians of three alternated runs each); exits 1 when
            either takes more than 1.02 times as long
+  http     install from loopback nginx against from the file (medians of three alternated
+           runs; target 1.05), and the bytes an update from a full package downloads
+           against the bytes missing (target 1.01), with the fleet arithmetic
 
 environment:
   DOCKER_HOST        the engine [default: unix:///var/run/docker.sock]
   BENCH_LAYER_MB     size of each of the two big layers in MiB [default: 600; models: 100;
-                     upgrade: the image's base layer, 200]
+                     upgrade: the image's base layer, 200; http: 300]
   BENCH_MODEL_MB     models only: a quarter of each cache in MiB [default: 256]
   BENCH_ENTRIES      entries only: the number of entries [default: 100000]
   BENCH_PART_MB      split only: the part size in MiB [default: 100]
+  BENCH_HTTP_JOBS    http only: `--jobs` of the installs over HTTP [default: the tool's, 1]
   BENCH_SOURCE_HOST  install only: the engine the images are made, saved and packaged on
                      [default: DOCKER_HOST]; Docker 26.1's classic store keeps the layers a
                      multi-image save exported, so measure it with another source engine";
@@ -60,6 +66,7 @@ fn main() -> ExitCode {
         Some("registry") if args.len() == 1 => registry::run(),
         Some("entries") if args.len() == 1 => entries::run(),
         Some("split") if args.len() == 1 => split::run(),
+        Some("http") if args.len() == 1 => http::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
-use sha2::{Digest, Sha256};
-use testkit::images::{ImageGuard, Layer};
+use testkit::images::ImageGuard;
+use testkit::model_cache::{write_cache, CacheFileSpec};
 use testkit::process::{run_measured, Measured};
 
 use crate::measure::{docker_load, docker_save_to, gb, mib, remove_images, settle, MIB};
@@ -26,9 +26,6 @@ const TARGET_AGAIN: f64 = 0.05;
 /// ratios compare their medians, since single runs here vary by half (when the page cache's
 /// writeback slows a writer down depends on what ran before).
 const ROUNDS: usize = 3;
-
-/// A file of a cache: its path in the cache, its size and its content's seed.
-pub(crate) type CacheFileSpec = (String, u64, u64);
 
 /// The two caches, by name; the `text_encoder` file is the same in both.
 fn caches(mib_each: u64) -> Vec<(&'static str, Vec<CacheFileSpec>)> {
@@ -65,50 +62,6 @@ fn caches(mib_each: u64) -> Vec<(&'static str, Vec<CacheFileSpec>)> {
             ],
         ),
     ]
-}
-
-/// Writes a Hugging-Face-like cache at `root`: each file once in `blobs/`
-/// under its SHA-256, and a relative link from `snapshots/<rev>/<path>`.
-pub(crate) fn write_cache(root: &Path, files: &[CacheFileSpec]) -> anyhow::Result<u64> {
-    let repo = root.join("huggingface/hub/models--bench--flux");
-    let blobs = repo.join("blobs");
-    std::fs::create_dir_all(&blobs)?;
-    let mut total = 0;
-    for (path, size, seed) in files {
-        let temp = blobs.join("incoming");
-        let mut hasher = HashingFile {
-            file: std::fs::File::create(&temp)?,
-            hasher: Sha256::new(),
-        };
-        let mut data = Layer::Random(*size, *seed).reader();
-        std::io::copy(&mut data, &mut hasher)?;
-        let hex = hex::encode(hasher.hasher.finalize());
-        std::fs::rename(&temp, blobs.join(&hex))?;
-        let link = repo.join("snapshots/0123456789abcdef").join(path);
-        std::fs::create_dir_all(link.parent().context("a snapshot path has a folder")?)?;
-        let depth = path.matches('/').count() + 2;
-        std::os::unix::fs::symlink(format!("{}blobs/{hex}", "../".repeat(depth)), &link)?;
-        total += size;
-    }
-    std::fs::create_dir_all(repo.join("refs"))?;
-    std::fs::write(repo.join("refs/main"), "0123456789abcdef")?;
-    Ok(total)
-}
-
-struct HashingFile {
-    file: std::fs::File,
-    hasher: Sha256,
-}
-
-impl std::io::Write for HashingFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
 }
 
 /// Runs the benchmark; `Ok(false)` when a target is missed.

@@ -62,7 +62,7 @@ pub fn run() -> anyhow::Result<bool> {
         remove_images(engine, &references, &layers)?;
         let package = if split { &first_part } else { &whole };
         let install_dir = dir.join(format!("install-{round}"));
-        installs[usize::from(split)].push(install(&setup, package, &install_dir)?);
+        installs[usize::from(split)].push(install(&setup, package, &install_dir, &[])?);
         setup.uninstall_all(&install_dir)?;
     }
 
@@ -83,7 +83,7 @@ pub fn run() -> anyhow::Result<bool> {
 }
 
 /// The median of `times`.
-fn median(mut times: Vec<f64>) -> f64 {
+pub(crate) fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
 }
@@ -116,14 +116,21 @@ fn create(
     Ok(run.wall.as_secs_f64())
 }
 
-/// One install of `package` into `install_dir`; its wall time in seconds.
-fn install(setup: &Setup, package: &Path, install_dir: &Path) -> anyhow::Result<f64> {
+/// One install of `package` (a file, a part or a URL) into `install_dir`,
+/// with `extra` options; its wall time in seconds.
+pub(crate) fn install(
+    setup: &Setup,
+    package: impl AsRef<std::ffi::OsStr>,
+    install_dir: &Path,
+    extra: &[String],
+) -> anyhow::Result<f64> {
     settle();
     let mut command = setup.tool_command(&setup.engine);
     command
         .env("BUDGETGUARD_INSTALL_DIR", install_dir)
         .args(["install-package", "--no-start", "--package"])
-        .arg(package);
+        .arg(package)
+        .args(extra);
     let run = run_measured(&mut command);
     ensure!(
         run.status.success(),

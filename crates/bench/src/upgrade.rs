@@ -12,10 +12,10 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context};
 use testkit::fixtures::Tmpfs;
 use testkit::images::{self, ImageGuard, ImageSpec, Layer};
+use testkit::model_cache::write_cache;
 use testkit::process::run_measured;
 
 use crate::measure::{docker_load, mib, settle, DiskWatch, MIB};
-use crate::models::write_cache;
 use crate::setup::{phases_text, run_salt, target, Setup};
 
 /// The slowest upgrade allowed, as a multiple of writing the changed bytes.

@@ -315,8 +315,9 @@ fn is_loopback(registry: &str) -> bool {
     reqwest::Url::parse(&format!("http://{registry}")).is_ok_and(|url| is_loopback_url(&url))
 }
 
-/// Whether `url`'s host is this machine.
-fn is_loopback_url(url: &reqwest::Url) -> bool {
+/// Whether `url`'s host is this machine (`localhost`, `127.0.0.0/8`,
+/// `[::1]`): plain HTTP is allowed there.
+pub fn is_loopback_url(url: &reqwest::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(name)) => name == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -49,7 +49,7 @@ pub use auth::{
     HELPER_TIME_LIMIT_VARIABLE, NGC_REGISTRY, NGC_USER,
 };
 pub use blob::BlobReader;
-pub use client::{install_tls_provider, ClientOptions, RegistryClient};
+pub use client::{install_tls_provider, is_loopback_url, ClientOptions, RegistryClient};
 pub use error::{login_hint, RegistryError};
 pub use helper::HelperFault;
 pub use manifest::{

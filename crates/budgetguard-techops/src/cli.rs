@@ -188,9 +188,55 @@ pub struct NodeNames {
 #[derive(Debug, clap::Args)]
 pub struct PackageArg {
     /// The package file, or a part of a split package (the others beside
-    /// it; repeat --package for parts in several folders).
-    #[arg(long, value_name = "FILE", required = true)]
+    /// it; repeat --package for parts in several folders), or its https://
+    /// URL on a server that answers range requests.
+    #[arg(long, value_name = "FILE|URL", required = true)]
     pub package: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// How a package given by URL is read.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
+    /// Read a package over plain http:// from another machine (only on a
+    /// network you trust; this machine's http:// needs no option).
+    #[arg(long)]
+    pub allow_http: bool,
+
+    /// Send the bearer token in this file to the package's server [default:
+    /// the server's login in ~/.netrc, if any].
+    #[arg(long, value_name = "FILE", conflicts_with = "token_env")]
+    pub token_file: Option<PathBuf>,
+
+    /// Send the bearer token in this environment variable to the package's
+    /// server.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+
+    /// Range requests at once to a package's server: above 1, pieces of a
+    /// long entry download side by side (4 MiB of memory each), for
+    /// servers that cap each connection (object stores).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+impl HttpArgs {
+    /// The library's options for these arguments.
+    pub fn options(&self) -> budgetguard::package::http::HttpOptions {
+        use budgetguard::package::http::{HttpOptions, TokenSource};
+        HttpOptions {
+            allow_http: self.allow_http,
+            token: match (&self.token_file, &self.token_env) {
+                (Some(file), _) => Some(TokenSource::File(file.clone())),
+                (None, Some(name)) => Some(TokenSource::Env(name.clone())),
+                (None, None) => None,
+            },
+            jobs: usize::from(self.jobs),
+            ..HttpOptions::default()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -57,10 +57,14 @@ fn main() -> ExitCode {
 }
 
 /// The command line goes to the log first. It holds no secret: no option
-/// takes one.
+/// takes one, and a URL is logged without a login or query.
 fn log_command_line() {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
+        .map(|a| match a.contains("://") {
+            true => budgetguard::package::http::redacted(&a),
+            false => a,
+        })
         .collect();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),

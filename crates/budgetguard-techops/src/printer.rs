@@ -195,6 +195,12 @@ fn hint(remedy: &Remedy) -> Option<String> {
             "to publish it on the network for anyone who reaches it, pass `--listen ADDR` (`0.0.0.0` for every address)".into()
         }
         Remedy::ChoosePlatform => "pass `--platform` with one of the platforms it has".into(),
+        Remedy::AllowHttp => {
+            "pass `--allow-http` to read it over plain HTTP anyway, on a network you trust".into()
+        }
+        Remedy::ServerLogin => {
+            "put `machine HOST login NAME password SECRET` in `~/.netrc`, or pass `--token-file FILE` or `--token-env VAR`".into()
+        }
         // The message lists the nodes to choose from.
         Remedy::NameKnownNode | Remedy::NameInstalledNode => return None,
         // The message says what to do; the options that would do it

@@ -12,8 +12,13 @@ use super::directory::{read_end, read_records};
 use super::error::{DataError, ZipError};
 use super::local::check_local_headers;
 use super::names::index_names;
+use super::records::LOCAL_LEN;
 use super::source::{Cursor, FileSource, PackageSource};
 use super::Compression;
+
+/// The ZIP64 extra field of a local header: its id and length, then both
+/// sizes.
+const ZIP64_LOCAL_EXTRA: usize = 4 + 16;
 
 /// Where one entry's data lies in the file and how to read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +62,19 @@ impl ZipReader {
         let directory = read_end(&mut file, file_size)?;
         let records = read_records(&mut file, &directory)?;
         let index = index_names(&records)?;
+        // Every local header is read next: a remote source fetches them
+        // together (each is as long as its name plus the ZIP64 field that
+        // this format's writer puts in every local header).
+        let headers: Vec<(u64, u64)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.header_offset,
+                    (LOCAL_LEN + r.name.len() + ZIP64_LOCAL_EXTRA) as u64,
+                )
+            })
+            .collect();
+        source.will_read(&headers)?;
         let starts = check_local_headers(file, &records, directory.offset, file_size)?;
         let entries = records
             .into_iter()

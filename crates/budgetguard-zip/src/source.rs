@@ -23,9 +23,18 @@ pub trait PackageSource: std::fmt::Debug + Send + Sync {
     /// address).
     fn description(&self) -> &Path;
 
-    /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end
-    /// (none past it).
+    /// Reads up to `buf.len()` bytes at `offset`: none only at or past the
+    /// end; fewer before it where the source holds fewer at hand (as
+    /// `Read::read` may).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Says which spans (first byte, length) the reader is about to read
+    /// with [`read_at`](Self::read_at): a remote source fetches them
+    /// together instead of one request each. Nothing for a local source.
+    fn will_read(&self, spans: &[(u64, u64)]) -> io::Result<()> {
+        let _ = spans;
+        Ok(())
+    }
 
     /// A buffered reader of the `len` bytes from `start`, independent of
     /// any other (a file opens itself again; an HTTP source would make one

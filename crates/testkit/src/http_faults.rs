@@ -24,6 +24,17 @@ pub enum Fault {
         /// How many responses are cut.
         times: u32,
     },
+    /// The first `times` `GET`s asking for a byte range longer than
+    /// `longer_than` bytes (a package's entry, not its headers) are each
+    /// cut after `after` body bytes.
+    CutRanges {
+        /// The shortest range cut, less one.
+        longer_than: u64,
+        /// Body bytes sent before each cut.
+        after: u64,
+        /// How many responses are cut.
+        times: u32,
+    },
     /// Every `GET` of blob `digest` has its byte at `offset` flipped.
     FlipBlobByte {
         /// The blob.
@@ -48,6 +59,25 @@ pub struct Seen {
     pub target: String,
     /// Its `Range` header, if any.
     pub range: Option<String>,
+}
+
+/// The first and last byte of a `Range: bytes=first-last` request, when it
+/// names both.
+fn range_bounds(range: Option<&str>) -> Option<(u64, u64)> {
+    let (first, last) = range?.strip_prefix("bytes=")?.split_once('-')?;
+    Some((first.parse().ok()?, last.parse().ok()?))
+}
+
+/// The length of a `Range: bytes=first-last` request, when it names both.
+fn range_len(range: Option<&str>) -> Option<u64> {
+    range_bounds(range).map(|(first, last)| last + 1 - first)
+}
+
+impl Seen {
+    /// The first and last byte its `Range` asked for, when it named both.
+    pub fn range_bounds(&self) -> Option<(u64, u64)> {
+        range_bounds(self.range.as_deref())
+    }
 }
 
 /// A running proxy; it stops accepting when dropped.
@@ -134,6 +164,16 @@ fn serve(
             after,
             times,
         } if blob(digest) && cuts.fetch_add(1, Ordering::SeqCst) < *times => {
+            BodyFault::CutAfter(*after)
+        }
+        Fault::CutRanges {
+            longer_than,
+            after,
+            times,
+        } if method == "GET"
+            && range_len(head.header("range")).is_some_and(|len| len > *longer_than)
+            && cuts.fetch_add(1, Ordering::SeqCst) < *times =>
+        {
             BodyFault::CutAfter(*after)
         }
         Fault::FlipBlobByte { digest, offset } if blob(digest) => {

@@ -10,7 +10,8 @@ use crate::table::{Table, Text};
 
 /// Prints the package's signer, nodes, images, models, sizes and ports.
 pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
-    let package = Package::open_given(&args.package)?;
+    let http = args.http.options();
+    let package = tokio::task::block_in_place(|| Package::open_given_with(&args.package, &http))?;
     let signer = package.signer(&ctx.trusted_keys()?);
     let base = package.manifest().base.as_ref();
     let report = serde_json::json!({

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use budgetguard::install::{
-    install_package, GpuReadiness, ImageOutcome, InstallOptions, InstallReport, Listen, NodeReport,
+    install_package_with, GpuReadiness, ImageOutcome, InstallOptions, InstallReport, Listen,
+    NodeReport,
 };
 use budgetguard::size::human;
 
@@ -15,8 +16,10 @@ use crate::table::{Table, Text};
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
     /// The package file, or a part of a split package (the others beside
-    /// it; repeat --package for parts in several folders).
-    #[arg(long, value_name = "FILE", required = true)]
+    /// it; repeat --package for parts in several folders), or its https://
+    /// URL on a server that answers range requests (only what this
+    /// workstation lacks is downloaded).
+    #[arg(long, value_name = "FILE|URL", required = true)]
     pub package: Vec<PathBuf>,
 
     /// Start the nodes and wait until they are ready [default: as the
@@ -37,6 +40,9 @@ pub struct InstallArgs {
     /// whatever the package asks].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::IpAddr>,
+
+    #[command(flatten)]
+    pub http: crate::cli::HttpArgs,
 }
 
 /// Installs the package and prints what it did.
@@ -55,7 +61,8 @@ pub async fn run(ctx: &Context, args: &InstallArgs) -> anyhow::Result<()> {
     };
     let engine = ctx.engine().await?;
     let cancel = ctx.cancel_on_ctrl_c();
-    let report = install_package(&engine, &options, ctx.reporter(), &cancel).await?;
+    let http = args.http.options();
+    let report = install_package_with(&engine, &options, &http, ctx.reporter(), &cancel).await?;
     ctx.printer.report(&report, |out| text(out, &report));
     Ok(())
 }

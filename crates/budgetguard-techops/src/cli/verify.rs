@@ -11,7 +11,8 @@ use crate::printer::Hinted;
 /// Checks the signature, then reads the whole package; the first mismatch
 /// is the error.
 pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
-    let package = Package::open_given(&args.package)?;
+    let http = args.http.options();
+    let package = tokio::task::block_in_place(|| Package::open_given_with(&args.package, &http))?;
     // A signature that no longer matches says the most: checked first.
     let signer = package.signer(&ctx.trusted_keys()?);
     if let Signer::Invalid { key_id } = &signer {

@@ -12,6 +12,7 @@ mod create_errors;
 mod exposure;
 mod gpu;
 mod hostile_manifests;
+mod http;
 mod install;
 mod install_errors;
 mod logs;
@@ -38,6 +39,7 @@ fn main() -> std::process::ExitCode {
             exposure::tests(),
             gpu::tests(),
             hostile_manifests::tests(),
+            http::tests(),
             install::tests(),
             install_errors::tests(),
             logs::tests(),

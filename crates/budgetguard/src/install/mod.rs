@@ -29,7 +29,8 @@ pub use load::ImageOutcome;
 pub use models::ModelsReport;
 pub use nodes::{select, start, start_checked, status, stop, uninstall, NodeStatus};
 pub use package::{
-    install_package, judge_signature, ImageReport, InstallOptions, InstallReport, Listen,
+    install_package, install_package_with, judge_signature, ImageReport, InstallOptions,
+    InstallReport, Listen,
 };
 pub use preflight::start_problems;
 pub use state::{Endpoints, InstalledNode, LoadedImage, LoadedImages};

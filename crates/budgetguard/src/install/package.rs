@@ -21,6 +21,7 @@ use super::models::{self, cache_owner_warning, process_uid, ModelPlan, ModelsRep
 use super::{owner, preflight, InstallError};
 use crate::engine::{Engine, EngineFacts, GpuRequest};
 use crate::models::{gpu_fit, GpuFit};
+use crate::package::http::{is_url, HttpOptions};
 use crate::package::{Package, PackageError};
 use crate::progress::{Event, SharedReporter, Warning};
 use crate::signing::{Signer, TrustStore, TrustedKey};
@@ -109,10 +110,27 @@ pub async fn install_package(
     reporter: SharedReporter,
     cancel: &Cancel,
 ) -> Result<InstallReport, InstallError> {
+    install_package_with(engine, options, &HttpOptions::default(), reporter, cancel).await
+}
+
+/// Installs the package as [`install_package`] does; a package given by
+/// URL is read in place on its server as `http` says, and only the
+/// entries the workstation lacks are downloaded.
+pub async fn install_package_with(
+    engine: &Engine,
+    options: &InstallOptions,
+    http: &HttpOptions,
+    reporter: SharedReporter,
+    cancel: &Cancel,
+) -> Result<InstallReport, InstallError> {
     let given: Vec<PathBuf> = std::iter::once(options.package.clone())
         .chain(options.parts.iter().cloned())
         .collect();
-    let package = Arc::new(Package::open_given(&given)?);
+    let http = http.clone();
+    let package = tokio::task::spawn_blocking(move || Package::open_given_with(&given, &http))
+        .await
+        .expect("opening a package does not panic")?;
+    let package = Arc::new(package);
     let signer = check_signature(&package, &options.dir, &*reporter)?;
     // A split package's parts are each checked whole while the run plans,
     // and the check is waited for before the first change, so a damaged
@@ -278,7 +296,11 @@ pub async fn install_package(
         || placed.written > 0
         || reports.iter().any(|n| n.changed);
     Ok(InstallReport {
-        package: options.package.clone(),
+        // A URL as its messages show it (no login, no query).
+        package: match options.package.to_str().is_some_and(is_url) {
+            true => package.path().to_owned(),
+            false => options.package.clone(),
+        },
         package_id: package.id().to_owned(),
         signer,
         started: start,

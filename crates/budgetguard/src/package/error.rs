@@ -26,6 +26,9 @@ pub enum PackageError {
     /// An image could not be read from its registry.
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// The package could not be read from its server.
+    #[error(transparent)]
+    Http(#[from] super::http::HttpError),
     /// The parts of a split package are not the ones listed.
     #[error(transparent)]
     Part(#[from] super::split::PartError),

@@ -15,6 +15,7 @@ mod export;
 mod from_engine;
 mod from_registry;
 mod hasher;
+pub mod http;
 mod image_config;
 mod job;
 pub mod layout;

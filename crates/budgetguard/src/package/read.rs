@@ -14,6 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::error::{ChecksumError, EntryProblem, Structure};
+use super::http::{is_url, HttpError, HttpOptions, HttpSource};
 use super::layout;
 use super::manifest::{EntryDigest, Manifest};
 use super::split::{PartError, SplitParts};
@@ -137,6 +138,27 @@ impl Package {
         }
     }
 
+    /// Opens the package `given` as [`Package::open_given`] does, or, when
+    /// it is one URL, on its server (see [`Package::open_url`]). Call it
+    /// from a blocking thread.
+    pub fn open_given_with(given: &[PathBuf], http: &HttpOptions) -> Result<Self, PackageError> {
+        match given {
+            [one] if one.to_str().is_some_and(is_url) => {
+                Self::open_url(one.to_str().unwrap_or_default(), http)
+            }
+            given => Self::open_given(given),
+        }
+    }
+
+    /// Opens the package at `url` in place, on a server that answers range
+    /// requests: only its end, directory and headers are fetched here, and
+    /// each entry read later is one range request. Checked as
+    /// [`Package::open`] checks a file. Call it from a blocking thread.
+    pub fn open_url(url: &str, http: &HttpOptions) -> Result<Self, PackageError> {
+        let source = HttpSource::open(url, http)?;
+        Self::open_source(Arc::new(source))
+    }
+
     /// Opens a split package in place from its parts `given` (one part,
     /// its list or its name, the others beside it; or every part): each
     /// part is there with its listed size, then the joined parts are
@@ -253,14 +275,7 @@ impl Package {
             .zip
             .entry(name)
             .ok_or_else(|| self.mismatch(name, EntryProblem::Missing))?;
-        let inner = self
-            .zip
-            .open_entry(info)
-            .map_err(|source| PackageError::Io {
-                action: "read",
-                path: self.path.clone(),
-                source,
-            })?;
+        let inner = self.zip.open_entry(info).map_err(|e| self.read_error(e))?;
         Ok(VerifiedReader {
             inner,
             hasher: Sha256::new(),
@@ -333,11 +348,7 @@ impl Package {
         };
         match error.downcast::<ChecksumError>() {
             Ok(checksum) => self.mismatch(&checksum.entry, EntryProblem::Sha256),
-            Err(source) => PackageError::Io {
-                action: "read",
-                path: self.path.clone(),
-                source,
-            },
+            Err(source) => io_error(&self.path, source),
         }
     }
 }
@@ -350,14 +361,23 @@ fn mismatch(path: &Path, entry: &str, problem: EntryProblem) -> PackageError {
     }
 }
 
-/// The package error a refusal of the ZIP reader stands for.
-fn zip_error(path: &Path, error: ZipError) -> PackageError {
-    match error {
-        ZipError::Io(source) => PackageError::Io {
+/// A read error of the package: the server's own error when it is read over
+/// HTTP, else a file's.
+fn io_error(path: &Path, source: io::Error) -> PackageError {
+    match source.downcast::<HttpError>() {
+        Ok(http) => PackageError::Http(http),
+        Err(source) => PackageError::Io {
             action: "read",
             path: path.to_owned(),
             source,
         },
+    }
+}
+
+/// The package error a refusal of the ZIP reader stands for.
+fn zip_error(path: &Path, error: ZipError) -> PackageError {
+    match error {
+        ZipError::Io(source) => io_error(path, source),
         ZipError::Data(data) => mismatch(path, &data.entry, EntryProblem::Data(data.problem)),
         ZipError::TooLarge { entry, size, max } => {
             mismatch(path, &entry, EntryProblem::TooLarge { size, max })

@@ -15,6 +15,7 @@
 mod catalog;
 mod compose;
 mod engine;
+mod http;
 mod install;
 mod models;
 mod package;
@@ -30,6 +31,7 @@ use crate::compose::ComposeError;
 use crate::engine::EngineError;
 use crate::install::{InstallError, Problem};
 use crate::models::ModelError;
+use crate::package::http::HttpError;
 use crate::package::zip::ZipError;
 use crate::package::PackageError;
 use crate::progress::Warning;
@@ -90,6 +92,12 @@ pub enum Remedy {
     /// The models could not be filled or kept: make the package without
     /// them (the nodes download them at their first start).
     LeaveModelsOut,
+    /// A package's server is on plain HTTP beyond this machine: allow plain
+    /// HTTP, on a network the user trusts.
+    AllowHttp,
+    /// A package's server wants a login: give it one (`~/.netrc`, or a
+    /// bearer token).
+    ServerLogin,
 }
 
 /// What an error (or a warning) concerns, for each face to point at with
@@ -248,6 +256,7 @@ pub fn diagnosis(error: &(dyn std::error::Error + 'static)) -> Option<Diagnosis>
             ZipError,
             ReferenceError,
             PlatformError,
+            HttpError,
             Warning
         );
         next = cause.source();

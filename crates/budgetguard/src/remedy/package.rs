@@ -11,6 +11,7 @@ impl Diagnose for PackageError {
             PackageError::Model(e) => e.diagnose(),
             PackageError::Signing(e) => e.diagnose(),
             PackageError::Registry(e) => e.diagnose(),
+            PackageError::Http(e) => e.diagnose(),
             PackageError::Base(e) => e.diagnose().at(Input::BasePackage),
             PackageError::SourceDiffers { .. } => Diagnosis::of(Class::Registry),
             PackageError::UnsupportedImage { .. } => {
