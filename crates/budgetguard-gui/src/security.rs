@@ -104,11 +104,11 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let message = match self {
             Refusal::Host => {
-                "refused: this server answers only at the 127.0.0.1 address `budgetguard-techops gui` printed"
+                "refused: this server answers only at the 127.0.0.1 address “budgetguard-techops gui” printed"
             }
             Refusal::Origin => "refused: the request came from another site's page",
             Refusal::Token => {
-                "refused: open the address `budgetguard-techops gui` printed; it carries this run's access token"
+                "refused: open the address “budgetguard-techops gui” printed; it carries this run's access token"
             }
         };
         (StatusCode::FORBIDDEN, message).into_response()

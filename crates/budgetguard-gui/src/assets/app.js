@@ -23,9 +23,10 @@
     try {
       response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
     } catch (error) {
+      serverGone();
       return {
         ok: false,
-        message: { text: `The GUI server does not answer (${error.message}); is budgetguard-techops gui still running?`, lines: [], field: null },
+        message: { text: `The GUI server does not answer (${error.message}): start “budgetguard-techops gui” again and open the address it prints.`, lines: [], field: null },
       };
     }
     if (response.ok) return { ok: true, response, message: null, seen };
@@ -64,6 +65,9 @@
     const input = byId(field);
     const slot = byId(`${field}-error`);
     if (slot) slot.textContent = text || '';
+    // A problem under "More options" opens the fold: it is never hidden.
+    const fold = slot?.closest('details');
+    if (text && fold) fold.open = true;
     if (input) {
       if (text) input.setAttribute('aria-invalid', 'true');
       else input.removeAttribute('aria-invalid');
@@ -137,9 +141,95 @@
     showJob(title, true);
     showMessage(byId('job-message'), null);
     showProgress({ step: 'Preparing', percent: null, bytes: '', notes: [] });
-    byId('job').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+    focusJob();
+    refreshJobs();
     jobChanged(null);
   }
+
+  /** Brings the job card into view and moves the focus to it. */
+  function focusJob() {
+    const card = byId('job');
+    card.focus({ preventScroll: true });
+    card.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  }
+
+  /** Fetches the job list again (the server renders it). */
+  async function refreshJobs() {
+    try {
+      const response = await fetch('/api/jobs', { headers: { 'X-BudgetGuard-Token': token } });
+      if (!response.ok) return;
+      // Rendered by the server, every value escaped.
+      byId('job-list').innerHTML = await response.text();
+      markShownJob();
+    } catch {
+      // The next job's start or end fetches it again.
+    }
+  }
+
+  /** Marks the list's entry of the job the card shows. */
+  function markShownJob() {
+    const shown = byId('job').dataset.id;
+    document.querySelectorAll('#job-list .job-entry').forEach((entry) => {
+      if (entry.dataset.job === shown) entry.setAttribute('aria-current', 'true');
+      else entry.removeAttribute('aria-current');
+    });
+  }
+
+  /** Shows a job that ended (`data` as the `finished` event gives it) in
+   * the card. */
+  function showEnded(data) {
+    showJob(data.title, false);
+    byId('job-progress').hidden = !data.ok;
+    if (data.ok) showProgress({ step: 'Done', percent: 100, bytes: '', notes: [] });
+    // Rendered by the server, every value escaped.
+    byId('job-outcome').innerHTML = data.html;
+    byId('job-outcome').dataset.html = data.html;
+    byId('job').dataset.id = String(data.id);
+    markShownJob();
+  }
+
+  byId('job-list').addEventListener('click', async (event) => {
+    const button = event.target.closest('[data-show-job]');
+    if (!button) return;
+    try {
+      const response = await fetch(`/api/jobs/show?id=${encodeURIComponent(button.dataset.showJob)}`,
+        { headers: { 'X-BudgetGuard-Token': token } });
+      if (response.ok) {
+        showEnded(await response.json());
+        showMessage(byId('job-message'), null);
+      } else {
+        showMessage(byId('job-message'), await response.json());
+        byId('job').hidden = false;
+      }
+      focusJob();
+    } catch (error) {
+      serverGone(error);
+    }
+  });
+
+  /** Says that a job ended: a notice in the corner, read out by screen
+   * readers (a polite live region), with a button to its card. */
+  let toastTimer;
+  function announce(data) {
+    const toast = byId('toast');
+    byId('toast-text').textContent = data.ok ? `${data.title}.` : `${data.title}: see why in its card.`;
+    toast.dataset.id = String(data.id);
+    toast.classList.toggle('toast-bad', !data.ok);
+    toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { toast.hidden = true; }, 10000);
+  }
+  byId('toast-show').addEventListener('click', async () => {
+    const toast = byId('toast');
+    toast.hidden = true;
+    if (byId('job').dataset.id !== toast.dataset.id) {
+      const button = document.querySelector(`[data-show-job="${toast.dataset.id}"]`);
+      if (button) button.click();
+      return;
+    }
+    focusJob();
+  });
+  byId('toast-close').addEventListener('click', () => { byId('toast').hidden = true; });
 
   function showJob(title, running) {
     byId('job').hidden = false;
@@ -176,15 +266,36 @@
     showMessage(byId('job-message'), answer.ok ? null : answer.message);
   });
 
+  /** Says, at the top of the page, that the GUI server no longer answers. */
+  function serverGone() {
+    byId('server-gone').hidden = false;
+    document.querySelectorAll('button[type="submit"]').forEach((button) => { button.disabled = true; });
+  }
+
   const events = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
+  // The stream ends when the server stops: ask once whether it still
+  // answers (the browser retries the stream meanwhile).
+  events.addEventListener('error', async () => {
+    try {
+      const response = await fetch('/assets/app.css', { method: 'HEAD', cache: 'no-store' });
+      if (!response.ok) serverGone();
+    } catch {
+      serverGone();
+    }
+  });
+  events.addEventListener('open', () => { byId('server-gone').hidden = true; });
   events.addEventListener('progress', (event) => {
     jobEvents += 1;
     const data = JSON.parse(event.data);
     const was = jobRunning;
     jobRunning = true;
     showJob(data.title, true);
+    delete byId('job').dataset.id;
     showProgress(data.progress);
-    if (!was) jobChanged(null);
+    if (!was) {
+      refreshJobs();
+      jobChanged(null);
+    }
   });
   events.addEventListener('finished', (event) => {
     jobEvents += 1;
@@ -194,19 +305,18 @@
     // A refusal while the job ran no longer applies.
     document.querySelectorAll('form .message').forEach((element) => showMessage(element, null));
     showMessage(byId('job-message'), null);
-    if (was || byId('job-outcome').dataset.html !== data.html) {
-      showJob(data.title, false);
-      byId('job-progress').hidden = !data.ok;
-      if (data.ok) showProgress({ step: 'Done', percent: 100, bytes: '', notes: [] });
-    }
-    if (byId('job-outcome').dataset.html !== data.html) {
-      // Rendered by the server, every value escaped.
-      byId('job-outcome').innerHTML = data.html;
-      byId('job-outcome').dataset.html = data.html;
+    // A job the user looks at in the card stays, unless this one just ended.
+    const other = byId('job').dataset.id && byId('job').dataset.id !== String(data.id);
+    if (was || (!other && byId('job-outcome').dataset.html !== data.html)) {
+      showEnded(data);
       const text = byId('result-error')?.textContent.trim();
       if (data.field && byId(`${data.field}-error`)) fieldError(data.field, text);
     }
-    if (was) jobChanged(data);
+    if (was) {
+      refreshJobs();
+      announce(data);
+      jobChanged(data);
+    }
   });
   events.addEventListener('idle', () => {
     jobRunning = false;

@@ -1,13 +1,15 @@
 //! The one long job the GUI runs at a time (a package build, a deploy, an
 //! install, a verify or an uninstall):
-//! its progress, folded from the library's progress events, and its outcome, kept for the
-//! page until the next job starts.
+//! its progress, folded from the library's progress events, and its outcome,
+//! kept with the last few jobs' outcomes for the page's job list.
 
 mod progress;
 
 pub(crate) use progress::{Progress, ProgressView};
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use budgetguard::install::{DeployReport, InstallReport};
@@ -88,15 +90,26 @@ pub(crate) enum JobState {
         cancel: Cancel,
     },
     /// The last job ended.
-    Finished {
-        /// What it did.
-        kind: JobKind,
-        /// How it ended.
-        outcome: Outcome,
-        /// How long it ran.
-        elapsed: Duration,
-    },
+    Finished(Arc<Finished>),
 }
+
+/// A job that ended, as the job list keeps it.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    /// Its number, from 1, in the order the jobs started.
+    pub id: u64,
+    /// What it did.
+    pub kind: JobKind,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// How long it ran.
+    pub elapsed: Duration,
+    /// When it ended.
+    pub ended: time::OffsetDateTime,
+}
+
+/// How many ended jobs the job list keeps.
+pub(crate) const KEPT: usize = 10;
 
 /// How a job ended.
 #[derive(Debug)]
@@ -139,6 +152,10 @@ impl Busy {
 pub(crate) struct Jobs {
     state: watch::Sender<JobState>,
     stop: Cancel,
+    /// The last [`KEPT`] jobs that ended, newest first.
+    ended: Arc<Mutex<VecDeque<Arc<Finished>>>>,
+    /// The number the next job gets.
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl Jobs {
@@ -147,6 +164,8 @@ impl Jobs {
         Self {
             state: watch::Sender::new(JobState::Idle),
             stop,
+            ended: Arc::default(),
+            next: std::sync::atomic::AtomicU64::new(1),
         }
     }
 
@@ -174,16 +193,25 @@ impl Jobs {
         if let Some(busy) = busy {
             return Err(busy);
         }
-        let job = work(std::sync::Arc::new(JobReporter(self.state.clone())), cancel);
-        let state = self.state.clone();
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let job = work(Arc::new(JobReporter(self.state.clone())), cancel);
+        let (state, ended) = (self.state.clone(), Arc::clone(&self.ended));
         let began = Instant::now();
         tokio::spawn(async move {
             let outcome = job.await;
-            state.send_replace(JobState::Finished {
+            let finished = Arc::new(Finished {
+                id,
                 kind,
                 outcome,
                 elapsed: began.elapsed(),
+                ended: time::OffsetDateTime::now_utc(),
             });
+            {
+                let mut ended = ended.lock().expect("not poisoned");
+                ended.push_front(Arc::clone(&finished));
+                ended.truncate(KEPT);
+            }
+            state.send_replace(JobState::Finished(finished));
         });
         Ok(())
     }
@@ -202,6 +230,21 @@ impl Jobs {
     /// The slot as it stands (hold it briefly: it blocks the job's reports).
     pub(crate) fn state(&self) -> watch::Ref<'_, JobState> {
         self.state.borrow()
+    }
+
+    /// The jobs that ended, newest first (at most [`KEPT`]).
+    pub(crate) fn ended(&self) -> Vec<Arc<Finished>> {
+        self.ended
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The ended job numbered `id`, while the list keeps it.
+    pub(crate) fn ended_job(&self, id: u64) -> Option<Arc<Finished>> {
+        self.ended().into_iter().find(|finished| finished.id == id)
     }
 
     /// Follows the slot's changes.
@@ -262,7 +305,7 @@ mod tests {
         jobs.settled().await;
         assert!(matches!(
             &*jobs.subscribe().borrow(),
-            JobState::Finished { outcome: Outcome::Failed(text), .. } if text.text == "done"
+            JobState::Finished(finished) if matches!(&finished.outcome, Outcome::Failed(text) if text.text == "done")
         ));
         assert!(jobs
             .start(JobKind::Deploy, |_, _| async {
@@ -290,5 +333,25 @@ mod tests {
         .unwrap();
         stop.cancel();
         jobs.settled().await;
+    }
+
+    #[tokio::test]
+    async fn the_last_ten_jobs_are_kept_newest_first() {
+        let jobs = Jobs::new(Cancel::new());
+        for n in 0..12 {
+            jobs.start(JobKind::Verify, move |_, _| async move {
+                Outcome::Failed(Message::new(format!("job {n}")))
+            })
+            .unwrap();
+            jobs.settled().await;
+            // The record is kept before the slot says the job ended.
+            assert_eq!(jobs.ended()[0].id, n + 1);
+        }
+        let ended = jobs.ended();
+        assert_eq!(ended.len(), KEPT);
+        assert_eq!(ended.first().map(|f| f.id), Some(12));
+        assert_eq!(ended.last().map(|f| f.id), Some(3));
+        assert!(jobs.ended_job(12).is_some());
+        assert!(jobs.ended_job(2).is_none());
     }
 }

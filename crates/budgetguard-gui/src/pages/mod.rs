@@ -6,7 +6,7 @@
 mod views;
 
 pub(crate) use views::{
-    state_class, CreatedView, EngineBadge, InstalledOutcome, JobPanel, NodeRow,
+    reported_state, CreatedView, EngineBadge, InstalledOutcome, JobEntry, JobPanel, NodeRow,
 };
 
 use askama::Template;
@@ -40,6 +40,17 @@ pub(crate) struct Layout {
     pub engine: EngineBadge,
     /// The running or last job.
     pub job: JobPanel,
+    /// The running job and the last ones that ended.
+    pub jobs: JobList,
+}
+
+/// The job list alone: the page's script fetches it again when a job
+/// starts or ends.
+#[derive(Debug, Template)]
+#[template(path = "job_list.html")]
+pub(crate) struct JobList {
+    /// The running job, then the last ones that ended, newest first.
+    pub entries: Vec<JobEntry>,
 }
 
 /// The main page: the catalog, the package form, the packages made,

@@ -10,10 +10,10 @@ use budgetguard::signing::Signer;
 use budgetguard::size::human;
 
 use super::OutcomeView;
-use crate::format::{base_text, duration, shell_word, utc_time_text};
-use crate::jobs::{JobKind, JobState, Outcome, ProgressView};
+use crate::format::{base_text, duration, node_state, shell_word, utc_time, utc_time_text};
+use crate::jobs::{Finished, JobKind, JobState, Outcome, ProgressView};
 use crate::messages::controls;
-use crate::workstation::{fit_view, Capabilities, FitView, InstalledView, ModelFacts};
+use crate::workstation::{fit_view, Activity, Capabilities, FitView, InstalledView, ModelFacts};
 
 /// The engine's state in the page header, and said in words under it when
 /// something is missing.
@@ -146,11 +146,11 @@ impl JobPanel {
                 progress: progress.view(),
                 outcome: String::new(),
             },
-            JobState::Finished { kind, outcome, .. } => {
-                let view = OutcomeView::of(state).expect("a finished job has an outcome");
+            JobState::Finished(finished) => {
+                let view = OutcomeView::of(finished);
                 Self {
-                    title: kind.finished_title(outcome),
-                    kind: kind.name(),
+                    title: finished.kind.finished_title(&finished.outcome),
+                    kind: finished.kind.name(),
                     visible: true,
                     running: false,
                     show_progress: view.succeeded(),
@@ -162,17 +162,64 @@ impl JobPanel {
     }
 }
 
-impl OutcomeView {
-    /// The view of a finished job; `None` while none has finished.
-    pub(crate) fn of(state: &JobState) -> Option<Self> {
-        let JobState::Finished {
-            outcome, elapsed, ..
-        } = state
-        else {
-            return None;
+/// One job of the job list: the running one, or one that ended.
+#[derive(Debug)]
+pub(crate) struct JobEntry {
+    /// The ended job's number (`None`: the running job).
+    pub id: Option<u64>,
+    /// Its title, as its card says it.
+    pub title: &'static str,
+    /// `Running`, `Done`, `Failed` or `Cancelled`.
+    pub outcome: &'static str,
+    /// The outcome's colour class.
+    pub class: &'static str,
+    /// When it ended and how long it took; empty while it runs.
+    pub when: String,
+}
+
+impl JobEntry {
+    /// The job list: the running job, then the last ones that ended.
+    pub(crate) fn list(state: &JobState, ended: &[std::sync::Arc<Finished>]) -> Vec<Self> {
+        let running = match state {
+            JobState::Running { kind, .. } => Some(Self {
+                id: None,
+                title: kind.running_title(),
+                outcome: "Running",
+                class: "warn",
+                when: String::new(),
+            }),
+            _ => None,
         };
+        running
+            .into_iter()
+            .chain(ended.iter().map(|finished| {
+                let (outcome, class) = match finished.outcome {
+                    Outcome::Failed(_) => ("Failed", "bad"),
+                    Outcome::Cancelled(_) => ("Cancelled", "idle"),
+                    _ => ("Done", "ok"),
+                };
+                Self {
+                    id: Some(finished.id),
+                    title: finished.kind.finished_title(&finished.outcome),
+                    outcome,
+                    class,
+                    when: format!(
+                        "{} · took {}",
+                        utc_time(finished.ended),
+                        duration(finished.elapsed.as_secs_f64())
+                    ),
+                }
+            }))
+            .collect()
+    }
+}
+
+impl OutcomeView {
+    /// The view of a job that ended.
+    pub(crate) fn of(finished: &Finished) -> Self {
+        let (outcome, elapsed) = (&finished.outcome, &finished.elapsed);
         let elapsed = duration(elapsed.as_secs_f64());
-        Some(match outcome {
+        match outcome {
             Outcome::Created(report) => OutcomeView::Created {
                 view: CreatedView::new(report),
                 elapsed,
@@ -202,7 +249,7 @@ impl OutcomeView {
             Outcome::Cancelled(message) => OutcomeView::Cancelled {
                 message: message.clone(),
             },
-        })
+        }
     }
 
     /// Whether the job succeeded.
@@ -449,28 +496,23 @@ impl CreatedView {
     }
 }
 
-/// The colour class of a container state: `ok` when running.
-pub(crate) fn state_class(state: &str) -> &'static str {
-    match state {
-        "running" => "ok",
-        "missing" | "dead" => "bad",
-        _ => "idle",
-    }
+/// A node's state right after a deploy or an install, in the page's words
+/// and its colour class: a running node answered ready (the job waits for
+/// it).
+pub(crate) fn reported_state(state: &str) -> (&'static str, &'static str) {
+    node_state(state, "ready", false, false)
 }
 
 impl InstalledView {
-    /// The colour class of its state.
-    pub(crate) fn state_class(&self) -> &'static str {
-        state_class(&self.status.state)
-    }
-
-    /// The colour class of its health: `ok` when ready.
-    pub(crate) fn health_class(&self) -> &'static str {
-        match self.status.health.as_str() {
-            "ready" => "ok",
-            "not ready" => "warn",
-            _ => "idle",
-        }
+    /// Its state in the page's words (Stopped, Starting, Ready, Failed) and
+    /// its colour class.
+    pub(crate) fn state(&self) -> (&'static str, &'static str) {
+        node_state(
+            &self.status.state,
+            &self.status.health,
+            self.activity == Some(Activity::Starting),
+            matches!(self.activity, Some(Activity::Failed(_))),
+        )
     }
 
     /// Whether it listens beyond loopback, where other machines reach it.

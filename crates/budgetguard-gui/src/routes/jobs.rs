@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use budgetguard::error_text;
 use serde::Deserialize;
 
+use super::events::finished_data;
+use super::pages::{job_list, render};
 use super::{refuse, started};
 use crate::jobs::JobKind;
 use crate::messages::{Field, Message};
@@ -213,6 +215,32 @@ pub(crate) async fn uninstall(
                     .await
             }),
     )
+}
+
+/// Which ended job to show.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ShowQuery {
+    id: u64,
+}
+
+/// `GET /api/jobs`: the job list, as an HTML fragment.
+pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Response {
+    render(&job_list(&state))
+}
+
+/// `GET /api/jobs/show?id=N`: a job the list keeps, as the `finished`
+/// event gives it (JSON), for its card.
+pub(crate) async fn show(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<ShowQuery>,
+) -> Response {
+    match state.jobs.ended_job(query.id) {
+        Some(finished) => Json(finished_data(&finished)).into_response(),
+        None => refuse(
+            StatusCode::NOT_FOUND,
+            Message::new("This job is no longer in the list: only the last ten are kept."),
+        ),
+    }
 }
 
 /// `POST /api/cancel`: cancels the running job.

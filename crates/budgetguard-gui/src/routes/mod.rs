@@ -41,6 +41,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/install", post(jobs::install))
         .route("/api/deploy", post(jobs::deploy))
         .route("/api/cancel", post(jobs::cancel))
+        .route("/api/jobs", get(jobs::list))
+        .route("/api/jobs/show", get(jobs::show))
         .route("/api/installed", get(installed::table))
         .route("/api/installed/start", post(installed::start))
         .route("/api/installed/restart", post(installed::restart))

@@ -8,9 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use budgetguard::engine::Engine;
 
+use crate::format::quotes;
 use crate::pages::{
-    EngineBadge, IndexPage, InstallPage, InstalledPage, InstalledTable, JobPanel, Layout, NodeRow,
-    Page, TrustedKeys,
+    EngineBadge, IndexPage, InstallPage, InstalledPage, InstalledTable, JobEntry, JobList,
+    JobPanel, Layout, NodeRow, Page, TrustedKeys,
 };
 use crate::state::AppState;
 use crate::workstation::{image_info, image_size, Capabilities, ModelFacts, Unavailable};
@@ -104,6 +105,15 @@ fn layout(state: &AppState, page: Page, capabilities: &Capabilities) -> Layout {
         page,
         engine: EngineBadge::new(capabilities),
         job: JobPanel::new(&state.jobs.state()),
+        jobs: job_list(state),
+    }
+}
+
+/// The job list as it stands.
+pub(crate) fn job_list(state: &AppState) -> JobList {
+    let ended = state.jobs.ended();
+    JobList {
+        entries: JobEntry::list(&state.jobs.state(), &ended),
     }
 }
 
@@ -115,7 +125,7 @@ pub(crate) fn answering(engine: &Result<Engine, Unavailable>) -> Option<&Engine>
 /// The template as an HTML response.
 pub(crate) fn render(template: &impl Template) -> Response {
     match template.render() {
-        Ok(html) => Html(html).into_response(),
+        Ok(html) => Html(quotes(&html)).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot render the page: {e}"),

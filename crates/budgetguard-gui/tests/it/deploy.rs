@@ -46,13 +46,13 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
             browser.text("#job").await
         );
         let outcome = browser.text("#job-outcome").await;
-        assert!(outcome.contains("running"), "{outcome}");
+        assert!(outcome.contains("Ready"), "{outcome}");
         browser.screenshot("10-deployed").await;
 
         browser.click("nav a[href^='/installed']").await;
         browser
             .wait_for("the node to be ready", Duration::from_secs(120), || async {
-                browser.shown(".health-ok").await
+                browser.shown("#installed .state-ok").await
             })
             .await;
         let table = browser.text("#installed").await;
@@ -83,7 +83,7 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
                 browser.shown("button[data-action='start']").await
             })
             .await;
-        assert_eq!(browser.text("#installed .state").await, "exited");
+        assert_eq!(browser.text("#installed .state").await, "Stopped");
         assert_eq!(browser.text("#installed-message").await, "");
         browser.screenshot("12-installed-stopped").await;
 
@@ -99,7 +99,7 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
             )
             .await;
         assert!(browser.text("#installed-message").await.contains(&name));
-        assert_eq!(browser.text("#installed .state").await, "exited");
+        assert_eq!(browser.text("#installed .state").await, "Stopped");
         browser.screenshot("12b-port-in-use").await;
         drop(squatter);
 
@@ -111,7 +111,7 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
                 Duration::from_secs(120),
                 // Its row as a live refresh redraws it: with its buttons.
                 || async {
-                    browser.shown(".health-ok").await
+                    browser.shown("#installed .state-ok").await
                         && browser.shown("button[data-action='restart']").await
                 },
             )
@@ -128,7 +128,7 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
                 Duration::from_secs(120),
                 || async {
                     started_at() != before
-                        && browser.shown(".health-ok").await
+                        && browser.shown("#installed .state-ok").await
                         && browser.shown("button[data-action='restart']").await
                 },
             )

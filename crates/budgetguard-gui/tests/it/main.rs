@@ -20,6 +20,7 @@ mod registry;
 mod security;
 mod signing;
 mod support;
+mod words;
 
 fn main() -> std::process::ExitCode {
     testkit::engines::run_tests(
@@ -35,6 +36,7 @@ fn main() -> std::process::ExitCode {
             registry::tests(),
             security::tests(),
             signing::tests(),
+            words::tests(),
         ]
         .concat(),
     )

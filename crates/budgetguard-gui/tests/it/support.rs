@@ -336,8 +336,20 @@ impl Browser {
         self.find(css).await.text().await.unwrap()
     }
 
+    /// Opens the folds (`<details>`, "More options") around the element
+    /// with this CSS selector, as a user would to reach it.
+    pub async fn reveal(&self, css: &str) {
+        let script = format!(
+            "let e = document.querySelector({}); \
+             while (e) {{ if (e.tagName === 'DETAILS') e.open = true; e = e.parentElement; }}",
+            serde_json::to_string(css).unwrap()
+        );
+        self.js(&script).await;
+    }
+
     /// Replaces the text of the field with this CSS selector.
     pub async fn set_text(&self, css: &str, text: &str) {
+        self.reveal(css).await;
         let field = self.find(css).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
@@ -346,6 +358,7 @@ impl Browser {
     /// Clicks the element with this CSS selector (found again if a live
     /// refresh replaced it meanwhile).
     pub async fn click(&self, css: &str) {
+        self.reveal(css).await;
         for _ in 0..50 {
             if self.find(css).await.click().await.is_ok() {
                 return;
