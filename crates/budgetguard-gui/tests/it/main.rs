@@ -14,6 +14,7 @@ mod exposure;
 mod gpu;
 mod install;
 mod installed;
+mod jobs;
 mod listing;
 mod models;
 mod registry;
@@ -31,6 +32,7 @@ fn main() -> std::process::ExitCode {
             gpu::tests(),
             install::tests(),
             installed::tests(),
+            jobs::tests(),
             listing::tests(),
             models::tests(),
             registry::tests(),
