@@ -13,6 +13,7 @@ use budgetguard::session::{Session, Settings};
 use budgetguard::Cancel;
 use tokio::net::TcpListener;
 
+use crate::chooser::{MediaRoots, Recent};
 use crate::error::GuiError;
 use crate::jobs::Jobs;
 use crate::routes;
@@ -41,13 +42,17 @@ pub struct GuiOptions {
     /// Where Create keeps the model caches it fills (`None`: models can
     /// only be left out).
     pub model_store: Option<ModelStore>,
+    /// The folders removable drives are mounted under, for the file
+    /// chooser's shortcuts and the Install page's list of packages on them.
+    pub media_roots: Vec<PathBuf>,
 }
 
 impl GuiOptions {
     /// Serves `catalog` from the default engine on a free port, installs into
     /// the default folder, fills model caches in the default store, and
-    /// proposes `install-package.zip` in the current folder; no registry
-    /// credentials.
+    /// proposes `install-package.zip` in the current folder, finds
+    /// removable drives under `/media/<user>` and `/run/media/<user>`; no
+    /// registry credentials.
     pub fn new(catalog: Catalog) -> Self {
         Self {
             catalog,
@@ -58,6 +63,7 @@ impl GuiOptions {
             default_output: std::path::absolute("install-package.zip")
                 .unwrap_or_else(|_| PathBuf::from("install-package.zip")),
             model_store: ModelStore::default_location(),
+            media_roots: MediaRoots::for_user(),
         }
     }
 }
@@ -97,6 +103,8 @@ impl Gui {
                 options.default_output.display().to_string(),
             )),
             install_path: std::sync::Mutex::default(),
+            media: MediaRoots::new(options.media_roots),
+            recent: Recent::default(),
             guard: Guard::new(token, port),
             jobs: Jobs::new(stop.clone()),
             stop,

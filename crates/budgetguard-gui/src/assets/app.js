@@ -122,6 +122,116 @@
     setTimeout(() => { label.textContent = 'Copy'; }, 2000);
   });
 
+  // ------------------------------------------------------ The file chooser
+
+  /** What each kind of field offers, said at the top of the chooser. */
+  const OFFERS = {
+    package: 'Packages: .zip files, or the first part (.zip.001) of a package in parts.',
+    'public-key': 'Public keys: .pub files, as TechOps sends them.',
+    'secret-key': 'Secret keys: .key files, as “Make a key pair” or budgetguard-techops keygen writes them.',
+    folder: 'Choose the folder to save the package in; the packages already there are shown.',
+  };
+
+  const chooser = {
+    dialog: byId('chooser'),
+    field: null,
+    wanted: 'package',
+    folder: '',
+  };
+
+  /** Sets `field` to `path` as if typed, and tells the server the folder
+   * was used (a recent folder). */
+  function choose(field, path) {
+    field.value = path;
+    field.dispatchEvent(new Event('input', { bubbles: true }));
+    post('/api/files/chosen', { path });
+    if (field.id === 'package-path') byId('inspect-button').click();
+    field.focus();
+  }
+
+  function chooserButton(text, onClick, extra) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = text;
+    if (extra) button.append(...extra);
+    button.addEventListener('click', onClick);
+    return button;
+  }
+
+  /** Lists `folder` in the chooser. */
+  async function openFolder(folder) {
+    const answer = await post('/api/files', { folder, wanted: chooser.wanted });
+    if (!answer.ok) {
+      showMessage(byId('chooser-message'), answer.message);
+      return;
+    }
+    showMessage(byId('chooser-message'), null);
+    const listing = await answer.response.json();
+    chooser.folder = listing.folder;
+    byId('chooser-folder').textContent = listing.folder;
+    byId('chooser-up').disabled = !listing.parent;
+    byId('chooser-up').dataset.folder = listing.parent || '';
+    byId('chooser-places').replaceChildren(...listing.shortcuts.map((place) => {
+      const item = document.createElement('li');
+      item.append(chooserButton(place.label, () => openFolder(place.path)));
+      return item;
+    }));
+    const items = listing.entries.map((entry) => {
+      const item = document.createElement('li');
+      const kind = document.createElement('span');
+      kind.className = 'entry-kind';
+      kind.textContent = entry.folder ? 'folder' : entry.size;
+      const extra = [kind];
+      if (entry.link) {
+        const link = document.createElement('span');
+        link.className = 'entry-link';
+        link.textContent = entry.link;
+        extra.push(link);
+      }
+      const button = chooserButton(entry.folder ? `${entry.name}/` : entry.name, () => {
+        if (entry.folder) {
+          openFolder(entry.path);
+        } else {
+          chooser.dialog.close();
+          choose(chooser.field, entry.path);
+        }
+      }, extra);
+      button.dataset.entry = entry.name;
+      item.append(button);
+      return item;
+    });
+    if (items.length === 0) {
+      const empty = document.createElement('li');
+      empty.className = 'muted';
+      empty.textContent = 'Nothing to choose here: no folder, and no file of the kind this field takes.';
+      items.push(empty);
+    }
+    byId('chooser-entries').replaceChildren(...items);
+    const note = byId('chooser-note');
+    note.textContent = listing.note || '';
+    note.hidden = !listing.note;
+  }
+
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest('[data-choose]');
+    if (!button) return;
+    chooser.field = byId(button.dataset.choose);
+    chooser.wanted = button.dataset.wanted;
+    byId('chooser-title').textContent = chooser.wanted === 'folder' ? 'Choose a folder' : 'Choose a file';
+    byId('chooser-offers').textContent = OFFERS[chooser.wanted];
+    byId('chooser-use-folder').hidden = chooser.wanted !== 'folder';
+    chooser.dialog.showModal();
+    openFolder(chooser.field.value.trim());
+  });
+  byId('chooser-up').addEventListener('click', (event) => openFolder(event.currentTarget.dataset.folder));
+  byId('chooser-close').addEventListener('click', () => chooser.dialog.close());
+  byId('chooser-use-folder').addEventListener('click', () => {
+    // The file name stays; the folder is the one shown.
+    const name = chooser.field.value.trim().split(/[/\\]/).pop() || 'install-package.zip';
+    chooser.dialog.close();
+    choose(chooser.field, `${chooser.folder.replace(/\/$/, '')}/${name}`);
+  });
+
   // -------------------------------------------------------------- The job
 
   let jobRunning = !byId('cancel-button').hidden;
@@ -689,6 +799,20 @@
       }
     });
     byId('inspect-button').addEventListener('click', inspect);
+    // Packages on removable drives: Use one, or look again.
+    byId('media').addEventListener('click', (event) => {
+      const use = event.target.closest('[data-use-package]');
+      if (use) choose(path, use.dataset.usePackage);
+    });
+    byId('media-refresh').addEventListener('click', async () => {
+      try {
+        const response = await fetch('/api/files/media', { headers: { 'X-BudgetGuard-Token': token } });
+        // Rendered by the server, every value escaped.
+        if (response.ok) byId('media').innerHTML = await response.text();
+      } catch {
+        serverGone();
+      }
+    });
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       if (reasons().length > 0) return;

@@ -13,6 +13,7 @@ use askama::Template;
 use budgetguard::install::InstallReport;
 use budgetguard::package::VerifyReport;
 
+use crate::chooser::MediaFolder;
 use crate::messages::Message;
 use crate::settings::PackageSettings;
 use crate::workstation::{Activity, Inspection, Installed, NodeModel, PackageFile};
@@ -80,6 +81,19 @@ pub(crate) struct InstallPage {
     pub blocker: Option<String>,
     /// The keys this workstation trusts.
     pub trusted: TrustedKeys,
+    /// The packages on removable drives.
+    pub media: MediaList,
+}
+
+/// The packages found on removable drives, alone: the page's script
+/// fetches it again on Refresh.
+#[derive(Debug, Template)]
+#[template(path = "media.html")]
+pub(crate) struct MediaList {
+    /// Whether any drive is mounted.
+    pub drives: bool,
+    /// The folders holding packages.
+    pub folders: Vec<MediaFolder>,
 }
 
 /// The keys this workstation trusts, alone: the page's script fetches it

@@ -5,6 +5,7 @@
 
 mod assets;
 mod events;
+mod files;
 mod installed;
 mod jobs;
 mod packages;
@@ -42,6 +43,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/deploy", post(jobs::deploy))
         .route("/api/cancel", post(jobs::cancel))
         .route("/api/jobs", get(jobs::list))
+        .route("/api/files", post(files::list))
+        .route("/api/files/chosen", post(files::chosen))
+        .route("/api/files/media", get(files::media))
         .route("/api/jobs/show", get(jobs::show))
         .route("/api/installed", get(installed::table))
         .route("/api/installed/start", post(installed::start))

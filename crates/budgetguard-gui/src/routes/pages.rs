@@ -8,10 +8,11 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use budgetguard::engine::Engine;
 
+use crate::chooser::media_packages;
 use crate::format::quotes;
 use crate::pages::{
     EngineBadge, IndexPage, InstallPage, InstalledPage, InstalledTable, JobEntry, JobList,
-    JobPanel, Layout, NodeRow, Page, TrustedKeys,
+    JobPanel, Layout, MediaList, NodeRow, Page, TrustedKeys,
 };
 use crate::state::AppState;
 use crate::workstation::{image_info, image_size, Capabilities, ModelFacts, Unavailable};
@@ -76,6 +77,7 @@ pub(crate) async fn models(State(state): State<Arc<AppState>>) -> Response {
 pub(crate) async fn install(State(state): State<Arc<AppState>>) -> Response {
     let engine = state.workstation.engine().await;
     let capabilities = state.workstation.capabilities_with(&engine).await;
+    let media = media_list(&state).await;
     render(&InstallPage {
         layout: layout(&state, Page::Install, &capabilities),
         package_path: state.install_path.lock().expect("not poisoned").clone(),
@@ -83,6 +85,7 @@ pub(crate) async fn install(State(state): State<Arc<AppState>>) -> Response {
         trusted: TrustedKeys {
             keys: state.workstation.trusted_keys(),
         },
+        media,
     })
 }
 
@@ -107,6 +110,17 @@ fn layout(state: &AppState, page: Page, capabilities: &Capabilities) -> Layout {
         job: JobPanel::new(&state.jobs.state()),
         jobs: job_list(state),
     }
+}
+
+/// The packages on removable drives, as they are now.
+pub(crate) async fn media_list(state: &AppState) -> MediaList {
+    let media = state.media.clone();
+    tokio::task::spawn_blocking(move || MediaList {
+        drives: !media.drives().is_empty(),
+        folders: media_packages(&media),
+    })
+    .await
+    .expect("listing removable drives does not panic")
 }
 
 /// The job list as it stands.

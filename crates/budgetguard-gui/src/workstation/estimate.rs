@@ -259,7 +259,8 @@ pub(crate) struct PackageFile {
     pub base: Option<String>,
 }
 
-/// The `.zip` files of `folder`, newest first; each opened to name its
+/// The packages of `folder` (`.zip` files and first parts, hidden ones
+/// left out), newest first; each opened to name its
 /// nodes (which reads its manifest only).
 pub(crate) fn list_packages(folder: &Path) -> Result<Vec<PackageFile>, String> {
     let entries = std::fs::read_dir(folder)
@@ -269,7 +270,9 @@ pub(crate) fn list_packages(folder: &Path) -> Result<Vec<PackageFile>, String> {
         .filter_map(|entry| {
             let path = entry.path();
             let meta = entry.metadata().ok()?;
-            (meta.is_file() && crate::paths::is_zip(&path)).then(|| {
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            let package = crate::paths::is_zip(&path) || crate::paths::is_first_part(&path);
+            (meta.is_file() && package && !hidden).then(|| {
                 let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
                 (modified, path, meta.len())
             })

@@ -9,6 +9,7 @@
 //! lists its tests with `testkit::tests![…]`.
 
 mod browser;
+mod chooser;
 mod deploy;
 mod exposure;
 mod gpu;
@@ -27,6 +28,7 @@ fn main() -> std::process::ExitCode {
     testkit::engines::run_tests(
         [
             browser::tests(),
+            chooser::tests(),
             deploy::tests(),
             exposure::tests(),
             gpu::tests(),
