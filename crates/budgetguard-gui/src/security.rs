@@ -129,12 +129,14 @@ pub(crate) async fn check(State(guard): State<Guard>, request: Request, next: Ne
 }
 
 /// Sent with every response: only this server's own script and styles run
-/// (inline styles are allowed for the progress bar's width), no other site
-/// may frame the page, and nothing is cached (the pages carry the token).
+/// (inline styles are allowed for the progress bar's width), pictures come
+/// from the server or inline (Try it's answer, a `data:` URL), no other
+/// site may frame the page, and nothing is cached (the pages carry the
+/// token).
 const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
     (
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     ),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),

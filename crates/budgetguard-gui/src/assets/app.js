@@ -12,6 +12,9 @@
   /** How many job events (progress, finished) the page has received. */
   let jobEvents = 0;
 
+  /** The number of the newest job that ended the page has heard of. */
+  let newestSeen = 0;
+
   /**
    * POSTs `body` as JSON. Resolves to `{ ok, response, message, seen }`: on
    * a refusal, `message` is the server's `{ text, lines, field }`; `seen` is
@@ -415,14 +418,18 @@
     // A refusal while the job ran no longer applies.
     document.querySelectorAll('form .message').forEach((element) => showMessage(element, null));
     showMessage(byId('job-message'), null);
-    // A job the user looks at in the card stays, unless this one just ended.
+    // A job the user looks at in the card stays, unless a newer one ended
+    // (started here, in another tab, or too short to report progress).
+    const newer = data.id > newestSeen;
+    const fresh = newer && newestSeen > 0;
+    newestSeen = Math.max(newestSeen, data.id);
     const other = byId('job').dataset.id && byId('job').dataset.id !== String(data.id);
-    if (was || (!other && byId('job-outcome').dataset.html !== data.html)) {
+    if (was || newer || (!other && byId('job-outcome').dataset.html !== data.html)) {
       showEnded(data);
       const text = byId('result-error')?.textContent.trim();
       if (data.field && byId(`${data.field}-error`)) fieldError(data.field, text);
     }
-    if (was) {
+    if (was || fresh) {
       refreshJobs();
       announce(data);
       jobChanged(data);
@@ -855,9 +862,28 @@
       fieldError('trust-path', '');
       if (await trusted('/api/trust/add', { path: trustPath.value })) trustPath.value = '';
     });
+    // Removing a key asks first, and says what changes.
+    let distrusted = null;
     byId('trusted-keys').addEventListener('click', (event) => {
       const button = event.target.closest('[data-distrust]');
-      if (button) trusted('/api/trust/remove', { id: button.dataset.distrust });
+      if (!button) return;
+      distrusted = button.dataset.distrust;
+      const last = document.querySelectorAll('#trusted-keys [data-distrust]').length === 1;
+      byId('distrust-key').textContent = distrusted;
+      byId('distrust-effect').textContent = last
+        ? 'It is the only trusted key: this workstation will again install unsigned packages, and packages signed by any key, with only a warning.'
+        : 'Packages signed by this key alone will no longer install here; the other trusted keys stay.';
+      byId('distrust-panel').hidden = false;
+      byId('distrust-keep').focus();
+    });
+    byId('distrust-keep').addEventListener('click', () => {
+      byId('distrust-panel').hidden = true;
+      distrusted = null;
+    });
+    byId('distrust-confirm').addEventListener('click', async () => {
+      byId('distrust-panel').hidden = true;
+      if (distrusted) await trusted('/api/trust/remove', { id: distrusted });
+      distrusted = null;
     });
     update();
     if (path.value.trim()) inspect();
@@ -865,26 +891,80 @@
 
   // ------------------------------------------------------- Installed nodes
 
-  /** Fetches the table again; keeps the focus on the same button. */
+  /** Fetches the table again; keeps the focus on the same button. Returns
+   * whether the table answered. */
   async function refreshInstalled(container) {
     try {
       const response = await fetch(container.dataset.refresh, { headers: { 'X-BudgetGuard-Token': token } });
-      if (!response.ok) return;
+      if (!response.ok) return true;
       const html = await response.text();
-      if (html === container.dataset.html) return;
+      if (html === container.dataset.html) return true;
       const focused = document.activeElement?.id;
       // Rendered by the server, every value escaped.
       container.innerHTML = html;
       container.dataset.html = html;
       if (focused) byId(focused)?.focus();
+      return true;
     } catch {
-      // The next refresh tries again.
+      serverGone();
+      return false;
     }
   }
 
   function setUpInstalled(container) {
     let logNode = null;
     let uninstallNode = null;
+    let tryNode = null;
+
+    /** Whether the table still lists the node `name`. */
+    const listed = (name) => [...container.querySelectorAll('tr[data-node]')]
+      .some((row) => row.dataset.node === name);
+
+    /** Closes the panels of a node that is no longer installed. */
+    function closeRemoved() {
+      if (logNode && !listed(logNode)) {
+        byId('log-panel').hidden = true;
+        logNode = null;
+      }
+      if (tryNode && !listed(tryNode)) {
+        byId('try-panel').hidden = true;
+        tryNode = null;
+      }
+      if (uninstallNode && !listed(uninstallNode)) {
+        byId('uninstall-panel').hidden = true;
+        uninstallNode = null;
+      }
+    }
+
+    async function refresh() {
+      await refreshInstalled(container);
+      closeRemoved();
+    }
+
+    byId('try-form').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const button = byId('try-button');
+      button.disabled = true;
+      showMessage(byId('try-message'), null);
+      byId('try-status').textContent = `Sent to ${tryNode}: waiting for its picture…`;
+      const answer = await post('/api/installed/try', { node: tryNode, prompt: byId('try-prompt').value });
+      button.disabled = false;
+      if (answer.ok) {
+        const tried = await answer.response.json();
+        const image = byId('try-image');
+        image.src = tried.image;
+        image.alt = `The picture ${tryNode} made for “${byId('try-prompt').value.trim()}”`;
+        image.hidden = false;
+        byId('try-status').textContent = `${tryNode} answered in ${tried.took}${tried.seed === null ? '' : ` (seed ${tried.seed})`}: it works.`;
+      } else {
+        byId('try-status').textContent = '';
+        showMessage(byId('try-message'), answer.message);
+      }
+    });
+    byId('try-close').addEventListener('click', () => {
+      byId('try-panel').hidden = true;
+      tryNode = null;
+    });
 
     async function showLog(node) {
       logNode = node;
@@ -907,7 +987,19 @@
       const action = event.target.closest('button[data-action]');
       const log = event.target.closest('button[data-log]');
       const uninstall = event.target.closest('button[data-uninstall]');
-      if (action) {
+      const tryIt = event.target.closest('button[data-try]');
+      if (tryIt) {
+        if (tryNode !== tryIt.dataset.try) {
+          byId('try-image').hidden = true;
+          byId('try-status').textContent = '';
+          showMessage(byId('try-message'), null);
+        }
+        tryNode = tryIt.dataset.try;
+        byId('try-node').textContent = tryNode;
+        byId('try-panel').hidden = false;
+        byId('try-panel').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+        byId('try-prompt').focus();
+      } else if (action) {
         action.disabled = true;
         const words = { start: 'Starting…', stop: 'Stopping…', restart: 'Restarting…' };
         action.firstChild.textContent = words[action.dataset.action];
@@ -915,7 +1007,7 @@
         showMessage(byId('installed-message'), answer.ok ? null : answer.message);
         // Redraw even if nothing changed: the button must come back.
         delete container.dataset.html;
-        await refreshInstalled(container);
+        await refresh();
       } else if (log) {
         await showLog(log.dataset.log);
         byId('log-panel').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
@@ -950,9 +1042,9 @@
       }
     });
     onJobChange((finished) => {
-      if (finished) refreshInstalled(container);
+      if (finished) refresh();
     });
-    setInterval(() => refreshInstalled(container), 3000);
+    setInterval(refresh, 3000);
   }
 
   if (byId('create-form')) setUpNodes();

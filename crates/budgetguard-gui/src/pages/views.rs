@@ -539,9 +539,4 @@ impl InstalledView {
     pub(crate) fn installed_at(&self) -> String {
         utc_time_text(&self.status.installed_at)
     }
-
-    /// Whether its endpoint is a plain http URL, safe as a link.
-    pub(crate) fn linkable(&self) -> bool {
-        self.status.endpoint.starts_with("http://") || self.status.endpoint.starts_with("https://")
-    }
 }

@@ -70,6 +70,25 @@ pub(crate) async fn stop(
     }
 }
 
+/// A prompt for Try it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TryForm {
+    node: String,
+    prompt: String,
+}
+
+/// `POST /api/installed/try`: sends the prompt to the node and answers its
+/// picture as JSON (`{image, seed, took}`; the page shows the image).
+pub(crate) async fn try_it(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<TryForm>,
+) -> Response {
+    match state.workstation.try_node(&form.node, &form.prompt).await {
+        Ok(tried) => Json(tried).into_response(),
+        Err(message) => refuse(StatusCode::CONFLICT, message),
+    }
+}
+
 /// `POST /api/installed/logs`: the last lines of the node's container log,
 /// as JSON (`{node, container, lines}`; the page shows them as text).
 pub(crate) async fn logs(

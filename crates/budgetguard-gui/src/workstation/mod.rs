@@ -8,6 +8,7 @@ mod estimate;
 mod inspect;
 mod models;
 mod signing;
+mod try_it;
 mod unavailable;
 
 pub(crate) use capabilities::{Capabilities, EngineSummary};
