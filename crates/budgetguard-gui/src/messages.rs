@@ -95,6 +95,9 @@ pub(crate) enum Field {
     /// The create form's part size.
     #[serde(rename = "split_size")]
     Split,
+    /// The Install page's install folder.
+    #[serde(rename = "install-dir")]
+    InstallDir,
 }
 
 /// A message for the page: one sentence, maybe a list of lines under it, and

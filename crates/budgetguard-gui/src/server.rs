@@ -17,6 +17,7 @@ use crate::chooser::{MediaRoots, Recent};
 use crate::error::GuiError;
 use crate::jobs::Jobs;
 use crate::routes;
+use crate::saved::{self, Saved};
 use crate::security::{Guard, Token};
 use crate::settings::PackageSettings;
 use crate::state::AppState;
@@ -45,14 +46,19 @@ pub struct GuiOptions {
     /// The folders removable drives are mounted under, for the file
     /// chooser's shortcuts and the Install page's list of packages on them.
     pub media_roots: Vec<PathBuf>,
+    /// The file of the settings kept between runs (the install folder
+    /// chosen on the Install page, which then replaces `install_dir`);
+    /// `None`: nothing is kept.
+    pub settings_file: Option<PathBuf>,
 }
 
 impl GuiOptions {
     /// Serves `catalog` from the default engine on a free port, installs into
     /// the default folder, fills model caches in the default store, and
     /// proposes `install-package.zip` in the current folder, finds
-    /// removable drives under `/media/<user>` and `/run/media/<user>`; no
-    /// registry credentials.
+    /// removable drives under `/media/<user>` and `/run/media/<user>`, keeps
+    /// its settings in the user's configuration folder; no registry
+    /// credentials.
     pub fn new(catalog: Catalog) -> Self {
         Self {
             catalog,
@@ -64,6 +70,7 @@ impl GuiOptions {
                 .unwrap_or_else(|_| PathBuf::from("install-package.zip")),
             model_store: ModelStore::default_location(),
             media_roots: MediaRoots::for_user(),
+            settings_file: saved::default_file(),
         }
     }
 }
@@ -90,11 +97,15 @@ impl Gui {
         let token = Token::generate().map_err(GuiError::Token)?;
         let url = format!("http://127.0.0.1:{port}/?token={}", token.as_str());
         let stop = Cancel::new();
+        let saved = Saved::load(options.settings_file.as_deref());
+        let install_dir = saved
+            .install_dir
+            .or_else(|| options.install_dir.map(|dir| dir.root().to_owned()));
         let state = Arc::new(AppState {
             workstation: Arc::new(Workstation::new(Session::new(Settings {
                 catalog: None,
                 docker_host: options.docker_host,
-                install_dir: options.install_dir.map(|dir| dir.root().to_owned()),
+                install_dir,
                 model_store: options.model_store,
                 auth: Some(options.auth),
             }))),
@@ -104,6 +115,7 @@ impl Gui {
             )),
             install_path: std::sync::Mutex::default(),
             media: MediaRoots::new(options.media_roots),
+            settings_file: options.settings_file,
             recent: Recent::default(),
             guard: Guard::new(token, port),
             jobs: Jobs::new(stop.clone()),

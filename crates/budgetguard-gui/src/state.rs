@@ -24,6 +24,8 @@ pub(crate) struct AppState {
     pub media: MediaRoots,
     /// The folders files were lately chosen in.
     pub recent: Recent,
+    /// Where the settings kept between runs are written, if anywhere.
+    pub settings_file: Option<std::path::PathBuf>,
     /// The address and token checks.
     pub guard: Guard,
     /// The one job at a time.

@@ -223,15 +223,20 @@
     byId('chooser-title').textContent = chooser.wanted === 'folder' ? 'Choose a folder' : 'Choose a file';
     byId('chooser-offers').textContent = OFFERS[chooser.wanted];
     byId('chooser-use-folder').hidden = chooser.wanted !== 'folder';
+    byId('chooser-use-folder').textContent = chooser.field.id === 'install-dir' ? 'Use this folder' : 'Save in this folder';
     chooser.dialog.showModal();
     openFolder(chooser.field.value.trim());
   });
   byId('chooser-up').addEventListener('click', (event) => openFolder(event.currentTarget.dataset.folder));
   byId('chooser-close').addEventListener('click', () => chooser.dialog.close());
   byId('chooser-use-folder').addEventListener('click', () => {
+    chooser.dialog.close();
+    if (chooser.field.id === 'install-dir') {
+      choose(chooser.field, chooser.folder);
+      return;
+    }
     // The file name stays; the folder is the one shown.
     const name = chooser.field.value.trim().split(/[/\\]/).pop() || 'install-package.zip';
-    chooser.dialog.close();
     choose(chooser.field, `${chooser.folder.replace(/\/$/, '')}/${name}`);
   });
 
@@ -761,6 +766,7 @@
       if (!packageName(path.value)) list.push(path.value.trim() ? NOT_PACKAGE : 'Enter the path of the package file.');
       else if (inspected !== path.value.trim()) list.push('Inspect the package first.');
       else if (byId('inspected')?.dataset.refusal) list.push(byId('inspected').dataset.refusal);
+      if (inspected === path.value.trim() && byId('inspected')?.dataset.noRoom) list.push(byId('inspected').dataset.noRoom);
       if (jobRunning) list.push('A job is running: wait for it to finish, or cancel it.');
       return list;
     }
@@ -857,6 +863,19 @@
       return answer.ok;
     }
     trustPath.addEventListener('input', () => fieldError('trust-path', ''));
+
+    // The install folder: changed, the page loads again (the trusted keys
+    // and what is installed are the new folder's).
+    byId('install-dir').addEventListener('input', () => fieldError('install-dir', ''));
+    byId('folder-form').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const answer = await post('/api/install-dir', { path: byId('install-dir').value });
+      if (answer.ok) {
+        window.location.reload();
+      } else {
+        refusal(answer.message, byId('trust-message'));
+      }
+    });
     byId('trust-form').addEventListener('submit', async (event) => {
       event.preventDefault();
       fieldError('trust-path', '');

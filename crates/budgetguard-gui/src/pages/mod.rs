@@ -83,6 +83,19 @@ pub(crate) struct InstallPage {
     pub trusted: TrustedKeys,
     /// The packages on removable drives.
     pub media: MediaList,
+    /// Where nodes are installed.
+    pub folder: InstallFolder,
+}
+
+/// The install folder and its free space, alone: the page's script gets it
+/// again once the folder is changed.
+#[derive(Debug, Template)]
+#[template(path = "install_folder.html")]
+pub(crate) struct InstallFolder {
+    /// The folder, or why there is none.
+    pub root: Result<String, String>,
+    /// Its free space, in words.
+    pub space: String,
 }
 
 /// The packages found on removable drives, alone: the page's script

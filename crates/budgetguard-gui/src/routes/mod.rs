@@ -6,6 +6,7 @@
 mod assets;
 mod events;
 mod files;
+mod folder;
 mod installed;
 mod jobs;
 mod packages;
@@ -43,6 +44,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/deploy", post(jobs::deploy))
         .route("/api/cancel", post(jobs::cancel))
         .route("/api/jobs", get(jobs::list))
+        .route("/api/install-dir", post(folder::change))
         .route("/api/files", post(files::list))
         .route("/api/files/chosen", post(files::chosen))
         .route("/api/files/media", get(files::media))

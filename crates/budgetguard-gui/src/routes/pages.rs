@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use budgetguard::engine::Engine;
 
+use super::folder::install_folder;
 use crate::chooser::media_packages;
 use crate::format::quotes;
 use crate::pages::{
@@ -40,7 +41,7 @@ pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
 /// What this machine's store holds of each catalog node's model cache, in
 /// catalog order.
 async fn model_facts(state: &AppState) -> Vec<Option<ModelFacts>> {
-    let store = state.workstation.model_store().cloned();
+    let store = state.workstation.model_store();
     let nodes = state.catalog.nodes.clone();
     tokio::task::spawn_blocking(move || {
         nodes
@@ -86,6 +87,7 @@ pub(crate) async fn install(State(state): State<Arc<AppState>>) -> Response {
             keys: state.workstation.trusted_keys(),
         },
         media,
+        folder: install_folder(&state),
     })
 }
 

@@ -12,6 +12,7 @@ mod browser;
 mod chooser;
 mod deploy;
 mod exposure;
+mod folder;
 mod gpu;
 mod install;
 mod installed;
@@ -31,6 +32,7 @@ fn main() -> std::process::ExitCode {
             chooser::tests(),
             deploy::tests(),
             exposure::tests(),
+            folder::tests(),
             gpu::tests(),
             install::tests(),
             installed::tests(),

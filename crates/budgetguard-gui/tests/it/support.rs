@@ -62,6 +62,8 @@ pub fn options(catalog: Catalog, docker_host: Option<&str>, home: &Path) -> GuiO
     options.install_dir = Some(InstallDir::new(home.join("install")));
     options.default_output = home.join("install-package.zip");
     options.model_store = Some(ModelStore::new(home.join("model-cache")));
+    options.settings_file = Some(home.join("config/gui.json"));
+    options.media_roots = vec![home.join("media")];
     options
 }
 
