@@ -445,6 +445,62 @@
     jobChanged(null);
   });
 
+  // ------------------------------------------------- States that stay true
+
+  /** GETs `path` as JSON with the token; `undefined` when the server does
+   * not answer (the page then says it stopped). */
+  async function getJson(path) {
+    try {
+      const response = await fetch(path, { headers: { 'X-BudgetGuard-Token': token } });
+      return response.ok ? await response.json() : undefined;
+    } catch {
+      serverGone();
+      return undefined;
+    }
+  }
+
+  /** The engine badge and banner, and the forms' blockers, as Docker is
+   * now: a banner goes once its cause does. */
+  async function followEngine() {
+    const engine = await getJson('/api/engine');
+    if (!engine) return;
+    const badge = byId('engine-status');
+    badge.className = `engine engine-${engine.class}`;
+    badge.lastChild.textContent = engine.text;
+    const banner = byId('engine-detail');
+    banner.className = `banner banner-${engine.class}`;
+    banner.textContent = engine.detail;
+    banner.hidden = engine.class === 'ok';
+    let changed = false;
+    for (const form of [byId('deploy-form'), byId('install-form')]) {
+      if (!form || (form.dataset.blocker || null) === engine.blocker) continue;
+      if (engine.blocker) form.dataset.blocker = engine.blocker;
+      else delete form.dataset.blocker;
+      changed = true;
+    }
+    if (changed) document.dispatchEvent(new Event('engine-changed'));
+  }
+
+  /** The node states a deploy's or an install's card shows, as they are
+   * now (started, stopped or removed since). */
+  async function followNodes() {
+    const pills = [...document.querySelectorAll('#job-outcome [data-node-state]')];
+    if (pills.length === 0) return;
+    const states = await getJson('/api/installed/states');
+    if (!states) return;
+    for (const pill of pills) {
+      const [word, tone] = states[pill.dataset.nodeState] || ['Removed', 'idle'];
+      pill.textContent = word;
+      pill.className = `state state-${tone}`;
+    }
+  }
+
+  setInterval(() => {
+    if (!byId('server-gone').hidden) return;
+    followEngine();
+    followNodes();
+  }, 4000);
+
   // ---------------------------------------------------------------- Nodes
 
   const boxes = [...document.querySelectorAll('input[name="node"]')];
@@ -741,6 +797,10 @@
       }
     }
 
+    document.addEventListener('engine-changed', () => {
+      updateButtons();
+      estimate();
+    });
     onJobChange((finished) => {
       updateButtons();
       if (finished && (finished.kind === 'package' || finished.kind === 'verify')) {
@@ -841,6 +901,7 @@
         refusal(answer.message, byId('install-message'));
       }
     });
+    document.addEventListener('engine-changed', update);
     onJobChange((finished) => {
       update();
       if (finished && finished.kind === 'install' && inspected) inspect();

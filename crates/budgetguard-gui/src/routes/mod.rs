@@ -55,6 +55,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/installed/stop", post(installed::stop))
         .route("/api/installed/uninstall", post(jobs::uninstall))
         .route("/api/installed/logs", post(installed::logs))
+        .route("/api/installed/states", get(installed::states))
+        .route("/api/engine", get(pages::engine_state))
         .route("/api/installed/try", post(installed::try_it))
         .route("/api/trust/add", post(trust::add))
         .route("/api/trust/remove", post(trust::remove))

@@ -133,6 +133,21 @@ pub(crate) fn job_list(state: &AppState) -> JobList {
     }
 }
 
+/// `GET /api/engine`: the engine badge and banner as they are now, and why
+/// nothing can be deployed or installed here, if so, as JSON (`{text,
+/// class, detail, blocker}`): the pages follow Docker going and coming.
+pub(crate) async fn engine_state(State(state): State<Arc<AppState>>) -> Response {
+    let capabilities = state.workstation.capabilities().await;
+    let badge = EngineBadge::new(&capabilities);
+    axum::Json(serde_json::json!({
+        "text": quotes(&badge.text),
+        "class": badge.class,
+        "detail": quotes(&badge.detail),
+        "blocker": capabilities.blocker().map(|b| quotes(&b)),
+    }))
+    .into_response()
+}
+
 /// The engine, when it answers.
 pub(crate) fn answering(engine: &Result<Engine, Unavailable>) -> Option<&Engine> {
     engine.as_ref().ok()

@@ -113,6 +113,14 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
             .await;
         assert_eq!(browser.text("#installed .state").await, "Stopped");
         assert_eq!(browser.text("#installed-message").await, "");
+        // The deploy's card follows the node: it said Ready, it says Stopped.
+        browser
+            .wait_text(
+                "#job-outcome [data-node-state]",
+                "Stopped",
+                Duration::from_secs(20),
+            )
+            .await;
         browser.screenshot("12-installed-stopped").await;
 
         // Another program on the node's port: said in plain words, not as the

@@ -22,6 +22,7 @@ mod models;
 mod registry;
 mod security;
 mod signing;
+mod states;
 mod support;
 mod words;
 
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
             registry::tests(),
             security::tests(),
             signing::tests(),
+            states::tests(),
             words::tests(),
         ]
         .concat(),
