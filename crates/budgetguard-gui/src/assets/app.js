@@ -587,11 +587,63 @@
     /** The fields whose problems the estimate reports. */
     const ESTIMATED_FIELDS = ['profiles', 'sign_key', 'platform', 'jobs', 'since', 'split_size'];
 
+    /** Whether each node's image can be had, as the server last said. */
+    let availability = {};
+
+    /** Why a selected node's image cannot be had now, with one fix; null
+     * when it can. */
+    function unavailable(box) {
+      const found = availability[box.value];
+      if (!found) return null;
+      if (found.reason) return `“${box.value}”: ${found.reason}; or untick ${box.value}.`;
+      if (found.state === 'pullable' && byId('no_pull').checked && !fromRegistry.checked) {
+        return `“${box.value}” is not in Docker, and “Use only images already in Docker, never pull” is ticked: untick that option, or untick ${box.value}.`;
+      }
+      return null;
+    }
+
+    /** Asks again whether each node's image can be had, and says it in the
+     * table. */
+    async function refreshAvailability() {
+      const found = await getJson('/api/nodes/availability');
+      if (!found) return;
+      availability = found;
+      for (const box of boxes) {
+        const node = found[box.value];
+        const row = box.closest('tr');
+        const tag = row.querySelector('.image-source');
+        if (!node || !tag) continue;
+        tag.textContent = node.word;
+        tag.className = `tag tag-${node.class} image-source`;
+        tag.title = node.reason || '';
+        const size = row.querySelector('.image-size');
+        if (size && node.size) size.textContent = node.size;
+      }
+      updateButtons();
+      showPulls();
+    }
+
+    /** The images Create would pull, and about how much that downloads. */
+    function showPulls() {
+      const pulls = selected()
+        .map((box) => [box.value, availability[box.value]])
+        .filter(([, found]) => found && found.state === 'pullable')
+        .map(([name, found]) => `${name} (${found.size})`);
+      const line = byId('estimate-pull');
+      line.textContent = pulls.length > 0 && !fromRegistry.checked
+        ? `Not in Docker yet, pulled at Create: ${pulls.join(', ')}.` : '';
+      line.hidden = !line.textContent;
+    }
+
     /** Why Create cannot work now; empty when it can. Whether it needs
      * Docker, and whether Docker answers, the estimate says. */
     function createReasons(nodes) {
       const reasons = [];
       if (nodes.length === 0) reasons.push('Select the nodes to package.');
+      for (const box of nodes) {
+        const why = unavailable(box);
+        if (why) reasons.push(why);
+      }
       if (!zipName(output.value)) reasons.push(NOT_ZIP);
       if (jobRunning) reasons.push('A job is running: wait for it to finish, or cancel it.');
       if (estimateBlocker && nodes.length > 0) reasons.push(estimateBlocker);
@@ -653,6 +705,7 @@
         : `${nodes.length} of ${boxes.length} selected`;
       fillList(byId('selection-warnings'), selectionWarnings(nodes));
       updateButtons();
+      showPulls();
       estimate();
     }
 
@@ -704,6 +757,10 @@
     createForm.addEventListener('change', (event) => {
       if (event.target.name === 'node' || event.target.id === 'key_password') return;
       if (event.target.id === 'no_pull') fieldError('no_pull', '');
+      if (event.target.id === 'no_pull' || event.target.id === 'from_registry') {
+        updateButtons();
+        refreshAvailability();
+      }
       estimate();
       saveSettings();
     });
@@ -811,6 +868,7 @@
     });
     selectionChanged();
     refreshPackages();
+    refreshAvailability();
   }
 
   // -------------------------------------------------------------- Install

@@ -57,6 +57,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/installed/logs", post(installed::logs))
         .route("/api/installed/states", get(installed::states))
         .route("/api/engine", get(pages::engine_state))
+        .route("/api/nodes/availability", get(pages::availability))
         .route("/api/installed/try", post(installed::try_it))
         .route("/api/trust/add", post(trust::add))
         .route("/api/trust/remove", post(trust::remove))

@@ -133,6 +133,29 @@ pub(crate) fn job_list(state: &AppState) -> JobList {
     }
 }
 
+/// `GET /api/nodes/availability`: whether each catalog node's image can
+/// be had here, as JSON (`{name: {state, word, class, size, reason}}`).
+pub(crate) async fn availability(State(state): State<Arc<AppState>>) -> Response {
+    let engine = state.workstation.engine().await;
+    let found = state
+        .workstation
+        .availability(answering(&engine), &state.catalog.nodes)
+        .await;
+    let map: serde_json::Map<_, _> = state
+        .catalog
+        .nodes
+        .iter()
+        .zip(found)
+        .map(|(node, found)| {
+            (
+                node.name.clone(),
+                serde_json::to_value(found).expect("serializes"),
+            )
+        })
+        .collect();
+    axum::Json(map).into_response()
+}
+
 /// `GET /api/engine`: the engine badge and banner as they are now, and why
 /// nothing can be deployed or installed here, if so, as JSON (`{text,
 /// class, detail, blocker}`): the pages follow Docker going and coming.

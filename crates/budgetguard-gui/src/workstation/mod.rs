@@ -2,6 +2,7 @@
 //! see it: the GUI's one seam to `budgetguard::install`. Every call connects
 //! to the engine anew, so the pages always show the engine's present state.
 
+mod availability;
 mod capabilities;
 mod create;
 mod estimate;
@@ -59,6 +60,8 @@ pub(crate) struct Workstation {
     activities: Mutex<BTreeMap<String, Activity>>,
     /// The size of images read from their registries, last asked for.
     registry_sizes: create::RegistrySizes,
+    /// Whether images can be pulled, as their registries last answered.
+    asked: availability::Asked,
 }
 
 /// What the GUI last did to an installed node, when the page should say so.
@@ -120,6 +123,7 @@ impl Workstation {
             session: std::sync::RwLock::new(session),
             activities: Mutex::default(),
             registry_sizes: create::RegistrySizes::default(),
+            asked: availability::Asked::default(),
         }
     }
 

@@ -107,12 +107,14 @@ fn create_a_package_in_the_browser() {
             .text(&format!("{} .image-size", row("GUI Test")))
             .await
             .ends_with("MiB"));
-        assert_eq!(
-            browser
-                .text(&format!("{} .image-source", row("GUI Never")))
-                .await,
-            "Must be pulled"
-        );
+        // Its registry is asked whether it could be pulled: it never answers.
+        browser
+            .wait_text(
+                &format!("{} .image-source", row("GUI Never")),
+                "Registry slow to answer",
+                Duration::from_secs(30),
+            )
+            .await;
 
         // Create the package and watch the bar.
         let out = home.path().join("out");

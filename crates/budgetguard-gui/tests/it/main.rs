@@ -19,6 +19,7 @@ mod installed;
 mod jobs;
 mod listing;
 mod models;
+mod offline;
 mod registry;
 mod security;
 mod signing;
@@ -40,6 +41,7 @@ fn main() -> std::process::ExitCode {
             jobs::tests(),
             listing::tests(),
             models::tests(),
+            offline::tests(),
             registry::tests(),
             security::tests(),
             signing::tests(),
