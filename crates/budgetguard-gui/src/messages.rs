@@ -98,6 +98,9 @@ pub(crate) enum Field {
     /// The Install page's install folder.
     #[serde(rename = "install-dir")]
     InstallDir,
+    /// The folder a package is copied to.
+    #[serde(rename = "copy-folder")]
+    CopyFolder,
 }
 
 /// A message for the page: one sentence, maybe a list of lines under it, and

@@ -325,6 +325,19 @@
     }
   });
 
+  // Copy to a folder or USB stick: a job of its own, from a Create's card.
+  document.addEventListener('click', async (event) => {
+    if (!event.target.closest('#copy-button')) return;
+    fieldError('copy-folder', '');
+    const answer = await post('/api/copy', {
+      job: Number(byId('job').dataset.id),
+      folder: byId('copy-folder').value,
+    });
+    if (answer.ok) jobStarted('Copying to the folder', answer);
+    else if (answer.message.field === 'copy-folder') fieldError('copy-folder', answer.message.text);
+    else showMessage(byId('job-message'), answer.message);
+  });
+
   /** Says that a job ended: a notice in the corner, read out by screen
    * readers (a polite live region), with a button to its card. */
   let toastTimer;

@@ -35,6 +35,8 @@ pub(crate) enum JobKind {
     Verify,
     /// Uninstalls nodes from this workstation.
     Uninstall,
+    /// Copies a package to a folder or USB stick and checks the copy.
+    Copy,
 }
 
 impl JobKind {
@@ -46,6 +48,7 @@ impl JobKind {
             JobKind::Install => "Installing package",
             JobKind::Verify => "Verifying package",
             JobKind::Uninstall => "Uninstalling",
+            JobKind::Copy => "Copying to the folder",
         }
     }
 
@@ -58,6 +61,7 @@ impl JobKind {
                 JobKind::Install => "Install cancelled",
                 JobKind::Verify => "Verify cancelled",
                 JobKind::Uninstall => "Uninstall cancelled",
+                JobKind::Copy => "Copy cancelled",
             },
             (_, Outcome::Failed(_)) => match self {
                 JobKind::Package => "Create failed",
@@ -65,12 +69,14 @@ impl JobKind {
                 JobKind::Install => "Install failed",
                 JobKind::Verify => "Package damaged or unreadable",
                 JobKind::Uninstall => "Uninstall failed",
+                JobKind::Copy => "Copy failed",
             },
             (JobKind::Package, _) => "Package created",
             (JobKind::Deploy, _) => "Deployed on this workstation",
             (JobKind::Install, _) => "Package installed",
             (JobKind::Verify, _) => "Package verified",
             (JobKind::Uninstall, _) => "Uninstalled",
+            (JobKind::Copy, _) => "Copied and checked",
         }
     }
 }
@@ -114,20 +120,34 @@ pub(crate) const KEPT: usize = 10;
 /// How a job ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// A package was written.
-    Created(Box<CreateReport>),
+    /// A package was written; with it, for a signed package, the public
+    /// key file that must travel with it.
+    Created(Box<CreateReport>, Option<std::path::PathBuf>),
     /// Nodes were deployed.
     Deployed(DeployReport),
     /// A package was installed.
     Installed(Box<InstallReport>),
     /// A package was verified.
     Verified(VerifyReport),
+    /// A package was copied to a folder and the copy checked.
+    Copied(Box<Copied>),
     /// Nodes were uninstalled: their names, and whether their caches went.
     Uninstalled(Vec<String>, bool),
     /// The job failed, in the GUI's words.
     Failed(Message),
     /// The job was cancelled; what is left.
     Cancelled(String),
+}
+
+/// What a copy did.
+#[derive(Debug)]
+pub(crate) struct Copied {
+    /// The folder copied to.
+    pub folder: std::path::PathBuf,
+    /// The files written there, by name.
+    pub files: Vec<String>,
+    /// The copy's check against its manifest.
+    pub verified: VerifyReport,
 }
 
 /// A job was asked for while another runs; says which.
@@ -143,6 +163,7 @@ impl Busy {
             JobKind::Install => "An install is running: wait for it to finish, or cancel it.",
             JobKind::Verify => "A package is being verified: wait for it to finish, or cancel it.",
             JobKind::Uninstall => "An uninstall is running: wait for it to finish, or cancel it.",
+            JobKind::Copy => "A package is being copied: wait for it to finish, or cancel it.",
         }
     }
 }

@@ -202,6 +202,20 @@ pub(crate) enum OutcomeView {
         /// How long it took.
         elapsed: String,
     },
+    /// A package was copied to a folder, and the copy checked.
+    #[template(block = "copied")]
+    Copied {
+        /// The folder.
+        folder: String,
+        /// The files written there.
+        files: Vec<String>,
+        /// The copy's entries checked.
+        entries: usize,
+        /// Their bytes.
+        bytes: String,
+        /// How long it took.
+        elapsed: String,
+    },
     /// Nodes were uninstalled.
     #[template(block = "uninstalled")]
     Uninstalled {

@@ -220,8 +220,8 @@ impl OutcomeView {
         let (outcome, elapsed) = (&finished.outcome, &finished.elapsed);
         let elapsed = duration(elapsed.as_secs_f64());
         match outcome {
-            Outcome::Created(report) => OutcomeView::Created {
-                view: CreatedView::new(report),
+            Outcome::Created(report, public_key) => OutcomeView::Created {
+                view: CreatedView::new(report, public_key.as_deref()),
                 elapsed,
             },
             Outcome::Deployed(report) => OutcomeView::Deployed {
@@ -237,6 +237,13 @@ impl OutcomeView {
             Outcome::Verified(report) => OutcomeView::Verified {
                 bytes: human(report.bytes),
                 report: report.clone(),
+                elapsed,
+            },
+            Outcome::Copied(copied) => OutcomeView::Copied {
+                folder: copied.folder.display().to_string(),
+                files: copied.files.clone(),
+                entries: copied.verified.entries,
+                bytes: human(copied.verified.bytes),
                 elapsed,
             },
             Outcome::Uninstalled(nodes, purged) => OutcomeView::Uninstalled {
@@ -278,6 +285,7 @@ impl JobKind {
             JobKind::Install => "install",
             JobKind::Verify => "verify",
             JobKind::Uninstall => "uninstall",
+            JobKind::Copy => "copy",
         }
     }
 }
@@ -403,8 +411,17 @@ pub(crate) struct CreatedView {
     pub signed_by: Option<String>,
     /// The command that stores credentials, when a node needs them.
     pub credentials_command: Option<String>,
-    /// The command that installs it on a workstation.
+    /// The command that installs it on a workstation, in the folder the
+    /// package was copied to.
     pub command: String,
+    /// The files to copy to the workstation: the package, or its parts and
+    /// their list.
+    pub files: Vec<String>,
+    /// The public key file that must travel with a signed package, and be
+    /// trusted on the workstation.
+    pub public_key: Option<String>,
+    /// The command that trusts it, on the workstation.
+    pub trust_command: Option<String>,
     /// The commands without this tool; `None` when `unzip` cannot read it.
     pub fallback_command: Option<String>,
     /// For an update package, its base and what it leaves out.
@@ -412,10 +429,36 @@ pub(crate) struct CreatedView {
 }
 
 impl CreatedView {
-    /// The view of `report`.
-    pub(crate) fn new(report: &CreateReport) -> Self {
+    /// The view of `report`; `public_key`: the key file of a signed one.
+    pub(crate) fn new(report: &CreateReport, public_key: Option<&std::path::Path>) -> Self {
         let manifest = &report.manifest;
         let path = report.path.display().to_string();
+        let name = |path: &std::path::Path| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let file = name(&report.path);
+        let files = match &report.parts {
+            Some(parts) => {
+                let mut files: Vec<String> = (1..=parts.parts.len())
+                    .map(|n| format!("{file}.{n:03}"))
+                    .collect();
+                files.push(format!("{file}.parts"));
+                files
+            }
+            None => vec![file.clone()],
+        };
+        let given = if report.parts.is_some() {
+            format!("{file}.001")
+        } else {
+            file.clone()
+        };
+        let public_key = report
+            .signed_by
+            .as_ref()
+            .and(public_key)
+            .map(|key| name(key));
         let start = if manifest.start_after_install {
             " --start"
         } else {
@@ -480,17 +523,25 @@ impl CreatedView {
                 .iter()
                 .any(|n| n.model_cache.is_none() && !n.node.credentials.is_empty())
                 .then(|| "budgetguard-techops install-credentials".to_owned()),
+            // Run where the package was copied to: the TechOps path means
+            // nothing on the workstation.
             command: format!(
                 "budgetguard-techops install-package --package {}{start}",
-                shell_word(&path)
+                shell_word(&given)
             ),
-            fallback_command: (manifest.compression != Compression::Zstd).then(|| {
-                format!(
-                    "unzip -q {} -d {folder} && cd {folder} && sh install/install.sh{start}",
-                    shell_word(&path),
-                    folder = shell_word(&folder)
-                )
-            }),
+            trust_command: public_key
+                .as_ref()
+                .map(|key| format!("budgetguard-techops trust-key {}", shell_word(key))),
+            public_key,
+            fallback_command: (manifest.compression != Compression::Zstd && report.parts.is_none())
+                .then(|| {
+                    format!(
+                        "unzip -q {} -d {folder} && cd {folder} && sh install/install.sh{start}",
+                        shell_word(&file),
+                        folder = shell_word(&folder)
+                    )
+                }),
+            files,
             path,
         }
     }

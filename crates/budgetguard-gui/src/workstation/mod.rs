@@ -4,6 +4,7 @@
 
 mod availability;
 mod capabilities;
+mod copy;
 mod create;
 mod estimate;
 mod inspect;
@@ -13,6 +14,7 @@ mod try_it;
 mod unavailable;
 
 pub(crate) use capabilities::{Capabilities, EngineSummary};
+pub(crate) use copy::copy_package;
 pub(crate) use create::{engine_needed, Draft};
 pub(crate) use estimate::{
     image_info, image_size, list_packages, Estimate, ImageBytes, PackageFile,
@@ -180,6 +182,7 @@ impl Workstation {
     pub(crate) async fn create_package(
         &self,
         options: CreateOptions,
+        public_key: Option<PathBuf>,
         reporter: SharedReporter,
         cancel: Cancel,
     ) -> Outcome {
@@ -196,7 +199,7 @@ impl Workstation {
             None
         };
         match package::create_package(engine.as_ref(), &options, reporter, &cancel).await {
-            Ok(report) => Outcome::Created(Box::new(report)),
+            Ok(report) => Outcome::Created(Box::new(report), public_key),
             Err(e @ PackageError::Cancelled) => cancelled(&package_error(&e)),
             Err(e) => Outcome::Failed(package_error(&e)),
         }

@@ -58,6 +58,7 @@ fn create_then_verify_both_stay_in_the_job_list() {
             toast.attr("aria-live").await.unwrap().as_deref(),
             Some("polite")
         );
+        browser.reveal("#result-command").await;
         let command = browser.text("#result-command").await;
         assert!(command.contains("install-package.zip"), "{command}");
         browser
@@ -117,10 +118,51 @@ fn create_then_verify_both_stay_in_the_job_list() {
         browser
             .wait_text("#job-title", "Package created", Duration::from_secs(10))
             .await;
+        browser.reveal("#result-command").await;
         assert_eq!(browser.text("#result-command").await, command);
         assert_eq!(browser.js(FOCUSED).await, serde_json::json!("job"));
+
+        // Copied to a USB stick (a folder here), the copy is checked.
+        let stick = home.path().join("stick");
+        std::fs::create_dir(&stick).unwrap();
+        browser
+            .set_text("#copy-folder", stick.to_str().unwrap())
+            .await;
+        browser.click("#copy-button").await;
+        browser
+            .wait_text("#job-title", "Copied and checked", Duration::from_secs(120))
+            .await;
+        let copied = browser.text("#result-copied").await;
+        assert!(copied.contains("match the manifest"), "{copied}");
+        assert_eq!(support::files_in(&stick), ["install-package.zip"]);
+        assert_eq!(
+            std::fs::read(stick.join("install-package.zip")).unwrap(),
+            std::fs::read(home.path().join("install-package.zip")).unwrap()
+        );
+        browser.screenshot("jobs-copied").await;
+        // Again: the file is there, nothing is replaced.
+        browser
+            .click("#job-list .job-entry:nth-child(3) [data-show-job]")
+            .await;
+        browser
+            .wait_text("#job-title", "Package created", Duration::from_secs(10))
+            .await;
+        browser
+            .set_text("#copy-folder", stick.to_str().unwrap())
+            .await;
+        browser.click("#copy-button").await;
+        browser
+            .wait_text("#job-title", "Copy failed", Duration::from_secs(60))
+            .await;
+        assert!(browser
+            .text("#result-error")
+            .await
+            .contains("already exists"));
         // A reload keeps the list.
         browser.driver.refresh().await.unwrap();
+        browser
+            .wait_text("#job-list", "Copy failed", Duration::from_secs(10))
+            .await;
         let list = browser.text("#job-list").await;
         assert!(
             list.contains("Package verified") && list.contains("Package created"),
