@@ -101,6 +101,12 @@ pub(crate) enum Field {
     /// The folder a package is copied to.
     #[serde(rename = "copy-folder")]
     CopyFolder,
+    /// Where a new secret key is saved.
+    #[serde(rename = "new-key")]
+    NewKey,
+    /// The new key's password, typed again.
+    #[serde(rename = "new-key-repeat")]
+    NewKeyRepeat,
 }
 
 /// A message for the page: one sentence, maybe a list of lines under it, and

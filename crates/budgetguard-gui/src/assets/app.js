@@ -231,8 +231,10 @@
   byId('chooser-close').addEventListener('click', () => chooser.dialog.close());
   byId('chooser-use-folder').addEventListener('click', () => {
     chooser.dialog.close();
-    if (chooser.field.id === 'install-dir') {
-      choose(chooser.field, chooser.folder);
+    if (chooser.field.id === 'install-dir' || chooser.field.id === 'new-key') {
+      const name = chooser.field.id === 'new-key'
+        ? `/${chooser.field.value.trim().split(/[/\\]/).pop() || 'techops.key'}` : '';
+      choose(chooser.field, `${chooser.folder.replace(/\/$/, '')}${name}`);
       return;
     }
     // The file name stays; the folder is the one shown.
@@ -767,6 +769,25 @@
       fieldError('from_registry', '');
     });
     byId('key_password').addEventListener('input', () => fieldError('key_password', ''));
+    // A key pair made here: the new secret key signs from now on.
+    byId('keygen-button').addEventListener('click', async () => {
+      fieldError('new-key', '');
+      fieldError('new-key-repeat', '');
+      const answer = await post('/api/keys/generate', {
+        path: byId('new-key').value,
+        password: byId('new-key-password').value,
+        repeated: byId('new-key-repeat').value,
+      });
+      byId('new-key-password').value = '';
+      byId('new-key-repeat').value = '';
+      if (!answer.ok) {
+        refusal(answer.message, byId('create-message'));
+        return;
+      }
+      const made = await answer.response.json();
+      byId('keygen-result').textContent = `Made key ${made.key_id}: the secret key is ${made.secret} (it now signs this form's packages); send ${made.public} to the workstations.`;
+      choose(byId('sign_key'), made.secret);
+    });
     createForm.addEventListener('change', (event) => {
       if (event.target.name === 'node' || event.target.id === 'key_password') return;
       if (event.target.id === 'no_pull') fieldError('no_pull', '');

@@ -61,6 +61,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/nodes/availability", get(pages::availability))
         .route("/api/installed/try", post(installed::try_it))
         .route("/api/trust/add", post(trust::add))
+        .route("/api/keys/generate", post(trust::generate))
         .route("/api/trust/remove", post(trust::remove))
         .route("/assets/app.css", get(assets::stylesheet))
         .route("/assets/app.js", get(assets::script))

@@ -17,6 +17,7 @@ mod gpu;
 mod install;
 mod installed;
 mod jobs;
+mod keys;
 mod listing;
 mod models;
 mod offline;
@@ -39,6 +40,7 @@ fn main() -> std::process::ExitCode {
             install::tests(),
             installed::tests(),
             jobs::tests(),
+            keys::tests(),
             listing::tests(),
             models::tests(),
             offline::tests(),
