@@ -24,6 +24,7 @@ mod offline;
 mod registry;
 mod security;
 mod signing;
+mod split;
 mod states;
 mod support;
 mod words;
@@ -47,6 +48,7 @@ fn main() -> std::process::ExitCode {
             registry::tests(),
             security::tests(),
             signing::tests(),
+            split::tests(),
             states::tests(),
             words::tests(),
         ]
