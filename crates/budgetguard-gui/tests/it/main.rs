@@ -22,6 +22,7 @@ mod listing;
 mod models;
 mod offline;
 mod registry;
+mod screenshots;
 mod security;
 mod signing;
 mod split;
@@ -46,6 +47,7 @@ fn main() -> std::process::ExitCode {
             models::tests(),
             offline::tests(),
             registry::tests(),
+            screenshots::tests(),
             security::tests(),
             signing::tests(),
             split::tests(),
