@@ -193,7 +193,7 @@ pub(crate) fn list(folder: &str, wanted: Wanted) -> Result<Listing, String> {
             (own, None)
         };
         let folder = meta.is_dir();
-        if !folder && !(meta.is_file() && wanted.offers(&name)) {
+        if !(folder || meta.is_file() && wanted.offers(&name)) {
             continue;
         }
         entries.push(Entry {

@@ -168,7 +168,7 @@ pub(crate) enum OutcomeView {
     #[template(block = "created")]
     Created {
         /// What it holds.
-        view: CreatedView,
+        view: Box<CreatedView>,
         /// How long it took.
         elapsed: String,
     },

@@ -221,7 +221,7 @@ impl OutcomeView {
         let elapsed = duration(elapsed.as_secs_f64());
         match outcome {
             Outcome::Created(report, public_key) => OutcomeView::Created {
-                view: CreatedView::new(report, public_key.as_deref()),
+                view: Box::new(CreatedView::new(report, public_key.as_deref())),
                 elapsed,
             },
             Outcome::Deployed(report) => OutcomeView::Deployed {
@@ -454,11 +454,7 @@ impl CreatedView {
         } else {
             file.clone()
         };
-        let public_key = report
-            .signed_by
-            .as_ref()
-            .and(public_key)
-            .map(|key| name(key));
+        let public_key = report.signed_by.as_ref().and(public_key).map(name);
         let start = if manifest.start_after_install {
             " --start"
         } else {
