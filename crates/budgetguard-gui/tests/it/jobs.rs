@@ -5,46 +5,23 @@
 
 use std::time::Duration;
 
-use testkit::engines;
-use testkit::images::{self, ImageSpec, Layer};
-
-use crate::support::{self, options, run, Browser, Server};
+use crate::support::{files_in, run, OneNode};
 
 testkit::tests![create_then_verify_both_stay_in_the_job_list];
 
-/// The id of the element that has the focus.
-const FOCUSED: &str = "return document.activeElement && document.activeElement.id";
-
 fn create_then_verify_both_stay_in_the_job_list() {
     run(Duration::from_secs(600), async {
-        let engine = engines::require_primary();
-        let spec = ImageSpec {
-            reference: images::unique_reference("gui-jobs"),
-            layers: vec![Layer::Random(4 << 20, 7)],
-        };
-        let _image = images::load(&engine, std::slice::from_ref(&spec));
-        let home = tempfile::tempdir().unwrap();
-        let catalog = support::catalog(home.path(), &[("GUI Jobs", &spec.reference, 9211)]);
-        let server = Server::start(options(catalog, Some(&engine.host), home.path())).await;
-        let browser = Browser::start().await;
-        browser.driver.goto(&server.url).await.unwrap();
+        let gui = OneNode::start("gui-jobs", "GUI Jobs", 9211, 4 << 20).await;
+        let (home, browser) = (&gui.home, &gui.browser);
         assert!(browser.text("#job-list").await.contains("No job yet"));
 
         browser.toggle_node("GUI Jobs").await;
         browser
-            .wait_for("Create to be enabled", Duration::from_secs(30), || async {
-                browser.enabled("#create-button").await
-            })
+            .wait_enabled("#create-button", Duration::from_secs(30))
             .await;
         browser.click("#create-button").await;
         // The new card is shown, scrolled to and focused.
-        browser
-            .wait_for(
-                "the focus on the job card",
-                Duration::from_secs(10),
-                || async { browser.js(FOCUSED).await == serde_json::json!("job") },
-            )
-            .await;
+        browser.wait_job_focused().await;
         browser
             .wait_text("#job-title", "Package created", Duration::from_secs(300))
             .await;
@@ -71,13 +48,7 @@ fn create_then_verify_both_stay_in_the_job_list() {
             .wait_text("#packages", "install-package.zip", Duration::from_secs(20))
             .await;
         browser.click("#packages button[data-verify]").await;
-        browser
-            .wait_for(
-                "the focus on the job card",
-                Duration::from_secs(10),
-                || async { browser.js(FOCUSED).await == serde_json::json!("job") },
-            )
-            .await;
+        browser.wait_job_focused().await;
         browser
             .wait_text("#job-title", "Package verified", Duration::from_secs(120))
             .await;
@@ -112,48 +83,26 @@ fn create_then_verify_both_stay_in_the_job_list() {
         browser.screenshot("jobs-list").await;
 
         // The Create's result is there again, with its instructions.
-        browser
-            .click("#job-list .job-entry:nth-child(2) [data-show-job]")
-            .await;
-        browser
-            .wait_text("#job-title", "Package created", Duration::from_secs(10))
-            .await;
+        browser.show_listed_job(2, "Package created").await;
         browser.reveal("#result-command").await;
         assert_eq!(browser.text("#result-command").await, command);
-        assert_eq!(browser.js(FOCUSED).await, serde_json::json!("job"));
+        browser.wait_job_focused().await;
 
         // Copied to a USB stick (a folder here), the copy is checked.
         let stick = home.path().join("stick");
         std::fs::create_dir(&stick).unwrap();
-        browser
-            .set_text("#copy-folder", stick.to_str().unwrap())
-            .await;
-        browser.click("#copy-button").await;
-        browser
-            .wait_text("#job-title", "Copied and checked", Duration::from_secs(120))
-            .await;
+        browser.copy_package_to(&stick, "Copied and checked").await;
         let copied = browser.text("#result-copied").await;
         assert!(copied.contains("match the manifest"), "{copied}");
-        assert_eq!(support::files_in(&stick), ["install-package.zip"]);
+        assert_eq!(files_in(&stick), ["install-package.zip"]);
         assert_eq!(
             std::fs::read(stick.join("install-package.zip")).unwrap(),
             std::fs::read(home.path().join("install-package.zip")).unwrap()
         );
         browser.screenshot("jobs-copied").await;
         // Again: the file is there, nothing is replaced.
-        browser
-            .click("#job-list .job-entry:nth-child(3) [data-show-job]")
-            .await;
-        browser
-            .wait_text("#job-title", "Package created", Duration::from_secs(10))
-            .await;
-        browser
-            .set_text("#copy-folder", stick.to_str().unwrap())
-            .await;
-        browser.click("#copy-button").await;
-        browser
-            .wait_text("#job-title", "Copy failed", Duration::from_secs(60))
-            .await;
+        browser.show_listed_job(3, "Package created").await;
+        browser.copy_package_to(&stick, "Copy failed").await;
         assert!(browser
             .text("#result-error")
             .await
@@ -168,7 +117,6 @@ fn create_then_verify_both_stay_in_the_job_list() {
             list.contains("Package verified") && list.contains("Package created"),
             "{list}"
         );
-        browser.quit().await;
-        server.stop().await;
+        gui.stop().await;
     });
 }

@@ -6,26 +6,14 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use testkit::engines;
-use testkit::images::{self, ImageSpec, Layer};
-
-use crate::support::{self, options, run, Browser, Server};
+use crate::support::{run, OneNode};
 
 testkit::tests![a_key_pair_made_in_the_gui_signs_a_package];
 
 fn a_key_pair_made_in_the_gui_signs_a_package() {
     run(Duration::from_secs(600), async {
-        let engine = engines::require_primary();
-        let spec = ImageSpec {
-            reference: images::unique_reference("gui-keys"),
-            layers: vec![Layer::Random(1 << 20, 5)],
-        };
-        let _image = images::load(&engine, std::slice::from_ref(&spec));
-        let home = tempfile::tempdir().unwrap();
-        let catalog = support::catalog(home.path(), &[("GUI Keys", &spec.reference, 9231)]);
-        let server = Server::start(options(catalog, Some(&engine.host), home.path())).await;
-        let browser = Browser::start().await;
-        browser.driver.goto(&server.url).await.unwrap();
+        let gui = OneNode::start("gui-keys", "GUI Keys", 9231, 1 << 20).await;
+        let (home, browser) = (&gui.home, &gui.browser);
         let keys = home.path().join("keys");
         std::fs::create_dir(&keys).unwrap();
         let secret = keys.join("studio.key");
@@ -76,9 +64,7 @@ fn a_key_pair_made_in_the_gui_signs_a_package() {
         browser.toggle_node("GUI Keys").await;
         browser.set_text("#key_password", "correct horse").await;
         browser
-            .wait_for("Create to be enabled", Duration::from_secs(30), || async {
-                browser.enabled("#create-button").await
-            })
+            .wait_enabled("#create-button", Duration::from_secs(30))
             .await;
         browser.click("#create-button").await;
         browser
@@ -95,7 +81,6 @@ fn a_key_pair_made_in_the_gui_signs_a_package() {
         assert!(trust.contains("studio.key.pub"), "{trust}");
         assert!(trust.contains("Trust this key"), "{trust}");
         browser.screenshot("keys-signed-handoff").await;
-        browser.quit().await;
-        server.stop().await;
+        gui.stop().await;
     });
 }

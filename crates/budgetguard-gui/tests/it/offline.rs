@@ -44,9 +44,7 @@ fn create_says_why_a_node_whose_registry_is_unreachable_cannot_be_had() {
 
         browser.toggle_node("GUI Here").await;
         browser
-            .wait_for("Create to be enabled", Duration::from_secs(30), || async {
-                browser.enabled("#create-button").await
-            })
+            .wait_enabled("#create-button", Duration::from_secs(30))
             .await;
         browser.toggle_node("GUI Offline").await;
         browser

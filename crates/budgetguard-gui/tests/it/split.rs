@@ -4,26 +4,14 @@
 
 use std::time::Duration;
 
-use testkit::engines;
-use testkit::images::{self, ImageSpec, Layer};
-
-use crate::support::{self, files_in, options, run, Browser, Server};
+use crate::support::{files_in, run, OneNode};
 
 testkit::tests![a_package_split_into_parts_is_verified_and_inspected_from_its_first_part];
 
 fn a_package_split_into_parts_is_verified_and_inspected_from_its_first_part() {
     run(Duration::from_secs(600), async {
-        let engine = engines::require_primary();
-        let spec = ImageSpec {
-            reference: images::unique_reference("gui-split"),
-            layers: vec![Layer::Random(3 << 20, 9)],
-        };
-        let _image = images::load(&engine, std::slice::from_ref(&spec));
-        let home = tempfile::tempdir().unwrap();
-        let catalog = support::catalog(home.path(), &[("GUI Split", &spec.reference, 9241)]);
-        let server = Server::start(options(catalog, Some(&engine.host), home.path())).await;
-        let browser = Browser::start().await;
-        browser.driver.goto(&server.url).await.unwrap();
+        let gui = OneNode::start("gui-split", "GUI Split", 9241, 3 << 20).await;
+        let (home, browser) = (&gui.home, &gui.browser);
         let out = home.path().join("out");
         std::fs::create_dir(&out).unwrap();
         browser
@@ -37,9 +25,7 @@ fn a_package_split_into_parts_is_verified_and_inspected_from_its_first_part() {
             .click("input[name='split_choice'][value='fat32']")
             .await;
         browser
-            .wait_for("Create to be enabled", Duration::from_secs(30), || async {
-                browser.enabled("#create-button").await
-            })
+            .wait_enabled("#create-button", Duration::from_secs(30))
             .await;
         browser
             .click("input[name='split_choice'][value='custom']")
@@ -53,9 +39,7 @@ fn a_package_split_into_parts_is_verified_and_inspected_from_its_first_part() {
         assert!(!browser.enabled("#create-button").await);
         browser.set_text("#split_size", "1MiB").await;
         browser
-            .wait_for("Create to be enabled", Duration::from_secs(30), || async {
-                browser.enabled("#create-button").await
-            })
+            .wait_enabled("#create-button", Duration::from_secs(30))
             .await;
         browser.click("#create-button").await;
         browser
@@ -98,7 +82,6 @@ fn a_package_split_into_parts_is_verified_and_inspected_from_its_first_part() {
             .wait_text("#inspection", "GUI Split", Duration::from_secs(30))
             .await;
         assert_eq!(browser.text("#package-path-error").await, "");
-        browser.quit().await;
-        server.stop().await;
+        gui.stop().await;
     });
 }
