@@ -1111,6 +1111,8 @@
     async function refresh() {
       await refreshInstalled(container);
       closeRemoved();
+      // The log follows live while it is open.
+      if (logNode && !byId('log-panel').hidden) await showLog(logNode, true);
     }
 
     byId('try-form').addEventListener('submit', async (event) => {
@@ -1138,12 +1140,15 @@
       tryNode = null;
     });
 
-    async function showLog(node) {
+    /** Shows the node's log; `follow`: read again by the live refresh,
+     * which keeps the reader's place unless they were at the end. */
+    async function showLog(node, follow) {
+      const lines = byId('log-lines');
+      const atEnd = lines.scrollTop + lines.clientHeight >= lines.scrollHeight - 4;
       logNode = node;
       byId('log-panel').hidden = false;
       byId('log-node').textContent = node;
       const answer = await post('/api/installed/logs', { node });
-      const lines = byId('log-lines');
       if (!answer.ok) {
         showMessage(lines, answer.message);
       } else {
@@ -1152,7 +1157,7 @@
         else if (log.lines.length === 0) lines.textContent = 'The log is empty.';
         else lines.textContent = log.lines.join('\n');
       }
-      lines.scrollTop = lines.scrollHeight;
+      if (!follow || atEnd) lines.scrollTop = lines.scrollHeight;
     }
 
     container.addEventListener('click', async (event) => {
