@@ -6,7 +6,8 @@
 mod views;
 
 pub(crate) use views::{
-    reported_state, CreatedView, EngineBadge, InstalledOutcome, JobEntry, JobPanel, NodeRow,
+    package_files, reported_state, CreatedView, EngineBadge, InstalledOutcome, JobEntry, JobPanel,
+    NodeRow,
 };
 
 use askama::Template;

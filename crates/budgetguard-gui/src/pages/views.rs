@@ -439,16 +439,7 @@ impl CreatedView {
                 .unwrap_or_default()
         };
         let file = name(&report.path);
-        let files = match &report.parts {
-            Some(parts) => {
-                let mut files: Vec<String> = (1..=parts.parts.len())
-                    .map(|n| format!("{file}.{n:03}"))
-                    .collect();
-                files.push(format!("{file}.parts"));
-                files
-            }
-            None => vec![file.clone()],
-        };
+        let files = package_files(report).iter().map(|f| name(f)).collect();
         let given = if report.parts.is_some() {
             format!("{file}.001")
         } else {
@@ -541,6 +532,23 @@ impl CreatedView {
             path,
         }
     }
+}
+
+/// The files of the package `report` made, as they must travel: the
+/// package, or its parts, their list and the list's signature when there
+/// is one.
+pub(crate) fn package_files(report: &CreateReport) -> Vec<std::path::PathBuf> {
+    let Some(parts) = &report.parts else {
+        return vec![report.path.clone()];
+    };
+    let beside =
+        |suffix: String| std::path::PathBuf::from(format!("{}{suffix}", report.path.display()));
+    let mut files: Vec<_> = (1..=parts.parts.len())
+        .map(|n| beside(format!(".{n:03}")))
+        .collect();
+    files.push(beside(".parts".to_owned()));
+    files.extend(Some(beside(".parts.minisig".to_owned())).filter(|sig| sig.is_file()));
+    files
 }
 
 /// A node's state right after a deploy or an install, in the page's words

@@ -15,6 +15,7 @@ use super::pages::{job_list, render};
 use super::{refuse, started};
 use crate::jobs::{JobKind, Outcome};
 use crate::messages::{Field, Message};
+use crate::pages::package_files;
 use crate::paths::{expand, package_file};
 use crate::settings::PackageSettings;
 use crate::state::AppState;
@@ -259,19 +260,7 @@ pub(crate) async fn copy(
             Message::new("Only a package Create made can be copied here."),
         );
     };
-    let mut files = match &report.parts {
-        Some(parts) => {
-            let mut files: Vec<std::path::PathBuf> = (1..=parts.parts.len())
-                .map(|n| std::path::PathBuf::from(format!("{}.{n:03}", report.path.display())))
-                .collect();
-            files.push(std::path::PathBuf::from(format!(
-                "{}.parts",
-                report.path.display()
-            )));
-            files
-        }
-        None => vec![report.path.clone()],
-    };
+    let mut files = package_files(report);
     files.extend(public_key.iter().filter(|key| key.is_file()).cloned());
     let folder = expand(&form.folder);
     started(state.jobs.start(JobKind::Copy, |reporter, cancel| {

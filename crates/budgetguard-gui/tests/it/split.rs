@@ -1,6 +1,7 @@
 //! A package split into parts from the Create form, in Chromium: the
 //! "Split into parts of" choice (FAT32's 4 GiB, or a custom size), the
-//! hand-off listing every part, Verify and Inspect taking the first part.
+//! hand-off listing every part, every part copied to a stick and the copy
+//! checked, Verify and Inspect taking the first part.
 
 use std::time::Duration;
 
@@ -62,6 +63,13 @@ fn a_package_split_into_parts_is_verified_and_inspected_from_its_first_part() {
             "{steps}"
         );
         browser.screenshot("split-created").await;
+
+        // Copied to a stick: every part and the list, the copy checked.
+        let stick = home.path().join("stick");
+        std::fs::create_dir(&stick).unwrap();
+        browser.copy_package_to(&stick, "Copied and checked").await;
+        assert_eq!(files_in(&stick), files);
+        browser.show_listed_job(2, "Package created").await;
 
         // Verify takes the first part, from the packages list.
         browser
