@@ -1,5 +1,6 @@
 //! Text for people, as the pages and the job panel say it: durations,
-//! times, shell commands, an update package's base.
+//! times, shell commands, an update package's base, a node's state, and
+//! messages without the command line's backticks or repeated clauses.
 
 use budgetguard::package::manifest::PackageBase;
 use budgetguard::size::human;
@@ -12,6 +13,89 @@ pub(crate) fn shell_word(word: &str) -> String {
         word.to_owned()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// `text` as the page shows it: `` `quoted` `` spans in typographic quotes
+/// (“quoted”), and a clause that repeats an earlier one (an error chain's
+/// "check the path" said twice) said once.
+pub(crate) fn plain(text: &str) -> String {
+    once_each(&quotes(text))
+}
+
+/// `text` with its `` `quoted` `` spans in typographic quotes (“quoted”);
+/// a lone backtick stays as it is.
+pub(crate) fn quotes(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len());
+    let mut open = false;
+    // Only pairs are quotes: a lone backtick stays as it is.
+    let pairs = text.matches('`').count() / 2 * 2;
+    for (seen, part) in text.split('`').enumerate() {
+        if seen > 0 {
+            if seen <= pairs {
+                quoted.push(if open { '”' } else { '“' });
+                open = !open;
+            } else {
+                quoted.push('`');
+            }
+        }
+        quoted.push_str(part);
+    }
+    quoted
+}
+
+/// `text` with each clause (the words between `: `, `; ` and `. `) that
+/// repeats an earlier one left out, with the separator before it.
+fn once_each(text: &str) -> String {
+    let key = |clause: &str| {
+        clause
+            .trim()
+            .trim_end_matches(['.', ';', ':'])
+            .to_lowercase()
+    };
+    let mut kept = String::with_capacity(text.len());
+    let mut seen: Vec<String> = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = [": ", "; ", ". "]
+            .iter()
+            .filter_map(|sep| rest.find(sep).map(|at| at + sep.len()))
+            .min()
+            .unwrap_or(rest.len());
+        let (clause, after) = rest.split_at(cut);
+        let words = key(clause);
+        if words.len() < 8 || !seen.contains(&words) {
+            kept.push_str(clause);
+            seen.push(words);
+        } else if after.is_empty() {
+            // The repeat ended the text: end it as the clause did.
+            let end = kept.trim_end().trim_end_matches([':', ';']).len();
+            kept.truncate(end);
+            if clause.trim_end().ends_with('.') && !kept.ends_with('.') {
+                kept.push('.');
+            }
+        }
+        rest = after;
+    }
+    kept
+}
+
+/// An installed node's state in the page's words, and its colour class:
+/// Stopped, Starting, Ready or Failed, from the container's state, its
+/// health (`ready` once it answers) and whether a start runs or failed.
+pub(crate) fn node_state(
+    state: &str,
+    health: &str,
+    starting: bool,
+    failed: bool,
+) -> (&'static str, &'static str) {
+    match (state, health) {
+        _ if failed => ("Failed", "bad"),
+        _ if starting => ("Starting", "warn"),
+        ("running", "ready") => ("Ready", "ok"),
+        ("running" | "restarting", _) => ("Starting", "warn"),
+        ("missing" | "dead", _) => ("Failed", "bad"),
+        _ => ("Stopped", "idle"),
     }
 }
 
@@ -78,6 +162,42 @@ mod tests {
         assert_eq!(shell_word("pkg.zip"), "pkg.zip");
         assert_eq!(shell_word("my pkg.zip"), "'my pkg.zip'");
         assert_eq!(shell_word("it's.zip"), r"'it'\''s.zip'");
+    }
+
+    #[test]
+    fn backticks_become_quotes_and_repeats_go() {
+        assert_eq!(
+            plain("There is no file `/a b.zip`"),
+            "There is no file “/a b.zip”"
+        );
+        assert_eq!(plain("a lone ` stays"), "a lone ` stays");
+        assert_eq!(
+            plain("cannot open “/x.zip”: No such file: check the path: check the path."),
+            "cannot open “/x.zip”: No such file: check the path."
+        );
+        assert_eq!(
+            plain("There is no file x; check the path. Check the path."),
+            "There is no file x; check the path."
+        );
+        assert_eq!(plain("a: b: a: b"), "a: b: a: b", "short clauses stay");
+        assert_eq!(quotes("`a`: x: x: x: x"), "“a”: x: x: x: x");
+    }
+
+    #[test]
+    fn node_states_are_four_words() {
+        assert_eq!(
+            node_state("running", "ready", false, false),
+            ("Ready", "ok")
+        );
+        assert_eq!(
+            node_state("running", "not ready", false, false).0,
+            "Starting"
+        );
+        assert_eq!(node_state("exited", "-", true, false).0, "Starting");
+        assert_eq!(node_state("created", "-", false, false).0, "Stopped");
+        assert_eq!(node_state("exited", "-", false, false).0, "Stopped");
+        assert_eq!(node_state("missing", "-", false, false).0, "Failed");
+        assert_eq!(node_state("running", "ready", false, true).0, "Failed");
     }
 
     #[test]

@@ -10,9 +10,9 @@
 //! the CLI's bars show.
 //!
 //! Imports run one way, each module naming only modules below it: `server`
-//! → `routes` → `state` → `security`, `pages` → `workstation` (the one seam
+//! → `routes` → `state` → `security`, `chooser`, `pages` → `workstation` (the one seam
 //! to the library's install side) → `jobs` → `paths` → `messages`,
-//! `format`, `settings`. What two modules share moves down: the create
+//! `format`, `settings`, `saved`. What two modules share moves down: the create
 //! form's values are `settings`, text for people is `format`.
 //!
 //! ```no_run
@@ -27,6 +27,7 @@
 //! ```
 
 mod browser;
+mod chooser;
 mod error;
 mod format;
 mod jobs;
@@ -34,6 +35,7 @@ mod messages;
 mod pages;
 mod paths;
 mod routes;
+mod saved;
 mod security;
 mod server;
 mod settings;

@@ -12,12 +12,15 @@ use budgetguard::engine::EngineError;
 use budgetguard::error_text;
 use budgetguard::install::{InstallError, Problem};
 use budgetguard::models::ModelError;
-use budgetguard::package::PackageError;
+use budgetguard::package::zip::ZipError;
+use budgetguard::package::{PackageError, Structure};
 use budgetguard::progress::Warning;
 use budgetguard::registry::{RegistryError, NGC_REGISTRY};
 use budgetguard::remedy::{diagnosis, remedies, Input, Remedy};
 use budgetguard::signing::SigningError;
 use serde::Serialize;
+
+use crate::format::plain;
 
 /// The control names the messages use, as the page labels them.
 pub(crate) mod controls {
@@ -92,6 +95,18 @@ pub(crate) enum Field {
     /// The create form's part size.
     #[serde(rename = "split_size")]
     Split,
+    /// The Install page's install folder.
+    #[serde(rename = "install-dir")]
+    InstallDir,
+    /// The folder a package is copied to.
+    #[serde(rename = "copy-folder")]
+    CopyFolder,
+    /// Where a new secret key is saved.
+    #[serde(rename = "new-key")]
+    NewKey,
+    /// The new key's password, typed again.
+    #[serde(rename = "new-key-repeat")]
+    NewKeyRepeat,
 }
 
 /// A message for the page: one sentence, maybe a list of lines under it, and
@@ -108,9 +123,10 @@ pub(crate) struct Message {
 
 impl Message {
     /// A message about no field in particular.
+    /// Its text is said [`plain`]ly: no backticks, no clause twice.
     pub(crate) fn new(text: impl Into<String>) -> Self {
         Self {
-            text: text.into(),
+            text: plain(&text.into()),
             lines: Vec::new(),
             field: None,
         }
@@ -133,7 +149,7 @@ impl Message {
 
 /// `path` quoted for a sentence.
 fn shown(path: &Path) -> String {
-    format!("`{}`", path.display())
+    format!("“{}”", path.display())
 }
 
 /// Why a package was not created, or cannot be inspected or verified.
@@ -161,6 +177,23 @@ pub(crate) fn package_error(error: &PackageError) -> Message {
             ),
         ),
         PackageError::Cancelled => Message::new("Cancelled: no package was written."),
+        PackageError::NotAPackage {
+            path,
+            problem: Structure::Zip(zip),
+        } if !matches!(zip, ZipError::Io(_)) => Message::at(
+            Field::Package,
+            format!(
+                "{} is not a complete install package: it may have been cut short while copying. Copy it again from the original, or ask TechOps for a new package.",
+                shown(path)
+            ),
+        ),
+        PackageError::Mismatch { path, .. } => Message::at(
+            Field::Package,
+            format!(
+                "{} is damaged: part of it differs from what was packaged, so it was cut short or changed while copying. Copy it again from the original, or ask TechOps for a new package.",
+                shown(path)
+            ),
+        ),
         other => fallback(other),
     }
 }
@@ -272,7 +305,7 @@ pub(crate) fn fallback(error: &(dyn std::error::Error + 'static)) -> Message {
     };
     message.field = diagnosis.input.and_then(field);
     for words in diagnosis.remedies.iter().filter_map(remedy) {
-        message.text = format!("{}. {words}", message.text.trim_end_matches('.'));
+        message.text = plain(&format!("{}. {words}", message.text.trim_end_matches('.')));
     }
     message
 }
@@ -342,7 +375,7 @@ fn remedy(remedy: &Remedy) -> Option<String> {
 /// A warning the job went on after, in the GUI's words: the library's
 /// text, then what to do about it with the GUI's controls.
 pub(crate) fn warning(warning: &Warning) -> String {
-    let mut text = format!("Warning: {warning}.");
+    let mut text = plain(&format!("Warning: {warning}."));
     for remedy in remedies(warning) {
         match remedy {
             Remedy::TrustKey => text.push_str(
@@ -383,7 +416,7 @@ pub(crate) fn install_error(error: &InstallError) -> Message {
         InstallError::Engine(engine) => engine_error(engine),
         InstallError::Preflight { problems } => Message {
             text: "Nothing was changed, because:".to_owned(),
-            lines: problems.iter().map(problem).collect(),
+            lines: problems.iter().map(|p| plain(&problem(p))).collect(),
             field: None,
         },
         InstallError::Unsigned { .. }
@@ -457,7 +490,7 @@ mod tests {
         });
         assert_eq!(
             gpu,
-            "Warning: could not check that the models for `flux-dev` fit this workstation's GPU: nvidia-smi is not installed."
+            "Warning: could not check that the models for “flux-dev” fit this workstation's GPU: nvidia-smi is not installed."
         );
     }
 
@@ -605,20 +638,20 @@ mod tests {
                     registry: "r.io".into(),
                     had_credentials: false,
                 },
-                "r.io refused anonymous access for `r.io/a:1` (401). Log in with `docker login r.io`",
+                "r.io refused anonymous access for “r.io/a:1” (401). Log in with “docker login r.io”",
             ),
             (
                 RegistryError::NoEntitlement {
                     reference: "nvcr.io/a:1".into(),
                 },
-                "no entitlement for `nvcr.io/a:1` (402)",
+                "no entitlement for “nvcr.io/a:1” (402)",
             ),
             (
                 RegistryError::ManifestNotFound {
                     reference: "r.io/a:1".into(),
                     registry: "r.io".into(),
                 },
-                "`r.io/a:1` is not on r.io (404",
+                "“r.io/a:1” is not on r.io (404",
             ),
             (
                 RegistryError::Unreachable {
@@ -652,7 +685,7 @@ mod tests {
             value: "yesterday".into(),
         });
         assert!(
-            epoch.text.starts_with("`SOURCE_DATE_EPOCH` is `yesterday`"),
+            epoch.text.starts_with("“SOURCE_DATE_EPOCH” is “yesterday”"),
             "{}",
             epoch.text
         );
@@ -666,6 +699,29 @@ mod tests {
             "{}",
             missing.text
         );
+    }
+
+    #[test]
+    fn zip_words_stay_inside() {
+        let cut = package_error(&PackageError::NotAPackage {
+            path: "/media/art/p.zip".into(),
+            problem: Structure::Zip(ZipError::NoEndRecord),
+        });
+        assert_eq!(
+            cut.text,
+            "“/media/art/p.zip” is not a complete install package: it may have been cut short while copying. Copy it again from the original, or ask TechOps for a new package."
+        );
+        assert!(!cut.text.contains("central directory"));
+        let missing = signing_error(
+            &SigningError::Io {
+                action: "read",
+                path: "/k/a.pub".into(),
+                source: std::io::ErrorKind::NotFound.into(),
+            },
+            Field::TrustKey,
+        );
+        assert!(!missing.text.contains('`'), "{}", missing.text);
+        assert_eq!(missing.text.matches("check the path").count(), 1);
     }
 
     #[test]

@@ -66,6 +66,14 @@ fn is_part(path: &Path) -> bool {
         .is_some_and(|e| e.len() == 3 && e.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Whether the file name ends in `.zip.001` (in any case): the first part
+/// of a package in parts, which Install and Verify take.
+pub(crate) fn is_first_part(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.len() > 8 && n.to_ascii_lowercase().ends_with(".zip.001"))
+}
+
 /// Whether the file name ends in `.zip` (in any case).
 pub(crate) fn is_zip(path: &Path) -> bool {
     path.file_name()

@@ -104,11 +104,11 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let message = match self {
             Refusal::Host => {
-                "refused: this server answers only at the 127.0.0.1 address `budgetguard-techops gui` printed"
+                "refused: this server answers only at the 127.0.0.1 address “budgetguard-techops gui” printed"
             }
             Refusal::Origin => "refused: the request came from another site's page",
             Refusal::Token => {
-                "refused: open the address `budgetguard-techops gui` printed; it carries this run's access token"
+                "refused: open the address “budgetguard-techops gui” printed; it carries this run's access token"
             }
         };
         (StatusCode::FORBIDDEN, message).into_response()
@@ -129,12 +129,14 @@ pub(crate) async fn check(State(guard): State<Guard>, request: Request, next: Ne
 }
 
 /// Sent with every response: only this server's own script and styles run
-/// (inline styles are allowed for the progress bar's width), no other site
-/// may frame the page, and nothing is cached (the pages carry the token).
+/// (inline styles are allowed for the progress bar's width), pictures come
+/// from the server or inline (Try it's answer, a `data:` URL), no other
+/// site may frame the page, and nothing is cached (the pages carry the
+/// token).
 const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
     (
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     ),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),

@@ -13,9 +13,11 @@ use budgetguard::session::{Session, Settings};
 use budgetguard::Cancel;
 use tokio::net::TcpListener;
 
+use crate::chooser::{MediaRoots, Recent};
 use crate::error::GuiError;
 use crate::jobs::Jobs;
 use crate::routes;
+use crate::saved::{self, Saved};
 use crate::security::{Guard, Token};
 use crate::settings::PackageSettings;
 use crate::state::AppState;
@@ -41,12 +43,21 @@ pub struct GuiOptions {
     /// Where Create keeps the model caches it fills (`None`: models can
     /// only be left out).
     pub model_store: Option<ModelStore>,
+    /// The folders removable drives are mounted under, for the file
+    /// chooser's shortcuts and the Install page's list of packages on them.
+    pub media_roots: Vec<PathBuf>,
+    /// The file of the settings kept between runs (the install folder
+    /// chosen on the Install page, which then replaces `install_dir`);
+    /// `None`: nothing is kept.
+    pub settings_file: Option<PathBuf>,
 }
 
 impl GuiOptions {
     /// Serves `catalog` from the default engine on a free port, installs into
     /// the default folder, fills model caches in the default store, and
-    /// proposes `install-package.zip` in the current folder; no registry
+    /// proposes `install-package.zip` in the current folder, finds
+    /// removable drives under `/media/<user>` and `/run/media/<user>`, keeps
+    /// its settings in the user's configuration folder; no registry
     /// credentials.
     pub fn new(catalog: Catalog) -> Self {
         Self {
@@ -58,6 +69,8 @@ impl GuiOptions {
             default_output: std::path::absolute("install-package.zip")
                 .unwrap_or_else(|_| PathBuf::from("install-package.zip")),
             model_store: ModelStore::default_location(),
+            media_roots: MediaRoots::for_user(),
+            settings_file: saved::default_file(),
         }
     }
 }
@@ -84,11 +97,15 @@ impl Gui {
         let token = Token::generate().map_err(GuiError::Token)?;
         let url = format!("http://127.0.0.1:{port}/?token={}", token.as_str());
         let stop = Cancel::new();
+        let saved = Saved::load(options.settings_file.as_deref());
+        let install_dir = saved
+            .install_dir
+            .or_else(|| options.install_dir.map(|dir| dir.root().to_owned()));
         let state = Arc::new(AppState {
             workstation: Arc::new(Workstation::new(Session::new(Settings {
                 catalog: None,
                 docker_host: options.docker_host,
-                install_dir: options.install_dir.map(|dir| dir.root().to_owned()),
+                install_dir,
                 model_store: options.model_store,
                 auth: Some(options.auth),
             }))),
@@ -97,6 +114,9 @@ impl Gui {
                 options.default_output.display().to_string(),
             )),
             install_path: std::sync::Mutex::default(),
+            media: MediaRoots::new(options.media_roots),
+            settings_file: options.settings_file,
+            recent: Recent::default(),
             guard: Guard::new(token, port),
             jobs: Jobs::new(stop.clone()),
             stop,

@@ -102,6 +102,16 @@ impl PackageSettings {
         }
     }
 
+    /// Whether an option under "More options" differs from the form as
+    /// first shown: the fold then opens, so that nothing set is hidden.
+    pub(crate) fn more_options_set(&self) -> bool {
+        self.compression != Compression::None
+            || !self.split.trim().is_empty()
+            || self.from_registry
+            || !self.since.trim().is_empty()
+            || !self.profiles.trim().is_empty()
+    }
+
     /// Whether the form's compression is `name` (`none`, `deflate`, `zstd`).
     pub(crate) fn compression_is(&self, name: &str) -> bool {
         self.compression.to_string().eq_ignore_ascii_case(name)

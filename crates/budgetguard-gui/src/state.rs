@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use budgetguard::catalog::Catalog;
 use budgetguard::Cancel;
 
+use crate::chooser::{MediaRoots, Recent};
 use crate::jobs::Jobs;
 use crate::security::Guard;
 use crate::settings::PackageSettings;
@@ -19,6 +20,12 @@ pub(crate) struct AppState {
     pub settings: Mutex<PackageSettings>,
     /// The Install page's package path as last used.
     pub install_path: Mutex<String>,
+    /// Where removable drives are mounted.
+    pub media: MediaRoots,
+    /// The folders files were lately chosen in.
+    pub recent: Recent,
+    /// Where the settings kept between runs are written, if anywhere.
+    pub settings_file: Option<std::path::PathBuf>,
     /// The address and token checks.
     pub guard: Guard,
     /// The one job at a time.

@@ -33,6 +33,8 @@ pub enum Step {
     Split,
     /// Checking each part of a split package against its part list.
     CheckParts,
+    /// Copying a package's files to another folder (a USB stick).
+    Copy,
 }
 
 impl std::fmt::Display for Step {
@@ -48,6 +50,7 @@ impl std::fmt::Display for Step {
             Step::PlaceModels => f.write_str("Writing models"),
             Step::Split => f.write_str("Splitting package"),
             Step::CheckParts => f.write_str("Checking parts"),
+            Step::Copy => f.write_str("Copying package"),
         }
     }
 }

@@ -1,13 +1,15 @@
 //! The one long job the GUI runs at a time (a package build, a deploy, an
 //! install, a verify or an uninstall):
-//! its progress, folded from the library's progress events, and its outcome, kept for the
-//! page until the next job starts.
+//! its progress, folded from the library's progress events, and its outcome,
+//! kept with the last few jobs' outcomes for the page's job list.
 
 mod progress;
 
 pub(crate) use progress::{Progress, ProgressView};
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use budgetguard::install::{DeployReport, InstallReport};
@@ -33,6 +35,8 @@ pub(crate) enum JobKind {
     Verify,
     /// Uninstalls nodes from this workstation.
     Uninstall,
+    /// Copies a package to a folder or USB stick and checks the copy.
+    Copy,
 }
 
 impl JobKind {
@@ -44,6 +48,7 @@ impl JobKind {
             JobKind::Install => "Installing package",
             JobKind::Verify => "Verifying package",
             JobKind::Uninstall => "Uninstalling",
+            JobKind::Copy => "Copying to the folder",
         }
     }
 
@@ -56,6 +61,7 @@ impl JobKind {
                 JobKind::Install => "Install cancelled",
                 JobKind::Verify => "Verify cancelled",
                 JobKind::Uninstall => "Uninstall cancelled",
+                JobKind::Copy => "Copy cancelled",
             },
             (_, Outcome::Failed(_)) => match self {
                 JobKind::Package => "Create failed",
@@ -63,12 +69,14 @@ impl JobKind {
                 JobKind::Install => "Install failed",
                 JobKind::Verify => "Package damaged or unreadable",
                 JobKind::Uninstall => "Uninstall failed",
+                JobKind::Copy => "Copy failed",
             },
             (JobKind::Package, _) => "Package created",
             (JobKind::Deploy, _) => "Deployed on this workstation",
             (JobKind::Install, _) => "Package installed",
             (JobKind::Verify, _) => "Package verified",
             (JobKind::Uninstall, _) => "Uninstalled",
+            (JobKind::Copy, _) => "Copied and checked",
         }
     }
 }
@@ -88,33 +96,58 @@ pub(crate) enum JobState {
         cancel: Cancel,
     },
     /// The last job ended.
-    Finished {
-        /// What it did.
-        kind: JobKind,
-        /// How it ended.
-        outcome: Outcome,
-        /// How long it ran.
-        elapsed: Duration,
-    },
+    Finished(Arc<Finished>),
 }
+
+/// A job that ended, as the job list keeps it.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    /// Its number, from 1, in the order the jobs started.
+    pub id: u64,
+    /// What it did.
+    pub kind: JobKind,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// How long it ran.
+    pub elapsed: Duration,
+    /// When it ended.
+    pub ended: time::OffsetDateTime,
+}
+
+/// How many ended jobs the job list keeps.
+pub(crate) const KEPT: usize = 10;
 
 /// How a job ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// A package was written.
-    Created(Box<CreateReport>),
+    /// A package was written; with it, for a signed package, the public
+    /// key file that must travel with it.
+    Created(Box<CreateReport>, Option<std::path::PathBuf>),
     /// Nodes were deployed.
     Deployed(DeployReport),
     /// A package was installed.
     Installed(Box<InstallReport>),
     /// A package was verified.
     Verified(VerifyReport),
+    /// A package was copied to a folder and the copy checked.
+    Copied(Box<Copied>),
     /// Nodes were uninstalled: their names, and whether their caches went.
     Uninstalled(Vec<String>, bool),
     /// The job failed, in the GUI's words.
     Failed(Message),
     /// The job was cancelled; what is left.
     Cancelled(String),
+}
+
+/// What a copy did.
+#[derive(Debug)]
+pub(crate) struct Copied {
+    /// The folder copied to.
+    pub folder: std::path::PathBuf,
+    /// The files written there, by name.
+    pub files: Vec<String>,
+    /// The copy's check against its manifest.
+    pub verified: VerifyReport,
 }
 
 /// A job was asked for while another runs; says which.
@@ -130,6 +163,7 @@ impl Busy {
             JobKind::Install => "An install is running: wait for it to finish, or cancel it.",
             JobKind::Verify => "A package is being verified: wait for it to finish, or cancel it.",
             JobKind::Uninstall => "An uninstall is running: wait for it to finish, or cancel it.",
+            JobKind::Copy => "A package is being copied: wait for it to finish, or cancel it.",
         }
     }
 }
@@ -139,6 +173,10 @@ impl Busy {
 pub(crate) struct Jobs {
     state: watch::Sender<JobState>,
     stop: Cancel,
+    /// The last [`KEPT`] jobs that ended, newest first.
+    ended: Arc<Mutex<VecDeque<Arc<Finished>>>>,
+    /// The number the next job gets.
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl Jobs {
@@ -147,6 +185,8 @@ impl Jobs {
         Self {
             state: watch::Sender::new(JobState::Idle),
             stop,
+            ended: Arc::default(),
+            next: std::sync::atomic::AtomicU64::new(1),
         }
     }
 
@@ -174,16 +214,25 @@ impl Jobs {
         if let Some(busy) = busy {
             return Err(busy);
         }
-        let job = work(std::sync::Arc::new(JobReporter(self.state.clone())), cancel);
-        let state = self.state.clone();
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let job = work(Arc::new(JobReporter(self.state.clone())), cancel);
+        let (state, ended) = (self.state.clone(), Arc::clone(&self.ended));
         let began = Instant::now();
         tokio::spawn(async move {
             let outcome = job.await;
-            state.send_replace(JobState::Finished {
+            let finished = Arc::new(Finished {
+                id,
                 kind,
                 outcome,
                 elapsed: began.elapsed(),
+                ended: time::OffsetDateTime::now_utc(),
             });
+            {
+                let mut ended = ended.lock().expect("not poisoned");
+                ended.push_front(Arc::clone(&finished));
+                ended.truncate(KEPT);
+            }
+            state.send_replace(JobState::Finished(finished));
         });
         Ok(())
     }
@@ -202,6 +251,21 @@ impl Jobs {
     /// The slot as it stands (hold it briefly: it blocks the job's reports).
     pub(crate) fn state(&self) -> watch::Ref<'_, JobState> {
         self.state.borrow()
+    }
+
+    /// The jobs that ended, newest first (at most [`KEPT`]).
+    pub(crate) fn ended(&self) -> Vec<Arc<Finished>> {
+        self.ended
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The ended job numbered `id`, while the list keeps it.
+    pub(crate) fn ended_job(&self, id: u64) -> Option<Arc<Finished>> {
+        self.ended().into_iter().find(|finished| finished.id == id)
     }
 
     /// Follows the slot's changes.
@@ -262,7 +326,7 @@ mod tests {
         jobs.settled().await;
         assert!(matches!(
             &*jobs.subscribe().borrow(),
-            JobState::Finished { outcome: Outcome::Failed(text), .. } if text.text == "done"
+            JobState::Finished(finished) if matches!(&finished.outcome, Outcome::Failed(text) if text.text == "done")
         ));
         assert!(jobs
             .start(JobKind::Deploy, |_, _| async {
@@ -290,5 +354,25 @@ mod tests {
         .unwrap();
         stop.cancel();
         jobs.settled().await;
+    }
+
+    #[tokio::test]
+    async fn the_last_ten_jobs_are_kept_newest_first() {
+        let jobs = Jobs::new(Cancel::new());
+        for n in 0..12 {
+            jobs.start(JobKind::Verify, move |_, _| async move {
+                Outcome::Failed(Message::new(format!("job {n}")))
+            })
+            .unwrap();
+            jobs.settled().await;
+            // The record is kept before the slot says the job ended.
+            assert_eq!(jobs.ended()[0].id, n + 1);
+        }
+        let ended = jobs.ended();
+        assert_eq!(ended.len(), KEPT);
+        assert_eq!(ended.first().map(|f| f.id), Some(12));
+        assert_eq!(ended.last().map(|f| f.id), Some(3));
+        assert!(jobs.ended_job(12).is_some());
+        assert!(jobs.ended_job(2).is_none());
     }
 }

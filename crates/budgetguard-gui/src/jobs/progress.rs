@@ -8,7 +8,7 @@ use budgetguard::progress::{Event, Step};
 use budgetguard::size::human;
 use serde::Serialize;
 
-use crate::format::duration;
+use crate::format::{duration, quotes};
 
 /// How many notes the page keeps.
 const NOTES: usize = 5;
@@ -98,7 +98,7 @@ impl Progress {
                     self.steps.push(state);
                 }
             }
-            Event::Note { message } => self.note(message),
+            Event::Note { message } => self.note(quotes(&message)),
             Event::Warning { warning } => self.note(crate::messages::warning(&warning)),
         }
     }

@@ -6,13 +6,15 @@
 mod views;
 
 pub(crate) use views::{
-    state_class, CreatedView, EngineBadge, InstalledOutcome, JobPanel, NodeRow,
+    package_files, reported_state, CreatedView, EngineBadge, InstalledOutcome, JobEntry, JobPanel,
+    NodeRow,
 };
 
 use askama::Template;
 use budgetguard::install::InstallReport;
 use budgetguard::package::VerifyReport;
 
+use crate::chooser::MediaFolder;
 use crate::messages::Message;
 use crate::settings::PackageSettings;
 use crate::workstation::{Activity, Inspection, Installed, NodeModel, PackageFile};
@@ -40,6 +42,17 @@ pub(crate) struct Layout {
     pub engine: EngineBadge,
     /// The running or last job.
     pub job: JobPanel,
+    /// The running job and the last ones that ended.
+    pub jobs: JobList,
+}
+
+/// The job list alone: the page's script fetches it again when a job
+/// starts or ends.
+#[derive(Debug, Template)]
+#[template(path = "job_list.html")]
+pub(crate) struct JobList {
+    /// The running job, then the last ones that ended, newest first.
+    pub entries: Vec<JobEntry>,
 }
 
 /// The main page: the catalog, the package form, the packages made,
@@ -69,6 +82,32 @@ pub(crate) struct InstallPage {
     pub blocker: Option<String>,
     /// The keys this workstation trusts.
     pub trusted: TrustedKeys,
+    /// The packages on removable drives.
+    pub media: MediaList,
+    /// Where nodes are installed.
+    pub folder: InstallFolder,
+}
+
+/// The install folder and its free space, alone: the page's script gets it
+/// again once the folder is changed.
+#[derive(Debug, Template)]
+#[template(path = "install_folder.html")]
+pub(crate) struct InstallFolder {
+    /// The folder, or why there is none.
+    pub root: Result<String, String>,
+    /// Its free space, in words.
+    pub space: String,
+}
+
+/// The packages found on removable drives, alone: the page's script
+/// fetches it again on Refresh.
+#[derive(Debug, Template)]
+#[template(path = "media.html")]
+pub(crate) struct MediaList {
+    /// Whether any drive is mounted.
+    pub drives: bool,
+    /// The folders holding packages.
+    pub folders: Vec<MediaFolder>,
 }
 
 /// The keys this workstation trusts, alone: the page's script fetches it
@@ -130,7 +169,7 @@ pub(crate) enum OutcomeView {
     #[template(block = "created")]
     Created {
         /// What it holds.
-        view: CreatedView,
+        view: Box<CreatedView>,
         /// How long it took.
         elapsed: String,
     },
@@ -160,6 +199,20 @@ pub(crate) enum OutcomeView {
         /// What was checked.
         report: VerifyReport,
         /// The bytes checked.
+        bytes: String,
+        /// How long it took.
+        elapsed: String,
+    },
+    /// A package was copied to a folder, and the copy checked.
+    #[template(block = "copied")]
+    Copied {
+        /// The folder.
+        folder: String,
+        /// The files written there.
+        files: Vec<String>,
+        /// The copy's entries checked.
+        entries: usize,
+        /// Their bytes.
         bytes: String,
         /// How long it took.
         elapsed: String,

@@ -10,10 +10,10 @@ use budgetguard::signing::Signer;
 use budgetguard::size::human;
 
 use super::OutcomeView;
-use crate::format::{base_text, duration, shell_word, utc_time_text};
-use crate::jobs::{JobKind, JobState, Outcome, ProgressView};
+use crate::format::{base_text, duration, node_state, shell_word, utc_time, utc_time_text};
+use crate::jobs::{Finished, JobKind, JobState, Outcome, ProgressView};
 use crate::messages::controls;
-use crate::workstation::{fit_view, Capabilities, FitView, InstalledView, ModelFacts};
+use crate::workstation::{fit_view, Activity, Capabilities, FitView, InstalledView, ModelFacts};
 
 /// The engine's state in the page header, and said in words under it when
 /// something is missing.
@@ -146,11 +146,11 @@ impl JobPanel {
                 progress: progress.view(),
                 outcome: String::new(),
             },
-            JobState::Finished { kind, outcome, .. } => {
-                let view = OutcomeView::of(state).expect("a finished job has an outcome");
+            JobState::Finished(finished) => {
+                let view = OutcomeView::of(finished);
                 Self {
-                    title: kind.finished_title(outcome),
-                    kind: kind.name(),
+                    title: finished.kind.finished_title(&finished.outcome),
+                    kind: finished.kind.name(),
                     visible: true,
                     running: false,
                     show_progress: view.succeeded(),
@@ -162,19 +162,66 @@ impl JobPanel {
     }
 }
 
-impl OutcomeView {
-    /// The view of a finished job; `None` while none has finished.
-    pub(crate) fn of(state: &JobState) -> Option<Self> {
-        let JobState::Finished {
-            outcome, elapsed, ..
-        } = state
-        else {
-            return None;
+/// One job of the job list: the running one, or one that ended.
+#[derive(Debug)]
+pub(crate) struct JobEntry {
+    /// The ended job's number (`None`: the running job).
+    pub id: Option<u64>,
+    /// Its title, as its card says it.
+    pub title: &'static str,
+    /// `Running`, `Done`, `Failed` or `Cancelled`.
+    pub outcome: &'static str,
+    /// The outcome's colour class.
+    pub class: &'static str,
+    /// When it ended and how long it took; empty while it runs.
+    pub when: String,
+}
+
+impl JobEntry {
+    /// The job list: the running job, then the last ones that ended.
+    pub(crate) fn list(state: &JobState, ended: &[std::sync::Arc<Finished>]) -> Vec<Self> {
+        let running = match state {
+            JobState::Running { kind, .. } => Some(Self {
+                id: None,
+                title: kind.running_title(),
+                outcome: "Running",
+                class: "warn",
+                when: String::new(),
+            }),
+            _ => None,
         };
+        running
+            .into_iter()
+            .chain(ended.iter().map(|finished| {
+                let (outcome, class) = match finished.outcome {
+                    Outcome::Failed(_) => ("Failed", "bad"),
+                    Outcome::Cancelled(_) => ("Cancelled", "idle"),
+                    _ => ("Done", "ok"),
+                };
+                Self {
+                    id: Some(finished.id),
+                    title: finished.kind.finished_title(&finished.outcome),
+                    outcome,
+                    class,
+                    when: format!(
+                        "{} · took {}",
+                        utc_time(finished.ended),
+                        duration(finished.elapsed.as_secs_f64())
+                    ),
+                }
+            }))
+            .collect()
+    }
+}
+
+impl OutcomeView {
+    /// The view of a job that ended.
+    pub(crate) fn of(finished: &Finished) -> Self {
+        let (outcome, elapsed) = (&finished.outcome, &finished.elapsed);
         let elapsed = duration(elapsed.as_secs_f64());
-        Some(match outcome {
-            Outcome::Created(report) => OutcomeView::Created {
-                view: CreatedView::new(report),
+        match outcome {
+            Outcome::Created(report, public_key) => OutcomeView::Created {
+                view: Box::new(CreatedView::new(report, public_key.as_deref())),
                 elapsed,
             },
             Outcome::Deployed(report) => OutcomeView::Deployed {
@@ -192,6 +239,13 @@ impl OutcomeView {
                 report: report.clone(),
                 elapsed,
             },
+            Outcome::Copied(copied) => OutcomeView::Copied {
+                folder: copied.folder.display().to_string(),
+                files: copied.files.clone(),
+                entries: copied.verified.entries,
+                bytes: human(copied.verified.bytes),
+                elapsed,
+            },
             Outcome::Uninstalled(nodes, purged) => OutcomeView::Uninstalled {
                 nodes: nodes.clone(),
                 purged: *purged,
@@ -202,7 +256,7 @@ impl OutcomeView {
             Outcome::Cancelled(message) => OutcomeView::Cancelled {
                 message: message.clone(),
             },
-        })
+        }
     }
 
     /// Whether the job succeeded.
@@ -231,6 +285,7 @@ impl JobKind {
             JobKind::Install => "install",
             JobKind::Verify => "verify",
             JobKind::Uninstall => "uninstall",
+            JobKind::Copy => "copy",
         }
     }
 }
@@ -356,8 +411,17 @@ pub(crate) struct CreatedView {
     pub signed_by: Option<String>,
     /// The command that stores credentials, when a node needs them.
     pub credentials_command: Option<String>,
-    /// The command that installs it on a workstation.
+    /// The command that installs it on a workstation, in the folder the
+    /// package was copied to.
     pub command: String,
+    /// The files to copy to the workstation: the package, or its parts and
+    /// their list.
+    pub files: Vec<String>,
+    /// The public key file that must travel with a signed package, and be
+    /// trusted on the workstation.
+    pub public_key: Option<String>,
+    /// The command that trusts it, on the workstation.
+    pub trust_command: Option<String>,
     /// The commands without this tool; `None` when `unzip` cannot read it.
     pub fallback_command: Option<String>,
     /// For an update package, its base and what it leaves out.
@@ -365,10 +429,23 @@ pub(crate) struct CreatedView {
 }
 
 impl CreatedView {
-    /// The view of `report`.
-    pub(crate) fn new(report: &CreateReport) -> Self {
+    /// The view of `report`; `public_key`: the key file of a signed one.
+    pub(crate) fn new(report: &CreateReport, public_key: Option<&std::path::Path>) -> Self {
         let manifest = &report.manifest;
         let path = report.path.display().to_string();
+        let name = |path: &std::path::Path| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let file = name(&report.path);
+        let files = package_files(report).iter().map(|f| name(f)).collect();
+        let given = if report.parts.is_some() {
+            format!("{file}.001")
+        } else {
+            file.clone()
+        };
+        let public_key = report.signed_by.as_ref().and(public_key).map(name);
         let start = if manifest.start_after_install {
             " --start"
         } else {
@@ -433,44 +510,64 @@ impl CreatedView {
                 .iter()
                 .any(|n| n.model_cache.is_none() && !n.node.credentials.is_empty())
                 .then(|| "budgetguard-techops install-credentials".to_owned()),
+            // Run where the package was copied to: the TechOps path means
+            // nothing on the workstation.
             command: format!(
                 "budgetguard-techops install-package --package {}{start}",
-                shell_word(&path)
+                shell_word(&given)
             ),
-            fallback_command: (manifest.compression != Compression::Zstd).then(|| {
-                format!(
-                    "unzip -q {} -d {folder} && cd {folder} && sh install/install.sh{start}",
-                    shell_word(&path),
-                    folder = shell_word(&folder)
-                )
-            }),
+            trust_command: public_key
+                .as_ref()
+                .map(|key| format!("budgetguard-techops trust-key {}", shell_word(key))),
+            public_key,
+            fallback_command: (manifest.compression != Compression::Zstd && report.parts.is_none())
+                .then(|| {
+                    format!(
+                        "unzip -q {} -d {folder} && cd {folder} && sh install/install.sh{start}",
+                        shell_word(&file),
+                        folder = shell_word(&folder)
+                    )
+                }),
+            files,
             path,
         }
     }
 }
 
-/// The colour class of a container state: `ok` when running.
-pub(crate) fn state_class(state: &str) -> &'static str {
-    match state {
-        "running" => "ok",
-        "missing" | "dead" => "bad",
-        _ => "idle",
-    }
+/// The files of the package `report` made, as they must travel: the
+/// package, or its parts, their list and the list's signature when there
+/// is one.
+pub(crate) fn package_files(report: &CreateReport) -> Vec<std::path::PathBuf> {
+    let Some(parts) = &report.parts else {
+        return vec![report.path.clone()];
+    };
+    let beside =
+        |suffix: String| std::path::PathBuf::from(format!("{}{suffix}", report.path.display()));
+    let mut files: Vec<_> = (1..=parts.parts.len())
+        .map(|n| beside(format!(".{n:03}")))
+        .collect();
+    files.push(beside(".parts".to_owned()));
+    files.extend(Some(beside(".parts.minisig".to_owned())).filter(|sig| sig.is_file()));
+    files
+}
+
+/// A node's state right after a deploy or an install, in the page's words
+/// and its colour class: a running node answered ready (the job waits for
+/// it).
+pub(crate) fn reported_state(state: &str) -> (&'static str, &'static str) {
+    node_state(state, "ready", false, false)
 }
 
 impl InstalledView {
-    /// The colour class of its state.
-    pub(crate) fn state_class(&self) -> &'static str {
-        state_class(&self.status.state)
-    }
-
-    /// The colour class of its health: `ok` when ready.
-    pub(crate) fn health_class(&self) -> &'static str {
-        match self.status.health.as_str() {
-            "ready" => "ok",
-            "not ready" => "warn",
-            _ => "idle",
-        }
+    /// Its state in the page's words (Stopped, Starting, Ready, Failed) and
+    /// its colour class.
+    pub(crate) fn state(&self) -> (&'static str, &'static str) {
+        node_state(
+            &self.status.state,
+            &self.status.health,
+            self.activity == Some(Activity::Starting),
+            matches!(self.activity, Some(Activity::Failed(_))),
+        )
     }
 
     /// Whether it listens beyond loopback, where other machines reach it.
@@ -496,10 +593,5 @@ impl InstalledView {
     /// When it was installed.
     pub(crate) fn installed_at(&self) -> String {
         utc_time_text(&self.status.installed_at)
-    }
-
-    /// Whether its endpoint is a plain http URL, safe as a link.
-    pub(crate) fn linkable(&self) -> bool {
-        self.status.endpoint.starts_with("http://") || self.status.endpoint.starts_with("https://")
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! - `progress`: the [`ProgressView`](crate::jobs::ProgressView) JSON and
 //!   the job's title, at most a few times a second;
-//! - `finished`: `{"ok", "kind", "title", "field", "html"}`: the outcome
+//! - `finished`: `{"id", "ok", "kind", "title", "field", "html"}`: the outcome
 //!   fragment rendered, and the form field a failure concerns;
 //! - `idle`: no job has run yet.
 
@@ -16,7 +16,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{stream, Stream, StreamExt};
 use serde_json::json;
 
-use crate::jobs::JobState;
+use crate::format::quotes;
+use crate::jobs::{Finished, JobState};
 use crate::pages::OutcomeView;
 use crate::state::AppState;
 
@@ -59,18 +60,22 @@ fn event(state: &JobState) -> Event {
             })
             .to_string(),
         ),
-        JobState::Finished { kind, outcome, .. } => {
-            let view = OutcomeView::of(state).expect("a finished job has an outcome");
-            Event::default().event("finished").data(
-                json!({
-                    "ok": view.succeeded(),
-                    "kind": kind.name(),
-                    "title": kind.finished_title(outcome),
-                    "field": view.field(),
-                    "html": view.to_string(),
-                })
-                .to_string(),
-            )
-        }
+        JobState::Finished(finished) => Event::default()
+            .event("finished")
+            .data(finished_data(finished).to_string()),
     }
+}
+
+/// What the page gets of a job that ended: `{"id", "ok", "kind", "title",
+/// "field", "html"}`, the outcome fragment rendered.
+pub(crate) fn finished_data(finished: &Finished) -> serde_json::Value {
+    let view = OutcomeView::of(finished);
+    json!({
+        "id": finished.id,
+        "ok": view.succeeded(),
+        "kind": finished.kind.name(),
+        "title": finished.kind.finished_title(&finished.outcome),
+        "field": view.field(),
+        "html": quotes(&view.to_string()),
+    })
 }

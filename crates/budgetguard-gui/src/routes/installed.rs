@@ -31,6 +31,27 @@ pub(crate) async fn table(State(state): State<Arc<AppState>>) -> Response {
     })
 }
 
+/// `GET /api/installed/states`: each installed node's state in the page's
+/// words and its colour class, as JSON (`{name: [word, class]}`), for the
+/// job card of a deploy or an install to follow; `null` when they cannot
+/// be listed.
+pub(crate) async fn states(State(state): State<Arc<AppState>>) -> Response {
+    let installed = state
+        .workstation
+        .installed(state.workstation.engine().await)
+        .await;
+    match installed {
+        Ok(nodes) => {
+            let states: serde_json::Map<_, _> = nodes
+                .iter()
+                .map(|node| (node.status.name.clone(), serde_json::json!(node.state())))
+                .collect();
+            Json(states).into_response()
+        }
+        Err(_) => Json(serde_json::Value::Null).into_response(),
+    }
+}
+
 /// `POST /api/installed/start`: checks, then starts the node in the
 /// background.
 pub(crate) async fn start(
@@ -66,6 +87,25 @@ pub(crate) async fn stop(
 ) -> Response {
     match state.workstation.stop(&form.node).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(message) => refuse(StatusCode::CONFLICT, message),
+    }
+}
+
+/// A prompt for Try it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TryForm {
+    node: String,
+    prompt: String,
+}
+
+/// `POST /api/installed/try`: sends the prompt to the node and answers its
+/// picture as JSON (`{image, seed, took}`; the page shows the image).
+pub(crate) async fn try_it(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<TryForm>,
+) -> Response {
+    match state.workstation.try_node(&form.node, &form.prompt).await {
+        Ok(tried) => Json(tried).into_response(),
         Err(message) => refuse(StatusCode::CONFLICT, message),
     }
 }

@@ -3,20 +3,23 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use budgetguard::error_text;
 use serde::Deserialize;
 
+use super::events::finished_data;
+use super::pages::{job_list, render};
 use super::{refuse, started};
-use crate::jobs::JobKind;
+use crate::jobs::{JobKind, Outcome};
 use crate::messages::{Field, Message};
-use crate::paths::package_file;
+use crate::pages::package_files;
+use crate::paths::{expand, package_file};
 use crate::settings::PackageSettings;
 use crate::state::AppState;
-use crate::workstation::{engine_needed, open_key, Draft, Password, Workstation};
+use crate::workstation::{copy_package, engine_needed, open_key, Draft, Password, Workstation};
 
 /// The package form: the nodes, the form's settings and the signing key's
 /// password (which is not a setting: it is never kept).
@@ -89,6 +92,11 @@ pub(crate) async fn create_package(
             return refuse(StatusCode::CONFLICT, engine_needed(&options, &down));
         }
     }
+    // The public key beside the secret one, as a key pair is made.
+    let public_key = (!form.settings.sign_key.trim().is_empty()).then(|| {
+        let secret = expand(&form.settings.sign_key);
+        std::path::PathBuf::from(format!("{}.pub", secret.display()))
+    });
     options.sign = match open_key(&form.settings.sign_key, form.password).await {
         Ok(key) => key.map(Arc::new),
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
@@ -98,7 +106,9 @@ pub(crate) async fn create_package(
         state
             .jobs
             .start(JobKind::Package, |reporter, cancel| async move {
-                workstation.create_package(options, reporter, cancel).await
+                workstation
+                    .create_package(options, public_key, reporter, cancel)
+                    .await
             }),
     )
 }
@@ -213,6 +223,75 @@ pub(crate) async fn uninstall(
                     .await
             }),
     )
+}
+
+/// Where to copy the package a Create made.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CopyForm {
+    /// The Create job's number, in the job list.
+    job: u64,
+    folder: String,
+}
+
+/// `POST /api/copy`: copies the package a Create made (its parts, and the
+/// public key of a signed one) to a folder, then checks the copy.
+pub(crate) async fn copy(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<CopyForm>,
+) -> Response {
+    let field = |text: &str| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            Message::at(Field::CopyFolder, text),
+        )
+    };
+    if form.folder.trim().is_empty() {
+        return field("Enter the folder to copy to, or press Browse… to choose it.");
+    }
+    let Some(created) = state.jobs.ended_job(form.job) else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            Message::new("This package is no longer in the job list: copy the file yourself."),
+        );
+    };
+    let Outcome::Created(report, public_key) = &created.outcome else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            Message::new("Only a package Create made can be copied here."),
+        );
+    };
+    let mut files = package_files(report);
+    files.extend(public_key.iter().filter(|key| key.is_file()).cloned());
+    let folder = expand(&form.folder);
+    started(state.jobs.start(JobKind::Copy, |reporter, cancel| {
+        copy_package(files, folder, reporter, cancel)
+    }))
+}
+
+/// Which ended job to show.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ShowQuery {
+    id: u64,
+}
+
+/// `GET /api/jobs`: the job list, as an HTML fragment.
+pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Response {
+    render(&job_list(&state))
+}
+
+/// `GET /api/jobs/show?id=N`: a job the list keeps, as the `finished`
+/// event gives it (JSON), for its card.
+pub(crate) async fn show(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<ShowQuery>,
+) -> Response {
+    match state.jobs.ended_job(query.id) {
+        Some(finished) => Json(finished_data(&finished)).into_response(),
+        None => refuse(
+            StatusCode::NOT_FOUND,
+            Message::new("This job is no longer in the list: only the last ten are kept."),
+        ),
+    }
 }
 
 /// `POST /api/cancel`: cancels the running job.

@@ -5,6 +5,8 @@
 
 mod assets;
 mod events;
+mod files;
+mod folder;
 mod installed;
 mod jobs;
 mod packages;
@@ -41,13 +43,25 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/install", post(jobs::install))
         .route("/api/deploy", post(jobs::deploy))
         .route("/api/cancel", post(jobs::cancel))
+        .route("/api/copy", post(jobs::copy))
+        .route("/api/jobs", get(jobs::list))
+        .route("/api/install-dir", post(folder::change))
+        .route("/api/files", post(files::list))
+        .route("/api/files/chosen", post(files::chosen))
+        .route("/api/files/media", get(files::media))
+        .route("/api/jobs/show", get(jobs::show))
         .route("/api/installed", get(installed::table))
         .route("/api/installed/start", post(installed::start))
         .route("/api/installed/restart", post(installed::restart))
         .route("/api/installed/stop", post(installed::stop))
         .route("/api/installed/uninstall", post(jobs::uninstall))
         .route("/api/installed/logs", post(installed::logs))
+        .route("/api/installed/states", get(installed::states))
+        .route("/api/engine", get(pages::engine_state))
+        .route("/api/nodes/availability", get(pages::availability))
+        .route("/api/installed/try", post(installed::try_it))
         .route("/api/trust/add", post(trust::add))
+        .route("/api/keys/generate", post(trust::generate))
         .route("/api/trust/remove", post(trust::remove))
         .route("/assets/app.css", get(assets::stylesheet))
         .route("/assets/app.js", get(assets::script))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
@@ -15,6 +15,7 @@ use crate::messages::{Field, Message};
 use crate::pages::TrustedKeys;
 use crate::paths::expand;
 use crate::state::AppState;
+use crate::workstation::{make_key_pair, Password};
 
 /// A public key file to trust.
 #[derive(Debug, Deserialize)]
@@ -26,6 +27,26 @@ pub(crate) struct AddForm {
 #[derive(Debug, Deserialize)]
 pub(crate) struct RemoveForm {
     id: String,
+}
+
+/// Where to make a key pair, and its password (typed twice; both empty:
+/// none). Never kept.
+#[derive(Debug, Deserialize)]
+pub(crate) struct KeyPairForm {
+    path: String,
+    #[serde(default)]
+    password: Password,
+    #[serde(default)]
+    repeated: Password,
+}
+
+/// `POST /api/keys/generate`: makes a key pair, as `keygen` does; answers
+/// its files and id as JSON.
+pub(crate) async fn generate(Json(form): Json<KeyPairForm>) -> Response {
+    match make_key_pair(&form.path, form.password, form.repeated).await {
+        Ok(made) => Json(made).into_response(),
+        Err(message) => refuse(StatusCode::UNPROCESSABLE_ENTITY, message),
+    }
 }
 
 /// `POST /api/trust/add`: trusts the public key in a `.pub` file.

@@ -91,7 +91,7 @@ impl Workstation {
                 compression: settings.compression,
                 force: settings.force,
                 pull: !settings.no_pull,
-                auth: self.session.auth(),
+                auth: self.session().auth(),
                 start_after_install: settings.start_after_install,
                 models,
                 sign: None,

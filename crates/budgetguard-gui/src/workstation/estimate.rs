@@ -199,7 +199,7 @@ impl Estimate {
         };
         if !folder.is_dir() {
             let text = format!(
-                "The folder `{}` does not exist: create it, or choose another output file.",
+                "The folder “{}” does not exist: create it, or choose another output file.",
                 folder.display()
             );
             estimate.space = "No such folder".to_owned();
@@ -209,10 +209,10 @@ impl Estimate {
         }
         match fs4::available_space(folder) {
             Ok(free) => {
-                estimate.space = format!("{} free in `{}`", human(free), folder.display());
+                estimate.space = format!("{} free in “{}”", human(free), folder.display());
                 if free < needed {
                     let text = format!(
-                        "The package will not fit: it needs about {}, and `{}` has {} free. Free some space, or choose an output file in another folder.",
+                        "The package will not fit: it needs about {}, and “{}” has {} free. Free some space, or choose an output file in another folder.",
                         human(needed),
                         folder.display(),
                         human(free)
@@ -225,7 +225,7 @@ impl Estimate {
         }
         if !force && std::fs::symlink_metadata(output).is_ok() {
             let text = format!(
-                "`{}` already exists: tick “{}”, or choose another output file.",
+                "“{}” already exists: tick “{}”, or choose another output file.",
                 output.display(),
                 controls::FORCE
             );
@@ -259,17 +259,20 @@ pub(crate) struct PackageFile {
     pub base: Option<String>,
 }
 
-/// The `.zip` files of `folder`, newest first; each opened to name its
+/// The packages of `folder` (`.zip` files and first parts, hidden ones
+/// left out), newest first; each opened to name its
 /// nodes (which reads its manifest only).
 pub(crate) fn list_packages(folder: &Path) -> Result<Vec<PackageFile>, String> {
     let entries = std::fs::read_dir(folder)
-        .map_err(|e| format!("Cannot list `{}`: {e}", folder.display()))?;
+        .map_err(|e| format!("Cannot list “{}”: {e}", folder.display()))?;
     let mut files: Vec<(std::time::SystemTime, PathBuf, u64)> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| {
             let path = entry.path();
             let meta = entry.metadata().ok()?;
-            (meta.is_file() && crate::paths::is_zip(&path)).then(|| {
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            let package = crate::paths::is_zip(&path) || crate::paths::is_first_part(&path);
+            (meta.is_file() && package && !hidden).then(|| {
                 let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
                 (modified, path, meta.len())
             })
@@ -490,6 +493,6 @@ mod tests {
 
         let refused = Message::at(Field::Platform, "`a:1` has no image for linux/amd64.");
         let unknown = Estimate::new(&bare, &ImageBytes::Registry(Err(refused)), &update);
-        assert_eq!(unknown.size, "Unknown: `a:1` has no image for linux/amd64.");
+        assert_eq!(unknown.size, "Unknown: “a:1” has no image for linux/amd64.");
     }
 }

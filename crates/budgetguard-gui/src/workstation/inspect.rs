@@ -57,6 +57,12 @@ pub(crate) struct Inspection {
     pub install_command: String,
     /// Why the comparison with this workstation is missing, if it is.
     pub here_unknown: Option<String>,
+    /// The install folder's free space against what the package writes
+    /// there (its models), when the folder is known.
+    pub space: Option<String>,
+    /// Why it will not fit in the install folder, if it will not: Install
+    /// says so before it is pressed.
+    pub no_room: Option<String>,
 }
 
 /// A node of a package.
@@ -246,6 +252,11 @@ impl Inspection {
         }
         let path = package.path().display().to_string();
         let (signer, refusal) = signature(&package, dir);
+        let models: u64 = manifest.caches.iter().map(|c| c.size()).sum();
+        let (space, no_room) = match dir.map(|dir| install_space(dir.root(), models)) {
+            Some((space, no_room)) => (Some(space), no_room),
+            None => (None, None),
+        };
         Ok(Self {
             install_command: format!(
                 "budgetguard-techops install-package --package {}",
@@ -312,6 +323,57 @@ impl Inspection {
             images_size: human(manifest.images.iter().map(|i| i.size()).sum()),
             images,
             here_unknown,
+            space,
+            no_room,
         })
+    }
+}
+
+/// The free space of the install folder `root` (or of the folder it will
+/// be made in) against `models` bytes to write there, in words, and why it
+/// does not fit, if it does not.
+pub(crate) fn install_space(root: &std::path::Path, models: u64) -> (String, Option<String>) {
+    let existing = root.ancestors().find(|folder| folder.is_dir());
+    let Some(free) = existing.and_then(|folder| fs4::available_space(folder).ok()) else {
+        return (format!("Free space in “{}” unknown", root.display()), None);
+    };
+    let needs = if models == 0 {
+        "no models to write there".to_owned()
+    } else {
+        format!("its models need {}", human(models))
+    };
+    let text = format!("{} free in “{}”; {needs}", human(free), root.display());
+    let no_room = (free < models).then(|| {
+        format!(
+            "The models need {} and the install folder “{}” has {} free: choose another install folder above, or free some space.",
+            human(models),
+            root.display(),
+            human(free)
+        )
+    });
+    (text, no_room)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_install_folders_room_is_compared_with_the_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let later = dir.path().join("not/made/yet");
+        let (text, no_room) = install_space(&later, 1 << 20);
+        assert!(text.contains("free in “"), "{text}");
+        assert!(text.ends_with("its models need 1.0 MiB"), "{text}");
+        assert_eq!(no_room, None);
+        let (_, no_room) = install_space(&later, u64::MAX);
+        let no_room = no_room.unwrap();
+        assert!(
+            no_room.contains("choose another install folder"),
+            "{no_room}"
+        );
+        assert!(install_space(dir.path(), 0)
+            .0
+            .ends_with("no models to write there"));
     }
 }

@@ -2,22 +2,26 @@
 //! see it: the GUI's one seam to `budgetguard::install`. Every call connects
 //! to the engine anew, so the pages always show the engine's present state.
 
+mod availability;
 mod capabilities;
+mod copy;
 mod create;
 mod estimate;
 mod inspect;
 mod models;
 mod signing;
+mod try_it;
 mod unavailable;
 
 pub(crate) use capabilities::{Capabilities, EngineSummary};
+pub(crate) use copy::copy_package;
 pub(crate) use create::{engine_needed, Draft};
 pub(crate) use estimate::{
     image_info, image_size, list_packages, Estimate, ImageBytes, PackageFile,
 };
-pub(crate) use inspect::{Inspection, NodeModel};
+pub(crate) use inspect::{install_space, Inspection, NodeModel};
 pub(crate) use models::{fit_view, parse_profiles, FitView, ModelFacts};
-pub(crate) use signing::{key_note, open_key, Password};
+pub(crate) use signing::{key_note, make_key_pair, open_key, Password};
 pub(crate) use unavailable::Unavailable;
 
 use std::collections::BTreeMap;
@@ -53,11 +57,13 @@ const READY_WAIT: Duration = Duration::from_secs(30 * 60);
 #[derive(Debug)]
 pub(crate) struct Workstation {
     /// The engine, install folder, credentials, logins and model store.
-    pub(super) session: Session,
+    session: std::sync::RwLock<Session>,
     /// What the GUI last did to installed nodes, by name.
     activities: Mutex<BTreeMap<String, Activity>>,
     /// The size of images read from their registries, last asked for.
     registry_sizes: create::RegistrySizes,
+    /// Whether images can be pulled, as their registries last answered.
+    asked: availability::Asked,
 }
 
 /// What the GUI last did to an installed node, when the page should say so.
@@ -101,30 +107,44 @@ impl Workstation {
         Ok(ModelOptions {
             skip: !models,
             profiles,
-            store: self.model_store().cloned(),
-            secrets: self.session.credentials(),
+            store: self.model_store(),
+            secrets: self.session().credentials(),
             ..Default::default()
         })
     }
 
     /// Where Create keeps the model caches it fills, if this machine has a
     /// data folder.
-    pub(crate) fn model_store(&self) -> Option<&ModelStore> {
-        self.session.model_store()
+    pub(crate) fn model_store(&self) -> Option<ModelStore> {
+        self.session().model_store().cloned()
     }
 
     /// The workstation `session` opens.
     pub(crate) fn new(session: Session) -> Self {
         Self {
-            session,
+            session: std::sync::RwLock::new(session),
             activities: Mutex::default(),
             registry_sizes: create::RegistrySizes::default(),
+            asked: availability::Asked::default(),
         }
+    }
+
+    /// The session as it stands (the install folder may change).
+    pub(super) fn session(&self) -> Session {
+        self.session.read().expect("not poisoned").clone()
+    }
+
+    /// Installs into `dir` from now on (the Install page's setting).
+    pub(crate) fn set_install_dir(&self, dir: PathBuf) {
+        let mut session = self.session.write().expect("not poisoned");
+        let mut settings = session.settings().clone();
+        settings.install_dir = Some(dir);
+        *session = Session::new(settings);
     }
 
     /// The engine this workstation uses (packages are made from it too).
     pub(crate) async fn engine(&self) -> Result<Engine, Unavailable> {
-        Ok(self.session.engine().await?)
+        Ok(self.session().engine().await?)
     }
 
     /// What this machine can run now.
@@ -153,7 +173,7 @@ impl Workstation {
 
     /// The install folder, or why there is none.
     pub(crate) fn dir(&self) -> Result<InstallDir, Unavailable> {
-        Ok(self.session.install_dir()?)
+        Ok(self.session().install_dir()?)
     }
 
     /// Makes a package, as `create-install-package` does: from this
@@ -162,6 +182,7 @@ impl Workstation {
     pub(crate) async fn create_package(
         &self,
         options: CreateOptions,
+        public_key: Option<PathBuf>,
         reporter: SharedReporter,
         cancel: Cancel,
     ) -> Outcome {
@@ -178,7 +199,7 @@ impl Workstation {
             None
         };
         match package::create_package(engine.as_ref(), &options, reporter, &cancel).await {
-            Ok(report) => Outcome::Created(Box::new(report)),
+            Ok(report) => Outcome::Created(Box::new(report), public_key),
             Err(e @ PackageError::Cancelled) => cancelled(&package_error(&e)),
             Err(e) => Outcome::Failed(package_error(&e)),
         }
@@ -202,7 +223,7 @@ impl Workstation {
                 start,
                 wait: READY_WAIT,
                 pull: true,
-                auth: self.session.auth(),
+                auth: self.session().auth(),
             };
             install::deploy_local(&engine, &options, reporter, &cancel)
                 .await
@@ -423,7 +444,7 @@ impl Workstation {
     /// The keys this workstation trusts (their ids), or why they cannot be
     /// read.
     pub(crate) fn trusted_keys(&self) -> Result<Vec<String>, Message> {
-        let store = self.session.trust_store().map_err(Unavailable::from)?;
+        let store = self.session().trust_store().map_err(Unavailable::from)?;
         store
             .keys()
             .map(|keys| keys.iter().map(TrustedKey::id).collect())
@@ -432,7 +453,7 @@ impl Workstation {
 
     /// Trusts the public key in the file `path` (a `.pub` file); its id.
     pub(crate) fn trust(&self, path: &std::path::Path) -> Result<String, Message> {
-        let store = self.session.trust_store().map_err(Unavailable::from)?;
+        let store = self.session().trust_store().map_err(Unavailable::from)?;
         let key = TrustedKey::read(path).map_err(|e| signing_error(&e, Field::TrustKey))?;
         store
             .add(&key)
@@ -442,7 +463,7 @@ impl Workstation {
 
     /// Stops trusting the key `id`.
     pub(crate) fn distrust(&self, id: &str) -> Result<(), Message> {
-        let store = self.session.trust_store().map_err(Unavailable::from)?;
+        let store = self.session().trust_store().map_err(Unavailable::from)?;
         let removed = store
             .remove(id.trim())
             .map_err(|e| signing_error(&e, Field::TrustKey))?;

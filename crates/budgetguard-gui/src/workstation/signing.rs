@@ -119,3 +119,55 @@ mod tests {
         assert!(open_key("", Password::default()).await.unwrap().is_none());
     }
 }
+
+/// A key pair made in the GUI, as the page says it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct MadeKeys {
+    /// The secret key file, for the "Sign with key" field.
+    pub secret: String,
+    /// The public key file, to send with signed packages.
+    pub public: String,
+    /// The key id.
+    pub key_id: String,
+}
+
+/// Makes a key pair at `typed` (the secret key; the public key beside it
+/// as `<secret>.pub`), protected by `password` unless it is empty, which
+/// `repeated` must match. Existing files are never replaced.
+pub(crate) async fn make_key_pair(
+    typed: &str,
+    password: Password,
+    repeated: Password,
+) -> Result<MadeKeys, Message> {
+    let Some(secret) = key_path(typed) else {
+        return Err(Message::at(
+            Field::NewKey,
+            "Enter where to save the secret key, e.g. ~/keys/techops.key.",
+        ));
+    };
+    if password.0 != repeated.0 {
+        return Err(Message::at(
+            Field::NewKeyRepeat,
+            "The two passwords differ: type the same password twice.",
+        ));
+    }
+    if let Some(folder) = secret.parent().filter(|f| !f.is_dir()) {
+        return Err(Message::at(
+            Field::NewKey,
+            format!(
+                "There is no folder “{}”: create it, or choose another place.",
+                folder.display()
+            ),
+        ));
+    }
+    let password = password.into_option();
+    tokio::task::spawn_blocking(move || budgetguard::signing::generate(&secret, password))
+        .await
+        .expect("making a key does not panic")
+        .map(|files| MadeKeys {
+            secret: files.secret.display().to_string(),
+            public: files.public.display().to_string(),
+            key_id: files.key_id,
+        })
+        .map_err(|e| signing_error(&e, Field::NewKey))
+}

@@ -107,12 +107,14 @@ fn create_a_package_in_the_browser() {
             .text(&format!("{} .image-size", row("GUI Test")))
             .await
             .ends_with("MiB"));
-        assert_eq!(
-            browser
-                .text(&format!("{} .image-source", row("GUI Never")))
-                .await,
-            "Must be pulled"
-        );
+        // Its registry is asked whether it could be pulled: it never answers.
+        browser
+            .wait_text(
+                &format!("{} .image-source", row("GUI Never")),
+                "Registry slow to answer",
+                Duration::from_secs(30),
+            )
+            .await;
 
         // Create the package and watch the bar.
         let out = home.path().join("out");
@@ -207,19 +209,22 @@ fn create_a_package_in_the_browser() {
             browser.text("#result-package-id").await,
             String::from_utf8(id.stdout).unwrap().trim()
         );
+        // The hand-off names the files, not this machine's path.
+        let steps = browser.text("#handoff-steps").await;
+        assert!(
+            steps.contains("Copy the package gui-package.zip"),
+            "{steps}"
+        );
+        assert!(steps.contains("Install a package"), "{steps}");
+        assert!(!steps.contains(out.to_str().unwrap()), "{steps}");
+        browser.reveal("#result-command").await;
         assert_eq!(
             browser.text("#result-command").await,
-            format!(
-                "budgetguard-techops install-package --package {} --start",
-                output.display()
-            )
+            "budgetguard-techops install-package --package gui-package.zip --start"
         );
         assert_eq!(
             browser.text("#result-fallback").await,
-            format!(
-                "unzip -q {} -d gui-package && cd gui-package && sh install/install.sh --start",
-                output.display()
-            )
+            "unzip -q gui-package.zip -d gui-package && cd gui-package && sh install/install.sh --start"
         );
         assert!(
             !browser.shown("#result-credentials").await,

@@ -46,24 +46,26 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
             browser.text("#job").await
         );
         let outcome = browser.text("#job-outcome").await;
-        assert!(outcome.contains("running"), "{outcome}");
+        assert!(outcome.contains("Ready"), "{outcome}");
         browser.screenshot("10-deployed").await;
 
         browser.click("nav a[href^='/installed']").await;
         browser
             .wait_for("the node to be ready", Duration::from_secs(120), || async {
-                browser.shown(".health-ok").await
+                browser.shown("#installed .state-ok").await
             })
             .await;
         let table = browser.text("#installed").await;
         assert!(table.contains(&name), "{table}");
         let endpoint = format!("http://localhost:{port}/v1/infer");
-        assert_eq!(
-            browser
-                .js("return document.getElementById('endpoint-1').getAttribute('href')")
-                .await,
-            serde_json::json!(endpoint)
-        );
+        // The endpoint is text to copy, not a link a browser tab cannot
+        // open (it takes POST).
+        assert_eq!(browser.text("#endpoint-1").await, endpoint);
+        assert!(!browser.shown("#installed a[href*='/v1/infer']").await);
+        assert!(browser
+            .text("#installed .endpoint-note")
+            .await
+            .contains("takes POST requests"));
         assert!(table.contains(&port.to_string()), "{table}");
         assert!(table.contains("UTC"), "the install time: {table}");
         browser.screenshot("11-installed-running").await;
@@ -77,14 +79,48 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
         browser.screenshot("11b-log").await;
         browser.click("#log-close").await;
 
+        // Try it: a prompt sent to the node, its picture shown inline.
+        browser.click("button[data-try]").await;
+        assert!(browser.text("#try-node").await.contains(&name));
+        browser
+            .set_text("#try-prompt", "a red fox in the snow")
+            .await;
+        browser.click("#try-button").await;
+        browser
+            .wait_for("the Demo's picture", Duration::from_secs(60), || async {
+                browser.shown("#try-image").await
+            })
+            .await;
+        let picture = browser
+            .js("const i = document.getElementById('try-image'); \
+                 return [i.src.slice(0, 22), i.complete && i.naturalWidth > 0]")
+            .await;
+        assert_eq!(
+            picture,
+            serde_json::json!(["data:image/png;base64,", true]),
+            "{}",
+            browser.text("#try-panel").await
+        );
+        assert!(browser.text("#try-status").await.contains("it works"));
+        browser.screenshot("11c-try-it").await;
+        browser.click("#try-close").await;
+
         browser.click("button[data-action='stop']").await;
         browser
             .wait_for("the node to stop", Duration::from_secs(120), || async {
                 browser.shown("button[data-action='start']").await
             })
             .await;
-        assert_eq!(browser.text("#installed .state").await, "exited");
+        assert_eq!(browser.text("#installed .state").await, "Stopped");
         assert_eq!(browser.text("#installed-message").await, "");
+        // The deploy's card follows the node: it said Ready, it says Stopped.
+        browser
+            .wait_text(
+                "#job-outcome [data-node-state]",
+                "Stopped",
+                Duration::from_secs(20),
+            )
+            .await;
         browser.screenshot("12-installed-stopped").await;
 
         // Another program on the node's port: said in plain words, not as the
@@ -99,7 +135,7 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
             )
             .await;
         assert!(browser.text("#installed-message").await.contains(&name));
-        assert_eq!(browser.text("#installed .state").await, "exited");
+        assert_eq!(browser.text("#installed .state").await, "Stopped");
         browser.screenshot("12b-port-in-use").await;
         drop(squatter);
 
@@ -111,7 +147,7 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
                 Duration::from_secs(120),
                 // Its row as a live refresh redraws it: with its buttons.
                 || async {
-                    browser.shown(".health-ok").await
+                    browser.shown("#installed .state-ok").await
                         && browser.shown("button[data-action='restart']").await
                 },
             )
@@ -128,7 +164,7 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
                 Duration::from_secs(120),
                 || async {
                     started_at() != before
-                        && browser.shown(".health-ok").await
+                        && browser.shown("#installed .state-ok").await
                         && browser.shown("button[data-action='restart']").await
                 },
             )
@@ -141,6 +177,10 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
             .join(node.service_name())
             .join("cache");
         std::fs::write(cache.join("weights.bin"), b"model").unwrap();
+        // Its log and Try it panels are open: they close once it is gone.
+        browser.click("button[data-log]").await;
+        browser.click("button[data-try]").await;
+        assert!(browser.shown("#log-panel").await && browser.shown("#try-panel").await);
         browser.click("button[data-uninstall]").await;
         assert!(browser.text("#uninstall-node").await.contains(&name));
         assert!(!browser
@@ -172,10 +212,29 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
             .output()
             .unwrap();
         assert!(!gone.status.success(), "the container is gone");
+        browser
+            .wait_for(
+                "the node's panels to close",
+                Duration::from_secs(30),
+                || async {
+                    !browser.shown("#log-panel").await && !browser.shown("#try-panel").await
+                },
+            )
+            .await;
         browser.screenshot("14-uninstalled").await;
 
-        // The server stops while the page still listens to its events.
+        // The server stops while the page still listens to its events: the
+        // page says so.
+        assert!(!browser.shown("#server-gone").await);
         server.stop().await;
+        browser
+            .wait_text(
+                "#server-gone",
+                "The GUI has stopped",
+                Duration::from_secs(30),
+            )
+            .await;
+        browser.screenshot("15-gui-stopped").await;
         browser.quit().await;
     });
 }

@@ -185,7 +185,7 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
         assert!(browser.enabled("#install-button").await);
         let steps = browser.install_package(Duration::from_secs(600)).await;
         let nodes = browser.text("#result-nodes").await;
-        assert!(nodes.contains("running"), "{nodes}");
+        assert!(nodes.contains("Ready"), "{nodes}");
         assert!(
             nodes.contains(&format!("http://localhost:{port}/v1/infer")),
             "{nodes}"
@@ -208,7 +208,7 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
         browser.click("nav a[href^='/installed']").await;
         browser
             .wait_for("the node to be ready", Duration::from_secs(120), || async {
-                browser.shown(".health-ok").await
+                browser.shown("#installed .state-ok").await
             })
             .await;
         assert!(browser.text("#installed").await.contains(&name));

@@ -9,32 +9,50 @@
 //! lists its tests with `testkit::tests![…]`.
 
 mod browser;
+mod chooser;
 mod deploy;
 mod exposure;
+mod folder;
 mod gpu;
 mod install;
 mod installed;
+mod jobs;
+mod keys;
 mod listing;
 mod models;
+mod offline;
 mod registry;
+mod screenshots;
 mod security;
 mod signing;
+mod split;
+mod states;
 mod support;
+mod words;
 
 fn main() -> std::process::ExitCode {
     testkit::engines::run_tests(
         [
             browser::tests(),
+            chooser::tests(),
             deploy::tests(),
             exposure::tests(),
+            folder::tests(),
             gpu::tests(),
             install::tests(),
             installed::tests(),
+            jobs::tests(),
+            keys::tests(),
             listing::tests(),
             models::tests(),
+            offline::tests(),
             registry::tests(),
+            screenshots::tests(),
             security::tests(),
             signing::tests(),
+            split::tests(),
+            states::tests(),
+            words::tests(),
         ]
         .concat(),
     )

@@ -109,7 +109,7 @@ fn create_a_package_with_models_in_the_browser() {
         browser
             .wait_text(
                 "#profiles-error",
-                "No selected node uses a model cache called `flux-dev`",
+                "No selected node uses a model cache called “flux-dev”",
                 Duration::from_secs(20),
             )
             .await;

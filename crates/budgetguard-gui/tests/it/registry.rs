@@ -214,7 +214,7 @@ fn packages_from_a_registry_without_docker() {
         assert_eq!(
             base,
             format!(
-                "`old.zip` (package id {}…), {} left out",
+                "“old.zip” (package id {}…), {} left out",
                 &old_id[..12],
                 human(left_out)
             )
@@ -316,7 +316,7 @@ fn packages_from_a_registry_without_docker() {
             .await;
         let error = browser.text("#from_registry-error").await;
         assert!(
-            error.contains("team/gone:1` is not on") && error.contains("(404"),
+            error.contains("team/gone:1” is not on") && error.contains("(404"),
             "{error}"
         );
         assert!(

@@ -52,6 +52,12 @@ fn the_printed_url_opens_the_page_and_others_are_refused() {
             "/installed",
             "/install",
             "/api/installed",
+            "/api/installed/states",
+            "/api/jobs",
+            "/api/jobs/show?id=1",
+            "/api/engine",
+            "/api/nodes/availability",
+            "/api/files/media",
         ] {
             let reply = server.request("GET", target, &[("Host", &host)], "").await;
             assert_eq!(reply.status, 403, "{target}: {}", reply.body);
@@ -202,7 +208,7 @@ fn state_changes_need_the_token_and_the_servers_own_origin() {
 }
 
 /// Every endpoint that acts, or reads files or logs.
-const STATE_CHANGES: [&str; 16] = [
+const STATE_CHANGES: [&str; 22] = [
     "/api/package",
     "/api/package/settings",
     "/api/package/estimate",
@@ -219,6 +225,12 @@ const STATE_CHANGES: [&str; 16] = [
     "/api/installed/logs",
     "/api/trust/add",
     "/api/trust/remove",
+    "/api/installed/try",
+    "/api/files",
+    "/api/files/chosen",
+    "/api/copy",
+    "/api/install-dir",
+    "/api/keys/generate",
 ];
 
 fn paths_from_the_page_must_be_zip_files_and_errors_say_which_field() {

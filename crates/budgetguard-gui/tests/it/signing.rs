@@ -300,8 +300,26 @@ fn sign_a_package_and_trust_its_key_in_the_browser() {
         );
         browser.screenshot("44-unsigned-install-failed").await;
 
-        // Removing the key: unsigned packages are accepted again.
+        // Removing the key asks first, and says what changes: kept at
+        // first, then removed; unsigned packages are accepted again.
         browser.click("#trusted-keys button[data-distrust]").await;
+        browser
+            .wait_for("the confirmation", Duration::from_secs(10), || {
+                browser.shown("#distrust-panel")
+            })
+            .await;
+        assert_eq!(browser.text("#distrust-key").await, key.key_id);
+        let effect = browser.text("#distrust-effect").await;
+        assert!(
+            effect.contains("will again install unsigned packages"),
+            "{effect}"
+        );
+        browser.screenshot("44b-distrust-confirmation").await;
+        browser.click("#distrust-keep").await;
+        assert!(!browser.shown("#distrust-panel").await);
+        assert!(browser.text("#trusted-list").await.contains(&key.key_id));
+        browser.click("#trusted-keys button[data-distrust]").await;
+        browser.click("#distrust-confirm").await;
         browser
             .wait_for("the key to go", Duration::from_secs(10), || {
                 browser.shown("#trusted-none")

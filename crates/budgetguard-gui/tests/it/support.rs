@@ -62,6 +62,8 @@ pub fn options(catalog: Catalog, docker_host: Option<&str>, home: &Path) -> GuiO
     options.install_dir = Some(InstallDir::new(home.join("install")));
     options.default_output = home.join("install-package.zip");
     options.model_store = Some(ModelStore::new(home.join("model-cache")));
+    options.settings_file = Some(home.join("config/gui.json"));
+    options.media_roots = vec![home.join("media")];
     options
 }
 
@@ -202,6 +204,50 @@ impl Drop for Server {
     }
 }
 
+/// A GUI on the primary engine serving one catalog node whose image is a
+/// fresh test image, and a browser at its Nodes page; the image goes when
+/// dropped.
+pub struct OneNode {
+    pub home: tempfile::TempDir,
+    pub server: Server,
+    pub browser: Browser,
+    _image: testkit::images::ImageGuard,
+}
+
+impl OneNode {
+    /// The node `name` on host `port`, its image `bytes` random bytes
+    /// tagged after `tag`.
+    pub async fn start(tag: &str, name: &str, port: u16, bytes: u64) -> Self {
+        use testkit::images::{self, ImageSpec, Layer};
+        let engine = engines::require_primary();
+        let spec = ImageSpec {
+            reference: images::unique_reference(tag),
+            layers: vec![Layer::Random(bytes, port.into())],
+        };
+        let image = images::load(&engine, std::slice::from_ref(&spec));
+        let home = tempfile::tempdir().unwrap();
+        let catalog = catalog(home.path(), &[(name, &spec.reference, port)]);
+        let server = Server::start(options(catalog, Some(&engine.host), home.path())).await;
+        let browser = Browser::start().await;
+        browser.driver.goto(&server.url).await.unwrap();
+        Self {
+            home,
+            server,
+            browser,
+            _image: image,
+        }
+    }
+
+    /// Ends the browser, then the server.
+    pub async fn stop(self) {
+        let Self {
+            server, browser, ..
+        } = self;
+        browser.quit().await;
+        server.stop().await;
+    }
+}
+
 /// Writes a catalog file with `(name, image, host port)` nodes and loads it
 /// over the built-in catalog, as `--catalog` does.
 pub fn catalog(dir: &Path, nodes: &[(&str, &str, u16)]) -> Catalog {
@@ -336,8 +382,20 @@ impl Browser {
         self.find(css).await.text().await.unwrap()
     }
 
+    /// Opens the folds (`<details>`, "More options") around the element
+    /// with this CSS selector, as a user would to reach it.
+    pub async fn reveal(&self, css: &str) {
+        let script = format!(
+            "let e = document.querySelector({}); \
+             while (e) {{ if (e.tagName === 'DETAILS') e.open = true; e = e.parentElement; }}",
+            serde_json::to_string(css).unwrap()
+        );
+        self.js(&script).await;
+    }
+
     /// Replaces the text of the field with this CSS selector.
     pub async fn set_text(&self, css: &str, text: &str) {
+        self.reveal(css).await;
         let field = self.find(css).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
@@ -346,6 +404,7 @@ impl Browser {
     /// Clicks the element with this CSS selector (found again if a live
     /// refresh replaced it meanwhile).
     pub async fn click(&self, css: &str) {
+        self.reveal(css).await;
         for _ in 0..50 {
             if self.find(css).await.click().await.is_ok() {
                 return;
@@ -388,6 +447,49 @@ impl Browser {
             .click()
             .await
             .unwrap();
+    }
+
+    /// Waits until the button with this CSS selector is enabled.
+    pub async fn wait_enabled(&self, css: &str, timeout: Duration) {
+        self.wait_for(&format!("`{css}` to be enabled"), timeout, || {
+            self.enabled(css)
+        })
+        .await;
+    }
+
+    /// Shows again the `nth` job of the job list (from 1, newest first),
+    /// whose card says `title`.
+    pub async fn show_listed_job(&self, nth: usize, title: &str) {
+        self.click(&format!(
+            "#job-list .job-entry:nth-child({nth}) [data-show-job]"
+        ))
+        .await;
+        self.wait_text("#job-title", title, Duration::from_secs(10))
+            .await;
+    }
+
+    /// Copies the package of the Create shown to `folder` and waits until
+    /// the copy ended, saying `outcome`.
+    pub async fn copy_package_to(&self, folder: &Path, outcome: &str) {
+        self.set_text("#copy-folder", folder.to_str().unwrap())
+            .await;
+        self.click("#copy-button").await;
+        self.wait_text("#job-title", outcome, Duration::from_secs(120))
+            .await;
+    }
+
+    /// Waits until the focus is on the job card (a job just started).
+    pub async fn wait_job_focused(&self) {
+        self.wait_for(
+            "the focus on the job card",
+            Duration::from_secs(10),
+            || async {
+                self.js("return document.activeElement && document.activeElement.id")
+                    .await
+                    == serde_json::json!("job")
+            },
+        )
+        .await;
     }
 
     /// Waits until `check` holds, polling every 100 ms; panics after `timeout`.

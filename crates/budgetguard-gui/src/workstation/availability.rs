@@ -1,0 +1,181 @@
+//! Whether each catalog node's image can be had on this machine: in
+//! Docker already, pullable from its registry (asked for its manifest,
+//! nothing downloaded), or not, because the registry cannot be reached or
+//! wants a login. The Nodes table shows it, and Create names the one fix
+//! while a selected node cannot be had.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use budgetguard::catalog::Node;
+use budgetguard::engine::Engine;
+use budgetguard::package::RegistrySource;
+use budgetguard::reference::Reference;
+use budgetguard::registry::{ClientOptions, RegistryClient, RegistryError, NGC_REGISTRY};
+use budgetguard::size::human;
+use serde::Serialize;
+
+use super::{image_info, Workstation};
+
+/// How long a registry's answer is kept: the page asks again on each load
+/// and each change of the options.
+const KEPT: Duration = Duration::from_secs(60);
+
+/// How long one registry may take to answer.
+const ASK_LIMIT: Duration = Duration::from_secs(8);
+
+/// Whether a node's image can be had, as the Nodes table says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Availability {
+    /// `docker`, `pullable`, `slow`, `unreachable`, `login`, `missing` or
+    /// `unknown`.
+    pub state: &'static str,
+    /// The table's tag, e.g. `Can be pulled`.
+    pub word: &'static str,
+    /// The tag's colour class.
+    pub class: &'static str,
+    /// What it takes: the image's size in Docker, or about what a pull
+    /// downloads.
+    pub size: Option<String>,
+    /// Why Create cannot have it, with the one fix (but unticking it, which
+    /// the page adds); `None` when it can be had, or when Create itself says
+    /// why not at the field concerned (an image its registry lacks).
+    pub reason: Option<String>,
+}
+
+/// Registry answers kept for [`KEPT`], by image.
+#[derive(Debug, Default)]
+pub(crate) struct Asked(Mutex<HashMap<String, (Instant, Availability)>>);
+
+impl Availability {
+    fn new(state: &'static str, word: &'static str, class: &'static str) -> Self {
+        Self {
+            state,
+            word,
+            class,
+            size: None,
+            reason: None,
+        }
+    }
+
+    /// What a registry's refusal means for the node.
+    fn refused(error: &RegistryError) -> Self {
+        match error {
+            RegistryError::Unreachable { registry, .. } => Self {
+                reason: Some(format!(
+                    "its registry {registry} cannot be reached from this machine: connect this machine to {registry}, or pull the image on a machine that can and load it into Docker here"
+                )),
+                ..Self::new("unreachable", "Registry unreachable", "bad")
+            },
+            RegistryError::Unauthorized { .. }
+            | RegistryError::NoEntitlement { .. }
+            | RegistryError::Denied { .. } => {
+                let registry = match error {
+                    RegistryError::Unauthorized { registry, .. }
+                    | RegistryError::Denied { registry, .. } => registry.as_str(),
+                    _ => NGC_REGISTRY,
+                };
+                let fix = if registry == NGC_REGISTRY {
+                    "store an NGC API key that may pull it with “budgetguard-techops install-credentials”, then restart the GUI".to_owned()
+                } else {
+                    format!("log in with “docker login {registry}” in a terminal")
+                };
+                Self {
+                    reason: Some(format!("{registry} wants a login that may pull it: {fix}")),
+                    ..Self::new("login", "Login missing", "bad")
+                }
+            }
+            // Built for other platforms only: Create's platform field may
+            // name one of them, and the estimate says which.
+            RegistryError::NoMatchingPlatform { .. } => {
+                Self::new("pullable", "Can be pulled", "warn")
+            }
+            // Create and its estimate say these in their own words, at
+            // their field.
+            RegistryError::ManifestNotFound { .. } => {
+                Self::new("missing", "Not on its registry", "bad")
+            }
+            _ => Self::new("unknown", "Unknown", "idle"),
+        }
+    }
+}
+
+impl Workstation {
+    /// Whether each of `nodes`' images can be had, in their order: asked of
+    /// `engine`, then of the registries (at once) for the images it lacks.
+    pub(crate) async fn availability(
+        &self,
+        engine: Option<&Engine>,
+        nodes: &[Node],
+    ) -> Vec<Availability> {
+        let mut found = Vec::new();
+        for node in nodes {
+            found.push(match image_info(engine, node).await {
+                Ok(Some(info)) => Some(Availability {
+                    size: Some(human(info.size)),
+                    ..Availability::new("docker", "In Docker", "ok")
+                }),
+                Ok(None) => None,
+                // Docker does not answer: only the registry can say.
+                Err(()) => None,
+            });
+        }
+        let asks = nodes.iter().zip(&found).map(|(node, found)| async move {
+            match found {
+                Some(known) => known.clone(),
+                None => self.ask_registry(&node.image).await,
+            }
+        });
+        futures_util::future::join_all(asks).await
+    }
+
+    /// Asks the image's registry for its manifest (kept a minute).
+    async fn ask_registry(&self, image: &str) -> Availability {
+        if let Some((at, kept)) = self.asked.0.lock().expect("not poisoned").get(image) {
+            if at.elapsed() < KEPT {
+                return kept.clone();
+            }
+        }
+        let asked = self.resolve_remote(image).await;
+        self.asked
+            .0
+            .lock()
+            .expect("not poisoned")
+            .insert(image.to_owned(), (Instant::now(), asked.clone()));
+        asked
+    }
+
+    async fn resolve_remote(&self, image: &str) -> Availability {
+        let reference = match Reference::parse(image) {
+            Ok(reference) => reference.with_default_tag(),
+            Err(_) => return Availability::new("unknown", "Unknown", "idle"),
+        };
+        let options = ClientOptions {
+            retries: 0,
+            // No connection within this: unreachable. Connected but silent
+            // past ASK_LIMIT: slow, which may still serve a pull.
+            connect_timeout: Duration::from_secs(4),
+            read_timeout: ASK_LIMIT * 2,
+            ..ClientOptions::default()
+        };
+        let client = match RegistryClient::new(self.session().auth(), options) {
+            Ok(client) => client,
+            Err(e) => return Availability::refused(&e),
+        };
+        let platform = RegistrySource::default().platform;
+        match tokio::time::timeout(ASK_LIMIT, client.resolve(&reference, &platform)).await {
+            Ok(Ok(resolved)) => Availability {
+                size: Some(format!(
+                    "about {} to download",
+                    human(resolved.layers.iter().map(|l| l.size).sum())
+                )),
+                ..Availability::new("pullable", "Can be pulled", "warn")
+            },
+            Ok(Err(e)) => Availability::refused(&e),
+            // A registry that takes its time may still serve a pull: said,
+            // not refused.
+            Err(_) => Availability::new("slow", "Registry slow to answer", "warn"),
+        }
+    }
+}
