@@ -264,6 +264,11 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// A script: whether the page scrolls sideways, or any table in its frame
+/// does.
+pub const SIDEWAYS: &str = "return document.documentElement.scrollWidth > window.innerWidth \
+    || [...document.querySelectorAll('.table-wrap')].some((t) => t.scrollWidth > t.clientWidth)";
+
 /// Headless Chromium driven over WebDriver by its own `chromedriver`.
 pub struct Browser {
     pub driver: WebDriver,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use budgetguard::catalog::Catalog;
 
-use crate::support::{options, run, Browser, Server};
+use crate::support::{options, run, Browser, Server, SIDEWAYS};
 
 testkit::tests![
     a_cut_short_package_is_said_in_plain_words,
@@ -63,10 +63,6 @@ fn a_cut_short_package_is_said_in_plain_words() {
         server.stop().await;
     });
 }
-
-/// Whether the page scrolls sideways, or any table in its frame does.
-const SIDEWAYS: &str = "return document.documentElement.scrollWidth > window.innerWidth \
-    || [...document.querySelectorAll('.table-wrap')].some((t) => t.scrollWidth > t.clientWidth)";
 
 fn the_nodes_page_fits_800_px_in_light_and_dark_mode() {
     run(Duration::from_secs(300), async {
