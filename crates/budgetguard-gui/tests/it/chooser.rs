@@ -227,7 +227,17 @@ fn recent_folders_are_kept_between_runs() {
             .js("[...document.querySelectorAll('#chooser-places button')].find((b) => b.textContent === 'Removable: STICK').click()")
             .await;
         browser
+            .wait_text(
+                "#chooser-folder",
+                &drive.display().to_string(),
+                Duration::from_secs(10),
+            )
+            .await;
+        browser
             .click("#chooser-entries [data-entry='packages']")
+            .await;
+        browser
+            .wait_text("#chooser-entries", "kept.zip", Duration::from_secs(10))
             .await;
         browser
             .click("#chooser-entries [data-entry='kept.zip']")
