@@ -96,16 +96,7 @@ fn a_package_on_a_usb_stick_is_chosen_through_the_chooser() {
                 Duration::from_secs(10),
             )
             .await;
-        browser
-            .js("[...document.querySelectorAll('#chooser-places button')].find((b) => b.textContent === 'Removable: ART-STICK').click()")
-            .await;
-        browser
-            .wait_text(
-                "#chooser-folder",
-                &stick.0.display().to_string(),
-                Duration::from_secs(10),
-            )
-            .await;
+        go_to_place(&browser, "Removable: ART-STICK", &stick.0).await;
         browser
             .click("#chooser-entries [data-entry='packages']")
             .await;
@@ -206,6 +197,22 @@ async fn open_chooser(browser: &Browser) {
         .await;
 }
 
+/// Presses the chooser's place `label` and waits for it to show `folder`.
+async fn go_to_place(browser: &Browser, label: &str, folder: &Path) {
+    let press = format!(
+        "[...document.querySelectorAll('#chooser-places button')].find((b) => b.textContent === {}).click()",
+        serde_json::to_string(label).unwrap()
+    );
+    browser.js(&press).await;
+    browser
+        .wait_text(
+            "#chooser-folder",
+            &folder.display().to_string(),
+            Duration::from_secs(10),
+        )
+        .await;
+}
+
 fn recent_folders_are_kept_between_runs() {
     run(Duration::from_secs(300), async {
         let home = tempfile::tempdir().unwrap();
@@ -223,16 +230,7 @@ fn recent_folders_are_kept_between_runs() {
         browser.open_install_page(&server.url).await;
         open_chooser(&browser).await;
         assert!(!browser.text("#chooser-places").await.contains("Recent:"));
-        browser
-            .js("[...document.querySelectorAll('#chooser-places button')].find((b) => b.textContent === 'Removable: STICK').click()")
-            .await;
-        browser
-            .wait_text(
-                "#chooser-folder",
-                &drive.display().to_string(),
-                Duration::from_secs(10),
-            )
-            .await;
+        go_to_place(&browser, "Removable: STICK", &drive).await;
         browser
             .click("#chooser-entries [data-entry='packages']")
             .await;
@@ -264,16 +262,7 @@ fn recent_folders_are_kept_between_runs() {
         browser
             .wait_text("#chooser-places", &recent, Duration::from_secs(10))
             .await;
-        browser
-            .js("[...document.querySelectorAll('#chooser-places button')].find((b) => b.textContent.startsWith('Recent: ')).click()")
-            .await;
-        browser
-            .wait_text(
-                "#chooser-folder",
-                &folder.display().to_string(),
-                Duration::from_secs(10),
-            )
-            .await;
+        go_to_place(&browser, &recent, &folder).await;
         browser.screenshot("chooser-recent-kept").await;
         browser.quit().await;
         server.stop().await;

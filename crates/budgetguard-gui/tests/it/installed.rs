@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use budgetguard::catalog::Catalog;
-use budgetguard::compose;
 use testkit::engines;
 use testkit::fixtures::demo_copy;
 
@@ -59,35 +58,16 @@ fn the_installed_page_fits_800_px_in_light_and_dark_mode() {
         // A long name, as people give them.
         let name = format!("GUI Narrow Demo Node {}", std::process::id());
         let catalog = support::catalog(home.path(), &[(&name, &reference, free_port())]);
-        let node = catalog.get(&name).unwrap().clone();
-        let _cleanup = NodeCleanup {
-            engine: engine.clone(),
-            project: compose::project_name(&node),
-        };
+        let _cleanup = NodeCleanup::of(&engine, &catalog, &name);
         let server = Server::start(options(catalog, Some(&engine.host), home.path())).await;
         let browser = Browser::start().await;
         browser.driver.goto(&server.url).await.unwrap();
         browser.toggle_node(&name).await;
-        browser.click("#deploy-button").await;
-        browser
-            .wait_for("the deploy to end", Duration::from_secs(300), || async {
-                browser.shown(".outcome").await && !browser.shown("#cancel-button").await
-            })
-            .await;
-        assert_eq!(
-            browser.text("#job-title").await,
-            "Deployed on this workstation",
-            "{}",
-            browser.text("#job").await
-        );
+        browser.deploy_selected().await;
         browser.quit().await;
 
         for dark in [false, true] {
-            let browser = if dark {
-                Browser::start_dark().await
-            } else {
-                Browser::start().await
-            };
+            let browser = Browser::start_in(dark).await;
             browser.resize(800, 900).await;
             browser.driver.goto(&server.url).await.unwrap();
             browser.click("nav a[href^='/installed']").await;

@@ -77,11 +77,7 @@ fn create_says_why_a_node_whose_registry_is_unreachable_cannot_be_had() {
         browser.screenshot("offline-node").await;
         browser.toggle_node("GUI Offline").await;
         browser
-            .wait_for(
-                "Create to be enabled again",
-                Duration::from_secs(10),
-                || async { browser.enabled("#create-button").await },
-            )
+            .wait_enabled("#create-button", Duration::from_secs(10))
             .await;
         browser.quit().await;
         server.stop().await;
@@ -179,11 +175,7 @@ fn never_pull_blocks_create_for_a_node_that_must_be_pulled() {
 
         browser.click("#no_pull").await;
         browser
-            .wait_for(
-                "Create to be enabled again",
-                Duration::from_secs(10),
-                || async { browser.enabled("#create-button").await },
-            )
+            .wait_enabled("#create-button", Duration::from_secs(10))
             .await;
         browser.quit().await;
         server.stop().await;

@@ -419,6 +419,31 @@ impl Browser {
         self.find(css).await.click().await.unwrap();
     }
 
+    /// Presses Deploy for the selected nodes and waits for the deploy to
+    /// end, done.
+    pub async fn deploy_selected(&self) {
+        self.click("#deploy-button").await;
+        self.wait_for("the deploy to end", Duration::from_secs(300), || async {
+            self.shown(".outcome").await && !self.shown("#cancel-button").await
+        })
+        .await;
+        assert_eq!(
+            self.text("#job-title").await,
+            "Deployed on this workstation",
+            "{}",
+            self.text("#job").await
+        );
+    }
+
+    /// A session in dark mode if `dark`, else in light mode.
+    pub async fn start_in(dark: bool) -> Self {
+        if dark {
+            Self::start_dark().await
+        } else {
+            Self::start().await
+        }
+    }
+
     /// Runs `script` in the page and returns its JSON result.
     pub async fn js(&self, script: &str) -> serde_json::Value {
         self.driver
@@ -620,6 +645,16 @@ fn capabilities(args: &[&str]) -> ChromeCapabilities {
 pub struct NodeCleanup {
     pub engine: testkit::engines::TestEngine,
     pub project: String,
+}
+
+impl NodeCleanup {
+    /// The cleanup of the catalog node `name` on `engine`.
+    pub fn of(engine: &testkit::engines::TestEngine, catalog: &Catalog, name: &str) -> Self {
+        Self {
+            engine: engine.clone(),
+            project: budgetguard::compose::project_name(catalog.get(name).unwrap()),
+        }
+    }
 }
 
 impl Drop for NodeCleanup {

@@ -70,11 +70,7 @@ fn the_nodes_page_fits_800_px_in_light_and_dark_mode() {
             // A server each: the first one keeps the options set below.
             let home = tempfile::tempdir().unwrap();
             let server = Server::start(options(Catalog::builtin(), None, home.path())).await;
-            let browser = if dark {
-                Browser::start_dark().await
-            } else {
-                Browser::start().await
-            };
+            let browser = Browser::start_in(dark).await;
             browser.resize(800, 900).await;
             browser.driver.goto(&server.url).await.unwrap();
             browser
