@@ -1,8 +1,9 @@
 //! The settings the GUI keeps between runs, in a small JSON file of the
 //! user's configuration folder (`gui.json`): the install folder chosen on
-//! the Install page.
+//! the Install page, and the file chooser's recent folders.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +16,14 @@ pub(crate) struct Saved {
     /// The install folder chosen in the GUI; `None`: the default one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_dir: Option<PathBuf>,
+    /// The folders files were lately chosen in, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_folders: Vec<PathBuf>,
 }
+
+/// Held while the file is read and written again, so that two changes at
+/// once both stay.
+static UPDATING: Mutex<()> = Mutex::new(());
 
 /// The default settings file: `gui.json` in the user's configuration
 /// folder for this tool.
@@ -32,9 +40,17 @@ impl Saved {
             .unwrap_or_default()
     }
 
+    /// Changes the settings in `file` with `change`, the others kept.
+    pub(crate) fn update(file: &Path, change: impl FnOnce(&mut Self)) -> std::io::Result<()> {
+        let _held = UPDATING.lock().unwrap_or_else(|e| e.into_inner());
+        let mut saved = Self::load(Some(file));
+        change(&mut saved);
+        saved.store(file)
+    }
+
     /// Writes the settings to `file` (its folder made if missing), whole
     /// or not at all: a temporary file renamed over it.
-    pub(crate) fn store(&self, file: &Path) -> std::io::Result<()> {
+    fn store(&self, file: &Path) -> std::io::Result<()> {
         if let Some(folder) = file.parent() {
             std::fs::create_dir_all(folder)?;
         }
@@ -54,10 +70,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config/gui.json");
         assert_eq!(Saved::load(Some(&file)), Saved::default());
+        Saved::update(&file, |s| s.install_dir = Some("/srv/nodes".into())).unwrap();
+        Saved::update(&file, |s| s.recent_folders = vec!["/media/a".into()]).unwrap();
+        // Each change keeps the other settings.
         let saved = Saved {
             install_dir: Some("/srv/nodes".into()),
+            recent_folders: vec!["/media/a".into()],
         };
-        saved.store(&file).unwrap();
         assert_eq!(Saved::load(Some(&file)), saved);
         std::fs::write(&file, b"{").unwrap();
         assert_eq!(Saved::load(Some(&file)), Saved::default());

@@ -98,6 +98,7 @@ impl Gui {
         let url = format!("http://127.0.0.1:{port}/?token={}", token.as_str());
         let stop = Cancel::new();
         let saved = Saved::load(options.settings_file.as_deref());
+        let recent = Recent::new(saved.recent_folders);
         let install_dir = saved
             .install_dir
             .or_else(|| options.install_dir.map(|dir| dir.root().to_owned()));
@@ -116,7 +117,7 @@ impl Gui {
             install_path: std::sync::Mutex::default(),
             media: MediaRoots::new(options.media_roots),
             settings_file: options.settings_file,
-            recent: Recent::default(),
+            recent,
             guard: Guard::new(token, port),
             jobs: Jobs::new(stop.clone()),
             stop,

@@ -94,21 +94,27 @@ pub(crate) struct Shortcut {
 }
 
 /// The folders the chooser offered and the user chose files in, newest
-/// first: the "Recent" shortcuts (kept while the GUI runs).
+/// first: the "Recent" shortcuts (kept in the settings file between runs).
 #[derive(Debug, Default)]
 pub(crate) struct Recent(Mutex<Vec<PathBuf>>);
 
 impl Recent {
-    /// Remembers the folder of the chosen file `path`.
-    pub(crate) fn chose(&self, path: &str) {
+    /// The recent folders as a previous run left them.
+    pub(crate) fn new(mut folders: Vec<PathBuf>) -> Self {
+        folders.truncate(RECENT);
+        Self(Mutex::new(folders))
+    }
+
+    /// Remembers the folder of the chosen file `path`; the folders then,
+    /// to keep, or `None` when the path has no folder.
+    pub(crate) fn chose(&self, path: &str) -> Option<Vec<PathBuf>> {
         let path = expand(path);
-        let Some(folder) = path.parent().filter(|f| f.is_dir()) else {
-            return;
-        };
+        let folder = path.parent().filter(|f| f.is_dir())?;
         let mut recent = self.0.lock().expect("not poisoned");
         recent.retain(|known| known != folder);
         recent.insert(0, folder.to_owned());
         recent.truncate(RECENT);
+        Some(recent.clone())
     }
 
     fn folders(&self) -> Vec<PathBuf> {

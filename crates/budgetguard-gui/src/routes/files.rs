@@ -14,6 +14,7 @@ use super::pages::{media_list, render};
 use super::refuse;
 use crate::chooser::{list as list_folder, shortcuts, Wanted};
 use crate::messages::Message;
+use crate::saved::Saved;
 use crate::state::AppState;
 
 /// A folder to list, for a field that takes `wanted`.
@@ -55,12 +56,17 @@ pub(crate) async fn list(
     }
 }
 
-/// `POST /api/files/chosen`: keeps the chosen file's folder as recent.
+/// `POST /api/files/chosen`: keeps the chosen file's folder as recent,
+/// in the settings file too.
 pub(crate) async fn chosen(
     State(state): State<Arc<AppState>>,
     Json(form): Json<ChosenForm>,
 ) -> Response {
-    state.recent.chose(&form.path);
+    if let (Some(folders), Some(file)) = (state.recent.chose(&form.path), &state.settings_file) {
+        // A recent folder is a convenience: one not written is offered
+        // while the GUI runs, and the next run does without it.
+        let _ = Saved::update(file, |saved| saved.recent_folders = folders);
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 

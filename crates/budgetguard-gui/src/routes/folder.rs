@@ -68,10 +68,7 @@ pub(crate) async fn change(
     }
     state.workstation.set_install_dir(folder.clone());
     if let Some(file) = &state.settings_file {
-        let saved = Saved {
-            install_dir: Some(folder),
-        };
-        if let Err(e) = saved.store(file) {
+        if let Err(e) = Saved::update(file, |saved| saved.install_dir = Some(folder)) {
             return refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Message::at(

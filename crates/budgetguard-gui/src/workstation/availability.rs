@@ -16,7 +16,7 @@ use budgetguard::registry::{ClientOptions, RegistryClient, RegistryError, NGC_RE
 use budgetguard::size::human;
 use serde::Serialize;
 
-use super::{image_info, Workstation};
+use super::{image_info, typical_text, Workstation};
 
 /// How long a registry's answer is kept: the page asks again on each load
 /// and each change of the options.
@@ -124,7 +124,14 @@ impl Workstation {
         let asks = nodes.iter().zip(&found).map(|(node, found)| async move {
             match found {
                 Some(known) => known.clone(),
-                None => self.ask_registry(&node.image).await,
+                None => {
+                    let mut asked = self.ask_registry(&node.image).await;
+                    // The registry cannot say: the catalog's typical size.
+                    if asked.size.is_none() {
+                        asked.size = node.typical_image_size.map(typical_text);
+                    }
+                    asked
+                }
             }
         });
         futures_util::future::join_all(asks).await

@@ -86,6 +86,21 @@ fn count(n: usize, one: &str) -> String {
     }
 }
 
+/// The catalog's typical download size of `image`, from the first of
+/// `nodes` that runs it and knows one.
+fn typical_size(nodes: &[Node], image: &str) -> Option<u64> {
+    nodes
+        .iter()
+        .filter(|node| node.image == image)
+        .find_map(|node| node.typical_image_size)
+}
+
+/// `about 5.1 MiB to download (typical)`: a catalog's typical size, said
+/// as one.
+pub(crate) fn typical_text(bytes: u64) -> String {
+    format!("about {} to download (typical)", human(bytes))
+}
+
 impl Estimate {
     /// The estimate of the package `options` make, of `sizes` (the
     /// library's estimate of Docker's images, when they come from Docker)
@@ -140,9 +155,22 @@ impl Estimate {
         }
         if !sizes.to_pull.is_empty() {
             size.push_str(&format!(
-                ", plus {} to pull, whose size is known once pulled",
+                ", plus {} to pull",
                 count(sizes.to_pull.len(), "image")
             ));
+            let typical: Vec<u64> = sizes
+                .to_pull
+                .iter()
+                .filter_map(|image| typical_size(&options.nodes, image))
+                .collect();
+            if typical.is_empty() {
+                size.push_str(", whose size is known once pulled");
+            } else {
+                size.push_str(&format!(": {}", typical_text(typical.iter().sum())));
+                if typical.len() < sizes.to_pull.len() {
+                    size.push_str(", and more whose size is known once pulled");
+                }
+            }
         }
         let downloads: Vec<&str> = sizes.to_download().map(|c| c.name.as_str()).collect();
         if !downloads.is_empty() {
@@ -443,6 +471,49 @@ mod tests {
             .blocker
             .unwrap()
             .starts_with("The package will not fit"));
+    }
+
+    #[test]
+    fn images_to_pull_say_the_catalogs_typical_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let skip = skip();
+        let demo = Catalog::builtin().get("Demo").unwrap().clone();
+        let typical = demo.typical_image_size.expect("the Demo's size is known");
+        let images = [(demo.image.clone(), ImageSize::Missing)];
+        let found = sizes(&images, &["Demo"], &skip);
+        let create = CreateOptions {
+            nodes: vec![demo],
+            ..options(dir.path().join("p.zip"), false, &skip)
+        };
+        let estimate = Estimate::new(&found, &ImageBytes::Engine(None), &create);
+        assert!(
+            estimate.size.ends_with(&format!(
+                ", plus 1 image to pull: about {} to download (typical)",
+                human(typical)
+            )),
+            "{}",
+            estimate.size
+        );
+        // An image the catalog knows no size of is said as unknown.
+        let flux = Catalog::builtin().get("FLUX Dev").unwrap().clone();
+        let images = [
+            (create.nodes[0].image.clone(), ImageSize::Missing),
+            (flux.image.clone(), ImageSize::Missing),
+        ];
+        let found = sizes(&images, &["Demo", "FLUX Dev"], &skip);
+        let both = CreateOptions {
+            nodes: vec![create.nodes[0].clone(), flux],
+            ..create
+        };
+        let estimate = Estimate::new(&found, &ImageBytes::Engine(None), &both);
+        assert!(
+            estimate.size.ends_with(&format!(
+                "plus 2 images to pull: about {} to download (typical), and more whose size is known once pulled",
+                human(typical)
+            )),
+            "{}",
+            estimate.size
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub(crate) use capabilities::{Capabilities, EngineSummary};
 pub(crate) use copy::copy_package;
 pub(crate) use create::{engine_needed, Draft};
 pub(crate) use estimate::{
-    image_info, image_size, list_packages, Estimate, ImageBytes, PackageFile,
+    image_info, image_size, list_packages, typical_text, Estimate, ImageBytes, PackageFile,
 };
 pub(crate) use inspect::{install_space, Inspection, NodeModel};
 pub(crate) use models::{fit_view, parse_profiles, FitView, ModelFacts};

@@ -2,7 +2,9 @@
 //! mounted under a test `/media/<user>` root given to the GUI) is offered
 //! as a place, its packages are listed on the Install page, hidden files
 //! are not shown, a link out of the stick says where it leads, and a
-//! package chosen through the chooser fills the field and is inspected.
+//! package chosen through the chooser fills the field and is inspected;
+//! the folders files were chosen in are offered again in the next run
+//! (kept in the GUI's settings file).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,7 +16,10 @@ use testkit::fixtures::{forge_package, Forge};
 
 use crate::support::{options, run, Browser, Server};
 
-testkit::tests![a_package_on_a_usb_stick_is_chosen_through_the_chooser];
+testkit::tests![
+    a_package_on_a_usb_stick_is_chosen_through_the_chooser,
+    recent_folders_are_kept_between_runs
+];
 
 /// A tmpfs mounted at a folder of our choosing (a drive under the media
 /// root); unmounted when dropped.
@@ -91,16 +96,7 @@ fn a_package_on_a_usb_stick_is_chosen_through_the_chooser() {
                 Duration::from_secs(10),
             )
             .await;
-        browser
-            .js("[...document.querySelectorAll('#chooser-places button')].find((b) => b.textContent === 'Removable: ART-STICK').click()")
-            .await;
-        browser
-            .wait_text(
-                "#chooser-folder",
-                &stick.0.display().to_string(),
-                Duration::from_secs(10),
-            )
-            .await;
+        go_to_place(&browser, "Removable: ART-STICK", &stick.0).await;
         browser
             .click("#chooser-entries [data-entry='packages']")
             .await;
@@ -186,6 +182,88 @@ fn a_package_on_a_usb_stick_is_chosen_through_the_chooser() {
             .await;
         assert_eq!(origin.status, 403, "{}", origin.body);
         assert_eq!(server.post("/api/files", &body).await.status, 200);
+        browser.quit().await;
+        server.stop().await;
+    });
+}
+
+/// Opens the chooser of the Install page's package field.
+async fn open_chooser(browser: &Browser) {
+    browser.click("[data-choose='package-path']").await;
+    browser
+        .wait_for("the chooser", Duration::from_secs(10), || {
+            browser.shown("#chooser")
+        })
+        .await;
+}
+
+/// Presses the chooser's place `label` and waits for it to show `folder`.
+async fn go_to_place(browser: &Browser, label: &str, folder: &Path) {
+    let press = format!(
+        "[...document.querySelectorAll('#chooser-places button')].find((b) => b.textContent === {}).click()",
+        serde_json::to_string(label).unwrap()
+    );
+    browser.js(&press).await;
+    browser
+        .wait_text(
+            "#chooser-folder",
+            &folder.display().to_string(),
+            Duration::from_secs(10),
+        )
+        .await;
+}
+
+fn recent_folders_are_kept_between_runs() {
+    run(Duration::from_secs(300), async {
+        let home = tempfile::tempdir().unwrap();
+        // A drive under the test media root (a plain folder will do).
+        let drive = home.path().join("media").join("STICK");
+        let folder = drive.join("packages");
+        std::fs::create_dir_all(&folder).unwrap();
+        let package = folder.join("kept.zip");
+        std::fs::write(&package, b"PK").unwrap();
+        let recent = format!("Recent: {}", folder.display());
+
+        // First run: a file chosen through the chooser.
+        let server = Server::start(options(Catalog::builtin(), None, home.path())).await;
+        let browser = Browser::start().await;
+        browser.open_install_page(&server.url).await;
+        open_chooser(&browser).await;
+        assert!(!browser.text("#chooser-places").await.contains("Recent:"));
+        go_to_place(&browser, "Removable: STICK", &drive).await;
+        browser
+            .click("#chooser-entries [data-entry='packages']")
+            .await;
+        browser
+            .wait_text("#chooser-entries", "kept.zip", Duration::from_secs(10))
+            .await;
+        browser
+            .click("#chooser-entries [data-entry='kept.zip']")
+            .await;
+        browser
+            .wait_for("the chooser to close", Duration::from_secs(10), || async {
+                !browser.shown("#chooser").await
+            })
+            .await;
+        open_chooser(&browser).await;
+        browser
+            .wait_text("#chooser-places", &recent, Duration::from_secs(10))
+            .await;
+        browser.quit().await;
+        server.stop().await;
+        let kept = std::fs::read_to_string(home.path().join("config/gui.json")).unwrap();
+        assert!(kept.contains("recent_folders"), "{kept}");
+
+        // Next run, with the same settings file: offered again.
+        let server = Server::start(options(Catalog::builtin(), None, home.path())).await;
+        let browser = Browser::start().await;
+        browser.open_install_page(&server.url).await;
+        open_chooser(&browser).await;
+        browser
+            .wait_text("#chooser-places", &recent, Duration::from_secs(10))
+            .await;
+        go_to_place(&browser, &recent, &folder).await;
+        browser.screenshot("chooser-recent-kept").await;
         browser.quit().await;
         server.stop().await;
     });

@@ -21,30 +21,15 @@ fn deploy_the_demo_node_and_manage_it_from_the_installed_page() {
         let name = format!("GUI Demo {}", std::process::id());
         let port = free_port();
         let catalog: Catalog = support::catalog(home.path(), &[(&name, &reference, port)]);
+        let _cleanup = NodeCleanup::of(&engine, &catalog, &name);
         let node = catalog.get(&name).unwrap().clone();
-        let _cleanup = NodeCleanup {
-            engine: engine.clone(),
-            project: compose::project_name(&node),
-        };
         let server = Server::start(options(catalog, Some(&engine.host), home.path())).await;
         let browser = Browser::start().await;
         browser.driver.goto(&server.url).await.unwrap();
 
         browser.toggle_node(&name).await;
-        let deploy = browser.find("#deploy-button").await;
-        assert!(deploy.is_enabled().await.unwrap());
-        deploy.click().await.unwrap();
-        browser
-            .wait_for("the deploy to end", Duration::from_secs(300), || async {
-                browser.shown(".outcome").await && !browser.shown("#cancel-button").await
-            })
-            .await;
-        assert_eq!(
-            browser.text("#job-title").await,
-            "Deployed on this workstation",
-            "{}",
-            browser.text("#job").await
-        );
+        assert!(browser.enabled("#deploy-button").await);
+        browser.deploy_selected().await;
         let outcome = browser.text("#job-outcome").await;
         assert!(outcome.contains("Ready"), "{outcome}");
         browser.screenshot("10-deployed").await;

@@ -264,6 +264,11 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// A script: whether the page scrolls sideways, or any table in its frame
+/// does.
+pub const SIDEWAYS: &str = "return document.documentElement.scrollWidth > window.innerWidth \
+    || [...document.querySelectorAll('.table-wrap')].some((t) => t.scrollWidth > t.clientWidth)";
+
 /// Headless Chromium driven over WebDriver by its own `chromedriver`.
 pub struct Browser {
     pub driver: WebDriver,
@@ -412,6 +417,31 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.find(css).await.click().await.unwrap();
+    }
+
+    /// Presses Deploy for the selected nodes and waits for the deploy to
+    /// end, done.
+    pub async fn deploy_selected(&self) {
+        self.click("#deploy-button").await;
+        self.wait_for("the deploy to end", Duration::from_secs(300), || async {
+            self.shown(".outcome").await && !self.shown("#cancel-button").await
+        })
+        .await;
+        assert_eq!(
+            self.text("#job-title").await,
+            "Deployed on this workstation",
+            "{}",
+            self.text("#job").await
+        );
+    }
+
+    /// A session in dark mode if `dark`, else in light mode.
+    pub async fn start_in(dark: bool) -> Self {
+        if dark {
+            Self::start_dark().await
+        } else {
+            Self::start().await
+        }
     }
 
     /// Runs `script` in the page and returns its JSON result.
@@ -615,6 +645,16 @@ fn capabilities(args: &[&str]) -> ChromeCapabilities {
 pub struct NodeCleanup {
     pub engine: testkit::engines::TestEngine,
     pub project: String,
+}
+
+impl NodeCleanup {
+    /// The cleanup of the catalog node `name` on `engine`.
+    pub fn of(engine: &testkit::engines::TestEngine, catalog: &Catalog, name: &str) -> Self {
+        Self {
+            engine: engine.clone(),
+            project: budgetguard::compose::project_name(catalog.get(name).unwrap()),
+        }
+    }
 }
 
 impl Drop for NodeCleanup {

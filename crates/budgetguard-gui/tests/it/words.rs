@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use budgetguard::catalog::Catalog;
 
-use crate::support::{options, run, Browser, Server};
+use crate::support::{options, run, Browser, Server, SIDEWAYS};
 
 testkit::tests![
     a_cut_short_package_is_said_in_plain_words,
@@ -64,21 +64,13 @@ fn a_cut_short_package_is_said_in_plain_words() {
     });
 }
 
-/// Whether the page scrolls sideways, or any table in its frame does.
-const SIDEWAYS: &str = "return document.documentElement.scrollWidth > window.innerWidth \
-    || [...document.querySelectorAll('.table-wrap')].some((t) => t.scrollWidth > t.clientWidth)";
-
 fn the_nodes_page_fits_800_px_in_light_and_dark_mode() {
     run(Duration::from_secs(300), async {
         for dark in [false, true] {
             // A server each: the first one keeps the options set below.
             let home = tempfile::tempdir().unwrap();
             let server = Server::start(options(Catalog::builtin(), None, home.path())).await;
-            let browser = if dark {
-                Browser::start_dark().await
-            } else {
-                Browser::start().await
-            };
+            let browser = Browser::start_in(dark).await;
             browser.resize(800, 900).await;
             browser.driver.goto(&server.url).await.unwrap();
             browser

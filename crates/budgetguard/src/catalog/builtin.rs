@@ -11,6 +11,9 @@ const FLUX_DEV_IMAGE: &str = "nvcr.io/nim/black-forest-labs/flux.1-dev:1.2.3";
 /// `scripts/build-demo-image`.
 pub const DEMO_IMAGE: &str = "budgetguard/demo-nim:0.2.0";
 
+/// The size of [`DEMO_IMAGE`] in Docker, in bytes, as built.
+const DEMO_IMAGE_SIZE: u64 = 5_378_632;
+
 /// The built-in nodes: the FLUX family on ports 8001 onwards, and `Demo`.
 pub fn nodes() -> Vec<Node> {
     vec![
@@ -63,6 +66,8 @@ pub fn nodes() -> Vec<Node> {
                 pass_env: vec!["DEMO_NIM_MODEL_SERVER".to_owned()],
                 ..nim_model("demo")
             }),
+            // The image as `scripts/build-demo-image` builds it (0.2.0).
+            typical_image_size: Some(DEMO_IMAGE_SIZE),
         },
     ]
 }
@@ -110,5 +115,8 @@ fn flux(name: &str, image: &str, variant: Option<&str>, host_port: u16, cache: &
         infer_path: "/v1/infer".to_owned(),
         credentials: vec![Credential::NgcApiKey, Credential::HfToken],
         model: Some(nim_model(cache)),
+        // NVIDIA's documentation gives no size for the FLUX images: a
+        // catalog file may set one.
+        typical_image_size: None,
     }
 }

@@ -83,6 +83,11 @@ pub struct Node {
     /// How its model cache is filled, so that a package can carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelSpec>,
+    /// About how many bytes a pull of its image downloads, for estimates
+    /// made before the registry can say. Catalog knowledge only: read from
+    /// a catalog file, never written into a package.
+    #[serde(default, skip_serializing)]
+    pub typical_image_size: Option<u64>,
 }
 
 fn default_container_port() -> u16 {
