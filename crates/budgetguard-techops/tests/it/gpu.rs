@@ -37,18 +37,32 @@ fn gpu_package(engine: &TestEngine, home: &Path, name: &str, image: &str, port: 
     )
 }
 
-/// The probe containers of `image` on `engine` (none may be left).
+/// The probe containers of `image` on `engine` (none may be left), once
+/// those of other tests' runs have gone: a run whose nodes' images are not
+/// in the engine yet probes with a stand-in image, which may be this
+/// test's for a moment. A probe this test's runs left stays, and is
+/// returned after a minute (longer than any probe's bound).
 fn probes_of(engine: &TestEngine, image: &str) -> String {
-    engine.docker_ok(&[
-        "ps",
-        "-a",
-        "--filter",
-        "label=com.budgetguard.job=gpu-probe",
-        "--filter",
-        &format!("ancestor={image}"),
-        "--format",
-        "{{.Names}}",
-    ])
+    let list = || {
+        engine.docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=com.budgetguard.job=gpu-probe",
+            "--filter",
+            &format!("ancestor={image}"),
+            "--format",
+            "{{.Names}}",
+        ])
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let probes = list();
+        if probes.is_empty() || Instant::now() > deadline {
+            return probes;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// The tool with the install folder `dir`, talking to `host`.
