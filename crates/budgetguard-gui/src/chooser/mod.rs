@@ -106,11 +106,15 @@ impl Recent {
     }
 
     /// Remembers the folder of the chosen file `path`; the folders then,
-    /// to keep, or `None` when the path has no folder.
+    /// to keep, or `None` when the path has no folder or its folder is the
+    /// most recent already (nothing to keep anew).
     pub(crate) fn chose(&self, path: &str) -> Option<Vec<PathBuf>> {
         let path = expand(path);
         let folder = path.parent().filter(|f| f.is_dir())?;
         let mut recent = self.0.lock().expect("not poisoned");
+        if recent.first().is_some_and(|first| first == folder) {
+            return None;
+        }
         recent.retain(|known| known != folder);
         recent.insert(0, folder.to_owned());
         recent.truncate(RECENT);

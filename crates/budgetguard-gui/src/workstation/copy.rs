@@ -29,11 +29,9 @@ pub(crate) async fn copy_package(
         let cancel = cancel.clone();
         tokio::task::spawn_blocking(move || copy_and_check(&files, &folder, &*reporter, &cancel))
     };
-    let done = tokio::select! {
-        done = work => done.expect("copying does not panic"),
-        () = cancel.cancelled() => Err(None),
-    };
-    match done {
+    // A cancel stops the copy or its check within a chunk, and what was
+    // copied is removed before the job ends.
+    match work.await.expect("copying does not panic") {
         Ok(copied) => Outcome::Copied(Box::new(copied)),
         Err(None) => Outcome::Cancelled(
             "Cancelled: the files copied so far were removed; nothing else changed.".to_owned(),
@@ -82,12 +80,12 @@ fn copy_and_check(
     let result = files.iter().try_for_each(|file| {
         let target = folder.join(name(file));
         let partial = folder.join(format!(".{}.partial", name(file)));
-        let copied = copy_one(file, &partial, &mut done, reporter, cancel)
-            .and_then(|()| std::fs::rename(&partial, &target).map_err(|e| Some(e.to_string())));
-        if copied.is_err() {
+        copy_one(file, &partial, &mut done, reporter, cancel)?;
+        let renamed = std::fs::rename(&partial, &target).map_err(|e| Some(e.to_string()));
+        if renamed.is_err() {
             let _ = std::fs::remove_file(&partial);
         }
-        copied.map(|()| written.push(target))
+        renamed.map(|()| written.push(target))
     });
     if let Err(problem) = result {
         // Nothing half-done stays on the stick.
@@ -102,12 +100,18 @@ fn copy_and_check(
         }));
     }
     reporter.report(Event::Finished { step: Step::Copy });
-    let copy = &written[0];
-    let verified = Package::open(copy)
+    let verified = Package::open(&written[0])
         .and_then(|package| package.verify(reporter, cancel))
-        .map_err(|e| match e {
-            budgetguard::package::PackageError::Cancelled => None,
-            other => Some(package_error(&other)),
+        .map_err(|e| {
+            // A copy that is not the package does not stay on the stick
+            // (nor would it let the copy be made again).
+            for file in &written {
+                let _ = std::fs::remove_file(file);
+            }
+            match e {
+                budgetguard::package::PackageError::Cancelled => None,
+                other => Some(package_error(&other)),
+            }
         })?;
     Ok(Copied {
         folder: folder.to_owned(),
@@ -116,7 +120,9 @@ fn copy_and_check(
     })
 }
 
-/// Copies one file, adding its bytes to `done`; `Err(None)`: cancelled.
+/// Copies one file into `to`, a new file (one there already is another
+/// run's, and stays), adding its bytes to `done`; `Err(None)`: cancelled.
+/// A copy that fails is removed.
 fn copy_one(
     from: &Path,
     to: &Path,
@@ -125,8 +131,24 @@ fn copy_one(
     cancel: &Cancel,
 ) -> Result<(), Option<String>> {
     let io = |e: std::io::Error| Some(e.to_string());
-    let mut source = std::fs::File::open(from).map_err(io)?;
-    let mut target = std::fs::File::create_new(to).map_err(io)?;
+    let mut source = budgetguard::files::open_regular(from).map_err(io)?;
+    let target = std::fs::File::create_new(to).map_err(io)?;
+    let copied = write_copy(&mut source, target, done, reporter, cancel);
+    if copied.is_err() {
+        let _ = std::fs::remove_file(to);
+    }
+    copied
+}
+
+/// Streams `source` into `target`, then syncs it.
+fn write_copy(
+    source: &mut std::fs::File,
+    mut target: std::fs::File,
+    done: &mut u64,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<(), Option<String>> {
+    let io = |e: std::io::Error| Some(e.to_string());
     let mut buffer = vec![0u8; CHUNK];
     loop {
         if cancel.is_cancelled() {

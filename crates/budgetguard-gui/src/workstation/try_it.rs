@@ -70,6 +70,8 @@ impl Workstation {
         let client = reqwest::Client::builder()
             .timeout(ANSWER_WAIT)
             .no_proxy()
+            // The node's own address only: a redirect would send the GUI elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| unreachable(e.to_string()))?;
         let mut response = client

@@ -14,7 +14,8 @@ pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
     let http = args.http.options();
     let package = tokio::task::block_in_place(|| Package::open_given_with(&args.package, &http))?;
     // A signature that no longer matches says the most: checked first.
-    let signer = package.signer(&ctx.trusted_keys()?);
+    let trusted = ctx.trusted_keys()?;
+    let signer = package.signer(&trusted);
     if let Signer::Invalid { key_id } = &signer {
         return Err(Hinted::new(
             format!("the package's signature by key {key_id} does not match its manifest: it was altered after it was signed"),
@@ -22,7 +23,7 @@ pub async fn run(ctx: &Context, args: &PackageArg) -> anyhow::Result<()> {
         )
         .into());
     }
-    let parts_signer = package.parts_signer(&ctx.trusted_keys()?)?;
+    let parts_signer = package.parts_signer(&trusted)?;
     let cancel = ctx.cancel_on_ctrl_c();
     let reporter = ctx.reporter();
     let report = tokio::task::block_in_place(|| package.verify(reporter.as_ref(), &cancel))?;

@@ -242,7 +242,10 @@ impl PackagePlan<'_> {
     }
 }
 
-/// [`PackagePlan::engine_left_out`] of the base at `since`.
+/// [`PackagePlan::engine_left_out`] of the base at `since`. A layer left
+/// out counts at the base's size of it, which may differ from the size the
+/// engine exports it at (uncompressed in a classic-store base, gzip from
+/// the containerd store): an estimate.
 fn exported_left_out(since: &Path, images: &[ImageInfo]) -> Result<u64, PackageError> {
     let base = Base::open(since)?;
     let layers: Vec<ImageLayers> = images

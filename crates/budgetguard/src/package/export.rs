@@ -373,7 +373,9 @@ fn as_packaged<'a>(data: &'a mut dyn Read) -> io::Result<(Box<dyn Read + 'a>, bo
 
 /// Reads a gzip-compressed layer through as it is, decompressing it on the
 /// side to compute its diff ID (the SHA-256 of the uncompressed tar), which
-/// `diff_id` holds once the data has ended.
+/// `diff_id` holds once the data has ended. Gzip the decoder does not take
+/// (the engine's own `docker load` may) only leaves the diff ID unknown:
+/// the layer is then packaged, not left out.
 struct DiffIdReader<'a, R> {
     inner: R,
     decoder: Option<flate2::write::MultiGzDecoder<HashWriter>>,
@@ -385,11 +387,12 @@ impl<R: Read> Read for DiffIdReader<'_, R> {
         let n = self.inner.read(buf)?;
         if n > 0 {
             if let Some(decoder) = &mut self.decoder {
-                decoder.write_all(&buf[..n])?;
+                if decoder.write_all(&buf[..n]).is_err() {
+                    self.decoder = None;
+                }
             }
-        } else if let Some(decoder) = self.decoder.take() {
-            let hex = decoder.finish()?.hex();
-            *self.diff_id.borrow_mut() = Some(format!("sha256:{hex}"));
+        } else if let Some(Ok(hashed)) = self.decoder.take().map(|d| d.finish()) {
+            *self.diff_id.borrow_mut() = Some(format!("sha256:{}", hashed.hex()));
         }
         Ok(n)
     }

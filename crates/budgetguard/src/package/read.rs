@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::error::{ChecksumError, EntryProblem, Structure};
-use super::http::{is_url, HttpError, HttpOptions, HttpSource};
+use super::http::{is_url, redacted, HttpError, HttpOptions, HttpSource};
 use super::layout;
 use super::manifest::{EntryDigest, Manifest};
 use super::split::{PartError, SplitParts};
@@ -142,11 +142,23 @@ impl Package {
     /// it is one URL, on its server (see [`Package::open_url`]). Call it
     /// from a blocking thread.
     pub fn open_given_with(given: &[PathBuf], http: &HttpOptions) -> Result<Self, PackageError> {
+        fn url(path: &Path) -> Option<&str> {
+            path.to_str().filter(|s| is_url(s))
+        }
         match given {
-            [one] if one.to_str().is_some_and(is_url) => {
-                Self::open_url(one.to_str().unwrap_or_default(), http)
-            }
-            given => Self::open_given(given),
+            [one] => match url(one) {
+                Some(address) => Self::open_url(address, http),
+                None => Self::open(one),
+            },
+            parts => match parts.iter().find_map(|part| url(part)) {
+                // Parts are read from files; a package on a server is one file.
+                Some(address) => Err(HttpError::BadAddress {
+                    given: redacted(address),
+                    detail: "parts of a split package are read from files only".into(),
+                }
+                .into()),
+                None => Self::open_parts(parts),
+            },
         }
     }
 

@@ -164,13 +164,16 @@ impl HttpSource {
     /// `options` allow): one request fetches its end and tells its size.
     pub fn open(given: &str, options: &HttpOptions) -> Result<Self, HttpError> {
         let address = Address::parse(given, options.allow_http)?;
-        let authorization = login::authorization(options.token.as_ref(), address.host())?;
-        if authorization.is_some() && !address.may_carry_login() && options.token.is_some() {
+        // A login is looked up only where it may be sent.
+        let authorization = if address.may_carry_login() {
+            login::authorization(options.token.as_ref(), address.host())?
+        } else if options.token.is_some() {
             return Err(HttpError::LoginOverPlainHttp {
                 url: address.shown.clone(),
             });
-        }
-        let authorization = authorization.filter(|_| address.may_carry_login());
+        } else {
+            None
+        };
         budgetguard_registry::install_tls_provider();
         // A redirect never takes a login to plain HTTP elsewhere.
         let allow_http = options.allow_http && authorization.is_none();
@@ -254,22 +257,41 @@ impl Server {
     }
 
     async fn attempt_end(&mut self) -> Result<(u64, Vec<u8>), Stop> {
-        let response = self.get(&format!("bytes=-{END_WINDOW}")).await?;
+        let mut response = self.get(&format!("bytes=-{END_WINDOW}")).await?;
         let range = self.range_of(&response)?;
+        // Only the end asked for is read: a server that answers with more
+        // (or another range) would have the package read into memory.
+        let len = range.last - range.first + 1;
+        if range.last + 1 != range.total || len > END_WINDOW {
+            return Err(Stop::Fatal(HttpError::NoRanges {
+                url: self.address.shown.clone(),
+                detail: "it answered another range than the file's end".into(),
+            }));
+        }
         self.size = range.total;
         self.validator = response
             .headers()
             .get(ETAG)
             .or_else(|| response.headers().get(LAST_MODIFIED))
             .cloned();
-        let bytes = response
-            .bytes()
+        let mut bytes = Vec::with_capacity(len as usize);
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| Stop::Retry(budgetguard_base::error_text(&e.without_url())))?;
-        if bytes.len() as u64 != range.last - range.first + 1 {
+            .map_err(|e| Stop::Retry(budgetguard_base::error_text(&e.without_url())))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > len {
+                return Err(Stop::Fatal(HttpError::NoRanges {
+                    url: self.address.shown.clone(),
+                    detail: "its answer was longer than the range it named".into(),
+                }));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if bytes.len() as u64 != len {
             return Err(Stop::Retry("the answer was cut short".into()));
         }
-        Ok((range.first, bytes.to_vec()))
+        Ok((range.first, bytes))
     }
 
     /// `start..end` whole, resuming and retrying as a stream does.
@@ -322,6 +344,11 @@ impl Server {
                     had_login: self.authorization.is_some(),
                 }))
             }
+            // Before the first answer nothing was seen that could change.
+            416 if self.size == 0 => Err(Stop::Fatal(HttpError::NoRanges {
+                url: url(),
+                detail: "it refused the range of the file's end (416)".into(),
+            })),
             416 => Err(Stop::Fatal(HttpError::Changed { url: url() })),
             429 | 500..=599 => Err(Stop::Retry(format!("the server answered {status}"))),
             _ => Err(Stop::Fatal(HttpError::Status { url: url(), status })),

@@ -140,31 +140,25 @@ impl PartList {
 
     /// Reads the part list at `path` and checks that it agrees with itself:
     /// parts named as its package's, every part but the last of the part
-    /// size, the sizes adding up to the package's.
-    pub fn read(path: &Path) -> Result<Self, PartError> {
-        Self::read_bytes(path).map(|(list, _)| list)
-    }
-
-    /// [`Self::read`], with the bytes read (which a signature covers).
-    pub fn read_bytes(path: &Path) -> Result<(Self, Vec<u8>), PartError> {
+    /// size, the sizes adding up to the package's. Returns it with the
+    /// bytes read (which its signature covers).
+    pub fn read(path: &Path) -> Result<(Self, Vec<u8>), PartError> {
         let bad = |detail: String| PartError::BadList {
             path: path.to_owned(),
             detail,
         };
-        let file =
-            crate::files::open_regular(path).map_err(|source| PartError::ListUnreadable {
-                path: path.to_owned(),
-                source,
-            })?;
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_LIST + 1), &mut bytes)
-            .map_err(|source| PartError::ListUnreadable {
-                path: path.to_owned(),
-                source,
-            })?;
-        if bytes.len() as u64 > MAX_LIST {
-            return Err(bad("it is larger than 1 MiB".into()));
-        }
+        let bytes = crate::files::read_small(path, MAX_LIST).map_err(|source| {
+            match source
+                .get_ref()
+                .is_some_and(|e| e.is::<crate::files::TooLarge>())
+            {
+                true => bad("it is larger than 1 MiB".into()),
+                false => PartError::ListUnreadable {
+                    path: path.to_owned(),
+                    source,
+                },
+            }
+        })?;
         let list: PartList = serde_json::from_slice(&bytes)
             .map_err(|e| bad(format!("it is not a part list: {e}")))?;
         if list.format != FORMAT {
@@ -233,7 +227,7 @@ mod tests {
             parts: vec![record(1, 10), record(2, 5)],
         };
         std::fs::write(&path, list.to_bytes()).unwrap();
-        assert_eq!(PartList::read(&path).unwrap(), list);
+        assert_eq!(PartList::read(&path).unwrap().0, list);
         let mut short = list.clone();
         short.parts[0].size = 9;
         std::fs::write(&path, short.to_bytes()).unwrap();

@@ -78,7 +78,7 @@ impl SplitParts {
                 break;
             }
         }
-        let (list, list_bytes) = PartList::read_bytes(&list_path)?;
+        let (list, list_bytes) = PartList::read(&list_path)?;
         let list_signature =
             read_signature(&list_path.with_file_name(list_signature_name(&package)))?;
         let count = list.count();
@@ -320,22 +320,17 @@ impl SplitParts {
     }
 }
 
-/// The signature file at `path`, if there is one.
+/// The signature file at `path`, if there is one (one larger than a
+/// signature can be is unreadable).
 fn read_signature(path: &Path) -> Result<Option<Vec<u8>>, PartError> {
-    let unreadable = |source| PartError::ListUnreadable {
-        path: path.to_owned(),
-        source,
-    };
-    let file = match crate::files::open_regular(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(unreadable(e)),
-    };
-    let mut bytes = Vec::new();
-    file.take(crate::signing::MAX_SIGNATURE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    Ok(Some(bytes))
+    match crate::files::read_small(path, crate::signing::MAX_SIGNATURE) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(PartError::ListUnreadable {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// The package's file name and folder of a given path.

@@ -123,8 +123,9 @@ impl PartsWriter {
             part_size: size,
             parts: records,
         };
+        let list_bytes = list.to_bytes();
         let list_temp = partial::create(&dir, &list_name(&name))
-            .and_then(|mut temp| temp.write_all(&list.to_bytes()).map(|()| temp))
+            .and_then(|mut temp| temp.write_all(&list_bytes).map(|()| temp))
             .map_err(|source| PackageError::Io {
                 action: "write the part list in",
                 path: dir.clone(),
@@ -136,7 +137,7 @@ impl PartsWriter {
         targets.push(dir.join(list_name(&name)));
         let signature_path = dir.join(list_signature_name(&name));
         if let Some(key) = sign {
-            let signature = key.sign_part_list(&list.to_bytes(), package_id)?;
+            let signature = key.sign_part_list(&list_bytes, package_id)?;
             let temp = partial::create(&dir, &list_signature_name(&name))
                 .and_then(|mut temp| temp.write_all(&signature).map(|()| temp))
                 .map_err(|source| PackageError::Io {
@@ -145,13 +146,14 @@ impl PartsWriter {
                     source,
                 })?;
             temps.push(temp);
-            targets.push(signature_path);
-        } else if force {
-            // An earlier signed split's signature would not match this list.
-            let _ = std::fs::remove_file(&signature_path);
+            targets.push(signature_path.clone());
         }
         persist_all(temps, &targets, force)?;
         if force {
+            if sign.is_none() {
+                // An earlier signed split's signature does not match this list.
+                let _ = std::fs::remove_file(&signature_path);
+            }
             remove_beyond(&dir, &name, count);
         }
         Ok(list)
