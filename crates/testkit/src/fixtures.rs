@@ -45,12 +45,26 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
-/// A loopback port nothing listens on right now.
+/// A loopback port nothing listens on right now, below the range the
+/// system hands out for `bind(0)` and outgoing connections (32768 and up
+/// on Linux): a port from that range could be taken by a GUI, a
+/// chromedriver or a connection of a test running at the same time before
+/// the node that is given it starts.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id()
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(CALLS.fetch_add(1, Ordering::Relaxed).wrapping_mul(7_919))
+        .wrapping_add(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos()),
+        );
+    (0..2_000u32)
+        .map(|i| 20_000 + (seed.wrapping_add(i.wrapping_mul(4_099)) % 12_000) as u16)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port below 32000")
 }
 
 /// The Demo image tagged under a reference of this test's own, so that
