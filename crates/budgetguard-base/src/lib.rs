@@ -1,14 +1,18 @@
 //! What every BudgetGuard crate shares, and nothing else: how outside text
 //! is quoted in a message ([`quote`]), an error as one line
 //! ([`error_text`]), cancellation ([`Cancel`]), opening only regular files
-//! ([`files`]), byte counts ([`size`]) and when progress is worth reporting
-//! ([`throttle`]). The library, the ZIP crate and the registry crate build
-//! on it; it names none of them.
+//! ([`files`]), byte counts ([`size`]), when progress is worth reporting
+//! ([`throttle`]) and waiting for async work from a plain thread
+//! ([`wait`]). The library, the ZIP crate and the registry crate build on
+//! it; it names none of them.
 
 pub mod files;
 pub mod quote;
 pub mod size;
 pub mod throttle;
+mod wait;
+
+pub use wait::wait;
 
 /// Cancels long work: the CLI on Ctrl-C, the GUI's cancel button.
 pub type Cancel = tokio_util::sync::CancellationToken;

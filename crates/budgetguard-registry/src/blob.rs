@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use budgetguard_base::throttle::Throttle;
 use budgetguard_base::{error_text, Cancel};
 
-use crate::client::Target;
+use crate::client::{Call, Target};
 use crate::progress::{BlobEvent, SharedBlobReporter};
 use crate::reference::{is_sha256_digest, Reference};
 use crate::{Descriptor, RegistryClient, RegistryError};
@@ -36,7 +36,8 @@ enum Message {
 ///
 /// Its download starts when it is opened and runs ahead of the reader by at
 /// most [`super::ClientOptions::buffer`] bytes. Read it on a blocking thread
-/// (`spawn_blocking`, or a thread of your own), never inside async code.
+/// (`spawn_blocking`, or a thread of your own): a read inside async code
+/// blocks that thread, as a file's read does.
 /// An error carries a [`RegistryError`]: get it with
 /// [`RegistryError::from_io`]. Dropping the reader stops the download.
 pub struct BlobReader {
@@ -64,7 +65,7 @@ impl Drop for BlobReader {
 impl BufRead for BlobReader {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.current.is_empty() && !self.finished {
-            match self.receiver.blocking_recv() {
+            match budgetguard_base::wait(self.receiver.recv()) {
                 Some(Message::Data(bytes)) => self.current = bytes,
                 Some(Message::Done) => self.finished = true,
                 Some(Message::Failed(error)) => {
@@ -106,12 +107,34 @@ impl RegistryClient {
         reporter: SharedBlobReporter,
         cancel: &Cancel,
     ) -> BlobReader {
+        self.open_blob_range(
+            reference,
+            descriptor,
+            (0, descriptor.size),
+            reporter,
+            cancel,
+        )
+    }
+
+    /// Starts downloading `len` bytes of `descriptor`'s blob from byte
+    /// `start` (`span` = `(start, len)`), with `Range` requests, and returns
+    /// their reader. Only a span of the whole blob is checked against its
+    /// digest; a part is the caller's to check.
+    pub fn open_blob_range(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+        span: (u64, u64),
+        reporter: SharedBlobReporter,
+        cancel: &Cancel,
+    ) -> BlobReader {
         let capacity = (self.inner.options.buffer / BATCH).max(1);
         let (sender, receiver) = mpsc::channel(capacity);
         let download = Download {
             client: self.clone(),
             reference: reference.clone(),
             descriptor: descriptor.clone(),
+            span,
             sender,
             reporter,
         };
@@ -172,6 +195,8 @@ struct Download {
     client: RegistryClient,
     reference: Reference,
     descriptor: Descriptor,
+    /// The first byte and the length asked for.
+    span: (u64, u64),
     sender: mpsc::Sender<Message>,
     reporter: SharedBlobReporter,
 }
@@ -192,13 +217,19 @@ impl Download {
         format!("{} {short}", self.reference)
     }
 
-    /// Downloads the whole blob, resuming and retrying; returns the last
-    /// batch, held back until the digest matched.
+    /// Whether the whole blob is asked for (and so checked).
+    fn whole(&self) -> bool {
+        self.span == (0, self.descriptor.size)
+    }
+
+    /// Downloads the span, resuming and retrying; returns the last batch,
+    /// held back until the digest matched (for the whole blob).
     async fn transfer(&self) -> Result<Bytes, RegistryError> {
         let blob = self.name();
+        let (start, len) = self.span;
         self.reporter.report(BlobEvent::Started {
             blob: blob.clone(),
-            total: self.descriptor.size,
+            total: len,
         });
         if !is_sha256_digest(&self.descriptor.digest) {
             return Err(RegistryError::BadManifest {
@@ -213,14 +244,24 @@ impl Download {
             batch: BytesMut::with_capacity(BATCH),
             throttle: Throttle::default(),
         };
+        if start
+            .checked_add(len)
+            .is_none_or(|end| end > self.descriptor.size)
+        {
+            return Err(RegistryError::SizeMismatch {
+                reference: self.reference.to_string(),
+                digest: self.descriptor.digest.clone(),
+                expected: self.descriptor.size,
+            });
+        }
         let mut failures = 0;
-        while progress.received < self.descriptor.size {
+        while progress.received < len {
             let before = progress.received;
             let last = match self.attempt(&mut progress).await {
-                Ok(()) if progress.received == self.descriptor.size => break,
+                Ok(()) if progress.received == len => break,
                 Ok(()) => format!(
                     "the connection closed after {} of {} bytes",
-                    progress.received, self.descriptor.size
+                    progress.received, len
                 ),
                 Err(Stop::Retry(why)) => why,
                 Err(Stop::Fatal(error)) => return Err(error),
@@ -240,7 +281,7 @@ impl Download {
             tokio::time::sleep(options.backoff_after(failures - 1)).await;
         }
         let actual = format!("sha256:{}", hex::encode(progress.hasher.finalize()));
-        if actual != self.descriptor.digest {
+        if self.whole() && actual != self.descriptor.digest {
             return Err(RegistryError::DigestMismatch {
                 reference: self.reference.to_string(),
                 digest: self.descriptor.digest.clone(),
@@ -254,16 +295,21 @@ impl Download {
         Ok(progress.batch.freeze())
     }
 
-    /// One request: from the first byte not yet received to the end.
+    /// One request: from the first byte not yet received to the span's
+    /// end (to the blob's end, without a `Range` end, for the whole blob).
     async fn attempt(&self, progress: &mut Progress) -> Result<(), Stop> {
         let digest = &self.descriptor.digest;
+        let (start, len) = self.span;
+        let from = start + progress.received;
+        let range = match self.whole() {
+            true => (from > 0).then_some((from, None)),
+            false => Some((from, Some(start + len - 1))),
+        };
         let mut response = match self
             .client
-            .get(
+            .send(
                 &self.reference,
-                Target::Blob(digest),
-                None,
-                progress.received,
+                Call::get(Target::Blob(digest), None, range),
             )
             .await
         {
@@ -274,8 +320,8 @@ impl Download {
         // A registry that ignores `Range` sends the whole blob again: the
         // bytes already received are skipped, so the reader sees each once.
         let mut skip = match response.status().as_u16() {
-            206 => progress.received - self.range_start(&response, progress.received)?,
-            _ => progress.received,
+            206 => from - self.range_start(&response, from)?,
+            _ => from,
         };
         while let Some(mut chunk) = response
             .chunk()
@@ -285,12 +331,18 @@ impl Download {
             let skipped = chunk.len().min(usize::try_from(skip).unwrap_or(usize::MAX));
             chunk.advance(skipped);
             skip -= skipped as u64;
-            if progress.received + chunk.len() as u64 > self.descriptor.size {
-                return Err(Stop::Fatal(RegistryError::SizeMismatch {
-                    reference: self.reference.to_string(),
-                    digest: digest.clone(),
-                    expected: self.descriptor.size,
-                }));
+            let wanted = len - progress.received;
+            if chunk.len() as u64 > wanted {
+                if self.whole() {
+                    return Err(Stop::Fatal(RegistryError::SizeMismatch {
+                        reference: self.reference.to_string(),
+                        digest: digest.clone(),
+                        expected: self.descriptor.size,
+                    }));
+                }
+                // A part asked of a registry that sends more: the rest is
+                // not wanted.
+                chunk.truncate(wanted as usize);
             }
             progress.hasher.update(&chunk);
             progress.received += chunk.len() as u64;
@@ -308,6 +360,9 @@ impl Download {
                     // The reader is gone: nobody wants the rest.
                     return Err(Stop::Fatal(RegistryError::Cancelled));
                 }
+            }
+            if progress.received == len {
+                break;
             }
         }
         Ok(())

@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, RANGE, WWW_AUTHENTICATE};
-use reqwest::Response;
+use reqwest::header::{
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RANGE, WWW_AUTHENTICATE,
+};
+use reqwest::{Method, Response};
 
 use super::token::{self, Challenge, TokenRequest};
 use super::{Credential, RegistryAuth, RegistryError};
@@ -77,15 +79,93 @@ impl std::fmt::Debug for RegistryClient {
 }
 
 pub(super) struct Inner {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     auth: RegistryAuth,
     pub(super) options: ClientOptions,
     /// The runtime blob downloads run on.
     pub(super) runtime: tokio::runtime::Handle,
     /// Logins looked up so far, by registry.
     logins: tokio::sync::Mutex<HashMap<String, Option<Credential>>>,
-    /// The `Authorization` value that works, by registry and repository.
-    authorizations: Mutex<HashMap<(String, String), HeaderValue>>,
+    /// The `Authorization` value that works, by registry, repository and
+    /// access.
+    authorizations: Mutex<HashMap<AuthorizationKey, HeaderValue>>,
+}
+
+/// What an `Authorization` value was got for: registry, repository, access.
+pub(super) type AuthorizationKey = (String, String, Access);
+
+/// What a request may do in its repository: the token's scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Access {
+    /// Read manifests and blobs.
+    Pull,
+    /// Also write them (a token for `pull,push`).
+    Push,
+}
+
+/// One request of the distribution API, as [`RegistryClient::send`] sends it.
+pub(super) struct Call<'a> {
+    /// Its method.
+    pub method: Method,
+    /// What it asks for.
+    pub target: Target<'a>,
+    /// An address the registry gave (an upload's `Location`) instead of
+    /// the target's path.
+    pub url: Option<String>,
+    /// The `Accept` header.
+    pub accept: Option<&'a str>,
+    /// The bytes asked for: first and (inclusive) last, or to the end.
+    pub range: Option<(u64, Option<u64>)>,
+    /// A small body and its content type.
+    pub body: Option<(bytes::Bytes, &'a str)>,
+    /// What the request may do.
+    pub access: Access,
+}
+
+impl<'a> Call<'a> {
+    /// A `GET` with pull access.
+    pub(super) fn get(
+        target: Target<'a>,
+        accept: Option<&'a str>,
+        range: Option<(u64, Option<u64>)>,
+    ) -> Self {
+        Self {
+            method: Method::GET,
+            target,
+            url: None,
+            accept,
+            range,
+            body: None,
+            access: Access::Pull,
+        }
+    }
+
+    /// A request with push access and no body.
+    pub(super) fn push(method: Method, target: Target<'a>) -> Self {
+        Self {
+            method,
+            target,
+            url: None,
+            accept: None,
+            range: None,
+            body: None,
+            access: Access::Push,
+        }
+    }
+
+    /// The token scopes it needs: its repository's, and the repository a
+    /// mount reads from.
+    fn scopes(&self, reference: &Reference) -> Vec<String> {
+        let own = match self.access {
+            Access::Pull => format!("repository:{}:pull", reference.repository()),
+            Access::Push => format!("repository:{}:pull,push", reference.repository()),
+        };
+        let mut scopes = vec![own];
+        if let Target::Mount { from, .. } = self.target {
+            scopes.push(format!("repository:{from}:pull"));
+        }
+        scopes
+    }
 }
 
 /// What a request asks for: decides the path and what a 404 means.
@@ -95,6 +175,15 @@ pub(super) enum Target<'a> {
     Manifest(&'a str),
     /// A blob by digest.
     Blob(&'a str),
+    /// An upload of a blob by digest (its start, or its `Location`).
+    Upload(&'a str),
+    /// A blob by digest mounted from another repository.
+    Mount {
+        /// The blob.
+        digest: &'a str,
+        /// The repository it is mounted from.
+        from: &'a str,
+    },
 }
 
 impl Target<'_> {
@@ -102,6 +191,14 @@ impl Target<'_> {
         match self {
             Target::Manifest(tag_or_digest) => format!("manifests/{tag_or_digest}"),
             Target::Blob(digest) => format!("blobs/{digest}"),
+            Target::Upload(_) => "blobs/uploads/".to_owned(),
+            Target::Mount { digest, from } => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("mount", digest)
+                    .append_pair("from", from)
+                    .finish();
+                format!("blobs/uploads/?{query}")
+            }
         }
     }
 
@@ -110,6 +207,8 @@ impl Target<'_> {
         match self {
             Target::Manifest(_) => "the manifest".to_owned(),
             Target::Blob(digest) => format!("blob {digest}"),
+            Target::Upload(digest) => format!("the upload of blob {digest}"),
+            Target::Mount { digest, from } => format!("blob {digest} mounted from `{from}`"),
         }
     }
 }
@@ -148,9 +247,7 @@ impl RegistryClient {
     }
 
     /// Sends an authorised `GET` for `target` of `reference`'s repository,
-    /// from byte `offset` on (a `Range` request) when it is not 0. Answers
-    /// the registry's login challenge once, retries server errors with
-    /// backoff, and sorts every other failure.
+    /// from byte `offset` on (a `Range` request) when it is not 0.
     pub(super) async fn get(
         &self,
         reference: &Reference,
@@ -158,34 +255,51 @@ impl RegistryClient {
         accept: Option<&str>,
         offset: u64,
     ) -> Result<Response, RegistryError> {
-        let url = format!(
-            "{}/v2/{}/{}",
-            base_url(reference.registry()),
-            reference.repository(),
-            target.path()
-        );
+        let range = (offset > 0).then_some((offset, None));
+        self.send(reference, Call::get(target, accept, range)).await
+    }
+
+    /// Sends an authorised request of `reference`'s repository. Answers the
+    /// registry's login challenge once (for the call's [`Access`]), retries
+    /// server errors with backoff, and sorts every other failure.
+    pub(super) async fn send(
+        &self,
+        reference: &Reference,
+        call: Call<'_>,
+    ) -> Result<Response, RegistryError> {
+        let url = match &call.url {
+            Some(url) => url.clone(),
+            None => format!(
+                "{}/v2/{}/{}",
+                base_url(reference.registry()),
+                reference.repository(),
+                call.target.path()
+            ),
+        };
         let key = (
             reference.registry().to_owned(),
             reference.repository().to_owned(),
+            call.access,
         );
         let mut challenged = false;
         let mut server_failures = 0;
         loop {
-            let mut request = self.inner.http.get(&url);
-            if let Some(accept) = accept {
+            let mut request = self.inner.http.request(call.method.clone(), &url);
+            if let Some(accept) = call.accept {
                 request = request.header(ACCEPT, accept);
             }
-            if offset > 0 {
-                request = request.header(RANGE, format!("bytes={offset}-"));
+            if let Some((start, end)) = call.range {
+                let end = end.map(|e| e.to_string()).unwrap_or_default();
+                request = request.header(RANGE, format!("bytes={start}-{end}"));
             }
-            let authorization = self
-                .inner
-                .authorizations
-                .lock()
-                .expect("not poisoned")
-                .get(&key)
-                .cloned();
-            if let Some(value) = authorization {
+            if let Some((body, content_type)) = &call.body {
+                request = request
+                    .header(CONTENT_TYPE, *content_type)
+                    .body(body.clone());
+            } else if call.method == Method::POST || call.method == Method::PUT {
+                request = request.header(CONTENT_LENGTH, 0);
+            }
+            if let Some(value) = self.authorization(&key) {
                 request = request.header(AUTHORIZATION, value);
             }
             let response = request.send().await.map_err(|e| {
@@ -196,14 +310,27 @@ impl RegistryClient {
             match status.as_u16() {
                 401 if !challenged => {
                     challenged = true;
-                    let value = self
-                        .answer(reference, response.headers().get(WWW_AUTHENTICATE))
-                        .await?;
+                    let value = match self
+                        .answer(
+                            reference,
+                            response.headers().get(WWW_AUTHENTICATE),
+                            &call.scopes(reference),
+                        )
+                        .await
+                    {
+                        Err(RegistryError::Unauthorized { .. }) if call.access == Access::Push => {
+                            return Err(self.push_refused(reference, 401).await)
+                        }
+                        answer => answer?,
+                    };
                     self.inner
                         .authorizations
                         .lock()
                         .expect("not poisoned")
                         .insert(key.clone(), value);
+                }
+                401 if call.access == Access::Push => {
+                    return Err(self.push_refused(reference, 401).await)
                 }
                 401 => return Err(self.unauthorized(reference).await),
                 402 => {
@@ -211,28 +338,36 @@ impl RegistryClient {
                         reference: reference.to_string(),
                     })
                 }
+                403 if call.access == Access::Push => {
+                    return Err(self.push_refused(reference, 403).await)
+                }
                 403 => {
                     return Err(RegistryError::Denied {
                         reference: reference.to_string(),
                         registry: reference.registry().to_owned(),
                     })
                 }
-                404 => return Err(not_found(reference, target)),
+                404 if call.method != Method::HEAD => {
+                    return Err(not_found(reference, call.target))
+                }
                 429 | 500..=599 if server_failures < self.inner.options.retries => {
                     tokio::time::sleep(self.inner.options.backoff_after(server_failures)).await;
                     server_failures += 1;
                 }
-                _ if status.is_success() => return Ok(response),
-                _ => {
-                    return Err(RegistryError::Status {
-                        reference: reference.to_string(),
-                        registry: reference.registry().to_owned(),
-                        what: target.describe(),
-                        status: status.as_u16(),
-                    })
-                }
+                _ if status.is_success() || status.as_u16() == 404 => return Ok(response),
+                _ => return Err(rejected(reference, call.target, response).await),
             }
         }
+    }
+
+    /// The `Authorization` value that worked for `key` so far.
+    pub(super) fn authorization(&self, key: &AuthorizationKey) -> Option<HeaderValue> {
+        self.inner
+            .authorizations
+            .lock()
+            .expect("not poisoned")
+            .get(key)
+            .cloned()
     }
 
     /// The `Authorization` value that answers `challenge`.
@@ -240,6 +375,7 @@ impl RegistryClient {
         &self,
         reference: &Reference,
         challenge: Option<&HeaderValue>,
+        scopes: &[String],
     ) -> Result<HeaderValue, RegistryError> {
         let challenge = challenge
             .and_then(|v| v.to_str().ok())
@@ -257,7 +393,7 @@ impl RegistryClient {
                         reference: &reference.to_string(),
                         realm: &realm,
                         service: service.as_deref(),
-                        scope: &format!("repository:{}:pull", reference.repository()),
+                        scopes,
                         credential: login.as_ref(),
                     },
                 )
@@ -268,6 +404,16 @@ impl RegistryClient {
                 registry: reference.registry().to_owned(),
                 had_credentials: login.is_some(),
             }),
+        }
+    }
+
+    async fn push_refused(&self, reference: &Reference, status: u16) -> RegistryError {
+        let had_credentials = matches!(self.login(reference.registry()).await, Ok(Some(_)));
+        RegistryError::PushRefused {
+            repository: reference.repository().to_owned(),
+            registry: reference.registry().to_owned(),
+            status,
+            had_credentials,
         }
     }
 
@@ -410,12 +556,64 @@ fn not_found(reference: &Reference, target: Target<'_>) -> RegistryError {
             reference: reference.to_string(),
             registry: reference.registry().to_owned(),
         },
-        Target::Blob(digest) => RegistryError::BlobNotFound {
+        Target::Blob(digest) | Target::Mount { digest, .. } => RegistryError::BlobNotFound {
             reference: reference.to_string(),
             registry: reference.registry().to_owned(),
             digest: digest.to_owned(),
         },
+        Target::Upload(_) => RegistryError::Status {
+            reference: reference.to_string(),
+            registry: reference.registry().to_owned(),
+            what: target.describe(),
+            status: 404,
+        },
     }
+}
+
+/// A status the client cannot act on, with the registry's own error code
+/// (`{"errors":[{"code":…,"message":…}]}`) when it sent one.
+pub(super) async fn rejected(
+    reference: &Reference,
+    target: Target<'_>,
+    response: Response,
+) -> RegistryError {
+    let status = response.status().as_u16();
+    let detail = read_limited(response, 64 << 10)
+        .await
+        .ok()
+        .and_then(|body| serde_json::from_slice::<ErrorBody>(&body).ok())
+        .and_then(|body| body.errors.into_iter().next())
+        .map(|e| match e.message {
+            Some(message) if !message.is_empty() => format!("{}: {message}", e.code),
+            _ => e.code,
+        });
+    match detail {
+        Some(detail) => RegistryError::Rejected {
+            reference: reference.to_string(),
+            registry: reference.registry().to_owned(),
+            what: target.describe(),
+            status,
+            detail: budgetguard_base::quote::quote_detail(&detail).to_string(),
+        },
+        None => RegistryError::Status {
+            reference: reference.to_string(),
+            registry: reference.registry().to_owned(),
+            what: target.describe(),
+            status,
+        },
+    }
+}
+
+/// A registry's error answer.
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorItem {
+    code: String,
+    message: Option<String>,
 }
 
 /// Reads a whole small body (a manifest, a config, a token answer), up to

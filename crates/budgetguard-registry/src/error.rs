@@ -104,6 +104,33 @@ pub enum RegistryError {
         /// The HTTP status.
         status: u16,
     },
+    /// The registry refused a request and said why (its error code).
+    #[error("{registry} refused {what} of `{reference}` ({status}: {detail}); check the registry's storage and settings, or ask its owner")]
+    Rejected {
+        /// The image reference.
+        reference: String,
+        /// The registry host.
+        registry: String,
+        /// What was asked for.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The registry's error code and message.
+        detail: String,
+    },
+    /// The registry refused a push (401, 403).
+    #[error("{registry} refused a push to `{repository}` ({status}); {}",
+        if *had_credentials { format!("the account logged in may not push there: log in with `docker login {registry}` as one that may") } else { login_hint(registry) })]
+    PushRefused {
+        /// The repository pushed to.
+        repository: String,
+        /// The registry host.
+        registry: String,
+        /// The HTTP status.
+        status: u16,
+        /// Whether credentials were sent (else none were found).
+        had_credentials: bool,
+    },
     /// The manifest is of a kind this tool does not read.
     #[error(
         "`{reference}` has a manifest of type `{media_type}`, which this tool does not read{}",
@@ -161,6 +188,9 @@ pub enum RegistryError {
     /// The work was cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// Reading a blob to upload failed on this machine.
+    #[error("cannot read the blob to upload: {}", budgetguard_base::error_text(.0))]
+    Source(#[source] std::io::Error),
     /// Writing a downloaded blob into the caller's sink failed.
     #[error("cannot write the downloaded blob: {0}")]
     Sink(#[source] std::io::Error),

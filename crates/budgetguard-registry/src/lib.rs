@@ -39,6 +39,7 @@ mod error;
 mod helper;
 mod manifest;
 pub mod progress;
+mod push;
 mod queue;
 pub mod reference;
 mod resolve;
@@ -56,5 +57,6 @@ pub use manifest::{
     Descriptor, Platform, PlatformError, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
     OCI_MANIFEST,
 };
+pub use push::{OpenBlob, Pushed};
 pub use queue::BlobQueue;
-pub use resolve::Resolved;
+pub use resolve::{RawManifest, Resolved};

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use super::client::{read_limited, BodyError, Target};
 use super::manifest::{self, Descriptor, Parsed, Platform};
 use super::{RegistryClient, RegistryError};
-use crate::reference::Reference;
+use crate::reference::{is_sha256_digest, Reference};
 
 /// The largest manifest or index read (containerd's limit too).
 const MAX_MANIFEST: u64 = 4 << 20;
@@ -37,6 +37,17 @@ pub struct Resolved {
 }
 
 /// A manifest or small blob as fetched.
+/// A manifest as its registry serves it.
+#[derive(Debug, Clone)]
+pub struct RawManifest {
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Its media type (the `Content-Type`, or its own `mediaType`).
+    pub media_type: String,
+    /// The digest of its bytes.
+    pub digest: String,
+}
+
 struct Fetched {
     bytes: Vec<u8>,
     content_type: Option<String>,
@@ -110,6 +121,52 @@ impl RegistryClient {
         })
     }
 
+    /// Fetches the manifest `tag_or_digest` of `reference`'s repository as
+    /// it is (an index is not resolved), accepting the media types
+    /// `accept` lists; one asked for by digest must have it.
+    pub async fn manifest(
+        &self,
+        reference: &Reference,
+        tag_or_digest: &str,
+        accept: &str,
+    ) -> Result<RawManifest, RegistryError> {
+        let fetched = self
+            .fetch_small(
+                reference,
+                Target::Manifest(tag_or_digest),
+                Some(accept),
+                MAX_MANIFEST,
+            )
+            .await?;
+        if is_sha256_digest(tag_or_digest) {
+            check_digest(&reference.to_string(), tag_or_digest, &fetched.digest)?;
+        }
+        Ok(RawManifest {
+            media_type: manifest::media_type_of(fetched.content_type.as_deref(), &fetched.bytes),
+            bytes: fetched.bytes,
+            digest: fetched.digest,
+        })
+    }
+
+    /// Fetches `descriptor`'s blob whole (a config, a small file: it is
+    /// held in memory) and checks its size and digest.
+    pub async fn small_blob(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let fetched = self
+            .fetch_small(
+                reference,
+                Target::Blob(&descriptor.digest),
+                None,
+                descriptor.size,
+            )
+            .await?;
+        check_digest(&reference.to_string(), &descriptor.digest, &fetched.digest)?;
+        Ok(fetched.bytes)
+    }
+
     /// Fetches a whole small body, retrying lost connections, and computes
     /// its digest. A registry's `Docker-Content-Digest` that disagrees with
     /// the body is a mismatch.
@@ -145,7 +202,7 @@ impl RegistryClient {
                             digest: digest.to_owned(),
                             expected: limit,
                         },
-                        Target::Manifest(_) => RegistryError::BadManifest {
+                        _ => RegistryError::BadManifest {
                             reference: reference.to_string(),
                             detail: format!("the manifest is larger than {limit} bytes"),
                         },

@@ -104,8 +104,8 @@ pub(super) struct TokenRequest<'a> {
     pub realm: &'a str,
     /// The service name.
     pub service: Option<&'a str>,
-    /// The scope asked for.
-    pub scope: &'a str,
+    /// The scopes asked for (`repository:<name>:pull`, …).
+    pub scopes: &'a [String],
     /// The login, if any.
     pub credential: Option<&'a Credential>,
 }
@@ -135,7 +135,7 @@ pub(super) async fn fetch_token(
             form.append_pair("grant_type", "refresh_token")
                 .append_pair("refresh_token", token)
                 .append_pair("client_id", CLIENT_ID)
-                .append_pair("scope", request.scope);
+                .append_pair("scope", &request.scopes.join(" "));
             if let Some(service) = request.service {
                 form.append_pair("service", service);
             }
@@ -152,7 +152,9 @@ pub(super) async fn fetch_token(
                 if let Some(service) = request.service {
                     query.append_pair("service", service);
                 }
-                query.append_pair("scope", request.scope);
+                for scope in request.scopes {
+                    query.append_pair("scope", scope);
+                }
             }
             let builder = http.get(url);
             match credential {

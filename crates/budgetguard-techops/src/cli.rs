@@ -17,6 +17,7 @@ mod install;
 mod keys;
 mod man;
 mod nodes;
+mod publish;
 mod split;
 mod verify;
 
@@ -102,6 +103,10 @@ pub enum Command {
     /// FAT32 drive); joined with `cat` they are the package again.
     SplitPackage(split::SplitArgs),
 
+    /// Publish a package to an OCI registry (its images as ordinary images),
+    /// for workstations to install with `--package oci://…`.
+    PublishPackage(publish::PublishArgs),
+
     /// Store the NGC API key and Hugging Face token for the nodes on this workstation.
     InstallCredentials(credentials::CredentialsArgs),
 
@@ -155,6 +160,7 @@ impl Command {
             Command::InspectPackage(args) => inspect::run(ctx, args).await,
             Command::VerifyPackage(args) => verify::run(ctx, args).await,
             Command::SplitPackage(args) => split::run(ctx, args).await,
+            Command::PublishPackage(args) => publish::run(ctx, args).await,
             Command::InstallCredentials(args) => credentials::run(ctx, args).await,
             Command::InstallPackage(args) => install::run(ctx, args).await,
             Command::DeployLocal(args) => deploy::run(ctx, args).await,
@@ -189,7 +195,8 @@ pub struct NodeNames {
 pub struct PackageArg {
     /// The package file, or a part of a split package (the others beside
     /// it; repeat --package for parts in several folders), or its https://
-    /// URL on a server that answers range requests.
+    /// URL on a server that answers range requests, or
+    /// oci://registry/repository:tag where it was published.
     #[arg(long, value_name = "FILE|URL", required = true)]
     pub package: Vec<PathBuf>,
 

@@ -95,6 +95,11 @@ impl ZipReader {
         })
     }
 
+    /// The bytes the ZIP is read from.
+    pub fn source(&self) -> &Arc<dyn PackageSource> {
+        &self.source
+    }
+
     /// All entries, in the order of the central directory.
     pub fn entries(&self) -> &[EntryInfo] {
         &self.entries

@@ -35,6 +35,8 @@ pub enum Step {
     CheckParts,
     /// Copying a package's files to another folder (a USB stick).
     Copy,
+    /// Sending a package's blobs to a registry.
+    Publish,
 }
 
 impl std::fmt::Display for Step {
@@ -51,6 +53,7 @@ impl std::fmt::Display for Step {
             Step::Split => f.write_str("Splitting package"),
             Step::CheckParts => f.write_str("Checking parts"),
             Step::Copy => f.write_str("Copying package"),
+            Step::Publish => f.write_str("Publishing package"),
         }
     }
 }

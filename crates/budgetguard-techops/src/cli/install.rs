@@ -17,8 +17,9 @@ use crate::table::{Table, Text};
 pub struct InstallArgs {
     /// The package file, or a part of a split package (the others beside
     /// it; repeat --package for parts in several folders), or its https://
-    /// URL on a server that answers range requests (only what this
-    /// workstation lacks is downloaded).
+    /// URL on a server that answers range requests, or
+    /// oci://registry/repository:tag where it was published (only what
+    /// this workstation lacks is downloaded).
     #[arg(long, value_name = "FILE|URL", required = true)]
     pub package: Vec<PathBuf>,
 

@@ -27,20 +27,20 @@ testkit::tests![
 /// The bytes the ZIP reader reads first from the end of a package: its end
 /// record and the longest comment one may have (here it holds the central
 /// directory too).
-const END_WINDOW: u64 = 22 + 0xFFFF;
-const MIB: u64 = 1 << 20;
+pub(crate) const END_WINDOW: u64 = 22 + 0xFFFF;
+pub(crate) const MIB: u64 = 1 << 20;
 
 /// Two versions of one node, packaged whole (image and model cache each):
 /// they share a 2 MiB base layer and a 3 MiB model file, and differ by a
 /// 6 MiB layer and a 3 MiB model file. Their images are removed from the
 /// engine again, so an install streams them.
-struct Versions {
-    packages: Vec<PathBuf>,
+pub(crate) struct Versions {
+    pub packages: Vec<PathBuf>,
     _images: ImageGuard,
-    project: String,
+    pub project: String,
 }
 
-fn versions(engine: &TestEngine, home: &Path, name: &str) -> Versions {
+pub(crate) fn versions(engine: &TestEngine, home: &Path, name: &str) -> Versions {
     let salt = u64::from(std::process::id()) << 20
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -104,7 +104,7 @@ fn versions(engine: &TestEngine, home: &Path, name: &str) -> Versions {
 }
 
 /// `install-package --json` of `package` (a file or a URL) into `dir`.
-fn install_from(
+pub(crate) fn install_from(
     home: &Path,
     engine: &TestEngine,
     dir: &Path,
@@ -117,7 +117,7 @@ fn install_from(
         .args(extra))
 }
 
-fn uninstall(home: &Path, engine: &TestEngine, dir: &Path) {
+pub(crate) fn uninstall(home: &Path, engine: &TestEngine, dir: &Path) {
     run(bin(home, Some(&engine.host))
         .env("BUDGETGUARD_INSTALL_DIR", dir)
         .args(["uninstall", "--all", "--purge-cache"]))
@@ -125,7 +125,7 @@ fn uninstall(home: &Path, engine: &TestEngine, dir: &Path) {
 }
 
 /// The tool's log files in `home`, joined.
-fn logs(home: &Path) -> String {
+pub(crate) fn logs(home: &Path) -> String {
     files_in(&home.join("data/budgetguard-techops/logs"))
         .iter()
         .map(|name| {

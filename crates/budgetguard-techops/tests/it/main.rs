@@ -19,6 +19,7 @@ mod logs;
 mod messages;
 mod models;
 mod never_wrong;
+mod oci;
 mod owners;
 mod pull;
 mod registry;
@@ -46,6 +47,7 @@ fn main() -> std::process::ExitCode {
             messages::tests(),
             models::tests(),
             never_wrong::tests(),
+            oci::tests(),
             owners::tests(),
             pull::tests(),
             registry::tests(),

@@ -25,12 +25,13 @@ testkit::tests![
 ];
 
 /// The commands whose `--help` is kept (`man` is hidden but kept too).
-const COMMANDS: [&str; 18] = [
+const COMMANDS: [&str; 19] = [
     "catalog",
     "create-install-package",
     "inspect-package",
     "verify-package",
     "split-package",
+    "publish-package",
     "install-credentials",
     "install-package",
     "deploy-local",

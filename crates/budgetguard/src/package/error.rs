@@ -29,6 +29,9 @@ pub enum PackageError {
     /// The package could not be read from its server.
     #[error(transparent)]
     Http(#[from] super::http::HttpError),
+    /// The package could not be published to a registry, or read from one.
+    #[error(transparent)]
+    Oci(#[from] super::oci::OciError),
     /// The parts of a split package are not the ones listed.
     #[error(transparent)]
     Part(#[from] super::split::PartError),

@@ -17,6 +17,7 @@ use super::error::{ChecksumError, EntryProblem, Structure};
 use super::http::{is_url, redacted, HttpError, HttpOptions, HttpSource};
 use super::layout;
 use super::manifest::{EntryDigest, Manifest};
+use super::oci::{is_oci, OciAddress, OciError, OciSource};
 use super::split::{PartError, SplitParts};
 use super::zip::{DataError, FileSource, PackageSource, ZipError, ZipReader};
 use super::PackageError;
@@ -139,14 +140,16 @@ impl Package {
     }
 
     /// Opens the package `given` as [`Package::open_given`] does, or, when
-    /// it is one URL, on its server (see [`Package::open_url`]). Call it
-    /// from a blocking thread.
+    /// it is one URL, on its server (see [`Package::open_url`]) or its
+    /// registry (`oci://`, see [`Package::open_oci`]). Call it from a
+    /// blocking thread.
     pub fn open_given_with(given: &[PathBuf], http: &HttpOptions) -> Result<Self, PackageError> {
         fn url(path: &Path) -> Option<&str> {
             path.to_str().filter(|s| is_url(s))
         }
         match given {
             [one] => match url(one) {
+                Some(address) if is_oci(address) => Self::open_oci(address, http),
                 Some(address) => Self::open_url(address, http),
                 None => Self::open(one),
             },
@@ -169,6 +172,26 @@ impl Package {
     pub fn open_url(url: &str, http: &HttpOptions) -> Result<Self, PackageError> {
         let source = HttpSource::open(url, http)?;
         Self::open_source(Arc::new(source))
+    }
+
+    /// Opens the package published to a registry at `address`
+    /// (`oci://registry/repository:tag`) in place: its skeleton is fetched
+    /// here, and each large entry read later is its blob. Checked as
+    /// [`Package::open`] checks a file, and must be the package its
+    /// publication names. Call it from a blocking thread.
+    pub fn open_oci(address: &str, http: &HttpOptions) -> Result<Self, PackageError> {
+        let address = OciAddress::parse(address)?;
+        let source = Arc::new(OciSource::open(&address, http)?);
+        let package = Self::open_source(source.clone())?;
+        if package.id != source.package_id() {
+            return Err(OciError::OtherPackage {
+                reference: address.to_string(),
+                expected: source.package_id().to_owned(),
+                actual: package.id,
+            }
+            .into());
+        }
+        Ok(package)
     }
 
     /// Opens a split package in place from its parts `given` (one part,
@@ -249,6 +272,27 @@ impl Package {
     /// leaves out what its base holds).
     pub fn carries(&self, name: &str) -> bool {
         self.listed.contains_key(name)
+    }
+
+    /// The ZIP directory.
+    pub(crate) fn zip(&self) -> &ZipReader {
+        &self.zip
+    }
+
+    /// The SHA-256 (hex) of the entry `name`'s data, as the manifest lists
+    /// it.
+    pub(crate) fn listed_sha256(&self, name: &str) -> Option<&str> {
+        self.listed(name).map(|e| e.sha256.as_str())
+    }
+
+    /// The bytes of an entry the manifest cannot list: the manifest itself
+    /// and its signature.
+    pub(crate) fn unlisted_entry(&self, name: &str) -> Option<&[u8]> {
+        match name {
+            layout::MANIFEST => Some(&self.manifest_bytes),
+            SIGNATURE_ENTRY => self.signature.as_deref(),
+            _ => None,
+        }
     }
 
     /// The manifest's record of the entry `name`.

@@ -18,6 +18,7 @@ mod engine;
 mod http;
 mod install;
 mod models;
+mod oci;
 mod package;
 mod registry;
 mod signing;

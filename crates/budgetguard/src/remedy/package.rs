@@ -12,6 +12,7 @@ impl Diagnose for PackageError {
             PackageError::Signing(e) => e.diagnose(),
             PackageError::Registry(e) => e.diagnose(),
             PackageError::Http(e) => e.diagnose(),
+            PackageError::Oci(e) => e.diagnose(),
             PackageError::Base(e) => e.diagnose().at(Input::BasePackage),
             PackageError::SourceDiffers { .. } => Diagnosis::of(Class::Registry),
             PackageError::UnsupportedImage { .. } => {

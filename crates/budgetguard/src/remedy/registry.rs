@@ -32,9 +32,11 @@ impl Diagnose for RegistryError {
             | RegistryError::UnsupportedManifest { .. }
             | RegistryError::BadManifest { .. }
             | RegistryError::TokenService { .. }
-            | RegistryError::PlainHttp { .. } => refused,
+            | RegistryError::PlainHttp { .. }
+            | RegistryError::Rejected { .. }
+            | RegistryError::PushRefused { .. } => refused,
             RegistryError::Cancelled => Diagnosis::of(Class::Interrupted).at(Input::Registry),
-            RegistryError::Sink(_) | RegistryError::Setup(_) => {
+            RegistryError::Sink(_) | RegistryError::Setup(_) | RegistryError::Source(_) => {
                 Diagnosis::of(Class::Workstation).at(Input::Registry)
             }
         }

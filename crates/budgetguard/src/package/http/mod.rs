@@ -16,7 +16,6 @@ mod address;
 mod blocks;
 mod error;
 mod login;
-mod runtime;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -29,10 +28,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_RANGE, ETAG, LAST_MODIFIED, RANGE};
 
+use super::runtime::Runtime;
 use super::zip::PackageSource;
 use address::Address;
 use blocks::Blocks;
-use runtime::Runtime;
 
 pub use address::{is_url, redacted};
 pub use error::HttpError;

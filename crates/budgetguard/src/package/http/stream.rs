@@ -172,7 +172,7 @@ impl Drop for RangeReader {
 impl BufRead for RangeReader {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.current.is_empty() && self.left > 0 {
-            match super::runtime::wait(self.receiver.recv()) {
+            match budgetguard_base::wait(self.receiver.recv()) {
                 Some(Ok(bytes)) => {
                     self.left -= bytes.len() as u64;
                     self.current = bytes;
