@@ -17,6 +17,19 @@ pub use wait::wait;
 /// Cancels long work: the CLI on Ctrl-C, the GUI's cancel button.
 pub type Cancel = tokio_util::sync::CancellationToken;
 
+/// `Read::read` for a reader whose bytes come through its own buffer
+/// ([`std::io::BufRead`]): what it holds at hand, copied.
+pub fn read_buffered(
+    reader: &mut impl std::io::BufRead,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    let available = reader.fill_buf()?;
+    let n = available.len().min(buf.len());
+    buf[..n].copy_from_slice(&available[..n]);
+    reader.consume(n);
+    Ok(n)
+}
+
 /// What starts each item of a message that lists several problems (the
 /// preflight's), one line each.
 pub const LIST_ITEM: &str = "\n  - ";

@@ -116,6 +116,15 @@ impl Run {
             .collect()
     }
 
+    /// The `error: …` lines of stderr (one, for a failure that says what
+    /// to do).
+    pub fn errors(&self) -> usize {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count()
+    }
+
     /// The stdout as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
