@@ -19,10 +19,7 @@ pub type Cancel = tokio_util::sync::CancellationToken;
 
 /// `Read::read` for a reader whose bytes come through its own buffer
 /// ([`std::io::BufRead`]): what it holds at hand, copied.
-pub fn read_buffered(
-    reader: &mut impl std::io::BufRead,
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
+pub fn read_buffered(reader: &mut impl std::io::BufRead, buf: &mut [u8]) -> std::io::Result<usize> {
     let available = reader.fill_buf()?;
     let n = available.len().min(buf.len());
     buf[..n].copy_from_slice(&available[..n]);

@@ -1,7 +1,9 @@
 //! The map of a published package: where each large entry's data lies in
 //! the package file and which blob holds it. Every other byte of the file
 //! is the skeleton's, in order: the file is the skeleton with the pieces'
-//! blobs put back in their places.
+//! blobs put back in their places. The skeleton ends with a copy of the
+//! file's last bytes (its *tail*), which the ZIP reader reads first: they
+//! come from memory even where a piece reaches into them.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,9 @@ pub const SMALL_ENTRY: u64 = 64 << 10;
 pub const MAX_MAP: u64 = 64 << 20;
 /// The largest skeleton read (it is held in memory).
 pub const MAX_SKELETON: u64 = 1 << 30;
+/// The tail copied into the skeleton: the end record and the longest
+/// comment one may have, where a ZIP reader looks first.
+pub const TAIL: u64 = 22 + 0xFFFF;
 
 /// The map, the artifact's config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +32,9 @@ pub struct PackageMap {
     pub package_id: String,
     /// The package file's size.
     pub size: u64,
+    /// The length of the copy of the file's last bytes that ends the
+    /// skeleton.
+    pub tail: u64,
     /// The pieces, in the order of the file.
     pub pieces: Vec<Piece>,
 }
@@ -67,7 +75,7 @@ impl PackageMap {
     /// Checks that it describes one file with a skeleton of
     /// `skeleton_size` bytes: a known version, pieces in order, apart and
     /// inside the file, each a non-empty SHA-256 blob, the skeleton the
-    /// rest. Returns what is wrong.
+    /// rest and the tail. Returns what is wrong.
     pub fn check(&self, skeleton_size: u64) -> Result<(), String> {
         if self.version != MAP_VERSION {
             return Err(format!(
@@ -97,41 +105,61 @@ impl PackageMap {
                 .ok_or_else(|| format!("the piece at {} ends past the file", piece.at))?;
             in_pieces += piece.size;
         }
+        if self.tail > self.size {
+            return Err(format!(
+                "a tail of {} bytes is longer than the file",
+                self.tail
+            ));
+        }
         match in_pieces.checked_add(skeleton_size) {
-            Some(total) if total == self.size => Ok(()),
+            Some(total) if Some(total) == self.size.checked_add(self.tail) => Ok(()),
             _ => Err(format!(
-                "a skeleton of {skeleton_size} bytes and pieces of {in_pieces} make no file of {}",
-                self.size
+                "a skeleton of {skeleton_size} bytes and pieces of {in_pieces} make no file of {} with a tail of {}",
+                self.size, self.tail
             )),
         }
     }
 
-    /// The file's stretches in order (of a checked map).
+    /// The file's stretches in order (of a checked map): the pieces and
+    /// the skeleton's bytes between them up to the tail, then the tail.
     pub(super) fn segments(&self) -> Vec<Segment> {
-        let mut segments = Vec::with_capacity(self.pieces.len() * 2 + 1);
+        let before_tail = self.size - self.tail;
+        let mut segments = Vec::with_capacity(self.pieces.len() * 2 + 2);
         let (mut at, mut skeleton) = (0, 0);
         for (i, piece) in self.pieces.iter().enumerate() {
             if piece.at > at {
                 let len = piece.at - at;
-                segments.push(Segment {
-                    at,
-                    len,
-                    from: From::Skeleton(skeleton),
-                });
+                if at < before_tail {
+                    segments.push(Segment {
+                        at,
+                        len: len.min(before_tail - at),
+                        from: From::Skeleton(skeleton),
+                    });
+                }
                 skeleton += len;
             }
-            segments.push(Segment {
-                at: piece.at,
-                len: piece.size,
-                from: From::Piece(i),
-            });
+            if piece.at < before_tail {
+                segments.push(Segment {
+                    at: piece.at,
+                    len: piece.size.min(before_tail - piece.at),
+                    from: From::Piece(i),
+                });
+            }
             at = piece.at + piece.size;
         }
-        if self.size > at {
+        if before_tail > at {
             segments.push(Segment {
                 at,
-                len: self.size - at,
+                len: before_tail - at,
                 from: From::Skeleton(skeleton),
+            });
+        }
+        let gaps = skeleton + self.size - at;
+        if self.tail > 0 {
+            segments.push(Segment {
+                at: before_tail,
+                len: self.tail,
+                from: From::Skeleton(gaps),
             });
         }
         segments

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::super::layout::{blob_entry, hex_of};
 use super::super::zip::{Compression, EntryInfo};
 use super::super::Package;
-use super::map::{PackageMap, Piece, MAP_VERSION, SMALL_ENTRY};
+use super::map::{PackageMap, Piece, MAP_VERSION, SMALL_ENTRY, TAIL};
 use super::{
     OciAddress, OciError, ARTIFACT_TYPE, FILE_TYPE, MAP_TYPE, PACKAGE_ID, REF_NAME, SKELETON_TYPE,
     TITLE, ZIP_DATA_TYPE,
@@ -372,6 +372,7 @@ fn plan(package: &Package) -> Result<Plan, PackageError> {
         version: MAP_VERSION,
         package_id: package.id().to_owned(),
         size: package.file_size(),
+        tail: TAIL.min(package.file_size()),
         pieces,
     };
     let skeleton = skeleton_of(package, &map)?;
@@ -399,25 +400,25 @@ fn plan(package: &Package) -> Result<Plan, PackageError> {
     })
 }
 
-/// The bytes of the package file outside the map's pieces, in order.
+/// The bytes of the package file outside the map's pieces, in order, then
+/// its tail.
 fn skeleton_of(package: &Package, map: &PackageMap) -> Result<Bytes, PackageError> {
-    let source = package.zip().source();
     let mut skeleton = Vec::new();
+    let mut read = |start: u64, end: u64| {
+        package
+            .zip()
+            .source()
+            .open_range(start, end - start)
+            .and_then(|mut r| r.read_to_end(&mut skeleton))
+            .map_err(|e| package.read_error(e))
+    };
     let mut at = 0;
-    let gaps = map
-        .pieces
-        .iter()
-        .map(|p| (p.at, p.at + p.size))
-        .chain(std::iter::once((map.size, map.size)));
-    for (start, end) in gaps {
-        if start > at {
-            source
-                .open_range(at, start - at)
-                .and_then(|mut r| r.read_to_end(&mut skeleton))
-                .map_err(|e| package.read_error(e))?;
-        }
-        at = end;
+    for piece in &map.pieces {
+        read(at, piece.at)?;
+        at = piece.at + piece.size;
     }
+    read(at, map.size)?;
+    read(map.size - map.tail, map.size)?;
     Ok(Bytes::from(skeleton))
 }
 

@@ -7,6 +7,7 @@ fn map(size: u64, pieces: &[(u64, u64)]) -> PackageMap {
         version: MAP_VERSION,
         package_id: "a".repeat(64),
         size,
+        tail: 0,
         pieces: pieces
             .iter()
             .map(|&(at, size)| Piece {
@@ -41,6 +42,36 @@ fn a_map_is_the_skeleton_with_its_pieces_put_back() {
     let ends = map(30, &[(0, 10), (20, 10)]);
     assert_eq!(ends.check(10), Ok(()));
     assert_eq!(ends.segments().len(), 3);
+}
+
+#[test]
+fn the_tail_comes_from_the_skeleton_even_where_a_piece_reaches_into_it() {
+    // Pieces 10..30 and 40..90 of 100 bytes; the last 15 bytes copied.
+    let mut m = map(100, &[(10, 20), (40, 50)]);
+    m.tail = 15;
+    assert_eq!(m.check(45), Ok(()));
+    let expected = [
+        (0, 10, From::Skeleton(0)),
+        (10, 20, From::Piece(0)),
+        (30, 10, From::Skeleton(10)),
+        (40, 45, From::Piece(1)),
+        (85, 15, From::Skeleton(30)),
+    ]
+    .map(|(at, len, from)| Segment { at, len, from });
+    assert_eq!(m.segments(), expected);
+    // A tail that covers a whole piece and a gap.
+    m.tail = 65;
+    assert_eq!(m.check(95), Ok(()));
+    let expected = [
+        (0, 10, From::Skeleton(0)),
+        (10, 20, From::Piece(0)),
+        (30, 5, From::Skeleton(10)),
+        (35, 65, From::Skeleton(30)),
+    ]
+    .map(|(at, len, from)| Segment { at, len, from });
+    assert_eq!(m.segments(), expected);
+    m.tail = 101;
+    assert!(m.check(131).unwrap_err().contains("longer than the file"));
 }
 
 #[test]
