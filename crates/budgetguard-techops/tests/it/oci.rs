@@ -15,12 +15,15 @@ use testkit::registry::{no_registry, PushLayer, TestRegistry};
 
 use crate::http::{assert_served, install_from, logs, uninstall, versions, END_WINDOW, MIB};
 use crate::install_errors::{assert_untouched, engine_state, package_traces};
+use crate::repack::Repack;
 use crate::support::*;
+use budgetguard::package::zip::Compression;
 
 testkit::tests![
     a_published_package_installs_from_oci_and_publishing_again_sends_nothing,
     an_update_from_oci_downloads_only_the_missing_blobs,
     a_cut_blob_resumes_and_a_tampered_blob_or_a_plain_image_is_refused,
+    a_compressed_package_is_published_as_its_stored_bytes_and_installs,
 ];
 
 /// `publish-package --json` of `package` to `to`.
@@ -261,5 +264,53 @@ fn a_cut_blob_resumes_and_a_tampered_blob_or_a_plain_image_is_refused() {
     assert_eq!(resumed.len(), 3, "{resumed:?}");
     assert!(resumed[1].is_some() && resumed[2].is_some(), "{resumed:?}");
     assert!(!logs(home.path()).is_empty());
+    uninstall(home.path(), &engine, &dir);
+}
+
+fn a_compressed_package_is_published_as_its_stored_bytes_and_installs() {
+    let engine = engines::require_primary();
+    let registry = TestRegistry::start().unwrap_or_else(no_registry);
+    let home = tempfile::tempdir().unwrap();
+    let versions = versions(&engine, home.path(), "OCI Deflate");
+    let _leftovers = NodeLeftovers::new(&engine, &versions.project);
+    let mut repack = Repack::open(&versions.packages[0]);
+    repack.compression = Compression::Deflate;
+    repack.manifest["compression"] = "deflate".into();
+    let package = home.path().join("deflated.zip");
+    repack.write(&package);
+    let to = format!("{}/deflated/flux:1", registry.host());
+    publish(home.path(), &package, &to);
+    // The large entries' stored (deflated) bytes are blobs of their own.
+    let index: serde_json::Value = serde_json::from_slice(&registry.get(
+        "/v2/deflated/flux/manifests/1",
+        "application/vnd.oci.image.index.v1+json",
+    ))
+    .unwrap();
+    let artifact = index["manifests"].as_array().unwrap().last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let artifact: serde_json::Value = serde_json::from_slice(&registry.get(
+        &format!("/v2/deflated/flux/manifests/{artifact}"),
+        "application/vnd.oci.image.manifest.v1+json",
+    ))
+    .unwrap();
+    let zip_data = artifact["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["mediaType"] == "application/vnd.budgetguard.package.zip-data.v1")
+        .count();
+    // Two layers and two model files.
+    assert_eq!(zip_data, 4, "{artifact}");
+
+    let address = format!("oci://{to}");
+    run(bin(home.path(), None).args(["verify-package", "--package", &address])).success();
+    let dir = home.path().join("install");
+    let report = install_from(home.path(), &engine, &dir, &address, &[])
+        .success()
+        .json();
+    assert_eq!(report["images"][0]["outcome"], "loaded", "{report}");
+    assert_eq!(report["package_id"], package_id_of(&package));
     uninstall(home.path(), &engine, &dir);
 }

@@ -23,6 +23,8 @@ pub struct Repack {
     /// The manifest's signature, kept as it was (it no longer matches once
     /// anything changed).
     pub signature: Option<Vec<u8>>,
+    /// How the entries other than the manifest are written.
+    pub compression: Compression,
 }
 
 impl Repack {
@@ -51,6 +53,7 @@ impl Repack {
             entries,
             manifest,
             signature,
+            compression: Compression::None,
         }
     }
 
@@ -128,7 +131,7 @@ impl Repack {
         )
         .unwrap();
         for (name, data) in &self.entries {
-            zip.write_entry(name, Compression::None, data).unwrap();
+            zip.write_entry(name, self.compression, data).unwrap();
         }
         if let Some(signature) = &self.signature {
             zip.write_entry(SIGNATURE, Compression::None, signature)
