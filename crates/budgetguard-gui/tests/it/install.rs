@@ -25,7 +25,7 @@ testkit::tests![
 ];
 
 /// Makes a package of `nodes` from `engine` at `output`.
-async fn make_package(
+pub(crate) async fn make_package(
     engine: &TestEngine,
     catalog_dir: &Path,
     nodes: &[(&str, &str, u16)],

@@ -8,6 +8,7 @@
 //! every wait on the engine or the page has a limit of its own. Each module
 //! lists its tests with `testkit::tests![…]`.
 
+mod address;
 mod browser;
 mod chooser;
 mod deploy;
@@ -33,6 +34,7 @@ mod words;
 fn main() -> std::process::ExitCode {
     testkit::engines::run_tests(
         [
+            address::tests(),
             browser::tests(),
             chooser::tests(),
             deploy::tests(),
