@@ -179,7 +179,7 @@ pub(crate) fn answering(engine: &Result<Engine, Unavailable>) -> Option<&Engine>
 /// The template as an HTML response.
 pub(crate) fn render(template: &impl Template) -> Response {
     match template.render() {
-        Ok(html) => Html(quotes(&html)).into_response(),
+        Ok(html) => Html(html).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot render the page: {e}"),
