@@ -66,6 +66,8 @@ pub(crate) struct Workstation {
     registry_sizes: create::RegistrySizes,
     /// Whether images can be pulled, as their registries last answered.
     asked: availability::Asked,
+    /// The engine's answers the last Nodes page was rendered with.
+    rendered: availability::Rendered,
 }
 
 /// What the GUI last did to an installed node, when the page should say so.
@@ -128,6 +130,7 @@ impl Workstation {
             activities: Mutex::default(),
             registry_sizes: create::RegistrySizes::default(),
             asked: availability::Asked::default(),
+            rendered: availability::Rendered::default(),
         }
     }
 

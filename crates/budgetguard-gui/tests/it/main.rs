@@ -15,6 +15,7 @@ mod deploy;
 mod exposure;
 mod folder;
 mod gpu;
+mod inspections;
 mod install;
 mod installed;
 mod jobs;
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
             folder::tests(),
             gpu::tests(),
             install::tests(),
+            inspections::tests(),
             installed::tests(),
             jobs::tests(),
             keys::tests(),
