@@ -7,17 +7,12 @@
 
 use std::time::Duration;
 
-use budgetguard::catalog::Catalog;
-use budgetguard::compose;
 use budgetguard::install::InstallDir;
-use testkit::engines;
-use testkit::fixtures::demo_copy;
 use testkit::http_faults::{Fault, FaultProxy};
-use testkit::images::ImageGuard;
 use testkit::nginx::Nginx;
 
-use crate::install::make_package;
-use crate::support::{free_port, options, run, Browser, NodeCleanup, Server};
+use crate::install::DemoSetup;
+use crate::support::{run, Browser};
 
 testkit::tests![install_a_demo_package_from_its_address_through_the_gui];
 
@@ -26,47 +21,20 @@ const TOKEN: &str = "gui-test-token-4af1";
 
 fn install_a_demo_package_from_its_address_through_the_gui() {
     run(Duration::from_secs(900), async {
-        let all = engines::require_available();
-        let source = &all[0];
-        // Another engine when there is one: the image travels in the package.
-        let target = all.get(1).unwrap_or(source).clone();
-        let (demo, _copy) = demo_copy(source, "gui-address");
-        let home = tempfile::tempdir().unwrap();
-        let served = home.path().join("served");
-        std::fs::create_dir(&served).unwrap();
-        let port = free_port();
-        let name = format!("GUI Address {}", std::process::id());
-        make_package(
-            source,
-            home.path(),
-            &[(&name, &demo, port)],
-            served.join("demo.zip"),
+        let setup = DemoSetup::new(
+            "gui-address",
+            format!("GUI Address {}", std::process::id()),
+            "served/demo.zip",
         )
         .await;
-        let _loaded = ImageGuard::new(&target, vec![demo.clone()]);
-        let node = Catalog::load(Some(&home.path().join("catalog.json")), true)
-            .unwrap()
-            .get(&name)
-            .unwrap()
-            .clone();
-        let _cleanup = NodeCleanup {
-            engine: target.clone(),
-            project: compose::project_name(&node),
-        };
-        let nginx = Nginx::serve(&served);
+        let (name, workstation) = (&setup.name, &setup.workstation);
+        let served = setup.package.parent().unwrap();
+        let nginx = Nginx::serve(served);
         let proxy = FaultProxy::start(nginx.addr(), Fault::Latency(Duration::from_millis(700)));
         let url = format!("http://{}/demo.zip", proxy.host());
-        let token_file = home.path().join("token");
+        let token_file = setup.home.path().join("token");
         std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-
-        let workstation = home.path().join("workstation");
-        std::fs::create_dir(&workstation).unwrap();
-        let server = Server::start(options(
-            Catalog::builtin(),
-            Some(&target.host),
-            &workstation,
-        ))
-        .await;
+        let server = &setup.server;
         let browser = Browser::start().await;
         browser.open_install_page(&server.url).await;
         assert!(
@@ -83,7 +51,7 @@ fn install_a_demo_package_from_its_address_through_the_gui() {
             .wait_text("#inspection", "unsigned", Duration::from_secs(60))
             .await;
         let inspection = browser.text("#inspection").await;
-        assert!(inspection.contains(&name), "{inspection}");
+        assert!(inspection.contains(name.as_str()), "{inspection}");
         assert_eq!(browser.text("#inspected-path").await, url);
         let sent: Vec<_> = nginx
             .served()
@@ -129,11 +97,11 @@ fn install_a_demo_package_from_its_address_through_the_gui() {
         assert!(progress[0].contains(" of "), "{progress:?}");
         assert!(progress[1].ends_with("/s"), "{progress:?}");
         assert!(progress[2].ends_with(" left"), "{progress:?}");
-        assert!(browser.text("#result-nodes").await.contains(&name));
+        assert!(browser.text("#result-nodes").await.contains(name.as_str()));
         let installed = InstallDir::new(workstation.join("install"))
-            .installed(&name)
+            .installed(name)
             .unwrap();
-        assert_eq!(installed.name, name);
+        assert_eq!(installed.name, *name);
 
         // The token and its file are never shown back nor kept.
         let settings = workstation.join("config/gui.json");
@@ -150,7 +118,7 @@ fn install_a_demo_package_from_its_address_through_the_gui() {
         );
 
         // A server that ignores ranges: refused at the field, with the fix.
-        let whole = Nginx::serve_without_ranges(&served);
+        let whole = Nginx::serve_without_ranges(served);
         browser
             .set_text("#package-path", &whole.url("demo.zip"))
             .await;
@@ -184,6 +152,6 @@ fn install_a_demo_package_from_its_address_through_the_gui() {
         assert!(!browser.enabled("#install-button").await);
 
         browser.quit().await;
-        server.stop().await;
+        setup.server.stop().await;
     });
 }
