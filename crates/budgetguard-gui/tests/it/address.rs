@@ -53,6 +53,7 @@ fn install_a_demo_package_from_its_address_through_the_gui() {
         let inspection = browser.text("#inspection").await;
         assert!(inspection.contains(name.as_str()), "{inspection}");
         assert_eq!(browser.text("#inspected-path").await, url);
+        browser.screenshot("23-install-from-address").await;
         let sent: Vec<_> = nginx
             .served()
             .into_iter()
