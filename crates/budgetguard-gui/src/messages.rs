@@ -48,6 +48,10 @@ pub(crate) mod controls {
     pub const SPLIT: &str = "Split into parts of";
     /// The Install page's consent to publish the nodes on the network.
     pub const PUBLISH: &str = "Publish on the network";
+    /// The Install page's consent to read a package over plain HTTP.
+    pub const ALLOW_HTTP: &str = "Allow plain HTTP to another machine";
+    /// The Install page's field of the package server's bearer token file.
+    pub const TOKEN_FILE: &str = "Bearer token file";
 }
 
 /// A form field a message concerns; serialized as the field's element id.
@@ -364,6 +368,14 @@ fn remedy(remedy: &Remedy) -> Option<String> {
             "Or untick “{}” to package the images Docker has.",
             controls::FROM_REGISTRY
         ),
+        Remedy::AllowHttp => format!(
+            "To do so, tick “{}”.",
+            controls::ALLOW_HTTP
+        ),
+        Remedy::ServerLogin => format!(
+            "Enter the file that holds the server's bearer token in “{}”.",
+            controls::TOKEN_FILE
+        ),
         Remedy::LeaveModelsOut => format!(
             "Or untick “{}” to let the nodes download their models at first start.",
             controls::MODELS
@@ -538,6 +550,43 @@ mod tests {
             installed: vec![],
         });
         assert_eq!(late.field, None, "{}", late.text);
+    }
+
+    #[test]
+    fn a_package_servers_refusals_name_the_install_pages_controls() {
+        use budgetguard::package::http::HttpError;
+        let plain = package_error(&PackageError::Http(HttpError::PlainHttp {
+            url: "http://10.0.0.9/p.zip".into(),
+        }));
+        assert_eq!(plain.field, Some(Field::Package));
+        assert!(
+            plain
+                .text
+                .starts_with("“http://10.0.0.9/p.zip” is plain HTTP"),
+            "{}",
+            plain.text
+        );
+        assert!(
+            plain
+                .text
+                .ends_with("trust. To do so, tick “Allow plain HTTP to another machine”."),
+            "{}",
+            plain.text
+        );
+        let login = package_error(&PackageError::Http(HttpError::Login {
+            url: "https://h/p.zip".into(),
+            status: 401,
+            had_login: false,
+        }));
+        assert!(
+            login.text.ends_with("in “Bearer token file”."),
+            "{}",
+            login.text
+        );
+        for message in [&plain, &login] {
+            assert!(!message.text.contains(['`', '\n']), "{}", message.text);
+            assert!(!message.text.contains("--"), "{}", message.text);
+        }
     }
 
     #[test]

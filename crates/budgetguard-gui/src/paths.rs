@@ -1,10 +1,55 @@
 //! Paths typed into the page: `~` expanded, relative paths made absolute
-//! (from the folder the GUI was started in), and package files that must
-//! end in `.zip`.
+//! (from the folder the GUI was started in), package files that must end
+//! in `.zip`, and packages given by their address on a server.
 
 use std::path::{Path, PathBuf};
 
+use budgetguard::package::http::{is_url, HttpOptions, TokenSource};
+
 use crate::messages::{Field, Message};
+
+/// A package to read, as typed: a file here, or its address on a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Given {
+    /// A package file (or the first part of one in parts).
+    File(PathBuf),
+    /// An address the library reads the package at (`https://…`), as typed.
+    Address(String),
+}
+
+impl Given {
+    /// What the library's opener takes: the file, or the address.
+    pub(crate) fn path(&self) -> PathBuf {
+        match self {
+            Self::File(path) => path.clone(),
+            Self::Address(address) => PathBuf::from(address),
+        }
+    }
+}
+
+/// A package to read typed into `field`: an address, which the library
+/// checks when it opens it (whether it names a package by address is the
+/// library's call, so every scheme it reads is taken here), else a package
+/// file (see [`package_file`]).
+pub(crate) fn package_given(input: &str, field: Field) -> Result<Given, Message> {
+    let trimmed = input.trim();
+    if is_url(trimmed) {
+        return Ok(Given::Address(trimmed.to_owned()));
+    }
+    package_file(input, field).map(Given::File)
+}
+
+/// How a package given by address is read: plain HTTP to another machine
+/// only when `allow_http`, and the bearer token in the file `token_file`
+/// (as typed; empty: the server's login in `~/.netrc`, if any). The token
+/// itself is read only when a request is made, and never kept.
+pub(crate) fn http_options(allow_http: bool, token_file: &str) -> HttpOptions {
+    HttpOptions {
+        allow_http,
+        token: (!token_file.trim().is_empty()).then(|| TokenSource::File(expand(token_file))),
+        ..HttpOptions::default()
+    }
+}
 
 /// `input` trimmed, with a leading `~` or `~/` expanded to the home folder
 /// and made absolute.
@@ -106,5 +151,30 @@ mod tests {
         assert!(package_file("/tmp/p.zip", Field::Package).is_ok());
         assert!(package_file("/tmp/p.tar.001", Field::Package).is_err());
         assert!(zip_file("/tmp/p.zip.001", Field::Package).is_err());
+    }
+
+    #[test]
+    fn an_address_is_given_as_typed_and_a_file_expanded() {
+        assert_eq!(
+            package_given(" https://example.com/p.zip ", Field::Package),
+            Ok(Given::Address("https://example.com/p.zip".to_owned()))
+        );
+        // Any scheme is the library's to read or refuse, with its words.
+        assert_eq!(
+            package_given("oci://registry/repo:tag", Field::Package)
+                .unwrap()
+                .path(),
+            PathBuf::from("oci://registry/repo:tag")
+        );
+        assert_eq!(
+            package_given("/tmp/p.zip", Field::Package),
+            Ok(Given::File(PathBuf::from("/tmp/p.zip")))
+        );
+        assert!(package_given("/tmp/p.tar", Field::Package).is_err());
+        let home = PathBuf::from(std::env::var_os("HOME").unwrap());
+        let options = http_options(true, "~/token");
+        assert!(options.allow_http);
+        assert_eq!(options.token, Some(TokenSource::File(home.join("token"))));
+        assert_eq!(http_options(false, " ").token, None);
     }
 }

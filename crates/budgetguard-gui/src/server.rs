@@ -34,7 +34,10 @@ pub struct GuiOptions {
     /// Credentials for pulling images the engine lacks.
     pub auth: RegistryAuth,
     /// Where deployed nodes are installed; `None` when the machine has no
-    /// data folder (deploying is then disabled, with the reason).
+    /// data folder (deploying is then disabled, with the reason). A folder
+    /// other than the default one (given by `--install-dir` or
+    /// `BUDGETGUARD_INSTALL_DIR`) wins over the one saved in
+    /// `settings_file`; the default one gives way to it.
     pub install_dir: Option<InstallDir>,
     /// The port on 127.0.0.1; 0 for a free one.
     pub port: u16,
@@ -47,8 +50,8 @@ pub struct GuiOptions {
     /// chooser's shortcuts and the Install page's list of packages on them.
     pub media_roots: Vec<PathBuf>,
     /// The file of the settings kept between runs (the install folder
-    /// chosen on the Install page, which then replaces `install_dir`);
-    /// `None`: nothing is kept.
+    /// chosen on the Install page, which then replaces the default
+    /// `install_dir`); `None`: nothing is kept.
     pub settings_file: Option<PathBuf>,
 }
 
@@ -72,6 +75,19 @@ impl GuiOptions {
             media_roots: MediaRoots::for_user(),
             settings_file: saved::default_file(),
         }
+    }
+}
+
+/// The install folder to use: `given`, unless it is the default one and
+/// another was `saved` on the Install page.
+fn install_dir(given: Option<&InstallDir>, saved: Option<PathBuf>) -> Option<PathBuf> {
+    let absolute = |dir: &InstallDir| std::path::absolute(dir.root()).ok();
+    let is_default = |dir: &InstallDir| {
+        InstallDir::default_location().is_some_and(|default| absolute(&default) == absolute(dir))
+    };
+    match given {
+        Some(dir) if !is_default(dir) => Some(dir.root().to_owned()),
+        _ => saved.or_else(|| given.map(|dir| dir.root().to_owned())),
     }
 }
 
@@ -99,9 +115,7 @@ impl Gui {
         let stop = Cancel::new();
         let saved = Saved::load(options.settings_file.as_deref());
         let recent = Recent::new(saved.recent_folders);
-        let install_dir = saved
-            .install_dir
-            .or_else(|| options.install_dir.map(|dir| dir.root().to_owned()));
+        let install_dir = install_dir(options.install_dir.as_ref(), saved.install_dir);
         let state = Arc::new(AppState {
             workstation: Arc::new(Workstation::new(Session::new(Settings {
                 catalog: None,
@@ -152,5 +166,28 @@ impl Gui {
         self.state.stop.cancel();
         self.state.jobs.settled().await;
         served.map_err(GuiError::Serve)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_given_wins_over_the_saved_one_and_the_default_gives_way() {
+        let saved = Some(PathBuf::from("/srv/saved"));
+        let given = InstallDir::new("/srv/given".into());
+        assert_eq!(
+            install_dir(Some(&given), saved.clone()),
+            Some(PathBuf::from("/srv/given"))
+        );
+        let default = InstallDir::default_location().expect("a home folder in tests");
+        assert_eq!(install_dir(Some(&default), saved.clone()), saved);
+        assert_eq!(
+            install_dir(Some(&default), None),
+            Some(default.root().to_owned())
+        );
+        assert_eq!(install_dir(None, saved.clone()), saved);
+        assert_eq!(install_dir(None, None), None);
     }
 }

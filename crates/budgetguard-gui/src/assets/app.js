@@ -557,7 +557,9 @@
 
   const zipName = (path) => /[^/\\]\.zip$/i.test(path.trim());
   const NOT_ZIP = 'The file name must end in .zip: a package is one ZIP file.';
-  const packageName = (path) => /[^/\\]\.zip(\.\d{3})?$/i.test(path.trim());
+  // An address (`scheme://…`) is the server's to check, as the library reads it.
+  const isAddress = (text) => /^[a-z][a-z0-9+.-]*:\/\//i.test(text.trim());
+  const packageName = (path) => isAddress(path) || /[^/\\]\.zip(\.\d{3})?$/i.test(path.trim());
   const NOT_PACKAGE = 'The file name must end in .zip, or .zip.001 for a package in parts.';
 
   function setUpNodes() {
@@ -910,15 +912,32 @@
   function setUpInstall() {
     const form = byId('install-form');
     const path = byId('package-path');
+    const allowHttp = byId('allow-http');
+    const tokenFile = byId('token-file');
     let inspected = null;
+
+    // The package as asked for: the path, and for an address how it is read
+    // (the token file's path goes with each request, never kept).
+    function asked() {
+      const address = isAddress(path.value);
+      return {
+        path: path.value.trim(),
+        allow_http: address && allowHttp.checked,
+        token_file: address ? tokenFile.value : '',
+      };
+    }
+    const askedKey = () => JSON.stringify(asked());
+    function showServerOptions() {
+      byId('server-options').hidden = !isAddress(path.value);
+    }
 
     function reasons() {
       if (form.dataset.blocker) return [form.dataset.blocker];
       const list = [];
       if (!packageName(path.value)) list.push(path.value.trim() ? NOT_PACKAGE : 'Enter the path of the package file.');
-      else if (inspected !== path.value.trim()) list.push('Inspect the package first.');
+      else if (inspected !== askedKey()) list.push('Inspect the package first.');
       else if (byId('inspected')?.dataset.refusal) list.push(byId('inspected').dataset.refusal);
-      if (inspected === path.value.trim() && byId('inspected')?.dataset.noRoom) list.push(byId('inspected').dataset.noRoom);
+      if (inspected === askedKey() && byId('inspected')?.dataset.noRoom) list.push(byId('inspected').dataset.noRoom);
       if (jobRunning) list.push('A job is running: wait for it to finish, or cancel it.');
       return list;
     }
@@ -936,12 +955,12 @@
         fieldError('package-path', path.value.trim() ? NOT_ZIP : 'Enter the path of the package file.');
         return;
       }
-      const asked = path.value.trim();
-      const answer = await post('/api/inspect', { path: asked, install: true });
+      const key = askedKey();
+      const answer = await post('/api/inspect', { ...asked(), install: true });
       const panel = byId('inspection');
       if (answer.ok) {
         panel.innerHTML = await answer.response.text();
-        inspected = asked;
+        inspected = key;
         const starts = byId('inspected').dataset.start === 'true';
         byId('start-as-package').textContent = starts ? '(the nodes start)' : '(the nodes stay stopped)';
       } else {
@@ -952,11 +971,17 @@
       update();
     }
 
+    function changed() {
+      showServerOptions();
+      if (inspected !== askedKey()) byId('inspection').replaceChildren();
+      update();
+    }
     path.addEventListener('input', () => {
       fieldError('package-path', packageName(path.value) || !path.value.trim() ? '' : NOT_PACKAGE);
-      if (inspected !== path.value.trim()) byId('inspection').replaceChildren();
-      update();
+      changed();
     });
+    allowHttp.addEventListener('change', changed);
+    tokenFile.addEventListener('input', changed);
     path.addEventListener('keydown', (event) => {
       if (event.key === 'Enter') {
         event.preventDefault();
@@ -982,7 +1007,7 @@
       event.preventDefault();
       if (reasons().length > 0) return;
       const answer = await post('/api/install', {
-        path: path.value,
+        ...asked(),
         start: new FormData(form).get('start'),
         publish: byId('publish').checked,
       });
@@ -1057,6 +1082,7 @@
       if (distrusted) await trusted('/api/trust/remove', { id: distrusted });
       distrusted = null;
     });
+    showServerOptions();
     update();
     if (path.value.trim()) inspect();
   }

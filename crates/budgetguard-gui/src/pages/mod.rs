@@ -1,9 +1,24 @@
 //! The pages and fragments the server renders: askama templates in
 //! `templates/`, filled from the view structs here. Askama escapes every
 //! value for HTML: text from a package (node names, image references,
-//! paths) never becomes markup.
+//! paths) never becomes markup. Message text from the library is shown
+//! through the `quotes` filter (its `` `quoted` `` spans in typographic
+//! quotes); every other value (a path in a field, a command) as it is.
 
 mod views;
+
+/// The templates' own filters.
+mod filters {
+    /// Message text with its `` `quoted` `` spans in typographic quotes
+    /// (see [`crate::format::quotes`]).
+    #[askama::filter_fn]
+    pub(crate) fn quotes(
+        text: impl std::fmt::Display,
+        _: &dyn askama::Values,
+    ) -> askama::Result<String> {
+        Ok(crate::format::quotes(&text.to_string()))
+    }
+}
 
 pub(crate) use views::{
     package_files, reported_state, CreatedView, EngineBadge, InstalledOutcome, JobEntry, JobPanel,

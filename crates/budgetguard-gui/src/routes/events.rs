@@ -16,7 +16,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{stream, Stream, StreamExt};
 use serde_json::json;
 
-use crate::format::quotes;
 use crate::jobs::{Finished, JobState};
 use crate::pages::OutcomeView;
 use crate::state::AppState;
@@ -76,6 +75,6 @@ pub(crate) fn finished_data(finished: &Finished) -> serde_json::Value {
         "kind": finished.kind.name(),
         "title": finished.kind.finished_title(&finished.outcome),
         "field": view.field(),
-        "html": quotes(&view.to_string()),
+        "html": view.to_string(),
     })
 }

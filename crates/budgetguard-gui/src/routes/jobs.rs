@@ -12,11 +12,11 @@ use serde::Deserialize;
 
 use super::events::finished_data;
 use super::pages::{job_list, render};
-use super::{refuse, started};
+use super::{refuse, started, ServerForm};
 use crate::jobs::{JobKind, Outcome};
 use crate::messages::{Field, Message};
 use crate::pages::package_files;
-use crate::paths::{expand, package_file};
+use crate::paths::{expand, package_file, package_given, Given};
 use crate::settings::PackageSettings;
 use crate::state::AppState;
 use crate::workstation::{copy_package, engine_needed, open_key, Draft, Password, Workstation};
@@ -40,10 +40,13 @@ pub(crate) struct DeployForm {
     start: bool,
 }
 
-/// A package file, for verify and install.
+/// A package, for verify (a file) and install (a file, or an address read
+/// as `server` says).
 #[derive(Debug, Deserialize)]
 pub(crate) struct PackageFileForm {
     path: String,
+    #[serde(flatten)]
+    server: ServerForm,
     /// `package` (as the package says), `start` or `stop`.
     #[serde(default)]
     start: Option<String>,
@@ -153,14 +156,18 @@ pub(crate) async fn install(
     Json(form): Json<PackageFileForm>,
 ) -> Response {
     *state.install_path.lock().expect("not poisoned") = form.path.clone();
-    let path = match package_file(&form.path, Field::Package) {
-        Ok(path) => path,
+    let given = match package_given(&form.path, Field::Package) {
+        Ok(given) => given,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
-    let problem = match std::fs::metadata(&path) {
-        Ok(meta) => budgetguard::files::kind(meta.file_type())
-            .map(|kind| format!("`{}` is {kind}, not a package file", path.display())),
-        Err(_) => Some(format!("There is no file `{}`", path.display())),
+    // A package on a server is checked when the job opens it.
+    let problem = match &given {
+        Given::File(path) => match std::fs::metadata(path) {
+            Ok(meta) => budgetguard::files::kind(meta.file_type())
+                .map(|kind| format!("`{}` is {kind}, not a package file", path.display())),
+            Err(_) => Some(format!("There is no file `{}`", path.display())),
+        },
+        Given::Address(_) => None,
     };
     if let Some(problem) = problem {
         return refuse(
@@ -174,12 +181,13 @@ pub(crate) async fn install(
         _ => None,
     };
     let workstation = Arc::clone(&state.workstation);
+    let http = form.server.options();
     started(
         state
             .jobs
             .start(JobKind::Install, |reporter, cancel| async move {
                 workstation
-                    .install(path, (start, form.publish), reporter, cancel)
+                    .install((given, http), (start, form.publish), reporter, cancel)
                     .await
             }),
     )

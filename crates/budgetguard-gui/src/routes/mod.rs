@@ -20,9 +20,12 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use budgetguard::package::http::HttpOptions;
+use serde::Deserialize;
 
 use crate::jobs::Busy;
 use crate::messages::Message;
+use crate::paths::http_options;
 use crate::security;
 use crate::state::AppState;
 
@@ -70,6 +73,26 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             security::check,
         ))
         .with_state(state)
+}
+
+/// How a package given by its address is read, as the Install page's
+/// fields say: the token file's path comes with each request and is never
+/// kept.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ServerForm {
+    /// Plain HTTP to another machine is allowed.
+    #[serde(default)]
+    allow_http: bool,
+    /// The file holding the server's bearer token; empty: none.
+    #[serde(default)]
+    token_file: String,
+}
+
+impl ServerForm {
+    /// The library's options for these fields.
+    fn options(&self) -> HttpOptions {
+        http_options(self.allow_http, &self.token_file)
+    }
 }
 
 /// A refusal the page shows beside the field it concerns, or under the

@@ -11,10 +11,10 @@ use budgetguard::package::PackagePlan;
 use serde::Deserialize;
 
 use super::pages::{answering, render};
-use super::refuse;
+use super::{refuse, ServerForm};
 use crate::messages::{package_error, Field};
 use crate::pages::{InspectionView, PackageList};
-use crate::paths::{expand, package_file};
+use crate::paths::{expand, package_given};
 use crate::settings::PackageSettings;
 use crate::state::AppState;
 use crate::workstation::{
@@ -36,12 +36,15 @@ pub(crate) struct FolderForm {
     output: String,
 }
 
-/// A package to inspect; `install`: for the Install page.
+/// A package to inspect (a file, or an address read as `server` says);
+/// `install`: for the Install page.
 #[derive(Debug, Deserialize)]
 pub(crate) struct InspectForm {
     path: String,
     #[serde(default)]
     install: bool,
+    #[serde(flatten)]
+    server: ServerForm,
 }
 
 /// `POST /api/package/settings`: keeps the create form's values for the
@@ -159,13 +162,22 @@ pub(crate) async fn inspect(
     if form.install {
         *state.install_path.lock().expect("not poisoned") = form.path.clone();
     }
-    let path = match package_file(&form.path, Field::Package) {
-        Ok(path) => path,
+    let given = match package_given(&form.path, Field::Package) {
+        Ok(given) => given,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
     let engine = state.workstation.engine().await;
     let dir = state.workstation.dir().ok();
-    match Inspection::open(path, answering(&engine), dir.as_ref(), form.install).await {
+    let http = form.server.options();
+    match Inspection::open(
+        &given,
+        &http,
+        answering(&engine),
+        dir.as_ref(),
+        form.install,
+    )
+    .await
+    {
         Ok(view) => render(&InspectionView {
             view,
             install: form.install,

@@ -16,19 +16,25 @@ use crate::pages::{
     JobPanel, Layout, MediaList, NodeRow, Page, TrustedKeys,
 };
 use crate::state::AppState;
-use crate::workstation::{image_info, image_size, Capabilities, ModelFacts, Unavailable};
+use crate::workstation::{image_size, Capabilities, ModelFacts, Unavailable};
 
 /// `/`: nodes, the package form, the packages made, deploying here.
 pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
     let engine = state.workstation.engine().await;
     let capabilities = state.workstation.capabilities_with(&engine).await;
-    let mut models = model_facts(&state).await.into_iter();
-    let mut nodes = Vec::new();
-    for node in &state.catalog.nodes {
-        let facts = image_size(&image_info(engine.as_ref().ok(), node).await);
-        let model = models.next().flatten();
-        nodes.push(NodeRow::new(node, facts, model));
-    }
+    let models = model_facts(&state).await;
+    let images = state
+        .workstation
+        .page_images(answering(&engine), &state.catalog.nodes)
+        .await;
+    let nodes = state
+        .catalog
+        .nodes
+        .iter()
+        .zip(images)
+        .zip(models)
+        .map(|((node, found), model)| NodeRow::new(node, image_size(&found), model))
+        .collect();
     let settings = state.settings.lock().expect("not poisoned").clone();
     render(&IndexPage {
         layout: layout(&state, Page::Nodes, &capabilities),
@@ -179,7 +185,7 @@ pub(crate) fn answering(engine: &Result<Engine, Unavailable>) -> Option<&Engine>
 /// The template as an HTML response.
 pub(crate) fn render(template: &impl Template) -> Response {
     match template.render() {
-        Ok(html) => Html(quotes(&html)).into_response(),
+        Ok(html) => Html(html).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot render the page: {e}"),

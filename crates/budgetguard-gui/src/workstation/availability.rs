@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use budgetguard::catalog::Node;
-use budgetguard::engine::Engine;
+use budgetguard::engine::{Engine, ImageInfo};
 use budgetguard::package::RegistrySource;
 use budgetguard::reference::Reference;
 use budgetguard::registry::{ClientOptions, RegistryClient, RegistryError, NGC_REGISTRY};
@@ -47,6 +47,35 @@ pub(crate) struct Availability {
 /// Registry answers kept for [`KEPT`], by image.
 #[derive(Debug, Default)]
 pub(crate) struct Asked(Mutex<HashMap<String, (Instant, Availability)>>);
+
+/// How long the engine's answers a Nodes page was rendered with serve its
+/// availability call: the page makes it as soon as it loads.
+const RENDERED_FOR: Duration = Duration::from_secs(10);
+
+/// What the engine has of an image: its facts, none, or unknown (the
+/// engine does not answer).
+pub(crate) type Found = Result<Option<ImageInfo>, ()>;
+
+/// The engine's answers, by image, that the last Nodes page was rendered
+/// with, and when they came: taken once by that page's availability call,
+/// so that a page load asks the engine about each image once.
+#[derive(Debug, Default)]
+pub(crate) struct Rendered(Mutex<Option<(Instant, HashMap<String, Found>)>>);
+
+impl Rendered {
+    /// The answers for `nodes`' images, in their order, if a page was just
+    /// rendered with all of them; taken, so that a later call asks anew.
+    fn take(&self, nodes: &[Node]) -> Option<Vec<Found>> {
+        let (at, found) = self.0.lock().expect("not poisoned").take()?;
+        if at.elapsed() > RENDERED_FOR {
+            return None;
+        }
+        nodes
+            .iter()
+            .map(|node| found.get(&node.image).cloned())
+            .collect()
+    }
+}
 
 impl Availability {
     fn new(state: &'static str, word: &'static str, class: &'static str) -> Self {
@@ -101,17 +130,51 @@ impl Availability {
     }
 }
 
+/// What `engine` has of each of `nodes`' images, in their order (an image
+/// several nodes share asked about once).
+async fn images(engine: Option<&Engine>, nodes: &[Node]) -> Vec<Found> {
+    let mut asked: HashMap<&str, Found> = HashMap::new();
+    let mut found = Vec::new();
+    for node in nodes {
+        let answer = match asked.get(node.image.as_str()) {
+            Some(answer) => answer.clone(),
+            None => image_info(engine, node).await,
+        };
+        asked.insert(&node.image, answer.clone());
+        found.push(answer);
+    }
+    found
+}
+
 impl Workstation {
+    /// What `engine` has of each of `nodes`' images, in their order, for
+    /// the Nodes page: kept a moment for the page's availability call.
+    pub(crate) async fn page_images(&self, engine: Option<&Engine>, nodes: &[Node]) -> Vec<Found> {
+        let found = images(engine, nodes).await;
+        let by_image = nodes
+            .iter()
+            .zip(&found)
+            .map(|(node, found)| (node.image.clone(), found.clone()))
+            .collect();
+        *self.rendered.0.lock().expect("not poisoned") = Some((Instant::now(), by_image));
+        found
+    }
+
     /// Whether each of `nodes`' images can be had, in their order: asked of
-    /// `engine`, then of the registries (at once) for the images it lacks.
+    /// `engine` (unless the page was just rendered with its answers), then
+    /// of the registries (at once) for the images it lacks.
     pub(crate) async fn availability(
         &self,
         engine: Option<&Engine>,
         nodes: &[Node],
     ) -> Vec<Availability> {
+        let in_engine = match self.rendered.take(nodes) {
+            Some(found) => found,
+            None => images(engine, nodes).await,
+        };
         let mut found = Vec::new();
-        for node in nodes {
-            found.push(match image_info(engine, node).await {
+        for in_engine in in_engine {
+            found.push(match in_engine {
                 Ok(Some(info)) => Some(Availability {
                     size: Some(human(info.size)),
                     ..Availability::new("docker", "In Docker", "ok")

@@ -1,7 +1,8 @@
 //! **Copy to a folder or USB stick**: a package's files (its parts and
 //! their list, and the public key a signed one needs) copied to a folder
 //! with progress, each written under a temporary name and renamed once
-//! whole, then the copy verified entry by entry against its manifest.
+//! whole (never over a file that appeared there meanwhile), then the copy
+//! verified entry by entry against its manifest.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -77,27 +78,38 @@ fn copy_and_check(
     });
     let mut written = Vec::new();
     let mut done = 0u64;
+    let cannot_copy = |detail: String| {
+        Message::new(format!(
+            "Cannot copy to “{}” ({detail}): nothing was left there. Check that the stick is plugged in and has room, then try again.",
+            folder.display()
+        ))
+    };
     let result = files.iter().try_for_each(|file| {
         let target = folder.join(name(file));
         let partial = folder.join(format!(".{}.partial", name(file)));
-        copy_one(file, &partial, &mut done, reporter, cancel)?;
-        let renamed = std::fs::rename(&partial, &target).map_err(|e| Some(e.to_string()));
+        copy_one(file, &partial, &mut done, reporter, cancel).map_err(|e| e.map(cannot_copy))?;
+        let renamed = rename_new(&partial, &target);
         if renamed.is_err() {
             let _ = std::fs::remove_file(&partial);
         }
-        renamed.map(|()| written.push(target))
+        match renamed {
+            Ok(()) => {
+                written.push(target);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Some(Message::new(format!(
+                "“{}” appeared while the copy was made, and was left as it is: nothing was copied. Choose another folder, or remove that file first.",
+                target.display()
+            )))),
+            Err(e) => Err(Some(cannot_copy(e.to_string()))),
+        }
     });
     if let Err(problem) = result {
         // Nothing half-done stays on the stick.
         for file in &written {
             let _ = std::fs::remove_file(file);
         }
-        return Err(problem.map(|detail| {
-            Message::new(format!(
-                "Cannot copy to “{}” ({detail}): nothing was left there. Check that the stick is plugged in and has room, then try again.",
-                folder.display()
-            ))
-        }));
+        return Err(problem);
     }
     reporter.report(Event::Finished { step: Step::Copy });
     let verified = Package::open(&written[0])
@@ -117,6 +129,25 @@ fn copy_and_check(
         folder: folder.to_owned(),
         files: written.iter().map(|f| name(f)).collect(),
         verified,
+    })
+}
+
+/// Renames `from` to `to` unless something is at `to`, even something that
+/// appeared there after the copy checked (`AlreadyExists`, and `from`
+/// stays): `RENAME_NOREPLACE`, or where the file system has not got it, a
+/// hard link made at `to` (which fails on anything there) and `from`
+/// unlinked.
+fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use rustix::io::Errno;
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Err(e) if [Errno::INVAL, Errno::NOTSUP, Errno::NOSYS].contains(&e) => {}
+        renamed => return renamed.map_err(std::io::Error::from),
+    }
+    std::fs::hard_link(from, to)?;
+    std::fs::remove_file(from).inspect_err(|_| {
+        // Not moved: the file stays under its one name.
+        let _ = std::fs::remove_file(to);
     })
 }
 
@@ -167,4 +198,66 @@ fn write_copy(
     }
     // On the stick before it is called copied: it may be pulled out next.
     target.sync_all().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Puts a file of its own at `at` once the copy has begun: one that
+    /// appears after the copy checked the folder.
+    struct Interloper {
+        at: PathBuf,
+    }
+
+    impl Reporter for Interloper {
+        fn report(&self, event: Event) {
+            if matches!(event, Event::Advanced { .. }) && !self.at.exists() {
+                std::fs::write(&self.at, b"theirs").unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_that_appears_while_copying_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("demo.zip");
+        std::fs::write(&source, vec![7u8; 3 * CHUNK]).unwrap();
+        let stick = dir.path().join("stick");
+        std::fs::create_dir(&stick).unwrap();
+        let target = stick.join("demo.zip");
+        let reporter = Interloper { at: target.clone() };
+        let refused = copy_and_check(
+            std::slice::from_ref(&source),
+            &stick,
+            &reporter,
+            &Cancel::new(),
+        )
+        .unwrap_err()
+        .expect("a failure, not a cancel");
+        assert!(
+            refused.text.contains("appeared while the copy was made"),
+            "{}",
+            refused.text
+        );
+        assert_eq!(std::fs::read(&target).unwrap(), b"theirs");
+        let left: Vec<_> = std::fs::read_dir(&stick).unwrap().collect();
+        assert_eq!(left.len(), 1, "no partial file stays");
+    }
+
+    #[test]
+    fn a_rename_to_a_free_name_moves_and_to_a_taken_one_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("a.partial"), dir.path().join("a"));
+        std::fs::write(&from, b"ours").unwrap();
+        std::fs::write(&to, b"theirs").unwrap();
+        let taken = rename_new(&from, &to).unwrap_err();
+        assert_eq!(taken.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&to).unwrap(), b"theirs");
+        assert!(from.exists());
+        std::fs::remove_file(&to).unwrap();
+        rename_new(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"ours");
+        assert!(!from.exists());
+    }
 }

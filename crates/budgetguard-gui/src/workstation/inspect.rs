@@ -3,12 +3,11 @@
 //! has, whether its models fit the GPU). Every text here comes from the
 //! package and is shown escaped.
 
-use std::path::PathBuf;
-
 use budgetguard::catalog::Node;
 use budgetguard::engine::Engine;
 use budgetguard::install::{judge_signature, InstallDir};
 use budgetguard::models::GpuFit;
+use budgetguard::package::http::HttpOptions;
 use budgetguard::package::Package;
 use budgetguard::signing::{Signer, TrustStore};
 use budgetguard::size::human;
@@ -17,6 +16,7 @@ use budgetguard::Cancel;
 use super::models::{fit_view, FitView};
 use crate::format::{base_text, shell_word, utc_time_text};
 use crate::messages::{package_error, signature_refusal, Field, Message};
+use crate::paths::Given;
 
 /// A package's contents, as the Inspect panel shows them.
 #[derive(Debug, Clone)]
@@ -157,23 +157,27 @@ fn signature(package: &Package, dir: Option<&InstallDir>) -> (Option<String>, Op
 }
 
 impl Inspection {
-    /// Opens the package at `path` and compares it with the install folder
-    /// `dir` and `engine`, when there are (`gpus`: and its model caches
-    /// with this workstation's GPUs).
+    /// Opens the package `given` (a file, or an address read as `http`
+    /// says) and compares it with the install folder `dir` and `engine`,
+    /// when there are (`gpus`: and its model caches with this
+    /// workstation's GPUs).
     pub(crate) async fn open(
-        path: PathBuf,
+        given: &Given,
+        http: &HttpOptions,
         engine: Option<&Engine>,
         dir: Option<&InstallDir>,
         gpus: bool,
     ) -> Result<Self, Message> {
-        let package = tokio::task::spawn_blocking(move || Package::open(&path))
-            .await
-            .expect("opening a package does not panic")
-            .map_err(|e| {
-                let mut message = package_error(&e);
-                message.field.get_or_insert(Field::Package);
-                message
-            })?;
+        let (path, options) = (given.path(), http.clone());
+        let package =
+            tokio::task::spawn_blocking(move || Package::open_given_with(&[path], &options))
+                .await
+                .expect("opening a package does not panic")
+                .map_err(|e| {
+                    let mut message = package_error(&e);
+                    message.field.get_or_insert(Field::Package);
+                    message
+                })?;
         let manifest = package.manifest();
         let installed = dir.and_then(|dir| dir.endpoints().ok());
         let mut images = Vec::new();
@@ -257,9 +261,15 @@ impl Inspection {
             Some((space, no_room)) => (Some(space), no_room),
             None => (None, None),
         };
+        // Plain HTTP to another machine, as allowed here.
+        let allow_http = if matches!(given, Given::Address(_)) && http.allow_http {
+            " --allow-http"
+        } else {
+            ""
+        };
         Ok(Self {
             install_command: format!(
-                "budgetguard-techops install-package --package {}",
+                "budgetguard-techops install-package --package {}{allow_http}",
                 shell_word(&path)
             ),
             path,

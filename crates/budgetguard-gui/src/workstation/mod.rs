@@ -37,6 +37,7 @@ use budgetguard::install::{
     NodeStatus,
 };
 use budgetguard::models::ModelStore;
+use budgetguard::package::http::HttpOptions;
 use budgetguard::package::{self, CreateOptions, ModelOptions, Package, PackageError};
 use budgetguard::progress::{SharedReporter, Silent};
 use budgetguard::session::Session;
@@ -45,6 +46,7 @@ use budgetguard::Cancel;
 
 use crate::jobs::Outcome;
 use crate::messages::{install_error, package_error, problem, signing_error, Field, Message};
+use crate::paths::Given;
 
 /// How many lines of a container's log the Installed page shows.
 pub(crate) const LOG_LINES: usize = 200;
@@ -64,6 +66,8 @@ pub(crate) struct Workstation {
     registry_sizes: create::RegistrySizes,
     /// Whether images can be pulled, as their registries last answered.
     asked: availability::Asked,
+    /// The engine's answers the last Nodes page was rendered with.
+    rendered: availability::Rendered,
 }
 
 /// What the GUI last did to an installed node, when the page should say so.
@@ -126,6 +130,7 @@ impl Workstation {
             activities: Mutex::default(),
             registry_sizes: create::RegistrySizes::default(),
             asked: availability::Asked::default(),
+            rendered: availability::Rendered::default(),
         }
     }
 
@@ -236,12 +241,13 @@ impl Workstation {
         }
     }
 
-    /// Installs the package at `path`, as `install-package` does (`start`:
-    /// `None` as the package says; `publish`: on the network, as the user
-    /// consented, else on 127.0.0.1).
+    /// Installs the package `given`, as `install-package` does (an
+    /// address read as `http` says; `start`: `None` as the package says;
+    /// `publish`: on the network, as the user consented, else on
+    /// 127.0.0.1).
     pub(crate) async fn install(
         &self,
-        path: PathBuf,
+        (given, http): (Given, HttpOptions),
         (start, publish): (Option<bool>, bool),
         reporter: SharedReporter,
         cancel: Cancel,
@@ -249,7 +255,7 @@ impl Workstation {
         let installed = async {
             let engine = self.engine().await?;
             let options = InstallOptions {
-                package: path,
+                package: given.path(),
                 parts: Vec::new(),
                 dir: self.dir()?,
                 start,
@@ -260,7 +266,7 @@ impl Workstation {
                     Listen::Loopback
                 },
             };
-            install::install_package(&engine, &options, reporter, &cancel)
+            install::install_package_with(&engine, &options, &http, reporter, &cancel)
                 .await
                 .map_err(|e| match e {
                     InstallError::Cancelled => {

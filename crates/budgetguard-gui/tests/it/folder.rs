@@ -1,9 +1,11 @@
 //! The install folder, in Chromium with no engine: shown with its free
-//! space, changed on the Install page, kept for the next run.
+//! space, changed on the Install page, kept for the next run unless that
+//! run is given a folder of its own.
 
 use std::time::Duration;
 
 use budgetguard::catalog::Catalog;
+use budgetguard::install::InstallDir;
 
 use crate::support::{options, run, Browser, Server};
 
@@ -57,14 +59,20 @@ fn the_install_folder_is_changed_and_kept_for_the_next_run() {
         assert!(saved.contains(other.to_str().unwrap()), "{saved}");
         server.stop().await;
 
-        // The next run installs there too.
-        let again = Server::start(options(Catalog::builtin(), None, home.path())).await;
-        browser.open_install_page(&again.url).await;
-        assert_eq!(
-            browser.text("#install-dir-now").await,
-            other.display().to_string()
-        );
+        // The next run installs there too, unless given another folder
+        // (as `--install-dir` gives it): that one wins.
+        let given = options(Catalog::builtin(), None, home.path());
+        let mut by_default = options(Catalog::builtin(), None, home.path());
+        by_default.install_dir = InstallDir::default_location();
+        for (options, shown) in [(by_default, &other), (given, &first)] {
+            let again = Server::start(options).await;
+            browser.open_install_page(&again.url).await;
+            assert_eq!(
+                browser.text("#install-dir-now").await,
+                shown.display().to_string()
+            );
+            again.stop().await;
+        }
         browser.quit().await;
-        again.stop().await;
     });
 }

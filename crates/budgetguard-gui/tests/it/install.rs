@@ -97,34 +97,51 @@ async fn make_package_of(
     output
 }
 
-fn install_a_demo_package_into_another_engine_from_the_browser() {
-    run(Duration::from_secs(900), async {
+/// A Demo node's package made on the first engine, to install into
+/// another one (when there is one: its image then travels only in the
+/// package) through a GUI: the guards remove the image copy, the image the
+/// install loads and the node's container when dropped.
+pub(crate) struct DemoSetup {
+    // Dropped first: the node before the images it uses.
+    _cleanup: NodeCleanup,
+    _loaded: ImageGuard,
+    _copy: ImageGuard,
+    pub home: tempfile::TempDir,
+    pub source: TestEngine,
+    pub target: TestEngine,
+    pub demo: String,
+    pub name: String,
+    pub port: u16,
+    pub node: budgetguard::catalog::Node,
+    pub package: PathBuf,
+    /// The GUI's home: its install folder and settings.
+    pub workstation: PathBuf,
+    pub server: Server,
+}
+
+impl DemoSetup {
+    /// The package of the node `name` (tagged `tag`) as `home/<file>`, and
+    /// a GUI on the target engine.
+    pub(crate) async fn new(tag: &str, name: String, file: &str) -> Self {
         let all = engines::require_available();
-        let source = &all[0];
-        // Another engine when there is one: the images travel only in the package.
-        let target = all.get(1).unwrap_or(source).clone();
-        let (demo, _copy) = demo_copy(source, "gui-install");
+        let source = all[0].clone();
+        let target = all.get(1).unwrap_or(&source).clone();
+        let (demo, copy) = demo_copy(&source, tag);
         let home = tempfile::tempdir().unwrap();
         let port = free_port();
-        let name = format!("GUI Install {}", std::process::id());
-        let package = make_package(
-            source,
-            home.path(),
-            &[(&name, &demo, port)],
-            home.path().join("demo.zip"),
-        )
-        .await;
-        let _loaded = ImageGuard::new(&target, vec![demo.clone()]);
+        let output = home.path().join(file);
+        std::fs::create_dir_all(output.parent().unwrap()).unwrap();
+        let package = make_package(&source, home.path(), &[(&name, &demo, port)], output).await;
+        let loaded = ImageGuard::new(&target, vec![demo.clone()]);
         let node = Catalog::load(Some(&home.path().join("catalog.json")), true)
             .unwrap()
             .get(&name)
             .unwrap()
             .clone();
-        let _cleanup = NodeCleanup {
+        let cleanup = NodeCleanup {
             engine: target.clone(),
             project: compose::project_name(&node),
         };
-
         let workstation = home.path().join("workstation");
         std::fs::create_dir(&workstation).unwrap();
         let server = Server::start(options(
@@ -133,6 +150,44 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
             &workstation,
         ))
         .await;
+        Self {
+            home,
+            source,
+            target,
+            demo,
+            name,
+            port,
+            node,
+            package,
+            workstation,
+            server,
+            _copy: copy,
+            _loaded: loaded,
+            _cleanup: cleanup,
+        }
+    }
+}
+
+fn install_a_demo_package_into_another_engine_from_the_browser() {
+    run(Duration::from_secs(900), async {
+        let setup = DemoSetup::new(
+            "gui-install",
+            format!("GUI Install {}", std::process::id()),
+            "demo.zip",
+        )
+        .await;
+        let DemoSetup {
+            ref source,
+            ref target,
+            ref demo,
+            ref name,
+            port,
+            ref node,
+            ref package,
+            ref workstation,
+            ..
+        } = setup;
+        let server = &setup.server;
         let browser = Browser::start().await;
         browser.open_install_page(&server.url).await;
         assert!(!browser.enabled("#install-button").await);
@@ -164,8 +219,8 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
             .wait_text("#inspection", "unsigned", Duration::from_secs(30))
             .await;
         let inspection = browser.text("#inspection").await;
-        assert!(inspection.contains(&name), "{inspection}");
-        assert!(inspection.contains(&demo), "{inspection}");
+        assert!(inspection.contains(name.as_str()), "{inspection}");
+        assert!(inspection.contains(demo.as_str()), "{inspection}");
         assert!(inspection.contains("Not installed"), "{inspection}");
         assert_eq!(
             browser.text("#inspected-start").await,
@@ -175,7 +230,7 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
             browser.text("#start-as-package").await,
             "(the nodes stay stopped)"
         );
-        if target != *source {
+        if target != source {
             assert!(inspection.contains("To load"), "{inspection}");
         }
         browser.screenshot("20-install-inspected").await;
@@ -191,7 +246,7 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
             "{nodes}"
         );
         assert!(
-            steps.iter().any(|s| s == "Loading images") || target == *source,
+            steps.iter().any(|s| s == "Loading images") || target == source,
             "the load showed progress: {steps:?}"
         );
         browser.screenshot("21-installed-from-gui").await;
@@ -211,7 +266,7 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
                 browser.shown("#installed .state-ok").await
             })
             .await;
-        assert!(browser.text("#installed").await.contains(&name));
+        assert!(browser.text("#installed").await.contains(name.as_str()));
         browser.click("button[data-uninstall]").await;
         browser.click("#uninstall-purge").await;
         browser.click("#uninstall-confirm").await;
@@ -234,10 +289,10 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
             .join(node.service_name())
             .join("cache");
         assert!(!cache.exists(), "the cache went, as asked");
-        if target != *source {
+        if target != source {
             let kept = target
                 .docker()
-                .args(["image", "inspect", &demo])
+                .args(["image", "inspect", demo])
                 .output()
                 .unwrap();
             assert!(
@@ -245,7 +300,7 @@ fn install_a_demo_package_into_another_engine_from_the_browser() {
                 "the image the install loaded is removed with its last node"
             );
         }
-        server.stop().await;
+        setup.server.stop().await;
         browser.quit().await;
     });
 }

@@ -8,12 +8,14 @@
 //! every wait on the engine or the page has a limit of its own. Each module
 //! lists its tests with `testkit::tests![…]`.
 
+mod address;
 mod browser;
 mod chooser;
 mod deploy;
 mod exposure;
 mod folder;
 mod gpu;
+mod inspections;
 mod install;
 mod installed;
 mod jobs;
@@ -33,6 +35,7 @@ mod words;
 fn main() -> std::process::ExitCode {
     testkit::engines::run_tests(
         [
+            address::tests(),
             browser::tests(),
             chooser::tests(),
             deploy::tests(),
@@ -40,6 +43,7 @@ fn main() -> std::process::ExitCode {
             folder::tests(),
             gpu::tests(),
             install::tests(),
+            inspections::tests(),
             installed::tests(),
             jobs::tests(),
             keys::tests(),

@@ -10,8 +10,12 @@ use budgetguard::catalog::Catalog;
 
 use crate::support::{options, run, Browser, Server, SIDEWAYS};
 
+/// A path with backticks in its name, as a user may type it.
+const BACKTICKED: &str = "/tmp/`draft` packages/`v2`.zip";
+
 testkit::tests![
     a_cut_short_package_is_said_in_plain_words,
+    backticks_in_a_fields_value_stay_as_typed,
     the_nodes_page_fits_800_px_in_light_and_dark_mode
 ];
 
@@ -60,6 +64,40 @@ fn a_cut_short_package_is_said_in_plain_words() {
             assert!(!text.contains('`'), "{page}: {text}");
         }
         browser.quit().await;
+        server.stop().await;
+    });
+}
+
+/// Only message text gets typographic quotes: a path typed into a field
+/// comes back in the field as typed, backticks and all, on the Nodes and
+/// the Install page, while the message about it says it in quotes.
+fn backticks_in_a_fields_value_stay_as_typed() {
+    run(Duration::from_secs(120), async {
+        let home = tempfile::tempdir().unwrap();
+        let server = Server::start(options(Catalog::builtin(), None, home.path())).await;
+        let settings = serde_json::json!({ "output": BACKTICKED, "compression": "none" });
+        let saved = server
+            .post("/api/package/settings", &settings.to_string())
+            .await;
+        assert_eq!(saved.status, 204, "{}", saved.body);
+        let page = server.get("/").await;
+        assert!(
+            page.body.contains(&format!("value=\"{BACKTICKED}\"")),
+            "the output field as typed: {}",
+            page.body
+        );
+        let inspect = serde_json::json!({ "path": BACKTICKED, "install": true });
+        let refused = server.post("/api/inspect", &inspect.to_string()).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        let message: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+        let text = message["text"].as_str().unwrap();
+        assert!(!text.contains('`'), "{text}");
+        let page = server.get("/install").await;
+        assert!(
+            page.body.contains(&format!("value=\"{BACKTICKED}\"")),
+            "the package field as typed: {}",
+            page.body
+        );
         server.stop().await;
     });
 }
