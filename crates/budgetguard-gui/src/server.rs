@@ -34,11 +34,13 @@ pub struct GuiOptions {
     /// Credentials for pulling images the engine lacks.
     pub auth: RegistryAuth,
     /// Where deployed nodes are installed; `None` when the machine has no
-    /// data folder (deploying is then disabled, with the reason). A folder
-    /// other than the default one (given by `--install-dir` or
-    /// `BUDGETGUARD_INSTALL_DIR`) wins over the one saved in
-    /// `settings_file`; the default one gives way to it.
+    /// data folder (deploying is then disabled, with the reason). It gives
+    /// way to the folder saved in `settings_file`, unless
+    /// `install_dir_given`.
     pub install_dir: Option<InstallDir>,
+    /// `install_dir` was given by the user (`--install-dir`,
+    /// `BUDGETGUARD_INSTALL_DIR`): it wins over the saved one.
+    pub install_dir_given: bool,
     /// The port on 127.0.0.1; 0 for a free one.
     pub port: u16,
     /// The output file the package form proposes.
@@ -68,6 +70,7 @@ impl GuiOptions {
             docker_host: None,
             auth: RegistryAuth::new(None),
             install_dir: InstallDir::default_location(),
+            install_dir_given: false,
             port: 0,
             default_output: std::path::absolute("install-package.zip")
                 .unwrap_or_else(|_| PathBuf::from("install-package.zip")),
@@ -78,16 +81,17 @@ impl GuiOptions {
     }
 }
 
-/// The install folder to use: `given`, unless it is the default one and
-/// another was `saved` on the Install page.
-fn install_dir(given: Option<&InstallDir>, saved: Option<PathBuf>) -> Option<PathBuf> {
-    let absolute = |dir: &InstallDir| std::path::absolute(dir.root()).ok();
-    let is_default = |dir: &InstallDir| {
-        InstallDir::default_location().is_some_and(|default| absolute(&default) == absolute(dir))
-    };
-    match given {
-        Some(dir) if !is_default(dir) => Some(dir.root().to_owned()),
-        _ => saved.or_else(|| given.map(|dir| dir.root().to_owned())),
+/// The install folder to use: `given` when the user gave it, else the one
+/// `saved` on the Install page, else `given` (the default one).
+fn install_dir(
+    given: Option<&InstallDir>,
+    by_user: bool,
+    saved: Option<PathBuf>,
+) -> Option<PathBuf> {
+    let given = given.map(|dir| dir.root().to_owned());
+    match by_user {
+        true => given.or(saved),
+        false => saved.or(given),
     }
 }
 
@@ -115,7 +119,11 @@ impl Gui {
         let stop = Cancel::new();
         let saved = Saved::load(options.settings_file.as_deref());
         let recent = Recent::new(saved.recent_folders);
-        let install_dir = install_dir(options.install_dir.as_ref(), saved.install_dir);
+        let install_dir = install_dir(
+            options.install_dir.as_ref(),
+            options.install_dir_given,
+            saved.install_dir,
+        );
         let state = Arc::new(AppState {
             workstation: Arc::new(Workstation::new(Session::new(Settings {
                 catalog: None,
@@ -177,17 +185,11 @@ mod tests {
     fn a_folder_given_wins_over_the_saved_one_and_the_default_gives_way() {
         let saved = Some(PathBuf::from("/srv/saved"));
         let given = InstallDir::new("/srv/given".into());
-        assert_eq!(
-            install_dir(Some(&given), saved.clone()),
-            Some(PathBuf::from("/srv/given"))
-        );
-        let default = InstallDir::default_location().expect("a home folder in tests");
-        assert_eq!(install_dir(Some(&default), saved.clone()), saved);
-        assert_eq!(
-            install_dir(Some(&default), None),
-            Some(default.root().to_owned())
-        );
-        assert_eq!(install_dir(None, saved.clone()), saved);
-        assert_eq!(install_dir(None, None), None);
+        let given_path = Some(PathBuf::from("/srv/given"));
+        assert_eq!(install_dir(Some(&given), true, saved.clone()), given_path);
+        assert_eq!(install_dir(Some(&given), false, saved.clone()), saved);
+        assert_eq!(install_dir(Some(&given), false, None), given_path);
+        assert_eq!(install_dir(None, true, saved.clone()), saved);
+        assert_eq!(install_dir(None, false, None), None);
     }
 }

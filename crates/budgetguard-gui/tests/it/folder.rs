@@ -64,6 +64,7 @@ fn the_install_folder_is_changed_and_kept_for_the_next_run() {
         let given = options(Catalog::builtin(), None, home.path());
         let mut by_default = options(Catalog::builtin(), None, home.path());
         by_default.install_dir = InstallDir::default_location();
+        by_default.install_dir_given = false;
         for (options, shown) in [(by_default, &other), (given, &first)] {
             let again = Server::start(options).await;
             browser.open_install_page(&again.url).await;

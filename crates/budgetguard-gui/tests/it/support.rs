@@ -60,6 +60,7 @@ pub fn options(catalog: Catalog, docker_host: Option<&str>, home: &Path) -> GuiO
             .to_owned(),
     );
     options.install_dir = Some(InstallDir::new(home.join("install")));
+    options.install_dir_given = true;
     options.default_output = home.join("install-package.zip");
     options.model_store = Some(ModelStore::new(home.join("model-cache")));
     options.settings_file = Some(home.join("config/gui.json"));

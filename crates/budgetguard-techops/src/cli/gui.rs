@@ -23,6 +23,7 @@ pub async fn run(ctx: &Context, args: &GuiArgs) -> anyhow::Result<()> {
     options.docker_host = ctx.global.docker_host.clone();
     options.auth = ctx.auth();
     options.install_dir = Some(ctx.install_dir()?);
+    options.install_dir_given = ctx.global.install_dir.is_some();
     options.port = args.port.unwrap_or(0);
     let gui = Gui::bind(options).await?;
     // Not the URL: its token lets anyone on this machine drive the GUI.
