@@ -27,8 +27,9 @@ testkit::tests![
 /// The bytes the ZIP reader reads first from the end of a package: its end
 /// record and the longest comment one may have (here it holds the central
 /// directory too).
-const END_WINDOW: u64 = 22 + 0xFFFF;
-const MIB: u64 = 1 << 20;
+pub(crate) const END_WINDOW: u64 = 22 + 0xFFFF;
+/// A mebibyte.
+pub(crate) const MIB: u64 = 1 << 20;
 
 /// Two versions of one node, packaged whole (image and model cache each):
 /// they share a 2 MiB base layer and a 3 MiB model file, and differ by a
@@ -104,7 +105,7 @@ fn versions(engine: &TestEngine, home: &Path, name: &str) -> Versions {
 }
 
 /// `install-package --json` of `package` (a file or a URL) into `dir`.
-fn install_from(
+pub(crate) fn install_from(
     home: &Path,
     engine: &TestEngine,
     dir: &Path,
@@ -117,7 +118,8 @@ fn install_from(
         .args(extra))
 }
 
-fn uninstall(home: &Path, engine: &TestEngine, dir: &Path) {
+/// `uninstall --all --purge-cache` in `dir`; it must succeed.
+pub(crate) fn uninstall(home: &Path, engine: &TestEngine, dir: &Path) {
     run(bin(home, Some(&engine.host))
         .env("BUDGETGUARD_INSTALL_DIR", dir)
         .args(["uninstall", "--all", "--purge-cache"]))
