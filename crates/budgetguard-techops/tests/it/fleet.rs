@@ -145,50 +145,33 @@ fn fleet(engines: &[TestEngine], home: &Path) -> Vec<String> {
             })
             .collect();
         let _held = hold(engines, &nodes, &workstations);
-        let started = Instant::now();
-        let reports = at_once(engines, &workstations, &nginx, 1);
-        for (ws, report) in workstations.iter().zip(&reports) {
-            let expected = if ws.held == Held::WholeImage {
-                "already_present"
-            } else {
-                "loaded"
-            };
-            assert_eq!(report["images"][0]["outcome"], expected, "{report}");
-            // The two model files and the cache's `refs/main`.
-            assert_eq!(report["models"]["written"], 3, "{report}");
-            let (lacking, unknown) =
-                first_install_lacks(&engines[ws.engine], &nodes[ws.node], ws.held);
-            check_served(
-                &engines[ws.engine],
-                ws,
-                &nodes[ws.node].packages[0],
-                ws.served(&nginx, 1),
-                (lacking, unknown),
+        // Version 1 on each, then version 2 over it.
+        for (version, what) in [(1, "installs"), (2, "updates")] {
+            let started = Instant::now();
+            let reports = at_once(engines, &workstations, &nginx, version);
+            for (ws, report) in workstations.iter().zip(&reports) {
+                let engine = &engines[ws.engine];
+                let node = &nodes[ws.node];
+                let (outcome, written, lacks) = match version {
+                    // The two model files and the cache's `refs/main`.
+                    1 if ws.held == Held::WholeImage => (
+                        "already_present",
+                        3,
+                        first_install_lacks(engine, node, ws.held),
+                    ),
+                    1 => ("loaded", 3, first_install_lacks(engine, node, ws.held)),
+                    _ => ("loaded", 1, update_lacks(engine, node, ws.held)),
+                };
+                assert_eq!(report["images"][0]["outcome"], outcome, "{report}");
+                assert_eq!(report["models"]["written"], written, "{report}");
+                let package = &node.packages[version - 1];
+                check_served(engine, ws, package, ws.served(&nginx, version), lacks);
+            }
+            println!(
+                "fleet (offset {offset}): {WORKSTATIONS} {what} at once in {:.1} s",
+                started.elapsed().as_secs_f64()
             );
         }
-        println!(
-            "fleet (offset {offset}): {WORKSTATIONS} installs at once in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-
-        let started = Instant::now();
-        let reports = at_once(engines, &workstations, &nginx, 2);
-        for (ws, report) in workstations.iter().zip(&reports) {
-            assert_eq!(report["images"][0]["outcome"], "loaded", "{report}");
-            assert_eq!(report["models"]["written"], 1, "{report}");
-            let (lacking, unknown) = update_lacks(&engines[ws.engine], &nodes[ws.node], ws.held);
-            check_served(
-                &engines[ws.engine],
-                ws,
-                &nodes[ws.node].packages[1],
-                ws.served(&nginx, 2),
-                (lacking, unknown),
-            );
-        }
-        println!(
-            "fleet (offset {offset}): {WORKSTATIONS} updates at once in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
         for ws in &workstations {
             uninstall(&ws.home, &engines[ws.engine], &ws.install_dir());
         }
