@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context};
 
-use crate::measure::{docker_save, gb, mib, DiskPeak, DiskWatch, SaveRun};
+use crate::measure::{docker_save, gb, mib, run_ok, DiskPeak, DiskWatch, SaveRun};
 use crate::setup::{
     phases_text, size_against_tar, target, PackageRun, Setup, OWN_FILES, TARGET_EXTRA_MIB,
     TARGET_RATIO, TARGET_RSS_MIB,
 };
 use testkit::images::{self, ImageSpec, Layer};
-use testkit::process::run_measured;
 
 /// The slowest create allowed when its output is on a tmpfs: writing costs
 /// nothing there, so what is left is the tool's own work.
@@ -116,13 +115,13 @@ fn signing(setup: &Setup) -> anyhow::Result<(f64, f64)> {
             .to_string(),
     )?;
     let key = setup.dir().join("bench.key");
-    let made = run_measured(
+    run_ok(
         setup
             .tool_command(&setup.engine)
             .args(["keygen", "--no-password", "--output"])
             .arg(&key),
-    );
-    ensure!(made.status.success(), "keygen failed: {}", made.stderr);
+        "keygen",
+    )?;
     let mut times = [Vec::new(), Vec::new()];
     for round in 0..SIGNING_RUNS * 2 {
         let sign = round % 2 == 1;
@@ -143,8 +142,7 @@ fn signing(setup: &Setup) -> anyhow::Result<(f64, f64)> {
         if sign {
             command.arg("--sign").arg(&key);
         }
-        let run = run_measured(&mut command);
-        ensure!(run.status.success(), "small create failed: {}", run.stderr);
+        let run = run_ok(&mut command, "small create")?;
         times[usize::from(sign)].push(run.wall.as_secs_f64());
     }
     let median = |mut v: Vec<f64>| {

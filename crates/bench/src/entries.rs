@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{ensure, Context};
 use testkit::process::run_measured;
 
+use crate::measure::run_ok;
 use crate::setup::{target, tool_path};
 
 /// The slowest opening allowed.
@@ -41,12 +42,7 @@ pub fn run() -> anyhow::Result<bool> {
     let (mut ours_best, mut python_best) = (Duration::MAX, Duration::MAX);
     for round in 1..=ROUNDS {
         eprintln!("bench: inspect-package and Python's zipfile ({round}/{ROUNDS})");
-        let run = run_measured(&mut ours);
-        ensure!(
-            run.status.success(),
-            "inspect-package failed: {}",
-            run.stderr.trim()
-        );
+        let run = run_ok(&mut ours, "inspect-package")?;
         ours_best = ours_best.min(run.wall);
         let run = run_measured(&mut python);
         ensure!(
@@ -75,16 +71,12 @@ pub fn run() -> anyhow::Result<bool> {
 /// Writes a package of `count` one-byte entries and a manifest that lists
 /// them, with Python's `zipfile` (a writer of another project's).
 fn write_package(path: &Path, count: usize) -> anyhow::Result<()> {
-    let run = run_measured(
+    run_ok(
         Command::new("python3")
             .args(["-c", WRITE_PACKAGE, &count.to_string()])
             .arg(path),
-    );
-    ensure!(
-        run.status.success(),
-        "writing the package with Python failed: {}",
-        run.stderr.trim()
-    );
+        "writing the package with Python",
+    )?;
     Ok(())
 }
 

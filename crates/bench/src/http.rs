@@ -7,15 +7,12 @@
 
 use std::path::Path;
 
-use anyhow::{ensure, Context};
 use testkit::images::{self, ImageGuard, ImageSpec, Layer};
-use testkit::model_cache::write_cache;
 use testkit::nginx::Nginx;
-use testkit::process::run_measured;
 
-use crate::measure::{gb, remove_images, settle, MIB};
-use crate::setup::{run_salt, target, Setup};
-use crate::split::{install, median};
+use crate::measure::{gb, remove_images, MIB};
+use crate::setup::{run_salt, target, ModelNode, Setup};
+use crate::split::median;
 
 /// The slowest install over HTTP allowed, as a multiple of the same from
 /// the file.
@@ -65,7 +62,7 @@ pub fn run() -> anyhow::Result<bool> {
         } else {
             (package.as_os_str(), &[][..])
         };
-        times[usize::from(over_http)].push(install(&setup, given, &install_dir, extra)?);
+        times[usize::from(over_http)].push(setup.install(given, &install_dir, extra, &[])?.secs());
         if over_http {
             full_bytes = nginx.bytes_sent() - before;
         }
@@ -152,60 +149,32 @@ fn update_bytes(setup: &Setup, dir: &Path) -> anyhow::Result<Update> {
     let _images = ImageGuard::new(engine, references.clone());
     let served = dir.join("versions");
     std::fs::create_dir_all(&served)?;
+    let node = ModelNode {
+        name: "Bench HTTP",
+        host_port: 9114,
+        cache: "bench-http",
+    };
     for (i, reference) in references.iter().enumerate() {
-        let cache = dir.join(format!("cache-v{}", i + 1));
-        write_cache(
-            &cache,
-            &[
-                ("transformer/stable.safetensors".into(), 200 * MIB, salt + 7),
-                (
-                    "vae/changing.safetensors".into(),
-                    50 * MIB,
-                    salt + 21 + 2 * i as u64,
-                ),
-            ],
-        )?;
-        let catalog = dir.join(format!("catalog-v{}.json", i + 1));
-        let node = serde_json::json!({ "nodes": [{
-            "name": "Bench HTTP", "image": reference, "host_port": 9114,
-            "cache_mount": "/opt/nim/.cache",
-            "model": { "cache": "bench-http", "fill": ["download-to-cache", "--profiles", "{profiles}"] },
-        }]});
-        std::fs::write(&catalog, node.to_string())?;
-        let mut create = setup.tool_command(engine);
-        create
-            .args(["create-install-package", "--no-pull", "--catalog"])
-            .arg(&catalog)
-            .args(["--nodes", "Bench HTTP", "--output"])
-            .arg(served.join(format!("v{}.zip", i + 1)))
-            .arg(format!("--model-cache={}", cache.display()));
-        let created = run_measured(&mut create);
-        ensure!(
-            created.status.success(),
-            "create-install-package failed: {}",
-            created.stderr.trim()
-        );
+        let files = [
+            ("transformer/stable.safetensors".into(), 200 * MIB, salt + 7),
+            (
+                "vae/changing.safetensors".into(),
+                50 * MIB,
+                salt + 21 + 2 * i as u64,
+            ),
+        ];
+        let output = served.join(format!("v{}.zip", i + 1));
+        setup.package_version(&node, i + 1, reference, &files, &output)?;
     }
     drop(made);
     let _ = engine.docker().arg("rmi").args(&references).output();
     let install_dir = dir.join("install-update");
-    install(setup, served.join("v1.zip"), &install_dir, &[])?;
-    settle();
+    setup.install(served.join("v1.zip"), &install_dir, &[], &[])?;
     let nginx = Nginx::serve(&served);
     eprintln!("bench: install-package of v2 from nginx (the update)");
-    let mut update = setup.tool_command(engine);
-    update
-        .env("BUDGETGUARD_INSTALL_DIR", &install_dir)
-        .args(["install-package", "--json", "--no-start", "--package"])
-        .arg(nginx.url("v2.zip"));
-    let updated = run_measured(&mut update);
-    ensure!(
-        updated.status.success(),
-        "the update failed: {}",
-        updated.stderr.trim()
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&updated.stdout).context("the update's JSON report")?;
+    let report = setup
+        .install(nginx.url("v2.zip"), &install_dir, &[], &[])?
+        .report;
     let missing = report["loaded_bytes"].as_u64().unwrap_or(0)
         + report["models"]["written_bytes"].as_u64().unwrap_or(0);
     setup.uninstall_all(&install_dir)?;

@@ -6,16 +6,16 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context};
+use anyhow::ensure;
 use testkit::engines::TestEngine;
 use testkit::images::ImageGuard;
-use testkit::process::{run_measured, Measured};
 
 use crate::measure::{
-    docker_load, docker_save_to, gb, leftover_layers, mib, present_images, remove_images, settle,
+    docker_load, docker_save_to, gb, leftover_layers, mib, present_images, remove_images, run_ok,
 };
 use crate::setup::{
-    phases_text, size_against_tar, target, Setup, OWN_FILES, TARGET_EXTRA_MIB, TARGET_RSS_MIB,
+    phases_text, size_against_tar, target, Installed, Setup, OWN_FILES, TARGET_EXTRA_MIB,
+    TARGET_RSS_MIB,
 };
 
 /// The slowest first install allowed, as a multiple of `docker load -i` of
@@ -61,41 +61,29 @@ fn present_containers(engine: &TestEngine) -> Vec<String> {
         .collect()
 }
 
-/// One measured `install-package` run.
-struct InstallRun {
-    run: Measured,
-    /// Its `--json` report.
-    report: serde_json::Value,
-}
-
-impl InstallRun {
-    fn secs(&self) -> f64 {
-        self.run.wall.as_secs_f64()
-    }
-
-    /// What the report says about the images and the nodes, and the phases.
-    fn info(&self) -> String {
-        let list = |key: &str, field: &str| -> String {
-            self.report[key]
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .map(|i| i[field].as_str().unwrap_or("?"))
-                        .collect::<Vec<_>>()
-                        .join("/")
-                })
-                .unwrap_or_else(|| "?".to_owned())
-        };
-        format!(
-            "streamed {}, images {}, nodes {}, changed {}, {}",
-            gb(self.report["loaded_bytes"].as_u64().unwrap_or(0)),
-            list("images", "outcome"),
-            list("nodes", "state"),
-            self.report["changed"],
-            phases_text(&self.run.stderr, self.run.wall)
-        )
-    }
+/// What the report of `install` says about the images and the nodes, and
+/// the phases.
+fn info(install: &Installed) -> String {
+    let list = |key: &str, field: &str| -> String {
+        install.report[key]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| i[field].as_str().unwrap_or("?"))
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_else(|| "?".to_owned())
+    };
+    format!(
+        "streamed {}, images {}, nodes {}, changed {}, {}",
+        gb(install.report["loaded_bytes"].as_u64().unwrap_or(0)),
+        list("images", "outcome"),
+        list("nodes", "state"),
+        install.report["changed"],
+        phases_text(&install.run.stderr, install.run.wall)
+    )
 }
 
 /// Runs the benchmark; `Ok(false)` when a target is missed or the uninstall
@@ -178,7 +166,7 @@ pub fn run() -> anyhow::Result<bool> {
         target(&format!("<= {TARGET_RSS_MIB:.0}"), ok[1]),
         target(&format!("< {TARGET_EXTRA_MIB:.0}"), ok[2]),
     );
-    println!("    info: {}", first.info());
+    println!("    info: {}", info(&first));
     for ((compose, run), ok) in again.iter().zip(&again_ok) {
         println!(
             "install again ({compose}): {:>5.2} s  ratio to first {:.3}{}",
@@ -190,7 +178,7 @@ pub fn run() -> anyhow::Result<bool> {
             "    info: peak RSS {:.0} MiB, extra disk {:.2} MiB, {}",
             mib(run.run.peak_rss as i64),
             mib(run.run.write_bytes as i64),
-            run.info()
+            info(run)
         );
     }
     println!(
@@ -228,32 +216,19 @@ fn baseline(
     Ok(wall)
 }
 
-/// Runs `install-package --json` of `package` into `install_dir` with
-/// `compose`, measured after [`settle`], and checks that it succeeded.
+/// [`Setup::install`] of `package` into `install_dir` with `compose`.
 fn install(
     setup: &Setup,
     package: &Path,
     install_dir: &Path,
     compose: &str,
-) -> anyhow::Result<InstallRun> {
-    settle();
-    let mut command = setup.tool_command(&setup.engine);
-    command
-        .env("BUDGETGUARD_INSTALL_DIR", install_dir)
-        .env("BUDGETGUARD_COMPOSE", compose)
-        .args(["install-package", "--json", "--package"])
-        .arg(package);
-    let run = run_measured(&mut command);
-    if !run.status.success() {
-        bail!(
-            "install-package failed ({}): {}",
-            run.status,
-            run.stderr.trim()
-        );
-    }
-    let report = serde_json::from_str(&run.stdout)
-        .with_context(|| format!("the tool's --json output is not JSON: {}", run.stdout))?;
-    Ok(InstallRun { run, report })
+) -> anyhow::Result<Installed> {
+    setup.install(
+        package,
+        install_dir,
+        &[],
+        &[("BUDGETGUARD_COMPOSE", compose)],
+    )
 }
 
 /// Runs `uninstall --all` on `install_dir` and returns its wall time and
@@ -268,14 +243,7 @@ fn uninstall(
     command
         .env("BUDGETGUARD_INSTALL_DIR", install_dir)
         .args(["uninstall", "--all"]);
-    let run = run_measured(&mut command);
-    if !run.status.success() {
-        bail!(
-            "uninstall --all failed ({}): {}",
-            run.status,
-            run.stderr.trim()
-        );
-    }
+    let run = run_ok(&mut command, "uninstall --all")?;
     let mut left = present_containers(&setup.engine);
     left.extend(present_images(&setup.engine, references));
     let layers = leftover_layers(&setup.engine, diff_ids).unwrap_or_default();

@@ -2,6 +2,7 @@
 //! free-space watcher for the output filesystem, and number formatting.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use testkit::engines::TestEngine;
-use testkit::process::run_measured;
+use testkit::process::{run_measured, Measured};
 
 /// Bytes in a MiB.
 pub const MIB: u64 = 1 << 20;
@@ -20,6 +21,19 @@ const DISK_INTERVAL: Duration = Duration::from_millis(50);
 /// Output beyond this size counts as "data arrived" for [`DiskPeak::first_data`]
 /// (the package's reserved manifest space is written before any image data).
 const FIRST_DATA: u64 = 4 * MIB;
+
+/// Runs `command` to the end, measured ([`run_measured`]); fails naming
+/// `what`, its exit status and its standard error unless it succeeded.
+pub fn run_ok(command: &mut Command, what: &str) -> anyhow::Result<Measured> {
+    let run = run_measured(command);
+    ensure!(
+        run.status.success(),
+        "{what} failed ({}): {}",
+        run.status,
+        run.stderr.trim()
+    );
+    Ok(run)
+}
 
 /// One `docker save -o` run.
 #[derive(Debug, Clone, Copy)]
@@ -52,13 +66,7 @@ pub fn docker_save_to(
 ) -> anyhow::Result<SaveRun> {
     let mut command = engine.docker();
     command.arg("save").arg("-o").arg(tar).args(references);
-    let run = run_measured(&mut command);
-    ensure!(
-        run.status.success(),
-        "docker save failed ({}): {}",
-        run.status,
-        run.stderr.trim()
-    );
+    let run = run_ok(&mut command, "docker save")?;
     let size = std::fs::metadata(tar)
         .with_context(|| format!("docker save wrote no {}", tar.display()))?
         .len();
@@ -74,14 +82,7 @@ pub fn docker_load(engine: &TestEngine, tar: &Path) -> anyhow::Result<Duration> 
     settle();
     let mut command = engine.docker();
     command.arg("load").arg("-i").arg(tar);
-    let run = run_measured(&mut command);
-    ensure!(
-        run.status.success(),
-        "docker load -i {} failed ({}): {}",
-        tar.display(),
-        run.status,
-        run.stderr.trim()
-    );
+    let run = run_ok(&mut command, &format!("docker load -i {}", tar.display()))?;
     Ok(run.wall)
 }
 

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context};
+use anyhow::Context;
 use testkit::images::ImageGuard;
 use testkit::model_cache::{write_cache, CacheFileSpec};
-use testkit::process::{run_measured, Measured};
+use testkit::process::Measured;
 
-use crate::measure::{docker_load, docker_save_to, gb, mib, remove_images, settle, MIB};
+use crate::measure::{docker_load, docker_save_to, gb, mib, remove_images, run_ok, settle, MIB};
 use crate::setup::{target, Setup, TARGET_EXTRA_MIB, TARGET_RSS_MIB};
 
 /// The slowest create and first install allowed, as a multiple of the
@@ -125,9 +125,9 @@ pub fn run() -> anyhow::Result<bool> {
             &references,
             &layers,
         )?);
-        firsts.push(install(&setup, &package, &install_dir)?);
+        firsts.push(setup.install(&package, &install_dir, &[], &[])?.run);
         if again.is_none() {
-            again = Some(install(&setup, &package, &install_dir)?);
+            again = Some(setup.install(&package, &install_dir, &[], &[])?.run);
         }
         setup.uninstall_all(&install_dir)?;
         remove_images(engine, &references, &layers)?;
@@ -261,11 +261,7 @@ fn create(
     for (name, root) in caches {
         command.arg(format!("--model-cache={name}={}", root.display()));
     }
-    let created = run_measured(&mut command);
-    if !created.status.success() {
-        bail!("create-install-package failed: {}", created.stderr.trim());
-    }
-    Ok(created)
+    run_ok(&mut command, "create-install-package")
 }
 
 /// The median of `times`, in seconds.
@@ -302,8 +298,7 @@ fn create_baseline(
             .arg(root.parent().context("a cache has a folder")?);
         tar.arg(root.file_name().context("a cache has a name")?);
     }
-    let packed = run_measured(&mut tar);
-    ensure!(packed.status.success(), "tar -cf failed: {}", packed.stderr);
+    let packed = run_ok(&mut tar, "tar -cf")?;
     Ok(save.wall + packed.wall)
 }
 
@@ -321,32 +316,8 @@ fn install_baseline(
     std::fs::create_dir_all(extract)?;
     let mut tar = Command::new("tar");
     tar.arg("-xf").arg(models_tar).arg("-C").arg(extract);
-    let unpacked = run_measured(&mut tar);
-    ensure!(
-        unpacked.status.success(),
-        "tar -xf failed: {}",
-        unpacked.stderr
-    );
+    let unpacked = run_ok(&mut tar, "tar -xf")?;
     std::fs::remove_dir_all(extract)?;
     remove_images(&setup.engine, references, layers)?;
     Ok(loaded + unpacked.wall)
-}
-
-/// `install-package` of the package into `dir`, measured after a settle.
-fn install(
-    setup: &Setup,
-    package: &Path,
-    dir: &Path,
-) -> anyhow::Result<testkit::process::Measured> {
-    settle();
-    let mut command = setup.tool_command(&setup.engine);
-    command
-        .env("BUDGETGUARD_INSTALL_DIR", dir)
-        .args(["install-package", "--json", "--package"])
-        .arg(package);
-    let run = run_measured(&mut command);
-    if !run.status.success() {
-        bail!("install-package failed: {}", run.stderr.trim());
-    }
-    Ok(run)
 }

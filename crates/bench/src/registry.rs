@@ -19,7 +19,7 @@ use testkit::images::Layer;
 use testkit::process::{run_measured, Measured};
 use testkit::registry::{PushLayer, PushedImage, TestRegistry};
 
-use crate::measure::{gb, mib, settle};
+use crate::measure::{gb, mib, run_ok, settle};
 use crate::setup::{phases_text, target, Setup, TARGET_RSS_MIB};
 
 /// The slowest create from the registry allowed, against skopeo's copy.
@@ -182,13 +182,7 @@ fn skopeo_copy(reference: &str, dir: &Path) -> anyhow::Result<Duration> {
         .args(["copy", "--quiet", "--src-tls-verify=false"])
         .arg(format!("docker://{reference}"))
         .arg(format!("oci:{}:bench", dir.display()));
-    let run = run_measured(&mut command);
-    ensure!(
-        run.status.success(),
-        "skopeo copy failed ({}): {}",
-        run.status,
-        run.stderr.trim()
-    );
+    let run = run_ok(&mut command, "skopeo copy")?;
     std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))?;
     Ok(run.wall)
 }
@@ -217,14 +211,7 @@ fn create_from_registry(
         .arg("--output")
         .arg(output)
         .args(extra);
-    let run = run_measured(&mut command);
-    ensure!(
-        run.status.success(),
-        "create-install-package --from-registry failed ({}): {}",
-        run.status,
-        run.stderr.trim()
-    );
-    Ok(run)
+    run_ok(&mut command, "create-install-package --from-registry")
 }
 
 /// `docker pull` of `image` into the engine, then a create from the engine;
@@ -236,13 +223,7 @@ fn pull_and_create(
     settle();
     let mut pull = setup.engine.docker();
     pull.args(["pull", "--quiet", &image.reference]);
-    let pulled = run_measured(&mut pull);
-    ensure!(
-        pulled.status.success(),
-        "docker pull failed ({}): {}",
-        pulled.status,
-        pulled.stderr.trim()
-    );
+    let pulled = run_ok(&mut pull, "docker pull")?;
     let output = setup.dir().join("engine.zip");
     let catalog = catalog(setup, image)?;
     settle();

@@ -1,18 +1,22 @@
 //! What every benchmark shares: the engine in `DOCKER_HOST`, the tool next to
 //! this executable, the synthetic two-image set loaded into the engine, its
-//! catalog, a temporary folder, and a measured `create-install-package` run.
+//! catalog, a temporary folder, a measured `create-install-package` run, the
+//! package of one version of a node with a model cache, and a measured
+//! `install-package` run.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context};
+use anyhow::{ensure, Context};
 use tempfile::TempDir;
 use testkit::engines::TestEngine;
 use testkit::images::{self, ImageGuard, ImageSpec, Layer, LayerFiles};
-use testkit::process::{run_measured, Measured};
+use testkit::model_cache::{write_cache, CacheFileSpec};
+use testkit::process::Measured;
 
-use crate::measure::{gb, MIB};
+use crate::measure::{gb, run_ok, settle, MIB};
 
 /// The slowest gated run allowed, as a multiple of the engine's own command
 /// (`docker save -o` for create, `docker load -i` for install).
@@ -206,12 +210,7 @@ impl Setup {
         uninstall
             .env("BUDGETGUARD_INSTALL_DIR", dir)
             .args(["uninstall", "--all", "--purge-cache"]);
-        let removed = run_measured(&mut uninstall);
-        ensure!(
-            removed.status.success(),
-            "uninstall failed: {}",
-            removed.stderr.trim()
-        );
+        run_ok(&mut uninstall, "uninstall --all --purge-cache")?;
         Ok(())
     }
 
@@ -234,14 +233,10 @@ impl Setup {
             .args(["--nodes", "Bench A,Bench B", "--compression", compression])
             .arg("--output")
             .arg(output);
-        let run = run_measured(&mut command);
-        if !run.status.success() {
-            bail!(
-                "create-install-package --compression {compression} failed ({}): {}",
-                run.status,
-                run.stderr.trim()
-            );
-        }
+        let run = run_ok(
+            &mut command,
+            &format!("create-install-package --compression {compression}"),
+        )?;
         let size = std::fs::metadata(output)
             .with_context(|| {
                 format!(
@@ -259,6 +254,66 @@ impl Setup {
             output.display()
         );
         Ok(PackageRun { run, size })
+    }
+
+    /// Writes the model cache of `files` and a catalog of `node` on `image`
+    /// (both named for `version`) in the temporary folder, and packages them
+    /// into `output` on the measured engine.
+    pub fn package_version(
+        &self,
+        node: &ModelNode,
+        version: usize,
+        image: &str,
+        files: &[CacheFileSpec],
+        output: &Path,
+    ) -> anyhow::Result<()> {
+        let cache = self.dir().join(format!("cache-v{version}"));
+        write_cache(&cache, files)?;
+        let catalog = self.dir().join(format!("catalog-v{version}.json"));
+        let entry = serde_json::json!({ "nodes": [{
+            "name": node.name, "image": image, "host_port": node.host_port,
+            "cache_mount": "/opt/nim/.cache",
+            "model": { "cache": node.cache, "fill": ["download-to-cache", "--profiles", "{profiles}"] },
+        }]});
+        std::fs::write(&catalog, serde_json::to_vec_pretty(&entry)?)
+            .with_context(|| format!("write {}", catalog.display()))?;
+        let mut create = self.tool_command(&self.engine);
+        create
+            .args(["create-install-package", "--no-pull", "--catalog"])
+            .arg(&catalog)
+            .args(["--nodes", node.name, "--output"])
+            .arg(output)
+            .arg(format!("--model-cache={}", cache.display()));
+        run_ok(
+            &mut create,
+            &format!("create-install-package of version {version}"),
+        )?;
+        Ok(())
+    }
+
+    /// Runs `install-package --json` of `package` (a file, a part or a
+    /// URL) into the install folder `dir` on the measured engine with the
+    /// further arguments `args` and environment `env`, measured after
+    /// [`settle`]; checks that it succeeded and reads its report.
+    pub fn install(
+        &self,
+        package: impl AsRef<OsStr>,
+        dir: &Path,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Installed> {
+        settle();
+        let mut command = self.tool_command(&self.engine);
+        command
+            .env("BUDGETGUARD_INSTALL_DIR", dir)
+            .envs(env.iter().copied())
+            .args(["install-package", "--json", "--package"])
+            .arg(package)
+            .args(args);
+        let run = run_ok(&mut command, "install-package")?;
+        let report = serde_json::from_str(&run.stdout)
+            .with_context(|| format!("the tool's --json output is not JSON: {}", run.stdout))?;
+        Ok(Installed { run, report })
     }
 
     /// The first line of every report, e.g. `engine Docker 20.10.24 (classic
@@ -289,6 +344,32 @@ impl Setup {
         self.temp
             .close()
             .with_context(|| format!("remove {}", path.display()))
+    }
+}
+
+/// A node with a model cache, of which [`Setup::package_version`] packages
+/// versions.
+pub struct ModelNode<'a> {
+    /// Its name in the catalog.
+    pub name: &'a str,
+    /// Its host port.
+    pub host_port: u16,
+    /// Its model cache's name.
+    pub cache: &'a str,
+}
+
+/// A successful, measured `install-package --json` run.
+pub struct Installed {
+    /// What the run used.
+    pub run: Measured,
+    /// Its `--json` report.
+    pub report: serde_json::Value,
+}
+
+impl Installed {
+    /// Its wall time in seconds.
+    pub fn secs(&self) -> f64 {
+        self.run.wall.as_secs_f64()
     }
 }
 

@@ -4,11 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::ensure;
 use testkit::images::ImageGuard;
-use testkit::process::run_measured;
 
-use crate::measure::{remove_images, settle, MIB};
+use crate::measure::{remove_images, run_ok, settle, MIB};
 use crate::setup::{target, Setup};
 
 /// The slowest split create or install allowed, as a multiple of the same
@@ -62,7 +60,7 @@ pub fn run() -> anyhow::Result<bool> {
         remove_images(engine, &references, &layers)?;
         let package = if split { &first_part } else { &whole };
         let install_dir = dir.join(format!("install-{round}"));
-        installs[usize::from(split)].push(install(&setup, package, &install_dir, &[])?);
+        installs[usize::from(split)].push(setup.install(package, &install_dir, &[], &[])?.secs());
         setup.uninstall_all(&install_dir)?;
     }
 
@@ -111,31 +109,6 @@ fn create(
     if let Some(mb) = part_mb {
         command.arg("--split-size").arg(format!("{}", mb * MIB));
     }
-    let run = run_measured(&mut command);
-    ensure!(run.status.success(), "create failed: {}", run.stderr.trim());
-    Ok(run.wall.as_secs_f64())
-}
-
-/// One install of `package` (a file, a part or a URL) into `install_dir`,
-/// with `extra` options; its wall time in seconds.
-pub(crate) fn install(
-    setup: &Setup,
-    package: impl AsRef<std::ffi::OsStr>,
-    install_dir: &Path,
-    extra: &[String],
-) -> anyhow::Result<f64> {
-    settle();
-    let mut command = setup.tool_command(&setup.engine);
-    command
-        .env("BUDGETGUARD_INSTALL_DIR", install_dir)
-        .args(["install-package", "--no-start", "--package"])
-        .arg(package)
-        .args(extra);
-    let run = run_measured(&mut command);
-    ensure!(
-        run.status.success(),
-        "install-package failed: {}",
-        run.stderr.trim()
-    );
+    let run = run_ok(&mut command, "create-install-package")?;
     Ok(run.wall.as_secs_f64())
 }

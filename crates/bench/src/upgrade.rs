@@ -9,14 +9,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context};
 use testkit::fixtures::Tmpfs;
 use testkit::images::{self, ImageGuard, ImageSpec, Layer};
-use testkit::model_cache::write_cache;
-use testkit::process::run_measured;
 
-use crate::measure::{docker_load, mib, settle, DiskWatch, MIB};
-use crate::setup::{phases_text, run_salt, target, Setup};
+use crate::measure::{docker_load, mib, run_ok, settle, DiskWatch, MIB};
+use crate::setup::{phases_text, run_salt, target, ModelNode, Setup};
 
 /// The slowest upgrade allowed, as a multiple of writing the changed bytes.
 const TARGET_RATIO: f64 = 1.2;
@@ -56,47 +53,29 @@ pub fn run() -> anyhow::Result<bool> {
     eprintln!("bench: two versions of a node: a {base_mb} MiB image and a model cache, each");
     let made = images::load(engine, &versions);
     let _images = ImageGuard::new(engine, references.clone());
+    let node = ModelNode {
+        name: "Bench Upgrade",
+        host_port: 9113,
+        cache: "bench-upgrade",
+    };
     let mut packages = Vec::new();
     for (i, reference) in references.iter().enumerate() {
-        let cache = dir.join(format!("cache-v{}", i + 1));
         // Seeds of random content differ by 2: `Layer::Random` sets the
         // lowest bit.
-        write_cache(
-            &cache,
-            &[
-                (
-                    "transformer/stable.safetensors".to_owned(),
-                    3 * MODEL_FILE,
-                    7,
-                ),
-                (
-                    "vae/changing.safetensors".to_owned(),
-                    MODEL_FILE,
-                    20 + 2 * i as u64,
-                ),
-            ],
-        )?;
-        let catalog = dir.join(format!("catalog-v{}.json", i + 1));
-        let node = serde_json::json!({ "nodes": [{
-            "name": "Bench Upgrade", "image": reference, "host_port": 9113,
-            "cache_mount": "/opt/nim/.cache",
-            "model": { "cache": "bench-upgrade", "fill": ["download-to-cache", "--profiles", "{profiles}"] },
-        }]});
-        std::fs::write(&catalog, serde_json::to_vec_pretty(&node)?)?;
+        let files = [
+            (
+                "transformer/stable.safetensors".to_owned(),
+                3 * MODEL_FILE,
+                7,
+            ),
+            (
+                "vae/changing.safetensors".to_owned(),
+                MODEL_FILE,
+                20 + 2 * i as u64,
+            ),
+        ];
         let package = dir.join(format!("v{}.zip", i + 1));
-        let mut create = setup.tool_command(engine);
-        create
-            .args(["create-install-package", "--no-pull", "--catalog"])
-            .arg(&catalog)
-            .args(["--nodes", "Bench Upgrade", "--output"])
-            .arg(&package)
-            .arg(format!("--model-cache={}", cache.display()));
-        let created = run_measured(&mut create);
-        ensure!(
-            created.status.success(),
-            "create-install-package failed: {}",
-            created.stderr.trim()
-        );
+        setup.package_version(&node, i + 1, reference, &files, &package)?;
         packages.push(package);
     }
     drop(made);
@@ -104,33 +83,14 @@ pub fn run() -> anyhow::Result<bool> {
 
     let disk = Tmpfs::mount("2g");
     let install_dir = disk.dir.path().join("install");
-    let tool = |package: &Path| {
-        let mut command = setup.tool_command(engine);
-        command
-            .env("BUDGETGUARD_INSTALL_DIR", &install_dir)
-            .args(["install-package", "--json", "--package"])
-            .arg(package);
-        command
-    };
     eprintln!("bench: install-package v1");
-    let first = run_measured(&mut tool(&packages[0]));
-    ensure!(
-        first.status.success(),
-        "install v1 failed: {}",
-        first.stderr.trim()
-    );
-    settle();
+    setup.install(&packages[0], &install_dir, &[], &[])?;
     eprintln!("bench: install-package v2 (the upgrade)");
+    // Its settle first writes nothing to the install folder's tmpfs.
     let watch = DiskWatch::start(disk.dir.path())?;
-    let upgrade = run_measured(&mut tool(&packages[1]));
+    let installed = setup.install(&packages[1], &install_dir, &[], &[])?;
     let peak = watch.stop();
-    ensure!(
-        upgrade.status.success(),
-        "upgrade failed: {}",
-        upgrade.stderr.trim()
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&upgrade.stdout).context("the upgrade's JSON report")?;
+    let (upgrade, report) = (installed.run, installed.report);
     setup.uninstall_all(&install_dir)?;
 
     eprintln!(
@@ -200,10 +160,10 @@ fn write_baseline(setup: &Setup, dir: &Path, disk: &Path, salt: u64) -> anyhow::
     )?;
     settle();
     let copy = disk.join("model.bin");
-    let copied = run_measured(std::process::Command::new("cp").arg(&source).arg(&copy));
-    if !copied.status.success() {
-        bail!("cp failed: {}", copied.stderr.trim());
-    }
+    let copied = run_ok(
+        std::process::Command::new("cp").arg(&source).arg(&copy),
+        "cp",
+    )?;
     std::fs::remove_file(&copy)?;
     Ok(loaded + copied.wall)
 }

@@ -10,7 +10,7 @@ use super::fields::{zip64_field, ExtraProblem, Fields};
 use super::names::check_name;
 use super::records::{
     CENTRAL_LEN, CENTRAL_SIG, EOCD_LEN, EOCD_SIG, LOCATOR_LEN, MAX16, MAX32, ZIP64_EOCD_LEN,
-    ZIP64_EOCD_SIG, ZIP64_LOCATOR_SIG,
+    ZIP64_EOCD_REST, ZIP64_EOCD_SIG, ZIP64_LOCATOR_SIG,
 };
 use super::Compression;
 
@@ -162,7 +162,7 @@ fn read_zip64_end(
     }
     let record = read_at(file, record_offset, ZIP64_EOCD_LEN as usize)?;
     let mut fields = Fields::new(&record);
-    if fields.u32() != Some(ZIP64_EOCD_SIG) || fields.u64() != Some(ZIP64_EOCD_LEN - 12) {
+    if fields.u32() != Some(ZIP64_EOCD_SIG) || fields.u64() != Some(ZIP64_EOCD_REST) {
         return Err(ZipError::Zip64Malformed);
     }
     let _versions = fields.take(4);

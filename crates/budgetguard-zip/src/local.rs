@@ -9,7 +9,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use super::directory::{extra_error, CentralRecord};
 use super::error::{HeaderField, ZipError};
 use super::fields::{zip64_field, Fields};
-use super::records::{LOCAL_LEN, LOCAL_SIG};
+use super::records::{LOCAL_LEN, LOCAL_SIG, ZIP64_LOCAL_DATA_LEN};
 
 /// A 32-bit size that is in the ZIP64 field.
 const MAX32: u32 = super::records::MAX32 as u32;
@@ -121,7 +121,11 @@ fn read_local_header(
     // A ZIP64 field in a local header holds both sizes, and both header
     // fields then say so; without one, neither may.
     let sizes = match zip64_field(extra).map_err(|p| extra_error(&record.name, p))? {
-        Some(wide) if wide.len() == 16 && size == MAX32 && compressed_size == MAX32 => {
+        Some(wide)
+            if wide.len() == usize::from(ZIP64_LOCAL_DATA_LEN)
+                && size == MAX32
+                && compressed_size == MAX32 =>
+        {
             let mut wide = Fields::new(wide);
             (wide.u64(), wide.u64())
         }

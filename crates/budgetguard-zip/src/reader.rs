@@ -12,13 +12,9 @@ use super::directory::{read_end, read_records};
 use super::error::{DataError, ZipError};
 use super::local::check_local_headers;
 use super::names::index_names;
-use super::records::LOCAL_LEN;
+use super::records::{LOCAL_LEN, ZIP64_LOCAL_EXTRA_LEN};
 use super::source::{Cursor, FileSource, PackageSource};
 use super::Compression;
-
-/// The ZIP64 extra field of a local header: its id and length, then both
-/// sizes.
-const ZIP64_LOCAL_EXTRA: usize = 4 + 16;
 
 /// Where one entry's data lies in the file and how to read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +66,7 @@ impl ZipReader {
             .map(|r| {
                 (
                     r.header_offset,
-                    (LOCAL_LEN + r.name.len() + ZIP64_LOCAL_EXTRA) as u64,
+                    (LOCAL_LEN + r.name.len() + usize::from(ZIP64_LOCAL_EXTRA_LEN)) as u64,
                 )
             })
             .collect();

@@ -23,9 +23,19 @@ pub(super) const EOCD_LEN: usize = 22;
 pub(super) const LOCATOR_LEN: usize = 20;
 /// The ZIP64 end record without an extensible data sector.
 pub(super) const ZIP64_EOCD_LEN: u64 = 56;
+/// What the ZIP64 end record's size field holds: the record but for its
+/// signature and that field.
+pub(super) const ZIP64_EOCD_REST: u64 = ZIP64_EOCD_LEN - 12;
 
 /// The ZIP64 extended information extra field's type.
 pub(super) const ZIP64_EXTRA: u16 = 0x0001;
+/// The head of an extra field: its type and the length of its data.
+pub(super) const EXTRA_HEAD_LEN: u16 = 4;
+/// The data of the ZIP64 field of a local header: both sizes.
+pub(super) const ZIP64_LOCAL_DATA_LEN: u16 = 16;
+/// The ZIP64 field of a local header, head and data: the writer puts it in
+/// every local header (the sizes are not known yet when it is written).
+pub(super) const ZIP64_LOCAL_EXTRA_LEN: u16 = EXTRA_HEAD_LEN + ZIP64_LOCAL_DATA_LEN;
 
 /// A 16-bit count that overflowed into the ZIP64 end record.
 pub(super) const MAX16: u64 = 0xFFFF;

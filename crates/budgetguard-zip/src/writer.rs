@@ -11,8 +11,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 
 use super::records::{
-    CENTRAL_SIG, EOCD_SIG, LOCAL_SIG, MAX16, MAX32, ZIP64_EOCD_LEN, ZIP64_EOCD_SIG, ZIP64_EXTRA,
-    ZIP64_LOCATOR_SIG,
+    CENTRAL_SIG, EOCD_SIG, EXTRA_HEAD_LEN, LOCAL_SIG, MAX16, MAX32, ZIP64_EOCD_REST,
+    ZIP64_EOCD_SIG, ZIP64_EXTRA, ZIP64_LOCAL_DATA_LEN, ZIP64_LOCAL_EXTRA_LEN, ZIP64_LOCATOR_SIG,
 };
 use super::{Compression, DosTime};
 
@@ -143,7 +143,7 @@ impl<W: ZipOutput> ZipWriter<W> {
             let zip64_eocd = self.out.count;
             let mut w = LittleEndian(&mut self.out);
             w.u32(ZIP64_EOCD_SIG)?;
-            w.u64(ZIP64_EOCD_LEN - 12)?; // size of the rest of this record
+            w.u64(ZIP64_EOCD_REST)?;
             w.u16(VERSION_MADE_BY)?;
             w.u16(45)?;
             w.u32(0)?; // this disk
@@ -334,10 +334,10 @@ fn write_local_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> io
     w.u32(u32::MAX)?;
     w.u32(u32::MAX)?;
     w.u16(r.name.len() as u16)?;
-    w.u16(20)?;
+    w.u16(ZIP64_LOCAL_EXTRA_LEN)?;
     w.0.write_all(r.name.as_bytes())?;
     w.u16(ZIP64_EXTRA)?;
-    w.u16(16)?;
+    w.u16(ZIP64_LOCAL_DATA_LEN)?;
     w.u64(r.size)?;
     w.u64(r.compressed_size)?;
     Ok(())
@@ -367,7 +367,7 @@ fn write_central_header<W: Write>(w: &mut W, r: &EntryRecord, time: DosTime) -> 
     w.u16(if extra.is_empty() {
         0
     } else {
-        4 + extra.len() as u16
+        EXTRA_HEAD_LEN + extra.len() as u16
     })?;
     w.u16(0)?; // comment length
     w.u16(0)?; // disk number

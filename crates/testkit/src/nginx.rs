@@ -2,9 +2,10 @@
 //! its own in a temporary folder, an access log of every request with the
 //! bytes it sent, stopped when dropped. With ranges turned off it answers a
 //! range request with the whole file, as a server without range support
-//! does.
+//! does. It is only taken as started once the port answers a request for a
+//! token of this start's own, which its config alone serves: another
+//! process on the port fails the start, named as such.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,6 +21,8 @@ pub struct Served {
     pub range: String,
     /// The `Authorization` header sent, or `-` (the login a test gave).
     pub authorization: String,
+    /// The request's target as sent (`$request_uri`), e.g. `/v1.zip`.
+    pub target: String,
 }
 
 /// A running nginx.
@@ -56,8 +59,12 @@ impl Nginx {
     }
 
     fn start(root: &Path, ranges: bool, login: Option<(&str, &str)>) -> Self {
+        Self::start_on(crate::fixtures::free_port(), root, ranges, login)
+    }
+
+    fn start_on(port: u16, root: &Path, ranges: bool, login: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().expect("a temp folder");
-        let port = crate::fixtures::free_port();
+        let token = start_token(dir.path());
         let d = dir.path().display();
         let mut max_ranges = if ranges { "" } else { "max_ranges 0;" }.to_owned();
         if let Some((user, password)) = login {
@@ -72,11 +79,12 @@ impl Nginx {
         let config = format!(
             "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
              error_log {d}/error.log;\nevents {{ worker_connections 256; }}\n\
-             http {{\n  log_format counted '$status $bytes_sent \"$http_range\" \"$http_authorization\"';\n\
+             http {{\n  log_format counted '$status $bytes_sent $request_uri \"$http_range\" \"$http_authorization\"';\n\
              access_log {d}/access.log counted;\n  default_type application/octet-stream;\n\
              client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             server {{ listen 127.0.0.1:{port}; root {root}; {max_ranges} }}\n}}\n",
+             server {{ listen 127.0.0.1:{port}; root {root}; {max_ranges}\n\
+             location = {TOKEN_PATH} {{ access_log off; return 200 \"{token}\"; }} }}\n}}\n",
             root = root.display()
         );
         let conf = dir.path().join("nginx.conf");
@@ -92,17 +100,42 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .expect("nginx starts (Debian's nginx-light)");
-        let nginx = Self { dir, port, child };
+        let mut nginx = Self { dir, port, child };
+        nginx.wait_until_serving(&token);
+        nginx
+    }
+
+    /// Waits until the port answers the token of this start (its config's
+    /// alone); fails the test when nginx ends first (the port taken, say),
+    /// when another process answers instead, or after 10 seconds.
+    fn wait_until_serving(&mut self, token: &str) {
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        loop {
+            let error_log =
+                || std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
+            if let Some(status) = self.child.try_wait().expect("nginx can be waited for") {
+                panic!(
+                    "nginx ended ({status}) before serving on port {}: {}",
+                    self.port,
+                    error_log()
+                );
+            }
+            match crate::http::send(self.addr(), "GET", TOKEN_PATH, &[], std::io::empty(), 0) {
+                Ok(answer) if answer.body == token.as_bytes() => return,
+                Ok(answer) => panic!(
+                    "port {} is answered by another process than the nginx started here ({}): stop that process, or run again for another port",
+                    self.port, answer.head.first_line
+                ),
+                Err(_) => {}
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "nginx did not listen on {port}: {}",
-                std::fs::read_to_string(nginx.dir.path().join("error.log")).unwrap_or_default()
+                "nginx did not listen on {}: {}",
+                self.port,
+                error_log()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        nginx
     }
 
     /// The URL of `name` in the served folder.
@@ -120,15 +153,17 @@ impl Nginx {
         let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
         log.lines()
             .filter_map(|line| {
-                let mut words = line.splitn(3, ' ');
+                let mut words = line.splitn(4, ' ');
                 let status = words.next()?.parse().ok()?;
                 let bytes = words.next()?.parse().ok()?;
+                let target = words.next()?.to_owned();
                 let (range, authorization) = words.next()?.split_once("\" \"")?;
                 Some(Served {
                     status,
                     bytes,
                     range: range.trim_matches('"').to_owned(),
                     authorization: authorization.trim_matches('"').to_owned(),
+                    target,
                 })
             })
             .collect()
@@ -147,6 +182,22 @@ impl Drop for Nginx {
     }
 }
 
+/// Where the config serves the start's token (not logged, so counts of
+/// requests and bytes see only a test's own).
+const TOKEN_PATH: &str = "/.testkit-nginx-start";
+
+/// A token no other process serves: this start's temporary folder's name
+/// (unique on the machine) and the time.
+fn start_token(dir: &Path) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    format!("nginx-{name}-{nanos}")
+}
+
 /// nginx: on `PATH`, else Debian's `/usr/sbin/nginx`.
 fn nginx_binary() -> PathBuf {
     let sbin = PathBuf::from("/usr/sbin/nginx");
@@ -157,5 +208,59 @@ fn nginx_binary() -> PathBuf {
     {
         Ok(_) => PathBuf::from("nginx"),
         Err(_) => sbin,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_what_it_serves_but_not_its_start_check() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("f.bin"), [7u8; 1000]).unwrap();
+        let nginx = Nginx::serve(root.path());
+        assert!(nginx.served().is_empty(), "{:?}", nginx.served());
+        let answer = crate::http::send(
+            nginx.addr(),
+            "GET",
+            "/f.bin",
+            &[("Range", "bytes=0-99")],
+            std::io::empty(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(answer.head.status(), 206);
+        assert_eq!(answer.body, [7u8; 100]);
+        let served = nginx.served();
+        assert_eq!(served.len(), 1, "{served:?}");
+        assert_eq!(
+            (
+                served[0].status,
+                served[0].target.as_str(),
+                served[0].range.as_str()
+            ),
+            (206, "/f.bin", "bytes=0-99")
+        );
+        assert!(served[0].bytes > 100);
+    }
+
+    #[test]
+    fn a_port_another_process_holds_fails_the_start_naming_the_port() {
+        let root = tempfile::tempdir().unwrap();
+        let other = crate::plain_http::Endpoint::start([127, 0, 0, 1].into(), "200 OK", &[]);
+        let port: u16 = other.host().rsplit(':').next().unwrap().parse().unwrap();
+        let started = std::panic::catch_unwind(|| Nginx::start_on(port, root.path(), true, None));
+        let message = match started {
+            Ok(nginx) => panic!("{nginx:?} started on a port another process holds"),
+            Err(payload) => payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default(),
+        };
+        assert!(
+            message.contains(&format!("port {port}")) && !message.contains("did not listen"),
+            "{message}"
+        );
     }
 }

@@ -28,6 +28,7 @@ testkit::tests![
 /// record and the longest comment one may have (here it holds the central
 /// directory too).
 pub(crate) const END_WINDOW: u64 = 22 + 0xFFFF;
+/// A mebibyte.
 pub(crate) const MIB: u64 = 1 << 20;
 
 /// Two versions of one node, packaged whole (image and model cache each):
@@ -136,6 +137,7 @@ pub(crate) fn install_from(
         .args(extra))
 }
 
+/// `uninstall --all --purge-cache` in `dir`; it must succeed.
 pub(crate) fn uninstall(home: &Path, engine: &TestEngine, dir: &Path) {
     run(bin(home, Some(&engine.host))
         .env("BUDGETGUARD_INSTALL_DIR", dir)

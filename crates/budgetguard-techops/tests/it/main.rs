@@ -10,6 +10,7 @@ mod compose_config;
 mod create;
 mod create_errors;
 mod exposure;
+mod fleet;
 mod gpu;
 mod hostile_manifests;
 mod http;
@@ -38,6 +39,7 @@ fn main() -> std::process::ExitCode {
             create::tests(),
             create_errors::tests(),
             exposure::tests(),
+            fleet::tests(),
             gpu::tests(),
             hostile_manifests::tests(),
             http::tests(),
