@@ -5,6 +5,7 @@
 //! bytes the workstation lacked (target 1.01), and what both mean for a
 //! fleet of 500 workstations.
 
+use std::ffi::OsStr;
 use std::path::Path;
 
 use testkit::images::{self, ImageGuard, ImageSpec, Layer};
@@ -46,28 +47,10 @@ pub fn run() -> anyhow::Result<bool> {
         Err(_) => Vec::new(),
     };
 
-    let mut times = [Vec::new(), Vec::new()];
-    let mut full_bytes = 0;
-    for round in 0..RUNS * 2 {
-        let over_http = round % 2 == 1;
-        eprintln!(
-            "bench: install-package from {}",
-            if over_http { "nginx" } else { "the file" }
-        );
-        remove_images(engine, &references, &layers)?;
-        let install_dir = dir.join(format!("install-{round}"));
-        let before = nginx.bytes_sent();
-        let (given, extra) = if over_http {
-            (url.as_str().as_ref(), &jobs[..])
-        } else {
-            (package.as_os_str(), &[][..])
-        };
-        times[usize::from(over_http)].push(setup.install(given, &install_dir, extra, &[])?.secs());
-        if over_http {
-            full_bytes = nginx.bytes_sent() - before;
-        }
-        setup.uninstall_all(&install_dir)?;
-    }
+    let before = nginx.bytes_sent();
+    let times = against_file(&setup, (&package, &layers), (url.as_ref(), &jobs), "nginx")?;
+    // Every install over HTTP downloads the whole package alike.
+    let full_bytes = (nginx.bytes_sent() - before) / RUNS as u64;
     let (file, http) = (median(times[0].clone()), median(times[1].clone()));
     let ratio = http / file;
 
@@ -113,6 +96,37 @@ pub fn run() -> anyhow::Result<bool> {
     );
     setup.finish()?;
     Ok(met)
+}
+
+/// The install times of `package` from its file (first) and from
+/// `remote` with its extra arguments (second, from `source`), [`RUNS`]
+/// each, alternated; the engine lacks the images (`layers` its diff IDs)
+/// before each.
+pub(crate) fn against_file(
+    setup: &Setup,
+    (package, layers): (&Path, &[String]),
+    (remote, extra): (&OsStr, &[String]),
+    source: &str,
+) -> anyhow::Result<[Vec<f64>; 2]> {
+    let engine = &setup.engine;
+    let references = setup.references();
+    let mut times = [Vec::new(), Vec::new()];
+    for round in 0..RUNS * 2 {
+        let remotely = round % 2 == 1;
+        eprintln!(
+            "bench: install-package from {}",
+            if remotely { source } else { "the file" }
+        );
+        remove_images(engine, &references, layers)?;
+        let install_dir = setup.dir().join(format!("install-{round}"));
+        let (given, extra) = match remotely {
+            true => (remote, extra),
+            false => (package.as_os_str(), &[][..]),
+        };
+        times[usize::from(remotely)].push(setup.install(given, &install_dir, extra, &[])?.secs());
+        setup.uninstall_all(&install_dir)?;
+    }
+    Ok(times)
 }
 
 /// What an update over HTTP downloaded.

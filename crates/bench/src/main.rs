@@ -2,7 +2,7 @@
 //! own `docker save` and `docker load` on a synthetic image set, and fails
 //! when a target is missed.
 //!
-//! Usage: `budgetguard-bench create|install|models|upgrade|registry|entries|split|http` (engine: `DOCKER_HOST`, default
+//! Usage: `budgetguard-bench create|install|models|upgrade|registry|entries|split|http|oci` (engine: `DOCKER_HOST`, default
 //! `unix:///var/run/docker.sock`; layer size: `BENCH_LAYER_MB`, default 600).
 
 mod create;
@@ -11,6 +11,7 @@ mod http;
 mod install;
 mod measure;
 mod models;
+mod oci;
 mod registry;
 mod setup;
 mod split;
@@ -19,7 +20,7 @@ mod upgrade;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: budgetguard-bench create|install|models|upgrade|registry|entries|split|http
+    "usage: budgetguard-bench create|install|models|upgrade|registry|entries|split|http|oci
 
   create   time create-install-package (none, deflate, zstd) against `docker save -o`
            on a synthetic two-image set; exits 1 when the `none` case misses a target
@@ -43,11 +44,14 @@ const USAGE: &str =
   http     install from loopback nginx against from the file (medians of three alternated
            runs; target 1.05), and the bytes an update from a full package downloads
            against the bytes missing (target 1.01), with the fleet arithmetic
+  oci      publish-package to a local docker-registry (twice: the second sends nothing),
+           then install from oci:// against from the file (medians of three alternated
+           runs; target 1.05)
 
 environment:
   DOCKER_HOST        the engine [default: unix:///var/run/docker.sock]
   BENCH_LAYER_MB     size of each of the two big layers in MiB [default: 600; models: 100;
-                     upgrade: the image's base layer, 200; http: 300]
+                     upgrade: the image's base layer, 200; http, oci: 300]
   BENCH_MODEL_MB     models only: a quarter of each cache in MiB [default: 256]
   BENCH_ENTRIES      entries only: the number of entries [default: 100000]
   BENCH_PART_MB      split only: the part size in MiB [default: 100]
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Some("entries") if args.len() == 1 => entries::run(),
         Some("split") if args.len() == 1 => split::run(),
         Some("http") if args.len() == 1 => http::run(),
+        Some("oci") if args.len() == 1 => oci::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
