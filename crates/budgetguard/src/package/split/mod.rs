@@ -6,6 +6,7 @@
 //! before it reads them in place as one package; see
 //! `docs/package-format.md`, "Split packages".
 
+mod disk;
 mod error;
 mod list;
 mod part_size;

@@ -188,7 +188,9 @@ impl SplitParts {
     }
 
     /// Reads every part whole and checks it against its SHA-256, several
-    /// parts at once (one per core); the lowest-numbered part that differs
+    /// parts at once (one per core; one at a time when a part is on a
+    /// spinning disk, whose heads would seek between them); the
+    /// lowest-numbered part that differs
     /// is the error, named by its number (and the part it holds instead,
     /// when it is another part of the package).
     pub fn check(
@@ -206,9 +208,11 @@ impl SplitParts {
         // The lowest part found to differ so far: parts after it need no
         // more reading.
         let failed = AtomicUsize::new(usize::MAX);
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(count);
+        let workers = match super::disk::any_spinning(&self.files) {
+            true => 1,
+            false => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+        .min(count);
         let mut errors: Vec<(usize, crate::package::PackageError)> = std::thread::scope(|scope| {
             let worker = || {
                 let mut errors = Vec::new();
