@@ -12,6 +12,7 @@ use budgetguard::engine::EngineError;
 use budgetguard::error_text;
 use budgetguard::install::{InstallError, Problem};
 use budgetguard::models::ModelError;
+use budgetguard::package::oci::OciError;
 use budgetguard::package::zip::ZipError;
 use budgetguard::package::{PackageError, Structure};
 use budgetguard::progress::Warning;
@@ -111,6 +112,9 @@ pub(crate) enum Field {
     /// The new key's password, typed again.
     #[serde(rename = "new-key-repeat")]
     NewKeyRepeat,
+    /// The registry reference a package is published to.
+    #[serde(rename = "publish-to")]
+    PublishTo,
 }
 
 /// A message for the page: one sentence, maybe a list of lines under it, and
@@ -199,6 +203,21 @@ pub(crate) fn package_error(error: &PackageError) -> Message {
             ),
         ),
         other => fallback(other),
+    }
+}
+
+/// Why a package was not published: the registry's refusals and a bad
+/// reference at the reference's field, in the library's words (which name
+/// the login to make); a package that cannot be read as
+/// [`package_error`] says it.
+pub(crate) fn publish_error(error: &PackageError) -> Message {
+    match error {
+        PackageError::Registry(registry) => Message::at(Field::PublishTo, error_text(registry)),
+        PackageError::Oci(oci @ OciError::BadAddress { .. }) => {
+            Message::at(Field::PublishTo, error_text(oci))
+        }
+        PackageError::Oci(oci) => fallback(oci).or_at(Field::PublishTo),
+        other => package_error(other),
     }
 }
 
