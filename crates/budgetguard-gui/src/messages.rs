@@ -541,6 +541,32 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_publication_is_said_at_the_reference_with_the_login_to_make() {
+        let refused = publish_error(&PackageError::Registry(RegistryError::PushRefused {
+            repository: "budgetguard/flux".into(),
+            registry: "registry.studio.lan".into(),
+            status: 401,
+            had_credentials: false,
+        }));
+        assert_eq!(refused.field, Some(Field::PublishTo));
+        assert!(
+            refused.text.contains("docker login registry.studio.lan"),
+            "{}",
+            refused.text
+        );
+        // Not the create form's way back to Docker's images.
+        assert!(
+            !refused.text.contains(controls::FROM_REGISTRY),
+            "{}",
+            refused.text
+        );
+        let bad = budgetguard::package::oci::OciAddress::parse("flux:1").unwrap_err();
+        let bad = publish_error(&PackageError::Oci(bad));
+        assert_eq!(bad.field, Some(Field::PublishTo));
+        assert!(bad.text.contains("names no registry"), "{}", bad.text);
+    }
+
+    #[test]
     fn remedies_name_the_controls_for_errors_without_gui_words() {
         // Wrapped in a model error, the engine's missing image still points
         // at the never-pull option.
