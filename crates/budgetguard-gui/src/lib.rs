@@ -1,6 +1,7 @@
 //! The TechOps GUI: a web UI served by `budgetguard-techops gui` on
 //! 127.0.0.1, to pick nodes, create a local install package with live
-//! progress, and see what this workstation could deploy.
+//! progress, publish it to a registry, and install packages and see what
+//! this workstation could deploy.
 //!
 //! Pages are rendered on the server (askama templates in `templates/`); the
 //! little script the live parts need is embedded in the binary

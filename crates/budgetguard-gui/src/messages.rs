@@ -12,6 +12,7 @@ use budgetguard::engine::EngineError;
 use budgetguard::error_text;
 use budgetguard::install::{InstallError, Problem};
 use budgetguard::models::ModelError;
+use budgetguard::package::oci::OciError;
 use budgetguard::package::zip::ZipError;
 use budgetguard::package::{PackageError, Structure};
 use budgetguard::progress::Warning;
@@ -111,6 +112,9 @@ pub(crate) enum Field {
     /// The new key's password, typed again.
     #[serde(rename = "new-key-repeat")]
     NewKeyRepeat,
+    /// The registry reference a package is published to.
+    #[serde(rename = "publish-to")]
+    PublishTo,
 }
 
 /// A message for the page: one sentence, maybe a list of lines under it, and
@@ -199,6 +203,21 @@ pub(crate) fn package_error(error: &PackageError) -> Message {
             ),
         ),
         other => fallback(other),
+    }
+}
+
+/// Why a package was not published: the registry's refusals and a bad
+/// reference at the reference's field, in the library's words (which name
+/// the login to make); a package that cannot be read as
+/// [`package_error`] says it.
+pub(crate) fn publish_error(error: &PackageError) -> Message {
+    match error {
+        PackageError::Registry(registry) => Message::at(Field::PublishTo, error_text(registry)),
+        PackageError::Oci(oci @ OciError::BadAddress { .. }) => {
+            Message::at(Field::PublishTo, error_text(oci))
+        }
+        PackageError::Oci(oci) => fallback(oci).or_at(Field::PublishTo),
+        other => package_error(other),
     }
 }
 
@@ -519,6 +538,32 @@ mod tests {
         }));
         assert_eq!(missing.field, Some(Field::NoPull));
         assert!(missing.text.contains("untick it"), "{}", missing.text);
+    }
+
+    #[test]
+    fn a_refused_publication_is_said_at_the_reference_with_the_login_to_make() {
+        let refused = publish_error(&PackageError::Registry(RegistryError::PushRefused {
+            repository: "budgetguard/flux".into(),
+            registry: "registry.studio.lan".into(),
+            status: 401,
+            had_credentials: false,
+        }));
+        assert_eq!(refused.field, Some(Field::PublishTo));
+        assert!(
+            refused.text.contains("docker login registry.studio.lan"),
+            "{}",
+            refused.text
+        );
+        // Not the create form's way back to Docker's images.
+        assert!(
+            !refused.text.contains(controls::FROM_REGISTRY),
+            "{}",
+            refused.text
+        );
+        let bad = budgetguard::package::oci::OciAddress::parse("flux:1").unwrap_err();
+        let bad = publish_error(&PackageError::Oci(bad));
+        assert_eq!(bad.field, Some(Field::PublishTo));
+        assert!(bad.text.contains("names no registry"), "{}", bad.text);
     }
 
     #[test]

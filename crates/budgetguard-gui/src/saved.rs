@@ -1,6 +1,7 @@
 //! The settings the GUI keeps between runs, in a small JSON file of the
 //! user's configuration folder (`gui.json`): the install folder chosen on
-//! the Install page, and the file chooser's recent folders. GUIs running at
+//! the Install page, the file chooser's recent folders and the registry
+//! reference last published to (never a secret). GUIs running at
 //! once change it in turn, under a lock file beside it.
 
 use std::fs::File;
@@ -21,6 +22,9 @@ pub(crate) struct Saved {
     /// The folders files were lately chosen in, newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_folders: Vec<PathBuf>,
+    /// The registry reference a package was last published to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_to: Option<String>,
 }
 
 /// The default settings file: `gui.json` in the user's configuration
@@ -88,10 +92,12 @@ mod tests {
         assert_eq!(Saved::load(Some(&file)), Saved::default());
         Saved::update(&file, |s| s.install_dir = Some("/srv/nodes".into())).unwrap();
         Saved::update(&file, |s| s.recent_folders = vec!["/media/a".into()]).unwrap();
+        Saved::update(&file, |s| s.publish_to = Some("registry.lan/a:1".into())).unwrap();
         // Each change keeps the other settings.
         let saved = Saved {
             install_dir: Some("/srv/nodes".into()),
             recent_folders: vec!["/media/a".into()],
+            publish_to: Some("registry.lan/a:1".into()),
         };
         assert_eq!(Saved::load(Some(&file)), saved);
         std::fs::write(&file, b"{").unwrap();
@@ -126,6 +132,7 @@ mod tests {
             Saved {
                 install_dir: Some("/srv/nodes".into()),
                 recent_folders: vec!["/media/a".into(), "/media/b".into()],
+                publish_to: None,
             },
             "both changes stay"
         );

@@ -137,6 +137,7 @@ impl Gui {
                 options.default_output.display().to_string(),
             )),
             install_path: std::sync::Mutex::default(),
+            publish_to: std::sync::Mutex::new(saved.publish_to.unwrap_or_default()),
             media: MediaRoots::new(options.media_roots),
             settings_file: options.settings_file,
             recent,

@@ -20,6 +20,9 @@ pub(crate) struct AppState {
     pub settings: Mutex<PackageSettings>,
     /// The Install page's package path as last used.
     pub install_path: Mutex<String>,
+    /// The registry reference last published to (kept in the settings
+    /// file too).
+    pub publish_to: Mutex<String>,
     /// Where removable drives are mounted.
     pub media: MediaRoots,
     /// The folders files were lately chosen in.

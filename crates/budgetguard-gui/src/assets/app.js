@@ -559,6 +559,9 @@
   const NOT_ZIP = 'The file name must end in .zip: a package is one ZIP file.';
   // An address (`scheme://…`) is the server's to check, as the library reads it.
   const isAddress = (text) => /^[a-z][a-z0-9+.-]*:\/\//i.test(text.trim());
+  /** A package published to a registry: read with Docker's logins, so the
+   * package server's options do not apply. */
+  const isOci = (text) => /^oci:\/\//i.test(text.trim());
   const packageName = (path) => isAddress(path) || /[^/\\]\.zip(\.\d{3})?$/i.test(path.trim());
   const NOT_PACKAGE = 'The file name must end in .zip, or .zip.001 for a package in parts.';
 
@@ -871,6 +874,31 @@
       }
     });
 
+    // Publish to registry, from a package's Inspect view: a job of its own.
+    async function publish() {
+      const button = byId('publish-button');
+      fieldError('publish-to', '');
+      const answer = await post('/api/publish', { path: button.dataset.publish, to: byId('publish-to').value });
+      if (answer.ok) {
+        showMessage(byId('job-message'), null);
+        jobStarted('Publishing to the registry', answer);
+      } else if (answer.message.field === 'publish-to') {
+        fieldError('publish-to', answer.message.text);
+      } else {
+        showMessage(byId('job-message'), answer.message);
+        byId('job').hidden = false;
+      }
+    }
+    byId('inspection').addEventListener('click', (event) => {
+      if (event.target.closest('#publish-button')) publish();
+    });
+    byId('inspection').addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && event.target.id === 'publish-to') {
+        event.preventDefault();
+        publish();
+      }
+    });
+
     /** What this machine holds of each node's model cache, once a Create
      * may have filled one: set as text. */
     async function refreshModels() {
@@ -919,7 +947,7 @@
     // The package as asked for: the path, and for an address how it is read
     // (the token file's path goes with each request, never kept).
     function asked() {
-      const address = isAddress(path.value);
+      const address = isAddress(path.value) && !isOci(path.value);
       return {
         path: path.value.trim(),
         allow_http: address && allowHttp.checked,
@@ -928,7 +956,7 @@
     }
     const askedKey = () => JSON.stringify(asked());
     function showServerOptions() {
-      byId('server-options').hidden = !isAddress(path.value);
+      byId('server-options').hidden = !isAddress(path.value) || isOci(path.value);
     }
 
     function reasons() {

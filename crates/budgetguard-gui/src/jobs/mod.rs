@@ -1,5 +1,5 @@
 //! The one long job the GUI runs at a time (a package build, a deploy, an
-//! install, a verify or an uninstall):
+//! install, a verify, an uninstall, a copy or a publication):
 //! its progress, folded from the library's progress events, and its outcome,
 //! kept with the last few jobs' outcomes for the page's job list.
 
@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use budgetguard::install::{DeployReport, InstallReport};
+use budgetguard::package::oci::PublishReport;
 use budgetguard::package::{CreateReport, VerifyReport};
 use budgetguard::progress::{Event, Reporter, SharedReporter};
 use budgetguard::Cancel;
@@ -37,6 +38,8 @@ pub(crate) enum JobKind {
     Uninstall,
     /// Copies a package to a folder or USB stick and checks the copy.
     Copy,
+    /// Publishes a package to a registry.
+    Publish,
 }
 
 impl JobKind {
@@ -49,6 +52,7 @@ impl JobKind {
             JobKind::Verify => "Verifying package",
             JobKind::Uninstall => "Uninstalling",
             JobKind::Copy => "Copying to the folder",
+            JobKind::Publish => "Publishing to the registry",
         }
     }
 
@@ -62,6 +66,7 @@ impl JobKind {
                 JobKind::Verify => "Verify cancelled",
                 JobKind::Uninstall => "Uninstall cancelled",
                 JobKind::Copy => "Copy cancelled",
+                JobKind::Publish => "Publish cancelled",
             },
             (_, Outcome::Failed(_)) => match self {
                 JobKind::Package => "Create failed",
@@ -70,6 +75,7 @@ impl JobKind {
                 JobKind::Verify => "Package damaged or unreadable",
                 JobKind::Uninstall => "Uninstall failed",
                 JobKind::Copy => "Copy failed",
+                JobKind::Publish => "Publish failed",
             },
             (JobKind::Package, _) => "Package created",
             (JobKind::Deploy, _) => "Deployed on this workstation",
@@ -77,6 +83,7 @@ impl JobKind {
             (JobKind::Verify, _) => "Package verified",
             (JobKind::Uninstall, _) => "Uninstalled",
             (JobKind::Copy, _) => "Copied and checked",
+            (JobKind::Publish, _) => "Published to the registry",
         }
     }
 }
@@ -131,6 +138,8 @@ pub(crate) enum Outcome {
     Verified(VerifyReport),
     /// A package was copied to a folder and the copy checked.
     Copied(Box<Copied>),
+    /// A package was published to a registry.
+    Published(Box<PublishReport>),
     /// Nodes were uninstalled: their names, and whether their caches went.
     Uninstalled(Vec<String>, bool),
     /// The job failed, in the GUI's words.
@@ -164,6 +173,9 @@ impl Busy {
             JobKind::Verify => "A package is being verified: wait for it to finish, or cancel it.",
             JobKind::Uninstall => "An uninstall is running: wait for it to finish, or cancel it.",
             JobKind::Copy => "A package is being copied: wait for it to finish, or cancel it.",
+            JobKind::Publish => {
+                "A package is being published: wait for it to finish, or cancel it."
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ pub(crate) use views::{
 
 use askama::Template;
 use budgetguard::install::InstallReport;
+use budgetguard::package::oci::PublishReport;
 use budgetguard::package::VerifyReport;
 
 use crate::chooser::MediaFolder;
@@ -172,8 +173,10 @@ pub(crate) struct PackageList {
 pub(crate) struct InspectionView {
     /// The package.
     pub view: Inspection,
-    /// Whether to offer installing it.
+    /// Whether to offer installing it (else publishing it).
     pub install: bool,
+    /// The registry reference last published to, proposed again.
+    pub publish_to: String,
 }
 
 /// How the last job ended: the fragment under the progress bar.
@@ -229,6 +232,18 @@ pub(crate) enum OutcomeView {
         entries: usize,
         /// Their bytes.
         bytes: String,
+        /// How long it took.
+        elapsed: String,
+    },
+    /// A package was published to a registry.
+    #[template(block = "published")]
+    Published {
+        /// What the publication did.
+        report: Box<PublishReport>,
+        /// The bytes uploaded, for people.
+        uploaded: String,
+        /// The command that installs it from the registry.
+        command: String,
         /// How long it took.
         elapsed: String,
     },

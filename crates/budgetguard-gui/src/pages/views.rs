@@ -246,6 +246,15 @@ impl OutcomeView {
                 bytes: human(copied.verified.bytes),
                 elapsed,
             },
+            Outcome::Published(report) => OutcomeView::Published {
+                uploaded: human(report.uploaded_bytes),
+                command: format!(
+                    "budgetguard-techops install-package --package {}",
+                    shell_word(&report.address)
+                ),
+                report: report.clone(),
+                elapsed,
+            },
             Outcome::Uninstalled(nodes, purged) => OutcomeView::Uninstalled {
                 nodes: nodes.clone(),
                 purged: *purged,
@@ -286,6 +295,7 @@ impl JobKind {
             JobKind::Verify => "verify",
             JobKind::Uninstall => "uninstall",
             JobKind::Copy => "copy",
+            JobKind::Publish => "publish",
         }
     }
 }

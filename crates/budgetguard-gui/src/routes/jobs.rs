@@ -1,5 +1,5 @@
 //! Starting and cancelling the one job: a package build, a deploy, an
-//! install, a verify or an uninstall.
+//! install, a verify, an uninstall, a copy or a publication.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use budgetguard::error_text;
+use budgetguard::package::oci::OciAddress;
 use serde::Deserialize;
 
 use super::events::finished_data;
@@ -17,6 +18,7 @@ use crate::jobs::{JobKind, Outcome};
 use crate::messages::{Field, Message};
 use crate::pages::package_files;
 use crate::paths::{expand, package_file, package_given, Given};
+use crate::saved::Saved;
 use crate::settings::PackageSettings;
 use crate::state::AppState;
 use crate::workstation::{copy_package, engine_needed, open_key, Draft, Password, Workstation};
@@ -274,6 +276,52 @@ pub(crate) async fn copy(
     started(state.jobs.start(JobKind::Copy, |reporter, cancel| {
         copy_package(files, folder, reporter, cancel)
     }))
+}
+
+/// A package to publish, and where.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PublishForm {
+    /// The package file (or the first part of one in parts).
+    path: String,
+    /// The registry reference, `registry/repository:tag`.
+    to: String,
+}
+
+/// `POST /api/publish`: publishes a package to a registry, unless the
+/// reference is no registry's (said at its field); a reference that is
+/// one is kept for next time.
+pub(crate) async fn publish(
+    State(state): State<Arc<AppState>>,
+    Json(form): Json<PublishForm>,
+) -> Response {
+    let field = |text: String| refuse(StatusCode::BAD_REQUEST, Message::at(Field::PublishTo, text));
+    let typed = form.to.trim();
+    if typed.is_empty() {
+        return field(
+            "Enter where to publish the package: registry/repository:tag, e.g. registry.studio.lan/budgetguard/flux:2026-12.".to_owned(),
+        );
+    }
+    let to = match OciAddress::parse(typed) {
+        Ok(to) => to,
+        Err(e) => return field(error_text(&e)),
+    };
+    let path = match package_file(&form.path, Field::Package) {
+        Ok(path) => path,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+    };
+    *state.publish_to.lock().expect("not poisoned") = typed.to_owned();
+    if let Some(file) = &state.settings_file {
+        // A convenience: the reference is proposed again next time.
+        let _ = Saved::update(file, |saved| saved.publish_to = Some(typed.to_owned()));
+    }
+    let workstation = Arc::clone(&state.workstation);
+    started(
+        state
+            .jobs
+            .start(JobKind::Publish, |reporter, cancel| async move {
+                workstation.publish(path, to, reporter, cancel).await
+            }),
+    )
 }
 
 /// Which ended job to show.

@@ -47,6 +47,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/deploy", post(jobs::deploy))
         .route("/api/cancel", post(jobs::cancel))
         .route("/api/copy", post(jobs::copy))
+        .route("/api/publish", post(jobs::publish))
         .route("/api/jobs", get(jobs::list))
         .route("/api/install-dir", post(folder::change))
         .route("/api/files", post(files::list))

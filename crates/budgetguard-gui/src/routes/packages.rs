@@ -181,6 +181,7 @@ pub(crate) async fn inspect(
         Ok(view) => render(&InspectionView {
             view,
             install: form.install,
+            publish_to: state.publish_to.lock().expect("not poisoned").clone(),
         }),
         Err(message) => refuse(StatusCode::UNPROCESSABLE_ENTITY, message),
     }

@@ -9,6 +9,7 @@ mod create;
 mod estimate;
 mod inspect;
 mod models;
+mod publish;
 mod signing;
 mod try_it;
 mod unavailable;

@@ -23,6 +23,7 @@ mod keys;
 mod listing;
 mod models;
 mod offline;
+mod publish;
 mod registry;
 mod screenshots;
 mod security;
@@ -50,6 +51,7 @@ fn main() -> std::process::ExitCode {
             listing::tests(),
             models::tests(),
             offline::tests(),
+            publish::tests(),
             registry::tests(),
             screenshots::tests(),
             security::tests(),

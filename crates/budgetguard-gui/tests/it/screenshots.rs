@@ -15,7 +15,7 @@ use crate::support::{self, free_port, options, run, Browser, NodeCleanup, Server
 testkit::tests![the_readme_screenshots_of_every_page];
 
 /// Screenshots of the page shown, at both widths.
-async fn both_widths(browser: &Browser, name: &str) {
+pub(crate) async fn both_widths(browser: &Browser, name: &str) {
     for width in [1400, 800] {
         browser.resize(width, 900).await;
         browser.screenshot(&format!("docs-{name}-{width}")).await;

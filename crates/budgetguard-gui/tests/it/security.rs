@@ -208,7 +208,7 @@ fn state_changes_need_the_token_and_the_servers_own_origin() {
 }
 
 /// Every endpoint that acts, or reads files or logs.
-const STATE_CHANGES: [&str; 22] = [
+const STATE_CHANGES: [&str; 23] = [
     "/api/package",
     "/api/package/settings",
     "/api/package/estimate",
@@ -229,6 +229,7 @@ const STATE_CHANGES: [&str; 22] = [
     "/api/files",
     "/api/files/chosen",
     "/api/copy",
+    "/api/publish",
     "/api/install-dir",
     "/api/keys/generate",
 ];
@@ -256,6 +257,11 @@ fn paths_from_the_page_must_be_zip_files_and_errors_say_which_field() {
             (
                 "/api/install",
                 serde_json::json!({"path": "~/nothing.txt"}),
+                "package-path",
+            ),
+            (
+                "/api/publish",
+                serde_json::json!({"path": "/etc/passwd", "to": "localhost:5000/a:1"}),
                 "package-path",
             ),
         ] {

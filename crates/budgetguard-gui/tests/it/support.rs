@@ -563,6 +563,31 @@ impl Browser {
         steps
     }
 
+    /// Samples the job card every 50 ms until the job ended (within
+    /// `limit`): each `[step, bytes, rate, time left]` shown together.
+    pub async fn progress_samples(&self, limit: Duration) -> Vec<[String; 4]> {
+        let mut seen = Vec::new();
+        let began = std::time::Instant::now();
+        while self.shown("#cancel-button").await || !self.shown(".outcome").await {
+            assert!(
+                began.elapsed() < limit,
+                "the job did not end within {limit:?}: {}",
+                self.text("#job").await
+            );
+            let sample = [
+                self.text("#job-step").await,
+                self.text("#job-bytes").await,
+                self.text("#job-rate").await,
+                self.text("#job-eta").await,
+            ];
+            if sample.iter().all(|s| !s.is_empty()) {
+                seen.push(sample);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        seen
+    }
+
     /// Clicks Install, follows the job's steps until it ends (within
     /// `limit`) and checks that the package was installed; returns the steps.
     pub async fn install_package(&self, limit: Duration) -> Vec<String> {
