@@ -29,24 +29,22 @@ impl Workstation {
         cancel: Cancel,
     ) -> Outcome {
         let auth = self.session().auth();
-        // On a blocking thread of its own, driven by this runtime: the
-        // library's upload stream is not `Send` for the job's task.
-        let runtime = tokio::runtime::Handle::current();
-        let published = tokio::task::spawn_blocking({
-            let cancel = cancel.clone();
-            move || {
-                let package = Arc::new(Package::open_given(std::slice::from_ref(&path))?);
-                let options = PublishOptions {
-                    to,
-                    jobs: JOBS,
-                    client: ClientOptions::default(),
-                };
-                runtime.block_on(publish_package(package, &options, auth, reporter, &cancel))
-            }
-        });
-        // Awaited to its end, so that a cancelled one is said only once
-        // it stopped (the tag is put last: nothing was tagged then).
-        let published = published.await.expect("publishing does not panic");
+        let published = async {
+            let package = tokio::task::spawn_blocking(move || {
+                Package::open_given(std::slice::from_ref(&path))
+            })
+            .await
+            .expect("opening a package does not panic")?;
+            let options = PublishOptions {
+                to,
+                jobs: JOBS,
+                client: ClientOptions::default(),
+            };
+            // Awaited to its end, so that a cancelled one is said only once
+            // it stopped (the tag is put last: nothing was tagged then).
+            publish_package(Arc::new(package), &options, auth, reporter, &cancel).await
+        }
+        .await;
         match published {
             Ok(report) => Outcome::Published(Box::new(report)),
             Err(_) if cancel.is_cancelled() => Outcome::Cancelled(

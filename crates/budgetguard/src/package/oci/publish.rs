@@ -128,23 +128,24 @@ pub async fn publish_package(
         total: Some(total),
     });
     let progress = Arc::new(Mutex::new(Throttle::new(Step::Publish)));
-    let outcomes: Vec<Pushed> = futures_util::stream::iter(plan.uploads.iter())
+    // Each upload owns what it needs: the stream's futures run in any task.
+    let outcomes: Vec<Pushed> = futures_util::stream::iter(plan.uploads.clone())
         .map(|upload| {
-            let open = opener(&package, upload, &progress, &reporter);
-            let (client, progress, reporter) = (&client, &progress, &reporter);
+            let open = opener(&package, &upload, &progress, &reporter);
+            let (client, to, cancel) = (client.clone(), to.clone(), cancel.clone());
+            let (progress, reporter) = (progress.clone(), reporter.clone());
             async move {
                 let pushed = client
-                    .push_blob(to, &upload.descriptor, None, open, cancel)
+                    .push_blob(&to, &upload.descriptor, None, open, &cancel)
                     .await?;
                 if pushed != Pushed::Uploaded {
                     let mut progress = progress.lock().expect("not poisoned");
-                    progress.add(upload.descriptor.size, &**reporter);
+                    progress.add(upload.descriptor.size, &*reporter);
                 }
-                Ok::<_, PackageError>((pushed, upload.descriptor.size))
+                Ok::<_, PackageError>(pushed)
             }
         })
         .buffered(options.jobs.max(1))
-        .map_ok(|(pushed, _)| pushed)
         .try_collect()
         .await?;
     let uploaded_bytes = plan

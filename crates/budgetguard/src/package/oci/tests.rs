@@ -128,3 +128,16 @@ fn addresses_name_a_registry_and_a_tag() {
         "registry.studio.lan/budgetguard/flux/budgetguard/demo-nim:latest"
     );
 }
+
+/// A publication runs in any task (a GUI job, `tokio::spawn`): its future
+/// is `Send`, which this checks when it compiles.
+#[test]
+fn publishing_is_send() {
+    fn send<T: Send>(_: &T) {}
+    let _check =
+        |package, options: &super::PublishOptions, auth, reporter, cancel: &crate::Cancel| {
+            send(&super::publish_package(
+                package, options, auth, reporter, cancel,
+            ))
+        };
+}
