@@ -430,6 +430,9 @@ pub(crate) struct CreatedView {
     /// The public key file that must travel with a signed package, and be
     /// trusted on the workstation.
     pub public_key: Option<String>,
+    /// The id of the key that signed the package when no public key file
+    /// of it is beside the secret key (the user must find it).
+    pub key_without_file: Option<String>,
     /// The command that trusts it, on the workstation.
     pub trust_command: Option<String>,
     /// The commands without this tool; `None` when `unzip` cannot read it.
@@ -529,6 +532,7 @@ impl CreatedView {
             trust_command: public_key
                 .as_ref()
                 .map(|key| format!("budgetguard-techops trust-key {}", shell_word(key))),
+            key_without_file: report.signed_by.clone().filter(|_| public_key.is_none()),
             public_key,
             fallback_command: (manifest.compression != Compression::Zstd && report.parts.is_none())
                 .then(|| {

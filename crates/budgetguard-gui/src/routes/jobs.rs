@@ -21,7 +21,9 @@ use crate::paths::{expand, package_file, package_given, Given};
 use crate::saved::Saved;
 use crate::settings::PackageSettings;
 use crate::state::AppState;
-use crate::workstation::{copy_package, engine_needed, open_key, Draft, Password, Workstation};
+use crate::workstation::{
+    copy_package, engine_needed, matching_public_key, open_key, Draft, Password, Workstation,
+};
 
 /// The package form: the nodes, the form's settings and the signing key's
 /// password (which is not a setting: it is never kept).
@@ -97,15 +99,16 @@ pub(crate) async fn create_package(
             return refuse(StatusCode::CONFLICT, engine_needed(&options, &down));
         }
     }
-    // The public key beside the secret one, as a key pair is made.
-    let public_key = (!form.settings.sign_key.trim().is_empty()).then(|| {
-        let secret = expand(&form.settings.sign_key);
-        std::path::PathBuf::from(format!("{}.pub", secret.display()))
-    });
     options.sign = match open_key(&form.settings.sign_key, form.password).await {
         Ok(key) => key.map(Arc::new),
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
+    // The public key beside the secret one, as a key pair is made, when it
+    // is that key's.
+    let public_key = options
+        .sign
+        .as_ref()
+        .and_then(|key| matching_public_key(&expand(&form.settings.sign_key), &key.id()));
     let workstation = Arc::clone(&state.workstation);
     started(
         state

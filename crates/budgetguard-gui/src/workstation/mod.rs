@@ -22,7 +22,7 @@ pub(crate) use estimate::{
 };
 pub(crate) use inspect::{install_space, Inspection, NodeModel};
 pub(crate) use models::{fit_view, parse_profiles, FitView, ModelFacts};
-pub(crate) use signing::{key_note, make_key_pair, open_key, Password};
+pub(crate) use signing::{key_note, make_key_pair, matching_public_key, open_key, Password};
 pub(crate) use unavailable::Unavailable;
 
 use std::collections::BTreeMap;

@@ -73,10 +73,21 @@ pub(crate) fn key_note(typed: &str) -> Result<String, Message> {
     }
 }
 
+/// The public key file beside the secret key `path` (`<path>.pub`, as a
+/// key pair is made).
+fn public_beside(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.pub", path.display()))
+}
+
 /// The id of the public key beside the secret key `path`, when it is there.
 fn public_id(path: &Path) -> Option<String> {
-    let public = PathBuf::from(format!("{}.pub", path.display()));
-    TrustedKey::read(&public).ok().map(|k| k.id())
+    TrustedKey::read(&public_beside(path)).ok().map(|k| k.id())
+}
+
+/// The public key file beside the secret key `path` when it is the one of
+/// key `id` (another key's `.pub` must not travel in its place).
+pub(crate) fn matching_public_key(path: &Path, id: &str) -> Option<PathBuf> {
+    (public_id(path).as_deref() == Some(id)).then(|| public_beside(path))
 }
 
 #[cfg(test)]
@@ -89,6 +100,22 @@ mod tests {
         assert_eq!(format!("{password:?}"), "Password(<hidden>)");
         assert_eq!(password.into_option().as_deref(), Some("hunter2"));
         assert_eq!(Password::default().into_option(), None);
+    }
+
+    #[test]
+    fn only_the_signing_keys_own_public_file_travels() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = budgetguard::signing::generate(&dir.path().join("ours.key"), None).unwrap();
+        let other = budgetguard::signing::generate(&dir.path().join("other.key"), None).unwrap();
+        assert_eq!(
+            matching_public_key(&ours.secret, &ours.key_id),
+            Some(ours.public.clone())
+        );
+        // Another key's public file where ours should be: not named.
+        std::fs::copy(&other.public, &ours.public).unwrap();
+        assert_eq!(matching_public_key(&ours.secret, &ours.key_id), None);
+        std::fs::remove_file(&ours.public).unwrap();
+        assert_eq!(matching_public_key(&ours.secret, &ours.key_id), None);
     }
 
     #[tokio::test]
