@@ -3,7 +3,9 @@
 //! by their digest, with
 //! their diff IDs from the config: they are no bigger than the engine's own
 //! `docker save`, install on every store, and update packages leave out
-//! what their base holds whichever store made either package.
+//! what their base holds whichever store made either package. On the
+//! containerd store, a package's image the user loaded is known to hold
+//! that package's blobs; an image of the same layers from elsewhere is not.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -16,6 +18,7 @@ use crate::support::*;
 testkit::tests![
     containerd_packages_keep_compressed_layers_and_install_on_every_store,
     updates_leave_out_the_base_layers_whichever_store_made_either,
+    containerd_leaves_out_the_layers_of_a_package_image_the_user_loaded_only,
 ];
 
 /// The media type of a gzip-compressed layer in a package's manifest.
@@ -324,4 +327,103 @@ fn updates_leave_out_the_base_layers_whichever_store_made_either() {
             uninstall(home.path(), target, &dir);
         }
     }
+}
+
+/// The sum of the sizes of the layers of a package's one image.
+fn layer_bytes(package: &Path) -> u64 {
+    manifest_of(package)["images"][0]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["size"].as_u64().unwrap())
+        .sum()
+}
+
+/// Whether `docker images` on `engine` lists `reference` (the containerd
+/// store leaves out an image whose blobs it lacks).
+fn listed(engine: &TestEngine, reference: &str) -> bool {
+    !engine
+        .docker_ok(&["images", "--quiet", reference])
+        .trim()
+        .is_empty()
+}
+
+fn containerd_leaves_out_the_layers_of_a_package_image_the_user_loaded_only() {
+    let (containerd, _) = containerd_and_others();
+    let versions = two_versions();
+    let [v1, v2] = &versions;
+    let home = tempfile::tempdir().unwrap();
+    // Two full packages whose images share their two base layers (the same
+    // gzip blobs); the images are then removed.
+    let packages = {
+        let _made = images::load_as(&containerd, &versions, LayerFiles::Gzip);
+        [("v1.zip", v1), ("v2.zip", v2)].map(|(name, version)| {
+            package(
+                &containerd,
+                home.path(),
+                name,
+                "Held",
+                &version.reference,
+                &[],
+            )
+            .0
+        })
+    };
+    let [first, second] = &packages;
+    let _guard = ImageGuard::new(
+        &containerd,
+        vec![v1.reference.clone(), v2.reference.clone()],
+    );
+    let _leftovers = NodeLeftovers::new(&containerd, "budgetguard-held");
+    let new_layer = layer_bytes(second) - layer_bytes(first);
+
+    // The user loads version 1 from its package; the tool installs it
+    // (nothing loaded), then version 2, leaving out the two layers it holds.
+    docker_load_images_folder(first, &containerd);
+    let dir = home.path().join("install");
+    let installed = install(home.path(), &containerd, &dir, first);
+    assert_eq!(
+        installed["images"][0]["outcome"], "already_present",
+        "{installed}"
+    );
+    assert_eq!(installed["loaded_bytes"], 0, "{installed}");
+    let updated = install(home.path(), &containerd, &dir, second);
+    let loaded = updated["loaded_bytes"].as_u64().unwrap();
+    assert!(
+        loaded < new_layer + (64 << 10),
+        "loaded {loaded} bytes for a {new_layer}-byte new layer"
+    );
+    // The image is whole: listed, and saved with every layer.
+    assert!(
+        listed(&containerd, &v2.reference),
+        "{} is listed",
+        v2.reference
+    );
+    let saved = docker_save_size(&containerd, &v2.reference);
+    assert!(
+        saved > layer_bytes(second),
+        "docker save wrote {saved} bytes"
+    );
+    uninstall(home.path(), &containerd, &dir);
+    assert!(listed(&containerd, &v1.reference), "the user's image stays");
+    assert!(!dir.join("images.json").exists(), "no record is left");
+    containerd.docker_ok(&["rmi", &v1.reference]);
+
+    // An image of the same layers from elsewhere (stored uncompressed, so
+    // other blobs): the layers are loaded, and the image is whole.
+    let elsewhere = ImageSpec {
+        reference: images::unique_reference("elsewhere"),
+        layers: v1.layers.clone(),
+    };
+    let _elsewhere = images::load_as(&containerd, &[elsewhere], LayerFiles::Plain);
+    let dir = home.path().join("install-elsewhere");
+    let installed = install(home.path(), &containerd, &dir, second);
+    let loaded = installed["loaded_bytes"].as_u64().unwrap();
+    assert!(loaded >= layer_bytes(second), "loaded {loaded} bytes");
+    assert!(
+        listed(&containerd, &v2.reference),
+        "{} is listed",
+        v2.reference
+    );
+    uninstall(home.path(), &containerd, &dir);
 }

@@ -2,9 +2,10 @@
 //! loaded or pulled into the engine (`images.json`) that no installed node
 //! of the folder uses any more, in any version, is removed, and a tag it
 //! took from an image of the user's is given back. An image the user had
-//! before is never in `images.json`, so it is never removed; one a
-//! container still uses (a node of another install folder, say) stays,
-//! with its tags and record.
+//! before is never among the loaded ones, so it is never removed (its
+//! record in `held`, kept for the blobs a package named, goes once no
+//! installed node uses it); one a container still uses (a node of another
+//! install folder, say) stays, with its tags and record.
 
 use std::collections::HashSet;
 
@@ -42,6 +43,10 @@ pub(crate) async fn remove_unused_images(
         }
     }
     record.images = kept;
+    // A held image is the user's: its record goes with its last use.
+    record
+        .held
+        .retain(|image| image.engine != engine.host() || used.contains(&image.id));
     if record != original {
         dir.write_loaded_images(&record)?;
     }

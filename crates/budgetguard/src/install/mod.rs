@@ -33,4 +33,4 @@ pub use package::{
     InstallReport, Listen,
 };
 pub use preflight::start_problems;
-pub use state::{Endpoints, InstalledNode, LoadedImage, LoadedImages};
+pub use state::{Endpoints, HeldImage, InstalledNode, LoadedImage, LoadedImages};

@@ -157,7 +157,7 @@ pub async fn install_package_with(
     let facts = engine.facts().await?;
     let mut loaded = options.dir.loaded_images()?;
     let (run, plan, outcomes) =
-        LoadRun::prepare(engine, &package, facts.containerd_store, &loaded.images).await?;
+        LoadRun::prepare(engine, &package, facts.containerd_store, &loaded).await?;
     let models = ModelPlan::new(&options.dir, &package)?;
     if let Some(base) = &package.manifest().base {
         let missing = plan
@@ -275,6 +275,9 @@ pub async fn install_package_with(
     };
     for image in run.loaded() {
         loaded.record(image);
+    }
+    for image in run.held() {
+        loaded.hold(image);
     }
     transaction
         .commit(engine, &*reporter, Some(&endpoints), Some(&loaded))

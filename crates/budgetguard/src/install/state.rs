@@ -1,6 +1,7 @@
 //! The state files of an install folder, each replaced atomically and only
 //! while the folder's lock is held: `endpoints.json`, the installed nodes
-//! for artists' tools, and `images.json`, the images this tool loaded.
+//! for artists' tools, and `images.json`, the images this tool loaded (and
+//! those of the user's whose exact blobs a package told it).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,24 @@ impl InstalledNode {
 pub struct LoadedImages {
     /// The images, oldest first.
     pub images: Vec<LoadedImage>,
+    /// Images of a package that the engine had before this tool came: never
+    /// removed by it, but their exact blobs are known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldImage>,
+}
+
+/// An image of a package that the engine had already (the user loaded it):
+/// its ID on the containerd store is the package's manifest digest, so the
+/// engine holds exactly the blobs that manifest names, and a later load
+/// leaves them out (that store cannot be asked which blobs it holds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldImage {
+    /// The engine it is in (its address).
+    pub engine: String,
+    /// Its ID there (a manifest digest).
+    pub id: ImageId,
+    /// Its blobs, by digest: manifest, config, layers.
+    pub blobs: Vec<Digest>,
 }
 
 /// An image this tool loaded or pulled.
@@ -128,6 +147,31 @@ impl LoadedImages {
             None => self.images.push(image),
         }
     }
+
+    /// Records `image`, once.
+    pub(crate) fn hold(&mut self, image: HeldImage) {
+        if !self
+            .held
+            .iter()
+            .any(|i| i.engine == image.engine && i.id == image.id)
+        {
+            self.held.push(image);
+        }
+    }
+
+    /// The images of `engine` whose exact blobs are known, with those blobs:
+    /// the ones this tool loaded from a package and the held ones.
+    pub(crate) fn known_blobs<'a>(
+        &'a self,
+        engine: &'a str,
+    ) -> impl Iterator<Item = (&'a ImageId, &'a [Digest])> + 'a {
+        let loaded = self.images.iter().map(|i| (&i.engine, &i.id, &i.blobs));
+        let held = self.held.iter().map(|i| (&i.engine, &i.id, &i.blobs));
+        loaded
+            .chain(held)
+            .filter(move |(e, _, _)| *e == engine)
+            .map(|(_, id, blobs)| (id, blobs.as_slice()))
+    }
 }
 
 impl InstallDir {
@@ -151,7 +195,7 @@ impl InstallDir {
 
     /// Writes `images.json` atomically (no images: no file).
     pub(crate) fn write_loaded_images(&self, images: &LoadedImages) -> Result<(), InstallError> {
-        match images.images.is_empty() {
+        match images.images.is_empty() && images.held.is_empty() {
             true => remove_any(&self.images_file()),
             false => write_state(&self.images_file(), images),
         }

@@ -20,7 +20,7 @@ pub use plan::ImageOutcome;
 pub(crate) use plan::LoadPlan;
 
 use super::journal::ImageUndo;
-use super::state::LoadedImage;
+use super::state::{HeldImage, LoadedImage, LoadedImages};
 use super::InstallError;
 use crate::digest::ImageId;
 use crate::engine::Engine;
@@ -50,27 +50,30 @@ pub(crate) struct LoadRun {
 
 impl LoadRun {
     /// Asks the engine what it has and plans the load of `package`;
-    /// `loaded` are the images this tool loaded earlier.
+    /// `record` holds the images this tool loaded earlier, and those whose
+    /// blobs an earlier package named.
     pub(crate) async fn prepare(
         engine: &Engine,
         package: &Package,
         containerd: bool,
-        loaded: &[LoadedImage],
+        record: &LoadedImages,
     ) -> Result<(Self, LoadPlan, Vec<ImageOutcome>), InstallError> {
         let images = package.manifest().images.clone();
         let local = engine.local_images().await?;
-        let loaded: Vec<LoadedImage> = loaded
+        let loaded: Vec<LoadedImage> = record
+            .images
             .iter()
             .filter(|i| i.engine == engine.host())
             .cloned()
             .collect();
+        let known: Vec<_> = record.known_blobs(engine.host()).collect();
         let absent = images
             .iter()
             .flat_map(blobs_of)
             .filter(|b| !package.carries(&layout::blob_entry(layout::hex_of(&b.digest))))
             .map(|b| b.digest.clone())
             .collect();
-        let (plan, outcomes) = LoadPlan::new(&images, &local, &loaded, containerd, absent);
+        let (plan, outcomes) = LoadPlan::new(&images, &local, &known, containerd, absent);
         let present_before = images
             .iter()
             .map(|image| engine_id(image, containerd))
@@ -219,6 +222,28 @@ impl LoadRun {
                     references: image.references.clone(),
                     replaced,
                 }
+            })
+            .collect()
+    }
+
+    /// The package's images the engine had before this tool loaded them (the
+    /// user's), on the containerd store: their blobs are the package's, so
+    /// a later load leaves them out. (The classic store goes by layer chain,
+    /// which the engine tells of every image.)
+    pub(crate) fn held(&self) -> Vec<HeldImage> {
+        if !self.containerd {
+            return Vec::new();
+        }
+        self.images
+            .iter()
+            .filter(|image| {
+                let id = engine_id(image, true);
+                self.present_before.contains(&id) && !self.loaded_before.iter().any(|l| l.id == id)
+            })
+            .map(|image| HeldImage {
+                engine: self.engine.clone(),
+                id: engine_id(image, true),
+                blobs: blobs_of(image).map(Blob::checked_digest).collect(),
             })
             .collect()
     }

@@ -7,16 +7,22 @@
 //! store keeps blobs by their exact digest: a blob is left out only when the
 //! engine is known to hold that very blob, because an image present in the
 //! engine names it (the image's ID is its manifest digest, and a manifest
-//! names its blobs exactly). A locally built image with the same diff IDs
-//! holds compressed blobs of other digests, so it does not count.
+//! names its blobs exactly): one of the package's own, one this tool loaded,
+//! or one of another package the user had loaded ([`HeldImage`]). An image
+//! of unknown origin with the same diff IDs does not count: a pulled or
+//! built one holds compressed blobs of other digests, the engine's API
+//! (Docker 26.1) names no blob of an image, and a load that leaves out a
+//! blob the store lacks while a snapshot of its layer exists is not refused:
+//! it makes an image without that blob, which `docker images` hides and
+//! `docker save` writes without its config and layers.
+//!
+//! [`HeldImage`]: crate::install::HeldImage
 
 use std::collections::HashSet;
 
 use crate::digest::{Digest, ImageId};
 use crate::engine::LocalImage;
 use crate::package::manifest::{Blob, PackagedImage};
-
-use super::super::state::LoadedImage;
 
 /// What happens to an image of the package.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -43,13 +49,14 @@ pub(crate) struct LoadPlan {
 }
 
 impl LoadPlan {
-    /// Plans the load of `images` into an engine holding `local`; `loaded`
-    /// are the images this tool put there earlier, whose exact blobs it
-    /// knows; `absent` are the blobs the package does not carry.
+    /// Plans the load of `images` into an engine holding `local`; `known`
+    /// are images of that engine whose exact blobs this tool knows (it
+    /// loaded them, or a package named them), with those blobs; `absent`
+    /// are the blobs the package does not carry.
     pub(crate) fn new(
         images: &[PackagedImage],
         local: &[LocalImage],
-        loaded: &[LoadedImage],
+        known: &[(&ImageId, &[Digest])],
         containerd: bool,
         absent: HashSet<String>,
     ) -> (Self, Vec<ImageOutcome>) {
@@ -75,7 +82,7 @@ impl LoadPlan {
             }
         }
         plan.omit = if containerd {
-            held_blobs(images, local, loaded, &plan.stream)
+            held_blobs(images, local, known, &plan.stream)
         } else {
             present_chains(local, &plan.stream)
         };
@@ -179,11 +186,11 @@ fn present_chains(local: &[LocalImage], stream: &[PackagedImage]) -> HashSet<Str
 }
 
 /// Containerd store: the streamed images' blobs that an image present in
-/// the engine names exactly (one of the package's, or one this tool loaded).
+/// the engine names exactly (one of the package's, or a `known` one).
 fn held_blobs(
     images: &[PackagedImage],
     local: &[LocalImage],
-    loaded: &[LoadedImage],
+    known: &[(&ImageId, &[Digest])],
     stream: &[PackagedImage],
 ) -> HashSet<String> {
     let present = |id: &str| local.iter().any(|l| l.info.id.as_str() == id);
@@ -191,8 +198,8 @@ fn held_blobs(
     for image in images.iter().filter(|i| present(&i.manifest.digest)) {
         held.extend(blobs_of(image).map(|b| b.digest.clone()));
     }
-    for image in loaded.iter().filter(|i| present(i.id.as_str())) {
-        held.extend(image.blobs.iter().map(Digest::to_string));
+    for (_, blobs) in known.iter().filter(|(id, _)| present(id.as_str())) {
+        held.extend(blobs.iter().map(Digest::to_string));
     }
     stream
         .iter()
@@ -266,14 +273,12 @@ mod tests {
         }
     }
 
-    fn loaded(id: &str, blobs: &[&str]) -> LoadedImage {
-        LoadedImage {
-            engine: "e".into(),
-            id: d(id).parse().unwrap(),
-            blobs: blobs.iter().map(|b| d(b).parse().unwrap()).collect(),
-            references: Vec::new(),
-            replaced: Default::default(),
-        }
+    /// An image whose exact blobs are known.
+    fn known(id: &str, blobs: &[&str]) -> (ImageId, Vec<Digest>) {
+        (
+            d(id).parse().unwrap(),
+            blobs.iter().map(|b| d(b).parse().unwrap()).collect(),
+        )
     }
 
     #[test]
@@ -349,8 +354,10 @@ mod tests {
         let built = [local("built-manifest", &["A", "B"])];
         let (plan, _) = LoadPlan::new(&images, &built, &[], true, HashSet::new());
         assert!(plan.omit.is_empty(), "{:?}", plan.omit);
-        // An image this tool loaded, still present, holds exactly its blobs.
-        let earlier = [loaded("old-manifest", &["old-manifest", "old", "A", "B"])];
+        // A known image (this tool loaded it, or a package named its
+        // blobs), still present, holds exactly its blobs.
+        let (id, blobs) = known("old-manifest", &["old-manifest", "old", "A", "B"]);
+        let earlier = [(&id, blobs.as_slice())];
         let present = [local("old-manifest", &["A", "B"])];
         let (plan, _) = LoadPlan::new(&images, &present, &earlier, true, HashSet::new());
         assert_eq!(plan.omit, HashSet::from([d("A"), d("B")]));
