@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use testkit::engines;
 use testkit::http_faults::{Fault, FaultProxy, Seen};
-use testkit::registry::{no_registry, PushLayer, TestRegistry};
+use testkit::images::Layer;
+use testkit::registry::{no_registry, PushLayer, PushedImage, TestRegistry};
 
 use crate::http::{assert_served, install_from, logs, uninstall, versions, END_WINDOW, MIB};
 use crate::install_errors::{assert_untouched, engine_state, package_traces};
@@ -24,6 +25,7 @@ testkit::tests![
     an_update_from_oci_downloads_only_the_missing_blobs,
     a_cut_blob_resumes_and_a_tampered_blob_or_a_plain_image_is_refused,
     a_compressed_package_is_published_as_its_stored_bytes_and_installs,
+    an_update_package_is_published_only_where_its_base_is,
 ];
 
 /// `publish-package --json` of `package` to `to`.
@@ -221,7 +223,7 @@ fn a_cut_blob_resumes_and_a_tampered_blob_or_a_plain_image_is_refused() {
     registry.push_image(
         "plain/image",
         "1",
-        &[PushLayer::Gzip(testkit::images::Layer::Random(1024, 1))],
+        &[PushLayer::Gzip(Layer::Random(1024, 1))],
     );
     let plain = format!("oci://{}/plain/image:1", registry.host());
     let refused = install_from(home.path(), &engine, &dir, &plain, &[]);
@@ -313,4 +315,80 @@ fn a_compressed_package_is_published_as_its_stored_bytes_and_installs() {
     assert_eq!(report["images"][0]["outcome"], "loaded", "{report}");
     assert_eq!(report["package_id"], package_id_of(&package));
     uninstall(home.path(), &engine, &dir);
+}
+
+fn an_update_package_is_published_only_where_its_base_is() {
+    let source = TestRegistry::start().unwrap_or_else(no_registry);
+    let v1 = source.push_image("team/app", "1", &[PushLayer::Gzip(Layer::Random(MIB, 71))]);
+    let on_top = [PushLayer::Gzip(Layer::Random(MIB, 72))];
+    let v2 = source.push_on_top(&v1, "team/app", "2", &on_top, "2026-04-01T00:00:00Z");
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let make = |image: &PushedImage, name: &str, extra: &[&str]| {
+        let folder = home.path().join(name.trim_end_matches(".zip"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let catalog = testkit::fixtures::write_catalog(&folder, &[("App", &image.reference, port)]);
+        let output = home.path().join(name);
+        run(bin(
+            home.path(),
+            Some("unix:///nonexistent/budgetguard-test.sock"),
+        )
+        .args([
+            "create-install-package",
+            "--from-registry",
+            "--nodes",
+            "App",
+            "--output",
+        ])
+        .arg(&output)
+        .arg("--catalog")
+        .arg(&catalog)
+        .args(extra))
+        .success();
+        output
+    };
+    let old = make(&v1, "v1.zip", &[]);
+    let update = make(&v2, "v2.zip", &["--since", old.to_str().unwrap()]);
+
+    // Its base is not in the repository: refused before anything is sent.
+    let target = TestRegistry::start().unwrap_or_else(no_registry);
+    let watched = FaultProxy::start(target.addr(), Fault::Latency(Duration::ZERO));
+    let refused = run(bin(home.path(), None)
+        .args(["publish-package", "--package"])
+        .arg(&update)
+        .args(["--to", &format!("{}/studio/app:2", watched.host())]));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert_eq!(refused.errors(), 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("publish its base package to that repository first"),
+        "{}",
+        refused.stderr
+    );
+    let sent: Vec<_> = watched
+        .seen()
+        .into_iter()
+        .filter(|s| s.method != "HEAD" && s.method != "GET")
+        .collect();
+    assert!(sent.is_empty(), "{sent:?}");
+
+    // Once its base is published there, it is, sending only its own.
+    publish(
+        home.path(),
+        &old,
+        &format!("{}/studio/app:1", target.host()),
+    );
+    let report = publish(
+        home.path(),
+        &update,
+        &format!("{}/studio/app:2", target.host()),
+    );
+    assert!(report["present"].as_u64().unwrap() > 0, "{report}");
+    let address = format!("oci://{}/studio/app:2", target.host());
+    let verified =
+        run(bin(home.path(), None).args(["verify-package", "--json", "--package", &address]))
+            .success()
+            .json();
+    assert_eq!(verified["package_id"], package_id_of(&update));
 }

@@ -121,6 +121,7 @@ pub async fn publish_package(
     .expect("planning does not panic")?;
     let client = RegistryClient::new(auth, options.client.clone())?;
     let to = options.to.reference();
+    check_base(&package, &client, to).await?;
 
     let total = plan.uploads.iter().map(|u| u.descriptor.size).sum();
     reporter.report(Event::Started {
@@ -224,20 +225,6 @@ async fn publish_images(
                 size: b.size,
             })
             .collect();
-        // An update package leaves out what its base holds: the base must
-        // be published here already.
-        for blob in &blobs {
-            if !package.carries(&blob_entry(hex_of(&blob.digest)))
-                && !client.has_blob(to, &blob.digest).await?
-            {
-                return Err(OciError::BaseNotPublished {
-                    image: image.references.first().cloned().unwrap_or_default(),
-                    digest: blob.digest.clone(),
-                    repository: format!("{}/{}", to.registry(), to.repository()),
-                }
-                .into());
-            }
-        }
         let digest = client
             .put_manifest(
                 to,
@@ -286,6 +273,31 @@ async fn publish_images(
         }
     }
     Ok((images, descriptors, mounted))
+}
+
+/// Refuses, before anything is sent, an update package whose left-out
+/// blobs (its base's) the repository `to` lacks: its images could not be
+/// put there.
+async fn check_base(
+    package: &Package,
+    client: &RegistryClient,
+    to: &Reference,
+) -> Result<(), PackageError> {
+    for image in &package.manifest().images {
+        for blob in std::iter::once(&image.config).chain(&image.layers) {
+            if !package.carries(&blob_entry(hex_of(&blob.digest)))
+                && !client.has_blob(to, &blob.digest).await?
+            {
+                return Err(OciError::BaseNotPublished {
+                    image: image.references.first().cloned().unwrap_or_default(),
+                    digest: blob.digest.clone(),
+                    repository: format!("{}/{}", to.registry(), to.repository()),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Works out the map, the skeleton and the blobs of `package` (reading
