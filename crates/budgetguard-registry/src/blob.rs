@@ -103,24 +103,33 @@ impl RegistryClient {
         reporter: SharedBlobReporter,
         cancel: &Cancel,
     ) -> BlobReader {
-        self.open_blob_range(
-            reference,
-            descriptor,
-            (0, descriptor.size),
-            reporter,
-            cancel,
-        )
+        self.start(reference, descriptor, (0, descriptor.size), true, reporter, cancel)
     }
 
     /// Starts downloading `len` bytes of `descriptor`'s blob from byte
     /// `start` (`span` = `(start, len)`), with `Range` requests, and returns
-    /// their reader. Only a span of the whole blob is checked against its
-    /// digest; a part is the caller's to check.
+    /// their reader. The bytes are not checked against the blob's digest:
+    /// they are the caller's to check (a package's entry against its
+    /// manifest, say), so they are hashed once, not twice.
     pub fn open_blob_range(
         &self,
         reference: &Reference,
         descriptor: &Descriptor,
         span: (u64, u64),
+        reporter: SharedBlobReporter,
+        cancel: &Cancel,
+    ) -> BlobReader {
+        self.start(reference, descriptor, span, false, reporter, cancel)
+    }
+
+    /// Starts the download of `span`, checked against the digest when
+    /// `check` (and whole).
+    fn start(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+        span: (u64, u64),
+        check: bool,
         reporter: SharedBlobReporter,
         cancel: &Cancel,
     ) -> BlobReader {
@@ -131,6 +140,7 @@ impl RegistryClient {
             reference: reference.clone(),
             descriptor: descriptor.clone(),
             span,
+            check,
             sender,
             reporter,
         };
@@ -193,6 +203,8 @@ struct Download {
     descriptor: Descriptor,
     /// The first byte and the length asked for.
     span: (u64, u64),
+    /// Whether the bytes are hashed and checked against the digest.
+    check: bool,
     sender: mpsc::Sender<Message>,
     reporter: SharedBlobReporter,
 }
@@ -213,13 +225,13 @@ impl Download {
         format!("{} {short}", self.reference)
     }
 
-    /// Whether the whole blob is asked for (and so checked).
+    /// Whether the whole blob is asked for.
     fn whole(&self) -> bool {
         self.span == (0, self.descriptor.size)
     }
 
     /// Downloads the span, resuming and retrying; returns the last batch,
-    /// held back until the digest matched (for the whole blob).
+    /// held back until the digest matched (when checked).
     async fn transfer(&self) -> Result<Bytes, RegistryError> {
         let blob = self.name();
         let (start, len) = self.span;
@@ -277,7 +289,7 @@ impl Download {
             tokio::time::sleep(options.backoff_after(failures - 1)).await;
         }
         let actual = format!("sha256:{}", hex::encode(progress.hasher.finalize()));
-        if self.whole() && actual != self.descriptor.digest {
+        if self.check && actual != self.descriptor.digest {
             return Err(RegistryError::DigestMismatch {
                 reference: self.reference.to_string(),
                 digest: self.descriptor.digest.clone(),
@@ -340,7 +352,9 @@ impl Download {
                 // not wanted.
                 chunk.truncate(wanted as usize);
             }
-            progress.hasher.update(&chunk);
+            if self.check {
+                progress.hasher.update(&chunk);
+            }
             progress.received += chunk.len() as u64;
             if let Some(done) = progress.throttle.add(chunk.len() as u64) {
                 self.reporter.report(BlobEvent::Advanced {

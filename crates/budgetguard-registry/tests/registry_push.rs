@@ -149,7 +149,7 @@ fn blobs_upload_once_mount_across_repositories_and_read_by_range() {
             .unwrap();
         assert_eq!(raw.bytes, manifest.as_bytes());
 
-        // A span by range (the caller checks it), and the whole blob checked.
+        // A span by range, and the whole blob by range: the caller checks them.
         let span = (1 << 20, 123_457);
         let (c, r, l, cancel2) = (client.clone(), other.clone(), layer.clone(), cancel.clone());
         let read = tokio::task::spawn_blocking(move || {
