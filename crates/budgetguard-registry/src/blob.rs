@@ -103,7 +103,14 @@ impl RegistryClient {
         reporter: SharedBlobReporter,
         cancel: &Cancel,
     ) -> BlobReader {
-        self.start(reference, descriptor, (0, descriptor.size), true, reporter, cancel)
+        self.start(
+            reference,
+            descriptor,
+            (0, descriptor.size),
+            true,
+            reporter,
+            cancel,
+        )
     }
 
     /// Starts downloading `len` bytes of `descriptor`'s blob from byte
