@@ -612,10 +612,11 @@ impl Browser {
         self.go_to_install_page().await;
     }
 
-    /// Goes to the Install page from the page shown.
+    /// Goes to the Install page from the page shown (its handler asks the
+    /// engine, which a loaded CI machine can keep busy for seconds).
     pub async fn go_to_install_page(&self) {
         self.click("nav a[href^='/install?']").await;
-        self.wait_for("the install page", Duration::from_secs(10), || {
+        self.wait_for("the install page", Duration::from_secs(30), || {
             self.shown("#package-path")
         })
         .await;
