@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context};
 
-use crate::measure::{docker_save, gb, mib, run_ok, DiskPeak, DiskWatch, SaveRun};
+use crate::measure::{docker_save, gb, median, mib, run_ok, DiskPeak, DiskWatch, SaveRun};
 use crate::setup::{
     phases_text, size_against_tar, target, PackageRun, Setup, OWN_FILES, TARGET_EXTRA_MIB,
     TARGET_RATIO, TARGET_RSS_MIB,
@@ -145,10 +145,6 @@ fn signing(setup: &Setup) -> anyhow::Result<(f64, f64)> {
         let run = run_ok(&mut command, "small create")?;
         times[usize::from(sign)].push(run.wall.as_secs_f64());
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let [plain, signed] = times;
     Ok((median(plain), median(signed)))
 }

@@ -11,9 +11,9 @@ use std::path::Path;
 use testkit::images::{self, ImageGuard, ImageSpec, Layer};
 use testkit::nginx::Nginx;
 
+use crate::measure::median;
 use crate::measure::{gb, remove_images, MIB};
 use crate::setup::{run_salt, target, ModelNode, Setup};
-use crate::split::median;
 
 /// The slowest install over HTTP allowed, as a multiple of the same from
 /// the file.
@@ -181,7 +181,6 @@ fn update_bytes(setup: &Setup, dir: &Path) -> anyhow::Result<Update> {
         setup.package_version(&node, i + 1, reference, &files, &output)?;
     }
     drop(made);
-    let _ = engine.docker().arg("rmi").args(&references).output();
     let install_dir = dir.join("install-update");
     setup.install(served.join("v1.zip"), &install_dir, &[], &[])?;
     let nginx = Nginx::serve(&served);

@@ -296,3 +296,9 @@ pub fn gb(bytes: u64) -> String {
 pub fn mib(bytes: i64) -> f64 {
     bytes as f64 / MIB as f64
 }
+
+/// The median of `times` (seconds).
+pub fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}

@@ -14,7 +14,9 @@ use testkit::images::ImageGuard;
 use testkit::model_cache::{write_cache, CacheFileSpec};
 use testkit::process::Measured;
 
-use crate::measure::{docker_load, docker_save_to, gb, mib, remove_images, run_ok, settle, MIB};
+use crate::measure::{
+    docker_load, docker_save_to, gb, median, mib, remove_images, run_ok, settle, MIB,
+};
 use crate::setup::{target, Setup, TARGET_EXTRA_MIB, TARGET_RSS_MIB};
 
 /// The slowest create and first install allowed, as a multiple of the
@@ -141,9 +143,9 @@ pub fn run() -> anyhow::Result<bool> {
         gb(on_disk),
         gb(mib_each * 2 * MIB)
     );
-    let create_base = median(&bases);
+    let create_base = median_of(&bases);
     let create_walls: Vec<Duration> = creates.iter().map(|c| c.wall).collect();
-    let create_time = median(&create_walls);
+    let create_time = median_of(&create_walls);
     let create_ratio = create_time / create_base;
     let peak_rss = creates.iter().map(|c| c.peak_rss).max().unwrap_or(0);
     let extra = creates
@@ -179,9 +181,9 @@ pub fn run() -> anyhow::Result<bool> {
         gb(unique),
         target("the shared file once", ok_create[3])
     );
-    let install_base = median(&install_bases);
+    let install_base = median_of(&install_bases);
     let first_walls: Vec<Duration> = firsts.iter().map(|f| f.wall).collect();
-    let first_time = median(&first_walls);
+    let first_time = median_of(&first_walls);
     let install_ratio = first_time / install_base;
     let again_ratio = again.wall.as_secs_f64() / first_time;
     let install_rss = firsts.iter().map(|f| f.peak_rss).max().unwrap_or(0);
@@ -265,10 +267,8 @@ fn create(
 }
 
 /// The median of `times`, in seconds.
-fn median(times: &[Duration]) -> f64 {
-    let mut seconds: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
-    seconds.sort_by(f64::total_cmp);
-    seconds[seconds.len() / 2]
+fn median_of(times: &[Duration]) -> f64 {
+    median(times.iter().map(Duration::as_secs_f64).collect())
 }
 
 /// `times` as `4.1 s, 3.9 s, …`.

@@ -9,9 +9,9 @@ use testkit::images::ImageGuard;
 use testkit::registry::TestRegistry;
 
 use crate::http::against_file;
+use crate::measure::median;
 use crate::measure::{gb, run_ok};
 use crate::setup::{target, Setup};
-use crate::split::median;
 
 /// The slowest install from a registry allowed, as a multiple of the same
 /// from the file.

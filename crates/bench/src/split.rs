@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use testkit::images::ImageGuard;
 
-use crate::measure::{remove_images, run_ok, settle, MIB};
+use crate::measure::{median, remove_images, run_ok, settle, MIB};
 use crate::setup::{target, Setup};
 
 /// The slowest split create or install allowed, as a multiple of the same
@@ -78,12 +78,6 @@ pub fn run() -> anyhow::Result<bool> {
     }
     setup.finish()?;
     Ok(met)
-}
-
-/// The median of `times`.
-pub(crate) fn median(mut times: Vec<f64>) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
 }
 
 /// One create of both nodes into `output` (parts of `part_mb` MiB when

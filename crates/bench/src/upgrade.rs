@@ -79,7 +79,6 @@ pub fn run() -> anyhow::Result<bool> {
         packages.push(package);
     }
     drop(made);
-    let _ = engine.docker().arg("rmi").args(&references).output();
 
     let disk = Tmpfs::mount("2g");
     let install_dir = disk.dir.path().join("install");

@@ -454,7 +454,7 @@ impl CreatedView {
         let file = name(&report.path);
         let files = package_files(report).iter().map(|f| name(f)).collect();
         let given = if report.parts.is_some() {
-            format!("{file}.001")
+            budgetguard::package::split::part_name(&file, 1)
         } else {
             file.clone()
         };
@@ -552,16 +552,18 @@ impl CreatedView {
 /// package, or its parts, their list and the list's signature when there
 /// is one.
 pub(crate) fn package_files(report: &CreateReport) -> Vec<std::path::PathBuf> {
+    use budgetguard::package::split::{list_name, list_signature_name, part_name};
     let Some(parts) = &report.parts else {
         return vec![report.path.clone()];
     };
-    let beside =
-        |suffix: String| std::path::PathBuf::from(format!("{}{suffix}", report.path.display()));
-    let mut files: Vec<_> = (1..=parts.parts.len())
-        .map(|n| beside(format!(".{n:03}")))
+    let package = report.path.display().to_string();
+    let mut files: Vec<std::path::PathBuf> = (1..=parts.parts.len())
+        .map(|n| part_name(&package, n).into())
         .collect();
-    files.push(beside(".parts".to_owned()));
-    files.extend(Some(beside(".parts.minisig".to_owned())).filter(|sig| sig.is_file()));
+    files.push(list_name(&package).into());
+    files.extend(
+        Some(std::path::PathBuf::from(list_signature_name(&package))).filter(|sig| sig.is_file()),
+    );
     files
 }
 

@@ -41,6 +41,9 @@ pub(crate) async fn copy_package(
     }
 }
 
+/// Copies made by this process so far, naming their partial files apart.
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// The copy, on a blocking thread; `Err(None)`: cancelled.
 fn copy_and_check(
     files: &[PathBuf],
@@ -72,6 +75,16 @@ fn copy_and_check(
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
+    if let Ok(free) = fs4::available_space(folder) {
+        if free < total {
+            return Err(Some(Message::new(format!(
+                "“{}” has {} free and the package needs {}: nothing was copied. Free some space there, or choose another folder.",
+                folder.display(),
+                budgetguard::size::human(free),
+                budgetguard::size::human(total)
+            ))));
+        }
+    }
     reporter.report(Event::Started {
         step: Step::Copy,
         total: Some(total),
@@ -86,7 +99,14 @@ fn copy_and_check(
     };
     let result = files.iter().try_for_each(|file| {
         let target = folder.join(name(file));
-        let partial = folder.join(format!(".{}.partial", name(file)));
+        // Named for this run: a partial file another copy (or one a kill
+        // left) holds is never this one's.
+        let partial = folder.join(format!(
+            ".{}.{}-{}.partial",
+            name(file),
+            std::process::id(),
+            RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         copy_one(file, &partial, &mut done, reporter, cancel).map_err(|e| e.map(cannot_copy))?;
         let renamed = rename_new(&partial, &target);
         if renamed.is_err() {

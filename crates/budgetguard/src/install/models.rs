@@ -37,7 +37,6 @@ use sha2::{Digest, Sha256};
 use super::dir::{remove_any, write_atomic, InstallDir};
 use super::InstallError;
 use crate::digest::HashWriter;
-use crate::package::http::HttpError;
 use crate::package::layout;
 use crate::package::manifest::{CacheFile, PackagedCache};
 use crate::package::Package;
@@ -438,7 +437,7 @@ impl Placing<'_> {
                 InstallError::io("copy", source)(e)
             } else if e.kind() == io::ErrorKind::InvalidData
                 || e.kind() == io::ErrorKind::UnexpectedEof
-                || HttpError::from_io(&e).is_some()
+                || crate::package::is_remote_error(&e)
             {
                 InstallError::Package(self.package.read_error(e))
             } else {

@@ -40,4 +40,5 @@ pub use estimate::SizeEstimate;
 pub use from_registry::RegistrySource;
 pub use models::ModelOptions;
 pub use plan::PackagePlan;
+pub(crate) use read::is_remote_error;
 pub use read::{Package, VerifyReport};

@@ -22,6 +22,7 @@ use super::split::{PartError, SplitParts};
 use super::zip::{DataError, FileSource, PackageSource, ZipError, ZipReader};
 use super::PackageError;
 use crate::progress::{Event, Reporter, Step, Throttle};
+use crate::registry::RegistryError;
 use crate::signing::{Signer, TrustedKey, MAX_SIGNATURE, SIGNATURE_ENTRY};
 use crate::Cancel;
 
@@ -418,16 +419,27 @@ fn mismatch(path: &Path, entry: &str, problem: EntryProblem) -> PackageError {
 }
 
 /// A read error of the package: the server's own error when it is read over
-/// HTTP, else a file's.
+/// HTTP, the registry's when it is read from one (`oci://`), else a file's.
 fn io_error(path: &Path, source: io::Error) -> PackageError {
     match source.downcast::<HttpError>() {
         Ok(http) => PackageError::Http(http),
-        Err(source) => PackageError::Io {
-            action: "read",
-            path: path.to_owned(),
-            source,
+        Err(source) => match source.downcast::<RegistryError>() {
+            Ok(registry) => PackageError::Registry(registry),
+            Err(source) => PackageError::Io {
+                action: "read",
+                path: path.to_owned(),
+                source,
+            },
         },
     }
+}
+
+/// Whether an I/O error of a package's reader is its remote source's (a
+/// server's or a registry's), not this machine's.
+pub(crate) fn is_remote_error(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|e| e.is::<HttpError>() || e.is::<RegistryError>())
 }
 
 /// The package error a refusal of the ZIP reader stands for.

@@ -296,12 +296,21 @@ impl Server {
     /// `start..end` whole, resuming and retrying as a stream does.
     async fn fetch(self: Arc<Self>, start: u64, end: u64) -> Result<Vec<u8>, HttpError> {
         let (sender, mut receiver) = tokio::sync::mpsc::channel(16);
+        let shown = self.address.shown.clone();
         let task = tokio::spawn(stream::transfer(self, start, end, sender));
         let mut bytes = Vec::with_capacity((end - start) as usize);
         while let Some(chunk) = receiver.recv().await {
             bytes.extend_from_slice(&chunk?);
         }
         let _ = task.await;
+        // A transfer that ended without its error (its task gone) is no
+        // answer: the caller slices exactly `start..end`.
+        if bytes.len() as u64 != end - start {
+            return Err(HttpError::Unreachable {
+                url: shown,
+                detail: "the transfer stopped short of the bytes asked for".into(),
+            });
+        }
         Ok(bytes)
     }
 

@@ -200,18 +200,8 @@ impl BufRead for RangeReader {
 
 impl Read for RangeReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_buffered(self, buf)
+        budgetguard_base::read_buffered(self, buf)
     }
-}
-
-/// `Read::read` of a [`BufRead`]: what its buffer holds, refilled when
-/// empty.
-fn read_buffered(reader: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
-    let available = reader.fill_buf()?;
-    let n = available.len().min(buf.len());
-    buf[..n].copy_from_slice(&available[..n]);
-    reader.consume(n);
-    Ok(n)
 }
 
 /// A long range read in [`SEGMENT`]s, `jobs` downloading at once, in order.
@@ -299,6 +289,6 @@ impl BufRead for Segments {
 
 impl Read for Segments {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_buffered(self, buf)
+        budgetguard_base::read_buffered(self, buf)
     }
 }

@@ -187,12 +187,12 @@ impl SplitParts {
         })
     }
 
-    /// Reads every part whole and checks it against its SHA-256, several
-    /// parts at once (one per core; one at a time when a part is on a
-    /// spinning disk, whose heads would seek between them); the
-    /// lowest-numbered part that differs
-    /// is the error, named by its number (and the part it holds instead,
-    /// when it is another part of the package).
+    /// Reads every part whole and checks it against its list (its CRC-32,
+    /// or its SHA-256 in a list without one), several parts at once (one
+    /// per core; one at a time when a part is on a spinning disk, whose
+    /// heads would seek between them); the lowest-numbered part that
+    /// differs is the error, named by its number (and the part it holds
+    /// instead, when it is another part of the package).
     pub fn check(
         &self,
         reporter: &dyn Reporter,

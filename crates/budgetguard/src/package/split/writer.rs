@@ -49,7 +49,7 @@ struct Parts {
 /// One part as it is written.
 struct Part {
     temp: NamedTempFile,
-    /// Its SHA-256, computing once the part is final.
+    /// Its SHA-256 (hex) and CRC-32, computing once the part is final.
     hash: Option<JoinHandle<io::Result<(String, u32)>>>,
 }
 
