@@ -194,6 +194,55 @@ pub fn settle() {
     }
 }
 
+/// [`settle`], then waits (at most [`IDLE_WAIT`]) until the machine's
+/// CPUs were idle for [`IDLE_WINDOW`]: a run of under a second measured
+/// right after a big install would otherwise share the machine with the
+/// engine's own clean-up of it. The measurements it precedes, the tool's
+/// and the engine's alike, then start on an idle machine.
+pub fn settle_idle() {
+    settle();
+    let started = Instant::now();
+    while started.elapsed() < IDLE_WAIT {
+        let Some(busy) = busy_fraction(IDLE_WINDOW) else {
+            return;
+        };
+        if busy < IDLE_BUSY {
+            return;
+        }
+    }
+}
+
+/// How long [`settle_idle`] waits at most.
+const IDLE_WAIT: Duration = Duration::from_secs(10);
+/// The window whose CPU use [`settle_idle`] looks at.
+const IDLE_WINDOW: Duration = Duration::from_millis(300);
+/// The share of the CPUs' time in use below which the machine is idle.
+const IDLE_BUSY: f64 = 0.1;
+
+/// The share of all CPUs' time spent busy during `window` (from
+/// `/proc/stat`), or `None` where it cannot be read.
+fn busy_fraction(window: Duration) -> Option<f64> {
+    fn sample() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let times: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal …: idle and
+        // iowait are not busy.
+        let idle = times.get(3)? + times.get(4).copied().unwrap_or(0);
+        Some((times.iter().sum(), idle))
+    }
+    let (total_before, idle_before) = sample()?;
+    std::thread::sleep(window);
+    let (total, idle) = sample()?;
+    let elapsed = total.checked_sub(total_before).filter(|&t| t > 0)?;
+    Some(1.0 - idle.saturating_sub(idle_before) as f64 / elapsed as f64)
+}
+
 /// What a [`DiskWatch`] saw.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DiskPeak {
@@ -301,4 +350,18 @@ pub fn mib(bytes: i64) -> f64 {
 pub fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// The median of `times`, in seconds.
+pub fn median_of(times: &[Duration]) -> f64 {
+    median(times.iter().map(Duration::as_secs_f64).collect())
+}
+
+/// `times` as `4.12 s, 3.90 s, …`.
+pub fn runs(times: &[Duration]) -> String {
+    times
+        .iter()
+        .map(|t| format!("{:.2} s", t.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -15,7 +15,7 @@ use testkit::model_cache::{write_cache, CacheFileSpec};
 use testkit::process::Measured;
 
 use crate::measure::{
-    docker_load, docker_save_to, gb, median, mib, remove_images, run_ok, settle, MIB,
+    docker_load, docker_save_to, gb, median_of, mib, remove_images, run_ok, runs, settle, MIB,
 };
 use crate::setup::{target, Setup, TARGET_EXTRA_MIB, TARGET_RSS_MIB};
 
@@ -264,20 +264,6 @@ fn create(
         command.arg(format!("--model-cache={name}={}", root.display()));
     }
     run_ok(&mut command, "create-install-package")
-}
-
-/// The median of `times`, in seconds.
-fn median_of(times: &[Duration]) -> f64 {
-    median(times.iter().map(Duration::as_secs_f64).collect())
-}
-
-/// `times` as `4.1 s, 3.9 s, …`.
-fn runs(times: &[Duration]) -> String {
-    times
-        .iter()
-        .map(|t| format!("{:.1} s", t.as_secs_f64()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `docker save -o` of the image, then `tar -cf` of both caches; the

@@ -165,6 +165,14 @@ struct AuthEntry {
     identitytoken: Option<String>,
 }
 
+/// The Docker CLI's configuration folder: `$DOCKER_CONFIG`, else
+/// `~/.docker`.
+pub fn docker_config_dir() -> Option<PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().join(".docker")))
+}
+
 impl RegistryAuth {
     /// The NGC key given (from the environment or the credentials store) and
     /// the Docker configuration at `$DOCKER_CONFIG/config.json` or
@@ -172,10 +180,7 @@ impl RegistryAuth {
     /// after [`HELPER_TIME_LIMIT`] (or [`HELPER_TIME_LIMIT_VARIABLE`]'s
     /// seconds).
     pub fn new(ngc_api_key: Option<String>) -> Self {
-        let docker_config = std::env::var_os("DOCKER_CONFIG")
-            .map(PathBuf::from)
-            .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().join(".docker")))
-            .map(|dir| dir.join("config.json"));
+        let docker_config = docker_config_dir().map(|dir| dir.join("config.json"));
         let helper_time_limit = std::env::var(HELPER_TIME_LIMIT_VARIABLE)
             .ok()
             .and_then(|seconds| seconds.trim().parse().ok())

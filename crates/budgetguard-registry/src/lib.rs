@@ -46,8 +46,8 @@ mod resolve;
 mod token;
 
 pub use auth::{
-    Credential, CredentialError, RegistryAuth, DOCKER_HUB_KEY, HELPER_TIME_LIMIT,
-    HELPER_TIME_LIMIT_VARIABLE, NGC_REGISTRY, NGC_USER,
+    docker_config_dir, Credential, CredentialError, RegistryAuth, DOCKER_HUB_KEY,
+    HELPER_TIME_LIMIT, HELPER_TIME_LIMIT_VARIABLE, NGC_REGISTRY, NGC_USER,
 };
 pub use blob::BlobReader;
 pub use client::{install_tls_provider, is_loopback_url, ClientOptions, RegistryClient};
