@@ -32,6 +32,9 @@ pub struct EngineFacts {
     pub wsl: bool,
     /// The engine's data folder, as the engine sees it.
     pub root_dir: Option<String>,
+    /// Its storage driver (`overlay2`, `overlayfs` for containerd's
+    /// snapshotter, `fuse-overlayfs`, …).
+    pub driver: Option<String>,
 }
 
 /// An image the engine already has.
@@ -74,6 +77,7 @@ impl Engine {
                 .kernel_version
                 .is_some_and(|kernel| kernel.to_lowercase().contains("microsoft")),
             root_dir: info.docker_root_dir,
+            driver: info.driver,
         };
         tracing::info!(
             containerd_store = facts.containerd_store,
@@ -81,6 +85,7 @@ impl Engine {
             desktop = facts.desktop,
             wsl = facts.wsl,
             root_dir = ?facts.root_dir,
+            driver = ?facts.driver,
             elapsed_ms = elapsed_ms(started),
             "engine facts"
         );

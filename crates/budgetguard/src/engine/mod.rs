@@ -9,12 +9,14 @@ mod load;
 mod logs;
 mod pull;
 mod registry;
+mod writeback;
 
 pub use container::{RunOutput, RunSpec};
 pub use error::{EngineError, Unreachable};
 pub use gpu::{GpuRequest, ProbeOutcome, CDI_DEVICE};
 pub use load::{EngineFacts, LocalImage};
 pub use registry::RegistryAuth;
+pub use writeback::Writeback;
 
 use std::time::{Duration, Instant};
 

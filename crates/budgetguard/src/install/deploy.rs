@@ -166,6 +166,11 @@ async fn deploy(
                 ids_before: ids_before.clone(),
             })?;
         }
+        // A pull writes layers as a load does.
+        let _writeback = before
+            .is_none()
+            .then(|| crate::engine::Writeback::start(engine, facts))
+            .flatten();
         let info = tokio::select! {
             info = engine.ensure_image(&node.image, options.pull, &options.auth, &**reporter) => info?,
             _ = configure.cancel.cancelled() => return Err(InstallError::Cancelled),

@@ -329,6 +329,7 @@ mod tests {
             desktop,
             wsl,
             root_dir: None,
+            driver: None,
         }
     }
 

@@ -404,7 +404,11 @@ async fn apply(
             placed
         })
     };
+    let streams = plan.stream_bytes() > 0;
     let loading = async {
+        let _writeback = streams
+            .then(|| crate::engine::Writeback::start(run.engine, run.facts))
+            .flatten();
         let streamed = load
             .load(run.engine, run.package, plan, run.reporter, &both)
             .await;
