@@ -25,6 +25,9 @@ pub struct Served {
     pub target: String,
 }
 
+/// How many free ports a start tries.
+const PORT_ATTEMPTS: u32 = 5;
+
 /// A running nginx.
 pub struct Nginx {
     dir: tempfile::TempDir,
@@ -58,11 +61,36 @@ impl Nginx {
         Self::start(root, true, Some((user, password)))
     }
 
+    /// Starts on a free port; when another process takes that port between
+    /// its choice and nginx's start (tests run side by side), starts again
+    /// on another, [`PORT_ATTEMPTS`] times at most.
     fn start(root: &Path, ranges: bool, login: Option<(&str, &str)>) -> Self {
-        Self::start_on(crate::fixtures::free_port(), root, ranges, login)
+        let mut attempt = 1;
+        loop {
+            match Self::try_start_on(crate::fixtures::free_port(), root, ranges, login) {
+                Ok(nginx) => return nginx,
+                Err(taken) if attempt < PORT_ATTEMPTS => {
+                    eprintln!("{taken}; starting nginx again on another port");
+                    attempt += 1;
+                }
+                Err(taken) => panic!("{taken} ({attempt} ports tried)"),
+            }
+        }
     }
 
+    /// Starts on `port`, failing the test when it is taken.
+    #[cfg(test)]
     fn start_on(port: u16, root: &Path, ranges: bool, login: Option<(&str, &str)>) -> Self {
+        Self::try_start_on(port, root, ranges, login).unwrap_or_else(|taken| panic!("{taken}"))
+    }
+
+    /// Starts on `port`; `Err` says the port is another process's.
+    fn try_start_on(
+        port: u16,
+        root: &Path,
+        ranges: bool,
+        login: Option<(&str, &str)>,
+    ) -> Result<Self, String> {
         let dir = tempfile::tempdir().expect("a temp folder");
         let token = start_token(dir.path());
         let d = dir.path().display();
@@ -101,31 +129,38 @@ impl Nginx {
             .spawn()
             .expect("nginx starts (Debian's nginx-light)");
         let mut nginx = Self { dir, port, child };
-        nginx.wait_until_serving(&token);
-        nginx
+        nginx.wait_until_serving(&token)?;
+        Ok(nginx)
     }
 
     /// Waits until the port answers the token of this start (its config's
-    /// alone); fails the test when nginx ends first (the port taken, say),
-    /// when another process answers instead, or after 10 seconds.
-    fn wait_until_serving(&mut self, token: &str) {
+    /// alone); `Err` when nginx ends for want of the port, or another
+    /// process answers instead; fails the test when nginx ends otherwise,
+    /// or after 10 seconds.
+    fn wait_until_serving(&mut self, token: &str) -> Result<(), String> {
         let started = Instant::now();
         loop {
             let error_log =
                 || std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
             if let Some(status) = self.child.try_wait().expect("nginx can be waited for") {
-                panic!(
-                    "nginx ended ({status}) before serving on port {}: {}",
-                    self.port,
-                    error_log()
+                let log = error_log();
+                let message = format!(
+                    "nginx ended ({status}) before serving on port {}: {log}",
+                    self.port
                 );
+                if log.contains("Address already in use") {
+                    return Err(message);
+                }
+                panic!("{message}");
             }
             match crate::http::send(self.addr(), "GET", TOKEN_PATH, &[], std::io::empty(), 0) {
-                Ok(answer) if answer.body == token.as_bytes() => return,
-                Ok(answer) => panic!(
-                    "port {} is answered by another process than the nginx started here ({}): stop that process, or run again for another port",
-                    self.port, answer.head.first_line
-                ),
+                Ok(answer) if answer.body == token.as_bytes() => return Ok(()),
+                Ok(answer) => {
+                    return Err(format!(
+                        "port {} is answered by another process than the nginx started here ({})",
+                        self.port, answer.head.first_line
+                    ))
+                }
                 Err(_) => {}
             }
             assert!(

@@ -39,11 +39,32 @@ impl Blocks {
             && self.next_held(start).is_none_or(|next| next >= end)
     }
 
-    /// Holds `bytes` from `start` on. The caller fetched only bytes not
-    /// held, so spans never overlap; an empty one is not kept.
+    /// Holds `bytes` from `start` on. Two reads at once may each fetch
+    /// bytes the other holds by now: only the bytes not held yet are kept,
+    /// so spans never overlap (a short span starting inside a longer one
+    /// would hide the longer one's later bytes from [`Self::read`]).
     pub(super) fn insert(&mut self, start: u64, bytes: Vec<u8>) {
-        if !bytes.is_empty() {
+        let end = start + bytes.len() as u64;
+        if bytes.is_empty() {
+            return;
+        }
+        if self.holds_none(start, end) {
             self.spans.insert(start, bytes);
+            return;
+        }
+        let mut at = start;
+        while at < end {
+            if let Some((held, span)) = self.spans.range(..=at).next_back() {
+                let held_end = held + span.len() as u64;
+                if held_end > at {
+                    at = held_end;
+                    continue;
+                }
+            }
+            let gap_end = self.next_held(at).map_or(end, |next| next.min(end));
+            let piece = &bytes[(at - start) as usize..(gap_end - start) as usize];
+            self.spans.insert(at, piece.to_vec());
+            at = gap_end;
         }
     }
 }
@@ -68,5 +89,39 @@ mod tests {
         assert!(blocks.holds_none(150, 300));
         assert!(!blocks.holds_none(150, 301));
         assert!(!blocks.holds_none(149, 151));
+    }
+
+    #[test]
+    fn bytes_fetched_twice_by_reads_at_once_keep_every_byte_readable() {
+        let file: Vec<u8> = (0..=255).cycle().take(1000).collect();
+        let part = |start: usize, end: usize| (start as u64, file[start..end].to_vec());
+        // Each order of two overlapping fetches, one inside the other or
+        // crossing it, beside a span held before.
+        for fetches in [
+            [part(100, 600), part(300, 400), part(650, 900)],
+            [part(300, 400), part(100, 600), part(650, 900)],
+            [part(650, 900), part(200, 700), part(100, 300)],
+            [part(100, 300), part(650, 900), part(200, 950)],
+        ] {
+            let mut blocks = Blocks::default();
+            let mut covered = vec![false; file.len()];
+            for (start, bytes) in fetches {
+                covered[start as usize..start as usize + bytes.len()].fill(true);
+                blocks.insert(start, bytes);
+            }
+            let mut end = 0;
+            for (start, span) in &blocks.spans {
+                assert!(*start >= end, "spans overlap: {:?}", blocks.spans.keys());
+                end = start + span.len() as u64;
+            }
+            for (offset, &held) in covered.iter().enumerate() {
+                let mut byte = [0];
+                let read = blocks.read(offset as u64, &mut byte);
+                assert_eq!(read.is_some(), held, "byte {offset}");
+                if held {
+                    assert_eq!(byte[0], file[offset], "byte {offset}");
+                }
+            }
+        }
     }
 }
