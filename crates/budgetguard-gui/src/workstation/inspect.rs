@@ -256,8 +256,13 @@ impl Inspection {
         }
         let path = package.path().display().to_string();
         let (signer, refusal) = signature(&package, dir);
-        let models: u64 = manifest.caches.iter().map(|c| c.size()).sum();
-        let (space, no_room) = match dir.map(|dir| install_space(dir.root(), models)) {
+        // What the install writes: an upgrade links the files its live
+        // version has (the whole size where the folder cannot be read).
+        let whole: u64 = manifest.caches.iter().map(|c| c.size()).sum();
+        let to_write = |dir: &InstallDir| {
+            budgetguard::install::model_bytes_to_write(dir, &package).unwrap_or(whole)
+        };
+        let (space, no_room) = match dir.map(|dir| install_space(dir.root(), to_write(dir))) {
             Some((space, no_room)) => (Some(space), no_room),
             None => (None, None),
         };

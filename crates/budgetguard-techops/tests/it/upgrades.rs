@@ -185,6 +185,25 @@ fn a_failed_or_killed_upgrade_leaves_the_running_version_serving_as_it_was() {
     let live = dir.join("models").join(&cache);
     let v1_files = contents(&live);
 
+    // What an install of v2 writes here (what the GUI's free-space check
+    // asks of the folder): its changed files only, v1's others are linked.
+    let package = budgetguard::package::Package::open(&v2).unwrap();
+    let in_v1 = listed(&v1, 0);
+    let files = &package.manifest().caches[0].files;
+    let changed: u64 = files
+        .iter()
+        .filter(|f| in_v1.get(Path::new(&f.path)) != Some(&f.sha256))
+        .map(|f| f.size)
+        .sum();
+    let whole: u64 = files.iter().map(|f| f.size).sum();
+    let installed = budgetguard::install::InstallDir::new(dir.clone());
+    let to_write = budgetguard::install::model_bytes_to_write(&installed, &package).unwrap();
+    assert_eq!(to_write, changed, "of {whole} bytes of models");
+    assert!(
+        changed >= 96 << 20 && changed < whole,
+        "{changed} of {whole}"
+    );
+
     // v2's last model file is damaged: refused, v1 exactly as it was.
     let refused = run(tool().args(["install-package", "--package"]).arg(&damaged));
     let error = error_text(&refused);

@@ -26,7 +26,7 @@ pub use error::{InstallError, Problem};
 pub use gpu::{gpu_readiness, GpuFix, GpuReadiness};
 pub use journal::UnfinishedRun;
 pub use load::ImageOutcome;
-pub use models::ModelsReport;
+pub use models::{model_bytes_to_write, ModelsReport};
 pub use nodes::{select, start, start_checked, status, stop, uninstall, NodeStatus};
 pub use package::{
     install_package, install_package_with, judge_signature, ImageReport, InstallOptions,

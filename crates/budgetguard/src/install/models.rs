@@ -94,6 +94,14 @@ struct CachePlan {
     changes: bool,
 }
 
+/// The bytes an install of `package` writes into the install folder `dir`:
+/// the model files of each cache that changes which neither its live nor a
+/// staged version holds (the others are linked). What the install's own
+/// free-space check asks of the folder.
+pub fn model_bytes_to_write(dir: &InstallDir, package: &Package) -> Result<u64, InstallError> {
+    Ok(ModelPlan::new(dir, package)?.bytes_to_write(dir))
+}
+
 impl ModelPlan {
     /// Reads each cache's logs: what the install can skip, and whether the
     /// cache changes at all. For an update package, finds each file it
