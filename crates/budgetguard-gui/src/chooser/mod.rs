@@ -105,25 +105,32 @@ impl Recent {
         Self(Mutex::new(folders))
     }
 
-    /// Remembers the folder of the chosen file `path`; the folders then,
-    /// to keep, or `None` when the path has no folder or its folder is the
-    /// most recent already (nothing to keep anew).
-    pub(crate) fn chose(&self, path: &str) -> Option<Vec<PathBuf>> {
+    /// Remembers the folder of the chosen file `path`; that folder, to
+    /// keep in the settings file too ([`put_first`] there, so the folders
+    /// another GUI kept stay), or `None` when the path has no folder or its
+    /// folder is the most recent already (nothing to keep anew).
+    pub(crate) fn chose(&self, path: &str) -> Option<PathBuf> {
         let path = expand(path);
         let folder = path.parent().filter(|f| f.is_dir())?;
         let mut recent = self.0.lock().expect("not poisoned");
         if recent.first().is_some_and(|first| first == folder) {
             return None;
         }
-        recent.retain(|known| known != folder);
-        recent.insert(0, folder.to_owned());
-        recent.truncate(RECENT);
-        Some(recent.clone())
+        put_first(&mut recent, folder);
+        Some(folder.to_owned())
     }
 
     fn folders(&self) -> Vec<PathBuf> {
         self.0.lock().expect("not poisoned").clone()
     }
+}
+
+/// Puts `folder` first in the recent folders `recent` (once), keeping the
+/// newest [`RECENT`].
+pub(crate) fn put_first(recent: &mut Vec<PathBuf>, folder: &Path) {
+    recent.retain(|known| known != folder);
+    recent.insert(0, folder.to_owned());
+    recent.truncate(RECENT);
 }
 
 /// The chooser's shortcuts: the home folder, Downloads, each drive under
@@ -237,6 +244,33 @@ pub(crate) fn list(folder: &str, wanted: Wanted) -> Result<Listing, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_guis_choosing_files_keep_each_others_recent_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gui.json");
+        let (a, b) = (dir.path().join("stick-a"), dir.path().join("stick-b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        // Two GUIs, each with its own recent folders, keep a choice each in
+        // one settings file, as `POST /api/files/chosen` does.
+        let guis = [Recent::new(Vec::new()), Recent::new(Vec::new())];
+        for (gui, folder) in guis.iter().zip([&a, &b]) {
+            let path = folder.join("package.zip").display().to_string();
+            let chosen = gui.chose(&path).expect("a new folder");
+            crate::saved::Saved::update(&file, |saved| {
+                put_first(&mut saved.recent_folders, &chosen)
+            })
+            .unwrap();
+        }
+        let kept = crate::saved::Saved::load(Some(&file)).recent_folders;
+        assert_eq!(kept, [b.clone(), a.clone()]);
+        // Choosing in the newest folder again changes nothing.
+        assert_eq!(
+            guis[1].chose(&b.join("other.zip").display().to_string()),
+            None
+        );
+    }
 
     #[test]
     fn only_the_files_a_field_takes_are_offered_and_hidden_ones_never() {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::pages::{media_list, render};
 use super::refuse;
-use crate::chooser::{list as list_folder, shortcuts, Wanted};
+use crate::chooser::{list as list_folder, put_first, shortcuts, Wanted};
 use crate::messages::Message;
 use crate::saved::Saved;
 use crate::state::AppState;
@@ -62,10 +62,11 @@ pub(crate) async fn chosen(
     State(state): State<Arc<AppState>>,
     Json(form): Json<ChosenForm>,
 ) -> Response {
-    if let (Some(folders), Some(file)) = (state.recent.chose(&form.path), &state.settings_file) {
+    if let (Some(folder), Some(file)) = (state.recent.chose(&form.path), &state.settings_file) {
         // A recent folder is a convenience: one not written is offered
-        // while the GUI runs, and the next run does without it.
-        let _ = Saved::update(file, |saved| saved.recent_folders = folders);
+        // while the GUI runs, and the next run does without it. Put first
+        // in the folders the file holds now, so another GUI's stay.
+        let _ = Saved::update(file, |saved| put_first(&mut saved.recent_folders, &folder));
     }
     StatusCode::NO_CONTENT.into_response()
 }
