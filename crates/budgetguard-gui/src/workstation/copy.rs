@@ -71,6 +71,9 @@ fn copy_and_check(
             ))));
         }
     }
+    for file in files {
+        remove_stale_partials(folder, &name(file));
+    }
     let total = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
@@ -152,6 +155,28 @@ fn copy_and_check(
     })
 }
 
+/// Removes the partial files of `name` in `folder` (`.<name>.<pid>-<n>.partial`)
+/// whose copy's process is gone: a GUI killed during a copy left them,
+/// and no later copy would reuse their names.
+fn remove_stale_partials(folder: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let pid = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".partial"))
+            .and_then(|rest| rest.split_once('-'))
+            .filter(|(_, run)| run.parse::<u64>().is_ok())
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Renames `from` to `to` unless something is at `to`, even something that
 /// appeared there after the copy checked (`AlreadyExists`, and `from`
 /// stays): `RENAME_NOREPLACE`, or where the file system has not got it, a
@@ -223,6 +248,28 @@ fn write_copy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partial_files_a_killed_copy_left_are_removed_and_a_running_ones_kept() {
+        let folder = tempfile::tempdir().unwrap();
+        let ours = format!(".package.zip.{}-7.partial", std::process::id());
+        // No process has an ID above the kernel's limit (2^22).
+        let killed = ".package.zip.99999999-0.partial";
+        let other_file = ".other.zip.99999999-0.partial";
+        let not_ours = ".package.zip.notes.partial";
+        for file in [ours.as_str(), killed, other_file, not_ours] {
+            std::fs::write(folder.path().join(file), b"half").unwrap();
+        }
+        remove_stale_partials(folder.path(), "package.zip");
+        let mut left: Vec<String> = std::fs::read_dir(folder.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut expected = vec![ours, other_file.to_owned(), not_ours.to_owned()];
+        expected.sort();
+        assert_eq!(left, expected);
+    }
 
     /// Puts a file of its own at `at` once the copy has begun: one that
     /// appears after the copy checked the folder.

@@ -169,15 +169,23 @@ impl Inspection {
         gpus: bool,
     ) -> Result<Self, Message> {
         let (path, options) = (given.path(), http.clone());
-        let package =
-            tokio::task::spawn_blocking(move || Package::open_given_with(&[path], &options))
-                .await
-                .expect("opening a package does not panic")
-                .map_err(|e| {
-                    let mut message = package_error(&e);
-                    message.field.get_or_insert(Field::Package);
-                    message
-                })?;
+        let installed = dir.cloned();
+        let (package, to_write) = tokio::task::spawn_blocking(move || {
+            let package = Package::open_given_with(&[path], &options)?;
+            // What the install writes into the folder: an upgrade links the
+            // files its live version has. It reads the caches' logs, and
+            // hashes a file found there unlogged: off the async threads.
+            let to_write = installed
+                .and_then(|dir| budgetguard::install::model_bytes_to_write(&dir, &package).ok());
+            Ok((package, to_write))
+        })
+        .await
+        .expect("opening a package does not panic")
+        .map_err(|e| {
+            let mut message = package_error(&e);
+            message.field.get_or_insert(Field::Package);
+            message
+        })?;
         let manifest = package.manifest();
         let installed = dir.and_then(|dir| dir.endpoints().ok());
         let mut images = Vec::new();
@@ -256,13 +264,9 @@ impl Inspection {
         }
         let path = package.path().display().to_string();
         let (signer, refusal) = signature(&package, dir);
-        // What the install writes: an upgrade links the files its live
-        // version has (the whole size where the folder cannot be read).
-        let whole: u64 = manifest.caches.iter().map(|c| c.size()).sum();
-        let to_write = |dir: &InstallDir| {
-            budgetguard::install::model_bytes_to_write(dir, &package).unwrap_or(whole)
-        };
-        let (space, no_room) = match dir.map(|dir| install_space(dir.root(), to_write(dir))) {
+        // The whole size where the folder's logs cannot be read.
+        let models = to_write.unwrap_or_else(|| manifest.caches.iter().map(|c| c.size()).sum());
+        let (space, no_room) = match dir.map(|dir| install_space(dir.root(), models)) {
             Some((space, no_room)) => (Some(space), no_room),
             None => (None, None),
         };

@@ -39,8 +39,10 @@ impl Writeback {
     /// Desktop's (whose data lives in its VM), and the folder, or a folder
     /// above it on the same file system, opens.
     pub fn start(engine: &Engine, facts: &EngineFacts) -> Option<Self> {
-        let root = overlay_root_here(engine.host(), facts)?;
-        let device = std::fs::metadata(root).ok()?.dev();
+        // A data folder moved to a larger disk is often a link to it: the
+        // folders above the one it names are searched.
+        let root = std::fs::canonicalize(overlay_root_here(engine.host(), facts)?).ok()?;
+        let device = std::fs::metadata(&root).ok()?.dev();
         // The data folder is the engine's (often 0710 root): a user in the
         // docker group opens the folder above it.
         let dir = root.ancestors().find_map(|folder| {

@@ -44,10 +44,10 @@ impl Blocks {
     /// so spans never overlap (a short span starting inside a longer one
     /// would hide the longer one's later bytes from [`Self::read`]).
     pub(super) fn insert(&mut self, start: u64, bytes: Vec<u8>) {
-        let end = start + bytes.len() as u64;
         if bytes.is_empty() {
             return;
         }
+        let end = start + bytes.len() as u64;
         if self.holds_none(start, end) {
             self.spans.insert(start, bytes);
             return;
