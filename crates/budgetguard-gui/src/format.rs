@@ -57,12 +57,7 @@ fn once_each(text: &str) -> String {
     let mut seen: Vec<String> = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
-        let cut = [": ", "; ", ". "]
-            .iter()
-            .filter_map(|sep| rest.find(sep).map(|at| at + sep.len()))
-            .min()
-            .unwrap_or(rest.len());
-        let (clause, after) = rest.split_at(cut);
+        let (clause, after) = rest.split_at(clause_end(rest));
         let words = key(clause);
         if words.len() < 8 || !seen.contains(&words) {
             kept.push_str(clause);
@@ -78,6 +73,22 @@ fn once_each(text: &str) -> String {
         rest = after;
     }
     kept
+}
+
+/// Where the first clause of `text` ends: after its first `: `, `; ` or
+/// `. ` outside quotes (a quoted path or engine's words is one piece, as
+/// it is one cause of the error), else at the end.
+fn clause_end(text: &str) -> usize {
+    let mut depth = 0usize;
+    for (at, c) in text.char_indices() {
+        match c {
+            '“' => depth += 1,
+            '”' => depth = depth.saturating_sub(1),
+            ':' | ';' | '.' if depth == 0 && text[at + 1..].starts_with(' ') => return at + 2,
+            _ => {}
+        }
+    }
+    text.len()
 }
 
 /// An installed node's state in the page's words, and its colour class:
@@ -180,6 +191,11 @@ mod tests {
             "There is no file x; check the path."
         );
         assert_eq!(plain("a: b: a: b"), "a: b: a: b", "short clauses stay");
+        assert_eq!(
+            plain("No such file or folder: cannot read `/m/x: No such file or folder: y`: check the path"),
+            "No such file or folder: cannot read “/m/x: No such file or folder: y”: check the path",
+            "a quoted path is one piece, never cut into clauses"
+        );
         assert_eq!(quotes("`a`: x: x: x: x"), "“a”: x: x: x: x");
     }
 
