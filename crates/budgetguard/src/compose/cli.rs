@@ -96,6 +96,61 @@ struct PluginConfig {
     cli_plugins_extra_dirs: Vec<PathBuf>,
 }
 
+/// The file in the user's cache folder that records the Compose plugin
+/// that last answered `compose version`.
+const ANSWERED_RECORD: &str = "compose-plugin.json";
+
+/// A Compose plugin file as it was when it answered `compose version`: a
+/// later run that finds the same file (same device, inode, size and change
+/// time, which a rewrite, copy or replacement changes) takes it without
+/// asking again. Asking starts a process, about 15 ms before a run's
+/// first change.
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Answered {
+    path: PathBuf,
+    device: u64,
+    inode: u64,
+    size: u64,
+    changed_s: i64,
+    changed_ns: i64,
+}
+
+impl Answered {
+    /// The plugin file at `path` as it is now.
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Self {
+            path: path.to_owned(),
+            device: m.dev(),
+            inode: m.ino(),
+            size: m.size(),
+            changed_s: m.ctime(),
+            changed_ns: m.ctime_nsec(),
+        })
+    }
+
+    /// The record at `record`, if there is a readable one.
+    fn read(record: &Path) -> Option<Self> {
+        let text = crate::files::read_small(record, 4096).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Keeps this as the record at `record` (whole or not at all: written
+    /// beside it, then renamed). A record that cannot be written only
+    /// means Compose is asked again next time.
+    fn write(&self, record: &Path) {
+        let Some(dir) = record.parent() else { return };
+        let partial = record.with_extension(format!("{}.partial", std::process::id()));
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&partial, serde_json::to_vec(self).unwrap_or_default()))
+            .and_then(|()| std::fs::rename(&partial, record));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+    }
+}
+
 /// A Compose command line aimed at one engine.
 #[derive(Debug, Clone)]
 pub struct Compose {
@@ -144,38 +199,69 @@ impl Compose {
         let chosen = std::env::var("BUDGETGUARD_COMPOSE")
             .ok()
             .filter(|c| !c.trim().is_empty());
+        let plugin = chosen.is_none().then(compose_plugin).flatten();
+        let record = crate::paths::cache_dir().map(|dir| dir.join(ANSWERED_RECORD));
+        Self::detect_from(docker_host, chosen, plugin, record.as_deref()).await
+    }
+
+    /// [`Compose::detect`] of the command `chosen`, else the plugin file
+    /// `plugin`, else `docker compose` and `docker-compose` on the `PATH`.
+    /// A plugin file that answered before, as `record` says, is taken
+    /// without asking it again.
+    async fn detect_from(
+        docker_host: &str,
+        chosen: Option<String>,
+        plugin: Option<PathBuf>,
+        record: Option<&Path>,
+    ) -> Result<Self, ComposeError> {
+        let aimed = |program: Vec<String>, shown: &str| Self {
+            program,
+            shown: shown.to_owned(),
+            docker_host: docker_host.to_owned(),
+            limit: command_limit(),
+        };
+        if let Some(plugin) = &plugin {
+            let answered = Answered::of(plugin);
+            let compose = aimed(vec![plugin.display().to_string()], "docker compose");
+            if answered.is_some() && record.and_then(Answered::read) == answered {
+                return Ok(compose);
+            }
+            if compose.answers().await {
+                if let (Some(record), Some(answered)) = (record, answered) {
+                    answered.write(record);
+                }
+                return Ok(compose);
+            }
+        }
         let candidates: Vec<(Vec<String>, String)> = match &chosen {
             Some(command) => vec![(
                 command.split_whitespace().map(str::to_owned).collect(),
                 command.trim().to_owned(),
             )],
-            None => compose_plugin()
-                .map(|plugin| (vec![plugin.display().to_string()], "docker compose".into()))
-                .into_iter()
-                .chain([
-                    (
-                        vec!["docker".into(), "compose".into()],
-                        "docker compose".into(),
-                    ),
-                    (vec!["docker-compose".into()], "docker-compose".into()),
-                ])
-                .collect(),
+            None => vec![
+                (
+                    vec!["docker".into(), "compose".into()],
+                    "docker compose".into(),
+                ),
+                (vec!["docker-compose".into()], "docker-compose".into()),
+            ],
         };
         for (program, shown) in candidates {
-            let compose = Self {
-                program,
-                shown,
-                docker_host: docker_host.to_owned(),
-                limit: command_limit(),
-            };
-            let output = compose.command().args(["version", "--short"]).output();
-            if let Ok(Ok(output)) = tokio::time::timeout(VERSION_LIMIT, output).await {
-                if output.status.success() {
-                    return Ok(compose);
-                }
+            let compose = aimed(program, &shown);
+            if compose.answers().await {
+                return Ok(compose);
             }
         }
         Err(ComposeError::Missing)
+    }
+
+    /// Whether `compose version` runs and succeeds.
+    async fn answers(&self) -> bool {
+        let output = self.command().args(["version", "--short"]).output();
+        matches!(
+            tokio::time::timeout(VERSION_LIMIT, output).await,
+            Ok(Ok(output)) if output.status.success()
+        )
     }
 
     /// The program aimed at the engine, without arguments yet. (A plugin
@@ -302,6 +388,55 @@ mod tests {
         assert_eq!(compose_plugin_in(Some(config.clone())), Some(in_extra));
         let in_config = plugin(&config.join("cli-plugins"), 0o755);
         assert_eq!(compose_plugin_in(Some(config)), Some(in_config));
+    }
+
+    #[tokio::test]
+    async fn a_plugin_that_answered_is_not_asked_again_while_its_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let asked = dir.path().join("asked");
+        let plugin = dir.path().join("docker-compose");
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\necho 2.29.0\n",
+            asked.display()
+        );
+        std::fs::write(&plugin, &script).unwrap();
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let record = dir.path().join("cache").join(ANSWERED_RECORD);
+        let times = || {
+            std::fs::read_to_string(&asked)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let detect =
+            || Compose::detect_from("unix:///x.sock", None, Some(plugin.clone()), Some(&record));
+        let found = detect().await.unwrap();
+        assert_eq!(found.program, [plugin.display().to_string()]);
+        assert_eq!(found.shown, "docker compose");
+        assert_eq!(times(), 1, "asked once");
+        detect().await.unwrap();
+        assert_eq!(times(), 1, "the unchanged plugin is not asked again");
+        // Rewritten in place (same size, same inode): asked again. (Change
+        // times tick with the kernel's clock, a few milliseconds.)
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::write(&plugin, script.replace("2.29.0", "2.30.0")).unwrap();
+        detect().await.unwrap();
+        assert_eq!(times(), 2, "a changed plugin is asked again");
+        detect().await.unwrap();
+        assert_eq!(times(), 2);
+        // A plugin that fails is not taken, whatever the record says.
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::write(&plugin, "#!/bin/sh\nexit 1\n").unwrap();
+        let fallback = detect().await;
+        assert!(
+            fallback
+                .as_ref()
+                .map_or(true, |c| c.program[0] != plugin.display().to_string()),
+            "{fallback:?}"
+        );
+        assert!(!record
+            .with_extension(format!("{}.partial", std::process::id()))
+            .exists());
     }
 
     #[tokio::test]

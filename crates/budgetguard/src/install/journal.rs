@@ -596,13 +596,31 @@ async fn clean_up(
     journal: &Journal,
     reporter: &dyn Reporter,
 ) -> Result<(), InstallError> {
-    for step in &journal.steps {
-        if let Step::SwitchCache { cache, .. } = step {
-            models::remove_old_version(dir, cache)?;
-        }
-    }
-    let installed: Vec<InstalledNode> = dir.endpoints()?.nodes;
-    collect::remove_unused_images(engine, dir, &installed, reporter).await
+    // Files and images are removed at once: freeing a previous version's
+    // gigabytes takes the file system a while, and the engine its own.
+    let switched: Vec<String> = journal
+        .steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::SwitchCache { cache, .. } => Some(cache.clone()),
+            _ => None,
+        })
+        .collect();
+    let old_versions = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            switched
+                .iter()
+                .try_for_each(|cache| models::remove_old_version(&dir, cache))
+        })
+    };
+    let images = async {
+        let installed: Vec<InstalledNode> = dir.endpoints()?.nodes;
+        collect::remove_unused_images(engine, dir, &installed, reporter).await
+    };
+    let (files, images) = tokio::join!(old_versions, images);
+    files.expect("removing a previous version does not panic")?;
+    images
 }
 
 fn exists(path: &std::path::Path) -> bool {
