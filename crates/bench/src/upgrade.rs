@@ -26,7 +26,7 @@ const TARGET_DISK: f64 = 1.1;
 const LAYER: u64 = 50 * MIB;
 const MODEL_FILE: u64 = 100 * MIB;
 /// How many alternated rounds of the upgrade and the baseline run.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 /// Runs the benchmark; `Ok(false)` when a target is missed.
 pub fn run() -> anyhow::Result<bool> {
