@@ -2,11 +2,16 @@
 //! makes the heads seek between them: as the kernel tells it in sysfs
 //! (`/sys/dev/block/<major>:<minor>/queue/rotational`, the partition's
 //! disk for a partition). A file system with no block device (tmpfs, NFS)
-//! counts as not spinning.
+//! counts as not spinning. There, parts are read at once only from the
+//! page cache: a part whose bytes must come from the disk holds the disk
+//! until it is read.
 
 use std::fs::File;
+use std::io;
 use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 /// The sysfs folder of the block devices by number.
 const SYS_DEV_BLOCK: &str = "/sys/dev/block";
@@ -25,6 +30,58 @@ pub(super) fn any_spinning(files: &[File]) -> bool {
     })
 }
 
+/// Reads parts several at once from a spinning disk without making its
+/// heads seek between them: bytes in the page cache are read at once, and
+/// a part that needs the disk takes it (waiting for a part that has it)
+/// and keeps it until the part is read.
+#[derive(Debug, Default)]
+pub(super) struct DiskTurns(Mutex<()>);
+
+/// One part's reads through [`DiskTurns`].
+pub(super) struct PartReads<'a> {
+    turns: &'a DiskTurns,
+    held: Option<MutexGuard<'a, ()>>,
+}
+
+impl DiskTurns {
+    /// The reads of one part.
+    pub(super) fn part(&self) -> PartReads<'_> {
+        PartReads {
+            turns: self,
+            held: None,
+        }
+    }
+}
+
+impl PartReads<'_> {
+    /// Reads from `file` at `offset`: from the page cache without waiting
+    /// when the bytes are there, else with the disk held.
+    pub(super) fn read_at(
+        &mut self,
+        file: &File,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> io::Result<usize> {
+        if self.held.is_none() {
+            let flags = rustix::io::ReadWriteFlags::NOWAIT;
+            match rustix::io::preadv2(file, &mut [io::IoSliceMut::new(buf)], offset, flags) {
+                Ok(n) => return Ok(n),
+                // Not cached (or no such flag here): the disk's turn.
+                Err(
+                    rustix::io::Errno::AGAIN
+                    | rustix::io::Errno::OPNOTSUPP
+                    | rustix::io::Errno::INVAL
+                    | rustix::io::Errno::NOSYS,
+                ) => {
+                    self.held = Some(self.turns.0.lock().unwrap_or_else(|e| e.into_inner()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        file.read_at(buf, offset)
+    }
+}
+
 /// Whether device `major:minor` under `sys` (a `/sys/dev/block`) is
 /// rotational: its own queue's flag, else its disk's (a partition has no
 /// queue of its own).
@@ -41,6 +98,29 @@ fn rotational(sys: &Path, major: u32, minor: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cached_parts_are_read_at_once_and_a_part_from_the_disk_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let turns = super::DiskTurns::default();
+        let mut reads = turns.part();
+        let mut buf = [0; 4];
+        // Just written: in the page cache, read without the disk.
+        assert_eq!(reads.read_at(&file, &mut buf, 6).unwrap(), 4);
+        assert_eq!(&buf, b"6789");
+        assert!(reads.held.is_none());
+        assert_eq!(reads.read_at(&file, &mut buf, 10).unwrap(), 0, "the end");
+        // A part that holds the disk keeps it until dropped.
+        let mut other = turns.part();
+        other.held = Some(turns.0.lock().unwrap());
+        assert_eq!(other.read_at(&file, &mut buf, 0).unwrap(), 4);
+        assert!(turns.0.try_lock().is_err());
+        drop(other);
+        assert!(turns.0.try_lock().is_ok());
+    }
+
     use super::*;
 
     #[test]

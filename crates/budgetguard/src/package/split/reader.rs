@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use super::disk::DiskTurns;
 use super::error::{PartError, PartsHolding};
 use super::list::{list_name, list_signature_name, part_name, part_number, PartHasher, PartList};
 use crate::package::zip::PackageSource;
@@ -189,8 +190,8 @@ impl SplitParts {
 
     /// Reads every part whole and checks it against its list (its CRC-32,
     /// or its SHA-256 in a list without one), several parts at once (one
-    /// per core; one at a time when a part is on a spinning disk, whose
-    /// heads would seek between them); the lowest-numbered part that
+    /// per core; on a spinning disk, whose heads would seek between them,
+    /// one at a time from the disk and the rest from the page cache); the lowest-numbered part that
     /// differs is the error, named by its number (and the part it holds
     /// instead, when it is another part of the package).
     pub fn check(
@@ -208,11 +209,12 @@ impl SplitParts {
         // The lowest part found to differ so far: parts after it need no
         // more reading.
         let failed = AtomicUsize::new(usize::MAX);
-        let workers = match super::disk::any_spinning(&self.files) {
-            true => 1,
-            false => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        }
-        .min(count);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(count);
+        // On a spinning disk parts are read at once only from the page
+        // cache (see `DiskTurns`).
+        let turns = super::disk::any_spinning(&self.files).then(DiskTurns::default);
         let mut errors: Vec<(usize, crate::package::PackageError)> = std::thread::scope(|scope| {
             let worker = || {
                 let mut errors = Vec::new();
@@ -221,7 +223,8 @@ impl SplitParts {
                     if i >= count || i > failed.load(Ordering::Relaxed) {
                         return errors;
                     }
-                    let outcome = self.check_part(i, &failed, &progress, reporter, cancel);
+                    let outcome =
+                        self.check_part(i, turns.as_ref(), &failed, &progress, reporter, cancel);
                     if let Err(e) = outcome {
                         failed.fetch_min(i, Ordering::Relaxed);
                         errors.push((i, e));
@@ -249,6 +252,7 @@ impl SplitParts {
     fn check_part(
         &self,
         i: usize,
+        turns: Option<&DiskTurns>,
         failed: &AtomicUsize,
         progress: &Mutex<Throttle>,
         reporter: &dyn Reporter,
@@ -258,15 +262,19 @@ impl SplitParts {
         let mut hasher = PartHasher::like(&self.list.parts[i]);
         let mut buffer = vec![0; 1 << 20];
         let mut offset = 0;
+        let mut reads = turns.map(DiskTurns::part);
         loop {
-            let n = self.files[i]
-                .read_at(&mut buffer, offset)
-                .map_err(|source| PartError::Unreadable {
-                    number,
-                    count,
-                    path: path.clone(),
-                    source,
-                })?;
+            let file = &self.files[i];
+            let n = match &mut reads {
+                Some(reads) => reads.read_at(file, &mut buffer, offset),
+                None => file.read_at(&mut buffer, offset),
+            }
+            .map_err(|source| PartError::Unreadable {
+                number,
+                count,
+                path: path.clone(),
+                source,
+            })?;
             if n == 0 {
                 break;
             }
