@@ -192,7 +192,7 @@ pub fn run() -> anyhow::Result<bool> {
         target(&format!("<= {TARGET_RSS_MIB:.0}"), ok[1]),
         target(&format!("< {TARGET_EXTRA_MIB:.0}"), ok[2]),
     );
-    println!("    info: {}", info(&first));
+    println!("    info: {}", info(first));
     for ((compose, run), ok) in again.iter().zip(&again_ok) {
         println!(
             "install again ({compose}): {:>5.2} s  ratio to first {:.3}{}",
