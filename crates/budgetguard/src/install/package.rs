@@ -154,10 +154,12 @@ pub async fn install_package_with(
     let lock = options.dir.lock(&*reporter, cancel).await?;
     let mut transaction =
         Transaction::begin(&options.dir, &lock, engine, "install-package", &*reporter).await?;
-    let facts = engine.facts().await?;
+    // What the engine is and what it holds, asked at once.
+    let (facts, local) = tokio::join!(engine.facts(), engine.local_images());
+    let facts = facts?;
     let mut loaded = options.dir.loaded_images()?;
     let (run, plan, outcomes) =
-        LoadRun::prepare(engine, &package, facts.containerd_store, &loaded).await?;
+        LoadRun::prepare(engine, &package, (facts.containerd_store, local?), &loaded).await?;
     let models = ModelPlan::new(&options.dir, &package)?;
     if let Some(base) = &package.manifest().base {
         let missing = plan

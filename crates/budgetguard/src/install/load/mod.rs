@@ -23,7 +23,7 @@ use super::journal::ImageUndo;
 use super::state::{HeldImage, LoadedImage, LoadedImages};
 use super::InstallError;
 use crate::digest::ImageId;
-use crate::engine::Engine;
+use crate::engine::{Engine, LocalImage};
 use crate::package::layout;
 use crate::package::manifest::{Blob, PackagedImage};
 use crate::package::Package;
@@ -49,17 +49,16 @@ pub(crate) struct LoadRun {
 }
 
 impl LoadRun {
-    /// Asks the engine what it has and plans the load of `package`;
-    /// `record` holds the images this tool loaded earlier, and those whose
-    /// blobs an earlier package named.
+    /// Plans the load of `package` into the engine, which holds `local`
+    /// ([`Engine::local_images`]); `record` holds the images this tool
+    /// loaded earlier, and those whose blobs an earlier package named.
     pub(crate) async fn prepare(
         engine: &Engine,
         package: &Package,
-        containerd: bool,
+        (containerd, local): (bool, Vec<LocalImage>),
         record: &LoadedImages,
     ) -> Result<(Self, LoadPlan, Vec<ImageOutcome>), InstallError> {
         let images = package.manifest().images.clone();
-        let local = engine.local_images().await?;
         let loaded: Vec<LoadedImage> = record
             .images
             .iter()
