@@ -184,20 +184,37 @@ impl Workstation {
                 Err(()) => None,
             });
         }
-        let asks = nodes.iter().zip(&found).map(|(node, found)| async move {
-            match found {
-                Some(known) => known.clone(),
-                None => {
-                    let mut asked = self.ask_registry(&node.image).await;
+        // Each image Docker lacks is asked of its registry once (FLUX
+        // Dev, Canny and Depth share one), all of them at once.
+        let mut lacking: Vec<&str> = nodes
+            .iter()
+            .zip(&found)
+            .filter(|(_, found)| found.is_none())
+            .map(|(node, _)| node.image.as_str())
+            .collect();
+        lacking.sort_unstable();
+        lacking.dedup();
+        let asks = lacking
+            .into_iter()
+            .map(|image| async move { (image, self.ask_registry(image).await) });
+        let asked: HashMap<&str, Availability> = futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .collect();
+        nodes
+            .iter()
+            .zip(found)
+            .map(|(node, found)| {
+                found.unwrap_or_else(|| {
+                    let mut asked = asked[node.image.as_str()].clone();
                     // The registry cannot say: the catalog's typical size.
                     if asked.size.is_none() {
                         asked.size = node.typical_image_size.map(typical_text);
                     }
                     asked
-                }
-            }
-        });
-        futures_util::future::join_all(asks).await
+                })
+            })
+            .collect()
     }
 
     /// Asks the image's registry for its manifest (kept a minute).
@@ -247,5 +264,72 @@ impl Workstation {
             // not refused.
             Err(_) => Availability::new("slow", "Registry slow to answer", "warn"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use budgetguard::session::{Session, Settings};
+
+    use super::*;
+
+    /// A registry on loopback that has no image: it counts the manifests
+    /// asked for and answers each request 404.
+    fn empty_registry() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let manifests = Arc::new(AtomicUsize::new(0));
+        let counted = manifests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if line.contains("/manifests/") {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if line == "\r\n" {
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                        break;
+                    }
+                    line.clear();
+                }
+            }
+        });
+        (host, manifests)
+    }
+
+    #[tokio::test]
+    async fn an_image_several_nodes_share_is_asked_of_its_registry_once() {
+        let (registry, manifests) = empty_registry();
+        let demo = budgetguard::catalog::Catalog::builtin()
+            .nodes
+            .into_iter()
+            .find(|n| n.name == "Demo")
+            .unwrap();
+        let node = |name: &str, image: &str| Node {
+            name: name.to_owned(),
+            image: format!("{registry}/{image}"),
+            ..demo.clone()
+        };
+        let nodes = [
+            node("Dev", "flux:1"),
+            node("Canny", "flux:1"),
+            node("Depth", "flux:1"),
+            node("Schnell", "schnell:1"),
+        ];
+        let workstation = Workstation::new(Session::new(Settings::default()));
+        let said = workstation.availability(None, &nodes).await;
+        assert_eq!(said.len(), 4);
+        assert!(said.iter().all(|a| a.state == "missing"), "{said:?}");
+        assert_eq!(manifests.load(Ordering::SeqCst), 2, "one ask per image");
     }
 }
