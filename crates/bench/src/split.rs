@@ -35,7 +35,7 @@ pub fn run() -> anyhow::Result<bool> {
     std::fs::create_dir_all(parts.parent().unwrap())?;
     let mut creates = [Vec::new(), Vec::new()];
     for round in 0..RUNS * 2 {
-        let split = round % 2 == 1;
+        let split = split_in(round);
         eprintln!(
             "bench: create-install-package{}",
             if split { " --split-size" } else { "" }
@@ -52,7 +52,7 @@ pub fn run() -> anyhow::Result<bool> {
     let first_part = parts.with_file_name("split.zip.001");
     let mut installs = [Vec::new(), Vec::new()];
     for round in 0..RUNS * 2 {
-        let split = round % 2 == 1;
+        let split = split_in(round);
         eprintln!(
             "bench: install-package from {}",
             if split { "parts" } else { "one file" }
@@ -88,6 +88,13 @@ pub fn run() -> anyhow::Result<bool> {
     Ok(met)
 }
 
+/// Whether run `round` (from 0) of the alternation is the split one: the
+/// order goes one file, parts, parts, one file, … so that a machine that
+/// slows or speeds up through the benchmark favours neither.
+fn split_in(round: usize) -> bool {
+    (round % 2 == 1) != (round / 2 % 2 == 1)
+}
+
 /// One create of both nodes into `output` (parts of `part_mb` MiB when
 /// given), replacing what is there; its wall time in seconds.
 fn create(
@@ -113,4 +120,13 @@ fn create(
     }
     let run = run_ok(&mut command, "create-install-package")?;
     Ok(run.wall.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_order_goes_one_parts_parts_one() {
+        let order: Vec<bool> = (0..8).map(super::split_in).collect();
+        assert_eq!(order, [false, true, true, false, false, true, true, false]);
+    }
 }
