@@ -64,19 +64,13 @@ impl PartReads<'_> {
     ) -> io::Result<usize> {
         if self.held.is_none() {
             let flags = rustix::io::ReadWriteFlags::NOWAIT;
-            match rustix::io::preadv2(file, &mut [io::IoSliceMut::new(buf)], offset, flags) {
-                Ok(n) => return Ok(n),
-                // Not cached (or no such flag here): the disk's turn.
-                Err(
-                    rustix::io::Errno::AGAIN
-                    | rustix::io::Errno::OPNOTSUPP
-                    | rustix::io::Errno::INVAL
-                    | rustix::io::Errno::NOSYS,
-                ) => {
-                    self.held = Some(self.turns.0.lock().unwrap_or_else(|e| e.into_inner()));
-                }
-                Err(e) => return Err(e.into()),
+            if let Ok(n) = rustix::io::preadv2(file, &mut [io::IoSliceMut::new(buf)], offset, flags)
+            {
+                return Ok(n);
             }
+            // Not cached (or the flag unknown here, or interrupted): the
+            // disk's turn, whose read says what a real error is.
+            self.held = Some(self.turns.0.lock().unwrap_or_else(|e| e.into_inner()));
         }
         file.read_at(buf, offset)
     }
