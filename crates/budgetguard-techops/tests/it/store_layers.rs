@@ -348,6 +348,17 @@ fn listed(engine: &TestEngine, reference: &str) -> bool {
         .is_empty()
 }
 
+/// Whether `engine` lists `reference`, with every blob it needs: an image
+/// whose blob the store collected cannot be listed ("failed to calculate
+/// size"), which counts as not listed.
+fn listed_whole(engine: &TestEngine, reference: &str) -> bool {
+    engine
+        .docker()
+        .args(["images", "--quiet", reference])
+        .output()
+        .is_ok_and(|out| out.status.success() && !out.stdout.trim_ascii().is_empty())
+}
+
 fn containerd_leaves_out_the_layers_of_a_package_image_the_user_loaded_only() {
     let (containerd, _) = containerd_and_others();
     let versions = two_versions();
@@ -380,17 +391,24 @@ fn containerd_leaves_out_the_layers_of_a_package_image_the_user_loaded_only() {
     // The user loads version 1 from its package; the tool installs it
     // (nothing loaded), then version 2, leaving out the two layers it holds.
     // The images that made the packages were removed just before, with
-    // the same blobs; once in a CI run the user's load then made an image
-    // the store did not list (the install found no v1 and loaded it), so
-    // the user loads it again until it is listed.
-    for _ in 0..3 {
+    // the same blobs, and the store collects those blobs a moment later:
+    // in CI runs the user's load then made an image the store did not
+    // list, or one whose blob was gone ("failed to calculate size of
+    // image … not found"). So the user removes such an image and loads it
+    // again until it is listed whole.
+    for _ in 0..5 {
         docker_load_images_folder(first, &containerd);
-        if listed(&containerd, &v1.reference) {
+        if listed_whole(&containerd, &v1.reference) {
             break;
         }
+        let _ = containerd
+            .docker()
+            .args(["rmi", "-f", &v1.reference])
+            .output();
+        std::thread::sleep(std::time::Duration::from_secs(1));
     }
     assert!(
-        listed(&containerd, &v1.reference),
+        listed_whole(&containerd, &v1.reference),
         "the user's v1 is loaded"
     );
     let dir = home.path().join("install");
