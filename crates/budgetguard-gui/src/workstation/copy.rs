@@ -71,9 +71,8 @@ fn copy_and_check(
             ))));
         }
     }
-    for file in files {
-        remove_stale_partials(folder, &name(file));
-    }
+    let names: Vec<String> = files.iter().map(|file| name(file)).collect();
+    remove_stale_partials(folder, &names);
     let total = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
@@ -155,22 +154,23 @@ fn copy_and_check(
     })
 }
 
-/// Removes the partial files of `name` in `folder` (`.<name>.<pid>-<n>.partial`)
+/// Removes the partial files of `names` in `folder` (`.<name>.<pid>-<n>.partial`)
 /// whose copy's process is gone: a GUI killed during a copy left them,
-/// and no later copy would reuse their names.
-fn remove_stale_partials(folder: &Path, name: &str) {
+/// and no later copy would reuse their names. The folder (a USB stick's,
+/// maybe of many parts) is read once.
+fn remove_stale_partials(folder: &Path, names: &[String]) {
     let Ok(entries) = std::fs::read_dir(folder) else {
         return;
     };
-    let prefix = format!(".{name}.");
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let pid = file
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.strip_suffix(".partial"))
-            .and_then(|rest| rest.split_once('-'))
-            .filter(|(_, run)| run.parse::<u64>().is_ok())
-            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let pid = names.iter().find_map(|name| {
+            file.strip_prefix(&format!(".{name}."))
+                .and_then(|rest| rest.strip_suffix(".partial"))
+                .and_then(|rest| rest.split_once('-'))
+                .filter(|(_, run)| run.parse::<u64>().is_ok())
+                .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        });
         if pid.is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists()) {
             let _ = std::fs::remove_file(entry.path());
         }
@@ -260,7 +260,7 @@ mod tests {
         for file in [ours.as_str(), killed, other_file, not_ours] {
             std::fs::write(folder.path().join(file), b"half").unwrap();
         }
-        remove_stale_partials(folder.path(), "package.zip");
+        remove_stale_partials(folder.path(), &["package.zip".to_owned()]);
         let mut left: Vec<String> = std::fs::read_dir(folder.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
