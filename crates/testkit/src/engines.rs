@@ -55,6 +55,28 @@ impl TestEngine {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// [`TestEngine::docker_ok`] for a listing of images, asked again (up
+    /// to ten times, 0.3 s apart) while the containerd store cannot size an
+    /// image that another test is removing at that moment ("failed to
+    /// calculate size of image …: not found").
+    pub fn docker_list(&self, args: &[&str]) -> String {
+        for _ in 1..10 {
+            let out = self
+                .docker()
+                .args(args)
+                .output()
+                .expect("the docker CLI runs");
+            if out.status.success() {
+                return String::from_utf8_lossy(&out.stdout).into_owned();
+            }
+            if !String::from_utf8_lossy(&out.stderr).contains("failed to calculate size of image") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        self.docker_ok(args)
+    }
+
     /// Whether the engine answers.
     pub fn answers(&self) -> bool {
         self.docker()
@@ -96,7 +118,7 @@ impl TestEngine {
     /// The sorted IDs of all images, for before/after comparisons.
     pub fn image_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
-            .docker_ok(&[
+            .docker_list(&[
                 "images",
                 "-a",
                 "--no-trunc",

@@ -416,7 +416,7 @@ fn an_image_the_engine_built_itself_installs_completely() {
         install(home.path(), &engine.host, &dir, &package, &[]).success();
 
         // Listed, and `docker save` of it holds every layer.
-        let listed = engine.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let listed = engine.docker_list(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
         assert!(
             listed.lines().any(|l| l == reference),
             "{}: {listed}",
@@ -488,7 +488,7 @@ fn an_uninstall_gives_back_the_tag_a_package_took() {
     assert_eq!(after, user_image, "the tag is the user's image's again");
     assert!(
         !engine
-            .docker_ok(&["images", "-q", "--no-trunc"])
+            .docker_list(&["images", "-q", "--no-trunc"])
             .contains(installed.trim()),
         "the package's image is gone"
     );
