@@ -1,7 +1,8 @@
 //! `upgrade`: an installed node upgraded to a version that differs by one
 //! 50 MiB layer and one 100 MiB model file, against writing those bytes
 //! the engine's and the system's own way in the same run (`docker load -i`
-//! of an image of one such layer, `cp` of such a file), and the peak extra
+//! of an image of one such layer, `cp` of such a file; the layers of both
+//! stored as the measured store keeps pulled ones), and the peak extra
 //! disk of the install folder's file system against the changed model
 //! bytes (the install folder is on a tmpfs of its own, so nothing else
 //! writes there).
@@ -54,8 +55,12 @@ pub fn run() -> anyhow::Result<bool> {
         })
         .collect();
     let references: Vec<String> = versions.iter().map(|v| v.reference.clone()).collect();
-    eprintln!("bench: two versions of a node: a {base_mb} MiB image and a model cache, each");
-    let made = images::load(engine, &versions);
+    eprintln!(
+        "bench: two versions of a node: a {base_mb} MiB image (layers {:?}) and a model cache, each",
+        setup.layer_files()
+    );
+    // Layers as the store keeps pulled ones, here and in the baseline's tar.
+    let made = images::load_as(engine, &versions, setup.layer_files());
     let _images = ImageGuard::new(engine, references.clone());
     let node = ModelNode {
         name: "Bench Upgrade",
@@ -159,8 +164,9 @@ pub fn run() -> anyhow::Result<bool> {
 
 /// The changed bytes written the engine's and the system's way: `docker
 /// load -i` of an image of one layer of that size (another content, so
-/// that nothing is shared with the upgrade), then `cp` of a file of that
-/// size onto the install folder's file system.
+/// that nothing is shared with the upgrade; its layer file stored as the
+/// upgrade's), then `cp` of a file of that size onto the install folder's
+/// file system.
 struct Baseline {
     spec: ImageSpec,
     tar: PathBuf,
@@ -177,7 +183,11 @@ impl Baseline {
             layers: vec![Layer::Random(LAYER, salt + 9)],
         };
         let tar = dir.join("layer.tar");
-        images::write_save_tar(std::fs::File::create(&tar)?, std::slice::from_ref(&spec))?;
+        images::write_save_tar_as(
+            std::fs::File::create(&tar)?,
+            std::slice::from_ref(&spec),
+            setup.layer_files(),
+        )?;
         let source = dir.join("model.bin");
         std::io::copy(
             &mut Layer::Random(MODEL_FILE, salt + 10).reader(),

@@ -138,12 +138,7 @@ pub fn load_as(engine: &TestEngine, images: &[ImageSpec], files: LayerFiles) -> 
 }
 
 /// Writes `images` as a classic `docker save` tar (layers shared by content
-/// are written once).
-pub fn write_save_tar(out: impl Write, images: &[ImageSpec]) -> io::Result<()> {
-    write_save_tar_as(out, images, LayerFiles::Plain)
-}
-
-/// [`write_save_tar`], with the layer files stored as `files` say.
+/// are written once), with the layer files stored as `files` say.
 pub fn write_save_tar_as(
     out: impl Write,
     images: &[ImageSpec],
