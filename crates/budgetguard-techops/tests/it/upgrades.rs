@@ -364,6 +364,16 @@ const DEPLOY_PULL_STEPS: [&str; 8] = [
     "cleanup",
 ];
 
+/// The undos of the take-back of an upgrade killed before its commit
+/// (`take_back#N`: before the `N`th of its five).
+const TAKE_BACK_STEPS: [&str; 5] = [
+    "take_back#1",
+    "take_back#2",
+    "take_back#3",
+    "take_back#4",
+    "take_back#5",
+];
+
 /// The step boundaries an uninstall passes.
 const UNINSTALL_STEPS: [&str; 3] = ["uninstall", "commit", "cleanup"];
 
@@ -608,6 +618,45 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
         assert_eq!(state(), clean_v2, "{fault}: the upgrade after");
         run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
         assert_eq!(left(&dir), BTreeMap::new(), "{fault}: left");
+    }
+
+    // A take-back stopped before one of its undos, failing or killed: the
+    // next run's take-back of a killed upgrade, and a failed upgrade's own.
+    // The run after takes back what is left (undoing again what was
+    // undone) and upgrades.
+    for (_, _, fault) in faults(&TAKE_BACK_STEPS) {
+        for stops in [
+            vec!["commit:kill".to_owned(), fault.clone()],
+            vec![format!("commit,{fault}")],
+        ] {
+            run(tool().args(["install-package", "--package"]).arg(&v1)).success();
+            for stop in &stops {
+                let stopped = run(tool()
+                    .env("BUDGETGUARD_TEST_FAULT", stop)
+                    .args(["install-package", "--package"])
+                    .arg(&v2));
+                assert_ne!(stopped.code, 0, "{stop}: {}", stopped.stderr);
+            }
+            // The take-back was stopped there: its journal is left.
+            let last = stops.last().unwrap();
+            let status = run(tool().arg("status"));
+            assert!(
+                status.stderr.contains("has not finished"),
+                "{last}: the take-back was not stopped: {}",
+                status.stderr
+            );
+            let rerun = run(tool().args(["install-package", "--package"]).arg(&v2)).success();
+            assert!(
+                rerun
+                    .stderr
+                    .contains("Took back the unfinished `install-package` run"),
+                "{last}: {}",
+                rerun.stderr
+            );
+            assert_eq!(state(), clean_v2, "{last}: the upgrade after");
+            run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
+            assert_eq!(left(&dir), BTreeMap::new(), "{last}: left");
+        }
     }
 
     // A deploy stopped at each of its steps: taken back (or, after its

@@ -470,13 +470,23 @@ async fn take_back(
     damaged: bool,
 ) -> Vec<String> {
     let mut failed = Vec::new();
+    // Each undo is a boundary of its own (`take_back#N`): one that fails
+    // is said and left for the next run, which undoes every step again.
+    let undo = |failed: &mut Vec<String>| {
+        let stopped = fault("take_back");
+        let go_on = stopped.is_ok();
+        note(failed, stopped);
+        go_on
+    };
     for step in steps.iter().rev() {
         match step {
-            Step::LoadImages(undo) => undo.restore_tags(engine, &mut failed).await,
-            Step::SwitchCache { cache, staged } => {
+            Step::LoadImages(undo_load) if undo(&mut failed) => {
+                undo_load.restore_tags(engine, &mut failed).await;
+            }
+            Step::SwitchCache { cache, staged } if undo(&mut failed) => {
                 note(&mut failed, models::switch_back(dir, cache, *staged));
             }
-            Step::StateFiles { endpoints, images } => {
+            Step::StateFiles { endpoints, images } if undo(&mut failed) => {
                 note(
                     &mut failed,
                     restore(&dir.endpoints_file(), endpoints.as_ref(), |e| {
@@ -496,6 +506,9 @@ async fn take_back(
     let mut compose: Option<Option<Compose>> = None;
     for step in steps.iter().rev() {
         if let Step::ConfigureNodes { before } = step {
+            if !undo(&mut failed) {
+                continue;
+            }
             let compose = match &compose {
                 Some(found) => found.as_ref(),
                 None => compose
@@ -507,11 +520,13 @@ async fn take_back(
     }
     for step in steps.iter().rev() {
         match step {
-            Step::LoadImages(undo) => undo.remove_added(engine, &mut failed).await,
+            Step::LoadImages(undo_load) if undo(&mut failed) => {
+                undo_load.remove_added(engine, &mut failed).await;
+            }
             Step::Pull {
                 reference,
                 ids_before,
-            } => {
+            } if undo(&mut failed) => {
                 let pulled = steps.iter().find_map(|step| match step {
                     Step::Pulled { reference: r, id } if r == reference => Some(id),
                     _ => None,
@@ -521,10 +536,10 @@ async fn take_back(
                     take_back_pull(engine, reference, ids_before, pulled).await,
                 );
             }
-            Step::StageCache { cache } => {
+            Step::StageCache { cache } if undo(&mut failed) => {
                 note(&mut failed, models::take_back_staged(dir, cache, damaged));
             }
-            Step::Claim { name, owner } => {
+            Step::Claim { name, owner } if undo(&mut failed) => {
                 note(&mut failed, owner::release(engine, name, owner).await);
             }
             _ => {}
@@ -628,20 +643,27 @@ fn exists(path: &std::path::Path) -> bool {
 }
 
 /// Fails or kills the run at the step boundary `name` when
-/// [`FAULT_VARIABLE`] names it.
+/// [`FAULT_VARIABLE`] names it (`STEP`, `STEP#N` for the `N`th time the
+/// run reaches it, `STEP:kill` to abort there; several, comma-separated,
+/// stop the run at the first one it reaches).
 pub(crate) fn fault(name: &str) -> Result<(), InstallError> {
     let Ok(wanted) = std::env::var(FAULT_VARIABLE) else {
         return Ok(());
     };
-    let (boundary, kill) = match wanted.split_once(':') {
-        Some((boundary, "kill")) => (boundary, true),
-        _ => (wanted.as_str(), false),
+    let Some((boundary, nth, kill)) = wanted.split(',').find_map(|spec| {
+        let (boundary, kill) = match spec.split_once(':') {
+            Some((boundary, "kill")) => (boundary, true),
+            _ => (spec, false),
+        };
+        let (step, nth) = match boundary.split_once('#') {
+            Some((step, nth)) => (step, nth.parse().unwrap_or(1)),
+            None => (boundary, 1),
+        };
+        (step == name).then_some((boundary, nth, kill))
+    }) else {
+        return Ok(());
     };
-    let (step, nth) = match boundary.split_once('#') {
-        Some((step, nth)) => (step, nth.parse().unwrap_or(1)),
-        None => (boundary, 1),
-    };
-    if step != name || reached(name) != nth {
+    if reached(name) != nth {
         return Ok(());
     }
     if kill {

@@ -668,6 +668,15 @@ fn open_log(path: &Path) -> Result<File, InstallError> {
 /// a hard link (the same bytes, no disk), or a copy where the file system
 /// refuses the link.
 fn link_or_copy(source: &Path, target: &Path) -> Result<(), InstallError> {
+    // Already a link of it (a staged version an earlier run left, whose log
+    // line is out of date): renaming a second link of the same file over
+    // it would do nothing and leave the temporary name behind.
+    let inode = |path: &Path| std::fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()));
+    if let (Ok(source), Ok(target)) = (inode(source), inode(target)) {
+        if source == target {
+            return Ok(());
+        }
+    }
     let temp = partial_name(target);
     let _ = std::fs::remove_file(&temp);
     if std::fs::hard_link(source, &temp).is_err() {
@@ -1043,6 +1052,25 @@ pub(crate) fn give_to_container(path: &Path, mode: u32) -> Result<(), InstallErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linking_a_file_already_linked_there_leaves_no_temporary_name() {
+        let root = tempfile::tempdir().unwrap();
+        let (live, staged) = (root.path().join("live"), root.path().join("staged"));
+        std::fs::write(&live, b"model").unwrap();
+        link_or_copy(&live, &staged).unwrap();
+        link_or_copy(&live, &staged).unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["live", "staged"]);
+        assert_eq!(
+            std::fs::metadata(&live).unwrap().ino(),
+            std::fs::metadata(&staged).unwrap().ino()
+        );
+    }
 
     #[test]
     fn a_switch_without_exchange_stopped_between_its_renames_is_completed_or_undone() {
