@@ -131,11 +131,12 @@ impl Engine {
                 .list_images(Some(ListImagesOptionsBuilder::default().build()))
                 .await;
             match listed {
-                // The containerd store answers 404 while another client's
-                // load or removal of some image is half-way: ask again.
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) if attempt < LIST_ATTEMPTS => {
+                // The containerd store answers 404 (or 500, for content
+                // that is going) while another client's load or removal of
+                // some image is half-way: ask again.
+                Err(
+                    ref e @ bollard::errors::Error::DockerResponseServerError { status_code, .. },
+                ) if attempt < LIST_ATTEMPTS && (status_code == 404 || super::content_going(e)) => {
                     tracing::debug!(attempt, "the engine could not list its images yet");
                     tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
                     attempt += 1;

@@ -219,8 +219,9 @@ pub(crate) fn log_call<T>(
     }
 }
 
-/// An API answer where 404 means "no such object": `None`; other failures
-/// are errors of `action`.
+/// An API answer where 404 means "no such object": `None` (and so does the
+/// containerd store's answer for an image whose content is going); other
+/// failures are errors of `action`.
 fn found<T>(
     answer: Result<T, bollard::errors::Error>,
     action: impl FnOnce() -> String,
@@ -230,8 +231,19 @@ fn found<T>(
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(None),
+        Err(source) if content_going(&source) => Ok(None),
         Err(source) => Err(lookup_error(action(), source)),
     }
+}
+
+/// Whether the engine's answer is the containerd store's 500 "… content
+/// digest sha256:…: not found": the content of an image that another
+/// client is removing at that moment.
+pub(crate) fn content_going(answer: &bollard::errors::Error) -> bool {
+    matches!(answer, bollard::errors::Error::DockerResponseServerError {
+        status_code: 500,
+        message,
+    } if message.contains("content digest") && message.ends_with("not found"))
 }
 
 /// A failed API call of `action`; a call that ran out of time says so.
@@ -256,5 +268,28 @@ fn error_within(action: String, source: bollard::errors::Error, limit: Duration)
             seconds: limit.as_secs(),
         },
         source => EngineError::Api { action, source },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status_code: u16, message: &str) -> Result<(), bollard::errors::Error> {
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        })
+    }
+
+    #[test]
+    fn an_image_whose_content_is_going_is_absent() {
+        let action = || "inspect image `x`".to_owned();
+        assert!(found(answer(404, "No such image: x"), action)
+            .unwrap()
+            .is_none());
+        let going = "failed to get config descriptor: rpc error: code = NotFound desc = content digest sha256:ffde: not found";
+        assert!(found(answer(500, going), action).unwrap().is_none());
+        assert!(found(answer(500, "the engine failed"), action).is_err());
     }
 }
