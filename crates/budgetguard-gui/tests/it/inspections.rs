@@ -66,8 +66,10 @@ fn relay(client: UnixStream, server: UnixStream, inspections: Arc<AtomicUsize>) 
         let (mut from, mut to) = (client, server);
         let mut line = Vec::new();
         let mut chunk = [0u8; 8192];
+        // Requests are counted before they go on, so the count is whole
+        // by the time the engine can answer them.
         while let Ok(read) = from.read(&mut chunk) {
-            if read == 0 || to.write_all(&chunk[..read]).is_err() {
+            if read == 0 {
                 break;
             }
             for &byte in &chunk[..read] {
@@ -84,6 +86,9 @@ fn relay(client: UnixStream, server: UnixStream, inspections: Arc<AtomicUsize>) 
                     }
                     line.clear();
                 }
+            }
+            if to.write_all(&chunk[..read]).is_err() {
+                break;
             }
         }
         let _ = to.shutdown(Shutdown::Write);
