@@ -374,6 +374,17 @@ const TAKE_BACK_STEPS: [&str; 5] = [
     "take_back#5",
 ];
 
+/// The undos of the take-back of a first install killed before its
+/// commit (`take_back#N`: before the `N`th of its six).
+const FIRST_TAKE_BACK_STEPS: [&str; 6] = [
+    "take_back#1",
+    "take_back#2",
+    "take_back#3",
+    "take_back#4",
+    "take_back#5",
+    "take_back#6",
+];
+
 /// The step boundaries an uninstall passes.
 const UNINSTALL_STEPS: [&str; 3] = ["uninstall", "commit", "cleanup"];
 
@@ -657,6 +668,34 @@ fn a_fault_at_any_step_is_taken_back_and_a_rerun_or_uninstall_ends_clean() {
             run(tool().args(["uninstall", "--all", "--purge-cache"])).success();
             assert_eq!(left(&dir), BTreeMap::new(), "{last}: left");
         }
+    }
+
+    // A first install killed before its commit, then the uninstall that
+    // takes it back stopped before one of its undos: the next uninstall
+    // takes back the rest, the image the install loaded and its claim
+    // too, and gives back the engine and folder as they were.
+    for (_, _, fault) in faults(&FIRST_TAKE_BACK_STEPS) {
+        let stopped = run(tool()
+            .env("BUDGETGUARD_TEST_FAULT", "commit:kill")
+            .args(["install-package", "--package"])
+            .arg(&v1));
+        assert_ne!(stopped.code, 0, "first install: {}", stopped.stderr);
+        let uninstall = || {
+            let mut command = tool();
+            command.args(["uninstall", "--all", "--purge-cache"]);
+            command
+        };
+        let stopped = run(uninstall().env("BUDGETGUARD_TEST_FAULT", &fault));
+        assert_ne!(stopped.code, 0, "uninstall {fault}: {}", stopped.stderr);
+        let status = run(tool().arg("status"));
+        assert!(
+            status.stderr.contains("has not finished"),
+            "uninstall {fault}: the take-back was not stopped: {}",
+            status.stderr
+        );
+        run(&mut uninstall()).success();
+        assert_eq!(left(&dir), BTreeMap::new(), "uninstall {fault}: left");
+        assert_eq!(images(), engine_before, "uninstall {fault}: the engine");
     }
 
     // A deploy stopped at each of its steps: taken back (or, after its
