@@ -41,18 +41,7 @@ impl TestEngine {
 
     /// Runs the `docker` CLI with `args`; panics with its output on failure.
     pub fn docker_ok(&self, args: &[&str]) -> String {
-        let out = self
-            .docker()
-            .args(args)
-            .output()
-            .expect("the docker CLI runs");
-        assert!(
-            out.status.success(),
-            "docker {args:?} on {} failed: {}",
-            self.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.docker_retried(args, |_| false)
     }
 
     /// [`TestEngine::docker_ok`] for a listing of images, asked again (up
@@ -60,21 +49,34 @@ impl TestEngine {
     /// image that another test is removing at that moment ("failed to
     /// calculate size of image …: not found").
     pub fn docker_list(&self, args: &[&str]) -> String {
-        for _ in 1..10 {
+        self.docker_retried(args, |stderr| {
+            stderr.contains("failed to calculate size of image")
+        })
+    }
+
+    /// Runs the `docker` CLI with `args`, again (up to ten runs in all,
+    /// 0.3 s apart) while its error output is one `passing` says will go;
+    /// panics with its output on any other failure.
+    fn docker_retried(&self, args: &[&str], passing: impl Fn(&str) -> bool) -> String {
+        let mut runs = 1;
+        loop {
             let out = self
                 .docker()
                 .args(args)
                 .output()
                 .expect("the docker CLI runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
             if out.status.success() {
                 return String::from_utf8_lossy(&out.stdout).into_owned();
             }
-            if !String::from_utf8_lossy(&out.stderr).contains("failed to calculate size of image") {
-                break;
-            }
+            assert!(
+                runs < 10 && passing(&stderr),
+                "docker {args:?} on {} failed: {stderr}",
+                self.name
+            );
+            runs += 1;
             std::thread::sleep(std::time::Duration::from_millis(300));
         }
-        self.docker_ok(args)
     }
 
     /// Whether the engine answers.

@@ -162,10 +162,11 @@ fn remove_stale_partials(folder: &Path, names: &[String]) {
     let Ok(entries) = std::fs::read_dir(folder) else {
         return;
     };
+    let prefixes: Vec<String> = names.iter().map(|name| format!(".{name}.")).collect();
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let pid = names.iter().find_map(|name| {
-            file.strip_prefix(&format!(".{name}."))
+        let pid = prefixes.iter().find_map(|prefix| {
+            file.strip_prefix(prefix.as_str())
                 .and_then(|rest| rest.strip_suffix(".partial"))
                 .and_then(|rest| rest.split_once('-'))
                 .filter(|(_, run)| run.parse::<u64>().is_ok())
