@@ -2,7 +2,8 @@
 //! Compose failure or hang, links planted in the install folder, a broken or
 //! read-only folder, two installs at once, an engine that hangs, an image
 //! the engine built itself on the containerd store, an uninstall after a
-//! package took a tag from the user's image, and re-hashed packages whose
+//! package took a tag from the user's image or after the user named the
+//! package's image too, and re-hashed packages whose
 //! Compose file or image names ask for more than their nodes.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -30,6 +31,7 @@ testkit::tests![
     a_package_that_listens_off_loopback_is_refused_or_warned_about,
     a_deploy_taken_back_keeps_the_image_it_only_named,
     a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled,
+    an_image_the_user_named_too_keeps_that_name_through_uninstall_and_take_back,
     a_node_of_another_install_folder_is_never_taken_over,
     uninstall_removes_the_files_the_folder_gives_not_those_a_state_file_names,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
@@ -1013,6 +1015,86 @@ fn a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled() 
         None,
         "the package's image is gone"
     );
+}
+
+/// An image the tool loaded that the user then named too (`docker tag`,
+/// or a load of the same image under a name of their own): neither the
+/// uninstall nor the take-back of a killed run removes it by its ID,
+/// which would take the user's name with it; the package's tag goes.
+fn an_image_the_user_named_too_keeps_that_name_through_uninstall_and_take_back() {
+    for engine in engines::require_available() {
+        let home = tempfile::tempdir().unwrap();
+        let spec = ImageSpec {
+            reference: images::unique_reference("named-too"),
+            layers: vec![
+                Layer::Random(150_000, 531),
+                Layer::Compressible(40_000, 532),
+            ],
+        };
+        let reference = spec.reference.clone();
+        let made = images::load(&engine, &[spec]);
+        let package = make_package(
+            &engine,
+            home.path(),
+            "named-too.zip",
+            &[("Named Too", &reference, free_port())],
+        );
+        drop(made);
+        let mine = images::unique_reference("mine");
+        let _cleanup = ImageGuard::new(&engine, vec![reference.clone(), mine.clone()]);
+        let dir = home.path().join("install");
+        let uninstall = || {
+            let mut command = tool(home.path(), &engine, &dir);
+            command.args(["uninstall", "--all"]);
+            command
+        };
+
+        // Installed, then named: the uninstall leaves the image to that name.
+        install(home.path(), &engine.host, &dir, &package, &["--no-start"]).success();
+        let loaded = id_of(&engine, &reference).unwrap();
+        engine.docker_ok(&["tag", &reference, &mine]);
+        let uninstalled = run(&mut uninstall()).success();
+        assert!(
+            uninstalled
+                .stderr
+                .contains(&format!("is named `{mine}` too")),
+            "{}: {}",
+            engine.name,
+            uninstalled.stderr
+        );
+        assert_eq!(
+            id_of(&engine, &mine).as_ref(),
+            Some(&loaded),
+            "{}",
+            engine.name
+        );
+        assert_eq!(id_of(&engine, &reference), None, "{}", engine.name);
+        engine.docker_ok(&["rmi", &mine]);
+
+        // Loaded by a run killed before it configured the node, then
+        // named: the take-back leaves the image to that name too.
+        let killed = run(tool(home.path(), &engine, &dir)
+            .env("BUDGETGUARD_TEST_FAULT", "configure_nodes:kill")
+            .args(["install-package", "--no-start", "--package"])
+            .arg(&package));
+        assert_ne!(killed.code, 0, "{}: {}", engine.name, killed.stderr);
+        assert_eq!(
+            id_of(&engine, &reference).as_ref(),
+            Some(&loaded),
+            "{}",
+            engine.name
+        );
+        engine.docker_ok(&["tag", &reference, &mine]);
+        let taken_back = run(&mut uninstall()).success();
+        assert!(
+            taken_back.stderr.contains("Took back the unfinished"),
+            "{}: {}",
+            engine.name,
+            taken_back.stderr
+        );
+        assert_eq!(id_of(&engine, &mine), Some(loaded), "{}", engine.name);
+        assert_eq!(id_of(&engine, &reference), None, "{}", engine.name);
+    }
 }
 
 /// Two install folders on one engine (two users, say): a node installed

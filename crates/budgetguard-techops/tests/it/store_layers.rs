@@ -218,11 +218,17 @@ fn containerd_packages_keep_compressed_layers_and_install_on_every_store() {
     }
 }
 
-/// Two versions of an image: v2 adds one layer.
-fn two_versions() -> [ImageSpec; 2] {
-    let v1 = vec![Layer::Random(2 << 20, 71), Layer::Compressible(3 << 20, 72)];
+/// Two versions of an image, of layers made from `seed` on: v2 adds one
+/// layer. Tests side by side on one engine take seeds of their own, so
+/// that one's images are never the other's (on the containerd store the
+/// same layers make the same image ID, under each test's own name).
+fn two_versions(seed: u64) -> [ImageSpec; 2] {
+    let v1 = vec![
+        Layer::Random(2 << 20, seed),
+        Layer::Compressible(3 << 20, seed + 1),
+    ];
     let mut v2 = v1.clone();
-    v2.push(Layer::Random(1 << 20, 73));
+    v2.push(Layer::Random(1 << 20, seed + 2));
     [("update-v1", v1), ("update-v2", v2)].map(|(name, layers)| ImageSpec {
         reference: images::unique_reference(name),
         layers,
@@ -234,7 +240,7 @@ fn updates_leave_out_the_base_layers_whichever_store_made_either() {
     let Some(classic) = others.first().cloned() else {
         engines::skip("no engine under test uses the classic image store")
     };
-    let versions = two_versions();
+    let versions = two_versions(71);
     let [v1, v2] = &versions;
     let references = vec![v1.reference.clone(), v2.reference.clone()];
     let home = tempfile::tempdir().unwrap();
@@ -361,7 +367,7 @@ fn listed_whole(engine: &TestEngine, reference: &str) -> bool {
 
 fn containerd_leaves_out_the_layers_of_a_package_image_the_user_loaded_only() {
     let (containerd, _) = containerd_and_others();
-    let versions = two_versions();
+    let versions = two_versions(171);
     let [v1, v2] = &versions;
     let home = tempfile::tempdir().unwrap();
     // Two full packages whose images share their two base layers (the same

@@ -37,6 +37,17 @@ pub struct EngineFacts {
     pub driver: Option<String>,
 }
 
+/// What [`Engine::remove_unnamed_image`] did with an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdRemoval {
+    /// It is gone (removed now, or before).
+    Gone,
+    /// A container uses it: it stays.
+    InUse,
+    /// These names, not the caller's, keep it: it stays, with them.
+    Named(Vec<String>),
+}
+
 /// An image the engine already has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalImage {
@@ -282,14 +293,24 @@ impl Engine {
         }
     }
 
-    /// Removes the image `id` with all its tags (`force`: even if a stopped
-    /// container uses it); one already gone is fine.
-    pub async fn remove_image(&self, id: &ImageId, force: bool) -> Result<(), EngineError> {
-        match self.remove(id.as_str(), force).await {
+    /// Removes the image `id` once it has no name left, unless a container
+    /// uses it. A name it still has is somebody else's (a tag the user gave
+    /// it, another program's load of the same image): removing by ID would
+    /// take that name, and the image, with it, so both stay.
+    pub async fn remove_unnamed_image(&self, id: &ImageId) -> Result<IdRemoval, EngineError> {
+        match self.image(id.as_str()).await? {
+            None => return Ok(IdRemoval::Gone),
+            Some(info) if !info.tags.is_empty() => return Ok(IdRemoval::Named(info.tags)),
+            Some(_) => {}
+        }
+        match self.remove(id.as_str(), false).await {
             Ok(())
             | Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Ok(()),
+            }) => Ok(IdRemoval::Gone),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(IdRemoval::InUse),
             Err(source) => Err(api_error(format!("remove image {id}"), source)),
         }
     }

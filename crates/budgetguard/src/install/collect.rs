@@ -5,14 +5,16 @@
 //! before is never among the loaded ones, so it is never removed (its
 //! record in `held`, kept for the blobs a package named, goes once no
 //! installed node uses it); one a container still uses (a node of another
-//! install folder, say) stays, with its tags and record.
+//! install folder, say) stays, with its tags and record; one somebody else
+//! has named since (`docker tag`, or a load of the same image under another
+//! name) stays with that name, and leaves the record.
 
 use std::collections::HashSet;
 
 use super::dir::InstallDir;
 use super::state::{InstalledNode, LoadedImage};
 use super::InstallError;
-use crate::engine::Engine;
+use crate::engine::{Engine, IdRemoval};
 use crate::progress::{Event, Reporter};
 
 /// Removes the images of `dir`'s record on this engine that none of
@@ -108,18 +110,30 @@ async fn remove_image(
             });
         }
     }
-    // An earlier version whose tag a newer one took has no name left.
-    // (One lookup of the ID, not a listing of every image: its last tag's
-    // removal may have removed it already.)
-    let id = image.id.as_str();
-    if engine.image(id).await?.is_some() && !engine.remove_image_if_unused(id).await? {
-        reporter.report(Event::Note {
-            message: format!("Kept image {}: a container still uses it", image.id),
-        });
-        let mut left = image.clone();
-        left.references.clear();
-        left.replaced.clear();
-        return Ok(Removal::InUse(left));
+    // An earlier version whose tag a newer one took has no name left; a
+    // name somebody else gave the image keeps it.
+    match engine.remove_unnamed_image(&image.id).await? {
+        IdRemoval::Gone => {}
+        IdRemoval::Named(names) => reporter.report(Event::Note {
+            message: format!(
+                "Kept image {}: it is named {} too, not by this tool",
+                image.id,
+                names
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+        IdRemoval::InUse => {
+            reporter.report(Event::Note {
+                message: format!("Kept image {}: a container still uses it", image.id),
+            });
+            let mut left = image.clone();
+            left.references.clear();
+            left.replaced.clear();
+            return Ok(Removal::InUse(left));
+        }
     }
     Ok(Removal::Removed)
 }

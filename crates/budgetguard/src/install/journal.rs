@@ -176,8 +176,9 @@ impl ImageUndo {
     }
 
     /// Removes the images the run added that no container uses (never
-    /// forced: a container of anybody's keeps its image), and the kept
-    /// tags it made; what fails is added to `failed`.
+    /// forced: a container of anybody's keeps its image) and nobody else
+    /// has named meanwhile, and the kept tags it made; what fails is added
+    /// to `failed`.
     pub(crate) async fn remove_added(&self, engine: &Engine, failed: &mut Vec<String>) {
         for reference in self.tags_before.keys() {
             match engine.image(reference).await {
@@ -189,7 +190,7 @@ impl ImageUndo {
             }
         }
         for id in &self.added {
-            note(failed, engine.remove_image_if_unused(id.as_str()).await);
+            note(failed, engine.remove_unnamed_image(id).await);
         }
         for kept in self.kept.values() {
             note(failed, engine.untag(kept).await);
@@ -573,13 +574,7 @@ async fn take_back_pull(
         // Stopped during the pull, which gave an image the engine had
         // under another name: the name named nothing before, so it goes.
         (Some(_), None) => engine.untag(reference).await,
-        (_, Some(pulled)) if !had(pulled) => match engine.image(pulled.as_str()).await? {
-            Some(left) if left.tags.is_empty() => engine
-                .remove_image_if_unused(pulled.as_str())
-                .await
-                .map(drop),
-            _ => Ok(()),
-        },
+        (_, Some(pulled)) if !had(pulled) => engine.remove_unnamed_image(pulled).await.map(drop),
         _ => Ok(()),
     }
 }
