@@ -32,6 +32,7 @@ testkit::tests![
     a_deploy_taken_back_keeps_the_image_it_only_named,
     a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled,
     an_image_the_user_named_too_keeps_that_name_through_uninstall_and_take_back,
+    a_take_back_leaves_a_tag_the_user_pointed_elsewhere_since,
     a_node_of_another_install_folder_is_never_taken_over,
     uninstall_removes_the_files_the_folder_gives_not_those_a_state_file_names,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
@@ -1094,6 +1095,73 @@ fn an_image_the_user_named_too_keeps_that_name_through_uninstall_and_take_back()
         );
         assert_eq!(id_of(&engine, &mine), Some(loaded), "{}", engine.name);
         assert_eq!(id_of(&engine, &reference), None, "{}", engine.name);
+    }
+}
+
+/// A run that took the tag of the user's image is killed; the user then
+/// points the tag at a new image of theirs (a pull, a load): the take-back
+/// leaves the tag where the user put it, keeps the user's first image and
+/// removes the package's.
+fn a_take_back_leaves_a_tag_the_user_pointed_elsewhere_since() {
+    for engine in engines::require_available() {
+        let home = tempfile::tempdir().unwrap();
+        let tag = Tag::new(&engine, "moved-since", 50_000);
+        let (reference, kept) = (tag.reference.clone(), tag.kept.clone());
+        let made = images::load(&engine, &[tag.image(540)]);
+        let package = make_package(
+            &engine,
+            home.path(),
+            "moved.zip",
+            &[("Moved Since", &reference, free_port())],
+        );
+        drop(made);
+        let _first = images::load(&engine, &[tag.image(542)]);
+        let first = id_of(&engine, &reference).unwrap();
+        let dir = home.path().join("install");
+        let killed = run(tool(home.path(), &engine, &dir)
+            .env("BUDGETGUARD_TEST_FAULT", "configure_nodes:kill")
+            .args(["install-package", "--no-start", "--package"])
+            .arg(&package));
+        assert_ne!(killed.code, 0, "{}: {}", engine.name, killed.stderr);
+        // (On the containerd store the tool's load may give the image
+        // another ID than the one it was made from had.)
+        let package_image = id_of(&engine, &reference).unwrap();
+        assert_ne!(package_image, first, "{}: {}", engine.name, killed.stderr);
+        assert_eq!(
+            id_of(&engine, &kept).as_ref(),
+            Some(&first),
+            "{}",
+            engine.name
+        );
+
+        let _second = images::load(&engine, &[tag.image(544)]);
+        let second = id_of(&engine, &reference).unwrap();
+        let taken_back =
+            run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+        assert!(
+            taken_back.stderr.contains("Took back the unfinished"),
+            "{}: {}",
+            engine.name,
+            taken_back.stderr
+        );
+        assert_eq!(
+            id_of(&engine, &reference),
+            Some(second),
+            "{}: the user's new image keeps the tag",
+            engine.name
+        );
+        assert_eq!(
+            id_of(&engine, &first).as_ref(),
+            Some(&first),
+            "{}: the user's first image stays",
+            engine.name
+        );
+        assert_eq!(
+            id_of(&engine, &package_image),
+            None,
+            "{}: the package's image is gone",
+            engine.name
+        );
     }
 }
 

@@ -143,15 +143,20 @@ pub(crate) struct ImageUndo {
     pub added: Vec<ImageId>,
     /// What each reference of the package named before.
     pub tags_before: BTreeMap<String, Option<ImageId>>,
+    /// The image the run gives each reference (engine IDs): a name that
+    /// names another one at the take-back was pointed there since, by
+    /// somebody else, and stays. (Empty in a journal of an earlier version.)
+    #[serde(default)]
+    pub given: BTreeMap<String, ImageId>,
     /// The kept tags ([`super::load::kept_name`]) the run gives the user's
     /// images, by the reference they kept.
     pub kept: BTreeMap<String, String>,
 }
 
 impl ImageUndo {
-    /// Gives every reference back the image it named before, and takes
-    /// off the tags the run put on images that were there before; what
-    /// fails is added to `failed`.
+    /// Gives every reference the run moved back the image it named before,
+    /// and takes off the tags the run put on images that were there before;
+    /// what fails is added to `failed`.
     pub(crate) async fn restore_tags(&self, engine: &Engine, failed: &mut Vec<String>) {
         for (reference, before) in &self.tags_before {
             let now = match engine.image(reference).await {
@@ -161,6 +166,13 @@ impl ImageUndo {
                     continue;
                 }
             };
+            let pointed_elsewhere = matches!(
+                (&now, self.given.get(reference)),
+                (Some(now), Some(given)) if now != given
+            );
+            if pointed_elsewhere {
+                continue;
+            }
             match (before, now) {
                 (Some(before), now) if now.as_ref() != Some(before) => {
                     note(failed, engine.tag(before, reference).await);
@@ -183,7 +195,12 @@ impl ImageUndo {
         for reference in self.tags_before.keys() {
             match engine.image(reference).await {
                 Ok(Some(now)) if self.added.contains(&now.id) => {
-                    note(failed, engine.remove_image_if_unused(reference).await);
+                    // A container keeps the image, and every name of it.
+                    match engine.image_used(&now.id).await {
+                        Ok(false) => note(failed, engine.remove_image_if_unused(reference).await),
+                        Ok(true) => {}
+                        Err(e) => note(failed, Err::<(), _>(e)),
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => note(failed, Err::<(), _>(e)),

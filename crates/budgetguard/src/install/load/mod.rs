@@ -262,6 +262,17 @@ impl LoadRun {
                 .iter()
                 .map(|(reference, before)| (reference.clone(), before.clone()))
                 .collect(),
+            given: self
+                .images
+                .iter()
+                .flat_map(|image| {
+                    let id = engine_id(image, self.containerd);
+                    image
+                        .references
+                        .iter()
+                        .map(move |r| (r.clone(), id.clone()))
+                })
+                .collect(),
             kept: self
                 .tags_before
                 .iter()
