@@ -1,5 +1,5 @@
-//! Files read as packages, keys and signatures: only regular files, and
-//! never a wait. Opening a named pipe waits for a writer and a device may
+//! Files read as packages, keys and signatures, and the tool's own files
+//! in an install folder: only regular files, and never a wait. Opening a named pipe waits for a writer and a device may
 //! never end, so the path is checked before it is opened (without waiting)
 //! and the opened file is checked again, in case the path was swapped.
 
@@ -13,7 +13,8 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 #[error("it is {kind}, not a regular file; name a regular file")]
 pub struct NotAFile {
-    /// What it is: `a folder`, `a named pipe (FIFO)`, `a device`, `a socket`.
+    /// What it is: `a folder`, `a named pipe (FIFO)`, `a device`, `a socket`,
+    /// `a symbolic link` (where none is followed).
     pub kind: &'static str,
 }
 
@@ -59,9 +60,41 @@ fn regular(meta: &Metadata) -> io::Result<()> {
 /// regular file; anything else is refused at once with [`NotAFile`].
 pub fn open_regular(path: &Path) -> io::Result<File> {
     regular(&std::fs::metadata(path)?)?;
+    open_checked(path, 0)
+}
+
+/// Opens a file the tool keeps itself (a state file, a log, a model file)
+/// for reading, as [`open_regular`] does but never through a symbolic link
+/// (refused as [`NotAFile`] too): something planted or swapped in its place
+/// never makes a read wait or leave the folder.
+pub fn open_own(path: &Path) -> io::Result<File> {
+    open_checked(path, libc::O_NOFOLLOW).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            NotAFile {
+                kind: "a symbolic link",
+            },
+        ),
+        _ => e,
+    })
+}
+
+/// Opens a file or folder the tool just made, to change its owner or mode
+/// through the handle: never through a symbolic link (refused with
+/// `ELOOP`), and without waiting on a pipe swapped in for it.
+pub fn open_made(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// Opens `path` without waiting, with the open flags `flags` added, and
+/// keeps it only if it is a regular file.
+fn open_checked(path: &Path, flags: i32) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
         .open(path)?;
     regular(&file.metadata()?)?;
     let flags = rustix::fs::fcntl_getfl(&file)?;
@@ -117,6 +150,18 @@ mod tests {
         let file = dir.path().join("k.pub");
         std::fs::write(&file, b"12345").unwrap();
         assert_eq!(read_small(&file, 5).unwrap(), b"12345");
+        // A file of the tool's own: the same, and never through a link.
+        assert_eq!(
+            open_own(&fifo).unwrap_err().to_string(),
+            "it is a named pipe (FIFO), not a regular file; name a regular file"
+        );
+        let to_file = dir.path().join("to-file");
+        std::os::unix::fs::symlink(&file, &to_file).unwrap();
+        assert_eq!(
+            open_own(&to_file).unwrap_err().to_string(),
+            "it is a symbolic link, not a regular file; name a regular file"
+        );
+        assert!(open_own(&file).is_ok());
         let error = read_small(&file, 4).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         assert_eq!(error.to_string(), "it is 5 B, larger than the 4 B allowed");

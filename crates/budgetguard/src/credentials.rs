@@ -2,7 +2,7 @@
 //! token, in a Compose `env_file` readable by the user only. They are read by
 //! pulls and by the nodes' containers, and never written into a package.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use crate::catalog::Credential;
@@ -39,11 +39,12 @@ impl Credentials {
     /// Reads the file at `path`; a missing file holds no credentials, and
     /// lines that are no credential are passed over.
     pub fn load(path: &Path) -> io::Result<Self> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        let mut text = String::new();
+        match crate::files::open_own(path).and_then(|mut file| file.read_to_string(&mut text)) {
+            Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(e),
-        };
+        }
         Ok(Self::from_lines(&text, false).unwrap_or_default())
     }
 

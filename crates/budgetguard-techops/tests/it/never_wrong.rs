@@ -22,6 +22,7 @@ testkit::tests![
     a_load_the_engine_refuses_half_way_leaves_nothing_loaded_or_tagged,
     a_compose_failure_removes_only_what_the_run_made,
     links_planted_in_the_install_folder_are_never_followed,
+    pipes_planted_in_the_install_folder_never_make_a_command_wait,
     a_broken_or_read_only_install_folder_is_found_before_anything_changes,
     installs_into_one_folder_at_the_same_time_take_turns_and_keep_every_node,
     an_engine_that_stops_answering_gives_a_clear_error_soon,
@@ -35,6 +36,7 @@ testkit::tests![
     a_take_back_leaves_a_tag_the_user_pointed_elsewhere_since,
     a_node_of_another_install_folder_is_never_taken_over,
     uninstall_removes_the_files_the_folder_gives_not_those_a_state_file_names,
+    state_files_that_name_a_path_as_a_model_cache_are_refused,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
     an_engine_that_answers_no_lookup_gives_a_clear_error_in_seconds,
     a_compose_command_the_engine_hangs_is_stopped_and_taken_back,
@@ -229,6 +231,38 @@ fn links_planted_in_the_install_folder_are_never_followed() {
         }
     }
     run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+}
+
+/// Named pipes planted where the install folder keeps its own files: a
+/// command that reads one says so at once, instead of waiting for a writer
+/// forever (with the folder's lock held).
+fn pipes_planted_in_the_install_folder_never_make_a_command_wait() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    for (planted, command) in [
+        ("journal.json", &["status"][..]),
+        ("endpoints.json", &["uninstall", "--all"]),
+        ("images.json", &["uninstall", "--all"]),
+        ("credentials.env", &["install-credentials", "--stdin"]),
+    ] {
+        let dir = home.path().join(format!("install-{planted}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(Command::new("mkfifo")
+            .arg(dir.join(planted))
+            .status()
+            .unwrap()
+            .success());
+        let ran = run_within(
+            tool(home.path(), &engine, &dir).args(command),
+            b"NGC_API_KEY=nvapi-test\n",
+            std::time::Duration::from_secs(30),
+        );
+        let said = format!(
+            "cannot read `{}`: it is a named pipe",
+            dir.join(planted).display()
+        );
+        assert!(ran.stderr.contains(&said), "{planted}: {}", ran.stderr);
+    }
 }
 
 fn a_broken_or_read_only_install_folder_is_found_before_anything_changes() {
@@ -1243,4 +1277,71 @@ fn uninstall_removes_the_files_the_folder_gives_not_those_a_state_file_names() {
         "name=state-paths",
     ]);
     assert!(left.trim().is_empty(), "containers stayed: {left}");
+}
+
+/// `endpoints.json` or `journal.json` naming a path where a model cache's
+/// name belongs (written by hand, or by something else): no command works
+/// on that path; each says which file is wrong.
+fn state_files_that_name_a_path_as_a_model_cache_are_refused() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let (package, references) = two_image_package(&engine, home.path(), "cache-paths");
+    let _cleanup = ImageGuard::new(&engine, references);
+    let dir = home.path().join("install");
+    install(home.path(), &engine.host, &dir, &package, &["--no-start"]).success();
+    let victim = home.path().join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("own.txt"), "the user's own file\n").unwrap();
+    let path_as_cache = serde_json::json!({
+        "cache": victim.to_str().unwrap(),
+        "fill": ["download-to-cache", "{profiles}"],
+    });
+    let uninstall = || {
+        let mut command = tool(home.path(), &engine, &dir);
+        command.args(["uninstall", "--all", "--purge-cache"]);
+        command
+    };
+    let refused = |file: &Path, ran: &Run| {
+        let said = format!(
+            "`{}` is not valid (`{}` is not a model cache name)",
+            file.display(),
+            victim.display()
+        );
+        assert!(
+            ran.code != 0 && ran.stderr.contains(&said),
+            "{}",
+            ran.stderr
+        );
+        assert!(
+            victim.join("own.txt").exists(),
+            "{}: the folder went",
+            file.display()
+        );
+    };
+
+    let endpoints = dir.join("endpoints.json");
+    let good = std::fs::read_to_string(&endpoints).unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&good).unwrap();
+    for node in state["nodes"].as_array_mut().unwrap() {
+        node["offline"] = true.into();
+        node["node"]["model"] = path_as_cache.clone();
+    }
+    std::fs::write(&endpoints, state.to_string()).unwrap();
+    refused(&endpoints, &run(&mut uninstall()));
+    std::fs::write(&endpoints, good).unwrap();
+
+    let journal = dir.join("journal.json");
+    let forged = serde_json::json!({
+        "command": "install-package",
+        "pid": 1,
+        "started_at": "2026-01-01T00:00:00Z",
+        "engine": engine.host,
+        "committed": true,
+        "steps": [{"step": "switch_cache", "cache": victim.to_str().unwrap(), "staged": [1, 2]}],
+    });
+    std::fs::write(&journal, forged.to_string()).unwrap();
+    refused(&journal, &run(&mut uninstall()));
+    std::fs::remove_file(&journal).unwrap();
+
+    run(&mut uninstall()).success();
 }

@@ -7,7 +7,7 @@
 mod builtin;
 mod model;
 
-pub use model::{ModelSpec, PROFILES_PLACEHOLDER};
+pub use model::{is_cache_name, ModelSpec, PROFILES_PLACEHOLDER};
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};

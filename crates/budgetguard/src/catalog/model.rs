@@ -38,6 +38,17 @@ pub struct ModelSpec {
     pub pass_env: Vec<String>,
 }
 
+/// Whether `name` is a model cache name: lower-case letters, digits and
+/// `-` (not first), at most 64 bytes; so one folder name, never a path.
+pub fn is_cache_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+}
+
 impl ModelSpec {
     /// The fill command for `profiles` (every profile when empty), or
     /// `None` when the catalog gives no command for that.
@@ -58,14 +69,7 @@ impl ModelSpec {
 
     /// What is wrong with the section, if anything.
     pub(super) fn problem(&self) -> Option<String> {
-        let valid_name = !self.cache.is_empty()
-            && self.cache.len() <= 64
-            && self
-                .cache
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !self.cache.starts_with('-');
-        if !valid_name {
+        if !is_cache_name(&self.cache) {
             return Some(format!(
                 "model cache name `{}` must be lower-case letters, digits and `-`",
                 self.cache

@@ -17,7 +17,7 @@
 //! folder or file of the tool's that turns out to be a link is an error, so a
 //! link planted there cannot make the tool write elsewhere.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::InstallError;
@@ -240,9 +240,11 @@ pub(crate) fn read_own(path: &Path) -> Result<Option<Vec<u8>>, InstallError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(InstallError::io("read", path)(e)),
     }
-    std::fs::read(path)
-        .map(Some)
-        .map_err(InstallError::io("read", path))
+    let mut data = Vec::new();
+    crate::files::open_own(path)
+        .and_then(|mut file| file.read_to_end(&mut data))
+        .map_err(InstallError::io("read", path))?;
+    Ok(Some(data))
 }
 
 #[cfg(test)]

@@ -276,9 +276,14 @@ impl<'a> Transaction<'a> {
         match clean_up(self.dir, engine, &self.journal, reporter).await {
             Ok(()) => self.end(),
             Err(e) => {
+                let done = match self.journal.command.as_str() {
+                    "uninstall" => "Uninstalled; what the nodes left",
+                    "deploy-local" => "Deployed; what the previous version left",
+                    _ => "Installed; what the previous version left",
+                };
                 reporter.report(Event::Note {
                     message: format!(
-                        "Installed; what the previous version left could not be removed yet ({}): the next install, deploy or uninstall here removes it",
+                        "{done} could not be removed yet ({}): the next install, deploy or uninstall here removes it",
                         crate::error_text(&e)
                     ),
                 });
@@ -389,14 +394,33 @@ impl InstallDir {
 
 fn read_journal(dir: &InstallDir) -> Result<Option<Journal>, InstallError> {
     let path = dir.journal_file();
-    read_own(&path)?
-        .map(|bytes| {
-            serde_json::from_slice(&bytes).map_err(|e| InstallError::StateFile {
-                path: path.clone(),
-                detail: e.to_string(),
-            })
+    let Some(bytes) = read_own(&path)? else {
+        return Ok(None);
+    };
+    let journal: Journal = serde_json::from_slice(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|journal: Journal| journal.check_caches().map(|()| journal))
+        .map_err(|detail| InstallError::StateFile { path, detail })?;
+    Ok(Some(journal))
+}
+
+impl Journal {
+    /// Refuses a model cache name that is no cache name (a path, say) in
+    /// any step: the tool never wrote it, and must not work on that path.
+    fn check_caches(&self) -> Result<(), String> {
+        self.steps.iter().try_for_each(|step| match step {
+            Step::StageCache { cache } | Step::SwitchCache { cache, .. }
+                if !crate::catalog::is_cache_name(cache) =>
+            {
+                Err(format!("`{cache}` is not a model cache name"))
+            }
+            Step::StateFiles {
+                endpoints: Some(endpoints),
+                ..
+            } => endpoints.check_caches(),
+            _ => Ok(()),
         })
-        .transpose()
+    }
 }
 
 /// Finishes or takes back the run a kill left unfinished in `dir` (the

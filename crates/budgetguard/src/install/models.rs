@@ -322,9 +322,8 @@ impl Placing<'_> {
         let live = self.dir.models_dir(&cache.name);
         prune(&root, cache)?;
         let log_path = self.dir.staged_log(&cache.name);
-        keep_in_log(&log_path, &root, |path| {
-            cache.files.iter().any(|f| f.path == path)
-        })?;
+        let listed: HashSet<&str> = cache.files.iter().map(|f| f.path.as_str()).collect();
+        keep_in_log(&log_path, &root, |path| listed.contains(path))?;
         let mut log = open_log(&log_path)?;
         for folder in &cache.dirs {
             self.folder(&relative.join(folder))?;
@@ -550,7 +549,7 @@ fn holds_file(target: &Path, file: &CacheFile) -> Result<bool, InstallError> {
         _ => return Ok(false),
     }
     let mut hasher = HashWriter::default();
-    let mut source = File::open(target).map_err(InstallError::io("read", target))?;
+    let mut source = crate::files::open_own(target).map_err(InstallError::io("read", target))?;
     io::copy(&mut source, &mut hasher).map_err(InstallError::io("read", target))?;
     Ok(hasher.hex() == file.sha256)
 }
@@ -566,7 +565,7 @@ struct Checked {
 impl Checked {
     fn open(path: &Path, sha256: &str) -> Result<Self, InstallError> {
         Ok(Self {
-            file: File::open(path).map_err(InstallError::io("read", path))?,
+            file: crate::files::open_own(path).map_err(InstallError::io("read", path))?,
             hasher: Sha256::new(),
             expected: sha256.to_owned(),
         })
@@ -622,7 +621,7 @@ fn read_log(path: &Path) -> Result<HashMap<String, Logged>, InstallError> {
                 path: path.to_owned(),
             })
         }
-        Ok(_) => File::open(path).map_err(InstallError::io("read", path))?,
+        Ok(_) => crate::files::open_own(path).map_err(InstallError::io("read", path))?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashMap::new()),
         Err(e) => return Err(InstallError::io("read", path)(e)),
     };
@@ -1039,19 +1038,51 @@ pub(crate) fn process_uid() -> Option<u32> {
 }
 
 /// Sets `mode` on what this run made, and hands it to the container's user
-/// when the tool runs as root.
+/// when the tool runs as root. It is opened first, never through a link
+/// and without waiting, and changed through that handle: a link or pipe
+/// swapped in for it meanwhile (by whoever can write the folder) is
+/// refused, never changed in its target's place.
 pub(crate) fn give_to_container(path: &Path, mode: u32) -> Result<(), InstallError> {
-    if is_root(path) {
-        std::os::unix::fs::chown(path, Some(CONTAINER_UID), Some(CONTAINER_UID))
+    let made = crate::files::open_made(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => InstallError::Symlink {
+            path: path.to_owned(),
+        },
+        _ => InstallError::io("open", path)(e),
+    })?;
+    let owner = made
+        .metadata()
+        .map_err(InstallError::io("read", path))?
+        .uid();
+    if owner == 0 {
+        std::os::unix::fs::fchown(&made, Some(CONTAINER_UID), Some(CONTAINER_UID))
             .map_err(InstallError::io("give to the container's user", path))?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    made.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(InstallError::io("set permissions of", path))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_swapped_in_for_a_file_made_is_refused_and_its_target_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let (target, made) = (root.path().join("secret"), root.path().join("made"));
+        std::fs::write(&target, b"secret").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&target, &made).unwrap();
+        let error = give_to_container(&made, 0o664).unwrap_err();
+        assert!(matches!(error, InstallError::Symlink { .. }), "{error}");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        std::fs::remove_file(&made).unwrap();
+        std::fs::write(&made, b"model").unwrap();
+        give_to_container(&made, 0o664).unwrap();
+        let mode = std::fs::metadata(&made).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o664);
+    }
 
     #[test]
     fn linking_a_file_already_linked_there_leaves_no_temporary_name() {

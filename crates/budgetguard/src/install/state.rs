@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dir::{read_own, remove_any, write_atomic};
 use super::{InstallDir, InstallError};
-use crate::catalog::Node;
+use crate::catalog::{is_cache_name, Node};
 use crate::compose;
 use crate::digest::{Digest, ImageId};
 
@@ -20,6 +20,18 @@ use crate::digest::{Digest, ImageId};
 pub struct Endpoints {
     /// The installed nodes, by name.
     pub nodes: Vec<InstalledNode>,
+}
+
+impl Endpoints {
+    /// Refuses a node whose model cache name is no cache name (a path,
+    /// say): the tool never wrote it, and must not work on that path.
+    pub(crate) fn check_caches(&self) -> Result<(), String> {
+        let models = self.nodes.iter().filter_map(|n| n.node.model.as_ref());
+        match models.map(|m| &m.cache).find(|c| !is_cache_name(c)) {
+            Some(cache) => Err(format!("`{cache}` is not a model cache name")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// One installed node.
@@ -177,7 +189,12 @@ impl LoadedImages {
 impl InstallDir {
     /// The installed nodes (none when the file does not exist yet).
     pub fn endpoints(&self) -> Result<Endpoints, InstallError> {
-        read_state(&self.endpoints_file())
+        let path = self.endpoints_file();
+        let endpoints: Endpoints = read_state(&path)?;
+        endpoints
+            .check_caches()
+            .map_err(|detail| InstallError::StateFile { path, detail })?;
+        Ok(endpoints)
     }
 
     /// Writes `endpoints.json` atomically (no nodes: no file).
