@@ -183,9 +183,22 @@ impl Nginx {
         std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// Every request logged so far.
+    /// Every request logged so far. nginx logs a request after its
+    /// response (a cut one when it sees the connection gone), so a client
+    /// can be done before the line is there: the log is read until it
+    /// stays the same for 50 ms (at most 3 s).
     pub fn served(&self) -> Vec<Served> {
-        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        let read =
+            || std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        let mut log = read();
+        for _ in 0..60 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let again = read();
+            if again == log {
+                break;
+            }
+            log = again;
+        }
         log.lines()
             .filter_map(|line| {
                 let mut words = line.splitn(4, ' ');

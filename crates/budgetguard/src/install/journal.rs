@@ -146,7 +146,7 @@ pub(crate) struct ImageUndo {
     /// The image the run gives each reference (engine IDs): a name that
     /// names another one at the take-back was pointed there since, by
     /// somebody else, and stays. (Empty in a journal of an earlier version.)
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub given: BTreeMap<String, ImageId>,
     /// The kept tags ([`super::load::kept_name`]) the run gives the user's
     /// images, by the reference they kept.
