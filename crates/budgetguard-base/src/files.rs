@@ -79,6 +79,31 @@ pub fn open_own(path: &Path) -> io::Result<File> {
     })
 }
 
+/// Opens the regular file `relative` below the folder `root` for reading,
+/// following no symbolic link on the way (not even a folder's) and never
+/// leaving `root`: a folder below `root` that whoever can write there (a
+/// node's container, in a live model cache) swapped for a link is refused
+/// (`ELOOP` or `EXDEV`), never followed out.
+pub fn open_beneath(root: &Path, relative: &Path) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let root = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(root)?;
+    let fd = rustix::fs::openat2(
+        &root,
+        relative,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )?;
+    let file = File::from(fd);
+    regular(&file.metadata()?)?;
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(file)
+}
+
 /// Opens a file or folder the tool just made, to change its owner or mode
 /// through the handle: never through a symbolic link (refused with
 /// `ELOOP`), and without waiting on a pipe swapped in for it.
@@ -162,6 +187,20 @@ mod tests {
             "it is a symbolic link, not a regular file; name a regular file"
         );
         assert!(open_own(&file).is_ok());
+        // Below a folder: never through a link, even a folder's.
+        let below = dir.path().join("below");
+        std::fs::create_dir_all(below.join("real")).unwrap();
+        std::fs::write(below.join("real/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path(), below.join("out")).unwrap();
+        std::os::unix::fs::symlink("real", below.join("in")).unwrap();
+        assert!(open_beneath(&below, Path::new("real/f")).is_ok());
+        for swapped in ["out/k.pub", "in/f", "../k.pub", "/etc/hostname"] {
+            let error = open_beneath(&below, Path::new(swapped)).unwrap_err();
+            assert!(
+                matches!(error.raw_os_error(), Some(libc::ELOOP | libc::EXDEV)),
+                "{swapped}: {error}"
+            );
+        }
         let error = read_small(&file, 4).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         assert_eq!(error.to_string(), "it is 5 B, larger than the 4 B allowed");

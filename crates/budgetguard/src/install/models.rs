@@ -29,6 +29,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -69,6 +70,19 @@ struct Logged {
     ctime: i128,
 }
 
+impl Logged {
+    /// The line a log would hold for `file`, found as `meta` says.
+    fn of(meta: &std::fs::Metadata, file: &CacheFile) -> Self {
+        Self {
+            sha256: file.sha256.clone(),
+            size: meta.len(),
+            mtime: mtime_of(meta),
+            ino: meta.ino(),
+            ctime: ctime_of(meta),
+        }
+    }
+}
+
 /// The caches of a package and what is in place already.
 pub(crate) struct ModelPlan {
     caches: Vec<CachePlan>,
@@ -85,7 +99,7 @@ struct CachePlan {
     staged: HashMap<String, Logged>,
     /// Files in place in the live version that its log does not know
     /// (hashed once, here).
-    unlogged: HashSet<String>,
+    unlogged: HashMap<String, Logged>,
     /// Files the package leaves out that are at another place here: copied
     /// from there, by path.
     copies: HashMap<String, PathBuf>,
@@ -112,7 +126,7 @@ impl ModelPlan {
         for cache in &package.manifest().caches {
             let root = dir.models_dir(&cache.name);
             let log = read_log(&dir.models_log(&cache.name))?;
-            let mut unlogged = HashSet::new();
+            let mut unlogged = HashMap::new();
             let mut changes = !root.is_dir();
             for file in &cache.files {
                 if vouched(&log, &root, file) {
@@ -129,8 +143,8 @@ impl ModelPlan {
                 }
                 // Hashed even when the cache changes anyway: a staged
                 // version links it, and an update package may not carry it.
-                if holds_file(&root.join(&file.path), file)? {
-                    unlogged.insert(file.path.clone());
+                if let Some(found) = holds_file(&root, &file.path, file)? {
+                    unlogged.insert(file.path.clone(), found);
                 } else {
                     changes = true;
                 }
@@ -179,7 +193,7 @@ impl ModelPlan {
             for file in &plan.cache.files {
                 if package.carries(&layout::model_blob_entry(&file.sha256))
                     || vouched(&plan.log, &root, file)
-                    || plan.unlogged.contains(&file.path)
+                    || plan.unlogged.contains_key(&file.path)
                     || vouched(&plan.staged, &staged, file)
                 {
                     continue;
@@ -227,7 +241,7 @@ impl ModelPlan {
                 let staged = dir.staged_dir(&plan.cache.name);
                 plan.cache.files.iter().filter(move |f| {
                     !vouched(&plan.log, &root, f)
-                        && !plan.unlogged.contains(&f.path)
+                        && !plan.unlogged.contains_key(&f.path)
                         && !vouched(&plan.staged, &staged, f)
                 })
             })
@@ -304,7 +318,7 @@ impl Placing<'_> {
             .cache
             .files
             .iter()
-            .filter(|f| plan.unlogged.contains(&f.path))
+            .filter(|f| plan.unlogged.contains_key(&f.path))
         {
             log_line(&mut log, &root.join(&file.path), file)?;
         }
@@ -340,10 +354,14 @@ impl Placing<'_> {
                 self.report.present += 1;
                 continue;
             }
-            if vouched(&plan.log, &live, file) || plan.unlogged.contains(&file.path) {
-                link_or_copy(&live.join(&file.path), &target)?;
+            let in_live = match vouched(&plan.log, &live, file) {
+                true => plan.log.get(&file.path),
+                false => plan.unlogged.get(&file.path),
+            };
+            if let Some(found) = in_live {
+                link_or_copy(&live, &file.path, &target, found)?;
                 self.report.present += 1;
-            } else if holds_file(&target, file)? {
+            } else if holds_file(&root, &file.path, file)?.is_some() {
                 self.report.present += 1;
             } else {
                 self.write(&target, file, plan.copies.get(&file.path))?;
@@ -542,16 +560,39 @@ fn unchanged(logged: &Logged, path: &Path) -> bool {
     })
 }
 
-/// Whether `target` already holds the file (hashed: no log vouches for it).
-fn holds_file(target: &Path, file: &CacheFile) -> Result<bool, InstallError> {
-    match std::fs::symlink_metadata(target) {
-        Ok(meta) if meta.is_file() && meta.len() == file.size => {}
-        _ => return Ok(false),
+/// The file `relative` below `root`, hashed (no log vouches for it), as
+/// found when it holds `file`'s content. It is reached through real
+/// folders only: one swapped for a link holds nothing.
+fn holds_file(
+    root: &Path,
+    relative: &str,
+    file: &CacheFile,
+) -> Result<Option<Logged>, InstallError> {
+    let path = root.join(relative);
+    let mut source = match crate::files::open_beneath(root, Path::new(relative)) {
+        Ok(source) => source,
+        Err(e) if not_reached(&e) => return Ok(None),
+        Err(e) => return Err(InstallError::io("read", &path)(e)),
+    };
+    let meta = source.metadata().map_err(InstallError::io("read", &path))?;
+    if meta.len() != file.size {
+        return Ok(None);
     }
     let mut hasher = HashWriter::default();
-    let mut source = crate::files::open_own(target).map_err(InstallError::io("read", target))?;
-    io::copy(&mut source, &mut hasher).map_err(InstallError::io("read", target))?;
-    Ok(hasher.hex() == file.sha256)
+    io::copy(&mut source, &mut hasher).map_err(InstallError::io("read", &path))?;
+    Ok((hasher.hex() == file.sha256).then(|| Logged::of(&meta, file)))
+}
+
+/// Whether opening a file below a folder failed for want of a file there:
+/// none, something else (a pipe, a folder), or a link on the way.
+fn not_reached(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::InvalidInput
+    ) || matches!(
+        error.raw_os_error(),
+        Some(libc::ELOOP | libc::EXDEV | libc::ENOTDIR)
+    )
 }
 
 /// A model file of this workstation read to be copied, checked against
@@ -663,25 +704,64 @@ fn open_log(path: &Path) -> Result<File, InstallError> {
         .map_err(InstallError::io("write", path))
 }
 
-/// Puts the live version's file `source` at `target` in the staged one:
-/// a hard link (the same bytes, no disk), or a copy where the file system
-/// refuses the link.
-fn link_or_copy(source: &Path, target: &Path) -> Result<(), InstallError> {
+/// Puts the live version's file `relative` (below `root`) at `target` in
+/// the staged one: a hard link (the same bytes, no disk), or a copy where
+/// the file system refuses the link. The file is opened through real
+/// folders only and must still be the one `found` describes (inode, size,
+/// modification time): that very file is linked, never one a container
+/// swapped in meanwhile, or reached through a link it planted.
+fn link_or_copy(
+    root: &Path,
+    relative: &str,
+    target: &Path,
+    found: &Logged,
+) -> Result<(), InstallError> {
+    let path = root.join(relative);
+    let source = crate::files::open_beneath(root, Path::new(relative))
+        .map_err(InstallError::io("read", &path))?;
+    let meta = source.metadata().map_err(InstallError::io("read", &path))?;
+    if (meta.ino(), meta.len(), mtime_of(&meta)) != (found.ino, found.size, found.mtime) {
+        return Err(InstallError::io("read", &path)(io::Error::other(
+            "it changed while the install read it; run the install again",
+        )));
+    }
     // Already a link of it (a staged version an earlier run left, whose log
     // line is out of date): renaming a second link of the same file over
     // it would do nothing and leave the temporary name behind.
-    let inode = |path: &Path| std::fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()));
-    if let (Ok(source), Ok(target)) = (inode(source), inode(target)) {
-        if source == target {
-            return Ok(());
-        }
+    if std::fs::symlink_metadata(target)
+        .is_ok_and(|t| (t.dev(), t.ino()) == (meta.dev(), meta.ino()))
+    {
+        return Ok(());
     }
     let temp = partial_name(target);
     let _ = std::fs::remove_file(&temp);
-    if std::fs::hard_link(source, &temp).is_err() {
-        std::fs::copy(source, &temp).map_err(InstallError::io("copy", source))?;
+    // The opened file itself, by its descriptor's name in /proc.
+    let opened = format!("/proc/self/fd/{}", source.as_raw_fd());
+    let cwd = rustix::fs::CWD;
+    if rustix::fs::linkat(
+        cwd,
+        &opened,
+        cwd,
+        &temp,
+        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+    )
+    .is_err()
+    {
+        copy_opened(&source, &meta, &temp).map_err(InstallError::io("copy", &path))?;
     }
     std::fs::rename(&temp, target).map_err(InstallError::io("put in place", target))
+}
+
+/// Copies the opened file `source` (as `meta` describes it) to a new file
+/// at `temp`, with its permissions.
+fn copy_opened(source: &File, meta: &std::fs::Metadata, temp: &Path) -> io::Result<()> {
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(temp)?;
+    io::copy(&mut &*source, &mut out)?;
+    out.set_permissions(meta.permissions())
 }
 
 /// Removes from a staged version what its cache does not list: files of
@@ -1007,7 +1087,7 @@ pub(crate) fn changed_files(dir: &InstallDir, name: &str) -> Result<Vec<String>,
             sha256: logged.sha256,
             mode: 0,
         };
-        if !holds_file(&root.join(&path), &file)? {
+        if holds_file(&root, &path, &file)?.is_none() {
             changed.push(path);
         }
     }
@@ -1089,8 +1169,9 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let (live, staged) = (root.path().join("live"), root.path().join("staged"));
         std::fs::write(&live, b"model").unwrap();
-        link_or_copy(&live, &staged).unwrap();
-        link_or_copy(&live, &staged).unwrap();
+        let found = found_at(&live, b"model");
+        link_or_copy(root.path(), "live", &staged, &found).unwrap();
+        link_or_copy(root.path(), "live", &staged, &found).unwrap();
         let mut names: Vec<_> = std::fs::read_dir(root.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -1101,6 +1182,58 @@ mod tests {
             std::fs::metadata(&live).unwrap().ino(),
             std::fs::metadata(&staged).unwrap().ino()
         );
+    }
+
+    /// What a log line would say of the file at `path`, holding `data`.
+    fn found_at(path: &Path, data: &[u8]) -> Logged {
+        let file = CacheFile {
+            path: String::new(),
+            size: data.len() as u64,
+            mode: 0o644,
+            sha256: hex::encode(Sha256::digest(data)),
+        };
+        Logged::of(&std::fs::metadata(path).unwrap(), &file)
+    }
+
+    /// A live cache's folder that its container swaps for a link to a host
+    /// folder after the file was checked, or a file it replaces: neither is
+    /// ever linked into the staged version, nor hashed as held.
+    #[test]
+    fn a_live_file_reached_through_a_swapped_folder_or_replaced_is_never_linked() {
+        let root = tempfile::tempdir().unwrap();
+        let (live, host) = (root.path().join("live"), root.path().join("host"));
+        for folder in [&live.join("x"), &host] {
+            std::fs::create_dir_all(folder).unwrap();
+            std::fs::write(folder.join("shadow"), b"model").unwrap();
+        }
+        let found = found_at(&live.join("x/shadow"), b"model");
+        let file = CacheFile {
+            path: "x/shadow".into(),
+            size: 5,
+            mode: 0o644,
+            sha256: found.sha256.clone(),
+        };
+        assert!(holds_file(&live, "x/shadow", &file).unwrap().is_some());
+
+        std::fs::rename(live.join("x"), root.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&host, live.join("x")).unwrap();
+        let staged = root.path().join("staged");
+        let error = link_or_copy(&live, "x/shadow", &staged, &found).unwrap_err();
+        assert!(error.to_string().contains("x/shadow"), "{error}");
+        assert!(!staged.exists());
+        assert!(holds_file(&live, "x/shadow", &file).unwrap().is_none());
+
+        std::fs::remove_file(live.join("x")).unwrap();
+        std::fs::create_dir(live.join("x")).unwrap();
+        std::fs::write(live.join("x/shadow"), b"model").unwrap();
+        let error = link_or_copy(&live, "x/shadow", &staged, &found).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("changed while the install read it"),
+            "{error}"
+        );
+        assert!(!staged.exists());
     }
 
     #[test]
