@@ -5,8 +5,9 @@
 
 use std::fs::{File, FileType, Metadata, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Component, Path};
 
 /// A path that names something other than a regular file where one is
 /// needed; it travels inside an `io::Error` (kind `InvalidInput`).
@@ -83,24 +84,43 @@ pub fn open_own(path: &Path) -> io::Result<File> {
 /// following no symbolic link on the way (not even a folder's) and never
 /// leaving `root`: a folder below `root` that whoever can write there (a
 /// node's container, in a live model cache) swapped for a link is refused
-/// (`ELOOP` or `EXDEV`), never followed out.
+/// (`ENOTDIR`, `ELOOP` for the file's own name), and so is a path that
+/// climbs out (`EXDEV`). Each folder is
+/// opened from the one before it, so nothing swapped in between the steps
+/// is followed either (the walk `openat2` does, on every kernel).
 pub fn open_beneath(root: &Path, relative: &Path) -> io::Result<File> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let root = OpenOptions::new()
+    use rustix::fs::{Mode, OFlags};
+    let mut names = Vec::new();
+    for component in relative.components() {
+        match component {
+            Component::Normal(name) => names.push(name),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) | Component::ParentDir => {
+                return Err(io::Error::from_raw_os_error(libc::EXDEV))
+            }
+        }
+    }
+    let Some((name, folders)) = names.split_last() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            NotAFile { kind: "a folder" },
+        ));
+    };
+    let mut folder: OwnedFd = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
-        .open(root)?;
-    let fd = rustix::fs::openat2(
-        &root,
-        relative,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )?;
-    let file = File::from(fd);
+        .open(root)?
+        .into();
+    let below = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for next in folders {
+        folder = rustix::fs::openat(&folder, *next, below, Mode::empty())?;
+    }
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let file = File::from(rustix::fs::openat(&folder, *name, flags, Mode::empty())?);
     regular(&file.metadata()?)?;
     let flags = rustix::fs::fcntl_getfl(&file)?;
-    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK)?;
     Ok(file)
 }
 
@@ -197,7 +217,10 @@ mod tests {
         for swapped in ["out/k.pub", "in/f", "../k.pub", "/etc/hostname"] {
             let error = open_beneath(&below, Path::new(swapped)).unwrap_err();
             assert!(
-                matches!(error.raw_os_error(), Some(libc::ELOOP | libc::EXDEV)),
+                matches!(
+                    error.raw_os_error(),
+                    Some(libc::ELOOP | libc::ENOTDIR | libc::EXDEV)
+                ),
                 "{swapped}: {error}"
             );
         }
