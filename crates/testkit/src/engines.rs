@@ -45,12 +45,14 @@ impl TestEngine {
     }
 
     /// [`TestEngine::docker_ok`] for a listing of images, asked again (up
-    /// to ten times, 0.3 s apart) while the containerd store cannot size an
-    /// image that another test is removing at that moment ("failed to
-    /// calculate size of image …: not found").
+    /// to ten times, 0.3 s apart) while the containerd store cannot size or
+    /// read an image that another test is removing at that moment ("failed
+    /// to calculate size of image …: not found", "content digest …: not
+    /// found").
     pub fn docker_list(&self, args: &[&str]) -> String {
         self.docker_retried(args, |stderr| {
             stderr.contains("failed to calculate size of image")
+                || (stderr.contains("content digest") && stderr.contains("not found"))
         })
     }
 
