@@ -153,7 +153,7 @@ fn never_pull_blocks_create_for_a_node_that_must_be_pulled() {
             .wait_enabled("#create-button", Duration::from_secs(30))
             .await;
 
-        browser.click("#no_pull").await;
+        browser.set_checked("#no_pull", true).await;
         browser
             .wait_for("Create to be disabled", Duration::from_secs(10), || async {
                 !browser.enabled("#create-button").await
@@ -173,7 +173,7 @@ fn never_pull_blocks_create_for_a_node_that_must_be_pulled() {
         );
         browser.screenshot("never-pull").await;
 
-        browser.click("#no_pull").await;
+        browser.set_checked("#no_pull", false).await;
         browser
             .wait_enabled("#create-button", Duration::from_secs(10))
             .await;

@@ -143,7 +143,7 @@ fn packages_from_a_registry_without_docker() {
 
         // From the registry: no Docker needed, and the size is what the
         // registry serves.
-        browser.click("#from_registry").await;
+        browser.set_checked("#from_registry", true).await;
         assert!(browser.enabled("#platform").await);
         assert_eq!(value(&browser, "#platform").await, "linux/amd64");
         browser.set_text("#jobs", "1").await;

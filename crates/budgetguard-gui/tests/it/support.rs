@@ -420,6 +420,25 @@ impl Browser {
         self.find(css).await.click().await.unwrap();
     }
 
+    /// Ticks (`checked`) or unticks the checkbox with this CSS selector,
+    /// clicking until it is so: a click the driver reports failed may
+    /// still have landed, and clicking again blindly would undo it.
+    pub async fn set_checked(&self, css: &str, checked: bool) {
+        self.reveal(css).await;
+        let state = format!(
+            "return document.querySelector({}).checked;",
+            serde_json::to_string(css).unwrap()
+        );
+        for _ in 0..50 {
+            if self.js(&state).await == serde_json::Value::Bool(checked) {
+                return;
+            }
+            let _ = self.find(css).await.click().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("`{css}` never became checked={checked}");
+    }
+
     /// Presses Deploy for the selected nodes and waits for the deploy to
     /// end, done.
     pub async fn deploy_selected(&self) {
