@@ -1,5 +1,6 @@
 //! Files read as packages, keys and signatures, and the tool's own files
-//! in an install folder: only regular files, and never a wait. Opening a named pipe waits for a writer and a device may
+//! in an install folder: only regular files, and never a wait. Opening a
+//! named pipe waits for a writer and a device may
 //! never end, so the path is checked before it is opened (without waiting)
 //! and the opened file is checked again, in case the path was swapped.
 
@@ -117,11 +118,12 @@ pub fn open_beneath(root: &Path, relative: &Path) -> io::Result<File> {
     }
     let flags =
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    let file = File::from(rustix::fs::openat(&folder, *name, flags, Mode::empty())?);
-    regular(&file.metadata()?)?;
-    let flags = rustix::fs::fcntl_getfl(&file)?;
-    rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK)?;
-    Ok(file)
+    kept_if_regular(File::from(rustix::fs::openat(
+        &folder,
+        *name,
+        flags,
+        Mode::empty(),
+    )?))
 }
 
 /// Opens a file or folder the tool just made, to change its owner or mode
@@ -141,6 +143,12 @@ fn open_checked(path: &Path, flags: i32) -> io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
         .open(path)?;
+    kept_if_regular(file)
+}
+
+/// `file`, opened without waiting, if it is a regular file; its reads
+/// wait again from here on.
+fn kept_if_regular(file: File) -> io::Result<File> {
     regular(&file.metadata()?)?;
     let flags = rustix::fs::fcntl_getfl(&file)?;
     rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
