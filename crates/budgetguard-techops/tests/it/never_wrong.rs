@@ -33,6 +33,7 @@ testkit::tests![
     a_deploy_taken_back_keeps_the_image_it_only_named,
     a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled,
     an_image_the_user_named_too_keeps_that_name_through_uninstall_and_take_back,
+    a_tag_a_package_put_on_the_users_own_image_goes_at_uninstall,
     a_take_back_leaves_a_tag_the_user_pointed_elsewhere_since,
     a_node_of_another_install_folder_is_never_taken_over,
     uninstall_removes_the_files_the_folder_gives_not_those_a_state_file_names,
@@ -1129,6 +1130,100 @@ fn an_image_the_user_named_too_keeps_that_name_through_uninstall_and_take_back()
         );
         assert_eq!(id_of(&engine, &mine), Some(loaded), "{}", engine.name);
         assert_eq!(id_of(&engine, &reference), None, "{}", engine.name);
+    }
+}
+
+/// The user has the package's very image under a name of their own: the
+/// install tags it and loads nothing, and the uninstall takes that tag off
+/// again (and gives it back to the user's image it named before), leaving
+/// the image to the user's name.
+fn a_tag_a_package_put_on_the_users_own_image_goes_at_uninstall() {
+    for engine in engines::require_available() {
+        let home = tempfile::tempdir().unwrap();
+        let tag = Tag::new(&engine, "users-own", 60_000);
+        let reference = tag.reference.clone();
+        let made = images::load(&engine, &[tag.image(541)]);
+        let package = make_package(
+            &engine,
+            home.path(),
+            "users-own.zip",
+            &[("Users Own", &reference, free_port())],
+        );
+        drop(made);
+        // The user's copy of the package's image, as the package loads it
+        // (on the containerd store its ID is the package's manifest):
+        // installed elsewhere, named, and that install gone.
+        let mine = images::unique_reference("mine");
+        let _mine = ImageGuard::new(&engine, vec![mine.clone()]);
+        let elsewhere = home.path().join("elsewhere");
+        install(
+            home.path(),
+            &engine.host,
+            &elsewhere,
+            &package,
+            &["--no-start"],
+        )
+        .success();
+        engine.docker_ok(&["tag", &reference, &mine]);
+        run(tool(home.path(), &engine, &elsewhere).args(["uninstall", "--all"])).success();
+        let image = id_of(&engine, &mine).unwrap();
+        assert_eq!(id_of(&engine, &reference), None, "{}", engine.name);
+        let dir = home.path().join("install");
+        let uninstall = || run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"]));
+
+        // The tag named nothing before.
+        let installed =
+            install(home.path(), &engine.host, &dir, &package, &["--no-start"]).success();
+        assert!(
+            installed.stdout.contains("already present"),
+            "{}: {}",
+            engine.name,
+            installed.stdout
+        );
+        assert_eq!(
+            id_of(&engine, &reference).as_ref(),
+            Some(&image),
+            "{}",
+            engine.name
+        );
+        let uninstalled = uninstall().success();
+        assert!(
+            uninstalled
+                .stderr
+                .contains(&format!("Untagged `{reference}`")),
+            "{}: {}",
+            engine.name,
+            uninstalled.stderr
+        );
+        assert_eq!(id_of(&engine, &reference), None, "{}", engine.name);
+        assert_eq!(
+            id_of(&engine, &mine).as_ref(),
+            Some(&image),
+            "{}",
+            engine.name
+        );
+
+        // The tag named another image of the user's before.
+        let _other = images::load(&engine, &[tag.image(543)]);
+        let other = id_of(&engine, &reference).unwrap();
+        install(home.path(), &engine.host, &dir, &package, &["--no-start"]).success();
+        assert_eq!(
+            id_of(&engine, &reference).as_ref(),
+            Some(&image),
+            "{}",
+            engine.name
+        );
+        assert_eq!(
+            id_of(&engine, &tag.kept).as_ref(),
+            Some(&other),
+            "{}",
+            engine.name
+        );
+        uninstall().success();
+        assert_eq!(id_of(&engine, &reference), Some(other), "{}", engine.name);
+        assert_eq!(id_of(&engine, &tag.kept), None, "{}", engine.name);
+        assert_eq!(id_of(&engine, &mine), Some(image), "{}", engine.name);
+        assert!(!dir.join("images.json").exists(), "{}", engine.name);
     }
 }
 

@@ -2,18 +2,20 @@
 //! loaded or pulled into the engine (`images.json`) that no installed node
 //! of the folder uses any more, in any version, is removed, and a tag it
 //! took from an image of the user's is given back. An image the user had
-//! before is never among the loaded ones, so it is never removed (its
-//! record in `held`, kept for the blobs a package named, goes once no
-//! installed node uses it); one a container still uses (a node of another
+//! before is never among the loaded ones, so it is never removed: its
+//! record in `held` (the blobs a package named, the tags this tool put on
+//! it) goes once no installed node uses it, with those tags, and a tag they
+//! took is given back; one a container still uses (a node of another
 //! install folder, say) stays, with its tags and record; one somebody else
 //! has named since (`docker tag`, or a load of the same image under another
 //! name) stays with that name, and leaves the record.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use super::dir::InstallDir;
-use super::state::{InstalledNode, LoadedImage};
+use super::state::{HeldImage, InstalledNode, LoadedImage};
 use super::InstallError;
+use crate::digest::ImageId;
 use crate::engine::{Engine, IdRemoval};
 use crate::progress::{Event, Reporter};
 
@@ -45,10 +47,16 @@ pub(crate) async fn remove_unused_images(
         }
     }
     record.images = kept;
-    // A held image is the user's: its record goes with its last use.
-    record
-        .held
-        .retain(|image| image.engine != engine.host() || used.contains(&image.id));
+    // A held image is the user's: the tags this tool put on it, and its
+    // record, go with its last use.
+    let mut held = Vec::new();
+    for image in std::mem::take(&mut record.held) {
+        let unused = image.engine == engine.host() && !used.contains(&image.id);
+        if !unused || !untag_held(engine, &image, reporter).await? {
+            held.push(image);
+        }
+    }
+    record.held = held;
     if record != original {
         dir.write_loaded_images(&record)?;
     }
@@ -59,6 +67,58 @@ enum Removal {
     Removed,
     /// A container uses it: kept, with what is left of its record.
     InUse(LoadedImage),
+}
+
+/// Takes the tags this tool put on the user's `image` off it (never its
+/// last name) and gives each tag back to the image it named before; `false`
+/// when a container uses the image, which keeps every tag of it.
+async fn untag_held(
+    engine: &Engine,
+    image: &HeldImage,
+    reporter: &dyn Reporter,
+) -> Result<bool, InstallError> {
+    if engine.image_used(&image.id).await? {
+        return Ok(false);
+    }
+    for reference in &image.tagged {
+        // Its last name stays: the user took theirs off since.
+        let untag = engine
+            .image(reference)
+            .await?
+            .is_some_and(|info| info.id == image.id && info.tags.len() > 1);
+        if untag {
+            engine.untag(reference).await?;
+            reporter.report(Event::Note {
+                message: format!(
+                    "Untagged `{reference}`: its image was here before this tool, and stays"
+                ),
+            });
+        }
+    }
+    give_back(engine, &image.replaced, reporter).await?;
+    Ok(true)
+}
+
+/// Gives each tag of `replaced` that names no image now back to the image
+/// it named before this tool took it, and takes off that image's kept tag.
+async fn give_back(
+    engine: &Engine,
+    replaced: &BTreeMap<String, ImageId>,
+    reporter: &dyn Reporter,
+) -> Result<(), InstallError> {
+    for (reference, previous) in replaced {
+        let free = engine.image(reference).await?.is_none();
+        if free && engine.image(previous.as_str()).await?.is_some() {
+            engine.tag(previous, reference).await?;
+            if let Some(kept) = super::load::kept_name(reference) {
+                engine.untag(&kept).await?;
+            }
+            reporter.report(Event::Note {
+                message: format!("Gave `{reference}` back to the image it named before"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Removes `image` by the tags of its that still name it, gives back each
@@ -98,18 +158,7 @@ async fn remove_image(
             });
         }
     }
-    for (reference, previous) in &image.replaced {
-        let free = engine.image(reference).await?.is_none();
-        if free && engine.image(previous.as_str()).await?.is_some() {
-            engine.tag(previous, reference).await?;
-            if let Some(kept) = super::load::kept_name(reference) {
-                engine.untag(&kept).await?;
-            }
-            reporter.report(Event::Note {
-                message: format!("Gave `{reference}` back to the image it named before"),
-            });
-        }
-    }
+    give_back(engine, &image.replaced, reporter).await?;
     // An earlier version whose tag a newer one took has no name left; a
     // name somebody else gave the image keeps it.
     match engine.remove_unnamed_image(&image.id).await? {

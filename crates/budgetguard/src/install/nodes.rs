@@ -93,12 +93,16 @@ async fn mismatches(
     match engine.image(&node.image).await? {
         None => found.push(format!("image `{}` is missing: {reinstall}", node.image)),
         Some(info) => {
-            let recorded = dir
-                .loaded_images()?
+            let record = dir.loaded_images()?;
+            let loaded = record
                 .images
-                .into_iter()
-                .find(|i| i.engine == engine.host() && i.references.contains(&node.image));
-            if recorded.is_some_and(|r| r.id != info.id) {
+                .iter()
+                .map(|i| (&i.engine, &i.id, &i.references));
+            let held = record.held.iter().map(|i| (&i.engine, &i.id, &i.tagged));
+            let recorded = loaded
+                .chain(held)
+                .find(|(e, _, tags)| *e == engine.host() && tags.contains(&node.image));
+            if recorded.is_some_and(|(_, id, _)| *id != info.id) {
                 found.push(format!(
                     "image `{}` names another image than the one installed: {reinstall}",
                     node.image

@@ -98,23 +98,34 @@ pub struct LoadedImages {
     /// The images, oldest first.
     pub images: Vec<LoadedImage>,
     /// Images of a package that the engine had before this tool came: never
-    /// removed by it, but their exact blobs are known.
+    /// removed by it, but the tags it put on them are, and on the
+    /// containerd store their exact blobs are known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<HeldImage>,
 }
 
-/// An image of a package that the engine had already (the user loaded it):
-/// its ID on the containerd store is the package's manifest digest, so the
-/// engine holds exactly the blobs that manifest names, and a later load
-/// leaves them out (that store cannot be asked which blobs it holds).
+/// An image of a package that the engine had already (the user loaded it).
+/// The package's references this tool put on it are taken off again when
+/// no installed node uses it. On the containerd store its ID is the
+/// package's manifest digest, so the engine holds exactly the blobs that
+/// manifest names, and a later load leaves them out (that store cannot be
+/// asked which blobs it holds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldImage {
     /// The engine it is in (its address).
     pub engine: String,
-    /// Its ID there (a manifest digest).
+    /// Its ID there (a manifest digest on the containerd store).
     pub id: ImageId,
-    /// Its blobs, by digest: manifest, config, layers.
+    /// Its blobs, by digest: manifest, config, layers (containerd store only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blobs: Vec<Digest>,
+    /// The package's references this tool tagged it with (each named no
+    /// image, or another one, before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tagged: Vec<String>,
+    /// Tagged references that named another image before: that image's ID.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replaced: BTreeMap<String, ImageId>,
 }
 
 /// An image this tool loaded or pulled.
@@ -144,14 +155,10 @@ impl LoadedImages {
             .find(|i| i.engine == image.engine && i.id == image.id)
         {
             Some(known) => {
-                for reference in image.references {
-                    if !known.references.contains(&reference) {
-                        known.references.push(reference);
-                    }
-                }
-                for (reference, previous) in image.replaced {
-                    known.replaced.entry(reference).or_insert(previous);
-                }
+                merge_tags(
+                    (&mut known.references, &mut known.replaced),
+                    (image.references, image.replaced),
+                );
                 if known.blobs.is_empty() {
                     known.blobs = image.blobs;
                 }
@@ -160,14 +167,18 @@ impl LoadedImages {
         }
     }
 
-    /// Records `image`, once.
+    /// Records `image`, merging it with an earlier record of the same one.
     pub(crate) fn hold(&mut self, image: HeldImage) {
-        if !self
+        match self
             .held
-            .iter()
-            .any(|i| i.engine == image.engine && i.id == image.id)
+            .iter_mut()
+            .find(|i| i.engine == image.engine && i.id == image.id)
         {
-            self.held.push(image);
+            Some(known) => merge_tags(
+                (&mut known.tagged, &mut known.replaced),
+                (image.tagged, image.replaced),
+            ),
+            None => self.held.push(image),
         }
     }
 
@@ -183,6 +194,23 @@ impl LoadedImages {
             .chain(held)
             .filter(move |(e, _, _)| *e == engine)
             .map(|(_, id, blobs)| (id, blobs.as_slice()))
+    }
+}
+
+/// Adds a later record's tags and the images they replaced to an earlier
+/// record's; what the earlier one says a tag replaced stays (the user's
+/// image, not one this tool loaded since).
+fn merge_tags(
+    (tags, replaced): (&mut Vec<String>, &mut BTreeMap<String, ImageId>),
+    (more_tags, more_replaced): (Vec<String>, BTreeMap<String, ImageId>),
+) {
+    for reference in more_tags {
+        if !tags.contains(&reference) {
+            tags.push(reference);
+        }
+    }
+    for (reference, previous) in more_replaced {
+        replaced.entry(reference).or_insert(previous);
     }
 }
 

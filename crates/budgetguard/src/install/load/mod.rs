@@ -46,6 +46,9 @@ pub(crate) struct LoadRun {
     kept_before: HashMap<String, Option<ImageId>>,
     /// The images this tool loaded earlier into this engine.
     loaded_before: Vec<LoadedImage>,
+    /// The user's images of earlier packages in this engine, with the tags
+    /// this tool put on them.
+    held_before: Vec<HeldImage>,
 }
 
 impl LoadRun {
@@ -96,6 +99,12 @@ impl LoadRun {
             tags_before,
             kept_before,
             loaded_before: loaded,
+            held_before: record
+                .held
+                .iter()
+                .filter(|i| i.engine == engine.host())
+                .cloned()
+                .collect(),
         };
         // A user's image can only be kept where no other image is.
         for (reference, previous) in run.displaced() {
@@ -104,7 +113,7 @@ impl LoadRun {
             };
             let taken =
                 matches!(run.kept_before.get(&kept), Some(Some(other)) if other != previous);
-            if taken && run.loaded_by_tool(reference, previous).is_none() {
+            if taken && run.tagged_by_tool(reference, previous).is_none() {
                 return Err(InstallError::KeptTagTaken {
                     reference: reference.clone(),
                     kept,
@@ -173,27 +182,40 @@ impl LoadRun {
         })
     }
 
-    /// The earlier record of this tool's load of `id` under `reference`.
-    fn loaded_by_tool(&self, reference: &str, id: &ImageId) -> Option<&LoadedImage> {
-        self.loaded_before
+    /// Whether an earlier run of this tool put `reference` on `id` (an
+    /// image it loaded, or one of the user's): then what that tag named
+    /// before, by reference.
+    fn tagged_by_tool(&self, reference: &str, id: &ImageId) -> Option<&BTreeMap<String, ImageId>> {
+        let loaded = self
+            .loaded_before
             .iter()
-            .find(|image| image.id == *id && image.references.iter().any(|r| r == reference))
+            .map(|i| (&i.id, &i.references, &i.replaced));
+        let held = self
+            .held_before
+            .iter()
+            .map(|i| (&i.id, &i.tagged, &i.replaced));
+        loaded
+            .chain(held)
+            .find(|(tagged, references, _)| {
+                *tagged == id && references.iter().any(|r| r == reference)
+            })
+            .map(|(_, _, replaced)| replaced)
     }
 
     /// The kept tag this run gives `previous`, the user's image that
-    /// `reference` named: none for an image this tool loaded, or when the
-    /// kept tag names it already.
+    /// `reference` named: none when this tool put the tag there, or when
+    /// the kept tag names it already.
     fn keeps(&self, reference: &str, previous: &ImageId) -> Option<String> {
         let kept = kept_name(reference)?;
         let unkept = matches!(self.kept_before.get(&kept), Some(None));
-        (unkept && self.loaded_by_tool(reference, previous).is_none()).then_some(kept)
+        (unkept && self.tagged_by_tool(reference, previous).is_none()).then_some(kept)
     }
 
     /// The user's image `reference` named before this tool's first load
     /// took it, given `previous`, the image it named before this run.
     fn original(&self, reference: &str, previous: &ImageId) -> Option<ImageId> {
-        match self.loaded_by_tool(reference, previous) {
-            Some(earlier) => earlier.replaced.get(reference).cloned(),
+        match self.tagged_by_tool(reference, previous) {
+            Some(replaced) => replaced.get(reference).cloned(),
             None => Some(previous.clone()),
         }
     }
@@ -207,43 +229,54 @@ impl LoadRun {
                     .present_before
                     .contains(&engine_id(image, self.containerd))
             })
-            .map(|image| {
-                let id = engine_id(image, self.containerd);
-                let replaced: BTreeMap<String, ImageId> = self
-                    .displaced()
-                    .filter(|(r, _)| image.references.contains(r))
-                    .filter_map(|(r, before)| Some((r.clone(), self.original(r, before)?)))
-                    .collect();
-                LoadedImage {
-                    engine: self.engine.clone(),
-                    id,
-                    blobs: blobs_of(image).map(Blob::checked_digest).collect(),
-                    references: image.references.clone(),
-                    replaced,
-                }
+            .map(|image| LoadedImage {
+                engine: self.engine.clone(),
+                id: engine_id(image, self.containerd),
+                blobs: blobs_of(image).map(Blob::checked_digest).collect(),
+                references: image.references.clone(),
+                replaced: self.replaced(image),
             })
             .collect()
     }
 
     /// The package's images the engine had before this tool loaded them (the
-    /// user's), on the containerd store: their blobs are the package's, so
-    /// a later load leaves them out. (The classic store goes by layer chain,
-    /// which the engine tells of every image.)
+    /// user's), with the tags this run puts on them. On the containerd store
+    /// their blobs are the package's, so a later load leaves them out. (The
+    /// classic store goes by layer chain, which the engine tells of every
+    /// image.)
     pub(crate) fn held(&self) -> Vec<HeldImage> {
-        if !self.containerd {
-            return Vec::new();
-        }
         self.images
             .iter()
-            .filter(|image| {
-                let id = engine_id(image, true);
-                self.present_before.contains(&id) && !self.loaded_before.iter().any(|l| l.id == id)
+            .filter_map(|image| {
+                let id = engine_id(image, self.containerd);
+                let users = self.present_before.contains(&id)
+                    && !self.loaded_before.iter().any(|l| l.id == id);
+                let tagged: Vec<String> = image
+                    .references
+                    .iter()
+                    .filter(|r| !matches!(self.tags_before.get(*r), Some(Some(before)) if *before == id))
+                    .cloned()
+                    .collect();
+                (users && (self.containerd || !tagged.is_empty())).then(|| HeldImage {
+                    engine: self.engine.clone(),
+                    blobs: match self.containerd {
+                        true => blobs_of(image).map(Blob::checked_digest).collect(),
+                        false => Vec::new(),
+                    },
+                    replaced: self.replaced(image),
+                    id,
+                    tagged,
+                })
             })
-            .map(|image| HeldImage {
-                engine: self.engine.clone(),
-                id: engine_id(image, true),
-                blobs: blobs_of(image).map(Blob::checked_digest).collect(),
-            })
+            .collect()
+    }
+
+    /// The user's images that `image`'s references named before this tool
+    /// took them, by reference.
+    fn replaced(&self, image: &PackagedImage) -> BTreeMap<String, ImageId> {
+        self.displaced()
+            .filter(|(r, _)| image.references.contains(r))
+            .filter_map(|(r, before)| Some((r.clone(), self.original(r, before)?)))
             .collect()
     }
 
