@@ -36,6 +36,7 @@ testkit::tests![
     a_tag_a_package_put_on_the_users_own_image_goes_at_uninstall,
     a_take_back_leaves_a_tag_the_user_pointed_elsewhere_since,
     a_node_of_another_install_folder_is_never_taken_over,
+    a_tag_whose_image_a_node_of_another_folder_runs_is_never_moved,
     uninstall_removes_the_files_the_folder_gives_not_those_a_state_file_names,
     state_files_that_name_a_path_as_a_model_cache_are_refused,
     consistent_packages_that_run_more_than_their_nodes_are_refused_before_any_change,
@@ -1333,6 +1334,76 @@ fn a_node_of_another_install_folder_is_never_taken_over() {
     // The first folder itself installs again, and uninstalls.
     install(home.path(), &engine.host, &first, &package, &[]).success();
     run(tool(home.path(), &engine, &first).args(["uninstall", "--all"])).success();
+}
+
+/// Two packages give one tag different images, for nodes of their own: the
+/// second is refused in another install folder while the first folder's
+/// node runs the image (that node would switch to the second's image at
+/// its next start), before any change; in the first folder it installs.
+fn a_tag_whose_image_a_node_of_another_folder_runs_is_never_moved() {
+    let engine = engines::require_primary();
+    let home = tempfile::tempdir().unwrap();
+    let tag = Tag::new(&engine, "shared-tag", 40_000);
+    let reference = tag.reference.clone();
+    let [first_package, second_package] =
+        [("Shared A", 551), ("Shared B", 553)].map(|(node, seed)| {
+            let _made = images::load(&engine, &[tag.image(seed)]);
+            let package = make_package(
+                &engine,
+                home.path(),
+                &format!("{seed}.zip"),
+                &[(node, &reference, free_port())],
+            );
+            engine.docker_ok(&["rmi", &reference]);
+            package
+        });
+    let first = home.path().join("first");
+    install(
+        home.path(),
+        &engine.host,
+        &first,
+        &first_package,
+        &["--no-start"],
+    )
+    .success();
+    let first_image = id_of(&engine, &reference).unwrap();
+
+    let second = home.path().join("second");
+    let before = engine_state(&engine);
+    let error = error_text(&install(
+        home.path(),
+        &engine.host,
+        &second,
+        &second_package,
+        &[],
+    ));
+    assert!(
+        error.contains(&format!(
+            "the package gives `{reference}` another image, but `{reference}` names the image that container `budgetguard-shared-a` of another install folder (`{}`) runs",
+            first.join("compose/shared-a").display()
+        )),
+        "{error}"
+    );
+    assert_untouched(
+        &engine,
+        &before,
+        &package_traces(&second_package),
+        "tag of another folder",
+    );
+    assert!(!second.join("endpoints.json").exists());
+    assert_eq!(id_of(&engine, &reference), Some(first_image));
+
+    // The first folder's own nodes may move it.
+    install(
+        home.path(),
+        &engine.host,
+        &first,
+        &second_package,
+        &["--no-start"],
+    )
+    .success();
+    run(tool(home.path(), &engine, &first).args(["uninstall", "--all"])).success();
+    assert_eq!(id_of(&engine, &reference), None);
 }
 
 /// `uninstall` works on the Compose file and project the node's settings

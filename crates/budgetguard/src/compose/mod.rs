@@ -14,8 +14,11 @@ use crate::catalog::Node;
 /// The Compose project name of a node: stable, so `docker compose -p … up`
 /// by hand and the tool address the same containers.
 pub fn project_name(node: &Node) -> String {
-    format!("budgetguard-{}", node.service_name())
+    format!("{PROJECT_PREFIX}{}", node.service_name())
 }
+
+/// What the name of every node's Compose project starts with.
+pub const PROJECT_PREFIX: &str = "budgetguard-";
 
 /// The container name of a node.
 pub fn container_name(node: &Node) -> String {

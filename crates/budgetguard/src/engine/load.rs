@@ -224,6 +224,15 @@ fn listed_id(summary: bollard::models::ImageSummary) -> Result<ImageId, EngineEr
         .map_err(|source| answer_error("the list of images".into(), source))
 }
 
+/// A container the engine lists as made from an image.
+#[derive(Debug, Clone)]
+pub struct UsingContainer {
+    /// Its name (its ID when it has none).
+    pub name: String,
+    /// Its labels.
+    pub labels: std::collections::HashMap<String, String>,
+}
+
 impl Engine {
     /// The state of a container (`running`, `created`, `exited`, …), or `None`
     /// when there is no such container.
@@ -265,6 +274,12 @@ impl Engine {
     /// Whether any container, running or not, was made from the image `id`
     /// (or from an image built on it).
     pub async fn image_used(&self, id: &ImageId) -> Result<bool, EngineError> {
+        Ok(!self.containers_using(id).await?.is_empty())
+    }
+
+    /// The containers, running or not, made from the image `id` (or from an
+    /// image built on it).
+    pub async fn containers_using(&self, id: &ImageId) -> Result<Vec<UsingContainer>, EngineError> {
         let started = Instant::now();
         let filters = std::collections::HashMap::from([("ancestor", vec![id.as_str()])]);
         let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
@@ -277,7 +292,18 @@ impl Engine {
             .await
             .map_err(|source| lookup_error(format!("list the containers of {id}"), source));
         log_call("list containers", id.as_str(), started, &listed);
-        Ok(!listed?.is_empty())
+        Ok(listed?
+            .into_iter()
+            .map(|c| UsingContainer {
+                name: c
+                    .names
+                    .and_then(|names| names.into_iter().next())
+                    .map(|name| name.trim_start_matches('/').to_owned())
+                    .or(c.id)
+                    .unwrap_or_default(),
+                labels: c.labels.unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Removes an image by reference unless a container uses it; `false`

@@ -14,7 +14,7 @@ mod writeback;
 pub use container::{RunOutput, RunSpec};
 pub use error::{EngineError, Unreachable};
 pub use gpu::{GpuRequest, ProbeOutcome, CDI_DEVICE};
-pub use load::{EngineFacts, IdRemoval, LocalImage};
+pub use load::{EngineFacts, IdRemoval, LocalImage, UsingContainer};
 pub use registry::RegistryAuth;
 pub use writeback::Writeback;
 

@@ -83,6 +83,8 @@ pub async fn deploy_local(
         start: options.start,
         compose: true,
         gpu: gpu.as_ref(),
+        // A deploy pulls only a name that names no image.
+        moved_tags: &[],
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs, Some(detecting)).await?;
     if !options.start {

@@ -211,6 +211,7 @@ pub async fn install_package_with(
         start,
         compose: configure::changes_any(engine, &options.dir, &nodes, start).await?,
         gpu: gpu.as_ref(),
+        moved_tags: &run.moved_tags(),
     };
     let compose = preflight::check(engine, &facts, &options.dir, &needs, detecting).await?;
     if !start {

@@ -12,6 +12,7 @@ use super::InstallError;
 use crate::catalog::Node;
 use crate::compose::{Compose, Detecting};
 use crate::credentials::Credentials;
+use crate::digest::ImageId;
 use crate::engine::{Engine, EngineFacts};
 use crate::size::human;
 use crate::Cancel;
@@ -105,6 +106,18 @@ pub enum Problem {
         /// The address.
         address: std::net::IpAddr,
     },
+    /// A tag the package gives its image names the image a node of another
+    /// install folder runs: that node would switch to the package's image
+    /// when Compose next makes it, and neither folder could take it back.
+    #[error("the package gives `{reference}` another image, but `{reference}` names the image that container `{container}` of another install folder (`{folder}`) runs: uninstall that node there first, or install this package into that folder")]
+    TagOfOtherFolder {
+        /// The reference.
+        reference: String,
+        /// The other folder's node container.
+        container: String,
+        /// The folder its Compose file is in.
+        folder: String,
+    },
     /// A container of a node's name exists, made from another folder (an
     /// install folder of another user, say) or by hand.
     #[error("node `{node}`'s container `{container}` exists already, {}: uninstall it there, or remove the container, then retry", match folder { Some(f) => format!("made from `{f}`, another install folder"), None => "not made by Compose".to_owned() })]
@@ -138,6 +151,9 @@ pub(crate) struct Needs<'a> {
     pub compose: bool,
     /// What the GPU probe found, when it ran before the run's changes.
     pub gpu: Option<&'a GpuReadiness>,
+    /// The references the run points at another image, with the image
+    /// each names now.
+    pub moved_tags: &'a [(String, ImageId)],
 }
 
 /// Runs every check, and finds Compose when it will run (taking what
@@ -203,6 +219,7 @@ async fn problems(
     duplicate_ports(needs.nodes, &mut problems);
     addresses(needs.nodes, &mut problems);
     containers(engine, dir, needs.nodes, &mut problems).await;
+    moved_tags(engine, dir, needs.moved_tags, &mut problems).await;
     if needs.start {
         gpu_problems(needs.gpu, needs.nodes, &mut problems);
         ports(engine, needs.nodes, &mut problems).await;
@@ -234,6 +251,42 @@ async fn containers(
         if folder.as_deref().map(|f| real(Path::new(f))) != Some(own) {
             problems.push(Problem::ContainerOfOtherFolder {
                 node: node.name.clone(),
+                container,
+                folder,
+            });
+        }
+    }
+}
+
+/// The Compose label that names a container's project.
+const PROJECT_LABEL: &str = "com.docker.compose.project";
+
+/// No tag the run moves names an image that a node of another install
+/// folder runs (a container of this tool's Compose projects, made from a
+/// folder outside this one). An engine that cannot list the containers
+/// fails the run later, at its first change.
+async fn moved_tags(
+    engine: &Engine,
+    dir: &InstallDir,
+    moved: &[(String, ImageId)],
+    problems: &mut Vec<Problem>,
+) {
+    let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let own = real(dir.root());
+    for (reference, now) in moved {
+        let Ok(containers) = engine.containers_using(now).await else {
+            continue;
+        };
+        let other = containers.into_iter().find_map(|container| {
+            let tools = container.labels.get(PROJECT_LABEL)?;
+            let folder = container.labels.get(WORKING_DIR_LABEL)?;
+            let ours = tools.starts_with(crate::compose::PROJECT_PREFIX);
+            (ours && !real(Path::new(folder)).starts_with(&own))
+                .then(|| (container.name, folder.clone()))
+        });
+        if let Some((container, folder)) = other {
+            problems.push(Problem::TagOfOtherFolder {
+                reference: reference.clone(),
                 container,
                 folder,
             });

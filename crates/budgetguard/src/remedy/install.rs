@@ -69,7 +69,8 @@ impl Diagnose for Problem {
             Problem::ComposeMissing
             | Problem::EngineDisk { .. }
             | Problem::GpuNotReady { .. }
-            | Problem::ContainerOfOtherFolder { .. } => {
+            | Problem::ContainerOfOtherFolder { .. }
+            | Problem::TagOfOtherFolder { .. } => {
                 Diagnosis::of(Class::Workstation).at(Input::Engine)
             }
         }

@@ -182,6 +182,14 @@ impl LoadRun {
         })
     }
 
+    /// The references this run points at another image, with the image
+    /// each names now.
+    pub(crate) fn moved_tags(&self) -> Vec<(String, ImageId)> {
+        self.displaced()
+            .map(|(reference, now)| (reference.clone(), now.clone()))
+            .collect()
+    }
+
     /// Whether an earlier run of this tool put `reference` on `id` (an
     /// image it loaded, or one of the user's): then what that tag named
     /// before, by reference.
