@@ -11,7 +11,9 @@ use crate::progress::Silent;
 
 /// Writes the same entries, one of them discarded, into `out`: about
 /// 3.5 MiB, across part boundaries, with a local header completed in an
-/// earlier part than its data ends in.
+/// earlier part than its data ends in, and whole parts of data (hashed
+/// while the entry is written) cut off with the discarded entry and
+/// written again.
 fn write_zip<W: ZipOutput>(out: W) {
     let mut zip = ZipWriter::new(out, DosTime::from_utc(time::OffsetDateTime::UNIX_EPOCH));
     let data: Vec<u8> = (0..(1 << 20) + 777).map(|i| (i * 7 % 251) as u8).collect();
@@ -21,7 +23,9 @@ fn write_zip<W: ZipOutput>(out: W) {
     big.write_all(&data).unwrap();
     big.finish(Some("cccc")).unwrap();
     let mut dropped = zip.start_entry("d", Compression::None).unwrap();
-    dropped.write_all(&data).unwrap();
+    for _ in 0..3 {
+        dropped.write_all(&data).unwrap();
+    }
     dropped.discard().unwrap();
     zip.write_entry("e", Compression::Deflate, &data).unwrap();
     zip.write_entry("f", Compression::None, &data[..1000])
@@ -162,4 +166,32 @@ fn a_create_that_fails_leaves_no_part() {
     write_zip(parts.clone());
     drop(parts);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_part_hashed_while_written_and_then_written_again_is_hashed_anew() {
+    use std::io::{Seek, SeekFrom};
+    let dir = tempfile::tempdir().unwrap();
+    let mut parts = PartsWriter::new(dir.path(), "p.zip", "1MiB".parse().unwrap());
+    let data: Vec<u8> = (0..3 << 20).map(|i| (i % 253) as u8).collect();
+    // Parts 2 and 3 are data alone, hashed as soon as each is full.
+    parts.write_all(&data).unwrap();
+    // A write into part 2, and part 3 cut in half.
+    parts.seek(SeekFrom::Start((1 << 20) + 5)).unwrap();
+    parts.write_all(b"again").unwrap();
+    // Part 3's hash is done before it is cut.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ZipOutput::truncate(&mut parts, (5 << 20) / 2).unwrap();
+    let list = parts.finish(&"ab".repeat(32), false, None).unwrap();
+    for record in &list.parts {
+        let bytes = std::fs::read(dir.path().join(&record.name)).unwrap();
+        assert_eq!(record.size, bytes.len() as u64, "{}", record.name);
+        assert_eq!(
+            record.sha256,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            "{}",
+            record.name
+        );
+    }
+    assert_eq!(list.parts.len(), 3);
 }

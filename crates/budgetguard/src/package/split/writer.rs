@@ -10,6 +10,11 @@
 //! completes) or the central directory, so every byte before the latest
 //! such write is final: a part wholly before it is hashed on a thread of
 //! its own, from the file just written, while the next parts are written.
+//! A part of an entry's data alone (beyond the longest local header the
+//! latest such write can start) is hashed as soon as it is full, while the
+//! entry's next bytes stream; a write into it later (a discarded entry cut
+//! off, and the space written again) drops that hash, and the part is
+//! hashed again once final.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -44,6 +49,9 @@ struct Parts {
     /// Bytes before this are final.
     settled: u64,
     after_seek: bool,
+    /// Where the latest write after a seek started (a local header, maybe
+    /// completed later).
+    header_at: u64,
 }
 
 /// One part as it is written.
@@ -64,6 +72,7 @@ impl PartsWriter {
             position: 0,
             settled: 0,
             after_seek: true,
+            header_at: 0,
         })))
     }
 
@@ -192,6 +201,10 @@ fn remove_beyond(dir: &Path, name: &str, count: usize) {
     }
 }
 
+/// The longest local header a ZIP entry can have: 30 bytes, then a name
+/// and an extra field of up to 65 535 bytes each.
+const MAX_LOCAL_HEADER: u64 = 30 + 2 * 65_535;
+
 /// Hashes a finished part on a thread of its own.
 fn hash_part(temp: &NamedTempFile) -> JoinHandle<io::Result<(String, u32)>> {
     let file = temp.reopen();
@@ -239,6 +252,7 @@ impl Parts {
     fn write(&mut self, buf: &[u8]) -> io::Result<()> {
         if self.after_seek {
             self.after_seek = false;
+            self.header_at = self.position;
             self.settle(self.position);
         }
         let mut rest = buf;
@@ -256,12 +270,16 @@ impl Parts {
             }
             let offset = self.position % self.size;
             let n = rest.len().min((self.size - offset) as usize);
-            self.files[index]
-                .temp
-                .as_file()
-                .write_all_at(&rest[..n], offset)?;
+            let part = &mut self.files[index];
+            // Hashed already: these bytes were cut off and are written anew.
+            part.hash = None;
+            part.temp.as_file().write_all_at(&rest[..n], offset)?;
             self.position += n as u64;
             rest = &rest[n..];
+            let start = index as u64 * self.size;
+            if offset + n as u64 == self.size && start >= self.header_at + MAX_LOCAL_HEADER {
+                part.hash = Some(hash_part(&part.temp));
+            }
         }
         Ok(())
     }
@@ -269,7 +287,10 @@ impl Parts {
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         let keep = len.div_ceil(self.size) as usize;
         self.files.truncate(keep);
-        if let Some(last) = self.files.last() {
+        if let Some(last) = self.files.last_mut() {
+            if !len.is_multiple_of(self.size) {
+                last.hash = None;
+            }
             last.temp
                 .as_file()
                 .set_len(len - (keep as u64 - 1) * self.size)?;
