@@ -34,6 +34,7 @@ testkit::tests![
     a_run_killed_after_the_load_is_completed_by_the_next_and_fully_uninstalled,
     an_image_the_user_named_too_keeps_that_name_through_uninstall_and_take_back,
     a_tag_a_package_put_on_the_users_own_image_goes_at_uninstall,
+    an_image_pushed_since_keeps_its_digest_reference_through_uninstall,
     a_take_back_leaves_a_tag_the_user_pointed_elsewhere_since,
     a_node_of_another_install_folder_is_never_taken_over,
     a_tag_whose_image_a_node_of_another_folder_runs_is_never_moved,
@@ -1225,6 +1226,80 @@ fn a_tag_a_package_put_on_the_users_own_image_goes_at_uninstall() {
         assert_eq!(id_of(&engine, &tag.kept), None, "{}", engine.name);
         assert_eq!(id_of(&engine, &mine), Some(image), "{}", engine.name);
         assert!(!dir.join("images.json").exists(), "{}", engine.name);
+    }
+}
+
+/// The user pushes the image a package loaded (or pulls it by digest): on
+/// the classic store the engine keeps that digest reference only while a
+/// tag of its repository names the image, so the uninstall keeps the image
+/// and its tag, and says why. (The containerd store keeps each reference
+/// on its own, and names every image by digest.)
+fn an_image_pushed_since_keeps_its_digest_reference_through_uninstall() {
+    let registry =
+        testkit::registry::TestRegistry::start().unwrap_or_else(testkit::registry::no_registry);
+    for engine in engines::require_available() {
+        if engine.containerd_store() {
+            continue;
+        }
+        let home = tempfile::tempdir().unwrap();
+        let reference = format!(
+            "{}/{}",
+            registry.host(),
+            images::unique_reference("pushed-since")
+        );
+        let _cleanup = ImageGuard::new(&engine, vec![reference.clone()]);
+        let made = images::load(
+            &engine,
+            &[ImageSpec {
+                reference: reference.clone(),
+                layers: vec![Layer::Random(50_000, 561)],
+            }],
+        );
+        let package = make_package(
+            &engine,
+            home.path(),
+            "pushed-since.zip",
+            &[("Pushed Since", &reference, free_port())],
+        );
+        drop(made);
+        let dir = home.path().join("install");
+        install(home.path(), &engine.host, &dir, &package, &["--no-start"]).success();
+        let loaded = id_of(&engine, &reference).unwrap();
+        engine.docker_ok(&["push", "--quiet", &reference]);
+        let digests = engine.docker_ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .RepoDigests}}",
+            &reference,
+        ]);
+        let digest_reference: Vec<String> = serde_json::from_str(&digests).unwrap();
+        let [digest_reference] = digest_reference.as_slice() else {
+            panic!(
+                "{}: one digest reference after the push: {digests}",
+                engine.name
+            );
+        };
+
+        let uninstalled =
+            run(tool(home.path(), &engine, &dir).args(["uninstall", "--all"])).success();
+        assert!(
+            uninstalled.stderr.contains(&format!(
+                "Kept image {reference}: it is named `{digest_reference}` too, not by this tool"
+            )),
+            "{}: {}",
+            engine.name,
+            uninstalled.stderr
+        );
+        assert_eq!(
+            id_of(&engine, digest_reference).as_ref(),
+            Some(&loaded),
+            "{}",
+            engine.name
+        );
+        assert_eq!(id_of(&engine, &reference), Some(loaded), "{}", engine.name);
+        assert!(!dir.join("images.json").exists(), "{}", engine.name);
+        let _ = engine.docker().args(["rmi", &reference]).output();
     }
 }
 

@@ -7,8 +7,9 @@
 //! it) goes once no installed node uses it, with those tags, and a tag they
 //! took is given back; one a container still uses (a node of another
 //! install folder, say) stays, with its tags and record; one somebody else
-//! has named since (`docker tag`, or a load of the same image under another
-//! name) stays with that name, and leaves the record.
+//! has named since (`docker tag`, a load of the same image under another
+//! name, or a push or pull by digest) stays with that name, and leaves the
+//! record.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -64,6 +65,7 @@ pub(crate) async fn remove_unused_images(
 }
 
 enum Removal {
+    /// Removed, or left to a name somebody else gave it: its record goes.
     Removed,
     /// A container uses it: kept, with what is left of its record.
     InUse(LoadedImage),
@@ -131,15 +133,18 @@ async fn remove_image(
     // A container of anybody's keeps the image, and every tag of it.
     if engine.image_used(&image.id).await? {
         reporter.report(Event::Note {
-            message: format!(
-                "Kept image {}: a container still uses it",
-                image
-                    .references
-                    .first()
-                    .map_or(image.id.as_str(), String::as_str)
-            ),
+            message: format!("Kept image {}: a container still uses it", shown(image)),
         });
         return Ok(Removal::InUse(image.clone()));
+    }
+    if let Some(digest_reference) = others_digest_reference(engine, image).await? {
+        reporter.report(Event::Note {
+            message: format!(
+                "Kept image {}: it is named `{digest_reference}` too, not by this tool",
+                shown(image)
+            ),
+        });
+        return Ok(Removal::Removed);
     }
     for reference in &image.references {
         let names_it = engine
@@ -185,4 +190,33 @@ async fn remove_image(
         }
     }
     Ok(Removal::Removed)
+}
+
+/// How `image` is named in messages: its first reference, else its ID.
+fn shown(image: &LoadedImage) -> &str {
+    image
+        .references
+        .first()
+        .map_or(image.id.as_str(), String::as_str)
+}
+
+/// A digest reference somebody else gave `image` (a push, a pull by
+/// digest), on the classic store: taking off the last tag of a repository
+/// takes its digest references with it there, so the image keeps its tags.
+/// An image this tool loaded from a package has none of its own; one it
+/// pulled has, and the containerd store lists one for every image.
+async fn others_digest_reference(
+    engine: &Engine,
+    image: &LoadedImage,
+) -> Result<Option<String>, InstallError> {
+    if image.blobs.is_empty() {
+        return Ok(None);
+    }
+    let Some(info) = engine.image(image.id.as_str()).await? else {
+        return Ok(None);
+    };
+    let Some(first) = info.repo_digests.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok((!engine.facts().await?.containerd_store).then_some(first))
 }
