@@ -204,7 +204,9 @@ fn shown(image: &LoadedImage) -> &str {
 /// digest), on the classic store: taking off the last tag of a repository
 /// takes its digest references with it there, so the image keeps its tags.
 /// An image this tool loaded from a package has none of its own; one it
-/// pulled has, and the containerd store lists one for every image.
+/// pulled has. (The containerd store lists every image by its own ID as a
+/// digest; on the classic store a digest reference names a manifest, never
+/// the image ID, a config's digest.)
 async fn others_digest_reference(
     engine: &Engine,
     image: &LoadedImage,
@@ -215,8 +217,9 @@ async fn others_digest_reference(
     let Some(info) = engine.image(image.id.as_str()).await? else {
         return Ok(None);
     };
-    let Some(first) = info.repo_digests.into_iter().next() else {
-        return Ok(None);
-    };
-    Ok((!engine.facts().await?.containerd_store).then_some(first))
+    Ok(info.repo_digests.into_iter().find(|reference| {
+        reference
+            .rsplit_once('@')
+            .is_none_or(|(_, digest)| digest != image.id.as_str())
+    }))
 }
