@@ -1414,7 +1414,8 @@ fn a_node_of_another_install_folder_is_never_taken_over() {
 /// Two packages give one tag different images, for nodes of their own: the
 /// second is refused in another install folder while the first folder's
 /// node runs the image (that node would switch to the second's image at
-/// its next start), before any change; in the first folder it installs.
+/// its next start), before any change; in the first folder it installs,
+/// and in the second once the first folder is deleted.
 fn a_tag_whose_image_a_node_of_another_folder_runs_is_never_moved() {
     let engine = engines::require_primary();
     let home = tempfile::tempdir().unwrap();
@@ -1479,6 +1480,33 @@ fn a_tag_whose_image_a_node_of_another_folder_runs_is_never_moved() {
     .success();
     run(tool(home.path(), &engine, &first).args(["uninstall", "--all"])).success();
     assert_eq!(id_of(&engine, &reference), None);
+
+    // A node left by a deleted folder is made anew no more: it holds
+    // nothing back.
+    install(
+        home.path(),
+        &engine.host,
+        &first,
+        &first_package,
+        &["--no-start"],
+    )
+    .success();
+    let first_image = id_of(&engine, &reference).unwrap();
+    std::fs::remove_dir_all(&first).unwrap();
+    install(
+        home.path(),
+        &engine.host,
+        &second,
+        &second_package,
+        &["--no-start"],
+    )
+    .success();
+    assert_ne!(id_of(&engine, &reference), Some(first_image.clone()));
+    run(tool(home.path(), &engine, &second).args(["uninstall", "--all"])).success();
+    engine.docker_ok(&["rm", "-f", "budgetguard-shared-a"]);
+    engine.docker_ok(&["network", "rm", "budgetguard-shared-a_default"]);
+    engine.docker_ok(&["volume", "rm", "budgetguard-shared-a.owner"]);
+    let _ = engine.docker().args(["rmi", &first_image]).output();
 }
 
 /// `uninstall` works on the Compose file and project the node's settings

@@ -263,7 +263,8 @@ const PROJECT_LABEL: &str = "com.docker.compose.project";
 
 /// No tag the run moves names an image that a node of another install
 /// folder runs (a container of this tool's Compose projects, made from a
-/// folder outside this one). An engine that cannot list the containers
+/// folder outside this one that still exists: a deleted folder makes its
+/// containers anew no more). An engine that cannot list the containers
 /// fails the run later, at its first change.
 async fn moved_tags(
     engine: &Engine,
@@ -281,7 +282,8 @@ async fn moved_tags(
             let tools = container.labels.get(PROJECT_LABEL)?;
             let folder = container.labels.get(WORKING_DIR_LABEL)?;
             let ours = tools.starts_with(crate::compose::PROJECT_PREFIX);
-            (ours && !real(Path::new(folder)).starts_with(&own))
+            let folder_path = real(Path::new(folder));
+            (ours && !folder_path.starts_with(&own) && folder_path.exists())
                 .then(|| (container.name, folder.clone()))
         });
         if let Some((container, folder)) = other {
