@@ -236,14 +236,17 @@ fn found<T>(
     }
 }
 
-/// Whether the engine's answer is the containerd store's 500 "… content
-/// digest sha256:…: not found": the content of an image that another
-/// client is removing at that moment.
+/// Whether the engine's answer is about an image that another client is
+/// removing or loading at that moment: the containerd store's 500 "…
+/// content digest sha256:…: not found", or the classic store's 500 "layer
+/// does not exist" (an image listed whose layers are gone, or not there
+/// yet).
 pub(crate) fn content_going(answer: &bollard::errors::Error) -> bool {
     matches!(answer, bollard::errors::Error::DockerResponseServerError {
         status_code: 500,
         message,
-    } if message.contains("content digest") && message.ends_with("not found"))
+    } if (message.contains("content digest") && message.ends_with("not found"))
+        || message.ends_with("layer does not exist"))
 }
 
 /// A failed API call of `action`; a call that ran out of time says so.
@@ -290,6 +293,10 @@ mod tests {
             .is_none());
         let going = "failed to get config descriptor: rpc error: code = NotFound desc = content digest sha256:ffde: not found";
         assert!(found(answer(500, going), action).unwrap().is_none());
+        // The classic store, while another client removes or loads it.
+        assert!(found(answer(500, "layer does not exist"), action)
+            .unwrap()
+            .is_none());
         assert!(found(answer(500, "the engine failed"), action).is_err());
     }
 }
