@@ -342,14 +342,15 @@ impl Engine {
     }
 
     /// Takes the tag `reference` off its image, unless it is the image's
-    /// only name (the image would go with it).
-    pub async fn untag(&self, reference: &str) -> Result<(), EngineError> {
+    /// only name (the image would go with it); whether it took it off.
+    pub async fn untag(&self, reference: &str) -> Result<bool, EngineError> {
         match self.image(reference).await? {
             Some(info) if info.tags.len() > 1 => self
                 .remove(reference, false)
                 .await
+                .map(|()| true)
                 .map_err(|source| api_error(format!("untag `{reference}`"), source)),
-            _ => Ok(()),
+            _ => Ok(false),
         }
     }
 

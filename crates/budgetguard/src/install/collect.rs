@@ -83,13 +83,12 @@ async fn untag_held(
         return Ok(false);
     }
     for reference in &image.tagged {
-        // Its last name stays: the user took theirs off since.
-        let untag = engine
+        let names_it = engine
             .image(reference)
             .await?
-            .is_some_and(|info| info.id == image.id && info.tags.len() > 1);
-        if untag {
-            engine.untag(reference).await?;
+            .is_some_and(|info| info.id == image.id);
+        // Its last name stays: the user took theirs off since.
+        if names_it && engine.untag(reference).await? {
             reporter.report(Event::Note {
                 message: format!(
                     "Untagged `{reference}`: its image was here before this tool, and stays"

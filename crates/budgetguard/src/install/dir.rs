@@ -182,6 +182,12 @@ impl InstallDir {
     }
 }
 
+/// `path` with its links resolved, as it is when it does not resolve:
+/// Compose records folders as they were given, links and all.
+pub(crate) fn real_path(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
 /// Writes `path` through a temporary file beside it and a rename, which
 /// replaces whatever is at `path` (a link included) without following it.
 /// The folder must exist and have been checked.

@@ -607,14 +607,16 @@ async fn take_back_pull(
     let had = |id: &ImageId| ids_before.contains(id);
     match (now.as_ref(), pulled) {
         // An image the engine had under another name: only the name goes.
-        (Some(now), Some(pulled)) if now == pulled && had(pulled) => engine.untag(reference).await,
+        (Some(now), Some(pulled)) if now == pulled && had(pulled) => {
+            engine.untag(reference).await.map(drop)
+        }
         (Some(now), Some(pulled)) if now == pulled => {
             engine.remove_image_if_unused(reference).await.map(drop)
         }
         (Some(now), None) if !had(now) => engine.remove_image_if_unused(reference).await.map(drop),
         // Stopped during the pull, which gave an image the engine had
         // under another name: the name named nothing before, so it goes.
-        (Some(_), None) => engine.untag(reference).await,
+        (Some(_), None) => engine.untag(reference).await.map(drop),
         (_, Some(pulled)) if !had(pulled) => engine.remove_unnamed_image(pulled).await.map(drop),
         _ => Ok(()),
     }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::dir::{remove_any, InstallDir};
 use super::journal::{Step, Transaction};
-use super::state::{Endpoints, InstalledNode};
+use super::state::{Endpoints, InstalledNode, LoadedImages};
 use super::{health, InstallError};
 use crate::compose::Compose;
 use crate::engine::Engine;
@@ -46,10 +46,14 @@ pub async fn status(
     let mut statuses = Vec::new();
     // A shared cache is read once, whichever nodes use it.
     let mut caches = std::collections::HashMap::new();
+    let record = match verify {
+        true => Some(dir.loaded_images()?),
+        false => None,
+    };
     for installed in dir.endpoints()?.nodes {
-        let mismatches = match verify {
-            true => mismatches(engine, dir, &installed, &mut caches).await?,
-            false => Vec::new(),
+        let mismatches = match &record {
+            Some(record) => mismatches(engine, dir, record, &installed, &mut caches).await?,
+            None => Vec::new(),
         };
         let state = engine
             .container_state(&installed.container)
@@ -80,11 +84,13 @@ pub async fn status(
 }
 
 /// What of `node` is not as installed: its image (missing, or its tag moved
-/// to another image than the one this tool loaded) and the files of its
-/// packaged model cache (each re-hashed against the cache's log).
+/// to another image than the one `record`, the folder's `images.json`,
+/// says this tool loaded or tagged) and the files of its packaged model
+/// cache (each re-hashed against the cache's log).
 async fn mismatches(
     engine: &Engine,
     dir: &InstallDir,
+    record: &LoadedImages,
     node: &InstalledNode,
     caches: &mut std::collections::HashMap<String, Vec<String>>,
 ) -> Result<Vec<String>, InstallError> {
@@ -93,7 +99,6 @@ async fn mismatches(
     match engine.image(&node.image).await? {
         None => found.push(format!("image `{}` is missing: {reinstall}", node.image)),
         Some(info) => {
-            let record = dir.loaded_images()?;
             let loaded = record
                 .images
                 .iter()

@@ -19,10 +19,7 @@ pub(crate) fn claim_name(node: &Node) -> String {
 
 /// The name this folder claims nodes under: its real path.
 pub(crate) fn owner_of(dir: &InstallDir) -> String {
-    std::fs::canonicalize(dir.root())
-        .unwrap_or_else(|_| dir.root().to_owned())
-        .display()
-        .to_string()
+    super::dir::real_path(dir.root()).display().to_string()
 }
 
 /// Claims each of `nodes` for `dir`, recording each new claim in

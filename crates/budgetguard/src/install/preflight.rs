@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::dir::InstallDir;
+use super::dir::{real_path, InstallDir};
 use super::gpu::{self, GpuFix, GpuReadiness};
 use super::InstallError;
 use crate::catalog::Node;
@@ -240,15 +240,13 @@ async fn containers(
     nodes: &[Node],
     problems: &mut Vec<Problem>,
 ) {
-    // Compose records the folder as it was given, links and all.
-    let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     for node in nodes {
         let container = crate::compose::container_name(node);
         let Ok(Some(folder)) = engine.container_label(&container, WORKING_DIR_LABEL).await else {
             continue;
         };
-        let own = real(&dir.node_dir(node));
-        if folder.as_deref().map(|f| real(Path::new(f))) != Some(own) {
+        let own = real_path(&dir.node_dir(node));
+        if folder.as_deref().map(|f| real_path(Path::new(f))) != Some(own) {
             problems.push(Problem::ContainerOfOtherFolder {
                 node: node.name.clone(),
                 container,
@@ -272,8 +270,7 @@ async fn moved_tags(
     moved: &[(String, ImageId)],
     problems: &mut Vec<Problem>,
 ) {
-    let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    let own = real(dir.root());
+    let own = real_path(dir.root());
     for (reference, now) in moved {
         let Ok(containers) = engine.containers_using(now).await else {
             continue;
@@ -282,7 +279,7 @@ async fn moved_tags(
             let tools = container.labels.get(PROJECT_LABEL)?;
             let folder = container.labels.get(WORKING_DIR_LABEL)?;
             let ours = tools.starts_with(crate::compose::PROJECT_PREFIX);
-            let folder_path = real(Path::new(folder));
+            let folder_path = real_path(Path::new(folder));
             (ours && !folder_path.starts_with(&own) && folder_path.exists())
                 .then(|| (container.name, folder.clone()))
         });
