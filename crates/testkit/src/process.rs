@@ -1,5 +1,5 @@
-//! Running a command while sampling what it uses: wall time, peak resident
-//! memory (`VmHWM`) and bytes it caused to be written to storage.
+//! Running a command while sampling what it uses: wall time, CPU time, peak
+//! resident memory (`VmHWM`) and bytes it caused to be written to storage.
 
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
@@ -16,6 +16,9 @@ pub struct Measured {
     pub stderr: String,
     /// Wall time.
     pub wall: Duration,
+    /// CPU time (user and system, all its threads): unlike the wall time, it
+    /// does not grow when other work keeps the machine busy.
+    pub cpu: Duration,
     /// Peak resident memory in bytes, as last sampled.
     pub peak_rss: u64,
     /// Bytes written to storage, as last sampled.
@@ -36,24 +39,42 @@ pub fn run_measured(command: &mut Command) -> Measured {
     let out_thread = std::thread::spawn(move || read_all(stdout));
     let err_thread = std::thread::spawn(move || read_all(stderr));
     let (mut peak_rss, mut write_bytes) = (0, 0);
-    let status = loop {
+    let cpu = loop {
         if let Some((rss, written)) = sample(Path::new(&proc_dir)) {
             peak_rss = peak_rss.max(rss);
             write_bytes = write_bytes.max(written);
         }
-        if let Some(status) = child.try_wait().expect("the child can be waited for") {
-            break status;
+        if let Some(cpu) = cpu_time_once_ended(child.id()) {
+            break cpu;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    let status = child.wait().expect("the child is reaped");
     Measured {
         status,
         wall: started.elapsed(),
+        cpu,
         stdout: out_thread.join().expect("reader thread"),
         stderr: err_thread.join().expect("reader thread"),
         peak_rss,
         write_bytes,
     }
+}
+
+/// The CPU time of child `pid` once it has ended, read while it is still a
+/// zombie (waited for without being reaped); `None` while it runs.
+fn cpu_time_once_ended(pid: u32) -> Option<Duration> {
+    use rustix::process::{waitid, Pid, WaitId, WaitIdOptions};
+    let pid = Pid::from_raw(i32::try_from(pid).ok()?)?;
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
+    waitid(WaitId::Pid(pid), options).expect("the child can be waited for")?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("a zombie's stat");
+    // Fields after the command's `)`: state is the 3rd of the line, utime
+    // and stime the 14th and 15th, in clock ticks.
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().ok()? + fields[12].parse::<u64>().ok()?;
+    let per_second = rustix::param::clock_ticks_per_second();
+    Some(Duration::from_millis(ticks * 1000 / per_second))
 }
 
 fn read_all(mut reader: impl std::io::Read) -> String {

@@ -5,9 +5,11 @@
 //! terminal escaped.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use testkit::fixtures::{forge_package, Forge};
+use testkit::process::run_measured;
 
 use crate::support::*;
 
@@ -27,25 +29,27 @@ const NONE: Forge = Forge {
     model_files: 0,
 };
 
-/// Runs `inspect-package` on `package`, within [`OPEN_LIMIT`]: the faster
-/// of two runs when the first is late (a busy machine slows one run; a
-/// quadratic opening is late every time).
+/// Runs `inspect-package` on `package`, within [`OPEN_LIMIT`] of CPU time:
+/// tests running beside it stretch its wall time, never its CPU time, while
+/// a quadratic opening of these counts would take minutes of either.
 fn inspect(home: &Path, package: &Path) -> Run {
-    let timed = || {
-        let started = Instant::now();
-        let run = run(bin(home, None)
+    let measured = run_measured(
+        bin(home, None)
             .args(["inspect-package", "--package"])
-            .arg(package));
-        (run, started.elapsed())
+            .arg(package)
+            .stdin(Stdio::null()),
+    );
+    let run = Run {
+        code: measured.status.code().unwrap_or(-1),
+        stdout: measured.stdout,
+        stderr: measured.stderr,
     };
-    let (mut run, mut took) = timed();
-    if took >= OPEN_LIMIT {
-        (run, took) = timed();
-    }
     assert!(
-        took < OPEN_LIMIT,
-        "{}: inspect-package took {took:?}; stderr: {}",
+        measured.cpu < OPEN_LIMIT,
+        "{}: inspect-package took {:?} of CPU time ({:?} in all); stderr: {}",
         package.display(),
+        measured.cpu,
+        measured.wall,
         run.stderr
     );
     run
