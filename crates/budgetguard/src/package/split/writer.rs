@@ -205,10 +205,16 @@ fn remove_beyond(dir: &Path, name: &str, count: usize) {
 /// and an extra field of up to 65 535 bytes each.
 const MAX_LOCAL_HEADER: u64 = 30 + 2 * 65_535;
 
-/// Hashes a finished part on a thread of its own.
+/// Hashes a finished part on a thread of its own, at the lowest priority:
+/// the engine's export and the package writer set the create's pace, and
+/// the hashing fills the CPU time they leave idle (on two cores, at normal
+/// priority, it made a create into parts 7 % slower than into one file;
+/// at the lowest, 4 %).
 fn hash_part(temp: &NamedTempFile) -> JoinHandle<io::Result<(String, u32)>> {
     let file = temp.reopen();
     std::thread::spawn(move || {
+        // Only this thread: Linux applies a thread id's priority to it alone.
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
         let mut file = file?;
         let mut hasher = Sha256::new();
         let mut crc = crc32fast::Hasher::new();
