@@ -1433,15 +1433,11 @@ fn a_tag_whose_image_a_node_of_another_folder_runs_is_never_moved() {
             engine.docker_ok(&["rmi", &reference]);
             package
         });
+    let install_stopped = |dir: &Path, package: &Path| {
+        install(home.path(), &engine.host, dir, package, &["--no-start"]).success();
+    };
     let first = home.path().join("first");
-    install(
-        home.path(),
-        &engine.host,
-        &first,
-        &first_package,
-        &["--no-start"],
-    )
-    .success();
+    install_stopped(&first, &first_package);
     let first_image = id_of(&engine, &reference).unwrap();
 
     let second = home.path().join("second");
@@ -1470,37 +1466,16 @@ fn a_tag_whose_image_a_node_of_another_folder_runs_is_never_moved() {
     assert_eq!(id_of(&engine, &reference), Some(first_image));
 
     // The first folder's own nodes may move it.
-    install(
-        home.path(),
-        &engine.host,
-        &first,
-        &second_package,
-        &["--no-start"],
-    )
-    .success();
+    install_stopped(&first, &second_package);
     run(tool(home.path(), &engine, &first).args(["uninstall", "--all"])).success();
     assert_eq!(id_of(&engine, &reference), None);
 
     // A node left by a deleted folder is made anew no more: it holds
     // nothing back.
-    install(
-        home.path(),
-        &engine.host,
-        &first,
-        &first_package,
-        &["--no-start"],
-    )
-    .success();
+    install_stopped(&first, &first_package);
     let first_image = id_of(&engine, &reference).unwrap();
     std::fs::remove_dir_all(&first).unwrap();
-    install(
-        home.path(),
-        &engine.host,
-        &second,
-        &second_package,
-        &["--no-start"],
-    )
-    .success();
+    install_stopped(&second, &second_package);
     assert_ne!(id_of(&engine, &reference), Some(first_image.clone()));
     run(tool(home.path(), &engine, &second).args(["uninstall", "--all"])).success();
     engine.docker_ok(&["rm", "-f", "budgetguard-shared-a"]);

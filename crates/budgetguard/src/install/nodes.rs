@@ -46,10 +46,7 @@ pub async fn status(
     let mut statuses = Vec::new();
     // A shared cache is read once, whichever nodes use it.
     let mut caches = std::collections::HashMap::new();
-    let record = match verify {
-        true => Some(dir.loaded_images()?),
-        false => None,
-    };
+    let record = verify.then(|| dir.loaded_images()).transpose()?;
     for installed in dir.endpoints()?.nodes {
         let mismatches = match &record {
             Some(record) => mismatches(engine, dir, record, &installed, &mut caches).await?,

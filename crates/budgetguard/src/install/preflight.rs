@@ -276,12 +276,13 @@ async fn moved_tags(
             continue;
         };
         let other = containers.into_iter().find_map(|container| {
-            let tools = container.labels.get(PROJECT_LABEL)?;
+            let project = container.labels.get(PROJECT_LABEL)?;
+            if !project.starts_with(crate::compose::PROJECT_PREFIX) {
+                return None;
+            }
             let folder = container.labels.get(WORKING_DIR_LABEL)?;
-            let ours = tools.starts_with(crate::compose::PROJECT_PREFIX);
-            let folder_path = real_path(Path::new(folder));
-            (ours && !folder_path.starts_with(&own) && folder_path.exists())
-                .then(|| (container.name, folder.clone()))
+            let real = real_path(Path::new(folder));
+            (!real.starts_with(&own) && real.exists()).then(|| (container.name, folder.clone()))
         });
         if let Some((container, folder)) = other {
             problems.push(Problem::TagOfOtherFolder {
