@@ -63,6 +63,20 @@ fn the_demo_package_installs_starts_and_uninstalls_on_every_engine() {
         let context = format!("{} with {compose}", target.name);
         assert_eq!(first["changed"], true, "{context}");
         assert_eq!(first["nodes"][0]["state"], "running", "{context}");
+        // Compose, handed the file on its input, still names the node's
+        // folder as the project's (the label that tells install folders
+        // apart).
+        let folder = target.docker_ok(&[
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"com.docker.compose.project.working_dir\"}}",
+            "budgetguard-demo-test",
+        ]);
+        assert_eq!(
+            std::fs::canonicalize(folder.trim()).unwrap(),
+            std::fs::canonicalize(dir.join("compose/demo-test")).unwrap(),
+            "{context}"
+        );
         assert_eq!(
             first["nodes"][0]["endpoint"],
             format!("http://localhost:{port}/v1/infer")

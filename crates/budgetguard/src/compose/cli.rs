@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// Why Compose could not be found or did not do its job.
@@ -293,56 +294,70 @@ impl Compose {
             file.display(),
             args.join(" ")
         );
-        let output = tokio::time::timeout(self.limit, command.output())
-            .await
-            .map_err(|_| ComposeError::TimedOut {
-                command: line.clone(),
-                limit: self.limit,
-            })?
-            .map_err(|e| ComposeError::Failed {
-                command: line.clone(),
-                detail: e.to_string(),
-            })?;
-        if output.status.success() {
-            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let detail: Vec<&str> = stderr
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        Err(ComposeError::Failed {
-            command: line,
-            detail: detail[detail.len().saturating_sub(2)..].join(" / "),
-        })
+        outcome(line, self.limit, command.output()).await
     }
 
-    /// Creates the containers (`up --no-start`), or creates and starts them
-    /// (`up -d`).
-    pub async fn up(&self, project: &str, file: &Path, start: bool) -> Result<(), ComposeError> {
-        let args: &[&str] = if start {
-            &["up", "-d"]
-        } else {
-            &["up", "--no-start"]
-        };
-        self.run(project, file, args).await.map(drop)
-    }
-
-    /// Makes the containers anew even if their configuration is the same
-    /// (a model cache switched below them), created or also started.
-    pub async fn recreate(
+    /// Starts `compose up` for the project whose Compose file is `file`,
+    /// reading the file's content from its standard input: the process
+    /// starts now and waits for [`PreparedUp::run`] to hand it the file.
+    /// `file`'s folder must exist.
+    pub fn prepare_up(
         &self,
         project: &str,
         file: &Path,
-        start: bool,
+        up: Up,
+    ) -> Result<PreparedUp, ComposeError> {
+        let folder = file.parent().unwrap_or(Path::new("."));
+        let mut command = self.command();
+        // Compose v1 names the project's folder by its working directory
+        // when the file comes on standard input.
+        command
+            .current_dir(folder)
+            .args(["-p", project, "--project-directory"])
+            .arg(folder)
+            .args(["-f", "-"])
+            .args(up.args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // The command as a user would run it: the file holds what is handed over.
+        let line = format!(
+            "{} -p {project} -f {} {}",
+            self.shown,
+            file.display(),
+            up.args().join(" ")
+        );
+        match command.spawn() {
+            Ok(child) => Ok(PreparedUp {
+                child,
+                project: project.to_owned(),
+                up,
+                line,
+                limit: self.limit,
+            }),
+            Err(e) => Err(ComposeError::Failed {
+                command: line,
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// Creates the project's containers, or creates and starts them, as
+    /// `up` says, with the Compose file `yaml` (the content of `file`).
+    pub async fn up(
+        &self,
+        project: &str,
+        file: &Path,
+        yaml: &[u8],
+        up: Up,
     ) -> Result<(), ComposeError> {
-        let args: &[&str] = if start {
-            &["up", "-d", "--force-recreate"]
-        } else {
-            &["up", "--no-start", "--force-recreate"]
-        };
-        self.run(project, file, args).await.map(drop)
+        self.prepare_up(project, file, up)?.run(yaml).await
+    }
+
+    /// Starts the containers of the project configured by `file` (`up -d`),
+    /// creating them if they are not there.
+    pub async fn start(&self, project: &str, file: &Path) -> Result<(), ComposeError> {
+        self.run(project, file, &["up", "-d"]).await.map(drop)
     }
 
     /// Stops the containers, keeping them.
@@ -356,6 +371,90 @@ impl Compose {
             .await
             .map(drop)
     }
+}
+
+/// How `compose up` brings a project's containers up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Up {
+    /// Made anew even if their configuration is the same (an image or
+    /// model cache changed below them).
+    pub recreate: bool,
+    /// Started, not only created.
+    pub start: bool,
+}
+
+impl Up {
+    fn args(self) -> &'static [&'static str] {
+        match (self.start, self.recreate) {
+            (true, true) => &["up", "-d", "--force-recreate"],
+            (true, false) => &["up", "-d"],
+            (false, true) => &["up", "--no-start", "--force-recreate"],
+            (false, false) => &["up", "--no-start"],
+        }
+    }
+}
+
+/// A `compose up` started ahead of its Compose file (see
+/// [`Compose::prepare_up`]): Compose's own start-up, about 40 ms of an
+/// upgrade here, passes while the run still loads. Until it is handed the
+/// file it has done nothing; dropped unused, it is killed.
+#[derive(Debug)]
+pub struct PreparedUp {
+    child: tokio::process::Child,
+    project: String,
+    up: Up,
+    line: String,
+    limit: Duration,
+}
+
+impl PreparedUp {
+    /// Whether this is the `up` of `project` as `up` says.
+    pub fn is_for(&self, project: &str, up: Up) -> bool {
+        self.project == project && self.up == up
+    }
+
+    /// Hands Compose the file `yaml` and waits for it to finish.
+    pub async fn run(mut self, yaml: &[u8]) -> Result<(), ComposeError> {
+        if let Some(mut stdin) = self.child.stdin.take() {
+            // A Compose that ended already says why in its output.
+            let _ = stdin.write_all(yaml).await;
+        }
+        outcome(self.line, self.limit, self.child.wait_with_output())
+            .await
+            .map(drop)
+    }
+}
+
+/// A Compose command's standard output, or its failure (the last lines
+/// it printed) or its stop at `limit`, for the command line `line`.
+async fn outcome(
+    line: String,
+    limit: Duration,
+    output: impl std::future::Future<Output = std::io::Result<std::process::Output>>,
+) -> Result<String, ComposeError> {
+    let output = tokio::time::timeout(limit, output)
+        .await
+        .map_err(|_| ComposeError::TimedOut {
+            command: line.clone(),
+            limit,
+        })?
+        .map_err(|e| ComposeError::Failed {
+            command: line.clone(),
+            detail: e.to_string(),
+        })?;
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let detail: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    Err(ComposeError::Failed {
+        command: line,
+        detail: detail[detail.len().saturating_sub(2)..].join(" / "),
+    })
 }
 
 #[cfg(test)]
@@ -437,6 +536,80 @@ mod tests {
         assert!(!record
             .with_extension(format!("{}.partial", std::process::id()))
             .exists());
+    }
+
+    #[tokio::test]
+    async fn a_prepared_up_reads_its_file_from_its_input_in_the_node_folder_and_dropped_does_nothing(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("node");
+        std::fs::create_dir(&folder).unwrap();
+        let (seen, args) = (dir.path().join("seen"), dir.path().join("args"));
+        // Records where it runs and how, then what comes on its input.
+        let script = format!(
+            "echo \"$(pwd) $*\" > '{}'; cat > '{}.part' && mv '{}.part' '{}'",
+            args.display(),
+            seen.display(),
+            seen.display(),
+            seen.display()
+        );
+        let compose = Compose {
+            program: vec!["sh".into(), "-c".into(), script, "sh".into()],
+            shown: "docker compose".into(),
+            docker_host: "unix:///nonexistent.sock".into(),
+            limit: Duration::from_secs(30),
+        };
+        let file = folder.join("docker-compose.yml");
+        let up = Up {
+            recreate: true,
+            start: false,
+        };
+        let unused = compose.prepare_up("p", &file, up).unwrap();
+        assert!(unused.is_for("p", up));
+        assert!(!unused.is_for("p", Up { start: true, ..up }));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(unused);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !seen.exists(),
+            "nothing is done before the file is handed over"
+        );
+
+        let yaml = b"services:\n  node:\n    image: x\n";
+        compose
+            .prepare_up("p", &file, up)
+            .unwrap()
+            .run(yaml)
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(&seen).unwrap(), yaml);
+        let real = std::fs::canonicalize(&folder).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&args).unwrap().trim(),
+            format!(
+                "{} -p p --project-directory {} -f - up --no-start --force-recreate",
+                real.display(),
+                folder.display()
+            )
+        );
+        // Compose failing says so, with the command a user would run.
+        let failing = Compose {
+            program: vec![
+                "sh".into(),
+                "-c".into(),
+                "cat >/dev/null; echo no such image >&2; exit 1".into(),
+                "sh".into(),
+            ],
+            ..compose
+        };
+        let error = failing.up("p", &file, yaml, up).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "`docker compose -p p -f {} up --no-start --force-recreate` failed: no such image",
+                file.display()
+            )
+        );
     }
 
     #[tokio::test]

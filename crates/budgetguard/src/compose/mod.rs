@@ -6,7 +6,7 @@
 mod cli;
 mod file;
 
-pub use cli::{Compose, ComposeError, Detecting};
+pub use cli::{Compose, ComposeError, Detecting, PreparedUp, Up};
 pub use file::{compose_file, compose_file_for, models_folder, ComposeFile, CREDENTIALS_FILE};
 
 use crate::catalog::Node;

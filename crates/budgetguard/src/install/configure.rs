@@ -15,7 +15,7 @@ use super::models::give_to_container;
 use super::state::{Endpoints, InstalledNode};
 use super::{health, InstallError};
 use crate::catalog::Node;
-use crate::compose::{self, compose_file_for, Compose, ComposeError};
+use crate::compose::{self, compose_file_for, Compose, ComposeError, PreparedUp, Up};
 use crate::engine::{Engine, GpuRequest};
 use crate::progress::{Event, Reporter};
 use crate::Cancel;
@@ -128,44 +128,106 @@ pub(crate) async fn changes_any(
     Ok(false)
 }
 
+/// Compose processes started ahead for the nodes a run expects to change
+/// (see [`Configure::start_ahead`]); the ones left unused are killed.
+#[derive(Debug, Default)]
+pub(crate) struct Ahead(Vec<PreparedUp>);
+
+impl Ahead {
+    /// The process started for `project`'s `up`, if one was.
+    fn take(&mut self, project: &str, up: Up) -> Option<PreparedUp> {
+        let at = self.0.iter().position(|p| p.is_for(project, up))?;
+        Some(self.0.swap_remove(at))
+    }
+}
+
 impl Configure<'_> {
+    /// Starts, for each of `nodes` that configuring would change as things
+    /// stand, its `compose up`, waiting for its Compose file: called as the
+    /// run starts loading, so Compose's start-up passes meanwhile. A node
+    /// this cannot read is left to [`Self::apply`].
+    pub(crate) async fn start_ahead(&self, nodes: &[NodeSetup]) -> Ahead {
+        let mut ahead = Vec::new();
+        let Some(compose) = self.compose else {
+            return Ahead(ahead);
+        };
+        for setup in nodes {
+            let Ok(before) = NodeBefore::read(self.engine, self.dir, &setup.node).await else {
+                continue;
+            };
+            let (changes, up) = self.decide(setup, &before);
+            if !changes {
+                continue;
+            }
+            let node = &setup.node;
+            let prepared = compose.prepare_up(
+                &compose::project_name(node),
+                &self.dir.compose_file(node),
+                up,
+            );
+            match prepared {
+                Ok(prepared) => ahead.push(prepared),
+                Err(e) => tracing::debug!(error = %e, "compose not started ahead"),
+            }
+        }
+        Ahead(ahead)
+    }
+
+    /// Whether configuring `setup`, now as `before`, changes it, and how
+    /// Compose brings it up: made anew when the run renewed its image or
+    /// model cache; started when the run starts nodes, or, for a node that
+    /// keeps its state, when it runs now.
+    fn decide(&self, setup: &NodeSetup, before: &NodeBefore) -> (bool, Up) {
+        let start = match setup.keeps_state {
+            true => before.state.as_deref() == Some("running"),
+            false => self.start,
+        };
+        let up = Up {
+            recreate: setup.renewed,
+            start,
+        };
+        (before.changes(setup, &yaml_of(setup), start), up)
+    }
+
     /// Writes the Compose file (generated here, from the node's validated
     /// settings) of each node that changes, then creates or starts their
-    /// containers, all at once (Compose's own start-up dominates). Each
-    /// node as it was is recorded in `transaction` first. Returns whether
-    /// each node changed.
+    /// containers, all at once (Compose's own start-up dominates), with
+    /// the Compose processes started `ahead` where they match. Each node
+    /// as it was is recorded in `transaction` first. Returns whether each
+    /// node changed.
     pub(crate) async fn apply(
         &self,
         nodes: &[NodeSetup],
         transaction: &mut Transaction<'_>,
+        mut ahead: Ahead,
     ) -> Result<Vec<bool>, InstallError> {
         let mut changed = Vec::new();
         let mut before = Vec::new();
         let mut changing = Vec::new();
         for setup in nodes {
             let mut node = NodeBefore::read(self.engine, self.dir, &setup.node).await?;
-            let start = match setup.keeps_state {
-                true => node.state.as_deref() == Some("running"),
-                false => self.start,
-            };
-            let changes = node.changes(setup, &yaml_of(setup), start);
+            let (changes, up) = self.decide(setup, &node);
             changed.push(changes);
             if changes {
                 node.created_dirs = self.dir.missing_dirs(&node_folder(setup));
                 before.push(node);
-                changing.push((setup, start));
+                let prepared = ahead.take(&compose::project_name(&setup.node), up);
+                changing.push((setup, up, prepared));
             }
         }
+        drop(ahead);
         if changing.is_empty() {
             // Compose would change nothing: it is not even started.
             return Ok(changed);
         }
         self.compose.ok_or(ComposeError::Missing)?;
         transaction.record(Step::ConfigureNodes { before })?;
-        for (setup, _) in &changing {
+        for (setup, _, _) in &changing {
             self.write(setup)?;
         }
-        let ups = changing.iter().map(|(setup, start)| self.up(setup, *start));
+        let ups = changing
+            .into_iter()
+            .map(|(setup, up, prepared)| self.up(setup, up, prepared));
         let failed = futures_util::future::join_all(ups)
             .await
             .into_iter()
@@ -186,24 +248,30 @@ impl Configure<'_> {
         write_atomic(&self.dir.compose_file(node), &yaml_of(setup))
     }
 
-    /// Creates or starts the node's container with its Compose file (anew
-    /// when the run renewed its image or model cache).
-    async fn up(&self, setup: &NodeSetup, start: bool) -> Result<(), InstallError> {
+    /// Creates or starts the node's container with its Compose file, as
+    /// `up` says, by the Compose process `prepared` ahead when there is one.
+    async fn up(
+        &self,
+        setup: &NodeSetup,
+        up: Up,
+        prepared: Option<PreparedUp>,
+    ) -> Result<(), InstallError> {
         let node = &setup.node;
         let compose = self.compose.ok_or(ComposeError::Missing)?;
         self.reporter.report(Event::Note {
             message: format!(
                 "{} {} ({})",
-                if start { "Starting" } else { "Creating" },
+                if up.start { "Starting" } else { "Creating" },
                 node.name,
                 compose::container_name(node)
             ),
         });
         let (project, file) = (compose::project_name(node), self.dir.compose_file(node));
-        match setup.renewed {
-            true => compose.recreate(&project, &file, start).await?,
-            false => compose.up(&project, &file, start).await?,
-        }
+        let prepared = match prepared {
+            Some(prepared) => prepared,
+            None => compose.prepare_up(&project, &file, up)?,
+        };
+        prepared.run(&yaml_of(setup)).await?;
         Ok(())
     }
 
@@ -311,7 +379,14 @@ pub(crate) async fn roll_back(
                 // gave back, not the ones the run had switched to.
                 note(failed, write_atomic(&file, yaml.as_bytes()));
                 let running = before.state.as_deref() == Some("running");
-                note(failed, compose.recreate(&project, &file, running).await);
+                let up = Up {
+                    recreate: true,
+                    start: running,
+                };
+                note(
+                    failed,
+                    compose.up(&project, &file, yaml.as_bytes(), up).await,
+                );
             }
             None => {
                 if file.exists() {

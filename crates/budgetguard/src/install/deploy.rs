@@ -216,6 +216,8 @@ async fn deploy(
             gpu::judge_loaded(engine, facts, &mut setups, start, &**reporter, cancel).await?
         }
     };
-    let changed = configure.apply(&setups, transaction).await?;
+    let changed = configure
+        .apply(&setups, transaction, Default::default())
+        .await?;
     Ok((setups, pulled, changed, gpu))
 }

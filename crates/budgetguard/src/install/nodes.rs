@@ -173,7 +173,7 @@ pub async fn start_checked(
             message: format!("Starting {}", node.name),
         });
         compose
-            .up(&node.compose_project, &node.compose_file, true)
+            .start(&node.compose_project, &node.compose_file)
             .await?;
     }
     for node in nodes {

@@ -420,7 +420,9 @@ async fn apply(
         }
         streamed
     };
-    let (placed, streamed) = tokio::join!(placing, loading);
+    // Compose's start-up for the nodes about to change passes meanwhile.
+    let (placed, streamed, ahead) =
+        tokio::join!(placing, loading, run.configure.start_ahead(&run.nodes));
     let placed = match (placed.expect("placing models does not panic"), streamed) {
         (Ok(placed), Ok(())) => placed,
         (placed, streamed) => {
@@ -454,7 +456,7 @@ async fn apply(
     }
     let changed = run
         .configure
-        .apply(&run.nodes, transaction)
+        .apply(&run.nodes, transaction, ahead)
         .await
         .map_err(undamaged)?;
     Ok((placed, changed, gpu))
