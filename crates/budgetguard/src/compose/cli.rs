@@ -215,8 +215,15 @@ impl Compose {
         plugin: Option<PathBuf>,
         record: Option<&Path>,
     ) -> Result<Self, ComposeError> {
-        let aimed = |program: Vec<String>, shown: &str| Self {
-            program,
+        let aimed = |mut program: Vec<String>, shown: &str| Self {
+            program: {
+                // Compose runs in a node's folder (see `prepare_up`): a
+                // program named by a relative path is the one from here.
+                if let Some(first) = program.first_mut() {
+                    *first = absolute(first);
+                }
+                program
+            },
             shown: shown.to_owned(),
             docker_host: docker_host.to_owned(),
             limit: command_limit(),
@@ -413,15 +420,29 @@ impl PreparedUp {
         self.project == project && self.up == up
     }
 
-    /// Hands Compose the file `yaml` and waits for it to finish.
-    pub async fn run(mut self, yaml: &[u8]) -> Result<(), ComposeError> {
-        if let Some(mut stdin) = self.child.stdin.take() {
-            // A Compose that ended already says why in its output.
-            let _ = stdin.write_all(yaml).await;
-        }
-        outcome(self.line, self.limit, self.child.wait_with_output())
-            .await
-            .map(drop)
+    /// Hands Compose the file `yaml` and waits for it to finish, both
+    /// within the command's limit.
+    pub async fn run(self, yaml: &[u8]) -> Result<(), ComposeError> {
+        let mut child = self.child;
+        let stdin = child.stdin.take();
+        let finished = async move {
+            if let Some(mut stdin) = stdin {
+                // A Compose that ended already says why in its output.
+                let _ = stdin.write_all(yaml).await;
+            }
+            child.wait_with_output().await
+        };
+        outcome(self.line, self.limit, finished).await.map(drop)
+    }
+}
+
+/// `program` as a path from the root when it is a relative path (a bare
+/// name is looked for on the `PATH`).
+fn absolute(program: &str) -> String {
+    match program.contains('/') {
+        true => std::path::absolute(program)
+            .map_or_else(|_| program.to_owned(), |p| p.display().to_string()),
+        false => program.to_owned(),
     }
 }
 
@@ -610,6 +631,54 @@ mod tests {
                 file.display()
             )
         );
+    }
+
+    #[tokio::test]
+    async fn a_compose_named_by_a_relative_path_runs_in_a_node_folder_too() {
+        let tools = tempfile::tempdir_in(".").unwrap();
+        let name = tools.path().file_name().unwrap().to_str().unwrap();
+        std::fs::write(
+            tools.path().join("compose"),
+            "#!/bin/sh\ncat > /dev/null\necho 2.29.0\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            tools.path().join("compose"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let chosen = format!("./{name}/compose");
+        let compose = Compose::detect_from("unix:///x.sock", Some(chosen), None, None)
+            .await
+            .unwrap();
+        let node = tempfile::tempdir().unwrap();
+        let up = Up {
+            recreate: false,
+            start: true,
+        };
+        compose
+            .up(
+                "p",
+                &node.path().join("docker-compose.yml"),
+                b"services: {}\n",
+                up,
+            )
+            .await
+            .unwrap();
+    }
+
+    #[test]
+    fn a_program_named_by_a_relative_path_is_taken_from_here() {
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(
+            absolute("./tools/docker-compose"),
+            here.join("tools/docker-compose").display().to_string()
+        );
+        assert_eq!(
+            absolute("/usr/bin/docker-compose"),
+            "/usr/bin/docker-compose"
+        );
+        assert_eq!(absolute("docker-compose"), "docker-compose");
     }
 
     #[tokio::test]

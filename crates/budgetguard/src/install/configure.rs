@@ -271,8 +271,11 @@ impl Configure<'_> {
             Some(prepared) => prepared,
             None => compose.prepare_up(&project, &file, up)?,
         };
-        prepared.run(&yaml_of(setup)).await?;
-        Ok(())
+        match prepared.run(&yaml_of(setup)).await {
+            // Ctrl-C reaches Compose too.
+            Err(_) if self.cancel.is_cancelled() => Err(InstallError::Cancelled),
+            outcome => Ok(outcome?),
+        }
     }
 
     /// `endpoints.json` with the nodes added; a node installed again with
