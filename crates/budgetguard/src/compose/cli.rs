@@ -510,6 +510,26 @@ mod tests {
         assert_eq!(compose_plugin_in(Some(config)), Some(in_config));
     }
 
+    /// Writes the executable `text` at `path` (in place if it exists) from
+    /// a process of its own: a file this process held open for writing
+    /// could be busy for `exec` when another test forks meanwhile.
+    fn write_script(path: &Path, text: &str) {
+        use std::io::Write;
+        let mut writer = std::process::Command::new("sh")
+            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(path)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writer
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        assert!(writer.wait().unwrap().success());
+    }
+
     #[tokio::test]
     async fn a_plugin_that_answered_is_not_asked_again_while_its_file_is_unchanged() {
         let dir = tempfile::tempdir().unwrap();
@@ -519,8 +539,7 @@ mod tests {
             "#!/bin/sh\necho \"$*\" >> '{}'\necho 2.29.0\n",
             asked.display()
         );
-        std::fs::write(&plugin, &script).unwrap();
-        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_script(&plugin, &script);
         let record = dir.path().join("cache").join(ANSWERED_RECORD);
         let times = || {
             std::fs::read_to_string(&asked)
@@ -539,14 +558,14 @@ mod tests {
         // Rewritten in place (same size, same inode): asked again. (Change
         // times tick with the kernel's clock, a few milliseconds.)
         std::thread::sleep(Duration::from_millis(50));
-        std::fs::write(&plugin, script.replace("2.29.0", "2.30.0")).unwrap();
+        write_script(&plugin, &script.replace("2.29.0", "2.30.0"));
         detect().await.unwrap();
         assert_eq!(times(), 2, "a changed plugin is asked again");
         detect().await.unwrap();
         assert_eq!(times(), 2);
         // A plugin that fails is not taken, whatever the record says.
         std::thread::sleep(Duration::from_millis(50));
-        std::fs::write(&plugin, "#!/bin/sh\nexit 1\n").unwrap();
+        write_script(&plugin, "#!/bin/sh\nexit 1\n");
         let fallback = detect().await;
         assert!(
             fallback
@@ -637,16 +656,13 @@ mod tests {
     async fn a_compose_named_by_a_relative_path_runs_in_a_node_folder_too() {
         let tools = tempfile::tempdir_in(".").unwrap();
         let name = tools.path().file_name().unwrap().to_str().unwrap();
-        std::fs::write(
-            tools.path().join("compose"),
-            "#!/bin/sh\ncat > /dev/null\necho 2.29.0\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(
-            tools.path().join("compose"),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
+        // A link to a program that succeeds whatever it is asked (a script
+        // written here could be busy: another test's fork may hold it open).
+        let succeeds = ["/bin/true", "/usr/bin/true"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap();
+        std::os::unix::fs::symlink(succeeds, tools.path().join("compose")).unwrap();
         let chosen = format!("./{name}/compose");
         let compose = Compose::detect_from("unix:///x.sock", Some(chosen), None, None)
             .await
