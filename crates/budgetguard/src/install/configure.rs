@@ -155,7 +155,7 @@ impl Configure<'_> {
             let Ok(before) = NodeBefore::read(self.engine, self.dir, &setup.node).await else {
                 continue;
             };
-            let (changes, up) = self.decide(setup, &before);
+            let (changes, up) = self.decide(setup, &before, &yaml_of(setup));
             if !changes {
                 continue;
             }
@@ -173,11 +173,11 @@ impl Configure<'_> {
         Ahead(ahead)
     }
 
-    /// Whether configuring `setup`, now as `before`, changes it, and how
-    /// Compose brings it up: made anew when the run renewed its image or
-    /// model cache; started when the run starts nodes, or, for a node that
-    /// keeps its state, when it runs now.
-    fn decide(&self, setup: &NodeSetup, before: &NodeBefore) -> (bool, Up) {
+    /// Whether configuring `setup` with the Compose file `yaml`, now as
+    /// `before`, changes it, and how Compose brings it up: made anew when
+    /// the run renewed its image or model cache; started when the run
+    /// starts nodes, or, for a node that keeps its state, when it runs now.
+    fn decide(&self, setup: &NodeSetup, before: &NodeBefore, yaml: &[u8]) -> (bool, Up) {
         let start = match setup.keeps_state {
             true => before.state.as_deref() == Some("running"),
             false => self.start,
@@ -186,7 +186,7 @@ impl Configure<'_> {
             recreate: setup.renewed,
             start,
         };
-        (before.changes(setup, &yaml_of(setup), start), up)
+        (before.changes(setup, yaml, start), up)
     }
 
     /// Writes the Compose file (generated here, from the node's validated
@@ -206,13 +206,15 @@ impl Configure<'_> {
         let mut changing = Vec::new();
         for setup in nodes {
             let mut node = NodeBefore::read(self.engine, self.dir, &setup.node).await?;
-            let (changes, up) = self.decide(setup, &node);
+            // Generated once: the file written is the one Compose is handed.
+            let yaml = yaml_of(setup);
+            let (changes, up) = self.decide(setup, &node, &yaml);
             changed.push(changes);
             if changes {
                 node.created_dirs = self.dir.missing_dirs(&node_folder(setup));
                 before.push(node);
                 let prepared = ahead.take(&compose::project_name(&setup.node), up);
-                changing.push((setup, up, prepared));
+                changing.push((setup, yaml, up, prepared));
             }
         }
         drop(ahead);
@@ -222,12 +224,12 @@ impl Configure<'_> {
         }
         self.compose.ok_or(ComposeError::Missing)?;
         transaction.record(Step::ConfigureNodes { before })?;
-        for (setup, _, _) in &changing {
-            self.write(setup)?;
+        for (setup, yaml, _, _) in &changing {
+            self.write(setup, yaml)?;
         }
         let ups = changing
             .into_iter()
-            .map(|(setup, up, prepared)| self.up(setup, up, prepared));
+            .map(|(setup, yaml, up, prepared)| self.up(setup, yaml, up, prepared));
         let failed = futures_util::future::join_all(ups)
             .await
             .into_iter()
@@ -238,21 +240,23 @@ impl Configure<'_> {
         }
     }
 
-    /// Makes `setup`'s folders and writes its Compose file.
-    fn write(&self, setup: &NodeSetup) -> Result<(), InstallError> {
+    /// Makes `setup`'s folders and writes its Compose file `yaml`.
+    fn write(&self, setup: &NodeSetup, yaml: &[u8]) -> Result<(), InstallError> {
         let node = &setup.node;
         let created = self.dir.make_dirs(&node_folder(setup))?;
         if !setup.offline && created.last() == Some(&self.dir.cache_dir(node)) {
             give_to_container(&self.dir.cache_dir(node), 0o2775)?;
         }
-        write_atomic(&self.dir.compose_file(node), &yaml_of(setup))
+        write_atomic(&self.dir.compose_file(node), yaml)
     }
 
-    /// Creates or starts the node's container with its Compose file, as
-    /// `up` says, by the Compose process `prepared` ahead when there is one.
+    /// Creates or starts the node's container with its Compose file `yaml`,
+    /// as `up` says, by the Compose process `prepared` ahead when there is
+    /// one.
     async fn up(
         &self,
         setup: &NodeSetup,
+        yaml: Vec<u8>,
         up: Up,
         prepared: Option<PreparedUp>,
     ) -> Result<(), InstallError> {
@@ -271,7 +275,7 @@ impl Configure<'_> {
             Some(prepared) => prepared,
             None => compose.prepare_up(&project, &file, up)?,
         };
-        match prepared.run(&yaml_of(setup)).await {
+        match prepared.run(&yaml).await {
             // Ctrl-C reaches Compose too.
             Err(_) if self.cancel.is_cancelled() => Err(InstallError::Cancelled),
             outcome => Ok(outcome?),
